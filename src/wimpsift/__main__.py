@@ -1,0 +1,5 @@
+import sys
+
+from wimpsift.cli.main import main
+
+sys.exit(main())

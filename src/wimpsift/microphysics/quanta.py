@@ -1,0 +1,123 @@
+"""Quanta from NEST: numbers of scintillation photons and ionisation electrons per
+recoil, and optionally the emission time of every photon (singlet/triplet).
+
+Uses nestpy's vectorised ``runNESTvec`` at the detector's drift field. NEST also
+computes its own S1/S2 for the NEST detector object; only the quanta and photon times
+are used here, and wimpsift applies its own detector response (``wimpsift.detector``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from wimpsift.detectors import Detector
+from wimpsift.errors import bad_value
+
+_INTERACTIONS = {"er": "beta", "nr": "NR", "gamma": "gammaRay"}
+
+
+@dataclass
+class Quanta:
+    """Per-event quanta: photons and electrons produced, and photon emission times."""
+
+    n_photons: np.ndarray
+    n_electrons: np.ndarray
+    photon_times_ns: list[np.ndarray] | None = None
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """NEST prints warnings on the C stdout; keep stdout clean for --json output."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    try:
+        os.dup2(sys.stderr.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+@lru_cache(maxsize=8)
+def _nest_detector(drift_field_v_cm: float, density_g_cm3: float, radius_cm: float,
+                   length_cm: float, drift_velocity_mm_us: float, g1: float, p_dphe: float):
+    import nestpy
+
+    det = nestpy.detectors.VDetector()
+    det.set_g1(g1 / (1 + p_dphe))
+    det.set_P_dphe(p_dphe)
+    det.set_radius(radius_cm * 10)
+    det.set_radmax(radius_cm * 10)
+    det.set_TopDrift(length_cm * 10)
+    det.set_cathode(0.0)
+    det.set_gate(length_cm * 10)
+    det.set_anode(length_cm * 10 + 5.0)
+    det.set_dt_min(0.0)
+    det.set_dt_max(length_cm * 10 / drift_velocity_mm_us)
+    return det
+
+
+def nest_detector(detector: Detector):
+    """A nestpy VDetector carrying the geometry, g1 and field of a wimpsift detector."""
+    return _nest_detector(
+        detector.drift.drift_field_v_cm, detector.geometry.liquid_density_g_cm3,
+        detector.geometry.tpc_radius_cm, detector.geometry.tpc_length_cm,
+        detector.drift.drift_velocity_mm_us, detector.light.g1_pe_per_photon,
+        detector.light.double_pe_probability,
+    )
+
+
+def nest_quanta(
+    energy_kev: np.ndarray,
+    recoil_type: str,
+    z_cm: np.ndarray,
+    detector: Detector,
+    seed: int,
+    photon_times: bool = False,
+) -> Quanta:
+    """Photons and electrons for recoils of one type (``'er'``, ``'nr'`` or ``'gamma'``).
+
+    ``z_cm`` is the depth below the gate (negative), used by NEST only for its
+    own position-dependent bookkeeping; the field is the detector's drift field.
+    ``seed`` seeds NEST's generator, so the same seed gives the same quanta.
+    """
+    import nestpy
+
+    if recoil_type not in _INTERACTIONS:
+        raise bad_value("recoil_type", recoil_type, f"one of {sorted(_INTERACTIONS)}")
+    energy_kev = np.ascontiguousarray(energy_kev, dtype=float)
+    n = energy_kev.size
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return Quanta(empty, empty.copy(), [] if photon_times else None)
+    positions = np.zeros((n, 3))
+    positions[:, 2] = (detector.geometry.tpc_length_cm + np.asarray(z_cm, dtype=float)) * 10.0
+    interaction = getattr(nestpy.interactions, _INTERACTIONS[recoil_type])
+    with _stdout_to_stderr():
+        result = nestpy.array.runNESTvec(
+            nest_detector(detector), interaction, energy_kev, positions,
+            inField=detector.drift.drift_field_v_cm, seed=int(seed) % (2**31 - 1),
+            calculate_times=photon_times,
+        )
+    n_ph = np.clip(np.asarray(result["n_photons"], dtype=np.int64), 0, None)
+    n_el = np.clip(np.asarray(result["n_electrons"], dtype=np.int64), 0, None)
+    times = None
+    if photon_times:
+        import awkward as ak
+
+        flat = ak.to_numpy(ak.flatten(result["s1_photon_times"])).astype(float)
+        counts = ak.to_numpy(ak.num(result["s1_photon_times"]))
+        times = np.split(flat, np.cumsum(counts)[:-1])
+    return Quanta(n_ph, n_el, times)
