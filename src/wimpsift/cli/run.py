@@ -1,0 +1,24 @@
+"""``wimpsift run``: the main job on the shipped default (or a user's) configuration."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("run", help="run the whole chain on a configuration (default: shipped)")
+    p.add_argument("--config", help="TOML configuration (default: the shipped default.toml)")
+    p.add_argument("-o", "--output", required=True, help="output directory")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from wimpsift.pipelines.main_job import run_main_job
+    from wimpsift.run_config import load_run_config
+
+    config = load_run_config(args.config)
+    report = run_main_job(config, Path(args.output))
+    print(f"wrote {report}", file=sys.stderr)
+    return 0

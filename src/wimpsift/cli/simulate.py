@@ -1,0 +1,123 @@
+"""``wimpsift simulate``, ``rates``, ``bands`` and ``instructions``: the event-level stage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from wimpsift.errors import ConfigError
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    return value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("simulate", help="simulate events to a Parquet event table")
+    p.add_argument("--detector", "-d", default="xenon1t_sr0", help="shipped detector name or TOML path")
+    p.add_argument("--source", "-s", required=True, help="wimp, er, neutrons, cevns, accidental, wall, ...")
+    p.add_argument("--mass-gev", type=_positive_float, help="WIMP mass in GeV/c^2 (source wimp)")
+    p.add_argument("--sigma-cm2", type=_positive_float, default=1e-45, help="WIMP-nucleon cross-section, cm^2")
+    count = p.add_mutually_exclusive_group(required=True)
+    count.add_argument("--events", type=int, help="number of interactions to simulate")
+    count.add_argument("--exposure-kg-days", type=_positive_float, help="exposure; events drawn from the rate")
+    p.add_argument("--volume", default="fiducial", help="fiducial or active")
+    p.add_argument("--prompt-fraction", action="store_true", help="simulate the S1 prompt fraction (slower)")
+    p.add_argument("--chunk-size", type=int, default=100_000)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("-o", "--output", required=True, help="output .parquet file")
+    p.set_defaults(func=_simulate)
+
+    r = subparsers.add_parser("rates", help="expected events per source (the CNN seed's Table I)")
+    r.add_argument("--detector", "-d", default="xenon1t_sr0")
+    r.add_argument("--mass-gev", type=_positive_float, default=500.0)
+    r.add_argument("--sigma-cm2", type=_positive_float, default=1e-45)
+    r.add_argument("--exposure-kg-days", type=_positive_float, help="default: the detector's exposure")
+    r.add_argument("--mc-events", type=int, default=50_000, help="simulated events per source for efficiencies")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--json", action="store_true", help="print {source: expected count} as JSON")
+    r.set_defaults(func=_rates)
+
+    b = subparsers.add_parser("bands", help="cS1 vs log10(cS2/cS1) figure of ER and WIMP events")
+    b.add_argument("--detector", "-d", default="xenon1t_sr0")
+    b.add_argument("--mass-gev", type=_positive_float, default=500.0)
+    b.add_argument("--events", type=int, default=5000)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("-o", "--output", required=True, help="output image (.png or .pdf)")
+    b.set_defaults(func=_bands)
+
+    i = subparsers.add_parser("instructions", help="write an event table as a waveform-simulator instruction CSV")
+    i.add_argument("events", help="input .parquet event table")
+    i.add_argument("-o", "--output", required=True, help="output .csv")
+    i.set_defaults(func=_instructions)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from wimpsift.simulation import simulate_to_parquet, validated_config
+
+    if args.events is not None and args.events <= 0:
+        raise ConfigError(f"--events: got {args.events}, expected a positive number of events")
+    config = validated_config(
+        detector=args.detector, source=args.source, mass_gev=args.mass_gev, sigma_cm2=args.sigma_cm2,
+        n_events=args.events, exposure_kg_days=args.exposure_kg_days, seed=args.seed,
+        volume=args.volume, prompt_fraction=args.prompt_fraction, chunk_size=args.chunk_size,
+    )
+    path = simulate_to_parquet(config, args.output, progress=not args.no_progress)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _rates(args: argparse.Namespace) -> int:
+    from wimpsift.detectors import load_detector
+    from wimpsift.rates import format_rate_table, rate_table
+
+    if args.mc_events <= 0:
+        raise ConfigError(f"--mc-events: got {args.mc_events}, expected a positive number")
+    detector = load_detector(args.detector)
+    if args.exposure_kg_days is not None and args.exposure_kg_days <= 0:
+        raise ConfigError(f"--exposure-kg-days: got {args.exposure_kg_days}, expected a positive exposure")
+    rows = rate_table(detector, args.mass_gev, args.sigma_cm2, args.exposure_kg_days,
+                      n_mc=args.mc_events, seed=args.seed)
+    if args.json:
+        print(json.dumps({row.source: row.expected for row in rows}))
+    else:
+        exposure = args.exposure_kg_days or detector.exposure_kg_days
+        print(format_rate_table(rows, detector, exposure))
+    return 0
+
+
+def _bands(args: argparse.Namespace) -> int:
+    from wimpsift.detectors import load_detector
+    from wimpsift.plots.bands import plot_bands
+    from wimpsift.provenance import check_writable
+    from wimpsift.simulation import simulate_events
+    from wimpsift.sources import make_source
+
+    check_writable(args.output)
+    if args.events <= 0:
+        raise ConfigError(f"--events: got {args.events}, expected a positive number of events")
+    detector = load_detector(args.detector)
+    er = simulate_events(detector, make_source(detector, "er"), args.events, args.seed)
+    wimp = simulate_events(detector, make_source(detector, "wimp", args.mass_gev), args.events, args.seed + 1)
+    plot_bands(er[er.in_window], wimp[wimp.in_window], args.output,
+               f"{detector.name}: ER and {args.mass_gev:g} GeV/c² WIMP", detector.window.cs1_max_pe)
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _instructions(args: argparse.Namespace) -> int:
+    from wimpsift.io.instructions import events_to_instructions, write_instructions
+    from wimpsift.provenance import check_writable
+    from wimpsift.simulation import read_events
+
+    check_writable(args.output)
+    events, _ = read_events(Path(args.events))
+    write_instructions(events_to_instructions(events), args.output)
+    return 0

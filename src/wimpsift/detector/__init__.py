@@ -1,0 +1,1 @@
+"""Detector response: light collection, drift and S2, position resolution, PMT arrays."""

@@ -1,0 +1,1 @@
+"""Metrics of classifiers and discriminants (one module per family of metrics)."""

@@ -1,0 +1,185 @@
+"""Binary classification metrics for WIMP (positive, label 1) against ER (label 0).
+
+Threshold metrics (accuracy, recall, precision) use a score threshold of 0.5, as the
+seed's Table IV; threshold-free ones (average precision, ROC AUC) and the curves come
+from scikit-learn. :func:`background_rejection_at_acceptance` gives the seed's headline
+number: the fraction of ER events rejected when the cut keeps a given fraction (50 %)
+of WIMP events, with its binomial uncertainty.
+
+Figures: ROC and PR curves of several image kinds on one figure each (seed Figs. 15,
+16) and a confusion matrix (Fig. 17). Figure functions import matplotlib lazily and
+use the non-interactive Agg backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as skm
+
+from wimpsift.errors import DataError, bad_value
+
+
+def _check(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true)
+    s = np.asarray(scores, dtype=np.float64)
+    if y.ndim != 1 or s.ndim != 1 or len(y) != len(s):
+        raise DataError(
+            f"scores: got labels of shape {y.shape} and scores of shape {s.shape}, "
+            "expected two 1-D arrays of equal length"
+        )
+    if not np.isfinite(s).all():
+        raise DataError("scores: contain non-finite values")
+    classes = np.unique(y)
+    if not (len(classes) == 2 and set(classes.tolist()) <= {0, 1}):
+        raise DataError(
+            f"y_true: got classes {classes.tolist()}, expected both 0 (background) and 1 (signal)"
+        )
+    return y.astype(int), s
+
+
+def background_rejection_at_acceptance(
+    y_true: Any, scores: Any, signal_acceptance: float = 0.5
+) -> dict[str, float]:
+    """ER rejection of the cut ``score >= threshold`` that keeps ``signal_acceptance`` of WIMPs.
+
+    The threshold is the ``1 - signal_acceptance`` quantile of the signal scores (lower
+    interpolation, so at least the requested fraction of signal passes). Returns the
+    threshold, the signal acceptance actually reached, the background rejection and its
+    binomial standard error, and the number of background events that leak.
+    """
+    if not 0.0 < signal_acceptance < 1.0:
+        raise bad_value("signal_acceptance", signal_acceptance, "a fraction in (0, 1)")
+    y, s = _check(y_true, scores)
+    sig, bkg = s[y == 1], s[y == 0]
+    threshold = float(np.quantile(sig, 1.0 - signal_acceptance, method="lower"))
+    leak = int((bkg >= threshold).sum())
+    rejection = 1.0 - leak / len(bkg)
+    return {
+        "threshold": threshold,
+        "signal_acceptance": float((sig >= threshold).mean()),
+        "background_rejection": rejection,
+        "background_rejection_error": float(np.sqrt(rejection * (1 - rejection) / len(bkg))),
+        "background_leaked": leak,
+        "n_background": int(len(bkg)),
+    }
+
+
+def classification_metrics(y_true: Any, scores: Any, threshold: float = 0.5) -> dict[str, Any]:
+    """Accuracy, recall, precision (at ``threshold``), average precision, ROC AUC,
+    ER rejection at 50 % WIMP acceptance (with error) and the confusion matrix."""
+    y, s = _check(y_true, scores)
+    pred = (s >= threshold).astype(int)
+    rej = background_rejection_at_acceptance(y, s, 0.5)
+    tn, fp, fn, tp = skm.confusion_matrix(y, pred, labels=[0, 1]).ravel()
+    return {
+        "accuracy": float(skm.accuracy_score(y, pred)),
+        "recall": float(skm.recall_score(y, pred, zero_division=0)),
+        "precision": float(skm.precision_score(y, pred, zero_division=0)),
+        "average_precision": float(skm.average_precision_score(y, s)),
+        "roc_auc": float(skm.roc_auc_score(y, s)),
+        "er_rejection_at_50pct": rej["background_rejection"],
+        "er_rejection_at_50pct_error": rej["background_rejection_error"],
+        "er_leaked_at_50pct": rej["background_leaked"],
+        "confusion_matrix": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},
+        "n_signal": int((y == 1).sum()),
+        "n_background": int((y == 0).sum()),
+    }
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_roc_curves(curves: Mapping[str, tuple[Any, Any]], path: str | Path,
+                    title: str = "ROC curves (test set)") -> Path:
+    """ROC curves of several classifiers (``{label: (y_true, scores)}``) on one figure."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for label, (y_true, scores) in curves.items():
+        y, s = _check(y_true, scores)
+        fpr, tpr, _ = skm.roc_curve(y, s)
+        ax.plot(fpr, tpr, label=f"{label} (AUC = {skm.roc_auc_score(y, s):.3f})")
+    ax.plot([0, 1], [0, 1], ls=":", color="grey")
+    ax.set(xlabel="False positive rate (ER accepted)", ylabel="True positive rate (WIMP recall)",
+           title=title, xlim=(0, 1), ylim=(0, 1.01))
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_pr_curves(curves: Mapping[str, tuple[Any, Any]], path: str | Path,
+                   title: str = "Precision-recall curves (test set)") -> Path:
+    """Precision-recall curves with average precision, one figure for all classifiers."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for label, (y_true, scores) in curves.items():
+        y, s = _check(y_true, scores)
+        precision, recall, _ = skm.precision_recall_curve(y, s)
+        ap = skm.average_precision_score(y, s)
+        ax.step(recall, precision, where="post", label=f"{label} (AP = {ap:.3f})")
+    ax.set(xlabel="Recall", ylabel="Precision", title=title, xlim=(0, 1), ylim=(0, 1.01))
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_confusion_matrix(y_true: Any, scores: Any, path: str | Path, threshold: float = 0.5,
+                          title: str = "Confusion matrix") -> Path:
+    """Confusion matrix at ``threshold`` with counts and fractions; recall, precision and
+    accuracy in the title (as the seed's Fig. 17)."""
+    y, s = _check(y_true, scores)
+    pred = (s >= threshold).astype(int)
+    cm = skm.confusion_matrix(y, pred, labels=[0, 1])
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    ax.imshow(cm, cmap="Blues")
+    for i in range(2):
+        for j in range(2):
+            ax.text(j, i, f"{cm[i, j]}\n({cm[i, j] / cm.sum():.1%})", ha="center", va="center",
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set(xticks=[0, 1], yticks=[0, 1], xticklabels=["ER", "WIMP"],
+           yticklabels=["ER", "WIMP"], xlabel="Predicted", ylabel="True")
+    rec = skm.recall_score(y, pred, zero_division=0)
+    prec = skm.precision_score(y, pred, zero_division=0)
+    acc = skm.accuracy_score(y, pred)
+    ax.set_title(f"{title}\nrecall {rec:.2%}, precision {prec:.2%}, accuracy {acc:.2%}",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_history(history: Mapping[str, Any], path: str | Path,
+                 title: str = "Training history") -> Path:
+    """Accuracy, loss, precision and recall per epoch, training and validation (Fig. 14)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=(9, 7), sharex=True)
+    epochs = history["epoch"]
+    for ax, key in zip(axes.ravel(), ("accuracy", "loss", "precision", "recall"), strict=True):
+        ax.plot(epochs, history[key], label="training")
+        if f"val_{key}" in history:
+            ax.plot(epochs, history[f"val_{key}"], label="validation")
+        ax.set(title=key.capitalize(), xlabel="epoch")
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

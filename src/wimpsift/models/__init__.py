@@ -1,0 +1,1 @@
+"""Classifier architectures (PyTorch modules); training lives in :mod:`wimpsift.training`."""

@@ -1,0 +1,146 @@
+"""The convolutional network of the CNN seed (section IV), in PyTorch.
+
+Architecture (seed Fig. 8), for an input of ``C × H × W`` pixels in [0, 1]:
+
+* 1 to 3 convolution blocks, each: ``Conv2d(16 filters, 3×3, stride 1, no padding)``
+  with an L2 penalty of 0.005 on the kernel (not the bias), ``LeakyReLU(α)``,
+  ``MaxPool2d(2×2)``. The seed's text says each pooling halves the volume (stride 2,
+  the default here); the authors' public notebook pools with stride 1. The stride is
+  the ``pool_stride`` setting.
+* ``Dropout(0.25)`` after the last convolution block, ``Flatten``.
+* ``Linear(32)`` with an L2 penalty of 0.001 on both weights and bias, ``LeakyReLU(α)``,
+  ``Dropout(0.5)``.
+* ``Linear(1)`` and a sigmoid.
+
+The module's :meth:`SeedCNN.forward` returns the *logit* (the input of the sigmoid);
+training uses ``binary_cross_entropy_with_logits``, which is the seed's sigmoid +
+binary cross-entropy computed without the loss of precision of a saturated sigmoid.
+:class:`SigmoidHead` wraps a model so that it outputs the probability (used for export).
+
+L2 penalties follow Keras: ``λ · Σ w²`` (no factor ½) added to the mean batch loss, see
+:meth:`SeedCNN.l2_penalty`. Weights start as in Keras: Glorot-uniform kernels and zero
+biases.
+
+Parameter count of the seed's final configuration (one conv block, stride-2 pooling) on
+a 75×75 one-channel image: conv ``3·3·1·16 + 16 = 160``; 75 → 73 after the convolution,
+73 → 36 after pooling, so the flattened size is ``36·36·16 = 20,736``; dense
+``20,736·32 + 32 = 663,584``; output ``32 + 1 = 33``; total ``663,777``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from wimpsift.errors import ConfigError, bad_value
+
+
+class CNNArchitecture(BaseModel):
+    """Settings of :class:`SeedCNN` (defaults: the seed's final HitPeak model)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    n_conv_layers: int = Field(1, ge=1, le=3)
+    n_filters: int = Field(16, ge=1)
+    kernel_size: int = Field(3, ge=1)
+    leaky_alpha: float = Field(0.05, ge=0.0, lt=1.0)
+    pool_size: int = Field(2, ge=1)
+    pool_stride: int = Field(2, ge=1)
+    conv_dropout: float = Field(0.25, ge=0.0, lt=1.0)
+    dense_units: int = Field(32, ge=1)
+    dense_dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    conv_l2: float = Field(0.005, ge=0.0)
+    dense_l2: float = Field(0.001, ge=0.0)
+    init: Literal["keras", "torch"] = "keras"
+
+
+def conv_output_hw(height: int, width: int, arch: CNNArchitecture) -> tuple[int, int]:
+    """Spatial size after the convolution blocks; raises ConfigError if it vanishes."""
+    h, w = height, width
+    for block in range(arch.n_conv_layers):
+        h, w = h - arch.kernel_size + 1, w - arch.kernel_size + 1
+        if h < arch.pool_size or w < arch.pool_size:
+            raise ConfigError(
+                f"input_shape: a {height}x{width} image is too small for {arch.n_conv_layers} "
+                f"convolution block(s) (vanishes in block {block + 1})"
+            )
+        h = (h - arch.pool_size) // arch.pool_stride + 1
+        w = (w - arch.pool_size) // arch.pool_stride + 1
+    return h, w
+
+
+class SeedCNN(nn.Module):
+    """The seed's CNN for one image kind; ``forward`` returns logits of shape (N,)."""
+
+    def __init__(self, input_shape: Sequence[int], arch: CNNArchitecture | None = None) -> None:
+        super().__init__()
+        arch = arch or CNNArchitecture()
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) != 3 or min(shape) < 1:
+            raise bad_value("input_shape", input_shape, "(channels, height, width), all positive")
+        self.input_shape = shape
+        self.arch = arch
+        channels, height, width = shape
+        blocks: list[nn.Module] = []
+        for _ in range(arch.n_conv_layers):
+            conv = nn.Conv2d(channels, arch.n_filters, arch.kernel_size, stride=1, padding=0)
+            blocks += [
+                conv,
+                nn.LeakyReLU(arch.leaky_alpha),
+                nn.MaxPool2d(arch.pool_size, stride=arch.pool_stride),
+            ]
+            channels = arch.n_filters
+        h, w = conv_output_hw(height, width, arch)
+        self.features = nn.Sequential(*blocks, nn.Dropout(arch.conv_dropout), nn.Flatten())
+        self.dense = nn.Linear(channels * h * w, arch.dense_units)
+        self.head = nn.Sequential(
+            nn.LeakyReLU(arch.leaky_alpha), nn.Dropout(arch.dense_dropout)
+        )
+        self.output = nn.Linear(arch.dense_units, 1)
+        if arch.init == "keras":
+            self._keras_init()
+
+    @property
+    def convs(self) -> list[nn.Conv2d]:
+        return [m for m in self.features if isinstance(m, nn.Conv2d)]
+
+    def _keras_init(self) -> None:
+        for layer in [*self.convs, self.dense, self.output]:
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.head(self.dense(self.features(x)))
+        return self.output(x).squeeze(-1)
+
+    def l2_penalty(self) -> torch.Tensor:
+        """Keras-style L2: 0.005·Σ(conv kernels²) + 0.001·Σ(dense weights² + bias²)."""
+        total = self.output.weight.new_zeros(())
+        if self.arch.conv_l2 > 0:
+            for conv in self.convs:
+                total = total + self.arch.conv_l2 * conv.weight.pow(2).sum()
+        if self.arch.dense_l2 > 0:
+            total = total + self.arch.dense_l2 * (
+                self.dense.weight.pow(2).sum() + self.dense.bias.pow(2).sum()
+            )
+        return total
+
+
+class SigmoidHead(nn.Module):
+    """Wrap a logit model so that it returns probabilities (for TorchScript/ONNX export)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.model(x))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

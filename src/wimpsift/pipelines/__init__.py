@@ -1,0 +1,1 @@
+"""End-to-end pipelines: one module per reproduced analysis."""

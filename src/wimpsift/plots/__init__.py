@@ -1,0 +1,1 @@
+"""Figures for people (matplotlib); never in a hot path."""

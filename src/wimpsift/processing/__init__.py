@@ -1,0 +1,1 @@
+"""Processing: peaks, areas, positions, corrections and selections."""

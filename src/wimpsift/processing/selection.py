@@ -1,0 +1,26 @@
+"""Event selections: detection threshold, fiducial volume and analysis window."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wimpsift.detectors import Detector
+
+
+def passes_threshold(s1_n_pmts, s2_area_pe, detector: Detector) -> np.ndarray:
+    """S1 seen in enough PMTs in coincidence and S2 above the raw S2 threshold."""
+    return (np.asarray(s1_n_pmts) >= detector.light.s1_coincidence_pmts) & (
+        np.asarray(s2_area_pe) >= detector.charge.s2_threshold_pe
+    )
+
+
+def in_fiducial(r_cm, z_cm, detector: Detector) -> np.ndarray:
+    f = detector.fiducial
+    z = np.asarray(z_cm)
+    return (np.asarray(r_cm) <= f.radius_cm) & (z >= f.z_min_cm) & (z <= f.z_max_cm)
+
+
+def in_window(cs1_pe, s2_area_pe, detector: Detector) -> np.ndarray:
+    w = detector.window
+    cs1 = np.asarray(cs1_pe)
+    return (cs1 >= w.cs1_min_pe) & (cs1 <= w.cs1_max_pe) & (np.asarray(s2_area_pe) >= w.s2_min_pe)

@@ -1,0 +1,61 @@
+"""Typed configuration of the main job (``wimpsift run``), read from TOML."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from wimpsift.errors import ConfigError
+
+
+class _Stage(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: bool = True
+
+
+class SimulationStage(_Stage):
+    detector: str = "xenon1t_sr0"
+    wimp_mass_gev: Annotated[float, Field(gt=0)] = 500.0
+    sigma_cm2: Annotated[float, Field(gt=0)] = 1e-45
+    events_per_source: Annotated[int, Field(gt=0)] = 20_000
+    seed: Annotated[int, Field(ge=0)] = 1
+
+
+class RatesStage(_Stage):
+    mc_events: Annotated[int, Field(gt=0)] = 50_000
+
+
+class ReproduceStage(_Stage):
+    scale: str = "quick"
+    seed: Annotated[int, Field(ge=0)] = 0
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    simulation: SimulationStage = Field(default_factory=SimulationStage)
+    rates: RatesStage = Field(default_factory=RatesStage)
+    cnn: ReproduceStage = Field(default_factory=lambda: ReproduceStage(enabled=False))
+    lux: ReproduceStage = Field(default_factory=lambda: ReproduceStage(enabled=False))
+
+
+def load_run_config(path: str | Path | None = None) -> RunConfig:
+    """Load the shipped default configuration, or a user's TOML file."""
+    if path is None:
+        text = (resources.files("wimpsift") / "configs" / "default.toml").read_text()
+        origin = "default.toml"
+    else:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config: {str(path)!r} is not a readable file")
+        text, origin = p.read_text(), str(p)
+    try:
+        return RunConfig.model_validate(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config: {origin!r} is not valid TOML: {err}") from err
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise ConfigError(f"config: {origin!r} is invalid: {problems}") from err

@@ -1,0 +1,34 @@
+"""Shared base for the typed, validated settings of the statistics stage."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from wimpsift.errors import ConfigError
+
+T = TypeVar("T", bound="StatsConfig")
+
+
+class StatsConfig(BaseModel):
+    """Frozen settings; unknown keys are errors. Build with :meth:`build` for a ConfigError."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def build(cls: type[T], **values: Any) -> T:
+        """Validate ``values``; a bad value raises :class:`ConfigError` naming the parameter."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as err:
+            raise config_error(cls.__name__, err) from err
+
+
+def config_error(origin: str, err: ValidationError) -> ConfigError:
+    problems = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: got {e.get('input')!r}, "
+        f"{e['msg']}"
+        for e in err.errors()
+    )
+    return ConfigError(f"{origin}: {problems}")

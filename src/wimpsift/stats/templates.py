@@ -1,0 +1,227 @@
+"""Binned templates: expected events per bin for the signal and each background.
+
+A :class:`TemplateSet` is the input of the likelihood. Counts are *expected events*
+over the whole exposure (rate × exposure × efficiency): the signal template at a
+reference WIMP-nucleon cross-section ``sigma_ref_cm2`` (so the signal strength
+``mu`` converts to ``sigma_nucleon_cm2 = mu * sigma_ref_cm2``), each background at
+its nominal normalisation. Templates may be N-dimensional (the traditional analysis);
+the likelihood works on the flattened bins.
+
+Validation happens once, at construction (:meth:`TemplateSet.__post_init__`):
+non-finite or negative counts, empty templates, mismatched binning and bins with
+expected signal but no background model raise :class:`wimpsift.errors.DataError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from wimpsift.errors import DataError
+
+
+def _as_counts(name: str, counts: object) -> np.ndarray:
+    try:
+        arr = np.asarray(counts, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"{name}: counts are not numeric: {err}") from err
+    if arr.size == 0:
+        raise DataError(f"{name}: template is empty (no bins)")
+    if not np.all(np.isfinite(arr)):
+        n_bad = int(np.sum(~np.isfinite(arr)))
+        raise DataError(f"{name}: {n_bad} non-finite count(s) (NaN or inf); expected finite counts")
+    if np.any(arr < 0):
+        raise DataError(f"{name}: negative expected count {arr.min()!r}; expected counts >= 0")
+    if arr.sum() <= 0:
+        raise DataError(f"{name}: template is empty (all expected counts are 0)")
+    return arr
+
+
+def _as_edges(bin_edges: Sequence[object], shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    edges = tuple(np.asarray(e, dtype=float) for e in bin_edges)
+    if len(edges) != len(shape):
+        raise DataError(
+            f"bin_edges: {len(edges)} axes of edges for a {len(shape)}-dimensional template"
+        )
+    for axis, (e, n) in enumerate(zip(edges, shape, strict=True)):
+        if e.ndim != 1 or e.size != n + 1:
+            raise DataError(
+                f"bin_edges[{axis}]: {e.size} edges for {n} bins; expected {n + 1} edges"
+            )
+        if not np.all(np.isfinite(e)) or np.any(np.diff(e) <= 0):
+            raise DataError(f"bin_edges[{axis}]: edges must be finite and strictly increasing")
+    return edges
+
+
+@dataclass(frozen=True)
+class TemplateSet:
+    """Signal and background templates on one binning, validated at construction.
+
+    Parameters
+    ----------
+    signal:
+        Expected signal events per bin at ``sigma_ref_cm2``.
+    backgrounds:
+        ``{name: expected events per bin}`` at nominal normalisation.
+    bin_edges:
+        One array of edges per axis (``len == n_bins + 1``); ``None`` for unit bins.
+    sigma_ref_cm2:
+        WIMP-nucleon cross-section at which ``signal`` was computed.
+    mass_gev:
+        WIMP mass of the signal template (metadata).
+    allow_background_free_bins:
+        A bin with expected signal but zero total background is, for templates filled
+        from finite simulation, an artefact that makes limits too strong; it is an
+        error unless this flag says the experiment really is background-free there.
+    """
+
+    signal: np.ndarray
+    backgrounds: Mapping[str, np.ndarray]
+    bin_edges: tuple[np.ndarray, ...] | None = None
+    sigma_ref_cm2: float = 1e-45
+    mass_gev: float | None = None
+    allow_background_free_bins: bool = False
+    shape: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        signal = _as_counts("signal", self.signal)
+        if not isinstance(self.backgrounds, Mapping) or not self.backgrounds:
+            raise DataError("backgrounds: no background model given; expected at least one template")
+        backgrounds: dict[str, np.ndarray] = {}
+        for name, counts in self.backgrounds.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise DataError(f"backgrounds: name {name!r} is not a valid identifier")
+            arr = np.asarray(counts, dtype=float)
+            if arr.shape != signal.shape:
+                raise DataError(
+                    f"backgrounds[{name!r}]: binning {arr.shape} does not match the signal "
+                    f"template's {signal.shape}"
+                )
+            # a zero background template is allowed only for a background-free model
+            if self.allow_background_free_bins and arr.size and np.all(arr == 0):
+                if not np.all(np.isfinite(arr)):
+                    raise DataError(f"backgrounds[{name!r}]: non-finite counts")
+                backgrounds[name] = arr
+            else:
+                backgrounds[name] = _as_counts(f"backgrounds[{name!r}]", arr)
+        if not (np.isfinite(self.sigma_ref_cm2) and self.sigma_ref_cm2 > 0):
+            raise DataError(f"sigma_ref_cm2: got {self.sigma_ref_cm2!r}, expected a positive cross-section")
+        total_bkg = sum(backgrounds.values())
+        orphan = (signal > 0) & (total_bkg <= 0)
+        if np.any(orphan) and not self.allow_background_free_bins:
+            first = np.unravel_index(int(np.flatnonzero(orphan.ravel())[0]), signal.shape)
+            raise DataError(
+                f"signal: {int(orphan.sum())} bin(s) with expected signal but no background model "
+                f"(first at bin index {tuple(int(i) for i in first)}); fill the background "
+                "templates (more simulation, coarser bins or a floor) or set "
+                "allow_background_free_bins"
+            )
+        edges = None if self.bin_edges is None else _as_edges(self.bin_edges, signal.shape)
+        object.__setattr__(self, "signal", signal)
+        object.__setattr__(self, "backgrounds", backgrounds)
+        object.__setattr__(self, "bin_edges", edges)
+        object.__setattr__(self, "shape", signal.shape)
+
+    @property
+    def background_names(self) -> list[str]:
+        return list(self.backgrounds)
+
+    @property
+    def n_bins(self) -> int:
+        return int(self.signal.size)
+
+    def flat_signal(self) -> np.ndarray:
+        return self.signal.ravel()
+
+    def flat_backgrounds(self) -> np.ndarray:
+        """Background templates as a ``(n_backgrounds, n_bins)`` array."""
+        return np.stack([b.ravel() for b in self.backgrounds.values()])
+
+    def combined(self, name: str = "background") -> TemplateSet:
+        """One background component, the sum of all (the seed's broad combined option)."""
+        return TemplateSet(
+            signal=self.signal, backgrounds={name: sum(self.backgrounds.values())},
+            bin_edges=self.bin_edges, sigma_ref_cm2=self.sigma_ref_cm2, mass_gev=self.mass_gev,
+            allow_background_free_bins=self.allow_background_free_bins,
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "mass_gev": self.mass_gev,
+            "sigma_ref_cm2": self.sigma_ref_cm2,
+            "shape": list(self.shape),
+            "bin_edges": None if self.bin_edges is None else [e.tolist() for e in self.bin_edges],
+            "signal": self.signal.ravel().tolist(),
+            "backgrounds": {k: v.ravel().tolist() for k, v in self.backgrounds.items()},
+            "allow_background_free_bins": self.allow_background_free_bins,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> TemplateSet:
+        """Inverse of :meth:`to_dict`; missing keys raise :class:`DataError`."""
+        try:
+            shape = tuple(int(n) for n in data.get("shape") or [len(data["signal"])])  # type: ignore[arg-type]
+            signal = np.asarray(data["signal"], dtype=float)
+            backgrounds = data["backgrounds"]
+        except KeyError as err:
+            raise DataError(f"templates: missing key {err.args[0]!r}") from err
+        except (TypeError, ValueError) as err:
+            raise DataError(f"templates: malformed content: {err}") from err
+        if not isinstance(backgrounds, Mapping):
+            raise DataError("backgrounds: expected a mapping of name to counts")
+
+        def _reshape(name: str, arr: object) -> np.ndarray:
+            a = np.asarray(arr, dtype=float)
+            if a.size != int(np.prod(shape)):
+                raise DataError(f"{name}: {a.size} bins, expected {int(np.prod(shape))} (shape {shape})")
+            return a.reshape(shape)
+
+        return cls(
+            signal=_reshape("signal", signal),
+            backgrounds={k: _reshape(f"backgrounds[{k!r}]", v) for k, v in backgrounds.items()},
+            bin_edges=data.get("bin_edges"),  # type: ignore[arg-type]
+            sigma_ref_cm2=float(data.get("sigma_ref_cm2", 1e-45)),  # type: ignore[arg-type]
+            mass_gev=data.get("mass_gev"),  # type: ignore[arg-type]
+            allow_background_free_bins=bool(data.get("allow_background_free_bins", False)),
+        )
+
+
+def histogram_template(
+    values: np.ndarray | Sequence[np.ndarray],
+    bin_edges: Sequence[np.ndarray],
+    expected_events: float,
+    weights: np.ndarray | None = None,
+    name: str = "template",
+) -> np.ndarray:
+    """Histogram simulated events and scale them to ``expected_events`` in total.
+
+    ``values`` is a 1-D array (one axis) or a sequence of arrays (one per axis).
+    Events outside the edges are dropped before normalising, so ``expected_events``
+    is the expectation *inside* the analysis region.
+    """
+    if not (np.isfinite(expected_events) and expected_events >= 0):
+        raise DataError(f"{name}: expected_events {expected_events!r}, expected a finite count >= 0")
+    columns = [np.asarray(values, dtype=float)] if np.ndim(values[0]) == 0 else [
+        np.asarray(v, dtype=float) for v in values
+    ]
+    if len(columns) != len(bin_edges):
+        raise DataError(f"{name}: {len(columns)} value columns for {len(bin_edges)} axes of bin edges")
+    n = columns[0].size
+    if n == 0:
+        raise DataError(f"{name}: no simulated events to histogram")
+    if any(c.size != n for c in columns):
+        raise DataError(f"{name}: value columns have different lengths")
+    finite = np.all([np.isfinite(c) for c in columns], axis=0)
+    if not np.any(finite):
+        raise DataError(f"{name}: all simulated values are non-finite")
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    hist, _ = np.histogramdd(
+        np.stack([c[finite] for c in columns], axis=1), bins=[np.asarray(e) for e in bin_edges],
+        weights=w[finite],
+    )
+    total = hist.sum()
+    if total <= 0:
+        raise DataError(f"{name}: no simulated event falls inside the bins")
+    return hist * (expected_events / total)

@@ -1,0 +1,1 @@
+"""Training: estimators with scikit-learn conventions, grid search, baselines."""

@@ -1,0 +1,571 @@
+"""`CNNClassifier`: the seed's CNN behind a scikit-learn estimator.
+
+``__init__`` only stores settings; :meth:`CNNClassifier.fit` validates the settings
+(pydantic, ``extra="forbid"``) and the data, trains with Adam on binary cross-entropy
+plus the Keras-style L2 penalties, and sets trailing-underscore attributes:
+
+``classes_``, ``input_shape_``, ``model_`` (the :class:`~wimpsift.models.cnn.SeedCNN`),
+``history_`` (per-epoch loss, accuracy, precision, recall for training and, when
+``validation_data`` is given, validation), ``checkpoints_`` (state dicts at the epochs in
+``checkpoint_epochs``), ``best_epoch_``/``best_state_`` (best validation ``monitor``),
+``fit_time_s_`` and ``images_per_s_``.
+
+Inputs: a float32 array ``(N, H, W)`` or ``(N, C, H, W)`` with pixels in [0, 1] and a
+label vector, or any ``torch.utils.data.Dataset`` whose items are ``(image, label)``.
+
+Reproducibility: the weights' initialisation, dropout masks and shuffling come from
+``random_state`` only (the global torch generator is forked, seeded and restored, so
+the caller's random state is untouched). On CPU the same seed gives bit-identical
+weights, and stopping at epoch *k* of a longer run gives the same weights as a run of
+*k* epochs (the random streams do not depend on the total number of epochs): this is
+what lets the grid search read every epoch of its grid from one training.
+
+Metrics during training follow Keras: the training columns are averaged over the
+batches of the epoch (dropout active), the validation columns are computed on the
+whole validation set in evaluation mode after the epoch; both losses include the L2
+penalty.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sklearn.base import BaseEstimator, ClassifierMixin
+from torch.nn import functional as F  # noqa: N812
+from torch.utils.data import DataLoader, Dataset
+
+from wimpsift.errors import ConfigError, DataError
+from wimpsift.models.cnn import CNNArchitecture, SeedCNN, SigmoidHead, count_parameters
+from wimpsift.provenance import atomic_path, provenance, write_json
+
+EpochCallback = Callable[[int, "CNNClassifier"], None]
+_HISTORY_KEYS = ("loss", "accuracy", "precision", "recall")
+
+
+class CNNTrainingConfig(BaseModel):
+    """Validated settings of :class:`CNNClassifier` (built from ``get_params()``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_conv_layers: int = Field(1, ge=1, le=3)
+    leaky_alpha: float = Field(0.05, ge=0.0, lt=1.0)
+    pool_stride: int = Field(2, ge=1)
+    n_filters: int = Field(16, ge=1)
+    dense_units: int = Field(32, ge=1)
+    conv_dropout: float = Field(0.25, ge=0.0, lt=1.0)
+    dense_dropout: float = Field(0.5, ge=0.0, lt=1.0)
+    conv_l2: float = Field(0.005, ge=0.0)
+    dense_l2: float = Field(0.001, ge=0.0)
+    epochs: int = Field(50, ge=1)
+    batch_size: int = Field(100, ge=1)
+    learning_rate: float = Field(0.001, gt=0.0)
+    random_state: int = Field(0, ge=0)
+    device: str | None = None
+    checkpoint_epochs: tuple[int, ...] = ()
+    monitor: Literal["val_loss", "val_accuracy", "val_precision", "val_recall"] = "val_loss"
+    restore_best_weights: bool = False
+    eval_batch_size: int = Field(1000, ge=1)
+    num_threads: int | None = Field(None, ge=1)
+    verbose: bool = False
+
+    @field_validator("checkpoint_epochs")
+    @classmethod
+    def _positive(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(e < 1 for e in value):
+            raise ValueError("checkpoint epochs must be >= 1")
+        return tuple(sorted(set(value)))
+
+    def architecture(self) -> CNNArchitecture:
+        return CNNArchitecture(
+            n_conv_layers=self.n_conv_layers, n_filters=self.n_filters,
+            leaky_alpha=self.leaky_alpha, pool_stride=self.pool_stride,
+            conv_dropout=self.conv_dropout, dense_units=self.dense_units,
+            dense_dropout=self.dense_dropout, conv_l2=self.conv_l2, dense_l2=self.dense_l2,
+        )
+
+
+def validation_problems(err: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']} "
+        f"(got {e.get('input')!r})"
+        for e in err.errors()
+    )
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` → CUDA when present, else CPU; anything else is used as given."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ConfigError(f"device: got {device!r}, expected 'cpu', 'cuda' or 'cuda:N'") from err
+
+
+# --------------------------------------------------------------------------- data checks
+
+
+def as_image_array(images: Any, parameter: str = "X") -> np.ndarray:
+    """Validate images and return a float32 ``(N, C, H, W)`` array with pixels in [0, 1].
+
+    Raises :class:`DataError` for mismatched shapes, non-finite or out-of-range pixels,
+    and wrong dimensionality.
+    """
+    if isinstance(images, list | tuple):
+        shapes = {np.shape(im) for im in images}
+        if len(shapes) > 1:
+            raise DataError(
+                f"{parameter}: mismatched image shapes {sorted(shapes)[:4]}; "
+                "expected every image of one kind to have the same shape"
+            )
+    try:
+        arr = np.asarray(images, dtype=np.float32)
+    except (ValueError, TypeError) as err:
+        raise DataError(f"{parameter}: cannot read images as a float32 array ({err})") from err
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    if arr.ndim != 4:
+        raise DataError(
+            f"{parameter}: got an array of shape {arr.shape}, expected (N, H, W) or (N, C, H, W)"
+        )
+    if arr.shape[0] == 0:
+        raise DataError(f"{parameter}: got no images")
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).reshape(len(arr), -1).any(axis=1).sum())
+        raise DataError(f"{parameter}: {bad} image(s) have non-finite pixels (NaN or inf)")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < 0.0 or hi > 1.0:
+        raise DataError(f"{parameter}: pixels span [{lo:g}, {hi:g}], expected values in [0, 1]")
+    return np.ascontiguousarray(arr)
+
+
+def check_labels(y: Any, n: int, parameter: str = "y") -> tuple[np.ndarray, np.ndarray]:
+    """Return (classes, 0/1 labels); two classes required; the larger label is positive."""
+    y = np.asarray(y)
+    if y.ndim != 1 or len(y) != n:
+        raise DataError(f"{parameter}: got shape {y.shape}, expected ({n},) (one label per image)")
+    classes = np.unique(y)
+    if len(classes) != 2:
+        raise DataError(
+            f"{parameter}: got {len(classes)} class(es) {classes.tolist()}, expected exactly 2 "
+            "(signal and background); a single-class data set cannot train a classifier"
+        )
+    return classes, (y == classes[1]).astype(np.float32)
+
+
+def _dataset_labels(dataset: Dataset) -> np.ndarray:
+    labels = getattr(dataset, "labels", None)
+    if labels is None:
+        labels = [float(dataset[i][1]) for i in range(len(dataset))]  # type: ignore[arg-type]
+    return np.asarray(labels)
+
+
+def _check_batch(x: torch.Tensor, shape: tuple[int, ...], parameter: str) -> torch.Tensor:
+    if x.ndim == 3:
+        x = x.unsqueeze(1)
+    if tuple(x.shape[1:]) != shape:
+        raise DataError(
+            f"{parameter}: mismatched image shapes: got {tuple(x.shape[1:])}, expected {shape}"
+        )
+    if not torch.isfinite(x).all():
+        raise DataError(f"{parameter}: images have non-finite pixels (NaN or inf)")
+    return x.float()
+
+
+class _Batches:
+    """Uniform batching over an in-memory array or a torch Dataset."""
+
+    def __init__(self, X: Any, y: Any, parameter: str, classes: np.ndarray | None = None):
+        self.parameter = parameter
+        if isinstance(X, Dataset):
+            if y is not None:
+                raise ConfigError(f"{parameter}: pass labels inside the Dataset, not as y")
+            self.dataset: Dataset | None = X
+            self.n = len(X)  # type: ignore[arg-type]
+            if self.n == 0:
+                raise DataError(f"{parameter}: the Dataset is empty")
+            first = torch.as_tensor(np.asarray(X[0][0], dtype=np.float32))
+            self.shape = tuple((first.unsqueeze(0) if first.ndim == 2 else first).shape)
+            raw = _dataset_labels(X)
+            self.X = self.y = None
+        else:
+            self.dataset = None
+            arr = as_image_array(X, parameter)
+            self.n, self.shape = len(arr), tuple(arr.shape[1:])
+            self.X = torch.from_numpy(arr)
+            raw = y
+        if y is None and self.dataset is None:
+            raise DataError(f"{parameter}: labels are missing")
+        if classes is None:
+            self.classes, y01 = check_labels(raw, self.n)
+        else:
+            raw = np.asarray(raw)
+            if len(raw) != self.n:
+                raise DataError(f"{parameter}: got {len(raw)} labels for {self.n} images")
+            unknown = np.setdiff1d(np.unique(raw), classes)
+            if len(unknown):
+                raise DataError(f"{parameter}: labels {unknown.tolist()} not seen in fit")
+            self.classes, y01 = classes, (raw == classes[1]).astype(np.float32)
+        self.y = torch.from_numpy(y01)
+
+    def iterate(self, batch_size: int, generator: torch.Generator | None):
+        """Yield (x, y01) batches, shuffled when a generator is given."""
+        if self.dataset is None:
+            order = (torch.randperm(self.n, generator=generator) if generator is not None
+                     else torch.arange(self.n))
+            for start in range(0, self.n, batch_size):
+                idx = order[start:start + batch_size]
+                yield self.X[idx], self.y[idx]
+            return
+        loader = DataLoader(self.dataset, batch_size=batch_size, shuffle=generator is not None,
+                            generator=generator)
+        positive = self.classes[1]
+        for xb, yb in loader:
+            xb = _check_batch(torch.as_tensor(xb), self.shape, self.parameter)
+            yb = torch.from_numpy((np.asarray(yb) == positive).astype(np.float32))
+            yield xb, yb
+
+
+def _counts(pred: torch.Tensor, truth: torch.Tensor) -> np.ndarray:
+    p, t = pred.bool(), truth.bool()
+    return np.array([(p & t).sum().item(), (p & ~t).sum().item(), (~p & t).sum().item(),
+                     (~p & ~t).sum().item()], dtype=np.int64)
+
+
+def _rates(counts: np.ndarray) -> tuple[float, float, float]:
+    tp, fp, fn, tn = (int(c) for c in counts)
+    total = tp + fp + fn + tn
+    accuracy = (tp + tn) / total if total else 0.0
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return accuracy, precision, recall
+
+
+class CNNClassifier(ClassifierMixin, BaseEstimator):
+    """The seed's CNN with scikit-learn conventions (see the module docstring)."""
+
+    def __init__(
+        self,
+        n_conv_layers: int = 1,
+        leaky_alpha: float = 0.05,
+        pool_stride: int = 2,
+        epochs: int = 50,
+        batch_size: int = 100,
+        learning_rate: float = 0.001,
+        n_filters: int = 16,
+        dense_units: int = 32,
+        conv_dropout: float = 0.25,
+        dense_dropout: float = 0.5,
+        conv_l2: float = 0.005,
+        dense_l2: float = 0.001,
+        random_state: int = 0,
+        device: str | None = None,
+        checkpoint_epochs: Sequence[int] = (),
+        monitor: str = "val_loss",
+        restore_best_weights: bool = False,
+        eval_batch_size: int = 1000,
+        num_threads: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.n_conv_layers = n_conv_layers
+        self.leaky_alpha = leaky_alpha
+        self.pool_stride = pool_stride
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.n_filters = n_filters
+        self.dense_units = dense_units
+        self.conv_dropout = conv_dropout
+        self.dense_dropout = dense_dropout
+        self.conv_l2 = conv_l2
+        self.dense_l2 = dense_l2
+        self.random_state = random_state
+        self.device = device
+        self.checkpoint_epochs = checkpoint_epochs
+        self.monitor = monitor
+        self.restore_best_weights = restore_best_weights
+        self.eval_batch_size = eval_batch_size
+        self.num_threads = num_threads
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ settings
+    def config(self) -> CNNTrainingConfig:
+        """The validated settings; raises :class:`ConfigError` naming every bad one."""
+        params = self.get_params()
+        params["checkpoint_epochs"] = tuple(params["checkpoint_epochs"] or ())
+        try:
+            return CNNTrainingConfig(**params)
+        except ValidationError as err:
+            raise ConfigError(f"CNNClassifier: {validation_problems(err)}") from err
+
+    # ------------------------------------------------------------------ training
+    def fit(
+        self,
+        X: Any,
+        y: Any = None,
+        validation_data: tuple[Any, Any] | Dataset | None = None,
+        epoch_callback: EpochCallback | None = None,
+    ) -> CNNClassifier:
+        """Train; ``epoch_callback(epoch, self)`` runs after every epoch (1-based)."""
+        cfg = self.config()
+        device = resolve_device(cfg.device)
+        train = _Batches(X, y, "X")
+        val = None
+        if validation_data is not None:
+            vx, vy = ((validation_data, None) if isinstance(validation_data, Dataset)
+                      else validation_data)
+            val = _Batches(vx, vy, "validation_data", classes=train.classes)
+            if val.shape != train.shape:
+                raise DataError(
+                    f"validation_data: mismatched image shapes: got {val.shape}, "
+                    f"expected {train.shape} as in X"
+                )
+        self.classes_ = train.classes
+        self.input_shape_ = train.shape
+        self.n_features_in_ = int(np.prod(train.shape))
+        old_threads = torch.get_num_threads()
+        if cfg.num_threads:
+            torch.set_num_threads(cfg.num_threads)
+        fork_devices = [device.index or 0] if device.type == "cuda" else []
+        try:
+            with torch.random.fork_rng(devices=fork_devices):
+                torch.manual_seed(cfg.random_state)
+                self._train(cfg, device, train, val, epoch_callback)
+        finally:
+            torch.set_num_threads(old_threads)
+        return self
+
+    def _train(self, cfg: CNNTrainingConfig, device: torch.device, train: _Batches,
+               val: _Batches | None, epoch_callback: EpochCallback | None) -> None:
+        model = SeedCNN(train.shape, cfg.architecture()).to(device)
+        self.model_ = model
+        self.device_ = device
+        self.n_parameters_ = count_parameters(model)
+        optimiser = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+        shuffle = torch.Generator().manual_seed(cfg.random_state + 1)
+        history: dict[str, list[float]] = {"epoch": []}
+        for key in _HISTORY_KEYS:
+            history[key] = []
+            if val is not None:
+                history[f"val_{key}"] = []
+        self.history_ = history
+        self.checkpoints_: dict[int, dict[str, torch.Tensor]] = {}
+        self.best_epoch_: int | None = None
+        self.best_state_: dict[str, torch.Tensor] | None = None
+        best_value: float | None = None
+        sign = 1.0 if cfg.monitor == "val_loss" else -1.0
+        start = time.perf_counter()
+        seen = 0
+        for epoch in range(1, cfg.epochs + 1):
+            model.train()
+            loss_sum, counts, n_epoch = 0.0, np.zeros(4, dtype=np.int64), 0
+            for xb, yb in train.iterate(cfg.batch_size, shuffle):
+                xb, yb = xb.to(device), yb.to(device)
+                logits = model(xb)
+                loss = F.binary_cross_entropy_with_logits(logits, yb) + model.l2_penalty()
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+                loss_sum += float(loss.detach()) * len(xb)
+                counts += _counts(logits.detach() >= 0, yb)
+                n_epoch += len(xb)
+            seen += n_epoch
+            acc, prec, rec = _rates(counts)
+            history["epoch"].append(epoch)
+            for key, value in zip(_HISTORY_KEYS, (loss_sum / n_epoch, acc, prec, rec),
+                                  strict=True):
+                history[key].append(value)
+            if val is not None:
+                vloss, vacc, vprec, vrec = self._evaluate(val, cfg.eval_batch_size)
+                for key, value in zip(_HISTORY_KEYS, (vloss, vacc, vprec, vrec), strict=True):
+                    history[f"val_{key}"].append(value)
+                current = history[cfg.monitor][-1]
+                if best_value is None or sign * current < sign * best_value:
+                    best_value, self.best_epoch_ = current, epoch
+                    self.best_state_ = _cpu_state(model)
+            if epoch in cfg.checkpoint_epochs:
+                self.checkpoints_[epoch] = _cpu_state(model)
+            if cfg.verbose:
+                line = " ".join(f"{k}={v[-1]:.4f}" for k, v in history.items() if k != "epoch")
+                print(f"epoch {epoch}/{cfg.epochs}: {line}", flush=True)
+            if epoch_callback is not None:
+                epoch_callback(epoch, self)
+        self.fit_time_s_ = time.perf_counter() - start
+        self.images_per_s_ = seen / self.fit_time_s_ if self.fit_time_s_ > 0 else float("nan")
+        self.n_epochs_trained_ = cfg.epochs
+        if cfg.restore_best_weights and self.best_state_ is not None:
+            model.load_state_dict(self.best_state_)
+        model.eval()
+
+    def _evaluate(self, data: _Batches, batch_size: int) -> tuple[float, float, float, float]:
+        logits = self._logits_batches(data, batch_size)
+        y = data.y
+        loss = float(F.binary_cross_entropy_with_logits(logits, y)) + float(
+            self.model_.l2_penalty().detach().cpu()
+        )
+        acc, prec, rec = _rates(_counts(logits >= 0, y))
+        return loss, acc, prec, rec
+
+    @torch.no_grad()
+    def _logits_batches(self, data: _Batches, batch_size: int) -> torch.Tensor:
+        was_training = self.model_.training
+        self.model_.eval()
+        out = [self.model_(xb.to(self.device_)).float().cpu()
+               for xb, _ in data.iterate(batch_size, None)]
+        self.model_.train(was_training)
+        return torch.cat(out)
+
+    # ------------------------------------------------------------------ inference
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("CNNClassifier is not fitted yet; call fit first")
+
+    def _as_batches(self, X: Any) -> _Batches:
+        if isinstance(X, Dataset):
+            data = _Batches.__new__(_Batches)
+            data.parameter, data.dataset, data.n = "X", X, len(X)  # type: ignore[arg-type]
+            first = torch.as_tensor(np.asarray(X[0][0], dtype=np.float32))
+            data.shape = tuple((first.unsqueeze(0) if first.ndim == 2 else first).shape)
+            data.y = torch.zeros(data.n)
+            data.classes = self.classes_
+        else:
+            arr = as_image_array(X, "X")
+            data = _Batches.__new__(_Batches)
+            data.parameter, data.dataset, data.n = "X", None, len(arr)
+            data.shape, data.X = tuple(arr.shape[1:]), torch.from_numpy(arr)
+            data.y = torch.zeros(len(arr))
+        if data.shape != tuple(self.input_shape_):
+            raise DataError(
+                f"X: mismatched image shapes: got {data.shape}, the model was fitted on "
+                f"{tuple(self.input_shape_)}"
+            )
+        return data
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Logits (the sigmoid's input), float64, shape (N,)."""
+        self._check_fitted()
+        logits = self._logits_batches(self._as_batches(X), int(self.eval_batch_size))
+        return logits.double().numpy()
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probabilities ``[P(classes_[0]), P(classes_[1])]``, float64, shape (N, 2).
+
+        The sigmoid is applied in float64 to float32 logits, so scores of very
+        confident events stay distinct (no ties at exactly 1.0) for ROC/rejection.
+        """
+        p1 = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        return np.column_stack([1.0 - p1, p1])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels at probability threshold 0.5."""
+        return self.classes_[(self.decision_function(X) >= 0).astype(int)]
+
+    def load_checkpoint(self, epoch: int) -> CNNClassifier:
+        """Set the model's weights to those saved at ``epoch``; returns self."""
+        self._check_fitted()
+        if epoch not in self.checkpoints_:
+            raise ConfigError(
+                f"epoch: got {epoch!r}, expected one of the checkpoint epochs "
+                f"{sorted(self.checkpoints_)}"
+            )
+        self.model_.load_state_dict(self.checkpoints_[epoch])
+        self.model_.eval()
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if "device_" in state:
+            state["device_"] = str(state["device_"])
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "device_" in state:
+            state["device_"] = torch.device(state["device_"])
+        self.__dict__.update(state)
+
+
+def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+# --------------------------------------------------------------------------- saving
+
+
+def save_cnn(
+    estimator: CNNClassifier,
+    directory: str | Path,
+    *,
+    preprocessing: dict[str, Any] | None = None,
+    stage: str = "cnn.final_model",
+    export: Literal["torchscript", "none"] = "torchscript",
+) -> dict[str, Path]:
+    """Save weights, configuration, preprocessing and history; export TorchScript.
+
+    Files: ``model.pt`` (state dict), ``model.json`` (settings, input shape, classes,
+    preprocessing, history, provenance) and ``model.torchscript.pt`` (a traced module
+    mapping an ``(N, C, H, W)`` float32 batch to WIMP probabilities).
+    """
+    estimator._check_fitted()
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    cfg = estimator.config()
+    paths = {"weights": directory / "model.pt", "metadata": directory / "model.json"}
+    with atomic_path(paths["weights"]) as tmp:
+        torch.save(_cpu_state(estimator.model_), tmp)
+    meta = {
+        "provenance": provenance(cfg, cfg.random_state, stage),
+        "params": cfg.model_dump(mode="json"),
+        "input_shape": list(estimator.input_shape_),
+        "classes": np.asarray(estimator.classes_).tolist(),
+        "positive_class": np.asarray(estimator.classes_)[1].item(),
+        "preprocessing": preprocessing or {"pixels": "float32 in [0, 1]"},
+        "n_parameters": estimator.n_parameters_,
+        "best_epoch": estimator.best_epoch_,
+        "history": estimator.history_,
+        "output": "logit; probability = sigmoid(logit)",
+    }
+    write_json(paths["metadata"], meta)
+    if export == "torchscript":
+        paths["torchscript"] = directory / "model.torchscript.pt"
+        wrapped = SigmoidHead(copy.deepcopy(estimator.model_).to("cpu")).eval()
+        example = torch.zeros((2, *estimator.input_shape_))
+        with torch.no_grad():
+            traced = torch.jit.trace(wrapped, example)
+        with atomic_path(paths["torchscript"]) as tmp:
+            traced.save(str(tmp))
+    return paths
+
+
+def load_cnn(directory: str | Path, device: str | None = "cpu") -> CNNClassifier:
+    """Load a model written by :func:`save_cnn` (ready for ``predict_proba``)."""
+    directory = Path(directory)
+    try:
+        meta = json.loads((directory / "model.json").read_text())
+        state = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
+    except (OSError, json.JSONDecodeError, RuntimeError) as err:
+        raise DataError(f"model: cannot read a saved CNN from {str(directory)!r}: {err}") from err
+    params = dict(meta["params"])
+    params["device"] = device
+    est = CNNClassifier(**params)
+    cfg = est.config()
+    est.classes_ = np.asarray(meta["classes"])
+    est.input_shape_ = tuple(meta["input_shape"])
+    est.device_ = resolve_device(device)
+    est.model_ = SeedCNN(est.input_shape_, cfg.architecture()).to(est.device_)
+    est.model_.load_state_dict(state)
+    est.model_.eval()
+    est.n_parameters_ = count_parameters(est.model_)
+    est.history_ = meta.get("history", {})
+    est.best_epoch_ = meta.get("best_epoch")
+    est.checkpoints_ = {}
+    return est
