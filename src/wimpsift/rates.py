@@ -54,19 +54,28 @@ def rate_table(
         seed_value = SEED_TABLE_I.get(name) if compare else None
         if name == "wimp" and not (mass_gev == 500.0 and sigma_cm2 == 1e-45):
             seed_value = None
-        rows.append(RateRow(name, numbers["rate_per_kg_day"], numbers["before_selection"],
-                            numbers["efficiency"], numbers["expected"], seed_value))
+        rows.append(
+            RateRow(
+                name,
+                numbers["rate_per_kg_day"],
+                numbers["before_selection"],
+                numbers["efficiency"],
+                numbers["expected"],
+                seed_value,
+            )
+        )
     return rows
 
 
 def format_rate_table(rows: list[RateRow], detector: Detector, exposure_kg_days: float) -> str:
     lines = [
-        f"Expected events in the analysis window: {detector.name}, "
-        f"exposure {exposure_kg_days:.1f} kg·day",
+        f"Expected events in the analysis window: {detector.name}, exposure {exposure_kg_days:.1f} kg·day",
         f"{'source':<12}{'before cuts':>14}{'efficiency':>12}{'expected':>12}{'seed (Tab. I)':>15}",
     ]
     for row in rows:
-        before = "data-driven" if row.before_selection != row.before_selection else f"{row.before_selection:.4g}"
+        before = (
+            "data-driven" if row.before_selection != row.before_selection else f"{row.before_selection:.4g}"
+        )
         seed = "" if row.seed_value is None else f"{row.seed_value:.4g}"
         lines.append(f"{row.source:<12}{before:>14}{row.efficiency:>12.4f}{row.expected:>12.4g}{seed:>15}")
     return "\n".join(lines)

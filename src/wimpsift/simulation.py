@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
@@ -82,8 +82,9 @@ def validated_config(**settings) -> SimulationConfig:
 def _empty_frame() -> pd.DataFrame:
     from wimpsift.events import EVENT_COLUMNS
 
-    return pd.DataFrame({c: pd.Series(dtype="object" if k == "str" else k)
-                         for c, (k, _) in EVENT_COLUMNS.items()})
+    return pd.DataFrame(
+        {c: pd.Series(dtype="object" if k == "str" else k) for c, (k, _) in EVENT_COLUMNS.items()}
+    )
 
 
 def simulate_events(
@@ -133,7 +134,9 @@ def simulate_events(
 
     bias = 0.0
     if kind == "wall":
-        bias = np.abs(rng.standard_normal(n)) * WALL_RECONSTRUCTION_SPREAD * xy_resolution_cm(s2_top, detector)
+        bias = (
+            np.abs(rng.standard_normal(n)) * WALL_RECONSTRUCTION_SPREAD * xy_resolution_cm(s2_top, detector)
+        )
     x_rec, y_rec = reconstruct_xy(s2_x, s2_y, s2_top, detector, rng, bias)
     r_rec = np.hypot(x_rec, y_rec)
     z_rec = depth_cm(dt, detector)
@@ -152,16 +155,25 @@ def simulate_events(
             "source": np.full(n, source.name, dtype=object),
             "recoil_type": np.full(n, source.recoil_type, dtype=object),
             "energy_kev": energy,
-            "x_true_cm": x, "y_true_cm": y, "z_true_cm": z,
+            "x_true_cm": x,
+            "y_true_cm": y,
+            "z_true_cm": z,
             "n_photons": quanta.n_photons.astype(np.int64),
             "n_electrons": np.asarray(n_electrons, dtype=np.int64),
             "drift_time_us": dt,
-            "x_cm": x_rec, "y_cm": y_rec, "z_cm": z_rec, "r_cm": r_rec,
-            "s1_area_pe": s1, "s2_area_pe": s2,
-            "s2_top_area_pe": s2_top, "s2_bottom_area_pe": s2_bottom,
+            "x_cm": x_rec,
+            "y_cm": y_rec,
+            "z_cm": z_rec,
+            "r_cm": r_rec,
+            "s1_area_pe": s1,
+            "s2_area_pe": s2,
+            "s2_top_area_pe": s2_top,
+            "s2_bottom_area_pe": s2_bottom,
             "s1_n_pmts": s1_n_pmts.astype(np.int64),
             "s1_prompt_fraction": pf,
-            "cs1_pe": cs1, "cs2_pe": cs2, "cs2_bottom_pe": cs2_b,
+            "cs1_pe": cs1,
+            "cs2_pe": cs2,
+            "cs2_bottom_pe": cs2_b,
             "passes_threshold": threshold,
             "in_fiducial": fiducial,
             "in_window": threshold & fiducial & in_window(cs1, s2, detector),
@@ -186,8 +198,11 @@ def window_efficiency(
 
 
 def expected_events(
-    detector: Detector, source: Source, exposure_kg_days: float | None = None,
-    n_mc: int = 20_000, seed: int = 0,
+    detector: Detector,
+    source: Source,
+    exposure_kg_days: float | None = None,
+    n_mc: int = 20_000,
+    seed: int = 0,
 ) -> dict[str, float]:
     """Expected events in the analysis window for an exposure (default: the detector's).
 
@@ -199,12 +214,20 @@ def expected_events(
         raise ConfigError(f"exposure_kg_days: got {exposure!r}, expected a positive exposure")
     if source.expected_in_window is not None:
         count, reference = source.expected_in_window
-        return {"rate_per_kg_day": float("nan"), "efficiency": 1.0,
-                "before_selection": float("nan"), "expected": count * exposure / reference}
+        return {
+            "rate_per_kg_day": float("nan"),
+            "efficiency": 1.0,
+            "before_selection": float("nan"),
+            "expected": count * exposure / reference,
+        }
     rate = source.rate_per_kg_day
     eff = window_efficiency(detector, source, n_mc, seed)
-    return {"rate_per_kg_day": rate, "efficiency": eff, "before_selection": rate * exposure,
-            "expected": rate * exposure * eff}
+    return {
+        "rate_per_kg_day": rate,
+        "efficiency": eff,
+        "before_selection": rate * exposure,
+        "expected": rate * exposure * eff,
+    }
 
 
 def _n_events(config: SimulationConfig, detector: Detector, source: Source) -> int:
@@ -229,7 +252,9 @@ def _n_events(config: SimulationConfig, detector: Detector, source: Source) -> i
 
 
 def simulate_to_parquet(
-    config: SimulationConfig, output: str | Path, progress: bool = True,
+    config: SimulationConfig,
+    output: str | Path,
+    progress: bool = True,
     detector: Detector | None = None,
 ) -> Path:
     """Run a (possibly large) simulation chunk by chunk into one Parquet file; resumable."""
@@ -262,8 +287,9 @@ def simulate_to_parquet(
         size = min(config.chunk_size, n_total - start)
         chunk_path = partial / f"chunk_{index:06d}.parquet"
         if not chunk_path.exists():
-            frame = simulate_events(detector, source, size, config.seed, config.volume,
-                                    config.prompt_fraction, chunk_index=index)
+            frame = simulate_events(
+                detector, source, size, config.seed, config.volume, config.prompt_fraction, chunk_index=index
+            )
             frame["event_id"] = np.arange(start, start + size, dtype=np.int64)
             with atomic_path(chunk_path) as tmp:
                 pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)

@@ -23,10 +23,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--detector", "-d", default="xenon1t_sr0", help="shipped detector name or TOML path")
     p.add_argument("--source", "-s", required=True, help="wimp, er, neutrons, cevns, accidental, wall, ...")
     p.add_argument("--mass-gev", type=_positive_float, help="WIMP mass in GeV/c^2 (source wimp)")
-    p.add_argument("--sigma-cm2", type=_positive_float, default=1e-45, help="WIMP-nucleon cross-section, cm^2")
+    p.add_argument(
+        "--sigma-cm2", type=_positive_float, default=1e-45, help="WIMP-nucleon cross-section, cm^2"
+    )
     count = p.add_mutually_exclusive_group(required=True)
     count.add_argument("--events", type=int, help="number of interactions to simulate")
-    count.add_argument("--exposure-kg-days", type=_positive_float, help="exposure; events drawn from the rate")
+    count.add_argument(
+        "--exposure-kg-days", type=_positive_float, help="exposure; events drawn from the rate"
+    )
     p.add_argument("--volume", default="fiducial", help="fiducial or active")
     p.add_argument("--prompt-fraction", action="store_true", help="simulate the S1 prompt fraction (slower)")
     p.add_argument("--chunk-size", type=int, default=100_000)
@@ -40,7 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--mass-gev", type=_positive_float, default=500.0)
     r.add_argument("--sigma-cm2", type=_positive_float, default=1e-45)
     r.add_argument("--exposure-kg-days", type=_positive_float, help="default: the detector's exposure")
-    r.add_argument("--mc-events", type=int, default=50_000, help="simulated events per source for efficiencies")
+    r.add_argument(
+        "--mc-events", type=int, default=50_000, help="simulated events per source for efficiencies"
+    )
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--json", action="store_true", help="print {source: expected count} as JSON")
     r.set_defaults(func=_rates)
@@ -53,7 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("-o", "--output", required=True, help="output image (.png or .pdf)")
     b.set_defaults(func=_bands)
 
-    i = subparsers.add_parser("instructions", help="write an event table as a waveform-simulator instruction CSV")
+    i = subparsers.add_parser(
+        "instructions", help="write an event table as a waveform-simulator instruction CSV"
+    )
     i.add_argument("events", help="input .parquet event table")
     i.add_argument("-o", "--output", required=True, help="output .csv")
     i.set_defaults(func=_instructions)
@@ -65,9 +73,16 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.events is not None and args.events <= 0:
         raise ConfigError(f"--events: got {args.events}, expected a positive number of events")
     config = validated_config(
-        detector=args.detector, source=args.source, mass_gev=args.mass_gev, sigma_cm2=args.sigma_cm2,
-        n_events=args.events, exposure_kg_days=args.exposure_kg_days, seed=args.seed,
-        volume=args.volume, prompt_fraction=args.prompt_fraction, chunk_size=args.chunk_size,
+        detector=args.detector,
+        source=args.source,
+        mass_gev=args.mass_gev,
+        sigma_cm2=args.sigma_cm2,
+        n_events=args.events,
+        exposure_kg_days=args.exposure_kg_days,
+        seed=args.seed,
+        volume=args.volume,
+        prompt_fraction=args.prompt_fraction,
+        chunk_size=args.chunk_size,
     )
     path = simulate_to_parquet(config, args.output, progress=not args.no_progress)
     print(f"wrote {path}", file=sys.stderr)
@@ -83,8 +98,9 @@ def _rates(args: argparse.Namespace) -> int:
     detector = load_detector(args.detector)
     if args.exposure_kg_days is not None and args.exposure_kg_days <= 0:
         raise ConfigError(f"--exposure-kg-days: got {args.exposure_kg_days}, expected a positive exposure")
-    rows = rate_table(detector, args.mass_gev, args.sigma_cm2, args.exposure_kg_days,
-                      n_mc=args.mc_events, seed=args.seed)
+    rows = rate_table(
+        detector, args.mass_gev, args.sigma_cm2, args.exposure_kg_days, n_mc=args.mc_events, seed=args.seed
+    )
     if args.json:
         print(json.dumps({row.source: row.expected for row in rows}))
     else:
@@ -106,8 +122,13 @@ def _bands(args: argparse.Namespace) -> int:
     detector = load_detector(args.detector)
     er = simulate_events(detector, make_source(detector, "er"), args.events, args.seed)
     wimp = simulate_events(detector, make_source(detector, "wimp", args.mass_gev), args.events, args.seed + 1)
-    plot_bands(er[er.in_window], wimp[wimp.in_window], args.output,
-               f"{detector.name}: ER and {args.mass_gev:g} GeV/c² WIMP", detector.window.cs1_max_pe)
+    plot_bands(
+        er[er.in_window],
+        wimp[wimp.in_window],
+        args.output,
+        f"{detector.name}: ER and {args.mass_gev:g} GeV/c² WIMP",
+        detector.window.cs1_max_pe,
+    )
     print(f"wrote {args.output}", file=sys.stderr)
     return 0
 

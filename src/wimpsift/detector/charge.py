@@ -36,7 +36,10 @@ def longitudinal_spread_us(drift_time_us_: np.ndarray, detector: Detector) -> np
 
 
 def extracted_electrons(
-    n_electrons: np.ndarray, drift_time_us_: np.ndarray, detector: Detector, rng: np.random.Generator,
+    n_electrons: np.ndarray,
+    drift_time_us_: np.ndarray,
+    detector: Detector,
+    rng: np.random.Generator,
     charge_kept: np.ndarray | float = 1.0,
 ) -> np.ndarray:
     """Electrons that survive the drift (and any charge loss) and are extracted into the gas."""

@@ -18,8 +18,12 @@ def xy_resolution_cm(s2_top_pe: np.ndarray, detector: Detector) -> np.ndarray:
 
 
 def reconstruct_xy(
-    x_cm: np.ndarray, y_cm: np.ndarray, s2_top_pe: np.ndarray, detector: Detector,
-    rng: np.random.Generator, inward_bias_cm: np.ndarray | float = 0.0,
+    x_cm: np.ndarray,
+    y_cm: np.ndarray,
+    s2_top_pe: np.ndarray,
+    detector: Detector,
+    rng: np.random.Generator,
+    inward_bias_cm: np.ndarray | float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Smear true (x, y) by the resolution; ``inward_bias_cm`` pulls wall events inwards."""
     sigma = xy_resolution_cm(s2_top_pe, detector)

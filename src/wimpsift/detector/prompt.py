@@ -16,12 +16,14 @@ from wimpsift.detectors import Detector
 
 
 def prompt_fraction(
-    photon_times_ns: list[np.ndarray], n_detected: np.ndarray, detector: Detector,
+    photon_times_ns: list[np.ndarray],
+    n_detected: np.ndarray,
+    detector: Detector,
     rng: np.random.Generator,
 ) -> np.ndarray:
     light = detector.light
     out = np.full(len(photon_times_ns), np.nan)
-    for i, (times, k) in enumerate(zip(photon_times_ns, np.asarray(n_detected))):
+    for i, (times, k) in enumerate(zip(photon_times_ns, np.asarray(n_detected), strict=True)):
         k = int(min(k, times.size))
         if k < 2:
             continue

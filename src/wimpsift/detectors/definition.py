@@ -90,9 +90,7 @@ class Exposure(_Section):
     live_days: Positive
 
 
-SourceKind = Literal[
-    "er_flat", "er_lines", "nr_exponential", "cevns_b8", "accidental", "wall", "anomalous"
-]
+SourceKind = Literal["er_flat", "er_lines", "nr_exponential", "cevns_b8", "accidental", "wall", "anomalous"]
 
 
 class BackgroundSpec(_Section):
@@ -128,18 +126,30 @@ class BackgroundSpec(_Section):
             "er_flat": ["rate_per_kg_day_kev", "energy_min_kev", "energy_max_kev"],
             "er_lines": ["line_energies_kev", "line_rates_per_kg_day", "line_widths_kev"],
             "nr_exponential": [
-                "rate_per_tonne_year", "rate_energy_min_kev", "rate_energy_max_kev",
-                "e_fold_kev", "energy_min_kev", "energy_max_kev",
+                "rate_per_tonne_year",
+                "rate_energy_min_kev",
+                "rate_energy_max_kev",
+                "e_fold_kev",
+                "energy_min_kev",
+                "energy_max_kev",
             ],
             "cevns_b8": ["flux_per_cm2_s", "energy_min_kev", "energy_max_kev"],
             "accidental": ["expected_events", "reference_exposure_kg_days"],
             "wall": [
-                "expected_events", "reference_exposure_kg_days",
-                "charge_loss_min", "charge_loss_max", "energy_min_kev", "energy_max_kev",
+                "expected_events",
+                "reference_exposure_kg_days",
+                "charge_loss_min",
+                "charge_loss_max",
+                "energy_min_kev",
+                "energy_max_kev",
             ],
             "anomalous": [
-                "expected_events", "reference_exposure_kg_days",
-                "charge_loss_min", "charge_loss_max", "energy_min_kev", "energy_max_kev",
+                "expected_events",
+                "reference_exposure_kg_days",
+                "charge_loss_min",
+                "charge_loss_max",
+                "energy_min_kev",
+                "energy_max_kev",
             ],
         }[self.kind]
         missing = [key for key in required if getattr(self, key) is None]
@@ -215,4 +225,6 @@ class Detector(_Section):
         from wimpsift.errors import ConfigError
 
         known = ", ".join(["wimp", *[b.name for b in self.backgrounds]])
-        raise ConfigError(f"source: unknown source {name!r} for detector {self.name}; expected one of {known}")
+        raise ConfigError(
+            f"source: unknown source {name!r} for detector {self.name}; expected one of {known}"
+        )

@@ -21,16 +21,18 @@ INSTRUCTION_COLUMNS = ["instruction", "recoil_type", "x", "y", "depth", "s1_phot
 
 def events_to_instructions(events: pd.DataFrame, t_ns: float = 0.0) -> pd.DataFrame:
     """One instruction per event from a wimpsift event table (true positions and quanta)."""
-    return pd.DataFrame({
-        "instruction": np.arange(len(events), dtype=np.int64),
-        "recoil_type": events["recoil_type"].str.upper().to_numpy(),
-        "x": events["x_true_cm"].to_numpy(),
-        "y": events["y_true_cm"].to_numpy(),
-        "depth": -events["z_true_cm"].to_numpy(),
-        "s1_photons": events["n_photons"].to_numpy(dtype=np.int64),
-        "s2_electrons": events["n_electrons"].to_numpy(dtype=np.int64),
-        "t": np.full(len(events), float(t_ns)),
-    })
+    return pd.DataFrame(
+        {
+            "instruction": np.arange(len(events), dtype=np.int64),
+            "recoil_type": events["recoil_type"].str.upper().to_numpy(),
+            "x": events["x_true_cm"].to_numpy(),
+            "y": events["y_true_cm"].to_numpy(),
+            "depth": -events["z_true_cm"].to_numpy(),
+            "s1_photons": events["n_photons"].to_numpy(dtype=np.int64),
+            "s2_electrons": events["n_electrons"].to_numpy(dtype=np.int64),
+            "t": np.full(len(events), float(t_ns)),
+        }
+    )
 
 
 def write_instructions(instructions: pd.DataFrame, path: str | Path) -> Path:

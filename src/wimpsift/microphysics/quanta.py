@@ -51,8 +51,15 @@ def _stdout_to_stderr() -> Iterator[None]:
 
 
 @lru_cache(maxsize=8)
-def _nest_detector(drift_field_v_cm: float, density_g_cm3: float, radius_cm: float,
-                   length_cm: float, drift_velocity_mm_us: float, g1: float, p_dphe: float):
+def _nest_detector(
+    drift_field_v_cm: float,
+    density_g_cm3: float,
+    radius_cm: float,
+    length_cm: float,
+    drift_velocity_mm_us: float,
+    g1: float,
+    p_dphe: float,
+):
     import nestpy
 
     det = nestpy.detectors.VDetector()
@@ -72,9 +79,12 @@ def _nest_detector(drift_field_v_cm: float, density_g_cm3: float, radius_cm: flo
 def nest_detector(detector: Detector):
     """A nestpy VDetector carrying the geometry, g1 and field of a wimpsift detector."""
     return _nest_detector(
-        detector.drift.drift_field_v_cm, detector.geometry.liquid_density_g_cm3,
-        detector.geometry.tpc_radius_cm, detector.geometry.tpc_length_cm,
-        detector.drift.drift_velocity_mm_us, detector.light.g1_pe_per_photon,
+        detector.drift.drift_field_v_cm,
+        detector.geometry.liquid_density_g_cm3,
+        detector.geometry.tpc_radius_cm,
+        detector.geometry.tpc_length_cm,
+        detector.drift.drift_velocity_mm_us,
+        detector.light.g1_pe_per_photon,
         detector.light.double_pe_probability,
     )
 
@@ -107,8 +117,12 @@ def nest_quanta(
     interaction = getattr(nestpy.interactions, _INTERACTIONS[recoil_type])
     with _stdout_to_stderr():
         result = nestpy.array.runNESTvec(
-            nest_detector(detector), interaction, energy_kev, positions,
-            inField=detector.drift.drift_field_v_cm, seed=int(seed) % (2**31 - 1),
+            nest_detector(detector),
+            interaction,
+            energy_kev,
+            positions,
+            inField=detector.drift.drift_field_v_cm,
+            seed=int(seed) % (2**31 - 1),
             calculate_times=photon_times,
         )
     n_ph = np.clip(np.asarray(result["n_photons"], dtype=np.int64), 0, None)

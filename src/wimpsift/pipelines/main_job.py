@@ -29,9 +29,12 @@ def run_main_job(config: RunConfig, output: Path) -> Path:
     if sim.enabled:
         for index, source in enumerate(("er", "wimp")):
             cfg = validated_config(
-                detector=sim.detector, source=source,
-                mass_gev=sim.wimp_mass_gev if source == "wimp" else None, sigma_cm2=sim.sigma_cm2,
-                n_events=sim.events_per_source, seed=sim.seed + index,
+                detector=sim.detector,
+                source=source,
+                mass_gev=sim.wimp_mass_gev if source == "wimp" else None,
+                sigma_cm2=sim.sigma_cm2,
+                n_events=sim.events_per_source,
+                seed=sim.seed + index,
             )
             path = output / f"events_{source}.parquet"
             simulate_to_parquet(cfg, path, detector=detector)
@@ -40,24 +43,36 @@ def run_main_job(config: RunConfig, output: Path) -> Path:
 
         er = pd.read_parquet(tables["er"])
         wimp = pd.read_parquet(tables["wimp"])
-        plot_bands(er[er.in_window], wimp[wimp.in_window], output / "bands.png",
-                   f"{detector.name}: ER and {sim.wimp_mass_gev:g} GeV/c² WIMP", detector.window.cs1_max_pe)
+        plot_bands(
+            er[er.in_window],
+            wimp[wimp.in_window],
+            output / "bands.png",
+            f"{detector.name}: ER and {sim.wimp_mass_gev:g} GeV/c² WIMP",
+            detector.window.cs1_max_pe,
+        )
         sections.append(("Event-level simulation", '<img src="bands.png" width="600">'))
 
     if config.rates.enabled:
-        rows = rate_table(detector, sim.wimp_mass_gev, sim.sigma_cm2, n_mc=config.rates.mc_events,
-                          seed=sim.seed)
+        rows = rate_table(
+            detector, sim.wimp_mass_gev, sim.sigma_cm2, n_mc=config.rates.mc_events, seed=sim.seed
+        )
         text = format_rate_table(rows, detector, detector.exposure_kg_days)
         with atomic_path(output / "rates.txt") as tmp:
             tmp.write_text(text + "\n")
-        write_json(output / "rates.json", {
-            "provenance": provenance(config, sim.seed, "rates"),
-            "expected_events": {row.source: row.expected for row in rows},
-            "efficiency": {row.source: row.efficiency for row in rows},
-        })
+        write_json(
+            output / "rates.json",
+            {
+                "provenance": provenance(config, sim.seed, "rates"),
+                "expected_events": {row.source: row.expected for row in rows},
+                "efficiency": {row.source: row.efficiency for row in rows},
+            },
+        )
         sections.append(("Expected events (CNN seed Table I)", f"<pre>{html.escape(text)}</pre>"))
 
-    for name, module in (("cnn", "wimpsift.pipelines.reproduce_cnn"), ("lux", "wimpsift.pipelines.reproduce_lux")):
+    for name, module in (
+        ("cnn", "wimpsift.pipelines.reproduce_cnn"),
+        ("lux", "wimpsift.pipelines.reproduce_lux"),
+    ):
         stage = getattr(config, name)
         if not stage.enabled:
             continue
@@ -69,7 +84,9 @@ def run_main_job(config: RunConfig, output: Path) -> Path:
     body = "\n".join(f"<h2>{html.escape(t)}</h2>\n{c}" for t, c in sections)
     index = output / "index.html"
     with atomic_path(index) as tmp:
-        tmp.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>wimpsift run</title>"
-                       f"</head><body><h1>wimpsift run</h1>\n{body}\n</body></html>\n")
+        tmp.write_text(
+            f"<!doctype html><html><head><meta charset='utf-8'><title>wimpsift run</title>"
+            f"</head><body><h1>wimpsift run</h1>\n{body}\n</body></html>\n"
+        )
     write_json(output / "provenance.json", provenance(config, sim.seed, "run"))
     return index

@@ -22,8 +22,9 @@ def band_medians(events: pd.DataFrame, cs1_edges_pe: np.ndarray) -> tuple[np.nda
     return 0.5 * (cs1_edges_pe[1:] + cs1_edges_pe[:-1]), medians
 
 
-def plot_bands(er: pd.DataFrame, wimp: pd.DataFrame, path: str | Path, title: str,
-               cs1_max_pe: float = 70.0) -> Path:
+def plot_bands(
+    er: pd.DataFrame, wimp: pd.DataFrame, path: str | Path, title: str, cs1_max_pe: float = 70.0
+) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -32,8 +33,14 @@ def plot_bands(er: pd.DataFrame, wimp: pd.DataFrame, path: str | Path, title: st
     edges = np.linspace(0, cs1_max_pe, 15)
     fig, ax = plt.subplots(figsize=(7, 5))
     for events, colour, label in ((er, "tab:blue", "ER"), (wimp, "black", "WIMP")):
-        ax.scatter(events["cs1_pe"], np.log10(events["cs2_pe"] / events["cs1_pe"]), s=2,
-                   alpha=0.4, color=colour, label=f"{label} ({len(events)} events)")
+        ax.scatter(
+            events["cs1_pe"],
+            np.log10(events["cs2_pe"] / events["cs1_pe"]),
+            s=2,
+            alpha=0.4,
+            color=colour,
+            label=f"{label} ({len(events)} events)",
+        )
         centres, medians = band_medians(events, edges)
         ax.plot(centres, medians, color=colour, lw=2, label=f"{label} band median")
     ax.set_xlabel("cS1 [PE]")

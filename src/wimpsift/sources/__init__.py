@@ -13,8 +13,15 @@ from wimpsift.sources.positions import sample_positions
 from wimpsift.sources.wimp import HaloModel, WimpSource, wimp_source
 
 __all__ = [
-    "DataDrivenSource", "HaloModel", "RecoilType", "Source", "WimpSource", "make_source",
-    "source_names", "sample_positions", "wimp_source",
+    "DataDrivenSource",
+    "HaloModel",
+    "RecoilType",
+    "Source",
+    "WimpSource",
+    "make_source",
+    "source_names",
+    "sample_positions",
+    "wimp_source",
 ]
 
 
@@ -26,28 +33,41 @@ def source_names(detector: Detector) -> list[str]:
 def _from_spec(spec: BackgroundSpec) -> Source:
     if spec.kind == "er_flat":
         return FlatElectronicRecoils(
-            name=spec.name, recoil_type="er", energy_min_kev=spec.energy_min_kev,
-            energy_max_kev=spec.energy_max_kev, rate_per_kg_day_kev=spec.rate_per_kg_day_kev,
+            name=spec.name,
+            recoil_type="er",
+            energy_min_kev=spec.energy_min_kev,
+            energy_max_kev=spec.energy_max_kev,
+            rate_per_kg_day_kev=spec.rate_per_kg_day_kev,
         )
     if spec.kind == "er_lines":
         energies = spec.line_energies_kev or []
         return ElectronicRecoilLines(
-            name=spec.name, recoil_type="er", energy_min_kev=0.5 * min(energies),
-            energy_max_kev=1.5 * max(energies), energies_kev=list(energies),
+            name=spec.name,
+            recoil_type="er",
+            energy_min_kev=0.5 * min(energies),
+            energy_max_kev=1.5 * max(energies),
+            energies_kev=list(energies),
             rates_per_kg_day=list(spec.line_rates_per_kg_day or []),
             widths_kev=list(spec.line_widths_kev or []),
         )
     if spec.kind == "nr_exponential":
         return RadiogenicNeutrons(
-            name=spec.name, recoil_type="nr", energy_min_kev=spec.energy_min_kev,
-            energy_max_kev=spec.energy_max_kev, rate_per_tonne_year=spec.rate_per_tonne_year,
+            name=spec.name,
+            recoil_type="nr",
+            energy_min_kev=spec.energy_min_kev,
+            energy_max_kev=spec.energy_max_kev,
+            rate_per_tonne_year=spec.rate_per_tonne_year,
             rate_energy_min_kev=spec.rate_energy_min_kev,
-            rate_energy_max_kev=spec.rate_energy_max_kev, e_fold_kev=spec.e_fold_kev,
+            rate_energy_max_kev=spec.rate_energy_max_kev,
+            e_fold_kev=spec.e_fold_kev,
         )
     if spec.kind == "cevns_b8":
         return SolarB8Cevns(
-            name=spec.name, recoil_type="nr", energy_min_kev=spec.energy_min_kev,
-            energy_max_kev=spec.energy_max_kev, flux_per_cm2_s=spec.flux_per_cm2_s,
+            name=spec.name,
+            recoil_type="nr",
+            energy_min_kev=spec.energy_min_kev,
+            energy_max_kev=spec.energy_max_kev,
+            flux_per_cm2_s=spec.flux_per_cm2_s,
         )
     # data-driven kinds
     e_min = spec.energy_min_kev if spec.energy_min_kev is not None else 0.5
@@ -55,10 +75,16 @@ def _from_spec(spec: BackgroundSpec) -> Source:
     kept_min = spec.charge_loss_min if spec.charge_loss_min is not None else 1.0
     kept_max = spec.charge_loss_max if spec.charge_loss_max is not None else 1.0
     return DataDrivenSource(
-        name=spec.name, recoil_type="er", energy_min_kev=e_min, energy_max_kev=e_max,
-        rate_per_kg_day_kev=1.0, kind=spec.kind, expected_events=spec.expected_events,
+        name=spec.name,
+        recoil_type="er",
+        energy_min_kev=e_min,
+        energy_max_kev=e_max,
+        rate_per_kg_day_kev=1.0,
+        kind=spec.kind,
+        expected_events=spec.expected_events,
         reference_exposure_kg_days=spec.reference_exposure_kg_days,
-        charge_kept_min=kept_min, charge_kept_max=kept_max,
+        charge_kept_min=kept_min,
+        charge_kept_max=kept_max,
     )
 
 

@@ -4,7 +4,8 @@ No maintained Python library gives the CEvNS recoil spectrum, so it is computed 
 from the Standard-Model cross-section (Freedman 1974) with the Helm form factor, and
 the 8B neutrino spectrum approximated by the allowed beta-decay shape of the dominant
 branch 8B → 8Be*(3.03 MeV), endpoint 17.98 − 3.03 = 14.95 MeV (the width of the 8Be*
-state, which smears the measured spectrum of Winter et al. 2006, is neglected). The flux normalisation is a detector setting (SNO: 5.25e6 /cm²/s).
+state, which smears the measured spectrum of Winter et al. 2006, is neglected).
+The flux normalisation is a detector setting (SNO: 5.25e6 /cm²/s).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ class ElectronicRecoilLines(Source):
     def differential_rate_per_kg_day_kev(self, energy_kev: np.ndarray) -> np.ndarray:
         energy_kev = np.asarray(energy_kev, dtype=float)
         out = np.zeros_like(energy_kev)
-        for e0, rate, width in zip(self.energies_kev, self.rates_per_kg_day, self.widths_kev):
+        for e0, rate, width in zip(self.energies_kev, self.rates_per_kg_day, self.widths_kev, strict=True):
             sigma = max(width, 0.01 * e0)  # a delta line drawn as a narrow Gaussian
             out += rate * np.exp(-0.5 * ((energy_kev - e0) / sigma) ** 2) / (sigma * np.sqrt(2 * np.pi))
         return out

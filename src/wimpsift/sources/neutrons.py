@@ -25,9 +25,7 @@ class RadiogenicNeutrons(Source):
     def differential_rate_per_kg_day_kev(self, energy_kev: np.ndarray) -> np.ndarray:
         energy_kev = np.asarray(energy_kev, dtype=float)
         e0 = self.e_fold_kev
-        in_interval = e0 * (
-            np.exp(-self.rate_energy_min_kev / e0) - np.exp(-self.rate_energy_max_kev / e0)
-        )
+        in_interval = e0 * (np.exp(-self.rate_energy_min_kev / e0) - np.exp(-self.rate_energy_max_kev / e0))
         norm = self.rate_per_tonne_year / KG_DAY_PER_TONNE_YEAR / in_interval
         inside = (energy_kev >= self.energy_min_kev) & (energy_kev <= self.energy_max_kev)
         return np.where(inside, norm * np.exp(-energy_kev / e0), 0.0)

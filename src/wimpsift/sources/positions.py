@@ -18,7 +18,9 @@ def sample_positions(
     """Return x, y, z in cm, uniform in the chosen cylinder."""
     if volume == "fiducial":
         radius, z_lo, z_hi = (
-            detector.fiducial.radius_cm, detector.fiducial.z_min_cm, detector.fiducial.z_max_cm,
+            detector.fiducial.radius_cm,
+            detector.fiducial.z_min_cm,
+            detector.fiducial.z_max_cm,
         )
     elif volume == "active":
         radius, z_lo, z_hi = detector.geometry.tpc_radius_cm, -detector.geometry.tpc_length_cm, 0.0
