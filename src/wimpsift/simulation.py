@@ -151,7 +151,7 @@ def simulate_events(
     fiducial = in_fiducial(r_rec, z_rec, detector)
     return pd.DataFrame(
         {
-            "event_id": np.arange(n, dtype=np.int64) + int(chunk_index) * 0,
+            "event_id": np.arange(n, dtype=np.int64),
             "source": np.full(n, source.name, dtype=object),
             "recoil_type": np.full(n, source.recoil_type, dtype=object),
             "energy_kev": energy,

@@ -29,7 +29,7 @@ from wimpsift.detectors import Detector
 from wimpsift.errors import bad_value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PmtArrays:
     """Positions (cm) of all PMTs of one TPC, top array first."""
 
@@ -39,6 +39,8 @@ class PmtArrays:
     n_top: int
     n_bottom: int
     photocathode_radius_cm: float
+    pmt_radius_cm: float
+    """outer radius of a PMT window (3-inch: 3.81 cm, 2-inch: 2.54 cm), for drawing"""
     top_plane_z_cm: float
     """height of the top photocathodes above the gate"""
     bottom_plane_z_cm: float
@@ -117,7 +119,7 @@ def _xenon1t() -> PmtArrays:
     xb, yb = hex_rows_layout([5, 8, 9, 10, 11, 12, 11, 12, 11, 10, 9, 8, 5], 8.0, 22.5)
     return PmtArrays(
         name="xenon1t", x_cm=np.concatenate([xt, xb]), y_cm=np.concatenate([yt, yb]),
-        n_top=xt.size, n_bottom=xb.size, photocathode_radius_cm=3.2,
+        n_top=xt.size, n_bottom=xb.size, photocathode_radius_cm=3.2, pmt_radius_cm=3.81,
         top_plane_z_cm=6.0, bottom_plane_z_cm=-96.9 - 5.0, el_plane_z_cm=0.4,
     )
 
@@ -127,7 +129,7 @@ def _lux() -> PmtArrays:
     xt, yt = hexagon_layout(4, 5.6)
     return PmtArrays(
         name="lux", x_cm=np.concatenate([xt, xt]), y_cm=np.concatenate([yt, yt]),
-        n_top=xt.size, n_bottom=xt.size, photocathode_radius_cm=2.3,
+        n_top=xt.size, n_bottom=xt.size, photocathode_radius_cm=2.3, pmt_radius_cm=2.54,
         top_plane_z_cm=5.5, bottom_plane_z_cm=-48.3 - 5.5, el_plane_z_cm=0.5,
     )
 

@@ -5,14 +5,438 @@ Public API (stable; the CNN training code builds on it)::
     build_image_dataset(path, detector, signal="wimp:500", background="er",
                         events_per_class=N, kinds=("hit", "peak", "hitpeak"), seed=K,
                         shapes=None, progress=True, chunk_events=256,
-                        selection="window") -> Path
+                        selection="window", waveform=None, processing=None,
+                        scaling=None) -> Path
     load_images(path, kind) -> (X float32 (N, H, W) in [0, 1], y int64 (N,), table DataFrame)
-    ImageDataset(path, kind)   # torch.utils.data.Dataset -> (tensor (1, H, W), label)
+    ImageDataset(path, kind)   # torch.utils.data.Dataset -> (tensor (1, H, W), label float32)
 
 ``detector`` is a :class:`wimpsift.detectors.Detector` or its name; ``signal`` and
-``background`` are source names, ``"wimp:<mass GeV>"`` for a WIMP. Label 1 = signal,
-0 = background. ``shapes`` maps a kind to (height, width); defaults are hit (50, 100),
-peak (50, 100), hitpeak (75, 75) — the seed's "100×50" is width × height.
+``background`` are source names, ``"wimp:<mass GeV>"`` (optionally
+``"wimp:<mass>:<sigma cm2>"``) for a WIMP. Label 1 = signal, 0 = background. ``shapes``
+maps a kind to (height, width); defaults are hit (50, 100), peak (50, 100),
+hitpeak (75, 75) — the seed's "100×50" is width × height. ``selection`` keeps only
+events in the analysis window (``"window"``: threshold, fiducial volume, cS1 and S2
+window, as the seed's analysis), passing the detection threshold (``"threshold"``) or
+all simulated events (``"none"``).
+
+File layout (HDF5, written by h5py)::
+
+    /images/<kind>        (N, H, W) float32, chunked and lzf-compressed
+    /label                (N,) int8, 1 signal / 0 background
+    /pmt/s1_area_pe       (N, n_pmts) float32 main-S1 hit pattern (top array first)
+    /pmt/s2_area_pe       (N, n_pmts) float32 main-S2 hit pattern
+    /events/<column>      (N,) the processed event table (wimpsift.events.EVENT_COLUMNS
+                          plus processing extras); strings as UTF-8
+    attrs: wimpsift (provenance JSON: config, seed, versions, detector, config_hash),
+           format, n_rows, chunks_done
+
+Events are simulated and written chunk by chunk (``chunk_events`` per class, signal and
+background interleaved in a seeded random order), so memory stays bounded; after each
+chunk ``chunks_done`` is updated. Random numbers depend only on (seed, chunk), so an
+interrupted build resumes where it stopped and gives the same file as an uninterrupted
+one. Resuming against a file of another configuration, or a file that is not a wimpsift
+image dataset, is an error and leaves the file untouched.
 """
 
-# Implementation follows below; the signatures above are the contract.
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from wimpsift.detectors import Detector, load_detector
+from wimpsift.errors import ConfigError, DataError, bad_value
+from wimpsift.images.raster import (
+    IMAGE_KINDS,
+    ImageSettings,
+    check_kinds,
+    image_settings,
+    render_images,
+)
+from wimpsift.processing.reconstruction import ProcessedEvents, ProcessingSettings, process_events
+from wimpsift.provenance import PROVENANCE_KEY, check_writable, config_hash, provenance
+from wimpsift.waveforms.config import WaveformSettings
+from wimpsift.waveforms.event import simulate_waveform_events
+
+FORMAT = "wimpsift-images-1"
+Selection = Literal["window", "threshold", "none"]
+_MAX_ATTEMPTS = 200
+
+
+class ImageDatasetConfig(BaseModel):
+    """Everything that determines the content of an image dataset (hashed for resumes)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detector: str
+    signal: str = "wimp:500"
+    background: str = "er"
+    events_per_class: Annotated[int, Field(gt=0)]
+    kinds: tuple[str, ...] = IMAGE_KINDS
+    seed: Annotated[int, Field(ge=0)] = 0
+    shapes: dict[str, tuple[int, int]]
+    image: ImageSettings = Field(default_factory=ImageSettings)
+    selection: Selection = "window"
+    chunk_events: Annotated[int, Field(gt=0, le=100_000)] = 256
+    waveform: WaveformSettings = Field(default_factory=WaveformSettings)
+    processing: ProcessingSettings = Field(default_factory=ProcessingSettings)
+
+
+def parse_source(detector: Detector, spec: str, parameter: str):
+    """A source from ``"wimp:<mass>[:<sigma>]"`` or a background name of the detector."""
+    from wimpsift.sources import make_source, source_names
+
+    if not isinstance(spec, str) or not spec:
+        raise bad_value(parameter, spec, "a source name such as 'wimp:500' or 'er'")
+    name, _, rest = spec.partition(":")
+    if name == "wimp":
+        parts = rest.split(":") if rest else []
+        try:
+            mass = float(parts[0])
+            sigma = float(parts[1]) if len(parts) > 1 else None
+        except (IndexError, ValueError):
+            raise bad_value(parameter, spec, "'wimp:<mass GeV>' or 'wimp:<mass>:<sigma cm2>'"
+                            ) from None
+        if not (mass > 0 and (sigma is None or sigma > 0)) or len(parts) > 2:
+            raise bad_value(parameter, spec, "a positive WIMP mass (and cross-section)")
+        return make_source(detector, "wimp", mass_gev=mass, sigma_cm2=sigma)
+    if rest or name not in source_names(detector):
+        raise bad_value(parameter, spec, f"one of {source_names(detector)} ('wimp:<mass>')")
+    return make_source(detector, name)
+
+
+def _detector(detector: Detector | str) -> Detector:
+    return detector if isinstance(detector, Detector) else load_detector(detector)
+
+
+def make_config(detector: Detector | str, signal="wimp:500", background="er",
+                events_per_class: int = 1000, kinds=IMAGE_KINDS, seed: int = 0,
+                shapes: dict | None = None, selection: str = "window", chunk_events: int = 256,
+                waveform: WaveformSettings | None = None,
+                processing: ProcessingSettings | None = None,
+                scaling: dict | None = None) -> ImageDatasetConfig:
+    """Validated dataset configuration (ConfigError naming the bad parameter).
+
+    ``scaling`` holds optional :class:`ImageSettings` grey-level settings
+    (``hit_s1_max_pe``, ``hit_s2_max_pe``, ``peak_min_pe_per_sample``, ...).
+    """
+    det = _detector(detector)
+    kinds = check_kinds(kinds)
+    settings = image_settings(shapes, **(scaling or {}))
+    for name, value in (("events_per_class", events_per_class), ("chunk_events", chunk_events)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+            raise bad_value(name, value, "a positive integer")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise bad_value("seed", seed, "a non-negative integer")
+    if selection not in ("window", "threshold", "none"):
+        raise bad_value("selection", selection, "'window', 'threshold' or 'none'")
+    parse_source(det, signal, "signal")
+    parse_source(det, background, "background")
+    try:
+        return ImageDatasetConfig(
+            detector=det.name, signal=signal, background=background,
+            events_per_class=int(events_per_class), kinds=kinds, seed=int(seed),
+            shapes={k: settings.shape(k) for k in kinds}, image=settings, selection=selection,
+            chunk_events=int(chunk_events), waveform=waveform or WaveformSettings(),
+            processing=processing or ProcessingSettings(),
+        )
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise ConfigError(problems) from err
+
+
+def simulate_selected(detector: Detector, source, n_events: int, seed: int, stream: int,
+                      config: ImageDatasetConfig) -> ProcessedEvents:
+    """Simulate and process events of one source until ``n_events`` pass the selection.
+
+    Deterministic in (seed, stream): batches use chunk indices stream·1000 + attempt.
+    """
+    kept: list[ProcessedEvents] = []
+    have, acceptance = 0, 0.5
+    for attempt in range(_MAX_ATTEMPTS):
+        need = n_events - have
+        batch = int(min(max(math.ceil(1.2 * need / max(acceptance, 0.02)) + 4, 8), 20 * n_events + 64))
+        raw = simulate_waveform_events(detector, source, batch, seed, config.waveform,
+                                       chunk_index=stream * 1000 + attempt)
+        processed = process_events(raw, config.processing)
+        table = processed.table
+        if config.selection == "window":
+            mask = table["in_window"].to_numpy()
+        elif config.selection == "threshold":
+            mask = table["passes_threshold"].to_numpy()
+        else:
+            mask = np.ones(len(table), bool)
+        acceptance = max(mask.mean(), 0.02)
+        chosen = np.flatnonzero(mask)[:need]
+        if chosen.size:
+            sel = np.zeros(len(table), bool)
+            sel[chosen] = True
+            kept.append(processed.select(sel))
+            have += chosen.size
+        if have >= n_events:
+            break
+    else:
+        raise ConfigError(
+            f"selection: fewer than {n_events} events of {source.name!r} pass "
+            f"selection={config.selection!r}; choose another source or selection"
+        )
+    first = kept[0]
+    return ProcessedEvents(
+        pd.concat([k.table for k in kept], ignore_index=True),
+        np.concatenate([k.s1_pmt_area_pe for k in kept]),
+        np.concatenate([k.s2_pmt_area_pe for k in kept]),
+        np.concatenate([k.s1_trace_pe for k in kept]),
+        np.concatenate([k.s2_trace_pe for k in kept]),
+        first.arrays, first.sample_ns,
+    )
+
+
+def _read_record(path: Path) -> dict:
+    """Provenance of an existing dataset file; DataError when it is not one."""
+    import h5py
+
+    try:
+        if not h5py.is_hdf5(path):
+            raise DataError(f"dataset: {str(path)!r} is not an HDF5 file")
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != FORMAT or PROVENANCE_KEY not in f.attrs:
+                raise DataError(f"dataset: {str(path)!r} is not a wimpsift image dataset "
+                                f"(format {FORMAT!r})")
+            record = json.loads(f.attrs[PROVENANCE_KEY])
+            record["_chunks_done"] = int(f.attrs["chunks_done"])
+            record["_n_rows"] = int(f.attrs["n_rows"])
+            record["_kinds"] = sorted(f["images"].keys())
+            return record
+    except DataError:
+        raise
+    except (OSError, KeyError, ValueError, TypeError) as err:
+        raise DataError(f"dataset: cannot read {str(path)!r}: {err}") from err
+
+
+def _create(path: Path, config: ImageDatasetConfig, record: dict, n_pmts: int) -> None:
+    import h5py
+
+    n = 2 * config.events_per_class
+    rows = max(1, min(16, n))
+    with h5py.File(path, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs[PROVENANCE_KEY] = json.dumps(record, sort_keys=True)
+        f.attrs["n_rows"] = n
+        f.attrs["chunks_done"] = 0
+        for kind in config.kinds:
+            h, w = config.shapes[kind]
+            f.create_dataset(f"images/{kind}", shape=(n, h, w), dtype="f4",
+                             chunks=(rows, h, w), compression="lzf", shuffle=True)
+            f[f"images/{kind}"].attrs["value_range"] = (0.0, 1.0)
+        f.create_dataset("label", shape=(n,), dtype="i1")
+        for name in ("s1_area_pe", "s2_area_pe"):
+            f.create_dataset(f"pmt/{name}", shape=(n, n_pmts), dtype="f4",
+                             chunks=(rows, n_pmts), compression="lzf")
+
+
+def _write_columns(f, table: pd.DataFrame, offset: int, n_total: int) -> None:
+    import h5py
+
+    for column in table.columns:
+        values = table[column].to_numpy()
+        key = f"events/{column}"
+        if values.dtype == object:
+            if key not in f:
+                f.create_dataset(key, shape=(n_total,), dtype=h5py.string_dtype("utf-8"))
+            f[key][offset:offset + values.size] = values.astype(str).astype(object)
+        else:
+            if key not in f:
+                f.create_dataset(key, shape=(n_total,), dtype=values.dtype)
+            f[key][offset:offset + values.size] = values
+
+
+def build_image_dataset(
+    path: str | Path,
+    detector: Detector | str,
+    signal: str = "wimp:500",
+    background: str = "er",
+    events_per_class: int = 1000,
+    kinds=IMAGE_KINDS,
+    seed: int = 0,
+    shapes: dict | None = None,
+    progress: bool = True,
+    chunk_events: int = 256,
+    selection: str = "window",
+    waveform: WaveformSettings | None = None,
+    processing: ProcessingSettings | None = None,
+    scaling: dict | None = None,
+) -> Path:
+    """Simulate ``events_per_class`` signal and background events and write their images.
+
+    Resumes an interrupted build of the same configuration; returns the file path.
+    """
+    import h5py
+    from tqdm import tqdm
+
+    det = _detector(detector)
+    config = make_config(det, signal, background, events_per_class, kinds, seed, shapes,
+                         selection, chunk_events, waveform, processing, scaling)
+    path = check_writable(path, "output")
+    record = provenance(config, config.seed, "images")
+    record["detector"] = det.model_dump(mode="json")
+    record["config_hash"] = config_hash({"config": record["config"], "detector": record["detector"]})
+    settings = config.image
+    sources = (parse_source(det, config.background, "background"),
+               parse_source(det, config.signal, "signal"))
+
+    n_chunks = math.ceil(config.events_per_class / config.chunk_events)
+    done = 0
+    if path.exists():
+        previous = _read_record(path)
+        if previous.get("config_hash") != record["config_hash"]:
+            raise ConfigError(
+                f"output: {str(path)!r} was made with another configuration "
+                f"(config_hash {previous.get('config_hash')} != {record['config_hash']}); "
+                "use another output path or the same settings"
+            )
+        done = previous["_chunks_done"]
+    else:
+        from wimpsift.detector.pmt_arrays import pmt_arrays
+
+        _create(path, config, record, pmt_arrays(det).n_pmts)
+
+    bar = tqdm(total=2 * config.events_per_class, unit="ev", desc="images",
+               disable=not progress)
+    bar.update(2 * min(done * config.chunk_events, config.events_per_class))
+    for chunk in range(done, n_chunks):
+        size = min(config.chunk_events, config.events_per_class - chunk * config.chunk_events)
+        parts = [simulate_selected(det, src, size, config.seed, 2 * chunk + label, config)
+                 for label, src in enumerate(sources)]
+        order = np.random.default_rng([config.seed, chunk, 7]).permutation(2 * size)
+        table = pd.concat([p.table for p in parts], ignore_index=True).iloc[order]
+        table = table.reset_index(drop=True)
+        labels = np.repeat(np.array([0, 1], dtype=np.int8), size)[order]
+        offset = 2 * chunk * config.chunk_events
+        table["event_id"] = np.arange(offset, offset + 2 * size, dtype=np.int64)
+        merged = ProcessedEvents(
+            table, *(np.concatenate([getattr(p, name) for p in parts])[order]
+                     for name in ("s1_pmt_area_pe", "s2_pmt_area_pe", "s1_trace_pe",
+                                  "s2_trace_pe")),
+            parts[0].arrays, parts[0].sample_ns,
+        )
+        images = render_images(merged, config.kinds, settings)
+        with h5py.File(path, "r+") as f:
+            sl = slice(offset, offset + 2 * size)
+            for kind, array in images.items():
+                f[f"images/{kind}"][sl] = array
+            f["label"][sl] = labels
+            f["pmt/s1_area_pe"][sl] = merged.s1_pmt_area_pe
+            f["pmt/s2_area_pe"][sl] = merged.s2_pmt_area_pe
+            _write_columns(f, table, offset, int(f.attrs["n_rows"]))
+            f.attrs["chunks_done"] = chunk + 1
+        bar.update(2 * size)
+    bar.close()
+    return path
+
+
+def _open_checked(path: str | Path, kind: str):
+    path = Path(path)
+    if kind not in IMAGE_KINDS:
+        raise bad_value("kind", kind, f"one of {', '.join(IMAGE_KINDS)}")
+    if not path.is_file():
+        raise DataError(f"dataset: {str(path)!r} does not exist")
+    record = _read_record(path)
+    if kind not in record["_kinds"]:
+        raise DataError(f"dataset: {str(path)!r} has no {kind!r} images "
+                        f"(it has {', '.join(record['_kinds'])})")
+    n_chunks = math.ceil(record["config"]["events_per_class"] / record["config"]["chunk_events"])
+    chunk = 2 * record["config"]["chunk_events"]
+    n_done = min(record["_chunks_done"] * chunk, record["_n_rows"])
+    if record["_chunks_done"] >= n_chunks:
+        n_done = record["_n_rows"]
+    return path, record, n_done
+
+
+def load_images(path: str | Path, kind: str) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Images of one kind, labels (1 = signal) and the event table of a dataset file.
+
+    Only the rows of completed chunks are returned (an interrupted build is readable).
+    """
+    import h5py
+
+    path, _, n = _open_checked(path, kind)
+    with h5py.File(path, "r") as f:
+        images = f[f"images/{kind}"][:n].astype(np.float32, copy=False)
+        labels = f["label"][:n].astype(np.int64)
+        columns = {}
+        for name, ds in f["events"].items():
+            values = ds[:n]
+            if h5py.check_string_dtype(ds.dtype) is not None:
+                values = np.array([v.decode() if isinstance(v, bytes) else v for v in values],
+                                  dtype=object)
+            columns[name] = values
+    from wimpsift.events import EVENT_COLUMNS
+
+    order = [c for c in EVENT_COLUMNS if c in columns] + \
+            [c for c in columns if c not in EVENT_COLUMNS]
+    return images, labels, pd.DataFrame({c: columns[c] for c in order})
+
+
+def dataset_provenance(path: str | Path) -> dict:
+    """The provenance record stored in a dataset file."""
+    record = _read_record(Path(path))
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+try:  # a real torch Dataset when torch is installed (it is a dependency)
+    from torch.utils.data import Dataset as _TorchDataset
+except ImportError:  # pragma: no cover
+    _TorchDataset = object
+
+
+class ImageDataset(_TorchDataset):
+    """PyTorch map-style dataset streaming (image (1, H, W), label) from a dataset file.
+
+    The HDF5 file is opened lazily in each worker process; ``indices`` restricts it to a
+    subset of rows (e.g. a train/validation split).
+    """
+
+    def __init__(self, path: str | Path, kind: str, indices: np.ndarray | None = None):
+        self.path, _, n = _open_checked(path, kind)
+        self.kind = kind
+        self.indices = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64)
+        if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= n):
+            raise bad_value("indices", f"[{self.indices.min()}, {self.indices.max()}]",
+                            f"row numbers in [0, {n})")
+        self._file = None
+
+    def __len__(self) -> int:
+        return int(self.indices.size)
+
+    def _handle(self):
+        if self._file is None:
+            import h5py
+
+            self._file = h5py.File(self.path, "r")
+        return self._file
+
+    def __getitem__(self, item: int):
+        import torch
+
+        row = int(self.indices[item])
+        f = self._handle()
+        image = torch.from_numpy(np.asarray(f[f"images/{self.kind}"][row], dtype=np.float32))
+        label = torch.tensor(float(f["label"][row]), dtype=torch.float32)
+        return image[None], label
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_file"] = None
+        return state
+
+    def __del__(self):
+        if getattr(self, "_file", None) is not None:
+            try:
+                self._file.close()
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass

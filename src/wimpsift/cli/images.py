@@ -1,0 +1,126 @@
+"""``wimpsift images`` (build an image dataset) and ``wimpsift show`` (one event as PNG)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from wimpsift.errors import ConfigError, bad_value
+
+DATASET_NAME = "images.h5"
+
+
+def _shape(text: str) -> tuple[str, tuple[int, int]]:
+    """``kind=HxW`` → (kind, (H, W))."""
+    kind, sep, size = text.partition("=")
+    h, x, w = size.lower().partition("x")
+    try:
+        if not sep or not x:
+            raise ValueError
+        return kind.strip(), (int(h), int(w))
+    except ValueError:
+        raise bad_value("--shape", text, "KIND=HEIGHTxWIDTH, e.g. hitpeak=75x75") from None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("images", help="simulate events and write hit/peak/hitpeak images")
+    p.add_argument("--detector", "-d", default="xenon1t_sr0", help="shipped detector name or TOML path")
+    p.add_argument("--signal", default="wimp:500", help="signal source, e.g. wimp:500 (label 1)")
+    p.add_argument("--background", default="er", help="background source (label 0)")
+    p.add_argument("--events-per-class", type=int, required=True)
+    p.add_argument("--kinds", default="hit,peak,hitpeak", help="comma-separated image kinds")
+    p.add_argument("--shape", action="append", default=[], metavar="KIND=HxW",
+                   help="image size (height x width), e.g. hitpeak=75x75; repeatable")
+    p.add_argument("--selection", default="window", help="window (default), threshold or none")
+    p.add_argument("--chunk-events", type=int, default=256, help="events per class per chunk")
+    p.add_argument("--examples", type=int, default=0, help="also write N example PNGs per kind")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("-o", "--output", required=True,
+                   help=f"output directory (the dataset is DIR/{DATASET_NAME}; reruns resume)")
+    p.set_defaults(func=_images)
+
+    s = subparsers.add_parser("show", help="draw one event: full labelled figure or a network image")
+    s.add_argument("--detector", "-d", default="xenon1t_sr0")
+    s.add_argument("--source", default="wimp:500", help="source to simulate, e.g. wimp:500 or er")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--event", type=int, default=0, help="event number (simulated or dataset row)")
+    s.add_argument("--kind", default="figure", help="figure (PaX-like display), hit, peak or hitpeak")
+    s.add_argument("--dataset", help="take the image from this dataset file instead of simulating")
+    s.add_argument("--scale", type=int, default=4, help="pixel enlargement of network images")
+    s.add_argument("-o", "--output", required=True, help="output .png")
+    s.set_defaults(func=_show)
+
+
+def _images(args: argparse.Namespace) -> int:
+    from wimpsift.images.dataset import build_image_dataset, load_images
+    from wimpsift.images.png import save_png
+
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise bad_value("--output", str(out), "a directory")
+    if args.examples < 0:
+        raise bad_value("--examples", args.examples, "a non-negative number")
+    shapes = dict(_shape(text) for text in args.shape)
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    from wimpsift.images.dataset import make_config
+
+    make_config(args.detector, args.signal, args.background, args.events_per_class, kinds,
+                args.seed, shapes or None, args.selection, args.chunk_events)  # validate first
+    out.mkdir(parents=True, exist_ok=True)
+    path = build_image_dataset(
+        out / DATASET_NAME, args.detector, signal=args.signal, background=args.background,
+        events_per_class=args.events_per_class, kinds=kinds, seed=args.seed,
+        shapes=shapes or None, progress=not args.no_progress, chunk_events=args.chunk_events,
+        selection=args.selection,
+    )
+    written = []
+    for kind in kinds if args.examples else []:
+        images, labels, _ = load_images(path, kind)
+        for row in range(min(args.examples, len(labels))):
+            name = f"{kind}_{row:03d}_{'signal' if labels[row] else 'background'}.png"
+            written.append(str(save_png(images[row], out / name)))
+    print(json.dumps({"dataset": str(path), "events": 2 * args.events_per_class,
+                      "kinds": kinds, "examples": written}))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from wimpsift.images.png import event_figure, save_png
+    from wimpsift.images.raster import IMAGE_KINDS
+
+    if args.kind not in ("figure", *IMAGE_KINDS):
+        raise bad_value("--kind", args.kind, f"figure or one of {', '.join(IMAGE_KINDS)}")
+    if args.event < 0:
+        raise bad_value("--event", args.event, "a non-negative event number")
+    if args.dataset:
+        from wimpsift.images.dataset import load_images
+
+        if args.kind == "figure":
+            raise ConfigError("--kind: 'figure' needs a simulated event; drop --dataset")
+        images, _, _ = load_images(args.dataset, args.kind)
+        if args.event >= len(images):
+            raise bad_value("--event", args.event, f"a row in [0, {len(images)})")
+        save_png(images[args.event], args.output, args.scale)
+        print(args.output)
+        return 0
+
+    from wimpsift.detectors import load_detector
+    from wimpsift.images.dataset import parse_source
+    from wimpsift.images.raster import render_images
+    from wimpsift.processing.reconstruction import process_events
+    from wimpsift.provenance import check_writable
+    from wimpsift.waveforms.event import simulate_waveform_events
+
+    check_writable(args.output, "output")
+    detector = load_detector(args.detector)
+    source = parse_source(detector, args.source, "--source")
+    raw = simulate_waveform_events(detector, source, args.event + 1, args.seed)
+    if args.kind == "figure":
+        event_figure(raw, args.event, args.output)
+    else:
+        images = render_images(process_events(raw), [args.kind])[args.kind]
+        save_png(images[args.event], args.output, args.scale)
+    print(args.output)
+    return 0
