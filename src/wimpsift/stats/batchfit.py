@@ -158,6 +158,9 @@ def qtilde_batch(
     free = free if free is not None else fit_batch(lik, counts, aux)
     cond = fit_batch(lik, counts, aux, mu)
     mu_arr = np.broadcast_to(np.asarray(mu, dtype=float), free.mu.shape)
-    q = 2.0 * (cond.nll - free.nll)
-    q = np.where(free.mu > mu_arr, 0.0, np.clip(q, 0.0, None))
+    with np.errstate(invalid="ignore"):
+        q = 2.0 * (cond.nll - free.nll)
+    # a data set impossible under every hypothesis (events where the model expects
+    # none: nll = inf at both fits) excludes nothing: q = 0, the conservative choice
+    q = np.where(free.mu > mu_arr, 0.0, np.clip(np.nan_to_num(q, nan=0.0), 0.0, None))
     return q

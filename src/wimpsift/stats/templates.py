@@ -203,9 +203,10 @@ def histogram_template(
     """
     if not (np.isfinite(expected_events) and expected_events >= 0):
         raise DataError(f"{name}: expected_events {expected_events!r}, expected a finite count >= 0")
-    columns = [np.asarray(values, dtype=float)] if np.ndim(values[0]) == 0 else [
-        np.asarray(v, dtype=float) for v in values
-    ]
+    if isinstance(values, np.ndarray) and values.ndim == 1:
+        columns = [np.asarray(values, dtype=float)]
+    else:
+        columns = [np.asarray(v, dtype=float).ravel() for v in values]
     if len(columns) != len(bin_edges):
         raise DataError(f"{name}: {len(columns)} value columns for {len(bin_edges)} axes of bin edges")
     n = columns[0].size

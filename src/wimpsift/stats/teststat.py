@@ -64,7 +64,9 @@ class AsimovBackground:
         return max(2.0 * cond.nll, 0.0)
 
 
-def asimov_background(lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray | None = None) -> AsimovBackground:
+def asimov_background(
+    lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray | None = None
+) -> AsimovBackground:
     """Asimov data for ``mu = 0`` at the nuisances profiled on the data at ``mu = 0``."""
     cond = fit(lik, counts, aux, mu=0.0)
     n_a, aux_a = lik.asimov(cond.params)

@@ -1,0 +1,236 @@
+"""Network (1-D) against traditional (4-D) profile-likelihood limits: same events, same toys.
+
+For each WIMP mass, LUX 2013 samples (signal and every background of the detector,
+:class:`wimpsift.training.samples.EventSamples`, cached) feed both analyses:
+
+* network: the issue-5 dense discriminant (``train_one_mass``, sequential transfer
+  between masses, MI completion check) or, with ``--discriminant standin`` or when the
+  network module is missing, a stand-in (scikit-learn MLP 10-3 on the same inputs,
+  uniform-transformed on the balanced test split); 1-D templates of the test-split
+  events in the transformed output;
+* traditional: f(r², z) × f(cS1, log10 cS2) templates (``--variant full``: one 4-D
+  histogram) of the same test-split events.
+
+Expected limits are reported two ways: from toys of each analysis' own templates (what
+each analysis believes), and from the same event-level background-only
+pseudo-experiments drawn from an independent simulation and binned by both analyses
+(what each analysis achieves; sparse 4-D templates from finite simulation are
+optimistic about themselves). The JSON ``limit_ratio`` is the latter when
+``--n-pseudo-experiments`` > 0.
+
+Both use one background component per source with the seed's Sec. IV C Gaussian
+widths (wall 50 %, others 25 %), the same pseudo-data set (one set of events drawn
+from the test split, binned both ways), the same toy counts and seeds, and the same
+toy engine. Simulation of the samples is not timed (it is the "full MC" of the seed,
+distinct from toy generation). Timings follow the seed's Table I stages; the last
+line is JSON with the end-to-end CPU and wall speed-ups and the ratio of expected
+(median) limits per mass (network / traditional; < 1: network better).
+
+The analysis itself lives in :func:`wimpsift.stats.comparison.compare_analyses`.
+
+Example (about ten minutes on one core)::
+
+    python benchmarks/bench_limits.py --masses 10 50 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from wimpsift.stats.comparison import ComparisonConfig, compare_analyses  # noqa: E402
+from wimpsift.stats.distributed import DaskConfig  # noqa: E402
+from wimpsift.stats.limits import LimitConfig  # noqa: E402
+from wimpsift.stats.timing import format_table  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--masses", type=float, nargs="+", default=[10.0, 50.0, 200.0])
+    p.add_argument("--n-signal", type=int, default=3000, help="simulated signal events in the window")
+    p.add_argument("--n-background", type=int, default=3000, help="simulated events per background")
+    p.add_argument("--n-toys", type=int, default=1000, help="toys per tested strength")
+    p.add_argument("--n-background-toys", type=int, default=1000, help="background-only toys")
+    p.add_argument("--grid-points", type=int, default=16, help="tested strengths per mass")
+    p.add_argument("--bins", type=int, default=20, help="bins of the 1-D discriminant")
+    p.add_argument("--trad-bins", type=int, nargs=4, default=[6, 6, 16, 16],
+                   metavar=("R2", "Z", "CS1", "LOG10CS2"))
+    p.add_argument("--variant", choices=["factorised", "full"], default="factorised")
+    p.add_argument("--discriminant", choices=["auto", "network", "standin"], default="auto")
+    p.add_argument("--epochs", type=int, default=20, help="epochs from scratch (transfer: half)")
+    p.add_argument("--cache-dir",
+                   default=os.path.join(os.path.expanduser("~"), ".cache", "wimpsift", "bench"))
+    p.add_argument("--dask", action="store_true", help="run the toys on a Dask LocalCluster")
+    p.add_argument("--scheduler-address", default=None)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--n-pseudo-experiments", type=int, default=1000,
+                   help="event-level background-only experiments from an independent sample")
+    p.add_argument("--combined-background-width", type=float, default=None,
+                   help="one combined background of this relative width (the seed's 2013 option: 1.0)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--output-dir", default=None,
+                   help="also write limits_metrics.json, limits_timing.txt, limits_vs_mass.png here")
+    return p.parse_args(argv)
+
+
+def load_samples(args: argparse.Namespace, seed_offset: int = 0):
+    from wimpsift.training.samples import EventSamples, validated_sample_config
+
+    return EventSamples(validated_sample_config(
+        n_signal=args.n_signal, n_background_per_source=args.n_background, seed=args.seed + seed_offset,
+        cache_dir=os.path.join(args.cache_dir, "samples"), max_simulated=2_000_000,
+    ))
+
+
+class StandIn:
+    """Documented stand-in for the issue-5 network: sklearn MLP (10, 3), tanh, on
+    (r, z, cS1, log10 cS2), balanced classes, uniform transform on the test split."""
+
+    def __init__(self, seed: int):
+        from sklearn.neural_network import MLPClassifier
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        self.model = make_pipeline(StandardScaler(), MLPClassifier(
+            hidden_layer_sizes=(10, 3), activation="tanh", max_iter=200, random_state=seed))
+
+    @staticmethod
+    def features(table: pd.DataFrame) -> np.ndarray:
+        return np.column_stack([table["r_cm"], table["z_cm"], table["cs1_pe"],
+                                np.log10(np.clip(table["cs2_pe"], 1.0, None))])
+
+    def fit(self, table: pd.DataFrame) -> StandIn:
+        train, test = table[table["split"] == "train"], table[table["split"] == "test"]
+        y = train["label"].to_numpy()
+        rng = np.random.default_rng(0)
+        sig, bkg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+        w = train["weight"].to_numpy()
+        # balance by resampling the backgrounds in proportion to their rates
+        bkg_pick = rng.choice(bkg, size=len(sig), p=w[bkg] / w[bkg].sum())
+        idx = np.concatenate([sig, bkg_pick])
+        self.model.fit(self.features(train.iloc[idx]), y[idx])
+        f = self.model.predict_proba(self.features(test))[:, 1]
+        yt, wt = test["label"].to_numpy(), test["weight"].to_numpy().astype(float)
+        wt = np.where(yt == 1, 0.5 * wt / wt[yt == 1].sum(), 0.5 * wt / wt[yt == 0].sum())
+        order = np.argsort(f)
+        self.knots_f, self.knots_g = f[order], np.cumsum(wt[order]) - 0.5 * wt[order]
+        return self
+
+    def score(self, table: pd.DataFrame) -> np.ndarray:
+        f = self.model.predict_proba(self.features(table))[:, 1]
+        return np.interp(f, self.knots_f, self.knots_g, left=0.0, right=1.0)
+
+
+def network_available() -> bool:
+    try:
+        from wimpsift.training.discriminant import train_one_mass  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def trainer(args: argparse.Namespace, use_network: bool):
+    def train(mass: float, table: pd.DataFrame, previous):
+        if not use_network:
+            return StandIn(args.seed).fit(table), None
+        from wimpsift.training.discriminant import train_one_mass, validated_config
+
+        cfg = validated_config(masses_gev=[mass], epochs_from_scratch=args.epochs,
+                               epochs_transfer=max(1, args.epochs // 2), seed=args.seed)
+        model = train_one_mass(mass, table, cfg, initial=previous)
+        return model, model.network
+
+    return train
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    samples = load_samples(args)
+    use_network = args.discriminant == "network" or (args.discriminant == "auto" and network_available())
+    print(f"discriminant: {'issue-5 dense network' if use_network else 'stand-in MLP (sklearn)'}",
+          file=sys.stderr)
+    config = ComparisonConfig.build(
+        n_bins=args.bins, traditional_bins=tuple(args.trad_bins), variant=args.variant,
+        limits=LimitConfig.build(method="toys", n_toys=args.n_toys,
+                                 n_background_toys=args.n_background_toys,
+                                 mu_grid_points=args.grid_points, seed=args.seed),
+        dask=DaskConfig.build(synchronous=not (args.dask or args.scheduler_address),
+                              scheduler_address=args.scheduler_address, n_workers=args.workers,
+                              progress=False, n_chunks=max(1, args.workers)),
+        seed=args.seed, n_pseudo_experiments=args.n_pseudo_experiments,
+        combined_background_width=args.combined_background_width,
+    )
+    pool = None
+    if args.n_pseudo_experiments:
+        # an independent simulation (other seed) of the backgrounds: the "true" world of
+        # the event-level pseudo-experiments, not used to build any template
+        independent = load_samples(args, seed_offset=1000)
+        pool_table = independent.background()
+        pool = lambda mass: pool_table  # noqa: E731
+    t0 = time.perf_counter()
+    result = compare_analyses(sorted(args.masses), samples.for_mass, trainer(args, use_network),
+                              samples.detector, samples.config.sigma_cm2, config, pool_for_mass=pool)
+    print(f"benchmark wall time {time.perf_counter() - t0:.1f} s (sample loading included)",
+          file=sys.stderr)
+    ratio, obs_ratio = result.limit_ratio(), result.limit_ratio("observed")
+    pe_ratio = result.limit_ratio("pseudo_median")
+    print("\nexpected (median) 90% CL limits in cm2: 'templ' from toys of each analysis' own "
+          "templates, 'events' from the same event-level pseudo-experiments")
+    print(f"{'mass GeV':>9} {'bins 1-D':>9} {'bins trad':>10} {'templ 1-D':>10} {'templ trad':>11} "
+          f"{'ratio':>6} {'events 1-D':>11} {'events trad':>12} {'ratio':>6} {'obs 1-D':>9} "
+          f"{'obs trad':>9}")
+    for mass in sorted(args.masses):
+        n, t = result.network[mass].to_dict(), result.traditional[mass].to_dict()
+        i = result.info[mass]
+        pe_n = (n.get("pseudo_experiment_sigma_nucleon_cm2") or {}).get("median", float("nan"))
+        pe_t = (t.get("pseudo_experiment_sigma_nucleon_cm2") or {}).get("median", float("nan"))
+        print(f"{mass:>9g} {i['n_bins_network']:>9d} {i['n_bins_traditional']:>10d} "
+              f"{n['expected_sigma_nucleon_cm2']['median']:>10.3g} "
+              f"{t['expected_sigma_nucleon_cm2']['median']:>11.3g} {ratio[mass]:>6.3f} "
+              f"{pe_n:>11.3g} {pe_t:>12.3g} {pe_ratio[mass]:>6.3f} "
+              f"{n['observed_sigma_nucleon_cm2']:>9.3g} {t['observed_sigma_nucleon_cm2']:>9.3g}")
+    print()
+    print(format_table(result.times_traditional, result.times_network))
+    if args.output_dir:
+        from wimpsift.stats.comparison import write_comparison
+
+        os.makedirs(args.output_dir, exist_ok=True)
+        for path in write_comparison(result, args.output_dir, config, args.seed).values():
+            print(f"wrote {path}", file=sys.stderr)
+    metrics = result.metrics()
+    summary = {
+        "speedup_cpu": metrics["speedup_cpu"],
+        "speedup_wall": metrics["speedup_wall"],
+        "limit_ratio": {f"{m:g}": r
+                        for m, r in (pe_ratio if args.n_pseudo_experiments else ratio).items()},
+        "limit_ratio_kind": ("event_level_pseudo_experiments" if args.n_pseudo_experiments
+                             else "template_toys"),
+        "limit_ratio_template_toys": {f"{m:g}": r for m, r in ratio.items()},
+        "observed_limit_ratio": {f"{m:g}": r for m, r in obs_ratio.items()},
+        "stage_speedup_cpu": metrics["stage_speedup_cpu"],
+        "discriminant": "issue5_network" if use_network else "standin_sklearn_mlp",
+        "variant": args.variant, "n_toys": args.n_toys, "n_background_toys": args.n_background_toys,
+        "times_network": metrics["times_network"], "times_traditional": metrics["times_traditional"],
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

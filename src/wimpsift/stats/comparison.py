@@ -1,0 +1,301 @@
+"""The network (1-D) and traditional (multi-dimensional) analyses side by side.
+
+:func:`compare_analyses` runs both analyses for each mass on the same events and
+toys and times them by the seed's Table I stages. It is the core of
+``benchmarks/bench_limits.py`` and of the limits stage of ``wimpsift reproduce lux``:
+
+* events: a table per mass (``table_for_mass(mass)``) with the event columns plus
+  ``source``, ``label`` (1 signal), ``weight`` (expected events per event at the
+  reference cross-section) and ``split`` (``train``/``test``), as made by
+  :class:`wimpsift.training.samples.EventSamples`; templates use the test split;
+* network: ``train(mass, table, previous)`` returns ``(scorer, state)`` where
+  ``scorer.score(table)`` is the uniform-transformed output in [0, 1] and ``state``
+  is handed to the next mass (sequential transfer); it is timed as ``training``;
+* pseudo-data: one background-only data set drawn from the test events (Poisson
+  count per source), binned by both analyses;
+* limits: the same :class:`LimitConfig` (toys, seeds) and engine for both;
+* event-level pseudo-experiments (``n_pseudo_experiments > 0`` with a ``pool_for_mass``
+  of background events *independent* of the template events): the same
+  background-only experiments, drawn as events, binned by both analyses; their limit
+  quantiles measure each analysis's true sensitivity, including the cost of templates
+  filled from finite simulation (sparse multi-dimensional templates understate the
+  background where the signal is, which their own template toys cannot see).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from wimpsift.errors import DataError
+from wimpsift.provenance import atomic_path
+from wimpsift.stats._config import StatsConfig
+from wimpsift.stats.distributed import DaskConfig, limits_over_masses
+from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
+from wimpsift.stats.limits import LimitConfig, LimitResult
+from wimpsift.stats.timing import StageTimes, speedups
+from wimpsift.stats.traditional import (
+    TraditionalBinning,
+    discriminant_templates,
+    event_coordinates,
+    traditional_templates,
+)
+
+
+class Scorer(Protocol):
+    def score(self, table: pd.DataFrame) -> np.ndarray: ...
+
+
+class ComparisonConfig(StatsConfig):
+    """Settings shared by both analyses."""
+
+    n_bins: int = Field(default=20, ge=2, le=1000, description="bins of the 1-D discriminant")
+    traditional_bins: tuple[int, int, int, int] = (6, 6, 16, 16)
+    variant: str = Field(default="factorised", pattern="^(factorised|full)$")
+    background_rel_uncertainty: dict[str, float] = Field(default_factory=lambda: {"wall": 0.5})
+    default_rel_uncertainty: float = Field(default=0.25, gt=0)
+    limits: LimitConfig = Field(default_factory=lambda: LimitConfig(method="toys"))
+    dask: DaskConfig = Field(default_factory=lambda: DaskConfig(synchronous=True, progress=False))
+    n_pseudo_experiments: int = Field(default=0, ge=0)
+    #: one combined background with this relative width for both analyses (the seed's
+    #: 2013 reproduction: sigma = mu, i.e. 1.0); None keeps one component per source
+    combined_background_width: float | None = Field(default=None, gt=0)
+    seed: int = Field(default=0, ge=0)
+
+
+@dataclass
+class ComparisonResult:
+    network: dict[float, LimitResult]
+    traditional: dict[float, LimitResult]
+    times_network: StageTimes
+    times_traditional: StageTimes
+    info: dict[float, dict[str, Any]] = field(default_factory=dict)
+
+    def limit_ratio(self, which: str = "median") -> dict[float, float]:
+        """network / traditional, per mass (< 1: the network analysis is better)."""
+        out = {}
+        for m in self.network:
+            if which.startswith("pseudo_"):
+                key = which.removeprefix("pseudo_")
+                n, t = self.network[m].pseudo_experiment_mu, self.traditional[m].pseudo_experiment_mu
+                out[m] = float("nan") if n is None or t is None else n[key] / t[key]
+            elif which == "observed":
+                out[m] = self.network[m].observed_mu / self.traditional[m].observed_mu
+            else:
+                out[m] = self.network[m].expected_mu[which] / self.traditional[m].expected_mu[which]
+        return out
+
+    def metrics(self) -> dict[str, Any]:
+        """JSON-able summary: per mass limits of both analyses, timings, speed-ups."""
+        sp = speedups(self.times_traditional, self.times_network)
+        per_mass = {}
+        for m in self.network:
+            per_mass[f"{m:g}"] = {
+                "network": self.network[m].to_dict(), "traditional": self.traditional[m].to_dict(),
+                "expected_limit_ratio": self.limit_ratio()[m],
+                "observed_limit_ratio": self.limit_ratio("observed")[m],
+                "pseudo_experiment_limit_ratio": self.limit_ratio("pseudo_median")[m],
+                **{k: v for k, v in self.info.get(m, {}).items()},
+            }
+        return {"per_mass": per_mass, "times_network": self.times_network.to_dict(),
+                "times_traditional": self.times_traditional.to_dict(),
+                "speedup_cpu": sp["total_cpu"], "speedup_wall": sp["total_wall"],
+                "stage_speedup_cpu": {k: v for k, v in sp.items() if k.endswith("_cpu")}}
+
+
+def pseudo_data(test: pd.DataFrame, expected: dict[str, float], rng: np.random.Generator) -> pd.DataFrame:
+    """Background-only pseudo-data: Poisson(expected) events of each source from the test split."""
+    parts = []
+    for name, mu in expected.items():
+        pool = test[test["source"] == name]
+        if len(pool) == 0:
+            raise DataError(f"pseudo-data: no test events of background {name!r}")
+        parts.append(pool.iloc[rng.integers(0, len(pool), rng.poisson(mu))])
+    return pd.concat(parts, ignore_index=True)
+
+
+def traditional_binning_for(
+    events: pd.DataFrame, detector: Any, bins: tuple[int, int, int, int], variant: str
+) -> TraditionalBinning:
+    """Fiducial volume and cS1 window of the detector; log10 cS2 from the events' 0.2-99.8 %."""
+    coords = event_coordinates(events)
+    lo, hi = np.nanquantile(coords[:, 3], [0.002, 0.998])
+    return TraditionalBinning.build(
+        variant=variant, r2_max_cm2=detector.fiducial.radius_cm ** 2,
+        z_min_cm=detector.fiducial.z_min_cm, z_max_cm=detector.fiducial.z_max_cm,
+        cs1_min_pe=detector.window.cs1_min_pe, cs1_max_pe=detector.window.cs1_max_pe,
+        log10_cs2_min=float(lo), log10_cs2_max=float(hi), r2_bins=bins[0], z_bins=bins[1],
+        cs1_bins=bins[2], log10_cs2_bins=bins[3],
+    )
+
+
+def _inside_fraction(events: pd.DataFrame, binning: TraditionalBinning) -> float:
+    c = event_coordinates(events)
+    ok = np.all(np.isfinite(c), axis=1)
+    for axis, e in enumerate(binning.edges()):
+        ok &= (c[:, axis] >= e[0]) & (c[:, axis] <= e[-1])
+    return float(ok.mean())
+
+
+def draw_experiments(
+    pool: pd.DataFrame, expected: dict[str, float], n_experiments: int, rng: np.random.Generator
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """``n_experiments`` background-only experiments of events from ``pool``: Poisson
+    counts per source, events resampled; returns the events and their experiment index."""
+    frames, ids = [], []
+    for name, mu in expected.items():
+        sub = pool[pool["source"] == name]
+        if len(sub) == 0:
+            raise DataError(f"pseudo-experiments: no pool events of background {name!r}")
+        counts = rng.poisson(mu, n_experiments)
+        frames.append(sub.iloc[rng.integers(0, len(sub), counts.sum())])
+        ids.append(np.repeat(np.arange(n_experiments), counts))
+    return pd.concat(frames, ignore_index=True), np.concatenate(ids)
+
+
+def bin_experiments(indices: np.ndarray, valid: np.ndarray, experiment: np.ndarray,
+                    n_experiments: int, n_bins: int) -> np.ndarray:
+    """``(n_experiments, n_bins)`` counts from flat bin indices of events."""
+    flat = experiment[valid] * n_bins + indices[valid]
+    return np.bincount(flat, minlength=n_experiments * n_bins).reshape(n_experiments, n_bins).astype(float)
+
+
+def _flat_index(coords: np.ndarray, edges: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    valid = np.all(np.isfinite(coords), axis=1)
+    idx = []
+    for axis, e in enumerate(edges):
+        valid &= (coords[:, axis] >= e[0]) & (coords[:, axis] <= e[-1])
+        idx.append(np.clip(np.searchsorted(e, coords[:, axis], side="right") - 1, 0, e.size - 2))
+    return np.ravel_multi_index(idx, tuple(e.size - 1 for e in edges)), valid
+
+
+def _likelihood_config(config: ComparisonConfig, per_source: LikelihoodConfig) -> LikelihoodConfig:
+    if config.combined_background_width is None:
+        return per_source
+    return LikelihoodConfig.build(background_rel_uncertainty=config.combined_background_width)
+
+
+def compare_analyses(
+    masses_gev: list[float],
+    table_for_mass: Callable[[float], pd.DataFrame],
+    train: Callable[[float, pd.DataFrame, Any], tuple[Scorer, Any]],
+    detector: Any,
+    sigma_ref_cm2: float,
+    config: ComparisonConfig | None = None,
+    cache_dir: str | None = None,
+    pool_for_mass: Callable[[float], pd.DataFrame] | None = None,
+) -> ComparisonResult:
+    """Both analyses for every mass on the same events and toys (see module docstring)."""
+    config = config or ComparisonConfig()
+    t_net, t_trad = StageTimes(), StageTimes()
+    net_models: dict[float, BinnedLikelihood] = {}
+    trad_models: dict[float, BinnedLikelihood] = {}
+    net_obs: dict[float, np.ndarray] = {}
+    trad_obs: dict[float, np.ndarray] = {}
+    info: dict[float, dict[str, Any]] = {}
+    net_pe: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    trad_pe: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    n_pe = config.n_pseudo_experiments if pool_for_mass is not None else 0
+    state = None
+    for mass in sorted(masses_gev):
+        table = table_for_mass(mass)
+        for column in ("source", "label", "weight", "split"):
+            if column not in table.columns:
+                raise DataError(f"events of {mass:g} GeV: missing column {column!r}")
+        train_set, test = table[table["split"] == "train"], table[table["split"] == "test"]
+        names = sorted(set(test.loc[test["label"] == 0, "source"]))
+        expected = {n: float(table.loc[table["source"] == n, "weight"].sum()) for n in names}
+        expected_signal = float(table.loc[table["label"] == 1, "weight"].sum())
+        widths = {n: config.background_rel_uncertainty.get(n, config.default_rel_uncertainty)
+                  for n in names}
+        lik_config = LikelihoodConfig.build(background_rel_uncertainty=widths)
+        data = pseudo_data(test, expected, np.random.default_rng([config.seed, int(round(mass * 1000))]))
+        signal_test = test[test["label"] == 1]
+        if len(train_set) == 0 or len(signal_test) == 0:
+            raise DataError(f"events of {mass:g} GeV: need train events and signal test events")
+
+        with t_net.stage("training"):
+            scorer, state = train(mass, table, state)
+        with t_net.stage("workspace_creation"):
+            scores = {n: scorer.score(test[test["source"] == n]) for n in names}
+            ts = discriminant_templates(scorer.score(signal_test), scores,
+                                        {"signal": expected_signal, **expected}, config.n_bins,
+                                        sigma_ref_cm2, mass)
+            if config.combined_background_width is not None:
+                ts = ts.combined()
+            net_models[mass] = BinnedLikelihood(ts, _likelihood_config(config, lik_config))
+            net_obs[mass] = np.histogram(scorer.score(data), bins=ts.bin_edges[0])[0].astype(float)
+
+        with t_trad.stage("workspace_creation"):
+            binning = traditional_binning_for(test, detector, config.traditional_bins, config.variant)
+            bkg_events = {n: test[test["source"] == n] for n in names}
+            inside = {n: expected[n] * _inside_fraction(bkg_events[n], binning) for n in names}
+            inside["signal"] = expected_signal * _inside_fraction(signal_test, binning)
+            tt = traditional_templates(signal_test, bkg_events, inside, binning, sigma_ref_cm2, mass)
+            if config.combined_background_width is not None:
+                tt = tt.combined()
+            trad_models[mass] = BinnedLikelihood(tt, _likelihood_config(config, lik_config))
+            trad_obs[mass] = np.histogramdd(event_coordinates(data), bins=binning.edges())[0].ravel()
+        if n_pe:
+            # the same event-level experiments for both analyses; drawing them is work
+            # each analysis would do alone, so it is timed for both
+            pe_rng = np.random.default_rng([config.seed, int(round(mass * 1000)), 7])
+            wall0, cpu0 = time.perf_counter(), time.process_time()
+            pe_events, pe_id = draw_experiments(pool_for_mass(mass), expected, n_pe, pe_rng)
+            sigma = net_models[mass].sigma
+            pe_aux = 1.0 + sigma * pe_rng.standard_normal((n_pe, sigma.size))
+            draw = {"cpu_s": {"toy_generation": time.process_time() - cpu0},
+                    "wall_s": {"toy_generation": time.perf_counter() - wall0}}
+            for timer in (t_net, t_trad):
+                timer.add(draw)
+            with t_net.stage("toy_generation"):
+                g = np.asarray(scorer.score(pe_events), dtype=float)
+                idx, ok = _flat_index(g[:, None], list(ts.bin_edges))
+                net_pe[mass] = (bin_experiments(idx, ok, pe_id, n_pe, ts.n_bins), pe_aux)
+            with t_trad.stage("toy_generation"):
+                idx, ok = _flat_index(event_coordinates(pe_events), binning.edges())
+                trad_pe[mass] = (bin_experiments(idx, ok, pe_id, n_pe, tt.n_bins), pe_aux)
+        info[mass] = {"n_bins_network": ts.n_bins, "n_bins_traditional": tt.n_bins,
+                      "expected_signal_at_sigma_ref": expected_signal,
+                      "expected_background": float(sum(expected.values())),
+                      "pseudo_data_events": len(data)}
+
+    net = limits_over_masses(net_models, net_obs, config.limits, config.dask,
+                             cache_dir=None if cache_dir is None else f"{cache_dir}/network", timer=t_net,
+                             pseudo_experiments=net_pe or None)
+    trad = limits_over_masses(trad_models, trad_obs, config.limits, config.dask,
+                              cache_dir=None if cache_dir is None else f"{cache_dir}/traditional",
+                              timer=t_trad, pseudo_experiments=trad_pe or None)
+    return ComparisonResult(network=net, traditional=trad, times_network=t_net,
+                            times_traditional=t_trad, info=info)
+
+
+def write_comparison(result: ComparisonResult, folder: str | Path, config: ComparisonConfig,
+                     seed: int | None = None) -> dict[str, Path]:
+    """Write ``limits_metrics.json`` (with provenance), ``limits_timing.txt`` (Table I
+    layout) and ``limits_vs_mass.png`` (Fig. 6 style, ratio panel) into ``folder``."""
+    from wimpsift.provenance import provenance, write_json
+    from wimpsift.stats.figures import plot_limits_vs_mass
+    from wimpsift.stats.timing import format_table
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(f"output: directory {str(folder)!r} does not exist")
+    metrics = result.metrics()
+    metrics["provenance"] = provenance(config, seed if seed is not None else config.seed, "limits")
+    paths = {"metrics": write_json(folder / "limits_metrics.json", metrics)}
+    table = folder / "limits_timing.txt"
+    with atomic_path(table) as tmp:
+        tmp.write_text(format_table(result.times_traditional, result.times_network) + "\n")
+    paths["timing"] = table
+    paths["figure"] = plot_limits_vs_mass(
+        {"network (1-D)": result.network, "traditional (4-D)": result.traditional},
+        folder / "limits_vs_mass.png")
+    return paths

@@ -1,0 +1,266 @@
+"""Toy Monte Carlo for many masses spread over Dask workers; progress bars; resumable.
+
+The work of one mass is cut into chunks of toys. Task ``(mass, chunk)`` draws, for
+every strength of the mass's grid, its share of signal-plus-background toys (sorted
+q~_mu values of the Neyman construction) and its share of background-only toys
+(their q~_mu on the whole grid). Neither needs the other chunks, so all tasks run at
+once; the driver then merges the chunks, computes p-values and limits. Finished
+tasks are cached as ``.npz`` under ``cache_dir/<config hash>/``, so an interrupted
+run started again only computes what is missing.
+
+The cluster is a :class:`dask.distributed.LocalCluster` by default, any running
+scheduler with ``scheduler_address``, or no cluster at all with ``synchronous``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+from scipy import stats
+
+from wimpsift.provenance import atomic_path, config_hash
+from wimpsift.stats._config import StatsConfig
+from wimpsift.stats.batchfit import qtilde_batch
+from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
+from wimpsift.stats.limits import (
+    BAND_SIGMAS,
+    LimitConfig,
+    LimitResult,
+    _mu_grid,
+    asymptotic_expected,
+    asymptotic_upper_limit,
+    band_key,
+)
+from wimpsift.stats.templates import TemplateSet
+from wimpsift.stats.teststat import asimov_background
+from wimpsift.stats.timing import StageTimes
+from wimpsift.stats.toys import (
+    ToyDistribution,
+    limits_from_pvalues,
+    qtilde_on_grid,
+)
+
+TASK_VERSION = 1
+
+
+class DaskConfig(StatsConfig):
+    """Where the toys run."""
+
+    scheduler_address: str | None = None
+    n_workers: int = Field(default=1, ge=1)
+    threads_per_worker: int = Field(default=1, ge=1)
+    processes: bool = True
+    synchronous: bool = False
+    n_chunks: int = Field(default=2, ge=1)
+    progress: bool = True
+
+
+def toy_chunk(
+    templates: dict[str, Any], likelihood_config: dict[str, Any], mu_grid: list[float],
+    n_toys: int, n_background_toys: int, seed: int, mass_index: int, chunk: int,
+) -> dict[str, Any]:
+    """One task: toy q~ distributions on the grid and background-only toy statistics."""
+    times = StageTimes()
+    with times.stage("workspace_creation"):
+        lik = BinnedLikelihood(TemplateSet.from_dict(templates), LikelihoodConfig(**likelihood_config))
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(mass_index), int(chunk)]))
+    grid = np.asarray(mu_grid, dtype=float)
+    q_sb = np.empty((grid.size, n_toys))
+    for j, mu in enumerate(grid):
+        with times.stage("toy_generation"):
+            counts, aux = lik.sample(np.concatenate([[mu], np.ones(lik.n_params - 1)]), n_toys, rng)
+        with times.stage("hypothesis_testing"):
+            q_sb[j] = np.sort(qtilde_batch(lik, counts, aux, mu))
+    with times.stage("toy_generation"):
+        b_counts, b_aux = lik.sample(lik.nominal_parameters(0.0), n_background_toys, rng)
+    with times.stage("hypothesis_testing"):
+        q_b, _ = qtilde_on_grid(lik, b_counts, b_aux, grid)
+    return {"q_sb": q_sb, "q_b": q_b, "times": times.to_dict()}
+
+
+def _split(total: int, parts: int) -> list[int]:
+    base, extra = divmod(int(total), int(parts))
+    return [base + (1 if i < extra else 0) for i in range(parts)]
+
+
+def _save(path: Path, result: dict[str, Any]) -> None:
+    times = result["times"]
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(fh, q_sb=result["q_sb"], q_b=result["q_b"],
+                 cpu=np.array([times["cpu_s"].get(s, 0.0) for s in StageTimes().cpu_s]),
+                 wall=np.array([times["wall_s"].get(s, 0.0) for s in StageTimes().wall_s]))
+
+
+def _load(path: Path) -> dict[str, Any]:
+    names = list(StageTimes().cpu_s)
+    with np.load(path) as data:
+        return {"q_sb": data["q_sb"], "q_b": data["q_b"],
+                "times": {"cpu_s": dict(zip(names, data["cpu"].tolist(), strict=True)),
+                          "wall_s": dict(zip(names, data["wall"].tolist(), strict=True))}}
+
+
+def _client(config: DaskConfig):
+    from dask.distributed import Client, LocalCluster
+
+    if config.scheduler_address:
+        return Client(config.scheduler_address), None
+    cluster = LocalCluster(n_workers=config.n_workers, threads_per_worker=config.threads_per_worker,
+                           processes=config.processes, dashboard_address=None)
+    return Client(cluster), cluster
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, unit="task")
+
+
+def run_toy_tasks(
+    tasks: Mapping[tuple[int, int], dict[str, Any]],
+    dask_config: DaskConfig,
+    cache_dir: str | Path | None,
+    run_key: str,
+) -> dict[tuple[int, int], dict[str, Any]]:
+    """Run ``{(mass_index, chunk): toy_chunk kwargs}``; reuse cached results."""
+    folder = None if cache_dir is None else Path(cache_dir) / run_key
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    results: dict[tuple[int, int], dict[str, Any]] = {}
+    todo = {}
+    for key, kwargs in tasks.items():
+        path = None if folder is None else folder / f"mass{key[0]}_chunk{key[1]}.npz"
+        if path is not None and path.is_file():
+            results[key] = _load(path)
+        else:
+            todo[key] = (kwargs, path)
+    bar = _progress(len(tasks), dask_config.progress, "toy chunks")
+    bar.update(len(results))
+    try:
+        if dask_config.synchronous or not todo:
+            for key, (kwargs, path) in todo.items():
+                results[key] = toy_chunk(**kwargs)
+                if path is not None:
+                    _save(path, results[key])
+                bar.update(1)
+        else:
+            from dask.distributed import as_completed
+
+            client, cluster = _client(dask_config)
+            try:
+                futures = {client.submit(toy_chunk, **kwargs, pure=False): key
+                           for key, (kwargs, _) in todo.items()}
+                for future in as_completed(futures):
+                    key = futures[future]
+                    results[key] = future.result()
+                    path = todo[key][1]
+                    if path is not None:
+                        _save(path, results[key])
+                    bar.update(1)
+            finally:
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+    finally:
+        bar.close()
+    return results
+
+
+def limits_over_masses(
+    models: Mapping[float, BinnedLikelihood],
+    observed: Mapping[float, np.ndarray],
+    limit_config: LimitConfig | None = None,
+    dask_config: DaskConfig | None = None,
+    cache_dir: str | Path | None = None,
+    timer: StageTimes | None = None,
+    pseudo_experiments: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> dict[float, LimitResult]:
+    """Toy-based limits and bands for every mass, the toys spread over Dask workers.
+
+    ``observed[mass]`` is the (pseudo-)data of each mass's binning. Asymptotic results
+    (iminuit) set each mass's grid and are reported in ``extra``. Optional
+    ``pseudo_experiments[mass]`` (``(K, n_bins)`` counts and ``(K, n_backgrounds)``
+    global observables, e.g. binned event-level background-only experiments) get limits
+    from the same construction; their quantiles are ``LimitResult.pseudo_experiment_mu``.
+    """
+    limit_config = limit_config or LimitConfig(method="toys")
+    dask_config = dask_config or DaskConfig()
+    timer = timer if timer is not None else StageTimes()
+    cl = limit_config.confidence_level
+    masses = list(models)
+    prepared: dict[float, dict[str, Any]] = {}
+    for i, mass in enumerate(masses):
+        lik = models[mass]
+        counts, aux = lik.check_data(observed[mass])
+        with timer.stage("hypothesis_testing"):
+            asimov = asimov_background(lik, counts, aux)
+            asym_exp = asymptotic_expected(lik, asimov, cl)
+            asym_obs, mu_hat = asymptotic_upper_limit(lik, counts, aux, cl, asimov)
+        grid = _mu_grid(asym_exp, asym_obs, limit_config.mu_grid_points,
+                        wide=pseudo_experiments is not None)
+        prepared[mass] = {"index": i, "grid": grid, "counts": counts, "aux": aux,
+                          "asym_exp": asym_exp, "asym_obs": asym_obs, "mu_hat": mu_hat}
+    n_chunks = dask_config.n_chunks
+    toys = _split(limit_config.n_toys, n_chunks)
+    btoys = _split(limit_config.n_background_toys, n_chunks)
+    tasks: dict[tuple[int, int], dict[str, Any]] = {}
+    for mass in masses:
+        p = prepared[mass]
+        lik = models[mass]
+        for c in range(n_chunks):
+            tasks[(p["index"], c)] = {
+                "templates": lik.templates.to_dict(),
+                "likelihood_config": lik.config.model_dump(mode="json"),
+                "mu_grid": p["grid"].tolist(), "n_toys": max(toys[c], 1),
+                "n_background_toys": max(btoys[c], 1), "seed": limit_config.seed,
+                "mass_index": p["index"], "chunk": c,
+            }
+    run_key = config_hash({"version": TASK_VERSION, "tasks": {f"{k[0]}_{k[1]}": v for k, v in tasks.items()}})
+    wall0 = time.perf_counter()
+    results = run_toy_tasks(tasks, dask_config, cache_dir, run_key)
+    elapsed = time.perf_counter() - wall0
+    task_wall = {s: sum(r["times"]["wall_s"].get(s, 0.0) for r in results.values()) for s in timer.wall_s}
+    for r in results.values():
+        timer.add(r["times"], wall=False)
+    total_task_wall = sum(task_wall.values())
+    if total_task_wall > 0:
+        for s, w in task_wall.items():
+            timer.wall_s[s] += elapsed * w / total_task_wall
+    out: dict[float, LimitResult] = {}
+    for mass in masses:
+        p = prepared[mass]
+        lik = models[mass]
+        parts = [results[(p["index"], c)] for c in range(n_chunks)]
+        with timer.stage("hypothesis_testing"):
+            dist = ToyDistribution(mu_grid=p["grid"], q_sorted=np.sort(
+                np.concatenate([r["q_sb"] for r in parts], axis=1), axis=1))
+            q_b = np.concatenate([r["q_b"] for r in parts], axis=0)
+            b_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_b), cl)
+            q_obs, _ = qtilde_on_grid(lik, p["counts"][None, :], p["aux"][None, :], p["grid"])
+            observed_mu = float(limits_from_pvalues(p["grid"], dist.pvalues(q_obs), cl)[0])
+        expected = {band_key(n): float(np.quantile(b_limits, stats.norm.cdf(n))) for n in BAND_SIGMAS}
+        pseudo = None
+        if pseudo_experiments is not None and mass in pseudo_experiments:
+            with timer.stage("hypothesis_testing"):
+                pe_counts, pe_aux = pseudo_experiments[mass]
+                pe_counts, pe_aux = lik.check_data(np.atleast_2d(pe_counts), np.atleast_2d(pe_aux))
+                q_pe, _ = qtilde_on_grid(lik, pe_counts, pe_aux, p["grid"])
+                pe_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_pe), cl)
+            pseudo = {band_key(n): float(np.quantile(pe_limits, stats.norm.cdf(n))) for n in BAND_SIGMAS}
+            pseudo["fraction_beyond_grid"] = float(np.mean(~np.isfinite(pe_limits)))
+        pcl = None
+        if limit_config.power_constraint is not None:
+            pcl = max(observed_mu, float(np.quantile(b_limits, limit_config.power_constraint)))
+        out[mass] = LimitResult(
+            method="toys", confidence_level=cl, sigma_ref_cm2=lik.sigma_ref_cm2, mass_gev=mass,
+            observed_mu=observed_mu, expected_mu=expected, mu_hat=p["mu_hat"], power_constrained_mu=pcl,
+            extra={"asymptotic_observed_mu": p["asym_obs"], "asymptotic_median_mu": p["asym_exp"][0],
+                   "fraction_background_toys_beyond_grid": float(np.mean(~np.isfinite(b_limits))),
+                   "n_toys_per_strength": float(dist.n_toys), "n_background_toys": float(q_b.shape[0])},
+            pseudo_experiment_mu=pseudo,
+        )
+    return out

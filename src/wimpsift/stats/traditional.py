@@ -1,0 +1,185 @@
+"""The traditional analysis: multi-dimensional templates in (r, z, cS1, log10 cS2).
+
+Two variants, both flattened into one binned likelihood on the same engine as the
+network analysis (:class:`wimpsift.stats.templates.TemplateSet`):
+
+* ``factorised`` (the LUX standard analysis of the seed, Sec. IV B): each component
+  is ``N × f(r², z) × f(cS1, log10 cS2)``, the outer product of a position and a
+  pulse-area histogram (r² bins have equal volume);
+* ``full``: one 4-D histogram of (r², z, cS1, log10 cS2), which needs far more
+  simulated events to fill.
+
+Events are selected inside all axis ranges before either histogram is filled, so
+both factors are normalised on the same events. Background bins left empty by the
+finite simulation get ``empty_bin_fill`` simulated-event weights of each background
+(0 switches the floor off, and then :class:`TemplateSet` rejects bins with signal but
+no background).
+
+The 1-D network analysis uses :func:`discriminant_templates` on the same events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, model_validator
+
+from wimpsift.errors import DataError
+from wimpsift.stats._config import StatsConfig
+from wimpsift.stats.templates import TemplateSet, histogram_template
+
+AXES = ("r2_cm2", "z_cm", "cs1_pe", "log10_cs2")
+
+
+class TraditionalBinning(StatsConfig):
+    """Bins of the traditional templates (ranges in the units of the names)."""
+
+    variant: Literal["factorised", "full"] = "factorised"
+    r2_max_cm2: float = Field(gt=0)
+    z_min_cm: float
+    z_max_cm: float
+    cs1_min_pe: float = Field(ge=0)
+    cs1_max_pe: float = Field(gt=0)
+    log10_cs2_min: float
+    log10_cs2_max: float
+    r2_bins: int = Field(default=8, ge=1, le=200)
+    z_bins: int = Field(default=8, ge=1, le=200)
+    cs1_bins: int = Field(default=16, ge=1, le=400)
+    log10_cs2_bins: int = Field(default=16, ge=1, le=400)
+    empty_bin_fill: float = Field(default=0.5, ge=0)
+
+    @model_validator(mode="after")
+    def _ranges(self) -> TraditionalBinning:
+        for lo, hi in (("z_min_cm", "z_max_cm"), ("cs1_min_pe", "cs1_max_pe"),
+                       ("log10_cs2_min", "log10_cs2_max")):
+            if not getattr(self, lo) < getattr(self, hi):
+                raise ValueError(f"{lo} must be below {hi}")
+        return self
+
+    def edges(self) -> list[np.ndarray]:
+        return [
+            np.linspace(0.0, self.r2_max_cm2, self.r2_bins + 1),
+            np.linspace(self.z_min_cm, self.z_max_cm, self.z_bins + 1),
+            np.linspace(self.cs1_min_pe, self.cs1_max_pe, self.cs1_bins + 1),
+            np.linspace(self.log10_cs2_min, self.log10_cs2_max, self.log10_cs2_bins + 1),
+        ]
+
+
+def binning_from_detector(detector: object, **overrides: object) -> TraditionalBinning:
+    """Ranges from a detector definition's fiducial volume and analysis window."""
+    fid = detector.fiducial  # type: ignore[attr-defined]
+    win = detector.window  # type: ignore[attr-defined]
+    values: dict[str, object] = {
+        "r2_max_cm2": fid.radius_cm**2, "z_min_cm": fid.z_min_cm, "z_max_cm": fid.z_max_cm,
+        "cs1_min_pe": win.cs1_min_pe, "cs1_max_pe": win.cs1_max_pe,
+        "log10_cs2_min": float(np.log10(max(getattr(win, "s2_min_pe", 100.0), 1.0))),
+        "log10_cs2_max": float(np.log10(max(getattr(win, "s2_min_pe", 100.0), 1.0)) + 2.5),
+    }
+    values.update(overrides)
+    return TraditionalBinning.build(**values)
+
+
+def event_coordinates(events: pd.DataFrame, name: str = "events") -> np.ndarray:
+    """``(n, 4)`` array of (r², z, cS1, log10 cS2) from an event table."""
+    missing = [c for c in ("r_cm", "z_cm", "cs1_pe", "cs2_pe") if c not in events.columns]
+    if missing:
+        raise DataError(f"{name}: missing columns {missing}")
+    cs2 = events["cs2_pe"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_cs2 = np.where(cs2 > 0, np.log10(np.where(cs2 > 0, cs2, 1.0)), np.nan)
+    return np.column_stack([
+        events["r_cm"].to_numpy(dtype=float) ** 2, events["z_cm"].to_numpy(dtype=float),
+        events["cs1_pe"].to_numpy(dtype=float), log_cs2,
+    ])
+
+
+def _inside(coords: np.ndarray, edges: list[np.ndarray]) -> np.ndarray:
+    ok = np.all(np.isfinite(coords), axis=1)
+    for axis, e in enumerate(edges):
+        ok &= (coords[:, axis] >= e[0]) & (coords[:, axis] <= e[-1])
+    return ok
+
+
+def component_template(
+    events: pd.DataFrame, expected_events: float, binning: TraditionalBinning,
+    weights: np.ndarray | None = None, name: str = "component",
+) -> np.ndarray:
+    """The 4-D template ``(r2, z, cs1, log10cs2)`` of one component, ``expected_events`` in total."""
+    edges = binning.edges()
+    coords = event_coordinates(events, name)
+    w = np.ones(len(coords)) if weights is None else np.asarray(weights, dtype=float)
+    keep = _inside(coords, edges)
+    if not np.any(keep):
+        raise DataError(f"{name}: no event inside the traditional analysis ranges")
+    c, w = coords[keep], w[keep]
+    if binning.variant == "full":
+        return histogram_template([c[:, k] for k in range(4)], edges, expected_events, w, name)
+    f_pos = histogram_template([c[:, 0], c[:, 1]], edges[:2], 1.0, w, name)
+    f_area = histogram_template([c[:, 2], c[:, 3]], edges[2:], 1.0, w, name)
+    return expected_events * f_pos[:, :, None, None] * f_area[None, None, :, :]
+
+
+def _fill_empty(signal: np.ndarray, backgrounds: dict[str, np.ndarray],
+                per_event: Mapping[str, float], fill: float) -> dict[str, np.ndarray]:
+    # every bin without background gets the floor, not only those with signal: an
+    # observed event in a bin of zero expectation would make the likelihood vanish
+    # for every signal strength
+    if fill <= 0:
+        return backgrounds
+    empty = sum(backgrounds.values()) <= 0
+    if not np.any(empty):
+        return backgrounds
+    return {k: v + empty * fill * per_event[k] for k, v in backgrounds.items()}
+
+
+def traditional_templates(
+    signal_events: pd.DataFrame,
+    background_events: Mapping[str, pd.DataFrame],
+    expected: Mapping[str, float],
+    binning: TraditionalBinning,
+    sigma_ref_cm2: float,
+    mass_gev: float | None = None,
+) -> TemplateSet:
+    """Templates of the traditional analysis; ``expected`` maps ``"signal"`` and each
+    background name to its expected events inside the ranges (signal at ``sigma_ref_cm2``)."""
+    missing = [k for k in ("signal", *background_events) if k not in expected]
+    if missing:
+        raise DataError(f"expected: no expected event count for {missing}")
+    signal = component_template(signal_events, expected["signal"], binning, name="signal")
+    backgrounds = {
+        name: component_template(ev, expected[name], binning, name=f"backgrounds[{name!r}]")
+        for name, ev in background_events.items()
+    }
+    per_event = {name: expected[name] / max(len(ev), 1) for name, ev in background_events.items()}
+    backgrounds = _fill_empty(signal, backgrounds, per_event, binning.empty_bin_fill)
+    return TemplateSet(signal=signal, backgrounds=backgrounds, bin_edges=binning.edges(),
+                       sigma_ref_cm2=sigma_ref_cm2, mass_gev=mass_gev)
+
+
+def discriminant_templates(
+    signal_scores: np.ndarray,
+    background_scores: Mapping[str, np.ndarray],
+    expected: Mapping[str, float],
+    n_bins: int,
+    sigma_ref_cm2: float,
+    mass_gev: float | None = None,
+    empty_bin_fill: float = 0.5,
+) -> TemplateSet:
+    """1-D templates in the uniform-transformed discriminant g in [0, 1]."""
+    if int(n_bins) < 1:
+        raise DataError(f"n_bins: got {n_bins!r}, expected a positive number of bins")
+    edges = [np.linspace(0.0, 1.0, int(n_bins) + 1)]
+    signal = histogram_template(np.asarray(signal_scores, dtype=float), edges, expected["signal"],
+                                name="signal")
+    backgrounds = {
+        name: histogram_template(np.asarray(s, dtype=float), edges, expected[name],
+                                 name=f"backgrounds[{name!r}]")
+        for name, s in background_scores.items()
+    }
+    per_event = {k: expected[k] / max(len(v), 1) for k, v in background_scores.items()}
+    backgrounds = _fill_empty(signal, backgrounds, per_event, empty_bin_fill)
+    return TemplateSet(signal=signal, backgrounds=backgrounds, bin_edges=edges,
+                       sigma_ref_cm2=sigma_ref_cm2, mass_gev=mass_gev)

@@ -1,0 +1,44 @@
+"""Shared small models for the statistics tests."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig  # noqa: E402
+from wimpsift.stats.templates import TemplateSet  # noqa: E402
+
+
+def gaussian_model(
+    n_bins: int = 10, signal: float = 10.0, er: float = 100.0, wall: float = 10.0,
+    widths: dict[str, float] | None = None,
+) -> BinnedLikelihood:
+    """Signal peaked at high discriminant values, falling ER and flat wall backgrounds."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    s = np.exp(-0.5 * ((centres - 0.85) / 0.12) ** 2)
+    b_er = np.exp(-3.0 * centres)
+    b_wall = np.ones(n_bins)
+    templates = TemplateSet(
+        signal=s * signal / s.sum(),
+        backgrounds={"er": b_er * er / b_er.sum(), "wall": b_wall * wall / b_wall.sum()},
+        bin_edges=[edges], sigma_ref_cm2=1e-46, mass_gev=50.0,
+    )
+    config = LikelihoodConfig.build(background_rel_uncertainty=widths or {"er": 0.1, "wall": 0.3})
+    return BinnedLikelihood(templates, config)
+
+
+@pytest.fixture
+def small_model() -> BinnedLikelihood:
+    return gaussian_model()
+
+
+@pytest.fixture(scope="session")
+def make_model():
+    """Factory of :func:`gaussian_model` (tests directories are not packages)."""
+    return gaussian_model

@@ -1,0 +1,136 @@
+"""Traditional multi-dimensional templates and the timing breakdown."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wimpsift.errors import ConfigError, DataError
+from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
+from wimpsift.stats.limits import upper_limit
+from wimpsift.stats.timing import StageTimes, format_table, speedups
+from wimpsift.stats.traditional import (
+    TraditionalBinning,
+    discriminant_templates,
+    traditional_templates,
+)
+
+RANGES = dict(r2_max_cm2=400.0, z_min_cm=-46.0, z_max_cm=-6.0, cs1_min_pe=2.0, cs1_max_pe=60.0,
+              log10_cs2_min=2.3, log10_cs2_max=4.5)
+
+
+def _events(n: int, nr: bool, rng: np.random.Generator) -> pd.DataFrame:
+    cs1 = rng.uniform(2.0, 60.0, n)
+    band = 0.55 if nr else 0.75  # log10(cs2/cs1) offset: NR band below ER band
+    log_cs2 = 2.0 + band + 0.75 * np.log10(cs1) + 0.1 * rng.standard_normal(n)
+    return pd.DataFrame({"r_cm": 20.0 * np.sqrt(rng.uniform(0, 1, n)), "z_cm": rng.uniform(-46, -6, n),
+                         "cs1_pe": cs1, "cs2_pe": 10**log_cs2})
+
+
+@pytest.mark.parametrize("variant", ["factorised", "full"])
+def test_traditional_templates_shapes_and_normalisation(variant):
+    rng = np.random.default_rng(0)
+    binning = TraditionalBinning.build(variant=variant, r2_bins=3, z_bins=3, cs1_bins=6,
+                                       log10_cs2_bins=6, **RANGES)
+    ts = traditional_templates(_events(5000, True, rng), {"er": _events(5000, False, rng)},
+                               {"signal": 10.0, "er": 300.0}, binning, sigma_ref_cm2=1e-45, mass_gev=50.0)
+    assert ts.shape == (3, 3, 6, 6)
+    assert ts.signal.sum() == pytest.approx(10.0)
+    # the empty-bin floor adds a little background where the signal has bins of its own
+    assert ts.backgrounds["er"].sum() >= 300.0
+    lik = BinnedLikelihood(ts, LikelihoodConfig.build(background_rel_uncertainty=0.2))
+    counts = np.round(lik.expected(lik.nominal_parameters(0.0)))
+    result = upper_limit(lik, counts)
+    assert 0 < result.expected_mu["median"] < 5
+
+
+def test_factorised_template_is_a_product():
+    rng = np.random.default_rng(1)
+    binning = TraditionalBinning.build(r2_bins=2, z_bins=2, cs1_bins=3, log10_cs2_bins=3,
+                                       empty_bin_fill=0.0, **RANGES)
+    ev = _events(20_000, False, rng)
+    ts = traditional_templates(ev, {"er": ev}, {"signal": 1.0, "er": 1.0}, binning, 1e-45)
+    t = ts.signal
+    pos = t.sum(axis=(2, 3))
+    area = t.sum(axis=(0, 1))
+    np.testing.assert_allclose(t, pos[:, :, None, None] * area[None, None, :, :], rtol=1e-12)
+
+
+def test_without_floor_empty_background_bins_are_rejected():
+    rng = np.random.default_rng(2)
+    binning = TraditionalBinning.build(variant="full", r2_bins=4, z_bins=4, cs1_bins=10,
+                                       log10_cs2_bins=10, empty_bin_fill=0.0, **RANGES)
+    with pytest.raises(DataError, match="no background model"):
+        traditional_templates(_events(3000, True, rng), {"er": _events(300, False, rng)},
+                              {"signal": 1.0, "er": 10.0}, binning, 1e-45)
+
+
+def test_traditional_validators():
+    with pytest.raises(ConfigError, match="z_min_cm must be below z_max_cm"):
+        TraditionalBinning.build(**{**RANGES, "z_min_cm": 0.0})
+    with pytest.raises(ConfigError, match="r2_bins"):
+        TraditionalBinning.build(r2_bins=0, **RANGES)
+    with pytest.raises(ConfigError, match="variant"):
+        TraditionalBinning.build(variant="5d", **RANGES)
+    binning = TraditionalBinning.build(**RANGES)
+    ev = _events(10, True, np.random.default_rng(0))
+    with pytest.raises(DataError, match="missing columns"):
+        traditional_templates(ev.drop(columns="cs2_pe"), {"er": ev}, {"signal": 1, "er": 1}, binning, 1e-45)
+    with pytest.raises(DataError, match="no expected event count"):
+        traditional_templates(ev, {"er": ev}, {"signal": 1}, binning, 1e-45)
+    outside = ev.assign(z_cm=10.0)
+    with pytest.raises(DataError, match="no event inside"):
+        traditional_templates(outside, {"er": ev}, {"signal": 1, "er": 1}, binning, 1e-45)
+
+
+def test_discriminant_templates():
+    rng = np.random.default_rng(3)
+    ts = discriminant_templates(rng.beta(5, 1, 1000), {"er": rng.beta(1, 5, 1000)},
+                                {"signal": 5.0, "er": 100.0}, 20, 1e-45, 50.0)
+    assert ts.shape == (20,)
+    assert ts.flat_signal()[-1] > ts.flat_signal()[0]
+    with pytest.raises(DataError, match="n_bins"):
+        discriminant_templates([0.5], {"er": [0.5]}, {"signal": 1, "er": 1}, 0, 1e-45)
+
+
+def test_stage_times_and_table():
+    trad, net = StageTimes(), StageTimes()
+    with trad.stage("toy_generation"):
+        sum(i * i for i in range(200_000))
+    with net.stage("toy_generation"):
+        with net.stage("hypothesis_testing"):  # nested: counted once, in the outer stage
+            sum(i for i in range(1000))
+    assert net.cpu_s["hypothesis_testing"] == 0.0
+    assert trad.total_cpu_s > net.total_cpu_s > 0
+    sp = speedups(trad, net)
+    assert sp["total_cpu"] == pytest.approx(trad.total_cpu_s / net.total_cpu_s)
+    table = format_table(trad, net)
+    assert "seed Table I" in table and "speed-up" in table
+    with pytest.raises(ValueError, match="stage"):
+        with trad.stage("plotting"):
+            pass
+
+
+def test_pyhf_workspace_is_written_without_pyhf(tmp_path, monkeypatch):
+    """pyhf is optional: exporting the workspace is plain JSON."""
+    import builtins
+    import json
+
+    from wimpsift.stats.pyhf_export import write_workspace
+
+    real_import = builtins.__import__
+
+    def no_pyhf(name, *args, **kwargs):
+        if name == "pyhf" or name.startswith("pyhf."):
+            raise ImportError("pyhf blocked for this test")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyhf)
+    ts = discriminant_templates(np.linspace(0.5, 1, 50), {"er": np.linspace(0, 1, 50)},
+                                {"signal": 2.0, "er": 20.0}, 5, 1e-45, 30.0)
+    lik = BinnedLikelihood(ts, LikelihoodConfig.build(background_rel_uncertainty=0.2))
+    path = write_workspace(tmp_path / "ws.json", lik, np.ones(5))
+    spec = json.loads(path.read_text())
+    assert [s["name"] for s in spec["channels"][0]["samples"]] == ["signal", "er"]
+    assert spec["observations"][0]["data"] == [1.0] * 5
