@@ -12,24 +12,34 @@ A k-nearest-neighbour estimator for a discrete variable against a continuous one
 (Ross 2014, PLoS ONE 9, e87357, itself built on Kraskov, Stögbauer and Grassberger
 2004), generalised here to event weights. For event ``i`` of class ``c``:
 
-- ``d_i`` is the distance to its k-th nearest neighbour *of the same class*
-  (maximum norm, the event itself excluded);
-- ``S_same,i`` is the summed weight of the same-class events in that ball and
-  ``S_all,i`` the summed weight of all events (both classes) in it, self excluded;
-  ``m_i`` is the number of events of both classes in it;
+- the ball around ``x_i`` (maximum norm) grows over the events of the *same class*,
+  nearest first and the event itself excluded, until their summed weight ``S_same,i``
+  reaches k times the mean weight of the class (with equal weights: the k-th
+  nearest neighbour; growing by weight keeps ``S_same,i`` nearly fixed when weights
+  vary within a class, e.g. backgrounds weighted by their rates, where counting
+  neighbours would let it fluctuate and bias the logarithm);
+- ``S_all,i`` is the summed weight of all events (both classes) in that ball, self
+  excluded; ``k_i`` and ``m_i`` are the numbers of same-class and of all events in it;
 - ``W_c`` is the total weight of class ``c`` and ``W`` the total weight.
 
 The local log-ratio log p(c|x_i) / p(c) is estimated as
 
     log(S_same,i / W_c) - log(S_all,i / W)
-      + [ψ(k) - log k] - [ψ(m_i) - log m_i] + [ψ(N) - log N] - [ψ(N_c) - log N_c]
+      + [ψ(k_i) - log k_i] - [ψ(m_i) - log m_i] + [ψ(N) - log N] - [ψ(N_c) - log N_c]
 
 and the MI is its weighted mean over events (weight w_i / W), divided by ln 2. With
 equal weights the logarithms cancel and this is exactly Ross's estimator
-ψ(N) - <ψ(N_c)> + ψ(k) - <ψ(m)>; with per-class weights it is the MI of the
-reweighted population (class priors W_c / W), which is what a weighted, balanced
-training optimises. The digamma terms are the finite-sample corrections of the
-unweighted estimator, applied to the raw counts.
+ψ(N) - <ψ(N_c)> + ψ(k) - <ψ(m)>; with weights it is the MI of the reweighted
+population (class priors W_c / W), which is what a weighted, balanced training
+optimises. The digamma terms are the finite-sample corrections of the unweighted
+estimator, applied to the raw counts.
+
+Accuracy (tests/nn): on Gaussian mixtures the unweighted estimate agrees with the
+numerical integral within its error. Strongly unequal weights leave a small positive
+bias, measured in 2-D at about +5 % (signal weight 4× background) and +3 % to +8 %
+(two thirds of the background at 1/5 to 1/50 of the weight of the rest). Input and
+output MI of a discriminant are computed on the same events with the same weights, so
+the completion test compares like with like.
 
 Each variable is first mapped by a monotone transform (``"rank"``: its empirical
 CDF, the default; ``"standardise"``: weighted z-score; ``"none"``). A monotone map
@@ -165,7 +175,27 @@ def _ball_weight_sums(tree: KDTree, weights_in_tree: np.ndarray, points: np.ndar
     return sums, counts
 
 
-def _mi_nats(x: np.ndarray, labels: np.ndarray, weights: np.ndarray, k: int) -> float:
+def _weighted_knn_radius(tree: KDTree, points: np.ndarray, weights: np.ndarray, k: int,
+                         max_neighbours: int) -> tuple[np.ndarray, np.ndarray]:
+    """Radius at which the same-class weight around each event reaches k × mean weight.
+
+    With equal weights this is the distance to the k-th neighbour. Growing the ball by
+    weight rather than by count keeps the same-class weight in it (nearly) fixed, as
+    the count is fixed in the unweighted estimator; counting neighbours instead would
+    make it fluctuate with the weights of whichever events happen to be nearest, and
+    the logarithm turns that noise into a bias. At most ``max_neighbours`` are used.
+    """
+    n_query = int(min(len(points), max(k + 1, max_neighbours)))
+    dist, idx = tree.query(points, k=n_query)  # column 0 is the event itself
+    cum = np.cumsum(weights[idx[:, 1:]], axis=1)
+    target = k * weights.mean() * (1 - 1e-9)
+    reached = cum >= target
+    j = np.where(reached.any(axis=1), np.argmax(reached, axis=1), n_query - 2)
+    return dist[np.arange(len(points)), j + 1], j + 1
+
+
+def _mi_nats(x: np.ndarray, labels: np.ndarray, weights: np.ndarray, k: int,
+             max_neighbours: int = 64) -> float:
     n = x.shape[0]
     total_w = weights.sum()
     contrib = np.zeros(n)
@@ -176,22 +206,22 @@ def _mi_nats(x: np.ndarray, labels: np.ndarray, weights: np.ndarray, k: int) -> 
             raise DataError(f"labels: class {c} has {n_c} event(s), expected more than k={k}")
         xc, wc = x[in_c], weights[in_c]
         tree_c = KDTree(xc, metric="chebyshev")
-        dist, _ = tree_c.query(xc, k=k + 1)  # first neighbour is the event itself
-        radius = dist[:, -1]
+        radius, k_in = _weighted_knn_radius(tree_c, xc, wc, k, max_neighbours)
         # a zero radius (duplicated points) would give an empty ball: widen minimally
         radius = np.where(radius > 0, radius, np.nextafter(0.0, 1.0))
-        s_same, m_same = _ball_weight_sums(tree_c, wc, xc, radius)
+        s_same, n_same = _ball_weight_sums(tree_c, wc, xc, radius)
         other = ~in_c
         tree_o = KDTree(x[other], metric="chebyshev")
-        s_other, m_other = _ball_weight_sums(tree_o, weights[other], xc, radius)
+        s_other, n_other = _ball_weight_sums(tree_o, weights[other], xc, radius)
         s_same = s_same - wc  # remove the event itself
-        m = (m_same - 1) + m_other
         s_all = s_same + s_other
+        k_in = np.maximum(n_same - 1, 1)
+        m = k_in + n_other
         with np.errstate(divide="ignore", invalid="ignore"):
             log_ratio = np.log(s_same / wc.sum()) - np.log(s_all / total_w)
         # events whose neighbours all have zero weight carry no usable local estimate
         log_ratio = np.where(np.isfinite(log_ratio), log_ratio, 0.0)
-        correction = ((digamma(k) - np.log(k)) - (digamma(m) - np.log(m))
+        correction = ((digamma(k_in) - np.log(k_in)) - (digamma(m) - np.log(m))
                       + (digamma(n) - np.log(n)) - (digamma(n_c) - np.log(n_c)))
         contrib[in_c] = log_ratio + correction
     return float(np.sum(weights * contrib) / total_w)

@@ -1,0 +1,282 @@
+"""``wimpsift nn train|evaluate|study``: the one-dimensional neural discriminant.
+
+Thin layer: parse, call :mod:`wimpsift.training.discriminant` and
+:mod:`wimpsift.training.studies`, write results. ``--json`` prints the metrics as
+JSON on stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from wimpsift.errors import ConfigError, DataError
+
+
+def _masses(text: str) -> list[float]:
+    try:
+        return [float(m) for m in text.split(",") if m.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated masses in GeV, got {text!r}") from None
+
+
+def _add_sample_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("samples")
+    g.add_argument("--detector", "-d", default="lux_2013", help="shipped detector or TOML path")
+    g.add_argument("--backgrounds", help="comma-separated background names (default: all)")
+    g.add_argument("--n-signal", type=int, default=5000, help="signal events in window per mass")
+    g.add_argument("--n-background", type=int, default=5000,
+                   help="events in window per background source")
+    g.add_argument("--max-simulated", type=int, default=20_000_000,
+                   help="cap on simulated interactions per source")
+    g.add_argument("--test-fraction", type=float, default=0.5)
+    g.add_argument("--cache-dir", help="Parquet cache of the simulated samples")
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network and training")
+    g.add_argument("--masses", type=_masses, help="comma-separated WIMP masses in GeV "
+                   "(default: the LUX seed's 22 masses 3.5 ... 1000)")
+    g.add_argument("--inputs", default="corrected",
+                   help="preset (corrected, raw, corrected_pf, raw_pf) or comma-separated columns")
+    g.add_argument("--hidden", default="10,3", help="hidden layer sizes (default 10,3)")
+    g.add_argument("--activation", default="tanh")
+    g.add_argument("--epochs-from-scratch", type=int, default=20)
+    g.add_argument("--epochs-transfer", type=int, default=10)
+    g.add_argument("--batch-size", type=int, default=128)
+    g.add_argument("--learning-rate", type=float, default=1e-2)
+    g.add_argument("--mi-k", type=int, default=5)
+    g.add_argument("--mi-epsilon", type=float, default=0.02)
+    g.add_argument("--mi-n-sigma", type=float, default=1.0)
+    g.add_argument("--max-retrains", type=int, default=2)
+    g.add_argument("--seed", type=int, default=0)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    nn = subparsers.add_parser("nn", help="one-dimensional neural discriminant (LUX seed)")
+    sub = nn.add_subparsers(dest="nn_command", metavar="NN_COMMAND", required=True)
+
+    t = sub.add_parser("train", help="train one network per WIMP mass")
+    _add_sample_options(t)
+    _add_training_options(t)
+    t.add_argument("--mode", choices=["sequential", "independent", "both"], default="sequential",
+                   help="transfer learning from the lowest mass up, independent, or both "
+                   "(writes the AUC-vs-epoch comparison)")
+    t.add_argument("-o", "--output", required=True, help="output folder")
+    t.add_argument("--json", action="store_true", help="print per-mass metrics as JSON")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("evaluate", help="apply trained networks to an event table")
+    e.add_argument("--models", required=True, help="folder written by 'wimpsift nn train'")
+    e.add_argument("events", help="event table (.parquet); with 'label' (and 'weight') "
+                   "columns, metrics are computed too")
+    e.add_argument("--in-window", action="store_true",
+                   help="keep only events with in_window true (simulated tables hold all events)")
+    e.add_argument("-o", "--output", help="output .parquet with one score column per mass")
+    e.add_argument("--json", action="store_true", help="print metrics as JSON")
+    e.set_defaults(func=_evaluate)
+
+    s = sub.add_parser("study", help="raw vs corrected, prompt fraction, PCA, projections")
+    s.add_argument("study", choices=["raw_vs_corrected", "prompt_fraction", "pca", "projections"])
+    _add_sample_options(s)
+    _add_training_options(s)
+    s.add_argument("--models", help="for pca and projections: reuse the networks of a "
+                   "'wimpsift nn train' folder (its models/ subfolder) instead of training")
+    s.add_argument("--projection-mass", type=float, default=50.0,
+                   help="mass of the network shown by 'projections' (default 50 GeV)")
+    s.add_argument("-o", "--output", required=True, help="output folder")
+    s.add_argument("--json", action="store_true", help="print the study table as JSON")
+    s.set_defaults(func=_study)
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _configs(args: argparse.Namespace, prompt_fraction: bool = False
+             ) -> tuple[Any, dict[str, Any]]:
+    from wimpsift.training.discriminant import DEFAULT_MASSES_GEV, validated_config
+
+    try:
+        hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
+    except ValueError:
+        raise ConfigError(f"--hidden: got {args.hidden!r}, expected comma-separated "
+                          "integers") from None
+    config = validated_config(
+        masses_gev=args.masses or list(DEFAULT_MASSES_GEV), inputs=args.inputs, hidden=hidden,
+        activation=args.activation, mode="sequential",
+        epochs_from_scratch=args.epochs_from_scratch, epochs_transfer=args.epochs_transfer,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, mi_k=args.mi_k,
+        mi_epsilon=args.mi_epsilon, mi_n_sigma=args.mi_n_sigma, max_retrains=args.max_retrains,
+        seed=args.seed)
+    sample_settings = {
+        "detector": args.detector, "n_signal": args.n_signal,
+        "n_background_per_source": args.n_background, "max_simulated": args.max_simulated,
+        "test_fraction": args.test_fraction, "seed": args.seed, "cache_dir": args.cache_dir,
+        "prompt_fraction": prompt_fraction,
+        "backgrounds": [b.strip() for b in args.backgrounds.split(",")] if args.backgrounds
+        else None,
+    }
+    if prompt_fraction and not args.backgrounds:
+        # photon-timing simulation runs for every simulated interaction; CEvNS needs ~10^3
+        # interactions per event in the window for ~0.03 expected events: left out
+        from wimpsift.detectors import load_detector
+
+        names = [b.name for b in load_detector(args.detector).backgrounds]
+        kept = [n for n in names if n != "cevns"]
+        if len(kept) != len(names):
+            _log("prompt fraction: leaving out the 'cevns' background (negligible rate, "
+                 "costly photon-timing simulation); name it in --backgrounds to keep it")
+        sample_settings["backgrounds"] = kept
+    return config, sample_settings
+
+
+def _samples(sample_settings: dict[str, Any]):
+    import torch
+
+    from wimpsift.training.samples import EventSamples, validated_sample_config
+
+    torch.set_num_threads(1)
+    return EventSamples(validated_sample_config(**sample_settings))
+
+
+def _records(table) -> list[dict[str, Any]]:
+    return json.loads(table.to_json(orient="records"))
+
+
+def _train(args: argparse.Namespace) -> int:
+    from wimpsift.provenance import check_writable
+    from wimpsift.training.discriminant import (
+        metrics_table,
+        plot_auc_vs_epoch,
+        plot_mi_vs_mass,
+        save_discriminants,
+        train_masses,
+    )
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out / "metrics.csv", "--output")
+    needs_pf = "s1_prompt_fraction" in ",".join(_resolve(args.inputs))
+    config, sample_settings = _configs(args, prompt_fraction=needs_pf)
+    provider = _samples(sample_settings)
+    modes = ["sequential", "independent"] if args.mode == "both" else [args.mode]
+    runs = {}
+    result: dict[str, Any] = {"detector": args.detector, "inputs": list(_resolve(args.inputs))}
+    for mode in modes:
+        _log(f"training ({mode}) ...")
+        cfg = config.model_copy(update={"mode": mode})
+        models = train_masses(cfg, samples=provider.for_mass, log=_log,
+                              sample_settings=sample_settings)
+        runs[mode] = models
+        folder = out if len(modes) == 1 or mode == "sequential" else out / mode
+        folder.mkdir(parents=True, exist_ok=True)
+        table = metrics_table(models)
+        summary = {"mode": mode, "samples": provider.summary,
+                   "total_training_seconds": float(table.training_seconds.sum())}
+        save_discriminants(models, folder / "models", summary)
+        from wimpsift.provenance import atomic_path
+
+        with atomic_path(folder / "metrics.csv") as tmp:
+            table.to_csv(tmp, index=False, float_format="%.6g")
+        plot_mi_vs_mass(models, folder / "mi_vs_mass.png")
+        result[mode] = {"metrics": _records(table),
+                        "total_training_seconds": summary["total_training_seconds"],
+                        "n_retrained": int(table.n_attempts.gt(1).sum())}
+    plot_auc_vs_epoch(runs, out / "auc_vs_epoch.png")
+    result["samples"] = provider.summary
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        _log(f"wrote {out}")
+    return 0
+
+
+def _resolve(inputs: str) -> tuple[str, ...]:
+    from wimpsift.models.dense import resolve_inputs
+
+    return resolve_inputs(inputs)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from wimpsift.metrics.leakage import discrimination_summary
+    from wimpsift.metrics.mutual_information import mutual_information
+    from wimpsift.provenance import atomic_path
+    from wimpsift.training.discriminant import balanced_weights, load_discriminants
+
+    models = load_discriminants(args.models)
+    path = Path(args.events)
+    if not path.is_file():
+        raise DataError(f"events: {str(path)!r} is not a file")
+    try:
+        table = pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several types for unreadable files
+        raise DataError(f"events: cannot read {str(path)!r} as Parquet: {err}") from err
+    if args.in_window:
+        if "in_window" not in table.columns:
+            raise DataError("events: --in-window given but the table has no 'in_window' column")
+        table = table[table["in_window"].to_numpy(dtype=bool)].reset_index(drop=True)
+    scores = pd.DataFrame(index=table.index)
+    result: dict[str, Any] = {"n_events": len(table), "metrics": {}}
+    has_label = "label" in table.columns
+    for mass, model in models.items():
+        scores[f"nn_score_{mass:g}GeV"] = model.score(table)
+        if has_label:
+            y = table["label"].to_numpy().astype(int)
+            w = table["weight"].to_numpy(float) if "weight" in table.columns else np.ones(len(y))
+            logit = model.logit(table)
+            wb = balanced_weights(y, w)
+            m = discrimination_summary(logit, y, wb)
+            m["output_mi_bits"] = mutual_information(logit, y, wb).mi_bits
+            result["metrics"][f"{mass:g}"] = m
+    if args.output:
+        with atomic_path(args.output) as tmp:
+            pd.concat([table, scores], axis=1).to_parquet(tmp, index=False)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    return 0
+
+
+def _study(args: argparse.Namespace) -> int:
+    from wimpsift.training import studies
+    from wimpsift.training.discriminant import train_masses
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    config, sample_settings = _configs(args, prompt_fraction=args.study == "prompt_fraction")
+    provider = _samples(sample_settings)
+    if args.study in studies.INPUT_STUDIES:
+        table = studies.study_inputs(args.study, config, provider.for_mass, out, log=_log)
+    else:
+        masses = None if args.study == "pca" else [args.projection_mass]
+        if args.models:
+            from wimpsift.training.discriminant import load_discriminants
+
+            models = load_discriminants(args.models)
+            if masses is not None:
+                if args.projection_mass not in models:
+                    raise ConfigError(f"--projection-mass: {args.projection_mass:g} GeV is not "
+                                      f"among the trained masses {sorted(models)}")
+                models = {args.projection_mass: models[args.projection_mass]}
+        else:
+            cfg = config if masses is None else config.model_copy(update={"masses_gev": masses})
+            models = train_masses(cfg, samples=provider.for_mass, log=_log,
+                                  sample_settings=sample_settings)
+        if args.study == "pca":
+            table = studies.study_pca(models, provider.for_mass, out)
+        else:
+            model = models[args.projection_mass]
+            table = studies.study_projections(model, provider.for_mass(args.projection_mass),
+                                              out)
+    if args.json:
+        print(json.dumps({"study": args.study, "table": _records(table)}, indent=1))
+    else:
+        _log(f"wrote {out}")
+    return 0

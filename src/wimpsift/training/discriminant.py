@@ -1,0 +1,576 @@
+"""Per-mass neural discriminants with MI completion checks and transfer learning.
+
+This is the training stage of the LUX machine-learning seed (Sec. III A-B):
+
+1. For each WIMP mass, a dense network (:mod:`wimpsift.models.dense`, default
+   4-10-3-1) is trained to separate that mass's signal from all backgrounds, with a
+   weighted binary cross-entropy balanced between the classes: background events
+   carry their expected-rate weights, and each class is rescaled to half of the total
+   weight.
+2. ``mode="sequential"`` trains the masses from the lowest up, each starting from the
+   previous mass's weights (transfer learning); ``mode="independent"`` starts every
+   mass from new random weights. Both record the test-set AUC after every epoch
+   (:func:`plot_auc_vs_epoch`: the seed's Fig. 1).
+3. Completion: on the test set, the MI between class and network output must reach
+   (1 - ε) × the MI between class and the inputs (``mi_epsilon``; a margin of
+   ``mi_n_sigma`` combined standard errors absorbs the estimator's noise, 0 for the
+   strict test). A mass that fails is retrained automatically: first from new random
+   weights with a new seed, then with a new seed and ``retrain_epoch_factor`` times the
+   epochs. The attempt with the largest output MI is kept and every attempt is
+   recorded (:func:`plot_mi_vs_mass`: the seed's Fig. 2).
+4. The uniform transform g(f) (:mod:`wimpsift.models.uniform_transform`) is fitted on
+   the balanced test set and saved with the network; :meth:`TrainedDiscriminant.score`
+   applies network and transform to any event table.
+
+The limits stage uses :func:`train_masses` (or :func:`load_discriminants`) and
+:meth:`TrainedDiscriminant.score`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from wimpsift.errors import ConfigError, DataError
+from wimpsift.metrics.leakage import discrimination_summary
+from wimpsift.metrics.mutual_information import mutual_information
+from wimpsift.models.dense import DenseDiscriminantNet, input_matrix, resolve_inputs
+from wimpsift.models.uniform_transform import UniformTransform
+from wimpsift.provenance import atomic_path, provenance, write_json
+
+DEFAULT_MASSES_GEV: tuple[float, ...] = (
+    3.5, 4, 5, 7, 10, 13, 15, 17, 19, 21, 24, 27, 30, 33, 37, 40, 50, 60, 75, 100, 300, 1000)
+FORMAT_VERSION = 1
+Mode = Literal["sequential", "independent"]
+
+
+class DiscriminantConfig(BaseModel):
+    """Settings of the network, its training and the completion criterion."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    masses_gev: list[float] = Field(default_factory=lambda: list(DEFAULT_MASSES_GEV))
+    inputs: str | list[str] = "corrected"
+    hidden: list[int] = Field(default_factory=lambda: [10, 3])
+    activation: str = "tanh"
+    mode: Mode = "sequential"
+    epochs_from_scratch: Annotated[int, Field(gt=0)] = 20
+    epochs_transfer: Annotated[int, Field(gt=0)] = 10
+    batch_size: Annotated[int, Field(gt=0)] = 128
+    learning_rate: Annotated[float, Field(gt=0)] = 1e-2
+    final_lr_fraction: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.3, description="learning rate decays exponentially to this fraction of its start")
+    focus_backgrounds: list[str] = Field(
+        default_factory=lambda: ["wall"],
+        description="background sources trained alone (against signal) in the middle "
+        "phase of each training; the LUX seed's fix for networks that miss wall events")
+    focus_fraction: Annotated[float, Field(ge=0, lt=1)] = Field(
+        1 / 3, description="fraction of the epochs in the focus phase (0: no focus phase)")
+    mi_k: Annotated[int, Field(ge=1)] = 5
+    mi_subsets: Annotated[int, Field(ge=2)] = 5
+    mi_epsilon: Annotated[float, Field(ge=0, lt=1)] = 0.02
+    mi_n_sigma: Annotated[float, Field(ge=0)] = 1.0
+    max_retrains: Annotated[int, Field(ge=0, le=5)] = 2
+    retrain_epoch_factor: Annotated[float, Field(ge=1)] = 3.0
+    seed: Annotated[int, Field(ge=0)] = 0
+
+    @field_validator("masses_gev")
+    @classmethod
+    def _masses(cls, value: list[float]) -> list[float]:
+        if not value or any((not np.isfinite(m)) or m <= 0 for m in value):
+            raise ValueError("expected a non-empty list of positive WIMP masses in GeV")
+        if len(set(value)) != len(value):
+            raise ValueError("masses must be distinct")
+        return sorted(float(m) for m in value)
+
+    @field_validator("inputs")
+    @classmethod
+    def _inputs(cls, value: str | list[str]) -> str | list[str]:
+        resolve_inputs(value)
+        return value
+
+    @field_validator("hidden")
+    @classmethod
+    def _hidden(cls, value: list[int]) -> list[int]:
+        if not value or any(h < 1 for h in value):
+            raise ValueError("expected positive hidden-layer sizes")
+        return value
+
+    @field_validator("activation")
+    @classmethod
+    def _activation(cls, value: str) -> str:
+        from wimpsift.models.dense import ACTIVATIONS
+
+        if value not in ACTIVATIONS:
+            raise ValueError(f"expected one of {sorted(ACTIVATIONS)}")
+        return value
+
+
+def validated_config(**settings: Any) -> DiscriminantConfig:
+    """Build a :class:`DiscriminantConfig`, turning validation errors into ConfigError."""
+    try:
+        return DiscriminantConfig(**settings)
+    except ConfigError:
+        raise
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                             for e in err.errors())
+        raise ConfigError(f"discriminant config: {problems}") from err
+
+
+# ---------------------------------------------------------------------------------------
+# data checks
+# ---------------------------------------------------------------------------------------
+def check_training_table(table: pd.DataFrame, inputs: Sequence[str], name: str = "table"
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, labels, weights) of a table with ``label`` and ``weight``; DataError if unusable."""
+    if not isinstance(table, pd.DataFrame):
+        raise DataError(f"{name}: got {type(table).__name__}, expected a pandas DataFrame")
+    if len(table) == 0:
+        raise DataError(f"{name}: the sample is empty, expected signal and background events")
+    for col in ("label", "weight"):
+        if col not in table.columns:
+            raise DataError(f"{name}: missing column {col!r}")
+    labels = table["label"].to_numpy()
+    if not np.isin(labels, [0, 1]).all():
+        raise DataError(f"{name}: column 'label' must hold 0 (background) or 1 (signal)")
+    labels = labels.astype(int)
+    if np.unique(labels).size < 2:
+        raise DataError(f"{name}: single-class sample (label {int(labels[0])} only), expected "
+                        "signal and background")
+    weights = table["weight"].to_numpy(dtype=float)
+    if not np.all(np.isfinite(weights)):
+        raise DataError(f"{name}: column 'weight' has non-finite values")
+    if np.any(weights < 0):
+        raise DataError(f"{name}: column 'weight' has {int(np.sum(weights < 0))} negative "
+                        "value(s), expected weights >= 0")
+    for c in (0, 1):
+        if weights[labels == c].sum() <= 0:
+            raise DataError(f"{name}: class {c} has zero total weight")
+    x = input_matrix(table, inputs)
+    return x, labels, weights
+
+
+def balanced_weights(labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Rescale weights so each class holds half of the total and the mean weight is 1."""
+    out = np.asarray(weights, dtype=float).copy()
+    n = len(out)
+    for c in (0, 1):
+        sel = labels == c
+        out[sel] *= 0.5 * n / out[sel].sum()
+    return out
+
+
+def split_table(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, test) by the ``split`` column."""
+    if "split" not in table.columns:
+        raise DataError("table: missing column 'split' ('train' or 'test' per event)")
+    train = table[table["split"] == "train"]
+    test = table[table["split"] == "test"]
+    if len(train) == 0 or len(test) == 0:
+        raise DataError(f"table: split has {len(train)} train and {len(test)} test events, "
+                        "expected both non-empty")
+    return train, test
+
+
+# ---------------------------------------------------------------------------------------
+# the trained object
+# ---------------------------------------------------------------------------------------
+@dataclass
+class TrainedDiscriminant:
+    """A network trained for one WIMP mass, its uniform transform and its metrics."""
+
+    mass_gev: float
+    inputs: tuple[str, ...]
+    network: DenseDiscriminantNet
+    transform: UniformTransform
+    metrics: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def logit(self, table: pd.DataFrame) -> np.ndarray:
+        return self.network.logit(input_matrix(table, self.inputs))
+
+    def output(self, table: pd.DataFrame) -> np.ndarray:
+        """Network output f(x) in [0, 1] (1: signal-like)."""
+        z = self.logit(table)
+        return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+    def score(self, table: pd.DataFrame) -> np.ndarray:
+        """g(f(x)) in [0, 1]: output after the uniform transform (uniform on balanced test)."""
+        # the transform is stored on the logit, a monotone function of f that does not
+        # saturate in floating point; g is therefore the same CDF
+        return self.transform(self.logit(table))
+
+    # -- persistence ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        state = {k: v.detach().cpu().tolist() for k, v in self.network.state_dict().items()}
+        return {
+            "format": "wimpsift.nn_discriminant", "format_version": FORMAT_VERSION,
+            "mass_gev": self.mass_gev, "inputs": list(self.inputs),
+            "network": {"n_inputs": self.network.n_inputs, "hidden": list(self.network.hidden),
+                        "activation": self.network.activation, "state": state},
+            "uniform_transform_on": "logit", "uniform_transform": self.transform.to_dict(),
+            "metrics": self.metrics, "history": self.history, "provenance": self.provenance,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainedDiscriminant:
+        if data.get("format") != "wimpsift.nn_discriminant":
+            raise DataError("model: not a wimpsift neural-discriminant file")
+        try:
+            net_d = data["network"]
+            net = DenseDiscriminantNet(int(net_d["n_inputs"]), [int(h) for h in net_d["hidden"]],
+                                       net_d["activation"])
+            state = {k: torch.as_tensor(v, dtype=net.state_dict()[k].dtype)
+                     for k, v in net_d["state"].items()}
+            net.load_state_dict(state)
+            return cls(mass_gev=float(data["mass_gev"]), inputs=tuple(data["inputs"]),
+                       network=net, transform=UniformTransform.from_dict(data["uniform_transform"]),
+                       metrics=data.get("metrics", {}), history=data.get("history", []),
+                       provenance=data.get("provenance", {}))
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            if isinstance(err, DataError):
+                raise
+            raise DataError(f"model: malformed saved discriminant: {err}") from err
+
+    def save(self, path: str | Path) -> Path:
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainedDiscriminant:
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"model: {str(path)!r} is not a file")
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise DataError(f"model: {str(path)!r} is not valid JSON: {err}") from err
+        return cls.from_dict(data)
+
+
+def model_filename(mass_gev: float) -> str:
+    return f"nn_{mass_gev:g}GeV.json"
+
+
+def save_discriminants(models: dict[float, TrainedDiscriminant], folder: str | Path,
+                       summary: dict[str, Any] | None = None) -> Path:
+    """One JSON file per mass plus ``index.json`` (masses, files, metrics, summary)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for mass, model in models.items():
+        model.save(folder / model_filename(mass))
+    index = {"format": "wimpsift.nn_discriminant_set", "format_version": FORMAT_VERSION,
+             "masses_gev": sorted(models), "files": {f"{m:g}": model_filename(m) for m in models},
+             "metrics": {f"{m:g}": models[m].metrics for m in sorted(models)},
+             "summary": summary or {}}
+    return write_json(folder / "index.json", index)
+
+
+def load_discriminants(folder: str | Path) -> dict[float, TrainedDiscriminant]:
+    folder = Path(folder)
+    index_path = folder / "index.json"
+    if not index_path.is_file():
+        raise DataError(f"models: {str(folder)!r} has no index.json (not a trained model set)")
+    index = json.loads(index_path.read_text())
+    return {float(m): TrainedDiscriminant.load(folder / name)
+            for m, name in sorted(index["files"].items(), key=lambda kv: float(kv[0]))}
+
+
+# ---------------------------------------------------------------------------------------
+# training
+# ---------------------------------------------------------------------------------------
+def new_network(config: DiscriminantConfig, n_inputs: int, seed: int) -> DenseDiscriminantNet:
+    torch.manual_seed(seed)
+    return DenseDiscriminantNet(n_inputs, config.hidden, config.activation)
+
+
+def fit_epochs(
+    net: DenseDiscriminantNet, x: np.ndarray, y: np.ndarray, w: np.ndarray, epochs: int,
+    config: DiscriminantConfig, seed: int,
+    on_epoch: Callable[[DenseDiscriminantNet], float] | None = None,
+) -> tuple[list[float], list[float]]:
+    """Weighted BCE training with Adam; returns (loss per epoch, on_epoch value per epoch)."""
+    gen = torch.Generator().manual_seed(seed)
+    xt = torch.as_tensor(x, dtype=torch.float64)
+    xs = net.standardise(xt).detach()
+    yt = torch.as_tensor(y, dtype=torch.float32)
+    wt = torch.as_tensor(w, dtype=torch.float32)
+    opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    sched = torch.optim.lr_scheduler.ExponentialLR(
+        opt, gamma=config.final_lr_fraction ** (1.0 / max(epochs - 1, 1)))
+    bce = torch.nn.BCEWithLogitsLoss(reduction="none")
+    losses: list[float] = []
+    values: list[float] = []
+    n = len(xt)
+    for _ in range(epochs):
+        net.train()
+        perm = torch.randperm(n, generator=gen)
+        total = 0.0
+        for start in range(0, n, config.batch_size):
+            idx = perm[start:start + config.batch_size]
+            opt.zero_grad()
+            logit = net.layers(xs[idx]).squeeze(-1)
+            loss = (bce(logit, yt[idx]) * wt[idx]).sum() / wt[idx].sum()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        sched.step()
+        net.eval()
+        losses.append(total / n)
+        if on_epoch is not None:
+            values.append(float(on_epoch(net)))
+    return losses, values
+
+
+def evaluate(net: DenseDiscriminantNet, x: np.ndarray, y: np.ndarray, w: np.ndarray,
+             config: DiscriminantConfig, input_mi: dict[str, float] | None = None
+             ) -> dict[str, Any]:
+    """AUC, leakage at 50 % signal efficiency and input/output MI on a (test) sample."""
+    wb = balanced_weights(y, w)
+    logit = net.logit(x)
+    out = discrimination_summary(logit, y, wb)
+    if input_mi is None:
+        r = mutual_information(x, y, wb, k=config.mi_k, n_subsets=config.mi_subsets,
+                               seed=config.seed)
+        input_mi = {"mi_bits": r.mi_bits, "error_bits": r.error_bits}
+    r = mutual_information(logit, y, wb, k=config.mi_k, n_subsets=config.mi_subsets,
+                           seed=config.seed)
+    target = (1.0 - config.mi_epsilon) * input_mi["mi_bits"]
+    margin = config.mi_n_sigma * float(np.hypot(r.error_bits, input_mi["error_bits"]))
+    out.update({
+        "input_mi_bits": input_mi["mi_bits"], "input_mi_error_bits": input_mi["error_bits"],
+        "output_mi_bits": r.mi_bits, "output_mi_error_bits": r.error_bits,
+        "mi_ratio": r.mi_bits / input_mi["mi_bits"] if input_mi["mi_bits"] > 0 else float("nan"),
+        "mi_target_bits": target, "mi_complete": bool(r.mi_bits + margin >= target),
+    })
+    return out
+
+
+def _phases(epochs: int, focus: np.ndarray | None, fraction: float
+            ) -> list[tuple[int, np.ndarray | None]]:
+    """(epochs, event selection) of each phase: all, focus backgrounds only, all."""
+    if focus is None or fraction <= 0 or epochs < 3:
+        return [(epochs, None)]
+    middle = max(1, int(round(epochs * fraction)))
+    first = (epochs - middle) // 2
+    return [(first, None), (middle, focus), (epochs - middle - first, None)]
+
+
+def train_one_mass(
+    mass_gev: float, table: pd.DataFrame, config: DiscriminantConfig,
+    initial: DenseDiscriminantNet | None = None, log: Callable[[str], None] | None = None,
+) -> TrainedDiscriminant:
+    """Train (and retrain if the MI criterion fails) the discriminant of one mass.
+
+    ``initial``: network to start from (sequential transfer); None: random weights.
+    """
+    inputs = resolve_inputs(config.inputs)
+    train, test = split_table(table)
+    x, y, w = check_training_table(train, inputs, "train")
+    xt, yt, wt = check_training_table(test, inputs, "test")
+    wb = balanced_weights(y, w)
+    wtb = balanced_weights(yt, wt)
+    r = mutual_information(xt, yt, wtb, k=config.mi_k, n_subsets=config.mi_subsets,
+                           seed=config.seed)
+    input_mi = {"mi_bits": r.mi_bits, "error_bits": r.error_bits}
+
+    focus, focus_w = None, None
+    if config.focus_backgrounds and config.focus_fraction > 0 and "source" in train.columns:
+        in_focus = train["source"].isin(config.focus_backgrounds).to_numpy() & (y == 0)
+        if in_focus.any():
+            focus = in_focus | (y == 1)
+            focus_w = balanced_weights(y[focus], w[focus])
+
+    def test_auc(net: DenseDiscriminantNet) -> float:
+        return discrimination_summary(net.logit(xt), yt, wtb)["auc"]
+
+    mass_key = int(round(mass_gev * 1000))
+    attempts: list[dict[str, Any]] = []
+    best: tuple[float, DenseDiscriminantNet, dict[str, Any]] | None = None
+    for attempt in range(config.max_retrains + 1):
+        seed = config.seed * 7919 + mass_key * 31 + attempt
+        if attempt == 0 and initial is not None:
+            net, init, epochs = copy.deepcopy(initial), "previous_mass", config.epochs_transfer
+        else:
+            net, init = new_network(config, len(inputs), seed), "random"
+            epochs = config.epochs_from_scratch
+            if attempt >= 2:
+                epochs = int(round(epochs * config.retrain_epoch_factor ** (attempt - 1)))
+        if init == "random":
+            net.set_standardisation(x, wb)
+        t0 = time.perf_counter()
+        losses, aucs, focus_epochs = [], [], []
+        for phase, (n_ep, sel) in enumerate(_phases(epochs, focus, config.focus_fraction)):
+            if n_ep == 0:
+                continue
+            xs_, ys_, ws_ = (x, y, wb) if sel is None else (x[sel], y[sel], focus_w)
+            if sel is not None:
+                focus_epochs += list(range(len(aucs), len(aucs) + n_ep))
+            lo, au = fit_epochs(net, xs_, ys_, ws_, n_ep, config, seed + 104729 * phase, test_auc)
+            losses += lo
+            aucs += au
+        seconds = time.perf_counter() - t0
+        metrics = evaluate(net, xt, yt, wt, config, input_mi)
+        attempts.append({"attempt": attempt, "seed": seed, "init": init, "epochs": epochs,
+                         "seconds": seconds, "loss_per_epoch": losses, "auc_per_epoch": aucs,
+                         "focus_epochs": focus_epochs,
+                         **{k: metrics[k] for k in ("auc", "leakage_at_50pct_signal",
+                                                    "output_mi_bits", "mi_complete")}})
+        if log:
+            log(f"{mass_gev:g} GeV attempt {attempt} ({init}, {epochs} epochs): "
+                f"AUC {metrics['auc']:.4f}, leakage {metrics['leakage_at_50pct_signal']:.3g}, "
+                f"MI out/in {metrics['output_mi_bits']:.4f}/{input_mi['mi_bits']:.4f}"
+                f"{'' if metrics['mi_complete'] else ' (MI criterion not met)'}")
+        if best is None or metrics["output_mi_bits"] > best[0]:
+            best = (metrics["output_mi_bits"], net, metrics)
+        if metrics["mi_complete"]:
+            break
+    assert best is not None
+    _, net, metrics = best
+    metrics = dict(metrics)
+    metrics.update({"n_attempts": len(attempts), "retrained": len(attempts) > 1,
+                    "n_train": int(len(y)), "n_test": int(len(yt)),
+                    "training_seconds": float(sum(a["seconds"] for a in attempts))})
+    transform = UniformTransform().fit(net.logit(xt), yt, wt)
+    return TrainedDiscriminant(mass_gev=float(mass_gev), inputs=inputs, network=net,
+                               transform=transform, metrics=metrics, history=attempts)
+
+
+def train_masses(
+    config: DiscriminantConfig | dict[str, Any] | None = None,
+    samples: Callable[[float], pd.DataFrame] | None = None,
+    log: Callable[[str], None] | None = None,
+    sample_settings: dict[str, Any] | None = None,
+) -> dict[float, TrainedDiscriminant]:
+    """Train one discriminant per mass (lowest first) and return {mass_gev: model}.
+
+    ``samples(mass_gev)`` returns the training table of a mass (event columns plus
+    ``label``, ``weight``, ``split``); by default LUX-style samples are simulated with
+    :class:`wimpsift.training.samples.EventSamples` (``sample_settings`` go to its
+    :class:`~wimpsift.training.samples.SampleConfig`).
+    """
+    if config is None:
+        config = DiscriminantConfig()
+    elif isinstance(config, dict):
+        config = validated_config(**config)
+    if samples is None:
+        from wimpsift.training.samples import EventSamples, validated_sample_config
+
+        provider = EventSamples(validated_sample_config(**(sample_settings or {})))
+        samples = provider.for_mass
+    models: dict[float, TrainedDiscriminant] = {}
+    previous: DenseDiscriminantNet | None = None
+    for mass in config.masses_gev:
+        initial = previous if config.mode == "sequential" else None
+        model = train_one_mass(mass, samples(mass), config, initial, log)
+        model.provenance = provenance(
+            {"discriminant": config, "samples": sample_settings or {}, "mass_gev": mass},
+            config.seed, "nn_train")
+        models[mass] = model
+        previous = model.network
+    return models
+
+
+def metrics_table(models: dict[float, TrainedDiscriminant]) -> pd.DataFrame:
+    """One row per mass: MI in/out with errors, AUC, leakage, attempts."""
+    keys = ("input_mi_bits", "input_mi_error_bits", "output_mi_bits", "output_mi_error_bits",
+            "mi_ratio", "mi_complete", "auc", "leakage_at_50pct_signal", "n_attempts",
+            "training_seconds", "n_train", "n_test")
+    rows = [{"mass_gev": m, **{k: models[m].metrics.get(k) for k in keys}} for m in sorted(models)]
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------
+# figures
+# ---------------------------------------------------------------------------------------
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_auc_vs_epoch(runs: dict[str, dict[float, TrainedDiscriminant]], path: str | Path) -> Path:
+    """Seed Fig. 1: test AUC against cumulative epoch for each training mode.
+
+    The first attempt of every mass is drawn (before any automatic retraining), so the
+    curves show how each mode behaves; dotted lines mark where a new mass starts (masses
+    in GeV written along the top for the first run). Epochs of the focus phase (wall
+    events as the only background) are drawn faint: the AUC against all backgrounds
+    drops while the network trains on walls alone.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    colours = {"sequential": "tab:blue", "independent": "tab:red"}
+    lowest = 1.0
+    for k, (label, models) in enumerate(runs.items()):
+        colour = colours.get(label, f"C{k}")
+        epoch, xs, ys, focus_x, focus_y = 0, [], [], [], []
+        for mass in sorted(models):
+            first = models[mass].history[0]
+            auc = list(first["auc_per_epoch"])
+            n = len(auc)
+            in_focus = set(first.get("focus_epochs", []))
+            for i, value in enumerate(auc):
+                xs.append(epoch + i + 1)
+                ys.append(np.nan if i in in_focus else value)
+                if i in in_focus:
+                    focus_x.append(epoch + i + 1)
+                    focus_y.append(value)
+            ax.axvline(epoch + 0.5, color=colour, alpha=0.25, lw=0.6, ls=":")
+            if k == 0:
+                ax.annotate(f"{mass:g}", (epoch + 1, 1.0), xycoords=("data", "axes fraction"),
+                            fontsize=6, rotation=90, va="top", color="0.4")
+            epoch += n
+        ax.plot(xs, ys, ".-", ms=2, lw=0.8, label=label, color=colour)
+        if np.isfinite(ys).any():
+            lowest = min(lowest, float(np.nanmin(ys)))
+        if focus_x:
+            ax.plot(focus_x, focus_y, ".", ms=2, alpha=0.3, color=colour,
+                    label=f"{label}: wall-only phase (may fall below the axis)")
+    # zoom on the epochs trained against all backgrounds
+    ax.set_ylim(max(0.0, lowest - 0.3 * (1.0 - lowest) - 1e-3), 1.0 + 0.05 * (1.0 - lowest) + 1e-4)
+    ax.set_xlabel("training epoch (masses in sequence, lowest first)")
+    ax.set_ylabel("test AUC")
+    ax.legend()
+    ax.set_title("AUC against epoch: sequential transfer vs independent training")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_mi_vs_mass(models: dict[float, TrainedDiscriminant], path: str | Path) -> Path:
+    """Seed Fig. 2: MI (bits) between class and inputs / network output against mass."""
+    plt = _pyplot()
+    t = metrics_table(models)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.errorbar(t.mass_gev, t.input_mi_bits, t.input_mi_error_bits, color="k", marker="o",
+                ms=3, label="inputs")
+    ax.errorbar(t.mass_gev, t.output_mi_bits, t.output_mi_error_bits, color="tab:red",
+                marker="s", ms=3, label="network output")
+    ax.set_xscale("log")
+    ax.set_xlabel("WIMP mass [GeV/c$^2$]")
+    ax.set_ylabel("mutual information with class [bits]")
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
+    plt.close(fig)
+    return path

@@ -1,0 +1,216 @@
+"""Training and test samples for the per-mass discriminants: WIMP signal and backgrounds.
+
+Each source is simulated with :func:`wimpsift.simulation.simulate_events` in chunks
+until ``n_signal`` (signal) or ``n_background_per_source`` (each background) events
+fall in the analysis window, or ``max_simulated`` interactions have been simulated.
+Only the events in the window (threshold, fiducial volume, cS1 and S2 range) are
+kept.
+
+Event weights are expected events in the analysis window per kept event:
+
+    weight = rate_per_kg_day × exposure_kg_days × (n_in_window / n_simulated) / n_kept
+
+for physical sources, and the published window count scaled with exposure divided by
+``n_kept`` for data-driven ones (wall). Backgrounds therefore enter training in the
+proportions of their expected rates, however many events of each were simulated; the
+signal weight is that of the reference cross-section ``sigma_cm2`` and only its total
+matters (training balances signal against background).
+
+Every source sample is cached as Parquet (``cache_dir``), keyed by a hash of every
+setting that changes it, with the provenance in the file metadata.
+
+The table of one mass (:meth:`EventSamples.for_mass`) holds the event columns plus
+``label`` (1 signal, 0 background), ``weight`` and ``split`` ("train" or "test",
+drawn per event with probability ``test_fraction`` of "test"; the background split
+is the same for every mass).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from wimpsift.detectors import Detector, load_detector
+from wimpsift.errors import ConfigError, DataError
+from wimpsift.provenance import atomic_path, config_hash, provenance
+from wimpsift.simulation import simulate_events
+from wimpsift.sources import make_source
+
+SAMPLE_VERSION = 1
+KEEP_COLUMNS = (
+    "source", "recoil_type", "energy_kev", "drift_time_us", "x_cm", "y_cm", "z_cm", "r_cm",
+    "s1_area_pe", "s2_area_pe", "s2_top_area_pe", "s2_bottom_area_pe", "s1_n_pmts",
+    "s1_prompt_fraction", "cs1_pe", "cs2_pe", "cs2_bottom_pe",
+)
+
+
+class SampleConfig(BaseModel):
+    """Settings of the signal and background samples."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detector: str = "lux_2013"
+    backgrounds: list[str] | None = Field(
+        None, description="background names; default: every background of the detector")
+    n_signal: Annotated[int, Field(gt=10)] = 5000
+    n_background_per_source: Annotated[int, Field(gt=10)] = 5000
+    max_simulated: Annotated[int, Field(gt=0)] = 20_000_000
+    chunk_size: Annotated[int, Field(gt=0, le=2_000_000)] = 200_000
+    prompt_fraction: bool = False
+    sigma_cm2: Annotated[float, Field(gt=0)] = 1e-45
+    exposure_kg_days: Annotated[float, Field(gt=0)] | None = None
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    seed: Annotated[int, Field(ge=0)] = 0
+    cache_dir: str | None = None
+
+
+def validated_sample_config(**settings: Any) -> SampleConfig:
+    try:
+        return SampleConfig(**settings)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                             for e in err.errors())
+        raise ConfigError(f"samples: {problems}") from err
+
+
+def _stable_seed(seed: int, *parts: object) -> int:
+    key = "/".join(str(p) for p in parts).encode()
+    return (int(seed) * 1_000_003 + zlib.crc32(key)) % (2**31 - 1)
+
+
+def simulate_in_window(
+    detector: Detector, source, n_target: int, seed: int, max_simulated: int,
+    chunk_size: int = 200_000, prompt_fraction: bool = False,
+) -> tuple[pd.DataFrame, int]:
+    """Events of ``source`` in the analysis window: (table, interactions simulated)."""
+    kept: list[pd.DataFrame] = []
+    n_kept = n_sim = chunk = 0
+    size = min(chunk_size, max_simulated)
+    while n_kept < n_target and n_sim < max_simulated:
+        events = simulate_events(detector, source, size, seed, prompt_fraction=prompt_fraction,
+                                 chunk_index=chunk)
+        sel = events[events["in_window"].to_numpy(dtype=bool)]
+        kept.append(sel[list(KEEP_COLUMNS)])
+        n_kept += len(sel)
+        n_sim += size
+        chunk += 1
+        eff = max(n_kept / n_sim, 1.0 / n_sim)
+        need = int(1.2 * (n_target - n_kept) / eff) + 1000
+        size = int(min(chunk_size, max_simulated - n_sim, max(need, 1000)))
+    table = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=KEEP_COLUMNS)
+    if n_kept > n_target:
+        # keep the first n_target events; the interactions they stand for scale alike
+        n_sim = int(round(n_sim * n_target / n_kept))
+        table = table.iloc[:n_target].reset_index(drop=True)
+    return table, n_sim
+
+
+def _expected_in_window(source, detector: Detector, exposure: float, n_in: int,
+                        n_sim: int) -> float:
+    window = source.expected_in_window
+    if window is not None:
+        count, reference = window
+        return float(count * exposure / reference)
+    return float(source.rate_per_kg_day * exposure * n_in / max(n_sim, 1))
+
+
+class EventSamples:
+    """Signal (per mass) and background samples with expected-rate weights and splits."""
+
+    def __init__(self, config: SampleConfig | None = None, detector: Detector | None = None):
+        self.config = config or SampleConfig()
+        self.detector = detector or load_detector(self.config.detector)
+        names = [b.name for b in self.detector.backgrounds]
+        chosen = self.config.backgrounds if self.config.backgrounds is not None else names
+        unknown = sorted(set(chosen) - set(names))
+        if unknown or not chosen:
+            raise ConfigError(f"backgrounds: got {chosen!r}, expected a non-empty subset of "
+                              f"{names} for detector {self.detector.name!r}")
+        self.background_names = list(chosen)
+        self.exposure = (self.config.exposure_kg_days if self.config.exposure_kg_days
+                         else self.detector.exposure_kg_days)
+        self._background: pd.DataFrame | None = None
+        self.summary: dict[str, dict[str, float]] = {}
+
+    # -- one source -------------------------------------------------------------------
+    def _settings(self, name: str, mass_gev: float | None, n_target: int) -> dict[str, Any]:
+        c = self.config
+        return {"version": SAMPLE_VERSION, "detector": self.detector.model_dump(mode="json"),
+                "source": name, "mass_gev": mass_gev, "n_target": n_target,
+                "max_simulated": c.max_simulated, "chunk_size": c.chunk_size,
+                "prompt_fraction": c.prompt_fraction, "sigma_cm2": c.sigma_cm2,
+                "exposure_kg_days": self.exposure, "seed": c.seed}
+
+    def source_sample(self, name: str, mass_gev: float | None = None) -> pd.DataFrame:
+        """Events of one source in the window with a ``weight`` column (cached)."""
+        c = self.config
+        n_target = c.n_signal if name == "wimp" else c.n_background_per_source
+        settings = self._settings(name, mass_gev, n_target)
+        key = config_hash(settings)
+        label = name if mass_gev is None else f"{name}_{mass_gev:g}GeV"
+        path = None
+        if c.cache_dir is not None:
+            folder = Path(c.cache_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{self.detector.name}_{label}_{key}.parquet"
+            if path.is_file():
+                table = pq.read_table(path)
+                meta = json.loads(table.schema.metadata[b"wimpsift"].decode())
+                self.summary[label] = meta["summary"]
+                return table.to_pandas()
+        source = make_source(self.detector, name, mass_gev=mass_gev, sigma_cm2=c.sigma_cm2)
+        seed = _stable_seed(c.seed, name, mass_gev)
+        table, n_sim = simulate_in_window(self.detector, source, n_target, seed, c.max_simulated,
+                                          c.chunk_size, c.prompt_fraction)
+        if len(table) == 0:
+            raise DataError(f"samples: no {label} events in the analysis window after "
+                            f"{n_sim} simulated interactions; raise max_simulated")
+        expected = _expected_in_window(source, self.detector, self.exposure, len(table), n_sim)
+        table["weight"] = expected / len(table)
+        summary = {"n_simulated": float(n_sim), "n_in_window": float(len(table)),
+                   "expected_in_window": expected}
+        self.summary[label] = summary
+        if path is not None:
+            arrow = pa.Table.from_pandas(table, preserve_index=False)
+            meta = {"summary": summary, "provenance": provenance(settings, c.seed, "nn_samples")}
+            arrow = arrow.replace_schema_metadata({b"wimpsift": json.dumps(meta).encode()})
+            with atomic_path(path) as tmp:
+                pq.write_table(arrow, tmp)
+        return table
+
+    # -- combined tables ----------------------------------------------------------------
+    def _split(self, n: int, *parts: object) -> np.ndarray:
+        rng = np.random.default_rng(_stable_seed(self.config.seed, "split", *parts))
+        return np.where(rng.random(n) < self.config.test_fraction, "test", "train")
+
+    def background(self) -> pd.DataFrame:
+        """All backgrounds, label 0, weights from expected rates, fixed train/test split."""
+        if self._background is None:
+            parts = [self.source_sample(n) for n in self.background_names]
+            table = pd.concat(parts, ignore_index=True)
+            table["label"] = 0
+            table["split"] = self._split(len(table), "background")
+            self._background = table
+        return self._background
+
+    def signal(self, mass_gev: float) -> pd.DataFrame:
+        table = self.source_sample("wimp", float(mass_gev)).copy()
+        table["label"] = 1
+        table["split"] = self._split(len(table), "wimp", float(mass_gev))
+        return table
+
+    def for_mass(self, mass_gev: float) -> pd.DataFrame:
+        """Signal of ``mass_gev`` plus all backgrounds, with label, weight and split."""
+        return pd.concat([self.signal(mass_gev), self.background()], ignore_index=True)
+
+    def expected_background(self) -> dict[str, float]:
+        bkg = self.background()
+        return {str(k): float(v) for k, v in bkg.groupby("source")["weight"].sum().items()}

@@ -1,0 +1,152 @@
+"""Training per mass: transfer learning, MI completion and retraining, persistence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from wimpsift.errors import ConfigError, DataError
+from wimpsift.training.discriminant import (
+    TrainedDiscriminant,
+    load_discriminants,
+    metrics_table,
+    plot_auc_vs_epoch,
+    plot_mi_vs_mass,
+    save_discriminants,
+    train_masses,
+    train_one_mass,
+    validated_config,
+)
+from wimpsift.training.studies import pca_leakage, study_pca, study_projections
+
+
+def _config(**kw):
+    base = dict(masses_gev=[10, 50], epochs_from_scratch=6, epochs_transfer=3, max_retrains=0,
+                mi_subsets=3)
+    base.update(kw)
+    return validated_config(**base)
+
+
+def _flat(net):
+    return torch.cat([p.detach().flatten() for p in net.parameters()])
+
+
+def test_sequential_training_starts_from_previous_weights(toy):
+    """With a vanishing learning rate a transferred network keeps the previous weights."""
+    cfg = _config(learning_rate=1e-12, mode="sequential")
+    models = train_masses(cfg, samples=toy)
+    first, second = models[10.0], models[50.0]
+    assert second.history[0]["init"] == "previous_mass"
+    torch.testing.assert_close(_flat(first.network), _flat(second.network), rtol=0, atol=1e-9)
+    assert first.network is not second.network  # the previous model is not modified
+    independent = train_masses(cfg.model_copy(update={"mode": "independent"}), samples=toy)
+    assert independent[50.0].history[0]["init"] == "random"
+    assert not torch.allclose(_flat(independent[10.0].network), _flat(independent[50.0].network))
+
+
+def test_training_separates_and_meets_mi_criterion(toy):
+    cfg = _config(epochs_from_scratch=20, epochs_transfer=5, batch_size=32, learning_rate=0.02)
+    models = train_masses(cfg, samples=toy)
+    for model in models.values():
+        m = model.metrics
+        assert m["auc"] > 0.9
+        assert m["output_mi_bits"] > 0.95 * m["input_mi_bits"]
+        assert len(model.history[0]["auc_per_epoch"]) == model.history[0]["epochs"]
+    table = metrics_table(models)
+    assert list(table.mass_gev) == [10.0, 50.0]
+
+
+def test_failed_mi_criterion_triggers_retraining(toy):
+    """An untrainable setting (tiny learning rate) fails; retrains use new seeds, then more epochs."""
+    cfg = _config(masses_gev=[10], learning_rate=1e-9, max_retrains=2, mi_n_sigma=0.0,
+                  epochs_from_scratch=2, retrain_epoch_factor=2.0)
+    model = train_one_mass(10.0, toy(10.0), cfg)
+    h = model.history
+    assert [a["init"] for a in h] == ["random"] * 3
+    assert len({a["seed"] for a in h}) == 3
+    assert [a["epochs"] for a in h] == [2, 2, 4]
+    assert model.metrics["n_attempts"] == 3 and model.metrics["retrained"]
+    assert model.metrics["mi_complete"] is False
+
+
+def test_save_load_round_trip_and_score_range(toy, tmp_path):
+    models = train_masses(_config(), samples=toy)
+    save_discriminants(models, tmp_path / "models")
+    loaded = load_discriminants(tmp_path / "models")
+    table = toy(50.0, n=300, seed=9)
+    for mass, model in models.items():
+        np.testing.assert_array_equal(model.score(table), loaded[mass].score(table))
+        s = loaded[mass].score(table)
+        assert s.min() >= 0 and s.max() <= 1
+    data = json.loads((tmp_path / "models" / "nn_50GeV.json").read_text())
+    assert data["provenance"]["stage"] == "nn_train"
+    assert data["network"]["hidden"] == [10, 3]
+    plot_auc_vs_epoch({"sequential": models}, tmp_path / "auc.png")
+    plot_mi_vs_mass(models, tmp_path / "mi.png")
+    assert (tmp_path / "auc.png").stat().st_size > 0
+
+
+def test_saved_model_on_table_missing_inputs(toy, tmp_path):
+    model = train_masses(_config(masses_gev=[10]), samples=toy)[10.0]
+    path = model.save(tmp_path / "m.json")
+    table = toy(10.0).drop(columns=["cs2_pe"])
+    with pytest.raises(DataError, match="cs2_pe"):
+        TrainedDiscriminant.load(path).score(table)
+    with pytest.raises(DataError, match="not a file"):
+        TrainedDiscriminant.load(tmp_path / "absent.json")
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(DataError, match="not a wimpsift"):
+        TrainedDiscriminant.load(tmp_path / "bad.json")
+    with pytest.raises(DataError, match="index.json"):
+        load_discriminants(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "word"),
+    [
+        (lambda t: t.iloc[0:0], "empty"),
+        (lambda t: t[t.label == 1], "single-class"),
+        (lambda t: t.assign(weight=np.where(t.index == 3, -1.0, t.weight)), "negative"),
+        (lambda t: t.assign(weight=np.where(t.index == 3, np.nan, t.weight)), "non-finite"),
+        (lambda t: t.assign(r_cm=np.where(t.index == 3, np.inf, t.r_cm)), "non-finite"),
+        (lambda t: t.drop(columns=["weight"]), "weight"),
+        (lambda t: t.drop(columns=["split"]), "split"),
+        (lambda t: t.assign(split="train"), "split"),
+    ],
+)
+def test_training_table_validators(toy, mutate, word):
+    table = mutate(toy(10.0))
+    with pytest.raises(DataError, match=word):
+        train_one_mass(10.0, table, _config(masses_gev=[10]))
+
+
+@pytest.mark.parametrize(
+    ("settings", "word"),
+    [
+        ({"inputs": "r_cm,bogus"}, "bogus"),
+        ({"masses_gev": []}, "masses"),
+        ({"masses_gev": [10, -1]}, "masses"),
+        ({"mi_epsilon": 1.5}, "mi_epsilon"),
+        ({"activation": "nope"}, "activation"),
+        ({"hidden": [10, 0]}, "hidden"),
+        ({"mode": "parallel"}, "mode"),
+        ({"unknown": 1}, "unknown"),
+    ],
+)
+def test_config_validators(settings, word):
+    with pytest.raises(ConfigError, match=word):
+        validated_config(**settings)
+
+
+def test_pca_is_worse_than_the_network_and_projections(toy, tmp_path):
+    models = train_masses(_config(masses_gev=[50], epochs_from_scratch=10), samples=toy)
+    pca = pca_leakage(toy(50.0), models[50.0].inputs)
+    assert 0.5 <= pca["auc"] < models[50.0].metrics["auc"]
+    table = study_pca(models, toy, tmp_path)
+    assert (table.leakage_ratio_pca_over_nn > 1).all()
+    proj = study_projections(models[50.0], toy(50.0), tmp_path, n_events=100)
+    assert set(proj["class"]) == {"signal", "background"}
+    assert (tmp_path / "pca.png").is_file() and (tmp_path / "projections_50GeV.csv").is_file()

@@ -1,0 +1,70 @@
+"""``wimpsift nn``: end-to-end at tiny scale on simulated LUX events, and exit code 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from wimpsift.cli.main import main
+
+
+def test_train_evaluate_study_end_to_end(tmp_path, capsys, toy):
+    out = tmp_path / "run"
+    common = ["--masses", "50,100", "--n-signal", "300", "--n-background", "300",
+              "--backgrounds", "er,wall", "--epochs-from-scratch", "3", "--epochs-transfer", "2",
+              "--max-retrains", "0", "--cache-dir", str(tmp_path / "cache")]
+    assert main(["nn", "train", *common, "--mode", "both", "-o", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    rows = result["sequential"]["metrics"]
+    assert [r["mass_gev"] for r in rows] == [50.0, 100.0]
+    for r in rows:
+        assert 0.5 < r["auc"] <= 1 and 0 <= r["leakage_at_50pct_signal"] <= 1
+        assert r["input_mi_bits"] > 0
+    assert set(result["samples"]) == {"er", "wall", "wimp_50GeV", "wimp_100GeV"}
+    for name in ("auc_vs_epoch.png", "mi_vs_mass.png", "metrics.csv", "models/index.json",
+                 "independent/models/nn_100GeV.json"):
+        assert (out / name).is_file(), name
+
+    events = tmp_path / "events.parquet"
+    toy(50.0, n=200).to_parquet(events)
+    scored = tmp_path / "scored.parquet"
+    assert main(["nn", "evaluate", "--models", str(out / "models"), str(events), "-o",
+                 str(scored), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)["metrics"]
+    assert set(metrics) == {"50", "100"}
+    assert scored.is_file()
+
+    missing = tmp_path / "missing.parquet"
+    toy(50.0, n=50).drop(columns=["cs2_pe"]).to_parquet(missing)
+    assert main(["nn", "evaluate", "--models", str(out / "models"), str(missing)]) == 2
+    assert "cs2_pe" in capsys.readouterr().err
+
+    assert main(["nn", "evaluate", "--in-window", "--models", str(out / "models"),
+                 str(events)]) == 2
+    assert "in_window" in capsys.readouterr().err
+
+    study = tmp_path / "study"
+    assert main(["nn", "study", "pca", *common, "-o", str(study), "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)["table"]
+    assert all(row["pca_leakage"] >= 0 for row in table)
+    assert (study / "pca.csv").is_file() and (study / "pca.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("argv", "word"),
+    [
+        (["nn", "train", "--inputs", "bogus", "-o", "{tmp}/x"], "bogus"),
+        (["nn", "train", "--n-signal", "5", "-o", "{tmp}/x"], "n_signal"),
+        (["nn", "train", "--backgrounds", "radon", "--masses", "50", "-o", "{tmp}/x"],
+         "backgrounds"),
+        (["nn", "train", "--mi-epsilon", "2", "-o", "{tmp}/x"], "mi_epsilon"),
+        (["nn", "train", "--hidden", "10,x", "-o", "{tmp}/x"], "--hidden"),
+        (["nn", "train", "--detector", "nowhere", "--masses", "50", "-o", "{tmp}/x"], "detector"),
+        (["nn", "evaluate", "--models", "{tmp}", "{tmp}/e.parquet"], "index.json"),
+    ],
+)
+def test_bad_input_exits_2(tmp_path, capsys, argv, word):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    assert word in capsys.readouterr().err
