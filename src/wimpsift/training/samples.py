@@ -93,7 +93,9 @@ def simulate_in_window(
     """Events of ``source`` in the analysis window: (table, interactions simulated)."""
     kept: list[pd.DataFrame] = []
     n_kept = n_sim = chunk = 0
-    size = min(chunk_size, max_simulated)
+    # a first chunk sized to the target, so efficient sources (and the slow photon-time
+    # simulation) do not pay for a full chunk
+    size = min(chunk_size, max_simulated, max(20 * n_target, 10_000))
     while n_kept < n_target and n_sim < max_simulated:
         events = simulate_events(detector, source, size, seed, prompt_fraction=prompt_fraction,
                                  chunk_index=chunk)

@@ -1,0 +1,39 @@
+"""``reproduce lux`` end to end at tiny scale, and its configuration validation."""
+
+import json
+
+import pytest
+
+from wimpsift.errors import ConfigError
+from wimpsift.pipelines.reproduce_lux import make_config, run_reproduce_lux
+
+
+def test_reproduce_lux_tiny(tmp_path):
+    cfg = make_config("quick", masses_gev=[50.0], n_signal=300, n_background=300, n_toys=30,
+                      n_background_toys=30, grid_points=4, n_pseudo_experiments=0, epochs=3,
+                      studies=False, seed=1)
+    metrics = run_reproduce_lux(cfg, tmp_path, log=lambda message: None)
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "limits_vs_mass.png").is_file()
+    row = written["per_mass"]["50"]
+    # both analyses give a finite, physical limit of the same order at 50 GeV
+    assert 1e-48 < row["expected_limit_network_cm2"] < 1e-42
+    assert 0.2 < row["expected_limit_ratio"] < 5
+    assert written["provenance"]["config"]["masses_gev"] == [50.0]
+    assert metrics["speedup_cpu"] > 1  # the 1-D analysis is cheaper than the 4-D one
+    network = written["network"][0]
+    assert 0 < network["output_mi_bits"] <= 1 and 0.5 < network["auc"] <= 1
+
+
+@pytest.mark.parametrize(
+    ("scale", "overrides", "message"),
+    [
+        ("huge", {}, "scale"),
+        ("quick", {"masses_gev": [-1.0]}, "masses_gev"),
+        ("quick", {"n_toys": 1}, "n_toys"),
+        ("quick", {"colour": "red"}, "colour"),
+    ],
+)
+def test_reproduce_lux_config_validation(scale, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        make_config(scale, **overrides)
