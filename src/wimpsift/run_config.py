@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -30,7 +30,7 @@ class RatesStage(_Stage):
 
 
 class ReproduceStage(_Stage):
-    scale: str = "quick"
+    scale: Literal["quick", "paper"] = "quick"
     seed: Annotated[int, Field(ge=0)] = 0
 
 

@@ -37,3 +37,11 @@ def test_reproduce_lux_tiny(tmp_path):
 def test_reproduce_lux_config_validation(scale, overrides, message):
     with pytest.raises(ConfigError, match=message):
         make_config(scale, **overrides)
+
+
+def test_cli_reproduce_lux_bad_input_exits_2(tmp_path, capsys):
+    from wimpsift.cli.main import main
+
+    assert main(["reproduce", "lux", "--workers", "0", "-o", str(tmp_path / "out")]) == 2
+    assert "workers" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

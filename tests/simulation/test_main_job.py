@@ -25,7 +25,8 @@ def test_main_job_tiny(tmp_path):
     config.write_text(TINY)
     out = tmp_path / "out"
     assert main(["run", "--config", str(config), "-o", str(out)]) == 0
-    for name in ("index.html", "bands.png", "rates.json", "rates.txt", "events_er.parquet", "provenance.json"):
+    expected = ("index.html", "bands.png", "rates.json", "rates.txt", "events_er.parquet", "provenance.json")
+    for name in expected:
         assert (out / name).is_file(), name
     rates = json.loads((out / "rates.json").read_text())
     assert rates["provenance"]["config"]["simulation"]["detector"] == "lux_2013"

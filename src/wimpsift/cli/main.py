@@ -17,6 +17,10 @@ from wimpsift.errors import WimpsiftError
 COMMAND_MODULES = [
     "wimpsift.cli.simulate",
     "wimpsift.cli.run",
+    "wimpsift.cli.reproduce",
+    "wimpsift.cli.nn",
+    "wimpsift.cli.limits",
+    "wimpsift.cli.images",
 ]
 
 

@@ -170,6 +170,8 @@ def plot_history(history: Mapping[str, Any], path: str | Path,
                  title: str = "Training history") -> Path:
     """Accuracy, loss, precision and recall per epoch, training and validation (Fig. 14)."""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(2, 2, figsize=(9, 7), sharex=True)
     epochs = history["epoch"]
     for ax, key in zip(axes.ravel(), ("accuracy", "loss", "precision", "recall"), strict=True):
@@ -177,6 +179,7 @@ def plot_history(history: Mapping[str, Any], path: str | Path,
         if f"val_{key}" in history:
             ax.plot(epochs, history[f"val_{key}"], label="validation")
         ax.set(title=key.capitalize(), xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()

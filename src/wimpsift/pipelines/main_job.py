@@ -4,7 +4,6 @@ reproductions, all into one output folder with an ``index.html``."""
 from __future__ import annotations
 
 import html
-import importlib
 from pathlib import Path
 
 from wimpsift.errors import ConfigError
@@ -69,17 +68,16 @@ def run_main_job(config: RunConfig, output: Path) -> Path:
         )
         sections.append(("Expected events (CNN seed Table I)", f"<pre>{html.escape(text)}</pre>"))
 
-    for name, module in (
-        ("cnn", "wimpsift.pipelines.reproduce_cnn"),
-        ("lux", "wimpsift.pipelines.reproduce_lux"),
-    ):
-        stage = getattr(config, name)
-        if not stage.enabled:
-            continue
-        pipeline = importlib.import_module(module)
-        folder = output / name
-        pipeline.reproduce(scale=stage.scale, output=folder, seed=stage.seed)
-        sections.append((f"Reproduction: {name}", f'<a href="{name}/report.html">{name}/report.html</a>'))
+    if config.cnn.enabled:
+        from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
+
+        run_reproduce_cnn(make_config(config.cnn.scale, seed=config.cnn.seed), output / "cnn")
+        sections.append(("Reproduction of the CNN seed", '<a href="cnn/report.html">cnn/report.html</a>'))
+    if config.lux.enabled:
+        from wimpsift.pipelines.reproduce_lux import reproduce
+
+        reproduce(config.lux.scale, output / "lux", seed=config.lux.seed)
+        sections.append(("Reproduction of the LUX seed", '<a href="lux/report.html">lux/report.html</a>'))
 
     body = "\n".join(f"<h2>{html.escape(t)}</h2>\n{c}" for t, c in sections)
     index = output / "index.html"

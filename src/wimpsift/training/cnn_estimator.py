@@ -20,6 +20,11 @@ weights, and stopping at epoch *k* of a longer run gives the same weights as a r
 *k* epochs (the random streams do not depend on the total number of epochs): this is
 what lets the grid search read every epoch of its grid from one training.
 
+Speed: on Linux/glibc, the first ``fit`` in a process raises malloc's mmap and trim
+thresholds (:func:`tune_allocator`). Without it every batch's activations (tens of MB)
+are mapped and unmapped, and page faults cost as much time as the convolutions
+(measured: 266 → 460 images/s on 75×75 images, system time 4.9 s → 0.7 s).
+
 Metrics during training follow Keras: the training columns are averaged over the
 batches of the epoch (dropout active), the validation columns are computed on the
 whole validation set in evaluation mode after the epoch; both losses include the L2
@@ -29,8 +34,12 @@ penalty.
 from __future__ import annotations
 
 import copy
+import ctypes
+import io
 import json
+import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -72,7 +81,7 @@ class CNNTrainingConfig(BaseModel):
     checkpoint_epochs: tuple[int, ...] = ()
     monitor: Literal["val_loss", "val_accuracy", "val_precision", "val_recall"] = "val_loss"
     restore_best_weights: bool = False
-    eval_batch_size: int = Field(1000, ge=1)
+    eval_batch_size: int = Field(200, ge=1)
     num_threads: int | None = Field(None, ge=1)
     verbose: bool = False
 
@@ -108,6 +117,31 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         return torch.device(device)
     except (RuntimeError, TypeError) as err:
         raise ConfigError(f"device: got {device!r}, expected 'cpu', 'cuda' or 'cuda:N'") from err
+
+
+_ALLOCATOR_TUNED = False
+
+
+def tune_allocator() -> bool:
+    """Ask glibc to keep freed memory instead of unmapping it (process-wide, once).
+
+    Returns True when the setting was applied (Linux with glibc), False otherwise.
+    """
+    global _ALLOCATOR_TUNED
+    if _ALLOCATOR_TUNED:
+        return True
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+        ok = (libc.mallopt(m_mmap_threshold, 1 << 30) == 1
+              and libc.mallopt(m_trim_threshold, 1 << 30) == 1
+              and libc.mallopt(m_top_pad, 1 << 26) == 1)
+    except (OSError, AttributeError):
+        return False
+    _ALLOCATOR_TUNED = ok
+    return ok
 
 
 # --------------------------------------------------------------------------- data checks
@@ -271,7 +305,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         checkpoint_epochs: Sequence[int] = (),
         monitor: str = "val_loss",
         restore_best_weights: bool = False,
-        eval_batch_size: int = 1000,
+        eval_batch_size: int = 200,
         num_threads: int | None = None,
         verbose: bool = False,
     ) -> None:
@@ -317,6 +351,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         """Train; ``epoch_callback(epoch, self)`` runs after every epoch (1-based)."""
         cfg = self.config()
         device = resolve_device(cfg.device)
+        tune_allocator()
         train = _Batches(X, y, "X")
         val = None
         if validation_data is not None:
@@ -513,7 +548,9 @@ def save_cnn(
 
     Files: ``model.pt`` (state dict), ``model.json`` (settings, input shape, classes,
     preprocessing, history, provenance) and ``model.torchscript.pt`` (a traced module
-    mapping an ``(N, C, H, W)`` float32 batch to WIMP probabilities).
+    mapping an ``(N, C, H, W)`` float32 batch to WIMP probabilities) and, where torch
+    has ``torch.export``, the same as an exported program ``model.pt2`` (dynamic batch),
+    the successor of TorchScript.
     """
     estimator._check_fitted()
     directory = Path(directory)
@@ -536,13 +573,23 @@ def save_cnn(
     }
     write_json(paths["metadata"], meta)
     if export == "torchscript":
-        paths["torchscript"] = directory / "model.torchscript.pt"
         wrapped = SigmoidHead(copy.deepcopy(estimator.model_).to("cpu")).eval()
         example = torch.zeros((2, *estimator.input_shape_))
-        with torch.no_grad():
+        paths["torchscript"] = directory / "model.torchscript.pt"
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torch >= 2.9 deprecates jit
             traced = torch.jit.trace(wrapped, example)
-        with atomic_path(paths["torchscript"]) as tmp:
-            traced.save(str(tmp))
+            with atomic_path(paths["torchscript"]) as tmp:
+                traced.save(str(tmp))
+        if hasattr(torch, "export"):
+            paths["exported_program"] = directory / "model.pt2"
+            program = torch.export.export(
+                wrapped, (example,), dynamic_shapes={"x": {0: torch.export.Dim("batch")}}
+            )
+            buffer = io.BytesIO()
+            torch.export.save(program, buffer)
+            with atomic_path(paths["exported_program"]) as tmp:
+                tmp.write_bytes(buffer.getvalue())
     return paths
 
 

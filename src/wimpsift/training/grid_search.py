@@ -1,0 +1,513 @@
+"""Cross-validated grid search of the seed's CNN (seed section IV A, Figs. 9-13).
+
+Protocol (the seed's, with its grid as the default):
+
+1. stage ``layers_batch_epochs``: conv layers {1, 2, 3} × batch {100, 200, 300} ×
+   epochs {20, 30, 40, 50, 60} at LeakyReLU α = 0.05 and learning rate 0.001;
+2. stage ``alpha``: α {0.001, 0.01, 0.05, 0.1} at the best (layers, batch, epochs);
+3. stage ``learning_rate``: {0.001, 0.005, 0.01} at the best α.
+
+Every configuration is scored by ``n_splits``-fold stratified cross-validation on the
+chosen metric (recall by default); the table gives the mean and standard deviation over
+folds. Epochs are checkpoints: one *trial* is one training of ``max(epochs)`` epochs per
+(layers, batch, α, lr, fold), and the validation fold is scored at every epoch of the
+epoch grid during that training (stages 2 and 3 keep the whole epoch grid too, so their
+curves are the seed's Figs. 12-13). Stopping at epoch *k* of a longer run gives the same
+model as a run of *k* epochs (see :mod:`wimpsift.training.cnn_estimator`), so this is
+exact, not an approximation.
+
+Trials run on Dask workers: a ``dask.distributed.LocalCluster`` (one thread per
+worker) by default, or any scheduler given by address (``scheduler_address``), such as
+one started by dask-jobqueue on Slurm. Each finished trial is written to
+``cache_dir/trials/<hash>.json``, keyed by the hash of its settings, fold indices and a
+fingerprint of the data; rerunning the search skips trials found there, so an
+interrupted search resumes where it stopped, and a trial shared by two stages (the
+stage-1 α = 0.05, lr = 0.001 runs) is trained once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sklearn import metrics as skm
+from sklearn.model_selection import StratifiedKFold
+
+from wimpsift.errors import ConfigError, DataError
+from wimpsift.provenance import config_hash, provenance, write_json
+from wimpsift.training.cnn_estimator import (
+    CNNClassifier,
+    as_image_array,
+    check_labels,
+    validation_problems,
+)
+
+Scoring = Literal["recall", "precision", "accuracy", "f1", "roc_auc", "average_precision"]
+SCORINGS: tuple[str, ...] = ("recall", "precision", "accuracy", "f1", "roc_auc",
+                             "average_precision")
+STAGES = ("layers_batch_epochs", "alpha", "learning_rate")
+
+
+class GridSearchConfig(BaseModel):
+    """Settings of the grid search (defaults: the seed's grid and protocol)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_conv_layers: list[int] = Field(default_factory=lambda: [1, 2, 3], min_length=1)
+    batch_size: list[int] = Field(default_factory=lambda: [100, 200, 300], min_length=1)
+    epochs: list[int] = Field(default_factory=lambda: [20, 30, 40, 50, 60], min_length=1)
+    leaky_alpha: list[float] = Field(default_factory=lambda: [0.001, 0.01, 0.05, 0.1],
+                                     min_length=1)
+    learning_rate: list[float] = Field(default_factory=lambda: [0.001, 0.005, 0.01],
+                                       min_length=1)
+    stage1_leaky_alpha: float = Field(0.05, ge=0.0, lt=1.0)
+    stage1_learning_rate: float = Field(0.001, gt=0.0)
+    n_splits: int = Field(3, ge=2)
+    scoring: Scoring = "recall"
+    random_state: int = Field(0, ge=0)
+    estimator_params: dict[str, Any] = Field(default_factory=dict)
+    executor: Literal["dask", "serial"] = "dask"
+    scheduler_address: str | None = None
+    n_workers: int = Field(2, ge=1)
+    threads_per_trial: int = Field(1, ge=1)
+    progress: bool = True
+
+    @field_validator("n_conv_layers", "batch_size", "epochs")
+    @classmethod
+    def _positive_ints(cls, value: list[int]) -> list[int]:
+        if any(v < 1 for v in value):
+            raise ValueError("values must be >= 1")
+        return sorted(set(value))
+
+    @field_validator("n_conv_layers")
+    @classmethod
+    def _layers(cls, value: list[int]) -> list[int]:
+        if any(v > 3 for v in value):
+            raise ValueError("the seed's CNN has 1 to 3 convolution blocks")
+        return value
+
+    @field_validator("leaky_alpha", "learning_rate")
+    @classmethod
+    def _sorted(cls, value: list[float]) -> list[float]:
+        return sorted(set(value))
+
+    @field_validator("estimator_params")
+    @classmethod
+    def _no_grid_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        clash = sorted(set(value) & {"n_conv_layers", "batch_size", "epochs", "leaky_alpha",
+                                     "learning_rate", "checkpoint_epochs"})
+        if clash:
+            raise ValueError(f"{clash} are set by the grid, not by estimator_params")
+        return value
+
+
+def grid_config(**settings: Any) -> GridSearchConfig:
+    """Validate grid-search settings; an empty grid or unknown key is a ConfigError."""
+    try:
+        cfg = GridSearchConfig(**settings)
+    except ValidationError as err:
+        raise ConfigError(f"grid search: {validation_problems(err)}") from err
+    try:
+        CNNClassifier(**cfg.estimator_params).config()
+    except TypeError as err:
+        raise ConfigError(f"grid search: estimator_params: {err}") from err
+    return cfg
+
+
+# --------------------------------------------------------------------------- one trial
+
+
+def data_fingerprint(X: np.ndarray, y: np.ndarray) -> str:
+    """SHA-256 (16 hex) of the images and labels, to key cached trials to their data."""
+    h = hashlib.sha256()
+    h.update(str(X.shape).encode())
+    h.update(np.ascontiguousarray(X).view(np.uint8).reshape(-1).data)
+    h.update(np.asarray(y).astype(np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    pred = (p >= 0.5).astype(int)
+    two = len(np.unique(y)) == 2
+    return {
+        "recall": float(skm.recall_score(y, pred, zero_division=0)),
+        "precision": float(skm.precision_score(y, pred, zero_division=0)),
+        "accuracy": float(skm.accuracy_score(y, pred)),
+        "f1": float(skm.f1_score(y, pred, zero_division=0)),
+        "roc_auc": float(skm.roc_auc_score(y, p)) if two else float("nan"),
+        "average_precision": float(skm.average_precision_score(y, p)) if two else float("nan"),
+    }
+
+
+def run_trial(X: np.ndarray, y01: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
+              params: dict[str, Any], eval_epochs: Sequence[int]) -> dict[str, Any]:
+    """Train once for ``max(eval_epochs)`` epochs; score the validation fold at each of
+    ``eval_epochs``. Runs on a Dask worker (or in process)."""
+    eval_set = set(eval_epochs)
+    Xv, yv = X[val_idx], y01[val_idx]
+    per_epoch: dict[str, dict[str, float]] = {}
+
+    def score(epoch: int, est: CNNClassifier) -> None:
+        if epoch in eval_set:
+            per_epoch[str(epoch)] = _scores(yv, est.predict_proba(Xv)[:, 1])
+
+    est = CNNClassifier(**{**params, "epochs": max(eval_epochs)})
+    est.fit(X[train_idx], y01[train_idx], epoch_callback=score)
+    return {"scores": per_epoch, "fit_time_s": est.fit_time_s_,
+            "images_per_s": est.images_per_s_, "n_parameters": est.n_parameters_}
+
+
+@dataclass
+class Trial:
+    stage: str
+    params: dict[str, Any]  # CNNClassifier settings without epochs
+    fold: int
+    key: str = ""
+    result: dict[str, Any] | None = None
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class GridSearchResult:
+    """All trials plus the per-stage tables and choices."""
+
+    config: GridSearchConfig
+    trials: list[Trial] = field(default_factory=list)
+    best_params: dict[str, Any] = field(default_factory=dict)
+    best_score: float = float("nan")
+    stage_best: dict[str, dict[str, Any]] = field(default_factory=dict)
+    n_trained: int = 0
+    n_cached: int = 0
+
+    def rows(self, stage: str | None = None, scoring: str | None = None) -> list[dict[str, Any]]:
+        """Mean ± std over folds for each (configuration, epochs) of a stage."""
+        scoring = scoring or self.config.scoring
+        groups: dict[tuple, list[float]] = {}
+        for t in self.trials:
+            if (stage is not None and t.stage != stage) or t.result is None:
+                continue
+            for epoch, metrics in t.result["scores"].items():
+                key = (t.stage, t.params["n_conv_layers"], t.params["batch_size"],
+                       t.params["leaky_alpha"], t.params["learning_rate"], int(epoch))
+                groups.setdefault(key, []).append(metrics[scoring])
+        rows = []
+        for key, values in sorted(groups.items(), key=lambda kv: (STAGES.index(kv[0][0]),
+                                                                 *kv[0][1:])):
+            rows.append({
+                "stage": key[0], "n_conv_layers": key[1], "batch_size": key[2],
+                "leaky_alpha": key[3], "learning_rate": key[4], "epochs": key[5],
+                "scoring": scoring, "mean": float(np.mean(values)),
+                "std": float(np.std(values)), "n_folds": len(values),
+            })
+        return rows
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scoring": self.config.scoring,
+            "best_params": self.best_params,
+            "best_score": self.best_score,
+            "stage_best": self.stage_best,
+            "rows": self.rows(),
+            "n_trials": len(self.trials),
+            "n_trained": self.n_trained,
+            "n_cached": self.n_cached,
+            "train_time_s": float(sum(t.result["fit_time_s"] for t in self.trials if t.result)),
+        }
+
+
+def _best(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    # highest mean; ties broken by the smaller std, then by fewer epochs (cheaper)
+    return max(rows, key=lambda r: (round(r["mean"], 12), -r["std"], -r["epochs"]))
+
+
+# --------------------------------------------------------------------------- execution
+
+
+class _Runner:
+    """Executes trials in process or on Dask, with an on-disk cache."""
+
+    def __init__(self, cfg: GridSearchConfig, X: np.ndarray, y01: np.ndarray,
+                 folds: list[tuple[np.ndarray, np.ndarray]], cache_dir: Path | None,
+                 fingerprint: str):
+        self.cfg, self.X, self.y01, self.folds = cfg, X, y01, folds
+        self.cache_dir = cache_dir
+        self.fingerprint = fingerprint
+        self.client = None
+        self.cluster = None
+        self._scattered: tuple[Any, Any] | None = None
+        self.n_trained = 0
+        self.n_cached = 0
+        self.memory: dict[str, dict[str, Any]] = {}
+        if cache_dir is not None:
+            (cache_dir / "trials").mkdir(parents=True, exist_ok=True)
+
+    def key(self, trial: Trial) -> str:
+        return config_hash({
+            "params": trial.params, "fold": trial.fold, "n_splits": self.cfg.n_splits,
+            "cv_random_state": self.cfg.random_state, "eval_epochs": self.cfg.epochs,
+            "data": self.fingerprint,
+        })
+
+    def _cached(self, trial: Trial) -> dict[str, Any] | None:
+        if trial.key in self.memory:
+            return self.memory[trial.key]
+        if self.cache_dir is None:
+            return None
+        path = self.cache_dir / "trials" / f"{trial.key}.json"
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())["result"]
+        except (OSError, json.JSONDecodeError, KeyError):
+            return None  # a damaged cache entry is recomputed
+
+    def _store(self, trial: Trial) -> None:
+        if self.cache_dir is None:
+            return
+        write_json(self.cache_dir / "trials" / f"{trial.key}.json", {
+            "provenance": provenance({"params": trial.params, "fold": trial.fold,
+                                      "eval_epochs": self.cfg.epochs,
+                                      "data": self.fingerprint},
+                                     trial.params.get("random_state"), "cnn.grid_trial"),
+            "stage": trial.stage, "params": trial.params, "fold": trial.fold,
+            "result": trial.result,
+        })
+
+    def _start_dask(self) -> None:
+        if self.client is not None:
+            return
+        from dask.distributed import Client, LocalCluster
+
+        if self.cfg.scheduler_address:
+            try:
+                self.client = Client(self.cfg.scheduler_address, timeout="30s")
+            except OSError as err:
+                raise ConfigError(
+                    f"scheduler_address: cannot reach {self.cfg.scheduler_address!r}: {err}"
+                ) from err
+        else:
+            self.cluster = LocalCluster(n_workers=self.cfg.n_workers, threads_per_worker=1,
+                                        processes=True, dashboard_address=":0",
+                                        silence_logs=logging.ERROR)
+            self.client = Client(self.cluster)
+        self._scattered = (self.client.scatter(self.X, broadcast=True),
+                           self.client.scatter(self.y01, broadcast=True))
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        self.client = self.cluster = None
+
+    def run(self, trials: list[Trial], description: str) -> None:
+        from tqdm.auto import tqdm
+
+        todo = []
+        for t in trials:
+            t.key = self.key(t)
+            t.result = self._cached(t)
+            if t.result is None:
+                todo.append(t)
+            else:
+                self.n_cached += 1
+        # a trial shared with an earlier stage is trained once
+        unique: dict[str, list[Trial]] = {}
+        for t in todo:
+            unique.setdefault(t.key, []).append(t)
+        bar = tqdm(total=len(trials), initial=len(trials) - len(todo), desc=description,
+                   unit="trial", disable=not self.cfg.progress)
+        try:
+            for key, result in self._execute([v[0] for v in unique.values()]):
+                for t in unique[key]:
+                    t.result = result
+                    bar.update(1)
+                self.memory[key] = result
+                self._store(unique[key][0])
+                self.n_trained += 1
+        finally:
+            bar.close()
+
+    def _args(self, t: Trial) -> tuple[Any, ...]:
+        train_idx, val_idx = self.folds[t.fold]
+        params = {**t.params, "num_threads": self.cfg.threads_per_trial, "verbose": False}
+        return train_idx, val_idx, params, list(self.cfg.epochs)
+
+    def _execute(self, trials: list[Trial]) -> Iterable[tuple[str, dict[str, Any]]]:
+        if not trials:
+            return
+        if self.cfg.executor == "serial":
+            for t in trials:
+                yield t.key, run_trial(self.X, self.y01, *self._args(t))
+            return
+        from dask.distributed import as_completed
+
+        self._start_dask()
+        assert self.client is not None and self._scattered is not None
+        futures = {}
+        for t in trials:
+            fut = self.client.submit(run_trial, *self._scattered, *self._args(t), key=f"cnn-{t.key}",
+                                     pure=False)
+            futures[fut] = t.key
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()
+
+
+def stratified_folds(y: np.ndarray, n_splits: int, random_state: int
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, validation) index pairs of shuffled stratified k-fold cross-validation."""
+    skf = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+    return list(skf.split(np.zeros(len(y)), y))
+
+
+def grid_search(
+    X: Any,
+    y: Any,
+    config: GridSearchConfig | None = None,
+    cache_dir: str | Path | None = None,
+) -> GridSearchResult:
+    """Run the three-stage cross-validated grid search; returns a :class:`GridSearchResult`.
+
+    ``X``: images ``(N, H, W)`` or ``(N, C, H, W)`` in [0, 1]; ``y``: two classes (the
+    larger label is the positive, WIMP, class). ``cache_dir`` makes the search resumable.
+    """
+    cfg = config or GridSearchConfig()
+    X = as_image_array(X, "X")
+    classes, y01 = check_labels(y, len(X))
+    counts = np.bincount(y01.astype(int), minlength=2)
+    if counts.min() < cfg.n_splits:
+        raise DataError(
+            f"y: the smaller class has {counts.min()} events, expected at least "
+            f"n_splits={cfg.n_splits} for stratified cross-validation"
+        )
+    folds = stratified_folds(y01, cfg.n_splits, cfg.random_state)
+    runner = _Runner(cfg, X, y01, folds, Path(cache_dir) if cache_dir else None,
+                     data_fingerprint(X, y01))
+    result = GridSearchResult(config=cfg)
+    base = {**CNNClassifier().get_params(), **cfg.estimator_params}
+    base.pop("epochs")
+    base.pop("checkpoint_epochs")
+
+    def make(stage: str, combos: Iterable[dict[str, Any]]) -> list[Trial]:
+        return [Trial(stage, {**base, **c}, fold) for c in combos for fold in range(cfg.n_splits)]
+
+    try:
+        stage = STAGES[0]
+        combos = [{"n_conv_layers": n, "batch_size": b, "leaky_alpha": cfg.stage1_leaky_alpha,
+                   "learning_rate": cfg.stage1_learning_rate}
+                  for n, b in itertools.product(cfg.n_conv_layers, cfg.batch_size)]
+        trials = make(stage, combos)
+        runner.run(trials, "grid: layers x batch")
+        result.trials += trials
+        best = _best(result.rows(stage))
+        result.stage_best[stage] = best
+        fixed = {"n_conv_layers": best["n_conv_layers"], "batch_size": best["batch_size"]}
+        epochs = best["epochs"]
+        lr = cfg.stage1_learning_rate
+
+        stage = STAGES[1]
+        trials = make(stage, [{**fixed, "leaky_alpha": a, "learning_rate": lr}
+                              for a in cfg.leaky_alpha])
+        runner.run(trials, "grid: alpha")
+        result.trials += trials
+        rows = [r for r in result.rows(stage) if r["epochs"] == epochs]
+        best = _best(rows)
+        result.stage_best[stage] = best
+        alpha = best["leaky_alpha"]
+
+        stage = STAGES[2]
+        trials = make(stage, [{**fixed, "leaky_alpha": alpha, "learning_rate": r}
+                              for r in cfg.learning_rate])
+        runner.run(trials, "grid: learning rate")
+        result.trials += trials
+        rows = [r for r in result.rows(stage) if r["epochs"] == epochs]
+        best = _best(rows)
+        result.stage_best[stage] = best
+    finally:
+        runner.close()
+    result.best_params = {**{k: v for k, v in base.items() if k in cfg.estimator_params},
+                          **fixed, "epochs": epochs, "leaky_alpha": alpha,
+                          "learning_rate": best["learning_rate"]}
+    result.best_score = best["mean"]
+    result.n_trained, result.n_cached = runner.n_trained, runner.n_cached
+    _ = classes
+    return result
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_layer_heatmaps(result: GridSearchResult, directory: str | Path) -> list[Path]:
+    """One heatmap per number of conv layers: batch size × epochs, mean CV score
+    annotated with its std (the seed's Figs. 9-11). Returns the written paths."""
+    plt = _pyplot()
+    rows = result.rows(STAGES[0])
+    paths = []
+    layers = sorted({r["n_conv_layers"] for r in rows})
+    batches = sorted({r["batch_size"] for r in rows})
+    epochs = sorted({r["epochs"] for r in rows})
+    lo = min(r["mean"] for r in rows)
+    hi = max(r["mean"] for r in rows)
+    for n in layers:
+        grid = np.full((len(batches), len(epochs)), np.nan)
+        err = np.full_like(grid, np.nan)
+        for r in rows:
+            if r["n_conv_layers"] == n:
+                i, j = batches.index(r["batch_size"]), epochs.index(r["epochs"])
+                grid[i, j], err[i, j] = r["mean"], r["std"]
+        fig, ax = plt.subplots(figsize=(1.3 * len(epochs) + 2, 0.8 * len(batches) + 1.8))
+        im = ax.imshow(grid, cmap="viridis", vmin=lo, vmax=hi, aspect="auto")
+        for i in range(len(batches)):
+            for j in range(len(epochs)):
+                ax.text(j, i, f"{grid[i, j]:.3f}\n±{err[i, j]:.3f}", ha="center", va="center",
+                        fontsize=8, color="white" if grid[i, j] < (lo + hi) / 2 else "black")
+        ax.set(xticks=range(len(epochs)), xticklabels=epochs, yticks=range(len(batches)),
+               yticklabels=batches, xlabel="epochs", ylabel="batch size",
+               title=f"{n} conv layer(s): CV {result.config.scoring} (mean ± std)")
+        fig.colorbar(im, ax=ax)
+        fig.tight_layout()
+        path = Path(directory) / f"grid_layers{n}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def plot_stage_curves(result: GridSearchResult, stage: str, path: str | Path) -> Path:
+    """Cross-validated precision and recall against epoch for each value of the stage's
+    parameter (the seed's Figs. 12-13)."""
+    plt = _pyplot()
+    param = "leaky_alpha" if stage == "alpha" else "learning_rate"
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric in zip(axes, ("precision", "recall"), strict=True):
+        rows = result.rows(stage, scoring=metric)
+        for value in sorted({r[param] for r in rows}):
+            sel = sorted((r for r in rows if r[param] == value), key=lambda r: r["epochs"])
+            ax.errorbar([r["epochs"] for r in sel], [r["mean"] for r in sel],
+                        yerr=[r["std"] for r in sel], marker="o", capsize=3,
+                        label=f"{param} = {value:g}")
+        ax.set(xlabel="epochs", ylabel=f"CV {metric}", title=metric.capitalize())
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

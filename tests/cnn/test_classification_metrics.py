@@ -1,0 +1,83 @@
+"""Our metrics equal scikit-learn's on the same scores; rejection at 50 % acceptance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn import metrics as skm
+
+from wimpsift.errors import ConfigError, DataError
+from wimpsift.metrics.classification import (
+    background_rejection_at_acceptance,
+    classification_metrics,
+    plot_confusion_matrix,
+    plot_history,
+    plot_pr_curves,
+    plot_roc_curves,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(4, 300))
+def test_metrics_equal_sklearn(seed, n):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    y[:2] = [0, 1]
+    s = np.clip(rng.normal(0.4 + 0.2 * y, 0.25), 0, 1)
+    m = classification_metrics(y, s)
+    pred = (s >= 0.5).astype(int)
+    assert m["accuracy"] == skm.accuracy_score(y, pred)
+    assert m["recall"] == skm.recall_score(y, pred, zero_division=0)
+    assert m["precision"] == skm.precision_score(y, pred, zero_division=0)
+    assert m["average_precision"] == skm.average_precision_score(y, s)
+    assert m["roc_auc"] == skm.roc_auc_score(y, s)
+    tn, fp, fn, tp = skm.confusion_matrix(y, pred).ravel()
+    assert m["confusion_matrix"] == {"tn": tn, "fp": fp, "fn": fn, "tp": tp}
+
+
+def test_rejection_at_half_acceptance_by_hand():
+    sig = np.arange(1, 11, dtype=float)  # median cut keeps 6..10 (5 of 10)
+    bkg = np.array([0.0, 1, 2, 3, 4, 5, 6, 7, 8, 9.5])
+    y = np.r_[np.ones(10), np.zeros(10)].astype(int)
+    r = background_rejection_at_acceptance(y, np.r_[sig, bkg], 0.5)
+    assert r["threshold"] == 5.0 and r["signal_acceptance"] == pytest.approx(0.6)
+    # background with score >= 5: 5, 6, 7, 8, 9.5 leak
+    assert r["background_leaked"] == 5 and r["background_rejection"] == pytest.approx(0.5)
+
+
+def test_rejection_matches_roc_curve():
+    rng = np.random.default_rng(1)
+    y = np.r_[np.ones(4000), np.zeros(4000)].astype(int)
+    s = np.r_[rng.normal(2, 1, 4000), rng.normal(0, 1, 4000)]
+    r = background_rejection_at_acceptance(y, s, 0.5)
+    fpr, tpr, _ = skm.roc_curve(y, s)
+    assert 1 - np.interp(0.5, tpr, fpr) == pytest.approx(r["background_rejection"], abs=2e-3)
+    # two unit Gaussians 2 sigma apart: rejection = Phi(2)
+    assert r["background_rejection"] == pytest.approx(0.977, abs=0.01)
+
+
+def test_figures(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    s = np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1)
+    curves = {"Hit": (y, s), "HitPeak": (y, s**2)}
+    assert plot_roc_curves(curves, tmp_path / "roc.png").stat().st_size > 0
+    assert plot_pr_curves(curves, tmp_path / "pr.png").stat().st_size > 0
+    assert plot_confusion_matrix(y, s, tmp_path / "cm.png").stat().st_size > 0
+    hist = {"epoch": [1, 2], **{k: [0.5, 0.6] for k in ("loss", "accuracy", "precision",
+                                                          "recall", "val_loss", "val_recall",
+                                                          "val_accuracy", "val_precision")}}
+    assert plot_history(hist, tmp_path / "h.png").stat().st_size > 0
+
+
+def test_metric_validators():
+    with pytest.raises(DataError, match="equal length"):
+        classification_metrics([0, 1, 1], [0.1, 0.2])
+    with pytest.raises(DataError, match="both 0"):
+        classification_metrics([1, 1, 1], [0.1, 0.2, 0.3])
+    with pytest.raises(DataError, match="non-finite"):
+        classification_metrics([0, 1], [0.1, np.nan])
+    with pytest.raises(ConfigError, match="signal_acceptance"):
+        background_rejection_at_acceptance([0, 1], [0.1, 0.9], 1.5)

@@ -1,0 +1,102 @@
+"""Grid search: stratified folds, checkpoint epochs, resume, Dask, validators."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.cnn.conftest import separable_images
+from wimpsift.errors import ConfigError, DataError
+from wimpsift.training.grid_search import (
+    grid_config,
+    grid_search,
+    plot_layer_heatmaps,
+    plot_stage_curves,
+    run_trial,
+    stratified_folds,
+)
+
+TINY = {"n_conv_layers": [1], "batch_size": [40], "epochs": [1, 2], "leaky_alpha": [0.05, 0.1],
+        "learning_rate": [0.001, 0.005], "progress": False}
+
+
+def test_folds_are_stratified_and_partition_the_data():
+    y = np.array([1] * 90 + [0] * 210)
+    np.random.default_rng(0).shuffle(y)
+    folds = stratified_folds(y, 3, random_state=0)
+    seen = np.concatenate([val for _, val in folds])
+    assert sorted(seen.tolist()) == list(range(len(y)))
+    for train, val in folds:
+        assert len(np.intersect1d(train, val)) == 0
+        assert y[val].mean() == pytest.approx(0.3, abs=0.01)
+        assert y[train].mean() == pytest.approx(0.3, abs=0.01)
+
+
+def test_trial_scores_every_grid_epoch_from_one_training():
+    X, y = separable_images(120)
+    folds = stratified_folds(y, 3, 0)
+    out = run_trial(X, y.astype(np.float32), *folds[0], {"batch_size": 40, "random_state": 0},
+                    [1, 3])
+    assert sorted(out["scores"]) == ["1", "3"]
+    assert set(out["scores"]["3"]) == {"recall", "precision", "accuracy", "f1", "roc_auc",
+                                       "average_precision"}
+
+
+def test_serial_search_resumes_from_cache(tmp_path):
+    X, y = separable_images(120)
+    cfg = grid_config(**TINY, executor="serial")
+    first = grid_search(X, y, cfg, cache_dir=tmp_path)
+    # 15 trials: stage 1, 1 config x 3 folds; alpha, 2 x 3 (alpha = 0.05 shared with
+    # stage 1); learning rate, 2 x 3 (lr = 0.001 shared with the alpha stage) -> 9 trained
+    assert first.n_trained == 9 and first.n_cached == 6
+    again = grid_search(X, y, cfg, cache_dir=tmp_path)
+    assert again.n_trained == 0 and again.n_cached == 15
+    assert again.rows() == first.rows() and again.best_params == first.best_params
+    assert set(first.best_params) >= {"n_conv_layers", "batch_size", "epochs", "leaky_alpha",
+                                      "learning_rate"}
+    rows = first.rows("layers_batch_epochs")
+    assert {r["epochs"] for r in rows} == {1, 2} and all(r["n_folds"] == 3 for r in rows)
+    assert plot_layer_heatmaps(first, tmp_path)[0].is_file()
+    assert plot_stage_curves(first, "alpha", tmp_path / "a.png").is_file()
+
+
+def test_dask_local_cluster_gives_the_serial_results(tmp_path):
+    X, y = separable_images(90)
+    small = {**TINY, "leaky_alpha": [0.05], "learning_rate": [0.001], "epochs": [1]}
+    serial = grid_search(X, y, grid_config(**small, executor="serial"))
+    dask = grid_search(X, y, grid_config(**small, executor="dask", n_workers=2))
+    assert dask.rows() == serial.rows()
+
+
+@pytest.mark.parametrize("field", ["n_conv_layers", "batch_size", "epochs", "leaky_alpha",
+                                   "learning_rate"])
+def test_empty_grid_is_a_config_error(field):
+    with pytest.raises(ConfigError, match=field):
+        grid_config(**{field: []})
+
+
+@pytest.mark.parametrize("settings,match", [
+    ({"scoring": "f2"}, "scoring"), ({"n_splits": 1}, "n_splits"),
+    ({"n_conv_layers": [4]}, "n_conv_layers"), ({"epochs": [0]}, "epochs"),
+    ({"estimator_params": {"epochs": 3}}, "estimator_params"),
+    ({"estimator_params": {"colour": 3}}, "estimator_params"),
+    ({"grid_size": 3}, "grid_size"),
+])
+def test_bad_grid_settings(settings, match):
+    with pytest.raises(ConfigError, match=match):
+        grid_config(**settings)
+
+
+def test_search_data_validation():
+    X, y = separable_images(60)
+    cfg = grid_config(**TINY, executor="serial")
+    with pytest.raises(DataError, match="class"):
+        grid_search(X, np.zeros(60), cfg)
+    few = y.copy()
+    few[:] = 0
+    few[:2] = 1
+    with pytest.raises(DataError, match="n_splits"):
+        grid_search(X, few, cfg)
+    X[0, 0, 0] = np.nan
+    with pytest.raises(DataError, match="non-finite"):
+        grid_search(X, y, cfg)
