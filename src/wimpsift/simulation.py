@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -32,7 +33,7 @@ from wimpsift.detector.position import reconstruct_xy, xy_resolution_cm
 from wimpsift.detector.prompt import prompt_fraction as compute_prompt_fraction
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError
-from wimpsift.microphysics import nest_quanta
+from wimpsift.microphysics import Quanta, nest_quanta
 from wimpsift.processing.corrections import corrected_s1_pe, corrected_s2_pe
 from wimpsift.processing.selection import in_fiducial, in_window, passes_threshold
 from wimpsift.provenance import PROVENANCE_KEY, atomic_path, check_writable, config_hash, provenance
@@ -87,6 +88,58 @@ def _empty_frame() -> pd.DataFrame:
     )
 
 
+@dataclass
+class Interactions:
+    """Interaction-level truth shared by the event-level and waveform-level responses:
+    where the S1 and the S2 come from, NEST quanta, detected S1 photons and extracted
+    electrons (after drift, lifetime, charge loss and extraction)."""
+
+    kind: str | None
+    energy_kev: np.ndarray
+    x_cm: np.ndarray
+    y_cm: np.ndarray
+    z_cm: np.ndarray
+    s2_x_cm: np.ndarray
+    s2_y_cm: np.ndarray
+    s2_z_cm: np.ndarray
+    quanta: Quanta
+    n_electrons: np.ndarray
+    n_detected: np.ndarray
+    drift_time_us: np.ndarray
+    n_extracted: np.ndarray
+
+
+def sample_interactions(
+    detector: Detector, source: Source, n: int, rng: np.random.Generator,
+    volume: Volume = "fiducial", photon_times: bool = False,
+) -> Interactions:
+    """Draw energies and positions, NEST quanta, detected S1 photons and extracted electrons.
+
+    Data-driven sources are handled here: wall events sit on the wall and lose charge,
+    anomalous events lose charge, and an accidental coincidence takes its S2 (charge and
+    position) from an unrelated interaction.
+    """
+    nest_seed = int(rng.integers(1, 2**31 - 1))
+    kind = source.kind if isinstance(source, DataDrivenSource) else None
+    energy = source.sample_energies_kev(n, rng)
+    if kind == "wall":
+        x, y, z = sample_wall_positions(n, detector, rng)
+    else:
+        x, y, z = sample_positions(n, detector, rng, volume)
+    quanta = nest_quanta(energy, source.recoil_type, z, detector, nest_seed, photon_times=photon_times)
+    n_detected = rng.binomial(quanta.n_photons, photon_detection_probability(x, y, z, detector))
+    s2_x, s2_y, s2_z, n_electrons = x, y, z, quanta.n_electrons
+    if kind == "accidental":
+        s2_x, s2_y, s2_z = sample_positions(n, detector, rng, volume)
+        other = nest_quanta(source.sample_energies_kev(n, rng), "er", s2_z, detector, nest_seed + 1)
+        n_electrons = other.n_electrons
+    charge_kept = source.charge_kept_fraction(n, rng) if kind in ("wall", "anomalous") else 1.0
+    dt = drift_time_us(s2_z, detector)
+    n_extracted = extracted_electrons(n_electrons, dt, detector, rng, charge_kept)
+    return Interactions(kind, energy, x, y, z, s2_x, s2_y, s2_z, quanta, n_electrons, n_detected,
+                        dt, n_extracted)
+
+
 def simulate_events(
     detector: Detector,
     source: Source,
@@ -105,39 +158,20 @@ def simulate_events(
     if n_events <= 0:
         raise ConfigError(f"n_events: got {n_events!r}, expected a positive number of events")
     rng = np.random.default_rng([int(seed), int(chunk_index)])
-    nest_seed = int(rng.integers(1, 2**31 - 1))
     n = int(n_events)
-    kind = source.kind if isinstance(source, DataDrivenSource) else None
-
-    energy = source.sample_energies_kev(n, rng)
-    if kind == "wall":
-        x, y, z = sample_wall_positions(n, detector, rng)
-    else:
-        x, y, z = sample_positions(n, detector, rng, volume)
-    quanta = nest_quanta(energy, source.recoil_type, z, detector, nest_seed, photon_times=prompt_fraction)
-
-    # S1 from the interaction itself
-    n_detected = rng.binomial(quanta.n_photons, photon_detection_probability(x, y, z, detector))
+    it = sample_interactions(detector, source, n, rng, volume, photon_times=prompt_fraction)
+    x, y, z, dt, n_detected = it.x_cm, it.y_cm, it.z_cm, it.drift_time_us, it.n_detected
     s1 = s1_area_pe(n_detected, detector, rng)
     s1_n_pmts = distinct_pmts_hit(n_detected, detector.n_pmts, rng)
-
-    # S2: from the same interaction, or, for accidental coincidences, from an unrelated one
-    s2_x, s2_y, s2_z, n_electrons = x, y, z, quanta.n_electrons
-    if kind == "accidental":
-        s2_x, s2_y, s2_z = sample_positions(n, detector, rng, volume)
-        other = nest_quanta(source.sample_energies_kev(n, rng), "er", s2_z, detector, nest_seed + 1)
-        n_electrons = other.n_electrons
-    charge_kept = source.charge_kept_fraction(n, rng) if kind in ("wall", "anomalous") else 1.0
-    dt = drift_time_us(s2_z, detector)
-    n_extracted = extracted_electrons(n_electrons, dt, detector, rng, charge_kept)
-    s2, s2_top, s2_bottom = s2_areas_pe(n_extracted, detector, rng)
+    s2, s2_top, s2_bottom = s2_areas_pe(it.n_extracted, detector, rng)
+    kind, quanta, n_electrons = it.kind, it.quanta, it.n_electrons
 
     bias = 0.0
     if kind == "wall":
         bias = (
             np.abs(rng.standard_normal(n)) * WALL_RECONSTRUCTION_SPREAD * xy_resolution_cm(s2_top, detector)
         )
-    x_rec, y_rec = reconstruct_xy(s2_x, s2_y, s2_top, detector, rng, bias)
+    x_rec, y_rec = reconstruct_xy(it.s2_x_cm, it.s2_y_cm, s2_top, detector, rng, bias)
     r_rec = np.hypot(x_rec, y_rec)
     z_rec = depth_cm(dt, detector)
     cs1 = corrected_s1_pe(s1, x_rec, y_rec, z_rec, detector)
@@ -154,7 +188,7 @@ def simulate_events(
             "event_id": np.arange(n, dtype=np.int64),
             "source": np.full(n, source.name, dtype=object),
             "recoil_type": np.full(n, source.recoil_type, dtype=object),
-            "energy_kev": energy,
+            "energy_kev": it.energy_kev,
             "x_true_cm": x,
             "y_true_cm": y,
             "z_true_cm": z,

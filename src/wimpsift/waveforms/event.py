@@ -18,15 +18,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from wimpsift.detector.charge import drift_time_us, extracted_electrons, longitudinal_spread_us
-from wimpsift.detector.light import photon_detection_probability
+from wimpsift.detector.charge import longitudinal_spread_us
 from wimpsift.detector.pmt_arrays import PmtArrays, pmt_arrays
 from wimpsift.detector.pmt_light import OpticalSettings, s1_pattern, s2_pattern
 from wimpsift.detectors import Detector
 from wimpsift.errors import bad_value
-from wimpsift.microphysics import nest_quanta
-from wimpsift.sources import DataDrivenSource, Source, sample_positions
-from wimpsift.sources.positions import Volume, sample_wall_positions
+from wimpsift.simulation import sample_interactions
+from wimpsift.sources import Source, sample_positions
+from wimpsift.sources.positions import Volume
 from wimpsift.waveforms.config import WaveformSettings
 from wimpsift.waveforms.extra_peaks import afterpulses
 from wimpsift.waveforms.noise import add_baseline_noise
@@ -133,26 +132,11 @@ def simulate_waveform_events(
     optics = optics or OpticalSettings()
     arrays = pmt_arrays(detector)
     rng = np.random.default_rng([int(seed), int(chunk_index), 3])
-    nest_seed = int(rng.integers(1, 2**31 - 1))
     n = int(n_events)
-    kind = source.kind if isinstance(source, DataDrivenSource) else None
-
-    energy = source.sample_energies_kev(n, rng)
-    if kind == "wall":
-        x, y, z = sample_wall_positions(n, detector, rng)
-    else:
-        x, y, z = sample_positions(n, detector, rng, volume)
-    quanta = nest_quanta(energy, source.recoil_type, z, detector, nest_seed, photon_times=True)
-    n_detected = rng.binomial(quanta.n_photons, photon_detection_probability(x, y, z, detector))
-
-    s2_x, s2_y, s2_z, n_electrons = x, y, z, quanta.n_electrons
-    if kind == "accidental":
-        s2_x, s2_y, s2_z = sample_positions(n, detector, rng, volume)
-        other = nest_quanta(source.sample_energies_kev(n, rng), "er", s2_z, detector, nest_seed + 1)
-        n_electrons = other.n_electrons
-    charge_kept = source.charge_kept_fraction(n, rng) if kind in ("wall", "anomalous") else 1.0
-    dt_us = drift_time_us(s2_z, detector)
-    n_extracted = extracted_electrons(n_electrons, dt_us, detector, rng, charge_kept)
+    it = sample_interactions(detector, source, n, rng, volume, photon_times=True)
+    energy, x, y, z, quanta = it.energy_kev, it.x_cm, it.y_cm, it.z_cm, it.quanta
+    n_detected, n_extracted, dt_us = it.n_detected, it.n_extracted, it.drift_time_us
+    s2_x, s2_y, n_electrons = it.s2_x_cm, it.s2_y_cm, it.n_electrons
     spread_ns = longitudinal_spread_us(dt_us, detector) * 1000.0
 
     p_s1 = s1_pattern(x, y, z, arrays, optics)
