@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wimpsift.errors import ConfigError
+from wimpsift.errors import ConfigError, validation_message
 
 
 class _Stage(BaseModel):
@@ -57,5 +57,4 @@ def load_run_config(path: str | Path | None = None) -> RunConfig:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config: {origin!r} is not valid TOML: {err}") from err
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise ConfigError(f"config: {origin!r} is invalid: {problems}") from err
+        raise ConfigError(f"config: {origin!r} is invalid: {validation_message(err)}") from err

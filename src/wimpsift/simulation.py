@@ -32,7 +32,7 @@ from wimpsift.detector.light import distinct_pmts_hit, photon_detection_probabil
 from wimpsift.detector.position import reconstruct_xy, xy_resolution_cm
 from wimpsift.detector.prompt import prompt_fraction as compute_prompt_fraction
 from wimpsift.detectors import Detector, load_detector
-from wimpsift.errors import ConfigError, DataError
+from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.microphysics import Quanta, nest_quanta
 from wimpsift.processing.corrections import corrected_s1_pe, corrected_s2_pe
 from wimpsift.processing.selection import in_fiducial, in_window, passes_threshold
@@ -74,10 +74,7 @@ def validated_config(**settings) -> SimulationConfig:
     try:
         return SimulationConfig(**settings)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in err.errors()
-        )
-        raise ConfigError(problems) from err
+        raise ConfigError(validation_message(err)) from err
 
 
 def _empty_frame() -> pd.DataFrame:

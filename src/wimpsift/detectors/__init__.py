@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from wimpsift.detectors.definition import BackgroundSpec, Detector
-from wimpsift.errors import ConfigError
+from wimpsift.errors import ConfigError, validation_message
 
 __all__ = ["BackgroundSpec", "Detector", "load_detector", "shipped_detectors"]
 
@@ -41,7 +41,4 @@ def load_detector(name_or_path: str | Path) -> Detector:
     try:
         return Detector.model_validate(data)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in err.errors()
-        )
-        raise ConfigError(f"detector: {origin!r} is malformed: {problems}") from err
+        raise ConfigError(f"detector: {origin!r} is malformed: {validation_message(err)}") from err

@@ -50,7 +50,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wimpsift.detectors import Detector, load_detector
-from wimpsift.errors import ConfigError, DataError, bad_value
+from wimpsift.errors import ConfigError, DataError, bad_value, validation_message
 from wimpsift.images.raster import (
     IMAGE_KINDS,
     ImageSettings,
@@ -146,8 +146,7 @@ def make_config(detector: Detector | str, signal="wimp:500", background="er",
             processing=processing or ProcessingSettings(),
         )
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise ConfigError(problems) from err
+        raise ConfigError(validation_message(err)) from err
 
 
 def simulate_selected(detector: Detector, source, n_events: int, seed: int, stream: int,

@@ -28,7 +28,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wimpsift.errors import ConfigError, bad_value
+from wimpsift.errors import ConfigError, bad_value, validation_message
 
 IMAGE_KINDS = ("hit", "peak", "hitpeak")
 DEFAULT_SHAPES: dict[str, tuple[int, int]] = {"hit": (50, 100), "peak": (50, 100),
@@ -85,8 +85,7 @@ def image_settings(shapes: dict | None = None, **scaling) -> ImageSettings:
     try:
         return ImageSettings(shapes=merged, **scaling)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise ConfigError(f"image settings: {problems}") from err
+        raise ConfigError(f"image settings: {validation_message(err)}") from err
 
 
 def render_images(processed, kinds=IMAGE_KINDS, settings: ImageSettings | None = None

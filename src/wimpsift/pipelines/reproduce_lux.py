@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wimpsift.errors import ConfigError
+from wimpsift.errors import ConfigError, validation_message
 from wimpsift.provenance import atomic_path, provenance, write_json
 
 Scale = Literal["quick", "paper"]
@@ -75,8 +75,7 @@ def make_config(scale: str = "quick", **overrides: Any) -> ReproduceLuxConfig:
     try:
         return ReproduceLuxConfig(**settings)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        raise ConfigError(problems) from err
+        raise ConfigError(validation_message(err)) from err
 
 
 def _samples(cfg: ReproduceLuxConfig, cache: Path, prompt_fraction: bool = False, n: int | None = None,

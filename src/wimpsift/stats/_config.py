@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from wimpsift.errors import ConfigError
+from wimpsift.errors import ConfigError, validation_message
 
 T = TypeVar("T", bound="StatsConfig")
 
@@ -26,9 +26,4 @@ class StatsConfig(BaseModel):
 
 
 def config_error(origin: str, err: ValidationError) -> ConfigError:
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: got {e.get('input')!r}, "
-        f"{e['msg']}"
-        for e in err.errors()
-    )
-    return ConfigError(f"{origin}: {problems}")
+    return ConfigError(f"{origin}: {validation_message(err)}")

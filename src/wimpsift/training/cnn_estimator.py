@@ -51,7 +51,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from torch.nn import functional as F  # noqa: N812
 from torch.utils.data import DataLoader, Dataset
 
-from wimpsift.errors import ConfigError, DataError
+from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.models.cnn import CNNArchitecture, SeedCNN, SigmoidHead, count_parameters
 from wimpsift.provenance import atomic_path, provenance, write_json
 
@@ -102,11 +102,7 @@ class CNNTrainingConfig(BaseModel):
 
 
 def validation_problems(err: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']} "
-        f"(got {e.get('input')!r})"
-        for e in err.errors()
-    )
+    return validation_message(err)
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:

@@ -41,7 +41,7 @@ import pandas as pd
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from wimpsift.errors import ConfigError, DataError
+from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.metrics.leakage import discrimination_summary
 from wimpsift.metrics.mutual_information import mutual_information
 from wimpsift.models.dense import DenseDiscriminantNet, input_matrix, resolve_inputs
@@ -123,9 +123,7 @@ def validated_config(**settings: Any) -> DiscriminantConfig:
     except ConfigError:
         raise
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in err.errors())
-        raise ConfigError(f"discriminant config: {problems}") from err
+        raise ConfigError(f"discriminant config: {validation_message(err)}") from err
 
 
 # ---------------------------------------------------------------------------------------

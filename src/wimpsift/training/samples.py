@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wimpsift.detectors import Detector, load_detector
-from wimpsift.errors import ConfigError, DataError
+from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.provenance import atomic_path, config_hash, provenance
 from wimpsift.simulation import simulate_events
 from wimpsift.sources import make_source
@@ -76,9 +76,7 @@ def validated_sample_config(**settings: Any) -> SampleConfig:
     try:
         return SampleConfig(**settings)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                             for e in err.errors())
-        raise ConfigError(f"samples: {problems}") from err
+        raise ConfigError(f"samples: {validation_message(err)}") from err
 
 
 def _stable_seed(seed: int, *parts: object) -> int:
