@@ -93,6 +93,12 @@ class Exposure(_Section):
 SourceKind = Literal["er_flat", "er_lines", "nr_exponential", "cevns_b8", "accidental", "wall", "anomalous"]
 
 
+_CHARGE_LOSS_KEYS = [
+    "expected_events", "reference_exposure_kg_days", "charge_loss_min", "charge_loss_max",
+    "energy_min_kev", "energy_max_kev",
+]
+
+
 class BackgroundSpec(_Section):
     """One background source of a detector; which keys apply depends on ``kind``."""
 
@@ -135,22 +141,8 @@ class BackgroundSpec(_Section):
             ],
             "cevns_b8": ["flux_per_cm2_s", "energy_min_kev", "energy_max_kev"],
             "accidental": ["expected_events", "reference_exposure_kg_days"],
-            "wall": [
-                "expected_events",
-                "reference_exposure_kg_days",
-                "charge_loss_min",
-                "charge_loss_max",
-                "energy_min_kev",
-                "energy_max_kev",
-            ],
-            "anomalous": [
-                "expected_events",
-                "reference_exposure_kg_days",
-                "charge_loss_min",
-                "charge_loss_max",
-                "energy_min_kev",
-                "energy_max_kev",
-            ],
+            "wall": _CHARGE_LOSS_KEYS,
+            "anomalous": _CHARGE_LOSS_KEYS,
         }[self.kind]
         missing = [key for key in required if getattr(self, key) is None]
         if missing:

@@ -21,6 +21,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from wimpsift.errors import DataError, bad_value
+from wimpsift.plots import pyplot as _pyplot
 
 
 def _check(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -91,15 +92,6 @@ def classification_metrics(y_true: Any, scores: Any, threshold: float = 0.5) -> 
 
 
 # --------------------------------------------------------------------------- figures
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_roc_curves(curves: Mapping[str, tuple[Any, Any]], path: str | Path,

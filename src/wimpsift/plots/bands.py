@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from wimpsift.plots import pyplot
 from wimpsift.provenance import atomic_path
 
 
@@ -25,11 +26,7 @@ def band_medians(events: pd.DataFrame, cs1_edges_pe: np.ndarray) -> tuple[np.nda
 def plot_bands(
     er: pd.DataFrame, wimp: pd.DataFrame, path: str | Path, title: str, cs1_max_pe: float = 70.0
 ) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     edges = np.linspace(0, cs1_max_pe, 15)
     fig, ax = plt.subplots(figsize=(7, 5))
     for events, colour, label in ((er, "tab:blue", "ER"), (wimp, "black", "WIMP")):

@@ -7,17 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from wimpsift.errors import DataError
+from wimpsift.plots import pyplot as _pyplot
 from wimpsift.provenance import atomic_path, check_writable
 from wimpsift.stats.limits import LimitResult
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_limits_vs_mass(

@@ -46,6 +46,7 @@ from wimpsift.metrics.leakage import discrimination_summary
 from wimpsift.metrics.mutual_information import mutual_information
 from wimpsift.models.dense import DenseDiscriminantNet, input_matrix, resolve_inputs
 from wimpsift.models.uniform_transform import UniformTransform
+from wimpsift.plots import pyplot as _pyplot
 from wimpsift.provenance import atomic_path, provenance, write_json
 
 DEFAULT_MASSES_GEV: tuple[float, ...] = (
@@ -492,15 +493,6 @@ def metrics_table(models: dict[float, TrainedDiscriminant]) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------
 # figures
 # ---------------------------------------------------------------------------------------
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_auc_vs_epoch(runs: dict[str, dict[float, TrainedDiscriminant]], path: str | Path) -> Path:
     """Seed Fig. 1: test AUC against cumulative epoch for each training mode.
 

@@ -42,6 +42,7 @@ from sklearn import metrics as skm
 from sklearn.model_selection import StratifiedKFold
 
 from wimpsift.errors import ConfigError, DataError
+from wimpsift.plots import pyplot as _pyplot
 from wimpsift.provenance import config_hash, provenance, write_json
 from wimpsift.training.cnn_estimator import (
     CNNClassifier,
@@ -445,15 +446,6 @@ def grid_search(
 
 
 # --------------------------------------------------------------------------- figures
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_layer_heatmaps(result: GridSearchResult, directory: str | Path) -> list[Path]:
