@@ -1,16 +1,28 @@
-"""Benchmark of the CNN stage: training throughput and the grid search's checkpoint saving.
+"""Benchmark of the CNN stage: training throughput and the grid search's cost.
 
 1. Training images/s of the seed CNN (1 conv block, batch 100) on 75x75 (HitPeak) and
    50x100 (Hit/Peak) images, one torch thread, CPU (or the device given).
-2. Grid-search cost, measured side by side in this run on the same data and trials:
-   *checkpoint epochs* (one training of max(epochs) per configuration and fold, the
-   validation fold scored at every epoch of the grid, as wimpsift does) against *naive
-   retraining* (one training per epoch value, as a plain GridSearchCV over epochs does).
-   The epoch grid is the seed's {20, 30, 40, 50, 60} divided by ``--epoch-scale``.
-   For this grid the ratio cannot go below max/sum = 60/200 = 0.30 of the training
-   work, plus the evaluation; the script prints both the measured and the ideal ratio.
+2. Cost of the seed's whole three-stage search (layers x batch x epochs, then alpha, then
+   learning rate; 3-fold CV), measured side by side in this run on the same data, one
+   thread, in process:
 
-The last line is JSON.  Usage: ``python benchmarks/bench_cnn.py [--events 600]``.
+   * ``naive``: what a plain scikit-learn ``GridSearchCV`` per stage does, one training
+     per (configuration, epochs, fold), nothing shared between stages;
+   * ``checkpoint``: wimpsift's exhaustive search (epochs read as checkpoints of one
+     training; a trial shared by two stages trained once). Its scores must equal the
+     naive ones, and its cost cannot go below the epoch ratio printed as ``ideal``
+     (0.2625 for the seed's grid);
+   * ``halving``: the same search with successive halving over the epoch grid
+     (``halving_factor``), continuing the surviving trainings from their saved state.
+     Its scores must equal the exhaustive ones where both exist; the script says
+     whether it chose the same hyperparameters.
+
+   The epoch grid is the seed's {20, 30, 40, 50, 60} divided by ``--epoch-scale``.
+   Images are a synthetic low-contrast toy unless ``--images`` names a dataset written
+   by ``wimpsift images`` (or ``reproduce cnn``'s ``data/train.h5``).
+
+The last line is JSON.  Usage: ``python benchmarks/bench_cnn.py [--events 300]``
+(about 6 minutes on one core at the defaults).
 """
 
 from __future__ import annotations
@@ -18,71 +30,142 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 import numpy as np
 import torch
 
 from wimpsift.training.cnn_estimator import CNNClassifier
-from wimpsift.training.grid_search import run_trial, stratified_folds
+from wimpsift.training.grid_search import (
+    GridSearchResult,
+    grid_config,
+    grid_search,
+    run_trial,
+    stratified_folds,
+)
 
 
-def images(n: int, shape: tuple[int, int], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def toy_images(n: int, shape: tuple[int, int], seed: int = 0,
+               contrast: float = 0.4) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     X = (rng.random((n, *shape)) * 0.5).astype(np.float32)
     y = rng.integers(0, 2, n)
-    X[y == 1, 10:20, 10:20] += 0.4
+    X[y == 1, 10:20, 10:20] += contrast
     return X, y
+
+
+def real_images(path: str, kind: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from wimpsift.images.dataset import load_images
+
+    X, y, _ = load_images(path, kind)
+    rng = np.random.default_rng(seed)
+    take = np.sort(rng.choice(len(y), size=min(n, len(y)), replace=False))
+    return X[take], y[take]
+
+
+def throughput(device: str, events: int) -> dict[str, float]:
+    out = {}
+    for name, shape in {"hitpeak_75x75": (75, 75), "hit_50x100": (50, 100)}.items():
+        X, y = toy_images(events, shape)
+        CNNClassifier(epochs=1, batch_size=100, device=device).fit(X[:200], y[:200])
+        clf = CNNClassifier(epochs=2, batch_size=100, device=device).fit(X, y)
+        out[name] = clf.images_per_s_
+        print(f"training {name}: {clf.images_per_s_:.0f} images/s "
+              f"({clf.n_parameters_} parameters)", flush=True)
+    return out
+
+
+def naive_search(X: np.ndarray, y: np.ndarray, exhaustive: GridSearchResult,
+                 threads: int) -> tuple[float, bool]:
+    """Retrain every (stage, configuration, fold) of the exhaustive search once per grid
+    epoch; returns the time and whether every score equals the exhaustive one."""
+    cfg = exhaustive.config
+    folds = stratified_folds(y, cfg.n_splits, cfg.random_state)
+    y01 = y.astype(np.float32)
+    same = True
+    t0 = time.perf_counter()
+    for trial in exhaustive.trials:
+        params = {**trial.params, "num_threads": threads, "verbose": False}
+        for e in cfg.epochs:
+            score = run_trial(X, y01, *folds[trial.fold], params, [e])["scores"][str(e)]
+            same &= score == trial.result["scores"][str(e)]  # type: ignore[index]
+    return time.perf_counter() - t0, same
+
+
+def rows_agree(a: GridSearchResult, b: GridSearchResult) -> bool:
+    def key(r: dict[str, Any]) -> tuple:
+        return (r["stage"], r["n_conv_layers"], r["batch_size"], r["leaky_alpha"],
+                r["learning_rate"], r["epochs"])
+
+    ref = {key(r): r for r in a.rows()}
+    return all(ref.get(key(r)) == r for r in b.rows())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=600, help="images per measurement")
+    parser.add_argument("--events", type=int, default=300, help="images in the search")
     parser.add_argument("--epoch-scale", type=int, default=10,
                         help="divide the seed's epoch grid by this (default 10: 2..6)")
+    parser.add_argument("--halving-factor", type=int, default=3)
+    parser.add_argument("--images", help="an image dataset (HDF5) instead of the toy")
+    parser.add_argument("--kind", default="hitpeak", help="image kind of --images")
+    parser.add_argument("--no-naive", action="store_true",
+                        help="skip naive retraining (compare checkpoint and halving only)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    throughput = {}
-    for name, shape in {"hitpeak_75x75": (75, 75), "hit_50x100": (50, 100)}.items():
-        X, y = images(args.events, shape)
-        CNNClassifier(epochs=1, batch_size=100, device=args.device).fit(X[:200], y[:200])
-        clf = CNNClassifier(epochs=2, batch_size=100, device=args.device).fit(X, y)
-        throughput[name] = clf.images_per_s_
-        print(f"training {name}: {clf.images_per_s_:.0f} images/s "
-              f"({clf.n_parameters_} parameters)", flush=True)
+    speed = throughput(args.device, 600)
 
-    seed_epochs = [20, 30, 40, 50, 60]
-    grid = sorted({max(1, e // args.epoch_scale) for e in seed_epochs})
-    X, y = images(args.events, (75, 75), seed=1)
-    train_idx, val_idx = stratified_folds(y, 3, 0)[0]
-    params = {"batch_size": 100, "random_state": 0, "device": args.device,
-              "num_threads": args.threads}
-    y01 = y.astype(np.float32)
-
-    run_trial(X, y01, train_idx, val_idx, params, [1])  # warm-up: allocator, kernels
+    epochs = sorted({max(1, e // args.epoch_scale) for e in (20, 30, 40, 50, 60)})
+    if args.images:
+        X, y = real_images(args.images, args.kind, args.events, seed=1)
+    else:
+        X, y = toy_images(args.events, (75, 75), seed=1, contrast=0.12)
+    settings = {"epochs": epochs, "executor": "serial", "progress": False,
+                "threads_per_trial": args.threads,
+                "estimator_params": {"device": args.device}}
+    timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    ckpt = run_trial(X, y01, train_idx, val_idx, params, grid)
-    t_ckpt = time.perf_counter() - t0
+    exhaustive = grid_search(X, y, grid_config(**settings))
+    timings["checkpoint"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    naive = {}
-    for e in grid:
-        naive[str(e)] = run_trial(X, y01, train_idx, val_idx, params, [e])["scores"][str(e)]
-    t_naive = time.perf_counter() - t0
-    same = all(ckpt["scores"][k] == v for k, v in naive.items())
-    ratio = t_ckpt / t_naive
-    ideal = max(grid) / sum(grid)
-    print(f"grid epochs {grid}: checkpoint {t_ckpt:.1f} s, naive {t_naive:.1f} s, "
-          f"ratio {ratio:.3f} (ideal max/sum {ideal:.3f}; target <= 0.25); "
-          f"identical scores: {same}", flush=True)
-    print(json.dumps({
-        "train_images_per_s": {k: round(v, 1) for k, v in throughput.items()},
-        "grid_epochs": grid, "checkpoint_s": round(t_ckpt, 2), "naive_s": round(t_naive, 2),
-        "checkpoint_over_naive": round(ratio, 3), "ideal_ratio": round(ideal, 3),
-        "target_ratio": 0.25, "identical_scores": same, "events": args.events,
-        "threads": args.threads, "device": args.device,
-    }))
+    halving = grid_search(X, y, grid_config(**settings, halving_factor=args.halving_factor))
+    timings["halving"] = time.perf_counter() - t0
+    naive_epochs = len(exhaustive.trials) * sum(epochs)
+    report: dict[str, Any] = {
+        "grid_epochs": epochs, "events": int(len(y)), "images": args.images or "toy",
+        "train_images_per_s": {k: round(v, 1) for k, v in speed.items()},
+        "epochs_trained": {"naive": naive_epochs,
+                           "checkpoint": exhaustive.epochs_trained(),
+                           "halving": halving.epochs_trained()},
+        "seconds": {k: round(v, 2) for k, v in timings.items()},
+        "halving_factor": args.halving_factor,
+        "halving_rows_equal_exhaustive": rows_agree(exhaustive, halving),
+        "halving_same_choice": halving.best_params == exhaustive.best_params,
+        "best_params": {"checkpoint": exhaustive.best_params, "halving": halving.best_params},
+        "best_score": {"checkpoint": exhaustive.best_score, "halving": halving.best_score},
+        "threads": args.threads, "device": args.device, "target_ratio": 0.25,
+    }
+    ideal = exhaustive.epochs_trained() / naive_epochs
+    print(f"checkpoint: {timings['checkpoint']:.1f} s, {exhaustive.epochs_trained()} epochs; "
+          f"halving (eta {args.halving_factor}): {timings['halving']:.1f} s, "
+          f"{halving.epochs_trained()} epochs; same choice: {report['halving_same_choice']}",
+          flush=True)
+    if not args.no_naive:
+        t_naive, same = naive_search(X, y, exhaustive, args.threads)
+        timings["naive"] = t_naive
+        report["seconds"]["naive"] = round(t_naive, 2)
+        report["naive_scores_equal_checkpoint"] = same
+        report["checkpoint_over_naive"] = round(timings["checkpoint"] / t_naive, 3)
+        report["halving_over_naive"] = round(timings["halving"] / t_naive, 3)
+        print(f"naive: {t_naive:.1f} s, {naive_epochs} epochs; checkpoint/naive "
+              f"{report['checkpoint_over_naive']:.3f} (ideal {ideal:.3f}), halving/naive "
+              f"{report['halving_over_naive']:.3f}; target <= 0.25; identical scores: {same}",
+              flush=True)
+    report["ideal_checkpoint_over_naive"] = round(ideal, 4)
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,43 @@ def test_checkpoint_epoch_equals_separate_training_of_that_length(toy):
     np.testing.assert_array_equal(long.predict_proba(X), short.predict_proba(X))
 
 
+def test_resumed_training_equals_uninterrupted_training(toy):
+    X, y = toy
+    val = (X[:50], y[:50])
+    whole = CNNClassifier(**{**FAST, "epochs": 4}, random_state=3).fit(X, y, validation_data=val)
+    half = CNNClassifier(**{**FAST, "epochs": 2}, random_state=3).fit(X, y, validation_data=val)
+    rest = CNNClassifier(**{**FAST, "epochs": 4}, random_state=3)
+    rest.fit(X, y, validation_data=val, resume_from=half.training_state_)
+    ref = whole.model_.state_dict()
+    for name, tensor in rest.model_.state_dict().items():
+        assert torch.equal(tensor, ref[name]), name  # bitwise on CPU: Adam moments and RNGs
+    assert rest.history_ == whole.history_ and rest.history_["epoch"] == [1, 2, 3, 4]
+
+
+def test_bad_resume_state(toy):
+    X, y = toy
+    half = CNNClassifier(**{**FAST, "epochs": 2}).fit(X, y)
+    with pytest.raises(ConfigError, match="epochs: got 2, expected more than the 2"):
+        CNNClassifier(**{**FAST, "epochs": 2}).fit(X, y, resume_from=half.training_state_)
+    with pytest.raises(ConfigError, match="learning_rate"):
+        CNNClassifier(**{**FAST, "epochs": 3, "learning_rate": 0.01}).fit(
+            X, y, resume_from=half.training_state_)
+    with pytest.raises(DataError, match="resume_from: expected a training_state_"):
+        CNNClassifier(**{**FAST, "epochs": 3}).fit(X, y, resume_from={"epoch": 1})
+    with pytest.raises(DataError, match="validation_data"):
+        CNNClassifier(**{**FAST, "epochs": 3}).fit(
+            X, y, validation_data=(X[:50], y[:50]), resume_from=half.training_state_)
+
+
+def test_three_and_four_dimensional_inputs_train_identically(toy):
+    X, y = toy
+    flat = CNNClassifier(**FAST, random_state=5).fit(X, y)
+    channel = CNNClassifier(**FAST, random_state=5).fit(X[:, None].copy(), y)
+    ref = flat.model_.state_dict()
+    for name, tensor in channel.model_.state_dict().items():
+        assert torch.equal(tensor, ref[name]), name
+
+
 def test_same_seed_same_model_and_global_rng_untouched(toy):
     X, y = toy
     torch.manual_seed(123)

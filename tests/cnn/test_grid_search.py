@@ -68,6 +68,31 @@ def test_dask_local_cluster_gives_the_serial_results(tmp_path):
     assert dask.rows() == serial.rows()
 
 
+def test_successive_halving_keeps_exact_scores_and_trains_less(tmp_path):
+    X, y = separable_images(120)
+    settings = {**TINY, "n_conv_layers": [1, 2], "batch_size": [30, 60], "epochs": [1, 2, 3],
+                "executor": "serial", "scoring": "roc_auc"}
+    full = grid_search(X, y, grid_config(**settings))
+    fast = grid_search(X, y, grid_config(**settings, halving_factor=2), cache_dir=tmp_path)
+
+    def key(r):
+        return tuple(r[k] for k in ("stage", "n_conv_layers", "batch_size", "leaky_alpha",
+                                    "learning_rate", "epochs"))
+
+    exhaustive = {key(r): r for r in full.rows()}
+    rows = fast.rows()
+    assert rows and all(exhaustive[key(r)] == r for r in rows)  # continuing is exact
+    stage1 = [r for r in rows if r["stage"] == "layers_batch_epochs"]
+    # 4 configurations at epoch 1, the best 2 at epoch 2, the best 1 at epoch 3
+    assert [sum(r["epochs"] == e for r in stage1) for e in (1, 2, 3)] == [4, 2, 1]
+    assert fast.epochs_trained() < full.epochs_trained()
+    assert fast.to_json()["halving_factor"] == 2
+    assert plot_layer_heatmaps(fast, tmp_path)[0].is_file()  # pruned cells stay blank
+    again = grid_search(X, y, grid_config(**settings, halving_factor=2), cache_dir=tmp_path)
+    assert again.n_trained == 0 and again.rows() == rows
+    assert again.best_params == fast.best_params
+
+
 @pytest.mark.parametrize("field", ["n_conv_layers", "batch_size", "epochs", "leaky_alpha",
                                    "learning_rate"])
 def test_empty_grid_is_a_config_error(field):
@@ -80,7 +105,7 @@ def test_empty_grid_is_a_config_error(field):
     ({"n_conv_layers": [4]}, "n_conv_layers"), ({"epochs": [0]}, "epochs"),
     ({"estimator_params": {"epochs": 3}}, "estimator_params"),
     ({"estimator_params": {"colour": 3}}, "estimator_params"),
-    ({"grid_size": 3}, "grid_size"),
+    ({"grid_size": 3}, "grid_size"), ({"halving_factor": 1}, "halving_factor"),
 ])
 def test_bad_grid_settings(settings, match):
     with pytest.raises(ConfigError, match=match):

@@ -42,7 +42,7 @@ def test_pipeline_on_synthetic_images(tmp_path):
     ({"train_events_per_class": 0}, "train_events_per_class"),
     ({"kinds": []}, "kinds"), ({"kinds": ["hit"], "search_kind": "hitpeak"}, "search_kind"),
     ({"grid": {"epochs": []}}, "epochs"), ({"grid": {"colour": [1]}}, "colour"),
-    ({"pool_stride": 0}, "pool_stride"),
+    ({"pool_stride": 0}, "pool_stride"), ({"halving_factor": 1}, "halving_factor"),
 ])
 def test_bad_configuration(overrides, match):
     with pytest.raises(ConfigError, match=match):
@@ -58,6 +58,10 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
     assert "train_events_per_class" in capsys.readouterr().err
     code = main(["reproduce", "cnn", "-o", str(tmp_path / "y"), "--pool-stride", "0"])
     assert code == 2
+    code = main(["reproduce", "cnn", "-o", str(tmp_path / "z"), "--halving-factor", "1"])
+    assert code == 2
+    assert "halving_factor" in capsys.readouterr().err
+    assert not (tmp_path / "z").exists()
 
 
 def test_cli_unknown_scale_is_a_usage_error(tmp_path):

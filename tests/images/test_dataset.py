@@ -150,3 +150,5 @@ def test_torch_dataset_streams(built):
     assert torch.equal(batch[:, 0], torch.from_numpy(X[:5]))
     sub = ImageDataset(built, "hit", indices=np.array([3, 1]))
     assert len(sub) == 2 and sub[1][1].item() == float(y[1])
+    np.testing.assert_array_equal(sub.labels, y[[3, 1]])  # one read, no images loaded
+    np.testing.assert_array_equal(data.labels, [data[i][1].item() for i in range(len(data))])

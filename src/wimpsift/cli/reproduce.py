@@ -20,7 +20,7 @@ def _run_cnn(args: argparse.Namespace) -> int:
         train_events_per_class=args.train_events_per_class,
         test_events_per_class=args.test_events_per_class, pool_stride=args.pool_stride,
         images=args.images, scoring=args.scoring, executor="serial" if args.serial else None,
-        progress=not args.no_progress,
+        progress=not args.no_progress, halving_factor=args.halving_factor,
     )
     metrics = run_reproduce_cnn(cfg, args.output)
     out = Path(args.output)
@@ -51,6 +51,9 @@ def _add_cnn(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler-address", default=None,
                    help="use this dask.distributed scheduler instead of a local cluster")
     p.add_argument("--serial", action="store_true", help="run the grid search in process")
+    p.add_argument("--halving-factor", type=int, default=None, metavar="ETA",
+                   help="successive halving over the epoch grid: continue only the best "
+                   "1/ETA of the configurations at each grid epoch (default: exhaustive)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads for the final trainings (default 1)")
     p.add_argument("--train-events-per-class", type=int, default=None)

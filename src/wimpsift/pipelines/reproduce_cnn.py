@@ -111,6 +111,7 @@ class ReproduceCNNConfig(BaseModel):
     n_workers: int = Field(2, ge=1)
     scheduler_address: str | None = None
     executor: Literal["dask", "serial"] = "dask"
+    halving_factor: int | None = Field(None, ge=2)
     images: Literal["wimpsift", "synthetic"] = "wimpsift"
     progress: bool = True
 
@@ -137,7 +138,7 @@ def _grid(cfg: ReproduceCNNConfig) -> GridSearchConfig:
     return grid_config(**{
         "random_state": cfg.seed, "executor": cfg.executor, "n_workers": cfg.n_workers,
         "scheduler_address": cfg.scheduler_address, "progress": cfg.progress,
-        "threads_per_trial": 1, "scoring": cfg.scoring,
+        "threads_per_trial": 1, "scoring": cfg.scoring, "halving_factor": cfg.halving_factor,
         "estimator_params": {"pool_stride": cfg.pool_stride, "random_state": cfg.seed,
                              "device": cfg.device},
         **cfg.grid,
@@ -381,6 +382,8 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
         "n_train_events": {k: int(len(v[1])) for k, v in train.items()},
         "n_test_events": {k: int(len(v[1])) for k, v in test.items()},
         "grid_search": {"best_params": search.best_params, "best_score": search.best_score,
+                        "epochs_trained": search.epochs_trained(),
+                        "halving_factor": grid_cfg.halving_factor,
                         "scoring": grid_cfg.scoring, "n_trials": len(search.trials),
                         "n_trained": search.n_trained, "n_cached": search.n_cached},
         **{kind: per_kind[kind] for kind in cfg.kinds},
@@ -489,7 +492,15 @@ def write_report(path: Path, cfg: ReproduceCNNConfig, grid_cfg: GridSearchConfig
                  f"training), then α {grid_cfg.leaky_alpha}, then learning rate "
                  f"{grid_cfg.learning_rate}. Chosen: <code>{e(json.dumps(g['best_params']))}"
                  f"</code>, CV {e(grid_cfg.scoring)} {g['best_score']:.3f}. Trials: "
-                 f"{g['n_trials']} ({g['n_trained']} trained, {g['n_cached']} from cache).</p>")
+                 f"{g['n_trials']} ({g['n_trained']} trained, {g['n_cached']} from cache), "
+                 f"{g['epochs_trained']} training epochs.</p>")
+    if grid_cfg.halving_factor:
+        parts.append(
+            f"<p><b>Successive halving</b> (η = {grid_cfg.halving_factor}): at each grid "
+            "epoch only the best 1/η of a stage's configurations were continued, so the "
+            "table lacks the later epochs of the others. Every score shown equals the "
+            "exhaustive search's (continuing a training is exact); the choice could differ "
+            "only if the exhaustive winner was behind at an earlier epoch.</p>")
     parts.append("<table><tr><th>stage</th><th>layers</th><th>batch</th><th>α</th><th>lr</th>"
                  "<th>epochs</th><th>mean ± std</th></tr>")
     for r in rows:

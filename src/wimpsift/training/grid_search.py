@@ -23,6 +23,22 @@ one started by dask-jobqueue on Slurm. Each finished trial is written to
 fingerprint of the data; rerunning the search skips trials found there, so an
 interrupted search resumes where it stopped, and a trial shared by two stages (the
 stage-1 α = 0.05, lr = 0.001 runs) is trained once.
+
+Cost: for the seed's epochs {20, ..., 60} one checkpointed training costs 60 epochs where
+naive retraining costs 20 + 30 + ... + 60 = 200, so the exhaustive search cannot cost
+less than 0.30 of naive retraining per configuration (0.26 with the trials shared between
+stages). ``halving_factor = η`` (off by default) adds *successive halving* over the
+epoch grid (Jamieson & Talwalkar 2016; the scheme of scikit-learn's
+``HalvingGridSearchCV`` with epochs as the resource): every configuration of a stage is
+trained to the first grid epoch, then only the best ``ceil(n / η)`` (by the mean CV
+score at that epoch) are *continued* from their saved training state to the next grid
+epoch, and so on. scikit-learn's class retrains from scratch at each rung and cannot
+resume a PyTorch training, hence this implementation. Continuing is exact (bit-identical
+to an uninterrupted training on CPU), so every score in the table equals the exhaustive
+search's; the pruned configurations simply lack their later epochs, and the choice can
+differ from the exhaustive one only if the best configuration is behind at an early
+epoch. With η = 3 the seed's stage 1 trains 9×20 + 3×10 + 1×30 = 240 epochs per fold
+instead of 540.
 """
 
 from __future__ import annotations
@@ -31,19 +47,22 @@ import hashlib
 import itertools
 import json
 import logging
+import math
+import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sklearn import metrics as skm
 from sklearn.model_selection import StratifiedKFold
 
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.plots import pyplot as _pyplot
-from wimpsift.provenance import config_hash, provenance, write_json
+from wimpsift.provenance import atomic_path, config_hash, provenance, write_json
 from wimpsift.training.cnn_estimator import (
     CNNClassifier,
     as_image_array,
@@ -79,6 +98,7 @@ class GridSearchConfig(BaseModel):
     scheduler_address: str | None = None
     n_workers: int = Field(2, ge=1)
     threads_per_trial: int = Field(1, ge=1)
+    halving_factor: int | None = Field(None, ge=2)
     progress: bool = True
 
     @field_validator("n_conv_layers", "batch_size", "epochs")
@@ -149,9 +169,13 @@ def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 
 def run_trial(X: np.ndarray, y01: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
-              params: dict[str, Any], eval_epochs: Sequence[int]) -> dict[str, Any]:
-    """Train once for ``max(eval_epochs)`` epochs; score the validation fold at each of
-    ``eval_epochs``. Runs on a Dask worker (or in process)."""
+              params: dict[str, Any], eval_epochs: Sequence[int],
+              resume_from: dict[str, Any] | None = None,
+              keep_state: bool = False) -> dict[str, Any]:
+    """Train to ``max(eval_epochs)`` epochs (from scratch, or continuing ``resume_from``)
+    and score the validation fold at each of ``eval_epochs`` reached in this training.
+    ``keep_state`` adds the ``training_state_`` (key ``"state"``) for a later
+    continuation. Runs on a Dask worker (or in process)."""
     eval_set = set(eval_epochs)
     Xv, yv = X[val_idx], y01[val_idx]
     per_epoch: dict[str, dict[str, float]] = {}
@@ -160,19 +184,32 @@ def run_trial(X: np.ndarray, y01: np.ndarray, train_idx: np.ndarray, val_idx: np
         if epoch in eval_set:
             per_epoch[str(epoch)] = _scores(yv, est.predict_proba(Xv)[:, 1])
 
+    start = 0 if resume_from is None else int(resume_from["epoch"])
     est = CNNClassifier(**{**params, "epochs": max(eval_epochs)})
-    est.fit(X[train_idx], y01[train_idx], epoch_callback=score)
-    return {"scores": per_epoch, "fit_time_s": est.fit_time_s_,
-            "images_per_s": est.images_per_s_, "n_parameters": est.n_parameters_}
+    est.fit(X[train_idx], y01[train_idx], epoch_callback=score, resume_from=resume_from)
+    out = {"scores": per_epoch, "fit_time_s": est.fit_time_s_,
+           "images_per_s": est.images_per_s_, "n_parameters": est.n_parameters_,
+           "epochs_trained": max(eval_epochs) - start}
+    if keep_state:
+        out["state"] = est.training_state_
+    return out
 
 
 @dataclass
 class Trial:
+    """One training of one configuration on one fold: from scratch to the last grid
+    epoch, or (successive halving) a segment from ``start`` to ``stop`` epochs that
+    continues the trial ``parent``."""
+
     stage: str
     params: dict[str, Any]  # CNNClassifier settings without epochs
     fold: int
     key: str = ""
     result: dict[str, Any] | None = None
+    start: int = 0
+    stop: int | None = None  # None: the whole epoch grid in one training
+    parent: Trial | None = None
+    keep_state: bool = False
 
 
 # --------------------------------------------------------------------------- results
@@ -222,8 +259,18 @@ class GridSearchResult:
             "n_trials": len(self.trials),
             "n_trained": self.n_trained,
             "n_cached": self.n_cached,
+            "halving_factor": self.config.halving_factor,
+            "epochs_trained": self.epochs_trained(),
             "train_time_s": float(sum(t.result["fit_time_s"] for t in self.trials if t.result)),
         }
+
+    def epochs_trained(self) -> int:
+        """Training epochs over all distinct trials (a shared trial counts once)."""
+        seen: dict[str, int] = {}
+        for t in self.trials:
+            if t.result is not None:
+                seen[t.key] = int(t.result.get("epochs_trained", max(self.config.epochs)))
+        return sum(seen.values())
 
 
 def _best(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -249,17 +296,39 @@ class _Runner:
         self.n_trained = 0
         self.n_cached = 0
         self.memory: dict[str, dict[str, Any]] = {}
+        self.states: dict[str, dict[str, Any]] = {}
         if cache_dir is not None:
             (cache_dir / "trials").mkdir(parents=True, exist_ok=True)
 
     def key(self, trial: Trial) -> str:
-        return config_hash({
+        settings: dict[str, Any] = {
             "params": trial.params, "fold": trial.fold, "n_splits": self.cfg.n_splits,
             "cv_random_state": self.cfg.random_state, "eval_epochs": self.cfg.epochs,
             "data": self.fingerprint,
-        })
+        }
+        if trial.stop is not None:
+            settings["segment"] = [trial.start, trial.stop]
+        return config_hash(settings)
+
+    def _state_path(self, key: str) -> Path | None:
+        return None if self.cache_dir is None else self.cache_dir / "trials" / f"{key}.pt"
+
+    def state(self, key: str) -> dict[str, Any] | None:
+        """The saved training state at the end of trial ``key`` (memory, then disk)."""
+        if key in self.states:
+            return self.states[key]
+        path = self._state_path(key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            self.states[key] = torch.load(path, map_location="cpu", weights_only=False)
+        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
+            return None  # a damaged state is recomputed with its trial
+        return self.states[key]
 
     def _cached(self, trial: Trial) -> dict[str, Any] | None:
+        if trial.keep_state and self.state(trial.key) is None:
+            return None  # a continuation needs this trial's state, not just its scores
         if trial.key in self.memory:
             return self.memory[trial.key]
         if self.cache_dir is None:
@@ -272,9 +341,15 @@ class _Runner:
         except (OSError, json.JSONDecodeError, KeyError):
             return None  # a damaged cache entry is recomputed
 
-    def _store(self, trial: Trial) -> None:
+    def _store(self, trial: Trial, state: dict[str, Any] | None) -> None:
+        if state is not None:
+            self.states[trial.key] = state
         if self.cache_dir is None:
             return
+        path = self._state_path(trial.key)
+        if state is not None and path is not None:
+            with atomic_path(path) as tmp:
+                torch.save(state, tmp)
         write_json(self.cache_dir / "trials" / f"{trial.key}.json", {
             "provenance": provenance({"params": trial.params, "fold": trial.fold,
                                       "eval_epochs": self.cfg.epochs,
@@ -330,11 +405,12 @@ class _Runner:
                    unit="trial", disable=not self.cfg.progress)
         try:
             for key, result in self._execute([v[0] for v in unique.values()]):
+                state = result.pop("state", None)
                 for t in unique[key]:
                     t.result = result
                     bar.update(1)
                 self.memory[key] = result
-                self._store(unique[key][0])
+                self._store(unique[key][0], state)
                 self.n_trained += 1
         finally:
             bar.close()
@@ -342,7 +418,15 @@ class _Runner:
     def _args(self, t: Trial) -> tuple[Any, ...]:
         train_idx, val_idx = self.folds[t.fold]
         params = {**t.params, "num_threads": self.cfg.threads_per_trial, "verbose": False}
-        return train_idx, val_idx, params, list(self.cfg.epochs)
+        if t.stop is None:
+            return train_idx, val_idx, params, list(self.cfg.epochs)
+        resume = None
+        if t.parent is not None:
+            resume = self.state(t.parent.key)
+            if resume is None:
+                raise DataError(f"grid search: the state of trial {t.parent.key} is missing")
+        eval_epochs = [e for e in self.cfg.epochs if t.start < e <= t.stop]
+        return train_idx, val_idx, params, eval_epochs, resume, t.keep_state
 
     def _execute(self, trials: list[Trial]) -> Iterable[tuple[str, dict[str, Any]]]:
         if not trials:
@@ -399,17 +483,22 @@ def grid_search(
     base.pop("epochs")
     base.pop("checkpoint_epochs")
 
-    def make(stage: str, combos: Iterable[dict[str, Any]]) -> list[Trial]:
-        return [Trial(stage, {**base, **c}, fold) for c in combos for fold in range(cfg.n_splits)]
+    def run_stage(stage: str, combos: list[dict[str, Any]], description: str) -> None:
+        if cfg.halving_factor is None:
+            trials = [Trial(stage, {**base, **c}, fold) for c in combos
+                      for fold in range(cfg.n_splits)]
+            runner.run(trials, description)
+            result.trials += trials
+        else:
+            _successive_halving(runner, result, stage, [{**base, **c} for c in combos],
+                                description)
 
     try:
         stage = STAGES[0]
         combos = [{"n_conv_layers": n, "batch_size": b, "leaky_alpha": cfg.stage1_leaky_alpha,
                    "learning_rate": cfg.stage1_learning_rate}
                   for n, b in itertools.product(cfg.n_conv_layers, cfg.batch_size)]
-        trials = make(stage, combos)
-        runner.run(trials, "grid: layers x batch")
-        result.trials += trials
+        run_stage(stage, combos, "grid: layers x batch")
         best = _best(result.rows(stage))
         result.stage_best[stage] = best
         fixed = {"n_conv_layers": best["n_conv_layers"], "batch_size": best["batch_size"]}
@@ -417,20 +506,16 @@ def grid_search(
         lr = cfg.stage1_learning_rate
 
         stage = STAGES[1]
-        trials = make(stage, [{**fixed, "leaky_alpha": a, "learning_rate": lr}
-                              for a in cfg.leaky_alpha])
-        runner.run(trials, "grid: alpha")
-        result.trials += trials
+        run_stage(stage, [{**fixed, "leaky_alpha": a, "learning_rate": lr}
+                          for a in cfg.leaky_alpha], "grid: alpha")
         rows = [r for r in result.rows(stage) if r["epochs"] == epochs]
         best = _best(rows)
         result.stage_best[stage] = best
         alpha = best["leaky_alpha"]
 
         stage = STAGES[2]
-        trials = make(stage, [{**fixed, "leaky_alpha": alpha, "learning_rate": r}
-                              for r in cfg.learning_rate])
-        runner.run(trials, "grid: learning rate")
-        result.trials += trials
+        run_stage(stage, [{**fixed, "leaky_alpha": alpha, "learning_rate": r}
+                          for r in cfg.learning_rate], "grid: learning rate")
         rows = [r for r in result.rows(stage) if r["epochs"] == epochs]
         best = _best(rows)
         result.stage_best[stage] = best
@@ -443,6 +528,32 @@ def grid_search(
     result.n_trained, result.n_cached = runner.n_trained, runner.n_cached
     _ = classes
     return result
+
+
+def _successive_halving(runner: _Runner, result: GridSearchResult, stage: str,
+                        configs: list[dict[str, Any]], description: str) -> None:
+    """Run one stage with successive halving over the epoch grid (module docstring)."""
+    cfg = runner.cfg
+    epochs = list(cfg.epochs)
+    alive = list(range(len(configs)))
+    last: dict[tuple[int, int], Trial] = {}
+    for rung, stop in enumerate(epochs):
+        start = epochs[rung - 1] if rung else 0
+        trials = [Trial(stage, configs[i], fold, start=start, stop=stop,
+                        parent=last.get((i, fold)), keep_state=stop < epochs[-1])
+                  for i in alive for fold in range(cfg.n_splits)]
+        runner.run(trials, f"{description}, epoch {stop}, {len(alive)} left")
+        result.trials += trials
+        for t, (i, fold) in zip(trials, itertools.product(alive, range(cfg.n_splits)),
+                                strict=True):
+            last[(i, fold)] = t
+
+        def rank(i: int, stop: int = stop) -> tuple[float, float]:
+            values = [last[(i, f)].result["scores"][str(stop)][cfg.scoring]  # type: ignore[index]
+                      for f in range(cfg.n_splits)]
+            return (-round(float(np.mean(values)), 12), float(np.std(values)))
+
+        alive = sorted(alive, key=rank)[:math.ceil(len(alive) / cfg.halving_factor)]  # type: ignore[operator]
 
 
 # --------------------------------------------------------------------------- figures
@@ -470,6 +581,8 @@ def plot_layer_heatmaps(result: GridSearchResult, directory: str | Path) -> list
         im = ax.imshow(grid, cmap="viridis", vmin=lo, vmax=hi, aspect="auto")
         for i in range(len(batches)):
             for j in range(len(epochs)):
+                if np.isnan(grid[i, j]):
+                    continue  # pruned by successive halving
                 ax.text(j, i, f"{grid[i, j]:.3f}\n±{err[i, j]:.3f}", ha="center", va="center",
                         fontsize=8, color="white" if grid[i, j] < (lo + hi) / 2 else "black")
         ax.set(xticks=range(len(epochs)), xticklabels=epochs, yticks=range(len(batches)),
