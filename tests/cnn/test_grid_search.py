@@ -93,6 +93,23 @@ def test_successive_halving_keeps_exact_scores_and_trains_less(tmp_path):
     assert again.best_params == fast.best_params
 
 
+def test_halving_never_prunes_alpha_or_learning_rate_before_the_chosen_epoch():
+    X, y = separable_images(120)
+    # one stage-1 configuration, so stage 1 is exhaustive; the alpha and learning-rate
+    # stages decide at its chosen epoch, before which halving must not prune
+    settings = {**TINY, "batch_size": [30], "epochs": [1, 2, 3], "executor": "serial",
+                "scoring": "roc_auc", "leaky_alpha": [0.001, 0.01, 0.05, 0.1],
+                "learning_rate": [0.001, 0.003, 0.01]}
+    full = grid_search(X, y, grid_config(**settings))
+    fast = grid_search(X, y, grid_config(**settings, halving_factor=4))
+    assert fast.stage_best == full.stage_best and fast.best_params == full.best_params
+    chosen = full.best_params["epochs"]
+    for stage, n in (("alpha", 4), ("learning_rate", 3)):
+        rows = fast.rows(stage)
+        assert all(sum(r["epochs"] == e for r in rows) == n for e in (1, 2, 3) if e <= chosen)
+        assert all(sum(r["epochs"] == e for r in rows) == 1 for e in (1, 2, 3) if e > chosen)
+
+
 @pytest.mark.parametrize("field", ["n_conv_layers", "batch_size", "epochs", "leaky_alpha",
                                    "learning_rate"])
 def test_empty_grid_is_a_config_error(field):

@@ -32,11 +32,13 @@ epoch grid (Jamieson & Talwalkar 2016; the scheme of scikit-learn's
 ``HalvingGridSearchCV`` with epochs as the resource): every configuration of a stage is
 trained to the first grid epoch, then only the best ``ceil(n / η)`` (by the mean CV
 score at that epoch) are *continued* from their saved training state to the next grid
-epoch, and so on. scikit-learn's class retrains from scratch at each rung and cannot
+epoch, and so on. In the α and learning-rate stages, whose choice is made at the epochs
+chosen in stage 1, nothing is pruned before that epoch, so their choices are exact;
+only stage 1's can differ. scikit-learn's class retrains from scratch at each rung and cannot
 resume a PyTorch training, hence this implementation. Continuing is exact (bit-identical
 to an uninterrupted training on CPU), so every score in the table equals the exhaustive
-search's; the pruned configurations simply lack their later epochs, and the choice can
-differ from the exhaustive one only if the best configuration is behind at an early
+search's; the pruned configurations simply lack their later epochs, and stage 1's
+choice can differ from the exhaustive one only if its winner is behind at an earlier
 epoch. With η = 3 the seed's stage 1 trains 9×20 + 3×10 + 1×30 = 240 epochs per fold
 instead of 540.
 """
@@ -483,7 +485,8 @@ def grid_search(
     base.pop("epochs")
     base.pop("checkpoint_epochs")
 
-    def run_stage(stage: str, combos: list[dict[str, Any]], description: str) -> None:
+    def run_stage(stage: str, combos: list[dict[str, Any]], description: str,
+                  decide_at: int | None = None) -> None:
         if cfg.halving_factor is None:
             trials = [Trial(stage, {**base, **c}, fold) for c in combos
                       for fold in range(cfg.n_splits)]
@@ -491,7 +494,7 @@ def grid_search(
             result.trials += trials
         else:
             _successive_halving(runner, result, stage, [{**base, **c} for c in combos],
-                                description)
+                                description, decide_at)
 
     try:
         stage = STAGES[0]
@@ -507,7 +510,7 @@ def grid_search(
 
         stage = STAGES[1]
         run_stage(stage, [{**fixed, "leaky_alpha": a, "learning_rate": lr}
-                          for a in cfg.leaky_alpha], "grid: alpha")
+                          for a in cfg.leaky_alpha], "grid: alpha", epochs)
         rows = [r for r in result.rows(stage) if r["epochs"] == epochs]
         best = _best(rows)
         result.stage_best[stage] = best
@@ -515,7 +518,7 @@ def grid_search(
 
         stage = STAGES[2]
         run_stage(stage, [{**fixed, "leaky_alpha": alpha, "learning_rate": r}
-                          for r in cfg.learning_rate], "grid: learning rate")
+                          for r in cfg.learning_rate], "grid: learning rate", epochs)
         rows = [r for r in result.rows(stage) if r["epochs"] == epochs]
         best = _best(rows)
         result.stage_best[stage] = best
@@ -531,8 +534,13 @@ def grid_search(
 
 
 def _successive_halving(runner: _Runner, result: GridSearchResult, stage: str,
-                        configs: list[dict[str, Any]], description: str) -> None:
-    """Run one stage with successive halving over the epoch grid (module docstring)."""
+                        configs: list[dict[str, Any]], description: str,
+                        decide_at: int | None = None) -> None:
+    """Run one stage with successive halving over the epoch grid (module docstring).
+
+    ``decide_at``: the epoch at which the stage's choice is made (stages α and learning
+    rate); no configuration is pruned before it, so that choice is the exhaustive one.
+    The segments still end at every grid epoch, so they are shared with stage 1's."""
     cfg = runner.cfg
     epochs = list(cfg.epochs)
     alive = list(range(len(configs)))
@@ -553,7 +561,8 @@ def _successive_halving(runner: _Runner, result: GridSearchResult, stage: str,
                       for f in range(cfg.n_splits)]
             return (-round(float(np.mean(values)), 12), float(np.std(values)))
 
-        alive = sorted(alive, key=rank)[:math.ceil(len(alive) / cfg.halving_factor)]  # type: ignore[operator]
+        if decide_at is None or stop >= decide_at:
+            alive = sorted(alive, key=rank)[:math.ceil(len(alive) / cfg.halving_factor)]  # type: ignore[operator]
 
 
 # --------------------------------------------------------------------------- figures
