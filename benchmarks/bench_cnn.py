@@ -92,13 +92,31 @@ def naive_search(X: np.ndarray, y: np.ndarray, exhaustive: GridSearchResult,
     return time.perf_counter() - t0, same
 
 
-def rows_agree(a: GridSearchResult, b: GridSearchResult) -> bool:
+def rows_agree(a: GridSearchResult, b: GridSearchResult) -> tuple[bool, int]:
+    """Whether every table row of ``b`` that ``a`` also has is identical, and how many.
+    (After a different stage-1 choice the later stages' rows have no counterpart.)"""
     def key(r: dict[str, Any]) -> tuple:
         return (r["stage"], r["n_conv_layers"], r["batch_size"], r["leaky_alpha"],
                 r["learning_rate"], r["epochs"])
 
     ref = {key(r): r for r in a.rows()}
-    return all(ref.get(key(r)) == r for r in b.rows())
+    common = [r for r in b.rows() if key(r) in ref]
+    return all(ref[key(r)] == r for r in common), len(common)
+
+
+def stage1_choices(exhaustive: GridSearchResult, halving: GridSearchResult
+                   ) -> dict[str, dict[str, Any]]:
+    """Stage 1's choice of each search, both scored in the exhaustive table (mean, std)."""
+    table = {(r["n_conv_layers"], r["batch_size"], r["epochs"]): r
+             for r in exhaustive.rows("layers_batch_epochs")}
+    out = {}
+    for name, result in (("checkpoint", exhaustive), ("halving", halving)):
+        best = result.stage_best["layers_batch_epochs"]
+        row = table[(best["n_conv_layers"], best["batch_size"], best["epochs"])]
+        out[name] = {"n_conv_layers": row["n_conv_layers"], "batch_size": row["batch_size"],
+                     "epochs": row["epochs"], "exhaustive_mean": round(row["mean"], 4),
+                     "exhaustive_std": round(row["std"], 4)}
+    return out
 
 
 def main() -> None:
@@ -134,6 +152,7 @@ def main() -> None:
     halving = grid_search(X, y, grid_config(**settings, halving_factor=args.halving_factor))
     timings["halving"] = time.perf_counter() - t0
     naive_epochs = len(exhaustive.trials) * sum(epochs)
+    equal, n_common = rows_agree(exhaustive, halving)
     report: dict[str, Any] = {
         "grid_epochs": epochs, "events": int(len(y)), "images": args.images or "toy",
         "train_images_per_s": {k: round(v, 1) for k, v in speed.items()},
@@ -142,10 +161,11 @@ def main() -> None:
                            "halving": halving.epochs_trained()},
         "seconds": {k: round(v, 2) for k, v in timings.items()},
         "halving_factor": args.halving_factor,
-        "halving_rows_equal_exhaustive": rows_agree(exhaustive, halving),
+        "halving_rows_equal_exhaustive": equal, "halving_rows_compared": n_common,
         "halving_same_choice": halving.best_params == exhaustive.best_params,
         "best_params": {"checkpoint": exhaustive.best_params, "halving": halving.best_params},
         "best_score": {"checkpoint": exhaustive.best_score, "halving": halving.best_score},
+        "stage1_choice": stage1_choices(exhaustive, halving),
         "threads": args.threads, "device": args.device, "target_ratio": 0.25,
     }
     ideal = exhaustive.epochs_trained() / naive_epochs
