@@ -3,7 +3,12 @@
 wimprates uses numericalunits, whose unit values are random per process, so only
 its ``rate_wimp_std`` entry point (which returns plain numbers in events per
 tonne·year·keV) is used here, and halo parameters are passed as plain numbers in
-km/s and GeV/cm³ converted inside :func:`_halo_model`.
+km/s and GeV/cm³ converted inside :func:`_halo_model`. Even so, the random unit
+values leave up to ~1e-13 relative noise in the rates (measured), which differs
+between processes; rates are rounded to 7 significant digits (far finer than
+wimprates' integration accuracy) so that the same seed samples the same energies in
+every process (a rounding boundary lands within the noise with probability ~1e-6 per
+tabulated value).
 """
 
 from __future__ import annotations
@@ -54,10 +59,11 @@ def wimp_rate_per_tonne_year_kev(
     """dR/dE in events / (tonne year keV) for SI elastic scattering on xenon."""
     wr = _wimprates()
     energy_kev = np.atleast_1d(np.asarray(energy_kev, dtype=float))
-    return np.asarray(
+    rate = np.asarray(
         wr.rate_wimp_std(energy_kev, mass_gev, sigma_nucleon_cm2, halo_model=_halo_model(halo)),
         dtype=float,
     )
+    return np.array([float(f"{r:.7g}") for r in rate])  # drop numericalunits' noise
 
 
 @dataclass
