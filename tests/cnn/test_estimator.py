@@ -51,6 +51,10 @@ def test_resumed_training_equals_uninterrupted_training(toy):
     for name, tensor in rest.model_.state_dict().items():
         assert torch.equal(tensor, ref[name]), name  # bitwise on CPU: Adam moments and RNGs
     assert rest.history_ == whole.history_ and rest.history_["epoch"] == [1, 2, 3, 4]
+    again = CNNClassifier(**{**FAST, "epochs": 4}, random_state=3)
+    again.fit(X, y, validation_data=val, resume_from=half.training_state_)  # state unharmed
+    for name, tensor in again.model_.state_dict().items():
+        assert torch.equal(tensor, ref[name]), name
 
 
 def test_bad_resume_state(toy):

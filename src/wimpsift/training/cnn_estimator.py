@@ -584,7 +584,9 @@ def _restore(state: dict[str, Any], model: torch.nn.Module, optimiser: torch.opt
              device: torch.device) -> int:
     """Load a training_state_ into a fresh model and optimiser; returns the next epoch."""
     model.load_state_dict(state["model"])
-    optimiser.load_state_dict(state["optimiser"])
+    # a copy: Adam would otherwise update the saved moments in place, and a second
+    # continuation of the same state would start from the first one's end
+    optimiser.load_state_dict(copy.deepcopy(state["optimiser"]))
     torch.set_rng_state(state["torch_rng"])
     if device.type == "cuda" and state["cuda_rng"] is not None:
         torch.cuda.set_rng_state(state["cuda_rng"], device)
