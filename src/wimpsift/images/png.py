@@ -38,14 +38,13 @@ def save_png(image: np.ndarray, path: str | Path, scale: int = 4) -> Path:
 def event_figure(raw, index: int, path: str | Path, processing=None, title: str | None = None
                  ) -> Path:
     """Full-size labelled display of event ``index`` of ``raw`` (WaveformEvents), as a PNG/PDF."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.colors import LogNorm
 
+    from wimpsift.plots import pyplot, save_figure
     from wimpsift.processing.peaks import PEAK_TYPES, S1, S2, find_peaks, main_peaks
     from wimpsift.processing.reconstruction import ProcessingSettings
+
+    plt = pyplot()
 
     if not 0 <= index < len(raw.events):
         raise bad_value("event", index, f"an event number in [0, {len(raw.events)})")
@@ -128,7 +127,4 @@ def event_figure(raw, index: int, path: str | Path, processing=None, title: str 
         f"{truth['source']} ({truth['recoil_type']}), {truth['energy_kev']:.1f} keV at "
         f"x = {truth['x_true_cm']:.1f}, y = {truth['y_true_cm']:.1f}, z = {truth['z_true_cm']:.1f} cm"
     ))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)

@@ -22,6 +22,7 @@ from sklearn import metrics as skm
 
 from wimpsift.errors import DataError, bad_value
 from wimpsift.plots import pyplot as _pyplot
+from wimpsift.plots import save_figure
 
 
 def _check(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -108,9 +109,7 @@ def plot_roc_curves(curves: Mapping[str, tuple[Any, Any]], path: str | Path,
            title=title, xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_pr_curves(curves: Mapping[str, tuple[Any, Any]], path: str | Path,
@@ -126,9 +125,7 @@ def plot_pr_curves(curves: Mapping[str, tuple[Any, Any]], path: str | Path,
     ax.set(xlabel="Recall", ylabel="Precision", title=title, xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(loc="lower left")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_confusion_matrix(y_true: Any, scores: Any, path: str | Path, threshold: float = 0.5,
@@ -153,9 +150,7 @@ def plot_confusion_matrix(y_true: Any, scores: Any, path: str | Path, threshold:
     ax.set_title(f"{title}\nrecall {rec:.2%}, precision {prec:.2%}, accuracy {acc:.2%}",
                  fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_history(history: Mapping[str, Any], path: str | Path,
@@ -175,6 +170,4 @@ def plot_history(history: Mapping[str, Any], path: str | Path,
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wimpsift.plots import pyplot
-from wimpsift.provenance import atomic_path
+from wimpsift.plots import pyplot, save_figure
 
 
 def band_medians(events: pd.DataFrame, cs1_edges_pe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -45,8 +44,4 @@ def plot_bands(
     ax.set_xlim(0, cs1_max_pe)
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

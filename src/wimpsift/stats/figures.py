@@ -8,7 +8,8 @@ from pathlib import Path
 
 from wimpsift.errors import DataError
 from wimpsift.plots import pyplot as _pyplot
-from wimpsift.provenance import atomic_path, check_writable
+from wimpsift.plots import save_figure
+from wimpsift.provenance import check_writable
 from wimpsift.stats.limits import LimitResult
 
 
@@ -66,7 +67,4 @@ def plot_limits_vs_mass(
     if len(names) > 1:
         bottom.legend(fontsize=7)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

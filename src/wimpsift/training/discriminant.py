@@ -47,7 +47,8 @@ from wimpsift.metrics.mutual_information import mutual_information
 from wimpsift.models.dense import DenseDiscriminantNet, input_matrix, resolve_inputs
 from wimpsift.models.uniform_transform import UniformTransform
 from wimpsift.plots import pyplot as _pyplot
-from wimpsift.provenance import atomic_path, provenance, write_json
+from wimpsift.plots import save_figure
+from wimpsift.provenance import provenance, write_json
 
 DEFAULT_MASSES_GEV: tuple[float, ...] = (
     3.5, 4, 5, 7, 10, 13, 15, 17, 19, 21, 24, 27, 30, 33, 37, 40, 50, 60, 75, 100, 300, 1000)
@@ -538,11 +539,7 @@ def plot_auc_vs_epoch(runs: dict[str, dict[float, TrainedDiscriminant]], path: s
     ax.legend()
     ax.set_title("AUC against epoch: sequential transfer vs independent training")
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def plot_mi_vs_mass(models: dict[float, TrainedDiscriminant], path: str | Path) -> Path:
@@ -559,8 +556,4 @@ def plot_mi_vs_mass(models: dict[float, TrainedDiscriminant], path: str | Path) 
     ax.set_ylabel("mutual information with class [bits]")
     ax.legend()
     fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

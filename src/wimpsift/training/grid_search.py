@@ -64,6 +64,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.plots import pyplot as _pyplot
+from wimpsift.plots import save_figure
 from wimpsift.provenance import atomic_path, config_hash, provenance, write_json
 from wimpsift.training.cnn_estimator import (
     CNNClassifier,
@@ -508,20 +509,18 @@ def grid_search(
         epochs = best["epochs"]
         lr = cfg.stage1_learning_rate
 
-        stage = STAGES[1]
-        run_stage(stage, [{**fixed, "leaky_alpha": a, "learning_rate": lr}
-                          for a in cfg.leaky_alpha], "grid: alpha", epochs)
-        rows = [r for r in result.rows(stage) if r["epochs"] == epochs]
-        best = _best(rows)
-        result.stage_best[stage] = best
-        alpha = best["leaky_alpha"]
+        def choose_at_epochs(stage: str, combos: list[dict[str, Any]], description: str
+                             ) -> dict[str, Any]:
+            run_stage(stage, combos, description, epochs)
+            best = _best([r for r in result.rows(stage) if r["epochs"] == epochs])
+            result.stage_best[stage] = best
+            return best
 
-        stage = STAGES[2]
-        run_stage(stage, [{**fixed, "leaky_alpha": alpha, "learning_rate": r}
-                          for r in cfg.learning_rate], "grid: learning rate", epochs)
-        rows = [r for r in result.rows(stage) if r["epochs"] == epochs]
-        best = _best(rows)
-        result.stage_best[stage] = best
+        alpha = choose_at_epochs(STAGES[1], [{**fixed, "leaky_alpha": a, "learning_rate": lr}
+                                             for a in cfg.leaky_alpha],
+                                 "grid: alpha")["leaky_alpha"]
+        best = choose_at_epochs(STAGES[2], [{**fixed, "leaky_alpha": alpha, "learning_rate": r}
+                                            for r in cfg.learning_rate], "grid: learning rate")
     finally:
         runner.close()
     result.best_params = {**{k: v for k, v in base.items() if k in cfg.estimator_params},
@@ -600,9 +599,7 @@ def plot_layer_heatmaps(result: GridSearchResult, directory: str | Path) -> list
         fig.colorbar(im, ax=ax)
         fig.tight_layout()
         path = Path(directory) / f"grid_layers{n}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_figure(fig, path, dpi=110))
     return paths
 
 
@@ -622,6 +619,4 @@ def plot_stage_curves(result: GridSearchResult, stage: str, path: str | Path) ->
         ax.set(xlabel="epochs", ylabel=f"CV {metric}", title=metric.capitalize())
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save_figure(fig, path, dpi=110)

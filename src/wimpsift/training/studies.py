@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +24,7 @@ import pandas as pd
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.metrics.leakage import discrimination_summary
 from wimpsift.models.dense import input_matrix, resolve_inputs
+from wimpsift.plots import save_figure
 from wimpsift.provenance import atomic_path
 from wimpsift.training.discriminant import (
     DiscriminantConfig,
@@ -48,14 +48,6 @@ INPUT_STUDIES: dict[str, dict[str, str]] = {
 def _write_csv(table: pd.DataFrame, path: Path) -> Path:
     with atomic_path(path) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
-    return path
-
-
-def _save(fig: Any, path: Path) -> Path:
-    plt = _pyplot()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
     return path
 
 
@@ -109,7 +101,7 @@ def study_inputs(
         ax.legend(fontsize=7)
     fig.suptitle(study.replace("_", " "))
     fig.tight_layout()
-    _save(fig, folder / f"{study}.png")
+    save_figure(fig, folder / f"{study}.png")
     return table
 
 
@@ -173,7 +165,7 @@ def study_pca(
         ax.set_xscale("log")
         ax.set_xlabel("WIMP mass [GeV/c$^2$]")
     fig.tight_layout()
-    _save(fig, folder / "pca.png")
+    save_figure(fig, folder / "pca.png")
     return table
 
 
@@ -239,7 +231,7 @@ def study_projections(
                                      "expected_events": wsum[a, b],
                                      "mean_output": total[a, b] / wsum[a, b]})
     fig.tight_layout()
-    _save(fig, folder / f"projections_{model.mass_gev:g}GeV.png")
+    save_figure(fig, folder / f"projections_{model.mass_gev:g}GeV.png")
     out = pd.DataFrame(rows)
     _write_csv(out, folder / f"projections_{model.mass_gev:g}GeV.csv")
     return out
