@@ -22,21 +22,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from wimpsift.detector.charge import (
-    depth_cm,
-    drift_time_us,
-    extracted_electrons,
-    s2_areas_pe,
-)
-from wimpsift.detector.light import distinct_pmts_hit, photon_detection_probability, s1_area_pe
-from wimpsift.detector.position import reconstruct_xy, xy_resolution_cm
-from wimpsift.detector.prompt import prompt_fraction as compute_prompt_fraction
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.microphysics import Quanta, nest_quanta
 from wimpsift.processing.corrections import corrected_s1_pe, corrected_s2_pe
 from wimpsift.processing.selection import in_fiducial, in_window, passes_threshold
 from wimpsift.provenance import PROVENANCE_KEY, atomic_path, check_writable, config_hash, provenance
+from wimpsift.response.charge import (
+    depth_cm,
+    drift_time_us,
+    extracted_electrons,
+    s2_areas_pe,
+)
+from wimpsift.response.light import distinct_pmts_hit, photon_detection_probability, s1_area_pe
+from wimpsift.response.position import reconstruct_xy, xy_resolution_cm
+from wimpsift.response.pulse_shape import prompt_fraction as compute_prompt_fraction
 from wimpsift.sources import DataDrivenSource, HaloModel, Source, make_source, sample_positions
 from wimpsift.sources.positions import Volume, sample_wall_positions
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from wimpsift.detector.pmt_arrays import pmt_arrays
+from wimpsift.detectors.pmt_arrays import pmt_arrays
 from wimpsift.errors import ConfigError
 
 

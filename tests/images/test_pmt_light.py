@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from wimpsift.detector.pmt_arrays import pmt_arrays
-from wimpsift.detector.pmt_light import (
+from wimpsift.detectors.pmt_arrays import pmt_arrays
+from wimpsift.response.pmt_light import (
     photoelectron_areas,
     s1_pattern,
     s2_pattern,

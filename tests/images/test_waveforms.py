@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from wimpsift.detector.charge import electron_survival
-from wimpsift.detector.light import relative_lce
 from wimpsift.events import EVENT_COLUMNS, check_event_table
+from wimpsift.response.charge import electron_survival
+from wimpsift.response.light import relative_lce
 
 
 def test_processed_table_has_the_event_level_columns(er_processed):

@@ -300,7 +300,7 @@ def build_image_dataset(
             )
         done = previous["_chunks_done"]
     else:
-        from wimpsift.detector.pmt_arrays import pmt_arrays
+        from wimpsift.detectors.pmt_arrays import pmt_arrays
 
         _create(path, config, record, pmt_arrays(det).n_pmts)
 

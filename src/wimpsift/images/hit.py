@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from wimpsift.detector.pmt_arrays import PmtArrays
+from wimpsift.detectors.pmt_arrays import PmtArrays
 
 SUBPIXELS = 4
 

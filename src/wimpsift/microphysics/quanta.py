@@ -3,7 +3,7 @@ recoil, and optionally the emission time of every photon (singlet/triplet).
 
 Uses nestpy's vectorised ``runNESTvec`` at the detector's drift field. NEST also
 computes its own S1/S2 for the NEST detector object; only the quanta and photon times
-are used here, and wimpsift applies its own detector response (``wimpsift.detector``).
+are used here, and wimpsift applies its own detector response (``wimpsift.response``).
 """
 
 from __future__ import annotations

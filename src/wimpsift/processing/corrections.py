@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from wimpsift.detector.charge import electron_survival
-from wimpsift.detector.light import relative_lce
 from wimpsift.detectors import Detector
+from wimpsift.response.charge import electron_survival
+from wimpsift.response.light import relative_lce
 
 
 def corrected_s1_pe(s1_area_pe, x_cm, y_cm, z_cm, detector: Detector) -> np.ndarray:

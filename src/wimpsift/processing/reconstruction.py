@@ -8,7 +8,7 @@ event-level simulation), followed by extra processing columns.
 
 Position reconstruction (method): Poisson maximum likelihood of the top-array S2 hit
 pattern against the light response function of
-:func:`wimpsift.detector.pmt_light.s2_top_lrf`, evaluated on a 1 cm square grid
+:func:`wimpsift.response.pmt_light.s2_top_lrf`, evaluated on a 1 cm square grid
 (one matrix product for all events), followed by a parabolic refinement of the
 log-likelihood around the best grid point in x and y. The reconstruction uses the
 same LRF as the simulation (an idealised, perfectly known LRF).
@@ -34,13 +34,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from wimpsift.detector.charge import depth_cm
-from wimpsift.detector.pmt_arrays import PmtArrays
-from wimpsift.detector.pmt_light import DEFAULT_OPTICS, OpticalSettings, s2_top_lrf
+from wimpsift.detectors.pmt_arrays import PmtArrays
 from wimpsift.events import EVENT_COLUMNS
 from wimpsift.processing.corrections import corrected_s1_pe, corrected_s2_pe
 from wimpsift.processing.peaks import PeakSettings, find_peaks, main_peaks
 from wimpsift.processing.selection import in_fiducial, in_window, passes_threshold
+from wimpsift.response.charge import depth_cm
+from wimpsift.response.pmt_light import DEFAULT_OPTICS, OpticalSettings, s2_top_lrf
 from wimpsift.waveforms.event import WaveformEvents
 
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from wimpsift.detector.charge import longitudinal_spread_us
-from wimpsift.detector.pmt_arrays import PmtArrays, pmt_arrays
-from wimpsift.detector.pmt_light import OpticalSettings, s1_pattern, s2_pattern
 from wimpsift.detectors import Detector
+from wimpsift.detectors.pmt_arrays import PmtArrays, pmt_arrays
 from wimpsift.errors import bad_value
+from wimpsift.response.charge import longitudinal_spread_us
+from wimpsift.response.pmt_light import OpticalSettings, s1_pattern, s2_pattern
 from wimpsift.simulation import sample_interactions
 from wimpsift.sources import Source, sample_positions
 from wimpsift.sources.positions import Volume

@@ -2,7 +2,7 @@
 
 Each produced photon (NEST emission time: singlet/triplet decay and recombination, so
 ER and NR pulses differ) is detected with the event-level probability
-:func:`wimpsift.detector.light.photon_detection_probability`; the detected ones are a
+:func:`wimpsift.response.light.photon_detection_probability`; the detected ones are a
 random subset. A detected photon lands on a PMT drawn from the S1 light-collection
 pattern (multinomial sharing), arrives after an exponential optical transport delay
 and a Gaussian PMT transit-time spread, frees one or two photoelectrons (double-PE
@@ -30,7 +30,7 @@ def s1_pulse(
 ) -> LightPulse | None:
     """The S1 of one interaction at time ``t0_ns``; ``None`` when no photon is detected.
 
-    ``pattern`` is the per-PMT probability (``wimpsift.detector.pmt_light.s1_pattern``).
+    ``pattern`` is the per-PMT probability (``wimpsift.response.pmt_light.s1_pattern``).
     """
     k = int(min(n_detected, emission_times_ns.size))
     if k <= 0:

@@ -1,9 +1,9 @@
 """S2 pulses: drifted electrons, longitudinal diffusion and electroluminescence.
 
 The extracted electrons (event-level survival and extraction,
-:func:`wimpsift.detector.charge.extracted_electrons`) arrive at the liquid surface at
+:func:`wimpsift.response.charge.extracted_electrons`) arrive at the liquid surface at
 the drift time plus a Gaussian spread from longitudinal diffusion,
-σ_t = √(2 D t) / v (:func:`wimpsift.detector.charge.longitudinal_spread_us`), so the
+σ_t = √(2 D t) / v (:func:`wimpsift.response.charge.longitudinal_spread_us`), so the
 S2 widens as √(drift time). Each electron then emits light uniformly while it crosses
 the gas gap (EL duration = gap / gas drift velocity); the detected photons per
 electron are Gaussian with mean ``se_gain_pe / (1 + p_dpe)`` and relative spread
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from wimpsift.detector.pmt_light import photoelectron_areas, share_photons
 from wimpsift.detectors import Detector
+from wimpsift.response.pmt_light import photoelectron_areas, share_photons
 from wimpsift.waveforms.pulse import LightPulse
 
 

@@ -3,7 +3,7 @@ sharing of detected photons among PMTs (multinomial), with double-PE emission an
 single-PE gain spread.
 
 The *total* light of an event comes from the event-level response
-(:func:`wimpsift.detector.light.photon_detection_probability` for S1,
+(:func:`wimpsift.response.light.photon_detection_probability` for S1,
 ``detector.se_gain_pe`` per extracted electron for S2), so the waveform-level and
 event-level simulations agree on average. This module only decides *which* PMT sees
 each photon.
@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wimpsift.detector.pmt_arrays import PmtArrays
 from wimpsift.detectors import Detector
+from wimpsift.detectors.pmt_arrays import PmtArrays
 
 
 @dataclass(frozen=True)
