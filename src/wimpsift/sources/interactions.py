@@ -59,6 +59,18 @@ class InteractionList:
         bounds = np.searchsorted(self.event, np.arange(self.n_events + 1))
         return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
+    def events(self, start: int, stop: int) -> InteractionList:
+        """The interactions of events [start, stop), renumbered from 0."""
+        a, b = np.searchsorted(self.event, [start, stop])
+        rows = slice(int(a), int(b))
+        return InteractionList(
+            event=self.event[rows] - start, recoil_type=self.recoil_type[rows],
+            x_cm=self.x_cm[rows], y_cm=self.y_cm[rows], z_cm=self.z_cm[rows],
+            t_ns=self.t_ns[rows], n_photons=self.n_photons[rows],
+            n_electrons=self.n_electrons[rows], energy_kev=self.energy_kev[rows],
+            charge_kept=None if self.charge_kept is None else self.charge_kept[rows],
+        )
+
 
 def single_interactions(
     recoil_type: str, x_cm, y_cm, z_cm, n_photons, n_electrons, energy_kev,
