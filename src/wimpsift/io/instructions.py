@@ -30,7 +30,7 @@ EVENT_TABLE_COLUMNS = ["recoil_type", "x_true_cm", "y_true_cm", "z_true_cm", "n_
                        "n_electrons"]
 _INTEGER_COLUMNS = ("instruction", "s1_photons", "s2_electrons")
 _FLOAT_COLUMNS = ("x", "y", "depth", "t")
-_RADIUS_TOLERANCE = 1e-5  # relative: the CSV holds 6 significant digits
+_RADIUS_TOLERANCE = 1e-6  # relative: files from other writers may round
 
 
 def _finite_column(table: pd.DataFrame, column: str, where: str, integer: bool = False,
@@ -88,7 +88,7 @@ def events_to_instructions(events: pd.DataFrame, t_ns: float = 0.0) -> pd.DataFr
 def write_instructions(instructions: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
-        instructions[INSTRUCTION_COLUMNS].to_csv(tmp, index=False, float_format="%.6g")
+        instructions[INSTRUCTION_COLUMNS].to_csv(tmp, index=False)  # shortest exact floats
     return path
 
 
