@@ -18,6 +18,7 @@ quanta-to-energy inversion is written here: NEST has no such function.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -87,6 +88,7 @@ def single_interactions(
     )
 
 
+@lru_cache(maxsize=1)
 def _nest_calc():
     import nestpy
 
@@ -96,24 +98,42 @@ def _nest_calc():
         return nestpy.NESTcalc(nestpy.detectors.VDetector())
 
 
-_NR_GRID_KEV = np.geomspace(0.05, 250.0, 400)  # NEST's NR yields end near 300 keV
+_GRID_KEV = np.geomspace(0.05, 250.0, 400)  # NEST's NR yields end near 300 keV
 
 
-def _energies_kev(calc, interaction, n_quanta: np.ndarray, density: float, field: float,
-                  w_ev: float) -> np.ndarray:
-    """Energies whose NEST mean quanta (photons + electrons) equal ``n_quanta``.
-
-    ER: NEST's work function, E = W (n_ph + n_e). NR: NEST's mean yields on a grid,
-    inverted by interpolation in log energy (the quanta rise monotonically).
-    """
+@lru_cache(maxsize=16)
+def _yield_grid(kind: str, density: float, field: float) -> tuple[np.ndarray, np.ndarray]:
+    """NEST's mean quanta (photons + electrons) and exciton ratio on an energy grid."""
     import nestpy
 
+    from wimpsift.microphysics.quanta import _stdout_to_stderr
+
+    interaction = nestpy.interactions.NR if kind == "nr" else nestpy.interactions.beta
+    calc = _nest_calc()
+    with _stdout_to_stderr():
+        yields = [calc.GetYields(interaction, float(e), density, field) for e in _GRID_KEV]
+    total = np.array([y.PhotonYield + y.ElectronYield for y in yields])
+    ratio = np.array([y.ExcitonRatio for y in yields])
+    return total, ratio
+
+
+def _energies_and_excitons(kind: str, n_quanta: np.ndarray, density: float, field: float,
+                           w_ev: float) -> tuple[np.ndarray, np.ndarray]:
+    """Energies (keV) whose NEST mean quanta equal ``n_quanta``, and exciton counts.
+
+    ER: NEST's work function, E = W (n_ph + n_e). NR: NEST's mean yields on a grid,
+    inverted by interpolation in log energy (the quanta rise monotonically). The exciton
+    share Nex / (Nex + Ni) is NEST's at that energy.
+    """
     n_quanta = np.asarray(n_quanta, dtype=float)
-    if interaction != nestpy.interactions.NR:
-        return np.maximum(n_quanta * w_ev / 1000.0, 0.1)
-    totals = np.array([(lambda y: y.PhotonYield + y.ElectronYield)(
-        calc.GetYields(interaction, float(e), density, field)) for e in _NR_GRID_KEV])
-    return np.exp(np.interp(n_quanta, totals, np.log(_NR_GRID_KEV)))
+    total, ratio = _yield_grid(kind, density, field)
+    log_grid = np.log(_GRID_KEV)
+    if kind == "nr":
+        energy = np.exp(np.interp(n_quanta, total, log_grid))
+    else:
+        energy = np.clip(n_quanta * w_ev / 1000.0, _GRID_KEV[0], None)
+    r = np.interp(np.log(energy), log_grid, ratio)
+    return energy, np.rint(n_quanta * r / (1.0 + r)).astype(np.int64)
 
 
 def nest_photon_times(recoil_type: np.ndarray, n_photons: np.ndarray, n_electrons: np.ndarray,
@@ -135,22 +155,22 @@ def nest_photon_times(recoil_type: np.ndarray, n_photons: np.ndarray, n_electron
     n_quanta = n_photons + np.asarray(n_electrons, dtype=np.int64)
     kinds = np.asarray(recoil_type, dtype=object)
     energies = np.zeros(n_photons.size)
+    excitons = np.zeros(n_photons.size, dtype=np.int64)
+    w_ev = calc.WorkFunction(density, XENON_MOLAR_MASS, True).Wq_eV
+    for kind in ("er", "nr"):
+        rows = kinds == kind
+        if rows.any():
+            energies[rows], excitons[rows] = _energies_and_excitons(
+                kind, n_quanta[rows], density, field, w_ev)
+    excitons = np.minimum(excitons, n_photons)
+    species = {"er": nestpy.interactions.beta, "nr": nestpy.interactions.NR}
+    times: list[np.ndarray] = []
     with _stdout_to_stderr():
-        w_ev = calc.WorkFunction(density, XENON_MOLAR_MASS, True).Wq_eV
-        for kind, interaction in (("er", nestpy.interactions.beta), ("nr", nestpy.interactions.NR)):
-            rows = kinds == kind
-            if rows.any():
-                energies[rows] = _energies_kev(calc, interaction, n_quanta[rows], density,
-                                               field, w_ev)
         nestpy.RandomGen.rndm().set_seed(int(seed) % (2**31 - 1))
-        times: list[np.ndarray] = []
-        for kind, nph, nq, energy in zip(kinds, n_photons, n_quanta, energies, strict=True):
+        for kind, nph, nex, energy in zip(kinds, n_photons, excitons, energies, strict=True):
             if nph <= 0:
                 times.append(np.zeros(0))
                 continue
-            interaction = nestpy.interactions.NR if kind == "nr" else nestpy.interactions.beta
-            ratio = calc.GetYields(interaction, float(energy), density, field).ExcitonRatio
-            excitons = min(int(round(nq * ratio / (1.0 + ratio))), int(nph))
-            t = calc.GetPhotonTimes(interaction, int(nph), excitons, field, float(energy))
+            t = calc.GetPhotonTimes(species[kind], int(nph), int(nex), field, float(energy))
             times.append(np.asarray(t, dtype=float))
     return times
