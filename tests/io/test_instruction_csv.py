@@ -61,6 +61,8 @@ def test_write_read_is_exact_and_groups_rows_by_instruction(tmp_path, xenon1t):
     ("0,ER,0,0,10,-1,50,0", "row 2, column 's1_photons'"),
     ("0,ER,0,0,10,100,-5,0", "row 2, column 's2_electrons'"),
     ("0,ER,0,0,10,100.5,50,0", "row 2, column 's1_photons'"),
+    ("0,ER,0,0,10,100,1e9,0", "row 2, column 's2_electrons'"),
+    ("1e30,ER,0,0,10,100,50,0", "row 2, column 'instruction'"),
     ("0,ER,abc,0,10,100,50,0", "row 2, column 'x'"),
     ("0,ER,0,,10,100,50,0", "row 2, column 'y'"),
     ("0,ER,0,0,nan,100,50,0", "row 2, column 'depth'"),
@@ -71,12 +73,19 @@ def test_write_read_is_exact_and_groups_rows_by_instruction(tmp_path, xenon1t):
     ("0,ER,0,0,500,100,50,0", "row 2, column 'depth'"),
     ("0,ER,0,0,10,100,50,1e12", "row 2, column 't'"),
 ])
-def test_bad_cells_name_row_and_column(tmp_path, xenon1t, row, where):
+def test_bad_cells_name_row_and_column(tmp_path, xenon1t, row, where, capsys):
     path = _csv(tmp_path, "0,ER,1,1,5,10,10,0", row)
     with pytest.raises(DataError) as err:
         read_instructions(path, xenon1t)
     message = str(err.value)
     assert where in message and "\n" not in message
+    out = tmp_path / "images"
+    for command in (["images", "--label", "1"], ["show", "--event", "0"]):
+        assert main([*command, "--instructions", str(path), "--seed", "1", "-o",
+                     str(out)]) == 2
+        err_lines = capsys.readouterr().err.strip().splitlines()
+        assert len(err_lines) == 1 and where in err_lines[0]
+        assert not out.exists()
 
 
 def test_bad_files(tmp_path, xenon1t):

@@ -31,6 +31,9 @@ EVENT_TABLE_COLUMNS = ["recoil_type", "x_true_cm", "y_true_cm", "z_true_cm", "n_
 _INTEGER_COLUMNS = ("instruction", "s1_photons", "s2_electrons")
 _FLOAT_COLUMNS = ("x", "y", "depth", "t")
 _RADIUS_TOLERANCE = 1e-6  # relative: files from other writers may round
+MAX_COUNT = 10**7
+"""largest photon or electron count of one interaction (a few hundred MeV deposited)"""
+_MAX_INSTRUCTION = 2**53  # integers beyond are not exact in a float
 
 
 def _finite_column(table: pd.DataFrame, column: str, where: str, integer: bool = False,
@@ -41,8 +44,10 @@ def _finite_column(table: pd.DataFrame, column: str, where: str, integer: bool =
     bad = ~np.isfinite(values)
     expected = "a finite number"
     if integer:
-        bad |= np.isfinite(values) & ((values < 0) | (values != np.round(values)))
-        expected = "a non-negative integer"
+        limit = _MAX_INSTRUCTION if column in ("instruction", "label") else MAX_COUNT
+        bad |= np.isfinite(values) & ((values < 0) | (values != np.round(values))
+                                      | (values > limit))
+        expected = f"an integer from 0 to {limit:.3g}"
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(f"{where}: row {row + row_offset}, column {column!r}: got "
