@@ -168,3 +168,32 @@ def test_images_and_show_from_instructions(tmp_path, capsys):
     np.testing.assert_allclose(shown, X[1], atol=2 / 255)
     assert main(["show", "--instructions", str(csv), "--event", "2", "-o", str(figure)]) == 2
     assert "an instruction number" in capsys.readouterr().err
+
+
+def test_interrupted_instruction_dataset_resumes_to_the_same_file(tmp_path, xenon1t, monkeypatch):
+    import wimpsift.images.dataset as ds
+
+    csv = tmp_path / "in.csv"
+    csv.write_text("\n".join([HEADER, *(f"{i},ER,{i},0,{10 + 5 * i},400,300,0" for i in range(3))])
+                   + "\n")
+    settings = dict(label=1, kinds=("hit",), seed=5, chunk_events=1, progress=False)
+    whole = ds.build_instruction_dataset(tmp_path / "whole.h5", xenon1t, csv, **settings)
+    original, calls = ds.instruction_chunk, {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ds, "instruction_chunk", interrupted)
+    path = tmp_path / "resumed.h5"
+    with pytest.raises(KeyboardInterrupt):
+        ds.build_instruction_dataset(path, xenon1t, csv, **settings)
+    assert len(load_images(path, "hit")[1]) == 1  # the finished chunk is readable
+    monkeypatch.setattr(ds, "instruction_chunk", original)
+    ds.build_instruction_dataset(path, xenon1t, csv, **settings)
+    assert _digest(path) == _digest(whole)
+    csv.write_text(csv.read_text().replace("400,300", "401,300"))
+    with pytest.raises(ds.ConfigError, match="another configuration"):
+        ds.build_instruction_dataset(path, xenon1t, csv, **settings)
