@@ -197,3 +197,27 @@ def test_interrupted_instruction_dataset_resumes_to_the_same_file(tmp_path, xeno
     csv.write_text(csv.read_text().replace("400,300", "401,300"))
     with pytest.raises(ds.ConfigError, match="another configuration"):
         ds.build_instruction_dataset(path, xenon1t, csv, **settings)
+
+
+def test_nest_photon_times_from_quanta(xenon1t):
+    import nestpy
+
+    from wimpsift.sources.interactions import _energies_and_excitons, nest_photon_times
+
+    density, field = xenon1t.geometry.liquid_density_g_cm3, xenon1t.drift.drift_field_v_cm
+    quanta = np.array([30.0, 300.0, 3000.0])
+    energy, excitons = _energies_and_excitons("nr", quanta, density, field, 13.7)
+    calc = nestpy.NESTcalc(nestpy.detectors.VDetector())
+    for e, q in zip(energy, quanta, strict=True):  # NEST's mean yields at the energy found
+        y = calc.GetYields(nestpy.interactions.NR, float(e), density, field)
+        assert y.PhotonYield + y.ElectronYield == pytest.approx(q, rel=0.02)
+    assert np.all(np.diff(energy) > 0) and np.all((excitons > 0) & (excitons < quanta))
+
+    kinds = np.array(["er", "nr", "er"], dtype=object)
+    photons, electrons = np.array([2000, 2000, 0]), np.array([1000, 400, 50])
+    a = nest_photon_times(kinds, photons, electrons, xenon1t, seed=9)
+    b = nest_photon_times(kinds, photons, electrons, xenon1t, seed=9)
+    assert [t.size for t in a] == [2000, 2000, 0]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    # recombination and triplet light make ER pulses slower than NR pulses
+    assert np.median(a[0]) > np.median(a[1]) > 0

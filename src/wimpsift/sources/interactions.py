@@ -102,8 +102,13 @@ _GRID_KEV = np.geomspace(0.05, 250.0, 400)  # NEST's NR yields end near 300 keV
 
 
 @lru_cache(maxsize=16)
-def _yield_grid(kind: str, density: float, field: float) -> tuple[np.ndarray, np.ndarray]:
-    """NEST's mean quanta (photons + electrons) and exciton ratio on an energy grid."""
+def _yield_grid(kind: str, density: float, field: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Energies, NEST's mean quanta (photons + electrons) and exciton ratio on a grid.
+
+    Only energies where the quanta are positive and rising are kept (NEST's NR yields
+    are zero below about 0.2 keV), so the quanta can be inverted by interpolation.
+    """
     import nestpy
 
     from wimpsift.microphysics.quanta import _stdout_to_stderr
@@ -114,7 +119,8 @@ def _yield_grid(kind: str, density: float, field: float) -> tuple[np.ndarray, np
         yields = [calc.GetYields(interaction, float(e), density, field) for e in _GRID_KEV]
     total = np.array([y.PhotonYield + y.ElectronYield for y in yields])
     ratio = np.array([y.ExcitonRatio for y in yields])
-    return total, ratio
+    keep = (total > 0) & (total > np.maximum.accumulate(np.concatenate([[0.0], total[:-1]])))
+    return _GRID_KEV[keep], total[keep], ratio[keep]
 
 
 def _energies_and_excitons(kind: str, n_quanta: np.ndarray, density: float, field: float,
@@ -126,12 +132,12 @@ def _energies_and_excitons(kind: str, n_quanta: np.ndarray, density: float, fiel
     share Nex / (Nex + Ni) is NEST's at that energy.
     """
     n_quanta = np.asarray(n_quanta, dtype=float)
-    total, ratio = _yield_grid(kind, density, field)
-    log_grid = np.log(_GRID_KEV)
+    grid, total, ratio = _yield_grid(kind, density, field)
+    log_grid = np.log(grid)
     if kind == "nr":
         energy = np.exp(np.interp(n_quanta, total, log_grid))
     else:
-        energy = np.clip(n_quanta * w_ev / 1000.0, _GRID_KEV[0], None)
+        energy = np.clip(n_quanta * w_ev / 1000.0, grid[0], None)
     r = np.interp(np.log(energy), log_grid, ratio)
     return energy, np.rint(n_quanta * r / (1.0 + r)).astype(np.int64)
 
