@@ -28,11 +28,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--detector", "-d", default="xenon1t_sr0", help="shipped detector name or TOML path")
     p.add_argument("--signal", default="wimp:500", help="signal source, e.g. wimp:500 (label 1)")
     p.add_argument("--background", default="er", help="background source (label 0)")
-    p.add_argument("--events-per-class", type=int, required=True)
+    p.add_argument("--events-per-class", type=int,
+                   help="events per class to simulate (required unless --instructions)")
+    p.add_argument("--instructions", metavar="FILE.csv",
+                   help="take the events from this instruction CSV (one event per instruction "
+                        "number) instead of simulating --signal and --background")
+    p.add_argument("--label", type=int, choices=(0, 1),
+                   help="label of every instruction event when the file has no label column")
     p.add_argument("--kinds", default="hit,peak,hitpeak", help="comma-separated image kinds")
     p.add_argument("--shape", action="append", default=[], metavar="KIND=HxW",
                    help="image size (height x width), e.g. hitpeak=75x75; repeatable")
-    p.add_argument("--selection", default="window", help="window (default), threshold or none")
+    p.add_argument("--selection",
+                   help="window (default), threshold or none; not with --instructions, "
+                        "which keeps every event")
     p.add_argument("--chunk-events", type=int, default=256, help="events per class per chunk")
     p.add_argument("--examples", type=int, default=0, help="also write N example PNGs per kind")
     p.add_argument("--seed", type=int, required=True)
@@ -48,14 +56,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--event", type=int, default=0, help="event number (simulated or dataset row)")
     s.add_argument("--kind", default="figure", help="figure (PaX-like display), hit, peak or hitpeak")
     s.add_argument("--dataset", help="take the image from this dataset file instead of simulating")
+    s.add_argument("--instructions", metavar="FILE.csv",
+                   help="draw instruction number --event of this instruction CSV instead of "
+                        "simulating --source (same pulses as 'images --instructions' with the "
+                        "same seed and chunk size)")
+    s.add_argument("--chunk-events", type=int, default=256,
+                   help="with --instructions: events per chunk of the dataset to match")
     s.add_argument("--scale", type=int, default=4, help="pixel enlargement of network images")
     s.add_argument("-o", "--output", required=True, help="output .png")
     s.set_defaults(func=_show)
 
 
 def _images(args: argparse.Namespace) -> int:
-    from wimpsift.images.dataset import build_image_dataset, load_images
-    from wimpsift.images.png import save_png
+    from wimpsift.images.dataset import build_image_dataset
 
     out = Path(args.output)
     if out.exists() and not out.is_dir():
@@ -64,26 +77,71 @@ def _images(args: argparse.Namespace) -> int:
         raise bad_value("--examples", args.examples, "a non-negative number")
     shapes = dict(_shape(text) for text in args.shape)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    if args.instructions:
+        return _images_from_instructions(args, out, kinds, shapes)
+    if args.label is not None:
+        raise ConfigError("--label: only with --instructions (simulated signal is 1, "
+                          "background 0)")
+    if args.events_per_class is None:
+        raise ConfigError("--events-per-class: required unless --instructions is given")
+    selection = args.selection or "window"
     from wimpsift.images.dataset import make_config
 
     make_config(args.detector, args.signal, args.background, args.events_per_class, kinds,
-                args.seed, shapes or None, args.selection, args.chunk_events)  # validate first
+                args.seed, shapes or None, selection, args.chunk_events)  # validate first
     out.mkdir(parents=True, exist_ok=True)
     path = build_image_dataset(
         out / DATASET_NAME, args.detector, signal=args.signal, background=args.background,
         events_per_class=args.events_per_class, kinds=kinds, seed=args.seed,
         shapes=shapes or None, progress=not args.no_progress, chunk_events=args.chunk_events,
-        selection=args.selection,
+        selection=selection,
     )
+    _write_examples(args, out, path, kinds, 2 * args.events_per_class)
+    return 0
+
+
+def _images_from_instructions(args: argparse.Namespace, out: Path, kinds: list[str],
+                              shapes: dict) -> int:
+    from wimpsift.detectors import load_detector
+    from wimpsift.images.dataset import build_instruction_dataset, read_instruction_events
+
+    for option, value in (("--events-per-class", args.events_per_class),
+                          ("--selection", args.selection)):
+        if value is not None:
+            raise ConfigError(f"{option}: not with --instructions (every instruction becomes "
+                              "one event)")
+    from wimpsift.images.raster import check_kinds, image_settings
+
+    check_kinds(kinds)
+    image_settings(shapes or None)
+    for option, value, low in (("--seed", args.seed, 0), ("--chunk-events", args.chunk_events, 1)):
+        if value < low:
+            raise bad_value(option, value, f"an integer of at least {low}")
+    detector = load_detector(args.detector)
+    _, numbers, _ = read_instruction_events(args.instructions, detector, args.label)  # validate
+    out.mkdir(parents=True, exist_ok=True)
+    path = build_instruction_dataset(
+        out / DATASET_NAME, detector, args.instructions, label=args.label, kinds=kinds,
+        seed=args.seed, shapes=shapes or None, progress=not args.no_progress,
+        chunk_events=args.chunk_events,
+    )
+    _write_examples(args, out, path, kinds, int(numbers.size))
+    return 0
+
+
+def _write_examples(args: argparse.Namespace, out: Path, path: Path, kinds: list[str],
+                    n_events: int) -> None:
+    from wimpsift.images.dataset import load_images
+    from wimpsift.images.png import save_png
+
     written = []
     for kind in kinds if args.examples else []:
         images, labels, _ = load_images(path, kind)
         for row in range(min(args.examples, len(labels))):
             name = f"{kind}_{row:03d}_{'signal' if labels[row] else 'background'}.png"
             written.append(str(save_png(images[row], out / name)))
-    print(json.dumps({"dataset": str(path), "events": 2 * args.events_per_class,
+    print(json.dumps({"dataset": str(path), "events": n_events,
                       "kinds": kinds, "examples": written}))
-    return 0
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -94,6 +152,8 @@ def _show(args: argparse.Namespace) -> int:
         raise bad_value("--kind", args.kind, f"figure or one of {', '.join(IMAGE_KINDS)}")
     if args.event < 0:
         raise bad_value("--event", args.event, "a non-negative event number")
+    if args.dataset and args.instructions:
+        raise ConfigError("--instructions: not with --dataset (choose one event source)")
     if args.dataset:
         from wimpsift.images.dataset import load_images
 
@@ -115,12 +175,45 @@ def _show(args: argparse.Namespace) -> int:
 
     check_writable(args.output, "output")
     detector = load_detector(args.detector)
-    source = parse_source(detector, args.source, "--source")
-    raw = simulate_waveform_events(detector, source, args.event + 1, args.seed)
+    title = None
+    if args.instructions:
+        raw, index, title = _instruction_event(args, detector)
+    else:
+        source = parse_source(detector, args.source, "--source")
+        raw = simulate_waveform_events(detector, source, args.event + 1, args.seed)
+        index = args.event
     if args.kind == "figure":
-        event_figure(raw, args.event, args.output)
+        event_figure(raw, index, args.output, title=title)
     else:
         images = render_images(process_events(raw), [args.kind])[args.kind]
-        save_png(images[args.event], args.output, args.scale)
+        save_png(images[index], args.output, args.scale)
     print(args.output)
     return 0
+
+
+def _instruction_event(args: argparse.Namespace, detector):
+    """Raw events of the chunk holding instruction ``--event``, its index, a title."""
+    import numpy as np
+
+    from wimpsift.images.dataset import instruction_chunk
+    from wimpsift.io.instructions import instructions_to_interactions, read_instructions
+
+    if args.seed < 0:
+        raise bad_value("--seed", args.seed, "a non-negative integer")
+    if args.chunk_events <= 0:
+        raise bad_value("--chunk-events", args.chunk_events, "a positive integer")
+    interactions, numbers = instructions_to_interactions(
+        read_instructions(args.instructions, detector))
+    row = int(np.searchsorted(numbers, args.event))
+    if row >= numbers.size or numbers[row] != args.event:
+        raise bad_value("--event", args.event,
+                        f"an instruction number of {args.instructions!r} "
+                        f"({numbers.size} from {numbers[0]} to {numbers[-1]})")
+    chunk, index = divmod(row, args.chunk_events)
+    raw = instruction_chunk(detector, interactions, numbers, chunk, args.chunk_events, args.seed)
+    n_interactions = int(raw.truth["n_interactions"].iloc[index])
+    title = (f"instruction {args.event} of {args.instructions}: {n_interactions} "
+             f"interaction{'s' if n_interactions > 1 else ''}, "
+             f"{int(raw.truth['n_photons'].iloc[index])} photons, "
+             f"{int(raw.truth['n_electrons'].iloc[index])} electrons")
+    return raw, index, title

@@ -7,8 +7,17 @@ Public API (stable; the CNN training code builds on it)::
                         shapes=None, progress=True, chunk_events=256,
                         selection="window", waveform=None, processing=None,
                         scaling=None) -> Path
+    build_instruction_dataset(path, detector, instructions="events.csv", label=None,
+                              kinds=..., seed=K, shapes=None, progress=True,
+                              chunk_events=256, waveform=None, processing=None,
+                              scaling=None) -> Path
     load_images(path, kind) -> (X float32 (N, H, W) in [0, 1], y int64 (N,), table DataFrame)
     ImageDataset(path, kind)   # torch.utils.data.Dataset -> (tensor (1, H, W), label float32)
+
+``build_instruction_dataset`` takes the events of an instruction CSV
+(:mod:`wimpsift.io.instructions`, one event per instruction number, several
+interactions each) instead of simulating sources: one row per instruction, labels from
+the file's ``label`` column or ``label``.
 
 ``detector`` is a :class:`wimpsift.detectors.Detector` or its name; ``signal`` and
 ``background`` are source names, ``"wimp:<mass GeV>"`` (optionally
@@ -217,10 +226,17 @@ def _read_record(path: Path) -> dict:
         raise DataError(f"dataset: cannot read {str(path)!r}: {err}") from err
 
 
-def _create(path: Path, config: ImageDatasetConfig, record: dict, n_pmts: int) -> None:
+def _n_rows(config: dict) -> int:
+    """Rows of a dataset from its stored configuration (sources: both classes)."""
+    return int(config["n_events"]) if "instructions" in config else 2 * int(
+        config["events_per_class"])
+
+
+def _create(path: Path, config: ImageDatasetConfig | InstructionDatasetConfig, record: dict,
+            n_pmts: int) -> None:
     import h5py
 
-    n = 2 * config.events_per_class
+    n = _n_rows(record["config"])
     rows = max(1, min(16, n))
     with h5py.File(path, "w") as f:
         f.attrs["format"] = FORMAT
@@ -338,6 +354,159 @@ def build_image_dataset(
     return path
 
 
+class InstructionDatasetConfig(BaseModel):
+    """Everything that determines an image dataset built from an instruction file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detector: str
+    instructions: str
+    """file name of the instruction CSV (its content is identified by the hash below)"""
+    instructions_sha256: str
+    n_events: Annotated[int, Field(gt=0)]
+    label: Literal[0, 1] | None = None
+    """label of every event when the file has no label column"""
+    kinds: tuple[str, ...] = IMAGE_KINDS
+    seed: Annotated[int, Field(ge=0)] = 0
+    shapes: dict[str, tuple[int, int]]
+    image: ImageSettings = Field(default_factory=ImageSettings)
+    chunk_events: Annotated[int, Field(gt=0, le=100_000)] = 256
+    waveform: WaveformSettings = Field(default_factory=WaveformSettings)
+    processing: ProcessingSettings = Field(default_factory=ProcessingSettings)
+
+
+def read_instruction_events(path: str | Path, detector: Detector, label: int | None = None):
+    """Checked interactions, instruction numbers and per-event labels of an instruction CSV.
+
+    Labels come from the file's ``label`` column or, when it has none, from ``label``
+    (0 or 1); giving both is an error.
+    """
+    from wimpsift.io.instructions import event_labels, instructions_to_interactions, read_instructions
+
+    if label is not None and (isinstance(label, bool) or label not in (0, 1)):
+        raise bad_value("label", label, "0 (background) or 1 (signal)")
+    table = read_instructions(path, detector)
+    interactions, numbers = instructions_to_interactions(table)
+    labels = event_labels(table)
+    if labels is not None and label is not None:
+        raise ConfigError(f"label: {str(path)!r} has a label column; drop --label")
+    if labels is None:
+        if label is None:
+            raise ConfigError(f"label: {str(path)!r} has no label column; give --label 0 or 1")
+        labels = np.full(numbers.size, label, dtype=np.int8)
+    return interactions, numbers, labels
+
+
+def instruction_chunk(detector: Detector, interactions, numbers: np.ndarray, chunk: int,
+                      chunk_events: int, seed: int, waveform: WaveformSettings | None = None,
+                      optics=None):
+    """Raw events of one chunk of an instruction file (events ordered by instruction).
+
+    The truth table's ``event_id`` is the instruction number.
+    """
+    from wimpsift.waveforms.event import interaction_waveforms
+
+    start = chunk * chunk_events
+    stop = min(start + chunk_events, numbers.size)
+    raw = interaction_waveforms(detector, interactions.events(start, stop), "instructions",
+                                seed, waveform, chunk_index=chunk, optics=optics)
+    raw.truth["event_id"] = numbers[start:stop]
+    return raw
+
+
+def build_instruction_dataset(
+    path: str | Path,
+    detector: Detector | str,
+    instructions: str | Path,
+    label: int | None = None,
+    kinds=IMAGE_KINDS,
+    seed: int = 0,
+    shapes: dict | None = None,
+    progress: bool = True,
+    chunk_events: int = 256,
+    waveform: WaveformSettings | None = None,
+    processing: ProcessingSettings | None = None,
+    scaling: dict | None = None,
+) -> Path:
+    """Images of every event of an instruction CSV, one row per instruction number.
+
+    The events go through the same waveform, processing and image code as simulated
+    sources (:func:`wimpsift.waveforms.event.interaction_waveforms`); no selection is
+    applied (the event table's ``passes_threshold``, ``in_window`` flags allow one).
+    Rows follow the instruction numbers in ascending order; the table's ``instruction``
+    column holds them, ``n_interactions`` the interactions of each event. Resumable
+    like :func:`build_image_dataset`.
+    """
+    import hashlib
+
+    import h5py
+    from tqdm import tqdm
+
+    from wimpsift.detectors.pmt_arrays import pmt_arrays
+
+    det = _detector(detector)
+    kinds = check_kinds(kinds)
+    settings = image_settings(shapes, **(scaling or {}))
+    for name, value, low in (("seed", seed, 0), ("chunk_events", chunk_events, 1)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise bad_value(name, value, f"an integer of at least {low}")
+    interactions, numbers, labels = read_instruction_events(instructions, det, label)
+    try:
+        config = InstructionDatasetConfig(
+            detector=det.name, instructions=Path(instructions).name,
+            instructions_sha256=hashlib.sha256(Path(instructions).read_bytes()).hexdigest(),
+            n_events=int(numbers.size), label=label, kinds=kinds, seed=int(seed),
+            shapes={k: settings.shape(k) for k in kinds}, image=settings,
+            chunk_events=int(chunk_events), waveform=waveform or WaveformSettings(),
+            processing=processing or ProcessingSettings(),
+        )
+    except ValidationError as err:
+        raise ConfigError(validation_message(err)) from err
+    path = check_writable(path, "output")
+    record = provenance(config, config.seed, "images")
+    record["detector"] = det.model_dump(mode="json")
+    record["config_hash"] = config_hash({"config": record["config"], "detector": record["detector"]})
+    n_chunks = math.ceil(config.n_events / config.chunk_events)
+    done = 0
+    if path.exists():
+        previous = _read_record(path)
+        if previous.get("config_hash") != record["config_hash"]:
+            raise ConfigError(
+                f"output: {str(path)!r} was made with another configuration "
+                f"(config_hash {previous.get('config_hash')} != {record['config_hash']}); "
+                "use another output path or the same settings"
+            )
+        done = previous["_chunks_done"]
+    else:
+        _create(path, config, record, pmt_arrays(det).n_pmts)
+
+    bar = tqdm(total=config.n_events, unit="ev", desc="images", disable=not progress)
+    bar.update(min(done * config.chunk_events, config.n_events))
+    for chunk in range(done, n_chunks):
+        raw = instruction_chunk(det, interactions, numbers, chunk, config.chunk_events,
+                                config.seed, config.waveform)
+        processed = process_events(raw, config.processing)
+        table = processed.table
+        offset = chunk * config.chunk_events
+        size = len(table)
+        table["instruction"] = raw.truth["event_id"].to_numpy()
+        table["event_id"] = np.arange(offset, offset + size, dtype=np.int64)
+        table["n_interactions"] = raw.truth["n_interactions"].to_numpy()
+        images = render_images(processed, config.kinds, settings)
+        with h5py.File(path, "r+") as f:
+            sl = slice(offset, offset + size)
+            for kind, array in images.items():
+                f[f"images/{kind}"][sl] = array
+            f["label"][sl] = labels[sl]
+            f["pmt/s1_area_pe"][sl] = processed.s1_pmt_area_pe
+            f["pmt/s2_area_pe"][sl] = processed.s2_pmt_area_pe
+            _write_columns(f, table, offset, int(f.attrs["n_rows"]))
+            f.attrs["chunks_done"] = chunk + 1
+        bar.update(size)
+    bar.close()
+    return path
+
+
 def _open_checked(path: str | Path, kind: str):
     path = Path(path)
     if kind not in IMAGE_KINDS:
@@ -348,8 +517,10 @@ def _open_checked(path: str | Path, kind: str):
     if kind not in record["_kinds"]:
         raise DataError(f"dataset: {str(path)!r} has no {kind!r} images "
                         f"(it has {', '.join(record['_kinds'])})")
-    n_chunks = math.ceil(record["config"]["events_per_class"] / record["config"]["chunk_events"])
-    chunk = 2 * record["config"]["chunk_events"]
+    stored = record["config"]
+    per_chunk = stored["chunk_events"] if "instructions" in stored else 2 * stored["chunk_events"]
+    n_chunks = math.ceil(_n_rows(stored) / per_chunk)
+    chunk = per_chunk
     n_done = min(record["_chunks_done"] * chunk, record["_n_rows"])
     if record["_chunks_done"] >= n_chunks:
         n_done = record["_n_rows"]

@@ -1,14 +1,19 @@
-"""Waveform-level simulation of whole events: source → NEST → per-PMT light → pulses.
+"""Waveform-level simulation of whole events: interactions → per-PMT light → pulses.
 
-The physics follows :func:`wimpsift.simulation.simulate_events` step by step and uses
-the same event-level functions for the mean light and charge (photon detection
-probability, electron survival and extraction, S2 gain), so one event gives the same
-S1 and S2 on average at both levels. On top it draws *which* PMT sees each photon,
-*when* it arrives, and adds the extra small peaks and optional noise.
+One way turns interactions into waveforms, :func:`interaction_waveforms`: an event is
+a list of interactions (:class:`wimpsift.sources.interactions.InteractionList`), from a
+simulated source (:func:`source_interactions`, NEST quanta) or from an instruction
+CSV (:mod:`wimpsift.io.instructions`). The physics follows
+:func:`wimpsift.simulation.simulate_events` and uses the same event-level functions for
+the mean light and charge (photon detection probability, electron survival and
+extraction, S2 gain), so one interaction gives the same S1 and S2 on average at both
+levels. On top it draws *which* PMT sees each photon, *when* it arrives, and adds the
+extra small peaks and optional noise. The S1s of an event's interactions merge where
+they overlap in time; each interaction gives its own S2 at its own drift time.
 
-Accidental coincidences are a lone S1 (from one low-energy ER, its charge lost) with
-a lone S2 (from another ER at an unrelated depth); wall and anomalous events lose
-part of their charge, as in the event-level simulation.
+Accidental coincidences are events of two interactions: a lone S1 (from one low-energy
+ER, its charge lost) and a lone S2 (from another ER at an unrelated depth); wall and
+anomalous events lose part of their charge, as in the event-level simulation.
 """
 
 from __future__ import annotations
@@ -21,10 +26,16 @@ import pandas as pd
 from wimpsift.detectors import Detector
 from wimpsift.detectors.pmt_arrays import PmtArrays, pmt_arrays
 from wimpsift.errors import bad_value
-from wimpsift.response.charge import longitudinal_spread_us
+from wimpsift.response.charge import drift_time_us, extracted_electrons, longitudinal_spread_us
+from wimpsift.response.light import photon_detection_probability
 from wimpsift.response.pmt_light import OpticalSettings, s1_pattern, s2_pattern
 from wimpsift.simulation import sample_interactions
 from wimpsift.sources import Source, sample_positions
+from wimpsift.sources.interactions import (
+    InteractionList,
+    nest_photon_times,
+    single_interactions,
+)
 from wimpsift.sources.positions import Volume
 from wimpsift.waveforms.config import WaveformSettings
 from wimpsift.waveforms.extra_peaks import afterpulses
@@ -111,77 +122,107 @@ class WaveformEvents:
         return len(self.events)
 
 
-def simulate_waveform_events(
+def _merge_by_time(pulses: list[LightPulse]) -> list[LightPulse]:
+    """Merge light pulses whose sample ranges overlap into one pulse each (S1s of one event)."""
+    merged: list[LightPulse] = []
+    for pulse in sorted(pulses, key=lambda p: p.start_sample):
+        if merged and pulse.start_sample < merged[-1].end_sample:
+            last = merged[-1]
+            stop = max(last.end_sample, pulse.end_sample)
+            waveform = np.zeros(stop - last.start_sample, dtype=np.float32)
+            for p in (last, pulse):
+                waveform[p.start_sample - last.start_sample:
+                         p.end_sample - last.start_sample] += p.waveform_pe
+            merged[-1] = LightPulse(last.kind, last.start_sample, waveform,
+                                    last.pmt_area_pe + pulse.pmt_area_pe)
+        else:
+            merged.append(pulse)
+    return merged
+
+
+def _main(weights: np.ndarray) -> int:
+    """Index of the largest entry (the first on ties)."""
+    return int(np.argmax(weights)) if weights.size else 0
+
+
+def interaction_waveforms(
     detector: Detector,
-    source: Source,
-    n_events: int,
+    interactions: InteractionList,
+    source_name: str | np.ndarray,
     seed: int,
     settings: WaveformSettings | None = None,
-    volume: Volume = "fiducial",
     chunk_index: int = 0,
     optics: OpticalSettings | None = None,
 ) -> WaveformEvents:
-    """Simulate ``n_events`` interactions of ``source`` down to light pulses (one chunk).
+    """Light pulses of every event of an interaction list (one chunk).
 
-    Random numbers depend only on (seed, chunk_index): the same arguments give the same
-    events.
+    Each interaction's S1 photons are detected (event-level detection probability),
+    emitted at the interaction time plus their emission times, and the S1s of an event
+    merge where they overlap in time; each interaction's surviving, extracted electrons
+    give their own S2 at the interaction time plus their own drift time. Random numbers
+    depend only on (seed, chunk_index) and the interactions, so the same interactions
+    give the same pulses whether they came from a source or from an instruction file.
     """
-    if int(n_events) <= 0:
-        raise bad_value("n_events", n_events, "a positive number of events")
     settings = settings or WaveformSettings()
     optics = optics or OpticalSettings()
     arrays = pmt_arrays(detector)
-    rng = np.random.default_rng([int(seed), int(chunk_index), 3])
-    n = int(n_events)
-    it = sample_interactions(detector, source, n, rng, volume, photon_times=True)
-    energy, x, y, z, quanta = it.energy_kev, it.x_cm, it.y_cm, it.z_cm, it.quanta
-    n_detected, n_extracted, dt_us = it.n_detected, it.n_extracted, it.drift_time_us
-    s2_x, s2_y, n_electrons = it.s2_x_cm, it.s2_y_cm, it.n_electrons
+    rng = np.random.default_rng([int(seed), int(chunk_index), 4])
+    it = interactions
+    n = it.n_events
+    times_seed = int(rng.integers(1, 2**31 - 1))
+    n_detected = rng.binomial(it.n_photons, photon_detection_probability(
+        it.x_cm, it.y_cm, it.z_cm, detector))
+    dt_us = drift_time_us(it.z_cm, detector)
+    kept = 1.0 if it.charge_kept is None else it.charge_kept
+    n_extracted = extracted_electrons(it.n_electrons, dt_us, detector, rng, kept)
     spread_ns = longitudinal_spread_us(dt_us, detector) * 1000.0
-
-    p_s1 = s1_pattern(x, y, z, arrays, optics)
-    p_s2 = s2_pattern(s2_x, s2_y, arrays, detector, optics)
+    times = nest_photon_times(it.recoil_type, it.n_photons, it.n_electrons, detector,
+                              times_seed)
+    p_s1 = s1_pattern(it.x_cm, it.y_cm, it.z_cm, arrays, optics)
+    p_s2 = s2_pattern(it.x_cm, it.y_cm, arrays, detector, optics)
     kernel = spe_kernel(settings.sample_ns, settings.spe_rise_ns, settings.spe_decay_ns)
     sample_ns = settings.sample_ns
     el_ns = settings.el_duration_ns
     t0_ns = settings.pre_trigger_us * 1000.0
     max_drift_ns = detector.max_drift_time_us * 1000.0
-    times = quanta.photon_times_ns or []
 
     events: list[RawEvent] = []
-    s1_area = np.zeros(n)
-    s2_area = np.zeros(n)
-    s2_top = np.zeros(n)
+    columns = {k: np.zeros(n) for k in ("s1", "s2", "s2_top", "energy", "x", "y", "z", "s2_x",
+                                        "s2_y", "dt")}
+    counts = {k: np.zeros(n, np.int64) for k in ("photons", "electrons", "detected",
+                                                 "extracted", "interactions")}
+    recoil = np.empty(n, dtype=object)
     noise_seeds = rng.integers(0, 2**63 - 1, size=n)
-    for i in range(n):
+    for e, rows in enumerate(it.event_slices()):
+        index = np.arange(rows.start, rows.stop)
+        s1s = [s1_pulse(times[i], int(n_detected[i]), p_s1[i], t0_ns + it.t_ns[i], detector,
+                        kernel, sample_ns, rng) for i in index]
+        s1s = _merge_by_time([p for p in s1s if p is not None])
+        s2s = []
+        for i in index:
+            s2 = s2_pulse(int(n_extracted[i]), t0_ns + it.t_ns[i] + dt_us[i] * 1000.0,
+                          spread_ns[i], p_s2[i], detector, kernel, sample_ns, el_ns, rng)
+            if s2 is not None:
+                s2s.append((i, s2))
         pulses: list[LightPulse] = []
-        s1 = s1_pulse(times[i], int(n_detected[i]), p_s1[i], t0_ns, detector, kernel,
-                      sample_ns, rng)
-        s2_time = t0_ns + dt_us[i] * 1000.0
-        s2 = s2_pulse(int(n_extracted[i]), s2_time, spread_ns[i], p_s2[i], detector, kernel,
-                      sample_ns, el_ns, rng)
-        for main in (s1, s2):
-            if main is not None:
-                pulses.append(main)
-                ap = afterpulses(main, detector, settings, kernel, rng)
-                if ap is not None:
-                    pulses.append(ap)
-        if s1 is not None:
-            s1_area[i] = s1.area_pe
-        end_ns = t0_ns + 1000.0
-        if s2 is not None:
-            s2_area[i] = s2.area_pe
-            s2_top[i] = float(s2.pmt_area_pe[arrays.top].sum())
-            end_ns = s2.end_sample * sample_ns
+        for main in [*s1s, *(s2 for _, s2 in s2s)]:
+            pulses.append(main)
+            ap = afterpulses(main, detector, settings, kernel, rng)
+            if ap is not None:
+                pulses.append(ap)
+        end_ns = max([t0_ns + 1000.0, *(p.end_sample * sample_ns for p in s1s)])
+        for i, s2 in s2s:
+            s2_end_ns = s2.end_sample * sample_ns
+            end_ns = max(end_ns, s2_end_ns)
             # delayed single electrons from the same (x, y)
             n_delayed = rng.poisson(settings.delayed_electron_fraction * n_extracted[i])
             delays = rng.exponential(settings.delayed_electron_time_us * 1000.0, n_delayed)
             for delay in delays:
-                se = s2_pulse(1, end_ns + delay, 0.0, p_s2[i], detector, kernel, sample_ns,
+                se = s2_pulse(1, s2_end_ns + delay, 0.0, p_s2[i], detector, kernel, sample_ns,
                               el_ns, rng, kind="single_electron")
                 if se is not None:
                     pulses.append(se)
-        window_ns = max(end_ns, t0_ns + 1000.0) + settings.post_s2_us * 1000.0
+        window_ns = end_ns + settings.post_s2_us * 1000.0
         # lone single electrons anywhere in the window, from anywhere in the TPC
         n_lone = rng.poisson(settings.single_electrons_per_event)
         if n_lone:
@@ -193,21 +234,99 @@ def simulate_waveform_events(
                 if se is not None:
                     pulses.append(se)
         length = int(np.ceil(window_ns / sample_ns))
-        events.append(RawEvent(i, pulses, length, sample_ns,
-                               settings.baseline_noise_pe_per_sample, int(noise_seeds[i])))
+        events.append(RawEvent(e, pulses, length, sample_ns,
+                               settings.baseline_noise_pe_per_sample, int(noise_seeds[e])))
+
+        # truth: the S1 position is the brightest interaction's, the S2 truth the main S2's
+        light = index[_main(n_detected[index])]
+        charge = index[_main(n_extracted[index])] if n_extracted[index].any() else \
+            index[_main(it.n_electrons[index])]
+        columns["s1"][e] = sum(p.area_pe for p in s1s)
+        if s2s:
+            main_s2 = max((s2 for _, s2 in s2s), key=lambda p: p.area_pe)
+            columns["s2"][e] = main_s2.area_pe
+            columns["s2_top"][e] = float(main_s2.pmt_area_pe[arrays.top].sum())
+        energies = it.energy_kev[index]
+        columns["energy"][e] = energies[np.isfinite(energies)].sum() \
+            if np.isfinite(energies).any() else np.nan
+        columns["x"][e], columns["y"][e], columns["z"][e] = it.x_cm[light], it.y_cm[light], \
+            it.z_cm[light]
+        columns["s2_x"][e], columns["s2_y"][e] = it.x_cm[charge], it.y_cm[charge]
+        columns["dt"][e] = dt_us[charge]
+        recoil[e] = it.recoil_type[charge]
+        counts["photons"][e] = it.n_photons[index].sum()
+        counts["electrons"][e] = it.n_electrons[index].sum()
+        counts["detected"][e] = n_detected[index].sum()
+        counts["extracted"][e] = n_extracted[index].sum()
+        counts["interactions"][e] = index.size
 
     truth = pd.DataFrame({
         "event_id": np.arange(n, dtype=np.int64),
-        "source": np.full(n, source.name, dtype=object),
-        "recoil_type": np.full(n, source.recoil_type, dtype=object),
-        "energy_kev": energy,
-        "x_true_cm": x, "y_true_cm": y, "z_true_cm": z,
-        "n_photons": quanta.n_photons.astype(np.int64),
-        "n_electrons": np.asarray(n_electrons, dtype=np.int64),
-        "s2_x_true_cm": s2_x, "s2_y_true_cm": s2_y,
-        "drift_time_true_us": dt_us,
-        "n_s1_detected": n_detected.astype(np.int64),
-        "n_extracted": np.asarray(n_extracted, dtype=np.int64),
-        "s1_true_area_pe": s1_area, "s2_true_area_pe": s2_area, "s2_top_true_area_pe": s2_top,
+        "source": np.broadcast_to(np.asarray(source_name, dtype=object), (n,)).copy(),
+        "recoil_type": recoil,
+        "energy_kev": columns["energy"],
+        "x_true_cm": columns["x"], "y_true_cm": columns["y"], "z_true_cm": columns["z"],
+        "n_photons": counts["photons"],
+        "n_electrons": counts["electrons"],
+        "s2_x_true_cm": columns["s2_x"], "s2_y_true_cm": columns["s2_y"],
+        "drift_time_true_us": columns["dt"],
+        "n_s1_detected": counts["detected"],
+        "n_extracted": counts["extracted"],
+        "n_interactions": counts["interactions"],
+        "s1_true_area_pe": columns["s1"], "s2_true_area_pe": columns["s2"],
+        "s2_top_true_area_pe": columns["s2_top"],
     })
     return WaveformEvents(truth, events, detector, arrays, settings, optics)
+
+
+def source_interactions(detector: Detector, source: Source, n_events: int, seed: int,
+                        volume: Volume = "fiducial", chunk_index: int = 0) -> InteractionList:
+    """Recoils of ``source`` as an interaction list (NEST quanta).
+
+    Energies, positions and quanta come from
+    :func:`wimpsift.simulation.sample_interactions`; its detection and extraction draws
+    are not used (the waveform stage draws its own). An accidental coincidence is an
+    event of two interactions: the light-only one and the unrelated charge-only one.
+    Wall and anomalous events carry the source's kept charge fraction.
+    """
+    rng = np.random.default_rng([int(seed), int(chunk_index), 3])
+    n = int(n_events)
+    it = sample_interactions(detector, source, n, rng, volume)
+    single = single_interactions(source.recoil_type, it.x_cm, it.y_cm, it.z_cm,
+                                 it.quanta.n_photons, it.n_electrons, it.energy_kev)
+    if it.kind in ("wall", "anomalous"):
+        single.charge_kept = np.broadcast_to(source.charge_kept_fraction(n, rng), (n,)).copy()
+    if it.kind != "accidental":
+        return single
+    light = single_interactions(source.recoil_type, it.x_cm, it.y_cm, it.z_cm,
+                                it.quanta.n_photons, np.zeros(n), it.energy_kev)
+    charge = single_interactions(source.recoil_type, it.s2_x_cm, it.s2_y_cm, it.s2_z_cm,
+                                 np.zeros(n), it.n_electrons, np.full(n, np.nan))
+    order = np.argsort(np.concatenate([light.event, charge.event]), kind="stable")
+    return InteractionList(**{
+        name: np.concatenate([getattr(light, name), getattr(charge, name)])[order]
+        for name in ("event", "recoil_type", "x_cm", "y_cm", "z_cm", "t_ns", "n_photons",
+                     "n_electrons", "energy_kev")})
+
+
+def simulate_waveform_events(
+    detector: Detector,
+    source: Source,
+    n_events: int,
+    seed: int,
+    settings: WaveformSettings | None = None,
+    volume: Volume = "fiducial",
+    chunk_index: int = 0,
+    optics: OpticalSettings | None = None,
+) -> WaveformEvents:
+    """Simulate ``n_events`` events of ``source`` down to light pulses (one chunk).
+
+    The source's recoils become an interaction list (:func:`source_interactions`) that
+    goes through :func:`interaction_waveforms`, as an instruction file does. Random
+    numbers depend only on (seed, chunk_index): the same arguments give the same events.
+    """
+    if int(n_events) <= 0:
+        raise bad_value("n_events", n_events, "a positive number of events")
+    interactions = source_interactions(detector, source, n_events, seed, volume, chunk_index)
+    return interaction_waveforms(detector, interactions, source.name, seed, settings,
+                                 chunk_index, optics)
