@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 from scipy import optimize, stats
 
 from wimpsift.errors import ConfigError, DataError, bad_value
@@ -88,6 +88,14 @@ class ReinterpretConfig(StatsConfig):
     threshold: Literal["asymptotic", "neyman"] = "asymptotic"
     points_per_bin: int = Field(default=4, ge=1, le=32, description="Gauss-Legendre points per true bin")
     n_toys: int | None = Field(default=None, ge=5, description="projection toy sets (None: all)")
+
+    @model_validator(mode="after")
+    def _neyman_needs_xenon1t(self) -> ReinterpretConfig:
+        if self.threshold == "neyman" and self.experiment != "xenon1t_1ty":
+            raise ValueError(f"threshold 'neyman' exists for xenon1t_1ty only, not {self.experiment}")
+        if self.threshold == "neyman" and abs(self.confidence_level - 0.9) > 1e-12:
+            raise ValueError("threshold 'neyman' is the package's 90% CL threshold; use confidence_level 0.9")
+        return self
 
 
 def _quiet_import():
@@ -174,8 +182,6 @@ def _threshold(config: ReinterpretConfig, inf, total_events: float):
         return lambda mu: np.full(np.shape(mu), chi2)
     if inf.threshold_function is None:
         raise ConfigError(f"threshold: 'neyman' needs a Neyman threshold; {config.experiment} has none")
-    if abs(config.confidence_level - 0.9) > 1e-12:
-        raise ConfigError("threshold: the package's Neyman threshold is for 90% CL only")
     return lambda mu: np.asarray(inf.threshold_function(np.asarray(mu) * total_events), dtype=float)
 
 
