@@ -22,6 +22,8 @@ COMMAND_MODULES = [
     "wimpsift.cli.limits",
     "wimpsift.cli.images",
     "wimpsift.cli.reinterpret",
+    "wimpsift.cli.sensitivity",
+    "wimpsift.cli.templates",
 ]
 
 
