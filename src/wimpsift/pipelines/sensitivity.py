@@ -237,6 +237,11 @@ def run_sensitivity(
     payload = {"detector": config.detector, "analysis": config.analysis, "limits": rows,
                "provenance": provenance({"sensitivity": config, "masses": masses}, config.seed,
                                         "sensitivity")}
+    published = published_limits(config.detector)
+    if published is not None:
+        payload["published"] = {"source": published["source"], "limits": [
+            {"mass_gev": float(m), "limit_cm2": float(v)}
+            for m, v in zip(published["mass_gev"], published["limit"], strict=True)]}
     keys = ["mass_gev", "median_cm2", "minus2_cm2", "minus1_cm2", "plus1_cm2", "plus2_cm2"]
     with atomic_path(out / "limits.csv") as tmp:
         tmp.write_text("\n".join([",".join(keys)] + [",".join(f"{r[k]:.6g}" for k in keys) for r in rows])
@@ -245,10 +250,19 @@ def run_sensitivity(
     from wimpsift.plots.limit_curves import plot_limit_curve
 
     plot_limit_curve(rows, out / "limits.png", f"{config.detector}, {config.analysis}: median expected",
-                     "median_cm2", published_limits(config.detector), f"{config.detector} published")
+                     "median_cm2", published, f"{config.detector} published")
     return payload
 
 
-def published_limits(detector: str) -> dict[str, np.ndarray] | None:
-    """Published limit of a shipped detector, when its data file ships (none yet)."""
-    return None
+def published_limits(detector: str) -> dict[str, Any] | None:
+    """Published limit of a shipped detector (``mass_gev``, ``limit``, ``source``) from
+    ``stats/data/published_limits.toml``; None when none ships."""
+    import tomllib
+    from importlib import resources
+
+    text = (resources.files("wimpsift.stats") / "data" / "published_limits.toml").read_text()
+    entry = tomllib.loads(text).get(detector)
+    if entry is None:
+        return None
+    return {"mass_gev": np.asarray(entry["mass_gev"], dtype=float),
+            "limit": np.asarray(entry["limit_cm2"], dtype=float), "source": entry["source"]}

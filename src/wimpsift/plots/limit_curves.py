@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +16,7 @@ def plot_limit_curve(
     path: str | Path,
     title: str,
     central_key: str,
-    published: Mapping[str, np.ndarray] | None = None,
+    published: Mapping[str, Any] | None = None,
     published_label: str = "published",
 ) -> Path:
     """``rows``: one dict per mass with ``mass_gev`` and ``<central_key>`` (and, when
@@ -31,7 +32,7 @@ def plot_limit_curve(
                             label=f"{published_label} ±2σ")
             ax.fill_between(pm, published["minus1"], published["plus1"], color="#55bb55", alpha=0.5,
                             label=f"{published_label} ±1σ")
-        for key, style in (("limit", "k-"), ("median", "k--")):
+        for key, style in (("limit", "k*-"), ("median", "k--")):
             if key in published:
                 ax.plot(pm, published[key], style, label=f"{published_label} {key}")
     if rows and "minus2_cm2" in rows[0]:
