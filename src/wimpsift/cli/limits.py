@@ -157,10 +157,11 @@ def _compute(args: argparse.Namespace) -> int:
     lik, data = _likelihood(args)
     observed = _observed(args, lik, data)
     result = upper_limit(lik, observed, config=config)
-    if args.method == "auto" and result.method == "toys":
-        events = result.extra["auto_signal_region_events"]
+    events = result.extra["signal_region_events"]
+    if events < args.asymptotic_min_events and args.method != "toys":
+        action = "used toys" if result.method == "toys" else "the asymptotic limit is unreliable"
         print(f"note: {events:.3g} events expected in the signal region (< {args.asymptotic_min_events:g}): "
-              "asymptotic formulae do not hold, used toys", file=sys.stderr)
+              f"asymptotic formulae do not hold, {action}", file=sys.stderr)
     payload = {
         "result": result.to_dict(),
         "provenance": provenance(

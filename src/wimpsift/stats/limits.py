@@ -14,7 +14,7 @@ background, none observed: 0.82 events instead of 2.30). The rule: take the bins
 holding ``signal_region_fraction`` (90 %) of the signal, best signal-to-background
 first; count the events expected there, background plus signal at the asymptotic
 observed limit; if fewer than ``asymptotic_min_events`` (10), use toys (and say so in
-``extra["auto_signal_region_events"]``), else the asymptotic formulae.
+``extra["signal_region_events"]``, always recorded), else the asymptotic formulae.
 
 Toy limits are refined: from two grid strengths below the observed limit to one above,
 ``refine_points`` strengths get their own toys, and ``log p(mu)`` is fitted by a
@@ -243,10 +243,10 @@ def upper_limit(
         asym_obs, mu_hat = asymptotic_upper_limit(lik, counts, aux, cl, asimov)
     extra: dict[str, float] = {}
     method = config.method
+    events = signal_region_events(lik, asym_obs, config.signal_region_fraction)
+    extra["signal_region_events"] = events
     if method == "auto":
-        events = signal_region_events(lik, asym_obs, config.signal_region_fraction)
         method = "toys" if events < config.asymptotic_min_events else "asymptotic"
-        extra["auto_signal_region_events"] = events
     if method == "asymptotic":
         observed = asym_obs
         expected = {band_key(n): asym_expected[n] for n in BAND_SIGMAS}
