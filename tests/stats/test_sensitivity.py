@@ -109,3 +109,13 @@ def test_sensitivity_refuses_unknown_analysis_and_detector(tmp_path, capsys):
         assert main(["sensitivity", "--masses", "50", *extra, "-o", str(tmp_path / "x")]) == 2
         assert word in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_published_lux_curve_has_the_abstracts_minimum():
+    from wimpsift.pipelines.sensitivity import published_limits
+
+    curve = published_limits("lux_2013")
+    i = int(np.argmin(curve["limit"]))
+    assert curve["mass_gev"][i] / 33.0 == pytest.approx(1.0, abs=0.05)
+    assert curve["limit"][i] / 7.6e-46 == pytest.approx(1.0, abs=0.02)  # arXiv:1310.8214 abstract
+    assert np.all(np.diff(curve["mass_gev"]) > 0)
