@@ -36,10 +36,14 @@ def plot_limit_curve(
             if key in published:
                 ax.plot(pm, published[key], style, label=f"{published_label} {key}")
     if rows and "minus2_cm2" in rows[0]:
-        ax.fill_between(masses, [r["minus2_cm2"] for r in rows], [r["plus2_cm2"] for r in rows],
-                        color="tab:orange", alpha=0.25, label="wimpsift ±2σ")
-        ax.fill_between(masses, [r["minus1_cm2"] for r in rows], [r["plus1_cm2"] for r in rows],
-                        color="tab:orange", alpha=0.4, label="wimpsift ±1σ")
+        def band(key: str) -> np.ndarray:  # a band edge at 0 (asymptotic -2σ) has no place on a log axis
+            values = np.array([r[key] for r in rows], dtype=float)
+            return np.where(values > 0, values, np.nan)
+
+        ax.fill_between(masses, band("minus2_cm2"), band("plus2_cm2"), color="tab:orange", alpha=0.25,
+                        label="wimpsift ±2σ")
+        ax.fill_between(masses, band("minus1_cm2"), band("plus1_cm2"), color="tab:orange", alpha=0.4,
+                        label="wimpsift ±1σ")
     ax.plot(masses, [r[central_key] for r in rows], "o-", color="tab:red", ms=4,
             label=f"wimpsift {central_key.removesuffix('_cm2')}")
     ax.set_xscale("log")
