@@ -96,7 +96,7 @@ def test_sensitivity_writes_bands_resumes_and_orders_masses(tmp_path, capsys):
     header = (tmp_path / "s" / "limits.csv").read_text().splitlines()[0]
     assert header == "mass_gev,median_cm2,minus2_cm2,minus1_cm2,plus1_cm2,plus2_cm2"
     saved = json.loads((tmp_path / "s" / "limits.json").read_text())
-    assert saved["published"]["limits"][0]["mass_gev"] == 33.0
+    assert "1310.8214" in saved["published"]["source"] and len(saved["published"]["limits"]) > 10
     before = (tmp_path / "s" / "limits.json").read_bytes()
     assert main(argv) == 0  # resumes from the cache: same bytes
     assert (tmp_path / "s" / "limits.json").read_bytes() == before
