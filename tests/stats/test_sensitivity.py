@@ -72,13 +72,16 @@ def test_templates_bad_input_exits_2(event_files, tmp_path, capsys, case):
         assert "xenon1t_sr0" in err[0]
 
 
-def test_models_trained_on_other_inputs_or_detector_are_refused():
-    model = SimpleNamespace(inputs=("cs1_pe", "log10_cs2_pe", "s1_prompt_fraction"), provenance={})
+def test_models_trained_on_other_inputs_or_detector_are_refused(event_files):
+    events, _ = read_events(event_files["er"])  # no prompt fraction simulated: a NaN column
+    corrected = SimpleNamespace(inputs=("r_cm", "z_cm", "cs1_pe", "log10_cs2_pe"), provenance={})
+    check_models({50.0: corrected}, "lux_2013", events)  # log10_ inputs come from their column
+    with_pf = SimpleNamespace(inputs=("cs1_pe", "log10_cs2_pe", "s1_prompt_fraction"), provenance={})
     with pytest.raises(DataError, match="s1_prompt_fraction"):
-        check_models({50.0: model}, "lux_2013", ["cs1_pe", "log10_cs2_pe", "r_cm"])
+        check_models({50.0: with_pf}, "lux_2013", events)
     other = SimpleNamespace(inputs=("cs1_pe",), provenance={"config": {"detector": "xenon1t_sr0"}})
     with pytest.raises(DataError, match="xenon1t_sr0"):
-        check_models({50.0: other}, "lux_2013", ["cs1_pe"])
+        check_models({50.0: other}, "lux_2013", events)
 
 
 def test_sensitivity_writes_bands_resumes_and_orders_masses(tmp_path, capsys):

@@ -113,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         from wimpsift.training.discriminant import load_discriminants
 
         models = load_discriminants(args.models)
-        check_models(models, detector.name, list(table.columns))
+        check_models(models, detector.name, table)
         mass = signal_meta["mass_gev"]
         if mass not in models:
             raise DataError(f"--models: no model for {mass:g} GeV/c^2 (trained: {sorted(models)})")

@@ -124,14 +124,18 @@ def templates_payload(templates: TemplateSet, analysis: str, detector: str) -> d
             "columns": AXIS_COLUMNS[analysis]}
 
 
-def check_models(models: Mapping[float, Any], detector: str, columns: Sequence[str]) -> None:
-    """Models must have been trained on this detector and on inputs the events have."""
+def check_models(models: Mapping[float, Any], detector: str, events: pd.DataFrame) -> None:
+    """Models must have been trained on this detector and on inputs the events carry
+    (``log10_<column>`` inputs need ``<column>``; a column of NaN only, such as an S1
+    prompt fraction that was not simulated, counts as absent)."""
+    present = {c for c in events.columns if not pd.api.types.is_numeric_dtype(events[c])
+               or np.any(np.isfinite(events[c].to_numpy(dtype=float)))}
     for mass, model in models.items():
         trained_on = _detector_of(model.provenance)
         if trained_on is not None and trained_on != detector:
             raise DataError(f"--models: the {mass:g} GeV model was trained on detector {trained_on!r}, "
                             f"not {detector!r}")
-        missing = [c for c in model.inputs if c not in columns]
+        missing = [c for c in model.inputs if c.removeprefix("log10_") not in present]
         if missing:
             raise DataError(f"--models: the {mass:g} GeV model was trained on inputs {list(model.inputs)}; "
                             f"the events lack {missing}")
