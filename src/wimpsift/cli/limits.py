@@ -41,9 +41,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c = sub.add_parser("compute", help="90%% CL upper limit with expected bands")
     common(c)
     c.add_argument("--cl", type=float, default=0.9, help="confidence level in (0, 1)")
-    c.add_argument("--method", choices=["asymptotic", "toys"], default="asymptotic")
+    c.add_argument("--method", choices=["auto", "asymptotic", "toys"], default="auto",
+                   help="auto (default): toys where fewer than --asymptotic-min-events are expected "
+                   "in the signal region at the asymptotic limit, asymptotic formulae otherwise")
+    c.add_argument("--asymptotic-min-events", type=float, default=10.0,
+                   help="auto: the event count below which toys are used (default 10)")
     c.add_argument("--n-toys", type=int, default=2000, help="toys per strength (toys)")
     c.add_argument("--n-background-toys", type=int, default=1000, help="background-only toys (toys)")
+    c.add_argument("--mu-grid-points", type=int, default=24, help="strengths of the toy grid (toys)")
+    c.add_argument("--refine-points", type=int, default=16,
+                   help="strengths added around the observed toy limit (toys; 0: none)")
     c.add_argument("--power-constraint", type=float, default=None,
                    help="critical power, e.g. 0.159 (-1 sigma, arXiv 2105.00599) or 0.5 (median)")
     c.add_argument("--seed", type=int, default=0)
@@ -115,6 +122,11 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
             raise DataError(
                 f"--events: cannot read columns {args.columns} of {args.events!r}: {err}") from err
         values = np.column_stack([table[c].to_numpy(dtype=float) for c in args.columns])
+        for i, column in enumerate(args.columns):
+            bad = int(np.sum(~np.isfinite(values[:, i])))
+            if bad:
+                raise DataError(f"--events: column {column!r} has {bad} non-finite value(s) (NaN or inf) "
+                                f"in {args.events!r}; expected finite values in every row")
         counts, _ = np.histogramdd(values, bins=list(edges))
         return counts.ravel()
     raw = _read_json(args.observed, "--observed") if args.observed else data.get("observed")
@@ -139,10 +151,17 @@ def _compute(args: argparse.Namespace) -> int:
     config = LimitConfig.build(
         confidence_level=args.cl, method=args.method, n_toys=args.n_toys,
         n_background_toys=args.n_background_toys, power_constraint=args.power_constraint, seed=args.seed,
+        mu_grid_points=args.mu_grid_points, refine_points=args.refine_points,
+        asymptotic_min_events=args.asymptotic_min_events,
     )
     lik, data = _likelihood(args)
     observed = _observed(args, lik, data)
     result = upper_limit(lik, observed, config=config)
+    events = result.extra["signal_region_events"]
+    if events < args.asymptotic_min_events and args.method != "toys":
+        action = "used toys" if result.method == "toys" else "the asymptotic limit is unreliable"
+        print(f"note: {events:.3g} events expected in the signal region (< {args.asymptotic_min_events:g}): "
+              f"asymptotic formulae do not hold, {action}", file=sys.stderr)
     payload = {
         "result": result.to_dict(),
         "provenance": provenance(
@@ -157,7 +176,7 @@ def _compute(args: argparse.Namespace) -> int:
     else:
         r = result.to_dict()
         exp = r["expected_sigma_nucleon_cm2"]
-        print(f"{100 * args.cl:g}% CL upper limit ({args.method}): "
+        print(f"{100 * args.cl:g}% CL upper limit ({result.method}): "
               f"sigma_nucleon_cm2 = {r['reported_sigma_nucleon_cm2']:.4g} (mu = {result.reported_mu:.4g})")
         print("expected: " + ", ".join(f"{k} {v:.4g}" for k, v in exp.items()))
     return 0

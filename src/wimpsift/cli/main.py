@@ -21,6 +21,9 @@ COMMAND_MODULES = [
     "wimpsift.cli.nn",
     "wimpsift.cli.limits",
     "wimpsift.cli.images",
+    "wimpsift.cli.reinterpret",
+    "wimpsift.cli.sensitivity",
+    "wimpsift.cli.templates",
 ]
 
 

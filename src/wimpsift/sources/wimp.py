@@ -9,6 +9,12 @@ between processes; rates are rounded to 7 significant digits (far finer than
 wimprates' integration accuracy) so that the same seed samples the same energies in
 every process (a rounding boundary lands within the noise with probability ~1e-6 per
 tabulated value).
+
+wimprates derives the Earth's speed from ``v_0`` (plus the Sun's peculiar and the
+Earth's orbital velocity); older analyses fixed it instead (XENON1T 2018: 232 km/s).
+``HaloModel.v_earth_km_s`` sets it: :class:`_FixedEarthHalo` then evaluates the same
+truncated, boosted Maxwellian as ``wimprates.observed_speed_dist`` (same normalisation
+convention) with that speed, because wimprates offers no argument for it.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ class HaloModel(BaseModel):
     rho_dm_gev_cm3: float = Field(0.3, gt=0)
     v_0_km_s: float = Field(238.0, gt=0)
     v_esc_km_s: float = Field(544.0, gt=0)
+    v_earth_km_s: float | None = Field(
+        None, gt=0, description="Earth's speed in the galactic frame; None: wimprates' from v_0")
 
 
 def _wimprates():
@@ -46,21 +54,51 @@ def _halo_model(halo: HaloModel):
     wr = _wimprates()
     import numericalunits as nu
 
-    return wr.StandardHaloModel(
+    cls = wr.StandardHaloModel if halo.v_earth_km_s is None else _fixed_earth_halo_class()
+    model = cls(
         v_0=halo.v_0_km_s * nu.km / nu.s,
         v_esc=halo.v_esc_km_s * nu.km / nu.s,
         rho_dm=halo.rho_dm_gev_cm3 * nu.GeV / nu.c0**2 / nu.cm**3,
     )
+    if halo.v_earth_km_s is not None:
+        model.v_earth = halo.v_earth_km_s * nu.km / nu.s
+    return model
+
+
+def _fixed_earth_halo_class():
+    """wimprates' standard halo with a fixed Earth speed (see the module docstring)."""
+    from scipy.special import erf
+
+    wr = _wimprates()
+
+    class _FixedEarthHalo(wr.StandardHaloModel):
+        v_earth: float
+
+        def velocity_dist(self, v, t):
+            v = np.asarray(v, dtype=float)
+            v_0, v_esc, v_e = self.v_0, self.v_esc, self.v_earth
+            w = v_esc / v_0
+            k = erf(w) - 2 / np.pi**0.5 * w * np.exp(-(w**2))
+            cos_max = np.minimum(1, (v_esc**2 - v_e**2 - v**2) / (2 * v_e * v))
+            y = (k * v / (np.pi**0.5 * v_0 * v_e)
+                 * (np.exp(-(((v - v_e) / v_0) ** 2))
+                    - np.exp(-(v**2 + v_e**2 + 2 * v * v_e * cos_max) / v_0**2)))
+            return np.where(v > v_esc + v_e, 0.0, y)
+
+    return _FixedEarthHalo
 
 
 def wimp_rate_per_tonne_year_kev(
-    energy_kev: np.ndarray, mass_gev: float, sigma_nucleon_cm2: float, halo: HaloModel
+    energy_kev: np.ndarray, mass_gev: float, sigma_nucleon_cm2: float, halo: HaloModel,
+    interaction: str = "SI",
 ) -> np.ndarray:
-    """dR/dE in events / (tonne year keV) for SI elastic scattering on xenon."""
+    """dR/dE in events / (tonne year keV) for elastic scattering on xenon; ``interaction``
+    as wimprates names it (``SI``, ``SD_n_central``, ``SD_p_central``)."""
     wr = _wimprates()
     energy_kev = np.atleast_1d(np.asarray(energy_kev, dtype=float))
     rate = np.asarray(
-        wr.rate_wimp_std(energy_kev, mass_gev, sigma_nucleon_cm2, halo_model=_halo_model(halo)),
+        wr.rate_wimp_std(energy_kev, mass_gev, sigma_nucleon_cm2, halo_model=_halo_model(halo),
+                         interaction=interaction),
         dtype=float,
     )
     return np.array([float(f"{r:.7g}") for r in rate])  # drop numericalunits' noise

@@ -8,6 +8,19 @@ Two threshold methods, one statistic (q~_mu, :mod:`wimpsift.stats.teststat`):
 * ``toys``: a Neyman construction on a grid of strengths (:mod:`wimpsift.stats.toys`);
   median and bands are quantiles of the limits of background-only toys.
 
+``auto`` (the default) picks between them by the rule below. Cowan et al.'s formulae
+assume many events; with few, the asymptotic limit is far off (one bin, no
+background, none observed: 0.82 events instead of 2.30). The rule: take the bins
+holding ``signal_region_fraction`` (90 %) of the signal, best signal-to-background
+first; count the events expected there, background plus signal at the asymptotic
+observed limit; if fewer than ``asymptotic_min_events`` (10), use toys (and say so in
+``extra["signal_region_events"]``, always recorded), else the asymptotic formulae.
+
+Toy limits are refined: from two grid strengths below the observed limit to one above,
+``refine_points`` strengths get their own toys, and ``log p(mu)`` is fitted by a
+straight line there (least squares), which removes the linear interpolation's
+bias and averages the toys' noise (one bin, no background: 2.30 events within 1 %).
+
 ``power_constraint`` (the critical power ``pi_crit``; arXiv:2105.00599 recommends
 0.159, the -1 sigma band; LUX 2013 used 0.5, the median) stops the reported limit
 from going below the expected-limit quantile ``pi_crit`` of background-only
@@ -35,7 +48,14 @@ from wimpsift.stats.teststat import (
     pvalue_qtilde,
     qtilde,
 )
-from wimpsift.stats.toys import StageTimer, _no_timer, build_distribution, toy_limits
+from wimpsift.stats.toys import (
+    StageTimer,
+    _no_timer,
+    build_distribution,
+    limits_from_pvalues,
+    qtilde_on_grid,
+    toy_limits,
+)
 
 BAND_SIGMAS = (-2, -1, 0, 1, 2)
 
@@ -48,10 +68,14 @@ class LimitConfig(StatsConfig):
     """How limits are computed."""
 
     confidence_level: float = Field(default=0.9, gt=0.0, lt=1.0)
-    method: Literal["asymptotic", "toys"] = "asymptotic"
+    method: Literal["auto", "asymptotic", "toys"] = "auto"
     n_toys: int = Field(default=2000, ge=10, description="toys per grid strength")
     n_background_toys: int = Field(default=1000, ge=10, description="background-only toys for bands")
     mu_grid_points: int = Field(default=24, ge=3)
+    refine_points: int = Field(default=16, ge=0, description="toys: strengths added around the limit")
+    asymptotic_min_events: float = Field(
+        default=10.0, ge=0.0, description="auto: fewer expected events in the signal region -> toys")
+    signal_region_fraction: float = Field(default=0.9, gt=0.0, le=1.0)
     power_constraint: float | None = Field(default=None, gt=0.0, lt=1.0)
     seed: int = Field(default=0, ge=0)
 
@@ -165,6 +189,41 @@ def _mu_grid(expected: dict[float, float], observed: float, points: int, wide: b
     return np.geomspace(lo, hi, points)
 
 
+def signal_region_events(lik: BinnedLikelihood, mu: float, fraction: float = 0.9) -> float:
+    """Events expected (background + ``mu`` × signal) in the bins holding ``fraction`` of
+    the signal, taken in order of decreasing signal-to-background ratio."""
+    s = lik.design[0]
+    b = lik.design[1:].sum(axis=0)
+    order = np.argsort(-s / np.maximum(b, 1e-300), kind="stable")
+    share = np.cumsum(s[order]) / max(s.sum(), 1e-300)
+    chosen = order[: int(np.searchsorted(share, fraction - 1e-12)) + 1]
+    return float((mu * s[chosen] + b[chosen]).sum())
+
+
+def _refined_limit(
+    lik: BinnedLikelihood, grid: np.ndarray, coarse: float, counts: np.ndarray, aux: np.ndarray,
+    config: LimitConfig, rng: np.random.Generator, timer: StageTimer,
+) -> float:
+    """Observed toy limit refined between the grid strengths bracketing ``coarse``."""
+    if config.refine_points == 0 or not np.isfinite(coarse) or coarse <= grid[0]:
+        return coarse
+    j = int(np.clip(np.searchsorted(grid, coarse), 1, grid.size - 1))
+    lo, hi = grid[max(j - 2, 0)], grid[min(j + 1, grid.size - 1)]
+    fine = np.linspace(lo, hi, config.refine_points + 2)
+    dist = build_distribution(lik, fine, config.n_toys, rng, timer=timer)
+    with timer("hypothesis_testing"):
+        q_obs, _ = qtilde_on_grid(lik, counts[None, :], aux[None, :], fine)
+        p = dist.pvalues(q_obs)[0]
+    alpha = 1.0 - config.confidence_level
+    usable = p > 0
+    if usable.sum() < 3:
+        return float(limits_from_pvalues(fine, p, config.confidence_level)[0])
+    slope, intercept = np.polyfit(fine[usable], np.log(p[usable]), 1)
+    if slope >= 0:
+        return coarse
+    return float(np.clip((np.log(alpha) - intercept) / slope, lo, hi))
+
+
 def upper_limit(
     lik: BinnedLikelihood,
     counts: np.ndarray,
@@ -183,7 +242,12 @@ def upper_limit(
         asym_expected = asymptotic_expected(lik, asimov, cl, sigmas)
         asym_obs, mu_hat = asymptotic_upper_limit(lik, counts, aux, cl, asimov)
     extra: dict[str, float] = {}
-    if config.method == "asymptotic":
+    method = config.method
+    events = signal_region_events(lik, asym_obs, config.signal_region_fraction)
+    extra["signal_region_events"] = events
+    if method == "auto":
+        method = "toys" if events < config.asymptotic_min_events else "asymptotic"
+    if method == "asymptotic":
         observed = asym_obs
         expected = {band_key(n): asym_expected[n] for n in BAND_SIGMAS}
         pcl_floor = asym_expected[sigmas[-1]] if config.power_constraint is not None else None
@@ -191,7 +255,8 @@ def upper_limit(
         rng = np.random.default_rng(config.seed)
         grid = _mu_grid(asym_expected, asym_obs, config.mu_grid_points)
         dist = build_distribution(lik, grid, config.n_toys, rng, timer=timer)
-        observed = float(toy_limits(lik, dist, counts, aux, cl, timer=timer)[0])
+        coarse = float(toy_limits(lik, dist, counts, aux, cl, timer=timer)[0])
+        observed = _refined_limit(lik, grid, coarse, counts, aux, config, rng, timer)
         with timer("toy_generation"):
             b_counts, b_aux = lik.sample(lik.nominal_parameters(0.0), config.n_background_toys, rng)
         b_limits = toy_limits(lik, dist, b_counts, b_aux, cl, timer=timer)
@@ -199,14 +264,14 @@ def upper_limit(
         expected = {band_key(n): float(np.quantile(b_limits, q)) for n, q in quantiles.items()}
         pcl_floor = float(np.quantile(b_limits, config.power_constraint)) \
             if config.power_constraint is not None else None
-        extra = {
+        extra |= {
             "asymptotic_observed_mu": asym_obs,
             "asymptotic_median_mu": asym_expected[0],
             "fraction_background_toys_beyond_grid": float(np.mean(~np.isfinite(b_limits))),
         }
     pcl = None if pcl_floor is None else max(observed, pcl_floor)
     return LimitResult(
-        method=config.method, confidence_level=cl, sigma_ref_cm2=lik.sigma_ref_cm2,
+        method=method, confidence_level=cl, sigma_ref_cm2=lik.sigma_ref_cm2,
         mass_gev=lik.templates.mass_gev, observed_mu=observed, expected_mu=expected,
         mu_hat=mu_hat, power_constrained_mu=pcl, extra=extra,
     )

@@ -1,0 +1,133 @@
+"""``wimpsift templates``: binned templates from event tables (or sources simulated on the
+fly), in the format ``wimpsift limits compute`` reads."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from wimpsift.errors import ConfigError, DataError, bad_value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "templates", help="binned signal and background templates for 'limits compute'",
+        description="Each EVENTS item is an event table written by 'wimpsift simulate' (.parquet) "
+        "or a source name (wimp, er, ...) simulated here. The wimp source is the signal.")
+    p.add_argument("events", nargs="+", metavar="EVENTS", help="event tables or source names")
+    p.add_argument("--detector", "-d", required=True, help="shipped detector name or TOML path")
+    p.add_argument("--analysis", required=True, help="cs1-cs2, rz-cs1-cs2 or network")
+    p.add_argument("--models", metavar="DIR", help="'wimpsift nn train' models folder (network)")
+    p.add_argument("--mass-gev", type=float, help="WIMP mass of a simulated wimp source")
+    p.add_argument("--sigma-cm2", type=float, default=1e-45, help="reference cross-section (simulated wimp)")
+    p.add_argument("--events-per-source", type=int, default=5000, help="simulated sources: events in window")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help="templates JSON")
+    p.set_defaults(func=_run)
+
+
+def _from_file(path: Path, detector):
+    import pandas as pd
+
+    from wimpsift.simulation import read_events, volume_mass_kg
+    from wimpsift.sources import HaloModel, make_source
+    from wimpsift.training.samples import _expected_in_window
+
+    table, record = read_events(path)
+    made_for = record.get("detector", {}).get("name")
+    if made_for is None:
+        raise DataError(f"events: {str(path)!r} has no provenance (not written by 'wimpsift simulate')")
+    if made_for != detector.name:
+        raise DataError(
+            f"events: {str(path)!r} was simulated for detector {made_for!r}, not {detector.name!r}")
+    config = record.get("config", {})
+    name = config.get("source")
+    halo = HaloModel(**config["halo"]) if config.get("halo") else None
+    source = make_source(detector, name, config.get("mass_gev"), config.get("sigma_cm2"), halo)
+    inside = table[table["in_window"].to_numpy(dtype=bool)].copy()
+    if len(inside) == 0:
+        raise DataError(f"events: no event of {str(path)!r} is in the analysis window")
+    ratio = volume_mass_kg(detector, config.get("volume", "fiducial")) / detector.fiducial.mass_kg
+    expected = _expected_in_window(source, detector, detector.exposure_kg_days * ratio, len(inside),
+                                   int(record["n_events"]))
+    inside["weight"] = expected / len(inside)
+    inside["label"] = int(name == "wimp")
+    meta = {"mass_gev": config.get("mass_gev"), "sigma_cm2": config.get("sigma_cm2")}
+    return pd.DataFrame(inside), meta
+
+
+def _simulated(name: str, args: argparse.Namespace, detector):
+    from wimpsift.training.samples import EventSamples, validated_sample_config
+
+    names = [b.name for b in detector.backgrounds]
+    if name != "wimp" and name not in names:
+        raise bad_value("EVENTS", name, f"an existing .parquet file or a source of {detector.name}: "
+                        f"wimp, {', '.join(names)}")
+    if name == "wimp" and args.mass_gev is None:
+        raise ConfigError("--mass-gev: give the WIMP mass to simulate the wimp source")
+    samples = EventSamples(validated_sample_config(
+        detector=args.detector, n_signal=args.events_per_source,
+        n_background_per_source=args.events_per_source, sigma_cm2=args.sigma_cm2, seed=args.seed,
+        backgrounds=[n for n in names if n == name] or None), detector=detector)
+    table = samples.source_sample(name, args.mass_gev if name == "wimp" else None).copy()
+    table["label"] = int(name == "wimp")
+    return table, {"mass_gev": args.mass_gev, "sigma_cm2": args.sigma_cm2}
+
+
+def _run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from wimpsift.detectors import load_detector
+    from wimpsift.pipelines.sensitivity import (
+        ANALYSES,
+        TemplateBinning,
+        axis_edges,
+        build_templates,
+        check_models,
+        templates_payload,
+    )
+    from wimpsift.provenance import check_writable, provenance, write_json
+
+    if args.analysis not in ANALYSES:
+        raise bad_value("--analysis", args.analysis, f"one of {', '.join(ANALYSES)}")
+    if args.analysis == "network" and not args.models:
+        raise ConfigError("--models: the network analysis needs a 'wimpsift nn train' models folder")
+    check_writable(args.output)
+    detector = load_detector(args.detector)
+    parts, signal_meta = [], None
+    for item in args.events:
+        path = Path(item)
+        table, meta = _from_file(path, detector) if path.suffix == ".parquet" or path.exists() \
+            else _simulated(item, args, detector)
+        if int(table["label"].iloc[0]) == 1:
+            if signal_meta is not None:
+                raise DataError("EVENTS: give one wimp source (the signal), not several")
+            signal_meta = meta
+        parts.append(table)
+    if signal_meta is None:
+        raise DataError("EVENTS: no wimp source (the signal) among the inputs")
+    table = pd.concat(parts, ignore_index=True)
+    scorer = None
+    if args.analysis == "network":
+        from wimpsift.training.discriminant import load_discriminants
+
+        models = load_discriminants(args.models)
+        check_models(models, detector.name, table)
+        mass = signal_meta["mass_gev"]
+        if mass not in models:
+            raise DataError(f"--models: no model for {mass:g} GeV/c^2 (trained: {sorted(models)})")
+        scorer = models[mass]
+    binning = TemplateBinning()
+    edges = axis_edges(args.analysis, detector, table, binning)
+    templates = build_templates(table, args.analysis, edges, float(signal_meta["sigma_cm2"]),
+                                signal_meta["mass_gev"], binning, scorer)
+    payload = templates_payload(templates, args.analysis, detector.name)
+    payload["provenance"] = provenance({"events": [str(e) for e in args.events], "detector": detector.name,
+                                        "analysis": args.analysis, "models": args.models,
+                                        "binning": binning}, args.seed, "templates")
+    write_json(args.output, payload)
+    print(f"wrote {args.output}: {templates.n_bins} bins, signal {templates.signal.sum():.4g} events at "
+          f"{templates.sigma_ref_cm2:g} cm^2, backgrounds "
+          + ", ".join(f"{k} {v.sum():.4g}" for k, v in templates.backgrounds.items()), file=sys.stderr)
+    return 0

@@ -1,0 +1,272 @@
+"""``wimpsift templates`` and ``wimpsift sensitivity``: from a detector file to binned
+templates and to a median expected limit curve with its bands.
+
+Templates are built from event tables of the analysis window with ``source``, ``label``
+(1 signal) and ``weight`` (expected events per event at the reference cross-section),
+as :class:`wimpsift.training.samples.EventSamples` makes them. Analyses:
+
+* ``cs1-cs2``: (cS1, cS2) with cS2 in log-spaced bins;
+* ``rz-cs1-cs2``: (r, z, cS1, cS2), r in equal-volume bins over the fiducial radius;
+* ``network``: the uniform-transformed output of a per-mass neural discriminant
+  (:mod:`wimpsift.training.discriminant`) in equal bins of [0, 1].
+
+The axes are event columns (``cs1_pe``, ``cs2_pe``, ``r_cm``, ``z_cm``), so the
+templates file is what ``wimpsift limits compute --events FILE --columns ...`` reads
+(the columns are listed in the file as ``columns``). Background bins left empty by the
+finite simulation get half a simulated event's weight of every background (as the
+traditional analysis does), so that no bin has signal but no background.
+
+``sensitivity`` runs one mass per task (:func:`wimpsift.pipelines.masses.map_masses`):
+the median expected 90 % CL limit and ±1σ/±2σ bands of background-only experiments,
+asymptotic (Asimov) or from toys, written to ``DIR/limits.csv``, ``DIR/limits.json``
+and ``DIR/limits.png``. Samples are cached under ``DIR/cache``; finished masses too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from wimpsift.errors import ConfigError, DataError
+from wimpsift.stats._config import StatsConfig
+from wimpsift.stats.templates import TemplateSet
+
+ANALYSES = ("cs1-cs2", "rz-cs1-cs2", "network")
+AXIS_COLUMNS = {"cs1-cs2": ["cs1_pe", "cs2_pe"], "rz-cs1-cs2": ["r_cm", "z_cm", "cs1_pe", "cs2_pe"],
+                "network": ["score"]}
+STAGE_VERSION = 1
+
+
+class TemplateBinning(StatsConfig):
+    """Bins of the cut-based analyses and of the network score."""
+
+    cs1_bins: int = Field(default=16, ge=1, le=400)
+    cs2_bins: int = Field(default=16, ge=1, le=400)
+    r_bins: int = Field(default=3, ge=1, le=100)
+    z_bins: int = Field(default=3, ge=1, le=100)
+    score_bins: int = Field(default=20, ge=2, le=1000)
+    empty_bin_fill: float = Field(default=0.5, ge=0.0)
+
+
+def axis_edges(
+    analysis: str, detector: Any, events: pd.DataFrame, binning: TemplateBinning
+) -> list[np.ndarray]:
+    """Bin edges of ``analysis``: fiducial volume and cS1 window of the detector, cS2 from
+    the events' 0.2-99.8 % quantiles (log-spaced)."""
+    if analysis == "network":
+        return [np.linspace(0.0, 1.0, binning.score_bins + 1)]
+    cs2 = events["cs2_pe"].to_numpy(dtype=float)
+    cs2 = cs2[np.isfinite(cs2) & (cs2 > 0)]
+    if cs2.size < 2:
+        raise DataError("events: fewer than 2 events with a positive cS2")
+    lo, hi = np.quantile(cs2, [0.002, 0.998])
+    win, fid = detector.window, detector.fiducial
+    edges = [np.linspace(win.cs1_min_pe, win.cs1_max_pe, binning.cs1_bins + 1),
+             np.geomspace(lo, hi * (1 + 1e-9), binning.cs2_bins + 1)]
+    if analysis == "rz-cs1-cs2":
+        r_edges = np.sqrt(np.linspace(0.0, fid.radius_cm**2, binning.r_bins + 1))
+        edges = [r_edges, np.linspace(fid.z_min_cm, fid.z_max_cm, binning.z_bins + 1), *edges]
+    return edges
+
+
+def _histogram(values: np.ndarray, weights: np.ndarray, edges: Sequence[np.ndarray]) -> np.ndarray:
+    ok = np.all(np.isfinite(values), axis=1)
+    return np.histogramdd(values[ok], bins=list(edges), weights=weights[ok])[0]
+
+
+def build_templates(
+    table: pd.DataFrame, analysis: str, edges: Sequence[np.ndarray], sigma_ref_cm2: float,
+    mass_gev: float | None, binning: TemplateBinning, scorer: Any = None,
+) -> TemplateSet:
+    """Signal and per-source background templates (expected events per bin)."""
+    for column in ("source", "label", "weight"):
+        if column not in table.columns:
+            raise DataError(f"events: missing column {column!r}")
+    if analysis == "network":
+        if scorer is None:
+            raise ConfigError("--models: the network analysis needs trained models")
+        values = np.asarray(scorer.score(table), dtype=float)[:, None]
+    else:
+        columns = AXIS_COLUMNS[analysis]
+        missing = [c for c in columns if c not in table.columns]
+        if missing:
+            raise DataError(f"events: missing columns {missing} for analysis {analysis!r}")
+        values = np.column_stack([table[c].to_numpy(dtype=float) for c in columns])
+    weights = table["weight"].to_numpy(dtype=float)
+    label = table["label"].to_numpy()
+    if not np.any(label == 1):
+        raise DataError("events: no signal (wimp) events")
+    signal = _histogram(values[label == 1], weights[label == 1], edges)
+    backgrounds: dict[str, np.ndarray] = {}
+    per_event: dict[str, float] = {}
+    sources = table["source"].to_numpy()
+    for name in sorted(set(sources[label == 0])):
+        sel = (label == 0) & (sources == name)
+        backgrounds[str(name)] = _histogram(values[sel], weights[sel], edges)
+        per_event[str(name)] = float(weights[sel].mean())
+    if not backgrounds:
+        raise DataError("events: no background events")
+    empty = sum(backgrounds.values()) <= 0
+    if binning.empty_bin_fill > 0 and np.any(empty):
+        backgrounds = {k: v + empty * binning.empty_bin_fill * per_event[k] for k, v in backgrounds.items()}
+    return TemplateSet(signal=signal, backgrounds=backgrounds, bin_edges=list(edges),
+                       sigma_ref_cm2=sigma_ref_cm2, mass_gev=mass_gev)
+
+
+def templates_payload(templates: TemplateSet, analysis: str, detector: str) -> dict[str, Any]:
+    """The templates file: :meth:`TemplateSet.to_dict` plus detector, analysis and columns."""
+    return {**templates.to_dict(), "detector": detector, "analysis": analysis,
+            "columns": AXIS_COLUMNS[analysis]}
+
+
+def check_models(models: Mapping[float, Any], detector: str, events: pd.DataFrame) -> None:
+    """Models must have been trained on this detector and on inputs the events carry
+    (``log10_<column>`` inputs need ``<column>``; a column of NaN only, such as an S1
+    prompt fraction that was not simulated, counts as absent)."""
+    present = {c for c in events.columns if not pd.api.types.is_numeric_dtype(events[c])
+               or np.any(np.isfinite(events[c].to_numpy(dtype=float)))}
+    for mass, model in models.items():
+        trained_on = _detector_of(model.provenance)
+        if trained_on is not None and trained_on != detector:
+            raise DataError(f"--models: the {mass:g} GeV model was trained on detector {trained_on!r}, "
+                            f"not {detector!r}")
+        missing = [c for c in model.inputs if c.removeprefix("log10_") not in present]
+        if missing:
+            raise DataError(f"--models: the {mass:g} GeV model was trained on inputs {list(model.inputs)}; "
+                            f"the events lack {missing}")
+
+
+def _detector_of(record: Mapping[str, Any]) -> str | None:
+    config = record.get("config", {}) if isinstance(record, Mapping) else {}
+    for key in ("detector",):
+        for where in (record, config, config.get("samples", {}) if isinstance(config, Mapping) else {}):
+            if isinstance(where, Mapping) and isinstance(where.get(key), str):
+                return where[key]
+    return None
+
+
+# ----------------------------------------------------------------------------------------
+# sensitivity
+# ----------------------------------------------------------------------------------------
+class SensitivityConfig(StatsConfig):
+    """Everything that changes a sensitivity curve."""
+
+    detector: str = "lux_2013"
+    analysis: Literal["cs1-cs2", "rz-cs1-cs2", "network"] = "cs1-cs2"
+    events_per_source: int = Field(default=5000, gt=10)
+    method: Literal["asymptotic", "toys"] = "asymptotic"
+    n_toys: int = Field(default=1000, ge=10)
+    background_rel_uncertainty: float = Field(default=0.25, gt=0.0)
+    confidence_level: float = Field(default=0.9, gt=0.0, lt=1.0)
+    sigma_ref_cm2: float = Field(default=1e-45, gt=0.0)
+    binning: TemplateBinning = Field(default_factory=TemplateBinning)
+    seed: int = Field(default=0, ge=0)
+
+
+def _samples(config: SensitivityConfig, cache: Path | None):
+    from wimpsift.training.samples import EventSamples, validated_sample_config
+
+    return EventSamples(validated_sample_config(
+        detector=config.detector, n_signal=config.events_per_source,
+        n_background_per_source=config.events_per_source, sigma_cm2=config.sigma_ref_cm2,
+        seed=config.seed, cache_dir=None if cache is None else str(cache)))
+
+
+def sensitivity_for_mass(
+    mass_gev: float, config: SensitivityConfig, cache: str | None = None
+) -> dict[str, float]:
+    """Median expected limit and bands (cm²) of one mass."""
+    from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
+    from wimpsift.stats.limits import LimitConfig, upper_limit
+
+    samples = _samples(config, None if cache is None else Path(cache))
+    table = samples.for_mass(mass_gev)
+    scorer = None
+    if config.analysis == "network":
+        from wimpsift.training.discriminant import train_one_mass, validated_config
+
+        scorer = train_one_mass(mass_gev, table, validated_config(masses_gev=[mass_gev], seed=config.seed))
+        table = test_split(table)
+    edges = axis_edges(config.analysis, samples.detector, table, config.binning)
+    ts = build_templates(table, config.analysis, edges, config.sigma_ref_cm2, mass_gev, config.binning,
+                         scorer)
+    widths = LikelihoodConfig.build(background_rel_uncertainty=config.background_rel_uncertainty)
+    lik = BinnedLikelihood(ts, widths)
+    counts = lik.expected(lik.nominal_parameters(0.0))
+    limit = upper_limit(lik, counts, config=LimitConfig.build(
+        confidence_level=config.confidence_level, method=config.method, n_toys=config.n_toys,
+        n_background_toys=config.n_toys, seed=config.seed))
+    s = config.sigma_ref_cm2
+    e = limit.expected_mu
+    return {"mass_gev": float(mass_gev), "median_cm2": e["median"] * s, "minus2_cm2": e["-2sigma"] * s,
+            "minus1_cm2": e["-1sigma"] * s, "plus1_cm2": e["+1sigma"] * s, "plus2_cm2": e["+2sigma"] * s,
+            "signal_events_at_sigma_ref": float(ts.signal.sum()),
+            "background_events": float(sum(b.sum() for b in ts.backgrounds.values()))}
+
+
+def test_split(table: pd.DataFrame) -> pd.DataFrame:
+    """The test events, each source's weights scaled up to its whole expectation."""
+    test = table[table["split"] == "test"]
+    total = table.groupby("source")["weight"].sum()
+    kept = test.groupby("source")["weight"].sum()
+    return test.assign(weight=test["weight"] * test["source"].map(total / kept).to_numpy())
+
+
+def run_sensitivity(
+    config: SensitivityConfig, masses: Sequence[float], output: str | Path, workers: int = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Limits for every mass into ``output``; returns the JSON payload."""
+    from wimpsift.pipelines.masses import map_masses
+    from wimpsift.provenance import atomic_path, config_hash, provenance, write_json
+
+    masses = [float(m) for m in masses]
+    if not masses or any(not (np.isfinite(m) and m > 0) for m in masses):
+        raise ConfigError(f"--masses: got {masses}, expected positive WIMP masses in GeV/c^2")
+    out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--output: {str(out)!r} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    cache = out / "cache" / "samples"
+    samples = _samples(config, cache)
+    samples.background()  # simulate the backgrounds once, before masses fan out
+    done = out / "cache" / "masses" / config_hash({"version": STAGE_VERSION, "config": config})
+    rows = map_masses(sensitivity_for_mass, masses, {"config": config, "cache": str(cache)}, done,
+                      workers, progress, desc=f"sensitivity {config.detector}")
+    payload = {"detector": config.detector, "analysis": config.analysis, "limits": rows,
+               "provenance": provenance({"sensitivity": config, "masses": masses}, config.seed,
+                                        "sensitivity")}
+    published = published_limits(config.detector)
+    if published is not None:
+        payload["published"] = {"source": published["source"], "limits": [
+            {"mass_gev": float(m), "limit_cm2": float(v)}
+            for m, v in zip(published["mass_gev"], published["limit"], strict=True)]}
+    keys = ["mass_gev", "median_cm2", "minus2_cm2", "minus1_cm2", "plus1_cm2", "plus2_cm2"]
+    with atomic_path(out / "limits.csv") as tmp:
+        tmp.write_text("\n".join([",".join(keys)] + [",".join(f"{r[k]:.6g}" for k in keys) for r in rows])
+                       + "\n")
+    write_json(out / "limits.json", payload)
+    from wimpsift.plots.limit_curves import plot_limit_curve
+
+    plot_limit_curve(rows, out / "limits.png", f"{config.detector}, {config.analysis}: median expected",
+                     "median_cm2", published, f"{config.detector} published")
+    return payload
+
+
+def published_limits(detector: str) -> dict[str, Any] | None:
+    """Published limit of a shipped detector (``mass_gev``, ``limit``, ``source``) from
+    ``stats/data/published_limits.toml``; None when none ships."""
+    import tomllib
+    from importlib import resources
+
+    text = (resources.files("wimpsift.stats") / "data" / "published_limits.toml").read_text()
+    entry = tomllib.loads(text).get(detector)
+    if entry is None:
+        return None
+    return {"mass_gev": np.asarray(entry["mass_gev"], dtype=float),
+            "limit": np.asarray(entry["limit_cm2"], dtype=float), "source": entry["source"]}

@@ -1,0 +1,131 @@
+"""Limits from XENON's published binwise likelihood (xe-likelihood) with wimprates spectra."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from wimpsift.cli.main import main
+from wimpsift.errors import ConfigError, DataError
+from wimpsift.sources.wimp import HaloModel, wimp_rate_per_tonne_year_kev
+from wimpsift.stats.reinterpret import (
+    XENON1T_2018_HALO,
+    ReinterpretConfig,
+    inference,
+    limits_for_mass,
+    published_curve,
+    upper_limit_from_llr,
+)
+
+PAPER = ReinterpretConfig(halo=XENON1T_2018_HALO)
+
+
+def _published(mass: float) -> float:
+    curve = published_curve("xenon1t_1ty")
+    return float(curve["limit"][np.flatnonzero(curve["mass_gev"] == mass)[0]])
+
+
+def test_root_finding_on_a_parabola_is_analytic():
+    # -2 ln L of a Gaussian measurement mu = 1 +- 0.5: the limit is 1 + 0.5 sqrt(threshold)
+    mu = np.linspace(0.0, 5.0, 1000)
+    llr = ((mu - 1.0) / 0.5) ** 2
+    limit = upper_limit_from_llr(mu, llr, lambda m: np.full(np.shape(m), 2.706))
+    assert limit == pytest.approx(1.0 + 0.5 * np.sqrt(2.706), rel=1e-4)
+
+
+def test_root_finding_refuses_a_curve_that_never_crosses():
+    mu = np.linspace(0.0, 1.0, 50)
+    with pytest.raises(DataError, match="never crosses"):
+        upper_limit_from_llr(mu, 0.1 * mu, lambda m: np.full(np.shape(m), 2.706))
+
+
+def test_limit_sits_where_the_packages_curve_meets_the_threshold():
+    result = limits_for_mass(100.0, PAPER)
+    inf = inference("xenon1t_1ty")  # spectrum of the last call is still set
+    f = inf.compute_likelihood_ratio(run=0)
+    assert float(f(result["limit_cm2"] / 1e-45)) == pytest.approx(2.7055, abs=1e-3)
+
+
+@pytest.mark.parametrize("mass", [30.0, 100.0, 1000.0])
+def test_xenon1t_si_limits_within_5_percent_of_the_published_curve(mass):
+    assert limits_for_mass(mass, PAPER)["limit_cm2"] / _published(mass) == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.mark.xfail(strict=True, reason="measured 1.44x the published limit at 10 GeV with the "
+                   "paper's halo: see README 'XENON1T reinterpretation' for what drives it")
+def test_xenon1t_si_limit_at_10_gev_within_20_percent_of_the_published_curve():
+    assert limits_for_mass(10.0, PAPER)["limit_cm2"] / _published(10.0) == pytest.approx(1.0, abs=0.20)
+
+
+def test_faster_halo_gives_stronger_low_mass_limits():
+    # the 2021 halo (v0 = 238 km/s, Earth at 252 km/s) puts more WIMPs above the 10 GeV threshold
+    assert limits_for_mass(10.0, ReinterpretConfig())["limit_cm2"] < limits_for_mass(10.0, PAPER)["limit_cm2"]
+
+
+def test_spin_dependent_limits_are_weaker_and_neutron_beats_proton_on_xenon():
+    si = limits_for_mass(100.0, PAPER)["limit_cm2"]
+    sd_n = limits_for_mass(100.0, PAPER.model_copy(update={"interaction": "sd_n"}))["limit_cm2"]
+    sd_p = limits_for_mass(100.0, PAPER.model_copy(update={"interaction": "sd_p"}))["limit_cm2"]
+    assert si < 1e-3 * sd_n
+    assert sd_n < sd_p  # xenon's odd isotopes (129, 131) have an unpaired neutron
+
+
+def test_fixed_earth_speed_equal_to_wimprates_own_gives_wimprates_rates():
+    import numericalunits as nu
+    import wimprates
+
+    v_earth = wimprates.v_earth(None, 220.0 * nu.km / nu.s) / (nu.km / nu.s)
+    energies = np.array([1.0, 3.0, 8.0, 20.0])
+    own = wimp_rate_per_tonne_year_kev(energies, 30.0, 1e-45, HaloModel(v_0_km_s=220.0))
+    fixed = wimp_rate_per_tonne_year_kev(energies, 30.0, 1e-45,
+                                         HaloModel(v_0_km_s=220.0, v_earth_km_s=v_earth))
+    np.testing.assert_allclose(fixed, own, rtol=1e-6)
+
+
+def test_config_refuses_unknown_values():
+    with pytest.raises(ConfigError, match="experiment"):
+        ReinterpretConfig.build(experiment="lux")
+
+
+@pytest.mark.parametrize("argv, parameter", [
+    (["--experiment", "lux_2013", "--masses", "50"], "--experiment"),
+    (["--experiment", "xenon1t_1ty", "--masses", "50", "--interaction", "sd"], "--interaction"),
+    (["--experiment", "xenon1t_1ty", "--masses", "3"], "--masses"),
+    (["--experiment", "xenon1t_1ty", "--masses", "2e4"], "--masses"),
+    (["--experiment", "xenonnt_20ty", "--masses", "50", "--threshold", "neyman"], "threshold"),
+])
+def test_cli_bad_input_exits_2_with_one_line(argv, parameter, capsys, tmp_path):
+    out = tmp_path / "out"
+    assert main(["reinterpret", *argv, "-o", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and parameter in err[0]
+    assert not (out / "limits.csv").exists()
+
+
+def test_cli_json_files_and_same_bytes_twice(capsys, tmp_path):
+    argv = ["reinterpret", "--experiment", "xenon1t_1ty", "--masses", "50", "--halo", "xenon1t_2018",
+            "--json", "--no-progress"]
+    assert main([*argv, "-o", str(tmp_path / "a")]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["experiment"] == "xenon1t_1ty"
+    assert printed["limits"][0]["mass_gev"] == 50.0
+    assert printed["limits"][0]["limit_cm2"] / _published(50.0) == pytest.approx(1.0, abs=0.05)
+    assert main([*argv, "-o", str(tmp_path / "b")]) == 0
+    for name in ("limits.json", "limits.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert (tmp_path / "a" / "limits.png").stat().st_size > 0
+    provenance = json.loads((tmp_path / "a" / "limits.json").read_text())["provenance"]
+    assert provenance["config"]["reinterpret"]["halo"]["v_earth_km_s"] == 232.0
+
+
+def test_xenonnt_projection_bands_are_ordered(capsys):
+    argv = ["reinterpret", "--experiment", "xenonnt_20ty", "--masses", "50", "--toys", "40", "--json",
+            "--no-progress"]
+    assert main(argv) == 0
+    row = json.loads(capsys.readouterr().out)["limits"][0]
+    bands = [row[k] for k in ("minus2_cm2", "minus1_cm2", "median_cm2", "plus1_cm2", "plus2_cm2")]
+    assert bands == sorted(bands) and bands[0] < bands[-1]
+    # 20 t·yr of XENONnT reaches well below XENON1T's 1 t·yr limit at 50 GeV
+    assert row["median_cm2"] < 0.1 * _published(50.0)

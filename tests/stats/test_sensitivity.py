@@ -1,0 +1,124 @@
+"""``wimpsift templates`` and ``wimpsift sensitivity`` on the shipped LUX 2013 detector."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from wimpsift.cli.main import main
+from wimpsift.errors import DataError
+from wimpsift.pipelines.sensitivity import check_models
+from wimpsift.simulation import read_events
+from wimpsift.stats.templates import TemplateSet
+
+
+@pytest.fixture(scope="module")
+def event_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("events")
+    files = {}
+    for name, detector, extra in (("wimp", "lux_2013", ["--mass-gev", "50"]), ("er", "lux_2013", []),
+                                  ("er_1t", "xenon1t_sr0", [])):
+        path = folder / f"{name}.parquet"
+        source = "er" if name.startswith("er") else name
+        assert main(["simulate", "-d", detector, "-s", source, *extra, "--events", "1500", "--seed", "3",
+                     "-o", str(path), "--no-progress"]) == 0
+        files[name] = path
+    return files
+
+
+def test_templates_from_event_tables_feed_limits_compute(event_files, tmp_path, capsys):
+    out = tmp_path / "templates.json"
+    assert main(["templates", str(event_files["wimp"]), str(event_files["er"]), "--detector", "lux_2013",
+                 "--analysis", "cs1-cs2", "-o", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["detector"] == "lux_2013" and data["columns"] == ["cs1_pe", "cs2_pe"]
+    ts = TemplateSet.from_dict(data)
+    assert ts.shape == (16, 16) and ts.mass_gev == 50.0
+    # the ER template holds rate x exposure x window fraction of the simulated file
+    from wimpsift.detectors import load_detector
+    from wimpsift.sources import make_source
+
+    detector = load_detector("lux_2013")
+    table, record = read_events(event_files["er"])
+    expected = (make_source(detector, "er").rate_per_kg_day * detector.exposure_kg_days
+                * table["in_window"].mean())
+    assert ts.backgrounds["er"].sum() >= expected * (1 - 1e-9)  # plus the empty-bin floor
+    floor = 0.5 * expected / table["in_window"].sum() * ts.n_bins
+    assert ts.backgrounds["er"].sum() <= expected + floor
+    capsys.readouterr()
+    rc = main(["limits", "compute", str(out), "--events", str(event_files["er"]), "--columns", "cs1_pe",
+               "cs2_pe", "--json"])
+    assert rc == 0
+    assert json.loads(capsys.readouterr().out)["observed_mu"] > 0
+
+
+@pytest.mark.parametrize("case", ["other_detector", "bad_analysis", "network_without_models", "no_signal"])
+def test_templates_bad_input_exits_2(event_files, tmp_path, capsys, case):
+    argv = {
+        "other_detector": [str(event_files["wimp"]), str(event_files["er_1t"]), "--analysis", "cs1-cs2"],
+        "bad_analysis": [str(event_files["wimp"]), str(event_files["er"]), "--analysis", "s1-only"],
+        "network_without_models": [str(event_files["wimp"]), str(event_files["er"]), "--analysis", "network"],
+        "no_signal": [str(event_files["er"]), "--analysis", "cs1-cs2"],
+    }[case]
+    out = tmp_path / "t.json"
+    assert main(["templates", *argv, "--detector", "lux_2013", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error" in err[0]
+    assert not out.exists()
+    if case == "other_detector":
+        assert "xenon1t_sr0" in err[0]
+
+
+def test_models_trained_on_other_inputs_or_detector_are_refused(event_files):
+    events, _ = read_events(event_files["er"])  # no prompt fraction simulated: a NaN column
+    corrected = SimpleNamespace(inputs=("r_cm", "z_cm", "cs1_pe", "log10_cs2_pe"), provenance={})
+    check_models({50.0: corrected}, "lux_2013", events)  # log10_ inputs come from their column
+    with_pf = SimpleNamespace(inputs=("cs1_pe", "log10_cs2_pe", "s1_prompt_fraction"), provenance={})
+    with pytest.raises(DataError, match="s1_prompt_fraction"):
+        check_models({50.0: with_pf}, "lux_2013", events)
+    other = SimpleNamespace(inputs=("cs1_pe",), provenance={"config": {"detector": "xenon1t_sr0"}})
+    with pytest.raises(DataError, match="xenon1t_sr0"):
+        check_models({50.0: other}, "lux_2013", events)
+
+
+def test_sensitivity_writes_bands_resumes_and_orders_masses(tmp_path, capsys):
+    argv = ["sensitivity", "--detector", "lux_2013", "--masses", "33", "1000", "--analysis", "cs1-cs2",
+            "--events-per-source", "300", "--no-progress", "--json", "-o", str(tmp_path / "s")]
+    assert main(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["detector"] == "lux_2013" and printed["analysis"] == "cs1-cs2"
+    rows = printed["limits"]
+    for row in rows:
+        bands = [row[k] for k in ("minus2_cm2", "minus1_cm2", "median_cm2", "plus1_cm2", "plus2_cm2")]
+        assert bands == sorted(bands) and row["median_cm2"] > 0
+    # a 1 TeV WIMP is rarer per cross-section than a 33 GeV one: a weaker limit
+    assert rows[1]["median_cm2"] > 3 * rows[0]["median_cm2"]
+    header = (tmp_path / "s" / "limits.csv").read_text().splitlines()[0]
+    assert header == "mass_gev,median_cm2,minus2_cm2,minus1_cm2,plus1_cm2,plus2_cm2"
+    saved = json.loads((tmp_path / "s" / "limits.json").read_text())
+    assert "1310.8214" in saved["published"]["source"] and len(saved["published"]["limits"]) > 10
+    before = (tmp_path / "s" / "limits.json").read_bytes()
+    assert main(argv) == 0  # resumes from the cache: same bytes
+    assert (tmp_path / "s" / "limits.json").read_bytes() == before
+    assert np.isfinite(rows[0]["signal_events_at_sigma_ref"])
+
+
+def test_sensitivity_refuses_unknown_analysis_and_detector(tmp_path, capsys):
+    for extra, word in ((["--analysis", "s2-only", "--detector", "lux_2013"], "--analysis"),
+                        (["--analysis", "cs1-cs2", "--detector", "nowhere"], "detector")):
+        assert main(["sensitivity", "--masses", "50", *extra, "-o", str(tmp_path / "x")]) == 2
+        assert word in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_published_lux_curve_has_the_abstracts_minimum():
+    from wimpsift.pipelines.sensitivity import published_limits
+
+    curve = published_limits("lux_2013")
+    i = int(np.argmin(curve["limit"]))
+    assert curve["mass_gev"][i] / 33.0 == pytest.approx(1.0, abs=0.05)
+    assert curve["limit"][i] / 7.6e-46 == pytest.approx(1.0, abs=0.02)  # arXiv:1310.8214 abstract
+    assert np.all(np.diff(curve["mass_gev"]) > 0)
