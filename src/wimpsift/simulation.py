@@ -34,7 +34,7 @@ from wimpsift.response.charge import (
     extracted_electrons,
     s2_areas_pe,
 )
-from wimpsift.response.light import distinct_pmts_hit, photon_detection_probability, s1_area_pe
+from wimpsift.response.light import detect_s1, photon_detection_probability
 from wimpsift.response.position import reconstruct_xy, xy_resolution_cm
 from wimpsift.response.pulse_shape import prompt_fraction as compute_prompt_fraction
 from wimpsift.sources import DataDrivenSource, HaloModel, Source, make_source, sample_positions
@@ -158,8 +158,8 @@ def simulate_events(
     n = int(n_events)
     it = sample_interactions(detector, source, n, rng, volume, photon_times=prompt_fraction)
     x, y, z, dt, n_detected = it.x_cm, it.y_cm, it.z_cm, it.drift_time_us, it.n_detected
-    s1 = s1_area_pe(n_detected, detector, rng)
-    s1_n_pmts = distinct_pmts_hit(n_detected, detector.n_pmts, rng)
+    found = detect_s1(n_detected, x, y, z, detector, rng)
+    s1, s1_n_pmts = found.area_pe, found.n_pmts
     s2, s2_top, s2_bottom = s2_areas_pe(it.n_extracted, detector, rng)
     kind, quanta, n_electrons = it.kind, it.quanta, it.n_electrons
 
@@ -215,7 +215,7 @@ def simulate_events(
 def volume_mass_kg(detector: Detector, volume: Volume) -> float:
     """Target mass of the sampled volume: published fiducial mass, or the active cylinder."""
     if volume == "fiducial":
-        return detector.fiducial.mass_kg
+        return detector.fiducial_mass_kg
     g = detector.geometry
     return float(np.pi * g.tpc_radius_cm**2 * g.tpc_length_cm * g.liquid_density_g_cm3 / 1000.0)
 
@@ -271,7 +271,7 @@ def _n_events(config: SimulationConfig, detector: Detector, source: Source) -> i
         eff = max(window_efficiency(detector, source, 20_000, config.seed, config.volume), 1e-6)
         mean = count * config.exposure_kg_days / reference / eff
     else:
-        mass_ratio = volume_mass_kg(detector, config.volume) / detector.fiducial.mass_kg
+        mass_ratio = volume_mass_kg(detector, config.volume) / detector.fiducial_mass_kg
         mean = source.rate_per_kg_day * config.exposure_kg_days * mass_ratio
     n = int(rng.poisson(mean))
     if n == 0:

@@ -153,3 +153,135 @@ def photoelectron_areas(photons_per_pmt: np.ndarray, detector: Detector,
     spread = detector.light.spe_resolution * np.sqrt(n_pe)
     area = np.maximum(n_pe + spread * rng.standard_normal(n_pe.shape), 0.0)
     return n_pe, area
+
+
+#: nodes of the tabulated S1 pattern: ``PATTERN_Z_LAYERS`` depths × a square (x, y) grid
+#: with about ``PATTERN_XY_NODES`` nodes inside the TPC radius
+PATTERN_Z_LAYERS = 12
+PATTERN_XY_NODES = 250
+
+
+@dataclass(frozen=True, eq=False)
+class S1PatternTable:
+    """:func:`s1_pattern` tabulated on a grid of nodes, as cumulative sums per node.
+
+    The event-level simulation draws, for each detected photon, its PMT from the
+    pattern of the node nearest the interaction; the S1 pattern varies over tens of
+    centimetres (the arrays sit tens of centimetres from most of the volume), so a
+    grid of ~0.11 TPC radii and ~1/12 of the drift length keeps the per-PMT photon
+    statistics while costing one table per detector instead of one pattern per event.
+    """
+
+    xy_step_cm: float
+    z_step_cm: float
+    n_xy: int
+    n_z: int
+    radius_cm: float
+    cdf: np.ndarray
+    """(n_nodes, n_pmts) cumulative pattern, each row ending at exactly 1"""
+
+    def node_index(self, x_cm, y_cm, z_cm) -> np.ndarray:
+        ix = np.clip(np.rint((np.asarray(x_cm) + self.radius_cm) / self.xy_step_cm), 0, self.n_xy - 1)
+        iy = np.clip(np.rint((np.asarray(y_cm) + self.radius_cm) / self.xy_step_cm), 0, self.n_xy - 1)
+        iz = np.clip(np.rint(-np.asarray(z_cm) / self.z_step_cm - 0.5), 0, self.n_z - 1)
+        return ((iz * self.n_xy + iy) * self.n_xy + ix).astype(np.int64)
+
+
+_TABLES: dict[tuple[int, float, float, OpticalSettings], S1PatternTable] = {}
+
+
+def s1_pattern_table(arrays: PmtArrays, tpc_radius_cm: float, tpc_length_cm: float,
+                     optics: OpticalSettings = DEFAULT_OPTICS) -> S1PatternTable:
+    """The tabulated S1 pattern of these arrays (built once per process and detector)."""
+    key = (id(arrays), tpc_radius_cm, tpc_length_cm, optics)
+    if key in _TABLES:
+        return _TABLES[key]
+    step = tpc_radius_cm * np.sqrt(np.pi / PATTERN_XY_NODES)
+    n_xy = int(np.floor(2 * tpc_radius_cm / step)) + 1
+    z_step = tpc_length_cm / PATTERN_Z_LAYERS
+    grid = np.arange(n_xy) * step - tpc_radius_cm
+    iz, iy, ix = np.meshgrid(np.arange(PATTERN_Z_LAYERS), np.arange(n_xy), np.arange(n_xy), indexing="ij")
+    x, y = grid[ix.ravel()], grid[iy.ravel()]
+    z = -(iz.ravel() + 0.5) * z_step
+    scale = np.minimum(1.0, tpc_radius_cm / np.maximum(np.hypot(x, y), 1e-9))  # nodes outside: at the wall
+    cdf = np.empty((x.size, arrays.n_pmts))
+    for start in range(0, x.size, 512):
+        sl = slice(start, start + 512)
+        cdf[sl] = np.cumsum(s1_pattern(x[sl] * scale[sl], y[sl] * scale[sl], z[sl], arrays, optics), axis=1)
+    cdf /= cdf[:, -1:]
+    cdf[:, -1] = 1.0
+    table = S1PatternTable(step, z_step, n_xy, PATTERN_Z_LAYERS, tpc_radius_cm, cdf)
+    _TABLES[key] = table
+    return table
+
+
+GUIDE_BINS_PER_PMT = 2
+
+
+def photons_to_pmts(n_photons: np.ndarray, nodes: np.ndarray, table: S1PatternTable,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Share each event's photons among PMTs by its node's pattern.
+
+    Returns the (event, channel) pairs that received photons, sorted, and the number
+    of photons of each. Each event's uniforms are drawn already sorted (normalised
+    cumulative sums of exponential spacings), so inverting the pattern's cumulative
+    sum gives channels sorted within the event and the per-PMT counts follow from run
+    lengths, without sorting; the inversion starts from a guide table (the first
+    channel of each 1/M quantile) and steps forward, so its cost grows with the
+    number of photons, not events × PMTs.
+    """
+    n = np.asarray(n_photons, dtype=np.int64)
+    n_pmts = table.cdf.shape[1]
+    block = n + 1
+    spacing = np.cumsum(rng.standard_exponential(int(block.sum())))
+    block_end = np.cumsum(block) - 1
+    before = np.concatenate([[0.0], spacing[block_end[:-1]]])
+    spacing -= np.repeat(before, block)
+    spacing /= np.repeat(spacing[block_end], block)
+    keep = np.ones(spacing.size, dtype=bool)
+    keep[block_end] = False
+    u = spacing[keep]
+    index = np.int32 if n.size * n_pmts < 2**31 else np.int64
+    nodes = np.asarray(nodes, dtype=index)
+    guide = _guide_table(table)
+    m = guide.shape[1]
+    channel = guide.ravel()[np.repeat(nodes * m, n) + (u * m).astype(index)]
+    row = np.repeat(nodes * n_pmts, n)
+    flat = _cdf32(table)
+    todo = np.flatnonzero(flat[row + channel] <= u)
+    while todo.size:
+        channel[todo] += 1
+        todo = todo[flat[row[todo] + channel[todo]] <= u[todo]]
+    key = np.repeat(np.arange(n.size, dtype=index) * n_pmts, n)
+    key += channel
+    if key.size == 0:
+        return key, key.copy()
+    first = np.flatnonzero(key[1:] != key[:-1]) + 1
+    edges = np.concatenate([[0], first, [key.size]])
+    return key[edges[:-1]], np.diff(edges)
+
+
+_CDF32: dict[int, np.ndarray] = {}
+
+
+def _cdf32(table: S1PatternTable) -> np.ndarray:
+    """The cumulative pattern as one float32 vector (half the memory traffic)."""
+    if id(table) not in _CDF32:
+        _CDF32[id(table)] = table.cdf.astype(np.float32).ravel()
+    return _CDF32[id(table)]
+
+
+_GUIDES: dict[int, np.ndarray] = {}
+
+
+def _guide_table(table: S1PatternTable) -> np.ndarray:
+    """First channel whose cumulative pattern exceeds j / M, per node and j."""
+    if id(table) not in _GUIDES:
+        n_nodes, n_pmts = table.cdf.shape
+        m = GUIDE_BINS_PER_PMT * n_pmts
+        shifted = (table.cdf + np.arange(n_nodes)[:, None]).ravel()
+        queries = (np.arange(n_nodes)[:, None] + np.arange(m)[None, :] / m).ravel()
+        position = np.searchsorted(shifted, queries, side="right").reshape(n_nodes, m)
+        guide = np.minimum(position - np.arange(n_nodes)[:, None] * n_pmts, n_pmts - 1)
+        _GUIDES[id(table)] = guide.astype(np.int32)
+    return _GUIDES[id(table)]
