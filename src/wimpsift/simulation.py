@@ -39,6 +39,7 @@ from wimpsift.response.position import reconstruct_xy, xy_resolution_cm
 from wimpsift.response.pulse_shape import prompt_fraction as compute_prompt_fraction
 from wimpsift.sources import DataDrivenSource, HaloModel, Source, make_source, sample_positions
 from wimpsift.sources.positions import Volume, sample_wall_positions
+from wimpsift.sources.wimp import SIGNAL_ENERGY_MIN_KEV
 
 WALL_RECONSTRUCTION_SPREAD = 3.0  # inward pull of wall events, in units of the xy resolution
 
@@ -46,13 +47,15 @@ WALL_RECONSTRUCTION_SPREAD = 3.0  # inward pull of wall events, in units of the 
 class SimulationConfig(BaseModel):
     """What to simulate: detector, source, how many events, seed and options."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     detector: str = "xenon1t_sr0"
     source: str = "er"
     mass_gev: Annotated[float, Field(gt=0)] | None = None
     sigma_cm2: Annotated[float, Field(gt=0)] = 1e-45
     halo: HaloModel = Field(default_factory=HaloModel)
+    signal_energy_min_kev: Annotated[float, Field(gt=0, lt=10)] = SIGNAL_ENERGY_MIN_KEV
+    """lowest WIMP recoil energy simulated, keVnr (NEST decides what lower recoils produce)"""
     n_events: Annotated[int, Field(gt=0)] | None = None
     exposure_kg_days: Annotated[float, Field(gt=0)] | None = None
     seed: Annotated[int, Field(ge=0)] = 0
@@ -207,7 +210,7 @@ def simulate_events(
             "cs2_bottom_pe": cs2_b,
             "passes_threshold": threshold,
             "in_fiducial": fiducial,
-            "in_window": threshold & fiducial & in_window(cs1, s2, detector),
+            "in_window": threshold & fiducial & in_window(cs1, s2, detector, cs2_b),
         }
     )
 
@@ -293,7 +296,8 @@ def simulate_to_parquet(
 
     output = check_writable(output, "output")
     detector = detector or load_detector(config.detector)
-    source = make_source(detector, config.source, config.mass_gev, config.sigma_cm2, config.halo)
+    source = make_source(detector, config.source, config.mass_gev, config.sigma_cm2, config.halo,
+                         config.signal_energy_min_kev)
     n_total = _n_events(config, detector, source)
     record = provenance(config, config.seed, "simulate")
     record["detector"] = detector.model_dump(mode="json")

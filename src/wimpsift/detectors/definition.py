@@ -145,11 +145,15 @@ class Window(_Section):
     cs1_min_pe: Annotated[float, Field(ge=0)]
     cs1_max_pe: Positive
     s2_min_pe: Annotated[float, Field(ge=0)]
+    cs2_bottom_min_pe: Annotated[float, Field(ge=0)] | None = None
+    cs2_bottom_max_pe: Positive | None = None
 
     @model_validator(mode="after")
     def _order(self) -> Window:
         if self.cs1_min_pe >= self.cs1_max_pe:
             raise ValueError("window: cs1_min_pe must be below cs1_max_pe")
+        if (self.cs2_bottom_min_pe or 0.0) >= (self.cs2_bottom_max_pe or math.inf):
+            raise ValueError("window: cs2_bottom_min_pe must be below cs2_bottom_max_pe")
         return self
 
 
