@@ -18,7 +18,6 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "detectors"))
 from test_acceptance_xenon1t import EDGES_KEV, plateau, xenon1t_acceptance  # noqa: E402
