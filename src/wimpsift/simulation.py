@@ -41,7 +41,8 @@ from wimpsift.sources import DataDrivenSource, HaloModel, Source, make_source, s
 from wimpsift.sources.positions import Volume, sample_wall_positions
 from wimpsift.sources.wimp import SIGNAL_ENERGY_MIN_KEV
 
-WALL_RECONSTRUCTION_SPREAD = 3.0  # inward pull of wall events, in units of the xy resolution
+WALL_RECONSTRUCTION_SPREAD = 3.0
+MAX_EVENTS = 1e9  # most interactions one simulate run draws from an exposure  # inward pull of wall events, in units of the xy resolution
 
 
 class SimulationConfig(BaseModel):
@@ -244,7 +245,7 @@ def expected_events(
     Data-driven sources: their published count scaled with exposure.
     """
     exposure = detector.exposure_kg_days if exposure_kg_days is None else exposure_kg_days
-    if exposure <= 0:
+    if not np.isfinite(exposure) or exposure <= 0:
         raise ConfigError(f"exposure_kg_days: got {exposure!r}, expected a positive exposure")
     if source.expected_in_window is not None:
         count, reference = source.expected_in_window
@@ -276,6 +277,11 @@ def _n_events(config: SimulationConfig, detector: Detector, source: Source) -> i
     else:
         mass_ratio = volume_mass_kg(detector, config.volume) / detector.fiducial_mass_kg
         mean = source.rate_per_kg_day * config.exposure_kg_days * mass_ratio
+    if not np.isfinite(mean) or mean > MAX_EVENTS:
+        raise ConfigError(
+            f"exposure_kg_days: {config.exposure_kg_days:g} gives {mean:.3g} expected events of "
+            f"{source.name!r}, more than the {MAX_EVENTS:.0e} one run simulates; use a smaller exposure"
+        )
     n = int(rng.poisson(mean))
     if n == 0:
         raise ConfigError(

@@ -62,12 +62,15 @@ def load_detector(name_or_path: str | Path) -> Detector:
 
 
 def _read_positions(array: dict, name: str, folder: Traversable | Path, origin: str) -> None:
-    """Replace ``positions_csv`` (columns channel, array, x_cm, y_cm; relative to the TOML
-    file's folder) by the explicit ``x_cm`` and ``y_cm`` lists of the rows of this array."""
+    """Replace ``positions_csv`` (columns channel, array, x_cm, y_cm; next to the TOML
+    file, or else one shipped with wimpsift, so a copied shipped file keeps working) by
+    the explicit ``x_cm`` and ``y_cm`` lists of the rows of this array."""
     key = f"pmt_arrays.{name}.positions_csv"
     relative = array.pop("positions_csv")
     if not isinstance(relative, str) or Path(relative).is_absolute() or ".." in Path(relative).parts:
         raise ConfigError(f"{key}: got {relative!r}, expected a CSV file name next to the detector file")
+    if not (folder / relative).is_file():
+        folder = resources.files("wimpsift.detectors") / "data"
     try:
         rows = list(csv.DictReader((folder / relative).read_text().splitlines()))
         chosen = sorted((int(r["channel"]), float(r["x_cm"]), float(r["y_cm"]))

@@ -196,6 +196,8 @@ class BackgroundSpec(_Section):
     reference_exposure_kg_days: Annotated[float, Field(gt=0)] | None = None
     charge_kept_min: Fraction | None = None
     charge_kept_max: Fraction | None = None
+    # comparison only: the publication's expected count in the window for this detector's exposure
+    published_expected_events: Annotated[float, Field(ge=0)] | None = None
 
     @model_validator(mode="after")
     def _required_for_kind(self) -> BackgroundSpec:
