@@ -16,6 +16,7 @@ from wimpsift.detectors import Detector
 from wimpsift.simulation import expected_events
 from wimpsift.sources import HaloModel, make_source, source_names
 
+
 @dataclass(frozen=True)
 class RateRow:
     source: str

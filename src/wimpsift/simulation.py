@@ -41,8 +41,8 @@ from wimpsift.sources import DataDrivenSource, HaloModel, Source, make_source, s
 from wimpsift.sources.positions import Volume, sample_wall_positions
 from wimpsift.sources.wimp import SIGNAL_ENERGY_MIN_KEV
 
-WALL_RECONSTRUCTION_SPREAD = 3.0
-MAX_EVENTS = 1e9  # most interactions one simulate run draws from an exposure  # inward pull of wall events, in units of the xy resolution
+WALL_RECONSTRUCTION_SPREAD = 3.0  # inward pull of wall events, in units of the xy resolution
+MAX_EVENTS = 1e9  # most interactions one simulate run draws from an exposure
 
 
 class SimulationConfig(BaseModel):
