@@ -87,12 +87,13 @@ def test_fiducial_mass_is_computed_when_absent(tmp_path):
         ("electron_lifetime_us = 452.0", "electron_lifetime_us = nan", "electron_lifetime_us"),
         ("live_days = 34.2", "live_days = inf", "live_days"),
         ("mass_kg = 1042.0", "mass_kg = 1300.0", "fiducial.mass_kg"),
-        ("g2_bottom_pe_per_electron = 11.5", "g2_bottom_pe_per_electron = 11.5\ng2_total_pe_per_electron = 30.0",
-         "exactly one of g2"),
+        ("g2_bottom_pe_per_electron = 11.5",
+         "g2_bottom_pe_per_electron = 11.5\ng2_total_pe_per_electron = 30.0", "exactly one of g2"),
         ("g2_bottom_pe_per_electron = 11.5", "", "exactly one of g2"),
         ('layout = "explicit"\npositions_csv', 'layout = "hexagonal"\npitch_cm = 8.0\npositions_csv',
          "count and pitch_cm"),
-        ('positions_csv = "xenon1t_pmt_positions.csv"', 'positions_csv = "../../etc/passwd"', "positions_csv"),
+        ('positions_csv = "xenon1t_pmt_positions.csv"', 'positions_csv = "../../etc/passwd"',
+         "positions_csv"),
         ('positions_csv = "xenon1t_pmt_positions.csv"', 'positions_csv = "missing.csv"', "positions_csv"),
         ("charge_kept_min = 0.3", "charge_kept_min = 0.9", "charge_kept_min must not exceed"),
     ],
@@ -128,7 +129,8 @@ def test_pmt_outside_the_tpc_is_rejected(tmp_path):
 
 def test_duplicate_pmt_positions_are_rejected(tmp_path):
     path = write(tmp_path, user_hexagonal_text(
-        bottom='[pmt_arrays.bottom]\nlayout = "explicit"\nx_cm = [0.0, 10.0, 0.0]\ny_cm = [0.0, 0.0, 0.0]\n\n'))
+        bottom='[pmt_arrays.bottom]\nlayout = "explicit"\n'
+               'x_cm = [0.0, 10.0, 0.0]\ny_cm = [0.0, 0.0, 0.0]\n\n'))
     with pytest.raises(ConfigError, match="pmt_arrays.bottom: PMTs 0 and 2 .*duplicate"):
         load_detector(path)
 

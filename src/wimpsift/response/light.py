@@ -76,15 +76,33 @@ def detect_s1(
     table = s1_pattern_table(arrays, detector.geometry.tpc_radius_cm, detector.geometry.tpc_length_cm)
     n = np.asarray(n_detected, dtype=np.int64)
     keys, photons = photons_to_pmts(n, table.node_index(x_cm, y_cm, z_cm), table, rng)
-    n_pe = photons.copy()
-    single = photons == 1  # most PMTs of a small S1: one Bernoulli draw instead of a binomial
-    n_pe[single] += rng.random(int(single.sum())) < detector.light.double_pe_probability
-    n_pe[~single] += rng.binomial(photons[~single], detector.light.double_pe_probability)
-    found = rng.random(keys.size) < found_probability(n_pe, detector)
-    spread = detector.light.spe_resolution * np.sqrt(n_pe)
-    area = np.maximum(n_pe + spread * rng.standard_normal(keys.size), 0.0)
-    owner = keys[found] // arrays.n_pmts
+    n_pe, found = _pe_and_found(photons, detector, rng)
+    n_pe, owner = n_pe[found], keys[found] // arrays.n_pmts
+    gain = rng.standard_normal(owner.size, dtype=np.float32)
+    area = np.maximum(n_pe + detector.light.spe_resolution * np.sqrt(n_pe) * gain, 0.0)
     return S1Detection(
-        area_pe=np.bincount(owner, weights=area[found], minlength=n.size),
+        area_pe=np.bincount(owner, weights=area, minlength=n.size),
         n_pmts=np.bincount(owner, minlength=n.size),
     )
+
+
+def _pe_and_found(photons: np.ndarray, detector: Detector, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Photoelectrons (double-PE emission) and found-hit flags of PMTs with ``photons`` photons.
+
+    Most PMTs of a small S1 see one photon; for them one uniform number decides both the
+    double-PE emission and the hit finding (the four outcomes as consecutive intervals),
+    which halves the random numbers drawn. PMTs with more photons draw a binomial and a
+    found flag.
+    """
+    p_double = detector.light.double_pe_probability
+    found_1, found_2 = found_probability(np.array([1, 2]), detector)
+    u = rng.random(photons.size)
+    double = u < p_double
+    n_pe = photons + double
+    found = np.where(double, u < p_double * found_2, u < p_double + (1 - p_double) * found_1)
+    many = np.flatnonzero(photons > 1)
+    if many.size:
+        n_pe[many] = photons[many] + rng.binomial(photons[many], p_double)
+        found[many] = rng.random(many.size) < found_probability(n_pe[many], detector)
+    return n_pe, found

@@ -218,47 +218,51 @@ def s1_pattern_table(arrays: PmtArrays, tpc_radius_cm: float, tpc_length_cm: flo
 GUIDE_BINS_PER_PMT = 2
 
 
+COUNT_BLOCK_BINS = 2**16  # (event, PMT) bins counted at once: bounded memory, cache-sized
+
+
 def photons_to_pmts(n_photons: np.ndarray, nodes: np.ndarray, table: S1PatternTable,
                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Share each event's photons among PMTs by its node's pattern.
 
-    Returns the (event, channel) pairs that received photons, sorted, and the number
-    of photons of each. Each event's uniforms are drawn already sorted (normalised
-    cumulative sums of exponential spacings), so inverting the pattern's cumulative
-    sum gives channels sorted within the event and the per-PMT counts follow from run
-    lengths, without sorting; the inversion starts from a guide table (the first
-    channel of each 1/M quantile) and steps forward, so its cost grows with the
-    number of photons, not events × PMTs.
+    Returns the (event × n_pmts + channel) keys of the PMTs that received photons, in
+    increasing order, and the number of photons of each. Each photon's PMT inverts its
+    node's cumulative pattern, starting from a guide table (the first channel of each
+    1/M quantile) and stepping forward; photons are then counted per (event, PMT) with
+    ``bincount`` over blocks of events. The cost grows with the number of photons and of
+    events × PMTs, never with their product.
     """
     n = np.asarray(n_photons, dtype=np.int64)
     n_pmts = table.cdf.shape[1]
-    block = n + 1
-    spacing = np.cumsum(rng.standard_exponential(int(block.sum())))
-    block_end = np.cumsum(block) - 1
-    before = np.concatenate([[0.0], spacing[block_end[:-1]]])
-    spacing -= np.repeat(before, block)
-    spacing /= np.repeat(spacing[block_end], block)
-    keep = np.ones(spacing.size, dtype=bool)
-    keep[block_end] = False
-    u = spacing[keep]
     index = np.int32 if n.size * n_pmts < 2**31 else np.int64
     nodes = np.asarray(nodes, dtype=index)
+    u = rng.random(int(n.sum()), dtype=np.float32)
     guide = _guide_table(table)
     m = guide.shape[1]
-    channel = guide.ravel()[np.repeat(nodes * m, n) + (u * m).astype(index)]
+    quantile = np.minimum((u * np.float32(m)).astype(index), m - 1)  # float32 rounding can give m
+    channel = guide.ravel()[np.repeat(nodes * m, n) + quantile]
     row = np.repeat(nodes * n_pmts, n)
     flat = _cdf32(table)
     todo = np.flatnonzero(flat[row + channel] <= u)
     while todo.size:
         channel[todo] += 1
         todo = todo[flat[row[todo] + channel[todo]] <= u[todo]]
-    key = np.repeat(np.arange(n.size, dtype=index) * n_pmts, n)
-    key += channel
-    if key.size == 0:
-        return key, key.copy()
-    first = np.flatnonzero(key[1:] != key[:-1]) + 1
-    edges = np.concatenate([[0], first, [key.size]])
-    return key[edges[:-1]], np.diff(edges)
+    del row
+    events_per_block = max(1, COUNT_BLOCK_BINS // n_pmts)
+    photon_start = np.concatenate([[0], np.cumsum(n)])
+    keys, counts = [], []
+    for first in range(0, n.size, events_per_block):
+        last = min(first + events_per_block, n.size)
+        a, b = photon_start[first], photon_start[last]
+        local = np.repeat(np.arange(last - first, dtype=index) * n_pmts, n[first:last])
+        local += channel[a:b]
+        binned = np.bincount(local, minlength=(last - first) * n_pmts)
+        hit = np.flatnonzero(binned)
+        keys.append((hit + first * n_pmts).astype(index))
+        counts.append(binned[hit].astype(np.int32))
+    if not keys:
+        return np.zeros(0, dtype=index), np.zeros(0, dtype=np.int32)
+    return np.concatenate(keys), np.concatenate(counts)
 
 
 _CDF32: dict[int, np.ndarray] = {}
