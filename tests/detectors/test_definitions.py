@@ -174,3 +174,16 @@ def test_detectors_command(capsys):
     assert nt["drift_field_v_per_cm"] == 23.0 and nt["g1_pe_per_photon"] == 0.151
     assert main(["detectors"]) == 0
     assert "xenonnt_sr0" in capsys.readouterr().out
+
+
+def test_rates_json_for_xenonnt_reports_published_counts_beside_ours(capsys):
+    assert main(["rates", "--detector", "xenonnt_sr0", "--json", "--mc-events", "2000", "--seed", "1"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    table = payload["sources"]
+    assert set(table) == {"wimp", "er", "neutrons", "cevns", "accidental", "wall"}
+    # data-driven counts are XENONnT's own published ones at its own exposure, not XENON1T's
+    assert table["accidental"]["expected"] == pytest.approx(4.3)
+    assert table["wall"]["expected"] == pytest.approx(14.0)
+    assert table["er"]["published"] == 134 and table["wimp"]["published"] is None
+    assert 0 < table["er"]["efficiency"] < 1
+    assert payload["provenance"]["config"]["detector"] == "xenonnt_sr0"
