@@ -187,3 +187,12 @@ def test_rates_json_for_xenonnt_reports_published_counts_beside_ours(capsys):
     assert table["er"]["published"] == 134 and table["wimp"]["published"] is None
     assert 0 < table["er"]["efficiency"] < 1
     assert payload["provenance"]["config"]["detector"] == "xenonnt_sr0"
+
+
+def test_rates_json_stays_valid_json_for_an_enormous_exposure(capsys):
+    assert main(["rates", "--json", "--mc-events", "500", "--exposure-kg-days", "1e308"]) == 0
+    out = capsys.readouterr().out
+    assert "Infinity" not in out and "NaN" not in out
+    table = json.loads(out)["sources"]
+    assert table["wall"]["before_cuts"] is None  # data-driven: no before-cuts count
+    assert all(row["expected"] is None or row["expected"] > 1e300 for row in table.values())
