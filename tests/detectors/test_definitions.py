@@ -96,6 +96,9 @@ def test_fiducial_mass_is_computed_when_absent(tmp_path):
          "positions_csv"),
         ('positions_csv = "xenon1t_pmt_positions.csv"', 'positions_csv = "missing.csv"', "positions_csv"),
         ("charge_kept_min = 0.3", "charge_kept_min = 0.9", "charge_kept_min must not exceed"),
+        ("s2_min_pe = 150.0", "s2_min_pe = 150.0\ncs2_bottom_min_pe = 100.0\ncs2_bottom_max_pe = 50.0",
+         "cs2_bottom_min_pe must be below"),
+        ("el_plane_z_cm = 0.4", "el_plane_z_cm = 7.0", "el_plane_z_cm must lie below"),
     ],
 )
 def test_malformed_values_are_rejected(tmp_path, old, new, message):
@@ -124,6 +127,13 @@ def test_pmt_outside_the_tpc_is_rejected(tmp_path):
     path = write(tmp_path, user_hexagonal_text(
         top='[pmt_arrays.top]\nlayout = "hexagonal"\ncount = 127\npitch_cm = 9.5\n\n'))
     with pytest.raises(ConfigError, match="pmt_arrays.top: PMT .* outside the TPC radius"):
+        load_detector(path)
+
+
+def test_explicit_lists_of_unequal_length_are_rejected(tmp_path):
+    path = write(tmp_path, user_hexagonal_text(
+        bottom='[pmt_arrays.bottom]\nlayout = "explicit"\nx_cm = [0.0, 10.0]\ny_cm = [0.0]\n\n'))
+    with pytest.raises(ConfigError, match="pmt_arrays.bottom.*equal"):
         load_detector(path)
 
 
