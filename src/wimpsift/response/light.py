@@ -79,7 +79,8 @@ def detect_s1(
     n_pe, found = _pe_and_found(photons, detector, rng)
     n_pe, owner = n_pe[found], keys[found] // arrays.n_pmts
     gain = rng.standard_normal(owner.size, dtype=np.float32)
-    area = np.maximum(n_pe + detector.light.spe_resolution * np.sqrt(n_pe) * gain, 0.0)
+    gain *= np.float32(detector.light.spe_resolution) * np.sqrt(n_pe, dtype=np.float32)
+    area = np.maximum(gain + n_pe, 0.0, dtype=np.float64)
     return S1Detection(
         area_pe=np.bincount(owner, weights=area, minlength=n.size),
         n_pmts=np.bincount(owner, minlength=n.size),
@@ -97,7 +98,7 @@ def _pe_and_found(photons: np.ndarray, detector: Detector, rng: np.random.Genera
     """
     p_double = detector.light.double_pe_probability
     found_1, found_2 = found_probability(np.array([1, 2]), detector)
-    u = rng.random(photons.size)
+    u = rng.random(photons.size, dtype=np.float32)
     double = u < p_double
     n_pe = photons + double
     found = np.where(double, u < p_double * found_2, u < p_double + (1 - p_double) * found_1)
