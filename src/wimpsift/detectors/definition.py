@@ -35,7 +35,7 @@ class Geometry(_Section):
 FIDUCIAL_MASS_TOLERANCE = 0.03
 
 
-class PmtArray(_Section):
+class PmtArraySection(_Section):
     """One PMT array: explicit positions, or a generator (``hexagonal`` or ``rings``)."""
 
     layout: Literal["explicit", "hexagonal", "rings"]
@@ -47,7 +47,7 @@ class PmtArray(_Section):
     positions_source: str = ""
 
     @model_validator(mode="after")
-    def _complete(self) -> PmtArray:
+    def _complete(self) -> PmtArraySection:
         if self.layout == "explicit":
             if self.x_cm is None or self.y_cm is None or len(self.x_cm) != len(self.y_cm) or not self.x_cm:
                 raise ValueError("an explicit layout needs x_cm and y_cm lists of equal, non-zero length")
@@ -63,7 +63,7 @@ class PmtArray(_Section):
         return generate(self.count, self.pitch_cm, self.rotation_deg)
 
 
-class PmtArrays(_Section):
+class PmtArraysSection(_Section):
     """The top and bottom PMT arrays and the heights of the optical planes (gate at z = 0)."""
 
     photocathode_radius_cm: Positive
@@ -71,11 +71,11 @@ class PmtArrays(_Section):
     top_plane_z_cm: Positive = Field(description="height of the top photocathodes above the gate")
     bottom_plane_z_cm: float = Field(description="height of the bottom photocathodes (below the cathode)")
     el_plane_z_cm: Positive = Field(description="height of the electroluminescence region")
-    top: PmtArray
-    bottom: PmtArray
+    top: PmtArraySection
+    bottom: PmtArraySection
 
     @model_validator(mode="after")
-    def _planes(self) -> PmtArrays:
+    def _planes(self) -> PmtArraysSection:
         if not self.el_plane_z_cm < self.top_plane_z_cm:
             raise ValueError("el_plane_z_cm must lie below top_plane_z_cm")
         return self
@@ -250,7 +250,7 @@ class Detector(_Section):
     drift: Drift
     light: Light
     charge: Charge
-    pmt_arrays: PmtArrays
+    pmt_arrays: PmtArraysSection
     window: Window
     exposure: Exposure
     backgrounds: list[BackgroundSpec]

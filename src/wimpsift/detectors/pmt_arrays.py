@@ -62,9 +62,9 @@ class PmtArrays:
 
 @lru_cache(maxsize=16)
 def _build(section_json: str) -> PmtArrays:
-    from wimpsift.detectors.definition import PmtArrays as ArraysSection
+    from wimpsift.detectors.definition import PmtArraysSection
 
-    section = ArraysSection.model_validate_json(section_json)
+    section = PmtArraysSection.model_validate_json(section_json)
     xt, yt = section.top.positions_cm()
     xb, yb = section.bottom.positions_cm()
     return PmtArrays(
