@@ -13,18 +13,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "detectors"))
-from test_acceptance_xenon1t import EDGES_KEV, plateau, xenon1t_acceptance  # noqa: E402
+import numpy as np  # noqa: E402
 
 from wimpsift.detectors import load_detector  # noqa: E402
 from wimpsift.plots import pyplot, save_figure  # noqa: E402
-from wimpsift.response.acceptance import nr_acceptance, rising_edge_energies  # noqa: E402
+from wimpsift.response.acceptance import (  # noqa: E402
+    nr_acceptance,
+    plateau,
+    rising_edge_energies,
+    xenon1t_sr1_published_acceptance,
+)
+
+EDGES_KEV = np.arange(1.0, 32.01, 0.5)
 
 
 def main() -> None:
@@ -34,7 +37,7 @@ def main() -> None:
     parser.add_argument("-o", "--output", default="acceptance_xenon1t.png")
     args = parser.parse_args()
 
-    energy_1t, acc_1t = xenon1t_acceptance()
+    energy_1t, acc_1t = xenon1t_sr1_published_acceptance()
     centres = 0.5 * (EDGES_KEV[1:] + EDGES_KEV[:-1])
     ours = nr_acceptance(load_detector("xenon1t_sr1"), EDGES_KEV, args.events, args.seed)
     result = {}

@@ -10,38 +10,25 @@ the matrix's plateau (~0.86) holds cut acceptances we do not model.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
 import numpy as np
 import pytest
 
 from wimpsift.detectors import load_detector
-from wimpsift.response.acceptance import nr_acceptance, rising_edge_energies
+from wimpsift.response.acceptance import (
+    nr_acceptance,
+    plateau,
+    rising_edge_energies,
+    xenon1t_sr1_published_acceptance,
+)
 
-xe_data = pytest.importorskip("xe_likelihood.data.xe1t_nr_1ty_result")
+pytest.importorskip("xe_likelihood")
 
-PLATEAU_KEV = (18.0, 30.0)
 EDGES_KEV = np.arange(1.0, 32.01, 0.5)
-
-
-def xenon1t_acceptance() -> tuple[np.ndarray, np.ndarray]:
-    """True-energy bin centres (keVnr) and the row sums of the published migration matrix."""
-    matrix = json.loads((resources.files(xe_data) / "XENON1T_binwise_NR_MM.json").read_text())
-    axis = matrix["Xedges"]
-    edges = np.linspace(axis["low_edge"], axis["high_edge"], axis["N"])
-    rows = np.asarray(matrix["Z"]["Data"]["0"], dtype=float)
-    return 0.5 * (edges[1:] + edges[:-1]), rows.sum(axis=1)
-
-
-def plateau(energy, acceptance) -> float:
-    inside = (energy >= PLATEAU_KEV[0]) & (energy <= PLATEAU_KEV[1])
-    return float(np.mean(acceptance[inside]))
 
 
 @pytest.fixture(scope="module")
 def curves():
-    energy_1t, acc_1t = xenon1t_acceptance()
+    energy_1t, acc_1t = xenon1t_sr1_published_acceptance()
     ours = nr_acceptance(load_detector("xenon1t_sr1"), EDGES_KEV, 60_000, seed=11)
     centres = 0.5 * (EDGES_KEV[1:] + EDGES_KEV[:-1])
     return (rising_edge_energies(energy_1t, acc_1t, plateau(energy_1t, acc_1t)),
@@ -50,7 +37,7 @@ def curves():
 
 
 def test_published_matrix_is_what_the_issue_describes():
-    energy, acceptance = xenon1t_acceptance()
+    energy, acceptance = xenon1t_sr1_published_acceptance()
     at = lambda e: float(np.interp(e, energy, acceptance))  # noqa: E731
     assert at(3.0) == pytest.approx(0.06, abs=0.01)
     assert at(5.0) == pytest.approx(0.32, abs=0.02)
@@ -75,7 +62,7 @@ def test_our_rising_edge_is_not_later_than_xenon1t(curves):
     "known difference, not tuned away: at 50 % and 90 % of the plateau our edge lies "
     "more than 1 keVnr below XENON1T's; XENON1T's selection acceptances rise with S1 "
     "and its NR light yield near threshold comes from its own calibration fit, NEST's here "
-    "(see README, 'Acceptance at threshold')"))
+    "(see README, 'S1 detection and the acceptance at threshold')"))
 def test_half_and_ninety_percent_energies_agree_within_1_kevnr(curves):
     published, ours, _, _ = curves
     assert abs(ours[1] - published[1]) < 1.0

@@ -4,10 +4,17 @@ given energy that pass the threshold, the fiducial volume and the analysis windo
 Recoils are drawn flat in energy in the fiducial volume and go through the full
 event-level simulation (NEST quanta, per-PMT S1 detection, S2, corrections and
 selections), so the curve is what the simulated experiment accepts, to compare with
-a published acceptance.
+a published acceptance: :func:`xenon1t_sr1_published_acceptance` reads XENON1T's
+from the migration matrix of its 1 t x yr binwise likelihood release (PyPI
+``xe-likelihood``, MIT, installed with the ``test`` extra), whose rows (true NR
+energy) sum to the total efficiency of detection, selection cuts, the 1.3 t fiducial
+volume and the ROI (cS1 3-70 PE, cS2_b 50-8000 PE).
 """
 
 from __future__ import annotations
+
+import json
+from importlib import resources
 
 import numpy as np
 
@@ -16,6 +23,28 @@ from wimpsift.errors import bad_value
 from wimpsift.sources.neutrons import RadiogenicNeutrons
 
 FLAT_E_FOLD_KEV = 1e9  # an exponential this long is flat to 1e-7 over 100 keV
+PLATEAU_KEV = (18.0, 30.0)  # above the rising edge, below the fall from the cS1 < 70 PE end
+
+
+def xenon1t_sr1_published_acceptance() -> tuple[np.ndarray, np.ndarray]:
+    """True-energy bin centres (keVnr) and row sums of XENON1T's SR1 migration matrix."""
+    try:
+        from xe_likelihood.data import xe1t_nr_1ty_result
+    except ImportError as err:
+        raise ImportError("the published XENON1T acceptance needs 'xe-likelihood' "
+                          "(pip install 'wimpsift[test]')") from err
+    matrix = json.loads((resources.files(xe1t_nr_1ty_result) / "XENON1T_binwise_NR_MM.json").read_text())
+    axis = matrix["Xedges"]
+    edges = np.linspace(axis["low_edge"], axis["high_edge"], axis["N"])
+    rows = np.asarray(matrix["Z"]["Data"]["0"], dtype=float)
+    return 0.5 * (edges[1:] + edges[:-1]), rows.sum(axis=1)
+
+
+def plateau(energy_kev: np.ndarray, acceptance: np.ndarray) -> float:
+    """Mean acceptance over ``PLATEAU_KEV``."""
+    energy_kev = np.asarray(energy_kev)
+    inside = (energy_kev >= PLATEAU_KEV[0]) & (energy_kev <= PLATEAU_KEV[1])
+    return float(np.mean(np.asarray(acceptance)[inside]))
 
 
 def nr_acceptance(detector: Detector, energy_edges_kev: np.ndarray, n_events: int, seed: int
