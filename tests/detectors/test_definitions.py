@@ -206,3 +206,14 @@ def test_rates_json_stays_valid_json_for_an_enormous_exposure(capsys):
     table = json.loads(out)["sources"]
     assert table["wall"]["before_cuts"] is None  # data-driven: no before-cuts count
     assert all(row["expected"] is None or row["expected"] > 1e300 for row in table.values())
+
+
+def test_signal_lowest_energy_is_a_recorded_setting(tmp_path):
+    from wimpsift.simulation import read_events
+
+    out = tmp_path / "wimp.parquet"
+    assert main(["simulate", "--source", "wimp", "--mass-gev", "10", "--signal-energy-min-kev", "2.0",
+                 "--events", "500", "--seed", "1", "--no-progress", "-o", str(out)]) == 0
+    events, record = read_events(out)
+    assert events["energy_kev"].min() >= 2.0
+    assert record["config"]["signal_energy_min_kev"] == 2.0

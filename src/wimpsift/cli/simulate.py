@@ -29,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sigma-cm2", type=_positive_float, default=1e-45, help="WIMP-nucleon cross-section, cm^2"
     )
+    p.add_argument(
+        "--signal-energy-min-kev", type=_positive_float, default=None,
+        help="lowest WIMP recoil energy simulated, keVnr (default 0.5; NEST decides what lower ones give)",
+    )
     count = p.add_mutually_exclusive_group(required=True)
     count.add_argument("--events", type=int, help="number of interactions to simulate")
     count.add_argument(
@@ -83,6 +87,8 @@ def _simulate(args: argparse.Namespace) -> int:
         source=args.source,
         mass_gev=args.mass_gev,
         sigma_cm2=args.sigma_cm2,
+        **({} if args.signal_energy_min_kev is None
+           else {"signal_energy_min_kev": args.signal_energy_min_kev}),
         n_events=args.events,
         exposure_kg_days=args.exposure_kg_days,
         seed=args.seed,
