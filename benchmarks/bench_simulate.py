@@ -1,9 +1,9 @@
 """Event-level simulation speed against bare nestpy ``runNESTvec`` on the same energies.
 
 Prints events/s of ``wimpsift.simulation.simulate_events`` (sources → NEST quanta →
-detector response → corrections → selections) and, on exactly the energies and
-depths it drew, of bare ``nestpy.array.runNESTvec``, interleaved over several
-repeats (the machine is shared and noisy), best of each. Last line: JSON with both
+detector response with per-PMT S1 detection → corrections → selections) and, on
+exactly the energies and depths it drew, of bare ``nestpy.array.runNESTvec``,
+interleaved over several repeats (the machine is shared and noisy), best of each. Last line: JSON with both
 rates and ``ratio`` = ours / nestpy (target ≥ 0.5; nestpy is the floor cost).
 
 Usage: python benchmarks/bench_simulate.py [--events 200000] [--repeats 3]

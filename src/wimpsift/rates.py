@@ -2,28 +2,19 @@
 
 Each physical source: rate over its energy range × fiducial exposure × the fraction
 of simulated events in the analysis window (threshold, fiducial volume, cS1 and S2
-window). Data-driven sources: their published counts scaled with exposure.
+window). Data-driven sources: their published counts scaled with exposure. Beside
+each count the table shows the detector file's ``published_expected_events`` for the
+detector's own exposure (comparison only, never used in a computation).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from wimpsift.detectors import Detector
 from wimpsift.simulation import expected_events
 from wimpsift.sources import HaloModel, make_source, source_names
-
-#: Seed 000 (arXiv CNN paper), Table I: XENON1T SR0, 34.2 live days, laidbax.
-#: Shown beside our computed numbers for comparison only; never used in a computation.
-SEED_TABLE_I = {
-    "er": 61.879487,
-    "cevns": 0.000901,
-    "neutrons": 0.058570,
-    "accidental": 0.220000,
-    "wall": 0.520000,
-    "anomalous": 0.090004,
-    "wimp": 35.029005,  # labelled 500 GeV/c², 1e-45 cm²; see README for why we differ
-}
 
 
 @dataclass(frozen=True)
@@ -33,7 +24,7 @@ class RateRow:
     before_selection: float
     efficiency: float
     expected: float
-    seed_value: float | None
+    published: float | None
 
 
 def rate_table(
@@ -47,13 +38,13 @@ def rate_table(
 ) -> list[RateRow]:
     """Expected events per source in the analysis window."""
     rows = []
-    compare = detector.name == "xenon1t_sr0" and exposure_kg_days is None
+    own_exposure = exposure_kg_days is None
     for index, name in enumerate(source_names(detector)):
         source = make_source(detector, name, mass_gev, sigma_cm2, halo)
         numbers = expected_events(detector, source, exposure_kg_days, n_mc, seed + index)
-        seed_value = SEED_TABLE_I.get(name) if compare else None
-        if name == "wimp" and not (mass_gev == 500.0 and sigma_cm2 == 1e-45):
-            seed_value = None
+        published = None
+        if own_exposure and name != "wimp":
+            published = detector.background(name).published_expected_events
         rows.append(
             RateRow(
                 name,
@@ -61,7 +52,7 @@ def rate_table(
                 numbers["before_selection"],
                 numbers["efficiency"],
                 numbers["expected"],
-                seed_value,
+                published,
             )
         )
     return rows
@@ -70,12 +61,32 @@ def rate_table(
 def format_rate_table(rows: list[RateRow], detector: Detector, exposure_kg_days: float) -> str:
     lines = [
         f"Expected events in the analysis window: {detector.name}, exposure {exposure_kg_days:.1f} kg·day",
-        f"{'source':<12}{'before cuts':>14}{'efficiency':>12}{'expected':>12}{'seed (Tab. I)':>15}",
+        f"{'source':<12}{'before cuts':>14}{'efficiency':>12}{'expected':>12}{'published':>12}",
     ]
     for row in rows:
-        before = (
-            "data-driven" if row.before_selection != row.before_selection else f"{row.before_selection:.4g}"
+        before = "data-driven" if math.isnan(row.before_selection) else f"{row.before_selection:.4g}"
+        published = "" if row.published is None else f"{row.published:.4g}"
+        lines.append(
+            f"{row.source:<12}{before:>14}{row.efficiency:>12.4f}{row.expected:>12.4g}{published:>12}"
         )
-        seed = "" if row.seed_value is None else f"{row.seed_value:.4g}"
-        lines.append(f"{row.source:<12}{before:>14}{row.efficiency:>12.4f}{row.expected:>12.4g}{seed:>15}")
     return "\n".join(lines)
+
+
+def _number(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def rate_table_json(rows: list[RateRow]) -> dict:
+    """``{"sources": {name: {"before_cuts", "efficiency", "expected", "published"}}}``;
+    ``before_cuts`` is null for data-driven sources (their count is the published one)."""
+    return {
+        "sources": {
+            row.source: {
+                "before_cuts": _number(row.before_selection),
+                "efficiency": _number(row.efficiency),
+                "expected": _number(row.expected),
+                "published": _number(row.published) if row.published is not None else None,
+            }
+            for row in rows
+        }
+    }

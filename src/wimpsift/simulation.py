@@ -34,25 +34,29 @@ from wimpsift.response.charge import (
     extracted_electrons,
     s2_areas_pe,
 )
-from wimpsift.response.light import distinct_pmts_hit, photon_detection_probability, s1_area_pe
+from wimpsift.response.light import detect_s1, photon_detection_probability
 from wimpsift.response.position import reconstruct_xy, xy_resolution_cm
 from wimpsift.response.pulse_shape import prompt_fraction as compute_prompt_fraction
 from wimpsift.sources import DataDrivenSource, HaloModel, Source, make_source, sample_positions
 from wimpsift.sources.positions import Volume, sample_wall_positions
+from wimpsift.sources.wimp import SIGNAL_ENERGY_MIN_KEV
 
 WALL_RECONSTRUCTION_SPREAD = 3.0  # inward pull of wall events, in units of the xy resolution
+MAX_EVENTS = 1e9  # most interactions one simulate run draws from an exposure
 
 
 class SimulationConfig(BaseModel):
     """What to simulate: detector, source, how many events, seed and options."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     detector: str = "xenon1t_sr0"
     source: str = "er"
     mass_gev: Annotated[float, Field(gt=0)] | None = None
     sigma_cm2: Annotated[float, Field(gt=0)] = 1e-45
     halo: HaloModel = Field(default_factory=HaloModel)
+    signal_energy_min_kev: Annotated[float, Field(gt=0, lt=10)] = SIGNAL_ENERGY_MIN_KEV
+    """lowest WIMP recoil energy simulated, keVnr (NEST decides what lower recoils produce)"""
     n_events: Annotated[int, Field(gt=0)] | None = None
     exposure_kg_days: Annotated[float, Field(gt=0)] | None = None
     seed: Annotated[int, Field(ge=0)] = 0
@@ -158,8 +162,8 @@ def simulate_events(
     n = int(n_events)
     it = sample_interactions(detector, source, n, rng, volume, photon_times=prompt_fraction)
     x, y, z, dt, n_detected = it.x_cm, it.y_cm, it.z_cm, it.drift_time_us, it.n_detected
-    s1 = s1_area_pe(n_detected, detector, rng)
-    s1_n_pmts = distinct_pmts_hit(n_detected, detector.n_pmts, rng)
+    found = detect_s1(n_detected, x, y, z, detector, rng)
+    s1, s1_n_pmts = found.area_pe, found.n_pmts
     s2, s2_top, s2_bottom = s2_areas_pe(it.n_extracted, detector, rng)
     kind, quanta, n_electrons = it.kind, it.quanta, it.n_electrons
 
@@ -207,7 +211,7 @@ def simulate_events(
             "cs2_bottom_pe": cs2_b,
             "passes_threshold": threshold,
             "in_fiducial": fiducial,
-            "in_window": threshold & fiducial & in_window(cs1, s2, detector),
+            "in_window": threshold & fiducial & in_window(cs1, s2, detector, cs2_b),
         }
     )
 
@@ -215,7 +219,7 @@ def simulate_events(
 def volume_mass_kg(detector: Detector, volume: Volume) -> float:
     """Target mass of the sampled volume: published fiducial mass, or the active cylinder."""
     if volume == "fiducial":
-        return detector.fiducial.mass_kg
+        return detector.fiducial_mass_kg
     g = detector.geometry
     return float(np.pi * g.tpc_radius_cm**2 * g.tpc_length_cm * g.liquid_density_g_cm3 / 1000.0)
 
@@ -241,7 +245,7 @@ def expected_events(
     Data-driven sources: their published count scaled with exposure.
     """
     exposure = detector.exposure_kg_days if exposure_kg_days is None else exposure_kg_days
-    if exposure <= 0:
+    if not np.isfinite(exposure) or exposure <= 0:
         raise ConfigError(f"exposure_kg_days: got {exposure!r}, expected a positive exposure")
     if source.expected_in_window is not None:
         count, reference = source.expected_in_window
@@ -271,8 +275,13 @@ def _n_events(config: SimulationConfig, detector: Detector, source: Source) -> i
         eff = max(window_efficiency(detector, source, 20_000, config.seed, config.volume), 1e-6)
         mean = count * config.exposure_kg_days / reference / eff
     else:
-        mass_ratio = volume_mass_kg(detector, config.volume) / detector.fiducial.mass_kg
+        mass_ratio = volume_mass_kg(detector, config.volume) / detector.fiducial_mass_kg
         mean = source.rate_per_kg_day * config.exposure_kg_days * mass_ratio
+    if not np.isfinite(mean) or mean > MAX_EVENTS:
+        raise ConfigError(
+            f"exposure_kg_days: {config.exposure_kg_days:g} gives {mean:.3g} expected events of "
+            f"{source.name!r}, more than the {MAX_EVENTS:.0e} one run simulates; use a smaller exposure"
+        )
     n = int(rng.poisson(mean))
     if n == 0:
         raise ConfigError(
@@ -293,7 +302,8 @@ def simulate_to_parquet(
 
     output = check_writable(output, "output")
     detector = detector or load_detector(config.detector)
-    source = make_source(detector, config.source, config.mass_gev, config.sigma_cm2, config.halo)
+    source = make_source(detector, config.source, config.mass_gev, config.sigma_cm2, config.halo,
+                         config.signal_energy_min_kev)
     n_total = _n_events(config, detector, source)
     record = provenance(config, config.seed, "simulate")
     record["detector"] = detector.model_dump(mode="json")

@@ -83,7 +83,12 @@ def test_waveform_and_event_level_agree_on_average(er_raw, er_processed, xenon1t
     event = simulate_events(xenon1t, make_source(xenon1t, "er"), 3000, seed=5)
     event["drift_time_true_us"] = event["drift_time_us"]
     event_s1, event_s2 = ratios(event)
-    assert wave_s1 == pytest.approx(1.0, abs=0.03)
+    # PMTs whose hit is not found lose their light: a PMT with k PE is lost with
+    # probability (1 - acceptance)^k <= 1 - acceptance, so the found S1 lies between
+    # (acceptance) and 1 times g1 x photons
+    acceptance = xenon1t.light.spe_acceptance
+    for found in (wave_s1, event_s1):
+        assert acceptance - 0.01 < found < 1.0
     assert wave_s2 == pytest.approx(1.0, abs=0.03)
     assert wave_s1 == pytest.approx(event_s1, abs=0.03)
     assert wave_s2 == pytest.approx(event_s2, abs=0.03)

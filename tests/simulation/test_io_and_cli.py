@@ -157,7 +157,7 @@ def xenon1t_toml() -> str:
         ("electron_lifetime_us = 452.0", "electron_lifetime_us = 452.0\nlifetime_ms = 1", "lifetime_ms"),
         ("electron_lifetime_us = 452.0", "", "electron_lifetime_us"),
         ("g1_pe_per_photon = 0.144", "g1_pe_per_photon = 14.4", "g1_pe_per_photon"),
-        ("radius_cm = 39.85", "radius_cm = 60.0", "fiducial.radius_cm exceeds"),
+        ("radius_cm = 40.7 ", "radius_cm = 60.0 ", "fiducial.radius_cm exceeds"),
         ("z_max_cm = -13.45", "z_max_cm = -90.0", "z_min_cm < z_max_cm"),
         ("cs1_max_pe = 70.0", "cs1_max_pe = 1.0", "cs1_min_pe must be below"),
         ('kind = "er_flat"', 'kind = "er_magic"', "kind"),
@@ -273,8 +273,13 @@ def test_cli_simulate_and_instructions(tmp_path):
 
 def test_cli_rates_json_is_computed_not_copied(capsys):
     assert main(["rates", "--json", "--mc-events", "4000", "--seed", "2"]) == 0
-    counts = json.loads(capsys.readouterr().out)
-    assert set(counts) == {"wimp", "er", "neutrons", "cevns", "accidental", "wall", "anomalous"}
+    table = json.loads(capsys.readouterr().out)["sources"]
+    assert set(table) == {"wimp", "er", "neutrons", "cevns", "accidental", "wall", "anomalous"}
+    for row in table.values():
+        if row["before_cuts"] is not None:  # physical sources: expected = before cuts x efficiency
+            assert row["expected"] == pytest.approx(row["before_cuts"] * row["efficiency"])
+    assert table["wall"]["before_cuts"] is None  # data-driven: the published count, scaled
+    counts = {name: row["expected"] for name, row in table.items()}
     # ER: published laidbax expectation 61.88 events; our NEST-based model within 15 %
     assert counts["er"] == pytest.approx(61.88, rel=0.15)
     # the seed's 35.03 WIMP events do not follow from the standard halo (detectors.md)

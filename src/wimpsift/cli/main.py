@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "wimpsift.cli.reinterpret",
     "wimpsift.cli.sensitivity",
     "wimpsift.cli.templates",
+    "wimpsift.cli.detectors",
 ]
 
 

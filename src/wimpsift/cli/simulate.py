@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -15,6 +16,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
     return value
 
 
@@ -25,6 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mass-gev", type=_positive_float, help="WIMP mass in GeV/c^2 (source wimp)")
     p.add_argument(
         "--sigma-cm2", type=_positive_float, default=1e-45, help="WIMP-nucleon cross-section, cm^2"
+    )
+    p.add_argument(
+        "--signal-energy-min-kev", type=_positive_float, default=None,
+        help="lowest WIMP recoil energy simulated, keVnr (default 0.5; NEST decides what lower ones give)",
     )
     count = p.add_mutually_exclusive_group(required=True)
     count.add_argument("--events", type=int, help="number of interactions to simulate")
@@ -48,7 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--mc-events", type=int, default=50_000, help="simulated events per source for efficiencies"
     )
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--json", action="store_true", help="print {source: expected count} as JSON")
+    r.add_argument(
+        "--json", action="store_true",
+        help='print {"sources": {name: {"before_cuts", "efficiency", "expected", "published"}}} as JSON',
+    )
     r.set_defaults(func=_rates)
 
     b = subparsers.add_parser("bands", help="cS1 vs log10(cS2/cS1) figure of ER and WIMP events")
@@ -77,6 +87,8 @@ def _simulate(args: argparse.Namespace) -> int:
         source=args.source,
         mass_gev=args.mass_gev,
         sigma_cm2=args.sigma_cm2,
+        **({} if args.signal_energy_min_kev is None
+           else {"signal_energy_min_kev": args.signal_energy_min_kev}),
         n_events=args.events,
         exposure_kg_days=args.exposure_kg_days,
         seed=args.seed,
@@ -91,7 +103,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _rates(args: argparse.Namespace) -> int:
     from wimpsift.detectors import load_detector
-    from wimpsift.rates import format_rate_table, rate_table
+    from wimpsift.provenance import provenance
+    from wimpsift.rates import format_rate_table, rate_table, rate_table_json
 
     if args.mc_events <= 0:
         raise ConfigError(f"--mc-events: got {args.mc_events}, expected a positive number")
@@ -102,7 +115,11 @@ def _rates(args: argparse.Namespace) -> int:
         detector, args.mass_gev, args.sigma_cm2, args.exposure_kg_days, n_mc=args.mc_events, seed=args.seed
     )
     if args.json:
-        print(json.dumps({row.source: row.expected for row in rows}))
+        settings = {"detector": detector.name, "mass_gev": args.mass_gev, "sigma_cm2": args.sigma_cm2,
+                    "exposure_kg_days": args.exposure_kg_days or detector.exposure_kg_days,
+                    "mc_events": args.mc_events}
+        payload = {**rate_table_json(rows), "provenance": provenance(settings, args.seed, "rates")}
+        print(json.dumps(payload, allow_nan=False, sort_keys=True))
     else:
         exposure = args.exposure_kg_days or detector.exposure_kg_days
         print(format_rate_table(rows, detector, exposure))

@@ -1,8 +1,11 @@
 """Typed, validated detector definitions.
 
 A detector is a TOML file with the sections below; every quantity carries its unit
-in its name. Definitions are validated on load: unknown keys, missing keys and
-out-of-range values are errors that name the offending key.
+in its name. Definitions are validated on load: unknown keys, missing keys,
+non-finite numbers (``inf``, ``nan``) and out-of-range values are errors that name
+the offending key. Cross-checks: PMTs inside the TPC and not on top of each other,
+the fiducial cylinder inside the TPC, and its mass (given or computed) equal to its
+volume × the liquid density within 3 %.
 """
 
 from __future__ import annotations
@@ -10,29 +13,81 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from wimpsift.detectors.layouts import hexagonal_layout, rings_layout
 
 Positive = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Geometry(_Section):
     tpc_radius_cm: Positive
     tpc_length_cm: Positive
     liquid_density_g_cm3: Annotated[float, Field(gt=2.5, lt=3.2)]
-    n_pmts_top: Annotated[int, Field(gt=0)]
-    n_pmts_bottom: Annotated[int, Field(gt=0)]
+
+
+FIDUCIAL_MASS_TOLERANCE = 0.03
+
+
+class PmtArraySection(_Section):
+    """One PMT array: explicit positions, or a generator (``hexagonal`` or ``rings``)."""
+
+    layout: Literal["explicit", "hexagonal", "rings"]
+    x_cm: list[float] | None = None
+    y_cm: list[float] | None = None
+    count: Annotated[int, Field(gt=0, le=10_000)] | None = None
+    pitch_cm: Positive | None = None
+    rotation_deg: float = 0.0
+    positions_source: str = ""
+
+    @model_validator(mode="after")
+    def _complete(self) -> PmtArraySection:
+        if self.layout == "explicit":
+            if self.x_cm is None or self.y_cm is None or len(self.x_cm) != len(self.y_cm) or not self.x_cm:
+                raise ValueError("an explicit layout needs x_cm and y_cm lists of equal, non-zero length")
+        elif self.count is None or self.pitch_cm is None:
+            raise ValueError(f"a {self.layout} layout needs count and pitch_cm")
+        return self
+
+    def positions_cm(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.layout == "explicit":
+            return np.asarray(self.x_cm, dtype=float), np.asarray(self.y_cm, dtype=float)
+        generate = hexagonal_layout if self.layout == "hexagonal" else rings_layout
+        assert self.count is not None and self.pitch_cm is not None
+        return generate(self.count, self.pitch_cm, self.rotation_deg)
+
+
+class PmtArraysSection(_Section):
+    """The top and bottom PMT arrays and the heights of the optical planes (gate at z = 0)."""
+
+    photocathode_radius_cm: Positive
+    pmt_radius_cm: Positive = Field(description="outer radius of a PMT window, for drawing")
+    top_plane_z_cm: Positive = Field(description="height of the top photocathodes above the gate")
+    bottom_plane_z_cm: float = Field(description="height of the bottom photocathodes (below the cathode)")
+    el_plane_z_cm: Positive = Field(description="height of the electroluminescence region")
+    top: PmtArraySection
+    bottom: PmtArraySection
+
+    @model_validator(mode="after")
+    def _planes(self) -> PmtArraysSection:
+        if not self.el_plane_z_cm < self.top_plane_z_cm:
+            raise ValueError("el_plane_z_cm must lie below top_plane_z_cm")
+        return self
 
 
 class Fiducial(_Section):
     radius_cm: Positive
     z_min_cm: float
     z_max_cm: float
-    mass_kg: Positive = Field(description="published fiducial mass used for exposures")
+    mass_kg: Positive | None = Field(
+        None, description="published fiducial mass used for exposures (default: volume x density)"
+    )
 
     @model_validator(mode="after")
     def _order(self) -> Fiducial:
@@ -53,6 +108,9 @@ class Light(_Section):
     double_pe_probability: Annotated[float, Field(ge=0, lt=0.5)]
     spe_resolution: Annotated[float, Field(ge=0, lt=1.5)]
     s1_coincidence_pmts: Annotated[int, Field(ge=1)]
+    spe_acceptance: Annotated[float, Field(gt=0, le=1)] = Field(
+        description="probability that a PMT's hit finder finds one photoelectron (above its threshold)"
+    )
     lce_z_slope: Annotated[float, Field(gt=-1, lt=1)] = Field(
         description="relative LCE change from the gate to the cathode (+: brighter at the bottom)"
     )
@@ -64,8 +122,11 @@ class Light(_Section):
 
 
 class Charge(_Section):
-    g2_bottom_pe_per_electron: Positive = Field(
-        description="bottom-array S2 gain per electron reaching the liquid surface (published g2_b)"
+    g2_bottom_pe_per_electron: Positive | None = Field(
+        None, description="bottom-array S2 gain per electron reaching the liquid surface (published g2_b)"
+    )
+    g2_total_pe_per_electron: Positive | None = Field(
+        None, description="total (top + bottom) S2 gain per electron reaching the liquid surface (g2)"
     )
     extraction_efficiency: Annotated[float, Field(gt=0, le=1)]
     s2_top_fraction: Annotated[float, Field(gt=0, lt=1)]
@@ -73,16 +134,26 @@ class Charge(_Section):
     s2_threshold_pe: Annotated[float, Field(ge=0)]
     xy_resolution_cm_at_1000pe_top: Annotated[float, Field(ge=0)]
 
+    @model_validator(mode="after")
+    def _one_g2(self) -> Charge:
+        if (self.g2_bottom_pe_per_electron is None) == (self.g2_total_pe_per_electron is None):
+            raise ValueError("give exactly one of g2_bottom_pe_per_electron and g2_total_pe_per_electron")
+        return self
+
 
 class Window(_Section):
     cs1_min_pe: Annotated[float, Field(ge=0)]
     cs1_max_pe: Positive
     s2_min_pe: Annotated[float, Field(ge=0)]
+    cs2_bottom_min_pe: Annotated[float, Field(ge=0)] | None = None
+    cs2_bottom_max_pe: Positive | None = None
 
     @model_validator(mode="after")
     def _order(self) -> Window:
         if self.cs1_min_pe >= self.cs1_max_pe:
             raise ValueError("window: cs1_min_pe must be below cs1_max_pe")
+        if (self.cs2_bottom_min_pe or 0.0) >= (self.cs2_bottom_max_pe or math.inf):
+            raise ValueError("window: cs2_bottom_min_pe must be below cs2_bottom_max_pe")
         return self
 
 
@@ -94,7 +165,7 @@ SourceKind = Literal["er_flat", "er_lines", "nr_exponential", "cevns_b8", "accid
 
 
 _CHARGE_LOSS_KEYS = [
-    "expected_events", "reference_exposure_kg_days", "charge_loss_min", "charge_loss_max",
+    "expected_events", "reference_exposure_kg_days", "charge_kept_min", "charge_kept_max",
     "energy_min_kev", "energy_max_kev",
 ]
 
@@ -123,8 +194,10 @@ class BackgroundSpec(_Section):
     # data-driven kinds: expected events in the analysis window for a reference exposure
     expected_events: Annotated[float, Field(gt=0)] | None = None
     reference_exposure_kg_days: Annotated[float, Field(gt=0)] | None = None
-    charge_loss_min: Fraction | None = None
-    charge_loss_max: Fraction | None = None
+    charge_kept_min: Fraction | None = None
+    charge_kept_max: Fraction | None = None
+    # comparison only: the publication's expected count in the window for this detector's exposure
+    published_expected_events: Annotated[float, Field(ge=0)] | None = None
 
     @model_validator(mode="after")
     def _required_for_kind(self) -> BackgroundSpec:
@@ -157,6 +230,12 @@ class BackgroundSpec(_Section):
             and self.energy_min_kev >= self.energy_max_kev
         ):
             raise ValueError(f"background {self.name!r}: energy_min_kev must be below energy_max_kev")
+        if (
+            self.charge_kept_min is not None
+            and self.charge_kept_max is not None
+            and self.charge_kept_min > self.charge_kept_max
+        ):
+            raise ValueError(f"background {self.name!r}: charge_kept_min must not exceed charge_kept_max")
         return self
 
 
@@ -171,6 +250,7 @@ class Detector(_Section):
     drift: Drift
     light: Light
     charge: Charge
+    pmt_arrays: PmtArraysSection
     window: Window
     exposure: Exposure
     backgrounds: list[BackgroundSpec]
@@ -181,21 +261,73 @@ class Detector(_Section):
             raise ValueError("fiducial.radius_cm exceeds geometry.tpc_radius_cm")
         if -self.fiducial.z_min_cm > self.geometry.tpc_length_cm:
             raise ValueError("fiducial.z_min_cm lies below the cathode (geometry.tpc_length_cm)")
+        self._check_pmts()
+        f, g = self.fiducial, self.geometry
+        cylinder_kg = self.fiducial_volume_cm3 * g.liquid_density_g_cm3 / 1000.0
+        if f.mass_kg is not None and abs(f.mass_kg / cylinder_kg - 1) > FIDUCIAL_MASS_TOLERANCE:
+            raise ValueError(
+                f"fiducial.mass_kg: {f.mass_kg:g} kg differs by more than "
+                f"{FIDUCIAL_MASS_TOLERANCE:.0%} from the fiducial cylinder's {cylinder_kg:.0f} kg "
+                "(radius_cm, z_min_cm, z_max_cm x geometry.liquid_density_g_cm3)"
+            )
         names = [b.name for b in self.backgrounds]
         if len(set(names)) != len(names) or "wimp" in names:
             raise ValueError("background names must be unique and must not be 'wimp'")
         return self
 
+    def _check_pmts(self) -> None:
+        radius = self.geometry.tpc_radius_cm
+        min_gap = self.pmt_arrays.pmt_radius_cm
+        for name in ("top", "bottom"):
+            x, y = getattr(self.pmt_arrays, name).positions_cm()
+            r = np.hypot(x, y)
+            if r.max() > radius:
+                raise ValueError(
+                    f"pmt_arrays.{name}: PMT {int(r.argmax())} at r = {r.max():.2f} cm lies outside "
+                    f"the TPC radius {radius:g} cm"
+                )
+            d = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+            d[np.diag_indices_from(d)] = np.inf
+            if d.min() < min_gap:
+                i, j = np.unravel_index(int(d.argmin()), d.shape)
+                raise ValueError(
+                    f"pmt_arrays.{name}: PMTs {min(i, j)} and {max(i, j)} are {d.min():.2f} cm apart "
+                    f"(duplicate positions; expected at least pmt_radius_cm = {min_gap:g} cm)"
+                )
+
     # ---- derived quantities -------------------------------------------------
     @property
+    def n_pmts_top(self) -> int:
+        return int(self.pmt_arrays.top.positions_cm()[0].size)
+
+    @property
+    def n_pmts_bottom(self) -> int:
+        return int(self.pmt_arrays.bottom.positions_cm()[0].size)
+
+    @property
     def n_pmts(self) -> int:
-        return self.geometry.n_pmts_top + self.geometry.n_pmts_bottom
+        return self.n_pmts_top + self.n_pmts_bottom
+
+    @property
+    def fiducial_mass_kg(self) -> float:
+        """Published fiducial mass, or the fiducial cylinder's volume × density when none is given."""
+        if self.fiducial.mass_kg is not None:
+            return self.fiducial.mass_kg
+        return self.fiducial_volume_cm3 * self.geometry.liquid_density_g_cm3 / 1000.0
+
+    @property
+    def g2_total_pe_per_electron(self) -> float:
+        """Total (top + bottom) S2 area per electron reaching the liquid surface, PE."""
+        c = self.charge
+        if c.g2_total_pe_per_electron is not None:
+            return c.g2_total_pe_per_electron
+        assert c.g2_bottom_pe_per_electron is not None
+        return c.g2_bottom_pe_per_electron / (1.0 - c.s2_top_fraction)
 
     @property
     def se_gain_pe(self) -> float:
         """Mean total (top + bottom) S2 area of one extracted electron, PE."""
-        bottom = self.charge.g2_bottom_pe_per_electron / self.charge.extraction_efficiency
-        return bottom / (1.0 - self.charge.s2_top_fraction)
+        return self.g2_total_pe_per_electron / self.charge.extraction_efficiency
 
     @property
     def max_drift_time_us(self) -> float:
@@ -208,7 +340,7 @@ class Detector(_Section):
 
     @property
     def exposure_kg_days(self) -> float:
-        return self.fiducial.mass_kg * self.exposure.live_days
+        return self.fiducial_mass_kg * self.exposure.live_days
 
     def background(self, name: str) -> BackgroundSpec:
         for spec in self.backgrounds:

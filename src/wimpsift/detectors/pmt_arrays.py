@@ -1,18 +1,10 @@
-"""PMT arrays of the TPC: positions of the top and bottom photomultipliers.
+"""PMT arrays of the TPC, built from the detector definition's ``[pmt_arrays]`` section.
 
-The layouts are *generated* from their published description (nothing is read from
-outside the package at run time):
-
-- XENON1T top: 127 three-inch PMTs in concentric rings of 1 + 6 + 12 + 18 + 24 + 30 + 36,
-  ring spacing 7.95 cm (outermost radius 47.7 cm). Each ring's PMTs are evenly spaced;
-  ring k is turned by -k/4 of its own angular spacing so that neighbouring rings are
-  staggered (the published arrangement).
-- XENON1T bottom: 121 PMTs on a hexagonal lattice of pitch 8.0 cm, with row counts
-  5, 8, 9, 10, 11, 12, 11, 12, 11, 10, 9, 8, 5 along one lattice direction, each row
-  centred, the rows turned by 22.5° with respect to the x axis (outermost radius 44.5 cm).
-- LUX: 61 + 61 two-inch PMTs, each array a hexagon of 4 shells (1 + 6 + 12 + 18 + 24) on
-  a hexagonal lattice of pitch 5.6 cm (outermost PMT at 22.4 cm, inside the 23.65 cm
-  radius).
+Positions are either listed in the definition (XENON1T: the public processor
+configuration's 248 positions, shipped as ``detectors/data/xenon1t_pmt_positions.csv``)
+or generated from a hexagonal or ring layout (:mod:`wimpsift.detectors.layouts`).
+Nothing here depends on a detector's name: any definition with arrays works for
+waveforms, images and ``show``.
 
 Channel numbers: top array first (0 … n_top-1), then the bottom array, as in the
 experiments' processors. Heights are measured from the gate (z = 0, liquid below).
@@ -33,7 +25,6 @@ from wimpsift.errors import bad_value
 class PmtArrays:
     """Positions (cm) of all PMTs of one TPC, top array first."""
 
-    name: str
     x_cm: np.ndarray
     y_cm: np.ndarray
     n_top: int
@@ -69,86 +60,23 @@ class PmtArrays:
         return np.where(self.is_top, self.top_plane_z_cm, self.bottom_plane_z_cm)
 
 
-def ring_layout(ring_counts: list[int], spacing_cm: float, phase_step: float = -0.25
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Concentric rings; ring k holds ``ring_counts[k]`` PMTs at radius k × spacing.
+@lru_cache(maxsize=16)
+def _build(section_json: str) -> PmtArrays:
+    from wimpsift.detectors.definition import PmtArraysSection
 
-    Ring k is turned by ``phase_step × k`` of its angular spacing (mod one spacing).
-    """
-    xs, ys = [], []
-    for k, count in enumerate(ring_counts):
-        if count == 1:
-            xs.append(np.zeros(1))
-            ys.append(np.zeros(1))
-            continue
-        step = 2 * np.pi / count
-        phase = ((phase_step * k) % 1.0) * step
-        angle = phase + step * np.arange(count)
-        xs.append(k * spacing_cm * np.cos(angle))
-        ys.append(k * spacing_cm * np.sin(angle))
-    return np.concatenate(xs), np.concatenate(ys)
-
-
-def hex_rows_layout(row_counts: list[int], pitch_cm: float, rotation_deg: float
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Centred rows of a hexagonal lattice (row spacing pitch·√3/2), then rotated."""
-    n_rows = len(row_counts)
-    row_y = (np.arange(n_rows) - (n_rows - 1) / 2) * pitch_cm * np.sqrt(3) / 2
-    xs, ys = [], []
-    for y, count in zip(row_y, row_counts, strict=True):
-        xs.append((np.arange(count) - (count - 1) / 2) * pitch_cm)
-        ys.append(np.full(count, y))
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    theta = np.radians(rotation_deg)
-    return x * np.cos(theta) - y * np.sin(theta), x * np.sin(theta) + y * np.cos(theta)
-
-
-def hexagon_layout(n_shells: int, pitch_cm: float) -> tuple[np.ndarray, np.ndarray]:
-    """All lattice points of a hexagonal lattice within ``n_shells`` hexagonal shells."""
-    pts = []
-    for q in range(-n_shells, n_shells + 1):
-        for r in range(max(-n_shells, -q - n_shells), min(n_shells, -q + n_shells) + 1):
-            pts.append((pitch_cm * (q + r / 2), pitch_cm * r * np.sqrt(3) / 2))
-    arr = np.array(pts)
-    return arr[:, 0], arr[:, 1]
-
-
-@lru_cache(maxsize=4)
-def _xenon1t() -> PmtArrays:
-    xt, yt = ring_layout([1, 6, 12, 18, 24, 30, 36], 7.95)
-    xb, yb = hex_rows_layout([5, 8, 9, 10, 11, 12, 11, 12, 11, 10, 9, 8, 5], 8.0, 22.5)
+    section = PmtArraysSection.model_validate_json(section_json)
+    xt, yt = section.top.positions_cm()
+    xb, yb = section.bottom.positions_cm()
     return PmtArrays(
-        name="xenon1t", x_cm=np.concatenate([xt, xb]), y_cm=np.concatenate([yt, yb]),
-        n_top=xt.size, n_bottom=xb.size, photocathode_radius_cm=3.2, pmt_radius_cm=3.81,
-        top_plane_z_cm=6.0, bottom_plane_z_cm=-96.9 - 5.0, el_plane_z_cm=0.4,
+        x_cm=np.concatenate([xt, xb]), y_cm=np.concatenate([yt, yb]), n_top=xt.size, n_bottom=xb.size,
+        photocathode_radius_cm=section.photocathode_radius_cm, pmt_radius_cm=section.pmt_radius_cm,
+        top_plane_z_cm=section.top_plane_z_cm, bottom_plane_z_cm=section.bottom_plane_z_cm,
+        el_plane_z_cm=section.el_plane_z_cm,
     )
 
 
-@lru_cache(maxsize=4)
-def _lux() -> PmtArrays:
-    xt, yt = hexagon_layout(4, 5.6)
-    return PmtArrays(
-        name="lux", x_cm=np.concatenate([xt, xt]), y_cm=np.concatenate([yt, yt]),
-        n_top=xt.size, n_bottom=xt.size, photocathode_radius_cm=2.3, pmt_radius_cm=2.54,
-        top_plane_z_cm=5.5, bottom_plane_z_cm=-48.3 - 5.5, el_plane_z_cm=0.5,
-    )
-
-
-_LAYOUTS = {"xenon1t": _xenon1t, "lux": _lux}
-
-
-def pmt_arrays(detector: Detector | str) -> PmtArrays:
-    """The PMT arrays of a detector (by definition or name: ``xenon1t*`` or ``lux*``)."""
-    name = detector if isinstance(detector, str) else detector.name
-    family = name.split("_")[0].lower()
-    if family not in _LAYOUTS:
-        raise bad_value("detector", name, f"a detector with a PMT layout ({sorted(_LAYOUTS)})")
-    arrays = _LAYOUTS[family]()
-    if not isinstance(detector, str):
-        g = detector.geometry
-        if (g.n_pmts_top, g.n_pmts_bottom) != (arrays.n_top, arrays.n_bottom):
-            raise bad_value(
-                "detector.geometry", (g.n_pmts_top, g.n_pmts_bottom),
-                f"the {family} layout's ({arrays.n_top}, {arrays.n_bottom}) PMTs",
-            )
-    return arrays
+def pmt_arrays(detector: Detector) -> PmtArrays:
+    """The PMT arrays of a detector definition."""
+    if not isinstance(detector, Detector):
+        raise bad_value("detector", detector, "a detector definition (load it with load_detector)")
+    return _build(detector.pmt_arrays.model_dump_json())

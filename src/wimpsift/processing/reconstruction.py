@@ -223,7 +223,7 @@ def process_events(raw: WaveformEvents, settings: ProcessingSettings | None = No
         "cs1_pe": cs1, "cs2_pe": cs2, "cs2_bottom_pe": cs2_b,
         "passes_threshold": threshold,
         "in_fiducial": fiducial,
-        "in_window": threshold & fiducial & in_window(cs1, s2, detector),
+        "in_window": threshold & fiducial & in_window(cs1, s2, detector, cs2_b),
     })
     assert list(table.columns) == list(EVENT_COLUMNS)
     table["s1_width_ns"] = cols["s1_w"]

@@ -153,3 +153,139 @@ def photoelectron_areas(photons_per_pmt: np.ndarray, detector: Detector,
     spread = detector.light.spe_resolution * np.sqrt(n_pe)
     area = np.maximum(n_pe + spread * rng.standard_normal(n_pe.shape), 0.0)
     return n_pe, area
+
+
+#: nodes of the tabulated S1 pattern: ``PATTERN_Z_LAYERS`` depths × a square (x, y) grid
+#: with about ``PATTERN_XY_NODES`` nodes inside the TPC radius
+PATTERN_Z_LAYERS = 12
+PATTERN_XY_NODES = 250
+
+
+@dataclass(frozen=True, eq=False)
+class S1PatternTable:
+    """:func:`s1_pattern` tabulated on a grid of nodes, as cumulative sums per node.
+
+    The event-level simulation draws, for each detected photon, its PMT from the
+    pattern of the node nearest the interaction; the S1 pattern varies over tens of
+    centimetres (the arrays sit tens of centimetres from most of the volume), so a
+    grid of ~0.11 TPC radii and ~1/12 of the drift length keeps the per-PMT photon
+    statistics while costing one table per detector instead of one pattern per event.
+    """
+
+    xy_step_cm: float
+    z_step_cm: float
+    n_xy: int
+    n_z: int
+    radius_cm: float
+    cdf: np.ndarray
+    """(n_nodes, n_pmts) cumulative pattern, each row ending at exactly 1"""
+
+    def node_index(self, x_cm, y_cm, z_cm) -> np.ndarray:
+        ix = np.clip(np.rint((np.asarray(x_cm) + self.radius_cm) / self.xy_step_cm), 0, self.n_xy - 1)
+        iy = np.clip(np.rint((np.asarray(y_cm) + self.radius_cm) / self.xy_step_cm), 0, self.n_xy - 1)
+        iz = np.clip(np.rint(-np.asarray(z_cm) / self.z_step_cm - 0.5), 0, self.n_z - 1)
+        return ((iz * self.n_xy + iy) * self.n_xy + ix).astype(np.int64)
+
+
+_TABLES: dict[tuple[int, float, float, OpticalSettings], S1PatternTable] = {}
+
+
+def s1_pattern_table(arrays: PmtArrays, tpc_radius_cm: float, tpc_length_cm: float,
+                     optics: OpticalSettings = DEFAULT_OPTICS) -> S1PatternTable:
+    """The tabulated S1 pattern of these arrays (built once per process and detector)."""
+    key = (id(arrays), tpc_radius_cm, tpc_length_cm, optics)
+    if key in _TABLES:
+        return _TABLES[key]
+    step = tpc_radius_cm * np.sqrt(np.pi / PATTERN_XY_NODES)
+    n_xy = int(np.floor(2 * tpc_radius_cm / step)) + 1
+    z_step = tpc_length_cm / PATTERN_Z_LAYERS
+    grid = np.arange(n_xy) * step - tpc_radius_cm
+    iz, iy, ix = np.meshgrid(np.arange(PATTERN_Z_LAYERS), np.arange(n_xy), np.arange(n_xy), indexing="ij")
+    x, y = grid[ix.ravel()], grid[iy.ravel()]
+    z = -(iz.ravel() + 0.5) * z_step
+    scale = np.minimum(1.0, tpc_radius_cm / np.maximum(np.hypot(x, y), 1e-9))  # nodes outside: at the wall
+    cdf = np.empty((x.size, arrays.n_pmts))
+    for start in range(0, x.size, 512):
+        sl = slice(start, start + 512)
+        cdf[sl] = np.cumsum(s1_pattern(x[sl] * scale[sl], y[sl] * scale[sl], z[sl], arrays, optics), axis=1)
+    cdf /= cdf[:, -1:]
+    cdf[:, -1] = 1.0
+    table = S1PatternTable(step, z_step, n_xy, PATTERN_Z_LAYERS, tpc_radius_cm, cdf)
+    _TABLES[key] = table
+    return table
+
+
+GUIDE_BINS_PER_PMT = 2
+
+
+COUNT_BLOCK_BINS = 2**16  # (event, PMT) bins counted at once: bounded memory, cache-sized
+
+
+def photons_to_pmts(n_photons: np.ndarray, nodes: np.ndarray, table: S1PatternTable,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Share each event's photons among PMTs by its node's pattern.
+
+    Returns the (event × n_pmts + channel) keys of the PMTs that received photons, in
+    increasing order, and the number of photons of each. Each photon's PMT inverts its
+    node's cumulative pattern, starting from a guide table (the first channel of each
+    1/M quantile) and stepping forward; photons are then counted per (event, PMT) with
+    ``bincount`` over blocks of events. The cost grows with the number of photons and of
+    events × PMTs, never with their product.
+    """
+    n = np.asarray(n_photons, dtype=np.int64)
+    n_pmts = table.cdf.shape[1]
+    index = np.int32 if n.size * n_pmts < 2**31 else np.int64
+    nodes = np.asarray(nodes, dtype=index)
+    u = rng.random(int(n.sum()), dtype=np.float32)
+    guide = _guide_table(table)
+    m = guide.shape[1]
+    quantile = np.minimum((u * np.float32(m)).astype(index), m - 1)  # float32 rounding can give m
+    channel = guide.ravel()[np.repeat(nodes * m, n) + quantile]
+    row = np.repeat(nodes * n_pmts, n)
+    flat = _cdf32(table)
+    todo = np.flatnonzero(flat[row + channel] <= u)
+    while todo.size:
+        channel[todo] += 1
+        todo = todo[flat[row[todo] + channel[todo]] <= u[todo]]
+    del row
+    events_per_block = max(1, COUNT_BLOCK_BINS // n_pmts)
+    photon_start = np.concatenate([[0], np.cumsum(n)])
+    keys, counts = [], []
+    for first in range(0, n.size, events_per_block):
+        last = min(first + events_per_block, n.size)
+        a, b = photon_start[first], photon_start[last]
+        local = np.repeat(np.arange(last - first, dtype=index) * n_pmts, n[first:last])
+        local += channel[a:b]
+        binned = np.bincount(local, minlength=(last - first) * n_pmts)
+        hit = np.flatnonzero(binned)
+        keys.append((hit + first * n_pmts).astype(index))
+        counts.append(binned[hit].astype(np.int32))
+    if not keys:
+        return np.zeros(0, dtype=index), np.zeros(0, dtype=np.int32)
+    return np.concatenate(keys), np.concatenate(counts)
+
+
+_CDF32: dict[int, np.ndarray] = {}
+
+
+def _cdf32(table: S1PatternTable) -> np.ndarray:
+    """The cumulative pattern as one float32 vector (half the memory traffic)."""
+    if id(table) not in _CDF32:
+        _CDF32[id(table)] = table.cdf.astype(np.float32).ravel()
+    return _CDF32[id(table)]
+
+
+_GUIDES: dict[int, np.ndarray] = {}
+
+
+def _guide_table(table: S1PatternTable) -> np.ndarray:
+    """First channel whose cumulative pattern exceeds j / M, per node and j."""
+    if id(table) not in _GUIDES:
+        n_nodes, n_pmts = table.cdf.shape
+        m = GUIDE_BINS_PER_PMT * n_pmts
+        shifted = (table.cdf + np.arange(n_nodes)[:, None]).ravel()
+        queries = (np.arange(n_nodes)[:, None] + np.arange(m)[None, :] / m).ravel()
+        position = np.searchsorted(shifted, queries, side="right").reshape(n_nodes, m)
+        guide = np.minimum(position - np.arange(n_nodes)[:, None] * n_pmts, n_pmts - 1)
+        _GUIDES[id(table)] = guide.astype(np.int32)
+    return _GUIDES[id(table)]

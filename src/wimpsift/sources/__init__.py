@@ -10,7 +10,7 @@ from wimpsift.sources.data_driven import DataDrivenSource
 from wimpsift.sources.electronic import ElectronicRecoilLines, FlatElectronicRecoils
 from wimpsift.sources.neutrons import RadiogenicNeutrons
 from wimpsift.sources.positions import sample_positions
-from wimpsift.sources.wimp import HaloModel, WimpSource, wimp_source
+from wimpsift.sources.wimp import SIGNAL_ENERGY_MIN_KEV, HaloModel, WimpSource, wimp_source
 
 __all__ = [
     "DataDrivenSource",
@@ -72,8 +72,8 @@ def _from_spec(spec: BackgroundSpec) -> Source:
     # data-driven kinds
     e_min = spec.energy_min_kev if spec.energy_min_kev is not None else 0.5
     e_max = spec.energy_max_kev if spec.energy_max_kev is not None else 15.0
-    kept_min = spec.charge_loss_min if spec.charge_loss_min is not None else 1.0
-    kept_max = spec.charge_loss_max if spec.charge_loss_max is not None else 1.0
+    kept_min = spec.charge_kept_min if spec.charge_kept_min is not None else 1.0
+    kept_max = spec.charge_kept_max if spec.charge_kept_max is not None else 1.0
     return DataDrivenSource(
         name=spec.name,
         recoil_type="er",
@@ -94,10 +94,16 @@ def make_source(
     mass_gev: float | None = None,
     sigma_cm2: float | None = None,
     halo: HaloModel | None = None,
+    signal_energy_min_kev: float = SIGNAL_ENERGY_MIN_KEV,
 ) -> Source:
-    """Build a source by name: ``wimp`` (needs mass and cross-section) or a detector background."""
+    """Build a source by name: ``wimp`` (needs mass and cross-section) or a detector background.
+
+    ``signal_energy_min_kev`` is the lowest WIMP recoil energy simulated (see
+    :data:`wimpsift.sources.wimp.SIGNAL_ENERGY_MIN_KEV`).
+    """
     if name == "wimp":
         if mass_gev is None:
             raise bad_value("mass_gev", mass_gev, "a WIMP mass in GeV/c^2 for source 'wimp'")
-        return wimp_source(mass_gev, 1e-45 if sigma_cm2 is None else sigma_cm2, halo)
+        return wimp_source(mass_gev, 1e-45 if sigma_cm2 is None else sigma_cm2, halo,
+                           energy_min_kev=signal_energy_min_kev)
     return _from_spec(detector.background(name))

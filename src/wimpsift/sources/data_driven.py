@@ -7,10 +7,10 @@ exposure:
 - ``accidental``: a lone S1 from one low-energy ER paired with a lone S2 from
   another, at an unrelated depth (random drift time in the fiducial range);
 - ``wall``: ER events on the PTFE wall whose electrons partly stick to the wall
-  (kept fraction uniform in [charge_loss_min, charge_loss_max]); their position is
+  (kept fraction uniform in [charge_kept_min, charge_kept_max]); their position is
   reconstructed inward by the position resolution of the small S2;
 - ``anomalous``: ER events with anomalously low charge yield (kept fraction uniform
-  in [charge_loss_min, charge_loss_max]).
+  in [charge_kept_min, charge_kept_max]).
 """
 
 from __future__ import annotations

@@ -29,6 +29,12 @@ from wimpsift.sources.base import Source
 
 KG_DAY_PER_TONNE_YEAR = 1000.0 * 365.25
 
+#: Lowest WIMP recoil energy simulated (keVnr), a setting (``signal_energy_min_kev``).
+#: Low enough that NEST, not this number, decides what a recoil produces: below
+#: ~1 keVnr NEST's quanta rarely give a 2- or 3-fold S1, so the window efficiency
+#: there is set by NEST and the per-PMT S1 detection.
+SIGNAL_ENERGY_MIN_KEV = 0.5
+
 
 class HaloModel(BaseModel):
     """Standard halo model parameters; defaults per arXiv 2105.00599 (wimprates defaults)."""
@@ -129,7 +135,7 @@ def wimp_source(
     mass_gev: float,
     sigma_nucleon_cm2: float,
     halo: HaloModel | None = None,
-    energy_min_kev: float = 1.0,
+    energy_min_kev: float = SIGNAL_ENERGY_MIN_KEV,
     energy_max_kev: float | None = None,
 ) -> WimpSource:
     """A WIMP source; the energy range ends where the spectrum becomes negligible."""
@@ -139,6 +145,8 @@ def wimp_source(
         raise bad_value("mass_gev", mass_gev, "a positive WIMP mass in GeV/c^2")
     if not np.isfinite(sigma_nucleon_cm2) or sigma_nucleon_cm2 <= 0:
         raise bad_value("sigma_cm2", sigma_nucleon_cm2, "a positive cross-section in cm^2")
+    if not np.isfinite(energy_min_kev) or energy_min_kev <= 0:
+        raise bad_value("signal_energy_min_kev", energy_min_kev, "a positive recoil energy in keVnr")
     if energy_max_kev is None:
         energy_max_kev = float(min(200.0, max(10.0, 2.5 * mass_gev)))
     return WimpSource(

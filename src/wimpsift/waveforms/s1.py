@@ -6,8 +6,12 @@ ER and NR pulses differ) is detected with the event-level probability
 random subset. A detected photon lands on a PMT drawn from the S1 light-collection
 pattern (multinomial sharing), arrives after an exponential optical transport delay
 and a Gaussian PMT transit-time spread, frees one or two photoelectrons (double-PE
-emission) and each PE gets a gain from the single-PE spread. The summed waveform is
-the histogram of PE areas in 10 ns samples convolved with the single-PE pulse.
+emission) and each PE gets a gain from the single-PE spread. Each PMT's hit is found
+with the event-level probability :func:`wimpsift.response.light.found_probability`
+of its photoelectron count; photons on PMTs without a found hit are not part of the
+S1 (the same per-PMT detection as :func:`wimpsift.response.light.detect_s1`). The
+summed waveform is the histogram of PE areas in 10 ns samples convolved with the
+single-PE pulse.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from wimpsift.detectors import Detector
+from wimpsift.response.light import found_probability
 from wimpsift.waveforms.pulse import LightPulse, shape_from_times
 
 
@@ -28,7 +33,7 @@ def s1_pulse(
     sample_ns: float,
     rng: np.random.Generator,
 ) -> LightPulse | None:
-    """The S1 of one interaction at time ``t0_ns``; ``None`` when no photon is detected.
+    """The S1 of one interaction at time ``t0_ns``; ``None`` when no PMT has a found hit.
 
     ``pattern`` is the per-PMT probability (``wimpsift.response.pmt_light.s1_pattern``).
     """
@@ -45,6 +50,12 @@ def s1_pulse(
     channel = rng.choice(pattern.size, size=k, p=pattern)
     n_pe = 1 + (rng.random(k) < light.double_pe_probability)
     area = np.maximum(n_pe + light.spe_resolution * np.sqrt(n_pe) * rng.standard_normal(k), 0.0)
+    pe_per_pmt = np.bincount(channel, weights=n_pe, minlength=pattern.size)
+    found = rng.random(pattern.size) < found_probability(pe_per_pmt, detector)
+    kept = found[channel]
+    if not kept.any():
+        return None
+    arrival, area, channel = arrival[kept], area[kept], channel[kept]
     start, waveform = shape_from_times(arrival, area, sample_ns, kernel)
     pmt_area = np.bincount(channel, weights=area, minlength=pattern.size).astype(np.float32)
     return LightPulse("s1", start, waveform, pmt_area)
