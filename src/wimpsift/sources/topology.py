@@ -1,0 +1,71 @@
+"""Event topology of each source: which interactions make up one event.
+
+The waveform simulation (:func:`wimpsift.waveforms.event.source_interactions`) asks
+here for the interaction list of a source:
+
+- radiogenic neutrons: several elastic scatters per event
+  (:mod:`wimpsift.sources.neutron_scatters`), NEST NR quanta per scatter;
+- accidental coincidences: two interactions, a lone S1 (a low-energy ER whose charge
+  is lost) and a lone S2 from an unrelated ER. The lone S2's electrons come from a
+  true depth uniform over the whole drift length, but it lands in the event at an
+  *apparent* drift time from the sampled volume (its own S1 was missed: the pairing is
+  random in time). Its width therefore follows its true depth, not the drift time the
+  event shows — the handle of XENON1T's S2-width cut;
+- wall and anomalous events: one interaction that keeps only part of its charge
+  (wall events sit on the PTFE wall, so their S2 hit pattern is at the array's edge);
+- everything else (WIMPs, ER, CEvNS): one interaction per event.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wimpsift.detectors import Detector
+from wimpsift.response.charge import drift_time_us
+from wimpsift.simulation import Interactions, sample_interactions
+from wimpsift.sources.base import Source
+from wimpsift.sources.interactions import InteractionList, single_interactions
+from wimpsift.sources.neutron_scatters import neutron_interactions
+from wimpsift.sources.neutrons import RadiogenicNeutrons
+from wimpsift.sources.positions import Volume
+
+_FIELDS = ("event", "recoil_type", "x_cm", "y_cm", "z_cm", "t_ns", "n_photons",
+           "n_electrons", "energy_kev")
+
+
+def _interleave(first: InteractionList, second: InteractionList) -> InteractionList:
+    """One event of each list's row i, ``first``'s interaction before ``second``'s."""
+    order = np.argsort(np.concatenate([first.event, second.event]), kind="stable")
+    return InteractionList(**{
+        name: np.concatenate([getattr(first, name), getattr(second, name)])[order]
+        for name in _FIELDS})
+
+
+def accidental_interactions(detector: Detector, source: Source, it: Interactions,
+                            rng: np.random.Generator) -> InteractionList:
+    """Lone S1 + lone S2 pairs; the S2's true depth is independent of its drift time."""
+    n = it.energy_kev.size
+    light = single_interactions(source.recoil_type, it.x_cm, it.y_cm, it.z_cm,
+                                it.quanta.n_photons, np.zeros(n), it.energy_kev)
+    true_z = -detector.geometry.tpc_length_cm * rng.random(n)
+    charge = single_interactions(source.recoil_type, it.s2_x_cm, it.s2_y_cm, true_z,
+                                 np.zeros(n), it.n_electrons, np.full(n, np.nan))
+    apparent_us = drift_time_us(it.s2_z_cm, detector)
+    charge.t_ns = (apparent_us - drift_time_us(true_z, detector)) * 1000.0
+    return _interleave(light, charge)
+
+
+def source_topology(detector: Detector, source: Source, n_events: int,
+                    rng: np.random.Generator, volume: Volume = "fiducial") -> InteractionList:
+    """The interaction list of ``n_events`` events of ``source`` (see module docstring)."""
+    n = int(n_events)
+    if isinstance(source, RadiogenicNeutrons):
+        return neutron_interactions(detector, source, n, rng, volume)
+    it = sample_interactions(detector, source, n, rng, volume)
+    if it.kind == "accidental":
+        return accidental_interactions(detector, source, it, rng)
+    single = single_interactions(source.recoil_type, it.x_cm, it.y_cm, it.z_cm,
+                                 it.quanta.n_photons, it.n_electrons, it.energy_kev)
+    if it.kind in ("wall", "anomalous"):
+        single.charge_kept = np.broadcast_to(source.charge_kept_fraction(n, rng), (n,)).copy()
+    return single
