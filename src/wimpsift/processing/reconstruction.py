@@ -39,6 +39,7 @@ from wimpsift.events import EVENT_COLUMNS
 from wimpsift.processing.corrections import corrected_s1_pe, corrected_s2_pe
 from wimpsift.processing.peaks import PeakSettings, find_peaks, main_peaks
 from wimpsift.processing.selection import in_fiducial, in_window, passes_threshold
+from wimpsift.processing.topology import s2_multiplicity, topology_columns
 from wimpsift.response.charge import depth_cm
 from wimpsift.response.pmt_light import DEFAULT_OPTICS, OpticalSettings, s2_top_lrf
 from wimpsift.waveforms.event import WaveformEvents
@@ -161,8 +162,10 @@ def process_events(raw: WaveformEvents, settings: ProcessingSettings | None = No
     has_s1 = np.zeros(n, bool)
     has_s2 = np.zeros(n, bool)
     n_peaks = np.zeros(n, dtype=np.int64)
+    s2_counts = []
     for i, event in enumerate(raw.events):
         peaks = find_peaks(event, n_pmts, coincidence, settings.peaks)
+        s2_counts.append(s2_multiplicity(peaks, detector.charge.s2_threshold_pe))
         n_peaks[i] = len(peaks)
         i1, i2 = main_peaks(peaks)
         if i1 >= 0:
@@ -232,6 +235,8 @@ def process_events(raw: WaveformEvents, settings: ProcessingSettings | None = No
     for extra in ("s2_x_true_cm", "s2_y_true_cm", "drift_time_true_us", "s1_true_area_pe",
                   "s2_true_area_pe"):
         table[extra] = truth[extra].to_numpy()
+    table = table.join(topology_columns(table, s2_counts, s1_pmt, s2_pmt, arrays, detector,
+                                        raw.optics, raw.settings.el_duration_ns))
     return ProcessedEvents(table, s1_pmt, s2_pmt, s1_trace, s2_trace, arrays, dt)
 
 

@@ -27,10 +27,11 @@ no offline library in the stack tracks neutrons; Geant4 is out of reach):
    active).
 
 Rate: the detector gives the published *single-scatter* rate (``rate_per_tonne_year``
-in a recoil-energy interval in the fiducial volume). A neutron event of any
-multiplicity is ``1 / single_scatter_fraction`` times as frequent, where the fraction
-(exactly one scatter in the active volume, given at least one in the sampled volume)
-is computed by this same Monte Carlo.
+in a recoil-energy interval in the fiducial volume). Neutron events of any
+multiplicity with a scatter in the sampled volume are ``1 / single_scatter_fraction``
+times as frequent, where the fraction (exactly one scatter in the whole active volume,
+inside the fiducial volume, given at least one in the sampled volume) is computed by
+this same Monte Carlo.
 """
 
 from __future__ import annotations
@@ -176,11 +177,14 @@ def neutron_interactions(detector: Detector, source: Source, n_events: int,
 
 def single_scatter_fraction(detector: Detector, volume: Volume = "fiducial",
                             n_mc: int = 20_000, seed: int = 0) -> float:
-    """Fraction of neutron events (≥1 scatter in ``volume``) with exactly one scatter."""
+    """P(exactly one scatter, inside the fiducial volume | ≥1 scatter in ``volume``)."""
     key = (detector.geometry, detector.fiducial, volume, int(n_mc), int(seed))
     if key not in _SINGLE_FRACTIONS:
         rng = np.random.default_rng([int(seed), 17])
-        _SINGLE_FRACTIONS[key] = float(np.mean(multiplicities(detector, n_mc, rng, volume) == 1))
+        event, xyz, _ = _sample_tracks(int(n_mc), detector, rng, volume)
+        multiplicity = np.bincount(event, minlength=int(n_mc))
+        single_fv = (multiplicity[event] == 1) & _in_volume(xyz, detector, "fiducial")
+        _SINGLE_FRACTIONS[key] = float(single_fv.sum() / n_mc)
     return _SINGLE_FRACTIONS[key]
 
 

@@ -22,10 +22,10 @@ import numpy as np
 
 from wimpsift.detectors import Detector
 from wimpsift.response.charge import drift_time_us
-from wimpsift.simulation import Interactions, sample_interactions
+from wimpsift.simulation import Interactions, sample_interactions, volume_mass_kg
 from wimpsift.sources.base import Source
 from wimpsift.sources.interactions import InteractionList, single_interactions
-from wimpsift.sources.neutron_scatters import neutron_interactions
+from wimpsift.sources.neutron_scatters import neutron_interactions, single_scatter_fraction
 from wimpsift.sources.neutrons import RadiogenicNeutrons
 from wimpsift.sources.positions import Volume
 
@@ -69,3 +69,22 @@ def source_topology(detector: Detector, source: Source, n_events: int,
     if it.kind in ("wall", "anomalous"):
         single.charge_kept = np.broadcast_to(source.charge_kept_fraction(n, rng), (n,)).copy()
     return single
+
+
+def expected_topology_events(detector: Detector, source: Source, volume: Volume = "fiducial"
+                             ) -> float | None:
+    """Expected events, in the detector's live time, of ``source`` as simulated here.
+
+    Physical sources: rate × target mass of ``volume`` × live days; radiogenic neutrons:
+    the published fiducial single-scatter rate divided by the simulated single-scatter
+    fraction (:func:`~wimpsift.sources.neutron_scatters.single_scatter_fraction`), so
+    multiple scatters come on top. ``None`` for data-driven sources, whose published
+    count holds in the analysis window only (weight them by their events in the window).
+    """
+    if source.expected_in_window is not None:
+        return None
+    live_days = detector.exposure.live_days
+    if isinstance(source, RadiogenicNeutrons):
+        return (source.rate_per_kg_day * detector.fiducial.mass_kg * live_days
+                / single_scatter_fraction(detector, volume))
+    return source.rate_per_kg_day * volume_mass_kg(detector, volume) * live_days
