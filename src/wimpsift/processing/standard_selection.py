@@ -3,7 +3,8 @@
 The cuts, in the order XENON1T applied them (arXiv 1705.06655, 1906.04717), each a
 per-event pass flag:
 
-1. ``threshold``: the S1 coincidence and the raw S2 threshold (``passes_threshold``);
+1. ``window``: the S1 coincidence and raw S2 threshold (``passes_threshold``) and the
+   analysis window in cS1 and raw S2 (the detector's ``window``);
 2. ``fiducial``: reconstructed position in the detector's fiducial cylinder;
 3. ``single_scatter``: no second S2 at or above ``second_s2_max_pe`` (default the
    detector's S2 threshold) — removes neutron multiple scatters;
@@ -34,13 +35,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wimpsift.detectors import Detector
 from wimpsift.errors import DataError
-from wimpsift.processing.selection import in_fiducial
+from wimpsift.processing.selection import in_fiducial, in_window
 from wimpsift.training.baselines import NRBandMedianSelection
 
 IQR_SAMPLING_ERROR = 1.166
 """√N × relative standard error of a Gaussian sample's inter-quartile range"""
-FLAG_COLUMNS = ("threshold", "fiducial", "single_scatter", "s2_width", "cs1_cs2", "passes")
-_NEEDED = ("passes_threshold", "r_cm", "z_cm", "s2_area_pe", "s2_width_ns",
+FLAG_COLUMNS = ("window", "fiducial", "single_scatter", "s2_width", "cs1_cs2", "passes")
+_NEEDED = ("passes_threshold", "s1_area_pe", "r_cm", "z_cm", "s2_area_pe", "s2_width_ns",
            "s2_width_expected_ns", "s2_second_area_pe", "cs1_pe", "cs2_pe")
 
 
@@ -79,7 +80,8 @@ class StandardSelection:
         d = self.detector
         second_max = self.settings.second_s2_max_pe or d.charge.s2_threshold_pe
         return {
-            "threshold": table["passes_threshold"].to_numpy(dtype=bool),
+            "window": table["passes_threshold"].to_numpy(dtype=bool) & in_window(
+                table["cs1_pe"].to_numpy(float), table["s2_area_pe"].to_numpy(float), d),
             "fiducial": in_fiducial(table["r_cm"].to_numpy(float), table["z_cm"].to_numpy(float),
                                     d),
             "single_scatter": table["s2_second_area_pe"].to_numpy(dtype=float) < second_max,
@@ -92,7 +94,7 @@ class StandardSelection:
         if y.shape != (len(table),) or not ((y == 1).any() and (y == 0).any()):
             raise DataError("y: expected one label per event, with both 1 (WIMP) and 0")
         flags = self._topology_flags(table)
-        base = flags["threshold"] & flags["fiducial"] & flags["single_scatter"]
+        base = flags["window"] & flags["fiducial"] & flags["single_scatter"]
         signal = base & (y == 1)
         if signal.sum() < 20:
             raise DataError(f"events: {int(signal.sum())} signal events pass the topology cuts;"
@@ -123,7 +125,7 @@ class StandardSelection:
     def score(self, table: pd.DataFrame) -> np.ndarray:
         """NR-median distance where cuts 1–4 pass, −inf elsewhere (higher = more WIMP-like)."""
         flags = self.flags(table)
-        topo = flags[["threshold", "fiducial", "single_scatter", "s2_width"]].all(axis=1)
+        topo = flags[["window", "fiducial", "single_scatter", "s2_width"]].all(axis=1)
         out = np.full(len(table), -np.inf)
         if topo.any():
             out[topo.to_numpy()] = self.nr_band_.decision_function(table[topo.to_numpy()])

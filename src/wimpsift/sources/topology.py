@@ -11,8 +11,16 @@ here for the interaction list of a source:
   *apparent* drift time from the sampled volume (its own S1 was missed: the pairing is
   random in time). Its width therefore follows its true depth, not the drift time the
   event shows — the handle of XENON1T's S2-width cut;
-- wall and anomalous events: one interaction that keeps only part of its charge
-  (wall events sit on the PTFE wall, so their S2 hit pattern is at the array's edge);
+- wall events: an ER on the PTFE wall whose electrons partly stick to the wall (kept
+  fraction from the detector). Their S1 hit pattern is that of the wall; the surviving
+  electrons follow field lines bent inward near the charged-up PTFE, so the S2 is made
+  at a radius R − Δ, with Δ half-normal of scale
+  ``WALL_RECONSTRUCTION_SPREAD`` × the position resolution at the expected top S2 — the
+  same inward displacement the event-level simulation applies
+  (:mod:`wimpsift.simulation`). The event is two interactions at one time and depth:
+  the light at the wall, the charge just inside it; the S2 hit pattern sits at the
+  array's edge and small S2s can leak into the fiducial volume;
+- anomalous events: one interaction that keeps only part of its charge;
 - everything else (WIMPs, ER, CEvNS): one interaction per event.
 """
 
@@ -21,8 +29,14 @@ from __future__ import annotations
 import numpy as np
 
 from wimpsift.detectors import Detector
-from wimpsift.response.charge import drift_time_us
-from wimpsift.simulation import Interactions, sample_interactions, volume_mass_kg
+from wimpsift.response.charge import drift_time_us, electron_survival
+from wimpsift.response.position import xy_resolution_cm
+from wimpsift.simulation import (
+    WALL_RECONSTRUCTION_SPREAD,
+    Interactions,
+    sample_interactions,
+    volume_mass_kg,
+)
 from wimpsift.sources.base import Source
 from wimpsift.sources.interactions import InteractionList, single_interactions
 from wimpsift.sources.neutron_scatters import neutron_interactions, single_scatter_fraction
@@ -55,6 +69,28 @@ def accidental_interactions(detector: Detector, source: Source, it: Interactions
     return _interleave(light, charge)
 
 
+def wall_interactions(detector: Detector, source: Source, it: Interactions,
+                      rng: np.random.Generator) -> InteractionList:
+    """Light on the wall, partly lost charge displaced inward (see module docstring)."""
+    n = it.energy_kev.size
+    kept = source.charge_kept_fraction(n, rng)
+    top_pe = (it.n_electrons * kept * electron_survival(drift_time_us(it.z_cm, detector),
+                                                        detector)
+              * detector.charge.extraction_efficiency * detector.se_gain_pe
+              * detector.charge.s2_top_fraction)
+    shift = np.abs(rng.standard_normal(n)) * WALL_RECONSTRUCTION_SPREAD * xy_resolution_cm(
+        top_pe, detector)
+    r = np.hypot(it.x_cm, it.y_cm)
+    scale = np.clip(r - shift, 0.0, None) / np.maximum(r, 1e-9)
+    light = single_interactions(source.recoil_type, it.x_cm, it.y_cm, it.z_cm,
+                                it.quanta.n_photons, np.zeros(n), it.energy_kev)
+    charge = single_interactions(source.recoil_type, it.x_cm * scale, it.y_cm * scale,
+                                 it.z_cm, np.zeros(n), it.n_electrons, np.full(n, np.nan))
+    both = _interleave(light, charge)
+    both.charge_kept = np.repeat(kept, 2)
+    return both
+
+
 def source_topology(detector: Detector, source: Source, n_events: int,
                     rng: np.random.Generator, volume: Volume = "fiducial") -> InteractionList:
     """The interaction list of ``n_events`` events of ``source`` (see module docstring)."""
@@ -64,9 +100,11 @@ def source_topology(detector: Detector, source: Source, n_events: int,
     it = sample_interactions(detector, source, n, rng, volume)
     if it.kind == "accidental":
         return accidental_interactions(detector, source, it, rng)
+    if it.kind == "wall":
+        return wall_interactions(detector, source, it, rng)
     single = single_interactions(source.recoil_type, it.x_cm, it.y_cm, it.z_cm,
                                  it.quanta.n_photons, it.n_electrons, it.energy_kev)
-    if it.kind in ("wall", "anomalous"):
+    if it.kind == "anomalous":
         single.charge_kept = np.broadcast_to(source.charge_kept_fraction(n, rng), (n,)).copy()
     return single
 
