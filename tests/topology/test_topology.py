@@ -1,0 +1,158 @@
+"""Backgrounds with their topology at waveform level, the processing quantities real
+selections use, and XENON1T's standard selection (issue 17)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wimpsift.processing.reconstruction import process_events
+from wimpsift.processing.topology import (
+    _box_gauss_quartile_width,
+    expected_s2_width_ns,
+    poisson_deviance,
+)
+from wimpsift.response.pmt_light import s2_top_lrf
+from wimpsift.sources import make_source
+from wimpsift.sources.neutron_scatters import (
+    ELASTIC_CROSS_SECTION_BARN,
+    mean_free_path_cm,
+    multiplicities,
+    scatter_tracks,
+    single_scatter_fraction,
+)
+from wimpsift.sources.topology import expected_topology_events
+from wimpsift.waveforms.event import simulate_waveform_events, source_interactions
+
+
+@pytest.fixture(scope="module")
+def processed(xenon1t):
+    """Processed waveform events of a few sources (about 20 s in all)."""
+    out = {}
+    for name, n, seed in (("er", 300, 1), ("neutrons", 150, 2), ("accidental", 200, 3),
+                          ("wall", 150, 4)):
+        raw = simulate_waveform_events(xenon1t, make_source(xenon1t, name), n, seed=seed)
+        table = process_events(raw).table
+        table["n_interactions"] = raw.truth["n_interactions"].to_numpy()
+        out[name] = table
+    return out
+
+
+# ---- neutron transport -----------------------------------------------------------------
+def test_mean_free_path_from_density_and_cross_section(xenon1t):
+    n_xe = xenon1t.geometry.liquid_density_g_cm3 * 6.02214076e23 / 131.293
+    assert mean_free_path_cm(xenon1t) == pytest.approx(1 / (n_xe * ELASTIC_CROSS_SECTION_BARN
+                                                            * 1e-24))
+    assert 10.0 < mean_free_path_cm(xenon1t) < 20.0  # MeV neutrons in LXe
+
+
+def test_path_to_first_scatter_is_exponential_in_an_unbounded_target(xenon1t):
+    """In a target much larger than λ nothing leaves before its first scatter: the path
+    from entry to the first scatter is exponential with mean λ; later steps match the
+    distances between scatter positions."""
+    huge = xenon1t.model_copy(update={"geometry": xenon1t.geometry.model_copy(
+        update={"tpc_radius_cm": 5000.0, "tpc_length_cm": 10000.0})})
+    track, xyz, path = scatter_tracks(5000, huge, np.random.default_rng(0))
+    first = np.concatenate([[True], track[1:] != track[:-1]])
+    assert first.sum() > 4990  # only grazing entries at the rim leave unscattered
+    lam = mean_free_path_cm(huge)
+    assert path[first].mean() == pytest.approx(lam, rel=0.04)
+    assert np.median(path[first]) == pytest.approx(lam * np.log(2), rel=0.05)
+    same = ~first[1:]
+    steps = np.linalg.norm(np.diff(xyz, axis=0), axis=1)[same]
+    assert np.allclose(np.diff(path)[same], steps)
+
+
+def test_multiplicity_grows_with_target_size(xenon1t, lux):
+    rng = np.random.default_rng(1)
+    m_big = multiplicities(xenon1t, 4000, rng, "active")
+    m_small = multiplicities(lux, 4000, rng, "active")
+    assert (m_big >= 1).all() and (m_small >= 1).all()
+    assert m_big.mean() > m_small.mean() > 1.5
+    assert 0 < single_scatter_fraction(xenon1t) < np.mean(m_big == 1)
+
+
+def test_neutron_rate_adds_multiple_scatters_to_the_single_scatter_rate(xenon1t):
+    source = make_source(xenon1t, "neutrons")
+    single = source.rate_per_kg_day * xenon1t.fiducial.mass_kg * xenon1t.exposure.live_days
+    total = expected_topology_events(xenon1t, source)
+    assert total == pytest.approx(single / single_scatter_fraction(xenon1t))
+    assert total > 5 * single
+    assert expected_topology_events(xenon1t, make_source(xenon1t, "wall")) is None
+
+
+def test_neutron_interactions_are_reproducible_and_multi_scatter(xenon1t):
+    source = make_source(xenon1t, "neutrons")
+    a = source_interactions(xenon1t, source, 50, seed=5)
+    b = source_interactions(xenon1t, source, 50, seed=5)
+    assert a.n_events == 50 and len(a) > 100
+    for name in ("event", "x_cm", "z_cm", "t_ns", "n_photons", "n_electrons", "energy_kev"):
+        assert np.array_equal(getattr(a, name), getattr(b, name))
+    assert set(a.recoil_type) == {"nr"}
+    assert (a.t_ns >= 0).all()
+
+
+# ---- waveform-level topology -----------------------------------------------------------
+def test_neutrons_show_several_s2s_single_scatters_one(processed):
+    n, er = processed["neutrons"], processed["er"]
+    n, er = n[n["passes_threshold"]], er[er["passes_threshold"]]
+    multi = (n["n_s2_above_threshold"] >= 2).mean()
+    truth_multi = (n["n_interactions"] >= 2).mean()
+    # S2s merge when scatters share a depth, so the visible share is below the truth
+    assert 0.6 < multi <= truth_multi
+    assert (n.loc[n["n_s2_above_threshold"] >= 2, "s2_second_area_pe"]
+            >= 150.0).all()
+    assert (er["n_s2_above_threshold"] == 1).mean() > 0.97
+
+
+def test_s2_width_grows_as_sqrt_drift_time(processed, xenon1t):
+    """width² = a + b t with b from diffusion: (1.349)² 2 D / v² (Gaussian quartiles)."""
+    t = processed["er"]
+    t = t[t["passes_threshold"] & (t["s2_area_pe"] > 500)]
+    slope, _ = np.polyfit(t["drift_time_us"], t["s2_width_ns"] ** 2, 1)
+    d_cm2_us = xenon1t.drift.diffusion_longitudinal_cm2_s * 1e-6
+    v_cm_us = xenon1t.drift.drift_velocity_mm_us / 10
+    expected = (2 * 0.6744897501960817) ** 2 * 2 * d_cm2_us / v_cm_us**2 * 1e6  # ns²/µs
+    assert slope == pytest.approx(expected, rel=0.2)
+    ratio = t["s2_width_ns"] / t["s2_width_expected_ns"]
+    assert np.median(ratio) == pytest.approx(1.0, abs=0.05)
+
+
+def test_expected_width_limits(xenon1t):
+    assert _box_gauss_quartile_width(np.array([1e-3]), 1000.0)[0] == pytest.approx(500.0, rel=1e-3)
+    assert _box_gauss_quartile_width(np.array([300.0]), 0.0)[0] == pytest.approx(
+        2 * 0.6744897501960817 * 300.0, rel=1e-3)
+    widths = expected_s2_width_ns(np.array([10.0, 100.0, 400.0]), xenon1t, 1000.0)
+    assert np.all(np.diff(widths) > 0)
+
+
+def test_accidental_s2_widths_do_not_match_their_drift_time(processed):
+    def spread(t):
+        t = t[t["passes_threshold"]]
+        return np.quantile(np.abs(np.log(t["s2_width_ns"] / t["s2_width_expected_ns"])), 0.8)
+
+    assert spread(processed["accidental"]) > 2.5 * spread(processed["er"])
+
+
+def test_wall_events_sit_at_the_edge_with_few_in_the_fiducial_volume(processed, xenon1t):
+    wall = processed["wall"]
+    wall = wall[wall["passes_threshold"]]
+    er = processed["er"]
+    assert np.median(wall["r_cm"]) > xenon1t.fiducial.radius_cm
+    assert 0 < wall["in_fiducial"].mean() < 0.3
+    # the S1 light comes from the wall: the S1 hit pattern fits the S2 position worse
+    assert np.nanmedian(wall["s1_pattern_gof"]) > np.nanmedian(
+        er.loc[er["passes_threshold"], "s1_pattern_gof"])
+
+
+def test_pattern_deviance_is_smallest_at_the_true_position(xenon1t):
+    from wimpsift.detectors.pmt_arrays import pmt_arrays
+
+    arrays = pmt_arrays(xenon1t)
+    rng = np.random.default_rng(3)
+    truth = s2_top_lrf([10.0], [-5.0], arrays)
+    observed = rng.poisson(2000 * truth).astype(float)
+    at_truth = poisson_deviance(observed, truth)[0]
+    for dx in (2.0, 5.0, 15.0):
+        assert poisson_deviance(observed, s2_top_lrf([10.0 + dx], [-5.0], arrays))[0] > at_truth
+    assert at_truth == pytest.approx(arrays.n_top, rel=0.25)  # deviance ~ χ² with n_top dof
