@@ -182,3 +182,30 @@ def test_multi_scatter_neutrons_round_trip_through_an_instruction_file(tmp_path,
     assert (raw.truth["n_interactions"] >= 2).mean() > 0.7
     for column in ("n_interactions", "s1_true_area_pe", "s2_true_area_pe", "n_extracted"):
         np.testing.assert_array_equal(again.truth[column], raw.truth[column])
+
+
+def test_event_images_show_secondary_s2s(xenon1t):
+    """The whole-event profile holds all S2 light; neutron events light up more columns."""
+    from wimpsift.images.raster import check_kinds, render_images
+
+    assert "event" in check_kinds("hit,event")
+    raws = {name: simulate_waveform_events(xenon1t, make_source(xenon1t, name), 40, seed=9)
+            for name in ("er", "neutrons")}
+    lit = {}
+    for name, raw in raws.items():
+        events = process_events(raw)
+        assert events.event_trace_pe.shape == (40, 1000)
+        # the profile keeps the light: its integral is at least the main S1 + S2 area
+        bins = events.event_trace_pe.sum(axis=1) * (
+            np.ceil((2.0 + xenon1t.max_drift_time_us + 10.0) * 100 / 1000))
+        t = events.table
+        ok = t["passes_threshold"].to_numpy()
+        assert np.all(bins[ok] >= 0.99 * (t["s1_area_pe"] + t["s2_area_pe"])[ok])
+        image = render_images(events, ["event"])["event"]
+        assert image.shape == (40, 50, 100) and 0 <= image.min() and image.max() <= 1
+        # columns with light above the single-electron level (≈ 0.05 PE per sample)
+        columns = (events.event_trace_pe.reshape(40, 100, 10).mean(axis=2) > 0.05).sum(axis=1)
+        lit[name] = np.median(columns[ok])
+        sub = events.select(ok)
+        assert sub.event_trace_pe.shape[0] == ok.sum()
+    assert lit["neutrons"] >= 2 * lit["er"]  # measured: 9 against 3 columns

@@ -18,6 +18,11 @@ Columns (units in the names; dimensionless ones are ratios or fit statistics):
   :func:`~wimpsift.response.pmt_light.s2_top_lrf`), μ_i = observed total × pattern.
   PE areas carry double-PE emission and gain spread, so the deviance is a relative
   goodness-of-fit (larger = worse), not a calibrated χ².
+
+:func:`event_profile` gives the whole event's summed waveform at coarse time resolution
+(mean PE per sample in ``n_bins`` equal bins from the window start to the end of the
+longest possible event) for the ``event`` images: secondary S2s stay visible there.
+Only the light-pulse regions are summed (the rest is baseline).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from wimpsift.detectors.pmt_arrays import PmtArrays
 from wimpsift.processing.peaks import S2, Peaks
 from wimpsift.response.charge import longitudinal_spread_us
 from wimpsift.response.pmt_light import OpticalSettings, s1_pattern, s2_top_lrf
+from wimpsift.waveforms.event import RawEvent
 
 TOPOLOGY_COLUMNS = ("n_s2_above_threshold", "s2_second_area_pe", "s1_top_fraction",
                     "s2_width_expected_ns", "s1_pattern_gof", "s2_pattern_gof")
@@ -43,6 +49,15 @@ def s2_multiplicity(peaks: Peaks, threshold_pe: float) -> tuple[int, float]:
     areas = np.sort(peaks.area_pe[peaks.peak_type == S2])[::-1]
     second = float(areas[1]) if areas.size > 1 else 0.0
     return int((areas >= threshold_pe).sum()), second
+
+
+def event_profile(event: RawEvent, n_bins: int, bin_samples: int) -> np.ndarray:
+    """(n_bins,) mean PE per sample of the summed waveform in bins of ``bin_samples``."""
+    waveform, index = event.compressed_waveform(0)
+    which = index // int(bin_samples)
+    keep = which < n_bins
+    sums = np.bincount(which[keep], weights=waveform[keep].astype(float), minlength=n_bins)
+    return (sums / bin_samples).astype(np.float32)
 
 
 def _box_gauss_quartile_width(sigma_ns: np.ndarray, box_ns: float) -> np.ndarray:
