@@ -49,12 +49,18 @@ def processed_source(detector: Detector, name: str, n_events: int, seed: int,
 
 def processed_mix(detector: Detector, n_per_source: int, seed: int, mass_gev: float = 500.0,
                   sigma_cm2: float = 1e-45, volume: Volume = "fiducial",
-                  names: list[str] | None = None) -> pd.DataFrame:
-    """Processed events of the WIMP and every background (or ``names``), with ``weight``."""
+                  names: list[str] | None = None, n_events: dict[str, int] | None = None
+                  ) -> pd.DataFrame:
+    """Processed events of the WIMP and every background (or ``names``), with ``weight``.
+
+    ``n_events`` overrides ``n_per_source`` for named sources (e.g. more ER events to
+    resolve a 99.8 % rejection).
+    """
     tables = []
     for i, name in enumerate(names or source_names(detector)):
-        table, weight = processed_source(detector, name, n_per_source, seed + 1000 * i,
-                                         mass_gev, sigma_cm2, volume)
+        n = (n_events or {}).get(name, n_per_source)
+        table, weight = processed_source(detector, name, n, seed + 1000 * i, mass_gev,
+                                         sigma_cm2, volume)
         tables.append(table.assign(weight=weight))
     return pd.concat(tables, ignore_index=True)
 
