@@ -209,3 +209,20 @@ def test_event_images_show_secondary_s2s(xenon1t):
         sub = events.select(ok)
         assert sub.event_trace_pe.shape[0] == ok.sum()
     assert lit["neutrons"] >= 2 * lit["er"]  # measured: 9 against 3 columns
+
+
+def test_event_image_columns_keep_a_short_spike():
+    from wimpsift.images.event import column_maxima, render_event
+    from wimpsift.images.raster import ImageSettings
+
+    profile = np.zeros((1, 1000), np.float32)
+    profile[0, 3] = 10.0  # a short S1-like spike in one bin
+    profile[0, 500:502] = 1.0
+    cols = column_maxima(profile, 100)
+    assert cols.shape == (1, 100)
+    assert cols[0, 0] == 10.0 and cols[0, 50] == 1.0 and cols[0].sum() == 11.0
+    image = render_event(profile, (20, 100), ImageSettings())
+    # log scale 0.1..100 PE/sample: 10 PE -> 2/3 of the height, 1 PE -> 1/3
+    assert image[0, :, 0].sum() == pytest.approx(20 * 2 / 3, abs=1e-4)
+    assert image[0, :, 50].sum() == pytest.approx(20 / 3, abs=1e-4)
+    assert image[0, :, 10].sum() == 0.0

@@ -18,7 +18,8 @@ arrays of shape (N, height, width); the seed's "100×50" is width × height):
   array, S2 top array) and ``peak`` in the bottom half (S1, S2).
 - ``event`` (optional, not in the default kinds; 50 × 100): the whole event's summed
   waveform from the window start to the longest possible drift
-  (``ProcessedEvents.event_trace_pe``), the same log-scaled filled curve as ``peak``.
+  (``ProcessedEvents.event_trace_pe``), the largest amplitude in each column's time
+  slice as the same log-scaled filled curve as ``peak`` (:mod:`wimpsift.images.event`).
   Secondary S2s (neutron multiple scatters) and the S1–S2 distance show here; the S2
   width shows in ``peak`` (its S2 window spans several widths even at the cathode).
 
@@ -99,9 +100,10 @@ def image_settings(shapes: dict | None = None, **scaling) -> ImageSettings:
 def render_images(processed, kinds=IMAGE_KINDS, settings: ImageSettings | None = None
                   ) -> dict[str, np.ndarray]:
     """Render the requested kinds for processed events -> {kind: (N, H, W) float32}."""
+    from wimpsift.images.event import render_event
     from wimpsift.images.hit import render_hit
     from wimpsift.images.hitpeak import render_hitpeak
-    from wimpsift.images.peak import render_peak, render_trace
+    from wimpsift.images.peak import render_peak
 
     kinds = check_kinds(kinds)
     settings = settings or ImageSettings()
@@ -115,7 +117,7 @@ def render_images(processed, kinds=IMAGE_KINDS, settings: ImageSettings | None =
             if processed.event_trace_pe is None:
                 raise DataError("events: no whole-event profiles (event_trace_pe) for "
                                 "'event' images; process the events again")
-            out[kind] = render_trace(processed.event_trace_pe, *shape, settings)
+            out[kind] = render_event(processed.event_trace_pe, shape, settings)
         elif kind == "peak":
             out[kind] = render_peak(processed.s1_trace_pe, processed.s2_trace_pe, shape, settings)
         else:
