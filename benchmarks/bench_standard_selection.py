@@ -23,6 +23,7 @@ from wimpsift.detectors import load_detector
 from wimpsift.metrics.remaining import remaining_at_acceptance
 from wimpsift.processing.background_mix import processed_mix
 from wimpsift.processing.standard_selection import FLAG_COLUMNS, StandardSelection
+from wimpsift.provenance import provenance
 
 
 def main() -> None:
@@ -70,7 +71,8 @@ def main() -> None:
         print(f"{name:<12}{expected_all[name]:>18.4g}{r['events']:>12.4g}{r['error']:>10.2g}"
               f"{r['n_passing']:>8d}")
     print(f"{'total':<12}{'':>18}{remaining['total']:>12.4g}{remaining['total_error']:>10.2g}")
-    print(json.dumps({"detector": args.detector, "n_per_source": args.n, "n_er": args.n_er,
+    print(json.dumps({"provenance": provenance(vars(args), args.seed, "bench_standard_selection"),
+                      "detector": args.detector, "n_per_source": args.n, "n_er": args.n_er,
                       "seed": args.seed,
                       "seconds": t_sim, "cut_fractions": fractions,
                       "wimp_acceptance_cuts_1_4": wimp_topo,
