@@ -5,10 +5,11 @@ MeV energies. In liquid xenon their elastic mean free path is
 
     λ = 1 / (n_Xe σ_el),   n_Xe = ρ N_A / M_Xe,
 
-with σ_el ≈ 5.5 b for 1–2 MeV neutrons on natural xenon (order of the evaluated
-ENDF/B elastic cross section in that range; it gives λ ≈ 14 cm at 2.86 g/cm³, inside the
-10–20 cm that LUX, XENON and LZ background papers quote for MeV neutrons). The value is
-a module constant, stated here, not a detector setting.
+with σ_el ≈ 5.5 b for 1–2 MeV neutrons on natural xenon: an approximate value of the
+elastic cross section in that range, not read from an evaluated-data file here (put in
+the ENDF/B value when the multiplicity matters to better than ~20 %). It gives
+λ ≈ 14 cm at 2.86 g/cm³, inside the 10–20 cm quoted for MeV neutrons in liquid xenon.
+The value is a module constant, stated here, not a detector setting.
 
 Topology model (a transport Monte Carlo in the active cylinder, written here because
 no offline library in the stack tracks neutrons; Geant4 is out of reach):
@@ -23,6 +24,8 @@ no offline library in the stack tracks neutrons; Geant4 is out of reach):
 3. Recoil energy per scatter: drawn independently from the source's recoil spectrum
    (the detector's exponential single-scatter spectrum) — a stated approximation.
 4. Times: the neutron's speed at 1 MeV (1.38 cm/ns) gives the interaction times.
+   Tracking stops after ``MAX_SCATTERS`` scatters (for XENON1T 0.04 % of the events
+   with a fiducial scatter reach it).
 5. Kept events: those with at least one scatter in the sampled volume (fiducial or
    active).
 
