@@ -226,3 +226,25 @@ def test_event_image_columns_keep_a_short_spike():
     assert image[0, :, 0].sum() == pytest.approx(20 * 2 / 3, abs=1e-4)
     assert image[0, :, 50].sum() == pytest.approx(20 / 3, abs=1e-4)
     assert image[0, :, 10].sum() == 0.0
+
+
+@pytest.mark.parametrize("detector_name", ["xenon1t_sr0", "lux_2013"])
+def test_every_background_of_every_shipped_detector_has_a_topology(detector_name):
+    from wimpsift.detectors import load_detector, shipped_detectors
+    from wimpsift.sources import source_names
+
+    assert detector_name in shipped_detectors()
+    detector = load_detector(detector_name)
+    for name in source_names(detector):
+        source = make_source(detector, name, mass_gev=50.0)
+        it = source_interactions(detector, source, 8, seed=1)
+        assert it.n_events == 8, name
+        expected = expected_topology_events(detector, source)
+        assert expected is None or expected > 0, name
+        per_event = np.bincount(it.event)
+        if name == "neutrons":
+            assert per_event.max() >= 2
+        elif name in ("accidental", "wall"):
+            assert (per_event == 2).all()  # light and charge from two places
+        else:
+            assert (per_event == 1).all()
