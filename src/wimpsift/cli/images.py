@@ -146,10 +146,10 @@ def _write_examples(args: argparse.Namespace, out: Path, path: Path, kinds: list
 
 def _show(args: argparse.Namespace) -> int:
     from wimpsift.images.png import event_figure, save_png
-    from wimpsift.images.raster import IMAGE_KINDS
+    from wimpsift.images.raster import ALL_IMAGE_KINDS
 
-    if args.kind not in ("figure", *IMAGE_KINDS):
-        raise bad_value("--kind", args.kind, f"figure or one of {', '.join(IMAGE_KINDS)}")
+    if args.kind not in ("figure", *ALL_IMAGE_KINDS):
+        raise bad_value("--kind", args.kind, f"figure or one of {', '.join(ALL_IMAGE_KINDS)}")
     if args.event < 0:
         raise bad_value("--event", args.event, "a non-negative event number")
     if args.dataset and args.instructions:

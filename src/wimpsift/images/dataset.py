@@ -61,6 +61,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError, bad_value, validation_message
 from wimpsift.images.raster import (
+    ALL_IMAGE_KINDS,
     IMAGE_KINDS,
     ImageSettings,
     check_kinds,
@@ -201,6 +202,7 @@ def simulate_selected(detector: Detector, source, n_events: int, seed: int, stre
         np.concatenate([k.s1_trace_pe for k in kept]),
         np.concatenate([k.s2_trace_pe for k in kept]),
         first.arrays, first.sample_ns,
+        np.concatenate([k.event_trace_pe for k in kept]),
     )
 
 
@@ -338,6 +340,7 @@ def build_image_dataset(
                      for name in ("s1_pmt_area_pe", "s2_pmt_area_pe", "s1_trace_pe",
                                   "s2_trace_pe")),
             parts[0].arrays, parts[0].sample_ns,
+            np.concatenate([p.event_trace_pe for p in parts])[order],
         )
         images = render_images(merged, config.kinds, settings)
         with h5py.File(path, "r+") as f:
@@ -509,8 +512,8 @@ def build_instruction_dataset(
 
 def _open_checked(path: str | Path, kind: str):
     path = Path(path)
-    if kind not in IMAGE_KINDS:
-        raise bad_value("kind", kind, f"one of {', '.join(IMAGE_KINDS)}")
+    if kind not in ALL_IMAGE_KINDS:
+        raise bad_value("kind", kind, f"one of {', '.join(ALL_IMAGE_KINDS)}")
     if not path.is_file():
         raise DataError(f"dataset: {str(path)!r} does not exist")
     record = _read_record(path)

@@ -16,6 +16,12 @@ arrays of shape (N, height, width); the seed's "100×50" is width × height):
   S2 so that the S1/S2 size ratio shows.
 - ``hitpeak`` (default 75 × 75): the 2 × 2 of both, ``hit`` in the top half (S1 bottom
   array, S2 top array) and ``peak`` in the bottom half (S1, S2).
+- ``event`` (optional, not in the default kinds; 50 × 100): the whole event's summed
+  waveform from the window start to the longest possible drift
+  (``ProcessedEvents.event_trace_pe``), the largest amplitude in each column's time
+  slice as the same log-scaled filled curve as ``peak`` (:mod:`wimpsift.images.event`).
+  Secondary S2s (neutron multiple scatters) and the S1–S2 distance show here; the S2
+  width shows in ``peak`` (its S2 window spans several widths even at the cathode).
 
 Rendering is a few vectorised numpy operations per batch: the hit panels are a matrix
 product of the per-PMT grey levels with a precomputed pixel-coverage matrix.
@@ -28,12 +34,14 @@ from typing import Annotated
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from wimpsift.errors import ConfigError, bad_value, validation_message
+from wimpsift.errors import ConfigError, DataError, bad_value, validation_message
 
 IMAGE_KINDS = ("hit", "peak", "hitpeak")
+"""the default kinds"""
+ALL_IMAGE_KINDS = (*IMAGE_KINDS, "event")
 DEFAULT_SHAPES: dict[str, tuple[int, int]] = {"hit": (50, 100), "peak": (50, 100),
-                                               "hitpeak": (75, 75)}
-MIN_SIDE = {"hit": (2, 4), "peak": (2, 4), "hitpeak": (4, 4)}
+                                               "hitpeak": (75, 75), "event": (50, 100)}
+MIN_SIDE = {"hit": (2, 4), "peak": (2, 4), "hitpeak": (4, 4), "event": (2, 2)}
 
 
 class ImageSettings(BaseModel):
@@ -41,7 +49,8 @@ class ImageSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    shapes: dict[str, tuple[int, int]] = Field(default_factory=lambda: dict(DEFAULT_SHAPES))
+    shapes: dict[str, tuple[int, int]] = Field(
+        default_factory=lambda: {k: DEFAULT_SHAPES[k] for k in IMAGE_KINDS})
     hit_s1_max_pe: Annotated[float, Field(gt=0)] = 30.0
     hit_s2_max_pe: Annotated[float, Field(gt=0)] = 3000.0
     peak_min_pe_per_sample: Annotated[float, Field(gt=0)] = 0.1
@@ -57,10 +66,10 @@ def check_kinds(kinds) -> tuple[str, ...]:
         kinds = [k.strip() for k in kinds.split(",") if k.strip()]
     kinds = tuple(kinds)
     if not kinds:
-        raise bad_value("kinds", kinds, f"one or more of {', '.join(IMAGE_KINDS)}")
+        raise bad_value("kinds", kinds, f"one or more of {', '.join(ALL_IMAGE_KINDS)}")
     for kind in kinds:
-        if kind not in IMAGE_KINDS:
-            raise bad_value("kinds", kind, f"one of {', '.join(IMAGE_KINDS)}")
+        if kind not in ALL_IMAGE_KINDS:
+            raise bad_value("kinds", kind, f"one of {', '.join(ALL_IMAGE_KINDS)}")
     if len(set(kinds)) != len(kinds):
         raise bad_value("kinds", kinds, "each kind at most once")
     return kinds
@@ -68,7 +77,7 @@ def check_kinds(kinds) -> tuple[str, ...]:
 
 def image_settings(shapes: dict | None = None, **scaling) -> ImageSettings:
     """Build validated ImageSettings; ``shapes`` maps a kind to (height, width)."""
-    merged = dict(DEFAULT_SHAPES)
+    merged = {k: DEFAULT_SHAPES[k] for k in IMAGE_KINDS}  # default kinds only
     for kind, shape in (shapes or {}).items():
         check_kinds([kind])
         try:
@@ -91,6 +100,7 @@ def image_settings(shapes: dict | None = None, **scaling) -> ImageSettings:
 def render_images(processed, kinds=IMAGE_KINDS, settings: ImageSettings | None = None
                   ) -> dict[str, np.ndarray]:
     """Render the requested kinds for processed events -> {kind: (N, H, W) float32}."""
+    from wimpsift.images.event import render_event
     from wimpsift.images.hit import render_hit
     from wimpsift.images.hitpeak import render_hitpeak
     from wimpsift.images.peak import render_peak
@@ -103,6 +113,11 @@ def render_images(processed, kinds=IMAGE_KINDS, settings: ImageSettings | None =
         if kind == "hit":
             out[kind] = render_hit(processed.s1_pmt_area_pe, processed.s2_pmt_area_pe,
                                    processed.arrays, shape, settings)
+        elif kind == "event":
+            if processed.event_trace_pe is None:
+                raise DataError("events: no whole-event profiles (event_trace_pe) for "
+                                "'event' images; process the events again")
+            out[kind] = render_event(processed.event_trace_pe, shape, settings)
         elif kind == "peak":
             out[kind] = render_peak(processed.s1_trace_pe, processed.s2_trace_pe, shape, settings)
         else:

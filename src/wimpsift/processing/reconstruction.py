@@ -39,6 +39,7 @@ from wimpsift.events import EVENT_COLUMNS
 from wimpsift.processing.corrections import corrected_s1_pe, corrected_s2_pe
 from wimpsift.processing.peaks import PeakSettings, find_peaks, main_peaks
 from wimpsift.processing.selection import in_fiducial, in_window, passes_threshold
+from wimpsift.processing.topology import event_profile, s2_multiplicity, topology_columns
 from wimpsift.response.charge import depth_cm
 from wimpsift.response.pmt_light import DEFAULT_OPTICS, OpticalSettings, s2_top_lrf
 from wimpsift.waveforms.event import WaveformEvents
@@ -54,6 +55,8 @@ class ProcessingSettings(BaseModel):
     s1_pre_ns: Annotated[float, Field(ge=0)] = 50.0
     s2_trace_ns: Annotated[float, Field(gt=0)] = 10_000.0
     xy_grid_cm: Annotated[float, Field(gt=0)] = 1.0
+    event_bins: Annotated[int, Field(ge=10, le=100_000)] = 1000
+    """time bins of the whole-event profile (``event`` images)"""
 
 
 @dataclass
@@ -71,6 +74,8 @@ class ProcessedEvents:
     s2_trace_pe: np.ndarray
     arrays: PmtArrays
     sample_ns: float
+    event_trace_pe: np.ndarray | None = None
+    """(N, event_bins) whole-event profile, mean PE per sample (processing.topology)"""
 
     def __len__(self) -> int:
         return len(self.table)
@@ -81,6 +86,7 @@ class ProcessedEvents:
             self.table[mask].reset_index(drop=True), self.s1_pmt_area_pe[mask],
             self.s2_pmt_area_pe[mask], self.s1_trace_pe[mask], self.s2_trace_pe[mask],
             self.arrays, self.sample_ns,
+            None if self.event_trace_pe is None else self.event_trace_pe[mask],
         )
 
 
@@ -161,8 +167,15 @@ def process_events(raw: WaveformEvents, settings: ProcessingSettings | None = No
     has_s1 = np.zeros(n, bool)
     has_s2 = np.zeros(n, bool)
     n_peaks = np.zeros(n, dtype=np.int64)
+    s2_counts = []
+    event_window_ns = (raw.settings.pre_trigger_us + detector.max_drift_time_us
+                       + raw.settings.post_s2_us) * 1000.0
+    bin_samples = max(1, int(np.ceil(event_window_ns / dt / settings.event_bins)))
+    event_trace = np.zeros((n, settings.event_bins), dtype=np.float32)
     for i, event in enumerate(raw.events):
         peaks = find_peaks(event, n_pmts, coincidence, settings.peaks)
+        s2_counts.append(s2_multiplicity(peaks, detector.charge.s2_threshold_pe))
+        event_trace[i] = event_profile(event, settings.event_bins, bin_samples)
         n_peaks[i] = len(peaks)
         i1, i2 = main_peaks(peaks)
         if i1 >= 0:
@@ -232,7 +245,9 @@ def process_events(raw: WaveformEvents, settings: ProcessingSettings | None = No
     for extra in ("s2_x_true_cm", "s2_y_true_cm", "drift_time_true_us", "s1_true_area_pe",
                   "s2_true_area_pe"):
         table[extra] = truth[extra].to_numpy()
-    return ProcessedEvents(table, s1_pmt, s2_pmt, s1_trace, s2_trace, arrays, dt)
+    table = table.join(topology_columns(table, s2_counts, s1_pmt, s2_pmt, arrays, detector,
+                                        raw.optics, raw.settings.el_duration_ns))
+    return ProcessedEvents(table, s1_pmt, s2_pmt, s1_trace, s2_trace, arrays, dt, event_trace)
 
 
 def resolution_summary(table: pd.DataFrame) -> dict[str, float]:

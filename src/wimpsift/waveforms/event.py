@@ -29,14 +29,13 @@ from wimpsift.errors import bad_value
 from wimpsift.response.charge import drift_time_us, extracted_electrons, longitudinal_spread_us
 from wimpsift.response.light import photon_detection_probability
 from wimpsift.response.pmt_light import OpticalSettings, s1_pattern, s2_pattern
-from wimpsift.simulation import sample_interactions
 from wimpsift.sources import Source, sample_positions
 from wimpsift.sources.interactions import (
     InteractionList,
     nest_photon_times,
-    single_interactions,
 )
 from wimpsift.sources.positions import Volume
+from wimpsift.sources.topology import source_topology
 from wimpsift.waveforms.config import WaveformSettings
 from wimpsift.waveforms.extra_peaks import afterpulses
 from wimpsift.waveforms.noise import add_baseline_noise
@@ -283,30 +282,14 @@ def source_interactions(detector: Detector, source: Source, n_events: int, seed:
                         volume: Volume = "fiducial", chunk_index: int = 0) -> InteractionList:
     """Recoils of ``source`` as an interaction list (NEST quanta).
 
-    Energies, positions and quanta come from
-    :func:`wimpsift.simulation.sample_interactions`; its detection and extraction draws
-    are not used (the waveform stage draws its own). An accidental coincidence is an
-    event of two interactions: the light-only one and the unrelated charge-only one.
-    Wall and anomalous events carry the source's kept charge fraction.
+    Each source's topology (:mod:`wimpsift.sources.topology`): radiogenic neutrons
+    scatter several times, an accidental coincidence is a lone S1 and an unrelated lone
+    S2, wall and anomalous events carry the source's kept charge fraction. Detection and
+    extraction draws of :func:`wimpsift.simulation.sample_interactions` are not used
+    (the waveform stage draws its own).
     """
     rng = np.random.default_rng([int(seed), int(chunk_index), 3])
-    n = int(n_events)
-    it = sample_interactions(detector, source, n, rng, volume)
-    single = single_interactions(source.recoil_type, it.x_cm, it.y_cm, it.z_cm,
-                                 it.quanta.n_photons, it.n_electrons, it.energy_kev)
-    if it.kind in ("wall", "anomalous"):
-        single.charge_kept = np.broadcast_to(source.charge_kept_fraction(n, rng), (n,)).copy()
-    if it.kind != "accidental":
-        return single
-    light = single_interactions(source.recoil_type, it.x_cm, it.y_cm, it.z_cm,
-                                it.quanta.n_photons, np.zeros(n), it.energy_kev)
-    charge = single_interactions(source.recoil_type, it.s2_x_cm, it.s2_y_cm, it.s2_z_cm,
-                                 np.zeros(n), it.n_electrons, np.full(n, np.nan))
-    order = np.argsort(np.concatenate([light.event, charge.event]), kind="stable")
-    return InteractionList(**{
-        name: np.concatenate([getattr(light, name), getattr(charge, name)])[order]
-        for name in ("event", "recoil_type", "x_cm", "y_cm", "z_cm", "t_ns", "n_photons",
-                     "n_electrons", "energy_kev")})
+    return source_topology(detector, source, int(n_events), rng, volume)
 
 
 def simulate_waveform_events(

@@ -1,0 +1,128 @@
+"""Event topology of each source: which interactions make up one event.
+
+The waveform simulation (:func:`wimpsift.waveforms.event.source_interactions`) asks
+here for the interaction list of a source:
+
+- radiogenic neutrons: several elastic scatters per event
+  (:mod:`wimpsift.sources.neutron_scatters`), NEST NR quanta per scatter;
+- accidental coincidences: two interactions, a lone S1 (a low-energy ER whose charge
+  is lost) and a lone S2 from an unrelated ER. The lone S2's electrons come from a
+  true depth uniform over the whole drift length, but it lands in the event at an
+  *apparent* drift time from the sampled volume (its own S1 was missed: the pairing is
+  random in time). Its width therefore follows its true depth, not the drift time the
+  event shows — the handle of XENON1T's S2-width cut;
+- wall events: an ER on the PTFE wall whose electrons partly stick to the wall (kept
+  fraction from the detector). Their S1 hit pattern is that of the wall; the surviving
+  electrons follow field lines bent inward near the charged-up PTFE, so the S2 is made
+  at a radius R − Δ, with Δ half-normal of scale
+  ``WALL_RECONSTRUCTION_SPREAD`` × the position resolution at the expected top S2 — the
+  same inward displacement the event-level simulation applies
+  (:mod:`wimpsift.simulation`). The event is two interactions at one time and depth:
+  the light at the wall, the charge just inside it; the S2 hit pattern sits at the
+  array's edge and small S2s can leak into the fiducial volume;
+- anomalous events: one interaction that keeps only part of its charge;
+- everything else (WIMPs, ER, CEvNS): one interaction per event.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wimpsift.detectors import Detector
+from wimpsift.response.charge import drift_time_us, electron_survival
+from wimpsift.response.position import xy_resolution_cm
+from wimpsift.simulation import (
+    WALL_RECONSTRUCTION_SPREAD,
+    Interactions,
+    sample_interactions,
+    volume_mass_kg,
+)
+from wimpsift.sources.base import Source
+from wimpsift.sources.interactions import InteractionList, single_interactions
+from wimpsift.sources.neutron_scatters import neutron_interactions, single_scatter_fraction
+from wimpsift.sources.neutrons import RadiogenicNeutrons
+from wimpsift.sources.positions import Volume
+
+_FIELDS = ("event", "recoil_type", "x_cm", "y_cm", "z_cm", "t_ns", "n_photons",
+           "n_electrons", "energy_kev")
+
+
+def _interleave(first: InteractionList, second: InteractionList) -> InteractionList:
+    """One event of each list's row i, ``first``'s interaction before ``second``'s."""
+    order = np.argsort(np.concatenate([first.event, second.event]), kind="stable")
+    return InteractionList(**{
+        name: np.concatenate([getattr(first, name), getattr(second, name)])[order]
+        for name in _FIELDS})
+
+
+def accidental_interactions(detector: Detector, source: Source, it: Interactions,
+                            rng: np.random.Generator) -> InteractionList:
+    """Lone S1 + lone S2 pairs; the S2's true depth is independent of its drift time."""
+    n = it.energy_kev.size
+    light = single_interactions(source.recoil_type, it.x_cm, it.y_cm, it.z_cm,
+                                it.quanta.n_photons, np.zeros(n), it.energy_kev)
+    true_z = -detector.geometry.tpc_length_cm * rng.random(n)
+    charge = single_interactions(source.recoil_type, it.s2_x_cm, it.s2_y_cm, true_z,
+                                 np.zeros(n), it.n_electrons, np.full(n, np.nan))
+    apparent_us = drift_time_us(it.s2_z_cm, detector)
+    charge.t_ns = (apparent_us - drift_time_us(true_z, detector)) * 1000.0
+    return _interleave(light, charge)
+
+
+def wall_interactions(detector: Detector, source: Source, it: Interactions,
+                      rng: np.random.Generator) -> InteractionList:
+    """Light on the wall, partly lost charge displaced inward (see module docstring)."""
+    n = it.energy_kev.size
+    kept = source.charge_kept_fraction(n, rng)
+    top_pe = (it.n_electrons * kept * electron_survival(drift_time_us(it.z_cm, detector),
+                                                        detector)
+              * detector.charge.extraction_efficiency * detector.se_gain_pe
+              * detector.charge.s2_top_fraction)
+    shift = np.abs(rng.standard_normal(n)) * WALL_RECONSTRUCTION_SPREAD * xy_resolution_cm(
+        top_pe, detector)
+    r = np.hypot(it.x_cm, it.y_cm)
+    scale = np.clip(r - shift, 0.0, None) / np.maximum(r, 1e-9)
+    light = single_interactions(source.recoil_type, it.x_cm, it.y_cm, it.z_cm,
+                                it.quanta.n_photons, np.zeros(n), it.energy_kev)
+    charge = single_interactions(source.recoil_type, it.x_cm * scale, it.y_cm * scale,
+                                 it.z_cm, np.zeros(n), it.n_electrons, np.full(n, np.nan))
+    both = _interleave(light, charge)
+    both.charge_kept = np.repeat(kept, 2)
+    return both
+
+
+def source_topology(detector: Detector, source: Source, n_events: int,
+                    rng: np.random.Generator, volume: Volume = "fiducial") -> InteractionList:
+    """The interaction list of ``n_events`` events of ``source`` (see module docstring)."""
+    n = int(n_events)
+    if isinstance(source, RadiogenicNeutrons):
+        return neutron_interactions(detector, source, n, rng, volume)
+    it = sample_interactions(detector, source, n, rng, volume)
+    if it.kind == "accidental":
+        return accidental_interactions(detector, source, it, rng)
+    if it.kind == "wall":
+        return wall_interactions(detector, source, it, rng)
+    single = single_interactions(source.recoil_type, it.x_cm, it.y_cm, it.z_cm,
+                                 it.quanta.n_photons, it.n_electrons, it.energy_kev)
+    if it.kind == "anomalous":
+        single.charge_kept = np.broadcast_to(source.charge_kept_fraction(n, rng), (n,)).copy()
+    return single
+
+
+def expected_topology_events(detector: Detector, source: Source, volume: Volume = "fiducial"
+                             ) -> float | None:
+    """Expected events, in the detector's live time, of ``source`` as simulated here.
+
+    Physical sources: rate × target mass of ``volume`` × live days; radiogenic neutrons:
+    the published fiducial single-scatter rate divided by the simulated single-scatter
+    fraction (:func:`~wimpsift.sources.neutron_scatters.single_scatter_fraction`), so
+    multiple scatters come on top. ``None`` for data-driven sources, whose published
+    count holds in the analysis window only (weight them by their events in the window).
+    """
+    if source.expected_in_window is not None:
+        return None
+    live_days = detector.exposure.live_days
+    if isinstance(source, RadiogenicNeutrons):
+        return (source.rate_per_kg_day * detector.fiducial.mass_kg * live_days
+                / single_scatter_fraction(detector, volume))
+    return source.rate_per_kg_day * volume_mass_kg(detector, volume) * live_days
