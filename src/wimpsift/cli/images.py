@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-o", "--output", required=True,
                    help=f"output directory (the dataset is DIR/{DATASET_NAME}; reruns resume)")
-    p.set_defaults(func=_images)
+    p.set_defaults(func=_images, output_spec={"folder": True})
 
     s = subparsers.add_parser("show", help="draw one event: full labelled figure or a network image")
     s.add_argument("--detector", "-d", default="xenon1t_sr0")
@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--dataset", help="take the image from this dataset file instead of simulating")
     s.add_argument("--scale", type=int, default=4, help="pixel enlargement of network images")
     s.add_argument("-o", "--output", required=True, help="output .png")
-    s.set_defaults(func=_show)
+    s.set_defaults(func=_show, output_spec={"suffixes": (".png",)})
 
 
 def _images(args: argparse.Namespace) -> int:
@@ -58,8 +58,6 @@ def _images(args: argparse.Namespace) -> int:
     from wimpsift.images.png import save_png
 
     out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise bad_value("--output", str(out), "a directory")
     if args.examples < 0:
         raise bad_value("--examples", args.examples, "a non-negative number")
     shapes = dict(_shape(text) for text in args.shape)
@@ -110,10 +108,8 @@ def _show(args: argparse.Namespace) -> int:
     from wimpsift.images.dataset import parse_source
     from wimpsift.images.raster import render_images
     from wimpsift.processing.reconstruction import process_events
-    from wimpsift.provenance import check_writable
     from wimpsift.waveforms.event import simulate_waveform_events
 
-    check_writable(args.output, "output")
     detector = load_detector(args.detector)
     source = parse_source(detector, args.source, "--source")
     raw = simulate_waveform_events(detector, source, args.event + 1, args.seed)

@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("-o", "--output", help="write the result JSON (with provenance) here")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
-    c.set_defaults(func=_compute)
+    c.set_defaults(func=_compute, output_spec={"suffixes": (".json",)})
 
     d = sub.add_parser("discovery", help="discovery significance of the observed data")
     common(d)
@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e = sub.add_parser("export-pyhf", help="write the model as a pyhf JSON workspace")
     common(e)
     e.add_argument("-o", "--output", required=True, help="workspace .json")
-    e.set_defaults(func=_export)
+    e.set_defaults(func=_export, output_spec={"suffixes": (".json",)})
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -129,13 +129,11 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
 
 
 def _compute(args: argparse.Namespace) -> int:
-    from wimpsift.provenance import check_writable, provenance, write_json
+    from wimpsift.provenance import provenance, write_json
     from wimpsift.stats.limits import LimitConfig, upper_limit
     from wimpsift.stats.teststat import check_cl
 
     check_cl(args.cl, "--cl")
-    if args.output:
-        check_writable(args.output)
     config = LimitConfig.build(
         confidence_level=args.cl, method=args.method, n_toys=args.n_toys,
         n_background_toys=args.n_background_toys, power_constraint=args.power_constraint, seed=args.seed,
@@ -177,10 +175,8 @@ def _discovery(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from wimpsift.provenance import check_writable
     from wimpsift.stats.pyhf_export import write_workspace
 
-    check_writable(args.output)
     lik, data = _likelihood(args)
     path = write_workspace(args.output, lik, _observed(args, lik, data))
     print(f"wrote {path}", file=sys.stderr)

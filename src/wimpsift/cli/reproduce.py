@@ -68,7 +68,7 @@ def _add_cnn(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", choices=["wimpsift", "synthetic"], default=None,
                    help="synthetic: toy images to test the pipeline (no physics meaning)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.set_defaults(func=_run_cnn)
+    p.set_defaults(func=_run_cnn, output_spec={"folder": True})
 
 
 def _run_lux(args: argparse.Namespace) -> int:
@@ -104,7 +104,7 @@ def _add_lux(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler-address", default=None,
                    help="use this dask.distributed scheduler instead of running toys in process")
     p.add_argument("--no-studies", action="store_true", help="skip the PCA, input and projection studies")
-    p.set_defaults(func=_run_lux)
+    p.set_defaults(func=_run_lux, output_spec={"folder": True})
 
 
 #: sub-command name -> function that adds its parser to the ``reproduce`` group

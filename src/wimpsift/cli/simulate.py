@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-o", "--output", required=True, help="output .parquet file")
-    p.set_defaults(func=_simulate)
+    p.set_defaults(func=_simulate, output_spec={"suffixes": (".parquet",)})
 
     r = subparsers.add_parser("rates", help="expected events per source (the CNN seed's Table I)")
     r.add_argument("--detector", "-d", default="xenon1t_sr0")
@@ -57,14 +57,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--events", type=int, default=5000)
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("-o", "--output", required=True, help="output image (.png or .pdf)")
-    b.set_defaults(func=_bands)
+    b.set_defaults(func=_bands, output_spec={"suffixes": (".png", ".pdf", ".svg")})
 
     i = subparsers.add_parser(
         "instructions", help="write an event table as a waveform-simulator instruction CSV"
     )
     i.add_argument("events", help="input .parquet event table")
     i.add_argument("-o", "--output", required=True, help="output .csv")
-    i.set_defaults(func=_instructions)
+    i.set_defaults(func=_instructions, output_spec={"suffixes": (".csv",)})
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -112,11 +112,9 @@ def _rates(args: argparse.Namespace) -> int:
 def _bands(args: argparse.Namespace) -> int:
     from wimpsift.detectors import load_detector
     from wimpsift.plots.bands import plot_bands
-    from wimpsift.provenance import check_writable
     from wimpsift.simulation import simulate_events
     from wimpsift.sources import make_source
 
-    check_writable(args.output)
     if args.events <= 0:
         raise ConfigError(f"--events: got {args.events}, expected a positive number of events")
     detector = load_detector(args.detector)
@@ -135,10 +133,8 @@ def _bands(args: argparse.Namespace) -> int:
 
 def _instructions(args: argparse.Namespace) -> int:
     from wimpsift.io.instructions import events_to_instructions, write_instructions
-    from wimpsift.provenance import check_writable
     from wimpsift.simulation import read_events
 
-    check_writable(args.output)
     events, _ = read_events(Path(args.events))
     write_instructions(events_to_instructions(events), args.output)
     return 0
