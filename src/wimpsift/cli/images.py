@@ -105,13 +105,17 @@ def _show(args: argparse.Namespace) -> int:
         return 0
 
     from wimpsift.detectors import load_detector
+    from wimpsift.detectors.pmt_arrays import pmt_arrays
     from wimpsift.images.dataset import parse_source
     from wimpsift.images.raster import render_images
     from wimpsift.processing.reconstruction import process_events
+    from wimpsift.provenance import check_resources
     from wimpsift.waveforms.event import simulate_waveform_events
 
     detector = load_detector(args.detector)
     source = parse_source(detector, args.source, "--source")
+    # events 0 .. --event are simulated; each holds its S1 and S2 hit patterns (float64)
+    check_resources("--event", memory_bytes=(args.event + 1) * 2 * 8 * pmt_arrays(detector).n_pmts)
     raw = simulate_waveform_events(detector, source, args.event + 1, args.seed)
     if args.kind == "figure":
         event_figure(raw, args.event, args.output)

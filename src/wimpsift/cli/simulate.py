@@ -91,10 +91,13 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _rates(args: argparse.Namespace) -> int:
     from wimpsift.detectors import load_detector
+    from wimpsift.provenance import check_resources
     from wimpsift.rates import format_rate_table, rate_table
+    from wimpsift.simulation import table_bytes_per_event
 
     if args.mc_events <= 0:
         raise ConfigError(f"--mc-events: got {args.mc_events}, expected a positive number")
+    check_resources("--mc-events", memory_bytes=args.mc_events * table_bytes_per_event())
     detector = load_detector(args.detector)
     if args.exposure_kg_days is not None and args.exposure_kg_days <= 0:
         raise ConfigError(f"--exposure-kg-days: got {args.exposure_kg_days}, expected a positive exposure")
@@ -112,11 +115,14 @@ def _rates(args: argparse.Namespace) -> int:
 def _bands(args: argparse.Namespace) -> int:
     from wimpsift.detectors import load_detector
     from wimpsift.plots.bands import plot_bands
-    from wimpsift.simulation import simulate_events
+    from wimpsift.provenance import check_resources
+    from wimpsift.simulation import simulate_events, table_bytes_per_event
     from wimpsift.sources import make_source
 
     if args.events <= 0:
         raise ConfigError(f"--events: got {args.events}, expected a positive number of events")
+    # two event tables (ER and WIMP) are held at once
+    check_resources("--events", memory_bytes=2 * args.events * table_bytes_per_event())
     detector = load_detector(args.detector)
     er = simulate_events(detector, make_source(detector, "er"), args.events, args.seed)
     wimp = simulate_events(detector, make_source(detector, "wimp", args.mass_gev), args.events, args.seed + 1)
