@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -345,9 +346,14 @@ def simulate_to_parquet(
                 f"output: {str(partial)!r} holds an interrupted run with another configuration; "
                 "remove it or rerun with the same settings"
             )
-    else:
-        partial.mkdir()
-        write_json(stamp, {"config_hash": config_hash(record)})  # atomic: never half-written
+    else:  # the folder appears, by a rename, only with its stamp complete inside
+        fresh = Path(tempfile.mkdtemp(prefix=f".{partial.name}.", dir=partial.parent))
+        try:
+            write_json(fresh / stamp.name, {"config_hash": config_hash(record)})
+            fresh.rename(partial)
+        except BaseException:
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
 
     starts = list(range(0, n_total, config.chunk_size))
     bar = tqdm(total=n_total, unit="ev", desc=f"simulate {config.source}", disable=not progress)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from wimpsift.errors import ConfigError, DataError
+from wimpsift.errors import ConfigError, DataError, WimpsiftError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,7 +68,7 @@ def _read_json(path: str, parameter: str) -> Any:
         return json.loads(Path(path).read_text())
     except FileNotFoundError as err:
         raise ConfigError(f"{parameter}: file {path!r} does not exist") from err
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:  # JSONDecodeError, UnicodeDecodeError
         raise DataError(f"{parameter}: {path!r} is not readable JSON: {err}") from err
 
 
@@ -79,7 +79,12 @@ def _likelihood(args: argparse.Namespace):
     data = _read_json(args.templates, "templates")
     if not isinstance(data, dict):
         raise DataError("templates: expected a JSON object")
-    templates = TemplateSet.from_dict(data)
+    try:
+        templates = TemplateSet.from_dict(data)
+    except WimpsiftError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        raise DataError(f"templates: malformed content: {err}") from err
     if args.combine_backgrounds:
         templates = templates.combined()
     widths: Any = 0.25 if args.width is None else args.width
@@ -107,13 +112,24 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
             raise DataError("templates: bin_edges are needed to histogram --events")
         if not args.columns or len(args.columns) != len(edges):
             raise ConfigError(f"--columns: give {len(edges)} column(s), one per template axis")
+        import pyarrow.parquet as pq
+
+        if not Path(args.events).is_file():
+            raise ConfigError(f"--events: file {args.events!r} does not exist")
         try:
+            names = pq.read_schema(args.events).names
+            missing = [c for c in args.columns if c not in names]
+            if missing:
+                raise DataError(f"--events: {args.events!r} has no column(s) "
+                                f"{', '.join(map(repr, missing))}")
             table = pd.read_parquet(args.events, columns=args.columns)
-        except FileNotFoundError as err:
-            raise ConfigError(f"--events: file {args.events!r} does not exist") from err
+        except WimpsiftError:
+            raise
         except (OSError, ValueError, KeyError) as err:
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise DataError(
-                f"--events: cannot read columns {args.columns} of {args.events!r}: {err}") from err
+                f"--events: cannot read columns {args.columns} of {args.events!r}: {first}"
+            ) from err
         values = np.column_stack([table[c].to_numpy(dtype=float) for c in args.columns])
         counts, _ = np.histogramdd(values, bins=list(edges))
         return counts.ravel()

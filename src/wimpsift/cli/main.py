@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(args)
     except WimpsiftError as err:
-        print(f"wimpsift {args.command}: error: {err}", file=sys.stderr)
+        print(f"wimpsift {args.command}: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except OSError as err:
         print(f"wimpsift {args.command}: error: {os_error_message(err)}", file=sys.stderr)
@@ -59,6 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("wimpsift: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _one_line(message: str) -> str:
+    """The first line of a message (a library's multi-line detail is cut, marked […])."""
+    lines = [line for line in message.splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return message.strip()
+    return f"{lines[0].strip()} […]"
 
 
 def _run(args: argparse.Namespace) -> int:
