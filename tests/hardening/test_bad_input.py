@@ -169,4 +169,4 @@ def test_malformed_model_index_is_one_line(index, trained, cli, tmp_path):
     copy = tmp_path / "run"
     shutil.copytree(out / "models", copy / "models")
     (copy / "models" / "index.json").write_text(index)
-    one_line_error(*cli(["nn", "evaluate", "--models", copy, events]), "models")
+    one_line_error(*cli(["nn", "evaluate", "--models", copy / "models", events]), "models")
