@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from wimpsift.cli import seed
 from wimpsift.errors import ConfigError, bad_value
 
 DATASET_NAME = "images.h5"
@@ -35,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--selection", default="window", help="window (default), threshold or none")
     p.add_argument("--chunk-events", type=int, default=256, help="events per class per chunk")
     p.add_argument("--examples", type=int, default=0, help="also write N example PNGs per kind")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=seed, required=True)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-o", "--output", required=True,
                    help=f"output directory (the dataset is DIR/{DATASET_NAME}; reruns resume)")
@@ -44,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s = subparsers.add_parser("show", help="draw one event: full labelled figure or a network image")
     s.add_argument("--detector", "-d", default="xenon1t_sr0")
     s.add_argument("--source", default="wimp:500", help="source to simulate, e.g. wimp:500 or er")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=seed, default=0)
     s.add_argument("--event", type=int, default=0, help="event number (simulated or dataset row)")
     s.add_argument("--kind", default="figure", help="figure (PaX-like display), hit, peak or hitpeak")
     s.add_argument("--dataset", help="take the image from this dataset file instead of simulating")
@@ -84,6 +85,13 @@ def _images(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_scale(image, scale: int) -> None:
+    """The enlarged image (float32, and its 8-bit RGBA copy) must fit in memory."""
+    from wimpsift.provenance import check_resources
+
+    check_resources("--scale", memory_bytes=image.size * scale**2 * (4 + 4))
+
+
 def _show(args: argparse.Namespace) -> int:
     from wimpsift.images.png import event_figure, save_png
     from wimpsift.images.raster import IMAGE_KINDS
@@ -92,6 +100,8 @@ def _show(args: argparse.Namespace) -> int:
         raise bad_value("--kind", args.kind, f"figure or one of {', '.join(IMAGE_KINDS)}")
     if args.event < 0:
         raise bad_value("--event", args.event, "a non-negative event number")
+    if args.scale < 1:
+        raise bad_value("--scale", args.scale, "a positive integer")
     if args.dataset:
         from wimpsift.images.dataset import load_images
 
@@ -100,6 +110,7 @@ def _show(args: argparse.Namespace) -> int:
         images, _, _ = load_images(args.dataset, args.kind)
         if args.event >= len(images):
             raise bad_value("--event", args.event, f"a row in [0, {len(images)})")
+        _check_scale(images[args.event], args.scale)
         save_png(images[args.event], args.output, args.scale)
         print(args.output)
         return 0
@@ -121,6 +132,7 @@ def _show(args: argparse.Namespace) -> int:
         event_figure(raw, args.event, args.output)
     else:
         images = render_images(process_events(raw), [args.kind])[args.kind]
+        _check_scale(images[args.event], args.scale)
         save_png(images[args.event], args.output, args.scale)
     print(args.output)
     return 0

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from wimpsift.cli import seed
 from wimpsift.errors import ConfigError, DataError, WimpsiftError
 
 
@@ -46,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--n-background-toys", type=int, default=1000, help="background-only toys (toys)")
     c.add_argument("--power-constraint", type=float, default=None,
                    help="critical power, e.g. 0.159 (-1 sigma, arXiv 2105.00599) or 0.5 (median)")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=seed, default=0)
     c.add_argument("-o", "--output", help="write the result JSON (with provenance) here")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.set_defaults(func=_compute, output_spec={"suffixes": (".json",)})
@@ -156,6 +157,11 @@ def _compute(args: argparse.Namespace) -> int:
     )
     lik, data = _likelihood(args)
     observed = _observed(args, lik, data)
+    if config.method == "toys":  # one test statistic per toy and grid strength is kept
+        from wimpsift.provenance import check_resources
+
+        check_resources("--n-toys", memory_bytes=8 * config.mu_grid_points
+                        * (config.n_toys + config.n_background_toys))
     result = upper_limit(lik, observed, config=config)
     payload = {
         "result": result.to_dict(),

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from wimpsift.cli import seed
 from wimpsift.errors import ConfigError, DataError
 
 
@@ -53,7 +54,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mi-epsilon", type=float, default=0.02)
     g.add_argument("--mi-n-sigma", type=float, default=1.0)
     g.add_argument("--max-retrains", type=int, default=2)
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=seed, default=0)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from wimpsift.cli import seed
 from wimpsift.errors import ConfigError
 
 
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--volume", default="fiducial", help="fiducial or active")
     p.add_argument("--prompt-fraction", action="store_true", help="simulate the S1 prompt fraction (slower)")
     p.add_argument("--chunk-size", type=int, default=100_000)
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=seed, required=True)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-o", "--output", required=True, help="output .parquet file")
     p.set_defaults(func=_simulate, output_spec={"suffixes": (".parquet",)})
@@ -47,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--mc-events", type=int, default=50_000, help="simulated events per source for efficiencies"
     )
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=seed, default=0)
     r.add_argument("--json", action="store_true", help="print {source: expected count} as JSON")
     r.set_defaults(func=_rates)
 
@@ -55,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--detector", "-d", default="xenon1t_sr0")
     b.add_argument("--mass-gev", type=_positive_float, default=500.0)
     b.add_argument("--events", type=int, default=5000)
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=seed, default=0)
     b.add_argument("-o", "--output", required=True, help="output image (.png or .pdf)")
     b.set_defaults(func=_bands, output_spec={"suffixes": (".png", ".pdf", ".svg")})
 
