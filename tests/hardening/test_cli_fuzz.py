@@ -251,7 +251,8 @@ def test_each_command_has_a_fuzz_spec():
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-          phases=[Phase.generate], suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+          phases=[Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_command_line_never_crashes_and_keeps_existing_outputs(name, data, inputs, tmp_path,
                                                                monkeypatch, capsys):
