@@ -33,7 +33,10 @@ def load_detector(name_or_path: str | Path) -> Detector:
                 f"detector: {origin!r} is neither a shipped detector "
                 f"({', '.join(shipped_detectors())}) nor a readable TOML file"
             )
-        text = path.read_text()
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            raise ConfigError(f"detector: {str(path)!r} is not a text (TOML) file") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
