@@ -11,6 +11,7 @@ same seed and configuration give identical files however the run was interrupted
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -348,6 +349,9 @@ def simulate_to_parquet(
             )
     else:  # the folder appears, by a rename, only with its stamp complete inside
         fresh = Path(tempfile.mkdtemp(prefix=f".{partial.name}.", dir=partial.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        fresh.chmod(0o777 & ~umask)  # mkdtemp makes 0700; give the usual permissions
         try:
             write_json(fresh / stamp.name, {"config_hash": config_hash(record)})
             fresh.rename(partial)
