@@ -428,10 +428,11 @@ def _build_chunks(path: Path, config: ImageDatasetConfig, det: Detector, sources
             parts[0].arrays, parts[0].sample_ns,
         )
         images = render_images(merged, config.kinds, settings)
-        # uncompressed size of this chunk plus the table's share: an upper bound of the write
+        # uncompressed size of this chunk, plus the event-table columns, which HDF5
+        # allocates whole at the first write: an upper bound of what this write needs
         _check_free_space(path, 2 * size * (sum(a[0].nbytes for a in images.values())
                                             + merged.s1_pmt_area_pe[0].nbytes * 2)
-                          + disk_bytes / n_chunks)
+                          + (disk_bytes if chunk == 0 else 0.0))
         with h5py.File(path, "r+") as f:
             sl = slice(offset, offset + 2 * size)
             for kind, array in images.items():
