@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -152,6 +153,10 @@ def output_lock(path: str | os.PathLike[str], parameter: str = "--output") -> It
     target = Path(os.path.abspath(path)).resolve()
     folder = Path(tempfile.gettempdir()) / f"wimpsift-locks-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise ConfigError(f"{parameter}: lock folder {str(folder)!r} is not a folder owned "
+                          "by this user; remove it")
     lock = folder / f"{hashlib.sha256(str(target).encode()).hexdigest()[:20]}.lock"
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
