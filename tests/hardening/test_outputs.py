@@ -120,3 +120,20 @@ def test_check_writable_creates_nothing_and_accepts_a_new_folder(tmp_path):
     assert check_writable(tmp_path / "a" / "b", folder=True) == tmp_path / "a" / "b"
     assert check_writable(tmp_path / "x.json", suffixes=(".json",)) == tmp_path / "x.json"
     assert snapshot(tmp_path) == before
+
+
+def test_lock_folder_planted_as_a_symlink_is_refused(tmp_path, monkeypatch):
+    import os
+    import tempfile
+
+    from wimpsift.errors import ConfigError
+    from wimpsift.provenance import output_lock
+
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / f"wimpsift-locks-{os.getuid()}").symlink_to(elsewhere)
+    with pytest.raises(ConfigError, match="not a folder owned by this user"), \
+            output_lock(tmp_path / "out.parquet"):
+        pass
+    assert list(elsewhere.iterdir()) == []
