@@ -6,6 +6,10 @@ an interrupted run resumes where it stopped, and finally merges them into one Pa
 file (written under a temporary name, then renamed) whose metadata carries the
 provenance. Each chunk's random numbers depend only on (seed, chunk index), so the
 same seed and configuration give identical files however the run was interrupted.
+The ``.partial`` folder appears (by a rename) only with its resume stamp complete, each
+chunk is renamed into place once written and one that does not read back is simulated
+again; a request whose output cannot fit on disk is refused before it starts
+(:func:`check_simulation_size`).
 """
 
 from __future__ import annotations
