@@ -34,3 +34,21 @@ def validation_message(err: Exception) -> str:
         got = "" if isinstance(value, dict | list) else f" (got {value!r})"
         problems.append(f"{where}: {e['msg']}{got}")
     return "; ".join(problems)
+
+
+def os_error_message(err: OSError) -> str:
+    """One line for an operating-system error met while running a command.
+
+    A full disk (ENOSPC, EDQUOT; h5py reports it in its message only) says that
+    finished work is kept and the same command resumes once space is freed.
+    """
+    import errno
+
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if err.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(err):
+        where = f" while writing {err.filename!r}" if err.filename else ""
+        return (f"no space left on device{where}; free some space and run the same "
+                "command again (finished parts are kept)")
+    if err.strerror and err.filename:
+        return f"{err.strerror}: {err.filename!r}"
+    return text

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -56,17 +57,155 @@ def config_hash(config: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def check_writable(path: str | os.PathLike[str], parameter: str = "output") -> Path:
-    """Fail early, with a clear message, when ``path`` cannot be written."""
+def check_writable(path: str | os.PathLike[str], parameter: str = "output", *,
+                   folder: bool = False, suffixes: tuple[str, ...] = ()) -> Path:
+    """Check, before any work, that ``path`` can be written; creates nothing.
+
+    A file output must not name a folder (an existing one or a name ending in ``/``),
+    must end in one of ``suffixes`` when given (the format written) and its folder must
+    exist. A folder output must not be an existing file; its missing parents are made
+    later. In both cases the nearest existing folder must accept a new file (tried with
+    a probe file, removed at once: this also catches ``/proc`` and read-only mounts,
+    where permission bits say yes). Raises a one-line :class:`ConfigError`.
+    """
+    text = os.fspath(path)
     path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.exists() and path.is_dir():
-        raise ConfigError(f"{parameter}: {str(path)!r} is a directory, expected a file path")
-    if not parent.exists():
-        raise ConfigError(f"{parameter}: directory {str(parent)!r} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise ConfigError(f"{parameter}: directory {str(parent)!r} is not writable")
+    if not text:
+        raise ConfigError(f"{parameter}: got an empty path")
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"{parameter}: {text!r} is a file, expected a folder")
+        start = path
+    else:
+        if text.endswith(("/", os.sep)) or path.is_dir():
+            raise ConfigError(f"{parameter}: {text!r} is a folder, expected a file path")
+        if suffixes and path.suffix.lower() not in suffixes:
+            raise ConfigError(f"{parameter}: {text!r} does not end in {' or '.join(suffixes)} "
+                              "(the format written)")
+        start = path.parent
+    nearest = Path(os.path.abspath(start))
+    while not nearest.exists() and nearest != nearest.parent:
+        nearest = nearest.parent
+    if not nearest.is_dir():
+        raise ConfigError(f"{parameter}: {str(nearest)!r} is a file, so {text!r} cannot be "
+                          "created inside it")
+    if not folder and nearest != Path(os.path.abspath(start)):
+        raise ConfigError(f"{parameter}: directory {str(path.parent)!r} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".wimpsift-probe-", dir=nearest)
+    except OSError as err:
+        raise ConfigError(f"{parameter}: cannot write in {str(nearest)!r} "
+                          f"({err.strerror or err})") from None
+    os.close(fd)
+    os.unlink(probe)
     return path
+
+
+def check_resources(parameter: str, *, disk_bytes: float = 0.0, memory_bytes: float = 0.0,
+                    where: str | os.PathLike[str] = ".") -> None:
+    """Refuse, before starting, a request whose estimated size cannot fit.
+
+    ``disk_bytes`` is compared with the free space of the file system holding
+    ``where`` (its nearest existing folder), ``memory_bytes`` with the memory available
+    now. Callers pass lower-bound estimates, so only requests that cannot possibly fit
+    are refused. Raises a one-line :class:`ConfigError` naming ``parameter``.
+    """
+    import shutil
+
+    if disk_bytes > 0:
+        folder = Path(os.path.abspath(where))
+        while not folder.is_dir() and folder != folder.parent:
+            folder = folder.parent
+        free = shutil.disk_usage(folder).free
+        if disk_bytes > free:
+            raise ConfigError(f"{parameter}: needs at least {_size(disk_bytes)} of disk, "
+                              f"{str(folder)!r} has {_size(free)} free")
+    if memory_bytes > 0:
+        import psutil
+
+        available = psutil.virtual_memory().available
+        if memory_bytes > available:
+            raise ConfigError(f"{parameter}: needs at least {_size(memory_bytes)} of memory, "
+                              f"{_size(available)} is available")
+
+
+def _size(n_bytes: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
+        if abs(n_bytes) < 1000 or unit == "PB":
+            return f"{n_bytes:.3g} {unit}"
+        n_bytes /= 1000
+    raise AssertionError  # unreachable
+
+
+@contextlib.contextmanager
+def output_lock(path: str | os.PathLike[str], parameter: str = "--output") -> Iterator[Path]:
+    """Hold an exclusive lock on the output ``path`` for the duration of a run.
+
+    A second run writing the same output (file or folder) fails at once with a one-line
+    :class:`ConfigError` naming the lock file, instead of the two corrupting each other's
+    work. The lock file lives in the temporary folder (``wimpsift-locks-<uid>``), keyed
+    by the resolved output path, so nothing is created next to the output before the
+    run's own checks pass; it is an ``flock`` lock, released by the kernel if the
+    process dies, so no stale lock survives a crash.
+    """
+    import fcntl
+
+    target = Path(os.path.abspath(path)).resolve()
+    folder = Path(tempfile.gettempdir()) / f"wimpsift-locks-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise ConfigError(f"{parameter}: lock folder {str(folder)!r} is not a folder owned "
+                          "by this user; remove it")
+    lock = folder / f"{hashlib.sha256(str(target).encode()).hexdigest()[:20]}.lock"
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ConfigError(f"{parameter}: another wimpsift run is writing {str(target)!r} "
+                              f"(lock file {str(lock)!r}); wait for it to finish") from None
+        try:  # the holder before us may have removed the file: lock the current one
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {target}\n".encode())
+        yield lock
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            lock.unlink()
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def guarded_output(path: str | os.PathLike[str], parameter: str = "--output", *,
+                   folder: bool = False, suffixes: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Check ``path`` (:func:`check_writable`), lock it (:func:`output_lock`) and run.
+
+    If the run fails, folders it created that are still empty are removed again, so a
+    refused request leaves nothing behind (a failed run's partial work, kept for
+    resuming, is not empty and stays).
+    """
+    path = check_writable(path, parameter, folder=folder, suffixes=suffixes)
+    top = Path(os.path.abspath(path if folder else path.parent))
+    missing = []
+    while not top.exists() and top != top.parent:
+        missing.append(top)
+        top = top.parent
+    with output_lock(path, parameter):
+        try:
+            yield path
+        except BaseException:
+            for created in missing:  # deepest first
+                with contextlib.suppress(OSError):
+                    created.rmdir()  # only succeeds when empty
+            raise
 
 
 @contextlib.contextmanager

@@ -51,7 +51,10 @@ def load_run_config(path: str | Path | None = None) -> RunConfig:
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"config: {str(path)!r} is not a readable file")
-        text, origin = p.read_text(), str(p)
+        try:
+            text, origin = p.read_text(), str(p)
+        except UnicodeDecodeError:
+            raise ConfigError(f"config: {str(path)!r} is not a text (TOML) file") from None
     try:
         return RunConfig.model_validate(tomllib.loads(text))
     except tomllib.TOMLDecodeError as err:

@@ -6,12 +6,18 @@ an interrupted run resumes where it stopped, and finally merges them into one Pa
 file (written under a temporary name, then renamed) whose metadata carries the
 provenance. Each chunk's random numbers depend only on (seed, chunk index), so the
 same seed and configuration give identical files however the run was interrupted.
+The ``.partial`` folder appears (by a rename) only with its resume stamp complete, each
+chunk is renamed into place once written and one that does not read back is simulated
+again; a request whose output cannot fit on disk is refused before it starts
+(:func:`check_simulation_size`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -27,7 +33,15 @@ from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.microphysics import Quanta, nest_quanta
 from wimpsift.processing.corrections import corrected_s1_pe, corrected_s2_pe
 from wimpsift.processing.selection import in_fiducial, in_window, passes_threshold
-from wimpsift.provenance import PROVENANCE_KEY, atomic_path, check_writable, config_hash, provenance
+from wimpsift.provenance import (
+    PROVENANCE_KEY,
+    atomic_path,
+    check_resources,
+    check_writable,
+    config_hash,
+    provenance,
+    write_json,
+)
 from wimpsift.response.charge import (
     depth_cm,
     drift_time_us,
@@ -79,6 +93,27 @@ def validated_config(**settings) -> SimulationConfig:
         return SimulationConfig(**settings)
     except ValidationError as err:
         raise ConfigError(validation_message(err)) from err
+
+
+def table_bytes_per_event() -> int:
+    """Bytes of one row of the event table in memory (numeric columns' item sizes)."""
+    frame = _empty_frame()
+    return int(sum(frame[c].dtype.itemsize for c in frame.columns))
+
+
+def check_simulation_size(n_events: int, chunk_size: int, output: str | Path,
+                          parameter: str = "events") -> None:
+    """Refuse a simulation whose output cannot fit on disk or whose chunk cannot fit in
+    memory, before it starts (lower bounds, see :func:`wimpsift.provenance.check_resources`).
+
+    Parquet stores the mostly random floats of a row in about 0.9 of their in-memory
+    size (measured: 169 of 187 bytes per event), so half a row is a lower bound of the
+    file's size per event; the chunks (``.partial/``) and the merged file exist together
+    before the chunks are removed, hence twice that.
+    """
+    row = table_bytes_per_event()
+    check_resources(f"{parameter} ({n_events:,} events)", disk_bytes=2 * n_events * row / 2,
+                    memory_bytes=min(chunk_size, n_events) * row, where=Path(output).parent)
 
 
 def _empty_frame() -> pd.DataFrame:
@@ -308,26 +343,42 @@ def simulate_to_parquet(
     record = provenance(config, config.seed, "simulate")
     record["detector"] = detector.model_dump(mode="json")
     record["n_events"] = n_total
+    check_simulation_size(n_total, config.chunk_size, output)
 
     partial = output.with_name(output.name + ".partial")
     stamp = partial / "config.json"
     if partial.exists():
-        previous = json.loads(stamp.read_text()) if stamp.exists() else {}
-        if previous.get("config_hash") != config_hash(record):
+        try:
+            previous = json.loads(stamp.read_text())
+            previous_hash = previous["config_hash"]
+        except (OSError, ValueError, TypeError, KeyError):
+            raise ConfigError(
+                f"output: {str(partial)!r} holds an interrupted run without a valid resume "
+                f"stamp ({stamp.name} is missing or damaged); remove that folder to start again"
+            ) from None
+        if previous_hash != config_hash(record):
             raise ConfigError(
                 f"output: {str(partial)!r} holds an interrupted run with another configuration; "
                 "remove it or rerun with the same settings"
             )
-    else:
-        partial.mkdir()
-        stamp.write_text(json.dumps({"config_hash": config_hash(record)}))
+    else:  # the folder appears, by a rename, only with its stamp complete inside
+        fresh = Path(tempfile.mkdtemp(prefix=f".{partial.name}.", dir=partial.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        fresh.chmod(0o777 & ~umask)  # mkdtemp makes 0700; give the usual permissions
+        try:
+            write_json(fresh / stamp.name, {"config_hash": config_hash(record)})
+            fresh.rename(partial)
+        except BaseException:
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
 
     starts = list(range(0, n_total, config.chunk_size))
     bar = tqdm(total=n_total, unit="ev", desc=f"simulate {config.source}", disable=not progress)
     for index, start in enumerate(starts):
         size = min(config.chunk_size, n_total - start)
         chunk_path = partial / f"chunk_{index:06d}.parquet"
-        if not chunk_path.exists():
+        if not _readable_chunk(chunk_path):
             frame = simulate_events(
                 detector, source, size, config.seed, config.volume, config.prompt_fraction, chunk_index=index
             )
@@ -350,6 +401,18 @@ def simulate_to_parquet(
         writer.close()
     shutil.rmtree(partial)
     return output
+
+
+def _readable_chunk(path: Path) -> bool:
+    """A finished chunk (chunks are renamed into place once written; a damaged one is
+    simulated again)."""
+    if not path.is_file():
+        return False
+    try:
+        pq.read_metadata(path)
+    except (OSError, pa.ArrowException):
+        return False
+    return True
 
 
 def read_events(path: str | Path) -> tuple[pd.DataFrame, dict]:

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from wimpsift.cli import seed
 from wimpsift.errors import ConfigError, bad_value
 
 DATASET_NAME = "images.h5"
@@ -43,16 +44,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "which keeps every event")
     p.add_argument("--chunk-events", type=int, default=256, help="events per class per chunk")
     p.add_argument("--examples", type=int, default=0, help="also write N example PNGs per kind")
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=seed, required=True)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-o", "--output", required=True,
                    help=f"output directory (the dataset is DIR/{DATASET_NAME}; reruns resume)")
-    p.set_defaults(func=_images)
+    p.set_defaults(func=_images, output_spec={"folder": True})
 
     s = subparsers.add_parser("show", help="draw one event: full labelled figure or a network image")
     s.add_argument("--detector", "-d", default="xenon1t_sr0")
     s.add_argument("--source", default="wimp:500", help="source to simulate, e.g. wimp:500 or er")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=seed, default=0)
     s.add_argument("--event", type=int, default=0, help="event number (simulated or dataset row)")
     s.add_argument("--kind", default="figure", help="figure (PaX-like display), hit, peak or hitpeak")
     s.add_argument("--dataset", help="take the image from this dataset file instead of simulating")
@@ -64,15 +65,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with --instructions: events per chunk of the dataset to match")
     s.add_argument("--scale", type=int, default=4, help="pixel enlargement of network images")
     s.add_argument("-o", "--output", required=True, help="output .png")
-    s.set_defaults(func=_show)
+    s.set_defaults(func=_show, output_spec={"suffixes": (".png",)})
 
 
 def _images(args: argparse.Namespace) -> int:
     from wimpsift.images.dataset import build_image_dataset
 
     out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise bad_value("--output", str(out), "a directory")
     if args.examples < 0:
         raise bad_value("--examples", args.examples, "a non-negative number")
     shapes = dict(_shape(text) for text in args.shape)
@@ -144,6 +143,13 @@ def _write_examples(args: argparse.Namespace, out: Path, path: Path, kinds: list
                       "kinds": kinds, "examples": written}))
 
 
+def _check_scale(image, scale: int) -> None:
+    """The enlarged image (float32, and its 8-bit RGBA copy) must fit in memory."""
+    from wimpsift.provenance import check_resources
+
+    check_resources("--scale", memory_bytes=image.size * scale**2 * (4 + 4))
+
+
 def _show(args: argparse.Namespace) -> int:
     from wimpsift.images.png import event_figure, save_png
     from wimpsift.images.raster import ALL_IMAGE_KINDS
@@ -154,6 +160,8 @@ def _show(args: argparse.Namespace) -> int:
         raise bad_value("--event", args.event, "a non-negative event number")
     if args.dataset and args.instructions:
         raise ConfigError("--instructions: not with --dataset (choose one event source)")
+    if args.scale < 1:
+        raise bad_value("--scale", args.scale, "a positive integer")
     if args.dataset:
         from wimpsift.images.dataset import load_images
 
@@ -162,30 +170,34 @@ def _show(args: argparse.Namespace) -> int:
         images, _, _ = load_images(args.dataset, args.kind)
         if args.event >= len(images):
             raise bad_value("--event", args.event, f"a row in [0, {len(images)})")
+        _check_scale(images[args.event], args.scale)
         save_png(images[args.event], args.output, args.scale)
         print(args.output)
         return 0
 
     from wimpsift.detectors import load_detector
+    from wimpsift.detectors.pmt_arrays import pmt_arrays
     from wimpsift.images.dataset import parse_source
     from wimpsift.images.raster import render_images
     from wimpsift.processing.reconstruction import process_events
-    from wimpsift.provenance import check_writable
+    from wimpsift.provenance import check_resources
     from wimpsift.waveforms.event import simulate_waveform_events
 
-    check_writable(args.output, "output")
     detector = load_detector(args.detector)
     title = None
     if args.instructions:
         raw, index, title = _instruction_event(args, detector)
     else:
         source = parse_source(detector, args.source, "--source")
+        # events 0 .. --event are simulated; each holds its S1 and S2 hit patterns (float64)
+        check_resources("--event", memory_bytes=(args.event + 1) * 2 * 8 * pmt_arrays(detector).n_pmts)
         raw = simulate_waveform_events(detector, source, args.event + 1, args.seed)
         index = args.event
     if args.kind == "figure":
         event_figure(raw, index, args.output, title=title)
     else:
         images = render_images(process_events(raw), [args.kind])[args.kind]
+        _check_scale(images[index], args.scale)
         save_png(images[index], args.output, args.scale)
     print(args.output)
     return 0

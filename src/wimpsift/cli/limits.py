@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from wimpsift.errors import ConfigError, DataError
+from wimpsift.cli import seed
+from wimpsift.errors import ConfigError, DataError, WimpsiftError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,10 +54,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="strengths added around the observed toy limit (toys; 0: none)")
     c.add_argument("--power-constraint", type=float, default=None,
                    help="critical power, e.g. 0.159 (-1 sigma, arXiv 2105.00599) or 0.5 (median)")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=seed, default=0)
     c.add_argument("-o", "--output", help="write the result JSON (with provenance) here")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
-    c.set_defaults(func=_compute)
+    c.set_defaults(func=_compute, output_spec={"suffixes": (".json",)})
 
     d = sub.add_parser("discovery", help="discovery significance of the observed data")
     common(d)
@@ -66,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e = sub.add_parser("export-pyhf", help="write the model as a pyhf JSON workspace")
     common(e)
     e.add_argument("-o", "--output", required=True, help="workspace .json")
-    e.set_defaults(func=_export)
+    e.set_defaults(func=_export, output_spec={"suffixes": (".json",)})
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
 
@@ -75,7 +76,7 @@ def _read_json(path: str, parameter: str) -> Any:
         return json.loads(Path(path).read_text())
     except FileNotFoundError as err:
         raise ConfigError(f"{parameter}: file {path!r} does not exist") from err
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:  # JSONDecodeError, UnicodeDecodeError
         raise DataError(f"{parameter}: {path!r} is not readable JSON: {err}") from err
 
 
@@ -86,7 +87,12 @@ def _likelihood(args: argparse.Namespace):
     data = _read_json(args.templates, "templates")
     if not isinstance(data, dict):
         raise DataError("templates: expected a JSON object")
-    templates = TemplateSet.from_dict(data)
+    try:
+        templates = TemplateSet.from_dict(data)
+    except WimpsiftError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        raise DataError(f"templates: malformed content: {err}") from err
     if args.combine_backgrounds:
         templates = templates.combined()
     widths: Any = 0.25 if args.width is None else args.width
@@ -114,13 +120,24 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
             raise DataError("templates: bin_edges are needed to histogram --events")
         if not args.columns or len(args.columns) != len(edges):
             raise ConfigError(f"--columns: give {len(edges)} column(s), one per template axis")
+        import pyarrow.parquet as pq
+
+        if not Path(args.events).is_file():
+            raise ConfigError(f"--events: file {args.events!r} does not exist")
         try:
+            names = pq.read_schema(args.events).names
+            missing = [c for c in args.columns if c not in names]
+            if missing:
+                raise DataError(f"--events: {args.events!r} has no column(s) "
+                                f"{', '.join(map(repr, missing))}")
             table = pd.read_parquet(args.events, columns=args.columns)
-        except FileNotFoundError as err:
-            raise ConfigError(f"--events: file {args.events!r} does not exist") from err
+        except WimpsiftError:
+            raise
         except (OSError, ValueError, KeyError) as err:
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise DataError(
-                f"--events: cannot read columns {args.columns} of {args.events!r}: {err}") from err
+                f"--events: cannot read columns {args.columns} of {args.events!r}: {first}"
+            ) from err
         values = np.column_stack([table[c].to_numpy(dtype=float) for c in args.columns])
         for i, column in enumerate(args.columns):
             bad = int(np.sum(~np.isfinite(values[:, i])))
@@ -141,13 +158,11 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
 
 
 def _compute(args: argparse.Namespace) -> int:
-    from wimpsift.provenance import check_writable, provenance, write_json
+    from wimpsift.provenance import provenance, write_json
     from wimpsift.stats.limits import LimitConfig, upper_limit
     from wimpsift.stats.teststat import check_cl
 
     check_cl(args.cl, "--cl")
-    if args.output:
-        check_writable(args.output)
     config = LimitConfig.build(
         confidence_level=args.cl, method=args.method, n_toys=args.n_toys,
         n_background_toys=args.n_background_toys, power_constraint=args.power_constraint, seed=args.seed,
@@ -156,6 +171,11 @@ def _compute(args: argparse.Namespace) -> int:
     )
     lik, data = _likelihood(args)
     observed = _observed(args, lik, data)
+    if config.method == "toys":  # one test statistic per toy and grid strength is kept
+        from wimpsift.provenance import check_resources
+
+        check_resources("--n-toys", memory_bytes=8 * config.mu_grid_points
+                        * (config.n_toys + config.n_background_toys))
     result = upper_limit(lik, observed, config=config)
     events = result.extra["signal_region_events"]
     if events < args.asymptotic_min_events and args.method != "toys":
@@ -196,10 +216,8 @@ def _discovery(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from wimpsift.provenance import check_writable
     from wimpsift.stats.pyhf_export import write_workspace
 
-    check_writable(args.output)
     lik, data = _likelihood(args)
     path = write_workspace(args.output, lik, _observed(args, lik, data))
     print(f"wrote {path}", file=sys.stderr)

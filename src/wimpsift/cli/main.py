@@ -1,8 +1,12 @@
 """``wimpsift`` entry point: one sub-command module per command group.
 
 Each module in ``COMMAND_MODULES`` exposes ``register(subparsers)``, which adds its
-sub-commands and sets ``func`` on them. User errors (:class:`WimpsiftError`) become a
-one-line message on stderr and exit code 2.
+sub-commands and sets ``func`` on them, and ``output_spec`` (keyword arguments of
+:func:`wimpsift.provenance.guarded_output`) on those with an ``--output``: before the
+command runs, its output location is checked and locked, so a bad ``-o`` fails at once
+and two runs cannot write the same output. User errors (:class:`WimpsiftError`) and
+operating-system errors (a full disk, a vanished folder) become a one-line message on
+stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from wimpsift.errors import WimpsiftError
+from wimpsift.errors import WimpsiftError, os_error_message
 
 COMMAND_MODULES = [
     "wimpsift.cli.simulate",
@@ -49,13 +53,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        return _run(args)
     except WimpsiftError as err:
-        print(f"wimpsift {args.command}: error: {err}", file=sys.stderr)
+        print(f"wimpsift {args.command}: error: {_one_line(str(err))}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"wimpsift {args.command}: error: {os_error_message(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("wimpsift: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _one_line(message: str) -> str:
+    """The first line of a message (a library's multi-line detail is cut, marked […])."""
+    lines = [line for line in message.splitlines() if line.strip()]
+    if len(lines) <= 1:
+        return message.strip()
+    return f"{lines[0].strip()} […]"
+
+
+def _run(args: argparse.Namespace) -> int:
+    spec = getattr(args, "output_spec", None)
+    if spec is None or getattr(args, "output", None) is None:
+        return int(args.func(args) or 0)
+    from wimpsift.provenance import guarded_output
+
+    with guarded_output(args.output, "--output", **spec):
+        return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":

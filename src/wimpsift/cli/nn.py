@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from wimpsift.cli import seed
 from wimpsift.errors import ConfigError, DataError
 
 
@@ -53,7 +54,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--mi-epsilon", type=float, default=0.02)
     g.add_argument("--mi-n-sigma", type=float, default=1.0)
     g.add_argument("--max-retrains", type=int, default=2)
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=seed, default=0)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,29 +69,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(writes the AUC-vs-epoch comparison)")
     t.add_argument("-o", "--output", required=True, help="output folder")
     t.add_argument("--json", action="store_true", help="print per-mass metrics as JSON")
-    t.set_defaults(func=_train)
+    t.set_defaults(func=_train, output_spec={"folder": True})
 
     e = sub.add_parser("evaluate", help="apply trained networks to an event table")
-    e.add_argument("--models", required=True, help="folder written by 'wimpsift nn train'")
+    e.add_argument("--models", required=True, help="folder written by 'wimpsift nn train' "
+                   "(DIR or DIR/models)")
     e.add_argument("events", help="event table (.parquet); with 'label' (and 'weight') "
                    "columns, metrics are computed too")
     e.add_argument("--in-window", action="store_true",
                    help="keep only events with in_window true (simulated tables hold all events)")
     e.add_argument("-o", "--output", help="output .parquet with one score column per mass")
     e.add_argument("--json", action="store_true", help="print metrics as JSON")
-    e.set_defaults(func=_evaluate)
+    e.set_defaults(func=_evaluate, output_spec={"suffixes": (".parquet",)})
 
     s = sub.add_parser("study", help="raw vs corrected, prompt fraction, PCA, projections")
     s.add_argument("study", choices=["raw_vs_corrected", "prompt_fraction", "pca", "projections"])
     _add_sample_options(s)
     _add_training_options(s)
     s.add_argument("--models", help="for pca and projections: reuse the networks of a "
-                   "'wimpsift nn train' folder (its models/ subfolder) instead of training")
+                   "'wimpsift nn train' folder (DIR or DIR/models) instead of training")
     s.add_argument("--projection-mass", type=float, default=50.0,
                    help="mass of the network shown by 'projections' (default 50 GeV)")
     s.add_argument("-o", "--output", required=True, help="output folder")
     s.add_argument("--json", action="store_true", help="print the study table as JSON")
-    s.set_defaults(func=_study)
+    s.set_defaults(func=_study, output_spec={"folder": True})
 
 
 def _log(message: str) -> None:
@@ -144,12 +146,30 @@ def _samples(sample_settings: dict[str, Any]):
     return EventSamples(validated_sample_config(**sample_settings))
 
 
+def _load_models(text: str) -> dict[float, Any]:
+    """Trained networks from ``--models``: the folder ``nn train -o DIR`` wrote (DIR) or
+    its ``models/`` subfolder; a damaged model set is a one-line DataError."""
+    from wimpsift.errors import WimpsiftError
+    from wimpsift.training.discriminant import load_discriminants
+
+    folder = Path(text)
+    if not (folder / "index.json").is_file() and (folder / "models" / "index.json").is_file():
+        folder = folder / "models"
+    try:
+        return load_discriminants(folder)
+    except WimpsiftError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
+        first = str(err).splitlines()[0] if str(err) else ""
+        raise DataError(f"--models: {str(folder)!r} is not a readable model set "
+                        f"({type(err).__name__}: {first}); train it again") from err
+
+
 def _records(table) -> list[dict[str, Any]]:
     return json.loads(table.to_json(orient="records"))
 
 
 def _train(args: argparse.Namespace) -> int:
-    from wimpsift.provenance import check_writable
     from wimpsift.training.discriminant import (
         metrics_table,
         plot_auc_vs_epoch,
@@ -159,11 +179,10 @@ def _train(args: argparse.Namespace) -> int:
     )
 
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    check_writable(out / "metrics.csv", "--output")
     needs_pf = "s1_prompt_fraction" in ",".join(_resolve(args.inputs))
     config, sample_settings = _configs(args, prompt_fraction=needs_pf)
     provider = _samples(sample_settings)
+    out.mkdir(parents=True, exist_ok=True)  # after validation: a refused run leaves nothing
     modes = ["sequential", "independent"] if args.mode == "both" else [args.mode]
     runs = {}
     result: dict[str, Any] = {"detector": args.detector, "inputs": list(_resolve(args.inputs))}
@@ -209,9 +228,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from wimpsift.metrics.leakage import discrimination_summary
     from wimpsift.metrics.mutual_information import mutual_information
     from wimpsift.provenance import atomic_path
-    from wimpsift.training.discriminant import balanced_weights, load_discriminants
+    from wimpsift.training.discriminant import balanced_weights
 
-    models = load_discriminants(args.models)
+    models = _load_models(args.models)
     path = Path(args.events)
     if not path.is_file():
         raise DataError(f"events: {str(path)!r} is not a file")
@@ -249,17 +268,15 @@ def _study(args: argparse.Namespace) -> int:
     from wimpsift.training.discriminant import train_masses
 
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     config, sample_settings = _configs(args, prompt_fraction=args.study == "prompt_fraction")
     provider = _samples(sample_settings)
+    out.mkdir(parents=True, exist_ok=True)  # after validation: a refused run leaves nothing
     if args.study in studies.INPUT_STUDIES:
         table = studies.study_inputs(args.study, config, provider.for_mass, out, log=_log)
     else:
         masses = None if args.study == "pca" else [args.projection_mass]
         if args.models:
-            from wimpsift.training.discriminant import load_discriminants
-
-            models = load_discriminants(args.models)
+            models = _load_models(args.models)
             if masses is not None:
                 if args.projection_mass not in models:
                     raise ConfigError(f"--projection-mass: {args.projection_mass:g} GeV is not "

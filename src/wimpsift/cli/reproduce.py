@@ -10,6 +10,8 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from wimpsift.cli import seed
+
 
 def _run_cnn(args: argparse.Namespace) -> int:
     from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
@@ -45,7 +47,7 @@ def _add_cnn(sub: argparse._SubParsersAction) -> None:
                    help="quick: a few thousand events and a reduced grid (< 20 min on 2 "
                    "cores); paper: the seed's 20,000 + 10,000 events and full grid")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed, default=None, help="random seed (default 0)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if present)")
     p.add_argument("--workers", type=int, default=None, help="local Dask workers (default 2)")
     p.add_argument("--scheduler-address", default=None,
@@ -68,7 +70,7 @@ def _add_cnn(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--images", choices=["wimpsift", "synthetic"], default=None,
                    help="synthetic: toy images to test the pipeline (no physics meaning)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.set_defaults(func=_run_cnn)
+    p.set_defaults(func=_run_cnn, output_spec={"folder": True})
 
 
 def _run_lux(args: argparse.Namespace) -> int:
@@ -99,12 +101,12 @@ def _add_lux(sub: argparse._SubParsersAction) -> None:
                    help="quick: 4 masses, 3000 events per source, 300 toys (minutes); "
                    "paper: the seed's 22 masses, 10,000 events per source, 2000 toys")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seed", type=seed, default=0, help="random seed")
     p.add_argument("--workers", type=int, default=None, help="local Dask workers for the toys (default 1)")
     p.add_argument("--scheduler-address", default=None,
                    help="use this dask.distributed scheduler instead of running toys in process")
     p.add_argument("--no-studies", action="store_true", help="skip the PCA, input and projection studies")
-    p.set_defaults(func=_run_lux)
+    p.set_defaults(func=_run_lux, output_spec={"folder": True})
 
 
 #: sub-command name -> function that adds its parser to the ``reproduce`` group

@@ -11,7 +11,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("run", help="run the whole chain on a configuration (default: shipped)")
     p.add_argument("--config", help="TOML configuration (default: the shipped default.toml)")
     p.add_argument("-o", "--output", required=True, help="output directory")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, output_spec={"folder": True})
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import math
 import sys
 from pathlib import Path
 
+from wimpsift.cli import seed
 from wimpsift.errors import ConfigError
 
 
@@ -41,10 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--volume", default="fiducial", help="fiducial or active")
     p.add_argument("--prompt-fraction", action="store_true", help="simulate the S1 prompt fraction (slower)")
     p.add_argument("--chunk-size", type=int, default=100_000)
-    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--seed", type=seed, required=True)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-o", "--output", required=True, help="output .parquet file")
-    p.set_defaults(func=_simulate)
+    p.set_defaults(func=_simulate, output_spec={"suffixes": (".parquet",)})
 
     r = subparsers.add_parser("rates", help="expected events per source (the CNN seed's Table I)")
     r.add_argument("--detector", "-d", default="xenon1t_sr0")
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument(
         "--mc-events", type=int, default=50_000, help="simulated events per source for efficiencies"
     )
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--seed", type=seed, default=0)
     r.add_argument(
         "--json", action="store_true",
         help='print {"sources": {name: {"before_cuts", "efficiency", "expected", "published"}}} as JSON',
@@ -65,16 +66,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--detector", "-d", default="xenon1t_sr0")
     b.add_argument("--mass-gev", type=_positive_float, default=500.0)
     b.add_argument("--events", type=int, default=5000)
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=seed, default=0)
     b.add_argument("-o", "--output", required=True, help="output image (.png or .pdf)")
-    b.set_defaults(func=_bands)
+    b.set_defaults(func=_bands, output_spec={"suffixes": (".png", ".pdf", ".svg")})
 
     i = subparsers.add_parser(
         "instructions", help="write an event table as a waveform-simulator instruction CSV"
     )
     i.add_argument("events", help="input .parquet event table")
     i.add_argument("-o", "--output", required=True, help="output .csv")
-    i.set_defaults(func=_instructions)
+    i.set_defaults(func=_instructions, output_spec={"suffixes": (".csv",)})
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -105,9 +106,12 @@ def _rates(args: argparse.Namespace) -> int:
     from wimpsift.detectors import load_detector
     from wimpsift.provenance import provenance
     from wimpsift.rates import format_rate_table, rate_table, rate_table_json
+    from wimpsift.provenance import check_resources
+    from wimpsift.simulation import table_bytes_per_event
 
     if args.mc_events <= 0:
         raise ConfigError(f"--mc-events: got {args.mc_events}, expected a positive number")
+    check_resources("--mc-events", memory_bytes=args.mc_events * table_bytes_per_event())
     detector = load_detector(args.detector)
     if args.exposure_kg_days is not None and args.exposure_kg_days <= 0:
         raise ConfigError(f"--exposure-kg-days: got {args.exposure_kg_days}, expected a positive exposure")
@@ -129,13 +133,14 @@ def _rates(args: argparse.Namespace) -> int:
 def _bands(args: argparse.Namespace) -> int:
     from wimpsift.detectors import load_detector
     from wimpsift.plots.bands import plot_bands
-    from wimpsift.provenance import check_writable
-    from wimpsift.simulation import simulate_events
+    from wimpsift.provenance import check_resources
+    from wimpsift.simulation import simulate_events, table_bytes_per_event
     from wimpsift.sources import make_source
 
-    check_writable(args.output)
     if args.events <= 0:
         raise ConfigError(f"--events: got {args.events}, expected a positive number of events")
+    # two event tables (ER and WIMP) are held at once
+    check_resources("--events", memory_bytes=2 * args.events * table_bytes_per_event())
     detector = load_detector(args.detector)
     er = simulate_events(detector, make_source(detector, "er"), args.events, args.seed)
     wimp = simulate_events(detector, make_source(detector, "wimp", args.mass_gev), args.events, args.seed + 1)
@@ -152,10 +157,8 @@ def _bands(args: argparse.Namespace) -> int:
 
 def _instructions(args: argparse.Namespace) -> int:
     from wimpsift.io.instructions import events_to_instructions, write_instructions
-    from wimpsift.provenance import check_writable
     from wimpsift.simulation import read_events
 
-    check_writable(args.output)
     events, _ = read_events(Path(args.events))
     write_instructions(events_to_instructions(events), args.output)
     return 0

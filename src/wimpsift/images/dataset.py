@@ -40,11 +40,19 @@ File layout (HDF5, written by h5py)::
            format, n_rows, chunks_done
 
 Events are simulated and written chunk by chunk (``chunk_events`` per class, signal and
-background interleaved in a seeded random order), so memory stays bounded; after each
-chunk ``chunks_done`` is updated. Random numbers depend only on (seed, chunk), so an
-interrupted build resumes where it stopped and gives the same file as an uninterrupted
-one. Resuming against a file of another configuration, or a file that is not a wimpsift
-image dataset, is an error and leaves the file untouched.
+background interleaved in a seeded random order), so memory stays bounded. A chunk is
+marked done only after its data is flushed to the file: its digest goes to
+``/chunk_digest`` and ``chunks_done`` is updated, then flushed again. Random numbers
+depend only on (seed, chunk), so an interrupted build resumes where it stopped and gives
+the same data as an uninterrupted one; on resume every chunk marked done is read back
+and checked against its digest, and the build restarts at the first one that does not
+match (data lost to a full disk or a crash). Before each chunk the free disk space is
+checked (HDF5 can crash, not raise, when a write meets a full disk): too little is an
+``OSError(ENOSPC)``, with the finished chunks kept. A request whose size cannot fit
+(disk or memory, :func:`size_estimate`) is refused before the file is created, and a
+file created by a build that fails before its first chunk is removed. Resuming against a
+file of another configuration, or a file that is not a wimpsift image dataset, is an
+error and leaves the file untouched.
 """
 
 from __future__ import annotations
@@ -69,7 +77,13 @@ from wimpsift.images.raster import (
     render_images,
 )
 from wimpsift.processing.reconstruction import ProcessedEvents, ProcessingSettings, process_events
-from wimpsift.provenance import PROVENANCE_KEY, check_writable, config_hash, provenance
+from wimpsift.provenance import (
+    PROVENANCE_KEY,
+    check_resources,
+    check_writable,
+    config_hash,
+    provenance,
+)
 from wimpsift.waveforms.config import WaveformSettings
 from wimpsift.waveforms.event import simulate_waveform_events
 
@@ -224,8 +238,74 @@ def _read_record(path: Path) -> dict:
             return record
     except DataError:
         raise
-    except (OSError, KeyError, ValueError, TypeError) as err:
-        raise DataError(f"dataset: cannot read {str(path)!r}: {err}") from err
+    except Exception as err:  # noqa: BLE001 - a damaged file fails in h5py in many ways
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise DataError(f"dataset: cannot read {str(path)!r} ({first}); delete it to build "
+                        "it again") from err
+
+
+def size_estimate(config: ImageDatasetConfig, n_pmts: int) -> tuple[float, float]:
+    """Lower bounds of (file bytes, memory bytes per chunk) of a dataset.
+
+    File: the uncompressed label and event-table columns of every row (the images and
+    PMT patterns are compressed, by an amount the data decides, so they are left out).
+    Memory: one chunk's images and PMT patterns as float32.
+    """
+    from wimpsift.simulation import table_bytes_per_event
+
+    n_rows = 2 * config.events_per_class
+    pixels = sum(h * w for h, w in (config.shapes[k] for k in config.kinds))
+    disk = n_rows * (1 + table_bytes_per_event())
+    memory = 2 * min(config.chunk_events, config.events_per_class) * 4 * (pixels + 2 * n_pmts)
+    return float(disk), float(memory)
+
+
+def _chunk_digest(images: dict[str, np.ndarray], labels: np.ndarray, s1: np.ndarray,
+                  s2: np.ndarray) -> bytes:
+    import hashlib
+
+    h = hashlib.sha256()
+    for kind in sorted(images):
+        h.update(np.ascontiguousarray(images[kind], dtype=np.float32).tobytes())
+    for array, dtype in ((labels, np.int8), (s1, np.float32), (s2, np.float32)):
+        h.update(np.ascontiguousarray(array, dtype=dtype).tobytes())
+    return h.hexdigest()[:32].encode()
+
+
+def _verified_chunks(path: Path, done: int, chunk_events: int, kinds: tuple[str, ...]) -> int:
+    """How many of the ``done`` chunks marked done read back with their digest."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            if "chunk_digest" not in f:  # written before digests existed: trusted
+                return done
+            n_rows = int(f.attrs["n_rows"])
+            for chunk in range(done):
+                sl = slice(2 * chunk * chunk_events, min(2 * (chunk + 1) * chunk_events, n_rows))
+                stored = bytes(f["chunk_digest"][chunk])
+                try:
+                    digest = _chunk_digest({k: f[f"images/{k}"][sl] for k in kinds},
+                                           f["label"][sl], f["pmt/s1_area_pe"][sl],
+                                           f["pmt/s2_area_pe"][sl])
+                except (OSError, KeyError, ValueError):
+                    return chunk
+                if digest != stored:
+                    return chunk
+    except (OSError, KeyError, ValueError) as err:
+        raise DataError(f"dataset: cannot read {str(path)!r} ({err}); delete it to "
+                        "build it again") from err
+    return done
+
+
+def _check_free_space(path: Path, n_bytes: float) -> None:
+    import errno
+    import shutil
+
+    free = shutil.disk_usage(path.parent).free
+    if free < n_bytes:
+        raise OSError(errno.ENOSPC, f"No space left on device (about {n_bytes / 1e6:.3g} MB "
+                      f"needed for the next chunk, {free / 1e6:.3g} MB free)", str(path))
 
 
 def _n_rows(config: dict) -> int:
@@ -251,6 +331,8 @@ def _create(path: Path, config: ImageDatasetConfig | InstructionDatasetConfig, r
                              chunks=(rows, h, w), compression="lzf", shuffle=True)
             f[f"images/{kind}"].attrs["value_range"] = (0.0, 1.0)
         f.create_dataset("label", shape=(n,), dtype="i1")
+        n_chunks = math.ceil(config.events_per_class / config.chunk_events)
+        f.create_dataset("chunk_digest", shape=(n_chunks,), dtype="S32")
         for name in ("s1_area_pe", "s2_area_pe"):
             f.create_dataset(f"pmt/{name}", shape=(n, n_pmts), dtype="f4",
                              chunks=(rows, n_pmts), compression="lzf")
@@ -292,9 +374,6 @@ def build_image_dataset(
 
     Resumes an interrupted build of the same configuration; returns the file path.
     """
-    import h5py
-    from tqdm import tqdm
-
     det = _detector(detector)
     config = make_config(det, signal, background, events_per_class, kinds, seed, shapes,
                          selection, chunk_events, waveform, processing, scaling)
@@ -302,12 +381,16 @@ def build_image_dataset(
     record = provenance(config, config.seed, "images")
     record["detector"] = det.model_dump(mode="json")
     record["config_hash"] = config_hash({"config": record["config"], "detector": record["detector"]})
-    settings = config.image
     sources = (parse_source(det, config.background, "background"),
                parse_source(det, config.signal, "signal"))
 
+    from wimpsift.detectors.pmt_arrays import pmt_arrays
+
     n_chunks = math.ceil(config.events_per_class / config.chunk_events)
+    n_pmts = pmt_arrays(det).n_pmts
+    disk_bytes, memory_bytes = size_estimate(config, n_pmts)
     done = 0
+    created = False
     if path.exists():
         previous = _read_record(path)
         if previous.get("config_hash") != record["config_hash"]:
@@ -316,12 +399,33 @@ def build_image_dataset(
                 f"(config_hash {previous.get('config_hash')} != {record['config_hash']}); "
                 "use another output path or the same settings"
             )
-        done = previous["_chunks_done"]
+        done = _verified_chunks(path, previous["_chunks_done"], config.chunk_events,
+                                config.kinds)
     else:
-        from wimpsift.detectors.pmt_arrays import pmt_arrays
+        check_resources(f"events_per_class ({config.events_per_class:,})",
+                        disk_bytes=disk_bytes, memory_bytes=memory_bytes, where=path.parent)
+        _create(path, config, record, n_pmts)
+        created = True
+    try:
+        _build_chunks(path, config, det, sources, done, n_chunks, disk_bytes, progress)
+    except BaseException:
+        if created:
+            try:
+                finished = _read_record(path)["_chunks_done"]
+            except DataError:
+                finished = 0
+            if finished == 0:
+                path.unlink(missing_ok=True)  # nothing finished: leave no empty dataset
+        raise
+    return path
 
-        _create(path, config, record, pmt_arrays(det).n_pmts)
 
+def _build_chunks(path: Path, config: ImageDatasetConfig, det: Detector, sources, done: int,
+                  n_chunks: int, disk_bytes: float, progress: bool) -> None:
+    import h5py
+    from tqdm import tqdm
+
+    settings = config.image
     bar = tqdm(total=2 * config.events_per_class, unit="ev", desc="images",
                disable=not progress)
     bar.update(2 * min(done * config.chunk_events, config.events_per_class))
@@ -343,6 +447,11 @@ def build_image_dataset(
             np.concatenate([p.event_trace_pe for p in parts])[order],
         )
         images = render_images(merged, config.kinds, settings)
+        # uncompressed size of this chunk, plus the event-table columns, which HDF5
+        # allocates whole at the first write: an upper bound of what this write needs
+        _check_free_space(path, 2 * size * (sum(a[0].nbytes for a in images.values())
+                                            + merged.s1_pmt_area_pe[0].nbytes * 2)
+                          + (disk_bytes if chunk == 0 else 0.0))
         with h5py.File(path, "r+") as f:
             sl = slice(offset, offset + 2 * size)
             for kind, array in images.items():
@@ -351,10 +460,14 @@ def build_image_dataset(
             f["pmt/s1_area_pe"][sl] = merged.s1_pmt_area_pe
             f["pmt/s2_area_pe"][sl] = merged.s2_pmt_area_pe
             _write_columns(f, table, offset, int(f.attrs["n_rows"]))
+            f.flush()  # the data is on disk before the chunk is marked done
+            if "chunk_digest" in f:
+                f["chunk_digest"][chunk] = _chunk_digest(
+                    images, labels, merged.s1_pmt_area_pe, merged.s2_pmt_area_pe)
             f.attrs["chunks_done"] = chunk + 1
+            f.flush()
         bar.update(2 * size)
     bar.close()
-    return path
 
 
 class InstructionDatasetConfig(BaseModel):

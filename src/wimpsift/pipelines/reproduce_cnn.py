@@ -239,17 +239,15 @@ def _final_models(cfg: ReproduceCNNConfig, train: ImageSets, params: dict[str, A
     """One final model per kind: in process, or in parallel on Dask workers."""
     if cfg.executor == "serial" or len(cfg.kinds) == 1:
         return {k: fit_final_model(cfg, train[k][0], train[k][1], params) for k in cfg.kinds}
-    import logging
+    from dask.distributed import Client
 
-    from dask.distributed import Client, LocalCluster
+    from wimpsift.training.grid_search import local_cluster
 
     cluster = None
     if cfg.scheduler_address:
         client = Client(cfg.scheduler_address, timeout="30s")
     else:
-        cluster = LocalCluster(n_workers=min(cfg.n_workers, len(cfg.kinds)),
-                               threads_per_worker=1, processes=True, dashboard_address=":0",
-                               silence_logs=logging.ERROR)
+        cluster = local_cluster(min(cfg.n_workers, len(cfg.kinds)))
         client = Client(cluster)
     try:
         futures = {}

@@ -59,7 +59,10 @@ class Source(ABC):
             rate = np.clip(self.differential_rate_per_kg_day_kev(grid), 0.0, None)
             cdf = np.concatenate([[0.0], np.cumsum(0.5 * (rate[1:] + rate[:-1]) * np.diff(grid))])
             if cdf[-1] <= 0:
-                raise ValueError(f"source {self.name!r} has zero rate over its energy range")
+                from wimpsift.errors import ConfigError  # a ValueError too
+
+                raise ConfigError(f"source {self.name!r} has zero rate over its energy range "
+                                  f"({self.energy_min_kev:g}-{self.energy_max_kev:g} keV)")
             self._cdf = (cdf / cdf[-1], grid)
         cdf, grid = self._cdf
         return np.interp(rng.random(n), cdf, grid)

@@ -50,7 +50,6 @@ import itertools
 import json
 import logging
 import math
-import pickle
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +66,7 @@ from wimpsift.plots import pyplot as _pyplot
 from wimpsift.plots import save_figure
 from wimpsift.provenance import atomic_path, config_hash, provenance, write_json
 from wimpsift.training.cnn_estimator import (
+    _RESUME_KEYS,
     CNNClassifier,
     as_image_array,
     check_labels,
@@ -284,6 +284,40 @@ def _best(rows: list[dict[str, Any]]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- execution
 
 
+def load_trial_state(path: Path) -> dict[str, Any] | None:
+    """A saved trial state, or None when it is damaged or not a plain state file.
+
+    The file is read with ``weights_only=True``: only tensors and plain Python types
+    are accepted, so a planted ``.pt`` file cannot run code; it is refused (logged)
+    and its trial is trained again.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises several types for bad files
+        logging.getLogger(__name__).warning(
+            "grid search: ignoring trial state %s (%s: %s); the trial is trained again",
+            path, type(err).__name__, str(err).splitlines()[0] if str(err) else "")
+        return None
+    if not isinstance(state, dict) or set(state) != set(_RESUME_KEYS):
+        return None
+    return state
+
+
+def local_cluster(n_workers: int):
+    """A Dask ``LocalCluster`` reachable only from this machine.
+
+    Scheduler, workers, nannies and the scheduler's HTTP server (dashboard, health and
+    metrics routes: unauthenticated) listen on 127.0.0.1 only, the HTTP server on a
+    free port; a user who wants them reachable from elsewhere starts a scheduler
+    and passes its address (``scheduler_address``).
+    """
+    from dask.distributed import LocalCluster
+
+    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                        host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                        silence_logs=logging.ERROR)
+
+
 class _Runner:
     """Executes trials in process or on Dask, with an on-disk cache."""
 
@@ -323,11 +357,11 @@ class _Runner:
         path = self._state_path(key)
         if path is None or not path.is_file():
             return None
-        try:
-            self.states[key] = torch.load(path, map_location="cpu", weights_only=False)
-        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError):
-            return None  # a damaged state is recomputed with its trial
-        return self.states[key]
+        state = load_trial_state(path)
+        if state is None:
+            return None  # a damaged or refused state is recomputed with its trial
+        self.states[key] = state
+        return state
 
     def _cached(self, trial: Trial) -> dict[str, Any] | None:
         if trial.keep_state and self.state(trial.key) is None:
@@ -365,7 +399,7 @@ class _Runner:
     def _start_dask(self) -> None:
         if self.client is not None:
             return
-        from dask.distributed import Client, LocalCluster
+        from dask.distributed import Client
 
         if self.cfg.scheduler_address:
             try:
@@ -375,9 +409,7 @@ class _Runner:
                     f"scheduler_address: cannot reach {self.cfg.scheduler_address!r}: {err}"
                 ) from err
         else:
-            self.cluster = LocalCluster(n_workers=self.cfg.n_workers, threads_per_worker=1,
-                                        processes=True, dashboard_address=":0",
-                                        silence_logs=logging.ERROR)
+            self.cluster = local_cluster(self.cfg.n_workers)
             self.client = Client(self.cluster)
         self._scattered = (self.client.scatter(self.X, broadcast=True),
                            self.client.scatter(self.y01, broadcast=True))

@@ -28,6 +28,7 @@ is the same for every mass).
 from __future__ import annotations
 
 import json
+import logging
 import zlib
 from pathlib import Path
 from typing import Annotated, Any
@@ -162,10 +163,16 @@ class EventSamples:
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{self.detector.name}_{label}_{key}.parquet"
             if path.is_file():
-                table = pq.read_table(path)
-                meta = json.loads(table.schema.metadata[b"wimpsift"].decode())
-                self.summary[label] = meta["summary"]
-                return table.to_pandas()
+                try:
+                    table = pq.read_table(path)
+                    meta = json.loads(table.schema.metadata[b"wimpsift"].decode())
+                    self.summary[label] = meta["summary"]
+                    return table.to_pandas()
+                except (OSError, pa.ArrowException, ValueError, KeyError, TypeError) as err:
+                    # a damaged entry (truncated file, lost metadata) is rebuilt below
+                    logging.getLogger(__name__).warning(
+                        "samples: rebuilding damaged cache entry %s (%s)", path,
+                        str(err).splitlines()[0] if str(err) else type(err).__name__)
         source = make_source(self.detector, name, mass_gev=mass_gev, sigma_cm2=c.sigma_cm2)
         seed = _stable_seed(c.seed, name, mass_gev)
         table, n_sim = simulate_in_window(self.detector, source, n_target, seed, c.max_simulated,

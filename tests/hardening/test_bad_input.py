@@ -1,0 +1,172 @@
+"""Bad requests and damaged inputs end in one line and exit code 2 (issue 10, items 7, 10, 11)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.hardening.conftest import one_line_error, snapshot
+
+TERA = "1000000000000"
+
+
+# ----------------------------------------------------------------- item 7: size estimates
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["simulate", "-s", "er", "--events", TERA, "--seed", "1", "-o", "{tmp}/e.parquet"], "disk"),
+    (["simulate", "-s", "er", "--exposure-kg-days", "1e15", "--seed", "1",
+      "-o", "{tmp}/e.parquet"], "disk"),
+    (["images", "--events-per-class", TERA, "--seed", "1", "-o", "{tmp}/img"], "disk"),
+    (["bands", "--events", TERA, "-o", "{tmp}/b.png"], "memory"),
+    (["rates", "--mc-events", TERA], "memory"),
+    (["show", "--event", "1000000000", "-o", "{tmp}/s.png"], "memory"),
+])
+def test_impossible_requests_are_refused_before_starting(argv, needle, cli, tmp_path):
+    rc, err = cli([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    one_line_error(rc, err, f"of {needle}")
+    assert snapshot(tmp_path) == {}
+
+
+def test_size_estimates_are_lower_bounds_of_real_outputs(tmp_path):
+    """A lower bound never refuses a request that fits: compare with real files."""
+    from wimpsift.images.dataset import build_image_dataset, make_config, size_estimate
+    from wimpsift.simulation import simulate_to_parquet, table_bytes_per_event, validated_config
+
+    n = 400
+    path = simulate_to_parquet(validated_config(source="er", n_events=n, seed=1),
+                               tmp_path / "e.parquet", progress=False)
+    assert 0.5 * table_bytes_per_event() * n <= path.stat().st_size
+    kwargs = dict(events_per_class=4, kinds=["hit"], seed=1, shapes={"hit": (8, 16)},
+                  chunk_events=2)
+    h5 = build_image_dataset(tmp_path / "i.h5", "xenon1t_sr0", progress=False, **kwargs)
+    config = make_config("xenon1t_sr0", **kwargs)
+    disk, memory = size_estimate(config, _n_pmts())
+    assert 0 < disk <= h5.stat().st_size
+    assert memory >= 2 * 2 * 8 * 16 * 4  # at least one chunk's images
+
+
+def _n_pmts() -> int:
+    from wimpsift.detectors import load_detector
+    from wimpsift.detectors.pmt_arrays import pmt_arrays
+
+    return pmt_arrays(load_detector("xenon1t_sr0")).n_pmts
+
+
+def test_check_resources_compares_with_the_machine(tmp_path):
+    import shutil
+
+    from wimpsift.errors import ConfigError
+    from wimpsift.provenance import check_resources
+
+    free = shutil.disk_usage(tmp_path).free
+    check_resources("n", disk_bytes=free / 100, memory_bytes=1e6, where=tmp_path / "new")
+    with pytest.raises(ConfigError, match=r"^n: needs at least .* of disk"):
+        check_resources("n", disk_bytes=free * 10, where=tmp_path)
+    with pytest.raises(ConfigError, match=r"^n: needs at least .* of memory"):
+        check_resources("n", memory_bytes=1e18)
+
+
+# ----------------------------------------------------------- item 10: damaged input files
+@pytest.fixture
+def templates(tmp_path) -> Path:
+    from wimpsift.stats.templates import TemplateSet
+
+    edges = np.linspace(0.0, 1.0, 6)
+    data = TemplateSet(signal=np.array([0.1, 0.2, 0.5, 1.0, 2.0]),
+                       backgrounds={"er": np.array([20.0, 10, 5, 2, 1])},
+                       bin_edges=[edges], sigma_ref_cm2=1e-46, mass_gev=50.0).to_dict()
+    data["observed"] = [20, 10, 5, 2, 1]
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("bin_edges", "x"), ("backgrounds", {"er": "x"}), ("sigma_ref_cm2", "x"),
+    ("backgrounds", [1]),
+])
+def test_malformed_templates_are_one_line(key, value, templates, cli, tmp_path):
+    data = json.loads(templates.read_text())
+    data[key] = value
+    templates.write_text(json.dumps(data))
+    out = tmp_path / "limit.json"
+    one_line_error(*cli(["limits", "compute", templates, "-o", out]))
+    assert not out.exists()
+
+
+def test_missing_event_columns_are_named_in_one_line(templates, cli, tmp_path):
+    events = tmp_path / "ev.parquet"
+    pd.DataFrame({f"col{i}": np.zeros(3) for i in range(30)}).to_parquet(events)
+    one_line_error(*cli(["limits", "compute", templates, "--events", events, "--columns",
+                         "score"]), "no column(s) 'score'")
+
+
+def test_binary_observed_file_is_one_line(templates, cli, tmp_path):
+    (tmp_path / "obs.json").write_bytes(bytes(range(256)))
+    one_line_error(*cli(["limits", "compute", templates, "--observed", tmp_path / "obs.json"]),
+                   "--observed")
+
+
+def test_damaged_image_datasets_are_one_line(cli, tmp_path):
+    from wimpsift.images.dataset import build_image_dataset
+
+    good = build_image_dataset(tmp_path / "images.h5", "xenon1t_sr0", events_per_class=2,
+                               kinds=["hit"], seed=1, shapes={"hit": (8, 16)}, progress=False)
+    data = bytearray(good.read_bytes())
+    overwritten = tmp_path / "over" / "images.h5"
+    overwritten.parent.mkdir()
+    overwritten.write_bytes(bytes(data[:64]) + b"\xff" * 256 + bytes(data[320:]))
+    killed = tmp_path / "killed" / "images.h5"  # killed while the file was being created
+    killed.parent.mkdir()
+    killed.write_bytes(bytes(data[:800]))
+    for path in (overwritten, killed):
+        png = tmp_path / "row.png"
+        one_line_error(*cli(["show", "--dataset", path, "--kind", "hit", "-o", png]), "dataset")
+        assert not png.exists()
+        before = path.read_bytes()
+        one_line_error(*cli(["images", "--events-per-class", "2", "--kinds", "hit", "--shape",
+                             "hit=8x16", "--seed", "1", "--no-progress", "-o", path.parent]),
+                       "dataset", "delete it")
+        assert path.read_bytes() == before
+
+
+# --------------------------------------------- items 10, 11: trained model folders as input
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A model set written by ``nn train -o DIR`` (tiny: one mass, one epoch)."""
+    from wimpsift.cli.main import main
+
+    out = tmp_path_factory.mktemp("nn") / "run"
+    assert main(["nn", "train", "--masses", "50", "--n-signal", "150", "--n-background", "150",
+                 "--backgrounds", "er", "--epochs-from-scratch", "1", "--max-retrains", "0",
+                 "-o", str(out)]) == 0
+    events = out.parent / "events.parquet"
+    assert main(["simulate", "-s", "er", "--events", "40", "--seed", "5", "--no-progress",
+                 "-o", str(events)]) == 0
+    return out, events
+
+
+def test_evaluate_accepts_the_folder_nn_train_writes(trained, cli, tmp_path):
+    out, events = trained
+    scored = {}
+    for models in (out, out / "models"):
+        path = tmp_path / f"{models.name}.parquet"
+        rc, err = cli(["nn", "evaluate", "--models", models, events, "-o", path])
+        assert rc == 0, err
+        scored[models.name] = pd.read_parquet(path)
+    assert scored["run"].equals(scored["models"])
+    assert "nn_score_50GeV" in scored["run"].columns
+
+
+@pytest.mark.parametrize("index", ["{not json", "[]", '{"files": 3}', '{"files": {"x": "y"}}'])
+def test_malformed_model_index_is_one_line(index, trained, cli, tmp_path):
+    import shutil
+
+    out, events = trained
+    copy = tmp_path / "run"
+    shutil.copytree(out / "models", copy / "models")
+    (copy / "models" / "index.json").write_text(index)
+    one_line_error(*cli(["nn", "evaluate", "--models", copy / "models", events]), "models")
