@@ -79,8 +79,8 @@ def test_bad_cells_name_row_and_column(tmp_path, xenon1t, row, where, capsys):
         read_instructions(path, xenon1t)
     message = str(err.value)
     assert where in message and "\n" not in message
-    out = tmp_path / "images"
-    for command in (["images", "--label", "1"], ["show", "--event", "0"]):
+    for command, out in ((["images", "--label", "1"], tmp_path / "images"),
+                         (["show", "--event", "0"], tmp_path / "event.png")):
         assert main([*command, "--instructions", str(path), "--seed", "1", "-o",
                      str(out)]) == 2
         err_lines = capsys.readouterr().err.strip().splitlines()

@@ -104,9 +104,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _rates(args: argparse.Namespace) -> int:
     from wimpsift.detectors import load_detector
-    from wimpsift.provenance import provenance
+    from wimpsift.provenance import check_resources, provenance
     from wimpsift.rates import format_rate_table, rate_table, rate_table_json
-    from wimpsift.provenance import check_resources
     from wimpsift.simulation import table_bytes_per_event
 
     if args.mc_events <= 0:

@@ -272,7 +272,7 @@ def _chunk_digest(images: dict[str, np.ndarray], labels: np.ndarray, s1: np.ndar
     return h.hexdigest()[:32].encode()
 
 
-def _verified_chunks(path: Path, done: int, chunk_events: int, kinds: tuple[str, ...]) -> int:
+def _verified_chunks(path: Path, done: int, rows_per_chunk: int, kinds: tuple[str, ...]) -> int:
     """How many of the ``done`` chunks marked done read back with their digest."""
     import h5py
 
@@ -282,7 +282,7 @@ def _verified_chunks(path: Path, done: int, chunk_events: int, kinds: tuple[str,
                 return done
             n_rows = int(f.attrs["n_rows"])
             for chunk in range(done):
-                sl = slice(2 * chunk * chunk_events, min(2 * (chunk + 1) * chunk_events, n_rows))
+                sl = slice(chunk * rows_per_chunk, min((chunk + 1) * rows_per_chunk, n_rows))
                 stored = bytes(f["chunk_digest"][chunk])
                 try:
                     digest = _chunk_digest({k: f[f"images/{k}"][sl] for k in kinds},
@@ -314,6 +314,12 @@ def _n_rows(config: dict) -> int:
         config["events_per_class"])
 
 
+def _rows_per_chunk(config: dict) -> int:
+    """Rows one chunk writes (sources: both classes; instructions: one row per event)."""
+    per_chunk = int(config["chunk_events"])
+    return per_chunk if "instructions" in config else 2 * per_chunk
+
+
 def _create(path: Path, config: ImageDatasetConfig | InstructionDatasetConfig, record: dict,
             n_pmts: int) -> None:
     import h5py
@@ -331,7 +337,7 @@ def _create(path: Path, config: ImageDatasetConfig | InstructionDatasetConfig, r
                              chunks=(rows, h, w), compression="lzf", shuffle=True)
             f[f"images/{kind}"].attrs["value_range"] = (0.0, 1.0)
         f.create_dataset("label", shape=(n,), dtype="i1")
-        n_chunks = math.ceil(config.events_per_class / config.chunk_events)
+        n_chunks = math.ceil(n / _rows_per_chunk(record["config"]))
         f.create_dataset("chunk_digest", shape=(n_chunks,), dtype="S32")
         for name in ("s1_area_pe", "s2_area_pe"):
             f.create_dataset(f"pmt/{name}", shape=(n, n_pmts), dtype="f4",
@@ -399,7 +405,7 @@ def build_image_dataset(
                 f"(config_hash {previous.get('config_hash')} != {record['config_hash']}); "
                 "use another output path or the same settings"
             )
-        done = _verified_chunks(path, previous["_chunks_done"], config.chunk_events,
+        done = _verified_chunks(path, previous["_chunks_done"], 2 * config.chunk_events,
                                 config.kinds)
     else:
         check_resources(f"events_per_class ({config.events_per_class:,})",
@@ -592,7 +598,8 @@ def build_instruction_dataset(
                 f"(config_hash {previous.get('config_hash')} != {record['config_hash']}); "
                 "use another output path or the same settings"
             )
-        done = previous["_chunks_done"]
+        done = _verified_chunks(path, previous["_chunks_done"], config.chunk_events,
+                                config.kinds)
     else:
         _create(path, config, record, pmt_arrays(det).n_pmts)
 
@@ -617,7 +624,11 @@ def build_instruction_dataset(
             f["pmt/s1_area_pe"][sl] = processed.s1_pmt_area_pe
             f["pmt/s2_area_pe"][sl] = processed.s2_pmt_area_pe
             _write_columns(f, table, offset, int(f.attrs["n_rows"]))
+            f.flush()  # the data is on disk before the chunk is marked done
+            f["chunk_digest"][chunk] = _chunk_digest(
+                images, labels[sl], processed.s1_pmt_area_pe, processed.s2_pmt_area_pe)
             f.attrs["chunks_done"] = chunk + 1
+            f.flush()
         bar.update(size)
     bar.close()
     return path
@@ -634,10 +645,9 @@ def _open_checked(path: str | Path, kind: str):
         raise DataError(f"dataset: {str(path)!r} has no {kind!r} images "
                         f"(it has {', '.join(record['_kinds'])})")
     stored = record["config"]
-    per_chunk = stored["chunk_events"] if "instructions" in stored else 2 * stored["chunk_events"]
+    per_chunk = _rows_per_chunk(stored)
     n_chunks = math.ceil(_n_rows(stored) / per_chunk)
-    chunk = per_chunk
-    n_done = min(record["_chunks_done"] * chunk, record["_n_rows"])
+    n_done = min(record["_chunks_done"] * per_chunk, record["_n_rows"])
     if record["_chunks_done"] >= n_chunks:
         n_done = record["_n_rows"]
     return path, record, n_done
