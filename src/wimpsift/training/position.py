@@ -173,11 +173,14 @@ class PositionReconstructor:
         return path
 
 
-def load_position_model(path: str | Path) -> PositionReconstructor:
-    """Read a saved position CNN (``weights_only=True``: nothing in the file can run)."""
+def load_position_model(path: str | Path, parameter: str = "xy_model_path"
+                        ) -> PositionReconstructor:
+    """Read a saved position CNN (``weights_only=True``: nothing in the file can run).
+
+    ``parameter`` names the setting in error messages."""
     path = Path(path)
     if not path.is_file():
-        raise bad_value("xy_model_path", str(path), "a position-CNN file written by wimpsift")
+        raise bad_value(parameter, str(path), "a position-CNN file written by wimpsift")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         if payload.get("format") != FORMAT:
@@ -186,7 +189,8 @@ def load_position_model(path: str | Path) -> PositionReconstructor:
         model = PositionCNN(PositionCNNArchitecture(**meta.pop("arch")))
         model.load_state_dict(payload["state_dict"])
     except Exception as err:  # any unreadable, foreign or inconsistent file
-        raise DataError(f"xy_model_path: {str(path)!r} is not a {FORMAT} file ({err})") from err
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DataError(f"{parameter}: {str(path)!r} is not a {FORMAT} file ({reason})") from err
     model.eval()
     return PositionReconstructor(model, meta.pop("arrays"), float(meta.pop("radius_cm")), meta)
 
