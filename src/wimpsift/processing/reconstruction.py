@@ -24,13 +24,17 @@ response exactly (its LRFs come from calibration data or from an optical simulat
 (:func:`wimpsift.response.pmt_light.s2_top_lrf`) in two documented ways:
 
 - per-PMT relative efficiency (gain × light collection) errors, drawn once from
-  N(1, ``pmt_efficiency_rms``) with the generator seeded by ``seed`` (default 5 % RMS,
-  the scale of the PMT gain calibration uncertainty of XENON1T-era detectors);
+  N(1, ``pmt_efficiency_rms``) with the generator seeded by ``seed`` (default 5 % RMS:
+  our choice, a few per cent being the usual size of per-PMT gain and efficiency
+  calibration errors; not a fitted number);
 - the LRF width: the height of the EL region below the top photocathodes is scaled by
-  ``lrf_height_scale`` (default 1.10), so the assumed pattern is 10 % broader than the
-  true one, which pulls reconstructed positions radially (strongest near the wall).
+  ``lrf_height_scale`` (default 1.10, our choice), so the assumed pattern is about
+  10 % broader than the true one, which pulls reconstructed positions radially
+  (strongest near the wall).
 
 ``lrf_mismatch=None`` gives the idealised reconstruction with the true LRF (optimistic).
+The position CNN is trained on hit patterns simulated with the same assumed LRF
+(:func:`reconstruction_lrf`), so both methods see the same mismatch.
 
 Drift time: the area-weighted centre of the main S2, minus half the
 electroluminescence duration, minus the centre of the main S1.
