@@ -39,6 +39,8 @@ def _values(rows: list[dict[str, float]], key: str) -> np.ndarray:
 def plot_position_resolution(result: dict[str, Any], path: str | Path) -> Path:
     """Two panels: RMS against S2 top-array area and against true radius."""
     plt = pyplot()
+    from matplotlib.ticker import ScalarFormatter
+
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     panels = (("vs_s2_top_pe", "S2 top-array area [PE]", True),
               ("vs_radius_cm", "true radius [cm]", False))
@@ -55,6 +57,8 @@ def plot_position_resolution(result: dict[str, Any], path: str | Path) -> Path:
         ax.set_xlabel(xlabel)
         ax.set_ylabel("RMS of |Δ(x, y)| [cm]")
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(ScalarFormatter())
         if log:
             ax.set_xscale("log")
     axes[1].axvline(result["tpc_radius_cm"] - result["wall_band_cm"], color="k", lw=0.5)

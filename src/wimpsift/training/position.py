@@ -31,6 +31,7 @@ spacing; :data:`PUBLISHED_ANCHORS` holds them.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,14 +163,19 @@ class PositionReconstructor:
         return out[:, 0], out[:, 1]
 
     def save(self, path: str | Path) -> Path:
-        """Write the state dict and metadata (JSON text) with ``torch.save``, atomically."""
+        """Write the state dict and metadata (JSON text) with ``torch.save``, atomically.
+
+        Saved through memory so the archive's inner name does not depend on the file
+        name: the same network gives the same bytes."""
         path = Path(path)
         payload = {"format": FORMAT, "state_dict": self.model.state_dict(),
                    "meta": json.dumps({"arrays": self.arrays_name, "radius_cm": self.radius_cm,
                                        "arch": self.model.arch.model_dump(), **self.meta},
                                       sort_keys=True)}
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
         with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
+            tmp.write_bytes(buffer.getvalue())
         return path
 
 
