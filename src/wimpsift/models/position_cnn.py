@@ -29,8 +29,8 @@ class PositionCNNArchitecture(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     grid_pixels: int = Field(24, ge=8, le=128)
-    n_filters: int = Field(8, ge=1, le=256)
-    dense_units: int = Field(64, ge=1, le=4096)
+    n_filters: int = Field(16, ge=1, le=256)
+    dense_units: int = Field(128, ge=1, le=4096)
 
 
 class PositionCNN(nn.Module):
