@@ -380,9 +380,15 @@ def evaluate_positions(
 
 
 def resolution_frame(result: dict[str, Any]) -> pd.DataFrame:
-    """The tables of :func:`evaluate_positions` as one long table (method, binning, …)."""
+    """The tables of :func:`evaluate_positions` as one long table (method, binning, …),
+    followed by the published anchors (method ``anchor``, binning ``bulk`` / ``wall``,
+    with their source)."""
     rows = []
     for name, method in result["methods"].items():
         for key, binning in (("vs_s2_top_pe", "s2_top_area_pe"), ("vs_radius_cm", "r_true_cm")):
             rows += [{"method": name, "binning": binning, **row} for row in method[key]]
+    anchors = result["published_anchors"]
+    for where in ("bulk", "wall"):
+        rows.append({"method": "anchor", "binning": where, "rms_cm": anchors[f"{where}_rms_cm"],
+                     "source": anchors["source"]})
     return pd.DataFrame(rows)
