@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "wimpsift.cli.sensitivity",
     "wimpsift.cli.templates",
     "wimpsift.cli.detectors",
+    "wimpsift.cli.positions",
 ]
 
 

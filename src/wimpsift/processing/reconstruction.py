@@ -6,12 +6,35 @@ per-PMT areas (hit patterns), S1 coincidence and prompt fraction, drift time →
 The table has the columns of :data:`wimpsift.events.EVENT_COLUMNS` (the same as the
 event-level simulation), followed by extra processing columns.
 
-Position reconstruction (method): Poisson maximum likelihood of the top-array S2 hit
-pattern against the light response function of
-:func:`wimpsift.response.pmt_light.s2_top_lrf`, evaluated on a 1 cm square grid
-(one matrix product for all events), followed by a parabolic refinement of the
-log-likelihood around the best grid point in x and y. The reconstruction uses the
-same LRF as the simulation (an idealised, perfectly known LRF).
+Position reconstruction, ``xy_method``:
+
+- ``"likelihood"`` (default): Poisson maximum likelihood of the top-array S2 hit
+  pattern against a light response function (LRF), evaluated on a square grid of
+  ``xy_grid_cm`` (one matrix product for all events), followed by a parabolic
+  refinement of the log-likelihood around the best grid point in x and y.
+- ``"cnn"``: the convolutional network of :mod:`wimpsift.models.position_cnn`, trained
+  by :mod:`wimpsift.training.position`, loaded from ``xy_model_path`` (a state dict read
+  with ``weights_only=True``). torch is imported only when this method is chosen, so
+  processing stays importable without it.
+
+Light-response mismatch (``lrf_mismatch``, on by default): the LRF of the likelihood
+is *not* the one the simulation used, because a real experiment never knows its light
+response exactly (its LRFs come from calibration data or from an optical simulation).
+:class:`LrfMismatch` perturbs the simulation's top LRF
+(:func:`wimpsift.response.pmt_light.s2_top_lrf`) in two documented ways:
+
+- per-PMT relative efficiency (gain × light collection) errors, drawn once from
+  N(1, ``pmt_efficiency_rms``) with the generator seeded by ``seed`` (default 5 % RMS:
+  our choice, a few per cent being the usual size of per-PMT gain and efficiency
+  calibration errors; not a fitted number);
+- the LRF width: the height of the EL region below the top photocathodes is scaled by
+  ``lrf_height_scale`` (default 1.10, our choice), so the assumed pattern is about
+  10 % broader than the true one, which pulls reconstructed positions radially
+  (strongest near the wall).
+
+``lrf_mismatch=None`` gives the idealised reconstruction with the true LRF (optimistic).
+The position CNN is trained on hit patterns simulated with the same assumed LRF
+(:func:`reconstruction_lrf`), so both methods see the same mismatch.
 
 Drift time: the area-weighted centre of the main S2, minus half the
 electroluminescence duration, minus the centre of the main S1.
@@ -26,15 +49,17 @@ the peak images.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from wimpsift.detectors.pmt_arrays import PmtArrays
+from wimpsift.errors import ConfigError
 from wimpsift.events import EVENT_COLUMNS
 from wimpsift.processing.corrections import corrected_s1_pe, corrected_s2_pe
 from wimpsift.processing.peaks import PeakSettings, find_peaks, main_peaks
@@ -43,6 +68,16 @@ from wimpsift.processing.topology import event_profile, s2_multiplicity, topolog
 from wimpsift.response.charge import depth_cm
 from wimpsift.response.pmt_light import DEFAULT_OPTICS, OpticalSettings, s2_top_lrf
 from wimpsift.waveforms.event import WaveformEvents
+
+
+class LrfMismatch(BaseModel):
+    """How the reconstruction's light response differs from the simulation's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pmt_efficiency_rms: Annotated[float, Field(ge=0, lt=0.5)] = 0.05
+    lrf_height_scale: Annotated[float, Field(gt=0.5, lt=2.0)] = 1.10
+    seed: Annotated[int, Field(ge=0)] = 0
 
 
 class ProcessingSettings(BaseModel):
@@ -57,6 +92,15 @@ class ProcessingSettings(BaseModel):
     xy_grid_cm: Annotated[float, Field(gt=0)] = 1.0
     event_bins: Annotated[int, Field(ge=10, le=100_000)] = 1000
     """time bins of the whole-event profile (``event`` images)"""
+    xy_method: Literal["likelihood", "cnn"] = "likelihood"
+    xy_model_path: Path | None = None
+    lrf_mismatch: LrfMismatch | None = Field(default_factory=LrfMismatch)
+
+    @model_validator(mode="after")
+    def _model_for_cnn(self) -> ProcessingSettings:
+        if self.xy_method == "cnn" and self.xy_model_path is None:
+            raise ValueError("xy_model_path is required when xy_method is 'cnn'")
+        return self
 
 
 @dataclass
@@ -90,12 +134,35 @@ class ProcessedEvents:
         )
 
 
+def reconstruction_lrf(x_cm, y_cm, arrays: PmtArrays, optics: OpticalSettings = DEFAULT_OPTICS,
+                       mismatch: LrfMismatch | None = None) -> np.ndarray:
+    """Top-array LRF (N, n_top) that the reconstruction assumes; rows sum to 1.
+
+    With ``mismatch=None`` it is the simulation's :func:`s2_top_lrf`; otherwise the EL
+    height is scaled and each PMT's efficiency multiplied by its fixed random factor.
+    """
+    if mismatch is None:
+        return s2_top_lrf(x_cm, y_cm, arrays, optics)
+    height_cm = (arrays.top_plane_z_cm - arrays.el_plane_z_cm) * mismatch.lrf_height_scale
+    assumed = replace(arrays, top_plane_z_cm=arrays.el_plane_z_cm + height_cm)
+    lrf = s2_top_lrf(x_cm, y_cm, assumed, optics) * pmt_efficiencies(arrays.n_top, mismatch)
+    return lrf / lrf.sum(axis=1, keepdims=True)
+
+
+def pmt_efficiencies(n_pmts: int, mismatch: LrfMismatch) -> np.ndarray:
+    """Fixed relative efficiency errors (n_pmts,), N(1, rms) clipped to [0.5, 1.5]."""
+    rng = np.random.default_rng([mismatch.seed, n_pmts, 17])
+    return np.clip(1 + mismatch.pmt_efficiency_rms * rng.standard_normal(n_pmts), 0.5, 1.5)
+
+
 @lru_cache(maxsize=8)
-def _lrf_grid(arrays: PmtArrays, optics: OpticalSettings, step_cm: float, radius_cm: float):
+def _lrf_grid(arrays: PmtArrays, optics: OpticalSettings, step_cm: float, radius_cm: float,
+              mismatch: LrfMismatch | None):
     n = int(np.ceil(radius_cm / step_cm)) + 1
     axis = np.arange(-n, n + 1) * step_cm
     gx, gy = np.meshgrid(axis, axis, indexing="ij")
-    log_lrf = np.log(s2_top_lrf(gx.ravel(), gy.ravel(), arrays, optics)).astype(np.float32)
+    lrf = reconstruction_lrf(gx.ravel(), gy.ravel(), arrays, optics, mismatch)
+    log_lrf = np.log(lrf).astype(np.float32)
     outside = np.hypot(gx, gy).ravel() > radius_cm + step_cm
     return axis, log_lrf, outside
 
@@ -103,9 +170,12 @@ def _lrf_grid(arrays: PmtArrays, optics: OpticalSettings, step_cm: float, radius
 def reconstruct_xy_likelihood(
     top_area_pe: np.ndarray, arrays: PmtArrays, radius_cm: float,
     optics: OpticalSettings = DEFAULT_OPTICS, step_cm: float = 1.0,
+    mismatch: LrfMismatch | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) in cm maximising the Poisson likelihood of the top hit patterns (N, n_top)."""
-    axis, log_lrf, outside = _lrf_grid(arrays, optics, float(step_cm), float(radius_cm))
+    """(x, y) in cm maximising the Poisson likelihood of the top hit patterns (N, n_top)
+    against :func:`reconstruction_lrf` (the true LRF when ``mismatch`` is None)."""
+    axis, log_lrf, outside = _lrf_grid(arrays, optics, float(step_cm), float(radius_cm),
+                                       mismatch)
     counts = np.maximum(np.asarray(top_area_pe, dtype=np.float32), 0.0)
     ll = counts @ log_lrf.T  # (N, G); Σ_i n_i log p_i, p normalised over the top array
     ll[:, outside] = -np.inf
@@ -131,6 +201,22 @@ def reconstruct_xy_likelihood(
     empty = counts.sum(axis=1) <= 0
     x[empty], y[empty] = 0.0, 0.0
     return x, y
+
+
+def reconstruct_xy(top_area_pe: np.ndarray, arrays: PmtArrays, radius_cm: float,
+                   optics: OpticalSettings, settings: ProcessingSettings
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) in cm of top hit patterns (N, n_top) by the method of ``settings``."""
+    if settings.xy_method == "likelihood":
+        return reconstruct_xy_likelihood(top_area_pe, arrays, radius_cm, optics,
+                                         settings.xy_grid_cm, settings.lrf_mismatch)
+    from wimpsift.training.position import load_position_model
+
+    model = load_position_model(settings.xy_model_path)
+    if model.arrays_name != arrays.name:
+        raise ConfigError(f"xy_model_path: got a network trained for {model.arrays_name!r}, "
+                          f"expected one for the {arrays.name!r} PMT arrays")
+    return model.predict_xy(top_area_pe)
 
 
 def _prompt_fraction(trace: np.ndarray, sample_ns: float, window_ns: float) -> float:
@@ -205,8 +291,7 @@ def process_events(raw: WaveformEvents, settings: ProcessingSettings | None = No
     drift = np.maximum(drift, 0.0)
     z = depth_cm(drift, detector)
     top = s2_pmt[:, arrays.top]
-    x, y = reconstruct_xy_likelihood(top, arrays, detector.geometry.tpc_radius_cm, raw.optics,
-                                     settings.xy_grid_cm)
+    x, y = reconstruct_xy(top, arrays, detector.geometry.tpc_radius_cm, raw.optics, settings)
     r = np.hypot(x, y)
     s1, s2 = cols["s1"], cols["s2"]
     s2_top = top.sum(axis=1).astype(float)

@@ -1,0 +1,394 @@
+"""Position reconstruction from S2 hit patterns: train the CNN, compare it with the likelihood.
+
+Training set: S2 hit patterns simulated with the light response the *analysis assumes*
+(:func:`wimpsift.processing.reconstruction.reconstruction_lrf`, including the
+light-response mismatch, on by default), exactly as the likelihood fit assumes it: a
+network trained on a simulation is only as good as that simulation's LRF. Each event's
+interaction comes from :func:`wimpsift.simulation.sample_interactions` (positions
+uniform in the active volume, NEST quanta, drift, extraction) and its S2 from
+:func:`wimpsift.waveforms.s2.s2_pulse` (photons per electron, multinomial sharing among
+PMTs, double-PE emission, gain spread), the same functions the waveform simulation uses;
+only the top-array areas are kept, so no full event window is built.
+
+Test set: the full waveform simulation (:func:`wimpsift.waveforms.simulate_waveform_events`,
+true light response) and processing (peak finding; the main S2's per-PMT areas). Every
+method is scored on the same events against the true S2 position:
+
+- ``cnn``: :class:`PositionReconstructor` (:mod:`wimpsift.models.position_cnn`);
+- ``likelihood``: the processing's Poisson likelihood fit with the mismatched LRF;
+- ``likelihood_true_lrf``: the same fit with the simulation's own LRF (optimistic bound);
+- ``centre_of_gravity``: the area-weighted mean of the top PMT positions (trivial).
+
+Resolution is the RMS of the 2-D distance |(x, y)_rec − (x, y)_true| (cm), in bins of
+the S2 top-array area and of the true radius; the wall bias is the mean of
+r_rec − r_true for true radii within ``wall_band_cm`` of the TPC wall.
+
+Published anchors (set beside our numbers, not tuned to): a network on simulated
+XENONnT hit patterns (arXiv:2205.10305) reaches about 0.69 cm RMS in the bulk
+(r < 60 cm) and 0.98 cm near the wall (r > 60 cm), about 0.09 and 0.12 of its sensor
+spacing; :data:`PUBLISHED_ANCHORS` holds them.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from wimpsift.detectors import Detector, load_detector
+from wimpsift.detectors.pmt_arrays import PmtArrays, pmt_arrays
+from wimpsift.errors import DataError, bad_value
+from wimpsift.images.hit import render_pattern
+from wimpsift.models.position_cnn import PositionCNN, PositionCNNArchitecture, coordinate_channels
+from wimpsift.processing.reconstruction import (
+    LrfMismatch,
+    ProcessingSettings,
+    process_events,
+    reconstruct_xy_likelihood,
+    reconstruction_lrf,
+)
+from wimpsift.provenance import atomic_path, provenance
+from wimpsift.response.pmt_light import DEFAULT_OPTICS, s2_bottom_pattern
+from wimpsift.simulation import sample_interactions
+from wimpsift.sources import Source, make_source
+from wimpsift.waveforms import simulate_waveform_events
+from wimpsift.waveforms.config import WaveformSettings
+from wimpsift.waveforms.pulse import spe_kernel
+from wimpsift.waveforms.s2 import s2_pulse
+
+PUBLISHED_ANCHORS = {
+    "source": "arXiv:2205.10305 (simulated XENONnT, Bayesian network; "
+              "comparable to XENONnT's neural networks)",
+    "bulk_rms_cm": 0.69,
+    "wall_rms_cm": 0.98,
+    "bulk_rms_per_pmt_spacing": 0.09,
+    "wall_rms_per_pmt_spacing": 0.12,
+}
+
+METHODS = ("cnn", "likelihood", "likelihood_true_lrf", "centre_of_gravity")
+FORMAT = "wimpsift-position-cnn-1"
+
+
+class PositionTrainingConfig(BaseModel):
+    """What the position CNN is trained on and how."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    detector: str = "xenon1t_sr0"
+    n_events: Annotated[int, Field(ge=100, le=500_000)] = 20_000
+    wimp_mass_gev: Annotated[float, Field(gt=0)] = 50.0
+    """half the events are WIMP recoils (small S2s), half ER (large S2s)"""
+    epochs: Annotated[int, Field(ge=1, le=500)] = 8
+    batch_size: Annotated[int, Field(ge=1, le=65_536)] = 128
+    learning_rate: Annotated[float, Field(gt=0, lt=1)] = 2e-3
+    validation_fraction: Annotated[float, Field(ge=0, lt=0.5)] = 0.1
+    min_s2_top_pe: Annotated[float, Field(ge=0)] = 50.0
+    """events with less S2 light on the top array are left out of training"""
+    arch: PositionCNNArchitecture = Field(default_factory=PositionCNNArchitecture)
+    lrf_mismatch: LrfMismatch | None = Field(default_factory=LrfMismatch)
+    threads: Annotated[int, Field(ge=1, le=64)] = 1
+    """torch CPU threads while training (one is fastest on a shared machine)"""
+    seed: int = 0
+
+
+def training_sources(detector: Detector, wimp_mass_gev: float) -> list[Source]:
+    """The two sources of training and test events: ER, then WIMP recoils."""
+    return [make_source(detector, "er"), make_source(detector, "wimp", mass_gev=wimp_mass_gev)]
+
+
+def simulate_top_patterns(
+    detector: Detector, source: Source, n_events: int, seed: int,
+    mismatch: LrfMismatch | None, chunk_index: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-array S2 areas (N, n_top) PE with the assumed LRF, and true (x, y) in cm."""
+    arrays = pmt_arrays(detector)
+    rng = np.random.default_rng([int(seed), int(chunk_index), 17])
+    it = sample_interactions(detector, source, int(n_events), rng, "active")
+    f_top = detector.charge.s2_top_fraction
+    top = reconstruction_lrf(it.s2_x_cm, it.s2_y_cm, arrays, DEFAULT_OPTICS, mismatch)
+    bottom = s2_bottom_pattern(it.s2_x_cm, it.s2_y_cm, arrays, DEFAULT_OPTICS)
+    pattern = np.concatenate([f_top * top, (1 - f_top) * bottom], axis=1)
+    wf = WaveformSettings()
+    kernel = spe_kernel(wf.sample_ns, wf.spe_rise_ns, wf.spe_decay_ns)
+    areas = np.zeros((int(n_events), arrays.n_top), dtype=np.float32)
+    for i in range(int(n_events)):
+        pulse = s2_pulse(int(it.n_extracted[i]), 0.0, 0.0, pattern[i], detector, kernel,
+                         wf.sample_ns, wf.el_duration_ns, rng)
+        if pulse is not None:
+            areas[i] = pulse.pmt_area_pe[arrays.top]
+    return areas, np.asarray(it.s2_x_cm, float), np.asarray(it.s2_y_cm, float)
+
+
+def rasterise(top_area_pe: np.ndarray, arrays: PmtArrays, grid_pixels: int) -> torch.Tensor:
+    """(N, 3, S, S) network input: pattern / max PMT area, then the coordinate channels."""
+    area = np.clip(np.asarray(top_area_pe, dtype=np.float32), 0, None)
+    peak = area.max(axis=1, keepdims=True)
+    norm = np.divide(area, peak, out=np.zeros_like(area), where=peak > 0)
+    image = torch.from_numpy(render_pattern(norm, arrays, "top", grid_pixels, grid_pixels))
+    coords = coordinate_channels(grid_pixels).expand(image.shape[0], -1, -1, -1)
+    return torch.cat([image[:, None], coords], dim=1).contiguous()
+
+
+@dataclass
+class PositionReconstructor:
+    """A trained position CNN with what it needs to be applied: PMT layout and radius."""
+
+    model: PositionCNN
+    arrays_name: str
+    radius_cm: float
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def predict_xy(self, top_area_pe: np.ndarray, batch_size: int = 4096
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) in cm for top hit patterns (N, n_top); events without light give (0, 0)."""
+        area = np.asarray(top_area_pe, dtype=np.float32)
+        arrays = pmt_arrays(self.arrays_name)
+        if area.ndim != 2 or area.shape[1] != arrays.n_top:
+            raise bad_value("top_area_pe", area.shape, f"(N, {arrays.n_top}) top-array areas")
+        out = np.zeros((area.shape[0], 2))
+        self.model.eval()
+        with torch.no_grad():
+            for start in range(0, area.shape[0], batch_size):
+                x = rasterise(area[start:start + batch_size], arrays, self.model.arch.grid_pixels)
+                out[start:start + batch_size] = self.model(x).double().numpy() * self.radius_cm
+        empty = area.sum(axis=1) <= 0
+        out[empty] = 0.0
+        return out[:, 0], out[:, 1]
+
+    def save(self, path: str | Path) -> Path:
+        """Write the state dict and metadata (JSON text) with ``torch.save``, atomically.
+
+        Saved through memory so the archive's inner name does not depend on the file
+        name: the same network gives the same bytes."""
+        path = Path(path)
+        payload = {"format": FORMAT, "state_dict": self.model.state_dict(),
+                   "meta": json.dumps({"arrays": self.arrays_name, "radius_cm": self.radius_cm,
+                                       "arch": self.model.arch.model_dump(), **self.meta},
+                                      sort_keys=True)}
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(buffer.getvalue())
+        return path
+
+
+def load_position_model(path: str | Path, parameter: str = "xy_model_path"
+                        ) -> PositionReconstructor:
+    """Read a saved position CNN (``weights_only=True``: nothing in the file can run).
+
+    ``parameter`` names the setting in error messages."""
+    path = Path(path)
+    if not path.is_file():
+        raise bad_value(parameter, str(path), "a position-CNN file written by wimpsift")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if payload.get("format") != FORMAT:
+            raise ValueError(payload.get("format"))
+        meta = json.loads(payload["meta"])
+        model = PositionCNN(PositionCNNArchitecture(**meta.pop("arch")))
+        model.load_state_dict(payload["state_dict"])
+    except Exception as err:  # any unreadable, foreign or inconsistent file
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DataError(f"{parameter}: {str(path)!r} is not a {FORMAT} file ({reason})") from err
+    model.eval()
+    return PositionReconstructor(model, meta.pop("arrays"), float(meta.pop("radius_cm")), meta)
+
+
+def training_patterns(config: PositionTrainingConfig
+                      ) -> tuple[np.ndarray, np.ndarray, Detector]:
+    """Training hit patterns (N, n_top) and true positions (N, 2) cm, both sources mixed."""
+    detector = load_detector(config.detector)
+    areas, xy = [], []
+    n_first = config.n_events // 2
+    for k, (source, n) in enumerate(zip(training_sources(detector, config.wimp_mass_gev),
+                                        (n_first, config.n_events - n_first), strict=True)):
+        a, x, y = simulate_top_patterns(detector, source, n, config.seed, config.lrf_mismatch, k)
+        areas.append(a)
+        xy.append(np.stack([x, y], axis=1))
+    area, xy_cm = np.concatenate(areas), np.concatenate(xy)
+    keep = area.sum(axis=1) >= config.min_s2_top_pe
+    return area[keep], xy_cm[keep], detector
+
+
+def train_position_cnn(config: PositionTrainingConfig, progress: bool = False
+                       ) -> PositionReconstructor:
+    """Simulate the training set and fit the CNN (Adam, MSE on (x, y) / radius).
+
+    Deterministic: the weights depend only on the configuration (seeded initialisation
+    and shuffling; CPU). The last epoch's weights are kept; the validation RMS of each
+    epoch is recorded in ``meta["history"]``.
+    """
+    area, xy_cm, detector = training_patterns(config)
+    arrays = pmt_arrays(detector)
+    radius = float(detector.geometry.tpc_radius_cm)
+    inputs = rasterise(area, arrays, config.arch.grid_pixels)
+    targets = torch.from_numpy((xy_cm / radius).astype(np.float32))
+    n_val = int(round(config.validation_fraction * len(targets)))
+    n_train = len(targets) - n_val
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        model, history = _fit(inputs, targets, n_train, radius, config, progress)
+    finally:
+        torch.set_num_threads(threads)
+    meta = {"detector": config.detector,
+            "provenance": provenance(config, config.seed, "position_cnn"),
+            "history": history, "n_train": n_train, "n_validation": n_val}
+    return PositionReconstructor(model, arrays.name, radius, meta)
+
+
+def _fit(inputs: torch.Tensor, targets: torch.Tensor, n_train: int, radius: float,
+         config: PositionTrainingConfig, progress: bool) -> tuple[PositionCNN, list[float]]:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        model = PositionCNN(config.arch)
+    generator = torch.Generator().manual_seed(config.seed + 1)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs)
+    history = []
+    for epoch in range(config.epochs):
+        model.train()
+        order = torch.randperm(n_train, generator=generator)
+        for start in range(0, n_train, config.batch_size):
+            batch = order[start:start + config.batch_size]
+            optimiser.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(inputs[batch]), targets[batch])
+            loss.backward()
+            optimiser.step()
+        scheduler.step()
+        if n_train < len(targets):
+            model.eval()
+            with torch.no_grad():
+                d = model(inputs[n_train:]) - targets[n_train:]
+            rms = float(torch.sqrt((d**2).sum(dim=1).mean())) * radius
+            history.append(round(rms, 6))
+            if progress:
+                print(f"epoch {epoch + 1}/{config.epochs}: validation RMS {rms:.3f} cm")
+    model.eval()
+    return model, history
+
+
+def centre_of_gravity_xy(top_area_pe: np.ndarray, arrays: PmtArrays
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Area-weighted mean of the top PMT positions (cm): the trivial estimator."""
+    area = np.clip(np.asarray(top_area_pe, dtype=float), 0, None)
+    total = np.maximum(area.sum(axis=1), 1e-12)
+    top = arrays.top
+    return area @ arrays.x_cm[top] / total, area @ arrays.y_cm[top] / total
+
+
+def resolution_table(dx_cm: np.ndarray, dy_cm: np.ndarray, by: np.ndarray, edges: np.ndarray
+                     ) -> list[dict[str, float]]:
+    """RMS of |Δxy| (cm) in bins of ``by``; each row: lo, hi, n, rms_cm, rms_error_cm
+    (None for empty bins, so the result is plain JSON)."""
+    d2 = np.asarray(dx_cm) ** 2 + np.asarray(dy_cm) ** 2
+    index = np.digitize(by, edges) - 1
+    rows = []
+    for i in range(len(edges) - 1):
+        sel = d2[index == i]
+        n = sel.size
+        rms = float(np.sqrt(sel.mean())) if n else None
+        # error of an RMS: σ(mean d²) / (2 rms)
+        err = float(sel.std(ddof=1) / np.sqrt(n) / (2 * rms)) if n > 1 and rms else None
+        rows.append({"lo": float(edges[i]), "hi": float(edges[i + 1]), "n": int(n),
+                     "rms_cm": rms, "rms_error_cm": err})
+    return rows
+
+
+def evaluate_positions(
+    reconstructor: PositionReconstructor, n_events: int, seed: int,
+    mismatch: LrfMismatch | None = None, wimp_mass_gev: float = 50.0,
+    wall_band_cm: float = 5.0, bulk_margin_cm: float = 10.0,
+) -> dict[str, Any]:
+    """Score every method of :data:`METHODS` on waveform-level test events.
+
+    ``mismatch`` is the light-response mismatch of the ``likelihood`` method (default
+    :class:`LrfMismatch`'s defaults). Events passing the S1/S2 thresholds are scored.
+    Returns ``cnn_rms_cm`` and ``likelihood_rms_cm`` (all scored events), and per
+    method: overall, bulk (r_true < R − ``bulk_margin_cm``) and wall (r_true > R −
+    ``wall_band_cm``) RMS, the wall's radial bias, and tables against S2 top area and
+    against true radius.
+    """
+    if int(n_events) < 2:
+        raise bad_value("n_events", n_events, "at least 2 test events")
+    mismatch = LrfMismatch() if mismatch is None else mismatch
+    detector = load_detector(reconstructor.meta.get("detector", "xenon1t_sr0"))
+    arrays = pmt_arrays(detector)
+    radius = float(detector.geometry.tpc_radius_cm)
+    tables, tops, truths = [], [], []
+    n_first = int(n_events) // 2
+    for k, (source, n) in enumerate(zip(training_sources(detector, wimp_mass_gev),
+                                        (n_first, int(n_events) - n_first), strict=True)):
+        raw = simulate_waveform_events(detector, source, n, seed, volume="active",
+                                       chunk_index=k)
+        processed = process_events(raw, ProcessingSettings(lrf_mismatch=mismatch))
+        tables.append(processed.table)
+        tops.append(processed.s2_pmt_area_pe[:, arrays.top])
+    table = pd.concat(tables, ignore_index=True)
+    top = np.concatenate(tops)
+    keep = table["passes_threshold"].to_numpy() & (table["s2_top_area_pe"].to_numpy() > 0)
+    table, top = table[keep].reset_index(drop=True), top[keep]
+    truths = table[["s2_x_true_cm", "s2_y_true_cm"]].to_numpy()
+    rec = {
+        "cnn": reconstructor.predict_xy(top),
+        "likelihood": (table["x_cm"].to_numpy(), table["y_cm"].to_numpy()),
+        "likelihood_true_lrf": reconstruct_xy_likelihood(top, arrays, radius, DEFAULT_OPTICS,
+                                                         1.0, None),
+        "centre_of_gravity": centre_of_gravity_xy(top, arrays),
+    }
+    r_true = np.hypot(truths[:, 0], truths[:, 1])
+    s2_top = table["s2_top_area_pe"].to_numpy()
+    size_edges = np.array([0, 200, 500, 1000, 2000, 5000, 1e6])
+    radius_edges = np.array([0, 15, 25, radius - bulk_margin_cm, radius - wall_band_cm,
+                             radius + 1e-9])
+    bulk, wall = r_true < radius - bulk_margin_cm, r_true > radius - wall_band_cm
+    methods = {}
+    for name, (x, y) in rec.items():
+        dx, dy = np.asarray(x) - truths[:, 0], np.asarray(y) - truths[:, 1]
+        d2 = dx**2 + dy**2
+        methods[name] = {
+            "rms_cm": float(np.sqrt(d2.mean())),
+            "bulk_rms_cm": float(np.sqrt(d2[bulk].mean())) if bulk.any() else None,
+            "wall_rms_cm": float(np.sqrt(d2[wall].mean())) if wall.any() else None,
+            "wall_radial_bias_cm": (float(np.mean(np.hypot(x, y)[wall] - r_true[wall]))
+                                    if wall.any() else None),
+            "vs_s2_top_pe": resolution_table(dx, dy, s2_top, size_edges),
+            "vs_radius_cm": resolution_table(dx, dy, r_true, radius_edges),
+        }
+    return {
+        "cnn_rms_cm": methods["cnn"]["rms_cm"],
+        "likelihood_rms_cm": methods["likelihood"]["rms_cm"],
+        "likelihood_true_lrf_rms_cm": methods["likelihood_true_lrf"]["rms_cm"],
+        "centre_of_gravity_rms_cm": methods["centre_of_gravity"]["rms_cm"],
+        "n_test_events": int(len(table)),
+        "detector": detector.name,
+        "tpc_radius_cm": radius,
+        "wall_band_cm": float(wall_band_cm),
+        "bulk_margin_cm": float(bulk_margin_cm),
+        "lrf_mismatch": mismatch.model_dump(),
+        "test_seed": int(seed),
+        "methods": methods,
+        "published_anchors": PUBLISHED_ANCHORS,
+    }
+
+
+def resolution_frame(result: dict[str, Any]) -> pd.DataFrame:
+    """The tables of :func:`evaluate_positions` as one long table (method, binning, …),
+    followed by the published anchors (method ``anchor``, binning ``bulk`` / ``wall``,
+    with their source)."""
+    rows = []
+    for name, method in result["methods"].items():
+        for key, binning in (("vs_s2_top_pe", "s2_top_area_pe"), ("vs_radius_cm", "r_true_cm")):
+            rows += [{"method": name, "binning": binning, **row} for row in method[key]]
+    anchors = result["published_anchors"]
+    for where in ("bulk", "wall"):
+        rows.append({"method": "anchor", "binning": where, "rms_cm": anchors[f"{where}_rms_cm"],
+                     "source": anchors["source"]})
+    return pd.DataFrame(rows)

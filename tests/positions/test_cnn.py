@@ -1,0 +1,126 @@
+"""The position CNN: accuracy properties, saved weights, determinism, processing, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+
+def _d2(x, y, x_true, y_true):
+    return (np.asarray(x) - x_true) ** 2 + (np.asarray(y) - y_true) ** 2
+
+
+def test_cnn_beats_centre_of_gravity(tiny_model, true_response_patterns, xenon1t):
+    from wimpsift.detectors.pmt_arrays import pmt_arrays
+    from wimpsift.training.position import centre_of_gravity_xy
+
+    top, x_true, y_true = true_response_patterns
+    cnn = np.sqrt(_d2(*tiny_model.predict_xy(top), x_true, y_true).mean())
+    cog = np.sqrt(_d2(*centre_of_gravity_xy(top, pmt_arrays(xenon1t)), x_true, y_true).mean())
+    assert cnn < 0.6 * cog
+
+
+def test_cnn_resolution_improves_with_s2_size(tiny_model, true_response_patterns, xenon1t):
+    from wimpsift.sources import make_source
+    from wimpsift.training.position import simulate_top_patterns
+
+    top, x_true, y_true = true_response_patterns  # ER: large S2s
+    wimp_top, wimp_x, wimp_y = simulate_top_patterns(
+        xenon1t, make_source(xenon1t, "wimp", mass_gev=50.0), 1000, seed=29, mismatch=None)
+    small = (wimp_top.sum(axis=1) > 50) & (wimp_top.sum(axis=1) < 200)
+    large = top.sum(axis=1) > 4000
+    assert small.sum() > 100 and large.sum() > 100
+    rms_small = np.sqrt(_d2(*tiny_model.predict_xy(wimp_top[small]), wimp_x[small],
+                            wimp_y[small]).mean())
+    rms_large = np.sqrt(_d2(*tiny_model.predict_xy(top[large]), x_true[large],
+                            y_true[large]).mean())
+    assert rms_small > 1.3 * rms_large
+
+
+def test_saved_weights_round_trip(tiny_model, true_response_patterns, tmp_path):
+    from wimpsift.training.position import load_position_model
+
+    path = tiny_model.save(tmp_path / "pos.pt")
+    loaded = load_position_model(path)
+    top = true_response_patterns[0][:50]
+    np.testing.assert_array_equal(np.stack(loaded.predict_xy(top)),
+                                  np.stack(tiny_model.predict_xy(top)))
+    assert loaded.meta["history"] == tiny_model.meta["history"]
+    assert loaded.meta["provenance"]["seed"] == 11
+    assert [p.name for p in tmp_path.iterdir()] == ["pos.pt"]  # no temporary file left
+
+
+def test_foreign_files_are_refused_without_running_them(tmp_path):
+    from wimpsift.errors import DataError
+    from wimpsift.training.position import load_position_model
+
+    (tmp_path / "notes.pt").write_text("{not a network}")
+    torch.save({"format": "something-else"}, tmp_path / "other.pt")
+    for name in ("notes.pt", "other.pt"):
+        with pytest.raises(DataError, match="xy_model_path") as err:
+            load_position_model(tmp_path / name)
+        assert "\n" not in str(err.value)
+
+
+def test_training_is_deterministic(tmp_path):
+    from wimpsift.training.position import PositionTrainingConfig, train_position_cnn
+
+    config = PositionTrainingConfig(n_events=300, epochs=1, seed=5)
+    a, b = train_position_cnn(config), train_position_cnn(config)
+    for (name, wa), wb in zip(a.model.state_dict().items(), b.model.state_dict().values(),
+                              strict=True):
+        assert torch.equal(wa, wb), name
+    assert (a.save(tmp_path / "a.pt").read_bytes() == b.save(tmp_path / "b.pt").read_bytes())
+    c = train_position_cnn(config.model_copy(update={"seed": 6}))
+    assert not torch.equal(a.model.head[0].weight, c.model.head[0].weight)
+
+
+def test_processing_uses_the_cnn_when_selected(tiny_model, xenon1t, tmp_path):
+    from wimpsift.processing.reconstruction import ProcessingSettings, process_events
+    from wimpsift.sources import make_source
+    from wimpsift.waveforms import simulate_waveform_events
+
+    path = tiny_model.save(tmp_path / "pos.pt")
+    raw = simulate_waveform_events(xenon1t, make_source(xenon1t, "er"), 40, seed=3,
+                                   volume="active")
+    cnn = process_events(raw, ProcessingSettings(xy_method="cnn", xy_model_path=path))
+    likelihood = process_events(raw)
+    top = cnn.s2_pmt_area_pe[:, cnn.arrays.top]
+    x, y = tiny_model.predict_xy(top)
+    np.testing.assert_allclose(cnn.table["x_cm"], x)
+    np.testing.assert_allclose(cnn.table["r_cm"], np.hypot(x, y))
+    assert not np.allclose(cnn.table["x_cm"], likelihood.table["x_cm"])
+    np.testing.assert_array_equal(cnn.table["s2_area_pe"], likelihood.table["s2_area_pe"])
+
+
+def test_evaluate_and_figure(tiny_model, tmp_path):
+    from wimpsift.plots.position import plot_position_resolution
+    from wimpsift.training.position import METHODS, evaluate_positions, resolution_frame
+
+    result = evaluate_positions(tiny_model, 120, seed=9)
+    json.dumps(result, allow_nan=False)  # plain JSON: no NaN or infinity
+    assert set(result["methods"]) == set(METHODS)
+    assert np.isfinite(result["cnn_rms_cm"]) and np.isfinite(result["likelihood_rms_cm"])
+    assert result["methods"]["centre_of_gravity"]["wall_radial_bias_cm"] < -3  # pulled inwards
+    frame = resolution_frame(result)
+    ours = frame[frame["method"] != "anchor"]
+    assert ours.groupby(["method", "binning"])["n"].sum().eq(result["n_test_events"]).all()
+    assert set(frame[frame["method"] == "anchor"]["binning"]) == {"bulk", "wall"}
+    path = plot_position_resolution(result, tmp_path / "res.png")
+    assert path.stat().st_size > 10_000
+
+
+def test_cli_rejects_bad_input_without_output(tmp_path, capsys):
+    from wimpsift.cli.main import main
+
+    assert main(["positions", "train", "--events", "5", "-o", str(tmp_path / "m.pt")]) == 2
+    assert "--events" in capsys.readouterr().err
+    assert main(["positions", "evaluate", "--model", str(tmp_path / "missing.pt"),
+                 "-o", str(tmp_path / "out")]) == 2
+    assert "--model" in capsys.readouterr().err
+    assert main(["positions", "evaluate", "--model", "x.pt", "--events", "1",
+                 "-o", str(tmp_path / "out")]) == 2
+    assert not any(tmp_path.iterdir())
