@@ -210,12 +210,13 @@ def reconstruct_xy(top_area_pe: np.ndarray, arrays: PmtArrays, radius_cm: float,
     if settings.xy_method == "likelihood":
         return reconstruct_xy_likelihood(top_area_pe, arrays, radius_cm, optics,
                                          settings.xy_grid_cm, settings.lrf_mismatch)
-    from wimpsift.training.position import load_position_model
+    from wimpsift.training.position import load_position_model, same_layout
 
     model = load_position_model(settings.xy_model_path)
-    if model.arrays_name != arrays.name:
-        raise ConfigError(f"xy_model_path: got a network trained for {model.arrays_name!r}, "
-                          f"expected one for the {arrays.name!r} PMT arrays")
+    if not same_layout(model.arrays, arrays):
+        raise ConfigError(f"xy_model_path: the network was trained for another PMT layout "
+                          f"({model.arrays.n_top} + {model.arrays.n_bottom} PMTs), expected the "
+                          f"detector's ({arrays.n_top} + {arrays.n_bottom})")
     return model.predict_xy(top_area_pe)
 
 

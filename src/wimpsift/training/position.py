@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -141,7 +141,8 @@ class PositionReconstructor:
     """A trained position CNN with what it needs to be applied: PMT layout and radius."""
 
     model: PositionCNN
-    arrays_name: str
+    arrays: PmtArrays
+    """the PMT layout the network was trained on (stored in the file)"""
     radius_cm: float
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -149,7 +150,7 @@ class PositionReconstructor:
                    ) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) in cm for top hit patterns (N, n_top); events without light give (0, 0)."""
         area = np.asarray(top_area_pe, dtype=np.float32)
-        arrays = pmt_arrays(self.arrays_name)
+        arrays = self.arrays
         if area.ndim != 2 or area.shape[1] != arrays.n_top:
             raise bad_value("top_area_pe", area.shape, f"(N, {arrays.n_top}) top-array areas")
         out = np.zeros((area.shape[0], 2))
@@ -169,7 +170,7 @@ class PositionReconstructor:
         name: the same network gives the same bytes."""
         path = Path(path)
         payload = {"format": FORMAT, "state_dict": self.model.state_dict(),
-                   "meta": json.dumps({"arrays": self.arrays_name, "radius_cm": self.radius_cm,
+                   "meta": json.dumps({"arrays": _arrays_record(self.arrays), "radius_cm": self.radius_cm,
                                        "arch": self.model.arch.model_dump(), **self.meta},
                                       sort_keys=True)}
         buffer = io.BytesIO()
@@ -177,6 +178,18 @@ class PositionReconstructor:
         with atomic_path(path) as tmp:
             tmp.write_bytes(buffer.getvalue())
         return path
+
+
+def _arrays_record(arrays: PmtArrays) -> dict[str, Any]:
+    """The PMT layout as plain JSON values (positions as lists)."""
+    return {f.name: (getattr(arrays, f.name).tolist() if isinstance(getattr(arrays, f.name), np.ndarray)
+                     else getattr(arrays, f.name)) for f in fields(arrays)}
+
+
+def same_layout(a: PmtArrays, b: PmtArrays) -> bool:
+    """Whether two PMT layouts have the same top and bottom positions."""
+    return (a.n_top, a.n_bottom) == (b.n_top, b.n_bottom) and np.allclose(a.x_cm, b.x_cm) \
+        and np.allclose(a.y_cm, b.y_cm)
 
 
 def load_position_model(path: str | Path, parameter: str = "xy_model_path"
@@ -198,7 +211,9 @@ def load_position_model(path: str | Path, parameter: str = "xy_model_path"
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise DataError(f"{parameter}: {str(path)!r} is not a {FORMAT} file ({reason})") from err
     model.eval()
-    return PositionReconstructor(model, meta.pop("arrays"), float(meta.pop("radius_cm")), meta)
+    arrays = PmtArrays(**{k: np.asarray(v, dtype=float) if isinstance(v, list) else v
+                          for k, v in meta.pop("arrays").items()})
+    return PositionReconstructor(model, arrays, float(meta.pop("radius_cm")), meta)
 
 
 def training_patterns(config: PositionTrainingConfig
@@ -241,7 +256,7 @@ def train_position_cnn(config: PositionTrainingConfig, progress: bool = False
     meta = {"detector": config.detector,
             "provenance": provenance(config, config.seed, "position_cnn"),
             "history": history, "n_train": n_train, "n_validation": n_val}
-    return PositionReconstructor(model, arrays.name, radius, meta)
+    return PositionReconstructor(model, arrays, radius, meta)
 
 
 def _fit(inputs: torch.Tensor, targets: torch.Tensor, n_train: int, radius: float,
