@@ -15,7 +15,6 @@ so an interrupted run resumes without redoing that work.
 
 from __future__ import annotations
 
-import html
 import json
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wimpsift.errors import ConfigError, validation_message
-from wimpsift.provenance import atomic_path, provenance, write_json
+from wimpsift.provenance import provenance, write_json
 
 Scale = Literal["quick", "paper"]
 
@@ -100,7 +99,6 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
     from wimpsift.stats.comparison import ComparisonConfig, compare_analyses, write_comparison
     from wimpsift.stats.distributed import DaskConfig
     from wimpsift.stats.limits import LimitConfig
-    from wimpsift.stats.timing import format_table
     from wimpsift.training.discriminant import (
         metrics_table,
         plot_auc_vs_epoch,
@@ -157,7 +155,6 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
                               samples.config.sigma_cm2, comparison, pool_for_mass=pool,
                               cache_dir=str(cache / "limits"))
     write_comparison(result, out, comparison, cfg.seed)
-    timing_text = format_table(result.times_traditional, result.times_network)
 
     stamp("independent training for the transfer-learning comparison")
     independent_models = train_masses(nn_config.model_copy(update={"mode": "independent"}),
@@ -211,43 +208,56 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
         "wall_seconds": time.perf_counter() - started,
     }
     write_json(out / "metrics.json", metrics)
-    _write_report(out, cfg, metrics, timing_text, nn_table, studies)
+    _write_report(out, metrics)
     stamp(f"done in {metrics['wall_seconds']:.0f} s: {out / 'report.html'}")
     return metrics
 
 
-def _table_html(table: pd.DataFrame, digits: int = 4) -> str:
-    return table.to_html(index=False, float_format=lambda v: f"{v:.{digits}g}", border=0)
+STUDY_CAPTIONS = {
+    "pca": "Background leakage at 50 % signal efficiency of the first principal component and of the "
+           "network, and their ratio, against WIMP mass (seed Sec. III: PCA more than 10× worse)",
+    "raw_vs_corrected": "Leakage, MI ratio and AUC with raw against position-corrected S1 and S2 inputs "
+                        "(the seed compares the limits, Fig. 7)",
+    "prompt_fraction": "Leakage, MI ratio and AUC with and without the S1 prompt fraction as an input "
+                       "(the seed compares the limits, Fig. 8)",
+}
 
 
-def _write_report(out: Path, cfg: ReproduceLuxConfig, metrics: dict[str, Any], timing_text: str,
-                  nn_table: pd.DataFrame, studies: dict[str, pd.DataFrame]) -> None:
-    limits = pd.DataFrame([{"mass_gev": float(m), **v} for m, v in metrics["per_mass"].items()])
-    figures = ["limits_vs_mass.png", "auc_vs_epoch.png", "mi_vs_mass.png"]
-    study_figures = sorted(p.name for p in (out / "studies").glob("*.png")) if studies else []
-    parts = [
-        "<h1>LUX ML seed reproduction</h1>",
-        f"<p>scale <b>{cfg.scale}</b>, detector {html.escape(cfg.detector)}, masses "
-        f"{', '.join(f'{m:g}' for m in cfg.masses_gev)} GeV/c², {cfg.n_signal} signal and "
-        f"{cfg.n_background} events per background in the window, {cfg.n_toys} toys per tested "
-        f"strength, seed {cfg.seed}. Wall time {metrics['wall_seconds']:.0f} s.</p>",
-        "<h2>Timing: our measurement beside the seed's Table I</h2>",
-        f"<pre>{html.escape(timing_text)}</pre>",
-        f"<p>End-to-end speed-up: {metrics['speedup_cpu']:.1f}× CPU, {metrics['speedup_wall']:.1f}× wall "
-        "(seed: 35× CPU, 47× wall).</p>",
-        "<h2>90 % CL upper limits</h2>", _table_html(limits),
-        "<p>expected_limit_ratio: network / traditional from each analysis' own template toys; "
-        "pseudo_experiment_limit_ratio: the same from identical event-level background-only "
-        "experiments drawn from an independent simulation (&lt; 1: the network analysis is "
-        "better).</p>",
-        "<h2>Networks: mutual information, AUC, leakage (sequential transfer learning)</h2>",
-        _table_html(nn_table),
+def _figures(out: Path) -> list[dict[str, str]]:
+    """Figures of the report with captions saying what they show and which seed figure."""
+    figures = [
+        {"src": "limits_vs_mass.png",
+         "caption": "Median expected 90 % CL limits with ±1σ and ±2σ bands (network analysis) and limits "
+                    "on one background-only pseudo-data set for the network (1-D) and traditional (4-D) "
+                    "analyses; bottom: ratio to the network analysis (seed Fig. 6)."},
+        {"src": "limits_published.png",
+         "caption": "Our limits beside the published LUX limits drawn from shipped data files (seed Fig. 6 "
+                    "draws the original analysis of the same data); the published curves assume the "
+                    "pre-2021 halo (v0 = 220 km/s), ours v0 = 238 km/s."},
+        {"src": "auc_vs_epoch.png",
+         "caption": "Test AUC against cumulative training epoch, sequential transfer learning across masses "
+                    "and independent training per mass (seed Fig. 1)."},
+        {"src": "mi_vs_mass.png",
+         "caption": "Mutual information of the input variables and of the network output against WIMP mass "
+                    "(seed Fig. 2)."},
     ]
-    parts += [f'<h3>{html.escape(f)}</h3><img src="{f}" width="700">' for f in figures]
-    for name, table in studies.items():
-        parts += [f"<h2>Study: {html.escape(name)}</h2>", _table_html(table)]
-    parts += [f'<h3>{html.escape(f)}</h3><img src="studies/{f}" width="700">' for f in study_figures]
-    body = "\n".join(parts)
-    with atomic_path(out / "report.html") as tmp:
-        tmp.write_text("<!doctype html><html><head><meta charset='utf-8'><title>wimpsift reproduce lux"
-                       f"</title></head><body>\n{body}\n</body></html>\n")
+    for path in sorted((out / "studies").glob("*.png")) if (out / "studies").is_dir() else []:
+        caption = STUDY_CAPTIONS.get(path.stem)
+        if caption is None and path.stem.startswith("projections_"):
+            caption = (f"Network output over (cS1, log10 cS2) and (r², z) for background and "
+                       f"{path.stem.removeprefix('projections_')} WIMP events (seed Fig. 4)")
+        figures.append({"src": f"studies/{path.name}", "caption": caption or path.stem})
+    return [f for f in figures if (out / f["src"]).is_file()]
+
+
+def _write_report(out: Path, metrics: dict[str, Any]) -> None:
+    from wimpsift.plots.limits import plot_limits_beside_published
+    from wimpsift.reports.lux import write_lux_report
+    from wimpsift.reports.paper_numbers import LUX_PUBLISHED_LIMITS, published_limit
+
+    curves = {name: published_limit(name) for name in LUX_PUBLISHED_LIMITS}
+    shipped = [c for c in curves.values() if c is not None]
+    plot_limits_beside_published(metrics["per_mass"], shipped, out / "limits_published.png",
+                                 title="LUX: our 90 % CL limits beside the published ones")
+    write_lux_report(out / "report.html", metrics, _figures(out), shipped,
+                     [name for name, c in curves.items() if c is None])

@@ -18,6 +18,9 @@ HYPER_PARAMETERS = {
     "leaky_alpha": "LeakyReLU α", "learning_rate": "Learning rate (Adam)",
 }
 
+STAGES = {"layers_batch_epochs": "1: layers, batch, epochs", "alpha": "2: LeakyReLU α",
+          "learning_rate": "3: learning rate"}
+
 
 def _seed_value(kind: str, key: str) -> float | None:
     seed = paper_numbers()["cnn_seed"]
@@ -77,7 +80,8 @@ def cnn_context(metrics: dict[str, Any], figures: list[dict[str, str]], grid: di
 
     g = metrics["grid_search"]
     chosen = table("Chosen hyper-parameters", ["Hyper-parameter", "Value"],
-                   [[HYPER_PARAMETERS.get(k, k), num(v)] for k, v in g["best_params"].items()])
+                   [[label, num(g["best_params"][key])] for key, label in HYPER_PARAMETERS.items()
+                    if key in g["best_params"]])
     searched = table(
         "Grid searched", ["Hyper-parameter", "Values"],
         [[label, ", ".join(num(v) for v in grid[key])] for key, label in HYPER_PARAMETERS.items()
@@ -86,8 +90,9 @@ def cnn_context(metrics: dict[str, Any], figures: list[dict[str, str]], grid: di
         f"Cross-validated {g['scoring']} per trial",
         ["Stage", "Conv layers", "Batch size", "LeakyReLU α", "Learning rate", "Epochs",
          f"Mean {g['scoring']} ± std"],
-        [[r["stage"], num(r["n_conv_layers"]), num(r["batch_size"]), num(r["leaky_alpha"]),
-          num(r["learning_rate"]), num(r["epochs"]), f"{fixed(r['mean'])} ± {fixed(r['std'])}"]
+        [[STAGES.get(r["stage"], r["stage"]), num(r["n_conv_layers"]), num(r["batch_size"]),
+          num(r["leaky_alpha"]), num(r["learning_rate"]), num(r["epochs"]),
+          f"{fixed(r['mean'])} ± {fixed(r['std'])}"]
          for r in grid_rows])
     search_text = [
         f"{grid.get('n_splits', 3)}-fold stratified cross-validation on the "
@@ -122,7 +127,7 @@ def cnn_context(metrics: dict[str, Any], figures: list[dict[str, str]], grid: di
                   "of test ER events."]},
         {"anchor": "grid", "title": "Grid search", "tables": [chosen, searched, trials],
          "text": search_text},
-        {"anchor": "choices", "title": "Choices where the seed is vague", "items": [
+        {"anchor": "choices", "title": "Choices where the seed is vague", "bullets": [
             f"Max pooling stride {cfg['pool_stride']} (the seed's text: the volume halves, stride 2; "
             "its notebook: stride 1).",
             "L2 penalties as Keras adds them: 0.005·Σw² on convolution kernels and 0.001·Σ(w²+b²) on "
@@ -137,7 +142,7 @@ def cnn_context(metrics: dict[str, Any], figures: list[dict[str, str]], grid: di
         {"anchor": "timings", "title": "Timings", "tables": [timings]},
     ]
     for section in sections:
-        for key in ("text", "tables", "items", "figures"):
+        for key in ("text", "tables", "bullets", "figures"):
             section.setdefault(key, [])
     return {
         "title": "CNN classification of WIMP and ER event images",

@@ -16,3 +16,26 @@ from typing import Any
 def paper_numbers() -> dict[str, Any]:
     """Every published number we show, keyed by paper then table (each with ``source``)."""
     return tomllib.loads((resources.files("wimpsift.reports") / "data" / "papers.toml").read_text())
+
+
+#: curves the LUX reproduction draws beside its limits (file stem under data/published_limits)
+LUX_PUBLISHED_LIMITS = ("lux_2013", "lux_2013_reanalysis")
+
+
+def published_limit(name: str) -> dict[str, Any] | None:
+    """A shipped published limit curve: label, source lines, masses (GeV/c²) and σ (cm²);
+    None when no file of that name is shipped."""
+    path = resources.files("wimpsift.reports") / "data" / "published_limits" / f"{name}.csv"
+    if not path.is_file():
+        return None
+    source, label, masses, sigmas = [], name, [], []
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            source.append(line.lstrip("# ").rstrip())
+        elif line.startswith("label,"):
+            label = line.split(",", 1)[1]
+        elif line and not line.startswith("mass_gev"):
+            mass, sigma = line.split(",")
+            masses.append(float(mass))
+            sigmas.append(float(sigma))
+    return {"name": name, "label": label, "source": source, "masses_gev": masses, "sigma_cm2": sigmas}
