@@ -6,6 +6,8 @@ import math
 from typing import Any
 
 MISSING = "–"
+NBSP = "\u00a0"  # keeps "0.84 ± 0.04" and "1.2 × 10⁻⁴⁵" on one line
+THIN = "\u202f"  # narrow no-break space between thousands
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -18,7 +20,7 @@ def num(value: Any, digits: int = 3) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
-        return f"{value:,}".replace(",", " ")
+        return f"{value:,}".replace(",", THIN)
     if not _finite(value):
         return MISSING
     if value != 0 and not 1e-3 <= abs(value) < 1e5:
@@ -34,7 +36,7 @@ def sci(value: Any, digits: int = 3) -> str:
     if value == 0:
         return "0"
     mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
-    return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+    return f"{mantissa}{NBSP}×{NBSP}10{str(int(exponent)).translate(_SUPERSCRIPT)}"
 
 
 def fixed(value: Any, decimals: int = 3) -> str:
@@ -44,7 +46,7 @@ def fixed(value: Any, decimals: int = 3) -> str:
 
 def pct(value: Any, decimals: int = 1) -> str:
     """A fraction as a percentage."""
-    return f"{100 * value:.{decimals}f} %" if _finite(value) else MISSING
+    return f"{100 * value:.{decimals}f}{NBSP}%" if _finite(value) else MISSING
 
 
 def _decimals_of(error: float) -> int:
@@ -59,23 +61,34 @@ def pm(value: Any, error: Any, scale: float = 1.0, unit: str = "") -> str:
     if not _finite(error) or error <= 0:
         return f"{num(value * scale, 4)}{unit}"
     decimals = _decimals_of(error * scale)
-    return f"{value * scale:.{decimals}f} ± {error * scale:.{decimals}f}{unit}"
+    return f"{value * scale:.{decimals}f}{NBSP}±{NBSP}{error * scale:.{decimals}f}{unit}"
 
 
 def pct_pm(value: Any, error: Any) -> str:
     """A fraction and its error as percentages: ``99.78 ± 0.07 %``."""
-    return pm(value, error, scale=100.0, unit=" %")
+    return pm(value, error, scale=100.0, unit=f"{NBSP}%")
 
 
 def seconds(value: Any) -> str:
     """A duration: seconds below 2 min, minutes below 2 h, hours beyond."""
     if not _finite(value):
         return MISSING
+    if value < 10:
+        return f"{value:.2g}{NBSP}s"
     if value < 120:
-        return f"{value:.0f} s"
+        return f"{value:.0f}{NBSP}s"
     if value < 7200:
-        return f"{value / 60:.1f} min"
-    return f"{value / 3600:.2f} h"
+        return f"{value / 60:.1f}{NBSP}min"
+    return f"{value / 3600:.2f}{NBSP}h"
+
+
+def times(value: Any) -> str:
+    """A speed-up factor: ``35×``, ``1100×``, ``4.83×``."""
+    if not _finite(value):
+        return MISSING
+    if value >= 100:
+        return f"{float(f'{value:.2g}'):.0f}×"
+    return f"{value:.3g}×"
 
 
 def table(caption: str, columns: list[str], rows: list[list[Any]]) -> dict[str, Any]:

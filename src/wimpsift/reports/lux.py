@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from wimpsift.reports import write_page
-from wimpsift.reports.format import MISSING, fixed, num, pm, sci, seconds, table
+from wimpsift.reports.format import MISSING, fixed, num, pm, sci, seconds, table, times
 from wimpsift.reports.paper_numbers import paper_numbers
 
 STAGES = [("workspace_creation", "workspace"), ("toy_generation", "toys"),
@@ -15,11 +15,16 @@ STAGE_LABELS = {"workspace_creation": "Workspace creation", "toy_generation": "T
                 "hypothesis_testing": "Hypothesis testing", "training": "Network training",
                 "total": "Total"}
 
+INPUT_LABELS = {"r_cm": "r", "z_cm": "z", "cs1_pe": "cS1", "log10_cs2_pe": "log10 cS2", "s1_area_pe": "S1",
+                "log10_s2_area_pe": "log10 S2", "s1_prompt_fraction": "S1 prompt fraction",
+                "r2_cm2": "r²"}
+#: bookkeeping columns left out of the study tables (they are in metrics.json)
+STUDY_HIDDEN = ("n_attempts", "training_seconds", "n_train", "n_test")
 #: column -> (header with unit, formatter) for the network and study tables
 COLUMNS: dict[str, tuple[str, Any]] = {
     "mass_gev": ("WIMP mass (GeV/c²)", num),
     "variant": ("Variant", str),
-    "inputs": ("Inputs", lambda v: v.replace(",", ", ")),
+    "inputs": ("Inputs", lambda v: ", ".join(INPUT_LABELS.get(x, x) for x in v.split(","))),
     "input_mi_bits": ("MI, inputs (bits)", None),
     "output_mi_bits": ("MI, network output (bits)", None),
     "mi_ratio": ("MI ratio output / inputs", lambda v: fixed(v, 3)),
@@ -43,11 +48,11 @@ STUDY_TITLES = {
 }
 
 
-def records_table(caption: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+def records_table(caption: str, records: list[dict[str, Any]], hidden: tuple[str, ...] = ()) -> dict[str, Any]:
     """A table of records with human headers and units; MI values with their errors."""
     if not records:
         return table(caption, [], [])
-    keys = [k for k in records[0] if not k.endswith("_error_bits")]
+    keys = [k for k in records[0] if not k.endswith("_error_bits") and k not in hidden]
     columns = [COLUMNS.get(k, (k.replace("_", " "), None))[0] for k in keys]
     rows = []
     for r in records:
@@ -111,19 +116,20 @@ def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
         seed_trad = seed["traditional_hours"].get(seed_key)
         seed_net = seed["network_hours"].get(seed_key)
         time_rows.append([STAGE_LABELS[stage], seconds(trad), seconds(net),
-                          f"{num(trad / net)}×" if trad and net else MISSING,
+                          times(trad / net) if trad and net else MISSING,
                           None if seed_trad is None else f"{num(seed_trad)} h",
                           None if seed_net is None else f"{num(seed_net)} h",
-                          f"{num(seed_trad / seed_net, 2)}×" if seed_trad and seed_net else None])
+                          times(seed_trad / seed_net) if seed_trad and seed_net else None])
     timing_table = table("CPU time per stage, ours beside the seed's Table I (CPU hours per signal model)", [
         "Stage", "Traditional (ours)", "Network (ours)", "Speed-up (ours)", "Traditional (seed)",
         "Network (seed)", "Speed-up (seed)"], time_rows)
     speedup = table("End-to-end speed-up of the network analysis", ["", "Ours", "Seed"], [
-        ["CPU time", f"{num(metrics['speedup_cpu'])}×", f"{num(seed['speedup_cpu'])}×"],
-        ["Wall time", f"{num(metrics['speedup_wall'])}×", f"{num(seed['speedup_wall'])}×"]])
+        ["CPU time", times(metrics["speedup_cpu"]), times(seed["speedup_cpu"])],
+        ["Wall time", times(metrics["speedup_wall"]), times(seed["speedup_wall"])]])
 
     published = published or []
-    published_text = [f"{c['label']}: " + " ".join(c["source"][1:]) for c in published]
+    published_text = [f"{c['label']}: " + " ".join(c["source"][1:3]) + f". Points and how they were obtained: "
+                      f"wimpsift/reports/data/published_limits/{c['name']}.csv." for c in published]
     published_text += [f"Not drawn, no shipped data file: {name}." for name in (missing_published or [])]
 
     sections: list[dict[str, Any]] = [
@@ -145,7 +151,7 @@ def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
     ]
     for name, records in metrics.get("studies", {}).items():
         sections.append({"anchor": f"study-{name}", "title": STUDY_TITLES.get(name, f"Study: {name}"),
-                         "tables": [records_table("", records)]})
+                         "tables": [records_table("", records, STUDY_HIDDEN)]})
     if metrics.get("comparison"):
         sections.append({"anchor": "comparison", "title": "Comparison with the seed",
                          "tables": [_mapping_table("", metrics["comparison"])]})
