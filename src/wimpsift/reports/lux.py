@@ -48,7 +48,8 @@ STUDY_TITLES = {
 }
 
 
-def records_table(caption: str, records: list[dict[str, Any]], hidden: tuple[str, ...] = ()) -> dict[str, Any]:
+def records_table(caption: str, records: list[dict[str, Any]],
+                  hidden: tuple[str, ...] = ()) -> dict[str, Any]:
     """A table of records with human headers and units; MI values with their errors."""
     if not records:
         return table(caption, [], [])
@@ -128,8 +129,9 @@ def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
         ["Wall time", times(metrics["speedup_wall"]), times(seed["speedup_wall"])]])
 
     published = published or []
-    published_text = [f"{c['label']}: " + " ".join(c["source"][1:3]) + f". Points and how they were obtained: "
-                      f"wimpsift/reports/data/published_limits/{c['name']}.csv." for c in published]
+    published_text = [f"{c['label']}: " + " ".join(c["source"][1:3])
+                      + f". Points and how they were obtained: wimpsift/reports/data/published_limits/{c['name']}.csv."
+                      for c in published]
     published_text += [f"Not drawn, no shipped data file: {name}." for name in (missing_published or [])]
 
     sections: list[dict[str, Any]] = [
