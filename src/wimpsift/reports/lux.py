@@ -130,7 +130,8 @@ def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
 
     published = published or []
     published_text = [f"{c['label']}: " + " ".join(c["source"][1:3])
-                      + f". Points and how they were obtained: wimpsift/reports/data/published_limits/{c['name']}.csv."
+                      + ". Points and how they were obtained: "
+                      + f"wimpsift/reports/data/published_limits/{c['name']}.csv."
                       for c in published]
     published_text += [f"Not drawn, no shipped data file: {name}." for name in (missing_published or [])]
 
