@@ -264,9 +264,25 @@ def _save_final(out: Path, kind: str, est: CNNClassifier, info: dict[str, Any]) 
     info["model_dir"] = str(model_dir.relative_to(out))
 
 
+def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
+    """Stages with nominal seconds on two cores, scaled from the quick scale's."""
+    events = (cfg.train_events_per_class + cfg.test_events_per_class) / 2000
+    train = cfg.train_events_per_class / 1000
+    grid = 1.0 if cfg.scale == "quick" and not cfg.grid else 8.0
+    return [("images", 150 * events), ("grid search", 200 * train * grid),
+            ("final models and test", 120 * train), ("baselines", 20 * train), ("report", 5)]
+
+
 def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any]:
-    """Run every stage; return the metrics dictionary also written to ``metrics.json``."""
-    out = Path(out)
+    """Run every stage (progress on stderr unless ``cfg.progress`` is off); return the
+    metrics dictionary also written to ``metrics.json``."""
+    from wimpsift.pipelines.stages import StagePlan
+
+    with StagePlan("cnn", _plan(cfg), enabled=cfg.progress) as plan:
+        return _run(cfg, Path(out), plan)
+
+
+def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "figures").mkdir(exist_ok=True)
@@ -279,6 +295,7 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
     timings: dict[str, float] = {}
 
     # 1. images -----------------------------------------------------------------------
+    plan.start("images")
     t0 = time.perf_counter()
     if cfg.images == "synthetic":
         train = synthetic_image_sets(cfg, cfg.train_events_per_class, cfg.seed)
@@ -293,6 +310,7 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
     timings["images_s"] = time.perf_counter() - t0
 
     # 2. grid search ------------------------------------------------------------------
+    plan.start("grid search")
     t0 = time.perf_counter()
     Xs, ys, _ = train[cfg.search_kind]
     search = grid_search(Xs, ys, grid_cfg, cache_dir=out / "search")
@@ -309,6 +327,7 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
     timings["search_s"] = time.perf_counter() - t0
 
     # 3.-4. final models and test ------------------------------------------------------
+    plan.start("final models and test")
     t0 = time.perf_counter()
     params = dict(search.best_params)
     per_kind: dict[str, dict[str, Any]] = {}
@@ -336,6 +355,7 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
     timings["final_and_test_s"] = time.perf_counter() - t0
 
     # 5. baselines on the same test events ------------------------------------------------
+    plan.start("baselines")
     t0 = time.perf_counter()
     _, ytr, table_tr = train[cfg.search_kind]
     _, yte, table_te = test[cfg.search_kind]
@@ -368,6 +388,7 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
     timings["baselines_s"] = time.perf_counter() - t0
 
     # 6. report ---------------------------------------------------------------------------
+    plan.start("report")
     metrics = {
         "provenance": provenance(cfg, cfg.seed, "cnn.reproduce"),
         "scale": cfg.scale,
@@ -386,6 +407,7 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
     }
     write_json(out / "metrics.json", metrics)
     write_report(out / "report.html", grid_cfg, metrics, search.rows(), figures)
+    plan.finish()
     return metrics
 
 

@@ -93,7 +93,27 @@ def reproduce(scale: str = "quick", output: str | Path = "lux", seed: int = 0, *
     return run_reproduce_lux(make_config(scale, seed=seed, **overrides), output)
 
 
-def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) -> dict[str, Any]:
+def _plan(cfg: ReproduceLuxConfig) -> list[tuple[str, float]]:
+    """Stages with nominal seconds on two cores, scaled from the quick scale's."""
+    events = cfg.n_signal / 3000
+    toys = len(cfg.masses_gev) / 4 * (cfg.n_toys + cfg.n_background_toys) / 600 * cfg.grid_points / 12
+    stages = [("samples", 60 * events), ("networks and limits", 120 * len(cfg.masses_gev) / 4 * events
+                                         + 300 * toys),
+              ("independent training", 60 * len(cfg.masses_gev) / 4 * events)]
+    if cfg.studies:
+        stages.append(("studies", 150 * len(cfg.masses_gev) / 4 * events))
+    return [*stages, ("report", 5)]
+
+
+def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Run every stage (progress on stderr); return the metrics written to metrics.json."""
+    from wimpsift.pipelines.stages import StagePlan
+
+    with StagePlan("lux", _plan(cfg), enabled=progress) as plan:
+        return _run(cfg, Path(output), plan)
+
+
+def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
     import torch
 
     from wimpsift.stats.comparison import ComparisonConfig, compare_analyses, write_comparison
@@ -109,7 +129,6 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
     )
 
     torch.set_num_threads(1)
-    out = Path(output)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output: {str(out)!r} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
@@ -118,16 +137,15 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
     nn_config = validated_config(masses_gev=cfg.masses_gev, epochs_from_scratch=cfg.epochs,
                                  epochs_transfer=max(1, cfg.epochs // 2), seed=cfg.seed)
 
-    def stamp(message: str) -> None:
-        log(f"[lux {time.perf_counter() - started:6.0f} s] {message}")
-
-    stamp(f"samples: {cfg.detector}, {cfg.n_signal} signal and {cfg.n_background} per background")
-    samples = _samples(cfg, cache / "samples")
+    with plan.stage("samples"):
+        plan.say(f"  {cfg.detector}: {cfg.n_signal} signal and {cfg.n_background} events per background")
+        samples = _samples(cfg, cache / "samples")
 
     # --- networks (trained inside the timed comparison) and both analyses ------------
     sequential: dict[float, Any] = {}
 
     def train(mass: float, table: pd.DataFrame, previous):
+        plan.say(f"  {mass:g} GeV/c²: training the network, then templates, toys and fits of both analyses")
         cfg_mass = nn_config.model_copy(update={"masses_gev": [mass]})
         model = train_one_mass(mass, table, cfg_mass, initial=previous)
         sequential[mass] = model
@@ -142,47 +160,51 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
                               n_chunks=cfg.workers, progress=False),
         seed=cfg.seed, n_pseudo_experiments=cfg.n_pseudo_experiments,
     )
-    pool = None
-    if cfg.n_pseudo_experiments:
-        independent = _samples(cfg, cache / "samples_independent", seed_offset=1000)
-        pool_table = independent.background()
+    with plan.stage("networks and limits"):
+        pool = None
+        if cfg.n_pseudo_experiments:
+            plan.say("  independent background simulation for the event-level pseudo-experiments")
+            independent = _samples(cfg, cache / "samples_independent", seed_offset=1000)
+            pool_table = independent.background()
 
-        def pool(mass: float) -> pd.DataFrame:
-            return pool_table
+            def pool(mass: float) -> pd.DataFrame:
+                return pool_table
 
-    stamp(f"networks and limits for {len(cfg.masses_gev)} masses (network and traditional analyses)")
-    result = compare_analyses(sorted(cfg.masses_gev), samples.for_mass, train, samples.detector,
-                              samples.config.sigma_cm2, comparison, pool_for_mass=pool,
-                              cache_dir=str(cache / "limits"))
-    write_comparison(result, out, comparison, cfg.seed)
+        plan.say(f"  {len(cfg.masses_gev)} masses: network and traditional analyses, {cfg.n_toys} toys each")
+        result = compare_analyses(sorted(cfg.masses_gev), samples.for_mass, train, samples.detector,
+                                  samples.config.sigma_cm2, comparison, pool_for_mass=pool,
+                                  cache_dir=str(cache / "limits"))
+        write_comparison(result, out, comparison, cfg.seed)
 
-    stamp("independent training for the transfer-learning comparison")
-    independent_models = train_masses(nn_config.model_copy(update={"mode": "independent"}),
-                                      samples=samples.for_mass)
-    plot_auc_vs_epoch({"sequential (transfer)": sequential, "independent": independent_models},
-                      out / "auc_vs_epoch.png")
-    plot_mi_vs_mass(sequential, out / "mi_vs_mass.png")
-    nn_table = metrics_table(sequential)
-    nn_table_independent = metrics_table(independent_models)
+    with plan.stage("independent training"):
+        independent_models = train_masses(nn_config.model_copy(update={"mode": "independent"}),
+                                          samples=samples.for_mass, log=plan.say)
+        plot_auc_vs_epoch({"sequential (transfer)": sequential, "independent": independent_models},
+                          out / "auc_vs_epoch.png")
+        plot_mi_vs_mass(sequential, out / "mi_vs_mass.png")
+        nn_table = metrics_table(sequential)
+        nn_table_independent = metrics_table(independent_models)
 
     studies: dict[str, pd.DataFrame] = {}
     if cfg.studies:
         from wimpsift.training.studies import study_inputs, study_pca, study_projections
 
-        stamp("studies: first principal component, raw vs corrected, prompt fraction, projections")
-        studies["pca"] = study_pca(sequential, samples.for_mass, out / "studies")
-        stamp("study: raw vs corrected inputs")
-        studies["raw_vs_corrected"] = study_inputs("raw_vs_corrected", nn_config, samples.for_mass,
-                                                   out / "studies")
-        stamp("study: prompt fraction (samples with photon times; CEvNS left out)")
-        names = [b.name for b in samples.detector.backgrounds if b.name != "cevns"]
-        pf_samples = _samples(cfg, cache / "samples_pf", prompt_fraction=True, n=cfg.pf_events,
-                              backgrounds=names)
-        studies["prompt_fraction"] = study_inputs(
-            "prompt_fraction", nn_config.model_copy(update={"masses_gev": cfg.pf_masses_gev}),
-            pf_samples.for_mass, out / "studies")
-        mid = sorted(sequential)[len(sequential) // 2]
-        study_projections(sequential[mid], samples.for_mass(mid), out / "studies")
+        with plan.stage("studies"):
+            plan.say("  first principal component")
+            studies["pca"] = study_pca(sequential, samples.for_mass, out / "studies")
+            plan.say("  raw against position-corrected inputs")
+            studies["raw_vs_corrected"] = study_inputs("raw_vs_corrected", nn_config, samples.for_mass,
+                                                       out / "studies", log=plan.say)
+            plan.say("  prompt fraction (samples with photon times; CEvNS left out)")
+            names = [b.name for b in samples.detector.backgrounds if b.name != "cevns"]
+            pf_samples = _samples(cfg, cache / "samples_pf", prompt_fraction=True, n=cfg.pf_events,
+                                  backgrounds=names)
+            studies["prompt_fraction"] = study_inputs(
+                "prompt_fraction", nn_config.model_copy(update={"masses_gev": cfg.pf_masses_gev}),
+                pf_samples.for_mass, out / "studies", log=plan.say)
+            plan.say("  projections of the network output")
+            mid = sorted(sequential)[len(sequential) // 2]
+            study_projections(sequential[mid], samples.for_mass(mid), out / "studies")
 
     limits = json.loads((out / "limits_metrics.json").read_text())
     metrics = {
@@ -207,9 +229,9 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
         "studies": {name: table.to_dict(orient="records") for name, table in studies.items()},
         "wall_seconds": time.perf_counter() - started,
     }
-    write_json(out / "metrics.json", metrics)
-    _write_report(out, metrics)
-    stamp(f"done in {metrics['wall_seconds']:.0f} s: {out / 'report.html'}")
+    with plan.stage("report"):
+        write_json(out / "metrics.json", metrics)
+        _write_report(out, metrics)
     return metrics
 
 
