@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -32,6 +32,9 @@ class RatesStage(_Stage):
 class ReproduceStage(_Stage):
     scale: Literal["quick", "paper"] = "quick"
     seed: Annotated[int, Field(ge=0)] = 0
+    #: settings of the reproduction that override its scale's (e.g. event counts for a
+    #: tiny test run); checked against the reproduction's own configuration before the run
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class RunConfig(BaseModel):
