@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from wimpsift.reports import write_page
+from wimpsift.reports.cnn import KIND_LABELS
 from wimpsift.reports.format import MISSING, fixed, num, pct, pct_pm, sci, seconds, table, times
 from wimpsift.reports.paper_numbers import paper_numbers, published_limit
 
@@ -95,9 +96,11 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                     )
                 ],
                 "text": [
-                    "The WIMP line differs by a factor of about ten from the seed's: the standard halo at "
-                    "this mass and cross-section gives the count shown; the README explains."
-                ],
+                    f"The seed's WIMP line is {num(seed['wimp'] / expected['wimp'], 2)} times ours: the "
+                    "standard halo at this mass and cross-section gives the count shown; the README explains."
+                ]
+                if expected.get("wimp")
+                else [],
                 "links": [
                     {"href": "rates.json", "text": "rates.json"},
                     {"href": "rates.txt", "text": "rates.txt"},
@@ -166,6 +169,11 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                 "text": [
                     f"Scale {cnn['scale']}: {num(cnn['n_train_events'][kinds[0]])} training and "
                     f"{num(cnn['n_test_events'][kinds[0]])} test events per image kind."
+                    + (
+                        " SYNTHETIC TOY IMAGES: a plumbing test, no physics meaning."
+                        if cnn["images"] == "synthetic"
+                        else ""
+                    )
                 ],
                 "tables": [
                     table(
@@ -179,7 +187,7 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                         ],
                         [
                             [
-                                k,
+                                KIND_LABELS[k],
                                 fixed(cnn[k]["accuracy"]),
                                 fixed(cnn[k]["recall"]),
                                 fixed(cnn[k]["roc_auc"]),
