@@ -82,12 +82,16 @@ class StagePlan:
         for plan in _ACTIVE:
             plan.last_output = time.monotonic()
 
+    def scale(self) -> float:
+        """Actual over nominal time of the finished stages (1 before any; within 1/4 … 4)."""
+        finished_nominal = sum(self.nominal[s] for s in self.done)
+        if finished_nominal <= 0:
+            return 1.0
+        return min(4.0, max(0.25, sum(self.done.values()) / finished_nominal))
+
     def remaining_s(self) -> float:
         """Nominal time of the stages not finished, rescaled by the finished ones."""
-        finished_nominal = sum(self.nominal[s] for s in self.done)
-        scale = 1.0
-        if finished_nominal > 0:
-            scale = min(4.0, max(0.25, sum(self.done.values()) / finished_nominal))
+        scale = self.scale()
         left = sum(self.nominal[s] for s in self.order if s not in self.done)
         if self.current is not None:  # a stage past its estimate keeps a tenth of it
             nominal = self.nominal[self.current]
@@ -162,5 +166,8 @@ class StagePlan:
             if inner.current is None:
                 self.last_output = time.monotonic()
                 continue
-            inner.say(f"  still in {inner.current}: {_duration(time.monotonic() - inner.stage_started)} "
-                      f"so far, about {_duration(inner.remaining_s())} remaining")
+            in_stage = time.monotonic() - inner.stage_started
+            estimate = inner.nominal[inner.current] * inner.scale()
+            outlook = (f"about {_duration(inner.remaining_s())} remaining" if in_stage < estimate else
+                       f"past its estimate of {_duration(estimate)}")
+            inner.say(f"  still in {inner.current}: {_duration(in_stage)} so far, {outlook}")
