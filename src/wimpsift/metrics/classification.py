@@ -103,7 +103,7 @@ def plot_roc_curves(curves: Mapping[str, tuple[Any, Any]], path: str | Path,
     to half an event of the test set, where classifiers at 99 % rejection differ.
     """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, ax = plt.subplots(figsize=(6.4, 6))
     lowest = 1.0
     for label, (y_true, scores) in curves.items():
         y, s = _check(y_true, scores)
@@ -122,7 +122,8 @@ def plot_roc_curves(curves: Mapping[str, tuple[Any, Any]], path: str | Path,
     ax.set(xlabel="ER acceptance (false positive rate)", ylabel="WIMP acceptance (true positive rate)",
            title=title, ylim=(0, 1.01))
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    # below the axes: inside, the legend would hide the curves of weak classifiers
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, ncol=2, frameon=False)
     fig.tight_layout()
     return save_figure(fig, path, dpi=110)
 
