@@ -77,3 +77,12 @@ def test_shipped_lux_2013_limit_has_the_published_minimum():
 def test_missing_published_curve_is_none_not_an_error():
     assert set(LUX_PUBLISHED_LIMITS) >= {"lux_2013", "lux_2013_reanalysis"}
     assert published_limit("no_such_curve") is None
+
+
+def test_published_curve_interpolation_is_log_log():
+    from wimpsift.reports.paper_numbers import limit_at
+
+    curve = {"masses_gev": [10.0, 100.0], "sigma_cm2": [1e-44, 1e-46]}
+    assert limit_at(curve, 10.0) == pytest.approx(1e-44)
+    assert limit_at(curve, math.sqrt(10.0 * 100.0)) == pytest.approx(1e-45)  # straight in log-log
+    assert limit_at(curve, 5.0) is None and limit_at(curve, 200.0) is None

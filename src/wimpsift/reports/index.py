@@ -10,7 +10,7 @@ from typing import Any
 from wimpsift.reports import write_page
 from wimpsift.reports.cnn import KIND_LABELS
 from wimpsift.reports.format import MISSING, fixed, num, pct, pct_pm, sci, seconds, table, times
-from wimpsift.reports.paper_numbers import paper_numbers, published_limit
+from wimpsift.reports.paper_numbers import limit_at, paper_numbers, published_limit
 
 SOURCE_LABELS = {
     "er": "Electronic recoils (ER)",
@@ -21,16 +21,6 @@ SOURCE_LABELS = {
     "anomalous": "Anomalous",
     "wimp": "WIMP signal",
 }
-
-
-def _interpolate_loglog(curve: dict[str, Any], mass: float) -> float | None:
-    """The published limit at ``mass`` (linear in log-log between points); None outside."""
-    xs, ys = curve["masses_gev"], curve["sigma_cm2"]
-    for (x0, y0), (x1, y1) in zip(zip(xs, ys, strict=True), zip(xs[1:], ys[1:], strict=True), strict=False):
-        if x0 <= mass <= x1:
-            t = 0.0 if x1 == x0 else (math.log(mass) - math.log(x0)) / (math.log(x1) - math.log(x0))
-            return math.exp(math.log(y0) + t * (math.log(y1) - math.log(y0)))
-    return None
 
 
 def index_context(run: dict[str, Any]) -> dict[str, Any]:
@@ -237,7 +227,7 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
         per_mass = lux["per_mass"]
         mass = min(per_mass, key=lambda m: abs(math.log(float(m) / 50.0)))
         row = per_mass[mass]
-        at_mass = _interpolate_loglog(published, float(mass)) if published else None
+        at_mass = limit_at(published, float(mass)) if published else None
         headline.append(
             [
                 "LUX",

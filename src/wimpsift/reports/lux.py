@@ -7,7 +7,7 @@ from typing import Any
 
 from wimpsift.reports import write_page
 from wimpsift.reports.format import MISSING, fixed, num, pm, sci, seconds, table, times
-from wimpsift.reports.paper_numbers import paper_numbers
+from wimpsift.reports.paper_numbers import limit_at, paper_numbers
 
 STAGES = [("workspace_creation", "workspace"), ("toy_generation", "toys"),
           ("hypothesis_testing", "hypothesis_testing"), ("training", "training"), ("total", "total")]
@@ -97,17 +97,20 @@ def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
     cfg = prov["config"]
     seed = paper_numbers()["lux_seed"]["table_i"]
 
+    published = published or []
     limit_rows = []
     for mass in sorted(metrics["per_mass"], key=float):
         r = metrics["per_mass"][mass]
         limit_rows.append([num(float(mass)), sci(r["expected_limit_network_cm2"]),
                            sci(r["expected_limit_traditional_cm2"]), fixed(r["expected_limit_ratio"]),
                            sci(r["observed_limit_network_cm2"]), sci(r["observed_limit_traditional_cm2"]),
-                           fixed(r.get("pseudo_experiment_limit_ratio"))])
+                           fixed(r.get("pseudo_experiment_limit_ratio")),
+                           *[sci(limit_at(c, float(mass))) for c in published]])
     limits = table("90 % CL upper limits on the WIMP-nucleon cross-section", [
         "WIMP mass (GeV/c²)", "Expected, network (cm²)", "Expected, traditional (cm²)",
         "Expected ratio network / traditional", "Pseudo-data, network (cm²)",
-        "Pseudo-data, traditional (cm²)", "Ratio from event-level pseudo-experiments"], limit_rows)
+        "Pseudo-data, traditional (cm²)", "Ratio from event-level pseudo-experiments",
+        *[f"Published: {c['label']} (cm²)" for c in published]], limit_rows)
 
     timing = metrics["timing"]
     time_rows = []
@@ -128,8 +131,7 @@ def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
         ["CPU time", times(metrics["speedup_cpu"]), times(seed["speedup_cpu"])],
         ["Wall time", times(metrics["speedup_wall"]), times(seed["speedup_wall"])]])
 
-    published = published or []
-    published_text = [f"{c['label']}: " + " ".join(c["source"][1:3])
+    published_text = [f"{c['label']}: " + "; ".join(c["source"][1:3])
                       + ". Points and how they were obtained: "
                       + f"wimpsift/reports/data/published_limits/{c['name']}.csv."
                       for c in published]

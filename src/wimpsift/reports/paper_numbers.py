@@ -6,6 +6,7 @@ uses them.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from functools import cache
 from importlib import resources
@@ -39,3 +40,14 @@ def published_limit(name: str) -> dict[str, Any] | None:
             masses.append(float(mass))
             sigmas.append(float(sigma))
     return {"name": name, "label": label, "source": source, "masses_gev": masses, "sigma_cm2": sigmas}
+
+
+def limit_at(curve: dict[str, Any], mass_gev: float) -> float | None:
+    """A published curve at ``mass_gev`` (straight in log-log between its points); None
+    outside the curve's mass range."""
+    xs, ys = curve["masses_gev"], curve["sigma_cm2"]
+    for x0, y0, x1, y1 in zip(xs, ys, xs[1:], ys[1:], strict=False):
+        if x0 <= mass_gev <= x1:
+            t = 0.0 if x1 == x0 else math.log(mass_gev / x0) / math.log(x1 / x0)
+            return math.exp(math.log(y0) + t * math.log(y1 / y0))
+    return None
