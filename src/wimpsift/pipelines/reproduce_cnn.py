@@ -342,8 +342,8 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
         m["final_training"] = info
         per_kind[kind] = m
         curves[KIND_LABELS[kind]] = (yt, scores)
-        figures[f"Loss and accuracy per epoch, training and validation, {KIND_LABELS[kind]} "
-                f"images, final 70:30 training (seed Fig. 14)"] = f"history_{kind}.png"
+        figures[f"Accuracy, loss, precision and recall per epoch, training and validation, "
+                f"{KIND_LABELS[kind]} images, final 70:30 training (seed Fig. 14)"] = f"history_{kind}.png"
         plot_confusion_matrix(yt, scores, out / "figures" / f"confusion_{kind}.png",
                               title=f"{KIND_LABELS[kind]} test set")
         figures[f"Confusion matrix of the {KIND_LABELS[kind]} CNN on the test set at output 0.5 "
