@@ -116,3 +116,13 @@ def test_index_shows_the_papers_numbers_beside_ours(tiny_run):
     for link in ("cnn/report.html", "lux/report.html", "cnn/metrics.json", "lux/metrics.json",
                  "provenance.json"):
         assert f'href="{link}"' in text
+
+
+def test_lux_report_shows_an_optional_comparison_section(tiny_run, tmp_path):
+    from wimpsift.reports.lux import lux_context, write_lux_report
+
+    metrics = json.loads((tiny_run / "lux" / "metrics.json").read_text())
+    assert "comparison" not in [s["anchor"] for s in lux_context(metrics, [])["sections"]]
+    metrics["comparison"] = {"speedup_cpu": {"ours": metrics["speedup_cpu"], "seed": 35.0}}
+    page = write_lux_report(tmp_path / "report.html", metrics, []).read_text(encoding="utf-8")
+    assert "Comparison with the seed" in page and "speedup cpu / seed" in page
