@@ -86,3 +86,11 @@ def test_published_curve_interpolation_is_log_log():
     assert limit_at(curve, 10.0) == pytest.approx(1e-44)
     assert limit_at(curve, math.sqrt(10.0 * 100.0)) == pytest.approx(1e-45)  # straight in log-log
     assert limit_at(curve, 5.0) is None and limit_at(curve, 200.0) is None
+
+
+def test_numpy_scalars_format_like_python_numbers():
+    import numpy as np
+
+    assert num(np.int64(1039)) == num(1039) and num(np.float32(0.5)) == num(0.5)
+    assert pct(np.float64(0.998)) == pct(0.998) and num(np.float64("nan")) == MISSING
+    assert num(np.bool_(True)) == num(True) == "yes"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 MISSING = "–"
@@ -12,17 +13,19 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A real number (numpy scalars included) that is not NaN or infinite."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def num(value: Any, digits: int = 3) -> str:
     """``digits`` significant digits; powers of ten written out outside 1e-3 … 1e5."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy booleans too
         return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}".replace(",", THIN)
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}".replace(",", THIN)
     if not _finite(value):
         return MISSING
+    value = float(value)
     if value != 0 and not 1e-3 <= abs(value) < 1e5:
         return sci(value, digits)
     text = f"{value:.{digits}g}"
