@@ -19,7 +19,7 @@ def _finite(value: Any) -> bool:
 
 def num(value: Any, digits: int = 3) -> str:
     """``digits`` significant digits; powers of ten written out outside 1e-3 … 1e5."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":  # numpy booleans too
+    if isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b":  # numpy too
         return "yes" if value else "no"
     if isinstance(value, numbers.Integral):
         return f"{int(value):,}".replace(",", THIN)
