@@ -89,7 +89,7 @@ def _samples(cfg: ReproduceLuxConfig, cache: Path, prompt_fraction: bool = False
 
 
 def reproduce(scale: str = "quick", output: str | Path = "lux", seed: int = 0, **overrides: Any) -> dict:
-    """Entry point used by ``wimpsift run``; returns the metrics written to metrics.json."""
+    """``make_config`` then ``run_reproduce_lux``; returns the metrics written to metrics.json."""
     return run_reproduce_lux(make_config(scale, seed=seed, **overrides), output)
 
 
