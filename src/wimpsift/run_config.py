@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -14,24 +14,28 @@ from wimpsift.errors import ConfigError, validation_message
 
 class _Stage(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    enabled: bool = True
+    enabled: bool = Field(True, description="run this stage")
 
 
 class SimulationStage(_Stage):
-    detector: str = "xenon1t_sr0"
-    wimp_mass_gev: Annotated[float, Field(gt=0)] = 500.0
-    sigma_cm2: Annotated[float, Field(gt=0)] = 1e-45
-    events_per_source: Annotated[int, Field(gt=0)] = 20_000
-    seed: Annotated[int, Field(ge=0)] = 1
+    detector: str = Field("xenon1t_sr0", description="shipped detector name or path to a detector TOML file")
+    wimp_mass_gev: Annotated[float, Field(gt=0, description="WIMP mass")] = 500.0
+    sigma_cm2: Annotated[float, Field(gt=0, description="SI WIMP-nucleon cross-section")] = 1e-45
+    events_per_source: Annotated[int, Field(gt=0, description="events of ER and of the WIMP")] = 20_000
+    seed: Annotated[int, Field(ge=0, description="random seed (the WIMP uses seed + 1)")] = 1
 
 
 class RatesStage(_Stage):
-    mc_events: Annotated[int, Field(gt=0)] = 50_000
+    mc_events: Annotated[int, Field(gt=0, description="events per source for the efficiency")] = 50_000
 
 
 class ReproduceStage(_Stage):
-    scale: Literal["quick", "paper"] = "quick"
-    seed: Annotated[int, Field(ge=0)] = 0
+    scale: Literal["quick", "paper"] = Field("quick", description="quick: minutes; paper: the seed's sizes")
+    seed: Annotated[int, Field(ge=0, description="random seed of the reproduction")] = 0
+    #: settings of the reproduction that override its scale's (e.g. event counts for a
+    #: tiny test run); checked against the reproduction's own configuration before the run
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="settings overriding the scale's (cnn and lux sections)")
 
 
 class RunConfig(BaseModel):

@@ -12,7 +12,7 @@ def test_reproduce_lux_tiny(tmp_path):
     cfg = make_config("quick", masses_gev=[50.0], n_signal=300, n_background=300, n_toys=30,
                       n_background_toys=30, grid_points=4, n_pseudo_experiments=0, epochs=3,
                       studies=False, seed=1)
-    metrics = run_reproduce_lux(cfg, tmp_path, log=lambda message: None)
+    metrics = run_reproduce_lux(cfg, tmp_path, progress=False)
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert (tmp_path / "report.html").is_file() and (tmp_path / "limits_vs_mass.png").is_file()
     row = written["per_mass"]["50"]

@@ -89,7 +89,8 @@ def event_figure(raw, index: int, path: str | Path, processing=None, title: str 
         ax.set_title(f"{label} on the {array} array")
         ax.set_xlabel("x [cm]")
         ax.set_ylabel("y [cm]")
-        fig.colorbar(sc, ax=ax, label="PE", fraction=0.046)
+        # below the map: a colour bar at the side collides with the next panel's y label
+        fig.colorbar(sc, ax=ax, label="PE", orientation="horizontal", fraction=0.05, pad=0.2)
 
     hit_axis(fig.add_subplot(grid[0, 2]), i2, "top", "S2")
     hit_axis(fig.add_subplot(grid[0, 3]), i1, "bottom", "S1")

@@ -96,18 +96,34 @@ def classification_metrics(y_true: Any, scores: Any, threshold: float = 0.5) -> 
 
 
 def plot_roc_curves(curves: Mapping[str, tuple[Any, Any]], path: str | Path,
-                    title: str = "ROC curves (test set)") -> Path:
-    """ROC curves of several classifiers (``{label: (y_true, scores)}``) on one figure."""
+                    title: str = "ROC curves (test set)", log_background: bool = True) -> Path:
+    """ROC curves of several classifiers (``{label: (y_true, scores)}``) on one figure.
+
+    With ``log_background`` the ER acceptance (false positive rate) is on a log axis down
+    to half an event of the test set, where classifiers at 99 % rejection differ.
+    """
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = plt.subplots(figsize=(6.4, 6))
+    lowest = 1.0
     for label, (y_true, scores) in curves.items():
         y, s = _check(y_true, scores)
         fpr, tpr, _ = skm.roc_curve(y, s)
-        ax.plot(fpr, tpr, label=f"{label} (AUC = {skm.roc_auc_score(y, s):.3f})")
-    ax.plot([0, 1], [0, 1], ls=":", color="grey")
-    ax.set(xlabel="False positive rate (ER accepted)", ylabel="True positive rate (WIMP recall)",
-           title=title, xlim=(0, 1), ylim=(0, 1.01))
-    ax.legend(loc="lower right")
+        lowest = min(lowest, 0.5 / max(1, int(np.sum(y == 0))))
+        ax.plot(fpr, tpr, drawstyle="steps-post" if log_background else "default",
+                label=f"{label} (AUC = {skm.roc_auc_score(y, s):.3f})")
+    if log_background:
+        ax.set_xscale("log")
+        ax.set_xlim(lowest, 1)
+        grid = np.logspace(np.log10(lowest), 0, 100)
+        ax.plot(grid, grid, ls=":", color="grey", label="random guess")
+    else:
+        ax.set_xlim(0, 1)
+        ax.plot([0, 1], [0, 1], ls=":", color="grey", label="random guess")
+    ax.set(xlabel="ER acceptance (false positive rate)", ylabel="WIMP acceptance (true positive rate)",
+           title=title, ylim=(0, 1.01))
+    ax.grid(True, which="major", alpha=0.3)
+    # below the axes: inside, the legend would hide the curves of weak classifiers
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, ncol=2, frameon=False)
     fig.tight_layout()
     return save_figure(fig, path, dpi=110)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,22 +33,49 @@ class Quanta:
     photon_times_ns: list[np.ndarray] | None = None
 
 
+_RELAYED: set[str] = set()
+
+
 @contextlib.contextmanager
 def _stdout_to_stderr() -> Iterator[None]:
-    """NEST prints warnings on the C stdout; keep stdout clean for --json output."""
+    """NEST prints notes on the C stdout and stderr ("m5 is slightly energy dependent ...").
+    Keep stdout clean for --json output and keep progress bars whole: capture both C
+    streams in a temporary file, then write each distinct line once per process to stderr
+    through tqdm (which redraws an active bar below it)."""
     try:
-        fd = sys.stdout.fileno()
+        fds = (sys.stdout.fileno(), sys.stderr.fileno())
     except (AttributeError, OSError, ValueError):
         yield
         return
     sys.stdout.flush()
-    saved = os.dup(fd)
-    try:
-        os.dup2(sys.stderr.fileno(), fd)
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
+    sys.stderr.flush()
+    saved = [os.dup(fd) for fd in fds]
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        try:
+            for fd in fds:
+                os.dup2(captured.fileno(), fd)
+            yield
+        finally:
+            with contextlib.suppress(Exception):
+                libc_fflush()
+            for fd, copy in zip(fds, saved, strict=True):
+                os.dup2(copy, fd)
+                os.close(copy)
+            captured.seek(0)
+            text = captured.read().decode(errors="replace")
+        for line in (line.strip() for line in text.splitlines()):
+            if line and line not in _RELAYED:
+                _RELAYED.add(line)
+                from tqdm import tqdm
+
+                tqdm.write(f"nestpy: {line}", file=sys.stderr)
+
+
+def libc_fflush() -> None:
+    """Flush C stdio buffers so captured NEST output reaches the file before it is read."""
+    import ctypes
+
+    ctypes.CDLL(None).fflush(None)
 
 
 @lru_cache(maxsize=8)

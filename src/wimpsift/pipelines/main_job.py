@@ -1,90 +1,131 @@
 """The main job: simulation, expected-count table, band figure, then the enabled
-reproductions, all into one output folder with an ``index.html``."""
+reproductions, all into one output folder with an ``index.html``.
+
+Progress goes to stderr: a stage overview at the start, a line per stage with the
+elapsed time and an estimate of what remains, and a heartbeat in long silent stretches
+(:mod:`wimpsift.pipelines.stages`).
+"""
 
 from __future__ import annotations
 
-import html
+import json
 from pathlib import Path
+from typing import Any
 
 from wimpsift.errors import ConfigError
 from wimpsift.provenance import atomic_path, provenance, write_json
 from wimpsift.run_config import RunConfig
 
+#: nominal seconds of the simulation and rates stages on two cores at the shipped
+#: default; the reproductions bring their own. The estimate of what remains is
+#: rescaled by the stages already done.
+NOMINAL_S = {"simulation": 60.0, "rates": 60.0, "report": 5.0}
 
-def run_main_job(config: RunConfig, output: Path) -> Path:
+
+def _plan(config: RunConfig, cnn_cfg, lux_cfg) -> list[tuple[str, float]]:
+    stages = []
+    if config.simulation.enabled:
+        stages.append(("simulation", NOMINAL_S["simulation"] * config.simulation.events_per_source / 20_000))
+    if config.rates.enabled:
+        stages.append(("rates", NOMINAL_S["rates"] * config.rates.mc_events / 50_000))
+    if cnn_cfg is not None:
+        from wimpsift.pipelines import reproduce_cnn
+
+        stages.append(("cnn", sum(s for _, s in reproduce_cnn._plan(cnn_cfg))))
+    if lux_cfg is not None:
+        from wimpsift.pipelines import reproduce_lux
+
+        stages.append(("lux", sum(s for _, s in reproduce_lux._plan(lux_cfg))))
+    stages.append(("report", NOMINAL_S["report"]))
+    return stages
+
+
+def run_main_job(config: RunConfig, output: Path, progress: bool = True) -> Path:
     from wimpsift.detectors import load_detector
-    from wimpsift.plots.bands import plot_bands
-    from wimpsift.rates import format_rate_table, rate_table
-    from wimpsift.simulation import simulate_to_parquet, validated_config
+    from wimpsift.pipelines.stages import StagePlan
+    from wimpsift.reports.index import write_index
 
     if output.exists() and not output.is_dir():
         raise ConfigError(f"output: {str(output)!r} exists and is not a directory")
     output.mkdir(parents=True, exist_ok=True)
     sim = config.simulation
     detector = load_detector(sim.detector)
-    sections: list[tuple[str, str]] = []
-
-    tables = {}
-    if sim.enabled:
-        for index, source in enumerate(("er", "wimp")):
-            cfg = validated_config(
-                detector=sim.detector,
-                source=source,
-                mass_gev=sim.wimp_mass_gev if source == "wimp" else None,
-                sigma_cm2=sim.sigma_cm2,
-                n_events=sim.events_per_source,
-                seed=sim.seed + index,
-            )
-            path = output / f"events_{source}.parquet"
-            simulate_to_parquet(cfg, path, detector=detector)
-            tables[source] = path
-        import pandas as pd
-
-        er = pd.read_parquet(tables["er"])
-        wimp = pd.read_parquet(tables["wimp"])
-        plot_bands(
-            er[er.in_window],
-            wimp[wimp.in_window],
-            output / "bands.png",
-            f"{detector.name}: ER and {sim.wimp_mass_gev:g} GeV/c² WIMP",
-            detector.window.cs1_max_pe,
-        )
-        sections.append(("Event-level simulation", '<img src="bands.png" width="600">'))
-
-    if config.rates.enabled:
-        rows = rate_table(
-            detector, sim.wimp_mass_gev, sim.sigma_cm2, n_mc=config.rates.mc_events, seed=sim.seed
-        )
-        text = format_rate_table(rows, detector, detector.exposure_kg_days)
-        with atomic_path(output / "rates.txt") as tmp:
-            tmp.write_text(text + "\n")
-        write_json(
-            output / "rates.json",
-            {
-                "provenance": provenance(config, sim.seed, "rates"),
-                "expected_events": {row.source: row.expected for row in rows},
-                "efficiency": {row.source: row.efficiency for row in rows},
-            },
-        )
-        sections.append(("Expected events (CNN seed Table I)", f"<pre>{html.escape(text)}</pre>"))
-
+    # both reproductions' settings are checked before anything is computed
+    cnn_cfg = lux_cfg = None
     if config.cnn.enabled:
-        from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
+        from wimpsift.pipelines.reproduce_cnn import make_config as cnn_config
 
-        run_reproduce_cnn(make_config(config.cnn.scale, seed=config.cnn.seed), output / "cnn")
-        sections.append(("Reproduction of the CNN seed", '<a href="cnn/report.html">cnn/report.html</a>'))
+        cnn_cfg = cnn_config(config.cnn.scale, **{"seed": config.cnn.seed, "progress": progress,
+                                                  **config.cnn.options})
     if config.lux.enabled:
-        from wimpsift.pipelines.reproduce_lux import reproduce
+        from wimpsift.pipelines.reproduce_lux import make_config as lux_config
 
-        reproduce(config.lux.scale, output / "lux", seed=config.lux.seed)
-        sections.append(("Reproduction of the LUX seed", '<a href="lux/report.html">lux/report.html</a>'))
+        lux_cfg = lux_config(config.lux.scale, **{"seed": config.lux.seed, **config.lux.options})
+    run: dict[str, Any] = {"provenance": provenance(config, sim.seed, "run")}
 
-    body = "\n".join(f"<h2>{html.escape(t)}</h2>\n{c}" for t, c in sections)
-    index = output / "index.html"
-    with atomic_path(index) as tmp:
-        tmp.write_text(
-            f"<!doctype html><html><head><meta charset='utf-8'><title>wimpsift run</title>"
-            f"</head><body><h1>wimpsift run</h1>\n{body}\n</body></html>\n"
-        )
-    write_json(output / "provenance.json", provenance(config, sim.seed, "run"))
+    with StagePlan("run", _plan(config, cnn_cfg, lux_cfg), enabled=progress) as plan:
+
+        if sim.enabled:
+            with plan.stage("simulation"):
+                run["simulation"] = _simulation(config, detector, output)
+        if config.rates.enabled:
+            with plan.stage("rates"):
+                run["rates"] = _rates(config, detector, output)
+        if cnn_cfg is not None:
+            from wimpsift.pipelines.reproduce_cnn import run_reproduce_cnn
+
+            with plan.stage("cnn"):
+                run_reproduce_cnn(cnn_cfg, output / "cnn")
+                run["cnn"] = json.loads((output / "cnn" / "metrics.json").read_text())
+        if lux_cfg is not None:
+            from wimpsift.pipelines.reproduce_lux import run_reproduce_lux
+
+            with plan.stage("lux"):
+                run_reproduce_lux(lux_cfg, output / "lux", progress=progress)
+                run["lux"] = json.loads((output / "lux" / "metrics.json").read_text())
+        with plan.stage("report"):
+            run["stage_seconds"] = dict(plan.done)
+            index = write_index(output / "index.html", run)
+            write_json(output / "provenance.json", run["provenance"])
     return index
+
+
+def _simulation(config: RunConfig, detector, output: Path) -> dict[str, Any]:
+    import pandas as pd
+
+    from wimpsift.plots.bands import plot_bands
+    from wimpsift.simulation import simulate_to_parquet, validated_config
+
+    sim = config.simulation
+    files = []
+    for index, source in enumerate(("er", "wimp")):
+        cfg = validated_config(
+            detector=sim.detector, source=source,
+            mass_gev=sim.wimp_mass_gev if source == "wimp" else None,
+            sigma_cm2=sim.sigma_cm2, n_events=sim.events_per_source, seed=sim.seed + index,
+        )
+        path = output / f"events_{source}.parquet"
+        simulate_to_parquet(cfg, path, detector=detector)
+        files.append(path.name)
+    er = pd.read_parquet(output / "events_er.parquet")
+    wimp = pd.read_parquet(output / "events_wimp.parquet")
+    plot_bands(er[er.in_window], wimp[wimp.in_window], output / "bands.png",
+               f"{detector.name}: ER and {sim.wimp_mass_gev:g} GeV/c² WIMP", detector.window.cs1_max_pe)
+    return {"detector": detector.name, "wimp_mass_gev": sim.wimp_mass_gev, "sigma_cm2": sim.sigma_cm2,
+            "events_per_source": sim.events_per_source, "figure": "bands.png", "files": files}
+
+
+def _rates(config: RunConfig, detector, output: Path) -> dict[str, Any]:
+    from wimpsift.rates import format_rate_table, rate_table
+
+    sim = config.simulation
+    rows = rate_table(detector, sim.wimp_mass_gev, sim.sigma_cm2, n_mc=config.rates.mc_events, seed=sim.seed)
+    with atomic_path(output / "rates.txt") as tmp:
+        tmp.write_text(format_rate_table(rows, detector, detector.exposure_kg_days) + "\n")
+    payload = {
+        "provenance": provenance(config, sim.seed, "rates"),
+        "expected_events": {row.source: row.expected for row in rows},
+        "efficiency": {row.source: row.efficiency for row in rows},
+    }
+    write_json(output / "rates.json", payload)
+    return payload

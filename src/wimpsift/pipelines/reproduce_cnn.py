@@ -28,8 +28,6 @@ numbers mean nothing physically and the report says so in its title.
 
 from __future__ import annotations
 
-import html
-import json
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -48,7 +46,8 @@ from wimpsift.metrics.classification import (
     plot_pr_curves,
     plot_roc_curves,
 )
-from wimpsift.provenance import atomic_path, provenance, write_json
+from wimpsift.provenance import provenance, write_json
+from wimpsift.reports.paper_numbers import paper_numbers
 from wimpsift.training.baselines import EventVariableMLP, NRBandMedianSelection
 from wimpsift.training.cnn_estimator import CNNClassifier, save_cnn, validation_problems
 from wimpsift.training.grid_search import (
@@ -61,18 +60,8 @@ from wimpsift.training.grid_search import (
 
 ImageKind = Literal["hit", "peak", "hitpeak"]
 KIND_LABELS = {"hit": "Hit", "peak": "Peak", "hitpeak": "HitPeak"}
-
-#: the seed's Table IV and headline numbers (seed 000, section IV B)
-SEED_TABLE_IV = {
-    "hit": {"accuracy": 0.872, "recall": 0.934, "average_precision": 0.812},
-    "peak": {"accuracy": 0.889, "recall": 0.937, "average_precision": 0.831},
-    "hitpeak": {"accuracy": 0.904, "recall": 0.962, "average_precision": 0.848},
-}
-SEED_HEADLINE = {
-    "hitpeak_confusion": {"recall": 0.9618, "precision": 0.8615, "accuracy": 0.9037},
-    "cnn_er_rejection_at_50pct": 0.993,
-    "standard_selection_er_rejection": 0.998,
-}
+#: the seed's Table IV and headline numbers, with their sources (shipped data)
+_SEED = paper_numbers()["cnn_seed"]
 
 QUICK_GRID: dict[str, Any] = {
     "n_conv_layers": [1, 2], "batch_size": [100], "epochs": [4, 8, 12],
@@ -273,9 +262,25 @@ def _save_final(out: Path, kind: str, est: CNNClassifier, info: dict[str, Any]) 
     info["model_dir"] = str(model_dir.relative_to(out))
 
 
+def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
+    """Stages with nominal seconds on two cores, scaled from the quick scale's."""
+    events = (cfg.train_events_per_class + cfg.test_events_per_class) / 2000
+    train = cfg.train_events_per_class / 1000
+    grid = 1.0 if cfg.scale == "quick" and not cfg.grid else 8.0
+    return [("images", 150 * events), ("grid search", 200 * train * grid),
+            ("final models and test", 120 * train), ("baselines", 20 * train), ("report", 5)]
+
+
 def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any]:
-    """Run every stage; return the metrics dictionary also written to ``metrics.json``."""
-    out = Path(out)
+    """Run every stage (progress on stderr unless ``cfg.progress`` is off); return the
+    metrics dictionary also written to ``metrics.json``."""
+    from wimpsift.pipelines.stages import StagePlan
+
+    with StagePlan("cnn", _plan(cfg), enabled=cfg.progress) as plan:
+        return _run(cfg, Path(out), plan)
+
+
+def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "figures").mkdir(exist_ok=True)
@@ -288,6 +293,7 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
     timings: dict[str, float] = {}
 
     # 1. images -----------------------------------------------------------------------
+    plan.start("images")
     t0 = time.perf_counter()
     if cfg.images == "synthetic":
         train = synthetic_image_sets(cfg, cfg.train_events_per_class, cfg.seed)
@@ -302,6 +308,7 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
     timings["images_s"] = time.perf_counter() - t0
 
     # 2. grid search ------------------------------------------------------------------
+    plan.start("grid search")
     t0 = time.perf_counter()
     Xs, ys, _ = train[cfg.search_kind]
     search = grid_search(Xs, ys, grid_cfg, cache_dir=out / "search")
@@ -309,14 +316,16 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
         "provenance": provenance(grid_cfg, cfg.seed, "cnn.grid_search"), **search.to_json()})
     figures: dict[str, str] = {}
     for p in plot_layer_heatmaps(search, out / "figures"):
-        figures[f"Grid search, {p.stem[len('grid_layers'):]} conv layer(s) (Figs. 9-11)"] = p.name
-    figures["Grid search: LeakyReLU alpha (Fig. 12)"] = plot_stage_curves(
+        figures[f"Cross-validated {cfg.scoring} by epochs and batch size, "
+                f"{p.stem[len('grid_layers'):].strip('_')} convolution layer(s) (seed Figs. 9-11)"] = p.name
+    figures[f"Cross-validated {cfg.scoring} against the LeakyReLU α (seed Fig. 12)"] = plot_stage_curves(
         search, "alpha", out / "figures" / "grid_alpha.png").name
-    figures["Grid search: learning rate (Fig. 13)"] = plot_stage_curves(
+    figures[f"Cross-validated {cfg.scoring} against the learning rate (seed Fig. 13)"] = plot_stage_curves(
         search, "learning_rate", out / "figures" / "grid_learning_rate.png").name
     timings["search_s"] = time.perf_counter() - t0
 
     # 3.-4. final models and test ------------------------------------------------------
+    plan.start("final models and test")
     t0 = time.perf_counter()
     params = dict(search.best_params)
     per_kind: dict[str, dict[str, Any]] = {}
@@ -331,17 +340,20 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
         m["final_training"] = info
         per_kind[kind] = m
         curves[KIND_LABELS[kind]] = (yt, scores)
-        figures[f"Training history, {KIND_LABELS[kind]} (Fig. 14)"] = f"history_{kind}.png"
+        figures[f"Accuracy, loss, precision and recall per epoch, training and validation, "
+                f"{KIND_LABELS[kind]} images, final 70:30 training (seed Fig. 14)"] = f"history_{kind}.png"
         plot_confusion_matrix(yt, scores, out / "figures" / f"confusion_{kind}.png",
                               title=f"{KIND_LABELS[kind]} test set")
-        figures[f"Confusion matrix, {KIND_LABELS[kind]} (Fig. 17)"] = f"confusion_{kind}.png"
+        figures[f"Confusion matrix of the {KIND_LABELS[kind]} CNN on the test set at output 0.5 "
+                "(seed Fig. 17)"] = f"confusion_{kind}.png"
     plot_roc_curves(curves, out / "figures" / "roc.png")
     plot_pr_curves(curves, out / "figures" / "pr.png")
-    figures["ROC curves (Fig. 15)"] = "roc.png"
-    figures["Precision-recall curves (Fig. 16)"] = "pr.png"
+    figures["ROC curves of the CNNs on the test set, ER acceptance on a log axis (seed Fig. 15)"] = "roc.png"
+    figures["Precision against recall of the CNNs on the test set (seed Fig. 16)"] = "pr.png"
     timings["final_and_test_s"] = time.perf_counter() - t0
 
     # 5. baselines on the same test events ------------------------------------------------
+    plan.start("baselines")
     t0 = time.perf_counter()
     _, ytr, table_tr = train[cfg.search_kind]
     _, yte, table_te = test[cfg.search_kind]
@@ -369,10 +381,12 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
     all_curves["Dense network (event variables)"] = (yte, mlp_scores)
     plot_roc_curves(all_curves, out / "figures" / "roc_with_baselines.png",
                     title="CNNs and baselines on the same test events")
-    figures["ROC, CNNs and baselines"] = "roc_with_baselines.png"
+    figures["ROC curves of the CNNs, the standard selection and the dense network on the same "
+            "test events (no seed counterpart)"] = "roc_with_baselines.png"
     timings["baselines_s"] = time.perf_counter() - t0
 
     # 6. report ---------------------------------------------------------------------------
+    plan.start("report")
     metrics = {
         "provenance": provenance(cfg, cfg.seed, "cnn.reproduce"),
         "scale": cfg.scale,
@@ -386,152 +400,23 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
                         "n_trained": search.n_trained, "n_cached": search.n_cached},
         **{kind: per_kind[kind] for kind in cfg.kinds},
         "baselines": baselines,
-        "seed_reference": {"table_iv": SEED_TABLE_IV, **SEED_HEADLINE},
+        "seed_reference": {"table_iv": _SEED["table_iv"], **_SEED["headline"]},
         "timings_s": timings,
     }
     write_json(out / "metrics.json", metrics)
-    write_report(out / "report.html", cfg, grid_cfg, metrics, search.rows(), figures)
+    write_report(out / "report.html", grid_cfg, metrics, search.rows(), figures)
+    plan.finish()
     return metrics
 
 
 # --------------------------------------------------------------------------- HTML
 
 
-def _fmt(v: Any, digits: int = 3) -> str:
-    return f"{v:.{digits}f}" if isinstance(v, float) else html.escape(str(v))
+def write_report(path: Path, grid_cfg: GridSearchConfig, metrics: dict[str, Any],
+                 rows: list[dict[str, Any]], figures: dict[str, str]) -> Path:
+    """``report.html`` through :mod:`wimpsift.reports` (figures under ``figures/``)."""
+    from wimpsift.reports.cnn import write_cnn_report
 
-
-def write_report(path: Path, cfg: ReproduceCNNConfig, grid_cfg: GridSearchConfig,
-                 metrics: dict[str, Any], rows: list[dict[str, Any]],
-                 figures: dict[str, str]) -> None:
-    """One self-contained HTML page (figures referenced from ``figures/``)."""
-    e = html.escape
-    parts = ["<!doctype html><html><head><meta charset='utf-8'>",
-             "<title>wimpsift reproduce cnn</title><style>body{font-family:sans-serif;"
-             "max-width:1100px;margin:auto}table{border-collapse:collapse;margin:1em 0}"
-             "td,th{border:1px solid #aaa;padding:3px 8px;text-align:right}"
-             "img{max-width:100%;border:1px solid #ddd}</style></head><body>"]
-    title = "CNN classification of WIMP vs ER event images"
-    if cfg.images == "synthetic":
-        title += " &mdash; SYNTHETIC TOY IMAGES (plumbing test, no physics meaning)"
-    parts.append(f"<h1>{title}</h1>")
-    scale_note = (
-        "<p><b>Scale: quick.</b> A reduced run: "
-        f"{cfg.train_events_per_class} + {cfg.train_events_per_class} training and "
-        f"{cfg.test_events_per_class} + {cfg.test_events_per_class} test events (the seed "
-        "used 10,000 + 10,000 and 5,000 + 5,000), a reduced grid and fewer epochs (below). "
-        "Numbers are therefore not directly comparable with the seed's.</p>"
-        if cfg.scale == "quick" else
-        "<p><b>Scale: paper</b> (the seed's event counts and full grid).</p>")
-    parts.append(scale_note)
-    prov = metrics["provenance"]
-    parts.append(f"<p>wimpsift {e(prov['version'])}, seed {cfg.seed}, configuration hash "
-                 f"<code>{e(prov['config_hash'])}</code>; detector {e(cfg.detector)}, "
-                 f"signal {e(cfg.signal)}, background {e(cfg.background)}, pooling stride "
-                 f"{cfg.pool_stride}.</p>")
-
-    parts.append("<h2>Table IV: test-set results, ours beside the seed's</h2><table><tr>"
-                 "<th>Metric</th>")
-    for kind in cfg.kinds:
-        parts.append(f"<th>{KIND_LABELS[kind]} (ours)</th><th>{KIND_LABELS[kind]} (seed)</th>")
-    parts.append("</tr>")
-    for key, label in [("accuracy", "Accuracy"), ("recall", "Recall"),
-                       ("precision", "Precision"), ("average_precision", "Average precision"),
-                       ("roc_auc", "ROC AUC"), ("er_rejection_at_50pct",
-                                                "ER rejection at 50 % WIMP acceptance")]:
-        parts.append(f"<tr><td style='text-align:left'>{label}</td>")
-        for kind in cfg.kinds:
-            ours = metrics[kind][key]
-            if key == "er_rejection_at_50pct":
-                ours_s = f"{ours:.4f} ± {metrics[kind]['er_rejection_at_50pct_error']:.4f}"
-            else:
-                ours_s = _fmt(ours)
-            seed_v = SEED_TABLE_IV[kind].get(key)
-            if kind == "hitpeak" and seed_v is None:
-                seed_v = {"precision": 0.8615,
-                          "er_rejection_at_50pct": 0.993}.get(key)
-            parts.append(f"<td>{ours_s}</td><td>{'' if seed_v is None else _fmt(seed_v)}</td>")
-        parts.append("</tr>")
-    parts.append("</table>")
-
-    parts.append("<h2>ER rejection at 50 % WIMP acceptance: CNN against the baselines "
-                 "(same test events)</h2><table><tr><th>Classifier</th><th>ER rejection</th>"
-                 "<th>ER events leaked</th><th>Seed</th></tr>")
-    for kind in cfg.kinds:
-        m = metrics[kind]
-        seed_v = "0.993" if kind == "hitpeak" else ""
-        parts.append(f"<tr><td style='text-align:left'>CNN {KIND_LABELS[kind]}</td>"
-                     f"<td>{m['er_rejection_at_50pct']:.4f} ± "
-                     f"{m['er_rejection_at_50pct_error']:.4f}</td>"
-                     f"<td>{m['er_leaked_at_50pct']} / {m['n_background']}</td>"
-                     f"<td>{seed_v}</td></tr>")
-    b = metrics["baselines"]
-    s = b["standard_selection"]
-    parts.append("<tr><td style='text-align:left'>Standard selection (below NR median)</td>"
-                 f"<td>{s['er_rejection_at_50pct']:.4f} ± {s['er_rejection_at_50pct_error']:.4f}"
-                 f"</td><td>{s['er_leaked_at_50pct']} / {s['n_background']}</td><td>0.998</td></tr>")
-    d = b["dense_network"]
-    parts.append("<tr><td style='text-align:left'>Dense network on "
-                 f"{e(', '.join(d['inputs']))}</td><td>{d['er_rejection_at_50pct']:.4f} ± "
-                 f"{d['er_rejection_at_50pct_error']:.4f}</td>"
-                 f"<td>{d['er_leaked_at_50pct']} / {d['n_background']}</td><td></td></tr>"
-                 "</table>")
-    cut = s["cut_below_training_nr_median"]
-    parts.append(f"<p>The standard cut itself (NR median from training NR events) keeps "
-                 f"{cut['nr_acceptance']:.3f} of test WIMPs and rejects "
-                 f"{cut['er_rejection']:.4f} of test ER events. Errors are binomial.</p>")
-
-    g = metrics["grid_search"]
-    parts.append("<h2>Grid search</h2>")
-    parts.append(f"<p>{grid_cfg.n_splits}-fold stratified cross-validation on the "
-                 f"{KIND_LABELS[cfg.search_kind]} training images, scored on "
-                 f"{e(grid_cfg.scoring)}. Grid: conv layers {grid_cfg.n_conv_layers}, batch "
-                 f"{grid_cfg.batch_size}, epochs {grid_cfg.epochs} (checkpoints of one "
-                 f"training), then α {grid_cfg.leaky_alpha}, then learning rate "
-                 f"{grid_cfg.learning_rate}. Chosen: <code>{e(json.dumps(g['best_params']))}"
-                 f"</code>, CV {e(grid_cfg.scoring)} {g['best_score']:.3f}. Trials: "
-                 f"{g['n_trials']} ({g['n_trained']} trained, {g['n_cached']} from cache), "
-                 f"{g['epochs_trained']} training epochs.</p>")
-    if grid_cfg.halving_factor:
-        parts.append(
-            f"<p><b>Successive halving</b> (η = {grid_cfg.halving_factor}): at each grid "
-            "epoch only the best 1/η of a stage's configurations were continued, so the "
-            "table lacks the later epochs of the others. Every score shown equals the "
-            "exhaustive search's (continuing a training is exact); the choice could differ "
-            "only if the exhaustive winner was behind at an earlier epoch.</p>")
-    parts.append("<table><tr><th>stage</th><th>layers</th><th>batch</th><th>α</th><th>lr</th>"
-                 "<th>epochs</th><th>mean ± std</th></tr>")
-    for r in rows:
-        parts.append(f"<tr><td>{e(r['stage'])}</td><td>{r['n_conv_layers']}</td>"
-                     f"<td>{r['batch_size']}</td><td>{r['leaky_alpha']:g}</td>"
-                     f"<td>{r['learning_rate']:g}</td><td>{r['epochs']}</td>"
-                     f"<td>{r['mean']:.3f} ± {r['std']:.3f}</td></tr>")
-    parts.append("</table>")
-    parts.append(
-        "<h2>Choices where the seed is vague</h2><ul>"
-        f"<li>Max pooling stride {cfg.pool_stride} (the seed's text: the volume halves, "
-        "stride 2; its notebook: stride 1).</li>"
-        "<li>L2 penalties as Keras adds them: 0.005·Σw² on conv kernels and "
-        "0.001·Σ(w²+b²) on the dense layer, added to the mean batch loss; Glorot-uniform "
-        "kernels, zero biases.</li>"
-        "<li>The sigmoid and binary cross-entropy are computed together from the logit "
-        "(numerically stable, same function).</li>"
-        "<li>Epochs in the grid are checkpoints of one training per (layers, batch, α, lr, "
-        "fold); stages α and learning rate keep the epochs chosen in the first stage.</li>"
-        f"<li>Final models keep the weights of the best validation epoch "
-        f"(<code>{e(cfg.monitor)}</code>), as the seed's saved 'best weights'.</li>"
-        "<li>Scoring the search on recall (the seed's choice) rewards models that call "
-        "everything a WIMP; precision and the ROC AUC are reported beside it and "
-        "<code>--scoring</code> changes the criterion.</li>"
-        "<li>The test set is an independent simulation (another seed). The standard "
-        "selection's NR median is estimated from training WIMP (NR) events only.</li>"
-        "</ul>")
-    parts.append("<h2>Figures</h2>")
-    for caption, name in figures.items():
-        parts.append(f"<figure><img src='figures/{e(name)}'><figcaption>{e(caption)}"
-                     "</figcaption></figure>")
-    t = metrics["timings_s"]
-    parts.append("<h2>Timings</h2><p>" + ", ".join(f"{e(k)}: {v:.0f} s" for k, v in t.items())
-                 + "</p></body></html>")
-    with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(parts))
+    return write_cnn_report(path, metrics, [{"src": f"figures/{name}", "caption": caption}
+                                            for caption, name in figures.items()],
+                            grid_cfg.model_dump(mode="json"), rows)

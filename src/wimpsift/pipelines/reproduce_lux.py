@@ -15,7 +15,6 @@ so an interrupted run resumes without redoing that work.
 
 from __future__ import annotations
 
-import html
 import json
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wimpsift.errors import ConfigError, validation_message
-from wimpsift.provenance import atomic_path, provenance, write_json
+from wimpsift.provenance import provenance, write_json
 
 Scale = Literal["quick", "paper"]
 
@@ -90,17 +89,36 @@ def _samples(cfg: ReproduceLuxConfig, cache: Path, prompt_fraction: bool = False
 
 
 def reproduce(scale: str = "quick", output: str | Path = "lux", seed: int = 0, **overrides: Any) -> dict:
-    """Entry point used by ``wimpsift run``; returns the metrics written to metrics.json."""
+    """``make_config`` then ``run_reproduce_lux``; returns the metrics written to metrics.json."""
     return run_reproduce_lux(make_config(scale, seed=seed, **overrides), output)
 
 
-def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) -> dict[str, Any]:
+def _plan(cfg: ReproduceLuxConfig) -> list[tuple[str, float]]:
+    """Stages with nominal seconds on two cores, scaled from the quick scale's."""
+    events = cfg.n_signal / 3000
+    toys = len(cfg.masses_gev) / 4 * (cfg.n_toys + cfg.n_background_toys) / 600 * cfg.grid_points / 12
+    stages = [("samples", 60 * events), ("networks and limits", 120 * len(cfg.masses_gev) / 4 * events
+                                         + 300 * toys),
+              ("independent training", 60 * len(cfg.masses_gev) / 4 * events)]
+    if cfg.studies:
+        stages.append(("studies", 150 * len(cfg.masses_gev) / 4 * events))
+    return [*stages, ("report", 5)]
+
+
+def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Run every stage (progress on stderr); return the metrics written to metrics.json."""
+    from wimpsift.pipelines.stages import StagePlan
+
+    with StagePlan("lux", _plan(cfg), enabled=progress) as plan:
+        return _run(cfg, Path(output), plan)
+
+
+def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
     import torch
 
     from wimpsift.stats.comparison import ComparisonConfig, compare_analyses, write_comparison
     from wimpsift.stats.distributed import DaskConfig
     from wimpsift.stats.limits import LimitConfig
-    from wimpsift.stats.timing import format_table
     from wimpsift.training.discriminant import (
         metrics_table,
         plot_auc_vs_epoch,
@@ -111,7 +129,6 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
     )
 
     torch.set_num_threads(1)
-    out = Path(output)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"output: {str(out)!r} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
@@ -120,16 +137,15 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
     nn_config = validated_config(masses_gev=cfg.masses_gev, epochs_from_scratch=cfg.epochs,
                                  epochs_transfer=max(1, cfg.epochs // 2), seed=cfg.seed)
 
-    def stamp(message: str) -> None:
-        log(f"[lux {time.perf_counter() - started:6.0f} s] {message}")
-
-    stamp(f"samples: {cfg.detector}, {cfg.n_signal} signal and {cfg.n_background} per background")
-    samples = _samples(cfg, cache / "samples")
+    with plan.stage("samples"):
+        plan.say(f"  {cfg.detector}: {cfg.n_signal} signal and {cfg.n_background} events per background")
+        samples = _samples(cfg, cache / "samples")
 
     # --- networks (trained inside the timed comparison) and both analyses ------------
     sequential: dict[float, Any] = {}
 
     def train(mass: float, table: pd.DataFrame, previous):
+        plan.say(f"  {mass:g} GeV/c²: training the network, then templates, toys and fits of both analyses")
         cfg_mass = nn_config.model_copy(update={"masses_gev": [mass]})
         model = train_one_mass(mass, table, cfg_mass, initial=previous)
         sequential[mass] = model
@@ -144,48 +160,51 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
                               n_chunks=cfg.workers, progress=False),
         seed=cfg.seed, n_pseudo_experiments=cfg.n_pseudo_experiments,
     )
-    pool = None
-    if cfg.n_pseudo_experiments:
-        independent = _samples(cfg, cache / "samples_independent", seed_offset=1000)
-        pool_table = independent.background()
+    with plan.stage("networks and limits"):
+        pool = None
+        if cfg.n_pseudo_experiments:
+            plan.say("  independent background simulation for the event-level pseudo-experiments")
+            independent = _samples(cfg, cache / "samples_independent", seed_offset=1000)
+            pool_table = independent.background()
 
-        def pool(mass: float) -> pd.DataFrame:
-            return pool_table
+            def pool(mass: float) -> pd.DataFrame:
+                return pool_table
 
-    stamp(f"networks and limits for {len(cfg.masses_gev)} masses (network and traditional analyses)")
-    result = compare_analyses(sorted(cfg.masses_gev), samples.for_mass, train, samples.detector,
-                              samples.config.sigma_cm2, comparison, pool_for_mass=pool,
-                              cache_dir=str(cache / "limits"))
-    write_comparison(result, out, comparison, cfg.seed)
-    timing_text = format_table(result.times_traditional, result.times_network)
+        plan.say(f"  {len(cfg.masses_gev)} masses: network and traditional analyses, {cfg.n_toys} toys each")
+        result = compare_analyses(sorted(cfg.masses_gev), samples.for_mass, train, samples.detector,
+                                  samples.config.sigma_cm2, comparison, pool_for_mass=pool,
+                                  cache_dir=str(cache / "limits"))
+        write_comparison(result, out, comparison, cfg.seed)
 
-    stamp("independent training for the transfer-learning comparison")
-    independent_models = train_masses(nn_config.model_copy(update={"mode": "independent"}),
-                                      samples=samples.for_mass)
-    plot_auc_vs_epoch({"sequential (transfer)": sequential, "independent": independent_models},
-                      out / "auc_vs_epoch.png")
-    plot_mi_vs_mass(sequential, out / "mi_vs_mass.png")
-    nn_table = metrics_table(sequential)
-    nn_table_independent = metrics_table(independent_models)
+    with plan.stage("independent training"):
+        independent_models = train_masses(nn_config.model_copy(update={"mode": "independent"}),
+                                          samples=samples.for_mass, log=plan.say)
+        plot_auc_vs_epoch({"sequential (transfer)": sequential, "independent": independent_models},
+                          out / "auc_vs_epoch.png")
+        plot_mi_vs_mass(sequential, out / "mi_vs_mass.png")
+        nn_table = metrics_table(sequential)
+        nn_table_independent = metrics_table(independent_models)
 
     studies: dict[str, pd.DataFrame] = {}
     if cfg.studies:
         from wimpsift.training.studies import study_inputs, study_pca, study_projections
 
-        stamp("studies: first principal component, raw vs corrected, prompt fraction, projections")
-        studies["pca"] = study_pca(sequential, samples.for_mass, out / "studies")
-        stamp("study: raw vs corrected inputs")
-        studies["raw_vs_corrected"] = study_inputs("raw_vs_corrected", nn_config, samples.for_mass,
-                                                   out / "studies")
-        stamp("study: prompt fraction (samples with photon times; CEvNS left out)")
-        names = [b.name for b in samples.detector.backgrounds if b.name != "cevns"]
-        pf_samples = _samples(cfg, cache / "samples_pf", prompt_fraction=True, n=cfg.pf_events,
-                              backgrounds=names)
-        studies["prompt_fraction"] = study_inputs(
-            "prompt_fraction", nn_config.model_copy(update={"masses_gev": cfg.pf_masses_gev}),
-            pf_samples.for_mass, out / "studies")
-        mid = sorted(sequential)[len(sequential) // 2]
-        study_projections(sequential[mid], samples.for_mass(mid), out / "studies")
+        with plan.stage("studies"):
+            plan.say("  first principal component")
+            studies["pca"] = study_pca(sequential, samples.for_mass, out / "studies")
+            plan.say("  raw against position-corrected inputs")
+            studies["raw_vs_corrected"] = study_inputs("raw_vs_corrected", nn_config, samples.for_mass,
+                                                       out / "studies", log=plan.say)
+            plan.say("  prompt fraction (samples with photon times; CEvNS left out)")
+            names = [b.name for b in samples.detector.backgrounds if b.name != "cevns"]
+            pf_samples = _samples(cfg, cache / "samples_pf", prompt_fraction=True, n=cfg.pf_events,
+                                  backgrounds=names)
+            studies["prompt_fraction"] = study_inputs(
+                "prompt_fraction", nn_config.model_copy(update={"masses_gev": cfg.pf_masses_gev}),
+                pf_samples.for_mass, out / "studies", log=plan.say)
+            plan.say("  projections of the network output")
+            mid = sorted(sequential)[len(sequential) // 2]
+            study_projections(sequential[mid], samples.for_mass(mid), out / "studies")
 
     limits = json.loads((out / "limits_metrics.json").read_text())
     metrics = {
@@ -210,44 +229,57 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
         "studies": {name: table.to_dict(orient="records") for name, table in studies.items()},
         "wall_seconds": time.perf_counter() - started,
     }
-    write_json(out / "metrics.json", metrics)
-    _write_report(out, cfg, metrics, timing_text, nn_table, studies)
-    stamp(f"done in {metrics['wall_seconds']:.0f} s: {out / 'report.html'}")
+    with plan.stage("report"):
+        write_json(out / "metrics.json", metrics)
+        _write_report(out, metrics)
     return metrics
 
 
-def _table_html(table: pd.DataFrame, digits: int = 4) -> str:
-    return table.to_html(index=False, float_format=lambda v: f"{v:.{digits}g}", border=0)
+STUDY_CAPTIONS = {
+    "pca": "Background leakage at 50 % signal efficiency of the first principal component and of the "
+           "network, and their ratio, against WIMP mass (seed Sec. III: PCA more than 10× worse)",
+    "raw_vs_corrected": "Leakage, MI ratio and AUC with raw against position-corrected S1 and S2 inputs "
+                        "(the seed compares the limits, Fig. 7)",
+    "prompt_fraction": "Leakage, MI ratio and AUC with and without the S1 prompt fraction as an input "
+                       "(the seed compares the limits, Fig. 8)",
+}
 
 
-def _write_report(out: Path, cfg: ReproduceLuxConfig, metrics: dict[str, Any], timing_text: str,
-                  nn_table: pd.DataFrame, studies: dict[str, pd.DataFrame]) -> None:
-    limits = pd.DataFrame([{"mass_gev": float(m), **v} for m, v in metrics["per_mass"].items()])
-    figures = ["limits_vs_mass.png", "auc_vs_epoch.png", "mi_vs_mass.png"]
-    study_figures = sorted(p.name for p in (out / "studies").glob("*.png")) if studies else []
-    parts = [
-        "<h1>LUX ML seed reproduction</h1>",
-        f"<p>scale <b>{cfg.scale}</b>, detector {html.escape(cfg.detector)}, masses "
-        f"{', '.join(f'{m:g}' for m in cfg.masses_gev)} GeV/c², {cfg.n_signal} signal and "
-        f"{cfg.n_background} events per background in the window, {cfg.n_toys} toys per tested "
-        f"strength, seed {cfg.seed}. Wall time {metrics['wall_seconds']:.0f} s.</p>",
-        "<h2>Timing: our measurement beside the seed's Table I</h2>",
-        f"<pre>{html.escape(timing_text)}</pre>",
-        f"<p>End-to-end speed-up: {metrics['speedup_cpu']:.1f}× CPU, {metrics['speedup_wall']:.1f}× wall "
-        "(seed: 35× CPU, 47× wall).</p>",
-        "<h2>90 % CL upper limits</h2>", _table_html(limits),
-        "<p>expected_limit_ratio: network / traditional from each analysis' own template toys; "
-        "pseudo_experiment_limit_ratio: the same from identical event-level background-only "
-        "experiments drawn from an independent simulation (&lt; 1: the network analysis is "
-        "better).</p>",
-        "<h2>Networks: mutual information, AUC, leakage (sequential transfer learning)</h2>",
-        _table_html(nn_table),
+def _figures(out: Path) -> list[dict[str, str]]:
+    """Figures of the report with captions saying what they show and which seed figure."""
+    figures = [
+        {"src": "limits_vs_mass.png",
+         "caption": "Median expected 90 % CL limits with ±1σ and ±2σ bands (network analysis) and limits "
+                    "on one background-only pseudo-data set for the network (1-D) and traditional (4-D) "
+                    "analyses; bottom: ratio to the network analysis (seed Fig. 6)."},
+        {"src": "limits_published.png",
+         "caption": "Our limits beside the published LUX limits drawn from shipped data files (seed Fig. 6 "
+                    "draws the original analysis of the same data); the published curves assume the "
+                    "pre-2021 halo (v0 = 220 km/s), ours v0 = 238 km/s."},
+        {"src": "auc_vs_epoch.png",
+         "caption": "Test AUC against cumulative training epoch, sequential transfer learning across masses "
+                    "and independent training per mass (seed Fig. 1)."},
+        {"src": "mi_vs_mass.png",
+         "caption": "Mutual information of the input variables and of the network output against WIMP mass "
+                    "(seed Fig. 2)."},
     ]
-    parts += [f'<h3>{html.escape(f)}</h3><img src="{f}" width="700">' for f in figures]
-    for name, table in studies.items():
-        parts += [f"<h2>Study: {html.escape(name)}</h2>", _table_html(table)]
-    parts += [f'<h3>{html.escape(f)}</h3><img src="studies/{f}" width="700">' for f in study_figures]
-    body = "\n".join(parts)
-    with atomic_path(out / "report.html") as tmp:
-        tmp.write_text("<!doctype html><html><head><meta charset='utf-8'><title>wimpsift reproduce lux"
-                       f"</title></head><body>\n{body}\n</body></html>\n")
+    for path in sorted((out / "studies").glob("*.png")) if (out / "studies").is_dir() else []:
+        caption = STUDY_CAPTIONS.get(path.stem)
+        if caption is None and path.stem.startswith("projections_"):
+            caption = (f"Network output over (cS1, log10 cS2) and (r², z) for background and "
+                       f"{path.stem.removeprefix('projections_')} WIMP events (seed Fig. 4)")
+        figures.append({"src": f"studies/{path.name}", "caption": caption or path.stem})
+    return [f for f in figures if (out / f["src"]).is_file()]
+
+
+def _write_report(out: Path, metrics: dict[str, Any]) -> None:
+    from wimpsift.plots.limits import plot_limits_beside_published
+    from wimpsift.reports.lux import write_lux_report
+    from wimpsift.reports.paper_numbers import LUX_PUBLISHED_LIMITS, published_limit
+
+    curves = {name: published_limit(name) for name in LUX_PUBLISHED_LIMITS}
+    shipped = [c for c in curves.values() if c is not None]
+    plot_limits_beside_published(metrics["per_mass"], shipped, out / "limits_published.png",
+                                 title="LUX: our 90 % CL limits beside the published ones")
+    write_lux_report(out / "report.html", metrics, _figures(out), shipped,
+                     [name for name, c in curves.items() if c is None])

@@ -26,19 +26,27 @@ def plot_bands(
     er: pd.DataFrame, wimp: pd.DataFrame, path: str | Path, title: str, cs1_max_pe: float = 70.0
 ) -> Path:
     plt = pyplot()
+    from matplotlib import patheffects
+
     edges = np.linspace(0, cs1_max_pe, 15)
     fig, ax = plt.subplots(figsize=(7, 5))
-    for events, colour, label in ((er, "tab:blue", "ER"), (wimp, "black", "WIMP")):
+    outline = [patheffects.withStroke(linewidth=4.5, foreground="white")]
+    styles = ((er, "tab:blue", "navy", "ER"), (wimp, "tab:orange", "darkred", "WIMP"))
+    for events, colour, _, label in styles:
         ax.scatter(
             events["cs1_pe"],
             np.log10(events["cs2_pe"] / events["cs1_pe"]),
             s=2,
-            alpha=0.4,
+            alpha=0.35,
             color=colour,
+            rasterized=True,
             label=f"{label} ({len(events)} events)",
         )
+    # medians last, dark with a white outline, so each stays visible on either cloud
+    for events, _, median_colour, label in styles:
         centres, medians = band_medians(events, edges)
-        ax.plot(centres, medians, color=colour, lw=2, label=f"{label} band median")
+        ax.plot(centres, medians, color=median_colour, lw=2.2, path_effects=outline,
+                label=f"{label} band median")
     ax.set_xlabel("cS1 [PE]")
     ax.set_ylabel("log10(cS2 / cS1)")
     ax.set_xlim(0, cs1_max_pe)

@@ -1,0 +1,173 @@
+"""Progress of a long command: a stage overview at the start, one line when each stage
+starts and ends (elapsed time and an estimate of what remains), and a heartbeat line
+whenever nothing was printed for ``heartbeat_s`` seconds.
+
+The estimate starts from each stage's nominal duration and is rescaled, after every
+finished stage, by how much longer or shorter the finished stages took than nominal.
+Plans nest (``wimpsift run`` runs both reproductions, each with its own plan); one
+heartbeat thread, owned by the outermost plan, names the innermost running stage.
+
+Lines go to stderr through ``tqdm.write`` so an active progress bar is redrawn below
+them instead of being broken. To see silence, the outermost plan wraps ``sys.stdout``
+and ``sys.stderr`` in proxies that note the time of every write (tqdm bars write
+through them too); they are restored when the plan ends.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+_ACTIVE: list[StagePlan] = []
+_LOCK = threading.Lock()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class _WriteClock:
+    """A text stream proxy that records when it was last written to."""
+
+    def __init__(self, stream: TextIO, plan: StagePlan):
+        self._stream, self._plan = stream, plan
+
+    def write(self, text: str) -> int:
+        if text:
+            self._plan.last_output = time.monotonic()
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class StagePlan:
+    """Named stages with nominal durations in seconds, run in order.
+
+    >>> with StagePlan("run", [("simulation", 60), ("report", 5)]) as plan:  # doctest: +SKIP
+    ...     with plan.stage("simulation"):
+    ...         ...
+    """
+
+    def __init__(self, name: str, stages: list[tuple[str, float]], heartbeat_s: float = 25.0,
+                 enabled: bool = True):
+        self.name = name
+        self.nominal = dict(stages)
+        self.order = [s for s, _ in stages]
+        self.heartbeat_s = heartbeat_s
+        self.enabled = enabled
+        self.done: dict[str, float] = {}
+        self.current: str | None = None
+        self.started = self.stage_started = self.last_output = time.monotonic()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._saved: tuple[TextIO, TextIO] | None = None
+
+    # -- output ----------------------------------------------------------------------
+    def say(self, message: str) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        elapsed = _duration(time.monotonic() - self.started)
+        tqdm.write(f"[{self.name} {elapsed:>7}] {message}", file=sys.stderr)
+        for plan in _ACTIVE:
+            plan.last_output = time.monotonic()
+
+    def scale(self) -> float:
+        """Actual over nominal time of the finished stages (1 before any; within 1/4 … 4)."""
+        finished_nominal = sum(self.nominal[s] for s in self.done)
+        if finished_nominal <= 0:
+            return 1.0
+        return min(4.0, max(0.25, sum(self.done.values()) / finished_nominal))
+
+    def remaining_s(self) -> float:
+        """Nominal time of the stages not finished, rescaled by the finished ones."""
+        scale = self.scale()
+        left = sum(self.nominal[s] for s in self.order if s not in self.done)
+        if self.current is not None:  # a stage past its estimate keeps a tenth of it
+            nominal = self.nominal[self.current]
+            left -= min(0.9 * nominal, (time.monotonic() - self.stage_started) / scale)
+        return max(0.0, left * scale)
+
+    def overview(self) -> None:
+        total = sum(self.nominal.values())
+        self.say(f"{len(self.order)} stages, nominally about {_duration(total)} in all:")
+        for i, stage in enumerate(self.order, 1):
+            self.say(f"  {i}. {stage} (about {_duration(self.nominal[stage])})")
+
+    # -- context managers ------------------------------------------------------------
+    def __enter__(self) -> StagePlan:
+        with _LOCK:
+            outermost = not _ACTIVE
+            _ACTIVE.append(self)
+        self.started = self.last_output = time.monotonic()
+        if outermost and self.enabled:
+            self._saved = (sys.stdout, sys.stderr)
+            sys.stdout = _WriteClock(sys.stdout, self)  # type: ignore[assignment]
+            sys.stderr = _WriteClock(sys.stderr, self)  # type: ignore[assignment]
+            self._thread = threading.Thread(target=self._heartbeat, name=f"{self.name}-heartbeat",
+                                            daemon=True)
+            self._thread.start()
+        self.overview()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._saved is not None:
+            sys.stdout, sys.stderr = self._saved
+        with _LOCK:
+            _ACTIVE.remove(self)
+        if exc[0] is None:
+            self.say(f"all {len(self.order)} stages done in {_duration(time.monotonic() - self.started)}")
+
+    @contextmanager
+    def stage(self, stage: str) -> Iterator[None]:
+        """Run the body as ``stage``: a line when it starts and one when it ends."""
+        self.start(stage)
+        yield
+        self.finish()
+
+    def start(self, stage: str) -> None:
+        """Start ``stage`` (finishing the running one, if any)."""
+        if stage not in self.nominal:
+            raise ValueError(f"stage: got {stage!r}, expected one of {self.order}")
+        if self.current is not None:
+            self.finish()
+        self.current, self.stage_started = stage, time.monotonic()
+        self.say(f"stage {self.order.index(stage) + 1}/{len(self.order)} {stage}: started, about "
+                 f"{_duration(self.remaining_s())} remaining")
+
+    def finish(self) -> None:
+        """End the running stage."""
+        stage, took = self.current, time.monotonic() - self.stage_started
+        if stage is None:
+            return
+        self.done[stage] = took
+        self.current = None
+        self.say(f"stage {self.order.index(stage) + 1}/{len(self.order)} {stage}: done in {_duration(took)}, "
+                 f"about {_duration(self.remaining_s())} remaining")
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(1.0):
+            if time.monotonic() - self.last_output < self.heartbeat_s:
+                continue
+            inner = _ACTIVE[-1] if _ACTIVE else self
+            if inner.current is None:
+                self.last_output = time.monotonic()
+                continue
+            in_stage = time.monotonic() - inner.stage_started
+            estimate = inner.nominal[inner.current] * inner.scale()
+            outlook = (f"about {_duration(inner.remaining_s())} remaining" if in_stage < estimate else
+                       f"past its estimate of {_duration(estimate)}")
+            inner.say(f"  still in {inner.current}: {_duration(in_stage)} so far, {outlook}")

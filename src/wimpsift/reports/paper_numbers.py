@@ -1,0 +1,53 @@
+"""Published numbers of the reproduced papers, read from ``data/papers.toml``.
+
+The numbers are data with their sources, shown beside ours in reports; no computation
+uses them.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from functools import cache
+from importlib import resources
+from typing import Any
+
+
+@cache
+def paper_numbers() -> dict[str, Any]:
+    """Every published number we show, keyed by paper then table (each with ``source``)."""
+    return tomllib.loads((resources.files("wimpsift.reports") / "data" / "papers.toml").read_text())
+
+
+#: curves the LUX reproduction draws beside its limits (file stem under data/published_limits)
+LUX_PUBLISHED_LIMITS = ("lux_2013", "lux_2013_reanalysis")
+
+
+def published_limit(name: str) -> dict[str, Any] | None:
+    """A shipped published limit curve: label, source lines, masses (GeV/c²) and σ (cm²);
+    None when no file of that name is shipped."""
+    path = resources.files("wimpsift.reports") / "data" / "published_limits" / f"{name}.csv"
+    if not path.is_file():
+        return None
+    source, label, masses, sigmas = [], name, [], []
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            source.append(line.lstrip("# ").rstrip())
+        elif line.startswith("label,"):
+            label = line.split(",", 1)[1]
+        elif line and not line.startswith("mass_gev"):
+            mass, sigma = line.split(",")
+            masses.append(float(mass))
+            sigmas.append(float(sigma))
+    return {"name": name, "label": label, "source": source, "masses_gev": masses, "sigma_cm2": sigmas}
+
+
+def limit_at(curve: dict[str, Any], mass_gev: float) -> float | None:
+    """A published curve at ``mass_gev`` (straight in log-log between its points); None
+    outside the curve's mass range."""
+    xs, ys = curve["masses_gev"], curve["sigma_cm2"]
+    for x0, y0, x1, y1 in zip(xs, ys, xs[1:], ys[1:], strict=False):
+        if x0 <= mass_gev <= x1:
+            t = 0.0 if x1 == x0 else math.log(mass_gev / x0) / math.log(x1 / x0)
+            return math.exp(math.log(y0) + t * math.log(y1 / y0))
+    return None

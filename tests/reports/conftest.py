@@ -1,0 +1,40 @@
+"""The main job's output at tiny scale, shared by the report tests of this folder."""
+
+from __future__ import annotations
+
+import pytest
+
+TINY_RUN = """
+[simulation]
+detector = "xenon1t_sr0"
+wimp_mass_gev = 500.0
+events_per_source = 1500
+seed = 3
+
+[rates]
+mc_events = 1500
+
+[cnn]
+enabled = true
+options = { images = "synthetic", train_events_per_class = 60, test_events_per_class = 60, \
+executor = "serial", grid = { n_conv_layers = [1], batch_size = [50], epochs = [1, 2], \
+leaky_alpha = [0.05], learning_rate = [0.005] } }
+
+[lux]
+enabled = true
+options = { masses_gev = [10.0, 50.0], n_signal = 300, n_background = 300, n_toys = 30, \
+n_background_toys = 30, grid_points = 4, n_pseudo_experiments = 0, epochs = 3, studies = false }
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """Output folder of ``wimpsift run`` on a tiny configuration (about 1.5 min on 2 cores)."""
+    from wimpsift.cli.main import main
+
+    folder = tmp_path_factory.mktemp("tiny_run")
+    config = folder / "tiny.toml"
+    config.write_text(TINY_RUN)
+    out = folder / "out"
+    assert main(["run", "--config", str(config), "-o", str(out)]) == 0
+    return out
