@@ -59,10 +59,16 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def check_stage(stage: str) -> str:
+    """A stage name is one folder name: not empty, no '/', not hidden."""
+    if not stage or "/" in stage or "\\" in stage or stage.startswith("."):
+        raise ConfigError(f"stage: got {stage!r}, expected a name such as 'stats.toy_chunk'")
+    return stage
+
+
 def lineage(stage: str, stage_version: int, config: Any) -> dict[str, Any]:
     """The record an entry's key hashes: stage, stage version, configuration, versions."""
-    if not stage or "/" in stage or stage.startswith("."):
-        raise ConfigError(f"stage: got {stage!r}, expected a non-empty name without '/'")
+    check_stage(stage)
     return {"stage": stage, "stage_version": int(stage_version), "config": _jsonable(config),
             "versions": package_versions()}
 
@@ -105,6 +111,10 @@ class CacheEntry:
               files: Mapping[str, Callable[[Path], None]] | None = None) -> None:
         """Write ``result`` (and each ``files[name](path)`` writer) atomically."""
         arrays = {k: np.asarray(v) for k, v in result.items() if isinstance(v, np.ndarray)}
+        bad = sorted(k for k, v in arrays.items() if v.dtype.hasobject)
+        if bad:
+            raise ValueError(f"result: arrays {bad} hold Python objects, expected numbers "
+                             "(the cache stores no pickles)")
         rest = {k: v for k, v in result.items() if k not in arrays}
         if ARRAYS_KEY in rest:
             raise ValueError(f"result: {ARRAYS_KEY!r} is reserved by the cache")
@@ -148,12 +158,16 @@ class Cache:
         record = lineage(stage, stage_version, config)
         return CacheEntry(self.root, stage, lineage_key(record), record)
 
+    def _stage_folders(self, stage: str | None) -> list[Path]:
+        if stage:
+            return [self.root / check_stage(stage)]
+        return sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
     def entries(self, stage: str | None = None) -> Iterator[CacheEntry]:
         """Every complete entry (of one stage, or of all)."""
         if not self.root.is_dir():
             return
-        stages = [self.root / stage] if stage else sorted(p for p in self.root.iterdir() if p.is_dir())
-        for folder in stages:
+        for folder in self._stage_folders(stage):
             if not folder.is_dir():
                 continue
             for path in sorted(folder.iterdir()):
@@ -179,8 +193,7 @@ class Cache:
         n = sum(1 for _ in self.entries(stage))
         if not self.root.is_dir():
             return 0
-        targets = [self.root / stage] if stage else [p for p in self.root.iterdir() if p.is_dir()]
-        for folder in targets:
+        for folder in self._stage_folders(stage):
             if folder.is_dir() and _looks_like_stage(folder):
                 shutil.rmtree(folder)
         return n

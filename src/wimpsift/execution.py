@@ -70,6 +70,7 @@ class ExecutionConfig(WimpsiftConfig):
     threads_per_worker: int = Field(1, ge=1)
     processes: bool = True
     scheduler_address: str | None = None
+    connect_timeout_s: float = Field(30.0, gt=0)
     jobqueue: JobqueueConfig | None = None
     progress: bool = True
 
@@ -119,7 +120,7 @@ def jobqueue_cluster(cfg: JobqueueConfig) -> Any:
     kwargs: dict[str, Any] = {
         "cores": cfg.cores, "processes": cfg.processes, "memory": cfg.memory,
         "job_extra_directives": list(cfg.job_extra_directives),
-        "scheduler_options": {"dashboard_address": None,
+        "scheduler_options": {"dashboard_address": "127.0.0.1:0",
                               **({"interface": cfg.interface} if cfg.interface
                                  else {"host": "127.0.0.1"})},
     }
@@ -167,7 +168,7 @@ class Executor:
         cfg = self.config
         if cfg.backend == "scheduler":
             try:
-                self.client = Client(cfg.scheduler_address, timeout="30s")
+                self.client = Client(cfg.scheduler_address, timeout=f"{cfg.connect_timeout_s}s")
             except OSError as err:
                 raise ConfigError(
                     f"scheduler_address: cannot reach {cfg.scheduler_address!r}: {err}") from err

@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "wimpsift.cli.nn",
     "wimpsift.cli.limits",
     "wimpsift.cli.images",
+    "wimpsift.cli.cache",
 ]
 
 

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sklearn.model_selection import train_test_split
 
 from wimpsift.errors import ConfigError, DataError
+from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
 from wimpsift.metrics.classification import (
     background_rejection_at_acceptance,
     classification_metrics,
@@ -112,6 +113,7 @@ class ReproduceCNNConfig(BaseModel):
     scheduler_address: str | None = None
     executor: Literal["dask", "serial"] = "dask"
     halving_factor: int | None = Field(None, ge=2)
+    execution: ExecutionConfig | None = None  # any backend; overrides executor & co.
     images: Literal["wimpsift", "synthetic"] = "wimpsift"
     progress: bool = True
 
@@ -139,6 +141,7 @@ def _grid(cfg: ReproduceCNNConfig) -> GridSearchConfig:
         "random_state": cfg.seed, "executor": cfg.executor, "n_workers": cfg.n_workers,
         "scheduler_address": cfg.scheduler_address, "progress": cfg.progress,
         "threads_per_trial": 1, "scoring": cfg.scoring, "halving_factor": cfg.halving_factor,
+        "execution": cfg.execution,
         "estimator_params": {"pool_stride": cfg.pool_stride, "random_state": cfg.seed,
                              "device": cfg.device},
         **cfg.grid,
@@ -236,31 +239,17 @@ def fit_final_model(cfg: ReproduceCNNConfig, X: np.ndarray, y: np.ndarray,
 
 def _final_models(cfg: ReproduceCNNConfig, train: ImageSets, params: dict[str, Any]
                   ) -> dict[str, tuple[CNNClassifier, dict[str, Any]]]:
-    """One final model per kind: in process, or in parallel on Dask workers."""
-    if cfg.executor == "serial" or len(cfg.kinds) == 1:
-        return {k: fit_final_model(cfg, train[k][0], train[k][1], params) for k in cfg.kinds}
-    import logging
-
-    from dask.distributed import Client, LocalCluster
-
-    cluster = None
-    if cfg.scheduler_address:
-        client = Client(cfg.scheduler_address, timeout="30s")
-    else:
-        cluster = LocalCluster(n_workers=min(cfg.n_workers, len(cfg.kinds)),
-                               threads_per_worker=1, processes=True, dashboard_address=":0",
-                               silence_logs=logging.ERROR)
-        client = Client(cluster)
-    try:
-        futures = {}
-        for k in cfg.kinds:  # scatter first: large arrays do not belong in the task graph
-            X, y = client.scatter(train[k][0]), client.scatter(train[k][1])
-            futures[k] = client.submit(fit_final_model, cfg, X, y, params, pure=False)
-        return {k: f.result() for k, f in futures.items()}
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    """One final model per kind, on the executor (in parallel on Dask workers)."""
+    execution = cfg.execution or execution_config(
+        parallel=cfg.executor == "dask" and len(cfg.kinds) > 1,
+        scheduler_address=cfg.scheduler_address, n_workers=min(cfg.n_workers, len(cfg.kinds)),
+        progress=False)
+    with Executor(execution) as executor:
+        # scattered: large arrays do not belong in the task graph
+        tasks = {k: Task(fit_final_model, (cfg, executor.scatter(train[k][0]),
+                                           executor.scatter(train[k][1]), params))
+                 for k in cfg.kinds}
+        return executor.map(tasks, "final models")  # type: ignore[return-value]
 
 
 def _save_final(out: Path, kind: str, est: CNNClassifier, info: dict[str, Any]) -> None:
