@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wimpsift.detectors import Detector
+from wimpsift.seeding import seed_sequence
 from wimpsift.simulation import expected_events
 from wimpsift.sources import HaloModel, make_source, source_names
 
@@ -48,9 +49,11 @@ def rate_table(
     """Expected events per source in the analysis window."""
     rows = []
     compare = detector.name == "xenon1t_sr0" and exposure_kg_days is None
-    for index, name in enumerate(source_names(detector)):
+    for name in source_names(detector):
         source = make_source(detector, name, mass_gev, sigma_cm2, halo)
-        numbers = expected_events(detector, source, exposure_kg_days, n_mc, seed + index)
+        # each source's efficiency run has its own child stream of the run's seed
+        numbers = expected_events(detector, source, exposure_kg_days, n_mc,
+                                  seed_sequence(seed, "rates", name))
         seed_value = SEED_TABLE_I.get(name) if compare else None
         if name == "wimp" and not (mass_gev == 500.0 and sigma_cm2 == 1e-45):
             seed_value = None

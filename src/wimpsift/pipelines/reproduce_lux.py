@@ -79,12 +79,12 @@ def make_config(scale: str = "quick", **overrides: Any) -> ReproduceLuxConfig:
 
 
 def _samples(cfg: ReproduceLuxConfig, cache: Path, prompt_fraction: bool = False, n: int | None = None,
-             backgrounds: list[str] | None = None, seed_offset: int = 0):
+             backgrounds: list[str] | None = None, stream: str = "samples"):
     from wimpsift.training.samples import EventSamples, validated_sample_config
 
     return EventSamples(validated_sample_config(
         detector=cfg.detector, n_signal=n or cfg.n_signal, n_background_per_source=n or cfg.n_background,
-        seed=cfg.seed + seed_offset, cache_dir=str(cache), prompt_fraction=prompt_fraction,
+        seed=cfg.seed, stream=stream, cache_dir=str(cache), prompt_fraction=prompt_fraction,
         backgrounds=backgrounds, max_simulated=20_000_000,
     ))
 
@@ -146,7 +146,7 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
     )
     pool = None
     if cfg.n_pseudo_experiments:
-        independent = _samples(cfg, cache / "samples_independent", seed_offset=1000)
+        independent = _samples(cfg, cache / "samples_independent", stream="samples_independent")
         pool_table = independent.background()
 
         def pool(mass: float) -> pd.DataFrame:

@@ -49,6 +49,7 @@ from wimpsift.models.uniform_transform import UniformTransform
 from wimpsift.plots import pyplot as _pyplot
 from wimpsift.plots import save_figure
 from wimpsift.provenance import provenance, write_json
+from wimpsift.seeding import SeedLike, int_seed, seed_sequence, torch_generator
 
 DEFAULT_MASSES_GEV: tuple[float, ...] = (
     3.5, 4, 5, 7, 10, 13, 15, 17, 19, 21, 24, 27, 30, 33, 37, 40, 50, 60, 75, 100, 300, 1000)
@@ -290,18 +291,20 @@ def load_discriminants(folder: str | Path) -> dict[float, TrainedDiscriminant]:
 # ---------------------------------------------------------------------------------------
 # training
 # ---------------------------------------------------------------------------------------
-def new_network(config: DiscriminantConfig, n_inputs: int, seed: int) -> DenseDiscriminantNet:
-    torch.manual_seed(seed)
-    return DenseDiscriminantNet(n_inputs, config.hidden, config.activation)
+def new_network(config: DiscriminantConfig, n_inputs: int, seed: SeedLike) -> DenseDiscriminantNet:
+    """A network with fresh weights from ``seed``'s child ``"weights"`` (a torch.Generator;
+    torch's global generator is neither seeded nor used for them)."""
+    net = DenseDiscriminantNet(n_inputs, config.hidden, config.activation)
+    return net.initialise(torch_generator(seed, "weights"))
 
 
 def fit_epochs(
     net: DenseDiscriminantNet, x: np.ndarray, y: np.ndarray, w: np.ndarray, epochs: int,
-    config: DiscriminantConfig, seed: int,
+    config: DiscriminantConfig, seed: SeedLike,
     on_epoch: Callable[[DenseDiscriminantNet], float] | None = None,
 ) -> tuple[list[float], list[float]]:
     """Weighted BCE training with Adam; returns (loss per epoch, on_epoch value per epoch)."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch_generator(seed, "shuffle")
     xt = torch.as_tensor(x, dtype=torch.float64)
     xs = net.standardise(xt).detach()
     yt = torch.as_tensor(y, dtype=torch.float32)
@@ -320,7 +323,7 @@ def fit_epochs(
         for start in range(0, n, config.batch_size):
             idx = perm[start:start + config.batch_size]
             opt.zero_grad()
-            logit = net.layers(xs[idx]).squeeze(-1)
+            logit = net.logit_of_standardised(xs[idx])
             loss = (bce(logit, yt[idx]) * wt[idx]).sum() / wt[idx].sum()
             loss.backward()
             opt.step()
@@ -395,11 +398,11 @@ def train_one_mass(
     def test_auc(net: DenseDiscriminantNet) -> float:
         return discrimination_summary(net.logit(xt), yt, wtb)["auc"]
 
-    mass_key = int(round(mass_gev * 1000))
     attempts: list[dict[str, Any]] = []
     best: tuple[float, DenseDiscriminantNet, dict[str, Any]] | None = None
     for attempt in range(config.max_retrains + 1):
-        seed = config.seed * 7919 + mass_key * 31 + attempt
+        # child (mass, attempt) of the run's seed: 50 and 50.0 GeV are the same mass
+        seed = seed_sequence(config.seed, "discriminant", float(mass_gev), attempt)
         if attempt == 0 and initial is not None:
             net, init, epochs = copy.deepcopy(initial), "previous_mass", config.epochs_transfer
         else:
@@ -417,12 +420,15 @@ def train_one_mass(
             xs_, ys_, ws_ = (x, y, wb) if sel is None else (x[sel], y[sel], focus_w)
             if sel is not None:
                 focus_epochs += list(range(len(aucs), len(aucs) + n_ep))
-            lo, au = fit_epochs(net, xs_, ys_, ws_, n_ep, config, seed + 104729 * phase, test_auc)
+            lo, au = fit_epochs(net, xs_, ys_, ws_, n_ep, config, seed_sequence(seed, "phase", phase),
+                                test_auc)
             losses += lo
             aucs += au
         seconds = time.perf_counter() - t0
         metrics = evaluate(net, xt, yt, wt, config, input_mi)
-        attempts.append({"attempt": attempt, "seed": seed, "init": init, "epochs": epochs,
+        attempts.append({"attempt": attempt, "seed": int_seed(seed, "weights"),
+                         "seed_path": ["discriminant", float(mass_gev), attempt], "init": init,
+                         "epochs": epochs,
                          "seconds": seconds, "loss_per_epoch": losses, "auc_per_epoch": aucs,
                          "focus_epochs": focus_epochs,
                          **{k: metrics[k] for k in ("auc", "leakage_at_50pct_signal",
