@@ -320,13 +320,15 @@ def simulate_to_parquet(
         stamp.write_text(json.dumps({"config_hash": config_hash(record)}))
 
     starts = list(range(0, n_total, config.chunk_size))
+    # each source has its own child of the run's seed; chunk i draws from its child i
+    stream = seed_sequence(config.seed, "simulate", config.source)
     bar = tqdm(total=n_total, unit="ev", desc=f"simulate {config.source}", disable=not progress)
     for index, start in enumerate(starts):
         size = min(config.chunk_size, n_total - start)
         chunk_path = partial / f"chunk_{index:06d}.parquet"
         if not chunk_path.exists():
             frame = simulate_events(
-                detector, source, size, config.seed, config.volume, config.prompt_fraction, chunk_index=index
+                detector, source, size, stream, config.volume, config.prompt_fraction, chunk_index=index
             )
             frame["event_id"] = np.arange(start, start + size, dtype=np.int64)
             with atomic_path(chunk_path) as tmp:

@@ -113,6 +113,7 @@ def _bands(args: argparse.Namespace) -> int:
     from wimpsift.detectors import load_detector
     from wimpsift.plots.bands import plot_bands
     from wimpsift.provenance import check_writable
+    from wimpsift.seeding import seed_sequence
     from wimpsift.simulation import simulate_events
     from wimpsift.sources import make_source
 
@@ -120,8 +121,10 @@ def _bands(args: argparse.Namespace) -> int:
     if args.events <= 0:
         raise ConfigError(f"--events: got {args.events}, expected a positive number of events")
     detector = load_detector(args.detector)
-    er = simulate_events(detector, make_source(detector, "er"), args.events, args.seed)
-    wimp = simulate_events(detector, make_source(detector, "wimp", args.mass_gev), args.events, args.seed + 1)
+    er = simulate_events(detector, make_source(detector, "er"), args.events,
+                         seed_sequence(args.seed, "bands", "er"))
+    wimp = simulate_events(detector, make_source(detector, "wimp", args.mass_gev), args.events,
+                           seed_sequence(args.seed, "bands", "wimp"))
     plot_bands(
         er[er.in_window],
         wimp[wimp.in_window],

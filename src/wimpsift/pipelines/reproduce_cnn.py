@@ -50,6 +50,7 @@ from wimpsift.metrics.classification import (
     plot_roc_curves,
 )
 from wimpsift.provenance import atomic_path, provenance, write_json
+from wimpsift.seeding import int_seed
 from wimpsift.training.baselines import EventVariableMLP, NRBandMedianSelection
 from wimpsift.training.cnn_estimator import CNNClassifier, save_cnn, validation_problems
 from wimpsift.training.grid_search import (
@@ -280,14 +281,16 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
 
     # 1. images -----------------------------------------------------------------------
     t0 = time.perf_counter()
+    # independent children of the run's seed for the training and test images
+    train_seed, test_seed = int_seed(cfg.seed, "images", "train"), int_seed(cfg.seed, "images", "test")
     if cfg.images == "synthetic":
-        train = synthetic_image_sets(cfg, cfg.train_events_per_class, cfg.seed)
-        test = synthetic_image_sets(cfg, cfg.test_events_per_class, cfg.seed + 1_000_003)
+        train = synthetic_image_sets(cfg, cfg.train_events_per_class, train_seed)
+        test = synthetic_image_sets(cfg, cfg.test_events_per_class, test_seed)
     else:
         train = wimpsift_image_sets(cfg, out / "data", "train", cfg.train_events_per_class,
-                                    cfg.seed)
+                                    train_seed)
         test = wimpsift_image_sets(cfg, out / "data", "test", cfg.test_events_per_class,
-                                   cfg.seed + 1_000_003)
+                                   test_seed)
     _check_sets(train, "training")
     _check_sets(test, "test")
     timings["images_s"] = time.perf_counter() - t0
