@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.microphysics import Quanta, nest_quanta
@@ -44,10 +45,8 @@ from wimpsift.sources.positions import Volume, sample_wall_positions
 WALL_RECONSTRUCTION_SPREAD = 3.0  # inward pull of wall events, in units of the xy resolution
 
 
-class SimulationConfig(BaseModel):
+class SimulationConfig(WimpsiftConfig):
     """What to simulate: detector, source, how many events, seed and options."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     detector: str = "xenon1t_sr0"
     source: str = "er"

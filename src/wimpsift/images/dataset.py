@@ -47,8 +47,9 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError, bad_value, validation_message
 from wimpsift.images.raster import (
@@ -68,10 +69,8 @@ Selection = Literal["window", "threshold", "none"]
 _MAX_ATTEMPTS = 200
 
 
-class ImageDatasetConfig(BaseModel):
+class ImageDatasetConfig(WimpsiftConfig):
     """Everything that determines the content of an image dataset (hashed for resumes)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     detector: str
     signal: str = "wimp:500"

@@ -26,8 +26,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, bad_value, validation_message
 
 IMAGE_KINDS = ("hit", "peak", "hitpeak")
@@ -36,10 +37,8 @@ DEFAULT_SHAPES: dict[str, tuple[int, int]] = {"hit": (50, 100), "peak": (50, 100
 MIN_SIDE = {"hit": (2, 4), "peak": (2, 4), "hitpeak": (4, 4)}
 
 
-class ImageSettings(BaseModel):
+class ImageSettings(WimpsiftConfig):
     """Image sizes (height, width) and the scaling of grey levels."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     shapes: dict[str, tuple[int, int]] = Field(default_factory=lambda: dict(DEFAULT_SHAPES))
     hit_s1_max_pe: Annotated[float, Field(gt=0)] = 30.0

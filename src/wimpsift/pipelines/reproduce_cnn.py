@@ -36,9 +36,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from sklearn.model_selection import train_test_split
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
 from wimpsift.metrics.classification import (
@@ -87,10 +88,8 @@ SCALES: dict[str, dict[str, Any]] = {
 }
 
 
-class ReproduceCNNConfig(BaseModel):
+class ReproduceCNNConfig(WimpsiftConfig):
     """Settings of the reproduction (``scale`` fills the sizes and grid not given)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     scale: Literal["quick", "paper"] = "quick"
     detector: str = "xenon1t_sr0"

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, validation_message
 from wimpsift.provenance import atomic_path, provenance, write_json
 
@@ -43,10 +44,8 @@ SCALES: dict[str, dict[str, Any]] = {
 }
 
 
-class ReproduceLuxConfig(BaseModel):
+class ReproduceLuxConfig(WimpsiftConfig):
     """Settings of the LUX reproduction; ``scale`` picks the defaults of the rest."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     scale: Scale = "quick"
     detector: str = "lux_2013"

@@ -32,8 +32,9 @@ from typing import Annotated
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors.pmt_arrays import PmtArrays
 from wimpsift.events import EVENT_COLUMNS
 from wimpsift.processing.corrections import corrected_s1_pe, corrected_s2_pe
@@ -44,10 +45,8 @@ from wimpsift.response.pmt_light import DEFAULT_OPTICS, OpticalSettings, s2_top_
 from wimpsift.waveforms.event import WaveformEvents
 
 
-class ProcessingSettings(BaseModel):
+class ProcessingSettings(WimpsiftConfig):
     """Settings of the event reconstruction."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     peaks: PeakSettings = Field(default_factory=PeakSettings)
     s1_trace_ns: Annotated[float, Field(gt=0)] = 500.0

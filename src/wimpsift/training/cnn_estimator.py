@@ -52,11 +52,12 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch.nn import functional as F  # noqa: N812
 from torch.utils.data import DataLoader, Dataset
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.models.cnn import CNNArchitecture, SeedCNN, SigmoidHead, count_parameters
 from wimpsift.provenance import atomic_path, provenance, write_json
@@ -65,10 +66,8 @@ EpochCallback = Callable[[int, "CNNClassifier"], None]
 _HISTORY_KEYS = ("loss", "accuracy", "precision", "recall")
 
 
-class CNNTrainingConfig(BaseModel):
+class CNNTrainingConfig(WimpsiftConfig):
     """Validated settings of :class:`CNNClassifier` (built from ``get_params()``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     n_conv_layers: int = Field(1, ge=1, le=3)
     leaky_alpha: float = Field(0.05, ge=0.0, lt=1.0)

@@ -39,8 +39,9 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.metrics.leakage import discrimination_summary
 from wimpsift.metrics.mutual_information import mutual_information
@@ -57,10 +58,8 @@ FORMAT_VERSION = 1
 Mode = Literal["sequential", "independent"]
 
 
-class DiscriminantConfig(BaseModel):
+class DiscriminantConfig(WimpsiftConfig):
     """Settings of the network, its training and the completion criterion."""
-
-    model_config = ConfigDict(extra="forbid")
 
     masses_gev: list[float] = Field(default_factory=lambda: list(DEFAULT_MASSES_GEV))
     inputs: str | list[str] = "corrected"

@@ -58,11 +58,12 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from sklearn import metrics as skm
 from sklearn.model_selection import StratifiedKFold
 
 from wimpsift.cache import Cache, CacheEntry
+from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
 from wimpsift.plots import pyplot as _pyplot
@@ -81,10 +82,8 @@ SCORINGS: tuple[str, ...] = ("recall", "precision", "accuracy", "f1", "roc_auc",
 STAGES = ("layers_batch_epochs", "alpha", "learning_rate")
 
 
-class GridSearchConfig(BaseModel):
+class GridSearchConfig(WimpsiftConfig):
     """Settings of the grid search (defaults: the seed's grid and protocol)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     n_conv_layers: list[int] = Field(default_factory=lambda: [1, 2, 3], min_length=1)
     batch_size: list[int] = Field(default_factory=lambda: [100, 200, 300], min_length=1)

@@ -41,9 +41,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from wimpsift.cache import Cache
+from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.provenance import provenance
@@ -61,10 +62,8 @@ KEEP_COLUMNS = (
 )
 
 
-class SampleConfig(BaseModel):
+class SampleConfig(WimpsiftConfig):
     """Settings of the signal and background samples."""
-
-    model_config = ConfigDict(extra="forbid")
 
     detector: str = "lux_2013"
     backgrounds: list[str] | None = Field(
