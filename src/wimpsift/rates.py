@@ -1,4 +1,4 @@
-"""Expected-count table (the CNN seed's Table I) for a detector, exposure and WIMP.
+"""Expected-count table (the CNN paper's Table I) for a detector, exposure and WIMP.
 
 Each physical source: rate over its energy range × fiducial exposure × the fraction
 of simulated events in the analysis window (threshold, fiducial volume, cS1 and S2
@@ -10,21 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wimpsift.detectors import Detector
+from wimpsift.papers import CNN_TABLE_I_EXPECTED_EVENTS
 from wimpsift.seeding import seed_sequence
 from wimpsift.simulation import expected_events
 from wimpsift.sources import HaloModel, make_source, source_names
-
-#: Seed 000 (arXiv CNN paper), Table I: XENON1T SR0, 34.2 live days, laidbax.
-#: Shown beside our computed numbers for comparison only; never used in a computation.
-SEED_TABLE_I = {
-    "er": 61.879487,
-    "cevns": 0.000901,
-    "neutrons": 0.058570,
-    "accidental": 0.220000,
-    "wall": 0.520000,
-    "anomalous": 0.090004,
-    "wimp": 35.029005,  # labelled 500 GeV/c², 1e-45 cm²; see README for why we differ
-}
 
 
 @dataclass(frozen=True)
@@ -34,7 +23,7 @@ class RateRow:
     before_selection: float
     efficiency: float
     expected: float
-    seed_value: float | None
+    paper_value: float | None
 
 
 def rate_table(
@@ -54,9 +43,9 @@ def rate_table(
         # each source's efficiency run has its own child stream of the run's seed
         numbers = expected_events(detector, source, exposure_kg_days, n_mc,
                                   seed_sequence(seed, "rates", name))
-        seed_value = SEED_TABLE_I.get(name) if compare else None
+        paper_value = CNN_TABLE_I_EXPECTED_EVENTS.get(name) if compare else None
         if name == "wimp" and not (mass_gev == 500.0 and sigma_cm2 == 1e-45):
-            seed_value = None
+            paper_value = None
         rows.append(
             RateRow(
                 name,
@@ -64,7 +53,7 @@ def rate_table(
                 numbers["before_selection"],
                 numbers["efficiency"],
                 numbers["expected"],
-                seed_value,
+                paper_value,
             )
         )
     return rows
@@ -73,12 +62,12 @@ def rate_table(
 def format_rate_table(rows: list[RateRow], detector: Detector, exposure_kg_days: float) -> str:
     lines = [
         f"Expected events in the analysis window: {detector.name}, exposure {exposure_kg_days:.1f} kg·day",
-        f"{'source':<12}{'before cuts':>14}{'efficiency':>12}{'expected':>12}{'seed (Tab. I)':>15}",
+        f"{'source':<12}{'before cuts':>14}{'efficiency':>12}{'expected':>12}{'paper (Tab. I)':>15}",
     ]
     for row in rows:
         before = (
             "data-driven" if row.before_selection != row.before_selection else f"{row.before_selection:.4g}"
         )
-        seed = "" if row.seed_value is None else f"{row.seed_value:.4g}"
-        lines.append(f"{row.source:<12}{before:>14}{row.efficiency:>12.4f}{row.expected:>12.4g}{seed:>15}")
+        paper = "" if row.paper_value is None else f"{row.paper_value:.4g}"
+        lines.append(f"{row.source:<12}{before:>14}{row.efficiency:>12.4f}{row.expected:>12.4g}{paper:>15}")
     return "\n".join(lines)

@@ -50,6 +50,7 @@ from wimpsift.metrics.classification import (
     plot_pr_curves,
     plot_roc_curves,
 )
+from wimpsift.papers import CNN_HEADLINE, CNN_TABLE_IV
 from wimpsift.provenance import atomic_path, provenance, write_json
 from wimpsift.seeding import int_seed
 from wimpsift.training.baselines import EventVariableMLP, NRBandMedianSelection
@@ -64,18 +65,6 @@ from wimpsift.training.grid_search import (
 
 ImageKind = Literal["hit", "peak", "hitpeak"]
 KIND_LABELS = {"hit": "Hit", "peak": "Peak", "hitpeak": "HitPeak"}
-
-#: the seed's Table IV and headline numbers (seed 000, section IV B)
-SEED_TABLE_IV = {
-    "hit": {"accuracy": 0.872, "recall": 0.934, "average_precision": 0.812},
-    "peak": {"accuracy": 0.889, "recall": 0.937, "average_precision": 0.831},
-    "hitpeak": {"accuracy": 0.904, "recall": 0.962, "average_precision": 0.848},
-}
-SEED_HEADLINE = {
-    "hitpeak_confusion": {"recall": 0.9618, "precision": 0.8615, "accuracy": 0.9037},
-    "cnn_er_rejection_at_50pct": 0.993,
-    "standard_selection_er_rejection": 0.998,
-}
 
 QUICK_GRID: dict[str, Any] = {
     "n_conv_layers": [1, 2], "batch_size": [100], "epochs": [4, 8, 12],
@@ -379,7 +368,7 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
                         "n_trained": search.n_trained, "n_cached": search.n_cached},
         **{kind: per_kind[kind] for kind in cfg.kinds},
         "baselines": baselines,
-        "seed_reference": {"table_iv": SEED_TABLE_IV, **SEED_HEADLINE},
+        "paper_reference": {"table_iv": CNN_TABLE_IV, **CNN_HEADLINE},
         "timings_s": timings,
     }
     write_json(out / "metrics.json", metrics)
@@ -439,7 +428,7 @@ def write_report(path: Path, cfg: ReproduceCNNConfig, grid_cfg: GridSearchConfig
                 ours_s = f"{ours:.4f} ± {metrics[kind]['er_rejection_at_50pct_error']:.4f}"
             else:
                 ours_s = _fmt(ours)
-            seed_v = SEED_TABLE_IV[kind].get(key)
+            seed_v = CNN_TABLE_IV[kind].get(key)
             if kind == "hitpeak" and seed_v is None:
                 seed_v = {"precision": 0.8615,
                           "er_rejection_at_50pct": 0.993}.get(key)
