@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from wimpsift.allocator import ALLOCATOR_ENV
 from wimpsift.cache import CacheEntry
 from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError
@@ -163,6 +164,7 @@ class Executor:
     def _start(self) -> Any:
         if self.client is not None or self.in_process:
             return self.client
+        import dask
         from dask.distributed import Client, LocalCluster
 
         cfg = self.config
@@ -176,10 +178,13 @@ class Executor:
         if cfg.backend == "local":
             # worker processes talk TCP on 127.0.0.1; threads use dask's in-process comms
             network = {"host": "127.0.0.1"} if cfg.processes else {}
-            self.cluster = LocalCluster(n_workers=cfg.n_workers,
-                                        threads_per_worker=cfg.threads_per_worker,
-                                        processes=cfg.processes, dashboard_address=None,
-                                        silence_logs=logging.ERROR, **network)
+            # worker processes start with the training allocator settings (wimpsift.allocator)
+            environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **ALLOCATOR_ENV}
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+                self.cluster = LocalCluster(n_workers=cfg.n_workers,
+                                            threads_per_worker=cfg.threads_per_worker,
+                                            processes=cfg.processes, dashboard_address=None,
+                                            silence_logs=logging.ERROR, **network)
         else:
             assert cfg.jobqueue is not None
             self.cluster = jobqueue_cluster(cfg.jobqueue)

@@ -45,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    from wimpsift.allocator import tune_allocator
+
+    tune_allocator()  # the application's one process-wide setting (wimpsift.allocator)
     try:
         return int(args.func(args) or 0)
     except WimpsiftError as err:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,22 +33,39 @@ class Quanta:
     photon_times_ns: list[np.ndarray] | None = None
 
 
+_REDIRECT_LOCK = threading.Lock()
+_redirect_depth = 0
+_saved_stdout_fd: int | None = None
+
+
 @contextlib.contextmanager
 def _stdout_to_stderr() -> Iterator[None]:
-    """NEST prints warnings on the C stdout; keep stdout clean for --json output."""
+    """NEST prints warnings on the C stdout; keep stdout clean for --json output.
+
+    The file descriptor is swapped once for all concurrent or nested users (threads of
+    a Dask worker, a chunk loop) and restored when the last one leaves, so no caller
+    finds stdout pointing at stderr after its own block."""
+    global _redirect_depth, _saved_stdout_fd
     try:
         fd = sys.stdout.fileno()
     except (AttributeError, OSError, ValueError):
         yield
         return
-    sys.stdout.flush()
-    saved = os.dup(fd)
+    with _REDIRECT_LOCK:
+        if _redirect_depth == 0:
+            sys.stdout.flush()
+            _saved_stdout_fd = os.dup(fd)
+            os.dup2(sys.stderr.fileno(), fd)
+        _redirect_depth += 1
     try:
-        os.dup2(sys.stderr.fileno(), fd)
         yield
     finally:
-        os.dup2(saved, fd)
-        os.close(saved)
+        with _REDIRECT_LOCK:
+            _redirect_depth -= 1
+            if _redirect_depth == 0 and _saved_stdout_fd is not None:
+                os.dup2(_saved_stdout_fd, fd)
+                os.close(_saved_stdout_fd)
+                _saved_stdout_fd = None
 
 
 @lru_cache(maxsize=8)
