@@ -7,11 +7,10 @@ import pytest
 
 from tests.cnn.conftest import separable_images
 from wimpsift.errors import ConfigError, DataError
+from wimpsift.plots.grid_search import plot_layer_heatmaps, plot_stage_curves
 from wimpsift.training.grid_search import (
     grid_config,
     grid_search,
-    plot_layer_heatmaps,
-    plot_stage_curves,
     run_trial,
     stratified_folds,
 )

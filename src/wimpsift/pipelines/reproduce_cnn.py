@@ -51,6 +51,7 @@ from wimpsift.metrics.classification import (
     plot_roc_curves,
 )
 from wimpsift.papers import CNN_HEADLINE, CNN_TABLE_IV
+from wimpsift.plots.grid_search import plot_layer_heatmaps, plot_stage_curves
 from wimpsift.provenance import atomic_path, provenance, write_json
 from wimpsift.seeding import int_seed
 from wimpsift.training.baselines import EventVariableMLP, NRBandMedianSelection
@@ -59,8 +60,6 @@ from wimpsift.training.grid_search import (
     GridSearchConfig,
     grid_config,
     grid_search,
-    plot_layer_heatmaps,
-    plot_stage_curves,
 )
 
 ImageKind = Literal["hit", "peak", "hitpeak"]

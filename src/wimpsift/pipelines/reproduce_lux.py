@@ -96,14 +96,13 @@ def reproduce(scale: str = "quick", output: str | Path = "lux", seed: int = 0, *
 def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) -> dict[str, Any]:
     import torch
 
+    from wimpsift.plots.discriminant import plot_auc_vs_epoch, plot_mi_vs_mass
     from wimpsift.stats.comparison import ComparisonConfig, compare_analyses, write_comparison
     from wimpsift.stats.distributed import DaskConfig
     from wimpsift.stats.limits import LimitConfig
     from wimpsift.stats.timing import format_table
     from wimpsift.training.discriminant import (
         metrics_table,
-        plot_auc_vs_epoch,
-        plot_mi_vs_mass,
         train_masses,
         train_one_mass,
         validated_config,
