@@ -19,6 +19,11 @@ arrays of shape (N, height, width); the seed's "100×50" is width × height):
 
 Rendering is a few vectorised numpy operations per batch: the hit panels are a matrix
 product of the per-PMT grey levels with a precomputed pixel-coverage matrix.
+
+Why hand-written: plotting libraries (matplotlib, PIL) draw one figure at a time through
+a canvas, with their own anti-aliasing and colour handling; training needs tens of
+thousands of exact float32 arrays, so the discs and curves are rasterised here in numpy,
+a batch at a time.
 """
 
 from __future__ import annotations
