@@ -99,7 +99,7 @@ def format_table(traditional: StageTimes, network: StageTimes, with_seed: bool =
     rows.append(f"{'speed-up':<26}{cells}{sp['total_cpu']:>11.3g}x{sp['total_wall']:>11.3g}x")
     if with_seed:
         rows.append("")
-        rows.append("seed Table I (CPU hours per signal model):")
+        rows.append("paper Table I (CPU hours per signal model):")
         for label, key in (("original EFT analysis", "original"), ("NN case", "neural_network")):
             t = LUX_TABLE_I_CPU_HOURS[key]
             cells = "".join(f"{t[s]:>19.3g}h" if t[s] > 0 else f"{'-':>20}" for s in STAGES)
