@@ -84,6 +84,7 @@ def scheduler_address(tmp_path_factory):
         log.close()
 
 
+@pytest.mark.slow
 def test_scheduler_with_two_workers_gives_the_in_process_results(scheduler_address):
     tasks = _toy_tasks()
     with Executor(ExecutionConfig.build(progress=False)) as executor:
@@ -102,6 +103,7 @@ def test_scheduler_with_two_workers_gives_the_in_process_results(scheduler_addre
     assert not np.array_equal(local[(0, 0)]["q_b"], local[(0, 1)]["q_b"])
 
 
+@pytest.mark.slow
 def test_limits_on_the_scheduler_equal_the_in_process_limits(scheduler_address):
     models = {10.0: _model(6.0), 100.0: _model(12.0)}
     observed = {m: np.round(lik.expected(lik.nominal_parameters(0.0))) for m, lik in models.items()}

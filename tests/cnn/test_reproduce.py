@@ -18,6 +18,7 @@ TINY_GRID = {"n_conv_layers": [1], "batch_size": [50], "epochs": [1, 2],
              "leaky_alpha": [0.05], "learning_rate": [0.005]}
 
 
+@pytest.mark.slow
 def test_pipeline_on_synthetic_images(tmp_path):
     cfg = make_config("quick", images="synthetic", train_events_per_class=60,
                       test_events_per_class=60, grid=TINY_GRID, executor="serial",

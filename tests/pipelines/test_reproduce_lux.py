@@ -9,6 +9,7 @@ from wimpsift.errors import ConfigError
 from wimpsift.pipelines.reproduce_lux import make_config, run_reproduce_lux
 
 
+@pytest.mark.slow
 def test_reproduce_lux_tiny(tmp_path):
     cfg = make_config("quick", masses_gev=[50.0], n_signal=300, n_background=300, n_toys=30,
                       n_background_toys=30, grid_points=4, n_pseudo_experiments=0, epochs=3,

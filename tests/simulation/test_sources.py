@@ -111,6 +111,7 @@ def test_every_listed_source_builds(xenon1t, lux):
                 np.testing.assert_allclose(rate, rate[0], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_wimp_energies_are_bit_identical_across_processes():
     # numericalunits draws new unit values in every process; the same seed must still
     # give the same energies to the last bit in two fresh interpreters
