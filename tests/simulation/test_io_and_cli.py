@@ -175,7 +175,7 @@ def xenon1t_toml() -> str:
         ("z_max_cm = -13.45", "z_max_cm = -90.0", "z_min_cm < z_max_cm"),
         ("cs1_max_pe = 70.0", "cs1_max_pe = 1.0", "cs1_min_pe must be below"),
         ('kind = "er_flat"', 'kind = "er_magic"', "kind"),
-        ("rate_per_kg_day_kev = 1.93e-4", "", "needs"),
+        ("rate_per_kg_day_kev = 1.93e-4", "", r"er_flat\.rate_per_kg_day_kev: Field required"),
         ('name = "wall"', 'name = "er"', "unique"),
         ("drift_field_v_cm = 120.0", "drift_field_v_cm = 0.12", "drift_field_v_cm"),
     ],
