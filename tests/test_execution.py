@@ -169,3 +169,23 @@ def test_execution_validators():
             backend="scheduler", scheduler_address="tcp://127.0.0.1:1", connect_timeout_s=2,
             progress=False)) as ex:
         ex.scatter(1)
+
+
+def test_execution_file_for_the_command_line(tmp_path, capsys):
+    from wimpsift.cli.main import main
+    from wimpsift.execution import load_execution_config
+
+    good = tmp_path / "cluster.toml"
+    good.write_text('backend = "jobqueue"\n[jobqueue]\nsystem = "htcondor"\njobs = 4\ncores = 2\n')
+    cfg = load_execution_config(good)
+    assert cfg.backend == "jobqueue" and cfg.jobqueue.system == "htcondor" and cfg.jobqueue.jobs == 4
+    bad = tmp_path / "bad.toml"
+    bad.write_text('backend = "jobqueue"\n[jobqueue]\nsystem = "lsf"\n')
+    for analysis in ("cnn", "lux"):
+        out = tmp_path / f"out_{analysis}"
+        assert main(["reproduce", analysis, "--execution", str(bad), "-o", str(out)]) == 2
+        assert "jobqueue.system" in capsys.readouterr().err
+        assert not out.exists()
+    assert main(["reproduce", "lux", "--execution", str(tmp_path / "none.toml"), "-o",
+                 str(tmp_path / "o")]) == 2
+    assert "--execution" in capsys.readouterr().err

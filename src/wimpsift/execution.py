@@ -20,15 +20,28 @@ Backends (:class:`ExecutionConfig`, ``backend``):
   listens on 127.0.0.1 unless ``interface`` names the network interface the compute
   nodes reach this machine by (``ib0``, ``eth0``).
 
+The command line takes the section as a file: ``--execution cluster.toml`` with, e.g.::
+
+    backend = "jobqueue"
+    [jobqueue]
+    system = "slurm"
+    jobs = 10
+    cores = 4
+    memory = "16GB"
+    interface = "ib0"
+
 Results do not depend on the backend: every task gets its inputs (including its random
 seed) from its arguments, never from where or in which order it runs.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import tomllib
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -100,6 +113,23 @@ def execution_config(*, parallel: bool, scheduler_address: str | None = None,
                                  threads_per_worker=threads_per_worker, processes=processes,
                                  scheduler_address=scheduler_address, jobqueue=jobqueue,
                                  progress=progress)
+
+
+def load_execution_config(path: str | Path, parameter: str = "--execution") -> ExecutionConfig:
+    """An :class:`ExecutionConfig` from a TOML or JSON file (data only, nothing executed)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"{parameter}: cannot read {str(path)!r}: {err}") from err
+    try:
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"{parameter}: {str(path)!r} is not valid "
+                          f"{'JSON' if path.suffix == '.json' else 'TOML'}: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{parameter}: {str(path)!r} holds {type(data).__name__}, expected a table")
+    return ExecutionConfig.build(**data)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from pydantic import Field, ValidationError
 
 from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, validation_message
+from wimpsift.execution import ExecutionConfig
 from wimpsift.provenance import atomic_path, provenance, write_json
 
 Scale = Literal["quick", "paper"]
@@ -63,6 +64,7 @@ class ReproduceLuxConfig(WimpsiftConfig):
     studies: bool = True
     workers: Annotated[int, Field(ge=1)] = 1
     scheduler_address: str | None = None
+    execution: ExecutionConfig | None = None  # any backend; overrides workers & co.
     seed: Annotated[int, Field(ge=0)] = 0
 
 
@@ -139,7 +141,7 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
                                  mu_grid_points=cfg.grid_points, seed=cfg.seed),
         dask=DaskConfig.build(synchronous=cfg.workers == 1 and cfg.scheduler_address is None,
                               scheduler_address=cfg.scheduler_address, n_workers=cfg.workers,
-                              n_chunks=cfg.workers, progress=False),
+                              n_chunks=cfg.workers, progress=False, execution=cfg.execution),
         seed=cfg.seed, n_pseudo_experiments=cfg.n_pseudo_experiments,
     )
     pool = None
