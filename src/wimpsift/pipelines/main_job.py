@@ -66,7 +66,7 @@ def run_main_job(config: RunConfig, output: Path) -> Path:
                 "efficiency": {row.source: row.efficiency for row in rows},
             },
         )
-        sections.append(("Expected events (CNN seed Table I)", f"<pre>{html.escape(text)}</pre>"))
+        sections.append(("Expected events (the CNN paper's Table I)", f"<pre>{html.escape(text)}</pre>"))
 
     if config.cnn.enabled:
         from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
