@@ -58,6 +58,7 @@ from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.models.cnn import CNNArchitecture, SeedCNN, SigmoidHead, count_parameters
 from wimpsift.provenance import atomic_path, provenance, write_json
+from wimpsift.seeding import torch_generator
 
 EpochCallback = Callable[[int, "CNNClassifier"], None]
 _HISTORY_KEYS = ("loss", "accuracy", "precision", "recall")
@@ -367,7 +368,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.device_ = device
         self.n_parameters_ = count_parameters(model)
         optimiser = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
-        shuffle = torch.Generator().manual_seed(cfg.random_state + 1)
+        shuffle = torch_generator(cfg.random_state, "shuffle")  # its own child stream
         history: dict[str, list[float]] = {"epoch": []}
         for key in _HISTORY_KEYS:
             history[key] = []
