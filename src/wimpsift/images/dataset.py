@@ -61,6 +61,7 @@ from wimpsift.images.raster import (
 )
 from wimpsift.processing.reconstruction import ProcessedEvents, ProcessingSettings, process_events
 from wimpsift.provenance import PROVENANCE_KEY, check_writable, config_hash, provenance
+from wimpsift.seeding import SeedLike, generator, seed_sequence
 from wimpsift.waveforms.config import WaveformSettings
 from wimpsift.waveforms.event import simulate_waveform_events
 
@@ -148,11 +149,12 @@ def make_config(detector: Detector | str, signal="wimp:500", background="er",
         raise ConfigError(validation_message(err)) from err
 
 
-def simulate_selected(detector: Detector, source, n_events: int, seed: int, stream: int,
+def simulate_selected(detector: Detector, source, n_events: int, seed: SeedLike,
                       config: ImageDatasetConfig) -> ProcessedEvents:
     """Simulate and process events of one source until ``n_events`` pass the selection.
 
-    Deterministic in (seed, stream): batches use chunk indices stream·1000 + attempt.
+    Deterministic in ``seed`` (a child sequence of the data set's seed): attempt ``i``
+    simulates chunk ``i`` of it.
     """
     kept: list[ProcessedEvents] = []
     have, acceptance = 0, 0.5
@@ -160,7 +162,7 @@ def simulate_selected(detector: Detector, source, n_events: int, seed: int, stre
         need = n_events - have
         batch = int(min(max(math.ceil(1.2 * need / max(acceptance, 0.02)) + 4, 8), 20 * n_events + 64))
         raw = simulate_waveform_events(detector, source, batch, seed, config.waveform,
-                                       chunk_index=stream * 1000 + attempt)
+                                       chunk_index=attempt)
         processed = process_events(raw, config.processing)
         table = processed.table
         if config.selection == "window":
@@ -308,9 +310,10 @@ def build_image_dataset(
     bar.update(2 * min(done * config.chunk_events, config.events_per_class))
     for chunk in range(done, n_chunks):
         size = min(config.chunk_events, config.events_per_class - chunk * config.chunk_events)
-        parts = [simulate_selected(det, src, size, config.seed, 2 * chunk + label, config)
+        parts = [simulate_selected(det, src, size, seed_sequence(config.seed, "images", chunk, label),
+                                   config)
                  for label, src in enumerate(sources)]
-        order = np.random.default_rng([config.seed, chunk, 7]).permutation(2 * size)
+        order = generator(config.seed, "order", chunk).permutation(2 * size)
         table = pd.concat([p.table for p in parts], ignore_index=True).iloc[order]
         table = table.reset_index(drop=True)
         labels = np.repeat(np.array([0, 1], dtype=np.int8), size)[order]

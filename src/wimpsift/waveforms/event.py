@@ -23,6 +23,7 @@ from wimpsift.detectors.pmt_arrays import PmtArrays, pmt_arrays
 from wimpsift.errors import bad_value
 from wimpsift.response.charge import longitudinal_spread_us
 from wimpsift.response.pmt_light import OpticalSettings, s1_pattern, s2_pattern
+from wimpsift.seeding import SeedLike, generator
 from wimpsift.simulation import sample_interactions
 from wimpsift.sources import Source, sample_positions
 from wimpsift.sources.positions import Volume
@@ -115,7 +116,7 @@ def simulate_waveform_events(
     detector: Detector,
     source: Source,
     n_events: int,
-    seed: int,
+    seed: SeedLike,
     settings: WaveformSettings | None = None,
     volume: Volume = "fiducial",
     chunk_index: int = 0,
@@ -123,7 +124,8 @@ def simulate_waveform_events(
 ) -> WaveformEvents:
     """Simulate ``n_events`` interactions of ``source`` down to light pulses (one chunk).
 
-    Random numbers depend only on (seed, chunk_index): the same arguments give the same
+    Random numbers depend only on (seed, chunk_index): child ("waveforms", chunk_index)
+    of ``seed``'s sequence (:mod:`wimpsift.seeding`); the same arguments give the same
     events.
     """
     if int(n_events) <= 0:
@@ -131,7 +133,7 @@ def simulate_waveform_events(
     settings = settings or WaveformSettings()
     optics = optics or OpticalSettings()
     arrays = pmt_arrays(detector)
-    rng = np.random.default_rng([int(seed), int(chunk_index), 3])
+    rng = generator(seed, "waveforms", int(chunk_index))  # wimpsift.seeding
     n = int(n_events)
     it = sample_interactions(detector, source, n, rng, volume, photon_times=True)
     energy, x, y, z, quanta = it.energy_kev, it.x_cm, it.y_cm, it.z_cm, it.quanta
