@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from wimpsift.allocator import tune_allocator
 from wimpsift.training.cnn_estimator import CNNClassifier
 from wimpsift.training.grid_search import (
     GridSearchResult,
@@ -120,6 +121,7 @@ def stage1_choices(exhaustive: GridSearchResult, halving: GridSearchResult
 
 
 def main() -> None:
+    tune_allocator()  # as the command line does
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300, help="images in the search")
     parser.add_argument("--epoch-scale", type=int, default=10,

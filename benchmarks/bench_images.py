@@ -84,6 +84,7 @@ def main() -> None:
     from wimpsift.detectors import load_detector
     from wimpsift.images import ImageSettings, render_images
     from wimpsift.processing.reconstruction import ProcessedEvents, process_events
+    from wimpsift.seeding import seed_sequence
     from wimpsift.sources import make_source
     from wimpsift.waveforms import simulate_waveform_events
 
@@ -94,7 +95,7 @@ def main() -> None:
     parts = []
     for k, name in enumerate(("wimp", "er")):
         source = make_source(detector, name, mass_gev=500.0 if name == "wimp" else None)
-        raw = simulate_waveform_events(detector, source, half, args.seed + k)
+        raw = simulate_waveform_events(detector, source, half, seed_sequence(args.seed, k))
         parts.append(process_events(raw))
     simulate_s = time.perf_counter() - t0
     simulate_cpu_s = time.process_time() - c0

@@ -1,5 +1,6 @@
-"""Shared fixtures. Reference files live in ../shared/reference beside the checkout;
-tests that need them skip cleanly when that folder is absent."""
+"""Shared fixtures. Validation data (published PMT positions, the published WIMP
+spectrum) ship in tests/data with their sources (tests/data/README.md), so no test
+skips in a fresh clone."""
 
 from __future__ import annotations
 
@@ -12,14 +13,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_REFERENCE = REPO_ROOT.parent / "shared" / "reference"
+TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    if not SHARED_REFERENCE.is_dir():
-        pytest.skip("../shared/reference is absent")
-    return SHARED_REFERENCE
+    """The shipped validation data (tests/data)."""
+    return TEST_DATA
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Expected-count table (the CNN seed's Table I) for a detector, exposure and WIMP.
+"""Expected-count table (the CNN paper's Table I) for a detector, exposure and WIMP.
 
 Each physical source: rate over its energy range × fiducial exposure × the fraction
 of simulated events in the analysis window (threshold, fiducial volume, cS1 and S2
@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 from wimpsift.detectors import Detector
+from wimpsift.seeding import seed_sequence
 from wimpsift.simulation import expected_events
 from wimpsift.sources import HaloModel, make_source, source_names
 
@@ -39,9 +40,11 @@ def rate_table(
     """Expected events per source in the analysis window."""
     rows = []
     own_exposure = exposure_kg_days is None
-    for index, name in enumerate(source_names(detector)):
+    for name in source_names(detector):
         source = make_source(detector, name, mass_gev, sigma_cm2, halo)
-        numbers = expected_events(detector, source, exposure_kg_days, n_mc, seed + index)
+        # each source's efficiency run has its own child stream of the run's seed
+        numbers = expected_events(detector, source, exposure_kg_days, n_mc,
+                                  seed_sequence(seed, "rates", name))
         published = None
         if own_exposure and name != "wimp":
             published = detector.background(name).published_expected_events

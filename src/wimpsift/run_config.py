@@ -7,13 +7,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, validation_message
 
 
-class _Stage(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Stage(WimpsiftConfig):
     enabled: bool = Field(True, description="run this stage")
 
 
@@ -38,8 +38,7 @@ class ReproduceStage(_Stage):
                                     description="settings overriding the scale's (cnn and lux sections)")
 
 
-class RunConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class RunConfig(WimpsiftConfig):
     simulation: SimulationStage = Field(default_factory=SimulationStage)
     rates: RatesStage = Field(default_factory=RatesStage)
     cnn: ReproduceStage = Field(default_factory=lambda: ReproduceStage(enabled=False))

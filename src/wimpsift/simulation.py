@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.microphysics import Quanta, nest_quanta
@@ -51,6 +52,7 @@ from wimpsift.response.charge import (
 from wimpsift.response.light import detect_s1, photon_detection_probability
 from wimpsift.response.position import reconstruct_xy, xy_resolution_cm
 from wimpsift.response.pulse_shape import prompt_fraction as compute_prompt_fraction
+from wimpsift.seeding import SeedLike, generator, seed_sequence
 from wimpsift.sources import DataDrivenSource, HaloModel, Source, make_source, sample_positions
 from wimpsift.sources.positions import Volume, sample_wall_positions
 from wimpsift.sources.wimp import SIGNAL_ENERGY_MIN_KEV
@@ -59,10 +61,8 @@ WALL_RECONSTRUCTION_SPREAD = 3.0  # inward pull of wall events, in units of the 
 MAX_EVENTS = 1e9  # most interactions one simulate run draws from an exposure
 
 
-class SimulationConfig(BaseModel):
+class SimulationConfig(WimpsiftConfig):
     """What to simulate: detector, source, how many events, seed and options."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     detector: str = "xenon1t_sr0"
     source: str = "er"
@@ -167,7 +167,8 @@ def sample_interactions(
     s2_x, s2_y, s2_z, n_electrons = x, y, z, quanta.n_electrons
     if kind == "accidental":
         s2_x, s2_y, s2_z = sample_positions(n, detector, rng, volume)
-        other = nest_quanta(source.sample_energies_kev(n, rng), "er", s2_z, detector, nest_seed + 1)
+        other_seed = int(rng.integers(1, 2**31 - 1))  # the unrelated interaction's own NEST stream
+        other = nest_quanta(source.sample_energies_kev(n, rng), "er", s2_z, detector, other_seed)
         n_electrons = other.n_electrons
     charge_kept = source.charge_kept_fraction(n, rng) if kind in ("wall", "anomalous") else 1.0
     dt = drift_time_us(s2_z, detector)
@@ -180,12 +181,15 @@ def simulate_events(
     detector: Detector,
     source: Source,
     n_events: int,
-    seed: int,
+    seed: SeedLike,
     volume: Volume = "fiducial",
     prompt_fraction: bool = False,
     chunk_index: int = 0,
 ) -> pd.DataFrame:
     """Simulate ``n_events`` interactions of ``source`` in ``detector`` (one chunk).
+
+    The chunk draws from child ``chunk_index`` of ``seed``'s sequence
+    (:mod:`wimpsift.seeding`).
 
     Returns the event table (see ``wimpsift.events.EVENT_COLUMNS``) for *all*
     simulated interactions; use the ``passes_threshold``, ``in_fiducial`` and
@@ -193,7 +197,7 @@ def simulate_events(
     """
     if n_events <= 0:
         raise ConfigError(f"n_events: got {n_events!r}, expected a positive number of events")
-    rng = np.random.default_rng([int(seed), int(chunk_index)])
+    rng = generator(seed, int(chunk_index))
     n = int(n_events)
     it = sample_interactions(detector, source, n, rng, volume, photon_times=prompt_fraction)
     x, y, z, dt, n_detected = it.x_cm, it.y_cm, it.z_cm, it.drift_time_us, it.n_detected
@@ -260,7 +264,8 @@ def volume_mass_kg(detector: Detector, volume: Volume) -> float:
 
 
 def window_efficiency(
-    detector: Detector, source: Source, n_mc: int = 20_000, seed: int = 0, volume: Volume = "fiducial"
+    detector: Detector, source: Source, n_mc: int = 20_000, seed: SeedLike = 0,
+    volume: Volume = "fiducial",
 ) -> float:
     """Fraction of simulated interactions that end up in the analysis window."""
     events = simulate_events(detector, source, n_mc, seed, volume)
@@ -272,7 +277,7 @@ def expected_events(
     source: Source,
     exposure_kg_days: float | None = None,
     n_mc: int = 20_000,
-    seed: int = 0,
+    seed: SeedLike = 0,
 ) -> dict[str, float]:
     """Expected events in the analysis window for an exposure (default: the detector's).
 
@@ -304,10 +309,11 @@ def _n_events(config: SimulationConfig, detector: Detector, source: Source) -> i
     if config.n_events is not None:
         return config.n_events
     assert config.exposure_kg_days is not None
-    rng = np.random.default_rng([config.seed, 2**31])
+    rng = generator(config.seed, "exposure_count")
     if source.expected_in_window is not None:
         count, reference = source.expected_in_window
-        eff = max(window_efficiency(detector, source, 20_000, config.seed, config.volume), 1e-6)
+        eff = max(window_efficiency(detector, source, 20_000,
+                                    seed_sequence(config.seed, "window_efficiency"), config.volume), 1e-6)
         mean = count * config.exposure_kg_days / reference / eff
     else:
         mass_ratio = volume_mass_kg(detector, config.volume) / detector.fiducial_mass_kg
@@ -374,13 +380,15 @@ def simulate_to_parquet(
             raise
 
     starts = list(range(0, n_total, config.chunk_size))
+    # each source has its own child of the run's seed; chunk i draws from its child i
+    stream = seed_sequence(config.seed, "simulate", config.source)
     bar = tqdm(total=n_total, unit="ev", desc=f"simulate {config.source}", disable=not progress)
     for index, start in enumerate(starts):
         size = min(config.chunk_size, n_total - start)
         chunk_path = partial / f"chunk_{index:06d}.parquet"
         if not _readable_chunk(chunk_path):
             frame = simulate_events(
-                detector, source, size, config.seed, config.volume, config.prompt_fraction, chunk_index=index
+                detector, source, size, stream, config.volume, config.prompt_fraction, chunk_index=index
             )
             frame["event_id"] = np.arange(start, start + size, dtype=np.int64)
             with atomic_path(chunk_path) as tmp:

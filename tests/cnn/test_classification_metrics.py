@@ -17,6 +17,7 @@ from wimpsift.metrics.classification import (
     plot_pr_curves,
     plot_roc_curves,
 )
+from wimpsift.metrics.leakage import leakage_at_signal_efficiency
 
 
 @settings(max_examples=40, deadline=None)
@@ -38,13 +39,20 @@ def test_metrics_equal_sklearn(seed, n):
 
 
 def test_rejection_at_half_acceptance_by_hand():
-    sig = np.arange(1, 11, dtype=float)  # median cut keeps 6..10 (5 of 10)
+    sig = np.arange(1, 11, dtype=float)  # a cut at 6 keeps 6..10: exactly 5 of 10
     bkg = np.array([0.0, 1, 2, 3, 4, 5, 6, 7, 8, 9.5])
     y = np.r_[np.ones(10), np.zeros(10)].astype(int)
     r = background_rejection_at_acceptance(y, np.r_[sig, bkg], 0.5)
-    assert r["threshold"] == 5.0 and r["signal_acceptance"] == pytest.approx(0.6)
-    # background with score >= 5: 5, 6, 7, 8, 9.5 leak
-    assert r["background_leaked"] == 5 and r["background_rejection"] == pytest.approx(0.5)
+    assert r["threshold"] == 6.0 and r["signal_acceptance"] == pytest.approx(0.5)
+    # background with score >= 6: 6, 7, 8, 9.5 leak; the ROC passes through (0.4, 0.5)
+    assert r["background_leaked"] == 4 and r["background_rejection"] == pytest.approx(0.6)
+    # the same definition as the LUX discriminants' leakage
+    assert r["background_rejection"] == pytest.approx(
+        1 - leakage_at_signal_efficiency(np.r_[sig, bkg], y, None, 0.5), abs=1e-15)
+    # between ROC points the leakage is interpolated: 45 % acceptance lies between
+    # (0.3, 0.4) and (0.4, 0.5)
+    assert background_rejection_at_acceptance(y, np.r_[sig, bkg], 0.45)[
+        "background_rejection"] == pytest.approx(1 - 0.35)
 
 
 def test_rejection_matches_roc_curve():

@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
+from sklearn import metrics as skm
 
 from wimpsift.cli.main import main
 from wimpsift.errors import ConfigError
-from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
+from wimpsift.papers import CNN_TABLE_IV
+from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn, synthetic_image_sets
+from wimpsift.seeding import int_seed
+from wimpsift.training.cnn_estimator import load_cnn
 
 TINY_GRID = {"n_conv_layers": [1], "batch_size": [50], "epochs": [1, 2],
              "leaky_alpha": [0.05], "learning_rate": [0.005]}
 
 
+@pytest.mark.slow
 def test_pipeline_on_synthetic_images(tmp_path):
     cfg = make_config("quick", images="synthetic", train_events_per_class=60,
                       test_events_per_class=60, grid=TINY_GRID, executor="serial",
@@ -32,6 +37,17 @@ def test_pipeline_on_synthetic_images(tmp_path):
     assert "SYNTHETIC" in report and "0.962" in report and "roc.png" in report
     # stage 1 at the seed's lr 0.001, then the learning-rate stage's 0.005: 2 x 3 folds
     assert metrics["grid_search"]["n_trained"] == 6
+    # the saved model, reloaded, gives the metrics.json numbers on the same test images
+    test = synthetic_image_sets(cfg, 60, int_seed(cfg.seed, "images", "test"))
+    for kind in ("hit", "hitpeak"):
+        X, y, _ = test[kind]
+        p = load_cnn(tmp_path / "models" / kind).predict_proba(X)[:, 1]
+        assert saved[kind]["accuracy"] == pytest.approx(skm.accuracy_score(y, p >= 0.5), abs=1e-12)
+        assert saved[kind]["roc_auc"] == pytest.approx(skm.roc_auc_score(y, p), abs=1e-12)
+        matrix = saved[kind]["confusion_matrix"]
+        assert matrix["tp"] + matrix["fn"] == int(y.sum()) == 60
+    # the paper's Table IV is shown beside ours, from wimpsift.papers
+    assert saved["paper_reference"]["table_iv"] == CNN_TABLE_IV
     # a rerun resumes: every trial comes from the cache
     again = run_reproduce_cnn(cfg, tmp_path)
     assert again["grid_search"]["n_trained"] == 0

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from wimpsift.training.grid_search import load_trial_state, local_cluster, run_trial
+from wimpsift.execution import local_cluster
+from wimpsift.training.grid_search import load_trial_state, run_trial
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "wimpsift"
 

@@ -9,12 +9,11 @@ import pytest
 import torch
 
 from wimpsift.errors import ConfigError, DataError
+from wimpsift.plots.discriminant import plot_auc_vs_epoch, plot_mi_vs_mass
 from wimpsift.training.discriminant import (
     TrainedDiscriminant,
     load_discriminants,
     metrics_table,
-    plot_auc_vs_epoch,
-    plot_mi_vs_mass,
     save_discriminants,
     train_masses,
     train_one_mass,

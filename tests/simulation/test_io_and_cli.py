@@ -62,7 +62,21 @@ def test_interrupted_run_resumes_to_the_same_file(tmp_path, xenon1t):
     frame.to_parquet(partial / "chunk_000000.parquet", index=False)
     simulate_to_parquet(config, out, progress=False)
     assert not partial.exists()
-    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(full))
+    # same seed and configuration: the resumed file is the uninterrupted one, byte for byte
+    assert out.read_bytes() == full.read_bytes()
+    resumed = pd.read_parquet(out)
+    np.testing.assert_array_equal(resumed["event_id"], np.arange(3000))
+    # the finished chunk was reused, not simulated again: a marked value survives
+    marked = frame.copy()
+    marked.loc[0, "energy_kev"] = -1.0
+    partial.mkdir()
+    (partial / "config.json").write_text(json.dumps({"config_hash": config_hash(record)}))
+    marked.to_parquet(partial / "chunk_000000.parquet", index=False)
+    out.unlink()
+    simulate_to_parquet(config, out, progress=False)
+    table = pd.read_parquet(out)
+    assert table["energy_kev"].iloc[0] == -1.0
+    pd.testing.assert_frame_equal(table.iloc[1:], resumed.iloc[1:])
 
 
 def test_resume_against_another_configuration_is_refused(tmp_path):
@@ -161,7 +175,7 @@ def xenon1t_toml() -> str:
         ("z_max_cm = -13.45", "z_max_cm = -90.0", "z_min_cm < z_max_cm"),
         ("cs1_max_pe = 70.0", "cs1_max_pe = 1.0", "cs1_min_pe must be below"),
         ('kind = "er_flat"', 'kind = "er_magic"', "kind"),
-        ("rate_per_kg_day_kev = 1.93e-4", "", "needs"),
+        ("rate_per_kg_day_kev = 1.93e-4", "", r"er_flat\.rate_per_kg_day_kev: Field required"),
         ('name = "wall"', 'name = "er"', "unique"),
         ("drift_field_v_cm = 120.0", "drift_field_v_cm = 0.12", "drift_field_v_cm"),
     ],

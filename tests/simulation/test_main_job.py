@@ -2,11 +2,15 @@
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from wimpsift.cli.main import main
+from wimpsift.detectors import load_detector
 from wimpsift.errors import ConfigError
 from wimpsift.run_config import load_run_config
+from wimpsift.sources import make_source
 
 TINY = """
 [simulation]
@@ -30,7 +34,22 @@ def test_main_job_tiny(tmp_path):
         assert (out / name).is_file(), name
     rates = json.loads((out / "rates.json").read_text())
     assert rates["provenance"]["config"]["simulation"]["detector"] == "lux_2013"
+    assert rates["provenance"]["seed"] == 3
     assert rates["expected_events"]["er"] > rates["expected_events"]["cevns"]
+    # expected = rate x exposure x window efficiency, the efficiency a Monte Carlo fraction
+    lux = load_detector("lux_2013")
+    er = make_source(lux, "er")
+    assert rates["expected_events"]["er"] == pytest.approx(
+        er.rate_per_kg_day * lux.exposure_kg_days * rates["efficiency"]["er"], rel=1e-12)
+    assert 0 < rates["efficiency"]["er"] < 1
+    assert (rates["efficiency"]["er"] * 2000) == pytest.approx(round(rates["efficiency"]["er"] * 2000))
+    # the event tables hold the configured events, the WIMP recoils below the ER ones in
+    # log10(cS2/cS1) (the NR band lies below the ER band)
+    events = {s: pd.read_parquet(out / f"events_{s}.parquet") for s in ("er", "wimp")}
+    assert all(len(t) == 2000 for t in events.values())
+    band = {s: np.median(np.log10(t.cs2_pe / t.cs1_pe)[t.in_window]) for s, t in events.items()}
+    assert band["wimp"] < band["er"]
+    assert (out / "bands.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_shipped_default_config_is_valid():

@@ -81,12 +81,37 @@ def test_cevns_recoil_spectrum_falls_steeply(xenon1t):
 
 
 def test_every_listed_source_builds(xenon1t, lux):
+    nuclear = {"nr_exponential", "cevns_b8"}
     for detector in (xenon1t, lux):
         for name in source_names(detector):
             source = make_source(detector, name, mass_gev=30.0)
-            assert source.rate_per_kg_day > 0
+            spec = None if name == "wimp" else detector.background(name)
+            kind = "wimp" if spec is None else spec.kind
+            # the recoil type follows the physics: WIMPs, neutrons and CEvNS recoil on nuclei
+            if kind == "wimp" or kind in nuclear:
+                assert source.recoil_type == "nr", name
+            elif kind.startswith("er_"):
+                assert source.recoil_type == "er", name
+            assert np.isfinite(source.rate_per_kg_day) and source.rate_per_kg_day > 0, name
+            if source.expected_in_window is not None:
+                # data-driven: the published window count and its reference exposure
+                count, exposure = source.expected_in_window
+                assert (count, exposure) == (spec.expected_events, spec.reference_exposure_kg_days)
+                continue
+            lo, hi = source.energy_range_kev
+            grid = source.energy_grid_kev()
+            rate = source.differential_rate_per_kg_day_kev(grid)
+            assert np.all(rate >= 0) and 0 < lo < hi, name
+            e = source.sample_energies_kev(2000, np.random.default_rng(0))
+            assert e.min() >= lo and e.max() <= hi, name
+            if kind == "wimp" or kind in nuclear:
+                # falling nuclear-recoil spectra: more events in the lower half of the range
+                assert rate[0] > rate[-1] and np.median(e) < 0.5 * (lo + hi), name
+            if kind == "er_flat":
+                np.testing.assert_allclose(rate, rate[0], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_wimp_energies_are_bit_identical_across_processes():
     # numericalunits draws new unit values in every process; the same seed must still
     # give the same energies to the last bit in two fresh interpreters

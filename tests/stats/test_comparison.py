@@ -77,7 +77,7 @@ def test_compare_analyses_end_to_end(tmp_path):
     saved = json.loads(paths["metrics"].read_text())
     assert saved["provenance"]["stage"] == "limits"
     assert set(saved["per_mass"]) == {"20", "50"}
-    assert "seed Table I" in paths["timing"].read_text()
+    assert "paper Table I" in paths["timing"].read_text()
     assert paths["figure"].stat().st_size > 1000
 
 

@@ -86,10 +86,25 @@ def test_traditional_validators():
 
 def test_discriminant_templates():
     rng = np.random.default_rng(3)
-    ts = discriminant_templates(rng.beta(5, 1, 1000), {"er": rng.beta(1, 5, 1000)},
-                                {"signal": 5.0, "er": 100.0}, 20, 1e-45, 50.0)
+    sig, er = rng.beta(5, 1, 1000), rng.beta(1, 5, 1000)
+    ts = discriminant_templates(sig, {"er": er}, {"signal": 5.0, "er": 100.0}, 20, 1e-45, 50.0)
     assert ts.shape == (20,)
+    # each template holds its expected count in the histogram's proportions; bins
+    # without background get a floor of half an event's expectation (0.5 x 100/1000)
+    edges = np.linspace(0, 1, 21)
+    counts, _ = np.histogram(sig, bins=edges)
+    np.testing.assert_allclose(ts.flat_signal(), 5.0 * counts / counts.sum(), rtol=1e-12)
+    er_counts, _ = np.histogram(er, bins=edges)
+    assert (er_counts == 0).any()  # Beta(1, 5) leaves the top bins empty
+    np.testing.assert_allclose(ts.backgrounds["er"],
+                               100.0 * er_counts / 1000 + (er_counts == 0) * 0.5 * 0.1, rtol=1e-12)
+    # Beta(5, 1) rises as 5 g^4 and Beta(1, 5) falls: signal at high g, ER at low g
     assert ts.flat_signal()[-1] > ts.flat_signal()[0]
+    assert ts.backgrounds["er"][0] > ts.backgrounds["er"][-1]
+    # the floor, by hand: ten events all in the first of four bins
+    gap = discriminant_templates(sig, {"er": np.full(10, 0.01)}, {"signal": 5.0, "er": 10.0},
+                                 4, 1e-45)
+    np.testing.assert_allclose(gap.backgrounds["er"], [10.0, 0.5, 0.5, 0.5])
     with pytest.raises(DataError, match="n_bins"):
         discriminant_templates([0.5], {"er": [0.5]}, {"signal": 1, "er": 1}, 0, 1e-45)
 
@@ -106,7 +121,7 @@ def test_stage_times_and_table():
     sp = speedups(trad, net)
     assert sp["total_cpu"] == pytest.approx(trad.total_cpu_s / net.total_cpu_s)
     table = format_table(trad, net)
-    assert "seed Table I" in table and "speed-up" in table
+    assert "paper Table I" in table and "speed-up" in table
     with pytest.raises(ValueError, match="stage"):
         with trad.stage("plotting"):
             pass

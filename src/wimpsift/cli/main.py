@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "wimpsift.cli.templates",
     "wimpsift.cli.detectors",
     "wimpsift.cli.positions",
+    "wimpsift.cli.cache",
 ]
 
 
@@ -53,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    from wimpsift.allocator import tune_allocator
+
+    tune_allocator()  # the application's one process-wide setting (wimpsift.allocator)
     try:
         return _run(args)
     except WimpsiftError as err:

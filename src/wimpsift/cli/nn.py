@@ -170,10 +170,9 @@ def _records(table) -> list[dict[str, Any]]:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from wimpsift.plots.discriminant import plot_auc_vs_epoch, plot_mi_vs_mass
     from wimpsift.training.discriminant import (
         metrics_table,
-        plot_auc_vs_epoch,
-        plot_mi_vs_mass,
         save_discriminants,
         train_masses,
     )

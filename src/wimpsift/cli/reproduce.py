@@ -12,6 +12,18 @@ from pathlib import Path
 
 from wimpsift.cli import seed
 
+EXECUTION_HELP = ("TOML or JSON file with where tasks run: backend in_process|local|scheduler|"
+                  "jobqueue, and a [jobqueue] section for Slurm/HTCondor/PBS (overrides "
+                  "--workers and --scheduler-address)")
+
+
+def _execution(args: argparse.Namespace):
+    if args.execution is None:
+        return None
+    from wimpsift.execution import load_execution_config
+
+    return load_execution_config(args.execution)
+
 
 def _run_cnn(args: argparse.Namespace) -> int:
     from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
@@ -23,6 +35,7 @@ def _run_cnn(args: argparse.Namespace) -> int:
         test_events_per_class=args.test_events_per_class, pool_stride=args.pool_stride,
         images=args.images, scoring=args.scoring, executor="serial" if args.serial else None,
         progress=not args.no_progress, halving_factor=args.halving_factor,
+        execution=_execution(args),
     )
     metrics = run_reproduce_cnn(cfg, args.output)
     out = Path(args.output)
@@ -53,6 +66,7 @@ def _add_cnn(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scheduler-address", default=None,
                    help="use this dask.distributed scheduler instead of a local cluster")
     p.add_argument("--serial", action="store_true", help="run the grid search in process")
+    p.add_argument("--execution", default=None, metavar="FILE", help=EXECUTION_HELP)
     p.add_argument("--halving-factor", type=int, default=None, metavar="ETA",
                    help="successive halving over the epoch grid: continue only the best "
                    "1/ETA of the configurations at each grid epoch (default: exhaustive)")
@@ -77,7 +91,7 @@ def _run_lux(args: argparse.Namespace) -> int:
     from wimpsift.pipelines.reproduce_lux import make_config, run_reproduce_lux
 
     cfg = make_config(args.scale, seed=args.seed, workers=args.workers,
-                      scheduler_address=args.scheduler_address,
+                      scheduler_address=args.scheduler_address, execution=_execution(args),
                       studies=False if args.no_studies else None)
     metrics = run_reproduce_lux(cfg, args.output)
     for mass, row in metrics["per_mass"].items():
@@ -105,6 +119,7 @@ def _add_lux(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None, help="local Dask workers for the toys (default 1)")
     p.add_argument("--scheduler-address", default=None,
                    help="use this dask.distributed scheduler instead of running toys in process")
+    p.add_argument("--execution", default=None, metavar="FILE", help=EXECUTION_HELP)
     p.add_argument("--no-studies", action="store_true", help="skip the PCA, input and projection studies")
     p.set_defaults(func=_run_lux, output_spec={"folder": True})
 

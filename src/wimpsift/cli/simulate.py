@@ -133,6 +133,7 @@ def _bands(args: argparse.Namespace) -> int:
     from wimpsift.detectors import load_detector
     from wimpsift.plots.bands import plot_bands
     from wimpsift.provenance import check_resources
+    from wimpsift.seeding import seed_sequence
     from wimpsift.simulation import simulate_events, table_bytes_per_event
     from wimpsift.sources import make_source
 
@@ -141,8 +142,10 @@ def _bands(args: argparse.Namespace) -> int:
     # two event tables (ER and WIMP) are held at once
     check_resources("--events", memory_bytes=2 * args.events * table_bytes_per_event())
     detector = load_detector(args.detector)
-    er = simulate_events(detector, make_source(detector, "er"), args.events, args.seed)
-    wimp = simulate_events(detector, make_source(detector, "wimp", args.mass_gev), args.events, args.seed + 1)
+    er = simulate_events(detector, make_source(detector, "er"), args.events,
+                         seed_sequence(args.seed, "bands", "er"))
+    wimp = simulate_events(detector, make_source(detector, "wimp", args.mass_gev), args.events,
+                           seed_sequence(args.seed, "bands", "wimp"))
     plot_bands(
         er[er.in_window],
         wimp[wimp.in_window],

@@ -16,10 +16,12 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from wimpsift.detectors.backgrounds import BackgroundSpec, SourceKind
 from wimpsift.detectors.layouts import hexagonal_layout, rings_layout
 
 Positive = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
+__all__ = ["BackgroundSpec", "Detector", "SourceKind"]
 
 
 class _Section(BaseModel):
@@ -159,84 +161,6 @@ class Window(_Section):
 
 class Exposure(_Section):
     live_days: Positive
-
-
-SourceKind = Literal["er_flat", "er_lines", "nr_exponential", "cevns_b8", "accidental", "wall", "anomalous"]
-
-
-_CHARGE_LOSS_KEYS = [
-    "expected_events", "reference_exposure_kg_days", "charge_kept_min", "charge_kept_max",
-    "energy_min_kev", "energy_max_kev",
-]
-
-
-class BackgroundSpec(_Section):
-    """One background source of a detector; which keys apply depends on ``kind``."""
-
-    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
-    kind: SourceKind
-    note: str = ""
-    # er_flat
-    rate_per_kg_day_kev: Annotated[float, Field(gt=0)] | None = None
-    energy_min_kev: Annotated[float, Field(gt=0)] | None = None
-    energy_max_kev: Annotated[float, Field(gt=0)] | None = None
-    # er_lines
-    line_energies_kev: list[Positive] | None = None
-    line_rates_per_kg_day: list[Positive] | None = None
-    line_widths_kev: list[Annotated[float, Field(ge=0)]] | None = None
-    # nr_exponential
-    rate_per_tonne_year: Annotated[float, Field(gt=0)] | None = None
-    rate_energy_min_kev: Annotated[float, Field(gt=0)] | None = None
-    rate_energy_max_kev: Annotated[float, Field(gt=0)] | None = None
-    e_fold_kev: Annotated[float, Field(gt=0)] | None = None
-    # cevns_b8
-    flux_per_cm2_s: Annotated[float, Field(gt=0)] | None = None
-    # data-driven kinds: expected events in the analysis window for a reference exposure
-    expected_events: Annotated[float, Field(gt=0)] | None = None
-    reference_exposure_kg_days: Annotated[float, Field(gt=0)] | None = None
-    charge_kept_min: Fraction | None = None
-    charge_kept_max: Fraction | None = None
-    # comparison only: the publication's expected count in the window for this detector's exposure
-    published_expected_events: Annotated[float, Field(ge=0)] | None = None
-
-    @model_validator(mode="after")
-    def _required_for_kind(self) -> BackgroundSpec:
-        required = {
-            "er_flat": ["rate_per_kg_day_kev", "energy_min_kev", "energy_max_kev"],
-            "er_lines": ["line_energies_kev", "line_rates_per_kg_day", "line_widths_kev"],
-            "nr_exponential": [
-                "rate_per_tonne_year",
-                "rate_energy_min_kev",
-                "rate_energy_max_kev",
-                "e_fold_kev",
-                "energy_min_kev",
-                "energy_max_kev",
-            ],
-            "cevns_b8": ["flux_per_cm2_s", "energy_min_kev", "energy_max_kev"],
-            "accidental": ["expected_events", "reference_exposure_kg_days"],
-            "wall": _CHARGE_LOSS_KEYS,
-            "anomalous": _CHARGE_LOSS_KEYS,
-        }[self.kind]
-        missing = [key for key in required if getattr(self, key) is None]
-        if missing:
-            raise ValueError(f"background {self.name!r} of kind {self.kind!r} needs {missing}")
-        if self.kind == "er_lines":
-            n = len(self.line_energies_kev or [])
-            if not (len(self.line_rates_per_kg_day or []) == len(self.line_widths_kev or []) == n):
-                raise ValueError(f"background {self.name!r}: line lists must have equal length")
-        if (
-            self.energy_min_kev is not None
-            and self.energy_max_kev is not None
-            and self.energy_min_kev >= self.energy_max_kev
-        ):
-            raise ValueError(f"background {self.name!r}: energy_min_kev must be below energy_max_kev")
-        if (
-            self.charge_kept_min is not None
-            and self.charge_kept_max is not None
-            and self.charge_kept_min > self.charge_kept_max
-        ):
-            raise ValueError(f"background {self.name!r}: charge_kept_min must not exceed charge_kept_max")
-        return self
 
 
 class Detector(_Section):

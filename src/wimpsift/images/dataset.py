@@ -64,8 +64,9 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError, bad_value, validation_message
 from wimpsift.images.raster import (
@@ -84,6 +85,7 @@ from wimpsift.provenance import (
     config_hash,
     provenance,
 )
+from wimpsift.seeding import SeedLike, generator, seed_sequence
 from wimpsift.waveforms.config import WaveformSettings
 from wimpsift.waveforms.event import simulate_waveform_events
 
@@ -92,10 +94,8 @@ Selection = Literal["window", "threshold", "none"]
 _MAX_ATTEMPTS = 200
 
 
-class ImageDatasetConfig(BaseModel):
+class ImageDatasetConfig(WimpsiftConfig):
     """Everything that determines the content of an image dataset (hashed for resumes)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     detector: str
     signal: str = "wimp:500"
@@ -173,11 +173,12 @@ def make_config(detector: Detector | str, signal="wimp:500", background="er",
         raise ConfigError(validation_message(err)) from err
 
 
-def simulate_selected(detector: Detector, source, n_events: int, seed: int, stream: int,
+def simulate_selected(detector: Detector, source, n_events: int, seed: SeedLike,
                       config: ImageDatasetConfig) -> ProcessedEvents:
     """Simulate and process events of one source until ``n_events`` pass the selection.
 
-    Deterministic in (seed, stream): batches use chunk indices stream·1000 + attempt.
+    Deterministic in ``seed`` (a child sequence of the data set's seed): attempt ``i``
+    simulates chunk ``i`` of it.
     """
     kept: list[ProcessedEvents] = []
     have, acceptance = 0, 0.5
@@ -185,7 +186,7 @@ def simulate_selected(detector: Detector, source, n_events: int, seed: int, stre
         need = n_events - have
         batch = int(min(max(math.ceil(1.2 * need / max(acceptance, 0.02)) + 4, 8), 20 * n_events + 64))
         raw = simulate_waveform_events(detector, source, batch, seed, config.waveform,
-                                       chunk_index=stream * 1000 + attempt)
+                                       chunk_index=attempt)
         processed = process_events(raw, config.processing)
         table = processed.table
         if config.selection == "window":
@@ -437,9 +438,10 @@ def _build_chunks(path: Path, config: ImageDatasetConfig, det: Detector, sources
     bar.update(2 * min(done * config.chunk_events, config.events_per_class))
     for chunk in range(done, n_chunks):
         size = min(config.chunk_events, config.events_per_class - chunk * config.chunk_events)
-        parts = [simulate_selected(det, src, size, config.seed, 2 * chunk + label, config)
+        parts = [simulate_selected(det, src, size, seed_sequence(config.seed, "images", chunk, label),
+                                   config)
                  for label, src in enumerate(sources)]
-        order = np.random.default_rng([config.seed, chunk, 7]).permutation(2 * size)
+        order = generator(config.seed, "order", chunk).permutation(2 * size)
         table = pd.concat([p.table for p in parts], ignore_index=True).iloc[order]
         table = table.reset_index(drop=True)
         labels = np.repeat(np.array([0, 1], dtype=np.int8), size)[order]
@@ -476,10 +478,8 @@ def _build_chunks(path: Path, config: ImageDatasetConfig, det: Detector, sources
     bar.close()
 
 
-class InstructionDatasetConfig(BaseModel):
+class InstructionDatasetConfig(WimpsiftConfig):
     """Everything that determines an image dataset built from an instruction file."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     detector: str
     instructions: str

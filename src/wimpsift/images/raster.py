@@ -25,6 +25,11 @@ arrays of shape (N, height, width); the seed's "100×50" is width × height):
 
 Rendering is a few vectorised numpy operations per batch: the hit panels are a matrix
 product of the per-PMT grey levels with a precomputed pixel-coverage matrix.
+
+Why hand-written: plotting libraries (matplotlib, PIL) draw one figure at a time through
+a canvas, with their own anti-aliasing and colour handling; training needs tens of
+thousands of exact float32 arrays, so the discs and curves are rasterised here in numpy,
+a batch at a time.
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError, bad_value, validation_message
 
 IMAGE_KINDS = ("hit", "peak", "hitpeak")
@@ -44,10 +50,8 @@ DEFAULT_SHAPES: dict[str, tuple[int, int]] = {"hit": (50, 100), "peak": (50, 100
 MIN_SIDE = {"hit": (2, 4), "peak": (2, 4), "hitpeak": (4, 4), "event": (2, 2)}
 
 
-class ImageSettings(BaseModel):
+class ImageSettings(WimpsiftConfig):
     """Image sizes (height, width) and the scaling of grey levels."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     shapes: dict[str, tuple[int, int]] = Field(
         default_factory=lambda: {k: DEFAULT_SHAPES[k] for k in IMAGE_KINDS})

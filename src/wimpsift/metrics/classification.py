@@ -2,9 +2,10 @@
 
 Threshold metrics (accuracy, recall, precision) use a score threshold of 0.5, as the
 seed's Table IV; threshold-free ones (average precision, ROC AUC) and the curves come
-from scikit-learn. :func:`background_rejection_at_acceptance` gives the seed's headline
+from scikit-learn. :func:`background_rejection_at_acceptance` gives the paper's headline
 number: the fraction of ER events rejected when the cut keeps a given fraction (50 %)
-of WIMP events, with its binomial uncertainty.
+of WIMP events (the leakage definition of :mod:`wimpsift.metrics.leakage`), with its
+binomial uncertainty.
 
 Figures: ROC and PR curves of several image kinds on one figure each (seed Figs. 15,
 16) and a confusion matrix (Fig. 17). Figure functions import matplotlib lazily and
@@ -21,6 +22,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from wimpsift.errors import DataError, bad_value
+from wimpsift.metrics.leakage import cut_at, leakage_from_curve, roc_curve
 from wimpsift.plots import pyplot as _pyplot
 from wimpsift.plots import save_figure
 
@@ -46,27 +48,28 @@ def _check(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
 def background_rejection_at_acceptance(
     y_true: Any, scores: Any, signal_acceptance: float = 0.5
 ) -> dict[str, float]:
-    """ER rejection of the cut ``score >= threshold`` that keeps ``signal_acceptance`` of WIMPs.
+    """ER rejection at ``signal_acceptance`` of WIMPs: 1 − the leakage read off the ROC
+    curve (:mod:`wimpsift.metrics.leakage`, the one definition shared with the LUX
+    discriminants: linear interpolation between the curve's points).
 
-    The threshold is the ``1 - signal_acceptance`` quantile of the signal scores (lower
-    interpolation, so at least the requested fraction of signal passes). Returns the
-    threshold, the signal acceptance actually reached, the background rejection and its
-    binomial standard error, and the number of background events that leak.
+    Also returns the cut of the first ROC point that reaches the acceptance (its
+    threshold, the acceptance it reaches, the background events it lets through), the
+    binomial standard error of the rejection and the number of background events.
     """
     if not 0.0 < signal_acceptance < 1.0:
         raise bad_value("signal_acceptance", signal_acceptance, "a fraction in (0, 1)")
     y, s = _check(y_true, scores)
-    sig, bkg = s[y == 1], s[y == 0]
-    threshold = float(np.quantile(sig, 1.0 - signal_acceptance, method="lower"))
-    leak = int((bkg >= threshold).sum())
-    rejection = 1.0 - leak / len(bkg)
+    curve = roc_curve(s, y)
+    rejection = 1.0 - leakage_from_curve(curve, signal_acceptance)
+    threshold, acceptance, _ = cut_at(curve, signal_acceptance)
+    n_background = int((y == 0).sum())
     return {
         "threshold": threshold,
-        "signal_acceptance": float((sig >= threshold).mean()),
+        "signal_acceptance": acceptance,
         "background_rejection": rejection,
-        "background_rejection_error": float(np.sqrt(rejection * (1 - rejection) / len(bkg))),
-        "background_leaked": leak,
-        "n_background": int(len(bkg)),
+        "background_rejection_error": float(np.sqrt(rejection * (1 - rejection) / n_background)),
+        "background_leaked": int((s[y == 0] >= threshold).sum()),
+        "n_background": n_background,
     }
 
 

@@ -1,15 +1,17 @@
 """Weighted ROC curve, its area, and background leakage at a fixed signal efficiency.
 
-Conventions (as in the LUX machine-learning seed, Sec. III A): larger scores are more
+Conventions (as in the LUX machine-learning paper, Sec. III A): larger scores are more
 signal-like; an event passes a cut ``score >= t``. The ROC curve is the background
 leakage (weighted fraction of background passing, the false-positive rate) against the
 signal efficiency (weighted fraction of signal passing, the true-positive rate). Tied
-scores move together, so the curve has one point per distinct score; this is the
-curve ``sklearn.metrics.roc_curve(..., sample_weight=w, drop_intermediate=False)``
-returns, and the tests check that they agree.
+scores move together, so the curve has one point per distinct score: it is
+``sklearn.metrics.roc_curve(labels, scores, sample_weight=w, drop_intermediate=False)``.
 
-Leakage at a signal efficiency ε is read off the curve by linear interpolation
-between its points (the curve that ``sklearn.metrics.auc`` integrates).
+The one definition of "leakage at ε" used by every analysis (the LUX discriminants and
+the CNN's ER rejection, :func:`wimpsift.metrics.classification.background_rejection_at_acceptance`):
+the leakage read off this curve at signal efficiency ε by linear interpolation between
+its points (the curve that ``sklearn.metrics.auc`` integrates). :func:`cut_at` gives the
+cut of the first point that reaches ε, for reporting a threshold and a count.
 """
 
 from __future__ import annotations
@@ -76,17 +78,23 @@ def validate_scores(
 
 
 def roc_curve(scores: object, labels: object, weights: object | None = None) -> RocCurve:
-    """Weighted ROC curve, starting at (0, 0) and ending at (1, 1)."""
+    """Weighted ROC curve (scikit-learn's), starting at (0, 0) and ending at (1, 1)."""
+    from sklearn.metrics import roc_curve as sk_roc_curve
+
     s, y, w = validate_scores(scores, labels, weights)
-    order = np.argsort(-s, kind="mergesort")
-    s, y, w = s[order], y[order], w[order]
-    last_of_tie = np.r_[np.nonzero(np.diff(s))[0], s.size - 1]
-    sig = np.cumsum(w * y)[last_of_tie]
-    bkg = np.cumsum(w * (1 - y))[last_of_tie]
-    tpr = np.r_[0.0, sig / sig[-1]]
-    fpr = np.r_[0.0, bkg / bkg[-1]]
-    thresholds = np.r_[np.inf, s[last_of_tie]]
-    return RocCurve(leakage=fpr, signal_efficiency=tpr, thresholds=thresholds)
+    fpr, tpr, thresholds = sk_roc_curve(y, s, sample_weight=w, drop_intermediate=False)
+    thresholds = np.asarray(thresholds, dtype=float).copy()
+    thresholds[0] = np.inf  # the (0, 0) point: nothing passes
+    return RocCurve(leakage=np.asarray(fpr, dtype=float), signal_efficiency=np.asarray(tpr, dtype=float),
+                    thresholds=thresholds)
+
+
+def cut_at(curve: RocCurve, signal_efficiency: float = 0.5) -> tuple[float, float, float]:
+    """(threshold, signal efficiency, leakage) of the first point reaching ``signal_efficiency``."""
+    if not 0.0 < signal_efficiency <= 1.0:
+        raise ConfigError(f"signal_efficiency: got {signal_efficiency!r}, expected 0 < e <= 1")
+    j = int(np.searchsorted(curve.signal_efficiency, signal_efficiency, side="left"))
+    return (float(curve.thresholds[j]), float(curve.signal_efficiency[j]), float(curve.leakage[j]))
 
 
 def leakage_from_curve(curve: RocCurve, signal_efficiency: float = 0.5) -> float:

@@ -12,6 +12,7 @@ import contextlib
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +35,8 @@ class Quanta:
 
 
 _RELAYED: set[str] = set()
+_CAPTURE_LOCK = threading.RLock()
+_capture_depth = 0
 
 
 @contextlib.contextmanager
@@ -41,34 +44,53 @@ def _stdout_to_stderr() -> Iterator[None]:
     """NEST prints notes on the C stdout and stderr ("m5 is slightly energy dependent ...").
     Keep stdout clean for --json output and keep progress bars whole: capture both C
     streams in a temporary file, then write each distinct line once per process to stderr
-    through tqdm (which redraws an active bar below it)."""
+    through tqdm (which redraws an active bar below it).
+
+    The file descriptors are swapped once for all nested or concurrent users (threads of
+    a Dask worker, a chunk loop): an inner block runs inside the outer capture, and the
+    outer one restores them, so no caller finds its streams pointing elsewhere."""
+    global _capture_depth
     try:
         fds = (sys.stdout.fileno(), sys.stderr.fileno())
     except (AttributeError, OSError, ValueError):
         yield
         return
+    with _CAPTURE_LOCK:
+        _capture_depth += 1
+        outer = _capture_depth == 1
+    if not outer:
+        try:
+            yield
+        finally:
+            with _CAPTURE_LOCK:
+                _capture_depth -= 1
+        return
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(fd) for fd in fds]
-    with tempfile.TemporaryFile(mode="w+b") as captured:
-        try:
-            for fd in fds:
-                os.dup2(captured.fileno(), fd)
-            yield
-        finally:
-            with contextlib.suppress(Exception):
-                libc_fflush()
-            for fd, copy in zip(fds, saved, strict=True):
-                os.dup2(copy, fd)
-                os.close(copy)
-            captured.seek(0)
-            text = captured.read().decode(errors="replace")
-        for line in (line.strip() for line in text.splitlines()):
-            if line and line not in _RELAYED:
-                _RELAYED.add(line)
-                from tqdm import tqdm
+    try:
+        with tempfile.TemporaryFile(mode="w+b") as captured:
+            try:
+                for fd in fds:
+                    os.dup2(captured.fileno(), fd)
+                yield
+            finally:
+                with contextlib.suppress(Exception):
+                    libc_fflush()
+                for fd, copy in zip(fds, saved, strict=True):
+                    os.dup2(copy, fd)
+                    os.close(copy)
+                captured.seek(0)
+                text = captured.read().decode(errors="replace")
+    finally:
+        with _CAPTURE_LOCK:
+            _capture_depth -= 1
+    for line in (line.strip() for line in text.splitlines()):
+        if line and line not in _RELAYED:
+            _RELAYED.add(line)
+            from tqdm import tqdm
 
-                tqdm.write(f"nestpy: {line}", file=sys.stderr)
+            tqdm.write(f"nestpy: {line}", file=sys.stderr)
 
 
 def libc_fflush() -> None:

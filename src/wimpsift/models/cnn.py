@@ -33,16 +33,15 @@ from collections.abc import Sequence
 from typing import Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import nn
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, bad_value
 
 
-class CNNArchitecture(BaseModel):
+class CNNArchitecture(WimpsiftConfig):
     """Settings of :class:`SeedCNN` (defaults: the seed's final HitPeak model)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     n_conv_layers: int = Field(1, ge=1, le=3)
     n_filters: int = Field(16, ge=1)

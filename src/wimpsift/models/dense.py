@@ -146,7 +146,22 @@ class DenseDiscriminantNet(nn.Module):
         return ((x.to(torch.float64) - self.input_mean) / self.input_scale).to(dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(self.standardise(x)).squeeze(-1)
+        return self.logit_of_standardised(self.standardise(x))
+
+    def logit_of_standardised(self, xs: torch.Tensor) -> torch.Tensor:
+        """The logit of inputs already standardised (training standardises once)."""
+        return self.layers(xs).squeeze(-1)
+
+    @torch.no_grad()
+    def initialise(self, generator: torch.Generator) -> DenseDiscriminantNet:
+        """Draw fresh weights as ``nn.Linear`` does (Kaiming-uniform weights, uniform
+        biases in ±1/sqrt(fan_in)), from ``generator``, not torch's global one."""
+        for layer in self.layers:
+            if isinstance(layer, nn.Linear):
+                nn.init.kaiming_uniform_(layer.weight, a=5 ** 0.5, generator=generator)
+                bound = 1.0 / layer.in_features ** 0.5
+                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+        return self
 
     @torch.no_grad()
     def logit(self, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:

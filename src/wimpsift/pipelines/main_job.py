@@ -98,11 +98,11 @@ def _simulation(config: RunConfig, detector, output: Path) -> dict[str, Any]:
 
     sim = config.simulation
     files = []
-    for index, source in enumerate(("er", "wimp")):
+    for source in ("er", "wimp"):  # each source draws from its own child of the seed
         cfg = validated_config(
             detector=sim.detector, source=source,
             mass_gev=sim.wimp_mass_gev if source == "wimp" else None,
-            sigma_cm2=sim.sigma_cm2, n_events=sim.events_per_source, seed=sim.seed + index,
+            sigma_cm2=sim.sigma_cm2, n_events=sim.events_per_source, seed=sim.seed,
         )
         path = output / f"events_{source}.parquet"
         simulate_to_parquet(cfg, path, detector=detector)

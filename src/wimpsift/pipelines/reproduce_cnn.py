@@ -34,10 +34,12 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from sklearn.model_selection import train_test_split
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError
+from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
 from wimpsift.metrics.classification import (
     background_rejection_at_acceptance,
     classification_metrics,
@@ -46,22 +48,20 @@ from wimpsift.metrics.classification import (
     plot_pr_curves,
     plot_roc_curves,
 )
+from wimpsift.papers import CNN_HEADLINE, CNN_TABLE_IV
+from wimpsift.plots.grid_search import plot_layer_heatmaps, plot_stage_curves
 from wimpsift.provenance import provenance, write_json
-from wimpsift.reports.paper_numbers import paper_numbers
+from wimpsift.seeding import int_seed
 from wimpsift.training.baselines import EventVariableMLP, NRBandMedianSelection
 from wimpsift.training.cnn_estimator import CNNClassifier, save_cnn, validation_problems
 from wimpsift.training.grid_search import (
     GridSearchConfig,
     grid_config,
     grid_search,
-    plot_layer_heatmaps,
-    plot_stage_curves,
 )
 
 ImageKind = Literal["hit", "peak", "hitpeak"]
 KIND_LABELS = {"hit": "Hit", "peak": "Peak", "hitpeak": "HitPeak"}
-#: the seed's Table IV and headline numbers, with their sources (shipped data)
-_SEED = paper_numbers()["cnn_seed"]
 
 QUICK_GRID: dict[str, Any] = {
     "n_conv_layers": [1, 2], "batch_size": [100], "epochs": [4, 8, 12],
@@ -74,10 +74,8 @@ SCALES: dict[str, dict[str, Any]] = {
 }
 
 
-class ReproduceCNNConfig(BaseModel):
+class ReproduceCNNConfig(WimpsiftConfig):
     """Settings of the reproduction (``scale`` fills the sizes and grid not given)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     scale: Literal["quick", "paper"] = "quick"
     detector: str = "xenon1t_sr0"
@@ -101,6 +99,7 @@ class ReproduceCNNConfig(BaseModel):
     scheduler_address: str | None = None
     executor: Literal["dask", "serial"] = "dask"
     halving_factor: int | None = Field(None, ge=2)
+    execution: ExecutionConfig | None = None  # any backend; overrides executor & co.
     images: Literal["wimpsift", "synthetic"] = "wimpsift"
     progress: bool = True
 
@@ -128,6 +127,7 @@ def _grid(cfg: ReproduceCNNConfig) -> GridSearchConfig:
         "random_state": cfg.seed, "executor": cfg.executor, "n_workers": cfg.n_workers,
         "scheduler_address": cfg.scheduler_address, "progress": cfg.progress,
         "threads_per_trial": 1, "scoring": cfg.scoring, "halving_factor": cfg.halving_factor,
+        "execution": cfg.execution,
         "estimator_params": {"pool_stride": cfg.pool_stride, "random_state": cfg.seed,
                              "device": cfg.device},
         **cfg.grid,
@@ -225,29 +225,17 @@ def fit_final_model(cfg: ReproduceCNNConfig, X: np.ndarray, y: np.ndarray,
 
 def _final_models(cfg: ReproduceCNNConfig, train: ImageSets, params: dict[str, Any]
                   ) -> dict[str, tuple[CNNClassifier, dict[str, Any]]]:
-    """One final model per kind: in process, or in parallel on Dask workers."""
-    if cfg.executor == "serial" or len(cfg.kinds) == 1:
-        return {k: fit_final_model(cfg, train[k][0], train[k][1], params) for k in cfg.kinds}
-    from dask.distributed import Client
-
-    from wimpsift.training.grid_search import local_cluster
-
-    cluster = None
-    if cfg.scheduler_address:
-        client = Client(cfg.scheduler_address, timeout="30s")
-    else:
-        cluster = local_cluster(min(cfg.n_workers, len(cfg.kinds)))
-        client = Client(cluster)
-    try:
-        futures = {}
-        for k in cfg.kinds:  # scatter first: large arrays do not belong in the task graph
-            X, y = client.scatter(train[k][0]), client.scatter(train[k][1])
-            futures[k] = client.submit(fit_final_model, cfg, X, y, params, pure=False)
-        return {k: f.result() for k, f in futures.items()}
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    """One final model per kind, on the executor (in parallel on Dask workers)."""
+    execution = cfg.execution or execution_config(
+        parallel=cfg.executor == "dask" and len(cfg.kinds) > 1,
+        scheduler_address=cfg.scheduler_address, n_workers=min(cfg.n_workers, len(cfg.kinds)),
+        progress=False)
+    with Executor(execution) as executor:
+        # scattered: large arrays do not belong in the task graph
+        tasks = {k: Task(fit_final_model, (cfg, executor.scatter(train[k][0]),
+                                           executor.scatter(train[k][1]), params))
+                 for k in cfg.kinds}
+        return executor.map(tasks, "final models")  # type: ignore[return-value]
 
 
 def _save_final(out: Path, kind: str, est: CNNClassifier, info: dict[str, Any]) -> None:
@@ -295,14 +283,16 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     # 1. images -----------------------------------------------------------------------
     plan.start("images")
     t0 = time.perf_counter()
+    # independent children of the run's seed for the training and test images
+    train_seed, test_seed = int_seed(cfg.seed, "images", "train"), int_seed(cfg.seed, "images", "test")
     if cfg.images == "synthetic":
-        train = synthetic_image_sets(cfg, cfg.train_events_per_class, cfg.seed)
-        test = synthetic_image_sets(cfg, cfg.test_events_per_class, cfg.seed + 1_000_003)
+        train = synthetic_image_sets(cfg, cfg.train_events_per_class, train_seed)
+        test = synthetic_image_sets(cfg, cfg.test_events_per_class, test_seed)
     else:
         train = wimpsift_image_sets(cfg, out / "data", "train", cfg.train_events_per_class,
-                                    cfg.seed)
+                                    train_seed)
         test = wimpsift_image_sets(cfg, out / "data", "test", cfg.test_events_per_class,
-                                   cfg.seed + 1_000_003)
+                                   test_seed)
     _check_sets(train, "training")
     _check_sets(test, "test")
     timings["images_s"] = time.perf_counter() - t0
@@ -400,7 +390,7 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
                         "n_trained": search.n_trained, "n_cached": search.n_cached},
         **{kind: per_kind[kind] for kind in cfg.kinds},
         "baselines": baselines,
-        "seed_reference": {"table_iv": _SEED["table_iv"], **_SEED["headline"]},
+        "paper_reference": {"table_iv": CNN_TABLE_IV, **CNN_HEADLINE},
         "timings_s": timings,
     }
     write_json(out / "metrics.json", metrics)

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, validation_message
+from wimpsift.execution import ExecutionConfig
 from wimpsift.provenance import provenance, write_json
 
 Scale = Literal["quick", "paper"]
@@ -42,10 +44,8 @@ SCALES: dict[str, dict[str, Any]] = {
 }
 
 
-class ReproduceLuxConfig(BaseModel):
+class ReproduceLuxConfig(WimpsiftConfig):
     """Settings of the LUX reproduction; ``scale`` picks the defaults of the rest."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     scale: Scale = "quick"
     detector: str = "lux_2013"
@@ -63,6 +63,7 @@ class ReproduceLuxConfig(BaseModel):
     studies: bool = True
     workers: Annotated[int, Field(ge=1)] = 1
     scheduler_address: str | None = None
+    execution: ExecutionConfig | None = None  # any backend; overrides workers & co.
     seed: Annotated[int, Field(ge=0)] = 0
 
 
@@ -78,12 +79,12 @@ def make_config(scale: str = "quick", **overrides: Any) -> ReproduceLuxConfig:
 
 
 def _samples(cfg: ReproduceLuxConfig, cache: Path, prompt_fraction: bool = False, n: int | None = None,
-             backgrounds: list[str] | None = None, seed_offset: int = 0):
+             backgrounds: list[str] | None = None, stream: str = "samples"):
     from wimpsift.training.samples import EventSamples, validated_sample_config
 
     return EventSamples(validated_sample_config(
         detector=cfg.detector, n_signal=n or cfg.n_signal, n_background_per_source=n or cfg.n_background,
-        seed=cfg.seed + seed_offset, cache_dir=str(cache), prompt_fraction=prompt_fraction,
+        seed=cfg.seed, stream=stream, cache_dir=str(cache), prompt_fraction=prompt_fraction,
         backgrounds=backgrounds, max_simulated=20_000_000,
     ))
 
@@ -116,13 +117,12 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, progress: boo
 def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
     import torch
 
+    from wimpsift.plots.discriminant import plot_auc_vs_epoch, plot_mi_vs_mass
     from wimpsift.stats.comparison import ComparisonConfig, compare_analyses, write_comparison
     from wimpsift.stats.distributed import DaskConfig
     from wimpsift.stats.limits import LimitConfig
     from wimpsift.training.discriminant import (
         metrics_table,
-        plot_auc_vs_epoch,
-        plot_mi_vs_mass,
         train_masses,
         train_one_mass,
         validated_config,
@@ -157,14 +157,14 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
                                  mu_grid_points=cfg.grid_points, seed=cfg.seed),
         dask=DaskConfig.build(synchronous=cfg.workers == 1 and cfg.scheduler_address is None,
                               scheduler_address=cfg.scheduler_address, n_workers=cfg.workers,
-                              n_chunks=cfg.workers, progress=False),
+                              n_chunks=cfg.workers, progress=False, execution=cfg.execution),
         seed=cfg.seed, n_pseudo_experiments=cfg.n_pseudo_experiments,
     )
     with plan.stage("networks and limits"):
         pool = None
         if cfg.n_pseudo_experiments:
             plan.say("  independent background simulation for the event-level pseudo-experiments")
-            independent = _samples(cfg, cache / "samples_independent", seed_offset=1000)
+            independent = _samples(cfg, cache / "samples_independent", stream="samples_independent")
             pool_table = independent.background()
 
             def pool(mass: float) -> pd.DataFrame:

@@ -23,18 +23,17 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.waveforms.event import RawEvent
 
 UNKNOWN, S1, S2 = 0, 1, 2
 PEAK_TYPES = {UNKNOWN: "unknown", S1: "s1", S2: "s2"}
 
 
-class PeakSettings(BaseModel):
+class PeakSettings(WimpsiftConfig):
     """Settings of peak finding and classification."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     threshold_pe_per_sample: Annotated[float, Field(gt=0)] = 0.05
     gap_ns: Annotated[float, Field(gt=0)] = 300.0

@@ -56,8 +56,9 @@ from typing import Annotated, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors.pmt_arrays import PmtArrays
 from wimpsift.errors import ConfigError
 from wimpsift.events import EVENT_COLUMNS
@@ -70,20 +71,16 @@ from wimpsift.response.pmt_light import DEFAULT_OPTICS, OpticalSettings, s2_top_
 from wimpsift.waveforms.event import WaveformEvents
 
 
-class LrfMismatch(BaseModel):
+class LrfMismatch(WimpsiftConfig):
     """How the reconstruction's light response differs from the simulation's."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     pmt_efficiency_rms: Annotated[float, Field(ge=0, lt=0.5)] = 0.05
     lrf_height_scale: Annotated[float, Field(gt=0.5, lt=2.0)] = 1.10
     seed: Annotated[int, Field(ge=0)] = 0
 
 
-class ProcessingSettings(BaseModel):
+class ProcessingSettings(WimpsiftConfig):
     """Settings of the event reconstruction."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     peaks: PeakSettings = Field(default_factory=PeakSettings)
     s1_trace_ns: Annotated[float, Field(gt=0)] = 500.0

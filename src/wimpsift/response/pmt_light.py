@@ -34,21 +34,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import Field
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector
 from wimpsift.detectors.pmt_arrays import PmtArrays
 
 
-@dataclass(frozen=True)
-class OpticalSettings:
+class OpticalSettings(WimpsiftConfig):
     """Settings of the per-PMT light model (documented defaults, XENON1T-like)."""
 
-    refractive_index_liquid: float = 1.69
-    surface_transmission: float = 0.9
-    diffuse_weight: float = 0.6
-    diffuse_top_share: float = 0.3
-    s2_top_floor: float = 0.15
-    s2_bottom_floor: float = 0.5
+    refractive_index_liquid: float = Field(1.69, ge=1.0)
+    surface_transmission: float = Field(0.9, ge=0.0, le=1.0)
+    diffuse_weight: float = Field(0.6, ge=0.0)
+    diffuse_top_share: float = Field(0.3, ge=0.0, le=1.0)
+    s2_top_floor: float = Field(0.15, ge=0.0)
+    s2_bottom_floor: float = Field(0.5, ge=0.0)
 
 
 DEFAULT_OPTICS = OpticalSettings()

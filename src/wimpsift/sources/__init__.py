@@ -72,8 +72,7 @@ def _from_spec(spec: BackgroundSpec) -> Source:
     # data-driven kinds
     e_min = spec.energy_min_kev if spec.energy_min_kev is not None else 0.5
     e_max = spec.energy_max_kev if spec.energy_max_kev is not None else 15.0
-    kept_min = spec.charge_kept_min if spec.charge_kept_min is not None else 1.0
-    kept_max = spec.charge_kept_max if spec.charge_kept_max is not None else 1.0
+    kept_min, kept_max = spec.charge_kept_range
     return DataDrivenSource(
         name=spec.name,
         recoil_type="er",

@@ -23,8 +23,9 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.sources.base import Source
 
 KG_DAY_PER_TONNE_YEAR = 1000.0 * 365.25
@@ -36,10 +37,8 @@ KG_DAY_PER_TONNE_YEAR = 1000.0 * 365.25
 SIGNAL_ENERGY_MIN_KEV = 0.5
 
 
-class HaloModel(BaseModel):
+class HaloModel(WimpsiftConfig):
     """Standard halo model parameters; defaults per arXiv 2105.00599 (wimprates defaults)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     rho_dm_gev_cm3: float = Field(0.3, gt=0)
     v_0_km_s: float = Field(238.0, gt=0)

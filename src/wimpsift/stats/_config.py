@@ -1,29 +1,12 @@
-"""Shared base for the typed, validated settings of the statistics stage."""
+"""Shared base for the typed, validated settings of the statistics stage: the package's
+one configuration base (:mod:`wimpsift.config`)."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from wimpsift.config import WimpsiftConfig, config_error
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
-from wimpsift.errors import ConfigError, validation_message
-
-T = TypeVar("T", bound="StatsConfig")
+__all__ = ["StatsConfig", "config_error"]
 
 
-class StatsConfig(BaseModel):
+class StatsConfig(WimpsiftConfig):
     """Frozen settings; unknown keys are errors. Build with :meth:`build` for a ConfigError."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @classmethod
-    def build(cls: type[T], **values: Any) -> T:
-        """Validate ``values``; a bad value raises :class:`ConfigError` naming the parameter."""
-        try:
-            return cls.model_validate(values)
-        except ValidationError as err:
-            raise config_error(cls.__name__, err) from err
-
-
-def config_error(origin: str, err: ValidationError) -> ConfigError:
-    return ConfigError(f"{origin}: {validation_message(err)}")

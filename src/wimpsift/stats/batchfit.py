@@ -7,6 +7,10 @@ in them and the constraints are quadratic), so the bounded minimum is unique. Th
 tests check it against iminuit (:mod:`wimpsift.stats.fit`), which fits the real data
 set; this solver only serves the toy Monte Carlo, where speed matters.
 
+Why hand-written: iminuit (used for every real fit) minimises one data set per call;
+the Neyman construction needs thousands of toys per strength and mass, and one
+vectorised solver over all of them replaces that many Python-level minimisations.
+
 Work is split in chunks so that a ``(chunk, n_bins)`` array stays below
 ``max_elements`` floats.
 """

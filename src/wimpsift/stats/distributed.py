@@ -5,11 +5,12 @@ every strength of the mass's grid, its share of signal-plus-background toys (sor
 q~_mu values of the Neyman construction) and its share of background-only toys
 (their q~_mu on the whole grid). Neither needs the other chunks, so all tasks run at
 once; the driver then merges the chunks, computes p-values and limits. Finished
-tasks are cached as ``.npz`` under ``cache_dir/<config hash>/``, so an interrupted
-run started again only computes what is missing.
+tasks are kept in the lineage cache (:mod:`wimpsift.cache`, stage ``stats.toy_chunk``)
+under ``cache_dir``, so an interrupted run started again only computes what is missing.
 
-The cluster is a :class:`dask.distributed.LocalCluster` by default, any running
-scheduler with ``scheduler_address``, or no cluster at all with ``synchronous``.
+Tasks run on :class:`wimpsift.execution.Executor`: a local cluster by default, any
+running scheduler with ``scheduler_address``, in process with ``synchronous``, or any
+backend (dask-jobqueue included) given as ``execution``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import numpy as np
 from pydantic import Field
 from scipy import stats
 
-from wimpsift.provenance import atomic_path, config_hash
+from wimpsift.cache import Cache
+from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.batchfit import qtilde_batch
 from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
@@ -45,7 +47,8 @@ from wimpsift.stats.toys import (
     qtilde_on_grid,
 )
 
-TASK_VERSION = 1
+TASK_STAGE = "stats.toy_chunk"
+TASK_VERSION = 2
 
 
 class DaskConfig(StatsConfig):
@@ -58,6 +61,7 @@ class DaskConfig(StatsConfig):
     synchronous: bool = False
     n_chunks: int = Field(default=2, ge=1)
     progress: bool = True
+    execution: ExecutionConfig | None = None  # any backend; overrides the fields above
 
 
 def toy_chunk(
@@ -88,86 +92,30 @@ def _split(total: int, parts: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def _save(path: Path, result: dict[str, Any]) -> None:
-    times = result["times"]
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, q_sb=result["q_sb"], q_b=result["q_b"],
-                 cpu=np.array([times["cpu_s"].get(s, 0.0) for s in StageTimes().cpu_s]),
-                 wall=np.array([times["wall_s"].get(s, 0.0) for s in StageTimes().wall_s]))
-
-
-def _load(path: Path) -> dict[str, Any]:
-    names = list(StageTimes().cpu_s)
-    with np.load(path) as data:
-        return {"q_sb": data["q_sb"], "q_b": data["q_b"],
-                "times": {"cpu_s": dict(zip(names, data["cpu"].tolist(), strict=True)),
-                          "wall_s": dict(zip(names, data["wall"].tolist(), strict=True))}}
-
-
-def _client(config: DaskConfig):
-    from dask.distributed import Client, LocalCluster
-
-    if config.scheduler_address:
-        return Client(config.scheduler_address), None
-    cluster = LocalCluster(n_workers=config.n_workers, threads_per_worker=config.threads_per_worker,
-                           processes=config.processes, dashboard_address=None)
-    return Client(cluster), cluster
-
-
-def _progress(total: int, enabled: bool, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not enabled, desc=desc, unit="task")
+def execution(config: DaskConfig) -> ExecutionConfig:
+    """The executor configuration of these settings (:mod:`wimpsift.execution`)."""
+    if config.execution is not None:
+        return config.execution
+    return execution_config(parallel=not config.synchronous,
+                            scheduler_address=config.scheduler_address,
+                            n_workers=config.n_workers,
+                            threads_per_worker=config.threads_per_worker,
+                            processes=config.processes, progress=config.progress)
 
 
 def run_toy_tasks(
     tasks: Mapping[tuple[int, int], dict[str, Any]],
     dask_config: DaskConfig,
     cache_dir: str | Path | None,
-    run_key: str,
 ) -> dict[tuple[int, int], dict[str, Any]]:
-    """Run ``{(mass_index, chunk): toy_chunk kwargs}``; reuse cached results."""
-    folder = None if cache_dir is None else Path(cache_dir) / run_key
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-    results: dict[tuple[int, int], dict[str, Any]] = {}
-    todo = {}
-    for key, kwargs in tasks.items():
-        path = None if folder is None else folder / f"mass{key[0]}_chunk{key[1]}.npz"
-        if path is not None and path.is_file():
-            results[key] = _load(path)
-        else:
-            todo[key] = (kwargs, path)
-    bar = _progress(len(tasks), dask_config.progress, "toy chunks")
-    bar.update(len(results))
-    try:
-        if dask_config.synchronous or not todo:
-            for key, (kwargs, path) in todo.items():
-                results[key] = toy_chunk(**kwargs)
-                if path is not None:
-                    _save(path, results[key])
-                bar.update(1)
-        else:
-            from dask.distributed import as_completed
-
-            client, cluster = _client(dask_config)
-            try:
-                futures = {client.submit(toy_chunk, **kwargs, pure=False): key
-                           for key, (kwargs, _) in todo.items()}
-                for future in as_completed(futures):
-                    key = futures[future]
-                    results[key] = future.result()
-                    path = todo[key][1]
-                    if path is not None:
-                        _save(path, results[key])
-                    bar.update(1)
-            finally:
-                client.close()
-                if cluster is not None:
-                    cluster.close()
-    finally:
-        bar.close()
-    return results
+    """Run ``{(mass_index, chunk): toy_chunk kwargs}`` on the executor; each task's
+    result is cached (stage ``stats.toy_chunk``) under ``cache_dir`` when given."""
+    cache = None if cache_dir is None else Cache(cache_dir)
+    jobs = {key: Task(toy_chunk, kwargs=kwargs,
+                      cache=None if cache is None else cache.entry(TASK_STAGE, TASK_VERSION, kwargs))
+            for key, kwargs in tasks.items()}
+    with Executor(execution(dask_config)) as executor:
+        return executor.map(jobs, "toy chunks")
 
 
 def limits_over_masses(
@@ -219,9 +167,8 @@ def limits_over_masses(
                 "n_background_toys": max(btoys[c], 1), "seed": limit_config.seed,
                 "mass_index": p["index"], "chunk": c,
             }
-    run_key = config_hash({"version": TASK_VERSION, "tasks": {f"{k[0]}_{k[1]}": v for k, v in tasks.items()}})
     wall0 = time.perf_counter()
-    results = run_toy_tasks(tasks, dask_config, cache_dir, run_key)
+    results = run_toy_tasks(tasks, dask_config, cache_dir)
     elapsed = time.perf_counter() - wall0
     task_wall = {s: sum(r["times"]["wall_s"].get(s, 0.0) for r in results.values()) for s in timer.wall_s}
     for r in results.values():

@@ -15,17 +15,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from wimpsift.papers import LUX_SPEEDUP_CPU, LUX_SPEEDUP_WALL, LUX_TABLE_I_CPU_HOURS
+
 STAGES = ("workspace_creation", "toy_generation", "hypothesis_testing", "training")
 
-#: Seed Table I, CPU hours per signal model (original EFT analysis vs NN case)
-SEED_TABLE_I_HOURS = {
-    "original": {"workspace_creation": 2.7, "toy_generation": 39.0, "hypothesis_testing": 8.8,
-                 "training": 0.0, "total": 50.5},
-    "neural_network": {"workspace_creation": 2.4e-3, "toy_generation": 1.0e-2,
-                       "hypothesis_testing": 0.81, "training": 0.64, "total": 1.46},
-}
-SEED_SPEEDUP_CPU = 35.0
-SEED_SPEEDUP_WALL = 47.0
 
 
 @dataclass
@@ -106,10 +99,10 @@ def format_table(traditional: StageTimes, network: StageTimes, with_seed: bool =
     rows.append(f"{'speed-up':<26}{cells}{sp['total_cpu']:>11.3g}x{sp['total_wall']:>11.3g}x")
     if with_seed:
         rows.append("")
-        rows.append("seed Table I (CPU hours per signal model):")
+        rows.append("paper Table I (CPU hours per signal model):")
         for label, key in (("original EFT analysis", "original"), ("NN case", "neural_network")):
-            t = SEED_TABLE_I_HOURS[key]
+            t = LUX_TABLE_I_CPU_HOURS[key]
             cells = "".join(f"{t[s]:>19.3g}h" if t[s] > 0 else f"{'-':>20}" for s in STAGES)
             rows.append(f"{label:<26}{cells}{t['total']:>11.3g}h")
-        rows.append(f"{'seed speed-up':<26}{'':>80}{SEED_SPEEDUP_CPU:>11.3g}x{SEED_SPEEDUP_WALL:>11.3g}x")
+        rows.append(f"{'paper speed-up':<26}{'':>80}{LUX_SPEEDUP_CPU:>11.3g}x{LUX_SPEEDUP_WALL:>11.3g}x")
     return "\n".join(rows)

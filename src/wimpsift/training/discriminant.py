@@ -10,14 +10,14 @@ This is the training stage of the LUX machine-learning seed (Sec. III A-B):
 2. ``mode="sequential"`` trains the masses from the lowest up, each starting from the
    previous mass's weights (transfer learning); ``mode="independent"`` starts every
    mass from new random weights. Both record the test-set AUC after every epoch
-   (:func:`plot_auc_vs_epoch`: the seed's Fig. 1).
+   (:func:`wimpsift.plots.discriminant.plot_auc_vs_epoch`: the paper's Fig. 1).
 3. Completion: on the test set, the MI between class and network output must reach
    (1 - ε) × the MI between class and the inputs (``mi_epsilon``; a margin of
    ``mi_n_sigma`` combined standard errors absorbs the estimator's noise, 0 for the
    strict test). A mass that fails is retrained automatically: first from new random
    weights with a new seed, then with a new seed and ``retrain_epoch_factor`` times the
    epochs. The attempt with the largest output MI is kept and every attempt is
-   recorded (:func:`plot_mi_vs_mass`: the seed's Fig. 2).
+   recorded (:func:`wimpsift.plots.discriminant.plot_mi_vs_mass`: the paper's Fig. 2).
 4. The uniform transform g(f) (:mod:`wimpsift.models.uniform_transform`) is fitted on
    the balanced test set and saved with the network; :meth:`TrainedDiscriminant.score`
    applies network and transform to any event table.
@@ -39,16 +39,16 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.metrics.leakage import discrimination_summary
 from wimpsift.metrics.mutual_information import mutual_information
 from wimpsift.models.dense import DenseDiscriminantNet, input_matrix, resolve_inputs
 from wimpsift.models.uniform_transform import UniformTransform
-from wimpsift.plots import pyplot as _pyplot
-from wimpsift.plots import save_figure
 from wimpsift.provenance import provenance, write_json
+from wimpsift.seeding import SeedLike, int_seed, seed_sequence, torch_generator
 
 DEFAULT_MASSES_GEV: tuple[float, ...] = (
     3.5, 4, 5, 7, 10, 13, 15, 17, 19, 21, 24, 27, 30, 33, 37, 40, 50, 60, 75, 100, 300, 1000)
@@ -56,10 +56,8 @@ FORMAT_VERSION = 1
 Mode = Literal["sequential", "independent"]
 
 
-class DiscriminantConfig(BaseModel):
+class DiscriminantConfig(WimpsiftConfig):
     """Settings of the network, its training and the completion criterion."""
-
-    model_config = ConfigDict(extra="forbid")
 
     masses_gev: list[float] = Field(default_factory=lambda: list(DEFAULT_MASSES_GEV))
     inputs: str | list[str] = "corrected"
@@ -290,18 +288,20 @@ def load_discriminants(folder: str | Path) -> dict[float, TrainedDiscriminant]:
 # ---------------------------------------------------------------------------------------
 # training
 # ---------------------------------------------------------------------------------------
-def new_network(config: DiscriminantConfig, n_inputs: int, seed: int) -> DenseDiscriminantNet:
-    torch.manual_seed(seed)
-    return DenseDiscriminantNet(n_inputs, config.hidden, config.activation)
+def new_network(config: DiscriminantConfig, n_inputs: int, seed: SeedLike) -> DenseDiscriminantNet:
+    """A network with fresh weights from ``seed``'s child ``"weights"`` (a torch.Generator;
+    torch's global generator is neither seeded nor used for them)."""
+    net = DenseDiscriminantNet(n_inputs, config.hidden, config.activation)
+    return net.initialise(torch_generator(seed, "weights"))
 
 
 def fit_epochs(
     net: DenseDiscriminantNet, x: np.ndarray, y: np.ndarray, w: np.ndarray, epochs: int,
-    config: DiscriminantConfig, seed: int,
+    config: DiscriminantConfig, seed: SeedLike,
     on_epoch: Callable[[DenseDiscriminantNet], float] | None = None,
 ) -> tuple[list[float], list[float]]:
     """Weighted BCE training with Adam; returns (loss per epoch, on_epoch value per epoch)."""
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch_generator(seed, "shuffle")
     xt = torch.as_tensor(x, dtype=torch.float64)
     xs = net.standardise(xt).detach()
     yt = torch.as_tensor(y, dtype=torch.float32)
@@ -320,7 +320,7 @@ def fit_epochs(
         for start in range(0, n, config.batch_size):
             idx = perm[start:start + config.batch_size]
             opt.zero_grad()
-            logit = net.layers(xs[idx]).squeeze(-1)
+            logit = net.logit_of_standardised(xs[idx])
             loss = (bce(logit, yt[idx]) * wt[idx]).sum() / wt[idx].sum()
             loss.backward()
             opt.step()
@@ -395,11 +395,11 @@ def train_one_mass(
     def test_auc(net: DenseDiscriminantNet) -> float:
         return discrimination_summary(net.logit(xt), yt, wtb)["auc"]
 
-    mass_key = int(round(mass_gev * 1000))
     attempts: list[dict[str, Any]] = []
     best: tuple[float, DenseDiscriminantNet, dict[str, Any]] | None = None
     for attempt in range(config.max_retrains + 1):
-        seed = config.seed * 7919 + mass_key * 31 + attempt
+        # child (mass, attempt) of the run's seed: 50 and 50.0 GeV are the same mass
+        seed = seed_sequence(config.seed, "discriminant", float(mass_gev), attempt)
         if attempt == 0 and initial is not None:
             net, init, epochs = copy.deepcopy(initial), "previous_mass", config.epochs_transfer
         else:
@@ -417,12 +417,15 @@ def train_one_mass(
             xs_, ys_, ws_ = (x, y, wb) if sel is None else (x[sel], y[sel], focus_w)
             if sel is not None:
                 focus_epochs += list(range(len(aucs), len(aucs) + n_ep))
-            lo, au = fit_epochs(net, xs_, ys_, ws_, n_ep, config, seed + 104729 * phase, test_auc)
+            lo, au = fit_epochs(net, xs_, ys_, ws_, n_ep, config, seed_sequence(seed, "phase", phase),
+                                test_auc)
             losses += lo
             aucs += au
         seconds = time.perf_counter() - t0
         metrics = evaluate(net, xt, yt, wt, config, input_mi)
-        attempts.append({"attempt": attempt, "seed": seed, "init": init, "epochs": epochs,
+        attempts.append({"attempt": attempt, "seed": int_seed(seed, "weights"),
+                         "seed_path": ["discriminant", float(mass_gev), attempt], "init": init,
+                         "epochs": epochs,
                          "seconds": seconds, "loss_per_epoch": losses, "auc_per_epoch": aucs,
                          "focus_epochs": focus_epochs,
                          **{k: metrics[k] for k in ("auc", "leakage_at_50pct_signal",
@@ -489,71 +492,3 @@ def metrics_table(models: dict[float, TrainedDiscriminant]) -> pd.DataFrame:
             "training_seconds", "n_train", "n_test")
     rows = [{"mass_gev": m, **{k: models[m].metrics.get(k) for k in keys}} for m in sorted(models)]
     return pd.DataFrame(rows)
-
-
-# ---------------------------------------------------------------------------------------
-# figures
-# ---------------------------------------------------------------------------------------
-def plot_auc_vs_epoch(runs: dict[str, dict[float, TrainedDiscriminant]], path: str | Path) -> Path:
-    """Seed Fig. 1: test AUC against cumulative epoch for each training mode.
-
-    The first attempt of every mass is drawn (before any automatic retraining), so the
-    curves show how each mode behaves; dotted lines mark where a new mass starts (masses
-    in GeV written along the top for the first run). Epochs of the focus phase (wall
-    events as the only background) are drawn faint: the AUC against all backgrounds
-    drops while the network trains on walls alone.
-    """
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    colours = {"sequential": "tab:blue", "independent": "tab:red"}
-    lowest = 1.0
-    for k, (label, models) in enumerate(runs.items()):
-        colour = colours.get(label, f"C{k}")
-        epoch, xs, ys, focus_x, focus_y = 0, [], [], [], []
-        for mass in sorted(models):
-            first = models[mass].history[0]
-            auc = list(first["auc_per_epoch"])
-            n = len(auc)
-            in_focus = set(first.get("focus_epochs", []))
-            for i, value in enumerate(auc):
-                xs.append(epoch + i + 1)
-                ys.append(np.nan if i in in_focus else value)
-                if i in in_focus:
-                    focus_x.append(epoch + i + 1)
-                    focus_y.append(value)
-            ax.axvline(epoch + 0.5, color=colour, alpha=0.25, lw=0.6, ls=":")
-            if k == 0:
-                ax.annotate(f"{mass:g}", (epoch + 1, 1.0), xycoords=("data", "axes fraction"),
-                            fontsize=6, rotation=90, va="top", color="0.4")
-            epoch += n
-        ax.plot(xs, ys, ".-", ms=2, lw=0.8, label=label, color=colour)
-        if np.isfinite(ys).any():
-            lowest = min(lowest, float(np.nanmin(ys)))
-        if focus_x:
-            ax.plot(focus_x, focus_y, ".", ms=2, alpha=0.3, color=colour,
-                    label=f"{label}: wall-only phase (may fall below the axis)")
-    # zoom on the epochs trained against all backgrounds
-    ax.set_ylim(max(0.0, lowest - 0.3 * (1.0 - lowest) - 1e-3), 1.0 + 0.05 * (1.0 - lowest) + 1e-4)
-    ax.set_xlabel("training epoch (masses in sequence, lowest first)")
-    ax.set_ylabel("test AUC")
-    ax.legend()
-    ax.set_title("AUC against epoch: sequential transfer vs independent training")
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def plot_mi_vs_mass(models: dict[float, TrainedDiscriminant], path: str | Path) -> Path:
-    """Seed Fig. 2: MI (bits) between class and inputs / network output against mass."""
-    plt = _pyplot()
-    t = metrics_table(models)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.errorbar(t.mass_gev, t.input_mi_bits, t.input_mi_error_bits, color="k", marker="o",
-                ms=3, label="inputs")
-    ax.errorbar(t.mass_gev, t.output_mi_bits, t.output_mi_error_bits, color="tab:red",
-                marker="s", ms=3, label="network output")
-    ax.set_xscale("log")
-    ax.set_xlabel("WIMP mass [GeV/c$^2$]")
-    ax.set_ylabel("mutual information with class [bits]")
-    ax.legend()
-    fig.tight_layout()
-    return save_figure(fig, path)

@@ -16,11 +16,13 @@ curves are the seed's Figs. 12-13). Stopping at epoch *k* of a longer run gives 
 model as a run of *k* epochs (see :mod:`wimpsift.training.cnn_estimator`), so this is
 exact, not an approximation.
 
-Trials run on Dask workers: a ``dask.distributed.LocalCluster`` (one thread per
-worker) by default, or any scheduler given by address (``scheduler_address``), such as
-one started by dask-jobqueue on Slurm. Each finished trial is written to
-``cache_dir/trials/<hash>.json``, keyed by the hash of its settings, fold indices and a
-fingerprint of the data; rerunning the search skips trials found there, so an
+Trials run on :class:`wimpsift.execution.Executor`: a local cluster of single-threaded
+worker processes by default, any scheduler given by address (``scheduler_address``), in
+process (``executor="serial"``), or any backend, dask-jobqueue's Slurm, HTCondor and PBS
+clusters included, given as ``execution``. Each finished trial is kept in the lineage
+cache under ``cache_dir`` (:mod:`wimpsift.cache`, stage ``cnn.grid_trial``), keyed by
+its settings, fold, a fingerprint of the data and the package versions; rerunning the
+search skips trials found there, so an
 interrupted search resumes where it stopped, and a trial shared by two stages (the
 stage-1 α = 0.05, lr = 0.001 runs) is trained once.
 
@@ -47,24 +49,24 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from sklearn import metrics as skm
 from sklearn.model_selection import StratifiedKFold
 
+from wimpsift.cache import Cache, CacheEntry
+from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError
-from wimpsift.plots import pyplot as _pyplot
-from wimpsift.plots import save_figure
-from wimpsift.provenance import atomic_path, config_hash, provenance, write_json
+from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
+from wimpsift.provenance import config_hash
 from wimpsift.training.cnn_estimator import (
     _RESUME_KEYS,
     CNNClassifier,
@@ -79,10 +81,8 @@ SCORINGS: tuple[str, ...] = ("recall", "precision", "accuracy", "f1", "roc_auc",
 STAGES = ("layers_batch_epochs", "alpha", "learning_rate")
 
 
-class GridSearchConfig(BaseModel):
+class GridSearchConfig(WimpsiftConfig):
     """Settings of the grid search (defaults: the seed's grid and protocol)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     n_conv_layers: list[int] = Field(default_factory=lambda: [1, 2, 3], min_length=1)
     batch_size: list[int] = Field(default_factory=lambda: [100, 200, 300], min_length=1)
@@ -103,6 +103,7 @@ class GridSearchConfig(BaseModel):
     threads_per_trial: int = Field(1, ge=1)
     halving_factor: int | None = Field(None, ge=2)
     progress: bool = True
+    execution: ExecutionConfig | None = None  # any backend; overrides executor & co.
 
     @field_validator("n_conv_layers", "batch_size", "epochs")
     @classmethod
@@ -303,39 +304,28 @@ def load_trial_state(path: Path) -> dict[str, Any] | None:
     return state
 
 
-def local_cluster(n_workers: int):
-    """A Dask ``LocalCluster`` reachable only from this machine.
-
-    Scheduler, workers, nannies and the scheduler's HTTP server (dashboard, health and
-    metrics routes: unauthenticated) listen on 127.0.0.1 only, the HTTP server on a
-    free port; a user who wants them reachable from elsewhere starts a scheduler
-    and passes its address (``scheduler_address``).
-    """
-    from dask.distributed import LocalCluster
-
-    return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address="127.0.0.1:0",
-                        silence_logs=logging.ERROR)
+TRIAL_STAGE = "cnn.grid_trial"
+TRIAL_VERSION = 1
+STATE_FILE = "state.pt"
 
 
 class _Runner:
-    """Executes trials in process or on Dask, with an on-disk cache."""
+    """Executes trials on the :class:`~wimpsift.execution.Executor`, each kept in the
+    lineage cache (stage ``cnn.grid_trial``) with its training state when needed."""
 
     def __init__(self, cfg: GridSearchConfig, X: np.ndarray, y01: np.ndarray,
                  folds: list[tuple[np.ndarray, np.ndarray]], cache_dir: Path | None,
                  fingerprint: str):
         self.cfg, self.X, self.y01, self.folds = cfg, X, y01, folds
-        self.cache_dir = cache_dir
+        self.cache = None if cache_dir is None else Cache(cache_dir)
         self.fingerprint = fingerprint
-        self.client = None
-        self.cluster = None
+        self.executor = Executor(trial_execution(cfg))
         self._scattered: tuple[Any, Any] | None = None
         self.n_trained = 0
         self.n_cached = 0
         self.memory: dict[str, dict[str, Any]] = {}
         self.states: dict[str, dict[str, Any]] = {}
-        if cache_dir is not None:
-            (cache_dir / "trials").mkdir(parents=True, exist_ok=True)
+        self.entries: dict[str, CacheEntry] = {}
 
     def key(self, trial: Trial) -> str:
         settings: dict[str, Any] = {
@@ -345,19 +335,19 @@ class _Runner:
         }
         if trial.stop is not None:
             settings["segment"] = [trial.start, trial.stop]
-        return config_hash(settings)
-
-    def _state_path(self, key: str) -> Path | None:
-        return None if self.cache_dir is None else self.cache_dir / "trials" / f"{key}.pt"
+        key = config_hash(settings)
+        if self.cache is not None and key not in self.entries:
+            self.entries[key] = self.cache.entry(TRIAL_STAGE, TRIAL_VERSION, settings)
+        return key
 
     def state(self, key: str) -> dict[str, Any] | None:
         """The saved training state at the end of trial ``key`` (memory, then disk)."""
         if key in self.states:
             return self.states[key]
-        path = self._state_path(key)
-        if path is None or not path.is_file():
+        entry = self.entries.get(key)
+        if entry is None or not (entry.path / STATE_FILE).is_file():
             return None
-        state = load_trial_state(path)
+        state = load_trial_state(entry.path / STATE_FILE)
         if state is None:
             return None  # a damaged or refused state is recomputed with its trial
         self.states[key] = state
@@ -368,62 +358,22 @@ class _Runner:
             return None  # a continuation needs this trial's state, not just its scores
         if trial.key in self.memory:
             return self.memory[trial.key]
-        if self.cache_dir is None:
-            return None
-        path = self.cache_dir / "trials" / f"{trial.key}.json"
-        if not path.is_file():
-            return None
-        try:
-            return json.loads(path.read_text())["result"]
-        except (OSError, json.JSONDecodeError, KeyError):
-            return None  # a damaged cache entry is recomputed
+        entry = self.entries.get(trial.key)
+        return None if entry is None else entry.load()
 
     def _store(self, trial: Trial, state: dict[str, Any] | None) -> None:
         if state is not None:
             self.states[trial.key] = state
-        if self.cache_dir is None:
+        entry = self.entries.get(trial.key)
+        if entry is None:
             return
-        path = self._state_path(trial.key)
-        if state is not None and path is not None:
-            with atomic_path(path) as tmp:
-                torch.save(state, tmp)
-        write_json(self.cache_dir / "trials" / f"{trial.key}.json", {
-            "provenance": provenance({"params": trial.params, "fold": trial.fold,
-                                      "eval_epochs": self.cfg.epochs,
-                                      "data": self.fingerprint},
-                                     trial.params.get("random_state"), "cnn.grid_trial"),
-            "stage": trial.stage, "params": trial.params, "fold": trial.fold,
-            "result": trial.result,
-        })
-
-    def _start_dask(self) -> None:
-        if self.client is not None:
-            return
-        from dask.distributed import Client
-
-        if self.cfg.scheduler_address:
-            try:
-                self.client = Client(self.cfg.scheduler_address, timeout="30s")
-            except OSError as err:
-                raise ConfigError(
-                    f"scheduler_address: cannot reach {self.cfg.scheduler_address!r}: {err}"
-                ) from err
-        else:
-            self.cluster = local_cluster(self.cfg.n_workers)
-            self.client = Client(self.cluster)
-        self._scattered = (self.client.scatter(self.X, broadcast=True),
-                           self.client.scatter(self.y01, broadcast=True))
+        files = {} if state is None else {STATE_FILE: lambda path: torch.save(state, path)}
+        entry.store(trial.result or {}, files=files)
 
     def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
-        self.client = self.cluster = None
+        self.executor.close()
 
     def run(self, trials: list[Trial], description: str) -> None:
-        from tqdm.auto import tqdm
-
         todo = []
         for t in trials:
             t.key = self.key(t)
@@ -436,19 +386,20 @@ class _Runner:
         unique: dict[str, list[Trial]] = {}
         for t in todo:
             unique.setdefault(t.key, []).append(t)
-        bar = tqdm(total=len(trials), initial=len(trials) - len(todo), desc=description,
-                   unit="trial", disable=not self.cfg.progress)
-        try:
-            for key, result in self._execute([v[0] for v in unique.values()]):
-                state = result.pop("state", None)
-                for t in unique[key]:
-                    t.result = result
-                    bar.update(1)
-                self.memory[key] = result
-                self._store(unique[key][0], state)
-                self.n_trained += 1
-        finally:
-            bar.close()
+        if not unique:
+            return
+        if self._scattered is None:
+            self._scattered = (self.executor.scatter(self.X), self.executor.scatter(self.y01))
+        tasks = {key: Task(run_trial, (*self._scattered, *self._args(group[0])))
+                 for key, group in unique.items()}
+        for key, result in self.executor.run(tasks, description,
+                                             n_done=len(trials) - len(unique)):
+            state = result.pop("state", None)
+            for t in unique[key]:
+                t.result = result
+            self.memory[key] = result
+            self._store(unique[key][0], state)
+            self.n_trained += 1
 
     def _args(self, t: Trial) -> tuple[Any, ...]:
         train_idx, val_idx = self.folds[t.fold]
@@ -463,24 +414,16 @@ class _Runner:
         eval_epochs = [e for e in self.cfg.epochs if t.start < e <= t.stop]
         return train_idx, val_idx, params, eval_epochs, resume, t.keep_state
 
-    def _execute(self, trials: list[Trial]) -> Iterable[tuple[str, dict[str, Any]]]:
-        if not trials:
-            return
-        if self.cfg.executor == "serial":
-            for t in trials:
-                yield t.key, run_trial(self.X, self.y01, *self._args(t))
-            return
-        from dask.distributed import as_completed
 
-        self._start_dask()
-        assert self.client is not None and self._scattered is not None
-        futures = {}
-        for t in trials:
-            fut = self.client.submit(run_trial, *self._scattered, *self._args(t), key=f"cnn-{t.key}",
-                                     pure=False)
-            futures[fut] = t.key
-        for fut in as_completed(futures):
-            yield futures[fut], fut.result()
+def trial_execution(cfg: GridSearchConfig) -> ExecutionConfig:
+    """Where the trials run: ``execution`` when given, else the ``executor`` options
+    (one single-threaded worker process per trial on a local cluster)."""
+    if cfg.execution is not None:
+        return cfg.execution
+    return execution_config(parallel=cfg.executor == "dask",
+                            scheduler_address=cfg.scheduler_address,
+                            n_workers=cfg.n_workers, threads_per_worker=1,
+                            progress=cfg.progress)
 
 
 def stratified_folds(y: np.ndarray, n_splits: int, random_state: int
@@ -594,61 +537,3 @@ def _successive_halving(runner: _Runner, result: GridSearchResult, stage: str,
 
         if decide_at is None or stop >= decide_at:
             alive = sorted(alive, key=rank)[:math.ceil(len(alive) / cfg.halving_factor)]  # type: ignore[operator]
-
-
-# --------------------------------------------------------------------------- figures
-
-
-def plot_layer_heatmaps(result: GridSearchResult, directory: str | Path) -> list[Path]:
-    """One heatmap per number of conv layers: batch size × epochs, mean CV score
-    annotated with its std (the seed's Figs. 9-11). Returns the written paths."""
-    plt = _pyplot()
-    rows = result.rows(STAGES[0])
-    paths = []
-    layers = sorted({r["n_conv_layers"] for r in rows})
-    batches = sorted({r["batch_size"] for r in rows})
-    epochs = sorted({r["epochs"] for r in rows})
-    lo = min(r["mean"] for r in rows)
-    hi = max(r["mean"] for r in rows)
-    for n in layers:
-        grid = np.full((len(batches), len(epochs)), np.nan)
-        err = np.full_like(grid, np.nan)
-        for r in rows:
-            if r["n_conv_layers"] == n:
-                i, j = batches.index(r["batch_size"]), epochs.index(r["epochs"])
-                grid[i, j], err[i, j] = r["mean"], r["std"]
-        fig, ax = plt.subplots(figsize=(1.3 * len(epochs) + 2, 0.8 * len(batches) + 1.8))
-        im = ax.imshow(grid, cmap="viridis", vmin=lo, vmax=hi, aspect="auto")
-        for i in range(len(batches)):
-            for j in range(len(epochs)):
-                if np.isnan(grid[i, j]):
-                    continue  # pruned by successive halving
-                ax.text(j, i, f"{grid[i, j]:.3f}\n±{err[i, j]:.3f}", ha="center", va="center",
-                        fontsize=8, color="white" if grid[i, j] < (lo + hi) / 2 else "black")
-        ax.set(xticks=range(len(epochs)), xticklabels=epochs, yticks=range(len(batches)),
-               yticklabels=batches, xlabel="epochs", ylabel="batch size",
-               title=f"{n} conv layer(s): CV {result.config.scoring} (mean ± std)")
-        fig.colorbar(im, ax=ax)
-        fig.tight_layout()
-        path = Path(directory) / f"grid_layers{n}.png"
-        paths.append(save_figure(fig, path, dpi=110))
-    return paths
-
-
-def plot_stage_curves(result: GridSearchResult, stage: str, path: str | Path) -> Path:
-    """Cross-validated precision and recall against epoch for each value of the stage's
-    parameter (the seed's Figs. 12-13)."""
-    plt = _pyplot()
-    param = "leaky_alpha" if stage == "alpha" else "learning_rate"
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("precision", "recall"), strict=True):
-        rows = result.rows(stage, scoring=metric)
-        for value in sorted({r[param] for r in rows}):
-            sel = sorted((r for r in rows if r[param] == value), key=lambda r: r["epochs"])
-            ax.errorbar([r["epochs"] for r in sel], [r["mean"] for r in sel],
-                        yerr=[r["std"] for r in sel], marker="o", capsize=3,
-                        label=f"{param} = {value:g}")
-        ax.set(xlabel="epochs", ylabel=f"CV {metric}", title=metric.capitalize())
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    return save_figure(fig, path, dpi=110)

@@ -16,8 +16,15 @@ proportions of their expected rates, however many events of each were simulated;
 signal weight is that of the reference cross-section ``sigma_cm2`` and only its total
 matters (training balances signal against background).
 
-Every source sample is cached as Parquet (``cache_dir``), keyed by a hash of every
-setting that changes it, with the provenance in the file metadata.
+Every source sample is kept in the lineage cache under ``cache_dir``
+(:mod:`wimpsift.cache`, stage ``training.source_sample``) as a Parquet table, keyed by
+every setting that changes it and the package versions.
+
+Randomness: source ``name`` (of mass ``m``) is simulated from child
+``(stream, name, m)`` of the run's seed (``stream`` is ``"samples"`` unless an
+independent set is wanted), its chunks from that child's children; the train/test split
+from child ``(stream, "split", ...)`` (:mod:`wimpsift.seeding`). A mass given as
+50 or 50.0 is the same mass.
 
 The table of one mass (:meth:`EventSamples.for_mass`) holds the event columns plus
 ``label`` (1 signal, 0 background), ``weight`` and ``split`` ("train" or "test",
@@ -28,24 +35,26 @@ is the same for every mass).
 from __future__ import annotations
 
 import json
-import logging
-import zlib
-from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from wimpsift.cache import Cache
+from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError, validation_message
-from wimpsift.provenance import atomic_path, config_hash, provenance
+from wimpsift.provenance import provenance
+from wimpsift.seeding import SeedLike, generator, seed_sequence
 from wimpsift.simulation import simulate_events
 from wimpsift.sources import make_source
 
-SAMPLE_VERSION = 1
+SAMPLE_STAGE = "training.source_sample"
+SAMPLE_VERSION = 2
+SAMPLE_FILE = "events.parquet"
 KEEP_COLUMNS = (
     "source", "recoil_type", "energy_kev", "drift_time_us", "x_cm", "y_cm", "z_cm", "r_cm",
     "s1_area_pe", "s2_area_pe", "s2_top_area_pe", "s2_bottom_area_pe", "s1_n_pmts",
@@ -53,10 +62,8 @@ KEEP_COLUMNS = (
 )
 
 
-class SampleConfig(BaseModel):
+class SampleConfig(WimpsiftConfig):
     """Settings of the signal and background samples."""
-
-    model_config = ConfigDict(extra="forbid")
 
     detector: str = "lux_2013"
     backgrounds: list[str] | None = Field(
@@ -70,6 +77,9 @@ class SampleConfig(BaseModel):
     exposure_kg_days: Annotated[float, Field(gt=0)] | None = None
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.5
     seed: Annotated[int, Field(ge=0)] = 0
+    stream: str = Field("samples", min_length=1,
+                        description="child of the seed the samples draw from; another "
+                                    "stream gives independent samples with the same seed")
     cache_dir: str | None = None
 
 
@@ -80,13 +90,8 @@ def validated_sample_config(**settings: Any) -> SampleConfig:
         raise ConfigError(f"samples: {validation_message(err)}") from err
 
 
-def _stable_seed(seed: int, *parts: object) -> int:
-    key = "/".join(str(p) for p in parts).encode()
-    return (int(seed) * 1_000_003 + zlib.crc32(key)) % (2**31 - 1)
-
-
 def simulate_in_window(
-    detector: Detector, source, n_target: int, seed: int, max_simulated: int,
+    detector: Detector, source, n_target: int, seed: SeedLike, max_simulated: int,
     chunk_size: int = 200_000, prompt_fraction: bool = False,
 ) -> tuple[pd.DataFrame, int]:
     """Events of ``source`` in the analysis window: (table, interactions simulated)."""
@@ -148,33 +153,29 @@ class EventSamples:
                 "source": name, "mass_gev": mass_gev, "n_target": n_target,
                 "max_simulated": c.max_simulated, "chunk_size": c.chunk_size,
                 "prompt_fraction": c.prompt_fraction, "sigma_cm2": c.sigma_cm2,
-                "exposure_kg_days": self.exposure, "seed": c.seed}
+                "exposure_kg_days": self.exposure, "seed": c.seed, "stream": c.stream}
 
     def source_sample(self, name: str, mass_gev: float | None = None) -> pd.DataFrame:
         """Events of one source in the window with a ``weight`` column (cached)."""
         c = self.config
+        mass_gev = None if mass_gev is None else float(mass_gev)
         n_target = c.n_signal if name == "wimp" else c.n_background_per_source
         settings = self._settings(name, mass_gev, n_target)
-        key = config_hash(settings)
         label = name if mass_gev is None else f"{name}_{mass_gev:g}GeV"
-        path = None
+        entry = None
         if c.cache_dir is not None:
-            folder = Path(c.cache_dir)
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{self.detector.name}_{label}_{key}.parquet"
-            if path.is_file():
+            entry = Cache(c.cache_dir).entry(SAMPLE_STAGE, SAMPLE_VERSION, settings)
+            cached = entry.load()
+            if cached is not None and (entry.path / SAMPLE_FILE).is_file():
                 try:
-                    table = pq.read_table(path)
-                    meta = json.loads(table.schema.metadata[b"wimpsift"].decode())
-                    self.summary[label] = meta["summary"]
-                    return table.to_pandas()
-                except (OSError, pa.ArrowException, ValueError, KeyError, TypeError) as err:
-                    # a damaged entry (truncated file, lost metadata) is rebuilt below
-                    logging.getLogger(__name__).warning(
-                        "samples: rebuilding damaged cache entry %s (%s)", path,
-                        str(err).splitlines()[0] if str(err) else type(err).__name__)
+                    table = pq.read_table(entry.path / SAMPLE_FILE).to_pandas()
+                except (OSError, pa.ArrowInvalid):
+                    table = None  # damaged: simulated again
+                if table is not None:
+                    self.summary[label] = cached["summary"]
+                    return table
         source = make_source(self.detector, name, mass_gev=mass_gev, sigma_cm2=c.sigma_cm2)
-        seed = _stable_seed(c.seed, name, mass_gev)
+        seed = seed_sequence(c.seed, c.stream, name, *([] if mass_gev is None else [mass_gev]))
         table, n_sim = simulate_in_window(self.detector, source, n_target, seed, c.max_simulated,
                                           c.chunk_size, c.prompt_fraction)
         if len(table) == 0:
@@ -185,17 +186,17 @@ class EventSamples:
         summary = {"n_simulated": float(n_sim), "n_in_window": float(len(table)),
                    "expected_in_window": expected}
         self.summary[label] = summary
-        if path is not None:
+        if entry is not None:
             arrow = pa.Table.from_pandas(table, preserve_index=False)
-            meta = {"summary": summary, "provenance": provenance(settings, c.seed, "nn_samples")}
+            meta = {"summary": summary, "provenance": provenance(settings, c.seed, SAMPLE_STAGE)}
             arrow = arrow.replace_schema_metadata({b"wimpsift": json.dumps(meta).encode()})
-            with atomic_path(path) as tmp:
-                pq.write_table(arrow, tmp)
+            entry.store({"summary": summary},
+                        files={SAMPLE_FILE: lambda path: pq.write_table(arrow, path)})
         return table
 
     # -- combined tables ----------------------------------------------------------------
     def _split(self, n: int, *parts: object) -> np.ndarray:
-        rng = np.random.default_rng(_stable_seed(self.config.seed, "split", *parts))
+        rng = generator(self.config.seed, self.config.stream, "split", *parts)
         return np.where(rng.random(n) < self.config.test_fraction, "test", "train")
 
     def background(self) -> pd.DataFrame:

@@ -24,12 +24,12 @@ import pandas as pd
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.metrics.leakage import discrimination_summary
 from wimpsift.models.dense import input_matrix, resolve_inputs
+from wimpsift.plots import pyplot as _pyplot
 from wimpsift.plots import save_figure
 from wimpsift.provenance import atomic_path
 from wimpsift.training.discriminant import (
     DiscriminantConfig,
     TrainedDiscriminant,
-    _pyplot,
     balanced_weights,
     check_training_table,
     metrics_table,

@@ -29,6 +29,7 @@ from wimpsift.errors import bad_value
 from wimpsift.response.charge import drift_time_us, extracted_electrons, longitudinal_spread_us
 from wimpsift.response.light import photon_detection_probability
 from wimpsift.response.pmt_light import OpticalSettings, s1_pattern, s2_pattern
+from wimpsift.seeding import SeedLike, generator
 from wimpsift.sources import Source, sample_positions
 from wimpsift.sources.interactions import (
     InteractionList,
@@ -148,7 +149,7 @@ def interaction_waveforms(
     detector: Detector,
     interactions: InteractionList,
     source_name: str | np.ndarray,
-    seed: int,
+    seed: SeedLike,
     settings: WaveformSettings | None = None,
     chunk_index: int = 0,
     optics: OpticalSettings | None = None,
@@ -161,11 +162,13 @@ def interaction_waveforms(
     give their own S2 at the interaction time plus their own drift time. Random numbers
     depend only on (seed, chunk_index) and the interactions, so the same interactions
     give the same pulses whether they came from a source or from an instruction file.
+    Random numbers depend only on (seed, chunk_index) and the interactions: child
+    ("waveforms", chunk_index) of ``seed``'s sequence (:mod:`wimpsift.seeding`).
     """
     settings = settings or WaveformSettings()
     optics = optics or OpticalSettings()
     arrays = pmt_arrays(detector)
-    rng = np.random.default_rng([int(seed), int(chunk_index), 4])
+    rng = generator(seed, "waveforms", int(chunk_index))  # wimpsift.seeding
     it = interactions
     n = it.n_events
     times_seed = int(rng.integers(1, 2**31 - 1))
@@ -278,7 +281,7 @@ def interaction_waveforms(
     return WaveformEvents(truth, events, detector, arrays, settings, optics)
 
 
-def source_interactions(detector: Detector, source: Source, n_events: int, seed: int,
+def source_interactions(detector: Detector, source: Source, n_events: int, seed: SeedLike,
                         volume: Volume = "fiducial", chunk_index: int = 0) -> InteractionList:
     """Recoils of ``source`` as an interaction list (NEST quanta).
 
@@ -288,7 +291,7 @@ def source_interactions(detector: Detector, source: Source, n_events: int, seed:
     extraction draws of :func:`wimpsift.simulation.sample_interactions` are not used
     (the waveform stage draws its own).
     """
-    rng = np.random.default_rng([int(seed), int(chunk_index), 3])
+    rng = generator(seed, "interactions", int(chunk_index))  # wimpsift.seeding
     return source_topology(detector, source, int(n_events), rng, volume)
 
 

@@ -1,0 +1,206 @@
+"""One on-disk cache with lineage for every stage that can resume.
+
+The key of an entry hashes (SHA-256, 20 hex digits) its *lineage*, as strax does:
+
+- the stage name (``"stats.toy_chunk"``, ``"cnn.grid_trial"``, ...),
+- the stage version (an integer the stage bumps when its output changes meaning),
+- the validated configuration of that piece of work (JSON-able: a pydantic model,
+  dicts, lists, numbers; see :func:`wimpsift.provenance.config_hash`),
+- the versions of wimpsift, nestpy, wimprates and torch (read from the installed
+  distributions' metadata, so computing a key imports none of them).
+
+An entry is a folder ``<root>/<stage>/<key>/`` holding ``lineage.json`` (the hashed
+record, readable by ``wimpsift cache ls``), ``result.json`` (the JSON part of the
+result) and, when the result holds arrays, ``arrays.npz`` (loaded with
+``allow_pickle=False``). Nothing in an entry can execute code on loading. The folder is
+written under a temporary name and renamed into place, so a crash leaves no partial
+entry; a damaged entry is reported as missing and recomputed.
+
+A result is a ``dict`` with string keys whose values are numpy arrays (stored in
+``arrays.npz``) or JSON-able values (stored in ``result.json``). Stages that keep a
+larger artefact (the grid search's training states) write it into the entry through
+``files`` when storing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wimpsift.errors import ConfigError
+from wimpsift.provenance import _jsonable
+
+LINEAGE_PACKAGES = ("wimpsift", "nestpy", "wimprates", "torch")
+LINEAGE_FILE = "lineage.json"
+RESULT_FILE = "result.json"
+ARRAYS_FILE = "arrays.npz"
+ARRAYS_KEY = "__arrays__"  # names of the result's arrays, kept in result.json
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages every cached result depends on."""
+    out = {}
+    for name in LINEAGE_PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def check_stage(stage: str) -> str:
+    """A stage name is one folder name: not empty, no '/', not hidden."""
+    if not stage or "/" in stage or "\\" in stage or stage.startswith("."):
+        raise ConfigError(f"stage: got {stage!r}, expected a name such as 'stats.toy_chunk'")
+    return stage
+
+
+def lineage(stage: str, stage_version: int, config: Any) -> dict[str, Any]:
+    """The record an entry's key hashes: stage, stage version, configuration, versions."""
+    check_stage(stage)
+    return {"stage": stage, "stage_version": int(stage_version), "config": _jsonable(config),
+            "versions": package_versions()}
+
+
+def lineage_key(record: Mapping[str, Any]) -> str:
+    """SHA-256 (20 hex digits) of a lineage record in canonical JSON."""
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One result's place in the cache."""
+
+    root: Path
+    stage: str
+    key: str
+    record: dict[str, Any]
+
+    @property
+    def path(self) -> Path:
+        return self.root / self.stage / self.key
+
+    def exists(self) -> bool:
+        return (self.path / RESULT_FILE).is_file()
+
+    def load(self) -> dict[str, Any] | None:
+        """The stored result, or None when missing or damaged (then it is recomputed)."""
+        try:
+            result = json.loads((self.path / RESULT_FILE).read_text())
+            names = result.pop(ARRAYS_KEY, [])
+            if names:
+                with np.load(self.path / ARRAYS_FILE, allow_pickle=False) as data:
+                    result.update({name: data[name] for name in names})
+        except (OSError, ValueError, KeyError, AttributeError, TypeError):
+            return None  # missing or damaged: recomputed
+        return result
+
+    def store(self, result: Mapping[str, Any],
+              files: Mapping[str, Callable[[Path], None]] | None = None) -> None:
+        """Write ``result`` (and each ``files[name](path)`` writer) atomically."""
+        arrays = {k: np.asarray(v) for k, v in result.items() if isinstance(v, np.ndarray)}
+        bad = sorted(k for k, v in arrays.items() if v.dtype.hasobject)
+        if bad:
+            raise ValueError(f"result: arrays {bad} hold Python objects, expected numbers "
+                             "(the cache stores no pickles)")
+        rest = {k: v for k, v in result.items() if k not in arrays}
+        if ARRAYS_KEY in rest:
+            raise ValueError(f"result: {ARRAYS_KEY!r} is reserved by the cache")
+        if arrays:
+            rest[ARRAYS_KEY] = sorted(arrays)
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{self.key}.", suffix=".tmp", dir=folder))
+        try:
+            (tmp / LINEAGE_FILE).write_text(json.dumps(self.record, indent=1, sort_keys=True) + "\n")
+            (tmp / RESULT_FILE).write_text(json.dumps(_jsonable(rest), sort_keys=True) + "\n")
+            if arrays:
+                with open(tmp / ARRAYS_FILE, "wb") as fh:
+                    np.savez(fh, **arrays)
+            for name, write in (files or {}).items():
+                write(tmp / name)
+            if self.path.exists():  # a damaged or concurrent entry: replace it
+                shutil.rmtree(self.path, ignore_errors=True)
+            os.rename(tmp, self.path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+@dataclass(frozen=True)
+class CachedStage:
+    """Summary of one stage's entries (for ``wimpsift cache ls``)."""
+
+    stage: str
+    n_entries: int
+    size_bytes: int
+
+
+class Cache:
+    """The cache under ``root``: entries keyed by their lineage."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root)
+
+    def entry(self, stage: str, stage_version: int, config: Any) -> CacheEntry:
+        record = lineage(stage, stage_version, config)
+        return CacheEntry(self.root, stage, lineage_key(record), record)
+
+    def _stage_folders(self, stage: str | None) -> list[Path]:
+        if stage:
+            return [self.root / check_stage(stage)]
+        return sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def entries(self, stage: str | None = None) -> Iterator[CacheEntry]:
+        """Every complete entry (of one stage, or of all)."""
+        if not self.root.is_dir():
+            return
+        for folder in self._stage_folders(stage):
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.iterdir()):
+                if path.name.startswith(".") or not (path / RESULT_FILE).is_file():
+                    continue
+                with contextlib.suppress(OSError, ValueError):
+                    record = json.loads((path / LINEAGE_FILE).read_text())
+                    yield CacheEntry(self.root, folder.name, path.name, record)
+
+    def summary(self) -> list[CachedStage]:
+        """Entries and bytes per stage."""
+        out: dict[str, list[int]] = {}
+        for e in self.entries():
+            size = sum(f.stat().st_size for f in e.path.rglob("*") if f.is_file())
+            counts = out.setdefault(e.stage, [0, 0])
+            counts[0] += 1
+            counts[1] += size
+        return [CachedStage(s, n, b) for s, (n, b) in sorted(out.items())]
+
+    def clear(self, stage: str | None = None) -> int:
+        """Remove the entries (of one stage, or all) and leftover temporary folders;
+        return the number of complete entries removed."""
+        n = sum(1 for _ in self.entries(stage))
+        if not self.root.is_dir():
+            return 0
+        for folder in self._stage_folders(stage):
+            if folder.is_dir() and _looks_like_stage(folder):
+                shutil.rmtree(folder)
+        return n
+
+
+def _looks_like_stage(folder: Path) -> bool:
+    """Only folders made by this cache are removed by :meth:`Cache.clear`."""
+    return all(p.name.startswith(".") or (p / LINEAGE_FILE).is_file() or not any(p.iterdir())
+               for p in folder.iterdir() if p.is_dir()) and not any(
+        p.is_file() for p in folder.iterdir())

@@ -1,0 +1,115 @@
+"""Background sources of a detector definition: one validated model per kind.
+
+``BackgroundSpec`` is a union discriminated by ``kind``: each kind declares exactly the
+keys it needs (a missing key names the kind and the key; a key of another kind is an
+error), instead of one model whose keys are all optional and a table of which are
+required.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Positive = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+SourceKind = Literal["er_flat", "er_lines", "nr_exponential", "cevns_b8", "accidental", "wall", "anomalous"]
+
+
+class _Background(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    note: str = ""
+    published_expected_events: Annotated[float, Field(ge=0)] | None = None
+    """comparison only: the publication's expected count in the window for this detector's exposure"""
+
+    @model_validator(mode="after")
+    def _energy_order(self) -> _Background:
+        lo, hi = getattr(self, "energy_min_kev", None), getattr(self, "energy_max_kev", None)
+        if lo is not None and hi is not None and lo >= hi:
+            raise ValueError(f"background {self.name!r}: energy_min_kev must be below energy_max_kev")
+        return self
+
+
+class FlatElectronicBackground(_Background):
+    kind: Literal["er_flat"]
+    rate_per_kg_day_kev: Positive
+    energy_min_kev: Positive
+    energy_max_kev: Positive
+
+
+class ElectronicLinesBackground(_Background):
+    kind: Literal["er_lines"]
+    line_energies_kev: list[Positive]
+    line_rates_per_kg_day: list[Positive]
+    line_widths_kev: list[Annotated[float, Field(ge=0)]]
+
+    @model_validator(mode="after")
+    def _equal_lengths(self) -> ElectronicLinesBackground:
+        n = len(self.line_energies_kev)
+        if not (n and len(self.line_rates_per_kg_day) == len(self.line_widths_kev) == n):
+            raise ValueError(f"background {self.name!r}: line lists must be non-empty and of equal length")
+        return self
+
+
+class NeutronBackground(_Background):
+    kind: Literal["nr_exponential"]
+    rate_per_tonne_year: Positive
+    rate_energy_min_kev: Positive
+    rate_energy_max_kev: Positive
+    e_fold_kev: Positive
+    energy_min_kev: Positive
+    energy_max_kev: Positive
+
+
+class CevnsBackground(_Background):
+    kind: Literal["cevns_b8"]
+    flux_per_cm2_s: Positive
+    energy_min_kev: Positive
+    energy_max_kev: Positive
+
+
+class AccidentalBackground(_Background):
+    """Data-driven: expected events in the analysis window for a reference exposure."""
+
+    kind: Literal["accidental"]
+    expected_events: Positive
+    reference_exposure_kg_days: Positive
+    energy_min_kev: Positive | None = None
+    energy_max_kev: Positive | None = None
+
+    @property
+    def charge_kept_range(self) -> tuple[float, float]:
+        return (1.0, 1.0)
+
+
+class ChargeLossBackground(_Background):
+    """Data-driven events that keep only a fraction of their charge (wall, anomalous)."""
+
+    kind: Literal["wall", "anomalous"]
+    expected_events: Positive
+    reference_exposure_kg_days: Positive
+    charge_kept_min: Fraction
+    """smallest fraction of the charge these events keep"""
+    charge_kept_max: Fraction
+    energy_min_kev: Positive
+    energy_max_kev: Positive
+
+    @model_validator(mode="after")
+    def _kept_order(self) -> ChargeLossBackground:
+        if self.charge_kept_min > self.charge_kept_max:
+            raise ValueError(f"background {self.name!r}: charge_kept_min must not exceed charge_kept_max")
+        return self
+
+    @property
+    def charge_kept_range(self) -> tuple[float, float]:
+        return (self.charge_kept_min, self.charge_kept_max)
+
+
+BackgroundSpec = Annotated[
+    FlatElectronicBackground | ElectronicLinesBackground | NeutronBackground | CevnsBackground
+    | AccidentalBackground | ChargeLossBackground,
+    Field(discriminator="kind"),
+]

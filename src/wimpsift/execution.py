@@ -1,0 +1,303 @@
+"""One executor for all parallel work: keyed tasks in process or on Dask.
+
+A :class:`Task` is a function with its arguments; :meth:`Executor.run` takes a mapping
+``{key: Task}`` and yields ``(key, result)`` as tasks finish, with a progress bar. A
+task may carry a :class:`~wimpsift.cache.CacheEntry`: found in the cache it is not run,
+and once run its result is stored there, so an interrupted run resumes. The executor
+knows nothing about what the tasks compute (grid-search trials, toy chunks, final
+models); callers build the tasks.
+
+Backends (:class:`ExecutionConfig`, ``backend``):
+
+- ``in_process``: tasks run one after another in this process, in key order;
+- ``local``: a ``dask.distributed.LocalCluster`` of ``n_workers`` processes (or threads),
+  its scheduler bound to 127.0.0.1, no dashboard;
+- ``scheduler``: any running Dask scheduler at ``scheduler_address``
+  (``tcp://host:8786``), e.g. one started by hand with ``dask scheduler`` and
+  ``dask worker`` on a cluster's nodes;
+- ``jobqueue``: a dask-jobqueue cluster (Slurm, HTCondor or PBS) from the ``jobqueue``
+  section: ``jobs`` batch jobs of ``cores`` cores and ``memory`` each. The scheduler
+  listens on 127.0.0.1 unless ``interface`` names the network interface the compute
+  nodes reach this machine by (``ib0``, ``eth0``).
+
+The command line takes the section as a file: ``--execution cluster.toml`` with, e.g.::
+
+    backend = "jobqueue"
+    [jobqueue]
+    system = "slurm"
+    jobs = 10
+    cores = 4
+    memory = "16GB"
+    interface = "ib0"
+
+Results do not depend on the backend: every task gets its inputs (including its random
+seed) from its arguments, never from where or in which order it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tomllib
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from wimpsift.allocator import ALLOCATOR_ENV
+from wimpsift.cache import CacheEntry
+from wimpsift.config import WimpsiftConfig
+from wimpsift.errors import ConfigError
+
+Backend = Literal["in_process", "local", "scheduler", "jobqueue"]
+
+
+class JobqueueConfig(WimpsiftConfig):
+    """A dask-jobqueue cluster: ``jobs`` batch jobs of ``cores`` cores each."""
+
+    system: Literal["slurm", "htcondor", "pbs"]
+    jobs: int = Field(1, ge=1)
+    cores: int = Field(1, ge=1)
+    processes: int = Field(1, ge=1)
+    memory: str = "4GB"
+    walltime: str | None = None
+    queue: str | None = None
+    account: str | None = None
+    interface: str | None = None
+    job_extra_directives: list[str] = Field(default_factory=list)
+    local_directory: str | None = None
+
+    @model_validator(mode="after")
+    def _processes(self) -> JobqueueConfig:
+        if self.processes > self.cores:
+            raise ValueError(f"processes ({self.processes}) must not exceed cores ({self.cores})")
+        return self
+
+
+class ExecutionConfig(WimpsiftConfig):
+    """Where tasks run (module docstring)."""
+
+    backend: Backend = "in_process"
+    n_workers: int = Field(2, ge=1)
+    threads_per_worker: int = Field(1, ge=1)
+    processes: bool = True
+    scheduler_address: str | None = None
+    connect_timeout_s: float = Field(30.0, gt=0)
+    jobqueue: JobqueueConfig | None = None
+    progress: bool = True
+
+    @model_validator(mode="after")
+    def _sections(self) -> ExecutionConfig:
+        if self.backend == "scheduler" and not self.scheduler_address:
+            raise ValueError("backend 'scheduler' needs scheduler_address (tcp://host:port)")
+        if self.backend == "jobqueue" and self.jobqueue is None:
+            raise ValueError("backend 'jobqueue' needs a jobqueue section (system, jobs, cores, memory)")
+        return self
+
+
+def execution_config(*, parallel: bool, scheduler_address: str | None = None,
+                     n_workers: int = 2, threads_per_worker: int = 1, processes: bool = True,
+                     jobqueue: Mapping[str, Any] | JobqueueConfig | None = None,
+                     progress: bool = True) -> ExecutionConfig:
+    """The configuration callers' usual options mean: a jobqueue section wins, then a
+    scheduler address, then ``parallel`` (a local cluster) or in process."""
+    if jobqueue is not None:
+        backend: Backend = "jobqueue"
+    elif scheduler_address:
+        backend = "scheduler"
+    else:
+        backend = "local" if parallel else "in_process"
+    return ExecutionConfig.build(backend=backend, n_workers=n_workers,
+                                 threads_per_worker=threads_per_worker, processes=processes,
+                                 scheduler_address=scheduler_address, jobqueue=jobqueue,
+                                 progress=progress)
+
+
+def load_execution_config(path: str | Path, parameter: str = "--execution") -> ExecutionConfig:
+    """An :class:`ExecutionConfig` from a TOML or JSON file (data only, nothing executed)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ConfigError(f"{parameter}: cannot read {str(path)!r}: {err}") from err
+    try:
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as err:
+        raise ConfigError(f"{parameter}: {str(path)!r} is not valid "
+                          f"{'JSON' if path.suffix == '.json' else 'TOML'}: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{parameter}: {str(path)!r} holds {type(data).__name__}, expected a table")
+    return ExecutionConfig.build(**data)
+
+
+@dataclass(frozen=True)
+class Task:
+    """A function and its arguments; ``cache``: where its result is kept (optional)."""
+
+    function: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    cache: CacheEntry | None = None
+
+
+def jobqueue_cluster(cfg: JobqueueConfig) -> Any:
+    """Start (without submitting jobs) the dask-jobqueue cluster of ``cfg``."""
+    import dask_jobqueue
+
+    cls = {"slurm": dask_jobqueue.SLURMCluster, "htcondor": dask_jobqueue.HTCondorCluster,
+           "pbs": dask_jobqueue.PBSCluster}[cfg.system]
+    kwargs: dict[str, Any] = {
+        "cores": cfg.cores, "processes": cfg.processes, "memory": cfg.memory,
+        "job_extra_directives": list(cfg.job_extra_directives),
+        "scheduler_options": {"dashboard_address": "127.0.0.1:0",
+                              **({"interface": cfg.interface} if cfg.interface
+                                 else {"host": "127.0.0.1"})},
+    }
+    if cfg.interface:
+        kwargs["interface"] = cfg.interface
+    if cfg.walltime:
+        kwargs["walltime"] = cfg.walltime
+    if cfg.local_directory:
+        kwargs["local_directory"] = cfg.local_directory
+    if cfg.system != "htcondor":
+        kwargs["queue"] = cfg.queue
+        kwargs["account"] = cfg.account
+    return cls(**kwargs)
+
+
+
+def local_cluster(n_workers: int, threads_per_worker: int = 1, processes: bool = True):
+    """A Dask ``LocalCluster`` reachable only from this machine.
+
+    Scheduler, workers, nannies and the scheduler's HTTP server (dashboard, health and
+    metrics routes: unauthenticated, and started by distributed even when the dashboard
+    is switched off) listen on 127.0.0.1 only, the HTTP server on a free port. A user
+    who wants them reachable from elsewhere starts a scheduler and passes its address
+    (backend ``scheduler``).
+    """
+    from dask.distributed import LocalCluster
+
+    network = {"host": "127.0.0.1"} if processes else {}
+    return LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
+                        processes=processes, dashboard_address="127.0.0.1:0",
+                        silence_logs=logging.ERROR, **network)
+
+class Executor:
+    """Runs keyed tasks on the backend of an :class:`ExecutionConfig`.
+
+    Use as a context manager; the cluster (if any) starts at the first task or
+    :meth:`scatter` and is closed on exit.
+    """
+
+    def __init__(self, config: ExecutionConfig | None = None):
+        self.config = config or ExecutionConfig()
+        self.client: Any = None
+        self.cluster: Any = None
+        self.n_run = 0
+        self.n_cached = 0
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def in_process(self) -> bool:
+        return self.config.backend == "in_process"
+
+    def _start(self) -> Any:
+        if self.client is not None or self.in_process:
+            return self.client
+        import dask
+        from dask.distributed import Client
+
+        cfg = self.config
+        if cfg.backend == "scheduler":
+            try:
+                self.client = Client(cfg.scheduler_address, timeout=f"{cfg.connect_timeout_s}s")
+            except OSError as err:
+                raise ConfigError(
+                    f"scheduler_address: cannot reach {cfg.scheduler_address!r}: {err}") from err
+            return self.client
+        if cfg.backend == "local":
+            # worker processes start with the training allocator settings (wimpsift.allocator)
+            environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **ALLOCATOR_ENV}
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+                self.cluster = local_cluster(cfg.n_workers, cfg.threads_per_worker,
+                                             cfg.processes)
+        else:
+            assert cfg.jobqueue is not None
+            self.cluster = jobqueue_cluster(cfg.jobqueue)
+            self.cluster.scale(jobs=cfg.jobqueue.jobs)
+        self.client = Client(self.cluster)
+        return self.client
+
+    def scatter(self, value: Any) -> Any:
+        """``value`` itself in process; on Dask a future of it on every worker (large
+        arrays do not belong in the task graph)."""
+        if self.in_process:
+            return value
+        return self._start().scatter(value, broadcast=True)
+
+    def run(self, tasks: Mapping[Hashable, Task], description: str = "tasks",
+            n_done: int = 0) -> Iterator[tuple[Hashable, Any]]:
+        """Yield ``(key, result)`` for every task: cached ones first, then as they
+        finish (in key order in process). ``n_done`` starts the progress bar (work the
+        caller already has)."""
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_done + len(tasks), initial=n_done, desc=description, unit="task",
+                   disable=not self.config.progress)
+        try:
+            todo: dict[Hashable, Task] = {}
+            for key, task in tasks.items():
+                cached = task.cache.load() if task.cache is not None else None
+                if cached is None:
+                    todo[key] = task
+                    continue
+                self.n_cached += 1
+                bar.update(1)
+                yield key, cached
+            for key, result in self._execute(todo):
+                task = todo[key]
+                if task.cache is not None:
+                    task.cache.store(result)
+                self.n_run += 1
+                bar.update(1)
+                yield key, result
+        finally:
+            bar.close()
+
+    def map(self, tasks: Mapping[Hashable, Task], description: str = "tasks") -> dict[Hashable, Any]:
+        """All results, in the order of ``tasks``."""
+        results = dict(self.run(tasks, description))
+        return {key: results[key] for key in tasks}
+
+    def _execute(self, todo: Mapping[Hashable, Task]) -> Iterator[tuple[Hashable, Any]]:
+        if not todo:
+            return
+        if self.in_process:
+            for key, task in todo.items():
+                yield key, task.function(*task.args, **task.kwargs)
+            return
+        from dask.distributed import as_completed
+
+        client = self._start()
+        futures = {client.submit(task.function, *task.args, pure=False, **task.kwargs): key
+                   for key, task in todo.items()}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        self.client = self.cluster = None

@@ -1,0 +1,85 @@
+"""The lineage cache: key, round trip without pickle, atomic entries, ``wimpsift cache``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from wimpsift import cache as cache_module
+from wimpsift.cache import Cache, lineage, lineage_key
+from wimpsift.cli.main import main
+from wimpsift.errors import ConfigError
+
+
+def test_key_hashes_stage_version_config_and_package_versions(monkeypatch):
+    base = lineage("stats.toy_chunk", 1, {"seed": 3, "n_toys": 10})
+    assert set(base["versions"]) == {"wimpsift", "nestpy", "wimprates", "torch"}
+    key = lineage_key(base)
+    assert key == lineage_key(lineage("stats.toy_chunk", 1, {"n_toys": 10, "seed": 3}))  # key order
+    assert key != lineage_key(lineage("stats.toy_chunk", 2, {"seed": 3, "n_toys": 10}))
+    assert key != lineage_key(lineage("cnn.grid_trial", 1, {"seed": 3, "n_toys": 10}))
+    assert key != lineage_key(lineage("stats.toy_chunk", 1, {"seed": 4, "n_toys": 10}))
+    real = cache_module.package_versions()
+    monkeypatch.setattr(cache_module, "package_versions", lambda: {**real, "nestpy": "0.0.1"})
+    assert key != lineage_key(lineage("stats.toy_chunk", 1, {"seed": 3, "n_toys": 10}))
+
+
+def test_round_trip_is_exact_and_pickle_free(tmp_path):
+    cache = Cache(tmp_path)
+    entry = cache.entry("stats.toy_chunk", 1, {"seed": 1})
+    assert not entry.exists() and entry.load() is None
+    q = np.random.default_rng(0).normal(size=(3, 5))
+    entry.store({"q": q, "counts": np.arange(4), "times": {"cpu_s": {"fit": 0.1 + 0.2}}})
+    back = entry.load()
+    np.testing.assert_array_equal(back["q"], q)
+    assert back["q"].dtype == q.dtype and back["counts"].dtype == np.arange(4).dtype
+    assert back["times"] == {"cpu_s": {"fit": 0.1 + 0.2}}
+    record = json.loads((entry.path / "lineage.json").read_text())
+    assert record["stage"] == "stats.toy_chunk" and record["config"] == {"seed": 1}
+    with pytest.raises(ValueError, match="Python objects"):
+        cache.entry("x", 1, {}).store({"bad": np.array([{"a": 1}], dtype=object)})
+    assert not list(tmp_path.glob("x/*"))  # no partial entry left behind
+
+
+def test_damaged_entry_is_reported_missing(tmp_path):
+    entry = Cache(tmp_path).entry("cnn.grid_trial", 1, {"fold": 0})
+    entry.store({"scores": {"1": {"recall": 0.5}}, "q": np.ones(2)})
+    (entry.path / "arrays.npz").unlink()
+    assert entry.load() is None
+    entry.store({"scores": {}})
+    (entry.path / "result.json").write_text("{not json")
+    assert entry.load() is None
+
+
+def test_cli_lists_and_clears(tmp_path, capsys):
+    cache = Cache(tmp_path)
+    for seed in range(3):
+        cache.entry("stats.toy_chunk", 1, {"seed": seed}).store({"q": np.zeros(seed + 1)})
+    cache.entry("cnn.grid_trial", 1, {"fold": 0}).store({"scores": {}})
+    assert main(["cache", "ls", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split("\t") == ["stage", "entries", "bytes"]
+    assert [line.split("\t")[:2] for line in out[1:]] == [["cnn.grid_trial", "1"], ["stats.toy_chunk", "3"]]
+    assert main(["cache", "clear", str(tmp_path), "--stage", "stats.toy_chunk"]) == 0
+    assert [s.stage for s in cache.summary()] == ["cnn.grid_trial"]
+    assert main(["cache", "clear", str(tmp_path)]) == 0
+    assert cache.summary() == []
+    assert main(["cache", "ls", str(tmp_path / "absent")]) == 2
+    assert main(["cache", "clear", str(tmp_path), "--stage", "../etc"]) == 2
+    assert "stage" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="stage"):
+        lineage("", 1, {})
+
+
+def test_failed_store_leaves_no_entry(tmp_path):
+    entry = Cache(tmp_path).entry("cnn.grid_trial", 1, {"fold": 1})
+
+    def broken(path):
+        path.write_bytes(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        entry.store({"scores": {}}, files={"state.pt": broken})
+    assert not entry.exists() and list((tmp_path / "cnn.grid_trial").iterdir()) == []

@@ -1,0 +1,67 @@
+"""One configuration base; background specs as a union discriminated by kind."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from wimpsift.config import WimpsiftConfig
+from wimpsift.detectors import Detector, load_detector
+from wimpsift.detectors.backgrounds import AccidentalBackground, ChargeLossBackground
+from wimpsift.errors import ConfigError
+from wimpsift.execution import ExecutionConfig
+from wimpsift.response.pmt_light import OpticalSettings
+from wimpsift.simulation import SimulationConfig
+from wimpsift.stats.limits import LimitConfig
+from wimpsift.training.grid_search import GridSearchConfig
+
+
+@pytest.mark.parametrize("cls", [OpticalSettings, SimulationConfig, LimitConfig, GridSearchConfig,
+                                 ExecutionConfig])
+def test_every_config_is_a_frozen_validated_wimpsift_config(cls):
+    assert issubclass(cls, WimpsiftConfig)
+    with pytest.raises(ConfigError, match="colour"):
+        cls.build(colour="red")
+    assert cls.model_config["frozen"] is True and cls.model_config["extra"] == "forbid"
+
+
+def test_a_built_config_cannot_be_changed():
+    config = ExecutionConfig.build(backend="local")
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        config.n_workers = 8  # type: ignore[misc]
+
+
+def test_optical_settings_are_validated():
+    with pytest.raises(ConfigError, match="surface_transmission"):
+        OpticalSettings.build(surface_transmission=1.5)
+    assert OpticalSettings() == OpticalSettings.build()  # one value: hashable, comparable
+    assert hash(OpticalSettings()) == hash(OpticalSettings.build())
+
+
+def _with_backgrounds(*specs):
+    data = load_detector("xenon1t_sr0").model_dump()
+    data["backgrounds"] = list(specs)
+    return Detector.model_validate(data)
+
+
+def test_background_kind_selects_its_model_and_keys():
+    det = load_detector("xenon1t_sr0")
+    kinds = {b.kind: type(b) for b in det.backgrounds}
+    assert kinds["accidental"] is AccidentalBackground and kinds["wall"] is ChargeLossBackground
+    wall = det.background("wall")
+    assert wall.charge_kept_range == (wall.charge_loss_min, wall.charge_loss_max)
+    assert det.background("accidental").charge_kept_range == (1.0, 1.0)
+    # a missing key names the kind and the key
+    with pytest.raises(pydantic.ValidationError, match=r"wall\.charge_loss_min\s+Field required"):
+        _with_backgrounds({"name": "w", "kind": "wall", "expected_events": 1.0,
+                           "reference_exposure_kg_days": 10.0, "charge_loss_max": 0.5,
+                           "energy_min_kev": 1.0, "energy_max_kev": 5.0})
+    # a key of another kind is an error, not silently ignored
+    with pytest.raises(pydantic.ValidationError, match="flux_per_cm2_s"):
+        _with_backgrounds({"name": "e", "kind": "er_flat", "rate_per_kg_day_kev": 1e-4,
+                           "energy_min_kev": 1.0, "energy_max_kev": 5.0, "flux_per_cm2_s": 1.0})
+    with pytest.raises(pydantic.ValidationError, match="energy_min_kev must be below"):
+        _with_backgrounds({"name": "e", "kind": "er_flat", "rate_per_kg_day_kev": 1e-4,
+                           "energy_min_kev": 5.0, "energy_max_kev": 1.0})
+    with pytest.raises(pydantic.ValidationError, match="kind"):
+        _with_backgrounds({"name": "x", "kind": "gamma_lines"})

@@ -1,0 +1,191 @@
+"""The executor: a real ``dask scheduler`` with two ``dask worker`` processes on
+localhost gives the in-process results; backends and their validators."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wimpsift
+from wimpsift.cache import Cache
+from wimpsift.errors import ConfigError
+from wimpsift.execution import ExecutionConfig, Executor, JobqueueConfig, Task, jobqueue_cluster
+from wimpsift.stats.distributed import DaskConfig, limits_over_masses, toy_chunk
+from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
+from wimpsift.stats.limits import LimitConfig
+from wimpsift.stats.templates import TemplateSet
+
+
+def _model(signal: float) -> BinnedLikelihood:
+    edges = np.linspace(0.0, 1.0, 9)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    s = np.exp(-0.5 * ((centres - 0.85) / 0.12) ** 2)
+    er = np.exp(-3.0 * centres)
+    templates = TemplateSet(signal=s * signal / s.sum(), backgrounds={"er": er * 80 / er.sum()},
+                            bin_edges=[edges], sigma_ref_cm2=1e-46, mass_gev=50.0)
+    return BinnedLikelihood(templates, LikelihoodConfig.build(background_rel_uncertainty={"er": 0.1}))
+
+
+def _toy_tasks() -> dict[tuple[int, int], Task]:
+    lik = _model(10.0)
+    return {(m, c): Task(toy_chunk, kwargs={
+        "templates": lik.templates.to_dict(), "likelihood_config": lik.config.model_dump(mode="json"),
+        "mu_grid": [0.5, 1.0, 2.0], "n_toys": 50, "n_background_toys": 40, "seed": 3,
+        "mass_index": m, "chunk": c}) for m in range(2) for c in range(2)}
+
+
+@pytest.fixture(scope="module")
+def scheduler_address(tmp_path_factory):
+    """``dask scheduler`` and two single-threaded ``dask worker`` processes on 127.0.0.1."""
+    folder = tmp_path_factory.mktemp("dask")
+    scheduler_file = folder / "scheduler.json"
+    src = str(Path(wimpsift.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    dask = [sys.executable, "-m", "dask"]
+    log = open(folder / "dask.log", "w")  # noqa: SIM115 - closed in the teardown
+    procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+                              env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT)]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.is_file():
+            if time.monotonic() > deadline or procs[0].poll() is not None:
+                pytest.fail("dask scheduler did not start: " + (folder / "dask.log").read_text())
+            time.sleep(0.2)
+        for i in range(2):
+            procs.append(subprocess.Popen(
+                [*dask, "worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
+                 "--nworkers", "1", "--host", "127.0.0.1", "--no-dashboard", "--name", f"w{i}",
+                 "--local-directory", str(folder / f"w{i}")],
+                env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT))
+        from dask.distributed import Client
+
+        with Client(scheduler_file=str(scheduler_file), timeout="30s") as client:
+            client.wait_for_workers(2, timeout=90)
+            address = client.scheduler.address
+            assert len(client.scheduler_info()["workers"]) == 2
+        yield address
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=10)
+        log.close()
+
+
+@pytest.mark.slow
+def test_scheduler_with_two_workers_gives_the_in_process_results(scheduler_address):
+    tasks = _toy_tasks()
+    with Executor(ExecutionConfig.build(progress=False)) as executor:
+        local = executor.map(tasks)
+    remote_cfg = ExecutionConfig.build(backend="scheduler", scheduler_address=scheduler_address,
+                                       progress=False)
+    with Executor(remote_cfg) as executor:
+        remote = executor.map(tasks)
+        workers = executor.client.scheduler_info()["workers"]
+    assert len(workers) == 2 and all(w.startswith("tcp://127.0.0.1:") for w in workers)
+    assert list(remote) == list(tasks)
+    for key in tasks:
+        np.testing.assert_array_equal(remote[key]["q_sb"], local[key]["q_sb"])
+        np.testing.assert_array_equal(remote[key]["q_b"], local[key]["q_b"])
+    # different chunks draw different toys (their seeds are spawned, not shared)
+    assert not np.array_equal(local[(0, 0)]["q_b"], local[(0, 1)]["q_b"])
+
+
+@pytest.mark.slow
+def test_limits_on_the_scheduler_equal_the_in_process_limits(scheduler_address):
+    models = {10.0: _model(6.0), 100.0: _model(12.0)}
+    observed = {m: np.round(lik.expected(lik.nominal_parameters(0.0))) for m, lik in models.items()}
+    cfg = LimitConfig.build(method="toys", n_toys=150, n_background_toys=150, mu_grid_points=8, seed=2)
+    sync = limits_over_masses(models, observed, cfg, DaskConfig.build(synchronous=True, progress=False))
+    remote = limits_over_masses(models, observed, cfg, DaskConfig.build(
+        progress=False, execution=ExecutionConfig(backend="scheduler",
+                                                  scheduler_address=scheduler_address)))
+    for m in models:
+        assert remote[m].expected_mu == sync[m].expected_mu
+        assert remote[m].observed_mu == sync[m].observed_mu
+
+
+def test_cached_tasks_are_not_run_again(tmp_path):
+    cache = Cache(tmp_path)
+    tasks = {k: Task(t.function, kwargs=t.kwargs, cache=cache.entry("stats.toy_chunk", 1, t.kwargs))
+             for k, t in _toy_tasks().items()}
+    with Executor(ExecutionConfig.build(progress=False)) as executor:
+        first = executor.map(tasks)
+        assert (executor.n_run, executor.n_cached) == (4, 0)
+    with Executor(ExecutionConfig.build(progress=False)) as executor:
+        again = executor.map(tasks)
+        assert (executor.n_run, executor.n_cached) == (0, 4)
+    for key in tasks:
+        np.testing.assert_array_equal(again[key]["q_sb"], first[key]["q_sb"])
+        assert again[key]["times"] == first[key]["times"]
+
+
+def test_local_cluster_binds_to_localhost():
+    cfg = ExecutionConfig.build(backend="local", n_workers=1, progress=False)
+    with Executor(cfg) as executor:
+        executor.scatter(np.arange(3))
+        assert executor.client.scheduler.address.startswith("tcp://127.0.0.1:")
+        assert all(w.startswith("tcp://127.0.0.1:") for w in executor.client.scheduler_info()["workers"])
+
+
+@pytest.mark.parametrize("system, directive", [("slurm", "#SBATCH"), ("pbs", "#PBS")])
+def test_jobqueue_section_builds_a_batch_script(system, directive):
+    cfg = JobqueueConfig.build(system=system, jobs=3, cores=4, processes=2, memory="8GB",
+                               walltime="01:00:00", queue="short")
+    cluster = jobqueue_cluster(cfg)
+    try:
+        script = cluster.job_script()
+        assert directive in script and "short" in script and "01:00:00" in script
+        assert "--nworkers 2" in script and "--nthreads 2" in script
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+    finally:
+        cluster.close()
+
+
+def test_execution_validators():
+    with pytest.raises(ConfigError, match="scheduler_address"):
+        ExecutionConfig.build(backend="scheduler")
+    with pytest.raises(ConfigError, match="jobqueue"):
+        ExecutionConfig.build(backend="jobqueue")
+    with pytest.raises(ConfigError, match="system"):
+        JobqueueConfig.build(system="lsf")
+    with pytest.raises(ConfigError, match="processes"):
+        JobqueueConfig.build(system="slurm", cores=1, processes=2)
+    with pytest.raises(ConfigError, match="n_workers"):
+        ExecutionConfig.build(backend="local", n_workers=0)
+    with pytest.raises(ConfigError, match="scheduler_address"), Executor(ExecutionConfig.build(
+            backend="scheduler", scheduler_address="tcp://127.0.0.1:1", connect_timeout_s=2,
+            progress=False)) as ex:
+        ex.scatter(1)
+
+
+def test_execution_file_for_the_command_line(tmp_path, capsys):
+    from wimpsift.cli.main import main
+    from wimpsift.execution import load_execution_config
+
+    good = tmp_path / "cluster.toml"
+    good.write_text('backend = "jobqueue"\n[jobqueue]\nsystem = "htcondor"\njobs = 4\ncores = 2\n')
+    cfg = load_execution_config(good)
+    assert cfg.backend == "jobqueue" and cfg.jobqueue.system == "htcondor" and cfg.jobqueue.jobs == 4
+    bad = tmp_path / "bad.toml"
+    bad.write_text('backend = "jobqueue"\n[jobqueue]\nsystem = "lsf"\n')
+    for analysis in ("cnn", "lux"):
+        out = tmp_path / f"out_{analysis}"
+        assert main(["reproduce", analysis, "--execution", str(bad), "-o", str(out)]) == 2
+        assert "jobqueue.system" in capsys.readouterr().err
+        assert not out.exists()
+    assert main(["reproduce", "lux", "--execution", str(tmp_path / "none.toml"), "-o",
+                 str(tmp_path / "o")]) == 2
+    assert "--execution" in capsys.readouterr().err
