@@ -164,7 +164,7 @@ def test_damaged_sample_cache_entry_is_rebuilt(tmp_path):
     config = validated_sample_config(detector="lux_2013", n_signal=20, n_background_per_source=20,
                                      backgrounds=["er"], seed=2, cache_dir=str(tmp_path))
     first = EventSamples(config).source_sample("er")
-    (entry,) = tmp_path.glob("*.parquet")
+    (entry,) = tmp_path.rglob("*.parquet")  # the cache entry's sample file
     good = entry.read_bytes()
     entry.write_bytes(good[: len(good) // 2])  # truncated, as by a full disk or a kill
     again = EventSamples(config).source_sample("er")
