@@ -49,12 +49,12 @@ def test_background_kind_selects_its_model_and_keys():
     kinds = {b.kind: type(b) for b in det.backgrounds}
     assert kinds["accidental"] is AccidentalBackground and kinds["wall"] is ChargeLossBackground
     wall = det.background("wall")
-    assert wall.charge_kept_range == (wall.charge_loss_min, wall.charge_loss_max)
+    assert wall.charge_kept_range == (wall.charge_kept_min, wall.charge_kept_max)
     assert det.background("accidental").charge_kept_range == (1.0, 1.0)
     # a missing key names the kind and the key
-    with pytest.raises(pydantic.ValidationError, match=r"wall\.charge_loss_min\s+Field required"):
+    with pytest.raises(pydantic.ValidationError, match=r"wall\.charge_kept_min\s+Field required"):
         _with_backgrounds({"name": "w", "kind": "wall", "expected_events": 1.0,
-                           "reference_exposure_kg_days": 10.0, "charge_loss_max": 0.5,
+                           "reference_exposure_kg_days": 10.0, "charge_kept_max": 0.5,
                            "energy_min_kev": 1.0, "energy_max_kev": 5.0})
     # a key of another kind is an error, not silently ignored
     with pytest.raises(pydantic.ValidationError, match="flux_per_cm2_s"):
