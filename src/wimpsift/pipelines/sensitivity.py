@@ -217,6 +217,14 @@ def test_split(table: pd.DataFrame) -> pd.DataFrame:
     return test.assign(weight=test["weight"] * test["source"].map(total / kept).to_numpy())
 
 
+def check_masses(masses: Sequence[float]) -> list[float]:
+    """The masses as floats; raises a one-line :class:`ConfigError` unless all are positive."""
+    masses = [float(m) for m in masses]
+    if not masses or any(not (np.isfinite(m) and m > 0) for m in masses):
+        raise ConfigError(f"--masses: got {masses}, expected positive WIMP masses in GeV/c^2")
+    return masses
+
+
 def run_sensitivity(
     config: SensitivityConfig, masses: Sequence[float], output: str | Path, workers: int = 1,
     progress: bool = True,
@@ -225,9 +233,7 @@ def run_sensitivity(
     from wimpsift.pipelines.masses import map_masses
     from wimpsift.provenance import atomic_path, config_hash, provenance, write_json
 
-    masses = [float(m) for m in masses]
-    if not masses or any(not (np.isfinite(m) and m > 0) for m in masses):
-        raise ConfigError(f"--masses: got {masses}, expected positive WIMP masses in GeV/c^2")
+    masses = check_masses(masses)
     out = Path(output)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--output: {str(out)!r} exists and is not a directory")
