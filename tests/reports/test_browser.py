@@ -105,8 +105,8 @@ def test_every_link_and_image_resolves(tiny_run, name):
 
 
 def test_index_shows_the_papers_numbers_beside_ours(tiny_run):
+    from wimpsift.papers import paper_numbers
     from wimpsift.reports.format import num, pct
-    from wimpsift.reports.paper_numbers import paper_numbers
 
     text = (tiny_run / "index.html").read_text(encoding="utf-8")
     papers = paper_numbers()

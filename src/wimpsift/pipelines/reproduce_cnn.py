@@ -46,8 +46,8 @@ from wimpsift.metrics.classification import (
     plot_pr_curves,
     plot_roc_curves,
 )
+from wimpsift.papers import paper_numbers
 from wimpsift.provenance import provenance, write_json
-from wimpsift.reports.paper_numbers import paper_numbers
 from wimpsift.training.baselines import EventVariableMLP, NRBandMedianSelection
 from wimpsift.training.cnn_estimator import CNNClassifier, save_cnn, validation_problems
 from wimpsift.training.grid_search import (

@@ -7,10 +7,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from wimpsift.papers import limit_at, paper_numbers, published_limit
 from wimpsift.reports import write_page
 from wimpsift.reports.cnn import KIND_LABELS
 from wimpsift.reports.format import MISSING, fixed, num, pct, pct_pm, sci, seconds, table, times
-from wimpsift.reports.paper_numbers import limit_at, paper_numbers, published_limit
 
 SOURCE_LABELS = {
     "er": "Electronic recoils (ER)",

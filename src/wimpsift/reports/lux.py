@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from wimpsift.papers import limit_at, paper_numbers
 from wimpsift.reports import write_page
 from wimpsift.reports.format import MISSING, fixed, num, pm, sci, seconds, table, times
-from wimpsift.reports.paper_numbers import limit_at, paper_numbers
 
 STAGES = [("workspace_creation", "workspace"), ("toy_generation", "toys"),
           ("hypothesis_testing", "hypothesis_testing"), ("training", "training"), ("total", "total")]
@@ -133,7 +133,7 @@ def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
 
     published_text = [f"{c['label']}: " + "; ".join(c["source"][1:3])
                       + ". Points and how they were obtained: "
-                      + f"wimpsift/reports/data/published_limits/{c['name']}.csv."
+                      + f"wimpsift/data/published_limits/{c['name']}.csv."
                       for c in published]
     published_text += [f"Not drawn, no shipped data file: {name}." for name in (missing_published or [])]
 

@@ -1,7 +1,9 @@
-"""Published numbers of the reproduced papers, read from ``data/papers.toml``.
+"""Published numbers of the reproduced papers and experiments, each with its source.
 
-The numbers are data with their sources, shown beside ours in reports; no computation
-uses them.
+The one place they live: ``wimpsift/data/papers.toml`` (tables of the seeds) and
+``wimpsift/data/published_limits/*.csv`` (limit curves; one file per curve). They are
+shown beside ours in reports, tables and figures; no computation uses them. Plain
+Python, no heavy imports, so any layer may read them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 @cache
 def paper_numbers() -> dict[str, Any]:
     """Every published number we show, keyed by paper then table (each with ``source``)."""
-    return tomllib.loads((resources.files("wimpsift.reports") / "data" / "papers.toml").read_text())
+    return tomllib.loads((resources.files("wimpsift") / "data" / "papers.toml").read_text())
 
 
 #: curves the LUX reproduction draws beside its limits (file stem under data/published_limits)
@@ -24,9 +26,10 @@ LUX_PUBLISHED_LIMITS = ("lux_2013", "lux_2013_reanalysis")
 
 
 def published_limit(name: str) -> dict[str, Any] | None:
-    """A shipped published limit curve: label, source lines, masses (GeV/c²) and σ (cm²);
-    None when no file of that name is shipped."""
-    path = resources.files("wimpsift.reports") / "data" / "published_limits" / f"{name}.csv"
+    """A shipped published limit curve: ``name``, ``label``, ``source`` (the comment lines),
+    ``masses_gev`` (ascending) and ``sigma_cm2``; None when no file of that name is shipped.
+    A shipped detector's own published limit has the detector's name."""
+    path = resources.files("wimpsift") / "data" / "published_limits" / f"{name}.csv"
     if not path.is_file():
         return None
     source, label, masses, sigmas = [], name, [], []
@@ -44,8 +47,10 @@ def published_limit(name: str) -> dict[str, Any] | None:
 
 def limit_at(curve: dict[str, Any], mass_gev: float) -> float | None:
     """A published curve at ``mass_gev`` (straight in log-log between its points); None
-    outside the curve's mass range."""
+    outside the curve's mass range (a one-point curve has a value at its own mass only)."""
     xs, ys = curve["masses_gev"], curve["sigma_cm2"]
+    if len(xs) == 1:
+        return ys[0] if mass_gev == xs[0] else None
     for x0, y0, x1, y1 in zip(xs, ys, xs[1:], ys[1:], strict=False):
         if x0 <= mass_gev <= x1:
             t = 0.0 if x1 == x0 else math.log(mass_gev / x0) / math.log(x1 / x0)
