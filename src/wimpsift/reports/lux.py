@@ -8,9 +8,10 @@ from typing import Any
 from wimpsift.papers import limit_at, paper_numbers
 from wimpsift.reports import write_page
 from wimpsift.reports.format import MISSING, fixed, num, pm, sci, seconds, table, times
+from wimpsift.stats.timing import SEED_STAGE_KEYS
 
-STAGES = [("workspace_creation", "workspace"), ("toy_generation", "toys"),
-          ("hypothesis_testing", "hypothesis_testing"), ("training", "training"), ("total", "total")]
+#: our stage -> its key in the seed's Table I (papers.toml), the same map the timing table uses
+STAGES = [*SEED_STAGE_KEYS.items(), ("total", "total")]
 STAGE_LABELS = {"workspace_creation": "Workspace creation", "toy_generation": "Toy generation",
                 "hypothesis_testing": "Hypothesis testing", "training": "Network training",
                 "total": "Total"}
