@@ -6,7 +6,8 @@ and an output that existed before a failed run is byte-identical after it.
 
 Commands run in process through :func:`wimpsift.cli.main.main`. The light ones run for
 real (a valid draw simulates at most a few events). The long pipelines (``run``,
-``reproduce``, ``nn train|study``, the image loop of ``images``) are cut at their entry
+``reproduce``, ``nn train|study``, the image loop of ``images``, ``reinterpret``,
+``sensitivity``, the simulated sources of ``templates``, ``positions train|evaluate``) are cut at their entry
 point, after the command's own validation: reaching it counts as an accepted request.
 Nothing physical is replaced; only the minutes of work behind a valid request are
 skipped. Examples are derandomised, so the suite runs the same cases every time; the
@@ -16,6 +17,7 @@ for a longer local hunt).
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -72,9 +75,13 @@ def inputs(tmp_path_factory) -> dict[str, str]:
                  "observed": [20, 5, 2]}
     files["templates"] = json.dumps(templates).encode()
     files["observed"] = b"[21, 4, 1]"
+    buffer = io.BytesIO()
+    torch.save({"format": "something else", "state_dict": {}}, buffer)
+    files["pt_foreign"] = buffer.getvalue()
     paths = {}
     for name, data in files.items():
         suffix = {"events": ".parquet", "events_truncated": ".parquet", "h5_header_only": ".h5",
+                  "pt_foreign": ".pt",
                   "toml_broken": ".toml", "toml_types": ".toml"}.get(name, ".json")
         path = d / f"{name}{suffix}"
         path.write_bytes(data)
@@ -171,6 +178,33 @@ COMMANDS: dict[str, tuple[list[str], dict[str, st.SearchStrategy], str | None]] 
     "reproduce lux": (["reproduce", "lux"], {
         "--scale": st.sampled_from(["quick", "x"]), "--seed": INTS, "--workers": INTS,
         "--no-studies": FLAG}, "/"),
+    "reinterpret": (["reinterpret", "--no-progress"], {
+        "--experiment": st.sampled_from(["xenon1t_1ty", "xenonnt_20ty", "x", ""]),
+        "--masses": st.one_of(st.sampled_from(["30", "1e4"]), FLOATS),
+        "--interaction": st.sampled_from(["si", "sd_n", "sd_p", "x"]),
+        "--halo": st.sampled_from(["2021", "xenon1t_2018", "x"]), "--halo-v0-km-s": FLOATS,
+        "--threshold": st.sampled_from(["asymptotic", "neyman", "x"]), "--cl": FLOATS,
+        "--toys": INTS, "--points-per-bin": INTS, "--workers": INTS, "--json": FLAG}, "/"),
+    "sensitivity": (["sensitivity", "--no-progress"], {
+        "--detector": DETECTORS, "--masses": st.one_of(st.sampled_from(["50"]), FLOATS),
+        "--analysis": st.sampled_from(["cs1-cs2", "rz-cs1-cs2", "network", "x"]),
+        "--events-per-source": INTS, "--method": st.sampled_from(["asymptotic", "toys", "x"]),
+        "--toys": INTS, "--cl": FLOATS, "--background-width": FLOATS, "--seed": INTS,
+        "--workers": INTS, "--json": FLAG}, "/"),
+    "templates": (["templates"], {
+        "": st.one_of(files("events", "events_truncated", "garbage", "empty", "missing"),
+                      st.sampled_from(["wimp", "er", "x"])),
+        "--detector": DETECTORS,
+        "--analysis": st.sampled_from(["cs1-cs2", "rz-cs1-cs2", "network", "x"]),
+        "--models": files("models_bad_index", "garbage", "missing"), "--mass-gev": FLOATS,
+        "--sigma-cm2": FLOATS, "--events-per-source": INTS, "--seed": INTS}, ".json"),
+    "detectors": (["detectors"], {"--json": FLAG}, None),
+    "positions train": (["positions", "train"], {
+        "--detector": DETECTORS, "--events": INTS, "--epochs": INTS, "--batch-size": INTS,
+        "--learning-rate": FLOATS, "--no-mismatch": FLAG, "--seed": INTS}, ".pt"),
+    "positions evaluate": (["positions", "evaluate"], {
+        "--model": files("pt_foreign", "garbage", "empty", "missing", "folder", "events"),
+        "--events": INTS, "--seed": INTS}, "/"),
 }
 
 #: long pipelines cut at their entry (module, attribute)
@@ -181,6 +215,11 @@ ENTRY_POINTS = [
     ("wimpsift.training.discriminant", "train_masses"),
     ("wimpsift.training.studies", "study_inputs"),
     ("wimpsift.images.dataset", "_build_chunks"),
+    ("wimpsift.pipelines.reinterpret", "run_reinterpret"),
+    ("wimpsift.pipelines.sensitivity", "run_sensitivity"),
+    ("wimpsift.training.samples", "EventSamples"),
+    ("wimpsift.training.position", "train_position_cnn"),
+    ("wimpsift.training.position", "evaluate_positions"),
 ]
 
 OUTPUT_KINDS = ["new", "existing", "wrong_suffix", "parent_is_file", "proc", "slash"]

@@ -8,9 +8,9 @@ from importlib import resources
 
 import pytest
 
+from wimpsift.papers import LUX_PUBLISHED_LIMITS, paper_numbers, published_limit
 from wimpsift.reports import render
 from wimpsift.reports.format import MISSING, num, pct, pct_pm, pm, sci, seconds, table, times
-from wimpsift.reports.paper_numbers import LUX_PUBLISHED_LIMITS, paper_numbers, published_limit
 
 
 @pytest.mark.parametrize("value", [None, float("nan"), float("inf"), "text"])
@@ -53,7 +53,8 @@ def test_templates_and_data_are_package_data():
     folder = resources.files("wimpsift.reports")
     for name in ("base.html", "macros.html", "index.html", "analysis.html"):
         assert (folder / "templates" / name).is_file()
-    assert (folder / "data" / "papers.toml").is_file()
+    data = resources.files("wimpsift") / "data"
+    assert (data / "papers.toml").is_file() and (data / "published_limits" / "lux_2013.csv").is_file()
 
 
 def test_every_paper_table_names_its_source():
@@ -80,7 +81,7 @@ def test_missing_published_curve_is_none_not_an_error():
 
 
 def test_published_curve_interpolation_is_log_log():
-    from wimpsift.reports.paper_numbers import limit_at
+    from wimpsift.papers import limit_at
 
     curve = {"masses_gev": [10.0, 100.0], "sigma_cm2": [1e-44, 1e-46]}
     assert limit_at(curve, 10.0) == pytest.approx(1e-44)

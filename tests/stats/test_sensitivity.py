@@ -115,10 +115,10 @@ def test_sensitivity_refuses_unknown_analysis_and_detector(tmp_path, capsys):
 
 
 def test_published_lux_curve_has_the_abstracts_minimum():
-    from wimpsift.pipelines.sensitivity import published_limits
+    from wimpsift.papers import published_limit
 
-    curve = published_limits("lux_2013")
-    i = int(np.argmin(curve["limit"]))
-    assert curve["mass_gev"][i] / 33.0 == pytest.approx(1.0, abs=0.05)
-    assert curve["limit"][i] / 7.6e-46 == pytest.approx(1.0, abs=0.02)  # arXiv:1310.8214 abstract
-    assert np.all(np.diff(curve["mass_gev"]) > 0)
+    curve = published_limit("lux_2013")
+    i = int(np.argmin(curve["sigma_cm2"]))
+    assert curve["masses_gev"][i] / 33.0 == pytest.approx(1.0, abs=0.05)
+    assert curve["sigma_cm2"][i] / 7.6e-46 == pytest.approx(1.0, abs=0.02)  # arXiv:1310.8214 abstract
+    assert np.all(np.diff(curve["masses_gev"]) > 0)

@@ -30,20 +30,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="train on the true light response instead of the mismatched one")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-o", "--output", required=True, help="output network file (.pt)")
-    t.set_defaults(func=_train)
+    t.set_defaults(func=_train, output_spec={"suffixes": (".pt",)})
 
     e = sub.add_parser("evaluate", help="compare the CNN with the likelihood fit on test events")
     e.add_argument("--model", required=True, help="network file written by 'positions train'")
     e.add_argument("--events", type=int, default=2000, help="waveform-level test events")
     e.add_argument("--seed", type=int, default=1, help="seed of the test events")
     e.add_argument("-o", "--output", required=True, help="output directory")
-    e.set_defaults(func=_evaluate)
+    e.set_defaults(func=_evaluate, output_spec={"folder": True})
 
 
 def _train(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from wimpsift.provenance import check_writable
+    from wimpsift.detectors import load_detector
     from wimpsift.training.position import PositionTrainingConfig, train_position_cnn
 
     try:
@@ -54,10 +54,11 @@ def _train(args: argparse.Namespace) -> int:
     except ValidationError as err:
         message = validation_message(err)
         for field, option in (("n_events", "--events"), ("batch_size", "--batch-size"),
-                              ("learning_rate", "--learning-rate"), ("detector", "--detector")):
+                              ("learning_rate", "--learning-rate"), ("detector", "--detector"),
+                              ("epochs", "--epochs"), ("seed", "--seed")):
             message = message.replace(f"{field}:", f"{option}:")
         raise ConfigError(message) from None
-    check_writable(args.output, "--output")
+    load_detector(config.detector)  # a bad name fails before any simulation
     reconstructor = train_position_cnn(config, progress=sys.stderr.isatty())
     reconstructor.save(args.output)
     print(json.dumps({"model": args.output, "validation_rms_cm": reconstructor.meta["history"]}))
@@ -76,8 +77,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.events < 2:
         raise bad_value("--events", args.events, "at least 2 test events")
     out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise bad_value("--output", str(out), "a directory")
     model = load_position_model(args.model, "--model")
     out.mkdir(parents=True, exist_ok=True)
     result = evaluate_positions(model, args.events, args.seed)

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="DIR", help="write limits.csv, limits.json, limits.png here")
     p.add_argument("--json", action="store_true", help="print the limits as JSON")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, output_spec={"folder": True})
 
 
 def _config(args: argparse.Namespace):

@@ -30,12 +30,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument("--json", action="store_true")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, output_spec={"folder": True})
 
 
 def _run(args: argparse.Namespace) -> int:
     from wimpsift.detectors import load_detector
-    from wimpsift.pipelines.sensitivity import ANALYSES, SensitivityConfig, run_sensitivity
+    from wimpsift.pipelines.sensitivity import (
+        ANALYSES,
+        SensitivityConfig,
+        check_masses,
+        run_sensitivity,
+    )
 
     if args.analysis not in ANALYSES:
         raise bad_value("--analysis", args.analysis, f"one of {', '.join(ANALYSES)}")
@@ -43,6 +48,7 @@ def _run(args: argparse.Namespace) -> int:
         raise bad_value("--method", args.method, "asymptotic or toys")
     if args.workers < 1:
         raise bad_value("--workers", args.workers, "an integer >= 1")
+    check_masses(args.masses)
     load_detector(args.detector)  # a bad name fails before anything runs
     config = SensitivityConfig.build(
         detector=args.detector, analysis=args.analysis, events_per_source=args.events_per_source,

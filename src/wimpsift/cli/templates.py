@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--events-per-source", type=int, default=5000, help="simulated sources: events in window")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", required=True, help="templates JSON")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, output_spec={"suffixes": (".json",)})
 
 
 def _from_file(path: Path, detector):
@@ -87,13 +87,12 @@ def _run(args: argparse.Namespace) -> int:
         check_models,
         templates_payload,
     )
-    from wimpsift.provenance import check_writable, provenance, write_json
+    from wimpsift.provenance import provenance, write_json
 
     if args.analysis not in ANALYSES:
         raise bad_value("--analysis", args.analysis, f"one of {', '.join(ANALYSES)}")
     if args.analysis == "network" and not args.models:
         raise ConfigError("--models: the network analysis needs a 'wimpsift nn train' models folder")
-    check_writable(args.output)
     detector = load_detector(args.detector)
     parts, signal_meta = [], None
     for item in args.events:

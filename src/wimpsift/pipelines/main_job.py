@@ -126,6 +126,7 @@ def _rates(config: RunConfig, detector, output: Path) -> dict[str, Any]:
         "provenance": provenance(config, sim.seed, "rates"),
         "expected_events": {row.source: row.expected for row in rows},
         "efficiency": {row.source: row.efficiency for row in rows},
+        "published": {row.source: row.published for row in rows if row.published is not None},
     }
     write_json(output / "rates.json", payload)
     return payload

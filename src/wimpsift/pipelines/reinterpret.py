@@ -59,8 +59,7 @@ def run_reinterpret(
 
 
 def _write(out: Path, payload: dict[str, Any], config: ReinterpretConfig) -> None:
-    from wimpsift.plots.limit_curves import plot_limit_curve
-    from wimpsift.stats.reinterpret import published_curve
+    from wimpsift.plots.limits import plot_limit_curve
 
     rows = payload["limits"]
     keys = [k for k in rows[0] if k != "mass_gev"]
@@ -70,6 +69,24 @@ def _write(out: Path, payload: dict[str, Any], config: ReinterpretConfig) -> Non
         tmp.write_text("\n".join(lines) + "\n")
     write_json(out / "limits.json", payload)
     central = "median_cm2" if EXPERIMENTS[config.experiment].projection else "limit_cm2"
-    published = published_curve(config.experiment) if config.interaction == "si" else None
+    published = published_curves(config.experiment) if config.interaction == "si" else []
     title = f"{config.experiment} {config.interaction.upper()}, halo v0 = {config.halo.v_0_km_s:g} km/s"
-    plot_limit_curve(rows, out / "limits.png", title, central, published, "xe-likelihood published")
+    plot_limit_curve(rows, out / "limits.png", title, central, published)
+
+
+def published_curves(experiment: str) -> list[dict[str, Any]]:
+    """The SI curve xe-likelihood ships for ``experiment``, as curves for
+    :func:`wimpsift.plots.limits.plot_limit_curve`: the observed limit (if any) and the
+    median expected one, the band on the latter."""
+    from wimpsift.stats.reinterpret import published_curve
+
+    columns = published_curve(experiment)
+    curves: list[dict[str, Any]] = []
+    for key in ("limit", "median"):
+        if key in columns:
+            curve = {"label": f"xe-likelihood {key}", "masses_gev": columns["mass_gev"],
+                     "sigma_cm2": columns[key]}
+            if key == "median" and "minus2" in columns:
+                curve.update({f"{b}_cm2": columns[b] for b in ("minus2", "minus1", "plus1", "plus2")})
+            curves.append(curve)
+    return curves

@@ -48,7 +48,7 @@ from wimpsift.metrics.classification import (
     plot_pr_curves,
     plot_roc_curves,
 )
-from wimpsift.papers import CNN_HEADLINE, CNN_TABLE_IV
+from wimpsift.papers import cnn_headline, cnn_table_iv
 from wimpsift.plots.grid_search import plot_layer_heatmaps, plot_stage_curves
 from wimpsift.provenance import provenance, write_json
 from wimpsift.seeding import int_seed
@@ -390,7 +390,7 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
                         "n_trained": search.n_trained, "n_cached": search.n_cached},
         **{kind: per_kind[kind] for kind in cfg.kinds},
         "baselines": baselines,
-        "paper_reference": {"table_iv": CNN_TABLE_IV, **CNN_HEADLINE},
+        "paper_reference": {"table_iv": cnn_table_iv(), **cnn_headline()},
         "timings_s": timings,
     }
     write_json(out / "metrics.json", metrics)

@@ -273,9 +273,9 @@ def _figures(out: Path) -> list[dict[str, str]]:
 
 
 def _write_report(out: Path, metrics: dict[str, Any]) -> None:
+    from wimpsift.papers import LUX_PUBLISHED_LIMITS, published_limit
     from wimpsift.plots.limits import plot_limits_beside_published
     from wimpsift.reports.lux import write_lux_report
-    from wimpsift.reports.paper_numbers import LUX_PUBLISHED_LIMITS, published_limit
 
     curves = {name: published_limit(name) for name in LUX_PUBLISHED_LIMITS}
     shipped = [c for c in curves.values() if c is not None]

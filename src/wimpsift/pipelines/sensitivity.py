@@ -33,6 +33,7 @@ import pandas as pd
 from pydantic import Field
 
 from wimpsift.errors import ConfigError, DataError
+from wimpsift.papers import published_limit
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.templates import TemplateSet
 
@@ -217,6 +218,14 @@ def test_split(table: pd.DataFrame) -> pd.DataFrame:
     return test.assign(weight=test["weight"] * test["source"].map(total / kept).to_numpy())
 
 
+def check_masses(masses: Sequence[float]) -> list[float]:
+    """The masses as floats; raises a one-line :class:`ConfigError` unless all are positive."""
+    masses = [float(m) for m in masses]
+    if not masses or any(not (np.isfinite(m) and m > 0) for m in masses):
+        raise ConfigError(f"--masses: got {masses}, expected positive WIMP masses in GeV/c^2")
+    return masses
+
+
 def run_sensitivity(
     config: SensitivityConfig, masses: Sequence[float], output: str | Path, workers: int = 1,
     progress: bool = True,
@@ -225,9 +234,7 @@ def run_sensitivity(
     from wimpsift.pipelines.masses import map_masses
     from wimpsift.provenance import atomic_path, config_hash, provenance, write_json
 
-    masses = [float(m) for m in masses]
-    if not masses or any(not (np.isfinite(m) and m > 0) for m in masses):
-        raise ConfigError(f"--masses: got {masses}, expected positive WIMP masses in GeV/c^2")
+    masses = check_masses(masses)
     out = Path(output)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--output: {str(out)!r} exists and is not a directory")
@@ -241,32 +248,19 @@ def run_sensitivity(
     payload = {"detector": config.detector, "analysis": config.analysis, "limits": rows,
                "provenance": provenance({"sensitivity": config, "masses": masses}, config.seed,
                                         "sensitivity")}
-    published = published_limits(config.detector)
+    published = published_limit(config.detector)
     if published is not None:
-        payload["published"] = {"source": published["source"], "limits": [
-            {"mass_gev": float(m), "limit_cm2": float(v)}
-            for m, v in zip(published["mass_gev"], published["limit"], strict=True)]}
+        limits = [{"mass_gev": m, "limit_cm2": v}
+                  for m, v in zip(published["masses_gev"], published["sigma_cm2"], strict=True)]
+        payload["published"] = {"label": published["label"], "source": "\n".join(published["source"]),
+                                "limits": limits}
     keys = ["mass_gev", "median_cm2", "minus2_cm2", "minus1_cm2", "plus1_cm2", "plus2_cm2"]
     with atomic_path(out / "limits.csv") as tmp:
         tmp.write_text("\n".join([",".join(keys)] + [",".join(f"{r[k]:.6g}" for k in keys) for r in rows])
                        + "\n")
     write_json(out / "limits.json", payload)
-    from wimpsift.plots.limit_curves import plot_limit_curve
+    from wimpsift.plots.limits import plot_limit_curve
 
     plot_limit_curve(rows, out / "limits.png", f"{config.detector}, {config.analysis}: median expected",
-                     "median_cm2", published, f"{config.detector} published")
+                     "median_cm2", [published] if published is not None else [])
     return payload
-
-
-def published_limits(detector: str) -> dict[str, Any] | None:
-    """Published limit of a shipped detector (``mass_gev``, ``limit``, ``source``) from
-    ``stats/data/published_limits.toml``; None when none ships."""
-    import tomllib
-    from importlib import resources
-
-    text = (resources.files("wimpsift.stats") / "data" / "published_limits.toml").read_text()
-    entry = tomllib.loads(text).get(detector)
-    if entry is None:
-        return None
-    return {"mass_gev": np.asarray(entry["mass_gev"], dtype=float),
-            "limit": np.asarray(entry["limit_cm2"], dtype=float), "source": entry["source"]}

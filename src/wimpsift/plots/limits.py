@@ -1,5 +1,10 @@
-"""Our limits against WIMP mass beside published curves (LUX seed Fig. 6 with the
-experiment's own result drawn in)."""
+"""Our limits against WIMP mass beside published curves: the one module for that figure.
+
+Published curves come as plain dicts: ``label``, ``masses_gev`` and ``sigma_cm2`` (as
+:func:`wimpsift.papers.published_limit` reads them), optionally with a band
+(``minus2_cm2`` … ``plus2_cm2``, as in xe-likelihood's releases). A one-point curve (a
+paper's stated minimum) is drawn as a marker.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,72 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from wimpsift.plots import pyplot, save_figure
+
+_GREYS = ["black", "dimgray", "tab:green"]
+
+
+def _positive(values: Sequence[float]) -> np.ndarray:
+    """Values on a log axis: a band edge at 0 (asymptotic -2σ) has no place there."""
+    values = np.asarray(values, dtype=float)
+    return np.where(values > 0, values, np.nan)
+
+
+def _draw_published(ax, published: Sequence[Mapping[str, Any]]) -> None:
+    for i, curve in enumerate(published):
+        masses = np.asarray(curve["masses_gev"], dtype=float)
+        colour = _GREYS[i % len(_GREYS)]
+        if "minus2_cm2" in curve:
+            ax.fill_between(masses, _positive(curve["minus2_cm2"]), _positive(curve["plus2_cm2"]),
+                            color="#ffdd55", alpha=0.5, label=f"published: {curve['label']} ±2σ")
+            ax.fill_between(masses, _positive(curve["minus1_cm2"]), _positive(curve["plus1_cm2"]),
+                            color="#55bb55", alpha=0.5, label=f"published: {curve['label']} ±1σ")
+        if len(masses) == 1:
+            ax.plot(masses, curve["sigma_cm2"], "*", color=colour, ms=10,
+                    label=f"published: {curve['label']}")
+        else:
+            ax.plot(masses, curve["sigma_cm2"], color=colour, lw=2, ls="-" if i == 0 else "-.",
+                    label=f"published: {curve['label']}")
+
+
+def _finish(fig, ax, title: str, path: str | Path, legend_loc: str = "best") -> Path:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("WIMP mass [GeV/c²]")
+    ax.set_ylabel("WIMP-nucleon cross-section [cm²], 90 % CL")
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7, loc=legend_loc)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_limit_curve(
+    rows: Sequence[Mapping[str, float]],
+    path: str | Path,
+    title: str,
+    central_key: str,
+    published: Sequence[Mapping[str, Any]] = (),
+) -> Path:
+    """``rows``: one dict per mass with ``mass_gev`` and ``<central_key>`` (and, when
+    present, ``minus2_cm2`` … ``plus2_cm2``) in cm²; ``published``: curves as above."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    _draw_published(ax, published)
+    masses = np.array([r["mass_gev"] for r in rows])
+    if rows and "minus2_cm2" in rows[0]:
+        def band(key: str) -> np.ndarray:
+            return _positive([r[key] for r in rows])
+
+        ax.fill_between(masses, band("minus2_cm2"), band("plus2_cm2"), color="tab:orange", alpha=0.25,
+                        label="wimpsift ±2σ")
+        ax.fill_between(masses, band("minus1_cm2"), band("plus1_cm2"), color="tab:orange", alpha=0.4,
+                        label="wimpsift ±1σ")
+    ax.plot(masses, [r[central_key] for r in rows], "o-", color="tab:red", ms=4,
+            label=f"wimpsift {central_key.removesuffix('_cm2')}")
+    return _finish(fig, ax, title, path)
 
 
 def plot_limits_beside_published(
@@ -16,8 +86,9 @@ def plot_limits_beside_published(
     path: str | Path,
     title: str = "90 % CL upper limits, spin-independent",
 ) -> Path:
-    """``per_mass``: ``{mass: {"expected_limit_network_cm2", ...}}`` as in the LUX metrics;
-    ``published``: curves with ``label``, ``masses_gev`` and ``sigma_cm2``."""
+    """The LUX reproduction (seed Fig. 6 with the experiment's own result drawn in):
+    ``per_mass``: ``{mass: {"expected_limit_network_cm2", ...}}`` as in the LUX metrics;
+    ``published``: curves as above."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 5))
     masses = sorted(float(m) for m in per_mass)
@@ -28,18 +99,7 @@ def plot_limits_beside_published(
             ("observed_limit_traditional_cm2", "traditional (4-D), pseudo-data", "tab:orange", "-s")]
     for key, label, colour, style in ours:
         ax.plot(masses, [r[key] for r in rows], style, color=colour, ms=4, lw=1.5, label=f"ours: {label}")
-    greys = ["black", "dimgray", "tab:green"]
-    for i, curve in enumerate(published):
-        ax.plot(curve["masses_gev"], curve["sigma_cm2"], color=greys[i % len(greys)], lw=2,
-                ls="-" if i == 0 else "-.", label=f"published: {curve['label']}")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    _draw_published(ax, published)
     low = min(masses + [m for c in published for m in c["masses_gev"]]) if published else min(masses)
     ax.set_xlim(max(low * 0.8, 1.0), max(masses) * 1.5)
-    ax.set_xlabel("WIMP mass [GeV/c²]")
-    ax.set_ylabel("WIMP-nucleon cross-section [cm²]")
-    ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    return save_figure(fig, path)
+    return _finish(fig, ax, title, path, legend_loc="upper left")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from wimpsift.papers import paper_numbers
 from wimpsift.reports import write_page
 from wimpsift.reports.format import fixed, num, pct, pct_pm, seconds, table
-from wimpsift.reports.paper_numbers import paper_numbers
 
 KIND_LABELS = {"hit": "Hit", "peak": "Peak", "hitpeak": "HitPeak"}
 METRICS = [("accuracy", "Accuracy"), ("recall", "Recall (WIMP efficiency)"),

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from wimpsift.papers import limit_at, paper_numbers
 from wimpsift.reports import write_page
 from wimpsift.reports.format import MISSING, fixed, num, pm, sci, seconds, table, times
-from wimpsift.reports.paper_numbers import limit_at, paper_numbers
+from wimpsift.stats.timing import SEED_STAGE_KEYS
 
-STAGES = [("workspace_creation", "workspace"), ("toy_generation", "toys"),
-          ("hypothesis_testing", "hypothesis_testing"), ("training", "training"), ("total", "total")]
+#: our stage -> its key in the seed's Table I (papers.toml), the same map the timing table uses
+STAGES = [*SEED_STAGE_KEYS.items(), ("total", "total")]
 STAGE_LABELS = {"workspace_creation": "Workspace creation", "toy_generation": "Toy generation",
                 "hypothesis_testing": "Hypothesis testing", "training": "Network training",
                 "total": "Total"}
@@ -133,7 +134,7 @@ def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
 
     published_text = [f"{c['label']}: " + "; ".join(c["source"][1:3])
                       + ". Points and how they were obtained: "
-                      + f"wimpsift/reports/data/published_limits/{c['name']}.csv."
+                      + f"wimpsift/data/published_limits/{c['name']}.csv."
                       for c in published]
     published_text += [f"Not drawn, no shipped data file: {name}." for name in (missing_published or [])]
 

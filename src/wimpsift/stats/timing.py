@@ -15,10 +15,26 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from wimpsift.papers import LUX_SPEEDUP_CPU, LUX_SPEEDUP_WALL, LUX_TABLE_I_CPU_HOURS
-
 STAGES = ("workspace_creation", "toy_generation", "hypothesis_testing", "training")
 
+#: our stage -> its column in the seed's Table I (``lux_seed.table_i`` of wimpsift/data/papers.toml)
+SEED_STAGE_KEYS = {"workspace_creation": "workspace", "toy_generation": "toys",
+                   "hypothesis_testing": "hypothesis_testing", "training": "training"}
+
+
+def seed_table_i() -> dict[str, dict[str, float]]:
+    """Seed Table I, CPU hours per signal model by our stage names (0 where the seed has
+    none), ``original`` (EFT analysis) and ``neural_network``, plus ``speedup`` (cpu, wall)."""
+    from wimpsift.papers import paper_numbers
+
+    seed = paper_numbers()["lux_seed"]["table_i"]
+    table = {}
+    for name, key in (("original", "traditional_hours"), ("neural_network", "network_hours")):
+        hours = seed[key]
+        table[name] = {stage: float(hours.get(column, 0.0)) for stage, column in SEED_STAGE_KEYS.items()}
+        table[name]["total"] = float(hours["total"])
+    table["speedup"] = {"cpu": float(seed["speedup_cpu"]), "wall": float(seed["speedup_wall"])}
+    return table
 
 
 @dataclass
@@ -100,9 +116,11 @@ def format_table(traditional: StageTimes, network: StageTimes, with_seed: bool =
     if with_seed:
         rows.append("")
         rows.append("paper Table I (CPU hours per signal model):")
+        seed = seed_table_i()
         for label, key in (("original EFT analysis", "original"), ("NN case", "neural_network")):
-            t = LUX_TABLE_I_CPU_HOURS[key]
+            t = seed[key]
             cells = "".join(f"{t[s]:>19.3g}h" if t[s] > 0 else f"{'-':>20}" for s in STAGES)
             rows.append(f"{label:<26}{cells}{t['total']:>11.3g}h")
-        rows.append(f"{'paper speed-up':<26}{'':>80}{LUX_SPEEDUP_CPU:>11.3g}x{LUX_SPEEDUP_WALL:>11.3g}x")
+        speedup = seed["speedup"]
+        rows.append(f"{'paper speed-up':<26}{'':>80}{speedup['cpu']:>11.3g}x{speedup['wall']:>11.3g}x")
     return "\n".join(rows)

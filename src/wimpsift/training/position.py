@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Annotated, Any
@@ -207,6 +208,9 @@ def load_position_model(path: str | Path, parameter: str = "xy_model_path"
         meta = json.loads(payload["meta"])
         model = PositionCNN(PositionCNNArchitecture(**meta.pop("arch")))
         model.load_state_dict(payload["state_dict"])
+    except pickle.UnpicklingError as err:  # a pickle that is not plain tensors and dicts
+        raise DataError(f"{parameter}: {str(path)!r} is not a {FORMAT} file (not a weights-only "
+                        "torch file)") from err
     except Exception as err:  # any unreadable, foreign or inconsistent file
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise DataError(f"{parameter}: {str(path)!r} is not a {FORMAT} file ({reason})") from err
