@@ -22,27 +22,24 @@ from wimpsift.stats.likelihood import BinnedLikelihood
 
 @dataclass(frozen=True)
 class BatchFit:
-    """Best-fit parameters ``(N, P)``, minimum ``nll`` ``(N,)`` and convergence flags."""
+    """Best-fit parameters ``(N, P)`` (columns named by ``names``), minimum ``nll``
+    ``(N,)`` and convergence flags ``(N,)``."""
 
     params: np.ndarray
     nll: np.ndarray
     converged: np.ndarray
+    names: tuple[str, ...]
 
     @property
     def mu(self) -> np.ndarray:
-        return self.params[:, 0]
+        return self.params[:, self.names.index("mu")]
 
+    def column(self, name: str) -> np.ndarray:
+        return self.params[:, self.names.index(name)]
 
-def _initial(lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray, mu: np.ndarray | None) -> np.ndarray:
-    theta = np.clip(aux, 1e-3, None)
-    if mu is None:
-        b_tot = theta @ lik.design[1:].sum(axis=1)
-        s_tot = max(lik.design[0].sum(), 1e-300)
-        mu0 = np.clip((counts.sum(axis=1) - b_tot) / s_tot, 0.0, None) + 0.1 * np.sqrt(
-            np.maximum(counts.sum(axis=1), 1.0)) / s_tot
-    else:
-        mu0 = mu
-    return np.column_stack([mu0, theta])
+    @property
+    def n_not_converged(self) -> int:
+        return int(np.count_nonzero(~self.converged))
 
 
 def _fit_chunk(
@@ -50,18 +47,11 @@ def _fit_chunk(
     max_iter: int, tol: float,
 ) -> BatchFit:
     n_sets, n_par = counts.shape[0], lik.n_params
-    x = _initial(lik, counts, aux, mu)
+    x = lik.start_parameters(counts, aux, mu)
     fixed = np.zeros((n_sets, n_par), dtype=bool)
     if mu is not None:
         fixed[:, 0] = True
     f = lik.nll(x, counts, aux)
-    # a start with nu = 0 where n > 0 (possible with zero templates) is moved inside
-    bad = ~np.isfinite(f)
-    if np.any(bad):
-        x[bad, 1:] = np.clip(x[bad, 1:], 1.0, None)
-        if mu is None:
-            x[bad, 0] = np.maximum(x[bad, 0], 1.0)
-        f = lik.nll(x, counts, aux)
     active_rows = np.arange(n_sets)
     converged = np.zeros(n_sets, dtype=bool)
     eye = np.eye(n_par)
@@ -70,7 +60,7 @@ def _fit_chunk(
             break
         xa, na, aa, fa = x[active_rows], counts[active_rows], aux[active_rows], f[active_rows]
         g = lik.grad(xa, na, aa)
-        h = lik.hessian(xa, na)
+        h = lik.hessian(xa, na, aa)
         at_bound = (xa <= 0.0) & (g > 0.0)
         frozen = at_bound | fixed[active_rows]
         g_red = np.where(frozen, 0.0, g)
@@ -108,7 +98,7 @@ def _fit_chunk(
         f[active_rows] = f_new
         converged[active_rows[done]] = True
         active_rows = active_rows[~done]
-    return BatchFit(params=x, nll=f, converged=converged)
+    return BatchFit(params=x, nll=f, converged=converged, names=lik.parameter_names)
 
 
 def fit_batch(
@@ -123,12 +113,13 @@ def fit_batch(
 ) -> BatchFit:
     """Fit every data set: unconditional when ``mu`` is None, else at fixed ``mu``.
 
-    ``counts`` is ``(N, n_bins)``, ``aux`` ``(N, n_backgrounds)``; ``mu`` a scalar or
-    ``(N,)``.
+    ``counts`` is ``(N, n_bins)``, ``aux`` ``(N, lik.n_aux)``; ``mu`` a scalar or
+    ``(N,)``. Data sets that stop before convergence keep their last iterate and are
+    flagged in ``converged``; the callers count and report them.
     """
     counts = np.atleast_2d(np.asarray(counts, dtype=float))
     n_sets = counts.shape[0]
-    aux = np.broadcast_to(np.asarray(aux, dtype=float), (n_sets, lik.n_params - 1))
+    aux = np.broadcast_to(np.asarray(aux, dtype=float), (n_sets, lik.n_aux))
     mu_arr = None if mu is None else np.broadcast_to(np.asarray(mu, dtype=float), (n_sets,))
     chunk = max(1, max_elements // max(lik.n_bins, 1))
     parts = []
@@ -141,21 +132,34 @@ def fit_batch(
     return BatchFit(
         params=np.concatenate([p.params for p in parts]),
         nll=np.concatenate([p.nll for p in parts]),
-        converged=np.concatenate([p.converged for p in parts]),
+        converged=np.concatenate([p.converged for p in parts]), names=lik.parameter_names,
     )
+
+
+@dataclass(frozen=True)
+class QTildeBatch:
+    """q~_mu of many data sets (``(N,)``, or ``(N, G)`` on a grid), their ``mu_hat``
+    and how many of the ``n_fits`` fits behind them did not converge."""
+
+    q: np.ndarray
+    mu_hat: np.ndarray
+    n_fits: int
+    n_not_converged: int
 
 
 def qtilde_batch(
     lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray, mu: np.ndarray | float,
     free: BatchFit | None = None,
-) -> np.ndarray:
+) -> QTildeBatch:
     """One-sided bounded test statistic q~_mu for each data set (vectorised).
 
     ``q = 2 (nll(mu, theta_hat_hat) - nll(mu_hat, theta_hat))`` when ``mu_hat <= mu``,
-    0 otherwise; ``mu_hat >= 0`` by the bounds (Cowan et al. eq. 16).
+    0 otherwise; ``mu_hat >= 0`` by the bounds (Cowan et al. eq. 16). The free fit's
+    convergence is counted only when it is made here (not when ``free`` is given).
     """
     counts = np.atleast_2d(counts)
-    free = free if free is not None else fit_batch(lik, counts, aux)
+    own_free = free is None
+    free = fit_batch(lik, counts, aux) if free is None else free
     cond = fit_batch(lik, counts, aux, mu)
     mu_arr = np.broadcast_to(np.asarray(mu, dtype=float), free.mu.shape)
     with np.errstate(invalid="ignore"):
@@ -163,4 +167,6 @@ def qtilde_batch(
     # a data set impossible under every hypothesis (events where the model expects
     # none: nll = inf at both fits) excludes nothing: q = 0, the conservative choice
     q = np.where(free.mu > mu_arr, 0.0, np.clip(np.nan_to_num(q, nan=0.0), 0.0, None))
-    return q
+    n_fits = counts.shape[0] * (2 if own_free else 1)
+    failed = cond.n_not_converged + (free.n_not_converged if own_free else 0)
+    return QTildeBatch(q=q, mu_hat=free.mu, n_fits=n_fits, n_not_converged=failed)

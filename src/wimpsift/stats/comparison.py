@@ -176,6 +176,10 @@ def _flat_index(coords: np.ndarray, edges: list[np.ndarray]) -> tuple[np.ndarray
     return np.ravel_multi_index(idx, tuple(e.size - 1 for e in edges)), valid
 
 
+def _with_gamma_aux(theta_aux: np.ndarray, lik: BinnedLikelihood) -> np.ndarray:
+    return np.concatenate([theta_aux, np.ones((theta_aux.shape[0], lik.n_gamma))], axis=1)
+
+
 def _likelihood_config(config: ComparisonConfig, per_source: LikelihoodConfig) -> LikelihoodConfig:
     if config.combined_background_width is None:
         return per_source
@@ -249,8 +253,10 @@ def compare_analyses(
             pe_rng = np.random.default_rng([config.seed, int(round(mass * 1000)), 7])
             wall0, cpu0 = time.perf_counter(), time.process_time()
             pe_events, pe_id = draw_experiments(pool_for_mass(mass), expected, n_pe, pe_rng)
+            # normalisation observables randomised, the MC-statistics ones at 1: every
+            # experiment is judged with the one simulation the templates were made from
             sigma = net_models[mass].sigma
-            pe_aux = 1.0 + sigma * pe_rng.standard_normal((n_pe, sigma.size))
+            theta_aux = 1.0 + sigma * pe_rng.standard_normal((n_pe, sigma.size))
             draw = {"cpu_s": {"toy_generation": time.process_time() - cpu0},
                     "wall_s": {"toy_generation": time.perf_counter() - wall0}}
             for timer in (t_net, t_trad):
@@ -258,10 +264,12 @@ def compare_analyses(
             with t_net.stage("toy_generation"):
                 g = np.asarray(scorer.score(pe_events), dtype=float)
                 idx, ok = _flat_index(g[:, None], list(ts.bin_edges))
-                net_pe[mass] = (bin_experiments(idx, ok, pe_id, n_pe, ts.n_bins), pe_aux)
+                net_pe[mass] = (bin_experiments(idx, ok, pe_id, n_pe, ts.n_bins),
+                                _with_gamma_aux(theta_aux, net_models[mass]))
             with t_trad.stage("toy_generation"):
                 idx, ok = _flat_index(event_coordinates(pe_events), binning.edges())
-                trad_pe[mass] = (bin_experiments(idx, ok, pe_id, n_pe, tt.n_bins), pe_aux)
+                trad_pe[mass] = (bin_experiments(idx, ok, pe_id, n_pe, tt.n_bins),
+                                 _with_gamma_aux(theta_aux, trad_models[mass]))
         info[mass] = {"n_bins_network": ts.n_bins, "n_bins_traditional": tt.n_bins,
                       "expected_signal_at_sigma_ref": expected_signal,
                       "expected_background": float(sum(expected.values())),

@@ -6,7 +6,13 @@ q~_mu values of the Neyman construction) and its share of background-only toys
 (their q~_mu on the whole grid). Neither needs the other chunks, so all tasks run at
 once; the driver then merges the chunks, computes p-values and limits. Finished
 tasks are cached as ``.npz`` under ``cache_dir/<config hash>/``, so an interrupted
-run started again only computes what is missing.
+run started again only computes what is missing. Times of tasks read from the cache
+were measured by an earlier run: they are added to the timer all the same (the work
+was done) and counted in ``extra["n_toy_tasks_from_cache"]`` and
+``StageTimes.from_cache`` so that the timing table can mark them.
+
+Toys are drawn at the nuisance values of ``LimitConfig.toy_nuisances`` (profiled on
+each mass's data by default, see :mod:`wimpsift.stats.limits`).
 
 The cluster is a :class:`dask.distributed.LocalCluster` by default, any running
 scheduler with ``scheduler_address``, or no cluster at all with ``synchronous``.
@@ -40,12 +46,16 @@ from wimpsift.stats.templates import TemplateSet
 from wimpsift.stats.teststat import asimov_background
 from wimpsift.stats.timing import StageTimes
 from wimpsift.stats.toys import (
+    Nuisances,
     ToyDistribution,
     limits_from_pvalues,
+    nominal_nuisances,
+    profiled_nuisances,
     qtilde_on_grid,
+    warn_not_converged,
 )
 
-TASK_VERSION = 1
+TASK_VERSION = 2
 
 
 class DaskConfig(StatsConfig):
@@ -63,24 +73,37 @@ class DaskConfig(StatsConfig):
 def toy_chunk(
     templates: dict[str, Any], likelihood_config: dict[str, Any], mu_grid: list[float],
     n_toys: int, n_background_toys: int, seed: int, mass_index: int, chunk: int,
+    theta: list[list[float]], gamma: list[list[float]],
 ) -> dict[str, Any]:
-    """One task: toy q~ distributions on the grid and background-only toy statistics."""
+    """One task: toy q~ distributions on the grid and background-only toy statistics.
+
+    ``theta``/``gamma`` hold the nuisance values the toys are drawn at: row 0 for the
+    background-only toys, row ``1 + j`` for grid strength ``j``."""
     times = StageTimes()
     with times.stage("workspace_creation"):
         lik = BinnedLikelihood(TemplateSet.from_dict(templates), LikelihoodConfig(**likelihood_config))
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(mass_index), int(chunk)]))
     grid = np.asarray(mu_grid, dtype=float)
+    nuisances = Nuisances(theta=np.asarray(theta, dtype=float).reshape(grid.size + 1, -1),
+                          gamma=np.asarray(gamma, dtype=float).reshape(grid.size + 1, -1))
+    (b_theta, b_gamma), per_mu = nuisances.split_first()
     q_sb = np.empty((grid.size, n_toys))
+    n_fits, failed = 0, 0
     for j, mu in enumerate(grid):
+        th, ga = per_mu.row(j)
         with times.stage("toy_generation"):
-            counts, aux = lik.sample(np.concatenate([[mu], np.ones(lik.n_params - 1)]), n_toys, rng)
+            counts, aux = lik.sample(np.concatenate([[mu], th]), n_toys, rng, gamma=ga)
         with times.stage("hypothesis_testing"):
-            q_sb[j] = np.sort(qtilde_batch(lik, counts, aux, mu))
+            qt = qtilde_batch(lik, counts, aux, mu)
+        q_sb[j] = np.sort(qt.q)
+        n_fits, failed = n_fits + qt.n_fits, failed + qt.n_not_converged
     with times.stage("toy_generation"):
-        b_counts, b_aux = lik.sample(lik.nominal_parameters(0.0), n_background_toys, rng)
+        b_counts, b_aux = lik.sample(np.concatenate([[0.0], b_theta]), n_background_toys, rng,
+                                     gamma=b_gamma)
     with times.stage("hypothesis_testing"):
-        q_b, _ = qtilde_on_grid(lik, b_counts, b_aux, grid)
-    return {"q_sb": q_sb, "q_b": q_b, "times": times.to_dict()}
+        qb = qtilde_on_grid(lik, b_counts, b_aux, grid)
+    return {"q_sb": q_sb, "q_b": qb.q, "times": times.to_dict(),
+            "fits": np.array([n_fits + qb.n_fits, failed + qb.n_not_converged]), "cached": False}
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -91,7 +114,7 @@ def _split(total: int, parts: int) -> list[int]:
 def _save(path: Path, result: dict[str, Any]) -> None:
     times = result["times"]
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, q_sb=result["q_sb"], q_b=result["q_b"],
+        np.savez(fh, q_sb=result["q_sb"], q_b=result["q_b"], fits=result["fits"],
                  cpu=np.array([times["cpu_s"].get(s, 0.0) for s in StageTimes().cpu_s]),
                  wall=np.array([times["wall_s"].get(s, 0.0) for s in StageTimes().wall_s]))
 
@@ -99,7 +122,7 @@ def _save(path: Path, result: dict[str, Any]) -> None:
 def _load(path: Path) -> dict[str, Any]:
     names = list(StageTimes().cpu_s)
     with np.load(path) as data:
-        return {"q_sb": data["q_sb"], "q_b": data["q_b"],
+        return {"q_sb": data["q_sb"], "q_b": data["q_b"], "fits": data["fits"], "cached": True,
                 "times": {"cpu_s": dict(zip(names, data["cpu"].tolist(), strict=True)),
                           "wall_s": dict(zip(names, data["wall"].tolist(), strict=True))}}
 
@@ -200,10 +223,15 @@ def limits_over_masses(
             asimov = asimov_background(lik, counts, aux)
             asym_exp = asymptotic_expected(lik, asimov, cl)
             asym_obs, mu_hat = asymptotic_upper_limit(lik, counts, aux, cl, asimov)
-        grid = _mu_grid(asym_exp, asym_obs, limit_config.mu_grid_points,
-                        wide=pseudo_experiments is not None)
+            grid = _mu_grid(asym_exp, asym_obs, limit_config.mu_grid_points,
+                            wide=pseudo_experiments is not None)
+            at = np.concatenate([[0.0], grid])
+            nuisances, n_bad = (profiled_nuisances(lik, counts, aux, at)
+                                if limit_config.toy_nuisances == "profiled"
+                                else (nominal_nuisances(lik, at), 0))
         prepared[mass] = {"index": i, "grid": grid, "counts": counts, "aux": aux,
-                          "asym_exp": asym_exp, "asym_obs": asym_obs, "mu_hat": mu_hat}
+                          "asym_exp": asym_exp, "asym_obs": asym_obs, "mu_hat": mu_hat,
+                          "nuisances": nuisances, "fits": np.array([at.size, n_bad])}
     n_chunks = dask_config.n_chunks
     toys = _split(limit_config.n_toys, n_chunks)
     btoys = _split(limit_config.n_background_toys, n_chunks)
@@ -218,6 +246,7 @@ def limits_over_masses(
                 "mu_grid": p["grid"].tolist(), "n_toys": max(toys[c], 1),
                 "n_background_toys": max(btoys[c], 1), "seed": limit_config.seed,
                 "mass_index": p["index"], "chunk": c,
+                "theta": p["nuisances"].theta.tolist(), "gamma": p["nuisances"].gamma.tolist(),
             }
     run_key = config_hash({"version": TASK_VERSION, "tasks": {f"{k[0]}_{k[1]}": v for k, v in tasks.items()}})
     wall0 = time.perf_counter()
@@ -226,6 +255,8 @@ def limits_over_masses(
     task_wall = {s: sum(r["times"]["wall_s"].get(s, 0.0) for r in results.values()) for s in timer.wall_s}
     for r in results.values():
         timer.add(r["times"], wall=False)
+        if r["cached"]:
+            timer.add_cached(r["times"])
     total_task_wall = sum(task_wall.values())
     if total_task_wall > 0:
         for s, w in task_wall.items():
@@ -240,18 +271,21 @@ def limits_over_masses(
                 np.concatenate([r["q_sb"] for r in parts], axis=1), axis=1))
             q_b = np.concatenate([r["q_b"] for r in parts], axis=0)
             b_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_b), cl)
-            q_obs, _ = qtilde_on_grid(lik, p["counts"][None, :], p["aux"][None, :], p["grid"])
-            observed_mu = float(limits_from_pvalues(p["grid"], dist.pvalues(q_obs), cl)[0])
+            q_obs = qtilde_on_grid(lik, p["counts"][None, :], p["aux"][None, :], p["grid"])
+            observed_mu = float(limits_from_pvalues(p["grid"], dist.pvalues(q_obs.q), cl)[0])
+        fits = p["fits"] + sum(r["fits"] for r in parts) + [q_obs.n_fits, q_obs.n_not_converged]
         expected = {band_key(n): float(np.quantile(b_limits, stats.norm.cdf(n))) for n in BAND_SIGMAS}
         pseudo = None
         if pseudo_experiments is not None and mass in pseudo_experiments:
             with timer.stage("hypothesis_testing"):
                 pe_counts, pe_aux = pseudo_experiments[mass]
                 pe_counts, pe_aux = lik.check_data(np.atleast_2d(pe_counts), np.atleast_2d(pe_aux))
-                q_pe, _ = qtilde_on_grid(lik, pe_counts, pe_aux, p["grid"])
-                pe_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_pe), cl)
+                q_pe = qtilde_on_grid(lik, pe_counts, pe_aux, p["grid"])
+                pe_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_pe.q), cl)
+            fits = fits + [q_pe.n_fits, q_pe.n_not_converged]
             pseudo = {band_key(n): float(np.quantile(pe_limits, stats.norm.cdf(n))) for n in BAND_SIGMAS}
             pseudo["fraction_beyond_grid"] = float(np.mean(~np.isfinite(pe_limits)))
+        warn_not_converged(int(fits[1]), int(fits[0]), f"limits at {mass:g} GeV")
         pcl = None
         if limit_config.power_constraint is not None:
             pcl = max(observed_mu, float(np.quantile(b_limits, limit_config.power_constraint)))
@@ -260,7 +294,9 @@ def limits_over_masses(
             observed_mu=observed_mu, expected_mu=expected, mu_hat=p["mu_hat"], power_constrained_mu=pcl,
             extra={"asymptotic_observed_mu": p["asym_obs"], "asymptotic_median_mu": p["asym_exp"][0],
                    "fraction_background_toys_beyond_grid": float(np.mean(~np.isfinite(b_limits))),
-                   "n_toys_per_strength": float(dist.n_toys), "n_background_toys": float(q_b.shape[0])},
+                   "n_toys_per_strength": float(dist.n_toys), "n_background_toys": float(q_b.shape[0]),
+                   "n_fits": float(fits[0]), "n_fits_not_converged": float(fits[1]),
+                   "n_toy_tasks_from_cache": float(sum(bool(r["cached"]) for r in parts))},
             pseudo_experiment_mu=pseudo,
         )
     return out

@@ -6,7 +6,13 @@ Two threshold methods, one statistic (q~_mu, :mod:`wimpsift.stats.teststat`):
   set; median expected limit and bands from ``sqrt(q_mu,A) = Phi^-1(CL) + N``
   (their eq. 89, solved self-consistently because ``sigma`` depends on ``mu``);
 * ``toys``: a Neyman construction on a grid of strengths (:mod:`wimpsift.stats.toys`);
-  median and bands are quantiles of the limits of background-only toys.
+  median and bands are quantiles of the limits of background-only toys. With
+  ``toy_nuisances="profiled"`` (the default) the toys of each strength are drawn at
+  the data's conditional best-fit nuisance parameters at that strength, and the
+  background-only toys at those of ``mu = 0`` (alea's and pyhf's construction);
+  ``"nominal"`` draws every toy at the nominal values. Fits that did not converge are
+  counted in ``LimitResult.extra`` (``n_fits``, ``n_fits_not_converged``) and warned
+  about.
 
 ``power_constraint`` (the critical power ``pi_crit``; arXiv:2105.00599 recommends
 0.159, the -1 sigma band; LUX 2013 used 0.5, the median) stops the reported limit
@@ -35,7 +41,16 @@ from wimpsift.stats.teststat import (
     pvalue_qtilde,
     qtilde,
 )
-from wimpsift.stats.toys import StageTimer, _no_timer, build_distribution, toy_limits
+from wimpsift.stats.toys import (
+    StageTimer,
+    _no_timer,
+    build_distribution,
+    limits_from_pvalues,
+    nominal_nuisances,
+    profiled_nuisances,
+    qtilde_on_grid,
+    warn_not_converged,
+)
 
 BAND_SIGMAS = (-2, -1, 0, 1, 2)
 
@@ -53,6 +68,7 @@ class LimitConfig(StatsConfig):
     n_background_toys: int = Field(default=1000, ge=10, description="background-only toys for bands")
     mu_grid_points: int = Field(default=24, ge=3)
     power_constraint: float | None = Field(default=None, gt=0.0, lt=1.0)
+    toy_nuisances: Literal["profiled", "nominal"] = "profiled"
     seed: int = Field(default=0, ge=0)
 
 
@@ -190,11 +206,26 @@ def upper_limit(
     else:
         rng = np.random.default_rng(config.seed)
         grid = _mu_grid(asym_expected, asym_obs, config.mu_grid_points)
-        dist = build_distribution(lik, grid, config.n_toys, rng, timer=timer)
-        observed = float(toy_limits(lik, dist, counts, aux, cl, timer=timer)[0])
+        with timer("hypothesis_testing"):
+            nuisances, n_bad_profile = (
+                profiled_nuisances(lik, counts, aux, np.concatenate([[0.0], grid]))
+                if config.toy_nuisances == "profiled"
+                else (nominal_nuisances(lik, np.concatenate([[0.0], grid])), 0))
+        background, per_mu = nuisances.split_first()
+        dist = build_distribution(lik, grid, config.n_toys, rng, nuisances=per_mu, timer=timer)
+        with timer("hypothesis_testing"):
+            q_obs = qtilde_on_grid(lik, counts, aux, grid)
+            observed = float(limits_from_pvalues(grid, dist.pvalues(q_obs.q), cl)[0])
         with timer("toy_generation"):
-            b_counts, b_aux = lik.sample(lik.nominal_parameters(0.0), config.n_background_toys, rng)
-        b_limits = toy_limits(lik, dist, b_counts, b_aux, cl, timer=timer)
+            b_theta, b_gamma = background
+            b_counts, b_aux = lik.sample(np.concatenate([[0.0], b_theta]), config.n_background_toys,
+                                         rng, gamma=b_gamma)
+        with timer("hypothesis_testing"):
+            q_b = qtilde_on_grid(lik, b_counts, b_aux, grid)
+            b_limits = limits_from_pvalues(grid, dist.pvalues(q_b.q), cl)
+        n_fits = dist.n_fits + q_obs.n_fits + q_b.n_fits + grid.size + 1
+        n_bad = dist.n_not_converged + q_obs.n_not_converged + q_b.n_not_converged + n_bad_profile
+        warn_not_converged(n_bad, n_fits, f"limit at {lik.templates.mass_gev} GeV")
         quantiles = {n: float(stats.norm.cdf(n)) for n in BAND_SIGMAS}
         expected = {band_key(n): float(np.quantile(b_limits, q)) for n, q in quantiles.items()}
         pcl_floor = float(np.quantile(b_limits, config.power_constraint)) \
@@ -203,6 +234,8 @@ def upper_limit(
             "asymptotic_observed_mu": asym_obs,
             "asymptotic_median_mu": asym_expected[0],
             "fraction_background_toys_beyond_grid": float(np.mean(~np.isfinite(b_limits))),
+            "n_fits": float(n_fits),
+            "n_fits_not_converged": float(n_bad),
         }
     pcl = None if pcl_floor is None else max(observed, pcl_floor)
     return LimitResult(
