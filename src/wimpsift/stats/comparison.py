@@ -19,7 +19,14 @@ toys and times them by the seed's Table I stages. It is the core of
   background-only experiments, drawn as events, binned by both analyses; their limit
   quantiles measure each analysis's true sensitivity, including the cost of templates
   filled from finite simulation (sparse multi-dimensional templates understate the
-  background where the signal is, which their own template toys cannot see).
+  background where the signal is, which their own template toys cannot see);
+* coverage: when the pool also holds signal events of the mass (``label`` 1), as many
+  experiments again with signal injected at ``coverage_injection`` times the network
+  analysis' asymptotic median expected limit (the same injected strength and events
+  for both analyses); ``extra["coverage"]`` of each limit is the fraction of them
+  whose 90 % CL limit is at or above the injected strength. The toy thresholds are
+  those of the mass's one pseudo-data set (profiled on it), applied to every
+  experiment.
 """
 
 from __future__ import annotations
@@ -39,7 +46,9 @@ from wimpsift.provenance import atomic_path
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.distributed import DaskConfig, limits_over_masses
 from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
-from wimpsift.stats.limits import LimitConfig, LimitResult
+from wimpsift.stats.limits import LimitConfig, LimitResult, asymptotic_expected
+from wimpsift.stats.templates import TemplateSet
+from wimpsift.stats.teststat import asimov_background
 from wimpsift.stats.timing import StageTimes, speedups
 from wimpsift.stats.traditional import (
     TraditionalBinning,
@@ -64,6 +73,9 @@ class ComparisonConfig(StatsConfig):
     limits: LimitConfig = Field(default_factory=lambda: LimitConfig(method="toys"))
     dask: DaskConfig = Field(default_factory=lambda: DaskConfig(synchronous=True, progress=False))
     n_pseudo_experiments: int = Field(default=0, ge=0)
+    #: injected signal of the coverage experiments, in units of the network analysis'
+    #: asymptotic median expected limit (0: no coverage experiments)
+    coverage_injection: float = Field(default=1.0, ge=0)
     #: one combined background with this relative width for both analyses (the seed's
     #: 2013 reproduction: sigma = mu, i.e. 1.0); None keeps one component per source
     combined_background_width: float | None = Field(default=None, gt=0)
@@ -91,6 +103,63 @@ class ComparisonResult:
             else:
                 out[m] = self.network[m].expected_mu[which] / self.traditional[m].expected_mu[which]
         return out
+
+    def comparison(
+        self, mc_events_network: float | None = None, mc_events_traditional: float | None = None,
+        simulation_cpu_s_per_event: float | None = None, mc_events_used: float | None = None,
+    ) -> dict[str, Any]:
+        """The issue-12 summary keys (``benchmarks/bench_limits.py``'s last line and
+        ``metrics.json["comparison"]``); ``None`` where not measured.
+
+        ``speedup_cpu_4d`` is end to end: each analysis' CPU plus the simulation it needed
+        (``mc_events_*`` events needed to come within 5 % of its converged limit, at
+        ``simulation_cpu_s_per_event``); without a convergence study both are charged the
+        ``mc_events_used`` they were given (``simulation_events`` says which).
+        ``limit_ratio_*`` is network / traditional over masses on the same event-level
+        pseudo-experiments (template toys when there are none: ``limit_ratio_kind``);
+        ``coverage_*`` the mean over masses of the signal-injected experiments' coverage.
+        """
+        pseudo = all(r.pseudo_experiment_mu is not None for r in self.network.values())
+        ratios = list(self.limit_ratio("pseudo_median" if pseudo else "median").values())
+        needed = mc_events_network is not None and mc_events_traditional is not None
+        ev_net = mc_events_network if needed else mc_events_used
+        ev_trad = mc_events_traditional if needed else mc_events_used
+        sim = simulation_cpu_s_per_event
+        cpu_net, cpu_trad = self.times_network.total_cpu_s, self.times_traditional.total_cpu_s
+        if sim is not None and ev_net is not None and ev_trad is not None:
+            cpu_net, cpu_trad = cpu_net + sim * ev_net, cpu_trad + sim * ev_trad
+
+        def coverage(results: dict[float, LimitResult]) -> tuple[float | None, float | None]:
+            values = [r.extra["coverage"] for r in results.values() if "coverage" in r.extra]
+            errors = [r.extra["coverage_error"] for r in results.values() if "coverage" in r.extra]
+            if not values:
+                return None, None
+            return float(np.mean(values)), float(np.sqrt(np.sum(np.square(errors)))) / len(errors)
+
+        cov_net, cov_net_err = coverage(self.network)
+        cov_trad, cov_trad_err = coverage(self.traditional)
+        return {
+            "speedup_cpu_4d": cpu_trad / cpu_net if cpu_net > 0 else None,
+            "speedup_cpu_4d_nuisance": None,
+            "speedup_cpu_5d": None,
+            "limit_ratio_min": float(np.nanmin(ratios)) if ratios else None,
+            "limit_ratio_max": float(np.nanmax(ratios)) if ratios else None,
+            "coverage_network": cov_net,
+            "coverage_traditional": cov_trad,
+            "mc_events_network": mc_events_network,
+            "mc_events_traditional": mc_events_traditional,
+            "limit_ratio_kind": "event_level_pseudo_experiments" if pseudo else "template_toys",
+            "coverage_error_network": cov_net_err,
+            "coverage_error_traditional": cov_trad_err,
+            "simulation_events": "needed_for_5_percent" if needed else "as_used",
+            "simulation_cpu_s_per_event": sim,
+            "mc_events_used": mc_events_used,
+            "fits_not_converged": {
+                "network": sum(r.extra.get("n_fits_not_converged", 0.0) for r in self.network.values()),
+                "traditional": sum(r.extra.get("n_fits_not_converged", 0.0)
+                                   for r in self.traditional.values()),
+            },
+        }
 
     def metrics(self) -> dict[str, Any]:
         """JSON-able summary: per mass limits of both analyses, timings, speed-ups."""
@@ -176,6 +245,19 @@ def _flat_index(coords: np.ndarray, edges: list[np.ndarray]) -> tuple[np.ndarray
     return np.ravel_multi_index(idx, tuple(e.size - 1 for e in edges)), valid
 
 
+def _bin_network(scorer: Scorer, events: pd.DataFrame, experiment: np.ndarray, n: int,
+                 templates: TemplateSet) -> np.ndarray:
+    g = np.asarray(scorer.score(events), dtype=float)
+    idx, ok = _flat_index(g[:, None], list(templates.bin_edges))
+    return bin_experiments(idx, ok, experiment, n, templates.n_bins)
+
+
+def _bin_traditional(events: pd.DataFrame, experiment: np.ndarray, n: int, binning: TraditionalBinning,
+                     templates: TemplateSet) -> np.ndarray:
+    idx, ok = _flat_index(event_coordinates(events), binning.edges())
+    return bin_experiments(idx, ok, experiment, n, templates.n_bins)
+
+
 def _with_gamma_aux(theta_aux: np.ndarray, lik: BinnedLikelihood) -> np.ndarray:
     return np.concatenate([theta_aux, np.ones((theta_aux.shape[0], lik.n_gamma))], axis=1)
 
@@ -206,6 +288,8 @@ def compare_analyses(
     info: dict[float, dict[str, Any]] = {}
     net_pe: dict[float, tuple[np.ndarray, np.ndarray]] = {}
     trad_pe: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    net_sig: dict[float, tuple[np.ndarray, np.ndarray, float]] = {}
+    trad_sig: dict[float, tuple[np.ndarray, np.ndarray, float]] = {}
     n_pe = config.n_pseudo_experiments if pool_for_mass is not None else 0
     state = None
     for mass in sorted(masses_gev):
@@ -252,7 +336,8 @@ def compare_analyses(
             # each analysis would do alone, so it is timed for both
             pe_rng = np.random.default_rng([config.seed, int(round(mass * 1000)), 7])
             wall0, cpu0 = time.perf_counter(), time.process_time()
-            pe_events, pe_id = draw_experiments(pool_for_mass(mass), expected, n_pe, pe_rng)
+            pool = pool_for_mass(mass)
+            pe_events, pe_id = draw_experiments(pool, expected, n_pe, pe_rng)
             # normalisation observables randomised, the MC-statistics ones at 1: every
             # experiment is judged with the one simulation the templates were made from
             sigma = net_models[mass].sigma
@@ -262,14 +347,27 @@ def compare_analyses(
             for timer in (t_net, t_trad):
                 timer.add(draw)
             with t_net.stage("toy_generation"):
-                g = np.asarray(scorer.score(pe_events), dtype=float)
-                idx, ok = _flat_index(g[:, None], list(ts.bin_edges))
-                net_pe[mass] = (bin_experiments(idx, ok, pe_id, n_pe, ts.n_bins),
+                net_pe[mass] = (_bin_network(scorer, pe_events, pe_id, n_pe, ts),
                                 _with_gamma_aux(theta_aux, net_models[mass]))
             with t_trad.stage("toy_generation"):
-                idx, ok = _flat_index(event_coordinates(pe_events), binning.edges())
-                trad_pe[mass] = (bin_experiments(idx, ok, pe_id, n_pe, tt.n_bins),
+                trad_pe[mass] = (_bin_traditional(pe_events, pe_id, n_pe, binning, tt),
                                  _with_gamma_aux(theta_aux, trad_models[mass]))
+            signal_pool = pool[pool["label"] == 1] if "label" in pool.columns else pool.iloc[:0]
+            if config.coverage_injection > 0 and len(signal_pool):
+                # not timed: coverage is a check of both analyses, not work of either
+                lik_net = net_models[mass]
+                median = asymptotic_expected(lik_net, asimov_background(lik_net, net_obs[mass]), 0.9,
+                                             (0,))[0]
+                mu_inj = config.coverage_injection * median
+                sig_name = str(signal_pool["source"].iloc[0])
+                sig_events, sig_id = draw_experiments(
+                    pd.concat([pool[pool["label"] == 0], signal_pool]),
+                    {**expected, sig_name: mu_inj * expected_signal}, n_pe, pe_rng)
+                theta_aux = 1.0 + sigma * pe_rng.standard_normal((n_pe, sigma.size))
+                net_sig[mass] = (_bin_network(scorer, sig_events, sig_id, n_pe, ts),
+                                 _with_gamma_aux(theta_aux, net_models[mass]), mu_inj)
+                trad_sig[mass] = (_bin_traditional(sig_events, sig_id, n_pe, binning, tt),
+                                  _with_gamma_aux(theta_aux, trad_models[mass]), mu_inj)
         info[mass] = {"n_bins_network": ts.n_bins, "n_bins_traditional": tt.n_bins,
                       "expected_signal_at_sigma_ref": expected_signal,
                       "expected_background": float(sum(expected.values())),
@@ -277,10 +375,11 @@ def compare_analyses(
 
     net = limits_over_masses(net_models, net_obs, config.limits, config.dask,
                              cache_dir=None if cache_dir is None else f"{cache_dir}/network", timer=t_net,
-                             pseudo_experiments=net_pe or None)
+                             pseudo_experiments=net_pe or None, signal_experiments=net_sig or None)
     trad = limits_over_masses(trad_models, trad_obs, config.limits, config.dask,
                               cache_dir=None if cache_dir is None else f"{cache_dir}/traditional",
-                              timer=t_trad, pseudo_experiments=trad_pe or None)
+                              timer=t_trad, pseudo_experiments=trad_pe or None,
+                              signal_experiments=trad_sig or None)
     return ComparisonResult(network=net, traditional=trad, times_network=t_net,
                             times_traditional=t_trad, info=info)
 

@@ -201,6 +201,7 @@ def limits_over_masses(
     cache_dir: str | Path | None = None,
     timer: StageTimes | None = None,
     pseudo_experiments: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
+    signal_experiments: Mapping[float, tuple[np.ndarray, np.ndarray, float]] | None = None,
 ) -> dict[float, LimitResult]:
     """Toy-based limits and bands for every mass, the toys spread over Dask workers.
 
@@ -209,6 +210,9 @@ def limits_over_masses(
     ``pseudo_experiments[mass]`` (``(K, n_bins)`` counts and ``(K, n_backgrounds)``
     global observables, e.g. binned event-level background-only experiments) get limits
     from the same construction; their quantiles are ``LimitResult.pseudo_experiment_mu``.
+    Optional ``signal_experiments[mass]`` (counts, global observables and the injected
+    ``mu``) measure coverage: ``extra["coverage"]`` is the fraction of their limits at
+    or above the injected ``mu`` (``extra["coverage_error"]`` its binomial error).
     """
     limit_config = limit_config or LimitConfig(method="toys")
     dask_config = dask_config or DaskConfig()
@@ -285,6 +289,18 @@ def limits_over_masses(
             fits = fits + [q_pe.n_fits, q_pe.n_not_converged]
             pseudo = {band_key(n): float(np.quantile(pe_limits, stats.norm.cdf(n))) for n in BAND_SIGMAS}
             pseudo["fraction_beyond_grid"] = float(np.mean(~np.isfinite(pe_limits)))
+        coverage: dict[str, float] = {}
+        if signal_experiments is not None and mass in signal_experiments:
+            with timer.stage("hypothesis_testing"):
+                sig_counts, sig_aux, mu_injected = signal_experiments[mass]
+                sig_counts, sig_aux = lik.check_data(np.atleast_2d(sig_counts), np.atleast_2d(sig_aux))
+                q_sig = qtilde_on_grid(lik, sig_counts, sig_aux, p["grid"])
+                sig_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_sig.q), cl)
+            fits = fits + [q_sig.n_fits, q_sig.n_not_converged]
+            covered = float(np.mean(sig_limits >= mu_injected))
+            coverage = {"coverage": covered, "coverage_mu_injected": float(mu_injected),
+                        "coverage_error": float(np.sqrt(covered * (1 - covered) / sig_limits.size)),
+                        "coverage_n_experiments": float(sig_limits.size)}
         warn_not_converged(int(fits[1]), int(fits[0]), f"limits at {mass:g} GeV")
         pcl = None
         if limit_config.power_constraint is not None:
@@ -296,7 +312,8 @@ def limits_over_masses(
                    "fraction_background_toys_beyond_grid": float(np.mean(~np.isfinite(b_limits))),
                    "n_toys_per_strength": float(dist.n_toys), "n_background_toys": float(q_b.shape[0]),
                    "n_fits": float(fits[0]), "n_fits_not_converged": float(fits[1]),
-                   "n_toy_tasks_from_cache": float(sum(bool(r["cached"]) for r in parts))},
+                   "n_toy_tasks_from_cache": float(sum(bool(r["cached"]) for r in parts)),
+                   **coverage},
             pseudo_experiment_mu=pseudo,
         )
     return out
