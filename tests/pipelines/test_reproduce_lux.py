@@ -23,6 +23,14 @@ def test_reproduce_lux_tiny(tmp_path):
     assert metrics["speedup_cpu"] > 1  # the 1-D analysis is cheaper than the 4-D one
     network = written["network"][0]
     assert 0 < network["output_mi_bits"] <= 1 and 0.5 < network["auc"] <= 1
+    # 300 test events cannot resolve the MI comparison to 1 %: never "complete"
+    assert network["mi_resolved"] is False and network["mi_complete"] is False
+    assert network["mi_test_events_needed"] > network["n_test"]
+    summary = written["comparison"]
+    assert summary["simulation_cpu_s_per_event"] > 0 and summary["speedup_cpu_4d"] > 1
+    assert summary["limit_ratio_kind"] == "template_toys"  # no event-level experiments here
+    assert summary["coverage_network"] is None and summary["mc_events_network"] is None
+    assert "speedup_cpu_4d" in (tmp_path / "report.html").read_text()
 
 
 @pytest.mark.parametrize(

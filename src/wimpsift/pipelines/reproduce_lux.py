@@ -10,7 +10,15 @@ inputs, prompt fraction, 2-D projections, Fig. 4) → ``report.html`` and
 ``metrics.json``.
 
 Samples are cached under ``DIR/cache`` and the limit toys under ``DIR/cache/limits``,
-so an interrupted run resumes without redoing that work.
+so an interrupted run resumes without redoing that work; timings read from the cache
+are marked in the timing table.
+
+``metrics.json["comparison"]`` holds the issue-12 summary (the keys of
+``benchmarks/bench_limits.py``'s last line, :meth:`ComparisonResult.comparison`): the
+end-to-end CPU speed-up with the simulation each analysis used (its CPU per event
+measured in this run on a small fresh simulation), network/traditional limit ratios on
+the same event-level experiments, and 90 % CL coverage on signal-injected ones.
+``scripts/lux_results_table.py`` turns it into the README's table.
 """
 
 from __future__ import annotations
@@ -89,6 +97,20 @@ def _samples(cfg: ReproduceLuxConfig, cache: Path, prompt_fraction: bool = False
     ))
 
 
+def simulation_cpu_s_per_event(samples: Any, n_events: int = 500, seed: int = 12345) -> float:
+    """CPU seconds per in-window event of a fresh (uncached) simulation of every
+    background source, ``n_events`` each: the price of the templates' simulation."""
+    from wimpsift.sources import make_source
+    from wimpsift.training.samples import simulate_in_window
+
+    cpu0, kept = time.process_time(), 0
+    for name in samples.background_names:
+        source = make_source(samples.detector, name, sigma_cm2=samples.config.sigma_cm2)
+        table, _ = simulate_in_window(samples.detector, source, n_events, seed, 20_000_000)
+        kept += len(table)
+    return (time.process_time() - cpu0) / max(kept, 1)
+
+
 def reproduce(scale: str = "quick", output: str | Path = "lux", seed: int = 0, **overrides: Any) -> dict:
     """Entry point used by ``wimpsift run``; returns the metrics written to metrics.json."""
     return run_reproduce_lux(make_config(scale, seed=seed, **overrides), output)
@@ -146,11 +168,11 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
     )
     pool = None
     if cfg.n_pseudo_experiments:
+        # independent simulation: backgrounds, and signal for the coverage experiments
         independent = _samples(cfg, cache / "samples_independent", seed_offset=1000)
-        pool_table = independent.background()
 
         def pool(mass: float) -> pd.DataFrame:
-            return pool_table
+            return independent.for_mass(mass)
 
     stamp(f"networks and limits for {len(cfg.masses_gev)} masses (network and traditional analyses)")
     result = compare_analyses(sorted(cfg.masses_gev), samples.for_mass, train, samples.detector,
@@ -158,6 +180,10 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
                               cache_dir=str(cache / "limits"))
     write_comparison(result, out, comparison, cfg.seed)
     timing_text = format_table(result.times_traditional, result.times_network)
+    stamp("simulation cost per event (a small fresh simulation of every background)")
+    mc_used = float(cfg.n_signal + cfg.n_background * len(samples.background_names))
+    summary = result.comparison(simulation_cpu_s_per_event=simulation_cpu_s_per_event(samples),
+                                mc_events_used=mc_used)
 
     stamp("independent training for the transfer-learning comparison")
     independent_models = train_masses(nn_config.model_copy(update={"mode": "independent"}),
@@ -199,6 +225,11 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
                 "observed_limit_traditional_cm2": value["traditional"]["observed_sigma_nucleon_cm2"],
                 "expected_limit_ratio": value["expected_limit_ratio"],
                 "pseudo_experiment_limit_ratio": value["pseudo_experiment_limit_ratio"],
+                "coverage_network": value["network"]["extra"].get("coverage"),
+                "coverage_traditional": value["traditional"]["extra"].get("coverage"),
+                "fits_not_converged_network": value["network"]["extra"].get("n_fits_not_converged"),
+                "fits_not_converged_traditional":
+                    value["traditional"]["extra"].get("n_fits_not_converged"),
             }
             for key, value in limits["per_mass"].items()
         },
@@ -207,6 +238,7 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, log=print) ->
         "timing": {"network": limits["times_network"], "traditional": limits["times_traditional"]},
         "speedup_cpu": limits["speedup_cpu"],
         "speedup_wall": limits["speedup_wall"],
+        "comparison": summary,
         "studies": {name: table.to_dict(orient="records") for name, table in studies.items()},
         "wall_seconds": time.perf_counter() - started,
     }
@@ -235,6 +267,13 @@ def _write_report(out: Path, cfg: ReproduceLuxConfig, metrics: dict[str, Any], t
         f"<pre>{html.escape(timing_text)}</pre>",
         f"<p>End-to-end speed-up: {metrics['speedup_cpu']:.1f}× CPU, {metrics['speedup_wall']:.1f}× wall "
         "(seed: 35× CPU, 47× wall).</p>",
+        "<h2>Network against traditional analysis: summary</h2>",
+        _table_html(pd.DataFrame([{"key": k, "value": v} for k, v in metrics["comparison"].items()
+                                  if not isinstance(v, dict)])),
+        "<p>speedup_cpu_4d: end to end, with the simulation each analysis used; "
+        "limit_ratio_min/max: network / traditional over masses on the same event-level "
+        "experiments; coverage_*: fraction of signal-injected experiments whose 90 % CL limit "
+        "covers the injected strength; empty: not measured in this run.</p>",
         "<h2>90 % CL upper limits</h2>", _table_html(limits),
         "<p>expected_limit_ratio: network / traditional from each analysis' own template toys; "
         "pseudo_experiment_limit_ratio: the same from identical event-level background-only "
