@@ -33,6 +33,13 @@ per-stage speed-ups and the ratio of expected (median) limits per mass (network 
 traditional; < 1: network better). Coverage uses signal-injected event-level
 experiments (signal from the independent simulation).
 
+``--convergence-sizes N1 N2 ...`` adds the convergence study
+(:func:`wimpsift.stats.convergence.convergence_study`) at ``--convergence-mass``: the
+median expected limit of both analyses against events per source, on an independent
+simulation of the largest size; the events each needs to come within 5 % of its
+largest-size limit set ``mc_events_*`` (events per source times the number of
+sources) and the simulation charged in ``speedup_cpu_4d``.
+
 The analysis itself lives in :func:`wimpsift.stats.comparison.compare_analyses`.
 
 Example (about ten minutes on one core)::
@@ -84,19 +91,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="event-level background-only experiments from an independent sample")
     p.add_argument("--combined-background-width", type=float, default=None,
                    help="one combined background of this relative width (the seed's 2013 option: 1.0)")
+    p.add_argument("--convergence-sizes", type=int, nargs="*", default=[],
+                   help="events per source of the convergence study (e.g. 3000 10000 30000)")
+    p.add_argument("--convergence-mass", type=float, default=50.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-dir", default=None,
                    help="also write limits_metrics.json, limits_timing.txt, limits_vs_mass.png here")
     return p.parse_args(argv)
 
 
-def load_samples(args: argparse.Namespace, seed_offset: int = 0):
+def load_samples(args: argparse.Namespace, seed_offset: int = 0, n: int | None = None):
     from wimpsift.training.samples import EventSamples, validated_sample_config
 
     return EventSamples(validated_sample_config(
-        n_signal=args.n_signal, n_background_per_source=args.n_background, seed=args.seed + seed_offset,
-        cache_dir=os.path.join(args.cache_dir, "samples"), max_simulated=2_000_000,
+        n_signal=n or args.n_signal, n_background_per_source=n or args.n_background,
+        seed=args.seed + seed_offset, cache_dir=os.path.join(args.cache_dir, "samples"),
+        max_simulated=max(2_000_000, 400 * (n or 0)),
     ))
+
+
+def convergence(args: argparse.Namespace, config, train) -> dict | None:
+    """The convergence study at one mass (None without sizes)."""
+    if not args.convergence_sizes:
+        return None
+    from wimpsift.stats.convergence import convergence_study
+
+    n_max = max(args.convergence_sizes)
+    big = load_samples(args, seed_offset=0, n=n_max)
+    truth = load_samples(args, seed_offset=2000, n=n_max).background()
+    t0 = time.perf_counter()
+    study = convergence_study(args.convergence_mass, big.for_mass(args.convergence_mass), truth,
+                              args.convergence_sizes, train, big.detector, big.config.sigma_cm2, config)
+    sources = 1 + len(big.background_names)
+    print(f"\nconvergence at {args.convergence_mass:g} GeV ({time.perf_counter() - t0:.0f} s; truth: "
+          f"{study['truth_events']} independent background events)", file=sys.stderr)
+    print(f"{'events/source':>14} {'median 1-D cm2':>15} {'median trad cm2':>16} {'trad bins':>10}")
+    for row in study["rows"]:
+        print(f"{row['events_per_source']:>14d} {row['median_limit_network_cm2']:>15.4g} "
+              f"{row['median_limit_traditional_cm2']:>16.4g} {row['n_bins_traditional']:>10d}")
+    for k in ("network", "traditional"):
+        needed = study[f"events_needed_{k}"]
+        study[f"mc_events_{k}"] = None if needed is None else float(needed * sources)
+    return study
 
 
 class StandIn:
@@ -189,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         # the event-level pseudo-experiments, not used to build any template
         independent = load_samples(args, seed_offset=1000)
         pool = independent.for_mass
+    study = convergence(args, config, trainer(args, use_network))
     t0 = time.perf_counter()
     result = compare_analyses(sorted(args.masses), samples.for_mass, trainer(args, use_network),
                               samples.detector, samples.config.sigma_cm2, config, pool_for_mass=pool)
@@ -225,7 +262,11 @@ def main(argv: list[str] | None = None) -> int:
     mc_used = float(args.n_signal + args.n_background * len(samples.background_names))
     summary = {
         **result.comparison(simulation_cpu_s_per_event=simulation_cpu_s_per_event(samples),
-                            mc_events_used=mc_used),
+                            mc_events_used=mc_used,
+                            mc_events_network=None if study is None else study["mc_events_network"],
+                            mc_events_traditional=None if study is None
+                            else study["mc_events_traditional"]),
+        "convergence": study,
         "speedup_cpu": metrics["speedup_cpu"],
         "speedup_wall": metrics["speedup_wall"],
         "limit_ratio": {f"{m:g}": r
