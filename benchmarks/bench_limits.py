@@ -94,6 +94,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--convergence-sizes", type=int, nargs="*", default=[],
                    help="events per source of the convergence study (e.g. 3000 10000 30000)")
     p.add_argument("--convergence-mass", type=float, default=50.0)
+    p.add_argument("--convergence-only", action="store_true",
+                   help="run only the convergence study; its JSON is the last line")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-dir", default=None,
                    help="also write limits_metrics.json, limits_timing.txt, limits_vs_mass.png here")
@@ -226,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         independent = load_samples(args, seed_offset=1000)
         pool = independent.for_mass
     study = convergence(args, config, trainer(args, use_network))
+    if args.convergence_only:
+        print(json.dumps(study))
+        return 0
     t0 = time.perf_counter()
     result = compare_analyses(sorted(args.masses), samples.for_mass, trainer(args, use_network),
                               samples.detector, samples.config.sigma_cm2, config, pool_for_mass=pool)
