@@ -30,11 +30,12 @@ def test_workspace_file_is_valid_json(make_model, tmp_path):
     assert "mass_gev_50" in spec["measurements"][0]["name"]
 
 
-@pytest.mark.parametrize("mc_events", [None, 400])
-def test_asymptotic_pvalues_and_limit_agree_with_pyhf(make_model, mc_events):
-    """With ``mc_events`` the templates carry Σw² and the workspace pyhf's staterror."""
+@pytest.mark.parametrize(("mc_events", "tilt"), [(None, None), (400, None), (400, 0.6)])
+def test_asymptotic_pvalues_and_limit_agree_with_pyhf(make_model, mc_events, tilt):
+    """With ``mc_events`` the templates carry Σw² and the workspace pyhf's staterror;
+    with ``tilt`` a shape parameter (histosys)."""
     lik = make_model(signal=10.0, er=200.0, wall=30.0, widths={"er": 0.1, "wall": 0.15},
-                     mc_events=mc_events)
+                     mc_events=mc_events, tilt=tilt)
     observed = np.round(lik.expected(lik.nominal_parameters(0.4)))
     model, data = _pyhf_model(lik, observed)
     assert ("staterror_discriminant" in model.config.parameters) == (mc_events is not None)

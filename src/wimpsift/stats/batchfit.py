@@ -1,6 +1,7 @@
 """Vectorised maximum-likelihood fits of many data sets at once (toys).
 
-A projected Newton method with an active set for the lower bounds ``params >= 0``
+A projected Newton method with an active set for the lower bounds (``lik.lower``:
+0 for ``mu`` and the normalisations, none for shape parameters)
 and Armijo back-tracking, run on whole arrays of data sets. The objective is
 convex (expected counts are linear in the parameters, the Poisson term is convex
 in them and the constraints are quadratic), so the bounded minimum is unique. The
@@ -48,6 +49,7 @@ def _fit_chunk(
 ) -> BatchFit:
     n_sets, n_par = counts.shape[0], lik.n_params
     x = lik.start_parameters(counts, aux, mu)
+    lower = lik.lower
     fixed = np.zeros((n_sets, n_par), dtype=bool)
     if mu is not None:
         fixed[:, 0] = True
@@ -61,7 +63,7 @@ def _fit_chunk(
         xa, na, aa, fa = x[active_rows], counts[active_rows], aux[active_rows], f[active_rows]
         g = lik.grad(xa, na, aa)
         h = lik.hessian(xa, na, aa)
-        at_bound = (xa <= 0.0) & (g > 0.0)
+        at_bound = (xa <= lower) & (g > 0.0)
         frozen = at_bound | fixed[active_rows]
         g_red = np.where(frozen, 0.0, g)
         keep = (~frozen)[:, :, None] & (~frozen)[:, None, :]
@@ -72,7 +74,7 @@ def _fit_chunk(
         step = -np.linalg.solve(h_red, g_red[..., None])[..., 0]
         # back-tracking line search on the projected step
         t = np.ones(active_rows.size)
-        x_new = np.clip(xa + step, 0.0, None)
+        x_new = np.maximum(xa + step, lower)
         f_new = lik.nll(x_new, na, aa)
         for _ in range(40):
             decrease = np.sum(g_red * (x_new - xa), axis=1)
@@ -81,14 +83,14 @@ def _fit_chunk(
                 break
             t = np.where(ok, t, 0.5 * t)
             redo = ~ok
-            x_new[redo] = np.clip(xa[redo] + t[redo, None] * step[redo], 0.0, None)
+            x_new[redo] = np.maximum(xa[redo] + t[redo, None] * step[redo], lower)
             f_new[redo] = lik.nll(x_new[redo], na[redo], aa[redo])
         improved = f_new < fa
         x_new = np.where(improved[:, None], x_new, xa)
         f_new = np.where(improved, f_new, fa)
         # projected gradient at the new point decides convergence
         g_new = lik.grad(x_new, na, aa)
-        pg = np.where((x_new <= 0.0) & (g_new > 0.0) | fixed[active_rows], 0.0, g_new)
+        pg = np.where((x_new <= lower) & (g_new > 0.0) | fixed[active_rows], 0.0, g_new)
         newton_dec = np.abs(np.sum(g_red * step, axis=1))
         done = ((fa - f_new) <= tol * (1.0 + np.abs(f_new))) & (
             (newton_dec <= 1e-10) | (np.max(np.abs(pg) * np.maximum(x_new, 1e-3), axis=1) <= 1e-6)

@@ -340,8 +340,8 @@ def compare_analyses(
             pe_events, pe_id = draw_experiments(pool, expected, n_pe, pe_rng)
             # normalisation observables randomised, the MC-statistics ones at 1: every
             # experiment is judged with the one simulation the templates were made from
-            sigma = net_models[mass].sigma
-            theta_aux = 1.0 + sigma * pe_rng.standard_normal((n_pe, sigma.size))
+            sigma, centre = net_models[mass].sigma, net_models[mass].nominal[1:]
+            theta_aux = centre + sigma * pe_rng.standard_normal((n_pe, sigma.size))
             draw = {"cpu_s": {"toy_generation": time.process_time() - cpu0},
                     "wall_s": {"toy_generation": time.perf_counter() - wall0}}
             for timer in (t_net, t_trad):
@@ -363,7 +363,7 @@ def compare_analyses(
                 sig_events, sig_id = draw_experiments(
                     pd.concat([pool[pool["label"] == 0], signal_pool]),
                     {**expected, sig_name: mu_inj * expected_signal}, n_pe, pe_rng)
-                theta_aux = 1.0 + sigma * pe_rng.standard_normal((n_pe, sigma.size))
+                theta_aux = centre + sigma * pe_rng.standard_normal((n_pe, sigma.size))
                 net_sig[mass] = (_bin_network(scorer, sig_events, sig_id, n_pe, ts),
                                  _with_gamma_aux(theta_aux, net_models[mass]), mu_inj)
                 trad_sig[mass] = (_bin_traditional(sig_events, sig_id, n_pe, binning, tt),

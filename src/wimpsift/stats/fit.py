@@ -83,8 +83,8 @@ def fit(
     m.strategy = strategy
     m.tol = tol
     m.print_level = 0
-    for name in names:
-        m.limits[name] = (0.0, None)
+    for name, lower in zip(names, lik.lower, strict=True):
+        m.limits[name] = (float(lower) if np.isfinite(lower) else None, None)
     if mu is not None:
         m.fixed["mu"] = True
     m.migrad()

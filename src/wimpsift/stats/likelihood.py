@@ -3,11 +3,15 @@ per-bin MC-statistics parameters (Barlow–Beeston lite).
 
 Expected events in bin ``i``::
 
-    nu_i(mu, theta, gamma) = mu * s_i + gamma_i * sum_k theta_k * b_ki
+    nu_i(mu, theta, alpha, gamma) = mu * s_i + gamma_i * (sum_k theta_k * b_ki + sum_j alpha_j * d_ji)
 
 with ``s`` the signal template at the reference cross-section (``mu = 1`` means
 ``sigma_nucleon_cm2 = sigma_ref_cm2``) and ``b_k`` the background templates at
-nominal normalisation. Each ``theta_k`` (nominal 1) carries a Gaussian constraint of
+nominal normalisation, and ``d_j = (up_j - down_j) / 2`` the per-bin change of the
+total background per +1σ of shape parameter ``alpha_j`` (nominal 0, unit Gaussian
+constraint, unbounded; :attr:`TemplateSet.shape_variations`: linear interpolation per
+bin, pyhf's histosys ``code0`` for symmetric variations; expected counts below 0 make
+the likelihood vanish). Each ``theta_k`` (nominal 1) carries a Gaussian constraint of
 relative width ``sigma_k`` around its global observable ``a_k`` (the auxiliary
 measurement, 1 for the real data set, randomised in toys). Where the templates carry
 their simulation's Σw² (:attr:`TemplateSet.background_variances`) and
@@ -19,19 +23,19 @@ observable ``c_i`` (1 for the real data set): pyhf's ``staterror``::
              + 1/2 sum_i ((gamma_i - c_i) / delta_i)^2
 
 (the Poisson term is written as half the deviance, which is >= 0 and numerically
-stable; it differs from ``-log L`` by a data-only constant). The parameters are
-bounded below by 0 (physical ``mu >= 0``, the bounded statistic q~_mu of Cowan et
+stable; it differs from ``-log L`` by a data-only constant). ``mu`` and the ``theta``
+are bounded below by 0 (physical ``mu >= 0``, the bounded statistic q~_mu of Cowan et
 al. arXiv:1007.1727, as recommended in arXiv:2105.00599; non-negative rates).
 
 The ``gamma_i`` are profiled in closed form: for fixed ``(mu, theta)`` each bin's
 ``d(-log L)/d gamma_i = 0`` is a quadratic with one admissible root (Conway,
 arXiv:1103.0354), so every function here takes the *fit parameters*
-``[mu, theta_1, ...]`` and profiles the gammas inside; the gradient is the partial
+``[mu, theta_1, ..., alpha_1, ...]`` and profiles the gammas inside; the gradient is the partial
 derivative at the profiled gammas (envelope theorem) and the Hessian the Schur
 complement. This is hand-written rather than left to the minimiser because the
 traditional analysis has thousands of bins: thousands of free parameters per toy fit
 would make the vectorised toy fits impossible. Global observables ``aux`` are
-``[a_1..a_K, c_1..c_G]`` over the ``G`` bins with a gamma. All functions are
+``[a_1..a_K, alpha-observables, c_1..c_G]`` over the ``G`` bins with a gamma. All functions are
 vectorised over a leading axis of data sets.
 """
 
@@ -75,7 +79,7 @@ def _poisson_half_deviance(n: np.ndarray, nu: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         term = np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0) / nu), 0.0)
     total = np.sum(nu - n + term, axis=-1)
-    return np.where(np.isnan(total), np.inf, total)
+    return np.where(np.isnan(total) | np.any(nu < 0, axis=-1), np.inf, total)
 
 
 class BinnedLikelihood:
@@ -98,11 +102,19 @@ class BinnedLikelihood:
         else:
             self.sigma = np.full(len(names), float(widths))
         self.background_names = names
-        # (P, n_bins): row 0 is the signal, rows 1.. the backgrounds
-        self.design = np.vstack([templates.flat_signal()[None, :], templates.flat_backgrounds()])
+        shapes = templates.shape_names
+        self.n_shapes = len(shapes)
+        # constraint widths of the nuisance parameters: normalisations, then shapes (1)
+        self.sigma = np.concatenate([self.sigma, np.ones(self.n_shapes)])
+        # (P, n_bins): row 0 the signal, then the backgrounds, then the shape deltas
+        self.design = np.vstack([templates.flat_signal()[None, :], templates.flat_backgrounds(),
+                                 templates.flat_shape_deltas()])
         self.n_params = self.design.shape[0]
         self.n_bins = self.design.shape[1]
-        self.parameter_names = ("mu", *(f"theta_{n}" for n in names))
+        self.parameter_names = ("mu", *(f"theta_{n}" for n in names), *(f"alpha_{n}" for n in shapes))
+        #: nominal values and lower bounds of the fit parameters
+        self.nominal = np.concatenate([[0.0], np.ones(len(names)), np.zeros(self.n_shapes)])
+        self.lower = np.concatenate([[0.0], np.zeros(len(names)), np.full(self.n_shapes, -np.inf)])
         delta = templates.mc_relative_uncertainty() if self.config.mc_statistics \
             else np.zeros(self.n_bins)
         #: flat bins with an MC-statistics parameter and their relative widths
@@ -121,10 +133,10 @@ class BinnedLikelihood:
         return np.asarray(mu) * self.sigma_ref_cm2
 
     def nominal_parameters(self, mu: float = 0.0) -> np.ndarray:
-        return np.concatenate([[mu], np.ones(self.n_params - 1)])
+        return np.concatenate([[mu], self.nominal[1:]])
 
     def nominal_aux(self) -> np.ndarray:
-        return np.ones(self.n_aux)
+        return np.concatenate([self.nominal[1:], np.ones(self.n_gamma)])
 
     def start_parameters(
         self, counts: np.ndarray, aux: np.ndarray, mu: np.ndarray | float | None = None
@@ -133,7 +145,8 @@ class BinnedLikelihood:
         observables (at least 1e-3); ``mu`` as given, else the excess over the background
         in units of the signal plus a tenth of the counts' Poisson error."""
         counts = np.asarray(counts, dtype=float)
-        theta = np.clip(np.asarray(aux, dtype=float)[..., : self.n_params - 1], 1e-3, None)
+        theta = np.maximum(np.asarray(aux, dtype=float)[..., : self.n_params - 1],
+                           np.where(np.isfinite(self.lower[1:]), 1e-3, -np.inf))
         if mu is None:
             n_tot = counts.sum(axis=-1)
             b_tot = theta @ self.design[1:].sum(axis=1)
@@ -145,7 +158,7 @@ class BinnedLikelihood:
         # a start with nu = 0 where n > 0 (possible with zero templates) is moved inside
         bad = ~np.isfinite(self.nll(x0, counts, aux))
         if np.any(bad):
-            x0[bad, 1:] = np.clip(x0[bad, 1:], 1.0, None)
+            x0[bad, 1:] = np.where(np.isfinite(self.lower[1:]), np.clip(x0[bad, 1:], 1.0, None), 0.0)
             if mu is None:
                 x0[bad, 0] = np.maximum(x0[bad, 0], 1.0)
         return x0
@@ -176,7 +189,7 @@ class BinnedLikelihood:
         if a.shape[-1:] != (self.n_aux,) or not np.all(np.isfinite(a)):
             raise DataError(
                 f"aux: expected {self.n_aux} finite global observables ({self.n_params - 1} "
-                f"normalisations, {self.n_gamma} MC-statistics)"
+                f"normalisations and shapes, {self.n_gamma} MC-statistics)"
             )
         return n, a
 

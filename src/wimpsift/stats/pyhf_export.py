@@ -21,6 +21,9 @@ The workspace is plain JSON, so writing it needs no pyhf; reading it back needs
   pyhf fixes at 1. (The normalisation's histosys up/down templates are relative, so
   the staterror's gamma scales the same sum as ours: ``gamma_i theta_k b_ki``.)
 
+* a shape parameter ``alpha_j`` is a ``histosys`` on the first background sample with
+  ``b_1 ± d_j``: with linear interpolation pyhf adds ``alpha_j d_j``, as we do.
+
 N-dimensional templates are flattened (C order) into one channel.
 """
 
@@ -58,8 +61,10 @@ def workspace_dict(
     variances = templates.flat_background_variances()
     has_gamma = np.zeros(lik.n_bins, dtype=bool)
     has_gamma[lik.gamma_bins] = True
+    n_bkg = len(lik.background_names)
+    deltas = templates.flat_shape_deltas()
     for k, (name, sigma, counts_k) in enumerate(zip(
-        lik.background_names, lik.sigma, templates.flat_backgrounds(), strict=True
+        lik.background_names, lik.sigma[:n_bkg], templates.flat_backgrounds(), strict=True
     )):
         modifiers: list[dict[str, Any]] = [{
             "name": f"norm_{name}", "type": "histosys",
@@ -68,6 +73,12 @@ def workspace_dict(
                 "lo_data": ((1.0 - float(sigma)) * counts_k).tolist(),
             },
         }]
+        if k == 0:
+            # shape parameters change the total background additively: carried by the
+            # first sample as symmetric histosys (pyhf adds histosys deltas)
+            for shape, delta in zip(templates.shape_names, deltas, strict=True):
+                modifiers.append({"name": f"alpha_{shape}", "type": "histosys", "data": {
+                    "hi_data": (counts_k + delta).tolist(), "lo_data": (counts_k - delta).tolist()}})
         if lik.n_gamma and variances is not None:
             modifiers.append({"name": f"staterror_{channel}", "type": "staterror",
                               "data": np.where(has_gamma, np.sqrt(variances[k]), 0.0).tolist()})

@@ -63,6 +63,28 @@ def _as_edges(bin_edges: Sequence[object], shape: tuple[int, ...]) -> tuple[np.n
     return edges
 
 
+def _as_variations(
+    variations: Mapping[str, object] | None, shape: tuple[int, ...]
+) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    if variations is None:
+        return None
+    if not isinstance(variations, Mapping):
+        raise DataError("shape_variations: expected a mapping of name to (down, up) templates")
+    out = {}
+    for name, pair in variations.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise DataError(f"shape_variations: name {name!r} is not a valid identifier")
+        try:
+            down, up = (np.asarray(t, dtype=float) for t in pair)  # type: ignore[union-attr]
+        except (TypeError, ValueError) as err:
+            raise DataError(f"shape_variations[{name!r}]: expected (down, up) templates: {err}") from err
+        for label, t in (("down", down), ("up", up)):
+            if t.size != int(np.prod(shape)) or not np.all(np.isfinite(t)) or np.any(t < 0):
+                raise DataError(f"shape_variations[{name!r}] {label}: expected {shape} finite counts >= 0")
+        out[name] = (down.reshape(shape), up.reshape(shape))
+    return out
+
+
 def _as_variances(
     variances: Mapping[str, object], backgrounds: Mapping[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
@@ -107,6 +129,10 @@ class TemplateSet:
     background_variances:
         ``{name: Σw² per bin}`` of the simulated events behind each background template
         (in expected events squared), or ``None`` for templates known exactly.
+    shape_variations:
+        ``{name: (down, up)}``: the total background at -1σ and +1σ of a shape-changing
+        nuisance parameter (e.g. the ER band mean); the likelihood interpolates each bin
+        linearly, ``b + alpha (up - down) / 2``.
     """
 
     signal: np.ndarray
@@ -116,6 +142,7 @@ class TemplateSet:
     mass_gev: float | None = None
     allow_background_free_bins: bool = False
     background_variances: Mapping[str, np.ndarray] | None = None
+    shape_variations: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None
     shape: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -155,6 +182,7 @@ class TemplateSet:
         variances = None if self.background_variances is None else _as_variances(
             self.background_variances, backgrounds)
         object.__setattr__(self, "background_variances", variances)
+        object.__setattr__(self, "shape_variations", _as_variations(self.shape_variations, signal.shape))
         object.__setattr__(self, "signal", signal)
         object.__setattr__(self, "backgrounds", backgrounds)
         object.__setattr__(self, "bin_edges", edges)
@@ -181,6 +209,16 @@ class TemplateSet:
             return None
         return np.stack([self.background_variances[k].ravel() for k in self.backgrounds])
 
+    @property
+    def shape_names(self) -> list[str]:
+        return [] if self.shape_variations is None else list(self.shape_variations)
+
+    def flat_shape_deltas(self) -> np.ndarray:
+        """``(n_shapes, n_bins)``: change of the total background per +1σ, (up - down) / 2."""
+        if not self.shape_variations:
+            return np.zeros((0, self.n_bins))
+        return np.stack([0.5 * (up - down).ravel() for down, up in self.shape_variations.values()])
+
     def mc_relative_uncertainty(self) -> np.ndarray:
         """Relative MC-statistics uncertainty of the total background per flat bin,
         ``sqrt(Σ_k Σw²_k) / Σ_k b_k`` (pyhf's ``staterror``); 0 where unknown or empty."""
@@ -200,7 +238,7 @@ class TemplateSet:
             signal=self.signal, backgrounds={name: sum(self.backgrounds.values())},
             bin_edges=self.bin_edges, sigma_ref_cm2=self.sigma_ref_cm2, mass_gev=self.mass_gev,
             allow_background_free_bins=self.allow_background_free_bins,
-            background_variances=variances,
+            background_variances=variances, shape_variations=self.shape_variations,
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -214,6 +252,8 @@ class TemplateSet:
             "allow_background_free_bins": self.allow_background_free_bins,
             "background_variances": None if self.background_variances is None else {
                 k: v.ravel().tolist() for k, v in self.background_variances.items()},
+            "shape_variations": None if self.shape_variations is None else {
+                k: [d.ravel().tolist(), u.ravel().tolist()] for k, (d, u) in self.shape_variations.items()},
         }
 
     @classmethod
@@ -248,6 +288,7 @@ class TemplateSet:
             sigma_ref_cm2=float(data.get("sigma_ref_cm2", 1e-45)),  # type: ignore[arg-type]
             mass_gev=data.get("mass_gev"),  # type: ignore[arg-type]
             allow_background_free_bins=bool(data.get("allow_background_free_bins", False)),
+            shape_variations=data.get("shape_variations"),  # type: ignore[arg-type]
         )
 
 

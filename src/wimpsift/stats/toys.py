@@ -94,7 +94,7 @@ class Nuisances:
 
 def nominal_nuisances(lik: BinnedLikelihood, mu_grid: np.ndarray) -> Nuisances:
     g = np.asarray(mu_grid).size
-    return Nuisances(theta=np.ones((g, lik.n_params - 1)), gamma=np.ones((g, lik.n_gamma)))
+    return Nuisances(theta=np.tile(lik.nominal[1:], (g, 1)), gamma=np.ones((g, lik.n_gamma)))
 
 
 def profiled_nuisances(
