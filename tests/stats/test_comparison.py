@@ -138,3 +138,24 @@ def test_pseudo_data_needs_test_events():
     table = _source("er", 20, False, 0, 1.0, np.random.default_rng(2))
     with pytest.raises(DataError, match="no test events of background 'wall'"):
         pseudo_data(table, {"wall": 1.0}, np.random.default_rng(0))
+
+
+def test_er_band_shape_nuisance_in_both_analyses():
+    """The ER band mean as a shape parameter: both likelihoods carry it; the asymptotic
+    median expected limits of both get weaker with it (one more free parameter)."""
+    rng = np.random.default_rng(5)
+    table = pd.concat([_source("er", 3000, False, 0, 200.0, rng), _source("wall", 1000, False, 0, 10.0, rng),
+                       _source("wimp", 2000, True, 1, 5.0, rng)], ignore_index=True)
+    base = dict(n_bins=10, traditional_bins=(2, 2, 6, 6), limits=LimitConfig.build(
+        method="toys", n_toys=60, n_background_toys=60, mu_grid_points=6),
+        dask=DaskConfig.build(synchronous=True, progress=False))
+    plain = compare_analyses([50.0], lambda m: table, lambda m, t, p: (BandScorer(), None),
+                             load_detector("lux_2013"), 1e-45, ComparisonConfig.build(**base))
+    shaped = compare_analyses([50.0], lambda m: table, lambda m, t, p: (BandScorer(), None),
+                              load_detector("lux_2013"), 1e-45,
+                              ComparisonConfig.build(**base, er_band_shift_log10_cs2=0.05))
+    for which in ("network", "traditional"):
+        before = getattr(plain, which)[50.0].extra["asymptotic_median_mu"]
+        after = getattr(shaped, which)[50.0].extra["asymptotic_median_mu"]
+        assert after > before
+    assert shaped.times_traditional.total_cpu_s > 0

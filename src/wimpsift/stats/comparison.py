@@ -31,6 +31,7 @@ toys and times them by the seed's Table I stages. It is the core of
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.distributed import DaskConfig, limits_over_masses
 from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
 from wimpsift.stats.limits import LimitConfig, LimitResult, asymptotic_expected
-from wimpsift.stats.templates import TemplateSet
+from wimpsift.stats.templates import TemplateSet, histogram_template
 from wimpsift.stats.teststat import asimov_background
 from wimpsift.stats.timing import StageTimes, speedups
 from wimpsift.stats.traditional import (
@@ -79,6 +80,10 @@ class ComparisonConfig(StatsConfig):
     #: one combined background with this relative width for both analyses (the seed's
     #: 2013 reproduction: sigma = mu, i.e. 1.0); None keeps one component per source
     combined_background_width: float | None = Field(default=None, gt=0)
+    #: one shape nuisance in both analyses: the ER band mean, log10 cS2 of the events of
+    #: ``er_band_sources`` shifted by ± this per 1σ (None: no shape parameter)
+    er_band_shift_log10_cs2: float | None = Field(default=None, gt=0)
+    er_band_sources: list[str] = Field(default_factory=lambda: ["er"])
     seed: int = Field(default=0, ge=0)
 
 
@@ -245,6 +250,39 @@ def _flat_index(coords: np.ndarray, edges: list[np.ndarray]) -> tuple[np.ndarray
     return np.ravel_multi_index(idx, tuple(e.size - 1 for e in edges)), valid
 
 
+def shift_er_band(events: pd.DataFrame, sources: list[str], shift_log10: float) -> pd.DataFrame:
+    """Events with log10 cS2 of the ``sources`` moved by ``shift_log10`` (the ER band mean)."""
+    out = events.copy()
+    mask = out["source"].isin(sources).to_numpy()
+    out.loc[mask, "cs2_pe"] = out.loc[mask, "cs2_pe"].to_numpy() * 10.0 ** shift_log10
+    return out
+
+
+def _network_variations(scorer: Scorer, test: pd.DataFrame, names: list[str], expected: dict[str, float],
+                        config: ComparisonConfig, n_bins: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    pair = []
+    for sign in (-1.0, 1.0):
+        shifted = shift_er_band(test, config.er_band_sources, sign * config.er_band_shift_log10_cs2)
+        edges = [np.linspace(0.0, 1.0, n_bins + 1)]
+        pair.append(sum(histogram_template(np.asarray(scorer.score(shifted[shifted["source"] == n]), float),
+                                           edges, expected[n], name=n).counts for n in names))
+    return {"er_band": (pair[0], pair[1])}
+
+
+def _traditional_variations(test: pd.DataFrame, signal_test: pd.DataFrame, names: list[str],
+                            expected: dict[str, float], binning: TraditionalBinning,
+                            config: ComparisonConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    pair = []
+    for sign in (-1.0, 1.0):
+        shifted = shift_er_band(test, config.er_band_sources, sign * config.er_band_shift_log10_cs2)
+        events = {n: shifted[shifted["source"] == n] for n in names}
+        inside = {n: expected[n] * _inside_fraction(events[n], binning) for n in names}
+        inside["signal"] = 1.0
+        t = traditional_templates(signal_test, events, inside, binning, 1.0)
+        pair.append(t.flat_backgrounds().sum(axis=0).reshape(t.shape))
+    return {"er_band": (pair[0], pair[1])}
+
+
 def _bin_network(scorer: Scorer, events: pd.DataFrame, experiment: np.ndarray, n: int,
                  templates: TemplateSet) -> np.ndarray:
     g = np.asarray(scorer.score(events), dtype=float)
@@ -316,6 +354,9 @@ def compare_analyses(
             ts = discriminant_templates(scorer.score(signal_test), scores,
                                         {"signal": expected_signal, **expected}, config.n_bins,
                                         sigma_ref_cm2, mass)
+            if config.er_band_shift_log10_cs2 is not None:
+                ts = dataclasses.replace(ts, shape_variations=_network_variations(
+                    scorer, test, names, expected, config, config.n_bins))
             if config.combined_background_width is not None:
                 ts = ts.combined()
             net_models[mass] = BinnedLikelihood(ts, _likelihood_config(config, lik_config))
@@ -327,6 +368,9 @@ def compare_analyses(
             inside = {n: expected[n] * _inside_fraction(bkg_events[n], binning) for n in names}
             inside["signal"] = expected_signal * _inside_fraction(signal_test, binning)
             tt = traditional_templates(signal_test, bkg_events, inside, binning, sigma_ref_cm2, mass)
+            if config.er_band_shift_log10_cs2 is not None:
+                tt = dataclasses.replace(tt, shape_variations=_traditional_variations(
+                    test, signal_test, names, expected, binning, config))
             if config.combined_background_width is not None:
                 tt = tt.combined()
             trad_models[mass] = BinnedLikelihood(tt, _likelihood_config(config, lik_config))
