@@ -91,6 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="event-level background-only experiments from an independent sample")
     p.add_argument("--combined-background-width", type=float, default=None,
                    help="one combined background of this relative width (the seed's 2013 option: 1.0)")
+    p.add_argument("--er-band-shift", type=float, default=None, metavar="DEX",
+                   help="also run both analyses with the ER band mean as a shape nuisance "
+                        "(log10 cS2 shift per 1 sigma) and report its cost")
     p.add_argument("--convergence-sizes", type=int, nargs="*", default=[],
                    help="events per source of the convergence study (e.g. 3000 10000 30000)")
     p.add_argument("--convergence-mass", type=float, default=50.0)
@@ -236,6 +239,14 @@ def main(argv: list[str] | None = None) -> int:
                               samples.detector, samples.config.sigma_cm2, config, pool_for_mass=pool)
     print(f"benchmark wall time {time.perf_counter() - t0:.1f} s (sample loading included)",
           file=sys.stderr)
+    shaped = None
+    if args.er_band_shift:
+        with_shape = config.model_copy(update={"er_band_shift_log10_cs2": args.er_band_shift})
+        shaped = compare_analyses(
+            sorted(args.masses), samples.for_mass, trainer(args, use_network), samples.detector,
+            samples.config.sigma_cm2, with_shape, pool_for_mass=pool)
+        print("\nwith the ER band shape nuisance:")
+        print(format_table(shaped.times_traditional, shaped.times_network))
     ratio, obs_ratio = result.limit_ratio(), result.limit_ratio("observed")
     pe_ratio = result.limit_ratio("pseudo_median")
     print("\nexpected (median) 90% CL limits in cm2: 'templ' from toys of each analysis' own "
@@ -270,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
                             mc_events_used=mc_used,
                             mc_events_network=None if study is None else study["mc_events_network"],
                             mc_events_traditional=None if study is None
-                            else study["mc_events_traditional"]),
+                            else study["mc_events_traditional"], with_shape_nuisance=shaped),
         "convergence": study,
         "speedup_cpu": metrics["speedup_cpu"],
         "speedup_wall": metrics["speedup_wall"],

@@ -112,6 +112,7 @@ class ComparisonResult:
     def comparison(
         self, mc_events_network: float | None = None, mc_events_traditional: float | None = None,
         simulation_cpu_s_per_event: float | None = None, mc_events_used: float | None = None,
+        with_shape_nuisance: ComparisonResult | None = None,
     ) -> dict[str, Any]:
         """The issue-12 summary keys (``benchmarks/bench_limits.py``'s last line and
         ``metrics.json["comparison"]``); ``None`` where not measured.
@@ -123,6 +124,8 @@ class ComparisonResult:
         ``limit_ratio_*`` is network / traditional over masses on the same event-level
         pseudo-experiments (template toys when there are none: ``limit_ratio_kind``);
         ``coverage_*`` the mean over masses of the signal-injected experiments' coverage.
+        ``with_shape_nuisance`` (the same comparison run with the ER band shape parameter)
+        gives ``speedup_cpu_4d_nuisance`` and each analysis' CPU cost factor of it.
         """
         pseudo = all(r.pseudo_experiment_mu is not None for r in self.network.values())
         ratios = list(self.limit_ratio("pseudo_median" if pseudo else "median").values())
@@ -130,9 +133,22 @@ class ComparisonResult:
         ev_net = mc_events_network if needed else mc_events_used
         ev_trad = mc_events_traditional if needed else mc_events_used
         sim = simulation_cpu_s_per_event
-        cpu_net, cpu_trad = self.times_network.total_cpu_s, self.times_traditional.total_cpu_s
-        if sim is not None and ev_net is not None and ev_trad is not None:
-            cpu_net, cpu_trad = cpu_net + sim * ev_net, cpu_trad + sim * ev_trad
+        charged = sim is not None and ev_net is not None and ev_trad is not None
+        charge_net = sim * ev_net if charged else 0.0  # type: ignore[operator]
+        charge_trad = sim * ev_trad if charged else 0.0  # type: ignore[operator]
+        cpu_net = self.times_network.total_cpu_s + charge_net
+        cpu_trad = self.times_traditional.total_cpu_s + charge_trad
+        shape: dict[str, Any] = {"speedup_cpu_4d_nuisance": None}
+        if with_shape_nuisance is not None:
+            n_cpu = with_shape_nuisance.times_network.total_cpu_s
+            t_cpu = with_shape_nuisance.times_traditional.total_cpu_s
+            shape = {
+                "speedup_cpu_4d_nuisance": (t_cpu + charge_trad) / (n_cpu + charge_net),
+                "shape_nuisance_cost_factor_network": n_cpu / self.times_network.total_cpu_s,
+                "shape_nuisance_cost_factor_traditional": t_cpu / self.times_traditional.total_cpu_s,
+                "limit_ratio_nuisance": {f"{m:g}": r for m, r in with_shape_nuisance.limit_ratio(
+                    "pseudo_median" if pseudo else "median").items()},
+            }
 
         def coverage(results: dict[float, LimitResult]) -> tuple[float | None, float | None]:
             values = [r.extra["coverage"] for r in results.values() if "coverage" in r.extra]
@@ -145,7 +161,7 @@ class ComparisonResult:
         cov_trad, cov_trad_err = coverage(self.traditional)
         return {
             "speedup_cpu_4d": cpu_trad / cpu_net if cpu_net > 0 else None,
-            "speedup_cpu_4d_nuisance": None,
+            "speedup_cpu_4d_nuisance": shape.pop("speedup_cpu_4d_nuisance"),
             "speedup_cpu_5d": None,
             "limit_ratio_min": float(np.nanmin(ratios)) if ratios else None,
             "limit_ratio_max": float(np.nanmax(ratios)) if ratios else None,
@@ -159,6 +175,7 @@ class ComparisonResult:
             "simulation_events": "needed_for_5_percent" if needed else "as_used",
             "simulation_cpu_s_per_event": sim,
             "mc_events_used": mc_events_used,
+            **shape,
             "fits_not_converged": {
                 "network": sum(r.extra.get("n_fits_not_converged", 0.0) for r in self.network.values()),
                 "traditional": sum(r.extra.get("n_fits_not_converged", 0.0)
