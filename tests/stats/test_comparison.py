@@ -158,4 +158,7 @@ def test_er_band_shape_nuisance_in_both_analyses():
         before = getattr(plain, which)[50.0].extra["asymptotic_median_mu"]
         after = getattr(shaped, which)[50.0].extra["asymptotic_median_mu"]
         assert after > before
-    assert shaped.times_traditional.total_cpu_s > 0
+    summary = plain.comparison(with_shape_nuisance=shaped)
+    assert summary["speedup_cpu_4d_nuisance"] > 0
+    assert summary["shape_nuisance_cost_factor_traditional"] > 0
+    assert set(summary["limit_ratio_nuisance"]) == {"50"}
