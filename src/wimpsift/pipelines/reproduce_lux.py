@@ -39,7 +39,9 @@ Scale = Literal["quick", "paper"]
 
 SCALES: dict[str, dict[str, Any]] = {
     # quick: four masses, a few thousand events per source and a few hundred toys;
-    # about 10-15 minutes on two cores
+    # about 10-15 minutes on two cores. Neither analysis has converged in simulated
+    # events at this size (measure with benchmarks/bench_limits.py --convergence-sizes);
+    # the report's comparison says "simulation_events: as_used"
     "quick": {"masses_gev": [10.0, 30.0, 100.0, 1000.0], "n_signal": 3000, "n_background": 3000,
               "n_toys": 300, "n_background_toys": 300, "grid_points": 12, "n_pseudo_experiments": 300,
               "pf_masses_gev": [50.0], "pf_events": 1500},
