@@ -223,7 +223,8 @@ def upper_limit(
         with timer("hypothesis_testing"):
             q_b = qtilde_on_grid(lik, b_counts, b_aux, grid)
             b_limits = limits_from_pvalues(grid, dist.pvalues(q_b.q), cl)
-        n_fits = dist.n_fits + q_obs.n_fits + q_b.n_fits + grid.size + 1
+        n_profile = grid.size + 1 if config.toy_nuisances == "profiled" else 0
+        n_fits = dist.n_fits + q_obs.n_fits + q_b.n_fits + n_profile
         n_bad = dist.n_not_converged + q_obs.n_not_converged + q_b.n_not_converged + n_bad_profile
         warn_not_converged(n_bad, n_fits, f"limit at {lik.templates.mass_gev} GeV")
         quantiles = {n: float(stats.norm.cdf(n)) for n in BAND_SIGMAS}
