@@ -235,7 +235,9 @@ def limits_over_masses(
                                 else (nominal_nuisances(lik, at), 0))
         prepared[mass] = {"index": i, "grid": grid, "counts": counts, "aux": aux,
                           "asym_exp": asym_exp, "asym_obs": asym_obs, "mu_hat": mu_hat,
-                          "nuisances": nuisances, "fits": np.array([at.size, n_bad])}
+                          "nuisances": nuisances,
+                          "fits": np.array([at.size if limit_config.toy_nuisances == "profiled" else 0,
+                                            n_bad])}
     n_chunks = dask_config.n_chunks
     toys = _split(limit_config.n_toys, n_chunks)
     btoys = _split(limit_config.n_background_toys, n_chunks)
