@@ -42,6 +42,8 @@ def _fmt(value: Any, digits: int = 3) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int | float):
+        if isinstance(value, float) and math.isnan(value):
+            return "undefined (limits beyond the tested strengths)"
         if isinstance(value, float) and not math.isfinite(value):
             return str(value)
         return f"{value:.{digits}g}"
