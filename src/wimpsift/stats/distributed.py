@@ -302,7 +302,9 @@ def limits_over_masses(
             covered = float(np.mean(sig_limits >= mu_injected))
             coverage = {"coverage": covered, "coverage_mu_injected": float(mu_injected),
                         "coverage_error": float(np.sqrt(covered * (1 - covered) / sig_limits.size)),
-                        "coverage_n_experiments": float(sig_limits.size)}
+                        "coverage_n_experiments": float(sig_limits.size),
+                        # limits beyond the tested strengths count as covering: say how many
+                        "coverage_fraction_beyond_grid": float(np.mean(~np.isfinite(sig_limits)))}
         warn_not_converged(int(fits[1]), int(fits[0]), f"limits at {mass:g} GeV")
         pcl = None
         if limit_config.power_constraint is not None:
