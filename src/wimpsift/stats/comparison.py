@@ -396,8 +396,9 @@ def compare_analyses(
             # the same event-level experiments for both analyses; drawing them is work
             # each analysis would do alone, so it is timed for both
             pe_rng = np.random.default_rng([config.seed, int(round(mass * 1000)), 7])
-            wall0, cpu0 = time.perf_counter(), time.process_time()
+            # loading the independent "truth" simulation is work of neither analysis
             pool = pool_for_mass(mass)
+            wall0, cpu0 = time.perf_counter(), time.process_time()
             pe_events, pe_id = draw_experiments(pool, expected, n_pe, pe_rng)
             # normalisation observables randomised, the MC-statistics ones at 1: every
             # experiment is judged with the one simulation the templates were made from
