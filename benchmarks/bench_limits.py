@@ -22,9 +22,23 @@ Both use one background component per source with the seed's Sec. IV C Gaussian
 widths (wall 50 %, others 25 %), the same pseudo-data set (one set of events drawn
 from the test split, binned both ways), the same toy counts and seeds, and the same
 toy engine. Simulation of the samples is not timed (it is the "full MC" of the seed,
-distinct from toy generation). Timings follow the seed's Table I stages; the last
-line is JSON with the end-to-end CPU and wall speed-ups and the ratio of expected
-(median) limits per mass (network / traditional; < 1: network better).
+distinct from toy generation) but its CPU per event is measured on a small fresh
+simulation and charged to both analyses for the events they used. Timings follow
+the seed's Table I stages; the last line is JSON that starts with the issue-12 keys
+(``speedup_cpu_4d``, ``speedup_cpu_4d_nuisance``, ``speedup_cpu_5d``,
+``limit_ratio_min``, ``limit_ratio_max``, ``coverage_network``,
+``coverage_traditional``, ``mc_events_network``, ``mc_events_traditional``; null where
+this run does not measure it, see :meth:`ComparisonResult.comparison`), then the
+per-stage speed-ups and the ratio of expected (median) limits per mass (network /
+traditional; < 1: network better). Coverage uses signal-injected event-level
+experiments (signal from the independent simulation).
+
+``--convergence-sizes N1 N2 ...`` adds the convergence study
+(:func:`wimpsift.stats.convergence.convergence_study`) at ``--convergence-mass``: the
+median expected limit of both analyses against events per source, on an independent
+simulation of the largest size; the events each needs to come within 5 % of its
+largest-size limit set ``mc_events_*`` (events per source times the number of
+sources) and the simulation charged in ``speedup_cpu_4d``.
 
 The analysis itself lives in :func:`wimpsift.stats.comparison.compare_analyses`.
 
@@ -77,19 +91,53 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="event-level background-only experiments from an independent sample")
     p.add_argument("--combined-background-width", type=float, default=None,
                    help="one combined background of this relative width (the seed's 2013 option: 1.0)")
+    p.add_argument("--er-band-shift", type=float, default=None, metavar="DEX",
+                   help="also run both analyses with the ER band mean as a shape nuisance "
+                        "(log10 cS2 shift per 1 sigma) and report its cost")
+    p.add_argument("--convergence-sizes", type=int, nargs="*", default=[],
+                   help="events per source of the convergence study (e.g. 3000 10000 30000)")
+    p.add_argument("--convergence-mass", type=float, default=50.0)
+    p.add_argument("--convergence-only", action="store_true",
+                   help="run only the convergence study; its JSON is the last line")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-dir", default=None,
                    help="also write limits_metrics.json, limits_timing.txt, limits_vs_mass.png here")
     return p.parse_args(argv)
 
 
-def load_samples(args: argparse.Namespace, seed_offset: int = 0):
+def load_samples(args: argparse.Namespace, seed_offset: int = 0, n: int | None = None):
     from wimpsift.training.samples import EventSamples, validated_sample_config
 
     return EventSamples(validated_sample_config(
-        n_signal=args.n_signal, n_background_per_source=args.n_background, seed=args.seed + seed_offset,
-        cache_dir=os.path.join(args.cache_dir, "samples"), max_simulated=2_000_000,
+        n_signal=n or args.n_signal, n_background_per_source=n or args.n_background,
+        seed=args.seed + seed_offset, cache_dir=os.path.join(args.cache_dir, "samples"),
+        max_simulated=max(2_000_000, 400 * (n or 0)),
     ))
+
+
+def convergence(args: argparse.Namespace, config, train) -> dict | None:
+    """The convergence study at one mass (None without sizes)."""
+    if not args.convergence_sizes:
+        return None
+    from wimpsift.stats.convergence import convergence_study
+
+    n_max = max(args.convergence_sizes)
+    big = load_samples(args, seed_offset=0, n=n_max)
+    truth = load_samples(args, seed_offset=2000, n=n_max).background()
+    t0 = time.perf_counter()
+    study = convergence_study(args.convergence_mass, big.for_mass(args.convergence_mass), truth,
+                              args.convergence_sizes, train, big.detector, big.config.sigma_cm2, config)
+    sources = 1 + len(big.background_names)
+    print(f"\nconvergence at {args.convergence_mass:g} GeV ({time.perf_counter() - t0:.0f} s; truth: "
+          f"{study['truth_events']} independent background events)", file=sys.stderr)
+    print(f"{'events/source':>14} {'median 1-D cm2':>15} {'median trad cm2':>16} {'trad bins':>10}")
+    for row in study["rows"]:
+        print(f"{row['events_per_source']:>14d} {row['median_limit_network_cm2']:>15.4g} "
+              f"{row['median_limit_traditional_cm2']:>16.4g} {row['n_bins_traditional']:>10d}")
+    for k in ("network", "traditional"):
+        needed = study[f"events_needed_{k}"]
+        study[f"mc_events_{k}"] = None if needed is None else float(needed * sources)
+    return study
 
 
 class StandIn:
@@ -181,13 +229,24 @@ def main(argv: list[str] | None = None) -> int:
         # an independent simulation (other seed) of the backgrounds: the "true" world of
         # the event-level pseudo-experiments, not used to build any template
         independent = load_samples(args, seed_offset=1000)
-        pool_table = independent.background()
-        pool = lambda mass: pool_table  # noqa: E731
+        pool = independent.for_mass
+    study = convergence(args, config, trainer(args, use_network))
+    if args.convergence_only:
+        print(json.dumps(study))
+        return 0
     t0 = time.perf_counter()
     result = compare_analyses(sorted(args.masses), samples.for_mass, trainer(args, use_network),
                               samples.detector, samples.config.sigma_cm2, config, pool_for_mass=pool)
     print(f"benchmark wall time {time.perf_counter() - t0:.1f} s (sample loading included)",
           file=sys.stderr)
+    shaped = None
+    if args.er_band_shift:
+        with_shape = config.model_copy(update={"er_band_shift_log10_cs2": args.er_band_shift})
+        shaped = compare_analyses(
+            sorted(args.masses), samples.for_mass, trainer(args, use_network), samples.detector,
+            samples.config.sigma_cm2, with_shape, pool_for_mass=pool)
+        print("\nwith the ER band shape nuisance:")
+        print(format_table(shaped.times_traditional, shaped.times_network))
     ratio, obs_ratio = result.limit_ratio(), result.limit_ratio("observed")
     pe_ratio = result.limit_ratio("pseudo_median")
     print("\nexpected (median) 90% CL limits in cm2: 'templ' from toys of each analysis' own "
@@ -213,8 +272,17 @@ def main(argv: list[str] | None = None) -> int:
         os.makedirs(args.output_dir, exist_ok=True)
         for path in write_comparison(result, args.output_dir, config, args.seed).values():
             print(f"wrote {path}", file=sys.stderr)
+    from wimpsift.pipelines.reproduce_lux import simulation_cpu_s_per_event
+
     metrics = result.metrics()
+    mc_used = float(args.n_signal + args.n_background * len(samples.background_names))
     summary = {
+        **result.comparison(simulation_cpu_s_per_event=simulation_cpu_s_per_event(samples),
+                            mc_events_used=mc_used,
+                            mc_events_network=None if study is None else study["mc_events_network"],
+                            mc_events_traditional=None if study is None
+                            else study["mc_events_traditional"], with_shape_nuisance=shaped),
+        "convergence": study,
         "speedup_cpu": metrics["speedup_cpu"],
         "speedup_wall": metrics["speedup_wall"],
         "limit_ratio": {f"{m:g}": r

@@ -35,6 +35,14 @@ def test_reproduce_lux_tiny(tmp_path):
     # data processing: the output cannot carry more information than the inputs
     margin = 3 * np.hypot(network["output_mi_error_bits"], network["input_mi_error_bits"])
     assert 0 < network["output_mi_bits"] <= network["input_mi_bits"] + margin <= 1 + margin
+    # 300 test events cannot resolve the MI comparison to 1 %: never "complete"
+    assert network["mi_resolved"] is False and network["mi_complete"] is False
+    assert network["mi_test_events_needed"] > network["n_test"]
+    summary = written["comparison"]
+    assert summary["simulation_cpu_s_per_event"] > 0 and summary["speedup_cpu_4d"] > 1
+    assert summary["limit_ratio_kind"] == "template_toys"  # no event-level experiments here
+    assert summary["coverage_network"] is None and summary["mc_events_network"] is None
+    assert "speedup_cpu_4d" in (tmp_path / "report.html").read_text()
 
 
 @pytest.mark.parametrize(

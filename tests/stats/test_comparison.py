@@ -51,8 +51,9 @@ def test_compare_analyses_end_to_end(tmp_path):
         n_bins=10, traditional_bins=(2, 2, 6, 6),
         limits=LimitConfig.build(method="toys", n_toys=200, n_background_toys=200, mu_grid_points=10),
         dask=DaskConfig.build(synchronous=True, progress=False), n_pseudo_experiments=200)
-    # independent background events for event-level pseudo-experiments
-    pool = pd.concat([_source("er", 3000, False, 0, 200.0, rng), _source("wall", 1000, False, 0, 10.0, rng)])
+    # independent events for event-level pseudo-experiments (signal: for coverage)
+    pool = pd.concat([_source("er", 3000, False, 0, 200.0, rng), _source("wall", 1000, False, 0, 10.0, rng),
+                      _source("wimp", 2000, True, 1, 5.0, rng)])
     result = compare_analyses([50.0, 20.0], tables.__getitem__, train, load_detector("lux_2013"),
                               1e-45, config, pool_for_mass=lambda m: pool)
     assert calls == [(20.0, None), (50.0, 20.0)]  # lowest mass first, state handed on
@@ -71,6 +72,17 @@ def test_compare_analyses_end_to_end(tmp_path):
             assert pe["fraction_beyond_grid"] < 0.05
             assert pe["-1sigma"] < pe["median"] < pe["+1sigma"]
     assert all(np.isfinite(r) for r in result.limit_ratio("pseudo_median").values())
+    # coverage of signal-injected experiments (injected at the network's median expected
+    # limit; background-only experiments would give about 50 %): 90 % within 200
+    # experiments' binomial error (2.1 %) and the single profile's approximation
+    summary = result.comparison(simulation_cpu_s_per_event=1e-4, mc_events_used=8000)
+    for key in ("speedup_cpu_4d", "speedup_cpu_4d_nuisance", "speedup_cpu_5d", "limit_ratio_min",
+                "limit_ratio_max", "coverage_network", "coverage_traditional", "mc_events_network",
+                "mc_events_traditional"):
+        assert key in summary
+    assert 0.82 < summary["coverage_network"] < 0.97 and 0.82 < summary["coverage_traditional"] < 0.97
+    assert summary["limit_ratio_min"] <= summary["limit_ratio_max"]
+    assert summary["simulation_events"] == "as_used" and summary["speedup_cpu_4d"] > 1
     assert result.times_traditional.cpu_s["hypothesis_testing"] > 0
     assert result.times_network.cpu_s["training"] >= 0
     paths = write_comparison(result, tmp_path, config)
@@ -126,3 +138,27 @@ def test_pseudo_data_needs_test_events():
     table = _source("er", 20, False, 0, 1.0, np.random.default_rng(2))
     with pytest.raises(DataError, match="no test events of background 'wall'"):
         pseudo_data(table, {"wall": 1.0}, np.random.default_rng(0))
+
+
+def test_er_band_shape_nuisance_in_both_analyses():
+    """The ER band mean as a shape parameter: both likelihoods carry it; the asymptotic
+    median expected limits of both get weaker with it (one more free parameter)."""
+    rng = np.random.default_rng(5)
+    table = pd.concat([_source("er", 3000, False, 0, 200.0, rng), _source("wall", 1000, False, 0, 10.0, rng),
+                       _source("wimp", 2000, True, 1, 5.0, rng)], ignore_index=True)
+    base = dict(n_bins=10, traditional_bins=(2, 2, 6, 6), limits=LimitConfig.build(
+        method="toys", n_toys=60, n_background_toys=60, mu_grid_points=6),
+        dask=DaskConfig.build(synchronous=True, progress=False))
+    plain = compare_analyses([50.0], lambda m: table, lambda m, t, p: (BandScorer(), None),
+                             load_detector("lux_2013"), 1e-45, ComparisonConfig.build(**base))
+    shaped = compare_analyses([50.0], lambda m: table, lambda m, t, p: (BandScorer(), None),
+                              load_detector("lux_2013"), 1e-45,
+                              ComparisonConfig.build(**base, er_band_shift_log10_cs2=0.05))
+    for which in ("network", "traditional"):
+        before = getattr(plain, which)[50.0].extra["asymptotic_median_mu"]
+        after = getattr(shaped, which)[50.0].extra["asymptotic_median_mu"]
+        assert after > before
+    summary = plain.comparison(with_shape_nuisance=shaped)
+    assert summary["speedup_cpu_4d_nuisance"] > 0
+    assert summary["shape_nuisance_cost_factor_traditional"] > 0
+    assert set(summary["limit_ratio_nuisance"]) == {"50"}

@@ -8,7 +8,7 @@ import pytest
 from wimpsift.errors import ConfigError
 from wimpsift.stats.distributed import DaskConfig, limits_over_masses
 from wimpsift.stats.limits import LimitConfig
-from wimpsift.stats.timing import StageTimes
+from wimpsift.stats.timing import StageTimes, format_table
 
 
 def _models(make_model):
@@ -28,7 +28,16 @@ def test_synchronous_and_cached_runs_agree(make_model, tmp_path):
     assert timer.cpu_s["hypothesis_testing"] > 0 and timer.cpu_s["toy_generation"] > 0
     # a resumed run reads the chunks and gives identical limits
     cached[0].unlink()
-    again = limits_over_masses(models, observed, cfg, dask_cfg, cache_dir=tmp_path)
+    resumed = StageTimes()
+    again = limits_over_masses(models, observed, cfg, dask_cfg, cache_dir=tmp_path, timer=resumed)
+    # three of four chunks came from the cache: counted, and marked in the timing table
+    assert sum(again[m].extra["n_toy_tasks_from_cache"] for m in models) == 3
+    assert sum(first[m].extra["n_toy_tasks_from_cache"] for m in models) == 0
+    assert 0 < sum(resumed.cached_cpu_s.values()) < resumed.total_cpu_s
+    assert sum(timer.cached_cpu_s.values()) == 0
+    table = format_table(resumed, timer)
+    assert "read from the cache of an earlier run" in table and "*" in table
+    assert "*" not in format_table(timer, timer)
     for m in models:
         assert again[m].expected_mu == first[m].expected_mu
         assert again[m].observed_mu == first[m].observed_mu

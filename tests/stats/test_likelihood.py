@@ -75,7 +75,7 @@ def test_vectorised_solver_agrees_with_iminuit(make_model, seed, mu_true, mu_tes
         # the batch minimum is never worse than MIGRAD's (tolerance 1e-4 in EDM)
         assert free.nll[i] <= ref.nll + 1e-6
         assert abs(free.nll[i] - ref.nll) < 1e-3
-        assert q_batch[i] == pytest.approx(qtilde(lik, counts[i], aux[i], mu_test), abs=2e-3)
+        assert q_batch.q[i] == pytest.approx(qtilde(lik, counts[i], aux[i], mu_test), abs=2e-3)
 
 
 def test_zero_counts_fit_to_boundary(small_model):
@@ -94,4 +94,4 @@ def test_combined_background_option(small_model):
     counts = lik.expected(lik.nominal_parameters(0.0))
     # the broad constraint leaves the normalisation to the data: a 30 % excess is absorbed
     result = fit(lik, 1.3 * counts)
-    assert result.theta[0] == pytest.approx(1.3, rel=0.05)
+    assert result.theta["background"] == pytest.approx(1.3, rel=0.05)

@@ -30,10 +30,15 @@ def test_workspace_file_is_valid_json(make_model, tmp_path):
     assert "mass_gev_50" in spec["measurements"][0]["name"]
 
 
-def test_asymptotic_pvalues_and_limit_agree_with_pyhf(make_model):
-    lik = make_model(signal=10.0, er=200.0, wall=30.0, widths={"er": 0.1, "wall": 0.15})
+@pytest.mark.parametrize(("mc_events", "tilt"), [(None, None), (400, None), (400, 0.6)])
+def test_asymptotic_pvalues_and_limit_agree_with_pyhf(make_model, mc_events, tilt):
+    """With ``mc_events`` the templates carry Σw² and the workspace pyhf's staterror;
+    with ``tilt`` a shape parameter (histosys)."""
+    lik = make_model(signal=10.0, er=200.0, wall=30.0, widths={"er": 0.1, "wall": 0.15},
+                     mc_events=mc_events, tilt=tilt)
     observed = np.round(lik.expected(lik.nominal_parameters(0.4)))
     model, data = _pyhf_model(lik, observed)
+    assert ("staterror_discriminant" in model.config.parameters) == (mc_events is not None)
     asimov = asimov_background(lik, observed)
     for mu in (0.5, 1.0, 2.5):
         _, (clsb, _) = pyhf.infer.hypotest(mu, data, model, test_stat="qtilde", return_tail_probs=True)

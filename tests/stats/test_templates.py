@@ -103,10 +103,10 @@ def test_dict_round_trip_and_missing_key():
 def test_histogram_template_normalises_inside_region():
     rng = np.random.default_rng(0)
     values = rng.uniform(-0.5, 1.5, 10_000)
-    hist = histogram_template(values, [np.linspace(0, 1, 5)], expected_events=42.0)
+    hist = histogram_template(values, [np.linspace(0, 1, 5)], expected_events=42.0).counts
     assert hist.sum() == pytest.approx(42.0)
     assert hist.shape == (4,)
-    two_d = histogram_template([values, values], [np.linspace(0, 1, 3)] * 2, expected_events=1.0)
+    two_d = histogram_template([values, values], [np.linspace(0, 1, 3)] * 2, expected_events=1.0).counts
     assert two_d.shape == (2, 2)
     assert np.count_nonzero(two_d) == 2  # diagonal only
 

@@ -58,6 +58,16 @@ The events are split at random into ``n_subsets`` disjoint subsets; the MI is
 estimated on each and the error of the full-sample value is quoted as the standard
 deviation of the subset values divided by sqrt(n_subsets).
 
+Completion rule
+---------------
+:func:`mi_completion` decides whether a network kept the inputs' information: the
+combined error ``sqrt(err_out² + err_in²)`` must be at most ``max_rel_error`` (1 %)
+of the input MI, otherwise the comparison is unresolved (never complete) and the
+number of test events that would resolve it (error ∝ 1/sqrt(n)) is reported; when
+resolved, the output MI plus ``n_sigma`` combined errors must reach ``(1 - epsilon)``
+of the input MI. The worst output/input ratio ever accepted is therefore
+``1 - epsilon - n_sigma * max_rel_error`` (0.97 by default).
+
 Why not scikit-learn
 --------------------
 ``sklearn.feature_selection.mutual_info_classif`` implements Ross's estimator, but
@@ -96,6 +106,30 @@ class MutualInformation:
     def as_dict(self) -> dict[str, float | int]:
         return {"mi_bits": self.mi_bits, "error_bits": self.error_bits, "k": self.k,
                 "n_events": self.n_events}
+
+
+def mi_completion(
+    output: MutualInformation, inputs: MutualInformation, *, epsilon: float = 0.02,
+    n_sigma: float = 1.0, max_rel_error: float = 0.01,
+) -> dict[str, float | bool | int]:
+    """The MI completion rule (module docstring): ``complete``, ``resolved`` (combined
+    error <= ``max_rel_error`` of the input MI), ``below_target`` (output short of the
+    target even with the margin: retraining may help), the ``ratio``, ``combined_error_bits``,
+    ``relative_error``, ``target_bits`` and ``test_events_needed`` to resolve it."""
+    combined = float(np.hypot(output.error_bits, inputs.error_bits))
+    rel = combined / inputs.mi_bits if inputs.mi_bits > 0 else float("inf")
+    resolved = bool(np.isfinite(rel) and rel <= max_rel_error)
+    target = (1.0 - epsilon) * inputs.mi_bits
+    needed = inputs.n_events if resolved else (
+        int(np.ceil(inputs.n_events * (rel / max_rel_error) ** 2)) if np.isfinite(rel) else -1)
+    reaches = bool(output.mi_bits + n_sigma * combined >= target)
+    return {
+        "complete": resolved and reaches, "below_target": not reaches,
+        "resolved": resolved,
+        "ratio": output.mi_bits / inputs.mi_bits if inputs.mi_bits > 0 else float("nan"),
+        "combined_error_bits": combined, "relative_error": rel, "target_bits": target,
+        "test_events_needed": needed,
+    }
 
 
 def _as_2d(x: object) -> np.ndarray:

@@ -1,12 +1,14 @@
 """Statistics: binned templates, profile likelihood, limits (issue 6).
 
-Pipeline order: :mod:`templates` (expected events per bin) → :mod:`likelihood`
-(binned Poisson with Gaussian-constrained background normalisations) → :mod:`fit`
+Pipeline order: :mod:`templates` (expected events per bin and their Σw²) →
+:mod:`likelihood` (binned Poisson with Gaussian-constrained background normalisations
+and per-bin MC-statistics parameters, Barlow–Beeston lite) → :mod:`fit`
 (iminuit) and :mod:`batchfit` (vectorised fits of toys) → :mod:`teststat` (q~_mu,
 asymptotics) → :mod:`toys` (Neyman construction) → :mod:`limits` (upper limits,
 bands, power constraint, discovery). Beside them: :mod:`traditional` (the
-multi-dimensional analysis), :mod:`timing` (Table I), :mod:`distributed` (Dask) and
-:mod:`pyhf_export`.
+multi-dimensional analysis), :mod:`comparison` (both analyses on the same events),
+:mod:`convergence` (limits against simulated events), :mod:`timing` (Table I),
+:mod:`distributed` (Dask) and :mod:`pyhf_export`.
 """
 
 from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig

@@ -1,6 +1,7 @@
 """Vectorised maximum-likelihood fits of many data sets at once (toys).
 
-A projected Newton method with an active set for the lower bounds ``params >= 0``
+A projected Newton method with an active set for the lower bounds (``lik.lower``:
+0 for ``mu`` and the normalisations, none for shape parameters)
 and Armijo back-tracking, run on whole arrays of data sets. The objective is
 convex (expected counts are linear in the parameters, the Poisson term is convex
 in them and the constraints are quadratic), so the bounded minimum is unique. The
@@ -26,27 +27,24 @@ from wimpsift.stats.likelihood import BinnedLikelihood
 
 @dataclass(frozen=True)
 class BatchFit:
-    """Best-fit parameters ``(N, P)``, minimum ``nll`` ``(N,)`` and convergence flags."""
+    """Best-fit parameters ``(N, P)`` (columns named by ``names``), minimum ``nll``
+    ``(N,)`` and convergence flags ``(N,)``."""
 
     params: np.ndarray
     nll: np.ndarray
     converged: np.ndarray
+    names: tuple[str, ...]
 
     @property
     def mu(self) -> np.ndarray:
-        return self.params[:, 0]
+        return self.params[:, self.names.index("mu")]
 
+    def column(self, name: str) -> np.ndarray:
+        return self.params[:, self.names.index(name)]
 
-def _initial(lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray, mu: np.ndarray | None) -> np.ndarray:
-    theta = np.clip(aux, 1e-3, None)
-    if mu is None:
-        b_tot = theta @ lik.design[1:].sum(axis=1)
-        s_tot = max(lik.design[0].sum(), 1e-300)
-        mu0 = np.clip((counts.sum(axis=1) - b_tot) / s_tot, 0.0, None) + 0.1 * np.sqrt(
-            np.maximum(counts.sum(axis=1), 1.0)) / s_tot
-    else:
-        mu0 = mu
-    return np.column_stack([mu0, theta])
+    @property
+    def n_not_converged(self) -> int:
+        return int(np.count_nonzero(~self.converged))
 
 
 def _fit_chunk(
@@ -54,18 +52,12 @@ def _fit_chunk(
     max_iter: int, tol: float,
 ) -> BatchFit:
     n_sets, n_par = counts.shape[0], lik.n_params
-    x = _initial(lik, counts, aux, mu)
+    x = lik.start_parameters(counts, aux, mu)
+    lower = lik.lower
     fixed = np.zeros((n_sets, n_par), dtype=bool)
     if mu is not None:
         fixed[:, 0] = True
     f = lik.nll(x, counts, aux)
-    # a start with nu = 0 where n > 0 (possible with zero templates) is moved inside
-    bad = ~np.isfinite(f)
-    if np.any(bad):
-        x[bad, 1:] = np.clip(x[bad, 1:], 1.0, None)
-        if mu is None:
-            x[bad, 0] = np.maximum(x[bad, 0], 1.0)
-        f = lik.nll(x, counts, aux)
     active_rows = np.arange(n_sets)
     converged = np.zeros(n_sets, dtype=bool)
     eye = np.eye(n_par)
@@ -74,8 +66,8 @@ def _fit_chunk(
             break
         xa, na, aa, fa = x[active_rows], counts[active_rows], aux[active_rows], f[active_rows]
         g = lik.grad(xa, na, aa)
-        h = lik.hessian(xa, na)
-        at_bound = (xa <= 0.0) & (g > 0.0)
+        h = lik.hessian(xa, na, aa)
+        at_bound = (xa <= lower) & (g > 0.0)
         frozen = at_bound | fixed[active_rows]
         g_red = np.where(frozen, 0.0, g)
         keep = (~frozen)[:, :, None] & (~frozen)[:, None, :]
@@ -86,7 +78,7 @@ def _fit_chunk(
         step = -np.linalg.solve(h_red, g_red[..., None])[..., 0]
         # back-tracking line search on the projected step
         t = np.ones(active_rows.size)
-        x_new = np.clip(xa + step, 0.0, None)
+        x_new = np.maximum(xa + step, lower)
         f_new = lik.nll(x_new, na, aa)
         for _ in range(40):
             decrease = np.sum(g_red * (x_new - xa), axis=1)
@@ -95,14 +87,14 @@ def _fit_chunk(
                 break
             t = np.where(ok, t, 0.5 * t)
             redo = ~ok
-            x_new[redo] = np.clip(xa[redo] + t[redo, None] * step[redo], 0.0, None)
+            x_new[redo] = np.maximum(xa[redo] + t[redo, None] * step[redo], lower)
             f_new[redo] = lik.nll(x_new[redo], na[redo], aa[redo])
         improved = f_new < fa
         x_new = np.where(improved[:, None], x_new, xa)
         f_new = np.where(improved, f_new, fa)
         # projected gradient at the new point decides convergence
         g_new = lik.grad(x_new, na, aa)
-        pg = np.where((x_new <= 0.0) & (g_new > 0.0) | fixed[active_rows], 0.0, g_new)
+        pg = np.where((x_new <= lower) & (g_new > 0.0) | fixed[active_rows], 0.0, g_new)
         newton_dec = np.abs(np.sum(g_red * step, axis=1))
         done = ((fa - f_new) <= tol * (1.0 + np.abs(f_new))) & (
             (newton_dec <= 1e-10) | (np.max(np.abs(pg) * np.maximum(x_new, 1e-3), axis=1) <= 1e-6)
@@ -112,7 +104,7 @@ def _fit_chunk(
         f[active_rows] = f_new
         converged[active_rows[done]] = True
         active_rows = active_rows[~done]
-    return BatchFit(params=x, nll=f, converged=converged)
+    return BatchFit(params=x, nll=f, converged=converged, names=lik.parameter_names)
 
 
 def fit_batch(
@@ -127,12 +119,13 @@ def fit_batch(
 ) -> BatchFit:
     """Fit every data set: unconditional when ``mu`` is None, else at fixed ``mu``.
 
-    ``counts`` is ``(N, n_bins)``, ``aux`` ``(N, n_backgrounds)``; ``mu`` a scalar or
-    ``(N,)``.
+    ``counts`` is ``(N, n_bins)``, ``aux`` ``(N, lik.n_aux)``; ``mu`` a scalar or
+    ``(N,)``. Data sets that stop before convergence keep their last iterate and are
+    flagged in ``converged``; the callers count and report them.
     """
     counts = np.atleast_2d(np.asarray(counts, dtype=float))
     n_sets = counts.shape[0]
-    aux = np.broadcast_to(np.asarray(aux, dtype=float), (n_sets, lik.n_params - 1))
+    aux = np.broadcast_to(np.asarray(aux, dtype=float), (n_sets, lik.n_aux))
     mu_arr = None if mu is None else np.broadcast_to(np.asarray(mu, dtype=float), (n_sets,))
     chunk = max(1, max_elements // max(lik.n_bins, 1))
     parts = []
@@ -145,21 +138,34 @@ def fit_batch(
     return BatchFit(
         params=np.concatenate([p.params for p in parts]),
         nll=np.concatenate([p.nll for p in parts]),
-        converged=np.concatenate([p.converged for p in parts]),
+        converged=np.concatenate([p.converged for p in parts]), names=lik.parameter_names,
     )
+
+
+@dataclass(frozen=True)
+class QTildeBatch:
+    """q~_mu of many data sets (``(N,)``, or ``(N, G)`` on a grid), their ``mu_hat``
+    and how many of the ``n_fits`` fits behind them did not converge."""
+
+    q: np.ndarray
+    mu_hat: np.ndarray
+    n_fits: int
+    n_not_converged: int
 
 
 def qtilde_batch(
     lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray, mu: np.ndarray | float,
     free: BatchFit | None = None,
-) -> np.ndarray:
+) -> QTildeBatch:
     """One-sided bounded test statistic q~_mu for each data set (vectorised).
 
     ``q = 2 (nll(mu, theta_hat_hat) - nll(mu_hat, theta_hat))`` when ``mu_hat <= mu``,
-    0 otherwise; ``mu_hat >= 0`` by the bounds (Cowan et al. eq. 16).
+    0 otherwise; ``mu_hat >= 0`` by the bounds (Cowan et al. eq. 16). The free fit's
+    convergence is counted only when it is made here (not when ``free`` is given).
     """
     counts = np.atleast_2d(counts)
-    free = free if free is not None else fit_batch(lik, counts, aux)
+    own_free = free is None
+    free = fit_batch(lik, counts, aux) if free is None else free
     cond = fit_batch(lik, counts, aux, mu)
     mu_arr = np.broadcast_to(np.asarray(mu, dtype=float), free.mu.shape)
     with np.errstate(invalid="ignore"):
@@ -167,4 +173,6 @@ def qtilde_batch(
     # a data set impossible under every hypothesis (events where the model expects
     # none: nll = inf at both fits) excludes nothing: q = 0, the conservative choice
     q = np.where(free.mu > mu_arr, 0.0, np.clip(np.nan_to_num(q, nan=0.0), 0.0, None))
-    return q
+    n_fits = counts.shape[0] * (2 if own_free else 1)
+    failed = cond.n_not_converged + (free.n_not_converged if own_free else 0)
+    return QTildeBatch(q=q, mu_hat=free.mu, n_fits=n_fits, n_not_converged=failed)

@@ -19,11 +19,19 @@ toys and times them by the seed's Table I stages. It is the core of
   background-only experiments, drawn as events, binned by both analyses; their limit
   quantiles measure each analysis's true sensitivity, including the cost of templates
   filled from finite simulation (sparse multi-dimensional templates understate the
-  background where the signal is, which their own template toys cannot see).
+  background where the signal is, which their own template toys cannot see);
+* coverage: when the pool also holds signal events of the mass (``label`` 1), as many
+  experiments again with signal injected at ``coverage_injection`` times the network
+  analysis' asymptotic median expected limit (the same injected strength and events
+  for both analyses); ``extra["coverage"]`` of each limit is the fraction of them
+  whose 90 % CL limit is at or above the injected strength. The toy thresholds are
+  those of the mass's one pseudo-data set (profiled on it), applied to every
+  experiment.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,7 +47,9 @@ from wimpsift.provenance import atomic_path
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.distributed import DaskConfig, limits_over_masses
 from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
-from wimpsift.stats.limits import LimitConfig, LimitResult
+from wimpsift.stats.limits import LimitConfig, LimitResult, asymptotic_expected
+from wimpsift.stats.templates import TemplateSet, histogram_template
+from wimpsift.stats.teststat import asimov_background
 from wimpsift.stats.timing import StageTimes, speedups
 from wimpsift.stats.traditional import (
     TraditionalBinning,
@@ -64,9 +74,16 @@ class ComparisonConfig(StatsConfig):
     limits: LimitConfig = Field(default_factory=lambda: LimitConfig(method="toys"))
     dask: DaskConfig = Field(default_factory=lambda: DaskConfig(synchronous=True, progress=False))
     n_pseudo_experiments: int = Field(default=0, ge=0)
+    #: injected signal of the coverage experiments, in units of the network analysis'
+    #: asymptotic median expected limit (0: no coverage experiments)
+    coverage_injection: float = Field(default=1.0, ge=0)
     #: one combined background with this relative width for both analyses (the seed's
     #: 2013 reproduction: sigma = mu, i.e. 1.0); None keeps one component per source
     combined_background_width: float | None = Field(default=None, gt=0)
+    #: one shape nuisance in both analyses: the ER band mean, log10 cS2 of the events of
+    #: ``er_band_sources`` shifted by ± this per 1σ (None: no shape parameter)
+    er_band_shift_log10_cs2: float | None = Field(default=None, gt=0)
+    er_band_sources: list[str] = Field(default_factory=lambda: ["er"])
     seed: int = Field(default=0, ge=0)
 
 
@@ -91,6 +108,80 @@ class ComparisonResult:
             else:
                 out[m] = self.network[m].expected_mu[which] / self.traditional[m].expected_mu[which]
         return out
+
+    def comparison(
+        self, mc_events_network: float | None = None, mc_events_traditional: float | None = None,
+        simulation_cpu_s_per_event: float | None = None, mc_events_used: float | None = None,
+        with_shape_nuisance: ComparisonResult | None = None,
+    ) -> dict[str, Any]:
+        """The issue-12 summary keys (``benchmarks/bench_limits.py``'s last line and
+        ``metrics.json["comparison"]``); ``None`` where not measured.
+
+        ``speedup_cpu_4d`` is end to end: each analysis' CPU plus the simulation it needed
+        (``mc_events_*`` events needed to come within 5 % of its converged limit, at
+        ``simulation_cpu_s_per_event``); without a convergence study both are charged the
+        ``mc_events_used`` they were given (``simulation_events`` says which).
+        ``limit_ratio_*`` is network / traditional over masses on the same event-level
+        pseudo-experiments (template toys when there are none: ``limit_ratio_kind``);
+        ``coverage_*`` the mean over masses of the signal-injected experiments' coverage.
+        ``with_shape_nuisance`` (the same comparison run with the ER band shape parameter)
+        gives ``speedup_cpu_4d_nuisance`` and each analysis' CPU cost factor of it.
+        """
+        pseudo = all(r.pseudo_experiment_mu is not None for r in self.network.values())
+        ratios = list(self.limit_ratio("pseudo_median" if pseudo else "median").values())
+        needed = mc_events_network is not None and mc_events_traditional is not None
+        ev_net = mc_events_network if needed else mc_events_used
+        ev_trad = mc_events_traditional if needed else mc_events_used
+        sim = simulation_cpu_s_per_event
+        charged = sim is not None and ev_net is not None and ev_trad is not None
+        charge_net = sim * ev_net if charged else 0.0  # type: ignore[operator]
+        charge_trad = sim * ev_trad if charged else 0.0  # type: ignore[operator]
+        cpu_net = self.times_network.total_cpu_s + charge_net
+        cpu_trad = self.times_traditional.total_cpu_s + charge_trad
+        shape: dict[str, Any] = {"speedup_cpu_4d_nuisance": None}
+        if with_shape_nuisance is not None:
+            n_cpu = with_shape_nuisance.times_network.total_cpu_s
+            t_cpu = with_shape_nuisance.times_traditional.total_cpu_s
+            shape = {
+                "speedup_cpu_4d_nuisance": (t_cpu + charge_trad) / (n_cpu + charge_net),
+                "shape_nuisance_cost_factor_network": n_cpu / self.times_network.total_cpu_s,
+                "shape_nuisance_cost_factor_traditional": t_cpu / self.times_traditional.total_cpu_s,
+                "limit_ratio_nuisance": {f"{m:g}": r for m, r in with_shape_nuisance.limit_ratio(
+                    "pseudo_median" if pseudo else "median").items()},
+            }
+
+        def coverage(results: dict[float, LimitResult]) -> tuple[float | None, float | None]:
+            values = [r.extra["coverage"] for r in results.values() if "coverage" in r.extra]
+            errors = [r.extra["coverage_error"] for r in results.values() if "coverage" in r.extra]
+            if not values:
+                return None, None
+            return float(np.mean(values)), float(np.sqrt(np.sum(np.square(errors)))) / len(errors)
+
+        cov_net, cov_net_err = coverage(self.network)
+        cov_trad, cov_trad_err = coverage(self.traditional)
+        return {
+            "speedup_cpu_4d": cpu_trad / cpu_net if cpu_net > 0 else None,
+            "speedup_cpu_4d_nuisance": shape.pop("speedup_cpu_4d_nuisance"),
+            "speedup_cpu_5d": None,
+            "limit_ratio_min": float(np.nanmin(ratios)) if ratios else None,
+            "limit_ratio_max": float(np.nanmax(ratios)) if ratios else None,
+            "coverage_network": cov_net,
+            "coverage_traditional": cov_trad,
+            "mc_events_network": mc_events_network,
+            "mc_events_traditional": mc_events_traditional,
+            "limit_ratio_kind": "event_level_pseudo_experiments" if pseudo else "template_toys",
+            "coverage_error_network": cov_net_err,
+            "coverage_error_traditional": cov_trad_err,
+            "simulation_events": "needed_for_5_percent" if needed else "as_used",
+            "simulation_cpu_s_per_event": sim,
+            "mc_events_used": mc_events_used,
+            **shape,
+            "fits_not_converged": {
+                "network": sum(r.extra.get("n_fits_not_converged", 0.0) for r in self.network.values()),
+                "traditional": sum(r.extra.get("n_fits_not_converged", 0.0)
+                                   for r in self.traditional.values()),
+            },
+        }
 
     def metrics(self) -> dict[str, Any]:
         """JSON-able summary: per mass limits of both analyses, timings, speed-ups."""
@@ -176,6 +267,56 @@ def _flat_index(coords: np.ndarray, edges: list[np.ndarray]) -> tuple[np.ndarray
     return np.ravel_multi_index(idx, tuple(e.size - 1 for e in edges)), valid
 
 
+def shift_er_band(events: pd.DataFrame, sources: list[str], shift_log10: float) -> pd.DataFrame:
+    """Events with log10 cS2 of the ``sources`` moved by ``shift_log10`` (the ER band mean)."""
+    out = events.copy()
+    mask = out["source"].isin(sources).to_numpy()
+    out.loc[mask, "cs2_pe"] = out.loc[mask, "cs2_pe"].to_numpy() * 10.0 ** shift_log10
+    return out
+
+
+def _network_variations(scorer: Scorer, test: pd.DataFrame, names: list[str], expected: dict[str, float],
+                        config: ComparisonConfig, n_bins: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    pair = []
+    for sign in (-1.0, 1.0):
+        shifted = shift_er_band(test, config.er_band_sources, sign * config.er_band_shift_log10_cs2)
+        edges = [np.linspace(0.0, 1.0, n_bins + 1)]
+        pair.append(sum(histogram_template(np.asarray(scorer.score(shifted[shifted["source"] == n]), float),
+                                           edges, expected[n], name=n).counts for n in names))
+    return {"er_band": (pair[0], pair[1])}
+
+
+def _traditional_variations(test: pd.DataFrame, signal_test: pd.DataFrame, names: list[str],
+                            expected: dict[str, float], binning: TraditionalBinning,
+                            config: ComparisonConfig) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    pair = []
+    for sign in (-1.0, 1.0):
+        shifted = shift_er_band(test, config.er_band_sources, sign * config.er_band_shift_log10_cs2)
+        events = {n: shifted[shifted["source"] == n] for n in names}
+        inside = {n: expected[n] * _inside_fraction(events[n], binning) for n in names}
+        inside["signal"] = 1.0
+        t = traditional_templates(signal_test, events, inside, binning, 1.0)
+        pair.append(t.flat_backgrounds().sum(axis=0).reshape(t.shape))
+    return {"er_band": (pair[0], pair[1])}
+
+
+def _bin_network(scorer: Scorer, events: pd.DataFrame, experiment: np.ndarray, n: int,
+                 templates: TemplateSet) -> np.ndarray:
+    g = np.asarray(scorer.score(events), dtype=float)
+    idx, ok = _flat_index(g[:, None], list(templates.bin_edges))
+    return bin_experiments(idx, ok, experiment, n, templates.n_bins)
+
+
+def _bin_traditional(events: pd.DataFrame, experiment: np.ndarray, n: int, binning: TraditionalBinning,
+                     templates: TemplateSet) -> np.ndarray:
+    idx, ok = _flat_index(event_coordinates(events), binning.edges())
+    return bin_experiments(idx, ok, experiment, n, templates.n_bins)
+
+
+def _with_gamma_aux(theta_aux: np.ndarray, lik: BinnedLikelihood) -> np.ndarray:
+    return np.concatenate([theta_aux, np.ones((theta_aux.shape[0], lik.n_gamma))], axis=1)
+
+
 def _likelihood_config(config: ComparisonConfig, per_source: LikelihoodConfig) -> LikelihoodConfig:
     if config.combined_background_width is None:
         return per_source
@@ -202,6 +343,8 @@ def compare_analyses(
     info: dict[float, dict[str, Any]] = {}
     net_pe: dict[float, tuple[np.ndarray, np.ndarray]] = {}
     trad_pe: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+    net_sig: dict[float, tuple[np.ndarray, np.ndarray, float]] = {}
+    trad_sig: dict[float, tuple[np.ndarray, np.ndarray, float]] = {}
     n_pe = config.n_pseudo_experiments if pool_for_mass is not None else 0
     state = None
     for mass in sorted(masses_gev):
@@ -228,6 +371,9 @@ def compare_analyses(
             ts = discriminant_templates(scorer.score(signal_test), scores,
                                         {"signal": expected_signal, **expected}, config.n_bins,
                                         sigma_ref_cm2, mass)
+            if config.er_band_shift_log10_cs2 is not None:
+                ts = dataclasses.replace(ts, shape_variations=_network_variations(
+                    scorer, test, names, expected, config, config.n_bins))
             if config.combined_background_width is not None:
                 ts = ts.combined()
             net_models[mass] = BinnedLikelihood(ts, _likelihood_config(config, lik_config))
@@ -239,6 +385,9 @@ def compare_analyses(
             inside = {n: expected[n] * _inside_fraction(bkg_events[n], binning) for n in names}
             inside["signal"] = expected_signal * _inside_fraction(signal_test, binning)
             tt = traditional_templates(signal_test, bkg_events, inside, binning, sigma_ref_cm2, mass)
+            if config.er_band_shift_log10_cs2 is not None:
+                tt = dataclasses.replace(tt, shape_variations=_traditional_variations(
+                    test, signal_test, names, expected, binning, config))
             if config.combined_background_width is not None:
                 tt = tt.combined()
             trad_models[mass] = BinnedLikelihood(tt, _likelihood_config(config, lik_config))
@@ -247,21 +396,40 @@ def compare_analyses(
             # the same event-level experiments for both analyses; drawing them is work
             # each analysis would do alone, so it is timed for both
             pe_rng = np.random.default_rng([config.seed, int(round(mass * 1000)), 7])
+            # loading the independent "truth" simulation is work of neither analysis
+            pool = pool_for_mass(mass)
             wall0, cpu0 = time.perf_counter(), time.process_time()
-            pe_events, pe_id = draw_experiments(pool_for_mass(mass), expected, n_pe, pe_rng)
-            sigma = net_models[mass].sigma
-            pe_aux = 1.0 + sigma * pe_rng.standard_normal((n_pe, sigma.size))
+            pe_events, pe_id = draw_experiments(pool, expected, n_pe, pe_rng)
+            # normalisation observables randomised, the MC-statistics ones at 1: every
+            # experiment is judged with the one simulation the templates were made from
+            sigma, centre = net_models[mass].sigma, net_models[mass].nominal[1:]
+            theta_aux = centre + sigma * pe_rng.standard_normal((n_pe, sigma.size))
             draw = {"cpu_s": {"toy_generation": time.process_time() - cpu0},
                     "wall_s": {"toy_generation": time.perf_counter() - wall0}}
             for timer in (t_net, t_trad):
                 timer.add(draw)
             with t_net.stage("toy_generation"):
-                g = np.asarray(scorer.score(pe_events), dtype=float)
-                idx, ok = _flat_index(g[:, None], list(ts.bin_edges))
-                net_pe[mass] = (bin_experiments(idx, ok, pe_id, n_pe, ts.n_bins), pe_aux)
+                net_pe[mass] = (_bin_network(scorer, pe_events, pe_id, n_pe, ts),
+                                _with_gamma_aux(theta_aux, net_models[mass]))
             with t_trad.stage("toy_generation"):
-                idx, ok = _flat_index(event_coordinates(pe_events), binning.edges())
-                trad_pe[mass] = (bin_experiments(idx, ok, pe_id, n_pe, tt.n_bins), pe_aux)
+                trad_pe[mass] = (_bin_traditional(pe_events, pe_id, n_pe, binning, tt),
+                                 _with_gamma_aux(theta_aux, trad_models[mass]))
+            signal_pool = pool[pool["label"] == 1] if "label" in pool.columns else pool.iloc[:0]
+            if config.coverage_injection > 0 and len(signal_pool):
+                # not timed: coverage is a check of both analyses, not work of either
+                lik_net = net_models[mass]
+                median = asymptotic_expected(lik_net, asimov_background(lik_net, net_obs[mass]), 0.9,
+                                             (0,))[0]
+                mu_inj = config.coverage_injection * median
+                sig_name = str(signal_pool["source"].iloc[0])
+                sig_events, sig_id = draw_experiments(
+                    pd.concat([pool[pool["label"] == 0], signal_pool]),
+                    {**expected, sig_name: mu_inj * expected_signal}, n_pe, pe_rng)
+                theta_aux = centre + sigma * pe_rng.standard_normal((n_pe, sigma.size))
+                net_sig[mass] = (_bin_network(scorer, sig_events, sig_id, n_pe, ts),
+                                 _with_gamma_aux(theta_aux, net_models[mass]), mu_inj)
+                trad_sig[mass] = (_bin_traditional(sig_events, sig_id, n_pe, binning, tt),
+                                  _with_gamma_aux(theta_aux, trad_models[mass]), mu_inj)
         info[mass] = {"n_bins_network": ts.n_bins, "n_bins_traditional": tt.n_bins,
                       "expected_signal_at_sigma_ref": expected_signal,
                       "expected_background": float(sum(expected.values())),
@@ -269,10 +437,11 @@ def compare_analyses(
 
     net = limits_over_masses(net_models, net_obs, config.limits, config.dask,
                              cache_dir=None if cache_dir is None else f"{cache_dir}/network", timer=t_net,
-                             pseudo_experiments=net_pe or None)
+                             pseudo_experiments=net_pe or None, signal_experiments=net_sig or None)
     trad = limits_over_masses(trad_models, trad_obs, config.limits, config.dask,
                               cache_dir=None if cache_dir is None else f"{cache_dir}/traditional",
-                              timer=t_trad, pseudo_experiments=trad_pe or None)
+                              timer=t_trad, pseudo_experiments=trad_pe or None,
+                              signal_experiments=trad_sig or None)
     return ComparisonResult(network=net, traditional=trad, times_network=t_net,
                             times_traditional=t_trad, info=info)
 

@@ -7,6 +7,13 @@ q~_mu values of the Neyman construction) and its share of background-only toys
 once; the driver then merges the chunks, computes p-values and limits. Finished
 tasks are kept in the lineage cache (:mod:`wimpsift.cache`, stage ``stats.toy_chunk``)
 under ``cache_dir``, so an interrupted run started again only computes what is missing.
+Times of tasks read from the cache were measured by an earlier run: they are added to
+the timer all the same (the work was done) and counted in
+``extra["n_toy_tasks_from_cache"]`` and ``StageTimes.from_cache`` so that the timing
+table can mark them.
+
+Toys are drawn at the nuisance values of ``LimitConfig.toy_nuisances`` (profiled on
+each mass's data by default, see :mod:`wimpsift.stats.limits`).
 
 Tasks run on :class:`wimpsift.execution.Executor`: a local cluster by default, any
 running scheduler with ``scheduler_address``, in process with ``synchronous``, or any
@@ -42,13 +49,17 @@ from wimpsift.stats.templates import TemplateSet
 from wimpsift.stats.teststat import asimov_background
 from wimpsift.stats.timing import StageTimes
 from wimpsift.stats.toys import (
+    Nuisances,
     ToyDistribution,
     limits_from_pvalues,
+    nominal_nuisances,
+    profiled_nuisances,
     qtilde_on_grid,
+    warn_not_converged,
 )
 
 TASK_STAGE = "stats.toy_chunk"
-TASK_VERSION = 2
+TASK_VERSION = 3  # 3: nuisance values per strength, fit counts
 
 
 class DaskConfig(StatsConfig):
@@ -67,24 +78,37 @@ class DaskConfig(StatsConfig):
 def toy_chunk(
     templates: dict[str, Any], likelihood_config: dict[str, Any], mu_grid: list[float],
     n_toys: int, n_background_toys: int, seed: int, mass_index: int, chunk: int,
+    theta: list[list[float]], gamma: list[list[float]],
 ) -> dict[str, Any]:
-    """One task: toy q~ distributions on the grid and background-only toy statistics."""
+    """One task: toy q~ distributions on the grid and background-only toy statistics.
+
+    ``theta``/``gamma`` hold the nuisance values the toys are drawn at: row 0 for the
+    background-only toys, row ``1 + j`` for grid strength ``j``."""
     times = StageTimes()
     with times.stage("workspace_creation"):
         lik = BinnedLikelihood(TemplateSet.from_dict(templates), LikelihoodConfig(**likelihood_config))
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(mass_index), int(chunk)]))
     grid = np.asarray(mu_grid, dtype=float)
+    nuisances = Nuisances(theta=np.asarray(theta, dtype=float).reshape(grid.size + 1, -1),
+                          gamma=np.asarray(gamma, dtype=float).reshape(grid.size + 1, -1))
+    (b_theta, b_gamma), per_mu = nuisances.split_first()
     q_sb = np.empty((grid.size, n_toys))
+    n_fits, failed = 0, 0
     for j, mu in enumerate(grid):
+        th, ga = per_mu.row(j)
         with times.stage("toy_generation"):
-            counts, aux = lik.sample(np.concatenate([[mu], np.ones(lik.n_params - 1)]), n_toys, rng)
+            counts, aux = lik.sample(np.concatenate([[mu], th]), n_toys, rng, gamma=ga)
         with times.stage("hypothesis_testing"):
-            q_sb[j] = np.sort(qtilde_batch(lik, counts, aux, mu))
+            qt = qtilde_batch(lik, counts, aux, mu)
+        q_sb[j] = np.sort(qt.q)
+        n_fits, failed = n_fits + qt.n_fits, failed + qt.n_not_converged
     with times.stage("toy_generation"):
-        b_counts, b_aux = lik.sample(lik.nominal_parameters(0.0), n_background_toys, rng)
+        b_counts, b_aux = lik.sample(np.concatenate([[0.0], b_theta]), n_background_toys, rng,
+                                     gamma=b_gamma)
     with times.stage("hypothesis_testing"):
-        q_b, _ = qtilde_on_grid(lik, b_counts, b_aux, grid)
-    return {"q_sb": q_sb, "q_b": q_b, "times": times.to_dict()}
+        qb = qtilde_on_grid(lik, b_counts, b_aux, grid)
+    return {"q_sb": q_sb, "q_b": qb.q, "times": times.to_dict(),
+            "fits": np.array([n_fits + qb.n_fits, failed + qb.n_not_converged])}
 
 
 def _split(total: int, parts: int) -> list[int]:
@@ -114,8 +138,10 @@ def run_toy_tasks(
     jobs = {key: Task(toy_chunk, kwargs=kwargs,
                       cache=None if cache is None else cache.entry(TASK_STAGE, TASK_VERSION, kwargs))
             for key, kwargs in tasks.items()}
+    from_cache = {key for key, job in jobs.items() if job.cache is not None and job.cache.exists()}
     with Executor(execution(dask_config)) as executor:
-        return executor.map(jobs, "toy chunks")
+        results = executor.map(jobs, "toy chunks")
+    return {key: {**result, "cached": key in from_cache} for key, result in results.items()}
 
 
 def limits_over_masses(
@@ -126,6 +152,7 @@ def limits_over_masses(
     cache_dir: str | Path | None = None,
     timer: StageTimes | None = None,
     pseudo_experiments: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
+    signal_experiments: Mapping[float, tuple[np.ndarray, np.ndarray, float]] | None = None,
 ) -> dict[float, LimitResult]:
     """Toy-based limits and bands for every mass, the toys spread over Dask workers.
 
@@ -134,6 +161,9 @@ def limits_over_masses(
     ``pseudo_experiments[mass]`` (``(K, n_bins)`` counts and ``(K, n_backgrounds)``
     global observables, e.g. binned event-level background-only experiments) get limits
     from the same construction; their quantiles are ``LimitResult.pseudo_experiment_mu``.
+    Optional ``signal_experiments[mass]`` (counts, global observables and the injected
+    ``mu``) measure coverage: ``extra["coverage"]`` is the fraction of their limits at
+    or above the injected ``mu`` (``extra["coverage_error"]`` its binomial error).
     """
     limit_config = limit_config or LimitConfig(method="toys")
     dask_config = dask_config or DaskConfig()
@@ -148,10 +178,17 @@ def limits_over_masses(
             asimov = asimov_background(lik, counts, aux)
             asym_exp = asymptotic_expected(lik, asimov, cl)
             asym_obs, mu_hat = asymptotic_upper_limit(lik, counts, aux, cl, asimov)
-        grid = _mu_grid(asym_exp, asym_obs, limit_config.mu_grid_points,
-                        wide=pseudo_experiments is not None)
+            grid = _mu_grid(asym_exp, asym_obs, limit_config.mu_grid_points,
+                            wide=pseudo_experiments is not None)
+            at = np.concatenate([[0.0], grid])
+            nuisances, n_bad = (profiled_nuisances(lik, counts, aux, at)
+                                if limit_config.toy_nuisances == "profiled"
+                                else (nominal_nuisances(lik, at), 0))
         prepared[mass] = {"index": i, "grid": grid, "counts": counts, "aux": aux,
-                          "asym_exp": asym_exp, "asym_obs": asym_obs, "mu_hat": mu_hat}
+                          "asym_exp": asym_exp, "asym_obs": asym_obs, "mu_hat": mu_hat,
+                          "nuisances": nuisances,
+                          "fits": np.array([at.size if limit_config.toy_nuisances == "profiled" else 0,
+                                            n_bad])}
     n_chunks = dask_config.n_chunks
     toys = _split(limit_config.n_toys, n_chunks)
     btoys = _split(limit_config.n_background_toys, n_chunks)
@@ -166,6 +203,7 @@ def limits_over_masses(
                 "mu_grid": p["grid"].tolist(), "n_toys": max(toys[c], 1),
                 "n_background_toys": max(btoys[c], 1), "seed": limit_config.seed,
                 "mass_index": p["index"], "chunk": c,
+                "theta": p["nuisances"].theta.tolist(), "gamma": p["nuisances"].gamma.tolist(),
             }
     wall0 = time.perf_counter()
     results = run_toy_tasks(tasks, dask_config, cache_dir)
@@ -173,6 +211,8 @@ def limits_over_masses(
     task_wall = {s: sum(r["times"]["wall_s"].get(s, 0.0) for r in results.values()) for s in timer.wall_s}
     for r in results.values():
         timer.add(r["times"], wall=False)
+        if r["cached"]:
+            timer.add_cached(r["times"])
     total_task_wall = sum(task_wall.values())
     if total_task_wall > 0:
         for s, w in task_wall.items():
@@ -187,18 +227,35 @@ def limits_over_masses(
                 np.concatenate([r["q_sb"] for r in parts], axis=1), axis=1))
             q_b = np.concatenate([r["q_b"] for r in parts], axis=0)
             b_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_b), cl)
-            q_obs, _ = qtilde_on_grid(lik, p["counts"][None, :], p["aux"][None, :], p["grid"])
-            observed_mu = float(limits_from_pvalues(p["grid"], dist.pvalues(q_obs), cl)[0])
+            q_obs = qtilde_on_grid(lik, p["counts"][None, :], p["aux"][None, :], p["grid"])
+            observed_mu = float(limits_from_pvalues(p["grid"], dist.pvalues(q_obs.q), cl)[0])
+        fits = p["fits"] + sum(r["fits"] for r in parts) + [q_obs.n_fits, q_obs.n_not_converged]
         expected = {band_key(n): float(np.quantile(b_limits, stats.norm.cdf(n))) for n in BAND_SIGMAS}
         pseudo = None
         if pseudo_experiments is not None and mass in pseudo_experiments:
             with timer.stage("hypothesis_testing"):
                 pe_counts, pe_aux = pseudo_experiments[mass]
                 pe_counts, pe_aux = lik.check_data(np.atleast_2d(pe_counts), np.atleast_2d(pe_aux))
-                q_pe, _ = qtilde_on_grid(lik, pe_counts, pe_aux, p["grid"])
-                pe_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_pe), cl)
+                q_pe = qtilde_on_grid(lik, pe_counts, pe_aux, p["grid"])
+                pe_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_pe.q), cl)
+            fits = fits + [q_pe.n_fits, q_pe.n_not_converged]
             pseudo = {band_key(n): float(np.quantile(pe_limits, stats.norm.cdf(n))) for n in BAND_SIGMAS}
             pseudo["fraction_beyond_grid"] = float(np.mean(~np.isfinite(pe_limits)))
+        coverage: dict[str, float] = {}
+        if signal_experiments is not None and mass in signal_experiments:
+            with timer.stage("hypothesis_testing"):
+                sig_counts, sig_aux, mu_injected = signal_experiments[mass]
+                sig_counts, sig_aux = lik.check_data(np.atleast_2d(sig_counts), np.atleast_2d(sig_aux))
+                q_sig = qtilde_on_grid(lik, sig_counts, sig_aux, p["grid"])
+                sig_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_sig.q), cl)
+            fits = fits + [q_sig.n_fits, q_sig.n_not_converged]
+            covered = float(np.mean(sig_limits >= mu_injected))
+            coverage = {"coverage": covered, "coverage_mu_injected": float(mu_injected),
+                        "coverage_error": float(np.sqrt(covered * (1 - covered) / sig_limits.size)),
+                        "coverage_n_experiments": float(sig_limits.size),
+                        # limits beyond the tested strengths count as covering: say how many
+                        "coverage_fraction_beyond_grid": float(np.mean(~np.isfinite(sig_limits)))}
+        warn_not_converged(int(fits[1]), int(fits[0]), f"limits at {mass:g} GeV")
         pcl = None
         if limit_config.power_constraint is not None:
             pcl = max(observed_mu, float(np.quantile(b_limits, limit_config.power_constraint)))
@@ -207,7 +264,10 @@ def limits_over_masses(
             observed_mu=observed_mu, expected_mu=expected, mu_hat=p["mu_hat"], power_constrained_mu=pcl,
             extra={"asymptotic_observed_mu": p["asym_obs"], "asymptotic_median_mu": p["asym_exp"][0],
                    "fraction_background_toys_beyond_grid": float(np.mean(~np.isfinite(b_limits))),
-                   "n_toys_per_strength": float(dist.n_toys), "n_background_toys": float(q_b.shape[0])},
+                   "n_toys_per_strength": float(dist.n_toys), "n_background_toys": float(q_b.shape[0]),
+                   "n_fits": float(fits[0]), "n_fits_not_converged": float(fits[1]),
+                   "n_toy_tasks_from_cache": float(sum(bool(r["cached"]) for r in parts)),
+                   **coverage},
             pseudo_experiment_mu=pseudo,
         )
     return out

@@ -1,22 +1,42 @@
-"""Binned Poisson likelihood with Gaussian-constrained background normalisations.
+"""Binned Poisson likelihood with Gaussian-constrained background normalisations and
+per-bin MC-statistics parameters (Barlow–Beeston lite).
 
 Expected events in bin ``i``::
 
-    nu_i(mu, theta) = mu * s_i + sum_k theta_k * b_ki
+    nu_i(mu, theta, alpha, gamma) = mu * s_i + gamma_i * (sum_k theta_k * b_ki + sum_j alpha_j * d_ji)
 
 with ``s`` the signal template at the reference cross-section (``mu = 1`` means
 ``sigma_nucleon_cm2 = sigma_ref_cm2``) and ``b_k`` the background templates at
-nominal normalisation. Each ``theta_k`` (nominal 1) carries a Gaussian constraint of
+nominal normalisation, and ``d_j = (up_j - down_j) / 2`` the per-bin change of the
+total background per +1σ of shape parameter ``alpha_j`` (nominal 0, unit Gaussian
+constraint, unbounded; :attr:`TemplateSet.shape_variations`: linear interpolation per
+bin, pyhf's histosys ``code0`` for symmetric variations; expected counts below 0 make
+the likelihood vanish). Each ``theta_k`` (nominal 1) carries a Gaussian constraint of
 relative width ``sigma_k`` around its global observable ``a_k`` (the auxiliary
-measurement, 1 for the real data set, randomised in toys)::
+measurement, 1 for the real data set, randomised in toys). Where the templates carry
+their simulation's Σw² (:attr:`TemplateSet.background_variances`) and
+``mc_statistics`` is on, each bin with background has one ``gamma_i`` with a Gaussian
+constraint of width ``delta_i = sqrt(sum_k Σw²_ki) / sum_k b_ki`` around its global
+observable ``c_i`` (1 for the real data set): pyhf's ``staterror``::
 
     -log L = sum_i [nu_i - n_i + n_i log(n_i / nu_i)] + 1/2 sum_k ((theta_k - a_k) / sigma_k)^2
+             + 1/2 sum_i ((gamma_i - c_i) / delta_i)^2
 
 (the Poisson term is written as half the deviance, which is >= 0 and numerically
-stable; it differs from ``-log L`` by a data-only constant). The parameters are
-bounded below by 0 (physical ``mu >= 0``, the bounded statistic q~_mu of Cowan et
+stable; it differs from ``-log L`` by a data-only constant). ``mu`` and the ``theta``
+are bounded below by 0 (physical ``mu >= 0``, the bounded statistic q~_mu of Cowan et
 al. arXiv:1007.1727, as recommended in arXiv:2105.00599; non-negative rates).
-All functions are vectorised over a leading axis of data sets.
+
+The ``gamma_i`` are profiled in closed form: for fixed ``(mu, theta)`` each bin's
+``d(-log L)/d gamma_i = 0`` is a quadratic with one admissible root (Conway,
+arXiv:1103.0354), so every function here takes the *fit parameters*
+``[mu, theta_1, ..., alpha_1, ...]`` and profiles the gammas inside; the gradient is the partial
+derivative at the profiled gammas (envelope theorem) and the Hessian the Schur
+complement. This is hand-written rather than left to the minimiser because the
+traditional analysis has thousands of bins: thousands of free parameters per toy fit
+would make the vectorised toy fits impossible. Global observables ``aux`` are
+``[a_1..a_K, alpha-observables, c_1..c_G]`` over the ``G`` bins with a gamma. All functions are
+vectorised over a leading axis of data sets.
 """
 
 from __future__ import annotations
@@ -41,6 +61,8 @@ class LikelihoodConfig(StatsConfig):
     """
 
     background_rel_uncertainty: float | dict[str, float] = Field(default=0.25)
+    #: per-bin MC-statistics parameters when the templates carry Σw²
+    mc_statistics: bool = True
 
     @field_validator("background_rel_uncertainty")
     @classmethod
@@ -57,7 +79,7 @@ def _poisson_half_deviance(n: np.ndarray, nu: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         term = np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0) / nu), 0.0)
     total = np.sum(nu - n + term, axis=-1)
-    return np.where(np.isnan(total), np.inf, total)
+    return np.where(np.isnan(total) | np.any(nu < 0, axis=-1), np.inf, total)
 
 
 class BinnedLikelihood:
@@ -80,10 +102,26 @@ class BinnedLikelihood:
         else:
             self.sigma = np.full(len(names), float(widths))
         self.background_names = names
-        # (P, n_bins): row 0 is the signal, rows 1.. the backgrounds
-        self.design = np.vstack([templates.flat_signal()[None, :], templates.flat_backgrounds()])
+        shapes = templates.shape_names
+        self.n_shapes = len(shapes)
+        # constraint widths of the nuisance parameters: normalisations, then shapes (1)
+        self.sigma = np.concatenate([self.sigma, np.ones(self.n_shapes)])
+        # (P, n_bins): row 0 the signal, then the backgrounds, then the shape deltas
+        self.design = np.vstack([templates.flat_signal()[None, :], templates.flat_backgrounds(),
+                                 templates.flat_shape_deltas()])
         self.n_params = self.design.shape[0]
         self.n_bins = self.design.shape[1]
+        self.parameter_names = ("mu", *(f"theta_{n}" for n in names), *(f"alpha_{n}" for n in shapes))
+        #: nominal values and lower bounds of the fit parameters
+        self.nominal = np.concatenate([[0.0], np.ones(len(names)), np.zeros(self.n_shapes)])
+        self.lower = np.concatenate([[0.0], np.zeros(len(names)), np.full(self.n_shapes, -np.inf)])
+        delta = templates.mc_relative_uncertainty() if self.config.mc_statistics \
+            else np.zeros(self.n_bins)
+        #: flat bins with an MC-statistics parameter and their relative widths
+        self.gamma_bins = np.flatnonzero(delta > 0)
+        self.gamma_delta = delta[self.gamma_bins]
+        self.n_gamma = int(self.gamma_bins.size)
+        self.n_aux = self.n_params - 1 + self.n_gamma
 
     # --- model -----------------------------------------------------------------
     @property
@@ -95,14 +133,43 @@ class BinnedLikelihood:
         return np.asarray(mu) * self.sigma_ref_cm2
 
     def nominal_parameters(self, mu: float = 0.0) -> np.ndarray:
-        return np.concatenate([[mu], np.ones(self.n_params - 1)])
+        return np.concatenate([[mu], self.nominal[1:]])
 
     def nominal_aux(self) -> np.ndarray:
-        return np.ones(self.n_params - 1)
+        return np.concatenate([self.nominal[1:], np.ones(self.n_gamma)])
 
-    def expected(self, params: np.ndarray) -> np.ndarray:
-        """Expected counts per bin for parameters ``(..., P)``."""
-        return np.asarray(params, dtype=float) @ self.design
+    def start_parameters(
+        self, counts: np.ndarray, aux: np.ndarray, mu: np.ndarray | float | None = None
+    ) -> np.ndarray:
+        """The one start point of every fit (``(..., P)``): normalisations at their global
+        observables (at least 1e-3); ``mu`` as given, else the excess over the background
+        in units of the signal plus a tenth of the counts' Poisson error."""
+        counts = np.asarray(counts, dtype=float)
+        theta = np.maximum(np.asarray(aux, dtype=float)[..., : self.n_params - 1],
+                           np.where(np.isfinite(self.lower[1:]), 1e-3, -np.inf))
+        if mu is None:
+            n_tot = counts.sum(axis=-1)
+            b_tot = theta @ self.design[1:].sum(axis=1)
+            s_tot = max(self.design[0].sum(), 1e-300)
+            mu0 = np.clip((n_tot - b_tot) / s_tot, 0.0, None) + 0.1 * np.sqrt(np.maximum(n_tot, 1.0)) / s_tot
+        else:
+            mu0 = np.broadcast_to(np.asarray(mu, dtype=float), theta.shape[:-1])
+        x0 = np.concatenate([np.asarray(mu0, dtype=float)[..., None], theta], axis=-1)
+        # a start with nu = 0 where n > 0 (possible with zero templates) is moved inside
+        bad = ~np.isfinite(self.nll(x0, counts, aux))
+        if np.any(bad):
+            x0[bad, 1:] = np.where(np.isfinite(self.lower[1:]), np.clip(x0[bad, 1:], 1.0, None), 0.0)
+            if mu is None:
+                x0[bad, 0] = np.maximum(x0[bad, 0], 1.0)
+        return x0
+
+    def expected(self, params: np.ndarray, gamma: np.ndarray | None = None) -> np.ndarray:
+        """Expected counts per bin for parameters ``(..., P)`` (and gammas ``(..., G)``)."""
+        params = np.asarray(params, dtype=float)
+        if gamma is None:
+            return params @ self.design
+        background = params[..., 1:] @ self.design[1:]
+        return params[..., :1] * self.design[0] + self._gamma_full(gamma) * background
 
     def check_data(self, counts: np.ndarray, aux: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Validate observed counts (and global observables); return them as float arrays."""
@@ -117,55 +184,120 @@ class BinnedLikelihood:
                 )
         if not np.all(np.isfinite(n)) or np.any(n < 0):
             raise DataError("observed: counts must be finite and >= 0")
-        a = np.broadcast_to(self.nominal_aux(), n.shape[:-1] + (self.n_params - 1,)) if aux is None \
+        a = np.broadcast_to(self.nominal_aux(), n.shape[:-1] + (self.n_aux,)) if aux is None \
             else np.asarray(aux, dtype=float)
-        if a.shape[-1] != self.n_params - 1 or not np.all(np.isfinite(a)):
-            raise DataError(f"aux: expected {self.n_params - 1} finite global observables")
+        if a.shape[-1:] != (self.n_aux,) or not np.all(np.isfinite(a)):
+            raise DataError(
+                f"aux: expected {self.n_aux} finite global observables ({self.n_params - 1} "
+                f"normalisations and shapes, {self.n_gamma} MC-statistics)"
+            )
         return n, a
 
-    # --- objective -------------------------------------------------------------
-    def nll(self, params: np.ndarray, counts: np.ndarray, aux: np.ndarray) -> np.ndarray:
-        """Negative log-likelihood (half deviance + constraints), vectorised."""
+    # --- MC-statistics parameters ----------------------------------------------
+    def _gamma_full(self, gamma: np.ndarray) -> np.ndarray:
+        gamma = np.asarray(gamma, dtype=float)
+        full = np.ones(gamma.shape[:-1] + (self.n_bins,))
+        full[..., self.gamma_bins] = gamma
+        return full
+
+    def gamma_hat(self, params: np.ndarray, counts: np.ndarray, aux: np.ndarray) -> np.ndarray:
+        """Profiled MC-statistics parameters ``(..., G)`` at fit parameters ``params``."""
         params = np.asarray(params, dtype=float)
-        nu = self.expected(params)
-        theta = params[..., 1:]
-        constraint = 0.5 * np.sum(((theta - aux) / self.sigma) ** 2, axis=-1)
-        return _poisson_half_deviance(counts, nu) + constraint
+        gb, d2 = self.gamma_bins, self.gamma_delta**2
+        ms = params[..., :1] * self.design[0, gb]
+        b = params[..., 1:] @ self.design[1:, gb]
+        n = np.asarray(counts, dtype=float)[..., gb]
+        c = np.asarray(aux, dtype=float)[..., self.n_params - 1:]
+        # (B/d²) g² + (B² + (ms - c B)/d²) g + (B ms - n B - c ms/d²) = 0, larger root
+        qa = b / d2
+        qb = b * b + (ms - c * b) / d2
+        qc = b * ms - n * b - c * ms / d2
+        root_d = np.sqrt(np.maximum(qb * qb - 4.0 * qa * qc, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(qb > 0, 2.0 * qc / (-qb - root_d), (-qb + root_d) / (2.0 * qa))
+        return np.clip(np.where(np.isfinite(g) & (b > 0), g, c), 0.0, None)
+
+    # --- objective -------------------------------------------------------------
+    def _split_aux(self, aux: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        aux = np.asarray(aux, dtype=float)
+        return aux[..., : self.n_params - 1], aux[..., self.n_params - 1:]
+
+    def nll(self, params: np.ndarray, counts: np.ndarray, aux: np.ndarray) -> np.ndarray:
+        """Negative log-likelihood (half deviance + constraints) with the gammas profiled."""
+        params = np.asarray(params, dtype=float)
+        a_theta, c = self._split_aux(aux)
+        constraint = 0.5 * np.sum(((params[..., 1:] - a_theta) / self.sigma) ** 2, axis=-1)
+        if self.n_gamma == 0:
+            return _poisson_half_deviance(counts, self.expected(params)) + constraint
+        gamma = self.gamma_hat(params, counts, aux)
+        constraint = constraint + 0.5 * np.sum(((gamma - c) / self.gamma_delta) ** 2, axis=-1)
+        return _poisson_half_deviance(counts, self.expected(params, gamma)) + constraint
 
     def grad(self, params: np.ndarray, counts: np.ndarray, aux: np.ndarray) -> np.ndarray:
-        nu = self.expected(params)
+        params = np.asarray(params, dtype=float)
+        a_theta, _ = self._split_aux(aux)
+        gamma = self.gamma_hat(params, counts, aux) if self.n_gamma else None
+        nu = self.expected(params, gamma)
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(counts > 0, counts / nu, 0.0)
-        g = (1.0 - ratio) @ self.design.T
-        g[..., 1:] += (np.asarray(params)[..., 1:] - aux) / self.sigma**2
+            r = 1.0 - np.where(counts > 0, counts / nu, 0.0)
+        g = np.empty(np.broadcast_shapes(r.shape[:-1], params.shape[:-1]) + (self.n_params,))
+        g[..., 0] = r @ self.design[0]
+        rg = r if gamma is None else r * self._gamma_full(gamma)
+        g[..., 1:] = rg @ self.design[1:].T + (params[..., 1:] - a_theta) / self.sigma**2
         return g
 
-    def hessian(self, params: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        nu = self.expected(params)
+    def hessian(self, params: np.ndarray, counts: np.ndarray, aux: np.ndarray) -> np.ndarray:
+        """Hessian of the profiled objective (Schur complement over the gammas)."""
+        params = np.asarray(params, dtype=float)
+        idx = np.arange(1, self.n_params)
+        if self.n_gamma == 0:
+            nu = self.expected(params)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                w = np.where(counts > 0, counts / nu**2, 0.0)
+            h = np.einsum("...i,pi,qi->...pq", w, self.design, self.design, optimize=True)
+            h[..., idx, idx] += 1.0 / self.sigma**2
+            return h
+        gamma = self.gamma_hat(params, counts, aux)
+        g_full = self._gamma_full(gamma)
+        nu = self.expected(params, gamma)
         with np.errstate(divide="ignore", invalid="ignore"):
             w = np.where(counts > 0, counts / nu**2, 0.0)
-        h = np.einsum("...i,pi,qi->...pq", w, self.design, self.design, optimize=True)
-        idx = np.arange(1, self.n_params)
+            r = 1.0 - np.where(counts > 0, counts / nu, 0.0)
+        # derivatives of nu: signal row, gamma-scaled background rows
+        d = np.concatenate([np.broadcast_to(self.design[0], g_full.shape)[..., None, :],
+                            g_full[..., None, :] * self.design[1:]], axis=-2)
+        h = np.einsum("...i,...pi,...qi->...pq", w, d, d, optimize=True)
         h[..., idx, idx] += 1.0 / self.sigma**2
-        return h
+        gb = self.gamma_bins
+        b_tot = params[..., 1:] @ self.design[1:, gb]
+        wg = w[..., gb]
+        cross = wg[..., None, :] * d[..., gb] * b_tot[..., None, :]
+        cross[..., 1:, :] += r[..., None, gb] * self.design[1:, gb]
+        h_gg = wg * b_tot**2 + 1.0 / self.gamma_delta**2
+        return h - np.einsum("...pi,...qi,...i->...pq", cross, cross, 1.0 / h_gg, optimize=True)
 
     # --- data sets ---------------------------------------------------------------
-    def asimov(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Asimov data set (expected counts) and global observables at ``params``."""
+    def asimov(self, params: np.ndarray, gamma: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Asimov data set (expected counts) and global observables at ``params`` (and
+        ``gamma``, nominal 1 when None)."""
         params = np.asarray(params, dtype=float)
-        return self.expected(params), params[..., 1:].copy()
+        gamma = np.ones(params.shape[:-1] + (self.n_gamma,)) if gamma is None else np.asarray(gamma)
+        counts = self.expected(params, gamma if self.n_gamma else None)
+        return counts, np.concatenate([params[..., 1:], gamma], axis=-1)
 
     def sample(
-        self, params: np.ndarray, n_toys: int, rng: np.random.Generator
+        self, params: np.ndarray, n_toys: int, rng: np.random.Generator,
+        gamma: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``n_toys`` Poisson toys and Gaussian-randomised global observables.
 
-        Counts are drawn at ``params``; the global observables ``a_k`` around
-        ``theta_k`` with the constraint widths (the frequentist treatment of the
-        auxiliary measurement).
+        Counts are drawn at ``params`` (and ``gamma``, nominal 1 when None); the global
+        observables around ``theta_k`` and ``gamma_i`` with the constraint widths (the
+        frequentist treatment of the auxiliary measurements).
         """
         params = np.asarray(params, dtype=float)
-        nu = self.expected(params)
+        nu, centre = self.asimov(params, gamma)
         counts = rng.poisson(np.broadcast_to(nu, (n_toys, self.n_bins))).astype(float)
-        aux = params[1:] + self.sigma * rng.standard_normal((n_toys, self.n_params - 1))
+        widths = np.concatenate([self.sigma, self.gamma_delta])
+        aux = centre + widths * rng.standard_normal((n_toys, self.n_aux))
         return counts, aux

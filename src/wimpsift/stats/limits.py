@@ -6,7 +6,13 @@ Two threshold methods, one statistic (q~_mu, :mod:`wimpsift.stats.teststat`):
   set; median expected limit and bands from ``sqrt(q_mu,A) = Phi^-1(CL) + N``
   (their eq. 89, solved self-consistently because ``sigma`` depends on ``mu``);
 * ``toys``: a Neyman construction on a grid of strengths (:mod:`wimpsift.stats.toys`);
-  median and bands are quantiles of the limits of background-only toys.
+  median and bands are quantiles of the limits of background-only toys. With
+  ``toy_nuisances="profiled"`` (the default) the toys of each strength are drawn at
+  the data's conditional best-fit nuisance parameters at that strength, and the
+  background-only toys at those of ``mu = 0`` (alea's and pyhf's construction);
+  ``"nominal"`` draws every toy at the nominal values. Fits that did not converge are
+  counted in ``LimitResult.extra`` (``n_fits``, ``n_fits_not_converged``) and warned
+  about.
 
 ``auto`` (the default) picks between them by the rule below. Cowan et al.'s formulae
 assume many events; with few, the asymptotic limit is far off (one bin, no
@@ -53,8 +59,10 @@ from wimpsift.stats.toys import (
     _no_timer,
     build_distribution,
     limits_from_pvalues,
+    nominal_nuisances,
+    profiled_nuisances,
     qtilde_on_grid,
-    toy_limits,
+    warn_not_converged,
 )
 
 BAND_SIGMAS = (-2, -1, 0, 1, 2)
@@ -77,6 +85,7 @@ class LimitConfig(StatsConfig):
         default=10.0, ge=0.0, description="auto: fewer expected events in the signal region -> toys")
     signal_region_fraction: float = Field(default=0.9, gt=0.0, le=1.0)
     power_constraint: float | None = Field(default=None, gt=0.0, lt=1.0)
+    toy_nuisances: Literal["profiled", "nominal"] = "profiled"
     seed: int = Field(default=0, ge=0)
 
 
@@ -210,10 +219,15 @@ def _refined_limit(
     j = int(np.clip(np.searchsorted(grid, coarse), 1, grid.size - 1))
     lo, hi = grid[max(j - 2, 0)], grid[min(j + 1, grid.size - 1)]
     fine = np.linspace(lo, hi, config.refine_points + 2)
-    dist = build_distribution(lik, fine, config.n_toys, rng, timer=timer)
+    with timer("hypothesis_testing"):  # toys at the same nuisance values as the coarse grid's
+        at = np.concatenate([[0.0], fine])
+        nuisances = (profiled_nuisances(lik, counts, aux, at)[0] if config.toy_nuisances == "profiled"
+                     else nominal_nuisances(lik, at))
+    _, per_mu = nuisances.split_first()
+    dist = build_distribution(lik, fine, config.n_toys, rng, nuisances=per_mu, timer=timer)
     with timer("hypothesis_testing"):
-        q_obs, _ = qtilde_on_grid(lik, counts[None, :], aux[None, :], fine)
-        p = dist.pvalues(q_obs)[0]
+        q_obs = qtilde_on_grid(lik, counts[None, :], aux[None, :], fine)
+        p = dist.pvalues(q_obs.q)[0]
     alpha = 1.0 - config.confidence_level
     usable = p > 0
     if usable.sum() < 3:
@@ -254,12 +268,28 @@ def upper_limit(
     else:
         rng = np.random.default_rng(config.seed)
         grid = _mu_grid(asym_expected, asym_obs, config.mu_grid_points)
-        dist = build_distribution(lik, grid, config.n_toys, rng, timer=timer)
-        coarse = float(toy_limits(lik, dist, counts, aux, cl, timer=timer)[0])
+        with timer("hypothesis_testing"):
+            nuisances, n_bad_profile = (
+                profiled_nuisances(lik, counts, aux, np.concatenate([[0.0], grid]))
+                if config.toy_nuisances == "profiled"
+                else (nominal_nuisances(lik, np.concatenate([[0.0], grid])), 0))
+        background, per_mu = nuisances.split_first()
+        dist = build_distribution(lik, grid, config.n_toys, rng, nuisances=per_mu, timer=timer)
+        with timer("hypothesis_testing"):
+            q_obs = qtilde_on_grid(lik, counts, aux, grid)
+            coarse = float(limits_from_pvalues(grid, dist.pvalues(q_obs.q), cl)[0])
         observed = _refined_limit(lik, grid, coarse, counts, aux, config, rng, timer)
         with timer("toy_generation"):
-            b_counts, b_aux = lik.sample(lik.nominal_parameters(0.0), config.n_background_toys, rng)
-        b_limits = toy_limits(lik, dist, b_counts, b_aux, cl, timer=timer)
+            b_theta, b_gamma = background
+            b_counts, b_aux = lik.sample(np.concatenate([[0.0], b_theta]), config.n_background_toys,
+                                         rng, gamma=b_gamma)
+        with timer("hypothesis_testing"):
+            q_b = qtilde_on_grid(lik, b_counts, b_aux, grid)
+            b_limits = limits_from_pvalues(grid, dist.pvalues(q_b.q), cl)
+        n_profile = grid.size + 1 if config.toy_nuisances == "profiled" else 0
+        n_fits = dist.n_fits + q_obs.n_fits + q_b.n_fits + n_profile
+        n_bad = dist.n_not_converged + q_obs.n_not_converged + q_b.n_not_converged + n_bad_profile
+        warn_not_converged(n_bad, n_fits, f"limit at {lik.templates.mass_gev} GeV")
         quantiles = {n: float(stats.norm.cdf(n)) for n in BAND_SIGMAS}
         expected = {band_key(n): float(np.quantile(b_limits, q)) for n, q in quantiles.items()}
         pcl_floor = float(np.quantile(b_limits, config.power_constraint)) \
@@ -268,6 +298,8 @@ def upper_limit(
             "asymptotic_observed_mu": asym_obs,
             "asymptotic_median_mu": asym_expected[0],
             "fraction_background_toys_beyond_grid": float(np.mean(~np.isfinite(b_limits))),
+            "n_fits": float(n_fits),
+            "n_fits_not_converged": float(n_bad),
         }
     pcl = None if pcl_floor is None else max(observed, pcl_floor)
     return LimitResult(

@@ -13,6 +13,17 @@ The workspace is plain JSON, so writing it needs no pyhf; reading it back needs
   ``theta_k`` stays above 0 (pyhf bounds ``alpha`` to ``[-5, 5]``). pyhf's
   ``normsys`` would not do: it only interpolates exponentially or polynomially.
 
+* where the likelihood has MC-statistics parameters, every background sample carries a
+  ``staterror`` modifier ``staterror_<channel>`` with its ``sqrt(Σw²)`` per bin; pyhf
+  adds them in quadrature over the samples and divides by their summed nominal
+  counts, our ``delta_i``, and constrains one ``gamma_i`` per bin by a unit-mean
+  Gaussian of that width. Bins where we have no gamma get a zero uncertainty, which
+  pyhf fixes at 1. (The normalisation's histosys up/down templates are relative, so
+  the staterror's gamma scales the same sum as ours: ``gamma_i theta_k b_ki``.)
+
+* a shape parameter ``alpha_j`` is a ``histosys`` on the first background sample with
+  ``b_1 ± d_j``: with linear interpolation pyhf adds ``alpha_j d_j``, as we do.
+
 N-dimensional templates are flattened (C order) into one channel.
 """
 
@@ -47,20 +58,31 @@ def workspace_dict(
         "data": signal.tolist(),
         "modifiers": [{"name": "mu", "type": "normfactor", "data": None}],
     }]
-    for name, sigma, counts_k in zip(
-        lik.background_names, lik.sigma, templates.flat_backgrounds(), strict=True
-    ):
-        samples.append({
-            "name": name,
-            "data": counts_k.tolist(),
-            "modifiers": [{
-                "name": f"norm_{name}", "type": "histosys",
-                "data": {
-                    "hi_data": ((1.0 + float(sigma)) * counts_k).tolist(),
-                    "lo_data": ((1.0 - float(sigma)) * counts_k).tolist(),
-                },
-            }],
-        })
+    variances = templates.flat_background_variances()
+    has_gamma = np.zeros(lik.n_bins, dtype=bool)
+    has_gamma[lik.gamma_bins] = True
+    n_bkg = len(lik.background_names)
+    deltas = templates.flat_shape_deltas()
+    for k, (name, sigma, counts_k) in enumerate(zip(
+        lik.background_names, lik.sigma[:n_bkg], templates.flat_backgrounds(), strict=True
+    )):
+        modifiers: list[dict[str, Any]] = [{
+            "name": f"norm_{name}", "type": "histosys",
+            "data": {
+                "hi_data": ((1.0 + float(sigma)) * counts_k).tolist(),
+                "lo_data": ((1.0 - float(sigma)) * counts_k).tolist(),
+            },
+        }]
+        if k == 0:
+            # shape parameters change the total background additively: carried by the
+            # first sample as symmetric histosys (pyhf adds histosys deltas)
+            for shape, delta in zip(templates.shape_names, deltas, strict=True):
+                modifiers.append({"name": f"alpha_{shape}", "type": "histosys", "data": {
+                    "hi_data": (counts_k + delta).tolist(), "lo_data": (counts_k - delta).tolist()}})
+        if lik.n_gamma and variances is not None:
+            modifiers.append({"name": f"staterror_{channel}", "type": "staterror",
+                              "data": np.where(has_gamma, np.sqrt(variances[k]), 0.0).tolist()})
+        samples.append({"name": name, "data": counts_k.tolist(), "modifiers": modifiers})
     if mu_max is None:
         mu_max = 50.0 * (2.3 + 2.0 * np.sqrt(templates.flat_backgrounds().sum())) / max(signal.sum(), 1e-300)
     return {

@@ -7,6 +7,12 @@ reference WIMP-nucleon cross-section ``sigma_ref_cm2`` (so the signal strength
 its nominal normalisation. Templates may be N-dimensional (the traditional analysis);
 the likelihood works on the flattened bins.
 
+Templates filled from simulation know their own statistics: :func:`histogram_template`
+fills a ``hist`` histogram with ``Weight`` storage, which keeps the sum of weights and
+the sum of squared weights per bin, and returns both scaled to the expected events.
+``TemplateSet.background_variances`` carries the Σw² of each background; the
+likelihood turns them into one MC-statistics parameter per bin (Barlow–Beeston lite).
+
 Validation happens once, at construction (:meth:`TemplateSet.__post_init__`):
 non-finite or negative counts, empty templates, mismatched binning and bins with
 expected signal but no background model raise :class:`wimpsift.errors.DataError`.
@@ -16,7 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+import hist
 import numpy as np
 
 from wimpsift.errors import DataError
@@ -55,6 +63,49 @@ def _as_edges(bin_edges: Sequence[object], shape: tuple[int, ...]) -> tuple[np.n
     return edges
 
 
+def _as_variations(
+    variations: Mapping[str, object] | None, shape: tuple[int, ...]
+) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    if variations is None:
+        return None
+    if not isinstance(variations, Mapping):
+        raise DataError("shape_variations: expected a mapping of name to (down, up) templates")
+    out = {}
+    for name, pair in variations.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise DataError(f"shape_variations: name {name!r} is not a valid identifier")
+        try:
+            down, up = (np.asarray(t, dtype=float) for t in pair)  # type: ignore[union-attr]
+        except (TypeError, ValueError) as err:
+            raise DataError(f"shape_variations[{name!r}]: expected (down, up) templates: {err}") from err
+        for label, t in (("down", down), ("up", up)):
+            if t.size != int(np.prod(shape)) or not np.all(np.isfinite(t)) or np.any(t < 0):
+                raise DataError(f"shape_variations[{name!r}] {label}: expected {shape} finite counts >= 0")
+        out[name] = (down.reshape(shape), up.reshape(shape))
+    return out
+
+
+def _as_variances(
+    variances: Mapping[str, object], backgrounds: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    if not isinstance(variances, Mapping) or set(variances) != set(backgrounds):
+        got = sorted(variances) if isinstance(variances, Mapping) else type(variances).__name__
+        raise DataError(
+            f"background_variances: got {got}, expected one Σw² template per background "
+            f"{sorted(backgrounds)}"
+        )
+    out = {}
+    for name, counts in backgrounds.items():
+        v = np.asarray(variances[name], dtype=float)
+        if v.shape != counts.shape:
+            raise DataError(
+                f"background_variances[{name!r}]: binning {v.shape} does not match {counts.shape}")
+        if not np.all(np.isfinite(v)) or np.any(v < 0):
+            raise DataError(f"background_variances[{name!r}]: expected finite values >= 0")
+        out[name] = v
+    return out
+
+
 @dataclass(frozen=True)
 class TemplateSet:
     """Signal and background templates on one binning, validated at construction.
@@ -75,6 +126,13 @@ class TemplateSet:
         A bin with expected signal but zero total background is, for templates filled
         from finite simulation, an artefact that makes limits too strong; it is an
         error unless this flag says the experiment really is background-free there.
+    background_variances:
+        ``{name: Σw² per bin}`` of the simulated events behind each background template
+        (in expected events squared), or ``None`` for templates known exactly.
+    shape_variations:
+        ``{name: (down, up)}``: the total background at -1σ and +1σ of a shape-changing
+        nuisance parameter (e.g. the ER band mean); the likelihood interpolates each bin
+        linearly, ``b + alpha (up - down) / 2``.
     """
 
     signal: np.ndarray
@@ -83,6 +141,8 @@ class TemplateSet:
     sigma_ref_cm2: float = 1e-45
     mass_gev: float | None = None
     allow_background_free_bins: bool = False
+    background_variances: Mapping[str, np.ndarray] | None = None
+    shape_variations: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None
     shape: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -119,6 +179,10 @@ class TemplateSet:
                 "allow_background_free_bins"
             )
         edges = None if self.bin_edges is None else _as_edges(self.bin_edges, signal.shape)
+        variances = None if self.background_variances is None else _as_variances(
+            self.background_variances, backgrounds)
+        object.__setattr__(self, "background_variances", variances)
+        object.__setattr__(self, "shape_variations", _as_variations(self.shape_variations, signal.shape))
         object.__setattr__(self, "signal", signal)
         object.__setattr__(self, "backgrounds", backgrounds)
         object.__setattr__(self, "bin_edges", edges)
@@ -139,12 +203,42 @@ class TemplateSet:
         """Background templates as a ``(n_backgrounds, n_bins)`` array."""
         return np.stack([b.ravel() for b in self.backgrounds.values()])
 
+    def flat_background_variances(self) -> np.ndarray | None:
+        """Σw² of the background templates as ``(n_backgrounds, n_bins)``, or None."""
+        if self.background_variances is None:
+            return None
+        return np.stack([self.background_variances[k].ravel() for k in self.backgrounds])
+
+    @property
+    def shape_names(self) -> list[str]:
+        return [] if self.shape_variations is None else list(self.shape_variations)
+
+    def flat_shape_deltas(self) -> np.ndarray:
+        """``(n_shapes, n_bins)``: change of the total background per +1σ, (up - down) / 2."""
+        if not self.shape_variations:
+            return np.zeros((0, self.n_bins))
+        return np.stack([0.5 * (up - down).ravel() for down, up in self.shape_variations.values()])
+
+    def mc_relative_uncertainty(self) -> np.ndarray:
+        """Relative MC-statistics uncertainty of the total background per flat bin,
+        ``sqrt(Σ_k Σw²_k) / Σ_k b_k`` (pyhf's ``staterror``); 0 where unknown or empty."""
+        variances = self.flat_background_variances()
+        total = self.flat_backgrounds().sum(axis=0)
+        if variances is None:
+            return np.zeros_like(total)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            delta = np.sqrt(variances.sum(axis=0)) / total
+        return np.where(total > 0, np.nan_to_num(delta, nan=0.0, posinf=0.0), 0.0)
+
     def combined(self, name: str = "background") -> TemplateSet:
         """One background component, the sum of all (the seed's broad combined option)."""
+        variances = None if self.background_variances is None else {
+            name: sum(self.background_variances.values())}
         return TemplateSet(
             signal=self.signal, backgrounds={name: sum(self.backgrounds.values())},
             bin_edges=self.bin_edges, sigma_ref_cm2=self.sigma_ref_cm2, mass_gev=self.mass_gev,
             allow_background_free_bins=self.allow_background_free_bins,
+            background_variances=variances, shape_variations=self.shape_variations,
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -156,6 +250,10 @@ class TemplateSet:
             "signal": self.signal.ravel().tolist(),
             "backgrounds": {k: v.ravel().tolist() for k, v in self.backgrounds.items()},
             "allow_background_free_bins": self.allow_background_free_bins,
+            "background_variances": None if self.background_variances is None else {
+                k: v.ravel().tolist() for k, v in self.background_variances.items()},
+            "shape_variations": None if self.shape_variations is None else {
+                k: [d.ravel().tolist(), u.ravel().tolist()] for k, (d, u) in self.shape_variations.items()},
         }
 
     @classmethod
@@ -178,14 +276,27 @@ class TemplateSet:
                 raise DataError(f"{name}: {a.size} bins, expected {int(np.prod(shape))} (shape {shape})")
             return a.reshape(shape)
 
+        variances = data.get("background_variances")
+        if variances is not None and not isinstance(variances, Mapping):
+            raise DataError("background_variances: expected a mapping of name to Σw² per bin")
         return cls(
             signal=_reshape("signal", signal),
             backgrounds={k: _reshape(f"backgrounds[{k!r}]", v) for k, v in backgrounds.items()},
+            background_variances=None if variances is None else {
+                k: _reshape(f"background_variances[{k!r}]", v) for k, v in variances.items()},
             bin_edges=data.get("bin_edges"),  # type: ignore[arg-type]
             sigma_ref_cm2=float(data.get("sigma_ref_cm2", 1e-45)),  # type: ignore[arg-type]
             mass_gev=data.get("mass_gev"),  # type: ignore[arg-type]
             allow_background_free_bins=bool(data.get("allow_background_free_bins", False)),
+            shape_variations=data.get("shape_variations"),  # type: ignore[arg-type]
         )
+
+
+class HistogramTemplate(NamedTuple):
+    """Expected events per bin and their Σw² (MC-statistics variance), same scale."""
+
+    counts: np.ndarray
+    variances: np.ndarray
 
 
 def histogram_template(
@@ -194,12 +305,14 @@ def histogram_template(
     expected_events: float,
     weights: np.ndarray | None = None,
     name: str = "template",
-) -> np.ndarray:
+) -> HistogramTemplate:
     """Histogram simulated events and scale them to ``expected_events`` in total.
 
     ``values`` is a 1-D array (one axis) or a sequence of arrays (one per axis).
     Events outside the edges are dropped before normalising, so ``expected_events``
-    is the expectation *inside* the analysis region.
+    is the expectation *inside* the analysis region; a value on the last edge counts
+    in the last bin. The histogram is a ``hist.Hist`` with ``Weight`` storage; its
+    Σw² per bin is scaled by the square of the normalisation factor.
     """
     if not (np.isfinite(expected_events) and expected_events >= 0):
         raise DataError(f"{name}: expected_events {expected_events!r}, expected a finite count >= 0")
@@ -218,11 +331,16 @@ def histogram_template(
     if not np.any(finite):
         raise DataError(f"{name}: all simulated values are non-finite")
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    hist, _ = np.histogramdd(
-        np.stack([c[finite] for c in columns], axis=1), bins=[np.asarray(e) for e in bin_edges],
-        weights=w[finite],
-    )
-    total = hist.sum()
+    edges = [np.asarray(e, dtype=float) for e in bin_edges]
+    h = hist.Hist(*(hist.axis.Variable(e, underflow=False, overflow=False) for e in edges),
+                  storage=hist.storage.Weight())
+    # the closed last bin of np.histogramdd: a value on the last edge is inside
+    cols = [np.where(c[finite] == e[-1], np.nextafter(e[-1], e[0]), c[finite])
+            for c, e in zip(columns, edges, strict=True)]
+    h.fill(*cols, weight=w[finite])
+    counts, variances = h.values(), h.variances()
+    total = counts.sum()
     if total <= 0:
         raise DataError(f"{name}: no simulated event falls inside the bins")
-    return hist * (expected_events / total)
+    scale = expected_events / total
+    return HistogramTemplate(counts * scale, variances * scale**2)

@@ -68,8 +68,9 @@ def asimov_background(
     lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray | None = None
 ) -> AsimovBackground:
     """Asimov data for ``mu = 0`` at the nuisances profiled on the data at ``mu = 0``."""
+    counts, aux = lik.check_data(counts, aux)
     cond = fit(lik, counts, aux, mu=0.0)
-    n_a, aux_a = lik.asimov(cond.params)
+    n_a, aux_a = lik.asimov(cond.params, lik.gamma_hat(cond.params, counts, aux))
     return AsimovBackground(counts=n_a, aux=aux_a)
 
 

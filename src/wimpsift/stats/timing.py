@@ -5,7 +5,10 @@ Stages: ``workspace_creation`` (templates and likelihood), ``toy_generation``,
 ``training`` (the network; none for the traditional analysis). Each stage records
 CPU time (``time.process_time``, all threads of this process) and wall time
 (``time.perf_counter``). Work done in other processes (Dask workers) is added with
-:meth:`StageTimes.add`, from the times the workers measured themselves.
+:meth:`StageTimes.add`, from the times the workers measured themselves. Times read
+back from a cache (work of an earlier, interrupted run) are also recorded in
+``cached_cpu_s`` (:meth:`StageTimes.add_cached`); :func:`format_table` marks every cell
+that contains some with ``*`` and says how much.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class StageTimes:
 
     cpu_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     wall_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    cached_cpu_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     _depth: int = 0
 
     @contextmanager
@@ -71,6 +75,11 @@ class StageTimes:
             if wall:
                 self.wall_s[name] += float(data["wall_s"].get(name, 0.0))
 
+    def add_cached(self, other: Mapping[str, Mapping[str, float]]) -> None:
+        """Record that CPU times already added came from a cache (measured by an earlier run)."""
+        for name in STAGES:
+            self.cached_cpu_s[name] += float(other["cpu_s"].get(name, 0.0))
+
     @property
     def total_cpu_s(self) -> float:
         return float(sum(self.cpu_s.values()))
@@ -81,7 +90,8 @@ class StageTimes:
 
     def to_dict(self) -> dict[str, dict[str, float]]:
         return {"cpu_s": {**self.cpu_s, "total": self.total_cpu_s},
-                "wall_s": {**self.wall_s, "total": self.total_wall_s}}
+                "wall_s": {**self.wall_s, "total": self.total_wall_s},
+                "cached_cpu_s": {**self.cached_cpu_s, "total": float(sum(self.cached_cpu_s.values()))}}
 
 
 def _ratio(a: float, b: float) -> float:
@@ -103,9 +113,13 @@ def format_table(traditional: StageTimes, network: StageTimes, with_seed: bool =
     rows = [head, "-" * len(head)]
 
     def row(label: str, t: StageTimes) -> str:
-        cells = "".join(f"{t.cpu_s[s]:>19.3g}s" if (s != "training" or t.cpu_s[s] > 0)
+        def mark(s: str) -> str:
+            return "*" if t.cached_cpu_s.get(s, 0.0) > 0 else "s"
+
+        cells = "".join(f"{t.cpu_s[s]:>19.3g}{mark(s)}" if (s != "training" or t.cpu_s[s] > 0)
                         else f"{'-':>20}" for s in STAGES)
-        return f"{label:<26}{cells}{t.total_cpu_s:>11.3g}s{t.total_wall_s:>11.3g}s"
+        total_mark = "*" if sum(t.cached_cpu_s.values()) > 0 else "s"
+        return f"{label:<26}{cells}{t.total_cpu_s:>11.3g}{total_mark}{t.total_wall_s:>11.3g}s"
 
     rows.append(row("traditional (4-D)", traditional))
     rows.append(row("network (1-D)", network))
@@ -113,6 +127,11 @@ def format_table(traditional: StageTimes, network: StageTimes, with_seed: bool =
     cells = "".join(f"{sp[s + '_cpu']:>19.3g}x" if network.cpu_s[s] > 0 and traditional.cpu_s[s] > 0
                     else f"{'-':>20}" for s in STAGES)
     rows.append(f"{'speed-up':<26}{cells}{sp['total_cpu']:>11.3g}x{sp['total_wall']:>11.3g}x")
+    for label, t in (("traditional", traditional), ("network", network)):
+        cached = sum(t.cached_cpu_s.values())
+        if cached > 0:
+            rows.append(f"* {label}: {cached:.3g} s of CPU time were read from the cache of an "
+                        "earlier run (resumed), not measured in this one")
     if with_seed:
         rows.append("")
         rows.append("paper Table I (CPU hours per signal model):")

@@ -8,12 +8,16 @@ construction exact for discrete data: see the zero-background Poisson test) and
 critical values. A data set's upper limit is where its p-value first falls below
 ``1 - CL``, interpolated linearly between grid points.
 
-Toys are drawn at the nominal background normalisations unless ``theta`` is given
-(e.g. profiled on the data at each ``mu``: the "profile construction").
+Toys are drawn at the nuisance values ``nuisances`` gives per grid strength: the
+nominal ones (``None``), or, with :func:`profiled_nuisances`, the conditional
+best fits of the data at each ``mu`` (the profile construction of alea and pyhf, the
+default of :mod:`wimpsift.stats.limits`). Fits that did not converge are counted in
+:attr:`ToyDistribution.n_not_converged` and warned about.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -21,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from wimpsift.errors import bad_value
-from wimpsift.stats.batchfit import fit_batch, qtilde_batch
+from wimpsift.stats.batchfit import QTildeBatch, fit_batch, qtilde_batch
+from wimpsift.stats.fit import NonConvergenceWarning
 from wimpsift.stats.likelihood import BinnedLikelihood
 from wimpsift.stats.teststat import check_cl
 
@@ -46,6 +51,8 @@ class ToyDistribution:
 
     mu_grid: np.ndarray
     q_sorted: np.ndarray
+    n_fits: int = 0
+    n_not_converged: int = 0
 
     @property
     def n_toys(self) -> int:
@@ -69,38 +76,87 @@ class ToyDistribution:
         return self.q_sorted[:, min(max(k, 0), self.n_toys - 1)]
 
 
+@dataclass(frozen=True)
+class Nuisances:
+    """Values the toys are drawn at: normalisations ``theta`` ``(G, K)`` and MC-statistics
+    parameters ``gamma`` ``(G, n_gamma)``, one row per grid strength."""
+
+    theta: np.ndarray
+    gamma: np.ndarray
+
+    def row(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.theta[j], self.gamma[j]
+
+    def split_first(self) -> tuple[tuple[np.ndarray, np.ndarray], Nuisances]:
+        """The first row (e.g. ``mu = 0``) and the rest."""
+        return self.row(0), Nuisances(theta=self.theta[1:], gamma=self.gamma[1:])
+
+
+def nominal_nuisances(lik: BinnedLikelihood, mu_grid: np.ndarray) -> Nuisances:
+    g = np.asarray(mu_grid).size
+    return Nuisances(theta=np.tile(lik.nominal[1:], (g, 1)), gamma=np.ones((g, lik.n_gamma)))
+
+
+def profiled_nuisances(
+    lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray, mu_grid: np.ndarray
+) -> tuple[Nuisances, int]:
+    """Conditional best fits of one data set at each grid strength (and the number of
+    those fits that did not converge)."""
+    grid = np.asarray(mu_grid, dtype=float)
+    n = np.broadcast_to(counts, (grid.size, lik.n_bins))
+    a = np.broadcast_to(aux, (grid.size, lik.n_aux))
+    cond = fit_batch(lik, n, a, grid)
+    gamma = lik.gamma_hat(cond.params, n, a)
+    return Nuisances(theta=cond.params[:, 1:], gamma=gamma), cond.n_not_converged
+
+
+def warn_not_converged(n_not_converged: int, n_fits: int, what: str) -> None:
+    if n_not_converged:
+        warnings.warn(f"{what}: {n_not_converged} of {n_fits} fits did not converge",
+                      NonConvergenceWarning, stacklevel=3)
+
+
 def build_distribution(
     lik: BinnedLikelihood,
     mu_grid: np.ndarray,
     n_toys: int,
     rng: np.random.Generator,
-    theta: np.ndarray | None = None,
+    nuisances: Nuisances | None = None,
     timer: StageTimer = _no_timer,
 ) -> ToyDistribution:
-    """Toy distributions of q~_mu at each grid strength (``theta``: ``(G, K)`` or ``(K,)``)."""
+    """Toy distributions of q~_mu at each grid strength, drawn at ``nuisances`` (nominal
+    when None)."""
     grid = check_mu_grid(mu_grid)
     if int(n_toys) < 10:
         raise bad_value("n_toys", n_toys, "an integer >= 10")
-    th = np.ones((grid.size, lik.n_params - 1)) if theta is None else np.broadcast_to(
-        np.asarray(theta, dtype=float), (grid.size, lik.n_params - 1))
-    rows = []
+    nuisances = nuisances or nominal_nuisances(lik, grid)
+    rows, n_fits, failed = [], 0, 0
     for j, mu in enumerate(grid):
+        theta, gamma = nuisances.row(j)
         with timer("toy_generation"):
-            counts, aux = lik.sample(np.concatenate([[mu], th[j]]), int(n_toys), rng)
+            counts, aux = lik.sample(np.concatenate([[mu], theta]), int(n_toys), rng, gamma=gamma)
         with timer("hypothesis_testing"):
-            rows.append(np.sort(qtilde_batch(lik, counts, aux, mu)))
-    return ToyDistribution(mu_grid=grid, q_sorted=np.stack(rows))
+            qt = qtilde_batch(lik, counts, aux, mu)
+        rows.append(np.sort(qt.q))
+        n_fits += qt.n_fits
+        failed += qt.n_not_converged
+    warn_not_converged(failed, n_fits, "toy construction")
+    return ToyDistribution(mu_grid=grid, q_sorted=np.stack(rows), n_fits=n_fits, n_not_converged=failed)
 
 
 def qtilde_on_grid(
     lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray, mu_grid: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """q~_mu of each data set ``(N, n_bins)`` at each grid strength: ``(N, G)``; and mu_hat."""
+) -> QTildeBatch:
+    """q~_mu of each data set ``(N, n_bins)`` at each grid strength: ``q`` is ``(N, G)``."""
     counts = np.atleast_2d(counts)
-    aux = np.broadcast_to(aux, (counts.shape[0], lik.n_params - 1))
+    aux = np.broadcast_to(aux, (counts.shape[0], lik.n_aux))
     free = fit_batch(lik, counts, aux)
-    q = np.column_stack([qtilde_batch(lik, counts, aux, mu, free=free) for mu in mu_grid])
-    return q, free.mu
+    parts = [qtilde_batch(lik, counts, aux, mu, free=free) for mu in mu_grid]
+    return QTildeBatch(
+        q=np.column_stack([p.q for p in parts]), mu_hat=free.mu,
+        n_fits=counts.shape[0] + sum(p.n_fits for p in parts),
+        n_not_converged=free.n_not_converged + sum(p.n_not_converged for p in parts),
+    )
 
 
 def limits_from_pvalues(mu_grid: np.ndarray, pvalues: np.ndarray, cl: float = 0.9) -> np.ndarray:
@@ -137,5 +193,6 @@ def toy_limits(
 ) -> np.ndarray:
     """Upper limits on mu for data sets ``(N, n_bins)`` from a toy construction."""
     with timer("hypothesis_testing"):
-        q, _ = qtilde_on_grid(lik, counts, aux, dist.mu_grid)
-        return limits_from_pvalues(dist.mu_grid, dist.pvalues(q), cl)
+        qt = qtilde_on_grid(lik, counts, aux, dist.mu_grid)
+        warn_not_converged(qt.n_not_converged, qt.n_fits, "limits of data sets")
+        return limits_from_pvalues(dist.mu_grid, dist.pvalues(qt.q), cl)

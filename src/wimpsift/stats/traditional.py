@@ -13,7 +13,12 @@ Events are selected inside all axis ranges before either histogram is filled, so
 both factors are normalised on the same events. Background bins left empty by the
 finite simulation get ``empty_bin_fill`` simulated-event weights of each background
 (0 switches the floor off, and then :class:`TemplateSet` rejects bins with signal but
-no background).
+no background), with a variance of one such weight squared: 100 % MC uncertainty.
+
+Every background template carries its Σw² (``TemplateSet.background_variances``). For
+the factorised variant the variance of the product is propagated to first order,
+``N² (var(f_pos) f_area² + f_pos² var(f_area))`` (the two factors are filled from the
+same events, a correlation this neglects).
 
 The 1-D network analysis uses :func:`discriminant_templates` on the same events.
 """
@@ -29,7 +34,7 @@ from pydantic import Field, model_validator
 
 from wimpsift.errors import DataError
 from wimpsift.stats._config import StatsConfig
-from wimpsift.stats.templates import TemplateSet, histogram_template
+from wimpsift.stats.templates import HistogramTemplate, TemplateSet, histogram_template
 
 AXES = ("r2_cm2", "z_cm", "cs1_pe", "log10_cs2")
 
@@ -117,22 +122,35 @@ def component_template(
     c, w = coords[keep], w[keep]
     if binning.variant == "full":
         return histogram_template([c[:, k] for k in range(4)], edges, expected_events, w, name)
-    f_pos = histogram_template([c[:, 0], c[:, 1]], edges[:2], 1.0, w, name)
-    f_area = histogram_template([c[:, 2], c[:, 3]], edges[2:], 1.0, w, name)
-    return expected_events * f_pos[:, :, None, None] * f_area[None, None, :, :]
+    pos = histogram_template([c[:, 0], c[:, 1]], edges[:2], 1.0, w, name)
+    area = histogram_template([c[:, 2], c[:, 3]], edges[2:], 1.0, w, name)
+    p, a = pos.counts[:, :, None, None], area.counts[None, None, :, :]
+    var_p, var_a = pos.variances[:, :, None, None], area.variances[None, None, :, :]
+    return HistogramTemplate(expected_events * p * a,
+                             expected_events**2 * (var_p * a**2 + p**2 * var_a))
 
 
-def _fill_empty(signal: np.ndarray, backgrounds: dict[str, np.ndarray],
-                per_event: Mapping[str, float], fill: float) -> dict[str, np.ndarray]:
+def _fill_empty(backgrounds: dict[str, HistogramTemplate], per_event: Mapping[str, float],
+                fill: float) -> dict[str, HistogramTemplate]:
     # every bin without background gets the floor, not only those with signal: an
     # observed event in a bin of zero expectation would make the likelihood vanish
     # for every signal strength
     if fill <= 0:
         return backgrounds
-    empty = sum(backgrounds.values()) <= 0
+    empty = sum(b.counts for b in backgrounds.values()) <= 0
     if not np.any(empty):
         return backgrounds
-    return {k: v + empty * fill * per_event[k] for k, v in backgrounds.items()}
+    return {k: HistogramTemplate(b.counts + empty * fill * per_event[k],
+                                 b.variances + empty * (fill * per_event[k]) ** 2)
+            for k, b in backgrounds.items()}
+
+
+def _template_set(signal: HistogramTemplate, backgrounds: dict[str, HistogramTemplate],
+                  edges: list[np.ndarray], sigma_ref_cm2: float, mass_gev: float | None) -> TemplateSet:
+    return TemplateSet(
+        signal=signal.counts, backgrounds={k: b.counts for k, b in backgrounds.items()},
+        background_variances={k: b.variances for k, b in backgrounds.items()},
+        bin_edges=edges, sigma_ref_cm2=sigma_ref_cm2, mass_gev=mass_gev)
 
 
 def traditional_templates(
@@ -154,9 +172,8 @@ def traditional_templates(
         for name, ev in background_events.items()
     }
     per_event = {name: expected[name] / max(len(ev), 1) for name, ev in background_events.items()}
-    backgrounds = _fill_empty(signal, backgrounds, per_event, binning.empty_bin_fill)
-    return TemplateSet(signal=signal, backgrounds=backgrounds, bin_edges=binning.edges(),
-                       sigma_ref_cm2=sigma_ref_cm2, mass_gev=mass_gev)
+    backgrounds = _fill_empty(backgrounds, per_event, binning.empty_bin_fill)
+    return _template_set(signal, backgrounds, binning.edges(), sigma_ref_cm2, mass_gev)
 
 
 def discriminant_templates(
@@ -180,6 +197,5 @@ def discriminant_templates(
         for name, s in background_scores.items()
     }
     per_event = {k: expected[k] / max(len(v), 1) for k, v in background_scores.items()}
-    backgrounds = _fill_empty(signal, backgrounds, per_event, empty_bin_fill)
-    return TemplateSet(signal=signal, backgrounds=backgrounds, bin_edges=edges,
-                       sigma_ref_cm2=sigma_ref_cm2, mass_gev=mass_gev)
+    backgrounds = _fill_empty(backgrounds, per_event, empty_bin_fill)
+    return _template_set(signal, backgrounds, edges, sigma_ref_cm2, mass_gev)

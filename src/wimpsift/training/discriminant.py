@@ -11,10 +11,15 @@ This is the training stage of the LUX machine-learning seed (Sec. III A-B):
    previous mass's weights (transfer learning); ``mode="independent"`` starts every
    mass from new random weights. Both record the test-set AUC after every epoch
    (:func:`wimpsift.plots.discriminant.plot_auc_vs_epoch`: the paper's Fig. 1).
-3. Completion: on the test set, the MI between class and network output must reach
-   (1 - ε) × the MI between class and the inputs (``mi_epsilon``; a margin of
-   ``mi_n_sigma`` combined standard errors absorbs the estimator's noise, 0 for the
-   strict test). A mass that fails is retrained automatically: first from new random
+3. Completion (:func:`wimpsift.metrics.mutual_information.mi_completion`): on the
+   test set, the combined error of output and input MI must be at most
+   ``mi_max_rel_error`` (1 %) of the input MI, else the test is unresolved and the
+   network is not complete (``mi_test_events_needed`` says how many test events would
+   resolve it); then the MI between class and network output must reach (1 - ε) × the
+   MI between class and the inputs (``mi_epsilon``; a margin of ``mi_n_sigma``
+   combined standard errors absorbs the estimator's noise, 0 for the strict test). The
+   configuration is refused unless the worst accepted ratio, ``1 - ε - n_sigma ×
+   max_rel_error``, is at least 0.95. A mass that fails is retrained automatically: first from new random
    weights with a new seed, then with a new seed and ``retrain_epoch_factor`` times the
    epochs. The attempt with the largest output MI is kept and every attempt is
    recorded (:func:`wimpsift.plots.discriminant.plot_mi_vs_mass`: the paper's Fig. 2).
@@ -39,12 +44,12 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.metrics.leakage import discrimination_summary
-from wimpsift.metrics.mutual_information import mutual_information
+from wimpsift.metrics.mutual_information import MutualInformation, mi_completion, mutual_information
 from wimpsift.models.dense import DenseDiscriminantNet, input_matrix, resolve_inputs
 from wimpsift.models.uniform_transform import UniformTransform
 from wimpsift.provenance import provenance, write_json
@@ -80,9 +85,19 @@ class DiscriminantConfig(WimpsiftConfig):
     mi_subsets: Annotated[int, Field(ge=2)] = 5
     mi_epsilon: Annotated[float, Field(ge=0, lt=1)] = 0.02
     mi_n_sigma: Annotated[float, Field(ge=0)] = 1.0
+    mi_max_rel_error: Annotated[float, Field(gt=0, le=0.05)] = 0.01
     max_retrains: Annotated[int, Field(ge=0, le=5)] = 2
     retrain_epoch_factor: Annotated[float, Field(ge=1)] = 3.0
     seed: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _mi_rule(self) -> DiscriminantConfig:
+        worst = 1.0 - self.mi_epsilon - self.mi_n_sigma * self.mi_max_rel_error
+        if worst < 0.95:
+            raise ValueError(
+                f"mi_epsilon + mi_n_sigma * mi_max_rel_error: the worst accepted output/input "
+                f"MI ratio would be {worst:.3f}; expected at least 0.95")
+        return self
 
     @field_validator("masses_gev")
     @classmethod
@@ -334,25 +349,26 @@ def fit_epochs(
 
 
 def evaluate(net: DenseDiscriminantNet, x: np.ndarray, y: np.ndarray, w: np.ndarray,
-             config: DiscriminantConfig, input_mi: dict[str, float] | None = None
+             config: DiscriminantConfig, input_mi: MutualInformation | None = None
              ) -> dict[str, Any]:
     """AUC, leakage at 50 % signal efficiency and input/output MI on a (test) sample."""
     wb = balanced_weights(y, w)
     logit = net.logit(x)
     out = discrimination_summary(logit, y, wb)
     if input_mi is None:
-        r = mutual_information(x, y, wb, k=config.mi_k, n_subsets=config.mi_subsets,
-                               seed=config.seed)
-        input_mi = {"mi_bits": r.mi_bits, "error_bits": r.error_bits}
+        input_mi = mutual_information(x, y, wb, k=config.mi_k, n_subsets=config.mi_subsets,
+                                      seed=config.seed)
     r = mutual_information(logit, y, wb, k=config.mi_k, n_subsets=config.mi_subsets,
                            seed=config.seed)
-    target = (1.0 - config.mi_epsilon) * input_mi["mi_bits"]
-    margin = config.mi_n_sigma * float(np.hypot(r.error_bits, input_mi["error_bits"]))
+    rule = mi_completion(r, input_mi, epsilon=config.mi_epsilon, n_sigma=config.mi_n_sigma,
+                         max_rel_error=config.mi_max_rel_error)
     out.update({
-        "input_mi_bits": input_mi["mi_bits"], "input_mi_error_bits": input_mi["error_bits"],
+        "input_mi_bits": input_mi.mi_bits, "input_mi_error_bits": input_mi.error_bits,
         "output_mi_bits": r.mi_bits, "output_mi_error_bits": r.error_bits,
-        "mi_ratio": r.mi_bits / input_mi["mi_bits"] if input_mi["mi_bits"] > 0 else float("nan"),
-        "mi_target_bits": target, "mi_complete": bool(r.mi_bits + margin >= target),
+        "mi_ratio": rule["ratio"], "mi_target_bits": rule["target_bits"],
+        "mi_relative_error": rule["relative_error"], "mi_resolved": rule["resolved"],
+        "mi_test_events_needed": rule["test_events_needed"], "mi_complete": rule["complete"],
+        "mi_below_target": rule["below_target"],
     })
     return out
 
@@ -381,9 +397,8 @@ def train_one_mass(
     xt, yt, wt = check_training_table(test, inputs, "test")
     wb = balanced_weights(y, w)
     wtb = balanced_weights(yt, wt)
-    r = mutual_information(xt, yt, wtb, k=config.mi_k, n_subsets=config.mi_subsets,
-                           seed=config.seed)
-    input_mi = {"mi_bits": r.mi_bits, "error_bits": r.error_bits}
+    input_mi = mutual_information(xt, yt, wtb, k=config.mi_k, n_subsets=config.mi_subsets,
+                                  seed=config.seed)
 
     focus, focus_w = None, None
     if config.focus_backgrounds and config.focus_fraction > 0 and "source" in train.columns:
@@ -433,11 +448,12 @@ def train_one_mass(
         if log:
             log(f"{mass_gev:g} GeV attempt {attempt} ({init}, {epochs} epochs): "
                 f"AUC {metrics['auc']:.4f}, leakage {metrics['leakage_at_50pct_signal']:.3g}, "
-                f"MI out/in {metrics['output_mi_bits']:.4f}/{input_mi['mi_bits']:.4f}"
+                f"MI out/in {metrics['output_mi_bits']:.4f}/{input_mi.mi_bits:.4f}"
                 f"{'' if metrics['mi_complete'] else ' (MI criterion not met)'}")
         if best is None or metrics["output_mi_bits"] > best[0]:
             best = (metrics["output_mi_bits"], net, metrics)
-        if metrics["mi_complete"]:
+        # an unresolved comparison (test set too small) is not cured by retraining
+        if metrics["mi_complete"] or not metrics["mi_below_target"]:
             break
     assert best is not None
     _, net, metrics = best
@@ -488,7 +504,8 @@ def train_masses(
 def metrics_table(models: dict[float, TrainedDiscriminant]) -> pd.DataFrame:
     """One row per mass: MI in/out with errors, AUC, leakage, attempts."""
     keys = ("input_mi_bits", "input_mi_error_bits", "output_mi_bits", "output_mi_error_bits",
-            "mi_ratio", "mi_complete", "auc", "leakage_at_50pct_signal", "n_attempts",
+            "mi_ratio", "mi_relative_error", "mi_resolved", "mi_test_events_needed", "mi_complete",
+            "auc", "leakage_at_50pct_signal", "n_attempts",
             "training_seconds", "n_train", "n_test")
     rows = [{"mass_gev": m, **{k: models[m].metrics.get(k) for k in keys}} for m in sorted(models)]
     return pd.DataFrame(rows)

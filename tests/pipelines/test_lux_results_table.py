@@ -1,0 +1,57 @@
+"""The README's LUX table is the output of scripts/lux_results_table.py for the shipped
+metrics.json of a reproduce lux run (tests/data/lux_metrics.json): numbers are never typed."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+METRICS = ROOT / "tests" / "data" / "lux_metrics.json"
+
+
+def _script():
+    path = ROOT / "scripts" / "lux_results_table.py"
+    spec = importlib.util.spec_from_file_location("lux_results_table", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_table_is_generated_from_the_shipped_metrics():
+    script = _script()
+    block = script.render(json.loads(METRICS.read_text()))
+    readme = (ROOT / "README.md").read_text()
+    assert readme.count(script.START) == 1, "README: one generated LUX block expected"
+    start, end = readme.index(script.START), readme.index(script.END) + len(script.END)
+    assert readme[start:end] == block, (
+        "README's LUX table differs from `python scripts/lux_results_table.py "
+        "tests/data/lux_metrics.json --write README.md`")
+
+
+def test_script_writes_and_refuses_bad_input(tmp_path, capsys):
+    script = _script()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{script.START}\nold\n{script.END}\nrest\n")
+    assert script.main([str(METRICS), "--write", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("\nrest\n") and "old" not in text
+    metrics = json.loads(METRICS.read_text())
+    first_mass = sorted(metrics["per_mass"], key=float)[0]
+    assert f"| {first_mass} |" in text
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert script.main([str(bad)]) == 2
+    assert "metrics" in capsys.readouterr().err
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers\n")
+    assert script.main([str(METRICS), "--write", str(plain)]) == 2
+    assert plain.read_text() == "no markers\n"
+
+
+@pytest.mark.parametrize("key", ["speedup_cpu_4d", "limit_ratio_min", "coverage_network"])
+def test_shipped_metrics_carry_the_comparison_keys(key):
+    assert key in json.loads(METRICS.read_text())["comparison"]

@@ -1,0 +1,63 @@
+"""Named fit parameters, one start point, non-converged fits counted and warned."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wimpsift.stats.batchfit import fit_batch, qtilde_batch
+from wimpsift.stats.fit import NonConvergenceWarning, fit
+from wimpsift.stats.limits import LimitConfig, upper_limit
+from wimpsift.stats.toys import warn_not_converged
+
+
+def test_parameters_are_named(make_model):
+    lik = make_model()
+    assert lik.parameter_names == ("mu", "theta_er", "theta_wall")
+    truth = np.array([1.5, 1.2, 0.8])
+    counts, aux = lik.asimov(truth)
+    result = fit(lik, counts, aux)
+    assert set(result.values) == {"mu", "theta_er", "theta_wall"}
+    assert result.mu == pytest.approx(1.5, abs=2e-3)
+    assert result.theta["er"] == pytest.approx(1.2, abs=2e-3)
+    batch = fit_batch(lik, counts[None, :], aux[None, :])
+    assert batch.column("theta_wall")[0] == pytest.approx(0.8, abs=2e-3)
+
+
+def test_both_fitters_start_from_one_point(make_model):
+    lik = make_model()
+    counts, aux = lik.sample(lik.nominal_parameters(2.0), 3, np.random.default_rng(0))
+    x0 = lik.start_parameters(counts, aux)
+    assert x0.shape == (3, lik.n_params)
+    # one data set and the batch give the same start; a fixed mu is kept
+    np.testing.assert_allclose(lik.start_parameters(counts[1], aux[1]), x0[1], rtol=1e-12)
+    assert np.all(lik.start_parameters(counts, aux, 0.7)[:, 0] == 0.7)
+    # an excess over the background gives a positive signal start
+    assert np.all(x0[:, 0] > 0)
+
+
+def test_non_converged_fits_are_counted(make_model):
+    lik = make_model()
+    counts, aux = lik.sample(lik.nominal_parameters(1.0), 50, np.random.default_rng(1))
+    stopped = fit_batch(lik, counts, aux, max_iter=1)
+    assert stopped.n_not_converged > 0
+    assert fit_batch(lik, counts, aux).n_not_converged == 0
+    qt = qtilde_batch(lik, counts, aux, 1.0)
+    assert qt.n_fits == 100 and qt.n_not_converged == 0
+
+
+def test_warning_names_the_count():
+    with pytest.warns(NonConvergenceWarning, match="3 of 40 fits did not converge"):
+        warn_not_converged(3, 40, "toys")
+
+
+def test_limit_reports_its_fits(make_model):
+    lik = make_model()
+    counts, aux = lik.asimov(lik.nominal_parameters(0.0))
+    cfg = LimitConfig.build(method="toys", n_toys=50, n_background_toys=40, mu_grid_points=5)
+    result = upper_limit(lik, counts, aux, cfg)
+    # toys: 2 fits per toy and strength; the data set and background toys: one free fit
+    # and one per strength; the profiled nuisances: one per strength and mu = 0
+    expected = 5 * 50 * 2 + (1 + 5) + 40 * (1 + 5) + 6
+    assert result.extra["n_fits"] == expected
+    assert result.extra["n_fits_not_converged"] == 0
