@@ -20,6 +20,7 @@ from wimpsift.stats.distributed import DaskConfig, limits_over_masses, toy_chunk
 from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
 from wimpsift.stats.limits import LimitConfig
 from wimpsift.stats.templates import TemplateSet
+from wimpsift.stats.toys import nominal_nuisances
 
 
 def _model(signal: float) -> BinnedLikelihood:
@@ -34,10 +35,13 @@ def _model(signal: float) -> BinnedLikelihood:
 
 def _toy_tasks() -> dict[tuple[int, int], Task]:
     lik = _model(10.0)
+    grid = [0.5, 1.0, 2.0]
+    nominal = nominal_nuisances(lik, np.array([0.0, *grid]))  # toys at the nominal nuisances
     return {(m, c): Task(toy_chunk, kwargs={
         "templates": lik.templates.to_dict(), "likelihood_config": lik.config.model_dump(mode="json"),
-        "mu_grid": [0.5, 1.0, 2.0], "n_toys": 50, "n_background_toys": 40, "seed": 3,
-        "mass_index": m, "chunk": c}) for m in range(2) for c in range(2)}
+        "mu_grid": grid, "n_toys": 50, "n_background_toys": 40, "seed": 3,
+        "mass_index": m, "chunk": c, "theta": nominal.theta.tolist(), "gamma": nominal.gamma.tolist(),
+    }) for m in range(2) for c in range(2)}
 
 
 @pytest.fixture(scope="module")

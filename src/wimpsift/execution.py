@@ -197,6 +197,7 @@ class Executor:
         self.cluster: Any = None
         self.n_run = 0
         self.n_cached = 0
+        self.from_cache: set[Hashable] = set()  # keys whose result came from the cache
 
     def __enter__(self) -> Executor:
         return self
@@ -259,6 +260,7 @@ class Executor:
                     todo[key] = task
                     continue
                 self.n_cached += 1
+                self.from_cache.add(key)
                 bar.update(1)
                 yield key, cached
             for key, result in self._execute(todo):

@@ -138,10 +138,9 @@ def run_toy_tasks(
     jobs = {key: Task(toy_chunk, kwargs=kwargs,
                       cache=None if cache is None else cache.entry(TASK_STAGE, TASK_VERSION, kwargs))
             for key, kwargs in tasks.items()}
-    from_cache = {key for key, job in jobs.items() if job.cache is not None and job.cache.exists()}
     with Executor(execution(dask_config)) as executor:
         results = executor.map(jobs, "toy chunks")
-    return {key: {**result, "cached": key in from_cache} for key, result in results.items()}
+        return {key: {**result, "cached": key in executor.from_cache} for key, result in results.items()}
 
 
 def limits_over_masses(
