@@ -199,6 +199,12 @@ COMMANDS: dict[str, tuple[list[str], dict[str, st.SearchStrategy], str | None]] 
         "--models": files("models_bad_index", "garbage", "missing"), "--mass-gev": FLOATS,
         "--sigma-cm2": FLOATS, "--events-per-source": INTS, "--seed": INTS}, ".json"),
     "detectors": (["detectors"], {"--json": FLAG}, None),
+    "cache ls": (["cache", "ls"], {
+        "": files("folder", "missing", "garbage", "empty"),
+        "--stage": st.sampled_from(["stats.toy_chunk", "x", "../up", ""])}, None),
+    "cache clear": (["cache", "clear"], {
+        "": files("folder", "missing", "garbage", "empty"),
+        "--stage": st.sampled_from(["stats.toy_chunk", "x", "../up", ""])}, None),
     "positions train": (["positions", "train"], {
         "--detector": DETECTORS, "--events": INTS, "--epochs": INTS, "--batch-size": INTS,
         "--learning-rate": FLOATS, "--no-mismatch": FLAG, "--seed": INTS}, ".pt"),
