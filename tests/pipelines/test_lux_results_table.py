@@ -3,22 +3,18 @@ metrics.json of a reproduce lux run (tests/data/lux_metrics.json): numbers are n
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from _scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = ROOT / "tests" / "data" / "lux_metrics.json"
 
 
 def _script():
-    path = ROOT / "scripts" / "lux_results_table.py"
-    spec = importlib.util.spec_from_file_location("lux_results_table", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("lux_results_table")
 
 
 def test_readme_table_is_generated_from_the_shipped_metrics():

@@ -3,9 +3,10 @@ for the shipped rates.json and cnn/metrics.json of a main job: numbers are never
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
+
+from _scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 RATES = ROOT / "tests" / "data" / "main_job_rates.json"
@@ -13,11 +14,7 @@ CNN = ROOT / "tests" / "data" / "main_job_cnn_metrics.json"
 
 
 def _script():
-    path = ROOT / "scripts" / "main_job_results.py"
-    spec = importlib.util.spec_from_file_location("main_job_results", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("main_job_results")
 
 
 def test_readme_tables_are_generated_from_the_shipped_run():

@@ -299,6 +299,19 @@ def _verified_chunks(path: Path, done: int, rows_per_chunk: int, kinds: tuple[st
     return done
 
 
+def _resume_point(path: Path, record: dict, kinds: tuple[str, ...]) -> int:
+    """Chunks of an existing dataset that can be kept: it must have been made with the
+    same configuration, and every chunk marked done must read back with its digest."""
+    previous = _read_record(path)
+    if previous.get("config_hash") != record["config_hash"]:
+        raise ConfigError(
+            f"output: {str(path)!r} was made with another configuration "
+            f"(config_hash {previous.get('config_hash')} != {record['config_hash']}); "
+            "use another output path or the same settings"
+        )
+    return _verified_chunks(path, previous["_chunks_done"], _rows_per_chunk(record["config"]), kinds)
+
+
 def _check_free_space(path: Path, n_bytes: float) -> None:
     import errno
     import shutil
@@ -399,15 +412,7 @@ def build_image_dataset(
     done = 0
     created = False
     if path.exists():
-        previous = _read_record(path)
-        if previous.get("config_hash") != record["config_hash"]:
-            raise ConfigError(
-                f"output: {str(path)!r} was made with another configuration "
-                f"(config_hash {previous.get('config_hash')} != {record['config_hash']}); "
-                "use another output path or the same settings"
-            )
-        done = _verified_chunks(path, previous["_chunks_done"], 2 * config.chunk_events,
-                                config.kinds)
+        done = _resume_point(path, record, config.kinds)
     else:
         check_resources(f"events_per_class ({config.events_per_class:,})",
                         disk_bytes=disk_bytes, memory_bytes=memory_bytes, where=path.parent)
@@ -591,15 +596,7 @@ def build_instruction_dataset(
     n_chunks = math.ceil(config.n_events / config.chunk_events)
     done = 0
     if path.exists():
-        previous = _read_record(path)
-        if previous.get("config_hash") != record["config_hash"]:
-            raise ConfigError(
-                f"output: {str(path)!r} was made with another configuration "
-                f"(config_hash {previous.get('config_hash')} != {record['config_hash']}); "
-                "use another output path or the same settings"
-            )
-        done = _verified_chunks(path, previous["_chunks_done"], config.chunk_events,
-                                config.kinds)
+        done = _resume_point(path, record, config.kinds)
     else:
         _create(path, config, record, pmt_arrays(det).n_pmts)
 
