@@ -124,7 +124,9 @@ def test_lux_report_shows_an_optional_comparison_section(tiny_run, tmp_path):
     from wimpsift.reports.lux import lux_context, write_lux_report
 
     metrics = json.loads((tiny_run / "lux" / "metrics.json").read_text())
+    summary = metrics.pop("comparison")
     assert "comparison" not in [s["anchor"] for s in lux_context(metrics, [])["sections"]]
-    metrics["comparison"] = {"speedup_cpu": {"ours": metrics["speedup_cpu"], "seed": 35.0}}
+    metrics["comparison"] = summary
     page = write_lux_report(tmp_path / "report.html", metrics, []).read_text(encoding="utf-8")
-    assert "Comparison with the seed" in page and "speedup cpu / seed" in page
+    assert "Network against traditional analysis on fair ground" in page
+    assert "CPU speed-up, 4-D, end to end (simulation included)" in page

@@ -86,10 +86,11 @@ COMPARISON_LABELS = {
 
 
 def _comparison_table(summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary keys with human labels (the key itself beside, for scripts), then the rest."""
-    rows = [[f"{label} ({key})", "–" if summary.get(key) is None else num(summary[key])]
+    """The summary keys with human labels, then the rest."""
+    rows = [[label, "–" if summary.get(key) is None else num(summary[key])]
             for key, label in COMPARISON_LABELS.items()]
-    rest = {k: v for k, v in summary.items() if k not in COMPARISON_LABELS}
+    rest = {k: v.replace("_", " ") if isinstance(v, str) else v
+            for k, v in summary.items() if k not in COMPARISON_LABELS}
     return table("", ["Quantity", "Value"], rows + _mapping_table("", rest)["rows"])
 
 
