@@ -22,7 +22,7 @@ class SimulationStage(_Stage):
     wimp_mass_gev: Annotated[float, Field(gt=0, description="WIMP mass")] = 500.0
     sigma_cm2: Annotated[float, Field(gt=0, description="SI WIMP-nucleon cross-section")] = 1e-45
     events_per_source: Annotated[int, Field(gt=0, description="events of ER and of the WIMP")] = 20_000
-    seed: Annotated[int, Field(ge=0, description="random seed (the WIMP uses seed + 1)")] = 1
+    seed: Annotated[int, Field(ge=0, description="random seed (each source: its own child stream)")] = 1
 
 
 class RatesStage(_Stage):

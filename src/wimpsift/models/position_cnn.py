@@ -19,14 +19,15 @@ The output is (x, y) in units of the TPC radius; :class:`PositionCNN` stores the
 from __future__ import annotations
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import nn
 
+from wimpsift.config import WimpsiftConfig
 
-class PositionCNNArchitecture(BaseModel):
+
+class PositionCNNArchitecture(WimpsiftConfig):
     """Settings of :class:`PositionCNN`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     grid_pixels: int = Field(24, ge=8, le=128)
     n_filters: int = Field(16, ge=1, le=256)

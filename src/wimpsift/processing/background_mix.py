@@ -22,13 +22,14 @@ import pandas as pd
 
 from wimpsift.detectors import Detector
 from wimpsift.processing.reconstruction import ProcessedEvents, process_events
+from wimpsift.seeding import SeedLike, seed_sequence
 from wimpsift.sources import make_source, source_names
 from wimpsift.sources.positions import Volume
 from wimpsift.sources.topology import expected_topology_events
 from wimpsift.waveforms.event import simulate_waveform_events
 
 
-def processed_source(detector: Detector, name: str, n_events: int, seed: int,
+def processed_source(detector: Detector, name: str, n_events: int, seed: SeedLike,
                      mass_gev: float = 500.0, sigma_cm2: float = 1e-45,
                      volume: Volume = "fiducial") -> tuple[pd.DataFrame, np.ndarray]:
     """Processed event table of one source, and its per-event weights."""
@@ -57,9 +58,10 @@ def processed_mix(detector: Detector, n_per_source: int, seed: int, mass_gev: fl
     resolve a 99.8 % rejection).
     """
     tables = []
-    for i, name in enumerate(names or source_names(detector)):
+    for name in names or source_names(detector):
         n = (n_events or {}).get(name, n_per_source)
-        table, weight = processed_source(detector, name, n, seed + 1000 * i, mass_gev,
+        # each source draws from its own child stream of the seed (wimpsift.seeding)
+        table, weight = processed_source(detector, name, n, seed_sequence(seed, "mix", name), mass_gev,
                                          sigma_cm2, volume)
         tables.append(table.assign(weight=weight))
     return pd.concat(tables, ignore_index=True)

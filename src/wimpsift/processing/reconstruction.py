@@ -68,6 +68,7 @@ from wimpsift.processing.selection import in_fiducial, in_window, passes_thresho
 from wimpsift.processing.topology import event_profile, s2_multiplicity, topology_columns
 from wimpsift.response.charge import depth_cm
 from wimpsift.response.pmt_light import DEFAULT_OPTICS, OpticalSettings, s2_top_lrf
+from wimpsift.seeding import generator
 from wimpsift.waveforms.event import WaveformEvents
 
 
@@ -148,7 +149,7 @@ def reconstruction_lrf(x_cm, y_cm, arrays: PmtArrays, optics: OpticalSettings = 
 
 def pmt_efficiencies(n_pmts: int, mismatch: LrfMismatch) -> np.ndarray:
     """Fixed relative efficiency errors (n_pmts,), N(1, rms) clipped to [0.5, 1.5]."""
-    rng = np.random.default_rng([mismatch.seed, n_pmts, 17])
+    rng = generator(mismatch.seed, "lrf_mismatch", int(n_pmts))
     return np.clip(1 + mismatch.pmt_efficiency_rms * rng.standard_normal(n_pmts), 0.5, 1.5)
 
 

@@ -31,8 +31,9 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector
 from wimpsift.errors import DataError
 from wimpsift.processing.selection import in_fiducial, in_window
@@ -45,10 +46,8 @@ _NEEDED = ("passes_threshold", "s1_area_pe", "r_cm", "z_cm", "s2_area_pe", "s2_w
            "s2_width_expected_ns", "s2_second_area_pe", "cs1_pe", "cs2_pe")
 
 
-class StandardSelectionSettings(BaseModel):
+class StandardSelectionSettings(WimpsiftConfig):
     """Settings of the standard selection (None: the detector's S2 threshold)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     second_s2_max_pe: Annotated[float, Field(gt=0)] | None = None
     s2_width_acceptance: Annotated[float, Field(gt=0.5, lt=1)] = 0.99

@@ -43,6 +43,7 @@ import numpy as np
 
 from wimpsift.detectors import Detector
 from wimpsift.microphysics import nest_quanta
+from wimpsift.seeding import generator
 from wimpsift.sources.base import Source
 from wimpsift.sources.interactions import XENON_MOLAR_MASS, InteractionList
 from wimpsift.sources.positions import Volume
@@ -183,7 +184,7 @@ def single_scatter_fraction(detector: Detector, volume: Volume = "fiducial",
     """P(exactly one scatter, inside the fiducial volume | ≥1 scatter in ``volume``)."""
     key = (detector.geometry, detector.fiducial, volume, int(n_mc), int(seed))
     if key not in _SINGLE_FRACTIONS:
-        rng = np.random.default_rng([int(seed), 17])
+        rng = generator(int(seed), "neutron_scatters")
         event, xyz, _ = _sample_tracks(int(n_mc), detector, rng, volume)
         multiplicity = np.bincount(event, minlength=int(n_mc))
         single_fv = (multiplicity[event] == 1) & _in_volume(xyz, detector, "fiducial")

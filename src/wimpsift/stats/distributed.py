@@ -33,6 +33,7 @@ from scipy import stats
 
 from wimpsift.cache import Cache
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
+from wimpsift.seeding import generator
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.batchfit import qtilde_batch
 from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
@@ -87,7 +88,7 @@ def toy_chunk(
     times = StageTimes()
     with times.stage("workspace_creation"):
         lik = BinnedLikelihood(TemplateSet.from_dict(templates), LikelihoodConfig(**likelihood_config))
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(mass_index), int(chunk)]))
+    rng = generator(seed, "toys", int(mass_index), int(chunk))
     grid = np.asarray(mu_grid, dtype=float)
     nuisances = Nuisances(theta=np.asarray(theta, dtype=float).reshape(grid.size + 1, -1),
                           gamma=np.asarray(gamma, dtype=float).reshape(grid.size + 1, -1))

@@ -41,8 +41,9 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.detectors.pmt_arrays import PmtArrays, pmt_arrays
 from wimpsift.errors import DataError, bad_value
@@ -57,6 +58,7 @@ from wimpsift.processing.reconstruction import (
 )
 from wimpsift.provenance import atomic_path, provenance
 from wimpsift.response.pmt_light import DEFAULT_OPTICS, s2_bottom_pattern
+from wimpsift.seeding import generator, int_seed
 from wimpsift.simulation import sample_interactions
 from wimpsift.sources import Source, make_source
 from wimpsift.waveforms import simulate_waveform_events
@@ -77,10 +79,8 @@ METHODS = ("cnn", "likelihood", "likelihood_true_lrf", "centre_of_gravity")
 FORMAT = "wimpsift-position-cnn-1"
 
 
-class PositionTrainingConfig(BaseModel):
+class PositionTrainingConfig(WimpsiftConfig):
     """What the position CNN is trained on and how."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     detector: str = "xenon1t_sr0"
     n_events: Annotated[int, Field(ge=100, le=500_000)] = 20_000
@@ -110,7 +110,7 @@ def simulate_top_patterns(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Top-array S2 areas (N, n_top) PE with the assumed LRF, and true (x, y) in cm."""
     arrays = pmt_arrays(detector)
-    rng = np.random.default_rng([int(seed), int(chunk_index), 17])
+    rng = generator(seed, "position_patterns", int(chunk_index))
     it = sample_interactions(detector, source, int(n_events), rng, "active")
     f_top = detector.charge.s2_top_fraction
     top = reconstruction_lrf(it.s2_x_cm, it.s2_y_cm, arrays, DEFAULT_OPTICS, mismatch)
@@ -268,7 +268,7 @@ def _fit(inputs: torch.Tensor, targets: torch.Tensor, n_train: int, radius: floa
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         model = PositionCNN(config.arch)
-    generator = torch.Generator().manual_seed(config.seed + 1)
+    generator = torch.Generator().manual_seed(int_seed(config.seed, "position_cnn", "batches"))
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs)
     history = []

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from wimpsift.config import WimpsiftConfig
 
 NonNegative = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
 
 
-class WaveformSettings(BaseModel):
+class WaveformSettings(WimpsiftConfig):
     """How waveforms are sampled and which extra peaks and noise they carry."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     sample_ns: Positive = 10.0
     spe_rise_ns: Positive = 3.0
