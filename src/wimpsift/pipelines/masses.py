@@ -50,10 +50,11 @@ def map_masses(
             for mass, path in todo:
                 done(mass, path, func(mass, **kwargs))
         else:
-            from dask.distributed import Client, LocalCluster, as_completed
+            from dask.distributed import Client, as_completed
 
-            with LocalCluster(n_workers=min(workers, len(todo)), threads_per_worker=1, processes=True,
-                              host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster) as client:
+            from wimpsift.execution import local_cluster  # every service on 127.0.0.1
+
+            with local_cluster(min(workers, len(todo))) as cluster, Client(cluster) as client:
                 futures = {client.submit(func, mass, **kwargs, pure=False): (mass, path)
                            for mass, path in todo}
                 for future in as_completed(futures):
