@@ -47,6 +47,23 @@ published limit does; at 6 GeV/c² (92 % of the detected signal from true energi
 below 3 keV, efficiency 0.15 % there) the published limit needs fewer events (1.17)
 than any threshold of this likelihood allows. This is a limitation of the
 approximation, not something to correct here. The 2021 halo gives 1.01× and 0.92×.
+
+Why our XENONnT lower bands sit 20-44 % above the published ones
+(``benchmarks/bench_reinterpret_projection_bands.py``, 300 toys, paper's halo): the
+recipe is the package's own (per toy the χ²(1) limit of the summed per-bin curves,
+then ``np.percentile`` at Φ(-2..2), as ``compute_uls``/``compute_ul_percentiles``;
+no Asimov set, no power constraint, no Neyman threshold for XENONnT). Median and upper
+bands agree (median 1.06× at 10 GeV/c², 1.09× at 50; +1σ 1.02×, 1.05×); the lower
+bands are narrower: −1σ/median is 0.52 and 0.60 against the published 0.46-0.47 at
+every mass, −2σ/median 0.39 and 0.42 against 0.29-0.32. The lower quantiles come from
+toys whose best fit is at zero signal (61 % and 73 % of toys); the per-bin curves are
+tabulated for signal ≥ 0 only (81 % of the toy × bin curves have their minimum at the
+first point), so a downward fluctuation can only steepen the curve at zero, which
+bounds how low a toy's limit goes. The one-sided threshold (χ² = 1.64) does not
+reproduce the published bands either (it lowers every quantile, median 0.75×, and
+leaves −1σ/median at 0.47-0.54). The published bands come from toys of the full
+likelihood (arXiv 2007.08796), which this approximation does not carry; we report ours
+beside them rather than rescale.
 """
 
 from __future__ import annotations
