@@ -106,6 +106,27 @@ def test_sensitivity_writes_bands_resumes_and_orders_masses(tmp_path, capsys):
     assert np.isfinite(rows[0]["signal_events_at_sigma_ref"])
 
 
+def test_sensitivity_halo_options_match_reinterpret_and_a_slower_halo_weakens_low_mass(tmp_path, capsys):
+    # same -o: the background samples are shared; the WIMP samples and the masses are keyed by halo
+    base = ["sensitivity", "--detector", "lux_2013", "--masses", "10", "--analysis", "cs1-cs2",
+            "--events-per-source", "200", "--no-progress", "--json", "-o", str(tmp_path / "s")]
+    rows = {}
+    for halo in (["--halo", "2021"], ["--halo", "xenon1t_2018"], ["--halo-v0-km-s", "200"]):
+        assert main([*base, *halo]) == 0
+        rows[halo[1]] = json.loads(capsys.readouterr().out)["limits"][0]
+    saved = json.loads((tmp_path / "s" / "limits.json").read_text())
+    assert "200" in json.dumps(saved["provenance"])  # the last run's v0 is recorded
+    # 10 GeV recoils sit in the halo's tail: fewer signal events and weaker limits as v0 drops
+    events = [rows[k]["signal_events_at_sigma_ref"] for k in ("2021", "xenon1t_2018", "200")]
+    medians = [rows[k]["median_cm2"] for k in ("2021", "xenon1t_2018", "200")]
+    assert events[0] > 1.2 * events[1] > 1.2 * events[2]
+    assert medians[0] < medians[1] < medians[2]
+    assert main([*base, "--halo", "x"]) == 2
+    assert "--halo" in capsys.readouterr().err
+    assert main([*base, "--halo-v0-km-s", "-5"]) == 2
+    assert "--halo-v0-km-s" in capsys.readouterr().err
+
+
 def test_sensitivity_refuses_unknown_analysis_and_detector(tmp_path, capsys):
     for extra, word in ((["--analysis", "s2-only", "--detector", "lux_2013"], "--analysis"),
                         (["--analysis", "cs1-cs2", "--detector", "nowhere"], "detector")):
