@@ -161,3 +161,26 @@ def test_published_lux_curve_has_the_abstracts_minimum():
     assert curve["masses_gev"][i] / 33.0 == pytest.approx(1.0, abs=0.05)
     assert curve["sigma_cm2"][i] / 7.6e-46 == pytest.approx(1.0, abs=0.02)  # arXiv:1310.8214 abstract
     assert np.all(np.diff(curve["masses_gev"]) > 0)
+
+
+def test_published_xenon1t_sr0_curve_has_the_abstracts_minimum():
+    from wimpsift.papers import published_limit
+
+    curve = published_limit("xenon1t_sr0")
+    i = int(np.argmin(curve["sigma_cm2"]))
+    assert len(curve["masses_gev"]) > 20 and np.all(np.diff(curve["masses_gev"]) > 0)
+    assert curve["masses_gev"][i] / 35.0 == pytest.approx(1.0, abs=0.05)
+    assert curve["sigma_cm2"][i] / 7.7e-47 == pytest.approx(1.0, abs=0.04)  # arXiv:1705.06655 abstract
+
+
+def test_published_lux_reanalysis_curve_has_the_abstracts_minimum():
+    from wimpsift.papers import published_limit
+
+    curve = published_limit("lux_2013_reanalysis")
+    i = int(np.argmin(curve["sigma_cm2"]))
+    assert len(curve["masses_gev"]) > 20 and np.all(np.diff(curve["masses_gev"]) > 0)
+    assert curve["masses_gev"][i] / 33.0 == pytest.approx(1.0, abs=0.05)
+    # the abstract of arXiv:1512.03506 quotes one digit: 0.6 zb = 6e-46 cm^2
+    assert round(curve["sigma_cm2"][i] / 1e-45, 1) == 0.6
+    # stronger than the first analysis of the same data (arXiv:1310.8214) at its minimum
+    assert curve["sigma_cm2"][i] < min(published_limit("lux_2013")["sigma_cm2"])
