@@ -190,6 +190,7 @@ COMMANDS: dict[str, tuple[list[str], dict[str, st.SearchStrategy], str | None]] 
         "--analysis": st.sampled_from(["cs1-cs2", "rz-cs1-cs2", "network", "x"]),
         "--events-per-source": INTS, "--method": st.sampled_from(["asymptotic", "toys", "x"]),
         "--toys": INTS, "--cl": FLOATS, "--background-width": FLOATS, "--seed": INTS,
+        "--halo": st.sampled_from(["2021", "xenon1t_2018", "x"]), "--halo-v0-km-s": FLOATS,
         "--workers": INTS, "--json": FLAG}, "/"),
     "templates": (["templates"], {
         "": st.one_of(files("events", "events_truncated", "garbage", "empty", "missing"),

@@ -7,9 +7,8 @@ import argparse
 import json
 import sys
 
+from wimpsift.cli.halo import add_halo_arguments, halo_from_args
 from wimpsift.errors import bad_value
-
-HALOS = ("2021", "xenon1t_2018")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,10 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--masses", type=float, nargs="+", required=True, metavar="GEV",
                    help="WIMP masses in GeV/c^2 (within the published curve's range)")
     p.add_argument("--interaction", default="si", help="si, sd_n or sd_p (default si)")
-    p.add_argument("--halo", default="2021",
-                   help="2021: arXiv 2105.00599 (v0 238 km/s, wimprates' Earth speed); xenon1t_2018: "
-                   "the XENON1T paper's (v0 220, v_esc 544 km/s, rho 0.3 GeV/cm3, Earth 232 km/s)")
-    p.add_argument("--halo-v0-km-s", type=float, default=None, help="override v0 of the chosen halo")
+    add_halo_arguments(p)
     p.add_argument("--threshold", default="asymptotic",
                    help="asymptotic (chi2, default) or neyman (XENON1T's conservative Neyman threshold)")
     p.add_argument("--cl", type=float, default=0.9, help="confidence level (default 0.9)")
@@ -40,27 +36,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace):
-    from wimpsift.sources.wimp import HaloModel
-    from wimpsift.stats.reinterpret import (
-        EXPERIMENTS,
-        INTERACTIONS,
-        XENON1T_2018_HALO,
-        ReinterpretConfig,
-    )
+    from wimpsift.stats.reinterpret import EXPERIMENTS, INTERACTIONS, ReinterpretConfig
 
     if args.experiment not in EXPERIMENTS:
         raise bad_value("--experiment", args.experiment, f"one of {', '.join(EXPERIMENTS)}")
     if args.interaction not in INTERACTIONS:
         raise bad_value("--interaction", args.interaction, f"one of {', '.join(INTERACTIONS)}")
-    if args.halo not in HALOS:
-        raise bad_value("--halo", args.halo, f"one of {', '.join(HALOS)}")
     if args.threshold not in ("asymptotic", "neyman"):
         raise bad_value("--threshold", args.threshold, "asymptotic or neyman")
-    halo = XENON1T_2018_HALO if args.halo == "xenon1t_2018" else HaloModel()
-    if args.halo_v0_km_s is not None:
-        if not (args.halo_v0_km_s > 0 and args.halo_v0_km_s < 1000):
-            raise bad_value("--halo-v0-km-s", args.halo_v0_km_s, "a speed in (0, 1000) km/s")
-        halo = halo.model_copy(update={"v_0_km_s": args.halo_v0_km_s})
+    halo = halo_from_args(args)
     if args.workers < 1:
         raise bad_value("--workers", args.workers, "an integer >= 1")
     return ReinterpretConfig.build(

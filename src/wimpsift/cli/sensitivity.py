@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from wimpsift.cli.halo import add_halo_arguments, halo_from_args
 from wimpsift.errors import bad_value
 
 
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cl", type=float, default=0.9)
     p.add_argument("--background-width", type=float, default=0.25,
                    help="relative Gaussian width of each background normalisation")
+    add_halo_arguments(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1, help="masses in parallel on a local Dask cluster")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
@@ -49,11 +51,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise bad_value("--workers", args.workers, "an integer >= 1")
     check_masses(args.masses)
+    halo = halo_from_args(args)
     load_detector(args.detector)  # a bad name fails before anything runs
     config = SensitivityConfig.build(
         detector=args.detector, analysis=args.analysis, events_per_source=args.events_per_source,
         method=args.method, n_toys=args.toys, confidence_level=args.cl,
-        background_rel_uncertainty=args.background_width, seed=args.seed)
+        background_rel_uncertainty=args.background_width, halo=halo, seed=args.seed)
     payload = run_sensitivity(config, args.masses, args.output, args.workers, not args.no_progress)
     if args.json:
         print(json.dumps({k: payload[k] for k in ("detector", "analysis", "limits")}))

@@ -34,6 +34,7 @@ from pydantic import Field
 
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.papers import published_limit
+from wimpsift.sources.wimp import HaloModel
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.templates import TemplateSet
 
@@ -166,6 +167,7 @@ class SensitivityConfig(StatsConfig):
     confidence_level: float = Field(default=0.9, gt=0.0, lt=1.0)
     sigma_ref_cm2: float = Field(default=1e-45, gt=0.0)
     binning: TemplateBinning = Field(default_factory=TemplateBinning)
+    halo: HaloModel = Field(default_factory=HaloModel, description="WIMP halo of the signal")
     seed: int = Field(default=0, ge=0)
 
 
@@ -175,7 +177,8 @@ def _samples(config: SensitivityConfig, cache: Path | None):
     return EventSamples(validated_sample_config(
         detector=config.detector, n_signal=config.events_per_source,
         n_background_per_source=config.events_per_source, sigma_cm2=config.sigma_ref_cm2,
-        seed=config.seed, cache_dir=None if cache is None else str(cache)))
+        halo=None if config.halo == HaloModel() else config.halo, seed=config.seed,
+        cache_dir=None if cache is None else str(cache)))
 
 
 def sensitivity_for_mass(
@@ -261,6 +264,8 @@ def run_sensitivity(
     write_json(out / "limits.json", payload)
     from wimpsift.plots.limits import plot_limit_curve
 
-    plot_limit_curve(rows, out / "limits.png", f"{config.detector}, {config.analysis}: median expected",
+    title = (f"{config.detector}, {config.analysis}: median expected, "
+             f"halo v0 = {config.halo.v_0_km_s:g} km/s")
+    plot_limit_curve(rows, out / "limits.png", title,
                      "median_cm2", [published] if published is not None else [])
     return payload

@@ -51,6 +51,7 @@ from wimpsift.provenance import provenance
 from wimpsift.seeding import SeedLike, generator, seed_sequence
 from wimpsift.simulation import simulate_events
 from wimpsift.sources import make_source
+from wimpsift.sources.wimp import HaloModel
 
 SAMPLE_STAGE = "training.source_sample"
 SAMPLE_VERSION = 2
@@ -74,6 +75,7 @@ class SampleConfig(WimpsiftConfig):
     chunk_size: Annotated[int, Field(gt=0, le=2_000_000)] = 200_000
     prompt_fraction: bool = False
     sigma_cm2: Annotated[float, Field(gt=0)] = 1e-45
+    halo: HaloModel | None = Field(None, description="WIMP halo; None: wimpsift's default halo")
     exposure_kg_days: Annotated[float, Field(gt=0)] | None = None
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.5
     seed: Annotated[int, Field(ge=0)] = 0
@@ -153,7 +155,9 @@ class EventSamples:
                 "source": name, "mass_gev": mass_gev, "n_target": n_target,
                 "max_simulated": c.max_simulated, "chunk_size": c.chunk_size,
                 "prompt_fraction": c.prompt_fraction, "sigma_cm2": c.sigma_cm2,
-                "exposure_kg_days": self.exposure, "seed": c.seed, "stream": c.stream}
+                "exposure_kg_days": self.exposure, "seed": c.seed, "stream": c.stream,
+                # only a non-default halo enters the key, so caches of the default stay valid
+                **({} if c.halo is None or name != "wimp" else {"halo": c.halo.model_dump(mode="json")})}
 
     def source_sample(self, name: str, mass_gev: float | None = None) -> pd.DataFrame:
         """Events of one source in the window with a ``weight`` column (cached)."""
@@ -174,7 +178,7 @@ class EventSamples:
                 if table is not None:
                     self.summary[label] = cached["summary"]
                     return table
-        source = make_source(self.detector, name, mass_gev=mass_gev, sigma_cm2=c.sigma_cm2)
+        source = make_source(self.detector, name, mass_gev=mass_gev, sigma_cm2=c.sigma_cm2, halo=c.halo)
         seed = seed_sequence(c.seed, c.stream, name, *([] if mass_gev is None else [mass_gev]))
         table, n_sim = simulate_in_window(self.detector, source, n_target, seed, c.max_simulated,
                                           c.chunk_size, c.prompt_fraction)
