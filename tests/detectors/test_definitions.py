@@ -53,6 +53,21 @@ def test_xenon1t_positions_are_the_published_ones(reference_dir):
     assert np.allclose(arrays.x_cm, ref["x_cm"]) and np.allclose(arrays.y_cm, ref["y_cm"])
 
 
+def test_xenonnt_positions_are_a_hexagonal_lattice_inside_the_tpc():
+    """straxen's public XENONnT positions: both arrays on one lattice of pitch 8.0109 cm,
+    symmetric about the centre, every PMT inside the TPC and no two PMTs overlapping."""
+    detector = load_detector("xenonnt_sr0")
+    arrays = pmt_arrays(detector)
+    for part in (arrays.top, arrays.bottom):
+        x, y = arrays.x_cm[part], arrays.y_cm[part]
+        d = np.hypot(x[:, None] - x, y[:, None] - y)
+        d[d == 0] = np.inf
+        assert np.allclose(d.min(axis=1), 8.0109, atol=1e-4)
+        assert d.min() > 2 * arrays.pmt_radius_cm
+        assert np.hypot(x, y).max() < detector.geometry.tpc_radius_cm
+        assert abs(x.mean()) < 1e-6 and abs(y.mean()) < 1e-6
+
+
 def test_generators_give_lattice_and_ring_geometry():
     x, y = hexagonal_layout(61, 5.6)
     d = np.hypot(x[:, None] - x, y[:, None] - y)

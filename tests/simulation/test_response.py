@@ -104,3 +104,14 @@ def test_data_driven_sources_behave_as_modelled(xenon1t):
     ratio_anom = np.median(np.log10(anomalous.cs2_pe / anomalous.cs1_pe)[anomalous.in_window])
     ratio_er = np.median(np.log10(er.cs2_pe / er.cs1_pe)[er.in_window])
     assert ratio_anom < ratio_er - 0.1
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("acceptance", [1.0, 0.935, 0.5])
+def test_found_probability_is_one_minus_all_photoelectrons_missed(xenon1t, acceptance):
+    from wimpsift.response.light import found_probability
+
+    detector = xenon1t.model_copy(update={"light": xenon1t.light.model_copy(
+        update={"spe_acceptance": acceptance})})
+    n_pe = np.array([1, 2, 5])
+    assert np.allclose(found_probability(n_pe, detector), 1 - (1 - acceptance) ** n_pe)

@@ -52,7 +52,7 @@ def found_probability(n_pe: np.ndarray, detector: Detector) -> np.ndarray:
     ``spe_acceptance``; the PMT's hit is found when at least one is, and then its whole
     area counts (the hit is extended over the neighbouring photoelectrons).
     """
-    return -np.expm1(np.log1p(-detector.light.spe_acceptance) * np.asarray(n_pe, dtype=float))
+    return 1.0 - np.power(1.0 - detector.light.spe_acceptance, np.asarray(n_pe, dtype=float))
 
 
 @dataclass
