@@ -155,6 +155,9 @@ def sample_interactions(
     anomalous events lose charge, and an accidental coincidence takes its S2 (charge and
     position) from an unrelated interaction.
     """
+    if source.waveform_only:
+        raise ConfigError(f"source: {source.name!r} is simulated at waveform level only "
+                          "(its positions and scatters come from wimpsift.sources.topology)")
     nest_seed = int(rng.integers(1, 2**31 - 1))
     kind = source.kind if isinstance(source, DataDrivenSource) else None
     energy = source.sample_energies_kev(n, rng)

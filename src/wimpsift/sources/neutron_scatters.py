@@ -63,8 +63,9 @@ def mean_free_path_cm(detector: Detector) -> float:
     return float(1.0 / (n_xe * ELASTIC_CROSS_SECTION_BARN * 1e-24))
 
 
-def _entry(n: int, radius: float, length: float, rng: np.random.Generator):
-    """Entry points on the cylinder surface and inward cosine-law directions."""
+def surface_entry(n: int, radius: float, length: float, rng: np.random.Generator):
+    """Entry points on the cylinder surface (side, top and bottom weighted by area) and
+    inward cosine-law directions: particles from an isotropic flux outside the cylinder."""
     side, cap = 2 * np.pi * radius * length, np.pi * radius**2
     face = rng.choice(3, size=n, p=np.array([side, cap, cap]) / (side + 2 * cap))
     phi = rng.uniform(0, 2 * np.pi, n)
@@ -110,7 +111,7 @@ def scatter_tracks(n_tracks: int, detector: Detector, rng: np.random.Generator
     """
     radius, length = detector.geometry.tpc_radius_cm, detector.geometry.tpc_length_cm
     lam = mean_free_path_cm(detector)
-    pos, direction = _entry(n_tracks, radius, length, rng)
+    pos, direction = surface_entry(n_tracks, radius, length, rng)
     alive = np.arange(n_tracks)
     path = np.zeros(n_tracks)
     tracks, points, paths = [], [], []
