@@ -114,6 +114,12 @@ def test_surface_events_are_pb206_recoils_and_betas_on_the_whole_wall(detector):
     assert it.energy_kev[light][recoils].max() <= PB206_RECOIL_MAX_KEV
 
 
-def test_event_level_simulation_refuses_waveform_only_sources(detector):
+def test_event_level_simulation_refuses_waveform_only_sources(detector, tmp_path):
     with pytest.raises(ConfigError, match="waveform level only"):
         simulate_events(detector, make_source(detector, "surface"), 10, seed=0)
+    from wimpsift.cli.main import main
+
+    out = tmp_path / "events.parquet"
+    assert main(["simulate", "--source", "external_gamma", "--events", "10", "--seed", "1",
+                 "--no-progress", "-o", str(out)]) == 2
+    assert list(tmp_path.iterdir()) == []  # refused before anything is written
