@@ -145,6 +145,13 @@ class Interactions:
     n_extracted: np.ndarray
 
 
+def check_event_level(source: Source) -> None:
+    """Refuse a source only the waveform route simulates (near-wall populations)."""
+    if source.waveform_only:
+        raise ConfigError(f"source: {source.name!r} is simulated at waveform level only "
+                          "(its positions and scatters come from wimpsift.sources.topology)")
+
+
 def sample_interactions(
     detector: Detector, source: Source, n: int, rng: np.random.Generator,
     volume: Volume = "fiducial", photon_times: bool = False,
@@ -155,6 +162,7 @@ def sample_interactions(
     anomalous events lose charge, and an accidental coincidence takes its S2 (charge and
     position) from an unrelated interaction.
     """
+    check_event_level(source)
     nest_seed = int(rng.integers(1, 2**31 - 1))
     kind = source.kind if isinstance(source, DataDrivenSource) else None
     energy = source.sample_energies_kev(n, rng)
@@ -345,6 +353,7 @@ def simulate_to_parquet(
     detector = detector or load_detector(config.detector)
     source = make_source(detector, config.source, config.mass_gev, config.sigma_cm2, config.halo,
                          config.signal_energy_min_kev)
+    check_event_level(source)  # before anything is written
     n_total = _n_events(config, detector, source)
     record = provenance(config, config.seed, "simulate")
     record["detector"] = detector.model_dump(mode="json")

@@ -83,7 +83,7 @@ def test_cevns_recoil_spectrum_falls_steeply(xenon1t):
 def test_every_listed_source_builds(xenon1t, lux):
     nuclear = {"nr_exponential", "cevns_b8"}
     for detector in (xenon1t, lux):
-        for name in source_names(detector):
+        for name in dict.fromkeys([*source_names(detector), *source_names(detector, "active")]):
             source = make_source(detector, name, mass_gev=30.0)
             spec = None if name == "wimp" else detector.background(name)
             kind = "wimp" if spec is None else spec.kind

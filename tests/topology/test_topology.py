@@ -235,16 +235,20 @@ def test_every_background_of_every_shipped_detector_has_a_topology(detector_name
 
     assert detector_name in shipped_detectors()
     detector = load_detector(detector_name)
-    for name in source_names(detector):
+    names = dict.fromkeys([*source_names(detector, "fiducial"), *source_names(detector, "active")])
+    for name in names:
+        volume = "fiducial" if name in source_names(detector, "fiducial") else "active"
         source = make_source(detector, name, mass_gev=50.0)
-        it = source_interactions(detector, source, 8, seed=1)
+        it = source_interactions(detector, source, 8, seed=1, volume=volume)
         assert it.n_events == 8, name
-        expected = expected_topology_events(detector, source)
+        expected = expected_topology_events(detector, source, volume)
         assert expected is None or expected > 0, name
         per_event = np.bincount(it.event)
         if name == "neutrons":
             assert per_event.max() >= 2
-        elif name in ("accidental", "wall"):
+        elif name in ("accidental", "wall", "surface"):
             assert (per_event == 2).all()  # light and charge from two places
+        elif name == "external_gamma":
+            assert (per_event >= 1).all()  # one interaction per Compton scatter
         else:
             assert (per_event == 1).all()

@@ -43,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="window (default), threshold or none; not with --instructions, "
                         "which keeps every event")
     p.add_argument("--chunk-events", type=int, default=256, help="events per class per chunk")
+    p.add_argument("--peak-secondary-s2", action="store_true",
+                   help="peak/hitpeak images get a third panel, the whole event's waveform, "
+                        "where secondary S2s show beside the main S2")
     p.add_argument("--examples", type=int, default=0, help="also write N example PNGs per kind")
     p.add_argument("--seed", type=seed, required=True)
     p.add_argument("--no-progress", action="store_true")
@@ -86,14 +89,16 @@ def _images(args: argparse.Namespace) -> int:
     selection = args.selection or "window"
     from wimpsift.images.dataset import make_config
 
+    scaling = {"peak_secondary_s2": True} if args.peak_secondary_s2 else None
     make_config(args.detector, args.signal, args.background, args.events_per_class, kinds,
-                args.seed, shapes or None, selection, args.chunk_events)  # validate first
+                args.seed, shapes or None, selection, args.chunk_events,
+                scaling=scaling)  # validate first
     out.mkdir(parents=True, exist_ok=True)
     path = build_image_dataset(
         out / DATASET_NAME, args.detector, signal=args.signal, background=args.background,
         events_per_class=args.events_per_class, kinds=kinds, seed=args.seed,
         shapes=shapes or None, progress=not args.no_progress, chunk_events=args.chunk_events,
-        selection=selection,
+        selection=selection, scaling=scaling,
     )
     _write_examples(args, out, path, kinds, 2 * args.events_per_class)
     return 0
@@ -112,7 +117,8 @@ def _images_from_instructions(args: argparse.Namespace, out: Path, kinds: list[s
     from wimpsift.images.raster import check_kinds, image_settings
 
     check_kinds(kinds)
-    image_settings(shapes or None)
+    scaling = {"peak_secondary_s2": True} if args.peak_secondary_s2 else None
+    image_settings(shapes or None, **(scaling or {}))
     for option, value, low in (("--seed", args.seed, 0), ("--chunk-events", args.chunk_events, 1)):
         if value < low:
             raise bad_value(option, value, f"an integer of at least {low}")
@@ -122,7 +128,7 @@ def _images_from_instructions(args: argparse.Namespace, out: Path, kinds: list[s
     path = build_instruction_dataset(
         out / DATASET_NAME, detector, args.instructions, label=args.label, kinds=kinds,
         seed=args.seed, shapes=shapes or None, progress=not args.no_progress,
-        chunk_events=args.chunk_events,
+        chunk_events=args.chunk_events, scaling=scaling,
     )
     _write_examples(args, out, path, kinds, int(numbers.size))
     return 0

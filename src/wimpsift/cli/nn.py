@@ -127,8 +127,9 @@ def _configs(args: argparse.Namespace, prompt_fraction: bool = False
         # photon-timing simulation runs for every simulated interaction; CEvNS needs ~10^3
         # interactions per event in the window for ~0.03 expected events: left out
         from wimpsift.detectors import load_detector
+        from wimpsift.sources import background_names
 
-        names = [b.name for b in load_detector(args.detector).backgrounds]
+        names = background_names(load_detector(args.detector))
         kept = [n for n in names if n != "cevns"]
         if len(kept) != len(names):
             _log("prompt fraction: leaving out the 'cevns' background (negligible rate, "

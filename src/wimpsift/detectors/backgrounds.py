@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Positive = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
-SourceKind = Literal["er_flat", "er_lines", "nr_exponential", "cevns_b8", "accidental", "wall", "anomalous"]
+SourceKind = Literal["er_flat", "er_lines", "nr_exponential", "cevns_b8", "accidental", "wall",
+                     "anomalous", "external_gamma", "surface"]
+AnalysisVolume = Literal["fiducial", "active"]
 
 
 class _Background(BaseModel):
@@ -24,6 +26,11 @@ class _Background(BaseModel):
     note: str = ""
     published_expected_events: Annotated[float, Field(ge=0)] | None = None
     """comparison only: the publication's expected count in the window for this detector's exposure"""
+    volumes: Annotated[tuple[AnalysisVolume, ...], Field(min_length=1)] = ("fiducial", "active")
+    """analysis volumes this source is part of: a population already counted by another
+    entry inside the fiducial volume (the measured ER rate holds the materials' gammas
+    there, the data-driven wall count is the surface events' leakage) is listed for one
+    volume only, so no event is counted twice"""
 
     @model_validator(mode="after")
     def _energy_order(self) -> _Background:
@@ -108,8 +115,57 @@ class ChargeLossBackground(_Background):
         return (self.charge_kept_min, self.charge_kept_max)
 
 
+class ExternalGammaBackground(_Background):
+    """ER from gamma rays of the detector materials, attenuated from the TPC's surfaces.
+
+    Normalised by the published rate of such single scatters in the fiducial volume;
+    the transport Monte Carlo (:mod:`wimpsift.sources.external_gammas`) gives the rest
+    of the active volume and the multiple scatters.
+    """
+
+    kind: Literal["external_gamma"]
+    fiducial_rate_per_kg_day_kev: Positive
+    """single-scatter rate of the materials' gammas in the fiducial volume"""
+    gamma_energy_kev: Positive
+    """energy of the gamma rays entering the TPC (one representative line)"""
+    energy_min_kev: Positive
+    energy_max_kev: Positive
+    """range of the total energy an event deposits in the active volume"""
+
+
+class SurfaceBackground(_Background):
+    """210Pb-chain decays on the PTFE wall over the whole drift length: 206Pb recoils
+    and betas that keep only part of their charge.
+
+    Data-driven like ``wall``: ``expected_events`` is the published count of these
+    events reconstructed in the analysis window (fiducial volume) for a reference
+    exposure; the simulation spreads the same population over the whole wall.
+    """
+
+    kind: Literal["surface"]
+    expected_events: Positive
+    reference_exposure_kg_days: Positive
+    charge_kept_min: Fraction
+    charge_kept_max: Fraction
+    recoil_fraction: Fraction
+    """share of 206Pb recoils (NR) among the events; the rest are betas (ER)"""
+    energy_min_kev: Positive
+    energy_max_kev: Positive
+    """range of the betas' deposited energy"""
+
+    @model_validator(mode="after")
+    def _kept_order(self) -> SurfaceBackground:
+        if self.charge_kept_min > self.charge_kept_max:
+            raise ValueError(f"background {self.name!r}: charge_kept_min must not exceed charge_kept_max")
+        return self
+
+    @property
+    def charge_kept_range(self) -> tuple[float, float]:
+        return (self.charge_kept_min, self.charge_kept_max)
+
+
 BackgroundSpec = Annotated[
     FlatElectronicBackground | ElectronicLinesBackground | NeutronBackground | CevnsBackground
-    | AccidentalBackground | ChargeLossBackground,
+    | AccidentalBackground | ChargeLossBackground | ExternalGammaBackground | SurfaceBackground,
     Field(discriminator="kind"),
 ]

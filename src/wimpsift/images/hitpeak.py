@@ -1,7 +1,8 @@
 """``hitpeak`` images: the 2 × 2 of ``hit`` (top half) and ``peak`` (bottom half).
 
 Top left: main S1 on the bottom array; top right: main S2 on the top array; bottom
-left: main S1 waveform; bottom right: main S2 waveform (scales as in ``hit``/``peak``).
+left: main S1 waveform; bottom right: main S2 waveform (scales as in ``hit``/``peak``;
+with ``peak_secondary_s2`` the bottom half has the ``peak`` images' three panels).
 """
 
 from __future__ import annotations
@@ -20,5 +21,5 @@ def render_hitpeak(processed, shape, settings) -> np.ndarray:
     out[:, :top] = render_hit(processed.s1_pmt_area_pe, processed.s2_pmt_area_pe,
                               processed.arrays, (top, width), settings)
     out[:, top:] = render_peak(processed.s1_trace_pe, processed.s2_trace_pe,
-                               (height - top, width), settings)
+                               (height - top, width), settings, processed.event_trace_pe)
     return out

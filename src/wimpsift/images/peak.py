@@ -4,6 +4,14 @@ Each column is the mean amplitude (PE per sample) of its time slice of the trace
 (slices may split samples: the cumulative area is interpolated), log-scaled between
 ``peak_min_pe_per_sample`` and ``peak_max_pe_per_sample``; the curve is filled from the
 bottom, with the top pixel of each column anti-aliased by its partial height.
+
+With ``peak_secondary_s2`` (image settings; off by default, when the images are those
+above byte for byte) the image has three panels: the main S1 (left third), the main S2
+(middle third: its width shows, as above) and the whole event's summed waveform
+(right), where every S2 shows as its own spike at its drift time, so the secondary S2s
+of multiple scatters appear beside the main one. That strip is drawn like ``event``
+images (largest bin of each column's time slice, :func:`wimpsift.images.event.column_maxima`);
+its first column holds the S1 (and any S2 less than one column's time after it).
 """
 
 from __future__ import annotations
@@ -43,11 +51,25 @@ def render_trace(traces: np.ndarray, height: int, width: int, settings) -> np.nd
     return fill_curve(heights, height)
 
 
-def render_peak(s1_trace_pe, s2_trace_pe, shape, settings) -> np.ndarray:
-    """``peak`` images (N, H, W): main S1 (left) and main S2 (right) waveforms."""
+def render_peak(s1_trace_pe, s2_trace_pe, shape, settings, event_trace_pe=None) -> np.ndarray:
+    """``peak`` images (N, H, W): main S1 (left) and main S2 (right) waveforms; with
+    ``settings.peak_secondary_s2`` a third panel, the whole-event strip (``event_trace_pe``)."""
     height, width = shape
-    left = width // 2
     out = np.empty((np.asarray(s1_trace_pe).shape[0], height, width), dtype=np.float32)
-    out[:, :, :left] = render_trace(s1_trace_pe, height, left, settings)
-    out[:, :, left:] = render_trace(s2_trace_pe, height, width - left, settings)
+    if not getattr(settings, "peak_secondary_s2", False):
+        left = width // 2
+        out[:, :, :left] = render_trace(s1_trace_pe, height, left, settings)
+        out[:, :, left:] = render_trace(s2_trace_pe, height, width - left, settings)
+        return out
+    from wimpsift.images.event import render_event
+
+    if event_trace_pe is None:
+        from wimpsift.errors import DataError
+
+        raise DataError("events: no whole-event profiles (event_trace_pe) for 'peak' images "
+                        "with peak_secondary_s2; process the events again")
+    third = width // 3
+    out[:, :, :third] = render_trace(s1_trace_pe, height, third, settings)
+    out[:, :, third:2 * third] = render_trace(s2_trace_pe, height, third, settings)
+    out[:, :, 2 * third:] = render_event(event_trace_pe, (height, width - 2 * third), settings)
     return out

@@ -13,7 +13,8 @@ arrays of shape (N, height, width); the seed's "100×50" is width × height):
   each column is the mean amplitude (PE per 10 ns sample) over its time slice, drawn as
   a filled curve whose height is log-scaled between ``peak_min_pe_per_sample`` (bottom)
   and ``peak_max_pe_per_sample`` (top), as the seed's log y axis; same scale for S1 and
-  S2 so that the S1/S2 size ratio shows.
+  S2 so that the S1/S2 size ratio shows. With ``peak_secondary_s2`` a third panel, the
+  whole event's waveform, shows the secondary S2s (:mod:`wimpsift.images.peak`).
 - ``hitpeak`` (default 75 × 75): the 2 × 2 of both, ``hit`` in the top half (S1 bottom
   array, S2 top array) and ``peak`` in the bottom half (S1, S2).
 - ``event`` (optional, not in the default kinds; 50 × 100): the whole event's summed
@@ -59,6 +60,10 @@ class ImageSettings(WimpsiftConfig):
     hit_s2_max_pe: Annotated[float, Field(gt=0)] = 3000.0
     peak_min_pe_per_sample: Annotated[float, Field(gt=0)] = 0.1
     peak_max_pe_per_sample: Annotated[float, Field(gt=0)] = 100.0
+    peak_secondary_s2: bool = False
+    """``peak`` (and ``hitpeak``) images get a third panel, the whole event's waveform, where
+    secondary S2s show beside the main S2 (:mod:`wimpsift.images.peak`); off: the
+    two-panel images, unchanged"""
 
     def shape(self, kind: str) -> tuple[int, int]:
         return tuple(self.shapes.get(kind, DEFAULT_SHAPES[kind]))  # type: ignore[return-value]
@@ -123,7 +128,8 @@ def render_images(processed, kinds=IMAGE_KINDS, settings: ImageSettings | None =
                                 "'event' images; process the events again")
             out[kind] = render_event(processed.event_trace_pe, shape, settings)
         elif kind == "peak":
-            out[kind] = render_peak(processed.s1_trace_pe, processed.s2_trace_pe, shape, settings)
+            out[kind] = render_peak(processed.s1_trace_pe, processed.s2_trace_pe, shape, settings,
+                                    processed.event_trace_pe)
         else:
             out[kind] = render_hitpeak(processed, shape, settings)
     return out

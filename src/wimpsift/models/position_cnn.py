@@ -10,7 +10,11 @@ PMTs has no natural 1-D order. Two more channels hold each pixel's x and y in un
 the panel half-width ("CoordConv", Liu et al. 2018, arXiv:1807.03247): convolutions are
 translation-equivariant, and these channels let the dense head read absolute positions.
 
-Architecture, for a ``3 × S × S`` input (S = ``grid_pixels``, default 24):
+Architecture, for a ``3 × S × S`` input (S = ``grid_pixels``, default 16: 6 cm pixels
+for 7.6 cm PMTs on XENON1T's top array; a 24-pixel raster costs 2.2× more per event
+and, at the same CPU time, gave a worse network, because the training is limited by
+the number of gradient steps on enough events, not by the raster — see
+``benchmarks/bench_positions.py``):
 ``[Conv2d(3×3, padding 1), ReLU] × 2 → MaxPool(2) → Conv2d(3×3, padding 1), ReLU →
 MaxPool(2) → Flatten → Linear(dense_units), ReLU → Linear(2)``.
 The output is (x, y) in units of the TPC radius; :class:`PositionCNN` stores the radius.
@@ -29,7 +33,7 @@ class PositionCNNArchitecture(WimpsiftConfig):
     """Settings of :class:`PositionCNN`."""
 
 
-    grid_pixels: int = Field(24, ge=8, le=128)
+    grid_pixels: int = Field(16, ge=8, le=128)
     n_filters: int = Field(16, ge=1, le=256)
     dense_units: int = Field(128, ge=1, le=4096)
 

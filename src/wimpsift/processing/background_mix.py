@@ -52,13 +52,14 @@ def processed_mix(detector: Detector, n_per_source: int, seed: int, mass_gev: fl
                   sigma_cm2: float = 1e-45, volume: Volume = "fiducial",
                   names: list[str] | None = None, n_events: dict[str, int] | None = None
                   ) -> pd.DataFrame:
-    """Processed events of the WIMP and every background (or ``names``), with ``weight``.
+    """Processed events of the WIMP and every background of an analysis in ``volume``
+    (:func:`wimpsift.sources.source_names`; or ``names``), with ``weight``.
 
     ``n_events`` overrides ``n_per_source`` for named sources (e.g. more ER events to
     resolve a 99.8 % rejection).
     """
     tables = []
-    for name in names or source_names(detector):
+    for name in names or source_names(detector, volume):
         n = (n_events or {}).get(name, n_per_source)
         # each source draws from its own child stream of the seed (wimpsift.seeding)
         table, weight = processed_source(detector, name, n, seed_sequence(seed, "mix", name), mass_gev,

@@ -8,12 +8,17 @@ from wimpsift.sources.base import RecoilType, Source
 from wimpsift.sources.cevns import SolarB8Cevns
 from wimpsift.sources.data_driven import DataDrivenSource
 from wimpsift.sources.electronic import ElectronicRecoilLines, FlatElectronicRecoils
+from wimpsift.sources.external_gammas import ExternalGammas
 from wimpsift.sources.neutrons import RadiogenicNeutrons
-from wimpsift.sources.positions import sample_positions
+from wimpsift.sources.positions import Volume, sample_positions
+from wimpsift.sources.surface import SurfaceEvents
 from wimpsift.sources.wimp import SIGNAL_ENERGY_MIN_KEV, HaloModel, WimpSource, wimp_source
 
 __all__ = [
     "DataDrivenSource",
+    "ExternalGammas",
+    "SurfaceEvents",
+    "background_names",
     "HaloModel",
     "RecoilType",
     "Source",
@@ -25,9 +30,22 @@ __all__ = [
 ]
 
 
-def source_names(detector: Detector) -> list[str]:
-    """Names accepted by :func:`make_source` for this detector."""
-    return ["wimp", *[b.name for b in detector.backgrounds]]
+def background_names(detector: Detector, volume: Volume = "fiducial") -> list[str]:
+    """The detector's backgrounds that are part of an analysis in ``volume``.
+
+    Each background lists its volumes (``volumes`` in the detector file): near-wall
+    populations (external gammas, surface events) belong to the active volume only,
+    the fiducial leakage of the surface events (``wall``) to the fiducial volume only.
+    """
+    if volume not in ("fiducial", "active"):
+        raise bad_value("volume", volume, "'fiducial' or 'active'")
+    return [b.name for b in detector.backgrounds if volume in b.volumes]
+
+
+def source_names(detector: Detector, volume: Volume = "fiducial") -> list[str]:
+    """Names of the WIMP and the backgrounds of an analysis in ``volume``
+    (:func:`background_names`); :func:`make_source` builds any background by name."""
+    return ["wimp", *background_names(detector, volume)]
 
 
 def _from_spec(spec: BackgroundSpec) -> Source:
@@ -68,6 +86,28 @@ def _from_spec(spec: BackgroundSpec) -> Source:
             energy_min_kev=spec.energy_min_kev,
             energy_max_kev=spec.energy_max_kev,
             flux_per_cm2_s=spec.flux_per_cm2_s,
+        )
+    if spec.kind == "external_gamma":
+        return ExternalGammas(
+            name=spec.name,
+            recoil_type="er",
+            energy_min_kev=spec.energy_min_kev,
+            energy_max_kev=spec.energy_max_kev,
+            rate_per_kg_day_kev=spec.fiducial_rate_per_kg_day_kev,
+            gamma_energy_kev=spec.gamma_energy_kev,
+        )
+    if spec.kind == "surface":
+        return SurfaceEvents(
+            name=spec.name,
+            recoil_type="er",
+            energy_min_kev=spec.energy_min_kev,
+            energy_max_kev=spec.energy_max_kev,
+            kind="surface",
+            expected_events=spec.expected_events,
+            reference_exposure_kg_days=spec.reference_exposure_kg_days,
+            charge_kept_min=spec.charge_kept_min,
+            charge_kept_max=spec.charge_kept_max,
+            recoil_fraction=spec.recoil_fraction,
         )
     # data-driven kinds
     e_min = spec.energy_min_kev if spec.energy_min_kev is not None else 0.5

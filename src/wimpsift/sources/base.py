@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -28,6 +28,9 @@ class Source(ABC):
     energy_min_kev: float
     energy_max_kev: float
     _cdf: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
+    waveform_only: ClassVar[bool] = False
+    """True for sources whose positions and topology only the waveform route simulates
+    (:mod:`wimpsift.sources.topology`); the event-level simulation refuses them"""
 
     @property
     def energy_range_kev(self) -> tuple[float, float]:

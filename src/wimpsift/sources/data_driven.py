@@ -10,7 +10,9 @@ exposure:
   (kept fraction uniform in [charge_kept_min, charge_kept_max]); their position is
   reconstructed inward by the position resolution of the small S2;
 - ``anomalous``: ER events with anomalously low charge yield (kept fraction uniform
-  in [charge_kept_min, charge_kept_max]).
+  in [charge_kept_min, charge_kept_max]);
+- ``surface``: the wall population over the wall's whole height, 206Pb recoils and
+  betas (:mod:`wimpsift.sources.surface`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 
 from wimpsift.sources.electronic import FlatElectronicRecoils
 
-DataDrivenKind = Literal["accidental", "wall", "anomalous"]
+DataDrivenKind = Literal["accidental", "wall", "anomalous", "surface"]
 
 
 @dataclass

@@ -5,11 +5,18 @@ MeV energies. In liquid xenon their elastic mean free path is
 
     λ = 1 / (n_Xe σ_el),   n_Xe = ρ N_A / M_Xe,
 
-with σ_el ≈ 5.5 b for 1–2 MeV neutrons on natural xenon: an approximate value of the
-elastic cross section in that range, not read from an evaluated-data file here (put in
-the ENDF/B value when the multiplicity matters to better than ~20 %). It gives
-λ ≈ 14 cm at 2.86 g/cm³, inside the 10–20 cm quoted for MeV neutrons in liquid xenon.
-The value is a module constant, stated here, not a detector setting.
+with σ_el ≈ 5.5 b for 1–2 MeV neutrons on natural xenon. **No source was found for
+this value**: it was written from memory, and a search of the reference material
+available to this project (ENDF/B-VIII, JANIS, JENDL-4/5 evaluation notes for the xenon
+isotopes, NIST) turned up only thermal-energy cross sections, not a readable 1–2 MeV
+elastic value. It stays an unsourced estimate, checked only for its order of magnitude:
+with R = 1.25 A^(1/3) fm = 6.4 fm and the neutron's reduced wavelength ƛ = 4.6 fm at
+1 MeV (3.2 fm at 2 MeV), the shadow-scattering (black-disc) elastic cross-section
+π(R + ƛ)² is 3.8 b (2.9 b) and the total 2π(R + ƛ)² 7.5 b (5.8 b); 5.5 b lies
+between the two, which is all this check says (compound-elastic scattering adds to the
+shadow part at these energies). Replace it by the evaluated value when the multiplicity matters to
+better than ~20 % (the mean multiplicity scales about as 1/λ). It gives λ ≈ 14 cm at
+2.86 g/cm³. The value is a module constant, stated here, not a detector setting.
 
 Topology model (a transport Monte Carlo in the active cylinder, written here because
 no offline library in the stack tracks neutrons; Geant4 is out of reach):
@@ -49,7 +56,7 @@ from wimpsift.sources.interactions import XENON_MOLAR_MASS, InteractionList
 from wimpsift.sources.positions import Volume
 
 ELASTIC_CROSS_SECTION_BARN = 5.5
-"""σ_el of 1–2 MeV neutrons on natural xenon (see module docstring)"""
+"""σ_el of 1–2 MeV neutrons on natural xenon: an unsourced estimate (see module docstring)"""
 NEUTRON_SPEED_CM_NS = 1.38
 """speed of a 1 MeV neutron, √(2E/m) c"""
 AVOGADRO = 6.02214076e23
@@ -63,8 +70,9 @@ def mean_free_path_cm(detector: Detector) -> float:
     return float(1.0 / (n_xe * ELASTIC_CROSS_SECTION_BARN * 1e-24))
 
 
-def _entry(n: int, radius: float, length: float, rng: np.random.Generator):
-    """Entry points on the cylinder surface and inward cosine-law directions."""
+def surface_entry(n: int, radius: float, length: float, rng: np.random.Generator):
+    """Entry points on the cylinder surface (side, top and bottom weighted by area) and
+    inward cosine-law directions: particles from an isotropic flux outside the cylinder."""
     side, cap = 2 * np.pi * radius * length, np.pi * radius**2
     face = rng.choice(3, size=n, p=np.array([side, cap, cap]) / (side + 2 * cap))
     phi = rng.uniform(0, 2 * np.pi, n)
@@ -110,7 +118,7 @@ def scatter_tracks(n_tracks: int, detector: Detector, rng: np.random.Generator
     """
     radius, length = detector.geometry.tpc_radius_cm, detector.geometry.tpc_length_cm
     lam = mean_free_path_cm(detector)
-    pos, direction = _entry(n_tracks, radius, length, rng)
+    pos, direction = surface_entry(n_tracks, radius, length, rng)
     alive = np.arange(n_tracks)
     path = np.zeros(n_tracks)
     tracks, points, paths = [], [], []

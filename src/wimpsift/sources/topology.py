@@ -20,6 +20,10 @@ here for the interaction list of a source:
   (:mod:`wimpsift.simulation`). The event is two interactions at one time and depth:
   the light at the wall, the charge just inside it; the S2 hit pattern sits at the
   array's edge and small S2s can leak into the fiducial volume;
+- surface events (:mod:`wimpsift.sources.surface`): 206Pb recoils and betas on the
+  whole wall, built like wall events;
+- external gammas (:mod:`wimpsift.sources.external_gammas`): one ER interaction per
+  Compton scatter of a materials' gamma, mostly near the walls, top and bottom;
 - anomalous events: one interaction that keeps only part of its charge;
 - everything else (WIMPs, ER, CEvNS): one interaction per event.
 """
@@ -38,10 +42,16 @@ from wimpsift.simulation import (
     volume_mass_kg,
 )
 from wimpsift.sources.base import Source
+from wimpsift.sources.external_gammas import (
+    ExternalGammas,
+    external_gamma_interactions,
+    fiducial_single_fraction,
+)
 from wimpsift.sources.interactions import InteractionList, single_interactions
 from wimpsift.sources.neutron_scatters import neutron_interactions, single_scatter_fraction
 from wimpsift.sources.neutrons import RadiogenicNeutrons
 from wimpsift.sources.positions import Volume
+from wimpsift.sources.surface import SurfaceEvents, sample_wall_decays
 
 _FIELDS = ("event", "recoil_type", "x_cm", "y_cm", "z_cm", "t_ns", "n_photons",
            "n_electrons", "energy_kev")
@@ -69,26 +79,43 @@ def accidental_interactions(detector: Detector, source: Source, it: Interactions
     return _interleave(light, charge)
 
 
-def wall_interactions(detector: Detector, source: Source, it: Interactions,
-                      rng: np.random.Generator) -> InteractionList:
-    """Light on the wall, partly lost charge displaced inward (see module docstring)."""
-    n = it.energy_kev.size
-    kept = source.charge_kept_fraction(n, rng)
-    top_pe = (it.n_electrons * kept * electron_survival(drift_time_us(it.z_cm, detector),
-                                                        detector)
+def _wall_pairs(detector: Detector, x_cm, y_cm, z_cm, n_photons, n_electrons, energy_kev,
+                recoil_type, kept: np.ndarray, rng: np.random.Generator) -> InteractionList:
+    """Light at the wall, the kept charge displaced inward (see module docstring)."""
+    n = np.asarray(x_cm).size
+    top_pe = (n_electrons * kept * electron_survival(drift_time_us(z_cm, detector), detector)
               * detector.charge.extraction_efficiency * detector.se_gain_pe
               * detector.charge.s2_top_fraction)
     shift = np.abs(rng.standard_normal(n)) * WALL_RECONSTRUCTION_SPREAD * xy_resolution_cm(
         top_pe, detector)
-    r = np.hypot(it.x_cm, it.y_cm)
+    r = np.hypot(x_cm, y_cm)
     scale = np.clip(r - shift, 0.0, None) / np.maximum(r, 1e-9)
-    light = single_interactions(source.recoil_type, it.x_cm, it.y_cm, it.z_cm,
-                                it.quanta.n_photons, np.zeros(n), it.energy_kev)
-    charge = single_interactions(source.recoil_type, it.x_cm * scale, it.y_cm * scale,
-                                 it.z_cm, np.zeros(n), it.n_electrons, np.full(n, np.nan))
+    light = single_interactions("er", x_cm, y_cm, z_cm, n_photons, np.zeros(n), energy_kev)
+    charge = single_interactions("er", x_cm * scale, y_cm * scale, z_cm, np.zeros(n),
+                                 n_electrons, np.full(n, np.nan))
+    light.recoil_type = np.broadcast_to(np.asarray(recoil_type, dtype=object), (n,)).copy()
+    charge.recoil_type = light.recoil_type.copy()
     both = _interleave(light, charge)
     both.charge_kept = np.repeat(kept, 2)
     return both
+
+
+def wall_interactions(detector: Detector, source: Source, it: Interactions,
+                      rng: np.random.Generator) -> InteractionList:
+    """Light on the wall, partly lost charge displaced inward (see module docstring)."""
+    kept = source.charge_kept_fraction(it.energy_kev.size, rng)
+    return _wall_pairs(detector, it.x_cm, it.y_cm, it.z_cm, it.quanta.n_photons,
+                       it.n_electrons, it.energy_kev, source.recoil_type, kept, rng)
+
+
+def surface_interactions(detector: Detector, source: SurfaceEvents, n_events: int,
+                         rng: np.random.Generator) -> InteractionList:
+    """206Pb recoils and betas on the whole wall, as wall events (light at the wall,
+    kept charge displaced inward; :mod:`wimpsift.sources.surface`)."""
+    decays = sample_wall_decays(detector, source, int(n_events), rng)
+    kept = source.charge_kept_fraction(int(n_events), rng)
+    return _wall_pairs(detector, decays.x_cm, decays.y_cm, decays.z_cm, decays.n_photons,
+                       decays.n_electrons, decays.energy_kev, decays.recoil_type, kept, rng)
 
 
 def source_topology(detector: Detector, source: Source, n_events: int,
@@ -97,6 +124,10 @@ def source_topology(detector: Detector, source: Source, n_events: int,
     n = int(n_events)
     if isinstance(source, RadiogenicNeutrons):
         return neutron_interactions(detector, source, n, rng, volume)
+    if isinstance(source, ExternalGammas):
+        return external_gamma_interactions(detector, source, n, rng, volume)
+    if isinstance(source, SurfaceEvents):
+        return surface_interactions(detector, source, n, rng)
     it = sample_interactions(detector, source, n, rng, volume)
     if it.kind == "accidental":
         return accidental_interactions(detector, source, it, rng)
@@ -116,7 +147,8 @@ def expected_topology_events(detector: Detector, source: Source, volume: Volume 
     Physical sources: rate × target mass of ``volume`` × live days; radiogenic neutrons:
     the published fiducial single-scatter rate divided by the simulated single-scatter
     fraction (:func:`~wimpsift.sources.neutron_scatters.single_scatter_fraction`), so
-    multiple scatters come on top. ``None`` for data-driven sources, whose published
+    multiple scatters come on top; external gammas likewise from the materials' published
+    fiducial single-scatter rate. ``None`` for data-driven sources, whose published
     count holds in the analysis window only (weight them by their events in the window).
     """
     if source.expected_in_window is not None:
@@ -125,4 +157,7 @@ def expected_topology_events(detector: Detector, source: Source, volume: Volume 
     if isinstance(source, RadiogenicNeutrons):
         return (source.rate_per_kg_day * detector.fiducial.mass_kg * live_days
                 / single_scatter_fraction(detector, volume))
+    if isinstance(source, ExternalGammas):
+        return (source.rate_per_kg_day * detector.fiducial.mass_kg * live_days
+                / fiducial_single_fraction(detector, source, volume))
     return source.rate_per_kg_day * volume_mass_kg(detector, volume) * live_days

@@ -50,7 +50,7 @@ from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.provenance import provenance
 from wimpsift.seeding import SeedLike, generator, seed_sequence
 from wimpsift.simulation import simulate_events
-from wimpsift.sources import make_source
+from wimpsift.sources import background_names, make_source
 from wimpsift.sources.wimp import HaloModel
 
 SAMPLE_STAGE = "training.source_sample"
@@ -136,7 +136,7 @@ class EventSamples:
     def __init__(self, config: SampleConfig | None = None, detector: Detector | None = None):
         self.config = config or SampleConfig()
         self.detector = detector or load_detector(self.config.detector)
-        names = [b.name for b in self.detector.backgrounds]
+        names = background_names(self.detector)  # the fiducial analysis's backgrounds
         chosen = self.config.backgrounds if self.config.backgrounds is not None else names
         unknown = sorted(set(chosen) - set(names))
         if unknown or not chosen:
