@@ -7,6 +7,7 @@ import torch
 
 from wimpsift.errors import ConfigError
 from wimpsift.models.cnn import CNNArchitecture, SeedCNN, count_parameters
+from wimpsift.models.seeded import Dropout
 
 
 def test_seed_configuration_parameter_count_75x75():
@@ -63,3 +64,31 @@ def test_architecture_rejects_unknown_and_out_of_range_settings():
         CNNArchitecture(n_conv_layers=4)
     with pytest.raises(ValueError):
         CNNArchitecture(filters=16)  # typo: extra="forbid"
+
+
+def test_dropout_draws_from_its_own_generator():
+    before = torch.get_rng_state()
+    x = torch.ones(200_000)
+    drop = Dropout(0.25, torch.Generator().manual_seed(1))
+    out = drop(x)
+    assert torch.equal(torch.get_rng_state(), before)
+    # inverted dropout: kept values scaled by 1/(1-p), a fraction 1-p kept, mean preserved
+    assert out.unique().tolist() == [0.0, pytest.approx(4 / 3)]
+    assert abs(float((out > 0).float().mean()) - 0.75) < 5 * (0.75 * 0.25 / x.numel()) ** 0.5
+    assert torch.equal(out, Dropout(0.25, torch.Generator().manual_seed(1))(x))
+    assert not torch.equal(out, drop(x))  # the generator moved on
+    assert torch.equal(drop.eval()(x), x)
+
+
+def test_initial_weights_come_from_the_generator():
+    before = torch.get_rng_state()
+    a = SeedCNN((1, 20, 20), generator=torch.Generator().manual_seed(4))
+    b = SeedCNN((1, 20, 20), generator=torch.Generator().manual_seed(4))
+    c = SeedCNN((1, 20, 20), generator=torch.Generator().manual_seed(5))
+    assert torch.equal(torch.get_rng_state(), before)
+    assert torch.equal(a.dense.weight, b.dense.weight)
+    assert not torch.equal(a.dense.weight, c.dense.weight)
+    # Keras' Glorot-uniform: |w| <= sqrt(6 / (fan_in + fan_out)), zero biases
+    fan_in, fan_out = a.dense.weight.shape[1], a.dense.weight.shape[0]
+    assert float(a.dense.weight.detach().abs().max()) <= (6 / (fan_in + fan_out)) ** 0.5
+    assert float(a.dense.bias.detach().abs().max()) == 0.0

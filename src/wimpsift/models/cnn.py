@@ -19,7 +19,9 @@ binary cross-entropy computed without the loss of precision of a saturated sigmo
 
 L2 penalties follow Keras: ``λ · Σ w²`` (no factor ½) added to the mean batch loss, see
 :meth:`SeedCNN.l2_penalty`. Weights start as in Keras: Glorot-uniform kernels and zero
-biases.
+biases. The initial weights are drawn from the ``generator`` given to the model and the
+dropout masks from its ``dropout_generator`` (:mod:`wimpsift.models.seeded`); torch's
+global generator is neither used nor changed.
 
 Parameter count of the seed's final configuration (one conv block, stride-2 pooling) on
 a 75×75 one-channel image: conv ``3·3·1·16 + 16 = 160``; 75 → 73 after the convolution,
@@ -38,6 +40,7 @@ from torch import nn
 
 from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, bad_value
+from wimpsift.models.seeded import Dropout, conv2d, glorot_init, linear, torch_default_init
 
 
 class CNNArchitecture(WimpsiftConfig):
@@ -73,9 +76,16 @@ def conv_output_hw(height: int, width: int, arch: CNNArchitecture) -> tuple[int,
 
 
 class SeedCNN(nn.Module):
-    """The seed's CNN for one image kind; ``forward`` returns logits of shape (N,)."""
+    """The paper's CNN for one image kind; ``forward`` returns logits of shape (N,).
 
-    def __init__(self, input_shape: Sequence[int], arch: CNNArchitecture | None = None) -> None:
+    ``generator`` draws the initial weights; ``dropout_generator`` the dropout masks
+    (it must live on the device the model runs on). Either defaults to a CPU generator
+    seeded with 0.
+    """
+
+    def __init__(self, input_shape: Sequence[int], arch: CNNArchitecture | None = None,
+                 generator: torch.Generator | None = None,
+                 dropout_generator: torch.Generator | None = None) -> None:
         super().__init__()
         arch = arch or CNNArchitecture()
         shape = tuple(int(s) for s in input_shape)
@@ -86,7 +96,7 @@ class SeedCNN(nn.Module):
         channels, height, width = shape
         blocks: list[nn.Module] = []
         for _ in range(arch.n_conv_layers):
-            conv = nn.Conv2d(channels, arch.n_filters, arch.kernel_size, stride=1, padding=0)
+            conv = conv2d(channels, arch.n_filters, arch.kernel_size, stride=1, padding=0)
             blocks += [
                 conv,
                 nn.LeakyReLU(arch.leaky_alpha),
@@ -94,23 +104,34 @@ class SeedCNN(nn.Module):
             ]
             channels = arch.n_filters
         h, w = conv_output_hw(height, width, arch)
-        self.features = nn.Sequential(*blocks, nn.Dropout(arch.conv_dropout), nn.Flatten())
-        self.dense = nn.Linear(channels * h * w, arch.dense_units)
+        dropout_generator = (dropout_generator if dropout_generator is not None
+                             else torch.Generator().manual_seed(0))
+        self.features = nn.Sequential(*blocks, Dropout(arch.conv_dropout, dropout_generator),
+                                      nn.Flatten())
+        self.dense = linear(channels * h * w, arch.dense_units)
         self.head = nn.Sequential(
-            nn.LeakyReLU(arch.leaky_alpha), nn.Dropout(arch.dense_dropout)
+            nn.LeakyReLU(arch.leaky_alpha), Dropout(arch.dense_dropout, dropout_generator)
         )
-        self.output = nn.Linear(arch.dense_units, 1)
-        if arch.init == "keras":
-            self._keras_init()
+        self.output = linear(arch.dense_units, 1)
+        init = glorot_init if arch.init == "keras" else torch_default_init
+        generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        for layer in [*self.convs, self.dense, self.output]:
+            init(layer, generator)
 
     @property
     def convs(self) -> list[nn.Conv2d]:
         return [m for m in self.features if isinstance(m, nn.Conv2d)]
 
-    def _keras_init(self) -> None:
-        for layer in [*self.convs, self.dense, self.output]:
-            nn.init.xavier_uniform_(layer.weight)
-            nn.init.zeros_(layer.bias)
+    @property
+    def dropout_generator(self) -> torch.Generator:
+        """The generator of the dropout masks (shared by both dropout layers)."""
+        return self.head[1].generator
+
+    @dropout_generator.setter
+    def dropout_generator(self, generator: torch.Generator) -> None:
+        for module in self.modules():
+            if isinstance(module, Dropout):
+                module.generator = generator
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.head(self.dense(self.features(x)))

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from wimpsift.errors import ConfigError, DataError
+from wimpsift.models.seeded import linear, torch_default_init
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "energy_kev", "x_true_cm", "y_true_cm", "z_true_cm", "n_photons", "n_electrons",
@@ -103,11 +104,12 @@ class DenseDiscriminantNet(nn.Module):
     """Fully connected network n_inputs-hidden...-1 with stored input standardisation.
 
     ``forward`` takes raw (unstandardised) inputs and returns the logit; ``predict``
-    returns f(x) = sigmoid(logit) in [0, 1].
+    returns f(x) = sigmoid(logit) in [0, 1]. ``generator`` draws the initial weights
+    (default: a generator seeded with 0); torch's global generator is not used.
     """
 
     def __init__(self, n_inputs: int, hidden: Sequence[int] = (10, 3),
-                 activation: str = "tanh") -> None:
+                 activation: str = "tanh", generator: torch.Generator | None = None) -> None:
         super().__init__()
         if not isinstance(n_inputs, int) or n_inputs < 1:
             raise ConfigError(f"n_inputs: got {n_inputs!r}, expected a positive integer")
@@ -122,12 +124,13 @@ class DenseDiscriminantNet(nn.Module):
         layers: list[nn.Module] = []
         width = n_inputs
         for h in self.hidden:
-            layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
+            layers += [linear(width, h), ACTIVATIONS[activation]()]
             width = h
-        layers.append(nn.Linear(width, 1))
+        layers.append(linear(width, 1))
         self.layers = nn.Sequential(*layers)
         self.register_buffer("input_mean", torch.zeros(n_inputs, dtype=torch.float64))
         self.register_buffer("input_scale", torch.ones(n_inputs, dtype=torch.float64))
+        self.initialise(generator if generator is not None else torch.Generator().manual_seed(0))
 
     @property
     def topology(self) -> str:
@@ -158,9 +161,7 @@ class DenseDiscriminantNet(nn.Module):
         biases in ±1/sqrt(fan_in)), from ``generator``, not torch's global one."""
         for layer in self.layers:
             if isinstance(layer, nn.Linear):
-                nn.init.kaiming_uniform_(layer.weight, a=5 ** 0.5, generator=generator)
-                bound = 1.0 / layer.in_features ** 0.5
-                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+                torch_default_init(layer, generator)
         return self
 
     @torch.no_grad()

@@ -14,8 +14,10 @@ Inputs: a float32 array ``(N, H, W)`` or ``(N, C, H, W)`` with pixels in [0, 1] 
 label vector, or any ``torch.utils.data.Dataset`` whose items are ``(image, label)``.
 
 Reproducibility: the weights' initialisation, dropout masks and shuffling come from
-``random_state`` only (the global torch generator is forked, seeded and restored, so
-the caller's random state is untouched). On CPU the same seed gives bit-identical
+``random_state`` only, through three ``torch.Generator`` objects seeded from its
+children ``"weights"``, ``"dropout"`` and ``"shuffle"`` (:mod:`wimpsift.seeding`);
+torch's global generator is neither seeded nor used, so the caller's random state is
+untouched. On CPU the same seed gives bit-identical
 weights, and stopping at epoch *k* of a longer run gives the same weights as a run of
 *k* epochs (the random streams do not depend on the total number of epochs): this is
 what lets the grid search read every epoch of its grid from one training.
@@ -235,8 +237,10 @@ class _Batches:
                 idx = order[start:start + batch_size]
                 yield self.X[idx], self.y[idx]
             return
+        # a DataLoader draws a base seed from its generator on every pass: without one it
+        # would draw it from torch's global generator
         loader = DataLoader(self.dataset, batch_size=batch_size, shuffle=generator is not None,
-                            generator=generator)
+                            generator=generator if generator is not None else torch.Generator())
         positive = self.classes[1]
         for xb, yb in loader:
             xb = _check_batch(torch.as_tensor(xb), self.shape, self.parameter)
@@ -351,11 +355,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         old_threads = torch.get_num_threads()
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
-        fork_devices = [device.index or 0] if device.type == "cuda" else []
         try:
-            with torch.random.fork_rng(devices=fork_devices):
-                torch.manual_seed(cfg.random_state)
-                self._train(cfg, device, train, val, epoch_callback, resume_from)
+            self._train(cfg, device, train, val, epoch_callback, resume_from)
         finally:
             torch.set_num_threads(old_threads)
         return self
@@ -363,7 +364,11 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def _train(self, cfg: CNNTrainingConfig, device: torch.device, train: _Batches,
                val: _Batches | None, epoch_callback: EpochCallback | None,
                resume_from: dict[str, Any] | None = None) -> None:
-        model = SeedCNN(train.shape, cfg.architecture()).to(device)
+        model = SeedCNN(
+            train.shape, cfg.architecture(),
+            generator=torch_generator(cfg.random_state, "weights"),
+            dropout_generator=torch_generator(cfg.random_state, "dropout", device=device),
+        ).to(device)
         self.model_ = model
         self.device_ = device
         self.n_parameters_ = count_parameters(model)
@@ -376,7 +381,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 history[f"val_{key}"] = []
         first_epoch = 1
         if resume_from is not None:
-            first_epoch = _restore(resume_from, model, optimiser, shuffle, history, device)
+            first_epoch = _restore(resume_from, model, optimiser, shuffle, history)
         self.history_ = history
         self.checkpoints_: dict[int, dict[str, torch.Tensor]] = {}
         self.best_epoch_: int | None = None
@@ -426,8 +431,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             "epoch": cfg.epochs, "settings": _resume_settings(cfg),
             "model": _cpu_state(model),
             "optimiser": copy.deepcopy(optimiser.state_dict()),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            "dropout_rng": model.dropout_generator.get_state(),
             "shuffle_rng": shuffle.get_state(),
             "history": copy.deepcopy(history),
         }
@@ -524,8 +528,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.__dict__.update(state)
 
 
-_RESUME_KEYS = ("epoch", "settings", "model", "optimiser", "torch_rng", "cuda_rng",
-                "shuffle_rng", "history")
+_RESUME_KEYS = ("epoch", "settings", "model", "optimiser", "dropout_rng", "shuffle_rng",
+                "history")
 
 
 def _resume_settings(cfg: CNNTrainingConfig) -> dict[str, Any]:
@@ -550,17 +554,14 @@ def _check_resume(state: dict[str, Any], cfg: CNNTrainingConfig) -> None:
                           f"{ {k: mine[k] for k in diff} }")
 
 
-def _restore(state: dict[str, Any], model: torch.nn.Module, optimiser: torch.optim.Optimizer,
-             shuffle: torch.Generator, history: dict[str, list[float]],
-             device: torch.device) -> int:
+def _restore(state: dict[str, Any], model: SeedCNN, optimiser: torch.optim.Optimizer,
+             shuffle: torch.Generator, history: dict[str, list[float]]) -> int:
     """Load a training_state_ into a fresh model and optimiser; returns the next epoch."""
     model.load_state_dict(state["model"])
     # a copy: Adam would otherwise update the saved moments in place, and a second
     # continuation of the same state would start from the first one's end
     optimiser.load_state_dict(copy.deepcopy(state["optimiser"]))
-    torch.set_rng_state(state["torch_rng"])
-    if device.type == "cuda" and state["cuda_rng"] is not None:
-        torch.cuda.set_rng_state(state["cuda_rng"], device)
+    model.dropout_generator.set_state(state["dropout_rng"])
     shuffle.set_state(state["shuffle_rng"])
     if set(state["history"]) != set(history):
         raise DataError("resume_from: its history has different columns; give the same "

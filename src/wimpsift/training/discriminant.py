@@ -306,8 +306,8 @@ def load_discriminants(folder: str | Path) -> dict[float, TrainedDiscriminant]:
 def new_network(config: DiscriminantConfig, n_inputs: int, seed: SeedLike) -> DenseDiscriminantNet:
     """A network with fresh weights from ``seed``'s child ``"weights"`` (a torch.Generator;
     torch's global generator is neither seeded nor used for them)."""
-    net = DenseDiscriminantNet(n_inputs, config.hidden, config.activation)
-    return net.initialise(torch_generator(seed, "weights"))
+    return DenseDiscriminantNet(n_inputs, config.hidden, config.activation,
+                                generator=torch_generator(seed, "weights"))
 
 
 def fit_epochs(
