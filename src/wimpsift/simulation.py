@@ -10,14 +10,18 @@ The ``.partial`` folder appears (by a rename) only with its resume stamp complet
 chunk is renamed into place once written and one that does not read back is simulated
 again; a request whose output cannot fit on disk is refused before it starts
 (:func:`check_simulation_size`).
+
+``simulate_to_parquet`` is the user-facing writer (``wimpsift simulate``). Pipelines that
+reuse a simulation call :func:`cached_simulation`, which keeps the file in the lineage
+cache (:mod:`wimpsift.cache`, stage ``simulation.events``) keyed by the validated
+configuration, the detector definition and the package versions.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field, ValidationError, model_validator
 
+from wimpsift.cache import Cache
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError, validation_message
@@ -368,10 +373,10 @@ def simulate_to_parquet(
                 "remove it or rerun with the same settings"
             )
     else:  # the folder appears, by a rename, only with its stamp complete inside
-        fresh = Path(tempfile.mkdtemp(prefix=f".{partial.name}.", dir=partial.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        fresh.chmod(0o777 & ~umask)  # mkdtemp makes 0700; give the usual permissions
+        # mkdir applies the process umask itself (mkdtemp's 0700 would need the umask,
+        # and reading it means setting it: a process-wide toggle)
+        fresh = partial.with_name(f".{partial.name}.{secrets.token_hex(6)}")
+        fresh.mkdir()
         try:
             write_json(fresh / stamp.name, {"config_hash": config_hash(record)})
             fresh.rename(partial)
@@ -409,6 +414,21 @@ def simulate_to_parquet(
         writer.close()
     shutil.rmtree(partial)
     return output
+
+
+CACHE_STAGE = "simulation.events"
+CACHE_STAGE_VERSION = 1  # bump when a simulated table's content changes meaning
+
+
+def cached_simulation(cache: Cache | str | Path, config: SimulationConfig,
+                      detector: Detector | None = None, progress: bool = False) -> Path:
+    """The Parquet event table of ``config`` from the lineage cache under ``cache``,
+    simulated there (chunk by chunk, resumable) on the first call."""
+    detector = detector or load_detector(config.detector)
+    cache = cache if isinstance(cache, Cache) else Cache(cache)
+    lineage = {"config": config, "detector": detector.model_dump(mode="json")}
+    return cache.file(CACHE_STAGE, CACHE_STAGE_VERSION, lineage, "events.parquet",
+                      lambda path: simulate_to_parquet(config, path, progress, detector))
 
 
 def _readable_chunk(path: Path) -> bool:

@@ -11,8 +11,15 @@ Public API (stable; the CNN training code builds on it)::
                               kinds=..., seed=K, shapes=None, progress=True,
                               chunk_events=256, waveform=None, processing=None,
                               scaling=None) -> Path
+    cached_image_dataset(cache, detector, progress=True, **settings) -> Path
     load_images(path, kind) -> (X float32 (N, H, W) in [0, 1], y int64 (N,), table DataFrame)
     ImageDataset(path, kind)   # torch.utils.data.Dataset -> (tensor (1, H, W), label float32)
+
+``cached_image_dataset`` takes ``build_image_dataset``'s settings and returns the file
+of the lineage cache (:mod:`wimpsift.cache`, stage ``images.dataset``) whose key hashes
+the validated :class:`ImageDatasetConfig`, the detector definition and the package
+versions: a pipeline asking twice for the same dataset builds it once (an interrupted
+build resumes in the entry's work folder).
 
 ``build_instruction_dataset`` takes the events of an instruction CSV
 (:mod:`wimpsift.io.instructions`, one event per instruction number, several
@@ -66,6 +73,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationError
 
+from wimpsift.cache import Cache
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError, bad_value, validation_message
@@ -90,6 +98,8 @@ from wimpsift.waveforms.config import WaveformSettings
 from wimpsift.waveforms.event import simulate_waveform_events
 
 FORMAT = "wimpsift-images-1"
+CACHE_STAGE = "images.dataset"
+CACHE_STAGE_VERSION = 1  # bump when a dataset's content changes meaning
 Selection = Literal["window", "threshold", "none"]
 _MAX_ATTEMPTS = 200
 
@@ -430,6 +440,18 @@ def build_image_dataset(
                 path.unlink(missing_ok=True)  # nothing finished: leave no empty dataset
         raise
     return path
+
+
+def cached_image_dataset(cache: Cache | str | Path, detector: Detector | str,
+                         progress: bool = True, **settings) -> Path:
+    """The image dataset of ``settings`` (:func:`build_image_dataset`'s) from the lineage
+    cache under ``cache``, built there on the first call; returns its HDF5 file."""
+    det = _detector(detector)
+    config = make_config(det, **settings)
+    cache = cache if isinstance(cache, Cache) else Cache(cache)
+    lineage = {"config": config, "detector": det.model_dump(mode="json")}
+    return cache.file(CACHE_STAGE, CACHE_STAGE_VERSION, lineage, "images.h5",
+                      lambda path: build_image_dataset(path, det, progress=progress, **settings))
 
 
 def _build_chunks(path: Path, config: ImageDatasetConfig, det: Detector, sources, done: int,

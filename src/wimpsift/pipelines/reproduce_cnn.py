@@ -3,8 +3,8 @@
 Stages (each writes under the output directory ``DIR``):
 
 1. ``images``: training and independent test image sets (WIMP signal, ER background),
-   built by :func:`wimpsift.images.dataset.build_image_dataset` into
-   ``DIR/data/{train,test}.h5`` (different seeds, so the test events are new);
+   built by :func:`wimpsift.images.dataset.cached_image_dataset` into the lineage cache
+   under ``DIR/data/`` (different seeds, so the test events are new);
 2. ``search``: the cross-validated grid search of :mod:`wimpsift.training.grid_search`
    on the ``search_kind`` images (HitPeak, as in the seed), cached under
    ``DIR/search/`` so an interrupted run resumes;
@@ -143,14 +143,14 @@ def wimpsift_image_sets(cfg: ReproduceCNNConfig, data_dir: Path, split: str,
                         events_per_class: int, seed: int) -> ImageSets:
     """Build (or resume) one image data set with the images API and load every kind."""
     try:
-        from wimpsift.images.dataset import build_image_dataset, load_images
+        from wimpsift.images.dataset import cached_image_dataset, load_images
     except ImportError as err:
         raise ConfigError(
-            "images: wimpsift.images.dataset.build_image_dataset is not available in this "
+            "images: wimpsift.images.dataset.cached_image_dataset is not available in this "
             f"installation ({err}); use images='synthetic' to test the rest of the pipeline"
         ) from err
-    path = build_image_dataset(
-        data_dir / f"{split}.h5", cfg.detector, signal=cfg.signal, background=cfg.background,
+    path = cached_image_dataset(  # the split is in the seed, hence in the cache key
+        data_dir, cfg.detector, signal=cfg.signal, background=cfg.background,
         events_per_class=events_per_class, kinds=tuple(cfg.kinds), seed=seed,
         progress=cfg.progress,
     )
