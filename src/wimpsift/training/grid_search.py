@@ -305,7 +305,7 @@ def load_trial_state(path: Path) -> dict[str, Any] | None:
 
 
 TRIAL_STAGE = "cnn.grid_trial"
-TRIAL_VERSION = 1
+TRIAL_VERSION = 2  # 2: dropout masks and initial weights from per-model generators
 STATE_FILE = "state.pt"
 
 
