@@ -9,8 +9,9 @@ from sklearn import metrics as skm
 
 from wimpsift.cli.main import main
 from wimpsift.errors import ConfigError
+from wimpsift.images.synthetic import synthetic_image_sets
 from wimpsift.papers import cnn_table_iv
-from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn, synthetic_image_sets
+from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
 from wimpsift.seeding import int_seed
 from wimpsift.training.cnn_estimator import load_cnn
 
@@ -38,7 +39,7 @@ def test_pipeline_on_synthetic_images(tmp_path):
     # stage 1 at the seed's lr 0.001, then the learning-rate stage's 0.005: 2 x 3 folds
     assert metrics["grid_search"]["n_trained"] == 6
     # the saved model, reloaded, gives the metrics.json numbers on the same test images
-    test = synthetic_image_sets(cfg, 60, int_seed(cfg.seed, "images", "test"))
+    test = synthetic_image_sets(cfg.kinds, 60, int_seed(cfg.seed, "images", "test"))
     for kind in ("hit", "hitpeak"):
         X, y, _ = test[kind]
         p = load_cnn(tmp_path / "models" / kind).predict_proba(X)[:, 1]
