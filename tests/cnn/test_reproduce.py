@@ -36,7 +36,7 @@ def test_pipeline_on_synthetic_images(tmp_path):
     assert saved["provenance"]["stage"] == "cnn.reproduce"
     report = (tmp_path / "report.html").read_text()
     assert "SYNTHETIC" in report and "0.962" in report and "roc.png" in report
-    # stage 1 at the seed's lr 0.001, then the learning-rate stage's 0.005: 2 x 3 folds
+    # stage 1 at the paper's lr 0.001, then the learning-rate stage's 0.005: 2 x 3 folds
     assert metrics["grid_search"]["n_trained"] == 6
     # the saved model, reloaded, gives the metrics.json numbers on the same test images
     test = synthetic_image_sets(cfg.kinds, 60, int_seed(cfg.seed, "images", "test"))

@@ -296,6 +296,6 @@ def test_cli_rates_json_is_computed_not_copied(capsys):
     counts = {name: row["expected"] for name, row in table.items()}
     # ER: published laidbax expectation 61.88 events; our NEST-based model within 15 %
     assert counts["er"] == pytest.approx(61.88, rel=0.15)
-    # the seed's 35.03 WIMP events do not follow from the standard halo (detectors.md)
+    # the paper's 35.03 WIMP events do not follow from the standard halo (detectors.md)
     assert 2.0 < counts["wimp"] < 5.0
     assert counts["wall"] == pytest.approx(0.52)

@@ -152,11 +152,11 @@ def test_pyhf_workspace_is_written_without_pyhf(tmp_path, monkeypatch):
 
 
 def test_seed_table_i_comes_from_the_papers_data_and_adds_up():
-    from wimpsift.stats.timing import STAGES, seed_table_i
+    from wimpsift.stats.timing import STAGES, paper_table_i
 
-    seed = seed_table_i()
+    seed = paper_table_i()
     for name in ("original", "neural_network"):  # stage hours add up to the stated total
         assert sum(seed[name][s] for s in STAGES) == pytest.approx(seed[name]["total"], rel=0.01)
     assert seed["original"]["training"] == 0.0  # no network in the original analysis
     ratio = seed["original"]["total"] / seed["neural_network"]["total"]
-    assert ratio == pytest.approx(seed["speedup"]["cpu"], rel=0.05)  # the seed's stated CPU speed-up
+    assert ratio == pytest.approx(seed["speedup"]["cpu"], rel=0.05)  # the paper's stated CPU speed-up

@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output .parquet file")
     p.set_defaults(func=_simulate, output_spec={"suffixes": (".parquet",)})
 
-    r = subparsers.add_parser("rates", help="expected events per source (the CNN seed's Table I)")
+    r = subparsers.add_parser("rates", help="expected events per source (the CNN paper's Table I)")
     r.add_argument("--detector", "-d", default="xenon1t_sr0")
     r.add_argument("--mass-gev", type=_positive_float, default=500.0)
     r.add_argument("--sigma-cm2", type=_positive_float, default=1e-45)

@@ -30,9 +30,9 @@ the file's ``label`` column or ``label``.
 ``background`` are source names, ``"wimp:<mass GeV>"`` (optionally
 ``"wimp:<mass>:<sigma cm2>"``) for a WIMP. Label 1 = signal, 0 = background. ``shapes``
 maps a kind to (height, width); defaults are hit (50, 100), peak (50, 100),
-hitpeak (75, 75) — the seed's "100×50" is width × height. ``selection`` keeps only
+hitpeak (75, 75) — the paper's "100×50" is width × height. ``selection`` keeps only
 events in the analysis window (``"window"``: threshold, fiducial volume, cS1 and S2
-window, as the seed's analysis), passing the detection threshold (``"threshold"``) or
+window, as the paper's analysis), passing the detection threshold (``"threshold"``) or
 all simulated events (``"none"``).
 
 File layout (HDF5, written by h5py)::

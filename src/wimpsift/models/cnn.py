@@ -1,10 +1,10 @@
-"""The convolutional network of the CNN seed (section IV), in PyTorch.
+"""The convolutional network of the CNN paper (section IV), in PyTorch.
 
-Architecture (seed Fig. 8), for an input of ``C × H × W`` pixels in [0, 1]:
+Architecture (paper Fig. 8), for an input of ``C × H × W`` pixels in [0, 1]:
 
 * 1 to 3 convolution blocks, each: ``Conv2d(16 filters, 3×3, stride 1, no padding)``
   with an L2 penalty of 0.005 on the kernel (not the bias), ``LeakyReLU(α)``,
-  ``MaxPool2d(2×2)``. The seed's text says each pooling halves the volume (stride 2,
+  ``MaxPool2d(2×2)``. The paper's text says each pooling halves the volume (stride 2,
   the default here); the authors' public notebook pools with stride 1. The stride is
   the ``pool_stride`` setting.
 * ``Dropout(0.25)`` after the last convolution block, ``Flatten``.
@@ -12,18 +12,18 @@ Architecture (seed Fig. 8), for an input of ``C × H × W`` pixels in [0, 1]:
   ``Dropout(0.5)``.
 * ``Linear(1)`` and a sigmoid.
 
-The module's :meth:`SeedCNN.forward` returns the *logit* (the input of the sigmoid);
-training uses ``binary_cross_entropy_with_logits``, which is the seed's sigmoid +
+The module's :meth:`PaperCNN.forward` returns the *logit* (the input of the sigmoid);
+training uses ``binary_cross_entropy_with_logits``, which is the paper's sigmoid +
 binary cross-entropy computed without the loss of precision of a saturated sigmoid.
 :class:`SigmoidHead` wraps a model so that it outputs the probability (used for export).
 
 L2 penalties follow Keras: ``λ · Σ w²`` (no factor ½) added to the mean batch loss, see
-:meth:`SeedCNN.l2_penalty`. Weights start as in Keras: Glorot-uniform kernels and zero
+:meth:`PaperCNN.l2_penalty`. Weights start as in Keras: Glorot-uniform kernels and zero
 biases. The initial weights are drawn from the ``generator`` given to the model and the
 dropout masks from its ``dropout_generator`` (:mod:`wimpsift.models.seeded`); torch's
 global generator is neither used nor changed.
 
-Parameter count of the seed's final configuration (one conv block, stride-2 pooling) on
+Parameter count of the paper's final configuration (one conv block, stride-2 pooling) on
 a 75×75 one-channel image: conv ``3·3·1·16 + 16 = 160``; 75 → 73 after the convolution,
 73 → 36 after pooling, so the flattened size is ``36·36·16 = 20,736``; dense
 ``20,736·32 + 32 = 663,584``; output ``32 + 1 = 33``; total ``663,777``.
@@ -44,7 +44,7 @@ from wimpsift.models.seeded import Dropout, conv2d, glorot_init, linear, torch_d
 
 
 class CNNArchitecture(WimpsiftConfig):
-    """Settings of :class:`SeedCNN` (defaults: the seed's final HitPeak model)."""
+    """Settings of :class:`PaperCNN` (defaults: the paper's final HitPeak model)."""
 
     n_conv_layers: int = Field(1, ge=1, le=3)
     n_filters: int = Field(16, ge=1)
@@ -75,7 +75,7 @@ def conv_output_hw(height: int, width: int, arch: CNNArchitecture) -> tuple[int,
     return h, w
 
 
-class SeedCNN(nn.Module):
+class PaperCNN(nn.Module):
     """The paper's CNN for one image kind; ``forward`` returns logits of shape (N,).
 
     ``generator`` draws the initial weights; ``dropout_generator`` the dropout masks

@@ -1,14 +1,14 @@
-"""Dense (fully connected) discriminant on event variables, the LUX seed's network.
+"""Dense (fully connected) discriminant on event variables, the LUX paper's network.
 
-Default topology 4-10-3-1 (Sec. III A of the LUX machine-learning seed): four input
+Default topology 4-10-3-1 (Sec. III A of the LUX machine-learning paper): four input
 variables, hidden layers of 10 and 3 nodes, one sigmoid output f(x) in [0, 1] (1:
 signal-like). A fifth input (S1 prompt fraction) gives 5-10-3-1 with the hidden
-layers unchanged, as in the seed's Sec. IV D.
+layers unchanged, as in the paper's Sec. IV D.
 
 Inputs are named by event-table column (units in the name). A name ``log10_<column>``
 means the base-10 logarithm of that column. Presets:
 
-- ``corrected``: r_cm, z_cm, cs1_pe, log10_cs2_pe (the seed's default)
+- ``corrected``: r_cm, z_cm, cs1_pe, log10_cs2_pe (the paper's default)
 - ``raw``: r_cm, z_cm, s1_area_pe, log10_s2_area_pe (Sec. IV C, no position corrections)
 - ``corrected_pf`` / ``raw_pf``: the same plus s1_prompt_fraction (Sec. IV D)
 

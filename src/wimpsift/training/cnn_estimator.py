@@ -1,10 +1,10 @@
-"""`CNNClassifier`: the seed's CNN behind a scikit-learn estimator.
+"""`CNNClassifier`: the paper's CNN behind a scikit-learn estimator.
 
 ``__init__`` only stores settings; :meth:`CNNClassifier.fit` validates the settings
 (pydantic, ``extra="forbid"``) and the data, trains with Adam on binary cross-entropy
 plus the Keras-style L2 penalties, and sets trailing-underscore attributes:
 
-``classes_``, ``input_shape_``, ``model_`` (the :class:`~wimpsift.models.cnn.SeedCNN`),
+``classes_``, ``input_shape_``, ``model_`` (the :class:`~wimpsift.models.cnn.PaperCNN`),
 ``history_`` (per-epoch loss, accuracy, precision, recall for training and, when
 ``validation_data`` is given, validation), ``checkpoints_`` (state dicts at the epochs in
 ``checkpoint_epochs``), ``best_epoch_``/``best_state_`` (best validation ``monitor``),
@@ -58,7 +58,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError, validation_message
-from wimpsift.models.cnn import CNNArchitecture, SeedCNN, SigmoidHead, count_parameters
+from wimpsift.models.cnn import CNNArchitecture, PaperCNN, SigmoidHead, count_parameters
 from wimpsift.provenance import atomic_path, provenance, write_json
 from wimpsift.seeding import torch_generator
 
@@ -264,7 +264,7 @@ def _rates(counts: np.ndarray) -> tuple[float, float, float]:
 
 
 class CNNClassifier(ClassifierMixin, BaseEstimator):
-    """The seed's CNN with scikit-learn conventions (see the module docstring)."""
+    """The paper's CNN with scikit-learn conventions (see the module docstring)."""
 
     def __init__(
         self,
@@ -364,7 +364,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def _train(self, cfg: CNNTrainingConfig, device: torch.device, train: _Batches,
                val: _Batches | None, epoch_callback: EpochCallback | None,
                resume_from: dict[str, Any] | None = None) -> None:
-        model = SeedCNN(
+        model = PaperCNN(
             train.shape, cfg.architecture(),
             generator=torch_generator(cfg.random_state, "weights"),
             dropout_generator=torch_generator(cfg.random_state, "dropout", device=device),
@@ -554,7 +554,7 @@ def _check_resume(state: dict[str, Any], cfg: CNNTrainingConfig) -> None:
                           f"{ {k: mine[k] for k in diff} }")
 
 
-def _restore(state: dict[str, Any], model: SeedCNN, optimiser: torch.optim.Optimizer,
+def _restore(state: dict[str, Any], model: PaperCNN, optimiser: torch.optim.Optimizer,
              shuffle: torch.Generator, history: dict[str, list[float]]) -> int:
     """Load a training_state_ into a fresh model and optimiser; returns the next epoch."""
     model.load_state_dict(state["model"])
@@ -650,7 +650,7 @@ def load_cnn(directory: str | Path, device: str | None = "cpu") -> CNNClassifier
     est.classes_ = np.asarray(meta["classes"])
     est.input_shape_ = tuple(meta["input_shape"])
     est.device_ = resolve_device(device)
-    est.model_ = SeedCNN(est.input_shape_, cfg.architecture()).to(est.device_)
+    est.model_ = PaperCNN(est.input_shape_, cfg.architecture()).to(est.device_)
     est.model_.load_state_dict(state)
     est.model_.eval()
     est.n_parameters_ = count_parameters(est.model_)
