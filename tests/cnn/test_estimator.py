@@ -12,7 +12,8 @@ from torch.utils.data import TensorDataset
 
 from tests.cnn.conftest import separable_images
 from wimpsift.errors import ConfigError, DataError
-from wimpsift.training.cnn_estimator import CNNClassifier, load_cnn, save_cnn
+from wimpsift.io.cnn_model import load_cnn, save_cnn
+from wimpsift.training.cnn_estimator import CNNClassifier
 
 FAST = {"epochs": 6, "batch_size": 32, "learning_rate": 0.003}
 

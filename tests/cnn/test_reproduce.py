@@ -10,10 +10,10 @@ from sklearn import metrics as skm
 from wimpsift.cli.main import main
 from wimpsift.errors import ConfigError
 from wimpsift.images.synthetic import synthetic_image_sets
+from wimpsift.io.cnn_model import load_cnn
 from wimpsift.papers import cnn_table_iv
 from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
 from wimpsift.seeding import int_seed
-from wimpsift.training.cnn_estimator import load_cnn
 
 TINY_GRID = {"n_conv_layers": [1], "batch_size": [50], "epochs": [1, 2],
              "leaky_alpha": [0.05], "learning_rate": [0.005]}

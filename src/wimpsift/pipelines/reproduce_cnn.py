@@ -39,9 +39,10 @@ from pydantic import Field, ValidationError
 from sklearn.model_selection import train_test_split
 
 from wimpsift.config import WimpsiftConfig
-from wimpsift.errors import ConfigError, DataError
+from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
 from wimpsift.images.synthetic import synthetic_image_sets
+from wimpsift.io.cnn_model import save_cnn
 from wimpsift.metrics.classification import (
     background_rejection_at_acceptance,
     classification_metrics,
@@ -55,7 +56,7 @@ from wimpsift.plots.grid_search import plot_layer_heatmaps, plot_stage_curves
 from wimpsift.provenance import provenance, write_json
 from wimpsift.seeding import int_seed
 from wimpsift.training.baselines import EventVariableMLP, NRBandMedianSelection
-from wimpsift.training.cnn_estimator import CNNClassifier, save_cnn, validation_problems
+from wimpsift.training.cnn_estimator import CNNClassifier
 from wimpsift.training.grid_search import (
     GridSearchConfig,
     grid_config,
@@ -115,7 +116,7 @@ def make_config(scale: str = "quick", **overrides: Any) -> ReproduceCNNConfig:
     try:
         cfg = ReproduceCNNConfig(**settings)
     except ValidationError as err:
-        raise ConfigError(f"reproduce cnn: {validation_problems(err)}") from err
+        raise ConfigError(f"reproduce cnn: {validation_message(err)}") from err
     if cfg.search_kind not in cfg.kinds:
         raise ConfigError(
             f"search_kind: got {cfg.search_kind!r}, expected one of kinds {cfg.kinds}"

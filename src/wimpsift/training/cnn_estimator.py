@@ -12,6 +12,8 @@ plus the Keras-style L2 penalties, and sets trailing-underscore attributes:
 
 Inputs: a float32 array ``(N, H, W)`` or ``(N, C, H, W)`` with pixels in [0, 1] and a
 label vector, or any ``torch.utils.data.Dataset`` whose items are ``(image, label)``.
+The input checks live in :mod:`wimpsift.training.image_inputs` (shared with the grid
+search); saving, loading and export in :mod:`wimpsift.io.cnn_model`.
 
 Reproducibility: the weights' initialisation, dropout masks and shuffling come from
 ``random_state`` only, through three ``torch.Generator`` objects seeded from its
@@ -41,12 +43,8 @@ penalty.
 from __future__ import annotations
 
 import copy
-import io
-import json
 import time
-import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -58,9 +56,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError, validation_message
-from wimpsift.models.cnn import CNNArchitecture, PaperCNN, SigmoidHead, count_parameters
-from wimpsift.provenance import atomic_path, provenance, write_json
+from wimpsift.models.cnn import CNNArchitecture, PaperCNN, count_parameters
 from wimpsift.seeding import torch_generator
+from wimpsift.training.image_inputs import as_image_array, check_labels, resolve_device
 
 EpochCallback = Callable[[int, "CNNClassifier"], None]
 _HISTORY_KEYS = ("loss", "accuracy", "precision", "recall")
@@ -104,73 +102,6 @@ class CNNTrainingConfig(WimpsiftConfig):
             conv_dropout=self.conv_dropout, dense_units=self.dense_units,
             dense_dropout=self.dense_dropout, conv_l2=self.conv_l2, dense_l2=self.dense_l2,
         )
-
-
-def validation_problems(err: ValidationError) -> str:
-    return validation_message(err)
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` → CUDA when present, else CPU; anything else is used as given."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ConfigError(f"device: got {device!r}, expected 'cpu', 'cuda' or 'cuda:N'") from err
-
-
-# --------------------------------------------------------------------------- data checks
-
-
-def as_image_array(images: Any, parameter: str = "X") -> np.ndarray:
-    """Validate images and return a float32 ``(N, C, H, W)`` array with pixels in [0, 1].
-
-    Raises :class:`DataError` for mismatched shapes, non-finite or out-of-range pixels,
-    and wrong dimensionality.
-    """
-    if isinstance(images, list | tuple):
-        shapes = {np.shape(im) for im in images}
-        if len(shapes) > 1:
-            raise DataError(
-                f"{parameter}: mismatched image shapes {sorted(shapes)[:4]}; "
-                "expected every image of one kind to have the same shape"
-            )
-    try:
-        arr = np.asarray(images, dtype=np.float32)
-    except (ValueError, TypeError) as err:
-        raise DataError(f"{parameter}: cannot read images as a float32 array ({err})") from err
-    if arr.ndim == 3:
-        # reshape, not arr[:, None]: a stride-0 channel axis makes torch pick another
-        # convolution kernel, whose different rounding changes Adam's first steps
-        arr = np.ascontiguousarray(arr).reshape(arr.shape[0], 1, *arr.shape[1:])
-    if arr.ndim != 4:
-        raise DataError(
-            f"{parameter}: got an array of shape {arr.shape}, expected (N, H, W) or (N, C, H, W)"
-        )
-    if arr.shape[0] == 0:
-        raise DataError(f"{parameter}: got no images")
-    if not np.isfinite(arr).all():
-        bad = int((~np.isfinite(arr)).reshape(len(arr), -1).any(axis=1).sum())
-        raise DataError(f"{parameter}: {bad} image(s) have non-finite pixels (NaN or inf)")
-    lo, hi = float(arr.min()), float(arr.max())
-    if lo < 0.0 or hi > 1.0:
-        raise DataError(f"{parameter}: pixels span [{lo:g}, {hi:g}], expected values in [0, 1]")
-    return np.ascontiguousarray(arr)
-
-
-def check_labels(y: Any, n: int, parameter: str = "y") -> tuple[np.ndarray, np.ndarray]:
-    """Return (classes, 0/1 labels); two classes required; the larger label is positive."""
-    y = np.asarray(y)
-    if y.ndim != 1 or len(y) != n:
-        raise DataError(f"{parameter}: got shape {y.shape}, expected ({n},) (one label per image)")
-    classes = np.unique(y)
-    if len(classes) != 2:
-        raise DataError(
-            f"{parameter}: got {len(classes)} class(es) {classes.tolist()}, expected exactly 2 "
-            "(signal and background); a single-class data set cannot train a classifier"
-        )
-    return classes, (y == classes[1]).astype(np.float32)
 
 
 def _dataset_labels(dataset: Dataset) -> np.ndarray:
@@ -318,7 +249,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         try:
             return CNNTrainingConfig(**params)
         except ValidationError as err:
-            raise ConfigError(f"CNNClassifier: {validation_problems(err)}") from err
+            raise ConfigError(f"CNNClassifier: {validation_message(err)}") from err
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -416,9 +347,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 current = history[cfg.monitor][-1]
                 if best_value is None or sign * current < sign * best_value:
                     best_value, self.best_epoch_ = current, epoch
-                    self.best_state_ = _cpu_state(model)
+                    self.best_state_ = cpu_state(model)
             if epoch in cfg.checkpoint_epochs:
-                self.checkpoints_[epoch] = _cpu_state(model)
+                self.checkpoints_[epoch] = cpu_state(model)
             if cfg.verbose:
                 line = " ".join(f"{k}={v[-1]:.4f}" for k, v in history.items() if k != "epoch")
                 print(f"epoch {epoch}/{cfg.epochs}: {line}", flush=True)
@@ -429,7 +360,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.n_epochs_trained_ = cfg.epochs
         self.training_state_ = {
             "epoch": cfg.epochs, "settings": _resume_settings(cfg),
-            "model": _cpu_state(model),
+            "model": cpu_state(model),
             "optimiser": copy.deepcopy(optimiser.state_dict()),
             "dropout_rng": model.dropout_generator.get_state(),
             "shuffle_rng": shuffle.get_state(),
@@ -571,90 +502,6 @@ def _restore(state: dict[str, Any], model: PaperCNN, optimiser: torch.optim.Opti
     return int(state["epoch"]) + 1
 
 
-def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of the model's state dict."""
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-
-# --------------------------------------------------------------------------- saving
-
-
-def save_cnn(
-    estimator: CNNClassifier,
-    directory: str | Path,
-    *,
-    preprocessing: dict[str, Any] | None = None,
-    stage: str = "cnn.final_model",
-    export: Literal["torchscript", "none"] = "torchscript",
-) -> dict[str, Path]:
-    """Save weights, configuration, preprocessing and history; export TorchScript.
-
-    Files: ``model.pt`` (state dict), ``model.json`` (settings, input shape, classes,
-    preprocessing, history, provenance) and ``model.torchscript.pt`` (a traced module
-    mapping an ``(N, C, H, W)`` float32 batch to WIMP probabilities) and, where torch
-    has ``torch.export``, the same as an exported program ``model.pt2`` (dynamic batch),
-    the successor of TorchScript.
-    """
-    estimator._check_fitted()
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    cfg = estimator.config()
-    paths = {"weights": directory / "model.pt", "metadata": directory / "model.json"}
-    with atomic_path(paths["weights"]) as tmp:
-        torch.save(_cpu_state(estimator.model_), tmp)
-    meta = {
-        "provenance": provenance(cfg, cfg.random_state, stage),
-        "params": cfg.model_dump(mode="json"),
-        "input_shape": list(estimator.input_shape_),
-        "classes": np.asarray(estimator.classes_).tolist(),
-        "positive_class": np.asarray(estimator.classes_)[1].item(),
-        "preprocessing": preprocessing or {"pixels": "float32 in [0, 1]"},
-        "n_parameters": estimator.n_parameters_,
-        "best_epoch": estimator.best_epoch_,
-        "history": estimator.history_,
-        "output": "logit; probability = sigmoid(logit)",
-    }
-    write_json(paths["metadata"], meta)
-    if export == "torchscript":
-        wrapped = SigmoidHead(copy.deepcopy(estimator.model_).to("cpu")).eval()
-        example = torch.zeros((2, *estimator.input_shape_))
-        paths["torchscript"] = directory / "model.torchscript.pt"
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # torch >= 2.9 deprecates jit
-            traced = torch.jit.trace(wrapped, example)
-            with atomic_path(paths["torchscript"]) as tmp:
-                traced.save(str(tmp))
-        if hasattr(torch, "export"):
-            paths["exported_program"] = directory / "model.pt2"
-            program = torch.export.export(
-                wrapped, (example,), dynamic_shapes={"x": {0: torch.export.Dim("batch")}}
-            )
-            buffer = io.BytesIO()
-            torch.export.save(program, buffer)
-            with atomic_path(paths["exported_program"]) as tmp:
-                tmp.write_bytes(buffer.getvalue())
-    return paths
-
-
-def load_cnn(directory: str | Path, device: str | None = "cpu") -> CNNClassifier:
-    """Load a model written by :func:`save_cnn` (ready for ``predict_proba``)."""
-    directory = Path(directory)
-    try:
-        meta = json.loads((directory / "model.json").read_text())
-        state = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
-    except (OSError, json.JSONDecodeError, RuntimeError) as err:
-        raise DataError(f"model: cannot read a saved CNN from {str(directory)!r}: {err}") from err
-    params = dict(meta["params"])
-    params["device"] = device
-    est = CNNClassifier(**params)
-    cfg = est.config()
-    est.classes_ = np.asarray(meta["classes"])
-    est.input_shape_ = tuple(meta["input_shape"])
-    est.device_ = resolve_device(device)
-    est.model_ = PaperCNN(est.input_shape_, cfg.architecture()).to(est.device_)
-    est.model_.load_state_dict(state)
-    est.model_.eval()
-    est.n_parameters_ = count_parameters(est.model_)
-    est.history_ = meta.get("history", {})
-    est.best_epoch_ = meta.get("best_epoch")
-    est.checkpoints_ = {}
-    return est

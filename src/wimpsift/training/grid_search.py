@@ -64,16 +64,11 @@ from sklearn.model_selection import StratifiedKFold
 
 from wimpsift.cache import Cache, CacheEntry
 from wimpsift.config import WimpsiftConfig
-from wimpsift.errors import ConfigError, DataError
+from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
 from wimpsift.provenance import config_hash
-from wimpsift.training.cnn_estimator import (
-    _RESUME_KEYS,
-    CNNClassifier,
-    as_image_array,
-    check_labels,
-    validation_problems,
-)
+from wimpsift.training.cnn_estimator import _RESUME_KEYS, CNNClassifier
+from wimpsift.training.image_inputs import as_image_array, check_labels
 
 Scoring = Literal["recall", "precision", "accuracy", "f1", "roc_auc", "average_precision"]
 SCORINGS: tuple[str, ...] = ("recall", "precision", "accuracy", "f1", "roc_auc",
@@ -139,7 +134,7 @@ def grid_config(**settings: Any) -> GridSearchConfig:
     try:
         cfg = GridSearchConfig(**settings)
     except ValidationError as err:
-        raise ConfigError(f"grid search: {validation_problems(err)}") from err
+        raise ConfigError(f"grid search: {validation_message(err)}") from err
     try:
         CNNClassifier(**cfg.estimator_params).config()
     except TypeError as err:
