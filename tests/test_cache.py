@@ -88,8 +88,9 @@ def test_failed_store_leaves_no_entry(tmp_path):
 def test_simulation_is_cached_with_its_lineage(tmp_path, monkeypatch):
     import pandas as pd
 
-    from wimpsift import simulation
-    from wimpsift.simulation import cached_simulation, simulate_to_parquet, validated_config
+    from wimpsift.io import event_tables
+    from wimpsift.io.event_tables import cached_simulation, simulate_to_parquet
+    from wimpsift.simulation import validated_config
 
     cfg = validated_config(detector="xenon1t_sr0", source="er", n_events=300, chunk_size=100,
                            seed=5)
@@ -103,7 +104,7 @@ def test_simulation_is_cached_with_its_lineage(tmp_path, monkeypatch):
     def no_simulation(*args, **kwargs):
         raise AssertionError("simulated again")
 
-    monkeypatch.setattr(simulation, "simulate_to_parquet", no_simulation)
+    monkeypatch.setattr(event_tables, "simulate_to_parquet", no_simulation)
     assert cached_simulation(tmp_path / "cache", cfg) == path  # a hit
     with pytest.raises(AssertionError, match="simulated again"):  # another config: a miss
         cached_simulation(tmp_path / "cache", cfg.model_copy(update={"n_events": 301}))

@@ -12,13 +12,9 @@ from wimpsift.cli.main import main
 from wimpsift.detectors import load_detector
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.events import EVENT_COLUMNS, check_event_table
+from wimpsift.io.event_tables import read_events, simulate_to_parquet
 from wimpsift.io.instructions import events_to_instructions, read_instructions, write_instructions
-from wimpsift.simulation import (
-    read_events,
-    simulate_events,
-    simulate_to_parquet,
-    validated_config,
-)
+from wimpsift.simulation import simulate_events, validated_config
 from wimpsift.sources import make_source
 
 

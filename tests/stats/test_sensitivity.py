@@ -10,8 +10,8 @@ import pytest
 
 from wimpsift.cli.main import main
 from wimpsift.errors import DataError
+from wimpsift.io.event_tables import read_events
 from wimpsift.pipelines.sensitivity import check_models
-from wimpsift.simulation import read_events
 from wimpsift.stats.templates import TemplateSet
 
 

@@ -79,7 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from wimpsift.simulation import simulate_to_parquet, validated_config
+    from wimpsift.io.event_tables import simulate_to_parquet
+    from wimpsift.simulation import validated_config
 
     if args.events is not None and args.events <= 0:
         raise ConfigError(f"--events: got {args.events}, expected a positive number of events")
@@ -104,9 +105,9 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _rates(args: argparse.Namespace) -> int:
     from wimpsift.detectors import load_detector
+    from wimpsift.io.event_tables import table_bytes_per_event
     from wimpsift.provenance import check_resources, provenance
     from wimpsift.rates import format_rate_table, rate_table, rate_table_json
-    from wimpsift.simulation import table_bytes_per_event
 
     if args.mc_events <= 0:
         raise ConfigError(f"--mc-events: got {args.mc_events}, expected a positive number")
@@ -131,10 +132,11 @@ def _rates(args: argparse.Namespace) -> int:
 
 def _bands(args: argparse.Namespace) -> int:
     from wimpsift.detectors import load_detector
+    from wimpsift.io.event_tables import table_bytes_per_event
     from wimpsift.plots.bands import plot_bands
     from wimpsift.provenance import check_resources
     from wimpsift.seeding import seed_sequence
-    from wimpsift.simulation import simulate_events, table_bytes_per_event
+    from wimpsift.simulation import simulate_events
     from wimpsift.sources import make_source
 
     if args.events <= 0:
@@ -158,8 +160,8 @@ def _bands(args: argparse.Namespace) -> int:
 
 
 def _instructions(args: argparse.Namespace) -> int:
+    from wimpsift.io.event_tables import read_events
     from wimpsift.io.instructions import events_to_instructions, write_instructions
-    from wimpsift.simulation import read_events
 
     events, _ = read_events(Path(args.events))
     write_instructions(events_to_instructions(events), args.output)

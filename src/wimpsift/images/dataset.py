@@ -262,7 +262,7 @@ def size_estimate(config: ImageDatasetConfig, n_pmts: int) -> tuple[float, float
     PMT patterns are compressed, by an amount the data decides, so they are left out).
     Memory: one chunk's images and PMT patterns as float32.
     """
-    from wimpsift.simulation import table_bytes_per_event
+    from wimpsift.io.event_tables import table_bytes_per_event
 
     n_rows = 2 * config.events_per_class
     pixels = sum(h * w for h, w in (config.shapes[k] for k in config.kinds))

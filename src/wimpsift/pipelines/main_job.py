@@ -97,8 +97,9 @@ def _simulation(config: RunConfig, detector, output: Path) -> dict[str, Any]:
     import pandas as pd
 
     from wimpsift.cache import Cache
+    from wimpsift.io.event_tables import cached_simulation
     from wimpsift.plots.bands import plot_bands
-    from wimpsift.simulation import cached_simulation, validated_config
+    from wimpsift.simulation import validated_config
 
     sim = config.simulation
     files = []
