@@ -70,7 +70,7 @@ class Dropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        if self.generator.device != x.device:
+        if self.generator.device.type != x.device.type:
             raise RuntimeError(f"Dropout: its generator is on {self.generator.device}, the "
                                f"input on {x.device}; give the model a generator there")
         keep = 1.0 - self.p
