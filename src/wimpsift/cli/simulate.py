@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--volume", default="fiducial", help="fiducial or active")
     p.add_argument("--prompt-fraction", action="store_true", help="simulate the S1 prompt fraction (slower)")
     p.add_argument("--chunk-size", type=int, default=100_000)
+    p.add_argument("--execution", default=None, metavar="FILE",
+                   help="TOML or JSON file with where the chunks run: backend in_process|local|"
+                        "scheduler|jobqueue, and a [jobqueue] section for Slurm/HTCondor/PBS")
     p.add_argument("--seed", type=seed, required=True)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-o", "--output", required=True, help="output .parquet file")
@@ -98,7 +101,13 @@ def _simulate(args: argparse.Namespace) -> int:
         prompt_fraction=args.prompt_fraction,
         chunk_size=args.chunk_size,
     )
-    path = simulate_to_parquet(config, args.output, progress=not args.no_progress)
+    execution = None
+    if args.execution is not None:
+        from wimpsift.execution import load_execution_config
+
+        execution = load_execution_config(args.execution)
+    path = simulate_to_parquet(config, args.output, progress=not args.no_progress,
+                               execution=execution)
     print(f"wrote {path}", file=sys.stderr)
     return 0
 

@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from wimpsift.cache import Cache
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError
+from wimpsift.execution import ExecutionConfig, Executor, Task
 from wimpsift.provenance import (
     PROVENANCE_KEY,
     atomic_path,
@@ -76,15 +77,29 @@ def _empty_frame() -> pd.DataFrame:
     )
 
 
+def simulate_chunk(detector: Detector, source, size: int, stream, config: SimulationConfig,
+                   index: int, start: int) -> pd.DataFrame:
+    """Chunk ``index`` of a run: ``size`` events from child ``index`` of ``stream``, event
+    ids from ``start`` (a task of the executor: its inputs are all in its arguments)."""
+    frame = simulate_events(detector, source, size, stream, config.volume, config.prompt_fraction,
+                            chunk_index=index)
+    frame["event_id"] = np.arange(start, start + size, dtype=np.int64)
+    return frame
+
+
 def simulate_to_parquet(
     config: SimulationConfig,
     output: str | Path,
     progress: bool = True,
     detector: Detector | None = None,
+    execution: ExecutionConfig | None = None,
 ) -> Path:
-    """Run a (possibly large) simulation chunk by chunk into one Parquet file; resumable."""
-    from tqdm import tqdm
+    """Run a (possibly large) simulation chunk by chunk into one Parquet file; resumable.
 
+    The chunks are tasks of :class:`wimpsift.execution.Executor` (``execution``: in
+    process by default, or a local, scheduler or batch-system Dask cluster); whichever
+    runs them, this process writes each finished chunk, and the file is the same.
+    """
     output = check_writable(output, "output")
     detector = detector or load_detector(config.detector)
     source = make_source(detector, config.source, config.mass_gev, config.sigma_cm2, config.halo,
@@ -126,19 +141,16 @@ def simulate_to_parquet(
     starts = list(range(0, n_total, config.chunk_size))
     # each source has its own child of the run's seed; chunk i draws from its child i
     stream = seed_sequence(config.seed, "simulate", config.source)
-    bar = tqdm(total=n_total, unit="ev", desc=f"simulate {config.source}", disable=not progress)
-    for index, start in enumerate(starts):
-        size = min(config.chunk_size, n_total - start)
-        chunk_path = partial / f"chunk_{index:06d}.parquet"
-        if not _readable_chunk(chunk_path):
-            frame = simulate_events(
-                detector, source, size, stream, config.volume, config.prompt_fraction, chunk_index=index
-            )
-            frame["event_id"] = np.arange(start, start + size, dtype=np.int64)
-            with atomic_path(chunk_path) as tmp:
+    tasks = {index: Task(simulate_chunk, (detector, source, min(config.chunk_size, n_total - start),
+                                          stream, config, index, start))
+             for index, start in enumerate(starts)
+             if not _readable_chunk(partial / f"chunk_{index:06d}.parquet")}
+    execution = (execution or ExecutionConfig()).model_copy(update={"progress": progress})
+    with Executor(execution) as executor:
+        for index, frame in executor.run(tasks, f"simulate {config.source} (chunks)",
+                                         n_done=len(starts) - len(tasks)):
+            with atomic_path(partial / f"chunk_{index:06d}.parquet") as tmp:
                 pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
-        bar.update(size)
-    bar.close()
 
     with atomic_path(output) as tmp:
         writer = None
