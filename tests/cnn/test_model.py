@@ -1,4 +1,4 @@
-"""The seed CNN's architecture: parameter counts, output shape, L2 as in Keras."""
+"""The paper CNN's architecture: parameter counts, output shape, L2 as in Keras."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from wimpsift.models.cnn import CNNArchitecture, PaperCNN, count_parameters
 from wimpsift.models.seeded import Dropout
 
 
-def test_seed_configuration_parameter_count_75x75():
-    # Seed's final model: 1 conv block, 16 filters 3x3, 2x2 pooling that halves.
+def test_paper_configuration_parameter_count_75x75():
+    # The paper's final model: 1 conv block, 16 filters 3x3, 2x2 pooling that halves.
     # conv:   3*3*1*16 + 16           =     160
     # 75 -> 73 (3x3, no padding) -> 36 (pool 2, stride 2); flatten 36*36*16 = 20,736
     # dense:  20,736*32 + 32          = 663,584
