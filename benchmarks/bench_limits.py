@@ -18,13 +18,13 @@ pseudo-experiments drawn from an independent simulation and binned by both analy
 optimistic about themselves). The JSON ``limit_ratio`` is the latter when
 ``--n-pseudo-experiments`` > 0.
 
-Both use one background component per source with the seed's Sec. IV C Gaussian
+Both use one background component per source with the paper's Sec. IV C Gaussian
 widths (wall 50 %, others 25 %), the same pseudo-data set (one set of events drawn
 from the test split, binned both ways), the same toy counts and seeds, and the same
 toy engine. Simulation of the samples is not timed (it is the "full MC" of the seed,
 distinct from toy generation) but its CPU per event is measured on a small fresh
 simulation and charged to both analyses for the events they used. Timings follow
-the seed's Table I stages; the last line is JSON that starts with the issue-12 keys
+the paper's Table I stages; the last line is JSON that starts with the issue-12 keys
 (``speedup_cpu_4d``, ``speedup_cpu_4d_nuisance``, ``speedup_cpu_5d``,
 ``limit_ratio_min``, ``limit_ratio_max``, ``coverage_network``,
 ``coverage_traditional``, ``mc_events_network``, ``mc_events_traditional``; null where
@@ -90,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n-pseudo-experiments", type=int, default=1000,
                    help="event-level background-only experiments from an independent sample")
     p.add_argument("--combined-background-width", type=float, default=None,
-                   help="one combined background of this relative width (the seed's 2013 option: 1.0)")
+                   help="one combined background of this relative width (the paper's 2013 option: 1.0)")
     p.add_argument("--er-band-shift", type=float, default=None, metavar="DEX",
                    help="also run both analyses with the ER band mean as a shape nuisance "
                         "(log10 cS2 shift per 1 sigma) and report its cost")

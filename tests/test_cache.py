@@ -83,3 +83,30 @@ def test_failed_store_leaves_no_entry(tmp_path):
     with pytest.raises(OSError, match="disk full"):
         entry.store({"scores": {}}, files={"state.pt": broken})
     assert not entry.exists() and list((tmp_path / "cnn.grid_trial").iterdir()) == []
+
+
+def test_simulation_is_cached_with_its_lineage(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from wimpsift.io import event_tables
+    from wimpsift.io.event_tables import cached_simulation, simulate_to_parquet
+    from wimpsift.simulation import validated_config
+
+    cfg = validated_config(detector="xenon1t_sr0", source="er", n_events=300, chunk_size=100,
+                           seed=5)
+    path = cached_simulation(tmp_path / "cache", cfg)
+    direct = simulate_to_parquet(cfg, tmp_path / "direct.parquet", progress=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(path), pd.read_parquet(direct))
+    record = json.loads((path.parent / "lineage.json").read_text())
+    assert record["stage"] == "simulation.events" and record["config"]["config"]["seed"] == 5
+    assert record["config"]["detector"]["name"] == "xenon1t_sr0"
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("simulated again")
+
+    monkeypatch.setattr(event_tables, "simulate_to_parquet", no_simulation)
+    assert cached_simulation(tmp_path / "cache", cfg) == path  # a hit
+    with pytest.raises(AssertionError, match="simulated again"):  # another config: a miss
+        cached_simulation(tmp_path / "cache", cfg.model_copy(update={"n_events": 301}))
+    assert [(s.stage, s.n_entries) for s in Cache(tmp_path / "cache").summary()] == [
+        ("simulation.events", 1)]

@@ -65,3 +65,32 @@ def test_background_kind_selects_its_model_and_keys():
                            "energy_min_kev": 5.0, "energy_max_kev": 1.0})
     with pytest.raises(pydantic.ValidationError, match="kind"):
         _with_backgrounds({"name": "x", "kind": "gamma_lines"})
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def test_every_pydantic_model_of_the_package_is_on_the_one_base():
+    import importlib
+    import pkgutil
+
+    import wimpsift
+
+    for info in pkgutil.walk_packages(wimpsift.__path__, "wimpsift."):
+        if not info.name.endswith("__main__"):
+            importlib.import_module(info.name)
+    models = [c for c in _subclasses(pydantic.BaseModel) if c.__module__.startswith("wimpsift.")]
+    assert Detector in models and len(models) > 30
+    assert [c.__qualname__ for c in models if not issubclass(c, WimpsiftConfig)] == []
+    # the detector schema's sections too: frozen, unknown keys and non-finite numbers refused
+    data = load_detector("xenon1t_sr0").model_dump()
+    data["geometry"]["tpc_radius_cm"] = float("inf")
+    with pytest.raises(pydantic.ValidationError, match="tpc_radius_cm"):
+        Detector.model_validate(data)
+    data = load_detector("xenon1t_sr0").model_dump()
+    data["backgrounds"][0]["published_expected_events"] = float("nan")
+    with pytest.raises(pydantic.ValidationError, match="published_expected_events"):
+        Detector.model_validate(data)

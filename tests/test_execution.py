@@ -121,6 +121,19 @@ def test_limits_on_the_scheduler_equal_the_in_process_limits(scheduler_address):
         assert remote[m].observed_mu == sync[m].observed_mu
 
 
+@pytest.mark.slow
+def test_simulation_chunks_on_the_scheduler_give_the_in_process_file(scheduler_address, tmp_path):
+    from wimpsift.io.event_tables import simulate_to_parquet
+    from wimpsift.simulation import validated_config
+
+    cfg = validated_config(detector="xenon1t_sr0", source="er", n_events=600, chunk_size=200, seed=4)
+    local = simulate_to_parquet(cfg, tmp_path / "local.parquet", progress=False)
+    remote_cfg = ExecutionConfig.build(backend="scheduler", scheduler_address=scheduler_address)
+    remote = simulate_to_parquet(cfg, tmp_path / "remote.parquet", progress=False,
+                                 execution=remote_cfg)
+    assert remote.read_bytes() == local.read_bytes()  # three chunks, written as they finish
+
+
 def test_cached_tasks_are_not_run_again(tmp_path):
     cache = Cache(tmp_path)
     tasks = {k: Task(t.function, kwargs=t.kwargs, cache=cache.entry("stats.toy_chunk", 1, t.kwargs))

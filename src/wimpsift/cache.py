@@ -20,6 +20,11 @@ A result is a ``dict`` with string keys whose values are numpy arrays (stored in
 ``arrays.npz``) or JSON-able values (stored in ``result.json``). Stages that keep a
 larger artefact (the grid search's training states) write it into the entry through
 ``files`` when storing.
+
+Stages whose output is one file built by a resumable writer (a simulation's Parquet
+file, an image dataset's HDF5 file) use :meth:`Cache.file`: the writer works in
+``<root>/<stage>/.<key>.work/``, which an interruption leaves in place so the next call
+resumes there, and the finished file is moved into the entry.
 """
 
 from __future__ import annotations
@@ -157,6 +162,32 @@ class Cache:
     def entry(self, stage: str, stage_version: int, config: Any) -> CacheEntry:
         record = lineage(stage, stage_version, config)
         return CacheEntry(self.root, stage, lineage_key(record), record)
+
+    def file(self, stage: str, stage_version: int, config: Any, name: str,
+             build: Callable[[Path], Any]) -> Path:
+        """The file ``name`` of the entry for ``config``, built by ``build(path)`` if missing.
+
+        ``build`` writes the file at ``path`` inside the entry's work folder (kept across
+        interruptions, so a resumable writer resumes); once it returns, the file is
+        moved into the entry, whose ``result.json`` records the file's name and size.
+        """
+        if not name or "/" in name or name.startswith(".") or name in (
+                LINEAGE_FILE, RESULT_FILE, ARRAYS_FILE):
+            raise ValueError(f"name: got {name!r}, expected a plain file name")
+        entry = self.entry(stage, stage_version, config)
+        found = entry.load()
+        if found is not None and found.get("file") == name and (entry.path / name).is_file():
+            return entry.path / name
+        work = entry.path.parent / f".{entry.key}.work"
+        work.mkdir(parents=True, exist_ok=True)
+        build(work / name)
+        built = work / name
+        if not built.is_file():
+            raise RuntimeError(f"{stage}: the build wrote no {name!r}")
+        entry.store({"file": name, "size_bytes": built.stat().st_size},
+                    files={name: lambda dst: os.replace(built, dst)})
+        shutil.rmtree(work, ignore_errors=True)
+        return entry.path / name
 
     def _stage_folders(self, stage: str | None) -> list[Path]:
         if stage:

@@ -1,6 +1,6 @@
 """Published numbers of the reproduced papers and experiments, each with its source.
 
-The one place they live: ``wimpsift/data/papers.toml`` (tables of the seeds) and
+The one place they live: ``wimpsift/data/papers.toml`` (tables of the papers) and
 ``wimpsift/data/published_limits/*.csv`` (limit curves; one file per curve). They are
 shown beside ours in reports, tables and figures; no computation uses them. Plain
 Python, no heavy imports, so any layer may read them.
@@ -64,9 +64,9 @@ def _without_source(table: dict[str, Any]) -> dict[str, Any]:
 
 def cnn_table_iv() -> dict[str, dict[str, float]]:
     """The CNN paper's Table IV: accuracy, recall and average precision per image kind."""
-    return _without_source(paper_numbers()["cnn_seed"]["table_iv"])
+    return _without_source(paper_numbers()["cnn_paper"]["table_iv"])
 
 
 def cnn_headline() -> dict[str, float]:
     """The CNN paper's HitPeak confusion-matrix rates and ER rejections at 50 % acceptance."""
-    return _without_source(paper_numbers()["cnn_seed"]["headline"])
+    return _without_source(paper_numbers()["cnn_paper"]["headline"])

@@ -30,7 +30,7 @@ class RatesStage(_Stage):
 
 
 class ReproduceStage(_Stage):
-    scale: Literal["quick", "paper"] = Field("quick", description="quick: minutes; paper: the seed's sizes")
+    scale: Literal["quick", "paper"] = Field("quick", description="quick: minutes; paper: the paper's sizes")
     seed: Annotated[int, Field(ge=0, description="random seed of the reproduction")] = 0
     #: settings of the reproduction that override its scale's (e.g. event counts for a
     #: tiny test run); checked against the reproduction's own configuration before the run

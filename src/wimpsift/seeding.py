@@ -70,8 +70,9 @@ def int_seed(seed: SeedLike, *path: PathPart) -> int:
     return int(seed_sequence(seed, *path).generate_state(1, dtype=np.uint32)[0] & 0x7FFFFFFF)
 
 
-def torch_generator(seed: SeedLike, *path: PathPart):
-    """A CPU ``torch.Generator`` seeded from the child ``path`` (never the global one)."""
+def torch_generator(seed: SeedLike, *path: PathPart, device: str | object = "cpu"):
+    """A ``torch.Generator`` on ``device`` seeded from the child ``path`` (never the
+    global one)."""
     import torch
 
-    return torch.Generator().manual_seed(int_seed(seed, *path))
+    return torch.Generator(device=device).manual_seed(int_seed(seed, *path))

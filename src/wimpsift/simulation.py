@@ -1,48 +1,27 @@
 """Event-level simulation: source → NEST quanta → detector response → event table.
 
-``simulate_events`` is the vectorised kernel for one chunk; ``simulate_to_parquet``
-runs many chunks with a progress bar, writes them to a ``<output>.partial/`` folder so
-an interrupted run resumes where it stopped, and finally merges them into one Parquet
-file (written under a temporary name, then renamed) whose metadata carries the
-provenance. Each chunk's random numbers depend only on (seed, chunk index), so the
-same seed and configuration give identical files however the run was interrupted.
-The ``.partial`` folder appears (by a rename) only with its resume stamp complete, each
-chunk is renamed into place once written and one that does not read back is simulated
-again; a request whose output cannot fit on disk is refused before it starts
-(:func:`check_simulation_size`).
+``simulate_events`` is the vectorised kernel for one chunk; ``sample_interactions`` the
+interaction-level truth it shares with the waveform-level response; ``expected_events``,
+``window_efficiency`` and ``event_count`` turn an exposure into counts. Each chunk's
+random numbers depend only on (seed, chunk index). Writing many chunks to Parquet (and
+reading them back) is I/O and lives in :mod:`wimpsift.io.event_tables`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import Field, ValidationError, model_validator
 
 from wimpsift.config import WimpsiftConfig
-from wimpsift.detectors import Detector, load_detector
-from wimpsift.errors import ConfigError, DataError, validation_message
+from wimpsift.detectors import Detector
+from wimpsift.errors import ConfigError, validation_message
 from wimpsift.microphysics import Quanta, nest_quanta
 from wimpsift.processing.corrections import corrected_s1_pe, corrected_s2_pe
 from wimpsift.processing.selection import in_fiducial, in_window, passes_threshold
-from wimpsift.provenance import (
-    PROVENANCE_KEY,
-    atomic_path,
-    check_resources,
-    check_writable,
-    config_hash,
-    provenance,
-    write_json,
-)
 from wimpsift.response.charge import (
     depth_cm,
     drift_time_us,
@@ -53,7 +32,7 @@ from wimpsift.response.light import detect_s1, photon_detection_probability
 from wimpsift.response.position import reconstruct_xy, xy_resolution_cm
 from wimpsift.response.pulse_shape import prompt_fraction as compute_prompt_fraction
 from wimpsift.seeding import SeedLike, generator, seed_sequence
-from wimpsift.sources import DataDrivenSource, HaloModel, Source, make_source, sample_positions
+from wimpsift.sources import DataDrivenSource, HaloModel, Source, sample_positions
 from wimpsift.sources.positions import Volume, sample_wall_positions
 from wimpsift.sources.wimp import SIGNAL_ENERGY_MIN_KEV
 
@@ -93,35 +72,6 @@ def validated_config(**settings) -> SimulationConfig:
         return SimulationConfig(**settings)
     except ValidationError as err:
         raise ConfigError(validation_message(err)) from err
-
-
-def table_bytes_per_event() -> int:
-    """Bytes of one row of the event table in memory (numeric columns' item sizes)."""
-    frame = _empty_frame()
-    return int(sum(frame[c].dtype.itemsize for c in frame.columns))
-
-
-def check_simulation_size(n_events: int, chunk_size: int, output: str | Path,
-                          parameter: str = "events") -> None:
-    """Refuse a simulation whose output cannot fit on disk or whose chunk cannot fit in
-    memory, before it starts (lower bounds, see :func:`wimpsift.provenance.check_resources`).
-
-    Parquet stores the mostly random floats of a row in about 0.9 of their in-memory
-    size (measured: 169 of 187 bytes per event), so half a row is a lower bound of the
-    file's size per event; the chunks (``.partial/``) and the merged file exist together
-    before the chunks are removed, hence twice that.
-    """
-    row = table_bytes_per_event()
-    check_resources(f"{parameter} ({n_events:,} events)", disk_bytes=2 * n_events * row / 2,
-                    memory_bytes=min(chunk_size, n_events) * row, where=Path(output).parent)
-
-
-def _empty_frame() -> pd.DataFrame:
-    from wimpsift.events import EVENT_COLUMNS
-
-    return pd.DataFrame(
-        {c: pd.Series(dtype="object" if k == "str" else k) for c, (k, _) in EVENT_COLUMNS.items()}
-    )
 
 
 @dataclass
@@ -313,7 +263,9 @@ def expected_events(
     }
 
 
-def _n_events(config: SimulationConfig, detector: Detector, source: Source) -> int:
+def event_count(config: SimulationConfig, detector: Detector, source: Source) -> int:
+    """The events one run simulates: ``n_events``, or a Poisson draw of the exposure's
+    expected count (its own child stream of the seed)."""
     if config.n_events is not None:
         return config.n_events
     assert config.exposure_kg_days is not None
@@ -338,107 +290,3 @@ def _n_events(config: SimulationConfig, detector: Detector, source: Source) -> i
             f"(expected {mean:.3g}); use a larger exposure or --events"
         )
     return n
-
-
-def simulate_to_parquet(
-    config: SimulationConfig,
-    output: str | Path,
-    progress: bool = True,
-    detector: Detector | None = None,
-) -> Path:
-    """Run a (possibly large) simulation chunk by chunk into one Parquet file; resumable."""
-    from tqdm import tqdm
-
-    output = check_writable(output, "output")
-    detector = detector or load_detector(config.detector)
-    source = make_source(detector, config.source, config.mass_gev, config.sigma_cm2, config.halo,
-                         config.signal_energy_min_kev)
-    check_event_level(source)  # before anything is written
-    n_total = _n_events(config, detector, source)
-    record = provenance(config, config.seed, "simulate")
-    record["detector"] = detector.model_dump(mode="json")
-    record["n_events"] = n_total
-    check_simulation_size(n_total, config.chunk_size, output)
-
-    partial = output.with_name(output.name + ".partial")
-    stamp = partial / "config.json"
-    if partial.exists():
-        try:
-            previous = json.loads(stamp.read_text())
-            previous_hash = previous["config_hash"]
-        except (OSError, ValueError, TypeError, KeyError):
-            raise ConfigError(
-                f"output: {str(partial)!r} holds an interrupted run without a valid resume "
-                f"stamp ({stamp.name} is missing or damaged); remove that folder to start again"
-            ) from None
-        if previous_hash != config_hash(record):
-            raise ConfigError(
-                f"output: {str(partial)!r} holds an interrupted run with another configuration; "
-                "remove it or rerun with the same settings"
-            )
-    else:  # the folder appears, by a rename, only with its stamp complete inside
-        fresh = Path(tempfile.mkdtemp(prefix=f".{partial.name}.", dir=partial.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        fresh.chmod(0o777 & ~umask)  # mkdtemp makes 0700; give the usual permissions
-        try:
-            write_json(fresh / stamp.name, {"config_hash": config_hash(record)})
-            fresh.rename(partial)
-        except BaseException:
-            shutil.rmtree(fresh, ignore_errors=True)
-            raise
-
-    starts = list(range(0, n_total, config.chunk_size))
-    # each source has its own child of the run's seed; chunk i draws from its child i
-    stream = seed_sequence(config.seed, "simulate", config.source)
-    bar = tqdm(total=n_total, unit="ev", desc=f"simulate {config.source}", disable=not progress)
-    for index, start in enumerate(starts):
-        size = min(config.chunk_size, n_total - start)
-        chunk_path = partial / f"chunk_{index:06d}.parquet"
-        if not _readable_chunk(chunk_path):
-            frame = simulate_events(
-                detector, source, size, stream, config.volume, config.prompt_fraction, chunk_index=index
-            )
-            frame["event_id"] = np.arange(start, start + size, dtype=np.int64)
-            with atomic_path(chunk_path) as tmp:
-                pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
-        bar.update(size)
-    bar.close()
-
-    with atomic_path(output) as tmp:
-        writer = None
-        for index in range(len(starts)):
-            table = pq.read_table(partial / f"chunk_{index:06d}.parquet")
-            if writer is None:
-                meta = dict(table.schema.metadata or {})
-                meta[PROVENANCE_KEY.encode()] = json.dumps(record, sort_keys=True).encode()
-                writer = pq.ParquetWriter(tmp, table.schema.with_metadata(meta))
-            writer.write_table(table.replace_schema_metadata(writer.schema.metadata))
-        assert writer is not None
-        writer.close()
-    shutil.rmtree(partial)
-    return output
-
-
-def _readable_chunk(path: Path) -> bool:
-    """A finished chunk (chunks are renamed into place once written; a damaged one is
-    simulated again)."""
-    if not path.is_file():
-        return False
-    try:
-        pq.read_metadata(path)
-    except (OSError, pa.ArrowException):
-        return False
-    return True
-
-
-def read_events(path: str | Path) -> tuple[pd.DataFrame, dict]:
-    """Read an event table and its provenance record."""
-    path = Path(path)
-    try:
-        table = pq.read_table(path)
-    except (OSError, pa.ArrowInvalid) as err:
-        raise DataError(f"events: cannot read {str(path)!r} as Parquet: {err}") from err
-    meta = table.schema.metadata or {}
-    record = json.loads(meta[PROVENANCE_KEY.encode()]) if PROVENANCE_KEY.encode() in meta else {}
-    return table.to_pandas(), record

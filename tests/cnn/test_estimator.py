@@ -12,7 +12,8 @@ from torch.utils.data import TensorDataset
 
 from tests.cnn.conftest import separable_images
 from wimpsift.errors import ConfigError, DataError
-from wimpsift.training.cnn_estimator import CNNClassifier, load_cnn, save_cnn
+from wimpsift.io.cnn_model import load_cnn, save_cnn
+from wimpsift.training.cnn_estimator import CNNClassifier
 
 FAST = {"epochs": 6, "batch_size": 32, "learning_rate": 0.003}
 
@@ -84,15 +85,25 @@ def test_three_and_four_dimensional_inputs_train_identically(toy):
 def test_same_seed_same_model_and_global_rng_untouched(toy):
     X, y = toy
     torch.manual_seed(123)
-    before = torch.rand(1)
-    torch.manual_seed(123)
+    before = torch.get_rng_state()
     a = CNNClassifier(epochs=2, random_state=3).fit(X, y)
-    after = torch.rand(1)
-    assert torch.equal(before, after)  # fit forks and restores the global generator
+    ds = TensorDataset(torch.from_numpy(X[:, None]), torch.from_numpy(y))
+    CNNClassifier(epochs=1, batch_size=64, random_state=3).fit(ds).predict_proba(ds)
+    # fit neither seeds nor draws from torch's global generator (no fork_rng/manual_seed)
+    assert torch.equal(torch.get_rng_state(), before)
     b = CNNClassifier(epochs=2, random_state=3).fit(X, y)
     c = CNNClassifier(epochs=2, random_state=4).fit(X, y)
+    ref = a.model_.state_dict()
+    for name, tensor in b.model_.state_dict().items():
+        assert torch.equal(tensor, ref[name]), name
+    assert not torch.equal(c.model_.state_dict()["dense.weight"], ref["dense.weight"])
     np.testing.assert_array_equal(a.decision_function(X), b.decision_function(X))
     assert not np.array_equal(a.decision_function(X), c.decision_function(X))
+    # dropout is active in training (its masks from the model's own generator): without
+    # it the same seed gives other weights
+    no_dropout = CNNClassifier(epochs=2, random_state=3, conv_dropout=0.0,
+                               dense_dropout=0.0).fit(X, y)
+    assert not torch.equal(no_dropout.model_.state_dict()["dense.weight"], ref["dense.weight"])
 
 
 def test_history_best_weights_and_sklearn_conventions(toy):

@@ -9,10 +9,11 @@ from sklearn import metrics as skm
 
 from wimpsift.cli.main import main
 from wimpsift.errors import ConfigError
+from wimpsift.images.synthetic import synthetic_image_sets
+from wimpsift.io.cnn_model import load_cnn
 from wimpsift.papers import cnn_table_iv
-from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn, synthetic_image_sets
+from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
 from wimpsift.seeding import int_seed
-from wimpsift.training.cnn_estimator import load_cnn
 
 TINY_GRID = {"n_conv_layers": [1], "batch_size": [50], "epochs": [1, 2],
              "leaky_alpha": [0.05], "learning_rate": [0.005]}
@@ -35,10 +36,10 @@ def test_pipeline_on_synthetic_images(tmp_path):
     assert saved["provenance"]["stage"] == "cnn.reproduce"
     report = (tmp_path / "report.html").read_text()
     assert "SYNTHETIC" in report and "0.962" in report and "roc.png" in report
-    # stage 1 at the seed's lr 0.001, then the learning-rate stage's 0.005: 2 x 3 folds
+    # stage 1 at the paper's lr 0.001, then the learning-rate stage's 0.005: 2 x 3 folds
     assert metrics["grid_search"]["n_trained"] == 6
     # the saved model, reloaded, gives the metrics.json numbers on the same test images
-    test = synthetic_image_sets(cfg, 60, int_seed(cfg.seed, "images", "test"))
+    test = synthetic_image_sets(cfg.kinds, 60, int_seed(cfg.seed, "images", "test"))
     for kind in ("hit", "hitpeak"):
         X, y, _ = test[kind]
         p = load_cnn(tmp_path / "models" / kind).predict_proba(X)[:, 1]

@@ -224,7 +224,7 @@ def test_rates_json_stays_valid_json_for_an_enormous_exposure(capsys):
 
 
 def test_signal_lowest_energy_is_a_recorded_setting(tmp_path):
-    from wimpsift.simulation import read_events
+    from wimpsift.io.event_tables import read_events
 
     out = tmp_path / "wimp.parquet"
     assert main(["simulate", "--source", "wimp", "--mass-gev", "10", "--signal-energy-min-kev", "2.0",

@@ -33,7 +33,8 @@ def test_impossible_requests_are_refused_before_starting(argv, needle, cli, tmp_
 def test_size_estimates_are_lower_bounds_of_real_outputs(tmp_path):
     """A lower bound never refuses a request that fits: compare with real files."""
     from wimpsift.images.dataset import build_image_dataset, make_config, size_estimate
-    from wimpsift.simulation import simulate_to_parquet, table_bytes_per_event, validated_config
+    from wimpsift.io.event_tables import simulate_to_parquet, table_bytes_per_event
+    from wimpsift.simulation import validated_config
 
     n = 400
     path = simulate_to_parquet(validated_config(source="er", n_events=n, seed=1),

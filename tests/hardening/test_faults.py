@@ -136,21 +136,21 @@ def test_partial_folder_with_a_damaged_stamp_is_a_clear_error(cli, tmp_path):
 def test_damaged_simulation_chunk_is_simulated_again(cli, tmp_path, monkeypatch):
     import pandas as pd
 
-    from wimpsift import simulation
+    from wimpsift.io import event_tables
 
     ref = tmp_path / "ref.parquet"
     assert cli([*SIMULATE, ref])[0] == 0
-    real = simulation.simulate_events
+    real = event_tables.simulate_events
 
     def third_chunk_fails(*args, chunk_index=0, **kwargs):
         if chunk_index == 2:
             _enospc()
         return real(*args, chunk_index=chunk_index, **kwargs)
 
-    monkeypatch.setattr(simulation, "simulate_events", third_chunk_fails)
+    monkeypatch.setattr(event_tables, "simulate_events", third_chunk_fails)
     out = tmp_path / "ev.parquet"
     one_line_error(*cli([*SIMULATE, out]), "no space left on device")
-    monkeypatch.setattr(simulation, "simulate_events", real)
+    monkeypatch.setattr(event_tables, "simulate_events", real)
     chunk = tmp_path / "ev.parquet.partial" / "chunk_000001.parquet"
     chunk.write_bytes(chunk.read_bytes()[:40])  # damaged after it was written
     rc, err = cli([*SIMULATE, out])

@@ -152,3 +152,25 @@ def test_torch_dataset_streams(built):
     assert len(sub) == 2 and sub[1][1].item() == float(y[1])
     np.testing.assert_array_equal(sub.labels, y[[3, 1]])  # one read, no images loaded
     np.testing.assert_array_equal(data.labels, [data[i][1].item() for i in range(len(data))])
+
+
+def test_cached_dataset_is_built_once_and_keyed_by_its_config(built, tmp_path, xenon1t,
+                                                               monkeypatch, capsys):
+    from wimpsift.cli.main import main
+
+    path = ds.cached_image_dataset(tmp_path, xenon1t, **SMALL)
+    assert path.parent.parent.name == "images.dataset"
+    # the cached file holds what a direct build writes
+    for kind in SMALL["kinds"]:
+        assert np.array_equal(load_images(path, kind)[0], load_images(built, kind)[0])
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("built again")
+
+    monkeypatch.setattr(ds, "build_image_dataset", no_build)
+    assert ds.cached_image_dataset(tmp_path, "xenon1t_sr0", **SMALL) == path  # a hit
+    with pytest.raises(AssertionError, match="built again"):  # another seed: a miss
+        ds.cached_image_dataset(tmp_path, xenon1t, **{**SMALL, "seed": 4})
+    assert main(["cache", "ls", str(tmp_path)]) == 0
+    rows = [line.split("\t")[:2] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == [["images.dataset", "1"]]

@@ -48,7 +48,9 @@ def test_sequential_training_starts_from_previous_weights(toy):
 
 def test_training_separates_and_meets_mi_criterion(toy):
     cfg = _config(epochs_from_scratch=20, epochs_transfer=5, batch_size=32, learning_rate=0.02)
+    before = torch.get_rng_state()
     models = train_masses(cfg, samples=toy)
+    assert torch.equal(torch.get_rng_state(), before)  # torch's global generator untouched
     for model in models.values():
         m = model.metrics
         assert m["auc"] > 0.9

@@ -69,7 +69,9 @@ def test_training_is_deterministic(tmp_path):
     from wimpsift.training.position import PositionTrainingConfig, train_position_cnn
 
     config = PositionTrainingConfig(n_events=300, epochs=1, seed=5)
+    before = torch.get_rng_state()
     a, b = train_position_cnn(config), train_position_cnn(config)
+    assert torch.equal(torch.get_rng_state(), before)  # torch's global generator untouched
     for (name, wa), wb in zip(a.model.state_dict().items(), b.model.state_dict().values(),
                               strict=True):
         assert torch.equal(wa, wb), name

@@ -113,7 +113,7 @@ def test_index_shows_the_papers_numbers_beside_ours(tiny_run):
     papers = paper_numbers()
     er = load_detector("xenon1t_sr0").background("er").published_expected_events  # seed Table I
     assert num(er) in text
-    assert html.escape(pct(papers["cnn_seed"]["headline"]["standard_selection_er_rejection"])) in text
+    assert html.escape(pct(papers["cnn_paper"]["headline"]["standard_selection_er_rejection"])) in text
     assert "35×" in text and "47×" in text  # the LUX seed's speed-ups
     for link in ("cnn/report.html", "lux/report.html", "cnn/metrics.json", "lux/metrics.json",
                  "provenance.json"):

@@ -12,13 +12,9 @@ from wimpsift.cli.main import main
 from wimpsift.detectors import load_detector
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.events import EVENT_COLUMNS, check_event_table
+from wimpsift.io.event_tables import read_events, simulate_to_parquet
 from wimpsift.io.instructions import events_to_instructions, read_instructions, write_instructions
-from wimpsift.simulation import (
-    read_events,
-    simulate_events,
-    simulate_to_parquet,
-    validated_config,
-)
+from wimpsift.simulation import simulate_events, validated_config
 from wimpsift.sources import make_source
 
 
@@ -296,6 +292,6 @@ def test_cli_rates_json_is_computed_not_copied(capsys):
     counts = {name: row["expected"] for name, row in table.items()}
     # ER: published laidbax expectation 61.88 events; our NEST-based model within 15 %
     assert counts["er"] == pytest.approx(61.88, rel=0.15)
-    # the seed's 35.03 WIMP events do not follow from the standard halo (detectors.md)
+    # the paper's 35.03 WIMP events do not follow from the standard halo (detectors.md)
     assert 2.0 < counts["wimp"] < 5.0
     assert counts["wall"] == pytest.approx(0.52)

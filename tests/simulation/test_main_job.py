@@ -50,6 +50,14 @@ def test_main_job_tiny(tmp_path):
     band = {s: np.median(np.log10(t.cs2_pe / t.cs1_pe)[t.in_window]) for s, t in events.items()}
     assert band["wimp"] < band["er"]
     assert (out / "bands.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the event tables come from the lineage cache under out/cache, one entry per source
+    from wimpsift.cache import Cache
+
+    entries = list(Cache(out / "cache").entries("simulation.events"))
+    assert sorted(e.record["config"]["config"]["source"] for e in entries) == ["er", "wimp"]
+    for e in entries:
+        name = f"events_{e.record['config']['config']['source']}.parquet"
+        assert (e.path / "events.parquet").read_bytes() == (out / name).read_bytes()
 
 
 def test_shipped_default_config_is_valid():

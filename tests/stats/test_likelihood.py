@@ -85,7 +85,7 @@ def test_zero_counts_fit_to_boundary(small_model):
 
 
 def test_combined_background_option(small_model):
-    """The seed's 2013 reproduction: one combined background with sigma = mu (width 1)."""
+    """The paper's 2013 reproduction: one combined background with sigma = mu (width 1)."""
     combined = small_model.templates.combined()
     assert combined.background_names == ["background"]
     total = small_model.templates.flat_backgrounds().sum(0)

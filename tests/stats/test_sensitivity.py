@@ -10,8 +10,8 @@ import pytest
 
 from wimpsift.cli.main import main
 from wimpsift.errors import DataError
+from wimpsift.io.event_tables import read_events
 from wimpsift.pipelines.sensitivity import check_models
-from wimpsift.simulation import read_events
 from wimpsift.stats.templates import TemplateSet
 
 
@@ -103,6 +103,10 @@ def test_sensitivity_writes_bands_resumes_and_orders_masses(tmp_path, capsys):
     before = (tmp_path / "s" / "limits.json").read_bytes()
     assert main(argv) == 0  # resumes from the cache: same bytes
     assert (tmp_path / "s" / "limits.json").read_bytes() == before
+    from wimpsift.cache import Cache
+
+    stages = {s.stage: s.n_entries for s in Cache(tmp_path / "s" / "cache").summary()}
+    assert stages["sensitivity.mass"] == 2  # one lineage entry per finished mass
     assert np.isfinite(rows[0]["signal_events_at_sigma_ref"])
 
 

@@ -151,12 +151,12 @@ def test_pyhf_workspace_is_written_without_pyhf(tmp_path, monkeypatch):
     assert spec["observations"][0]["data"] == [1.0] * 5
 
 
-def test_seed_table_i_comes_from_the_papers_data_and_adds_up():
-    from wimpsift.stats.timing import STAGES, seed_table_i
+def test_paper_table_i_comes_from_the_papers_data_and_adds_up():
+    from wimpsift.stats.timing import STAGES, paper_table_i
 
-    seed = seed_table_i()
+    paper = paper_table_i()
     for name in ("original", "neural_network"):  # stage hours add up to the stated total
-        assert sum(seed[name][s] for s in STAGES) == pytest.approx(seed[name]["total"], rel=0.01)
-    assert seed["original"]["training"] == 0.0  # no network in the original analysis
-    ratio = seed["original"]["total"] / seed["neural_network"]["total"]
-    assert ratio == pytest.approx(seed["speedup"]["cpu"], rel=0.05)  # the seed's stated CPU speed-up
+        assert sum(paper[name][s] for s in STAGES) == pytest.approx(paper[name]["total"], rel=0.01)
+    assert paper["original"]["training"] == 0.0  # no network in the original analysis
+    ratio = paper["original"]["total"] / paper["neural_network"]["total"]
+    assert ratio == pytest.approx(paper["speedup"]["cpu"], rel=0.05)  # the paper's stated CPU speed-up

@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="relative Gaussian width of every background normalisation (default 0.25)")
         q.add_argument("--widths", help='JSON {"background": width, ...}')
         q.add_argument("--combine-backgrounds", action="store_true",
-                       help="fit one combined background (the seed's broad option)")
+                       help="fit one combined background (the paper's broad option)")
 
     c = sub.add_parser("compute", help="90%% CL upper limit with expected bands")
     common(c)

@@ -41,7 +41,7 @@ def _add_sample_options(p: argparse.ArgumentParser) -> None:
 def _add_training_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("network and training")
     g.add_argument("--masses", type=_masses, help="comma-separated WIMP masses in GeV "
-                   "(default: the LUX seed's 22 masses 3.5 ... 1000)")
+                   "(default: the LUX paper's 22 masses 3.5 ... 1000)")
     g.add_argument("--inputs", default="corrected",
                    help="preset (corrected, raw, corrected_pf, raw_pf) or comma-separated columns")
     g.add_argument("--hidden", default="10,3", help="hidden layer sizes (default 10,3)")
@@ -58,7 +58,7 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    nn = subparsers.add_parser("nn", help="one-dimensional neural discriminant (LUX seed)")
+    nn = subparsers.add_parser("nn", help="one-dimensional neural discriminant (LUX paper)")
     sub = nn.add_subparsers(dest="nn_command", metavar="NN_COMMAND", required=True)
 
     t = sub.add_parser("train", help="train one network per WIMP mass")

@@ -1,4 +1,4 @@
-"""``wimpsift reproduce <analysis>``: rerun a seed's analysis end to end.
+"""``wimpsift reproduce <analysis>``: rerun a paper's analysis end to end.
 
 Sub-commands live in :data:`SUBCOMMANDS` (name → function adding its parser); another
 analysis joins the group by adding one entry.
@@ -52,13 +52,13 @@ def _run_cnn(args: argparse.Namespace) -> int:
 
 def _add_cnn(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "cnn", help="CNN seed: simulation, images, grid search, final models, test, report",
-        description="Reproduce the CNN seed (WIMP vs ER event images) and write "
+        "cnn", help="CNN paper: simulation, images, grid search, final models, test, report",
+        description="Reproduce the CNN paper (WIMP vs ER event images) and write "
         "DIR/report.html and DIR/metrics.json. Rerunning resumes a stopped run.",
     )
     p.add_argument("--scale", choices=["quick", "paper"], default="quick",
                    help="quick: a few thousand events and a reduced grid (< 20 min on 2 "
-                   "cores); paper: the seed's 20,000 + 10,000 events and full grid")
+                   "cores); paper: the paper's 20,000 + 10,000 events and full grid")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
     p.add_argument("--seed", type=seed, default=None, help="random seed (default 0)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if present)")
@@ -76,11 +76,11 @@ def _add_cnn(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-events-per-class", type=int, default=None)
     p.add_argument("--pool-stride", type=int, default=None,
                    help="max-pooling stride: 2 halves the volume (seed text, default), "
-                   "1 as in the seed's notebook")
+                   "1 as in the paper's notebook")
     p.add_argument("--scoring", default=None,
                    choices=["recall", "precision", "accuracy", "f1", "roc_auc",
                             "average_precision"],
-                   help="grid-search score (default recall, as the seed)")
+                   help="grid-search score (default recall, as the paper)")
     p.add_argument("--images", choices=["wimpsift", "synthetic"], default=None,
                    help="synthetic: toy images to test the pipeline (no physics meaning)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
@@ -107,13 +107,13 @@ def _run_lux(args: argparse.Namespace) -> int:
 
 def _add_lux(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "lux", help="LUX seed: networks with MI checks, 1-D vs traditional limits, timing, studies",
-        description="Reproduce the LUX ML seed and write DIR/report.html and DIR/metrics.json. "
+        "lux", help="LUX paper: networks with MI checks, 1-D vs traditional limits, timing, studies",
+        description="Reproduce the LUX ML paper and write DIR/report.html and DIR/metrics.json. "
         "Samples and limit toys are cached in DIR/cache, so rerunning resumes a stopped run.",
     )
     p.add_argument("--scale", choices=["quick", "paper"], default="quick",
                    help="quick: 4 masses, 3000 events per source, 300 toys (minutes); "
-                   "paper: the seed's 22 masses, 10,000 events per source, 2000 toys")
+                   "paper: the paper's 22 masses, 10,000 events per source, 2000 toys")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
     p.add_argument("--seed", type=seed, default=0, help="random seed")
     p.add_argument("--workers", type=int, default=None, help="local Dask workers for the toys (default 1)")
@@ -131,7 +131,7 @@ SUBCOMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("reproduce", help="reproduce a seed's analysis end to end")
+    parser = subparsers.add_parser("reproduce", help="reproduce a paper's analysis end to end")
     sub = parser.add_subparsers(dest="analysis", metavar="ANALYSIS", required=True)
     for add in SUBCOMMANDS.values():
         add(sub)

@@ -42,12 +42,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--volume", default="fiducial", help="fiducial or active")
     p.add_argument("--prompt-fraction", action="store_true", help="simulate the S1 prompt fraction (slower)")
     p.add_argument("--chunk-size", type=int, default=100_000)
+    p.add_argument("--execution", default=None, metavar="FILE",
+                   help="TOML or JSON file with where the chunks run: backend in_process|local|"
+                        "scheduler|jobqueue, and a [jobqueue] section for Slurm/HTCondor/PBS")
     p.add_argument("--seed", type=seed, required=True)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-o", "--output", required=True, help="output .parquet file")
     p.set_defaults(func=_simulate, output_spec={"suffixes": (".parquet",)})
 
-    r = subparsers.add_parser("rates", help="expected events per source (the CNN seed's Table I)")
+    r = subparsers.add_parser("rates", help="expected events per source (the CNN paper's Table I)")
     r.add_argument("--detector", "-d", default="xenon1t_sr0")
     r.add_argument("--mass-gev", type=_positive_float, default=500.0)
     r.add_argument("--sigma-cm2", type=_positive_float, default=1e-45)
@@ -79,7 +82,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from wimpsift.simulation import simulate_to_parquet, validated_config
+    from wimpsift.io.event_tables import simulate_to_parquet
+    from wimpsift.simulation import validated_config
 
     if args.events is not None and args.events <= 0:
         raise ConfigError(f"--events: got {args.events}, expected a positive number of events")
@@ -97,16 +101,22 @@ def _simulate(args: argparse.Namespace) -> int:
         prompt_fraction=args.prompt_fraction,
         chunk_size=args.chunk_size,
     )
-    path = simulate_to_parquet(config, args.output, progress=not args.no_progress)
+    execution = None
+    if args.execution is not None:
+        from wimpsift.execution import load_execution_config
+
+        execution = load_execution_config(args.execution)
+    path = simulate_to_parquet(config, args.output, progress=not args.no_progress,
+                               execution=execution)
     print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
 def _rates(args: argparse.Namespace) -> int:
     from wimpsift.detectors import load_detector
+    from wimpsift.io.event_tables import table_bytes_per_event
     from wimpsift.provenance import check_resources, provenance
     from wimpsift.rates import format_rate_table, rate_table, rate_table_json
-    from wimpsift.simulation import table_bytes_per_event
 
     if args.mc_events <= 0:
         raise ConfigError(f"--mc-events: got {args.mc_events}, expected a positive number")
@@ -131,10 +141,11 @@ def _rates(args: argparse.Namespace) -> int:
 
 def _bands(args: argparse.Namespace) -> int:
     from wimpsift.detectors import load_detector
+    from wimpsift.io.event_tables import table_bytes_per_event
     from wimpsift.plots.bands import plot_bands
     from wimpsift.provenance import check_resources
     from wimpsift.seeding import seed_sequence
-    from wimpsift.simulation import simulate_events, table_bytes_per_event
+    from wimpsift.simulation import simulate_events
     from wimpsift.sources import make_source
 
     if args.events <= 0:
@@ -158,8 +169,8 @@ def _bands(args: argparse.Namespace) -> int:
 
 
 def _instructions(args: argparse.Namespace) -> int:
+    from wimpsift.io.event_tables import read_events
     from wimpsift.io.instructions import events_to_instructions, write_instructions
-    from wimpsift.simulation import read_events
 
     events, _ = read_events(Path(args.events))
     write_instructions(events_to_instructions(events), args.output)

@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _from_file(path: Path, detector):
     import pandas as pd
 
-    from wimpsift.simulation import read_events, volume_mass_kg
+    from wimpsift.io.event_tables import read_events
+    from wimpsift.simulation import volume_mass_kg
     from wimpsift.sources import HaloModel, make_source
     from wimpsift.training.samples import _expected_in_window
 

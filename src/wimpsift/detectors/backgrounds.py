@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from wimpsift.config import WimpsiftConfig
 
 Positive = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
@@ -19,8 +21,8 @@ SourceKind = Literal["er_flat", "er_lines", "nr_exponential", "cevns_b8", "accid
 AnalysisVolume = Literal["fiducial", "active"]
 
 
-class _Background(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+class _Background(WimpsiftConfig):
+    """Fields every background kind has (on the common configuration base)."""
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     note: str = ""

@@ -14,8 +14,9 @@ import math
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors.backgrounds import BackgroundSpec, SourceKind
 from wimpsift.detectors.layouts import hexagonal_layout, rings_layout
 
@@ -24,8 +25,8 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 __all__ = ["BackgroundSpec", "Detector", "SourceKind"]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+class _Section(WimpsiftConfig):
+    """A section of a detector definition, on the common configuration base."""
 
 
 class Geometry(_Section):

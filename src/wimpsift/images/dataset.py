@@ -11,8 +11,15 @@ Public API (stable; the CNN training code builds on it)::
                               kinds=..., seed=K, shapes=None, progress=True,
                               chunk_events=256, waveform=None, processing=None,
                               scaling=None) -> Path
+    cached_image_dataset(cache, detector, progress=True, **settings) -> Path
     load_images(path, kind) -> (X float32 (N, H, W) in [0, 1], y int64 (N,), table DataFrame)
     ImageDataset(path, kind)   # torch.utils.data.Dataset -> (tensor (1, H, W), label float32)
+
+``cached_image_dataset`` takes ``build_image_dataset``'s settings and returns the file
+of the lineage cache (:mod:`wimpsift.cache`, stage ``images.dataset``) whose key hashes
+the validated :class:`ImageDatasetConfig`, the detector definition and the package
+versions: a pipeline asking twice for the same dataset builds it once (an interrupted
+build resumes in the entry's work folder).
 
 ``build_instruction_dataset`` takes the events of an instruction CSV
 (:mod:`wimpsift.io.instructions`, one event per instruction number, several
@@ -23,9 +30,9 @@ the file's ``label`` column or ``label``.
 ``background`` are source names, ``"wimp:<mass GeV>"`` (optionally
 ``"wimp:<mass>:<sigma cm2>"``) for a WIMP. Label 1 = signal, 0 = background. ``shapes``
 maps a kind to (height, width); defaults are hit (50, 100), peak (50, 100),
-hitpeak (75, 75) — the seed's "100×50" is width × height. ``selection`` keeps only
+hitpeak (75, 75) — the paper's "100×50" is width × height. ``selection`` keeps only
 events in the analysis window (``"window"``: threshold, fiducial volume, cS1 and S2
-window, as the seed's analysis), passing the detection threshold (``"threshold"``) or
+window, as the paper's analysis), passing the detection threshold (``"threshold"``) or
 all simulated events (``"none"``).
 
 File layout (HDF5, written by h5py)::
@@ -66,6 +73,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, ValidationError
 
+from wimpsift.cache import Cache
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError, bad_value, validation_message
@@ -90,6 +98,8 @@ from wimpsift.waveforms.config import WaveformSettings
 from wimpsift.waveforms.event import simulate_waveform_events
 
 FORMAT = "wimpsift-images-1"
+CACHE_STAGE = "images.dataset"
+CACHE_STAGE_VERSION = 1  # bump when a dataset's content changes meaning
 Selection = Literal["window", "threshold", "none"]
 _MAX_ATTEMPTS = 200
 
@@ -252,7 +262,7 @@ def size_estimate(config: ImageDatasetConfig, n_pmts: int) -> tuple[float, float
     PMT patterns are compressed, by an amount the data decides, so they are left out).
     Memory: one chunk's images and PMT patterns as float32.
     """
-    from wimpsift.simulation import table_bytes_per_event
+    from wimpsift.io.event_tables import table_bytes_per_event
 
     n_rows = 2 * config.events_per_class
     pixels = sum(h * w for h, w in (config.shapes[k] for k in config.kinds))
@@ -430,6 +440,18 @@ def build_image_dataset(
                 path.unlink(missing_ok=True)  # nothing finished: leave no empty dataset
         raise
     return path
+
+
+def cached_image_dataset(cache: Cache | str | Path, detector: Detector | str,
+                         progress: bool = True, **settings) -> Path:
+    """The image dataset of ``settings`` (:func:`build_image_dataset`'s) from the lineage
+    cache under ``cache``, built there on the first call; returns its HDF5 file."""
+    det = _detector(detector)
+    config = make_config(det, **settings)
+    cache = cache if isinstance(cache, Cache) else Cache(cache)
+    lineage = {"config": config, "detector": det.model_dump(mode="json")}
+    return cache.file(CACHE_STAGE, CACHE_STAGE_VERSION, lineage, "images.h5",
+                      lambda path: build_image_dataset(path, det, progress=progress, **settings))
 
 
 def _build_chunks(path: Path, config: ImageDatasetConfig, det: Detector, sources, done: int,

@@ -2,7 +2,7 @@
 
 :func:`save_png` writes a network image (values in [0, 1]) as an 8-bit grey PNG,
 optionally enlarged. :func:`event_figure` draws one waveform-level event the way the
-seed's Fig. 3 (the PaX event display) does: the largest S1 and S2 (top left), the top
+paper's Fig. 3 (the PaX event display) does: the largest S1 and S2 (top left), the top
 and bottom hit patterns of the main S2 and S1 (top right), the whole summed waveform
 with its peaks (middle), and the PMTs that saw each peak (bottom: red when the peak
 passes the coincidence requirement, green for lone-PMT signals). Matplotlib is used

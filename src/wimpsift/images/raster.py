@@ -1,7 +1,7 @@
 """Image settings and the dispatcher that renders every requested kind.
 
 Kinds, channels and scaling (all images: one channel, float32, values in [0, 1],
-arrays of shape (N, height, width); the seed's "100×50" is width × height):
+arrays of shape (N, height, width); the paper's "100×50" is width × height):
 
 - ``hit`` (default 50 × 100): left half the main S1 hit pattern on the *bottom* array,
   right half the main S2 hit pattern on the *top* array. Each PMT is a disc at its
@@ -12,7 +12,7 @@ arrays of shape (N, height, width); the seed's "100×50" is width × height):
   (``s1_trace_ns`` window), right half the main S2 waveform (``s2_trace_ns`` window);
   each column is the mean amplitude (PE per 10 ns sample) over its time slice, drawn as
   a filled curve whose height is log-scaled between ``peak_min_pe_per_sample`` (bottom)
-  and ``peak_max_pe_per_sample`` (top), as the seed's log y axis; same scale for S1 and
+  and ``peak_max_pe_per_sample`` (top), as the paper's log y axis; same scale for S1 and
   S2 so that the S1/S2 size ratio shows. With ``peak_secondary_s2`` a third panel, the
   whole event's waveform, shows the secondary S2s (:mod:`wimpsift.images.peak`).
 - ``hitpeak`` (default 75 × 75): the 2 × 2 of both, ``hit`` in the top half (S1 bottom

@@ -1,13 +1,13 @@
 """Binary classification metrics for WIMP (positive, label 1) against ER (label 0).
 
 Threshold metrics (accuracy, recall, precision) use a score threshold of 0.5, as the
-seed's Table IV; threshold-free ones (average precision, ROC AUC) and the curves come
+paper's Table IV; threshold-free ones (average precision, ROC AUC) and the curves come
 from scikit-learn. :func:`background_rejection_at_acceptance` gives the paper's headline
 number: the fraction of ER events rejected when the cut keeps a given fraction (50 %)
 of WIMP events (the leakage definition of :mod:`wimpsift.metrics.leakage`), with its
 binomial uncertainty.
 
-Figures: ROC and PR curves of several image kinds on one figure each (seed Figs. 15,
+Figures: ROC and PR curves of several image kinds on one figure each (paper Figs. 15,
 16) and a confusion matrix (Fig. 17). Figure functions import matplotlib lazily and
 use the non-interactive Agg backend.
 """
@@ -150,7 +150,7 @@ def plot_pr_curves(curves: Mapping[str, tuple[Any, Any]], path: str | Path,
 def plot_confusion_matrix(y_true: Any, scores: Any, path: str | Path, threshold: float = 0.5,
                           title: str = "Confusion matrix") -> Path:
     """Confusion matrix at ``threshold`` with counts and fractions; recall, precision and
-    accuracy in the title (as the seed's Fig. 17)."""
+    accuracy in the title (as the paper's Fig. 17)."""
     y, s = _check(y_true, scores)
     pred = (s >= threshold).astype(int)
     cm = skm.confusion_matrix(y, pred, labels=[0, 1])

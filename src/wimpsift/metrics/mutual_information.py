@@ -1,6 +1,6 @@
 """Mutual information between continuous variables and a binary class, in bits.
 
-The LUX machine-learning seed (Sec. III B) judges a trained discriminant by comparing
+The LUX machine-learning paper (Sec. III B) judges a trained discriminant by comparing
 I[θ; x], the mutual information (MI) between the class θ (signal or background) and
 the network inputs x, with I[θ; f(x)], the MI between the class and the network
 output. Equality means the one-dimensional output kept every bit of discriminating

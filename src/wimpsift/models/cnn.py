@@ -1,10 +1,10 @@
-"""The convolutional network of the CNN seed (section IV), in PyTorch.
+"""The convolutional network of the CNN paper (section IV), in PyTorch.
 
-Architecture (seed Fig. 8), for an input of ``C × H × W`` pixels in [0, 1]:
+Architecture (paper Fig. 8), for an input of ``C × H × W`` pixels in [0, 1]:
 
 * 1 to 3 convolution blocks, each: ``Conv2d(16 filters, 3×3, stride 1, no padding)``
   with an L2 penalty of 0.005 on the kernel (not the bias), ``LeakyReLU(α)``,
-  ``MaxPool2d(2×2)``. The seed's text says each pooling halves the volume (stride 2,
+  ``MaxPool2d(2×2)``. The paper's text says each pooling halves the volume (stride 2,
   the default here); the authors' public notebook pools with stride 1. The stride is
   the ``pool_stride`` setting.
 * ``Dropout(0.25)`` after the last convolution block, ``Flatten``.
@@ -12,16 +12,18 @@ Architecture (seed Fig. 8), for an input of ``C × H × W`` pixels in [0, 1]:
   ``Dropout(0.5)``.
 * ``Linear(1)`` and a sigmoid.
 
-The module's :meth:`SeedCNN.forward` returns the *logit* (the input of the sigmoid);
-training uses ``binary_cross_entropy_with_logits``, which is the seed's sigmoid +
+The module's :meth:`PaperCNN.forward` returns the *logit* (the input of the sigmoid);
+training uses ``binary_cross_entropy_with_logits``, which is the paper's sigmoid +
 binary cross-entropy computed without the loss of precision of a saturated sigmoid.
 :class:`SigmoidHead` wraps a model so that it outputs the probability (used for export).
 
 L2 penalties follow Keras: ``λ · Σ w²`` (no factor ½) added to the mean batch loss, see
-:meth:`SeedCNN.l2_penalty`. Weights start as in Keras: Glorot-uniform kernels and zero
-biases.
+:meth:`PaperCNN.l2_penalty`. Weights start as in Keras: Glorot-uniform kernels and zero
+biases. The initial weights are drawn from the ``generator`` given to the model and the
+dropout masks from its ``dropout_generator`` (:mod:`wimpsift.models.seeded`); torch's
+global generator is neither used nor changed.
 
-Parameter count of the seed's final configuration (one conv block, stride-2 pooling) on
+Parameter count of the paper's final configuration (one conv block, stride-2 pooling) on
 a 75×75 one-channel image: conv ``3·3·1·16 + 16 = 160``; 75 → 73 after the convolution,
 73 → 36 after pooling, so the flattened size is ``36·36·16 = 20,736``; dense
 ``20,736·32 + 32 = 663,584``; output ``32 + 1 = 33``; total ``663,777``.
@@ -38,10 +40,11 @@ from torch import nn
 
 from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, bad_value
+from wimpsift.models.seeded import Dropout, conv2d, glorot_init, linear, torch_default_init
 
 
 class CNNArchitecture(WimpsiftConfig):
-    """Settings of :class:`SeedCNN` (defaults: the seed's final HitPeak model)."""
+    """Settings of :class:`PaperCNN` (defaults: the paper's final HitPeak model)."""
 
     n_conv_layers: int = Field(1, ge=1, le=3)
     n_filters: int = Field(16, ge=1)
@@ -72,10 +75,17 @@ def conv_output_hw(height: int, width: int, arch: CNNArchitecture) -> tuple[int,
     return h, w
 
 
-class SeedCNN(nn.Module):
-    """The seed's CNN for one image kind; ``forward`` returns logits of shape (N,)."""
+class PaperCNN(nn.Module):
+    """The paper's CNN for one image kind; ``forward`` returns logits of shape (N,).
 
-    def __init__(self, input_shape: Sequence[int], arch: CNNArchitecture | None = None) -> None:
+    ``generator`` draws the initial weights; ``dropout_generator`` the dropout masks
+    (it must live on the device the model runs on). Either defaults to a CPU generator
+    seeded with 0.
+    """
+
+    def __init__(self, input_shape: Sequence[int], arch: CNNArchitecture | None = None,
+                 generator: torch.Generator | None = None,
+                 dropout_generator: torch.Generator | None = None) -> None:
         super().__init__()
         arch = arch or CNNArchitecture()
         shape = tuple(int(s) for s in input_shape)
@@ -86,7 +96,7 @@ class SeedCNN(nn.Module):
         channels, height, width = shape
         blocks: list[nn.Module] = []
         for _ in range(arch.n_conv_layers):
-            conv = nn.Conv2d(channels, arch.n_filters, arch.kernel_size, stride=1, padding=0)
+            conv = conv2d(channels, arch.n_filters, arch.kernel_size, stride=1, padding=0)
             blocks += [
                 conv,
                 nn.LeakyReLU(arch.leaky_alpha),
@@ -94,23 +104,34 @@ class SeedCNN(nn.Module):
             ]
             channels = arch.n_filters
         h, w = conv_output_hw(height, width, arch)
-        self.features = nn.Sequential(*blocks, nn.Dropout(arch.conv_dropout), nn.Flatten())
-        self.dense = nn.Linear(channels * h * w, arch.dense_units)
+        dropout_generator = (dropout_generator if dropout_generator is not None
+                             else torch.Generator().manual_seed(0))
+        self.features = nn.Sequential(*blocks, Dropout(arch.conv_dropout, dropout_generator),
+                                      nn.Flatten())
+        self.dense = linear(channels * h * w, arch.dense_units)
         self.head = nn.Sequential(
-            nn.LeakyReLU(arch.leaky_alpha), nn.Dropout(arch.dense_dropout)
+            nn.LeakyReLU(arch.leaky_alpha), Dropout(arch.dense_dropout, dropout_generator)
         )
-        self.output = nn.Linear(arch.dense_units, 1)
-        if arch.init == "keras":
-            self._keras_init()
+        self.output = linear(arch.dense_units, 1)
+        init = glorot_init if arch.init == "keras" else torch_default_init
+        generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        for layer in [*self.convs, self.dense, self.output]:
+            init(layer, generator)
 
     @property
     def convs(self) -> list[nn.Conv2d]:
         return [m for m in self.features if isinstance(m, nn.Conv2d)]
 
-    def _keras_init(self) -> None:
-        for layer in [*self.convs, self.dense, self.output]:
-            nn.init.xavier_uniform_(layer.weight)
-            nn.init.zeros_(layer.bias)
+    @property
+    def dropout_generator(self) -> torch.Generator:
+        """The generator of the dropout masks (shared by both dropout layers)."""
+        return self.head[1].generator
+
+    @dropout_generator.setter
+    def dropout_generator(self, generator: torch.Generator) -> None:
+        for module in self.modules():
+            if isinstance(module, Dropout):
+                module.generator = generator
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.head(self.dense(self.features(x)))

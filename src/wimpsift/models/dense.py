@@ -1,14 +1,14 @@
-"""Dense (fully connected) discriminant on event variables, the LUX seed's network.
+"""Dense (fully connected) discriminant on event variables, the LUX paper's network.
 
-Default topology 4-10-3-1 (Sec. III A of the LUX machine-learning seed): four input
+Default topology 4-10-3-1 (Sec. III A of the LUX machine-learning paper): four input
 variables, hidden layers of 10 and 3 nodes, one sigmoid output f(x) in [0, 1] (1:
 signal-like). A fifth input (S1 prompt fraction) gives 5-10-3-1 with the hidden
-layers unchanged, as in the seed's Sec. IV D.
+layers unchanged, as in the paper's Sec. IV D.
 
 Inputs are named by event-table column (units in the name). A name ``log10_<column>``
 means the base-10 logarithm of that column. Presets:
 
-- ``corrected``: r_cm, z_cm, cs1_pe, log10_cs2_pe (the seed's default)
+- ``corrected``: r_cm, z_cm, cs1_pe, log10_cs2_pe (the paper's default)
 - ``raw``: r_cm, z_cm, s1_area_pe, log10_s2_area_pe (Sec. IV C, no position corrections)
 - ``corrected_pf`` / ``raw_pf``: the same plus s1_prompt_fraction (Sec. IV D)
 
@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from wimpsift.errors import ConfigError, DataError
+from wimpsift.models.seeded import linear, torch_default_init
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "energy_kev", "x_true_cm", "y_true_cm", "z_true_cm", "n_photons", "n_electrons",
@@ -103,11 +104,12 @@ class DenseDiscriminantNet(nn.Module):
     """Fully connected network n_inputs-hidden...-1 with stored input standardisation.
 
     ``forward`` takes raw (unstandardised) inputs and returns the logit; ``predict``
-    returns f(x) = sigmoid(logit) in [0, 1].
+    returns f(x) = sigmoid(logit) in [0, 1]. ``generator`` draws the initial weights
+    (default: a generator seeded with 0); torch's global generator is not used.
     """
 
     def __init__(self, n_inputs: int, hidden: Sequence[int] = (10, 3),
-                 activation: str = "tanh") -> None:
+                 activation: str = "tanh", generator: torch.Generator | None = None) -> None:
         super().__init__()
         if not isinstance(n_inputs, int) or n_inputs < 1:
             raise ConfigError(f"n_inputs: got {n_inputs!r}, expected a positive integer")
@@ -122,12 +124,13 @@ class DenseDiscriminantNet(nn.Module):
         layers: list[nn.Module] = []
         width = n_inputs
         for h in self.hidden:
-            layers += [nn.Linear(width, h), ACTIVATIONS[activation]()]
+            layers += [linear(width, h), ACTIVATIONS[activation]()]
             width = h
-        layers.append(nn.Linear(width, 1))
+        layers.append(linear(width, 1))
         self.layers = nn.Sequential(*layers)
         self.register_buffer("input_mean", torch.zeros(n_inputs, dtype=torch.float64))
         self.register_buffer("input_scale", torch.ones(n_inputs, dtype=torch.float64))
+        self.initialise(generator if generator is not None else torch.Generator().manual_seed(0))
 
     @property
     def topology(self) -> str:
@@ -158,9 +161,7 @@ class DenseDiscriminantNet(nn.Module):
         biases in ±1/sqrt(fan_in)), from ``generator``, not torch's global one."""
         for layer in self.layers:
             if isinstance(layer, nn.Linear):
-                nn.init.kaiming_uniform_(layer.weight, a=5 ** 0.5, generator=generator)
-                bound = 1.0 / layer.in_features ** 0.5
-                nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+                torch_default_init(layer, generator)
         return self
 
     @torch.no_grad()

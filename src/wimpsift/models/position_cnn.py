@@ -18,6 +18,8 @@ the number of gradient steps on enough events, not by the raster — see
 ``[Conv2d(3×3, padding 1), ReLU] × 2 → MaxPool(2) → Conv2d(3×3, padding 1), ReLU →
 MaxPool(2) → Flatten → Linear(dense_units), ReLU → Linear(2)``.
 The output is (x, y) in units of the TPC radius; :class:`PositionCNN` stores the radius.
+Initial weights are torch's default ones, drawn from a ``torch.Generator``
+(:mod:`wimpsift.models.seeded`), not from torch's global generator.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pydantic import Field
 from torch import nn
 
 from wimpsift.config import WimpsiftConfig
+from wimpsift.models.seeded import conv2d, linear, torch_default_init
 
 
 class PositionCNNArchitecture(WimpsiftConfig):
@@ -39,26 +42,33 @@ class PositionCNNArchitecture(WimpsiftConfig):
 
 
 class PositionCNN(nn.Module):
-    """Top-array S2 raster (N, 3, S, S) → (N, 2) position in units of the TPC radius."""
+    """Top-array S2 raster (N, 3, S, S) → (N, 2) position in units of the TPC radius.
 
-    def __init__(self, arch: PositionCNNArchitecture | None = None) -> None:
+    ``generator`` draws the initial weights (default: a generator seeded with 0)."""
+
+    def __init__(self, arch: PositionCNNArchitecture | None = None,
+                 generator: torch.Generator | None = None) -> None:
         super().__init__()
         arch = arch or PositionCNNArchitecture()
         self.arch = arch
         f = arch.n_filters
         self.features = nn.Sequential(
-            nn.Conv2d(3, f, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(f, f, 3, padding=1), nn.ReLU(),
+            conv2d(3, f, 3, padding=1), nn.ReLU(),
+            conv2d(f, f, 3, padding=1), nn.ReLU(),
             nn.MaxPool2d(2),
-            nn.Conv2d(f, 2 * f, 3, padding=1), nn.ReLU(),
+            conv2d(f, 2 * f, 3, padding=1), nn.ReLU(),
             nn.MaxPool2d(2),
             nn.Flatten(),
         )
         side = arch.grid_pixels // 4
         self.head = nn.Sequential(
-            nn.Linear(2 * f * side * side, arch.dense_units), nn.ReLU(),
-            nn.Linear(arch.dense_units, 2),
+            linear(2 * f * side * side, arch.dense_units), nn.ReLU(),
+            linear(arch.dense_units, 2),
         )
+        generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        for layer in self.modules():
+            if isinstance(layer, nn.Conv2d | nn.Linear):
+                torch_default_init(layer, generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

@@ -1,6 +1,6 @@
 """Uniform (CDF) transform g(f) of a discriminant output, fitted on a balanced test set.
 
-LUX machine-learning seed, Sec. III: the network output f(x) piles up near 0 and 1,
+LUX machine-learning paper, Sec. III: the network output f(x) piles up near 0 and 1,
 so it is mapped through the cumulative distribution function of a test set made of
 equal parts signal and background, g(f) = CDF(f), with linear interpolation between
 the test values. On a balanced sample g(f) is then uniform in [0, 1], and binned

@@ -1,8 +1,11 @@
-"""Run one function per WIMP mass: in process, or on a local Dask cluster bound to
-127.0.0.1; finished masses are cached as JSON so a stopped run resumes.
+"""Run one function per WIMP mass on the package's executor, each finished mass kept in
+the lineage cache so a stopped run resumes.
 
-This is the one place the mass loops of ``sensitivity`` and ``reinterpret`` fan out;
-it is meant to be replaced by the package's executor when that exists.
+This is the one place the mass loops of ``sensitivity`` and ``reinterpret`` fan out.
+The work runs on :class:`wimpsift.execution.Executor` (in process, or a local Dask
+cluster bound to 127.0.0.1 when ``workers > 1``); each mass's result is an entry of
+:class:`wimpsift.cache.Cache` under ``cache_root``, keyed by the stage, its version, the
+validated configuration and the mass.
 """
 
 from __future__ import annotations
@@ -12,53 +15,37 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from wimpsift.provenance import write_json
+from wimpsift.cache import Cache
+from wimpsift.execution import Executor, Task, execution_config
+from wimpsift.provenance import _jsonable
 
 
 def map_masses(
     func: Callable[..., dict[str, Any]],
     masses: Sequence[float],
     kwargs: dict[str, Any],
-    cache_dir: Path | None = None,
+    cache_root: Path | None = None,
     workers: int = 1,
     progress: bool = True,
     desc: str = "masses",
+    *,
+    stage: str = "masses",
+    stage_version: int = 1,
+    config: Any = None,
 ) -> list[dict[str, Any]]:
-    """``[func(mass, **kwargs) for mass in masses]``, results cached as ``mass_<m>.json``."""
-    from tqdm.auto import tqdm
-
-    results: dict[float, dict[str, Any]] = {}
-    todo = []
-    for mass in masses:
-        path = None if cache_dir is None else cache_dir / f"mass_{mass:g}.json"
-        if path is not None and path.is_file():
-            results[mass] = json.loads(path.read_text())
-        else:
-            todo.append((mass, path))
-    bar = tqdm(total=len(masses), initial=len(results), disable=not progress, desc=desc, unit="mass")
-
-    def done(mass: float, path: Path | None, result: dict[str, Any]) -> None:
-        results[mass] = result
-        if path is not None:
-            write_json(path, result)
-        bar.update(1)
-
-    try:
-        if cache_dir is not None:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-        if workers <= 1 or len(todo) <= 1:
-            for mass, path in todo:
-                done(mass, path, func(mass, **kwargs))
-        else:
-            from dask.distributed import Client, as_completed
-
-            from wimpsift.execution import local_cluster  # every service on 127.0.0.1
-
-            with local_cluster(min(workers, len(todo))) as cluster, Client(cluster) as client:
-                futures = {client.submit(func, mass, **kwargs, pure=False): (mass, path)
-                           for mass, path in todo}
-                for future in as_completed(futures):
-                    done(*futures[future], future.result())
-    finally:
-        bar.close()
-    return [results[m] for m in masses]
+    """``[func(mass, **kwargs) for mass in masses]``; with ``cache_root``, each result is
+    cached under the lineage of (``stage``, ``stage_version``, ``config``, mass)."""
+    cache = None if cache_root is None else Cache(cache_root)
+    tasks = {
+        float(mass): Task(func, (mass,), kwargs,
+                          None if cache is None else
+                          cache.entry(stage, stage_version, {"config": config,
+                                                             "mass_gev": float(mass)}))
+        for mass in masses
+    }
+    execution = execution_config(parallel=workers > 1 and len(masses) > 1,
+                                 n_workers=max(1, min(workers, len(masses))), progress=progress)
+    with Executor(execution) as executor:
+        results = dict(executor.run(tasks, desc))
+    # as the cache gives them back (JSON, sorted keys), so a resumed run writes the same bytes
+    return [json.loads(json.dumps(_jsonable(results[float(m)]), sort_keys=True)) for m in masses]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from wimpsift.errors import ConfigError
-from wimpsift.provenance import atomic_path, config_hash, provenance, write_json
+from wimpsift.provenance import atomic_path, provenance, write_json
 from wimpsift.stats.reinterpret import EXPERIMENTS, ReinterpretConfig, check_mass, limits_for_mass
 
 STAGE_VERSION = 1
@@ -42,9 +42,10 @@ def run_reinterpret(
         if out.exists() and not out.is_dir():
             raise ConfigError(f"--output: {str(out)!r} exists and is not a directory")
         out.mkdir(parents=True, exist_ok=True)
-        cache = out / ".cache" / config_hash({"version": STAGE_VERSION, "config": config})
+        cache = out / ".cache"
     rows = map_masses(limits_for_mass, masses, {"config": config}, cache, workers, progress,
-                      desc=f"reinterpret {config.experiment}")
+                      desc=f"reinterpret {config.experiment}", stage="reinterpret.mass",
+                      stage_version=STAGE_VERSION, config=config)
     experiment = EXPERIMENTS[config.experiment]
     payload: dict[str, Any] = {
         "experiment": config.experiment,

@@ -3,8 +3,8 @@
 Stages (each writes under the output directory ``DIR``):
 
 1. ``images``: training and independent test image sets (WIMP signal, ER background),
-   built by :func:`wimpsift.images.dataset.build_image_dataset` into
-   ``DIR/data/{train,test}.h5`` (different seeds, so the test events are new);
+   built by :func:`wimpsift.images.dataset.cached_image_dataset` into the lineage cache
+   under ``DIR/data/`` (different seeds, so the test events are new);
 2. ``search``: the cross-validated grid search of :mod:`wimpsift.training.grid_search`
    on the ``search_kind`` images (HitPeak, as in the seed), cached under
    ``DIR/search/`` so an interrupted run resumes;
@@ -22,8 +22,9 @@ events, the full grid). ``quick`` (a few thousand events, a reduced grid and few
 epochs; the report says so) fits in 20 minutes on two cores.
 
 ``images="synthetic"`` replaces stage 1 by toy images drawn in process from a toy
-event table. It exists to test the plumbing without the waveform simulation; its
-numbers mean nothing physically and the report says so in its title.
+event table (:mod:`wimpsift.images.synthetic`). It exists to test the plumbing without
+the waveform simulation; its numbers mean nothing physically and the report says so in
+its title.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ from pydantic import Field, ValidationError
 from sklearn.model_selection import train_test_split
 
 from wimpsift.config import WimpsiftConfig
-from wimpsift.errors import ConfigError, DataError
+from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
+from wimpsift.images.synthetic import synthetic_image_sets
+from wimpsift.io.cnn_model import save_cnn
 from wimpsift.metrics.classification import (
     background_rejection_at_acceptance,
     classification_metrics,
@@ -53,7 +56,7 @@ from wimpsift.plots.grid_search import plot_layer_heatmaps, plot_stage_curves
 from wimpsift.provenance import provenance, write_json
 from wimpsift.seeding import int_seed
 from wimpsift.training.baselines import EventVariableMLP, NRBandMedianSelection
-from wimpsift.training.cnn_estimator import CNNClassifier, save_cnn, validation_problems
+from wimpsift.training.cnn_estimator import CNNClassifier
 from wimpsift.training.grid_search import (
     GridSearchConfig,
     grid_config,
@@ -113,7 +116,7 @@ def make_config(scale: str = "quick", **overrides: Any) -> ReproduceCNNConfig:
     try:
         cfg = ReproduceCNNConfig(**settings)
     except ValidationError as err:
-        raise ConfigError(f"reproduce cnn: {validation_problems(err)}") from err
+        raise ConfigError(f"reproduce cnn: {validation_message(err)}") from err
     if cfg.search_kind not in cfg.kinds:
         raise ConfigError(
             f"search_kind: got {cfg.search_kind!r}, expected one of kinds {cfg.kinds}"
@@ -143,55 +146,18 @@ def wimpsift_image_sets(cfg: ReproduceCNNConfig, data_dir: Path, split: str,
                         events_per_class: int, seed: int) -> ImageSets:
     """Build (or resume) one image data set with the images API and load every kind."""
     try:
-        from wimpsift.images.dataset import build_image_dataset, load_images
+        from wimpsift.images.dataset import cached_image_dataset, load_images
     except ImportError as err:
         raise ConfigError(
-            "images: wimpsift.images.dataset.build_image_dataset is not available in this "
+            "images: wimpsift.images.dataset.cached_image_dataset is not available in this "
             f"installation ({err}); use images='synthetic' to test the rest of the pipeline"
         ) from err
-    path = build_image_dataset(
-        data_dir / f"{split}.h5", cfg.detector, signal=cfg.signal, background=cfg.background,
+    path = cached_image_dataset(  # the split is in the seed, hence in the cache key
+        data_dir, cfg.detector, signal=cfg.signal, background=cfg.background,
         events_per_class=events_per_class, kinds=tuple(cfg.kinds), seed=seed,
         progress=cfg.progress,
     )
     return {kind: load_images(path, kind) for kind in cfg.kinds}
-
-
-def synthetic_image_sets(cfg: ReproduceCNNConfig, events_per_class: int, seed: int,
-                         shapes: dict[str, tuple[int, int]] | None = None) -> ImageSets:
-    """Toy images for plumbing tests only: NOT a physics simulation.
-
-    A toy event table (cS1 uniform, log10(cS2/cS1) from two overlapping Gaussian bands,
-    NR lower; uniform positions) and, per kind, a blob whose brightness and position
-    encode cS1, cS2 and (x, y) plus pixel noise.
-    """
-    shapes = shapes or {"hit": (50, 100), "peak": (50, 100), "hitpeak": (75, 75)}
-    rng = np.random.default_rng(seed)
-    n = 2 * events_per_class
-    y = np.repeat([1, 0], events_per_class)
-    cs1 = rng.uniform(3, 70, n)
-    band = np.where(y == 1, 1.9, 2.25) - 0.35 * np.log10(cs1 / 10) + rng.normal(0, 0.12, n)
-    r = 36 * np.sqrt(rng.random(n))
-    phi = rng.uniform(0, 2 * np.pi, n)
-    table = pd.DataFrame({
-        "event_id": np.arange(n), "source": np.where(y == 1, "wimp", "er"),
-        "recoil_type": np.where(y == 1, "nr", "er"), "cs1_pe": cs1,
-        "cs2_pe": cs1 * 10 ** band, "s1_area_pe": cs1, "s2_area_pe": cs1 * 10 ** band,
-        "x_cm": r * np.cos(phi), "y_cm": r * np.sin(phi), "r_cm": r,
-        "z_cm": rng.uniform(-90, -5, n),
-    })
-    out: ImageSets = {}
-    for kind in cfg.kinds:
-        h, w = shapes[kind]
-        yy, xx = np.mgrid[0:h, 0:w]
-        img = rng.normal(0.1, 0.03, (n, h, w)).astype(np.float32)
-        cx = (0.5 + table["x_cm"].to_numpy() / 100) * w
-        cy = (0.5 + table["y_cm"].to_numpy() / 100) * h
-        amp = 0.3 + 0.2 * (band - 1.5)
-        for i in range(n):
-            img[i] += amp[i] * np.exp(-((xx - cx[i]) ** 2 + (yy - cy[i]) ** 2) / 20.0)
-        out[kind] = (np.clip(img, 0, 1), y.copy(), table.copy())
-    return out
 
 
 # --------------------------------------------------------------------------- stages
@@ -286,8 +252,8 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     # independent children of the run's seed for the training and test images
     train_seed, test_seed = int_seed(cfg.seed, "images", "train"), int_seed(cfg.seed, "images", "test")
     if cfg.images == "synthetic":
-        train = synthetic_image_sets(cfg, cfg.train_events_per_class, train_seed)
-        test = synthetic_image_sets(cfg, cfg.test_events_per_class, test_seed)
+        train = synthetic_image_sets(cfg.kinds, cfg.train_events_per_class, train_seed)
+        test = synthetic_image_sets(cfg.kinds, cfg.test_events_per_class, test_seed)
     else:
         train = wimpsift_image_sets(cfg, out / "data", "train", cfg.train_events_per_class,
                                     train_seed)

@@ -1,10 +1,10 @@
-"""``wimpsift reproduce lux``: the LUX machine-learning seed end to end.
+"""``wimpsift reproduce lux``: the LUX machine-learning paper end to end.
 
 samples (signal per mass, every LUX background, weighted by expected rates)
 → dense networks per mass with sequential transfer learning and mutual-information
-completion checks (independent training beside it, seed Figs. 1–2)
+completion checks (independent training beside it, paper Figs. 1–2)
 → uniform transform → 1-D binned profile-likelihood limits and the traditional
-f(r, z) × f(cS1, log10 cS2) analysis on the same events and toys, timed by the seed's
+f(r, z) × f(cS1, log10 cS2) analysis on the same events and toys, timed by the paper's
 Table I stages (Figs. 6–8) → studies (first principal component, raw vs corrected
 inputs, prompt fraction, 2-D projections, Fig. 4) → ``report.html`` and
 ``metrics.json``.
@@ -46,7 +46,7 @@ SCALES: dict[str, dict[str, Any]] = {
     "quick": {"masses_gev": [10.0, 30.0, 100.0, 1000.0], "n_signal": 3000, "n_background": 3000,
               "n_toys": 300, "n_background_toys": 300, "grid_points": 12, "n_pseudo_experiments": 300,
               "pf_masses_gev": [50.0], "pf_events": 1500},
-    # paper: the seed's 22 masses, 10,000 events per source and 2,000 toys
+    # paper: the paper's 22 masses, 10,000 events per source and 2,000 toys
     "paper": {"masses_gev": [3.5, 4, 5, 7, 10, 13, 15, 17, 19, 21, 24, 27, 30, 33, 37, 40, 50, 60, 75,
                              100, 300, 1000], "n_signal": 10000, "n_background": 10000,
               "n_toys": 2000, "n_background_toys": 2000, "grid_points": 20, "n_pseudo_experiments": 1000,
@@ -270,11 +270,11 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
 
 STUDY_CAPTIONS = {
     "pca": "Background leakage at 50 % signal efficiency of the first principal component and of the "
-           "network, and their ratio, against WIMP mass (seed Sec. III: PCA more than 10× worse)",
+           "network, and their ratio, against WIMP mass (paper Sec. III: PCA more than 10× worse)",
     "raw_vs_corrected": "Leakage, MI ratio and AUC with raw against position-corrected S1 and S2 inputs "
-                        "(the seed compares the limits, Fig. 7)",
+                        "(the paper compares the limits, Fig. 7)",
     "prompt_fraction": "Leakage, MI ratio and AUC with and without the S1 prompt fraction as an input "
-                       "(the seed compares the limits, Fig. 8)",
+                       "(the paper compares the limits, Fig. 8)",
 }
 
 
@@ -284,23 +284,23 @@ def _figures(out: Path) -> list[dict[str, str]]:
         {"src": "limits_vs_mass.png",
          "caption": "Median expected 90 % CL limits with ±1σ and ±2σ bands (network analysis) and limits "
                     "on one background-only pseudo-data set for the network (1-D) and traditional (4-D) "
-                    "analyses; bottom: ratio to the network analysis (seed Fig. 6)."},
+                    "analyses; bottom: ratio to the network analysis (paper Fig. 6)."},
         {"src": "limits_published.png",
-         "caption": "Our limits beside the published LUX limits drawn from shipped data files (seed Fig. 6 "
+         "caption": "Our limits beside the published LUX limits drawn from shipped data files (paper Fig. 6 "
                     "draws the original analysis of the same data); the published curves assume the "
                     "pre-2021 halo (v0 = 220 km/s), ours v0 = 238 km/s."},
         {"src": "auc_vs_epoch.png",
          "caption": "Test AUC against cumulative training epoch, sequential transfer learning across masses "
-                    "and independent training per mass (seed Fig. 1)."},
+                    "and independent training per mass (paper Fig. 1)."},
         {"src": "mi_vs_mass.png",
          "caption": "Mutual information of the input variables and of the network output against WIMP mass "
-                    "(seed Fig. 2)."},
+                    "(paper Fig. 2)."},
     ]
     for path in sorted((out / "studies").glob("*.png")) if (out / "studies").is_dir() else []:
         caption = STUDY_CAPTIONS.get(path.stem)
         if caption is None and path.stem.startswith("projections_"):
             caption = (f"Network output over (cS1, log10 cS2) and (r², z) for background and "
-                       f"{path.stem.removeprefix('projections_')} WIMP events (seed Fig. 4)")
+                       f"{path.stem.removeprefix('projections_')} WIMP events (paper Fig. 4)")
         figures.append({"src": f"studies/{path.name}", "caption": caption or path.stem})
     return [f for f in figures if (out / f["src"]).is_file()]
 

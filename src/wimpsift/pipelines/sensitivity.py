@@ -235,19 +235,19 @@ def run_sensitivity(
 ) -> dict[str, Any]:
     """Limits for every mass into ``output``; returns the JSON payload."""
     from wimpsift.pipelines.masses import map_masses
-    from wimpsift.provenance import atomic_path, config_hash, provenance, write_json
+    from wimpsift.provenance import atomic_path, provenance, write_json
 
     masses = check_masses(masses)
     out = Path(output)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--output: {str(out)!r} exists and is not a directory")
     out.mkdir(parents=True, exist_ok=True)
-    cache = out / "cache" / "samples"
+    cache = out / "cache"  # one lineage cache: samples and finished masses
     samples = _samples(config, cache)
     samples.background()  # simulate the backgrounds once, before masses fan out
-    done = out / "cache" / "masses" / config_hash({"version": STAGE_VERSION, "config": config})
-    rows = map_masses(sensitivity_for_mass, masses, {"config": config, "cache": str(cache)}, done,
-                      workers, progress, desc=f"sensitivity {config.detector}")
+    rows = map_masses(sensitivity_for_mass, masses, {"config": config, "cache": str(cache)},
+                      cache, workers, progress, desc=f"sensitivity {config.detector}",
+                      stage="sensitivity.mass", stage_version=STAGE_VERSION, config=config)
     payload = {"detector": config.detector, "analysis": config.analysis, "limits": rows,
                "provenance": provenance({"sensitivity": config, "masses": masses}, config.seed,
                                         "sensitivity")}

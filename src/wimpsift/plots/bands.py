@@ -1,4 +1,4 @@
-"""cS1 against log10(cS2/cS1) for ER and WIMP events with band medians (CNN seed Fig. 2)."""
+"""cS1 against log10(cS2/cS1) for ER and WIMP events with band medians (CNN paper Fig. 2)."""
 
 from __future__ import annotations
 

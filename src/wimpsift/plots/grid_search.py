@@ -20,7 +20,7 @@ LAYERS_STAGE = "layers_batch_epochs"
 
 def plot_layer_heatmaps(result: GridSearchResult, directory: str | Path) -> list[Path]:
     """One heatmap per number of conv layers: batch size × epochs, mean CV score
-    annotated with its std (the seed's Figs. 9-11). Returns the written paths."""
+    annotated with its std (the paper's Figs. 9-11). Returns the written paths."""
     plt = _pyplot()
     rows = result.rows(LAYERS_STAGE)
     paths = []
@@ -56,7 +56,7 @@ def plot_layer_heatmaps(result: GridSearchResult, directory: str | Path) -> list
 
 def plot_stage_curves(result: GridSearchResult, stage: str, path: str | Path) -> Path:
     """Cross-validated precision and recall against epoch for each value of the stage's
-    parameter (the seed's Figs. 12-13)."""
+    parameter (the paper's Figs. 12-13)."""
     plt = _pyplot()
     param = "leaky_alpha" if stage == "alpha" else "learning_rate"
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))

@@ -86,7 +86,7 @@ def plot_limits_beside_published(
     path: str | Path,
     title: str = "90 % CL upper limits, spin-independent",
 ) -> Path:
-    """The LUX reproduction (seed Fig. 6 with the experiment's own result drawn in):
+    """The LUX reproduction (paper Fig. 6 with the experiment's own result drawn in):
     ``per_mass``: ``{mass: {"expected_limit_network_cm2", ...}}`` as in the LUX metrics;
     ``published``: curves as above."""
     plt = pyplot()

@@ -22,8 +22,8 @@ STAGES = {"layers_batch_epochs": "1: layers, batch, epochs", "alpha": "2: LeakyR
           "learning_rate": "3: learning rate"}
 
 
-def _seed_value(kind: str, key: str) -> float | None:
-    seed = paper_numbers()["cnn_seed"]
+def _paper_value(kind: str, key: str) -> float | None:
+    seed = paper_numbers()["cnn_paper"]
     value = seed["table_iv"].get(kind, {}).get(key)
     if value is None and kind == "hitpeak":
         value = {"precision": seed["headline"]["hitpeak_precision"],
@@ -42,7 +42,7 @@ def cnn_context(metrics: dict[str, Any], figures: list[dict[str, str]], grid: di
     prov = metrics["provenance"]
     cfg = prov["config"]
     kinds = [k for k in ("hit", "peak", "hitpeak") if k in metrics]
-    seed = paper_numbers()["cnn_seed"]
+    seed = paper_numbers()["cnn_paper"]
 
     columns = ["Metric (test set)"]
     for kind in kinds:
@@ -51,13 +51,13 @@ def cnn_context(metrics: dict[str, Any], figures: list[dict[str, str]], grid: di
     for key, label in METRICS:
         row: list[Any] = [label]
         for kind in kinds:
-            row += [fixed(metrics[kind][key]), fixed(_seed_value(kind, key))]
+            row += [fixed(metrics[kind][key]), fixed(_paper_value(kind, key))]
         rows.append(row)
     row = ["ER rejection at 50 % WIMP acceptance"]
     for kind in kinds:
         m = metrics[kind]
         row += [pct_pm(m["er_rejection_at_50pct"], m["er_rejection_at_50pct_error"]),
-                pct(_seed_value(kind, "er_rejection_at_50pct"))]
+                pct(_paper_value(kind, "er_rejection_at_50pct"))]
     rows.append(row)
     table_iv = table("Our test-set results beside the seed's Table IV", columns, rows)
 

@@ -64,7 +64,7 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
         sim_cfg = rates["provenance"]["config"]["simulation"]
         signal_model = (sim_cfg["detector"], sim_cfg["wimp_mass_gev"], sim_cfg["sigma_cm2"])
         if signal_model == ("xenon1t_sr0", 500.0, 1e-45):
-            seed["wimp"] = papers["cnn_seed"]["table_i"]["wimp"]
+            seed["wimp"] = papers["cnn_paper"]["table_i"]["wimp"]
         expected = rates["expected_events"]
         rows = [
             [SOURCE_LABELS.get(s, s), num(v), pct(rates["efficiency"][s], 1), num(seed.get(s))]
@@ -126,7 +126,7 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
 
     cnn = run.get("cnn")
     if cnn:
-        head = papers["cnn_seed"]["headline"]
+        head = papers["cnn_paper"]["headline"]
         s = cnn["baselines"]["standard_selection"]
         if "hitpeak" in cnn:
             hp = cnn["hitpeak"]
@@ -144,7 +144,7 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                     "CNN",
                     "HitPeak accuracy (test set)",
                     fixed(hp["accuracy"]),
-                    fixed(papers["cnn_seed"]["table_iv"]["hitpeak"]["accuracy"]),
+                    fixed(papers["cnn_paper"]["table_iv"]["hitpeak"]["accuracy"]),
                     "CNN seed Table IV",
                 ]
             )
@@ -206,7 +206,7 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
 
     lux = run.get("lux")
     if lux:
-        seed = papers["lux_seed"]["table_i"]
+        seed = papers["lux_paper"]["table_i"]
         headline.append(
             [
                 "LUX",

@@ -8,10 +8,10 @@ from typing import Any
 from wimpsift.papers import limit_at, paper_numbers
 from wimpsift.reports import write_page
 from wimpsift.reports.format import MISSING, fixed, num, pm, sci, seconds, table, times
-from wimpsift.stats.timing import SEED_STAGE_KEYS
+from wimpsift.stats.timing import PAPER_STAGE_KEYS
 
 #: our stage -> its key in the seed's Table I (papers.toml), the same map the timing table uses
-STAGES = [*SEED_STAGE_KEYS.items(), ("total", "total")]
+STAGES = [*PAPER_STAGE_KEYS.items(), ("total", "total")]
 STAGE_LABELS = {"workspace_creation": "Workspace creation", "toy_generation": "Toy generation",
                 "hypothesis_testing": "Hypothesis testing", "training": "Network training",
                 "total": "Total"}
@@ -122,7 +122,7 @@ def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
     (``[{"src", "caption"}]``) and the published curves drawn (``[{"label", "source"}]``)."""
     prov = metrics["provenance"]
     cfg = prov["config"]
-    seed = paper_numbers()["lux_seed"]["table_i"]
+    seed = paper_numbers()["lux_paper"]["table_i"]
 
     published = published or []
     limit_rows = []

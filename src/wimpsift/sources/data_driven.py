@@ -1,4 +1,4 @@
-"""Data-driven backgrounds of the CNN seed's Table I, as documented parametric models.
+"""Data-driven backgrounds of the CNN paper's Table I, as documented parametric models.
 
 In the experiments these are modelled from side-band data; here each is a physical
 caricature whose *count* in the analysis window is the published one, scaled with

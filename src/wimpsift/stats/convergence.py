@@ -1,6 +1,6 @@
 """Convergence in simulated events: median expected limit against template statistics.
 
-The seed's first motivation for the network analysis is that it needs fewer simulated
+The paper's first motivation for the network analysis is that it needs fewer simulated
 events. :func:`convergence_study` measures it for both analyses of
 :mod:`wimpsift.stats.comparison`: for each size ``n`` (events per source, signal and
 every background), the first ``n`` events of each source are taken from one large

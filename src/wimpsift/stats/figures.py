@@ -1,4 +1,4 @@
-"""Figures of limits against WIMP mass (the seed's Fig. 6) and ratios between analyses
+"""Figures of limits against WIMP mass (the paper's Fig. 6) and ratios between analyses
 (its Figs. 7 and 8): cross-sections in cm², masses in GeV/c²."""
 
 from __future__ import annotations

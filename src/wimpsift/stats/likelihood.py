@@ -55,7 +55,7 @@ class LikelihoodConfig(StatsConfig):
     """Constraints of the likelihood.
 
     ``background_rel_uncertainty`` is one relative Gaussian width for every background
-    or a ``{name: width}`` mapping (the seed's 2013 reproduction uses one combined
+    or a ``{name: width}`` mapping (the paper's 2013 reproduction uses one combined
     background with ``sigma = mu``, i.e. width 1.0; its Sec. IV C uses 0.25 for the
     non-wall and 0.5 for the wall backgrounds).
     """

@@ -231,7 +231,7 @@ class TemplateSet:
         return np.where(total > 0, np.nan_to_num(delta, nan=0.0, posinf=0.0), 0.0)
 
     def combined(self, name: str = "background") -> TemplateSet:
-        """One background component, the sum of all (the seed's broad combined option)."""
+        """One background component, the sum of all (the paper's broad combined option)."""
         variances = None if self.background_variances is None else {
             name: sum(self.background_variances.values())}
         return TemplateSet(

@@ -1,4 +1,4 @@
-"""Time spent per analysis stage, broken down as in Table I of the LUX ML seed.
+"""Time spent per analysis stage, broken down as in Table I of the LUX ML paper.
 
 Stages: ``workspace_creation`` (templates and likelihood), ``toy_generation``,
 ``hypothesis_testing`` (fits of data and toys, test statistics, limits) and
@@ -20,23 +20,23 @@ from dataclasses import dataclass, field
 
 STAGES = ("workspace_creation", "toy_generation", "hypothesis_testing", "training")
 
-#: our stage -> its column in the seed's Table I (``lux_seed.table_i`` of wimpsift/data/papers.toml)
-SEED_STAGE_KEYS = {"workspace_creation": "workspace", "toy_generation": "toys",
+#: our stage -> its column in the paper's Table I (``lux_paper.table_i`` of wimpsift/data/papers.toml)
+PAPER_STAGE_KEYS = {"workspace_creation": "workspace", "toy_generation": "toys",
                    "hypothesis_testing": "hypothesis_testing", "training": "training"}
 
 
-def seed_table_i() -> dict[str, dict[str, float]]:
-    """Seed Table I, CPU hours per signal model by our stage names (0 where the seed has
+def paper_table_i() -> dict[str, dict[str, float]]:
+    """Paper Table I, CPU hours per signal model by our stage names (0 where the paper has
     none), ``original`` (EFT analysis) and ``neural_network``, plus ``speedup`` (cpu, wall)."""
     from wimpsift.papers import paper_numbers
 
-    seed = paper_numbers()["lux_seed"]["table_i"]
+    paper = paper_numbers()["lux_paper"]["table_i"]
     table = {}
     for name, key in (("original", "traditional_hours"), ("neural_network", "network_hours")):
-        hours = seed[key]
-        table[name] = {stage: float(hours.get(column, 0.0)) for stage, column in SEED_STAGE_KEYS.items()}
+        hours = paper[key]
+        table[name] = {stage: float(hours.get(column, 0.0)) for stage, column in PAPER_STAGE_KEYS.items()}
         table[name]["total"] = float(hours["total"])
-    table["speedup"] = {"cpu": float(seed["speedup_cpu"]), "wall": float(seed["speedup_wall"])}
+    table["speedup"] = {"cpu": float(paper["speedup_cpu"]), "wall": float(paper["speedup_wall"])}
     return table
 
 
@@ -106,8 +106,8 @@ def speedups(traditional: StageTimes, network: StageTimes) -> dict[str, float]:
     return out
 
 
-def format_table(traditional: StageTimes, network: StageTimes, with_seed: bool = True) -> str:
-    """Table I layout: CPU seconds per stage, both analyses, speed-up; the seed beside."""
+def format_table(traditional: StageTimes, network: StageTimes, with_paper: bool = True) -> str:
+    """Table I layout: CPU seconds per stage, both analyses, speed-up; the paper beside."""
     head = f"{'Analysis':<26}" + "".join(f"{s.replace('_', ' '):>20}" for s in STAGES) + \
         f"{'total CPU':>12}{'total wall':>12}"
     rows = [head, "-" * len(head)]
@@ -132,14 +132,14 @@ def format_table(traditional: StageTimes, network: StageTimes, with_seed: bool =
         if cached > 0:
             rows.append(f"* {label}: {cached:.3g} s of CPU time were read from the cache of an "
                         "earlier run (resumed), not measured in this one")
-    if with_seed:
+    if with_paper:
         rows.append("")
         rows.append("paper Table I (CPU hours per signal model):")
-        seed = seed_table_i()
+        paper = paper_table_i()
         for label, key in (("original EFT analysis", "original"), ("NN case", "neural_network")):
-            t = seed[key]
+            t = paper[key]
             cells = "".join(f"{t[s]:>19.3g}h" if t[s] > 0 else f"{'-':>20}" for s in STAGES)
             rows.append(f"{label:<26}{cells}{t['total']:>11.3g}h")
-        speedup = seed["speedup"]
+        speedup = paper["speedup"]
         rows.append(f"{'paper speed-up':<26}{'':>80}{speedup['cpu']:>11.3g}x{speedup['wall']:>11.3g}x")
     return "\n".join(rows)

@@ -3,7 +3,7 @@
 Two variants, both flattened into one binned likelihood on the same engine as the
 network analysis (:class:`wimpsift.stats.templates.TemplateSet`):
 
-* ``factorised`` (the LUX standard analysis of the seed, Sec. IV B): each component
+* ``factorised`` (the LUX standard analysis of the LUX paper, Sec. IV B): each component
   is ``N × f(r², z) × f(cS1, log10 cS2)``, the outer product of a position and a
   pulse-area histogram (r² bins have equal volume);
 * ``full``: one 4-D histogram of (r², z, cS1, log10 cS2), which needs far more

@@ -4,7 +4,7 @@
   cS1 the median of the NR band in ``log10(cS2/cS1)`` is estimated from *training* NR
   events (interpolated linearly between bin centres, held flat outside); an event
   passes when it lies below the median. By construction this keeps 50 % of NR events
-  and the ER rejection is the fraction of ER events above the NR median (the seed's
+  and the ER rejection is the fraction of ER events above the NR median (the paper's
   99.8 % for XENON1T). The score ``median(cS1) - log10(cS2/cS1)`` is higher for more
   NR-like events, so the same ROC/rejection code applies to it.
 * :class:`EventVariableMLP`: a small dense network on event variables (default cS1,

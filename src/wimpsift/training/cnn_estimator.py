@@ -1,10 +1,10 @@
-"""`CNNClassifier`: the seed's CNN behind a scikit-learn estimator.
+"""`CNNClassifier`: the paper's CNN behind a scikit-learn estimator.
 
 ``__init__`` only stores settings; :meth:`CNNClassifier.fit` validates the settings
 (pydantic, ``extra="forbid"``) and the data, trains with Adam on binary cross-entropy
 plus the Keras-style L2 penalties, and sets trailing-underscore attributes:
 
-``classes_``, ``input_shape_``, ``model_`` (the :class:`~wimpsift.models.cnn.SeedCNN`),
+``classes_``, ``input_shape_``, ``model_`` (the :class:`~wimpsift.models.cnn.PaperCNN`),
 ``history_`` (per-epoch loss, accuracy, precision, recall for training and, when
 ``validation_data`` is given, validation), ``checkpoints_`` (state dicts at the epochs in
 ``checkpoint_epochs``), ``best_epoch_``/``best_state_`` (best validation ``monitor``),
@@ -12,10 +12,14 @@ plus the Keras-style L2 penalties, and sets trailing-underscore attributes:
 
 Inputs: a float32 array ``(N, H, W)`` or ``(N, C, H, W)`` with pixels in [0, 1] and a
 label vector, or any ``torch.utils.data.Dataset`` whose items are ``(image, label)``.
+The input checks live in :mod:`wimpsift.training.image_inputs` (shared with the grid
+search); saving, loading and export in :mod:`wimpsift.io.cnn_model`.
 
 Reproducibility: the weights' initialisation, dropout masks and shuffling come from
-``random_state`` only (the global torch generator is forked, seeded and restored, so
-the caller's random state is untouched). On CPU the same seed gives bit-identical
+``random_state`` only, through three ``torch.Generator`` objects seeded from its
+children ``"weights"``, ``"dropout"`` and ``"shuffle"`` (:mod:`wimpsift.seeding`);
+torch's global generator is neither seeded nor used, so the caller's random state is
+untouched. On CPU the same seed gives bit-identical
 weights, and stopping at epoch *k* of a longer run gives the same weights as a run of
 *k* epochs (the random streams do not depend on the total number of epochs): this is
 what lets the grid search read every epoch of its grid from one training.
@@ -39,12 +43,8 @@ penalty.
 from __future__ import annotations
 
 import copy
-import io
-import json
 import time
-import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -56,9 +56,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError, validation_message
-from wimpsift.models.cnn import CNNArchitecture, SeedCNN, SigmoidHead, count_parameters
-from wimpsift.provenance import atomic_path, provenance, write_json
+from wimpsift.models.cnn import CNNArchitecture, PaperCNN, count_parameters
 from wimpsift.seeding import torch_generator
+from wimpsift.training.image_inputs import as_image_array, check_labels, resolve_device
 
 EpochCallback = Callable[[int, "CNNClassifier"], None]
 _HISTORY_KEYS = ("loss", "accuracy", "precision", "recall")
@@ -102,73 +102,6 @@ class CNNTrainingConfig(WimpsiftConfig):
             conv_dropout=self.conv_dropout, dense_units=self.dense_units,
             dense_dropout=self.dense_dropout, conv_l2=self.conv_l2, dense_l2=self.dense_l2,
         )
-
-
-def validation_problems(err: ValidationError) -> str:
-    return validation_message(err)
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` → CUDA when present, else CPU; anything else is used as given."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ConfigError(f"device: got {device!r}, expected 'cpu', 'cuda' or 'cuda:N'") from err
-
-
-# --------------------------------------------------------------------------- data checks
-
-
-def as_image_array(images: Any, parameter: str = "X") -> np.ndarray:
-    """Validate images and return a float32 ``(N, C, H, W)`` array with pixels in [0, 1].
-
-    Raises :class:`DataError` for mismatched shapes, non-finite or out-of-range pixels,
-    and wrong dimensionality.
-    """
-    if isinstance(images, list | tuple):
-        shapes = {np.shape(im) for im in images}
-        if len(shapes) > 1:
-            raise DataError(
-                f"{parameter}: mismatched image shapes {sorted(shapes)[:4]}; "
-                "expected every image of one kind to have the same shape"
-            )
-    try:
-        arr = np.asarray(images, dtype=np.float32)
-    except (ValueError, TypeError) as err:
-        raise DataError(f"{parameter}: cannot read images as a float32 array ({err})") from err
-    if arr.ndim == 3:
-        # reshape, not arr[:, None]: a stride-0 channel axis makes torch pick another
-        # convolution kernel, whose different rounding changes Adam's first steps
-        arr = np.ascontiguousarray(arr).reshape(arr.shape[0], 1, *arr.shape[1:])
-    if arr.ndim != 4:
-        raise DataError(
-            f"{parameter}: got an array of shape {arr.shape}, expected (N, H, W) or (N, C, H, W)"
-        )
-    if arr.shape[0] == 0:
-        raise DataError(f"{parameter}: got no images")
-    if not np.isfinite(arr).all():
-        bad = int((~np.isfinite(arr)).reshape(len(arr), -1).any(axis=1).sum())
-        raise DataError(f"{parameter}: {bad} image(s) have non-finite pixels (NaN or inf)")
-    lo, hi = float(arr.min()), float(arr.max())
-    if lo < 0.0 or hi > 1.0:
-        raise DataError(f"{parameter}: pixels span [{lo:g}, {hi:g}], expected values in [0, 1]")
-    return np.ascontiguousarray(arr)
-
-
-def check_labels(y: Any, n: int, parameter: str = "y") -> tuple[np.ndarray, np.ndarray]:
-    """Return (classes, 0/1 labels); two classes required; the larger label is positive."""
-    y = np.asarray(y)
-    if y.ndim != 1 or len(y) != n:
-        raise DataError(f"{parameter}: got shape {y.shape}, expected ({n},) (one label per image)")
-    classes = np.unique(y)
-    if len(classes) != 2:
-        raise DataError(
-            f"{parameter}: got {len(classes)} class(es) {classes.tolist()}, expected exactly 2 "
-            "(signal and background); a single-class data set cannot train a classifier"
-        )
-    return classes, (y == classes[1]).astype(np.float32)
 
 
 def _dataset_labels(dataset: Dataset) -> np.ndarray:
@@ -235,8 +168,10 @@ class _Batches:
                 idx = order[start:start + batch_size]
                 yield self.X[idx], self.y[idx]
             return
+        # a DataLoader draws a base seed from its generator on every pass: without one it
+        # would draw it from torch's global generator
         loader = DataLoader(self.dataset, batch_size=batch_size, shuffle=generator is not None,
-                            generator=generator)
+                            generator=generator if generator is not None else torch.Generator())
         positive = self.classes[1]
         for xb, yb in loader:
             xb = _check_batch(torch.as_tensor(xb), self.shape, self.parameter)
@@ -260,7 +195,7 @@ def _rates(counts: np.ndarray) -> tuple[float, float, float]:
 
 
 class CNNClassifier(ClassifierMixin, BaseEstimator):
-    """The seed's CNN with scikit-learn conventions (see the module docstring)."""
+    """The paper's CNN with scikit-learn conventions (see the module docstring)."""
 
     def __init__(
         self,
@@ -314,7 +249,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         try:
             return CNNTrainingConfig(**params)
         except ValidationError as err:
-            raise ConfigError(f"CNNClassifier: {validation_problems(err)}") from err
+            raise ConfigError(f"CNNClassifier: {validation_message(err)}") from err
 
     # ------------------------------------------------------------------ training
     def fit(
@@ -351,11 +286,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         old_threads = torch.get_num_threads()
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
-        fork_devices = [device.index or 0] if device.type == "cuda" else []
         try:
-            with torch.random.fork_rng(devices=fork_devices):
-                torch.manual_seed(cfg.random_state)
-                self._train(cfg, device, train, val, epoch_callback, resume_from)
+            self._train(cfg, device, train, val, epoch_callback, resume_from)
         finally:
             torch.set_num_threads(old_threads)
         return self
@@ -363,7 +295,11 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def _train(self, cfg: CNNTrainingConfig, device: torch.device, train: _Batches,
                val: _Batches | None, epoch_callback: EpochCallback | None,
                resume_from: dict[str, Any] | None = None) -> None:
-        model = SeedCNN(train.shape, cfg.architecture()).to(device)
+        model = PaperCNN(
+            train.shape, cfg.architecture(),
+            generator=torch_generator(cfg.random_state, "weights"),
+            dropout_generator=torch_generator(cfg.random_state, "dropout", device=device),
+        ).to(device)
         self.model_ = model
         self.device_ = device
         self.n_parameters_ = count_parameters(model)
@@ -376,7 +312,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 history[f"val_{key}"] = []
         first_epoch = 1
         if resume_from is not None:
-            first_epoch = _restore(resume_from, model, optimiser, shuffle, history, device)
+            first_epoch = _restore(resume_from, model, optimiser, shuffle, history)
         self.history_ = history
         self.checkpoints_: dict[int, dict[str, torch.Tensor]] = {}
         self.best_epoch_: int | None = None
@@ -411,9 +347,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 current = history[cfg.monitor][-1]
                 if best_value is None or sign * current < sign * best_value:
                     best_value, self.best_epoch_ = current, epoch
-                    self.best_state_ = _cpu_state(model)
+                    self.best_state_ = cpu_state(model)
             if epoch in cfg.checkpoint_epochs:
-                self.checkpoints_[epoch] = _cpu_state(model)
+                self.checkpoints_[epoch] = cpu_state(model)
             if cfg.verbose:
                 line = " ".join(f"{k}={v[-1]:.4f}" for k, v in history.items() if k != "epoch")
                 print(f"epoch {epoch}/{cfg.epochs}: {line}", flush=True)
@@ -424,10 +360,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.n_epochs_trained_ = cfg.epochs
         self.training_state_ = {
             "epoch": cfg.epochs, "settings": _resume_settings(cfg),
-            "model": _cpu_state(model),
+            "model": cpu_state(model),
             "optimiser": copy.deepcopy(optimiser.state_dict()),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            "dropout_rng": model.dropout_generator.get_state(),
             "shuffle_rng": shuffle.get_state(),
             "history": copy.deepcopy(history),
         }
@@ -524,8 +459,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.__dict__.update(state)
 
 
-_RESUME_KEYS = ("epoch", "settings", "model", "optimiser", "torch_rng", "cuda_rng",
-                "shuffle_rng", "history")
+_RESUME_KEYS = ("epoch", "settings", "model", "optimiser", "dropout_rng", "shuffle_rng",
+                "history")
 
 
 def _resume_settings(cfg: CNNTrainingConfig) -> dict[str, Any]:
@@ -550,17 +485,14 @@ def _check_resume(state: dict[str, Any], cfg: CNNTrainingConfig) -> None:
                           f"{ {k: mine[k] for k in diff} }")
 
 
-def _restore(state: dict[str, Any], model: torch.nn.Module, optimiser: torch.optim.Optimizer,
-             shuffle: torch.Generator, history: dict[str, list[float]],
-             device: torch.device) -> int:
+def _restore(state: dict[str, Any], model: PaperCNN, optimiser: torch.optim.Optimizer,
+             shuffle: torch.Generator, history: dict[str, list[float]]) -> int:
     """Load a training_state_ into a fresh model and optimiser; returns the next epoch."""
     model.load_state_dict(state["model"])
     # a copy: Adam would otherwise update the saved moments in place, and a second
     # continuation of the same state would start from the first one's end
     optimiser.load_state_dict(copy.deepcopy(state["optimiser"]))
-    torch.set_rng_state(state["torch_rng"])
-    if device.type == "cuda" and state["cuda_rng"] is not None:
-        torch.cuda.set_rng_state(state["cuda_rng"], device)
+    model.dropout_generator.set_state(state["dropout_rng"])
     shuffle.set_state(state["shuffle_rng"])
     if set(state["history"]) != set(history):
         raise DataError("resume_from: its history has different columns; give the same "
@@ -570,90 +502,6 @@ def _restore(state: dict[str, Any], model: torch.nn.Module, optimiser: torch.opt
     return int(state["epoch"]) + 1
 
 
-def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of the model's state dict."""
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-
-# --------------------------------------------------------------------------- saving
-
-
-def save_cnn(
-    estimator: CNNClassifier,
-    directory: str | Path,
-    *,
-    preprocessing: dict[str, Any] | None = None,
-    stage: str = "cnn.final_model",
-    export: Literal["torchscript", "none"] = "torchscript",
-) -> dict[str, Path]:
-    """Save weights, configuration, preprocessing and history; export TorchScript.
-
-    Files: ``model.pt`` (state dict), ``model.json`` (settings, input shape, classes,
-    preprocessing, history, provenance) and ``model.torchscript.pt`` (a traced module
-    mapping an ``(N, C, H, W)`` float32 batch to WIMP probabilities) and, where torch
-    has ``torch.export``, the same as an exported program ``model.pt2`` (dynamic batch),
-    the successor of TorchScript.
-    """
-    estimator._check_fitted()
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    cfg = estimator.config()
-    paths = {"weights": directory / "model.pt", "metadata": directory / "model.json"}
-    with atomic_path(paths["weights"]) as tmp:
-        torch.save(_cpu_state(estimator.model_), tmp)
-    meta = {
-        "provenance": provenance(cfg, cfg.random_state, stage),
-        "params": cfg.model_dump(mode="json"),
-        "input_shape": list(estimator.input_shape_),
-        "classes": np.asarray(estimator.classes_).tolist(),
-        "positive_class": np.asarray(estimator.classes_)[1].item(),
-        "preprocessing": preprocessing or {"pixels": "float32 in [0, 1]"},
-        "n_parameters": estimator.n_parameters_,
-        "best_epoch": estimator.best_epoch_,
-        "history": estimator.history_,
-        "output": "logit; probability = sigmoid(logit)",
-    }
-    write_json(paths["metadata"], meta)
-    if export == "torchscript":
-        wrapped = SigmoidHead(copy.deepcopy(estimator.model_).to("cpu")).eval()
-        example = torch.zeros((2, *estimator.input_shape_))
-        paths["torchscript"] = directory / "model.torchscript.pt"
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # torch >= 2.9 deprecates jit
-            traced = torch.jit.trace(wrapped, example)
-            with atomic_path(paths["torchscript"]) as tmp:
-                traced.save(str(tmp))
-        if hasattr(torch, "export"):
-            paths["exported_program"] = directory / "model.pt2"
-            program = torch.export.export(
-                wrapped, (example,), dynamic_shapes={"x": {0: torch.export.Dim("batch")}}
-            )
-            buffer = io.BytesIO()
-            torch.export.save(program, buffer)
-            with atomic_path(paths["exported_program"]) as tmp:
-                tmp.write_bytes(buffer.getvalue())
-    return paths
-
-
-def load_cnn(directory: str | Path, device: str | None = "cpu") -> CNNClassifier:
-    """Load a model written by :func:`save_cnn` (ready for ``predict_proba``)."""
-    directory = Path(directory)
-    try:
-        meta = json.loads((directory / "model.json").read_text())
-        state = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
-    except (OSError, json.JSONDecodeError, RuntimeError) as err:
-        raise DataError(f"model: cannot read a saved CNN from {str(directory)!r}: {err}") from err
-    params = dict(meta["params"])
-    params["device"] = device
-    est = CNNClassifier(**params)
-    cfg = est.config()
-    est.classes_ = np.asarray(meta["classes"])
-    est.input_shape_ = tuple(meta["input_shape"])
-    est.device_ = resolve_device(device)
-    est.model_ = SeedCNN(est.input_shape_, cfg.architecture()).to(est.device_)
-    est.model_.load_state_dict(state)
-    est.model_.eval()
-    est.n_parameters_ = count_parameters(est.model_)
-    est.history_ = meta.get("history", {})
-    est.best_epoch_ = meta.get("best_epoch")
-    est.checkpoints_ = {}
-    return est

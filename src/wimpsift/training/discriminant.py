@@ -1,6 +1,6 @@
 """Per-mass neural discriminants with MI completion checks and transfer learning.
 
-This is the training stage of the LUX machine-learning seed (Sec. III A-B):
+This is the training stage of the LUX machine-learning paper (Sec. III A-B):
 
 1. For each WIMP mass, a dense network (:mod:`wimpsift.models.dense`, default
    4-10-3-1) is trained to separate that mass's signal from all backgrounds, with a
@@ -78,7 +78,7 @@ class DiscriminantConfig(WimpsiftConfig):
     focus_backgrounds: list[str] = Field(
         default_factory=lambda: ["wall"],
         description="background sources trained alone (against signal) in the middle "
-        "phase of each training; the LUX seed's fix for networks that miss wall events")
+        "phase of each training; the LUX paper's fix for networks that miss wall events")
     focus_fraction: Annotated[float, Field(ge=0, lt=1)] = Field(
         1 / 3, description="fraction of the epochs in the focus phase (0: no focus phase)")
     mi_k: Annotated[int, Field(ge=1)] = 5
@@ -306,8 +306,8 @@ def load_discriminants(folder: str | Path) -> dict[float, TrainedDiscriminant]:
 def new_network(config: DiscriminantConfig, n_inputs: int, seed: SeedLike) -> DenseDiscriminantNet:
     """A network with fresh weights from ``seed``'s child ``"weights"`` (a torch.Generator;
     torch's global generator is neither seeded nor used for them)."""
-    net = DenseDiscriminantNet(n_inputs, config.hidden, config.activation)
-    return net.initialise(torch_generator(seed, "weights"))
+    return DenseDiscriminantNet(n_inputs, config.hidden, config.activation,
+                                generator=torch_generator(seed, "weights"))
 
 
 def fit_epochs(

@@ -1,6 +1,6 @@
-"""Cross-validated grid search of the seed's CNN (seed section IV A, Figs. 9-13).
+"""Cross-validated grid search of the paper's CNN (paper section IV A, Figs. 9-13).
 
-Protocol (the seed's, with its grid as the default):
+Protocol (the paper's, with its grid as the default):
 
 1. stage ``layers_batch_epochs``: conv layers {1, 2, 3} × batch {100, 200, 300} ×
    epochs {20, 30, 40, 50, 60} at LeakyReLU α = 0.05 and learning rate 0.001;
@@ -12,7 +12,7 @@ chosen metric (recall by default); the table gives the mean and standard deviati
 folds. Epochs are checkpoints: one *trial* is one training of ``max(epochs)`` epochs per
 (layers, batch, α, lr, fold), and the validation fold is scored at every epoch of the
 epoch grid during that training (stages 2 and 3 keep the whole epoch grid too, so their
-curves are the seed's Figs. 12-13). Stopping at epoch *k* of a longer run gives the same
+curves are the paper's Figs. 12-13). Stopping at epoch *k* of a longer run gives the same
 model as a run of *k* epochs (see :mod:`wimpsift.training.cnn_estimator`), so this is
 exact, not an approximation.
 
@@ -26,7 +26,7 @@ search skips trials found there, so an
 interrupted search resumes where it stopped, and a trial shared by two stages (the
 stage-1 α = 0.05, lr = 0.001 runs) is trained once.
 
-Cost: for the seed's epochs {20, ..., 60} one checkpointed training costs 60 epochs where
+Cost: for the paper's epochs {20, ..., 60} one checkpointed training costs 60 epochs where
 naive retraining costs 20 + 30 + ... + 60 = 200, so the exhaustive search cannot cost
 less than 0.30 of naive retraining per configuration (0.26 with the trials shared between
 stages). ``halving_factor = η`` (off by default) adds *successive halving* over the
@@ -41,7 +41,7 @@ resume a PyTorch training, hence this implementation. Continuing is exact (bit-i
 to an uninterrupted training on CPU), so every score in the table equals the exhaustive
 search's; the pruned configurations simply lack their later epochs, and stage 1's
 choice can differ from the exhaustive one only if its winner is behind at an earlier
-epoch. With η = 3 the seed's stage 1 trains 9×20 + 3×10 + 1×30 = 240 epochs per fold
+epoch. With η = 3 the paper's stage 1 trains 9×20 + 3×10 + 1×30 = 240 epochs per fold
 instead of 540.
 """
 
@@ -64,16 +64,11 @@ from sklearn.model_selection import StratifiedKFold
 
 from wimpsift.cache import Cache, CacheEntry
 from wimpsift.config import WimpsiftConfig
-from wimpsift.errors import ConfigError, DataError
+from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
 from wimpsift.provenance import config_hash
-from wimpsift.training.cnn_estimator import (
-    _RESUME_KEYS,
-    CNNClassifier,
-    as_image_array,
-    check_labels,
-    validation_problems,
-)
+from wimpsift.training.cnn_estimator import _RESUME_KEYS, CNNClassifier
+from wimpsift.training.image_inputs import as_image_array, check_labels
 
 Scoring = Literal["recall", "precision", "accuracy", "f1", "roc_auc", "average_precision"]
 SCORINGS: tuple[str, ...] = ("recall", "precision", "accuracy", "f1", "roc_auc",
@@ -82,7 +77,7 @@ STAGES = ("layers_batch_epochs", "alpha", "learning_rate")
 
 
 class GridSearchConfig(WimpsiftConfig):
-    """Settings of the grid search (defaults: the seed's grid and protocol)."""
+    """Settings of the grid search (defaults: the paper's grid and protocol)."""
 
     n_conv_layers: list[int] = Field(default_factory=lambda: [1, 2, 3], min_length=1)
     batch_size: list[int] = Field(default_factory=lambda: [100, 200, 300], min_length=1)
@@ -116,7 +111,7 @@ class GridSearchConfig(WimpsiftConfig):
     @classmethod
     def _layers(cls, value: list[int]) -> list[int]:
         if any(v > 3 for v in value):
-            raise ValueError("the seed's CNN has 1 to 3 convolution blocks")
+            raise ValueError("the paper's CNN has 1 to 3 convolution blocks")
         return value
 
     @field_validator("leaky_alpha", "learning_rate")
@@ -139,7 +134,7 @@ def grid_config(**settings: Any) -> GridSearchConfig:
     try:
         cfg = GridSearchConfig(**settings)
     except ValidationError as err:
-        raise ConfigError(f"grid search: {validation_problems(err)}") from err
+        raise ConfigError(f"grid search: {validation_message(err)}") from err
     try:
         CNNClassifier(**cfg.estimator_params).config()
     except TypeError as err:
@@ -305,7 +300,7 @@ def load_trial_state(path: Path) -> dict[str, Any] | None:
 
 
 TRIAL_STAGE = "cnn.grid_trial"
-TRIAL_VERSION = 1
+TRIAL_VERSION = 2  # 2: dropout masks and initial weights from per-model generators
 STATE_FILE = "state.pt"
 
 

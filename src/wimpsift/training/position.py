@@ -58,7 +58,7 @@ from wimpsift.processing.reconstruction import (
 )
 from wimpsift.provenance import atomic_path, provenance
 from wimpsift.response.pmt_light import DEFAULT_OPTICS, s2_bottom_pattern
-from wimpsift.seeding import generator, int_seed
+from wimpsift.seeding import generator, torch_generator
 from wimpsift.simulation import sample_interactions
 from wimpsift.sources import Source, make_source
 from wimpsift.waveforms import simulate_waveform_events
@@ -266,10 +266,8 @@ def train_position_cnn(config: PositionTrainingConfig, progress: bool = False
 
 def _fit(inputs: torch.Tensor, targets: torch.Tensor, n_train: int, radius: float,
          config: PositionTrainingConfig, progress: bool) -> tuple[PositionCNN, list[float]]:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(config.seed)
-        model = PositionCNN(config.arch)
-    generator = torch.Generator().manual_seed(int_seed(config.seed, "position_cnn", "batches"))
+    model = PositionCNN(config.arch, torch_generator(config.seed, "position_cnn", "weights"))
+    generator = torch_generator(config.seed, "position_cnn", "batches")
     optimiser = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs)
     history = []

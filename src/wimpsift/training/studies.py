@@ -1,16 +1,16 @@
-"""Studies of the per-mass discriminant (LUX machine-learning seed, Sec. III-IV).
+"""Studies of the per-mass discriminant (LUX machine-learning paper, Sec. III-IV).
 
 Each study writes a CSV table and a PNG figure into an output folder and returns the
 table:
 
 - :func:`study_inputs` compares input sets on the same events: ``raw_vs_corrected``
-  (r, z, S1, log10 S2 against r, z, cS1, log10 cS2; seed Sec. IV C) and
-  ``prompt_fraction`` (with and without the S1 prompt fraction; seed Sec. IV D).
+  (r, z, S1, log10 S2 against r, z, cS1, log10 cS2; paper Sec. IV C) and
+  ``prompt_fraction`` (with and without the S1 prompt fraction; paper Sec. IV D).
 - :func:`study_pca`: background leakage at 50 % signal efficiency of the first
   principal component of the (standardised) inputs against that of the network; the
-  seed finds PCA more than 10× worse at intermediate masses (Sec. III A).
+  paper finds PCA more than 10× worse at intermediate masses (Sec. III A).
 - :func:`study_projections`: network output over 2-D projections of the inputs,
-  log10 cS2 vs cS1 and z vs r² (seed Fig. 4), for background and signal events.
+  log10 cS2 vs cS1 and z vs r² (paper Fig. 4), for background and signal events.
 """
 
 from __future__ import annotations
