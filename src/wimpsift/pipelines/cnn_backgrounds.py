@@ -15,8 +15,9 @@ the window). Each event carries ``weight``, the expected number of such events i
 detector's exposure per simulated event
 (:func:`~wimpsift.processing.background_mix.source_weight`, the rates of the detector
 definition): the *expected mix*. Training and test sets are independent simulations
-(different seeds); the test set of the background with the largest expected count
-(ER for XENON1T) is larger, ``test_events_dominant``, to resolve its rejection.
+(different seeds); the training and test sets of the background with the largest
+expected count in the window (ER for XENON1T) are larger, ``train_events_dominant``
+and ``test_events_dominant``: a rejection of 99.8 % needs thousands of its events.
 
 Classifiers, trained on the training set, scored on the same test events:
 
@@ -110,17 +111,18 @@ class AllBackgroundsSettings(WimpsiftConfig):
     """Sizes and training of the comparison against every background."""
 
     image_kind: str = "hitpeak"
+    train_events_dominant: int = Field(2500, ge=10)
     test_events_dominant: int = Field(4000, ge=10)
     max_simulated_factor: int = Field(20, ge=1)
     min_class_events: int = Field(20, ge=2)
-    epochs: int = Field(8, ge=1)
+    epochs: int = Field(6, ge=1)
     batch_size: int = Field(100, ge=1)
     learning_rate: float = Field(0.001, gt=0)
     mi_neighbours: int = Field(5, ge=1)
     mi_subsets: int = Field(5, ge=2)
-    position_train_events: int = Field(3000, ge=100)
+    position_train_events: int = Field(6000, ge=100)
     position_test_events: int = Field(400, ge=2)
-    position_epochs: int = Field(4, ge=1)
+    position_epochs: int = Field(8, ge=1)
 
 
 @dataclass
@@ -133,6 +135,13 @@ class Mix:
     weight_per_event: dict[str, float]
     """expected events per simulated event of each source (also for sources with no
     event in the window)"""
+
+    def drop(self, name: str) -> Mix:
+        """The mix without source ``name``."""
+        keep = (self.table["source"] != name).to_numpy()
+        return Mix(self.table[keep].reset_index(drop=True), self.images[keep],
+                   {k: v for k, v in self.n_simulated.items() if k != name},
+                   {k: v for k, v in self.weight_per_event.items() if k != name})
 
 
 def _window_any_volume(table: pd.DataFrame, detector: Detector) -> np.ndarray:
@@ -189,7 +198,7 @@ def simulate_mix(detector: Detector, n_window: dict[str, int], seed: int, kind: 
                  max_factor: int, mass_gev: float, sigma_cm2: float | None) -> Mix:
     """The WIMP and every background of ``detector`` (each from its own seed stream)."""
     tables, images, n_simulated, weights = [], [], {}, {}
-    for name in source_names(detector):
+    for name in n_window:
         table, stack, n_sim, weight = simulate_source(detector, name, n_window[name],
                                                       seed_sequence(seed, "mix", name), kind,
                                                       max_factor, mass_gev, sigma_cm2)
@@ -198,6 +207,13 @@ def simulate_mix(detector: Detector, n_window: dict[str, int], seed: int, kind: 
         n_simulated[name], weights[name] = n_sim, weight
     table = _with_derived(pd.concat(tables, ignore_index=True))
     return Mix(table, np.concatenate(images), n_simulated, weights)
+
+
+def _merge(first: Mix, second: Mix) -> Mix:
+    return Mix(pd.concat([first.table, second.table], ignore_index=True),
+               np.concatenate([first.images, second.images]),
+               {**first.n_simulated, **second.n_simulated},
+               {**first.weight_per_event, **second.weight_per_event})
 
 
 # --------------------------------------------------------------------------- training
@@ -420,6 +436,28 @@ def position_reconstruction(detector: Detector, settings: AllBackgroundsSettings
     return out
 
 
+def write_test_scores(path: Path, mix: Mix, scores: dict[str, np.ndarray],
+                      provenance_record: dict[str, Any] | None) -> Path:
+    """The test events (source, weight, window flags, event variables) and every score."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from wimpsift.provenance import atomic_path
+
+    columns = ["source", "weight", "in_window", "n_interactions", "cs1_pe", "cs2_pe",
+               *[c for c in EVENT_VARIABLES if c not in ("cs1_pe", "log10_cs2")]]
+    frame = mix.table[columns].assign(**{f"score_{k}": v for k, v in scores.items()})
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({"wimpsift": json.dumps(provenance_record or {},
+                                                                  default=str)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return path
+
+
 def plot_remaining_curves(table: pd.DataFrame, rows: np.ndarray,
                           scores: dict[str, np.ndarray], path: Path, title: str) -> Path:
     """Total remaining background against WIMP acceptance, per classifier."""
@@ -456,9 +494,13 @@ def plot_remaining_curves(table: pd.DataFrame, rows: np.ndarray,
 def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int,
                         settings: AllBackgroundsSettings, mass_gev: float,
                         sigma_cm2: float | None, figures_dir: Path, threads: int = 1,
-                        device: str | None = None, plan=None) -> tuple[dict[str, Any],
-                                                                       dict[str, str]]:
-    """Simulate, fit, score and compare; returns (metrics sections, figures)."""
+                        device: str | None = None, plan=None, data_dir: Path | None = None,
+                        provenance_record: dict[str, Any] | None = None
+                        ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Simulate, fit, score and compare; returns (metrics sections, figures).
+
+    With ``data_dir``, the test events' variables, weights and scores are written to
+    ``test_scores.parquet`` there (``provenance_record`` in its metadata)."""
     detector = load_detector(detector_name)
     timings: dict[str, float] = {}
 
@@ -469,15 +511,20 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
     stage("images")
     t0 = time.perf_counter()
     names = source_names(detector)
-    train = simulate_mix(detector, dict.fromkeys(names, n_train), int_seed(seed, "mix", "train"),
-                         settings.image_kind, settings.max_simulated_factor, mass_gev, sigma_cm2)
-    # the test set of the background with the largest expected count in the window gets more
+    train_seed, test_seed = int_seed(seed, "mix", "train"), int_seed(seed, "mix", "test")
+    args = (settings.image_kind, settings.max_simulated_factor, mass_gev, sigma_cm2)
+    train = simulate_mix(detector, dict.fromkeys(names, n_train), train_seed, *args)
+    # the background with the largest expected count in the window gets more events
     expected = train.table[train.table["source"] != SIGNAL].groupby("source")["weight"].sum()
     dominant = str(expected.idxmax())
+    if settings.train_events_dominant > n_train:
+        train = _merge(train.drop(dominant), simulate_mix(
+            detector, {dominant: settings.train_events_dominant}, train_seed, *args))
     test_sizes = {n: (max(n_test, settings.test_events_dominant) if n == dominant else n_test)
                   for n in names}
-    test = simulate_mix(detector, test_sizes, int_seed(seed, "mix", "test"),
-                        settings.image_kind, settings.max_simulated_factor, mass_gev, sigma_cm2)
+    test = simulate_mix(detector, test_sizes, test_seed, *args)
+    train.n_simulated = {n: train.n_simulated[n] for n in names}
+    train.weight_per_event = {n: train.weight_per_event[n] for n in names}
     timings["events_and_images_s"] = time.perf_counter() - t0
 
     stage("classifiers")
@@ -506,6 +553,8 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
                                   figures_dir / "remaining_active.png", "Active volume").name,
     }
     cuts = cut_fractions(classifiers.standard, test)
+    if data_dir is not None:
+        write_test_scores(data_dir / "test_scores.parquet", test, scores, provenance_record)
     timings["comparison_s"] = time.perf_counter() - t0
 
     stage("positions")

@@ -78,7 +78,7 @@ QUICK_GRID: dict[str, Any] = {
     "n_conv_layers": [1, 2], "batch_size": [100], "epochs": [4, 8, 12],
     "leaky_alpha": [0.01, 0.05], "learning_rate": [0.001, 0.005],
 }
-ALL_BACKGROUNDS_QUICK = {"train_events_per_class": 600, "test_events_per_class": 600}
+ALL_BACKGROUNDS_QUICK = {"train_events_per_class": 500, "test_events_per_class": 600}
 """events per source in the window, quick scale, ``backgrounds="all"``"""
 SCALES: dict[str, dict[str, Any]] = {
     "quick": {"train_events_per_class": 1000, "test_events_per_class": 1000,
@@ -331,7 +331,7 @@ def _run_all(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     sections, figures = run_all_backgrounds(
         cfg.detector, cfg.train_events_per_class, cfg.test_events_per_class, cfg.seed,
         cfg.all_backgrounds, mass_gev, sigma_cm2, out / "figures", cfg.threads, cfg.device,
-        plan)
+        plan, out / "data", provenance(cfg, cfg.seed, "cnn.all_backgrounds.test_scores"))
     plan.start("report")
     metrics = {"provenance": provenance(cfg, cfg.seed, "cnn.reproduce"), "scale": cfg.scale,
                "backgrounds": "all", **sections}
