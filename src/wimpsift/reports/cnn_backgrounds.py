@@ -23,9 +23,9 @@ CLASSIFIER_LABELS = {
     "cnn_multiclass": "CNN, multi-class",
 }
 MI_LABELS = {"event_variables": "Event variables (k-nearest-neighbour estimate)",
-             "cs1_cs2": "cS1 and log10 cS2 only",
-             "event_variables_lower_bound": "Event variables, at least (the largest of the "
-             "three above and the dense output)", **CLASSIFIER_LABELS}
+             "cs1_cs2": "cS1 and log10 cS2 only (k-nearest-neighbour estimate)",
+             "event_variables_lower_bound": "Event variables, at least (the largest of the two "
+             "estimates above and the dense network's output)", **CLASSIFIER_LABELS}
 POSITION_LABELS = {"cnn": "Position CNN", "likelihood": "Likelihood fit (mismatched LRF)",
                    "likelihood_true_lrf": "Likelihood fit (true LRF)",
                    "centre_of_gravity": "Centre of gravity"}
@@ -62,7 +62,7 @@ def _mi_table(caption: str, c: dict[str, Any]) -> dict[str, Any]:
     bound = mi.get("event_variables_lower_bound")
     rows = [[MI_LABELS[k], pm(v, c["mi_bits_error"].get(k)),
              fixed(v / bound, 2) if k in CLASSIFIER_LABELS and bound else None]
-            for k, v in mi.items()]
+            for k, v in sorted(mi.items(), key=lambda item: list(MI_LABELS).index(item[0]))]
     return table(caption, ["Inputs or output", "Mutual information with the class (bits)",
                            "Share of the event variables' lower bound"], rows)
 
