@@ -141,3 +141,15 @@ def test_cli_bad_backgrounds_and_detector(tmp_path, capsys):
     assert code == 2
     assert "detector" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.slow
+def test_another_detector_brings_its_own_backgrounds(tmp_path):
+    # LZ's definition has no wall or anomalous events: the tables follow the detector
+    cfg = make_config("quick", detector="lz_ws2024", train_events_per_class=100,
+                      test_events_per_class=100, progress=False, all_backgrounds=TINY)
+    metrics = run_reproduce_cnn(cfg, tmp_path)
+    backgrounds = set(source_names(load_detector("lz_ws2024"))) - {"wimp"}
+    remaining = metrics["all_backgrounds"]["active_volume"]["remaining_at_50pct"]
+    assert {name for name in remaining["cnn_multiclass"] if name != "total"} == backgrounds
+    assert "wall" not in backgrounds and metrics["all_backgrounds"]["detector"] == "lz_ws2024"

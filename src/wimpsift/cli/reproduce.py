@@ -46,8 +46,9 @@ def _run_cnn(args: argparse.Namespace) -> int:
                                for k, v in c["remaining_at_50pct"].items())
             print(f"{where}: remaining background at the comparison's WIMP acceptance: {totals}")
         pos = metrics["position_reconstruction"]
-        print(f"positions: CNN {pos['cnn_rms_cm']:.3f} cm RMS, likelihood "
-              f"{pos['likelihood_rms_cm']:.3f} cm RMS")
+        if pos["cnn_rms_cm"] is not None:
+            print(f"positions: CNN {pos['cnn_rms_cm']:.3f} cm RMS, likelihood "
+                  f"{pos['likelihood_rms_cm']:.3f} cm RMS")
         print(f"wrote {out / 'report.html'} and {out / 'metrics.json'}")
         return 0
     for kind in cfg.kinds:

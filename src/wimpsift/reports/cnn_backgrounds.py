@@ -79,11 +79,16 @@ def backgrounds_context(metrics: dict[str, Any], figures: list[dict[str, str]]
     pos = metrics["position_reconstruction"]
     position_rows = [[POSITION_LABELS.get(name, name), fixed(m["rms_cm"], 2),
                       fixed(m["bulk_rms_cm"], 2), fixed(m["wall_rms_cm"], 2),
-                      fixed(m["wall_radial_bias_cm"], 2)] for name, m in pos["methods"].items()]
-    anchors = pos["published_anchors"]
-    position_rows.append([f"Published anchor ({anchors['source']})", None,
-                          fixed(anchors["bulk_rms_cm"], 2), fixed(anchors["wall_rms_cm"], 2),
-                          None])
+                      fixed(m["wall_radial_bias_cm"], 2)]
+                     for name, m in pos.get("methods", {}).items()]
+    anchors = pos.get("published_anchors")
+    if anchors:
+        position_rows.append([f"Published anchor ({anchors['source']})", None,
+                              fixed(anchors["bulk_rms_cm"], 2),
+                              fixed(anchors["wall_rms_cm"], 2), None])
+    position_text = (f"Not measured: {pos['not_measured']}" if "not_measured" in pos else
+                     f"Small scale: {num(pos['n_train_events'])} training patterns, "
+                     f"{num(pos['n_test_events'])} test events.")
     counts = table("Simulated events (training / test), per source",
                    ["Source", "Training events in the window", "Test events in the window",
                     "Simulated (training)", "Simulated (test)"],
@@ -131,8 +136,7 @@ def backgrounds_context(metrics: dict[str, Any], figures: list[dict[str, str]]
          "tables": [table("RMS of |(x, y) reconstructed − true| on waveform-level test events",
                           ["Method", "Overall (cm)", "Bulk (cm)", "Near the wall (cm)",
                            "Radial bias at the wall (cm)"], position_rows)],
-         "text": [f"Small scale: {num(pos['n_train_events'])} training patterns, "
-                  f"{num(pos['n_test_events'])} test events."]},
+         "text": [position_text]},
         {"anchor": "events", "title": "Events", "tables": [counts, cuts],
          "text": [f"Images: {a['image_kind']}. Multi-class CNN classes: "
                   f"{', '.join(a['classes_multiclass'])}. Dense network inputs: "
