@@ -174,7 +174,8 @@ COMMANDS: dict[str, tuple[list[str], dict[str, st.SearchStrategy], str | None]] 
         "--scale": st.sampled_from(["quick", "paper", "x"]), "--seed": INTS, "--workers": INTS,
         "--threads": INTS, "--train-events-per-class": INTS, "--halving-factor": INTS,
         "--pool-stride": INTS, "--device": st.sampled_from(["cpu", "x"]),
-        "--scoring": st.sampled_from(["recall", "x"])}, "/"),
+        "--scoring": st.sampled_from(["recall", "x"]),
+        "--backgrounds": st.sampled_from(["er", "all", "x"]), "--detector": DETECTORS}, "/"),
     "reproduce lux": (["reproduce", "lux"], {
         "--scale": st.sampled_from(["quick", "x"]), "--seed": INTS, "--workers": INTS,
         "--no-studies": FLAG}, "/"),

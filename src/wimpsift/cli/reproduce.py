@@ -35,10 +35,22 @@ def _run_cnn(args: argparse.Namespace) -> int:
         test_events_per_class=args.test_events_per_class, pool_stride=args.pool_stride,
         images=args.images, scoring=args.scoring, executor="serial" if args.serial else None,
         progress=not args.no_progress, halving_factor=args.halving_factor,
-        execution=_execution(args),
+        execution=_execution(args), backgrounds=args.backgrounds, detector=args.detector,
     )
     metrics = run_reproduce_cnn(cfg, args.output)
     out = Path(args.output)
+    if cfg.backgrounds == "all":
+        for where, c in (("fiducial", metrics["all_backgrounds"]),
+                         ("active volume", metrics["all_backgrounds"]["active_volume"])):
+            totals = ", ".join(f"{k} {v['total']:.3g}"
+                               for k, v in c["remaining_at_50pct"].items())
+            print(f"{where}: remaining background at the comparison's WIMP acceptance: {totals}")
+        pos = metrics["position_reconstruction"]
+        if pos["cnn_rms_cm"] is not None:
+            print(f"positions: CNN {pos['cnn_rms_cm']:.3f} cm RMS, likelihood "
+                  f"{pos['likelihood_rms_cm']:.3f} cm RMS")
+        print(f"wrote {out / 'report.html'} and {out / 'metrics.json'}")
+        return 0
     for kind in cfg.kinds:
         m = metrics[kind]
         print(f"{kind:8s} accuracy {m['accuracy']:.3f} recall {m['recall']:.3f} "
@@ -81,6 +93,11 @@ def _add_cnn(sub: argparse._SubParsersAction) -> None:
                    choices=["recall", "precision", "accuracy", "f1", "roc_auc",
                             "average_precision"],
                    help="grid-search score (default recall, as the paper)")
+    p.add_argument("--backgrounds", choices=["er", "all"], default=None,
+                   help="all (default): WIMP against every background of the detector, four "
+                   "classifiers side by side; er: the paper's WIMP against ER analysis")
+    p.add_argument("--detector", default=None,
+                   help="shipped detector definition (default xenon1t_sr0)")
     p.add_argument("--images", choices=["wimpsift", "synthetic"], default=None,
                    help="synthetic: toy images to test the pipeline (no physics meaning)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")

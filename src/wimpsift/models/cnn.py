@@ -10,7 +10,8 @@ Architecture (paper Fig. 8), for an input of ``C × H × W`` pixels in [0, 1]:
 * ``Dropout(0.25)`` after the last convolution block, ``Flatten``.
 * ``Linear(32)`` with an L2 penalty of 0.001 on both weights and bias, ``LeakyReLU(α)``,
   ``Dropout(0.5)``.
-* ``Linear(1)`` and a sigmoid.
+* ``Linear(1)`` and a sigmoid; or, with ``n_outputs`` = K > 1, ``Linear(K)`` and a
+  softmax (the multi-class network of :mod:`wimpsift.training.weighted_cnn`).
 
 The module's :meth:`PaperCNN.forward` returns the *logit* (the input of the sigmoid);
 training uses ``binary_cross_entropy_with_logits``, which is the paper's sigmoid +
@@ -76,7 +77,8 @@ def conv_output_hw(height: int, width: int, arch: CNNArchitecture) -> tuple[int,
 
 
 class PaperCNN(nn.Module):
-    """The paper's CNN for one image kind; ``forward`` returns logits of shape (N,).
+    """The paper's CNN for one image kind; ``forward`` returns logits of shape (N,), or
+    (N, ``n_outputs``) when ``n_outputs`` > 1.
 
     ``generator`` draws the initial weights; ``dropout_generator`` the dropout masks
     (it must live on the device the model runs on). Either defaults to a CPU generator
@@ -85,8 +87,11 @@ class PaperCNN(nn.Module):
 
     def __init__(self, input_shape: Sequence[int], arch: CNNArchitecture | None = None,
                  generator: torch.Generator | None = None,
-                 dropout_generator: torch.Generator | None = None) -> None:
+                 dropout_generator: torch.Generator | None = None, n_outputs: int = 1) -> None:
         super().__init__()
+        if isinstance(n_outputs, bool) or not isinstance(n_outputs, int) or n_outputs < 1:
+            raise bad_value("n_outputs", n_outputs, "a positive number of outputs")
+        self.n_outputs = n_outputs
         arch = arch or CNNArchitecture()
         shape = tuple(int(s) for s in input_shape)
         if len(shape) != 3 or min(shape) < 1:
@@ -112,7 +117,7 @@ class PaperCNN(nn.Module):
         self.head = nn.Sequential(
             nn.LeakyReLU(arch.leaky_alpha), Dropout(arch.dense_dropout, dropout_generator)
         )
-        self.output = linear(arch.dense_units, 1)
+        self.output = linear(arch.dense_units, n_outputs)
         init = glorot_init if arch.init == "keras" else torch_default_init
         generator = generator if generator is not None else torch.Generator().manual_seed(0)
         for layer in [*self.convs, self.dense, self.output]:
@@ -134,8 +139,8 @@ class PaperCNN(nn.Module):
                 module.generator = generator
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.head(self.dense(self.features(x)))
-        return self.output(x).squeeze(-1)
+        x = self.output(self.head(self.dense(self.features(x))))
+        return x.squeeze(-1) if self.n_outputs == 1 else x
 
     def l2_penalty(self) -> torch.Tensor:
         """Keras-style L2: 0.005·Σ(conv kernels²) + 0.001·Σ(dense weights² + bias²)."""

@@ -58,8 +58,9 @@ def run_main_job(config: RunConfig, output: Path, progress: bool = True) -> Path
     if config.cnn.enabled:
         from wimpsift.pipelines.reproduce_cnn import make_config as cnn_config
 
+        # the main job's CNN stage and its index section are the seed's WIMP-against-ER
         cnn_cfg = cnn_config(config.cnn.scale, **{"seed": config.cnn.seed, "progress": progress,
-                                                  **config.cnn.options})
+                                                  "backgrounds": "er", **config.cnn.options})
     if config.lux.enabled:
         from wimpsift.pipelines.reproduce_lux import make_config as lux_config
 

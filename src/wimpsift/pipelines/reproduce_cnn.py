@@ -17,9 +17,18 @@ Stages (each writes under the output directory ``DIR``):
 6. ``report``: ``DIR/metrics.json`` and ``DIR/report.html`` (our Table IV beside the
    seed's, every figure, the baselines).
 
+That is ``backgrounds="er"``, the seed's WIMP-against-ER analysis. ``backgrounds="all"``
+(the default) compares, instead, the standard selection, a dense network on event
+variables, a WIMP-against-all CNN and a multi-class CNN against every background of
+the detector (:mod:`wimpsift.pipelines.cnn_backgrounds`), with the CNN settings of the
+seed's final model (no grid search) on ``all_backgrounds.image_kind`` images, and
+adds the position reconstruction at a small scale; ``train_events_per_class`` and
+``test_events_per_class`` are then events per *source* in the analysis window.
+
 Scales: ``paper`` is the seed's (10,000 + 10,000 training and 5,000 + 5,000 test
 events, the full grid). ``quick`` (a few thousand events, a reduced grid and fewer
-epochs; the report says so) fits in 20 minutes on two cores.
+epochs; the report says so) fits in 20 minutes on two cores; with ``backgrounds="all"``
+it uses :data:`ALL_BACKGROUNDS_QUICK` events per source.
 
 ``images="synthetic"`` replaces stage 1 by toy images drawn in process from a toy
 event table (:mod:`wimpsift.images.synthetic`). It exists to test the plumbing without
@@ -39,6 +48,7 @@ from pydantic import Field, ValidationError
 from sklearn.model_selection import train_test_split
 
 from wimpsift.config import WimpsiftConfig
+from wimpsift.detectors import shipped_detectors
 from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
 from wimpsift.images.synthetic import synthetic_image_sets
@@ -52,6 +62,7 @@ from wimpsift.metrics.classification import (
     plot_roc_curves,
 )
 from wimpsift.papers import cnn_headline, cnn_table_iv
+from wimpsift.pipelines.cnn_backgrounds import AllBackgroundsSettings, run_all_backgrounds
 from wimpsift.plots.grid_search import plot_layer_heatmaps, plot_stage_curves
 from wimpsift.provenance import provenance, write_json
 from wimpsift.seeding import int_seed
@@ -70,6 +81,8 @@ QUICK_GRID: dict[str, Any] = {
     "n_conv_layers": [1, 2], "batch_size": [100], "epochs": [4, 8, 12],
     "leaky_alpha": [0.01, 0.05], "learning_rate": [0.001, 0.005],
 }
+ALL_BACKGROUNDS_QUICK = {"train_events_per_class": 500, "test_events_per_class": 600}
+"""events per source in the window, quick scale, ``backgrounds="all"``"""
 SCALES: dict[str, dict[str, Any]] = {
     "quick": {"train_events_per_class": 1000, "test_events_per_class": 1000,
               "grid": QUICK_GRID},
@@ -84,6 +97,8 @@ class ReproduceCNNConfig(WimpsiftConfig):
     detector: str = "xenon1t_sr0"
     signal: str = "wimp:500"
     background: str = "er"
+    backgrounds: Literal["er", "all"] = "all"
+    all_backgrounds: AllBackgroundsSettings = Field(default_factory=AllBackgroundsSettings)
     train_events_per_class: int = Field(1000, ge=10)
     test_events_per_class: int = Field(1000, ge=10)
     kinds: list[ImageKind] = Field(default_factory=lambda: ["hit", "peak", "hitpeak"],
@@ -112,7 +127,19 @@ def make_config(scale: str = "quick", **overrides: Any) -> ReproduceCNNConfig:
     if scale not in SCALES:
         raise ConfigError(f"scale: got {scale!r}, expected one of {sorted(SCALES)}")
     settings = {**SCALES[scale], "scale": scale}
-    settings.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if given.get("images") == "synthetic":
+        # toy images exist for WIMP against ER only
+        if given.get("backgrounds", "er") != "er":
+            raise ConfigError("backgrounds: synthetic toy images exist for 'er' only; "
+                              "use images='wimpsift' with backgrounds='all'")
+        given["backgrounds"] = "er"
+    if given.get("backgrounds", "all") == "all" and scale == "quick":
+        settings.update(ALL_BACKGROUNDS_QUICK)
+    settings.update(given)
+    if "detector" in given and given["detector"] not in shipped_detectors():
+        raise ConfigError(f"detector: got {given['detector']!r}, expected one of "
+                          f"{shipped_detectors()}")
     try:
         cfg = ReproduceCNNConfig(**settings)
     except ValidationError as err:
@@ -218,6 +245,11 @@ def _save_final(out: Path, kind: str, est: CNNClassifier, info: dict[str, Any]) 
 
 def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
     """Stages with nominal seconds on two cores, scaled from the quick scale's."""
+    if cfg.backgrounds == "all":
+        size = (cfg.train_events_per_class + cfg.test_events_per_class) / 1200
+        return [("images", 150 * size), ("classifiers", 200 * size), ("comparison", 30 * size),
+                ("positions", 40 * cfg.all_backgrounds.position_train_events / 3000),
+                ("report", 5)]
     events = (cfg.train_events_per_class + cfg.test_events_per_class) / 2000
     train = cfg.train_events_per_class / 1000
     grid = 1.0 if cfg.scale == "quick" and not cfg.grid else 8.0
@@ -231,16 +263,56 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
     from wimpsift.pipelines.stages import StagePlan
 
     with StagePlan("cnn", _plan(cfg), enabled=cfg.progress) as plan:
+        if cfg.backgrounds == "all":
+            return _run_all(cfg, Path(out), plan)
         return _run(cfg, Path(out), plan)
 
 
-def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
+def _prepare(cfg: ReproduceCNNConfig, out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "figures").mkdir(exist_ok=True)
         (out / "data").mkdir(exist_ok=True)
     except OSError as err:
         raise ConfigError(f"output: cannot create {str(out)!r}: {err}") from err
+
+
+def _wimp(cfg: ReproduceCNNConfig) -> tuple[float, float | None]:
+    parts = cfg.signal.split(":")
+    if parts[0] != "wimp" or len(parts) not in (2, 3):
+        raise ConfigError(f"signal: got {cfg.signal!r}, expected 'wimp:<mass GeV>[:<sigma>]' "
+                          "with backgrounds='all'")
+    try:
+        return float(parts[1]), (float(parts[2]) if len(parts) == 3 else None)
+    except ValueError:
+        raise ConfigError(f"signal: got {cfg.signal!r}, expected numbers after 'wimp:'"
+                          ) from None
+
+
+def _run_all(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
+    """``backgrounds="all"``: every background, four classifiers, positions; report."""
+    mass_gev, sigma_cm2 = _wimp(cfg)
+    _prepare(cfg, out)
+    write_json(out / "config.json", {"provenance": provenance(cfg, cfg.seed, "cnn.reproduce")})
+    sections, figures = run_all_backgrounds(
+        cfg.detector, cfg.train_events_per_class, cfg.test_events_per_class, cfg.seed,
+        cfg.all_backgrounds, mass_gev, sigma_cm2, out / "figures", cfg.threads, cfg.device,
+        plan, out / "data", provenance(cfg, cfg.seed, "cnn.all_backgrounds.test_scores"))
+    plan.start("report")
+    metrics = {"provenance": provenance(cfg, cfg.seed, "cnn.reproduce"), "scale": cfg.scale,
+               "backgrounds": "all", **sections}
+    write_json(out / "metrics.json", metrics)
+    from wimpsift.reports.cnn_backgrounds import write_backgrounds_report
+
+    write_backgrounds_report(out / "report.html", metrics,
+                             [{"src": f"figures/{name}", "caption": caption}
+                              for caption, name in figures.items()])
+    plan.finish()
+    return metrics
+
+
+def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
+    _prepare(cfg, out)
     grid_cfg = _grid(cfg)
     write_json(out / "config.json", {"provenance": provenance(cfg, cfg.seed, "cnn.reproduce"),
                                      "grid": grid_cfg.model_dump(mode="json")})

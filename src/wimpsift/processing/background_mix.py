@@ -23,7 +23,7 @@ import pandas as pd
 from wimpsift.detectors import Detector
 from wimpsift.processing.reconstruction import ProcessedEvents, process_events
 from wimpsift.seeding import SeedLike, seed_sequence
-from wimpsift.sources import make_source, source_names
+from wimpsift.sources import Source, make_source, source_names
 from wimpsift.sources.positions import Volume
 from wimpsift.sources.topology import expected_topology_events
 from wimpsift.waveforms.event import simulate_waveform_events
@@ -37,15 +37,20 @@ def processed_source(detector: Detector, name: str, n_events: int, seed: SeedLik
     raw = simulate_waveform_events(detector, source, n_events, seed, volume=volume)
     table = process_events(raw).table
     table["n_interactions"] = raw.truth["n_interactions"].to_numpy()
+    return table, np.full(len(table), source_weight(detector, source, table, n_events, volume))
+
+
+def source_weight(detector: Detector, source: Source, table: pd.DataFrame, n_events: int,
+                  volume: Volume = "fiducial") -> float:
+    """Expected events in the detector's live time per simulated event of ``source``
+    (see the module docstring); ``table`` holds the processed ``n_events`` events."""
     expected = expected_topology_events(detector, source, volume)
     if expected is None:
         count, reference = source.expected_in_window
         expected_in_window = count * detector.exposure_kg_days / reference
         n_in = int(table["in_window"].sum())
-        weight = expected_in_window / max(n_in, 1)
-    else:
-        weight = expected / n_events
-    return table, np.full(len(table), weight)
+        return expected_in_window / max(n_in, 1)
+    return expected / n_events
 
 
 def processed_mix(detector: Detector, n_per_source: int, seed: int, mass_gev: float = 500.0,
@@ -68,4 +73,4 @@ def processed_mix(detector: Detector, n_per_source: int, seed: int, mass_gev: fl
     return pd.concat(tables, ignore_index=True)
 
 
-__all__ = ["ProcessedEvents", "processed_mix", "processed_source"]
+__all__ = ["ProcessedEvents", "processed_mix", "processed_source", "source_weight"]

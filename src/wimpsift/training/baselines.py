@@ -150,17 +150,24 @@ class EventVariableMLP(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def fit(self, table: pd.DataFrame, y: Any) -> EventVariableMLP:
+    def fit(self, table: pd.DataFrame, y: Any, sample_weight: Any = None) -> EventVariableMLP:
+        """Fit; ``sample_weight`` (optional) weights each event's loss."""
         if not self.columns:
             raise bad_value("columns", self.columns, "at least one event column")
         X = event_features(table, list(self.columns))
         y = _labels(y, len(X))
+        fit_params = {}
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=float)
+            if w.shape != (len(X),) or not np.isfinite(w).all() or (w < 0).any():
+                raise DataError(f"sample_weight: expected {len(X)} finite non-negative weights")
+            fit_params["mlpclassifier__sample_weight"] = w / w.mean()
         self.pipeline_ = make_pipeline(
             StandardScaler(),
             MLPClassifier(hidden_layer_sizes=tuple(self.hidden_layer_sizes),
                           max_iter=self.max_iter, early_stopping=True,
                           random_state=self.random_state),
-        ).fit(X, y)
+        ).fit(X, y, **fit_params)
         self.classes_ = np.array([0, 1])
         return self
 

@@ -1,0 +1,628 @@
+"""`wimpsift reproduce cnn --backgrounds all`: the WIMP against every background.
+
+Events. The WIMP and every background of the detector definition
+(:func:`wimpsift.sources.source_names`; sources added to a detector file join
+automatically) are simulated at waveform level with their topology
+(:mod:`wimpsift.sources.topology`: neutron multiple scatters, accidental pairs, wall
+events, ...) in the whole *active* volume, processed
+(:func:`~wimpsift.processing.reconstruction.process_events`, with the topology columns
+of :mod:`wimpsift.processing.topology`) and rendered as images of one kind
+(``image_kind``, HitPeak by default). Only events in the analysis window *without* the
+fiducial cut (S1 coincidence and S2 threshold, cS1 and S2 ranges) are kept. Each
+source is simulated in chunks until ``n`` of its events are in that window, or until
+``max_simulated_factor`` × ``n`` events were simulated (CEvNS from ⁸B rarely reaches
+the window). Each event carries ``weight``, the expected number of such events in the
+detector's exposure per simulated event
+(:func:`~wimpsift.processing.background_mix.source_weight`, the rates of the detector
+definition): the *expected mix*. Training and test sets are independent simulations
+(different seeds); the training and test sets of the background with the largest
+expected count in the window (ER for XENON1T) are larger, ``train_events_dominant``
+and ``test_events_dominant``: a rejection of 99.8 % needs thousands of its events.
+
+Classifiers, trained on the training set, scored on the same test events:
+
+- ``standard_selection``: :class:`~wimpsift.processing.standard_selection.StandardSelection`
+  (fiducial volume, single scatter, S2 width against drift time; its cS1–cS2 score);
+- ``dense``: a dense network (:class:`~wimpsift.training.baselines.EventVariableMLP`)
+  on :data:`EVENT_VARIABLES`, WIMP against the expected mix (weighted loss);
+- ``cnn_binary``: the seed's CNN with two softmax outputs, WIMP against the expected
+  mix (weighted loss, :class:`~wimpsift.training.weighted_cnn.WeightedCNN`); score =
+  its logit;
+- ``cnn_multiclass``: the same network with one output per class (WIMP and each
+  background with at least ``min_class_events`` training events in the window),
+  classes balanced in the loss; score = log-likelihood ratio of WIMP against the
+  mix, log p(WIMP) − log Σ_b f_b p(b), with f_b the expected share of background b.
+
+Remaining background (:func:`wimpsift.metrics.remaining.remaining_at_acceptance`): the
+expected events of each background, and their total, that pass each classifier's
+threshold set at 50 % WIMP acceptance, with Monte Carlo errors. Two comparisons:
+
+- ``fiducial``: events in the analysis window *and* the fiducial volume
+  (reconstructed position); acceptance relative to the WIMPs there;
+- ``active_volume``: every event in the window; the classifiers get no fiducial cut,
+  the standard selection keeps its own. All are compared at one WIMP acceptance
+  relative to all WIMPs in the window of the active volume: the one that keeps as many
+  WIMPs as 50 % of the fiducial ones, 0.5 × (fiducial share of the window's WIMPs),
+  recorded as ``signal_acceptance_of_active_wimps`` (the standard selection alone
+  cannot reach 50 % of the active volume's WIMPs: its fiducial cut keeps about half).
+  The standard selection then sits at its fiducial operating point, and a classifier
+  that rejects what lives near the walls finds the same WIMPs with less background.
+  The key stays ``remaining_at_50pct`` so both comparisons share one structure.
+  Should a classifier not reach the acceptance, it is compared at the most it keeps,
+  and ``details.<classifier>.signal_acceptance`` says so.
+
+The classifiers are trained once, on the active volume; the fiducial comparison applies
+them to the fiducial events. ``no_discrimination`` is the expected count in the window.
+
+Mutual information (:func:`wimpsift.metrics.mutual_information.mutual_information`,
+bits): between the class (WIMP or background, the two classes weighted to equal total,
+backgrounds in their expected mix) and the event variables — the information any
+classifier of those variables can use — beside the MI between the class and each
+classifier's output, on the same test events. The data-processing inequality makes the
+event variables' MI an upper bound for the dense network; the CNNs see images, not the
+variables, so for them it is the bound of the variables only. The k-nearest-neighbour
+estimate in ten dimensions is biased low: at the quick scale it falls below the MI of
+(cS1, log10 cS2) alone (``cs1_cs2``) and of the dense network's output, both of which
+data processing puts below the true value of all ten. ``event_variables_lower_bound``,
+the largest of the three, is the bound that holds. Discrete variables (the
+number of S2s) are dithered by uniform noise within their unit step (invertible, so the
+MI is unchanged) because the k-nearest-neighbour estimator needs distinct values.
+
+Position reconstruction: the position CNN of :mod:`wimpsift.training.position` trained
+and evaluated at a small scale against the likelihood fit (``position_*`` settings).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+from scipy.special import logsumexp
+
+from wimpsift.config import WimpsiftConfig
+from wimpsift.detectors import Detector, load_detector
+from wimpsift.errors import DataError
+from wimpsift.images.raster import ImageSettings, render_images
+from wimpsift.metrics.mutual_information import mutual_information
+from wimpsift.metrics.remaining import ZERO_COUNT_UPPER_68, remaining_at_acceptance
+from wimpsift.processing.background_mix import source_weight
+from wimpsift.processing.reconstruction import ProcessedEvents, process_events
+from wimpsift.processing.selection import in_window
+from wimpsift.processing.standard_selection import StandardSelection
+from wimpsift.seeding import int_seed, seed_sequence
+from wimpsift.sources import make_source, source_names
+from wimpsift.training.baselines import EventVariableMLP
+from wimpsift.training.weighted_cnn import WeightedCNN
+from wimpsift.waveforms.event import simulate_waveform_events
+
+SIGNAL = "wimp"
+EVENT_VARIABLES = ("cs1_pe", "log10_cs2", "r_cm", "z_cm", "s2_width_ratio",
+                   "n_s2_above_threshold", "log10_s2_second_pe", "s1_top_fraction",
+                   "s1_pattern_gof", "s2_pattern_gof")
+"""inputs of the dense network and of the event variables' MI"""
+DISCRETE_VARIABLES = ("n_s2_above_threshold",)
+CLASSIFIERS = ("standard_selection", "dense", "cnn_binary", "cnn_multiclass")
+COMPARISONS = ("fiducial", "active_volume")
+
+
+class AllBackgroundsSettings(WimpsiftConfig):
+    """Sizes and training of the comparison against every background."""
+
+    image_kind: Literal["hit", "peak", "hitpeak", "event"] = "hitpeak"
+    """images the CNNs read"""
+    train_events_dominant: int = Field(2500, ge=10)
+    """training events in the window of the background with the largest expected count"""
+    test_events_dominant: int = Field(4000, ge=10)
+    """test events in the window of that background"""
+    max_simulated_factor: int = Field(20, ge=1)
+    """at most this many times the wanted window events are simulated per source"""
+    min_class_events: int = Field(20, ge=2)
+    """training events a background needs to be a class of the multi-class CNN"""
+    epochs: int = Field(6, ge=1)
+    """CNN training epochs (the best validation epoch is kept)"""
+    batch_size: int = Field(100, ge=1)
+    learning_rate: float = Field(0.001, gt=0)
+    """Adam's learning rate (the seed's final model)"""
+    mi_neighbours: int = Field(5, ge=1)
+    """k of the k-nearest-neighbour MI estimator"""
+    mi_subsets: int = Field(5, ge=2)
+    """disjoint subsets for the MI's error"""
+    position_train_events: int = Field(6000, ge=100)
+    """hit patterns the position CNN is trained on"""
+    position_test_events: int = Field(400, ge=2)
+    """waveform-level events the positions are scored on"""
+    position_epochs: int = Field(8, ge=1)
+
+
+@dataclass
+class Mix:
+    """Events of every source in the window of the active volume, with their images."""
+
+    table: pd.DataFrame
+    images: np.ndarray
+    n_simulated: dict[str, int]
+    weight_per_event: dict[str, float]
+    """expected events per simulated event of each source (also for sources with no
+    event in the window)"""
+
+    def drop(self, name: str) -> Mix:
+        """The mix without source ``name``."""
+        keep = (self.table["source"] != name).to_numpy()
+        return Mix(self.table[keep].reset_index(drop=True), self.images[keep],
+                   {k: v for k, v in self.n_simulated.items() if k != name},
+                   {k: v for k, v in self.weight_per_event.items() if k != name})
+
+
+def _window_any_volume(table: pd.DataFrame, detector: Detector) -> np.ndarray:
+    return table["passes_threshold"].to_numpy(bool) & in_window(
+        table["cs1_pe"].to_numpy(float), table["s2_area_pe"].to_numpy(float), detector,
+        table["cs2_bottom_pe"].to_numpy(float))
+
+
+def _with_derived(table: pd.DataFrame) -> pd.DataFrame:
+    """Add the derived event variables (S2 width ratio, log10 of the second S2)."""
+    expected = np.maximum(table["s2_width_expected_ns"].to_numpy(float), 1e-9)
+    return table.assign(
+        s2_width_ratio=table["s2_width_ns"].to_numpy(float) / expected,
+        log10_s2_second_pe=np.log10(1.0 + np.clip(table["s2_second_area_pe"].to_numpy(float),
+                                                   0, None)))
+
+
+def simulate_source(detector: Detector, name: str, n_window: int, seed: Any, kind: str,
+                    max_factor: int, mass_gev: float, sigma_cm2: float | None
+                    ) -> tuple[pd.DataFrame, np.ndarray, int, float]:
+    """Window events of one source (table with ``weight``), their images, the number
+    simulated and the weight per simulated event."""
+    source = (make_source(detector, name, mass_gev=mass_gev, sigma_cm2=sigma_cm2)
+              if name == SIGNAL else make_source(detector, name))
+    cap = max_factor * n_window
+    kept: list[ProcessedEvents] = []
+    in_fid_window, simulated, have, chunk = 0, 0, 0, 0
+    while have < n_window and simulated < cap:
+        fraction = have / simulated if simulated else 1.0
+        size = int(min(cap - simulated,
+                       max(math.ceil(1.2 * (n_window - have) / max(fraction, 1 / max_factor)),
+                           16)))
+        raw = simulate_waveform_events(detector, source, size, seed, volume="active",
+                                       chunk_index=chunk)
+        processed = process_events(raw)
+        processed.table["n_interactions"] = raw.truth["n_interactions"].to_numpy()
+        window = _window_any_volume(processed.table, detector)
+        in_fid_window += int(processed.table["in_window"].sum())
+        kept.append(processed.select(window))
+        simulated += size
+        have += int(window.sum())
+        chunk += 1
+    table = pd.concat([k.table for k in kept], ignore_index=True)
+    weight = source_weight(detector, source, pd.DataFrame({"in_window": np.r_[
+        np.ones(in_fid_window, bool), np.zeros(simulated - in_fid_window, bool)]}),
+        simulated, "active")
+    images = [render_images(k, (kind,), ImageSettings())[kind] for k in kept if len(k)]
+    shape = ImageSettings().shape(kind)
+    stack = np.concatenate(images) if images else np.zeros((0, *shape), np.float32)
+    return table.assign(weight=weight), stack, simulated, weight
+
+
+def simulate_mix(detector: Detector, n_window: dict[str, int], seed: int, kind: str,
+                 max_factor: int, mass_gev: float, sigma_cm2: float | None) -> Mix:
+    """The WIMP and every background of ``detector`` (each from its own seed stream)."""
+    tables, images, n_simulated, weights = [], [], {}, {}
+    for name in n_window:
+        table, stack, n_sim, weight = simulate_source(detector, name, n_window[name],
+                                                      seed_sequence(seed, "mix", name), kind,
+                                                      max_factor, mass_gev, sigma_cm2)
+        tables.append(table)
+        images.append(stack)
+        n_simulated[name], weights[name] = n_sim, weight
+    table = _with_derived(pd.concat(tables, ignore_index=True))
+    return Mix(table, np.concatenate(images), n_simulated, weights)
+
+
+def _merge(first: Mix, second: Mix) -> Mix:
+    return Mix(pd.concat([first.table, second.table], ignore_index=True),
+               np.concatenate([first.images, second.images]),
+               {**first.n_simulated, **second.n_simulated},
+               {**first.weight_per_event, **second.weight_per_event})
+
+
+# --------------------------------------------------------------------------- training
+
+
+def expected_mix_weights(table: pd.DataFrame) -> np.ndarray:
+    """WIMP events equal, backgrounds by expected rate; both classes to equal total."""
+    is_signal = (table["source"] == SIGNAL).to_numpy()
+    w = table["weight"].to_numpy(float).copy()
+    w[is_signal] = 1.0 / max(int(is_signal.sum()), 1)
+    w[~is_signal] /= max(w[~is_signal].sum(), 1e-300)
+    return w
+
+
+def _classes(table: pd.DataFrame, min_events: int) -> list[str]:
+    counts = table["source"].value_counts()
+    backgrounds = [s for s in pd.unique(table["source"]) if s != SIGNAL]
+    return [SIGNAL, *[s for s in backgrounds if counts.get(s, 0) >= min_events]]
+
+
+@dataclass
+class Classifiers:
+    """The four classifiers fitted on one training mix."""
+
+    standard: StandardSelection
+    dense: EventVariableMLP
+    cnn_binary: WeightedCNN
+    cnn_multiclass: WeightedCNN
+    classes: list[str]
+    log_mix_share: np.ndarray
+    """log f_b of each multi-class background class (expected share in the window)"""
+
+    def scores(self, mix: Mix) -> dict[str, np.ndarray]:
+        """Score per classifier (higher = more WIMP-like) of every event of ``mix``."""
+        table = mix.table
+        log_binary = self.cnn_binary.predict_log_proba(mix.images)
+        log_multi = self.cnn_multiclass.predict_log_proba(mix.images)
+        llr = log_multi[:, 0] - logsumexp(log_multi[:, 1:] + self.log_mix_share, axis=1)
+        dense = self.dense.predict_proba(table)[:, 1]
+        return {
+            "standard_selection": self.standard.score(table),
+            "dense": np.log(np.clip(dense, 1e-300, None)) - np.log(np.clip(1 - dense, 1e-300,
+                                                                            None)),
+            "cnn_binary": log_binary[:, 1] - log_binary[:, 0],
+            "cnn_multiclass": llr,
+        }
+
+
+def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSettings,
+                    seed: int, threads: int, device: str | None) -> tuple[Classifiers, dict]:
+    """Fit the standard selection, the dense network and both CNNs on ``train``."""
+    table = train.table
+    y = (table["source"] == SIGNAL).to_numpy().astype(int)
+    if y.sum() < 20 or (1 - y).sum() < 20:
+        raise DataError(f"training events: {int(y.sum())} WIMP and {int((1 - y).sum())} "
+                        "background events in the window; expected at least 20 of each")
+    weights = expected_mix_weights(table)
+    info: dict[str, Any] = {}
+    t0 = time.perf_counter()
+    standard = StandardSelection(detector).fit(table, y)
+    info["standard_selection"] = {"s2_width_z_max": standard.s2_width_z_max_}
+    dense = EventVariableMLP(columns=EVENT_VARIABLES, random_state=seed).fit(table, y, weights)
+    info["dense"] = {"inputs": list(EVENT_VARIABLES), "fit_time_s": time.perf_counter() - t0}
+    common = {"epochs": settings.epochs, "batch_size": settings.batch_size,
+              "learning_rate": settings.learning_rate, "random_state": seed, "device": device,
+              "threads": threads}
+    binary = WeightedCNN(2, **common).fit(train.images, y, weights)
+    info["cnn_binary"] = binary.fit_info()
+    classes = _classes(table, settings.min_class_events)
+    index = {name: k for k, name in enumerate(classes)}
+    rows = table["source"].isin(classes).to_numpy()
+    labels = table["source"][rows].map(index).to_numpy(int)
+    counts = np.bincount(labels, minlength=len(classes))
+    multi = WeightedCNN(len(classes), **common).fit(train.images[rows], labels,
+                                                    1.0 / counts[labels])
+    info["cnn_multiclass"] = {**multi.fit_info(), "classes": classes}
+    expected = table[rows].groupby("source")["weight"].sum()
+    share = np.array([expected[c] for c in classes[1:]])
+    log_share = np.log(share / share.sum())
+    return Classifiers(standard, dense, binary, multi, classes, log_share), info
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _mi_inputs(table: pd.DataFrame, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(int_seed(seed, "mi", "dither"))
+    columns = []
+    for name in EVENT_VARIABLES:
+        if name == "log10_cs2":
+            values = np.log10(np.clip(table["cs2_pe"].to_numpy(float), 1e-9, None))
+        else:
+            values = table[name].to_numpy(float)
+        if name in DISCRETE_VARIABLES:
+            values = values + rng.random(len(values))
+        columns.append(values)
+    return np.column_stack(columns)
+
+
+def _finite_score(score: np.ndarray, seed: int) -> np.ndarray:
+    """-inf (failed a cut) → below every finite score, dithered (ties break the kNN)."""
+    out = np.asarray(score, float).copy()
+    bad = ~np.isfinite(out)
+    if bad.any():
+        finite = out[~bad]
+        low = finite.min() - 1.0 if finite.size else 0.0
+        rng = np.random.default_rng(int_seed(seed, "mi", "ties"))
+        out[bad] = low - rng.random(int(bad.sum()))
+    return out
+
+
+def comparison(mix: Mix, rows: np.ndarray, scores: dict[str, np.ndarray],
+               settings: AllBackgroundsSettings, seed: int, acceptance: float = 0.5,
+               names: list[str] | None = None) -> dict[str, Any]:
+    """Remaining background at ``acceptance`` and the MI of each classifier on ``rows``
+    (events of the sources ``names`` of that volume; default every source of ``mix``).
+
+    A background with no test event in ``rows`` remains 0 with the one-event upper
+    error of :mod:`wimpsift.metrics.remaining` (its weight per simulated event × 1.14).
+    """
+    table = mix.table
+    sub = table[rows]
+    source = sub["source"].to_numpy(object)
+    weight = sub["weight"].to_numpy(float)
+    is_signal = source == SIGNAL
+    listed = set(table["source"]) if names is None else set(names)
+    backgrounds = [s for s in mix.weight_per_event if s != SIGNAL and s in listed]
+    empty_error = {b: mix.weight_per_event[b] * ZERO_COUNT_UPPER_68 for b in backgrounds}
+    remaining, errors, details = {}, {}, {}
+    for name in CLASSIFIERS:
+        score = scores[name][rows]
+        reachable = float(weight[is_signal & np.isfinite(score)].sum() / weight[is_signal].sum())
+        target = min(acceptance, reachable * (1 - 1e-9))
+        r = remaining_at_acceptance(score, source, weight, SIGNAL, target)
+        remaining[name] = {"total": r["total"], **{b: r[b]["events"] if b in r else 0.0
+                                                   for b in backgrounds}}
+        errors[name] = {b: r[b]["error"] if b in r else empty_error[b] for b in backgrounds}
+        errors[name] = {"total": float(np.sqrt(sum(e**2 for e in errors[name].values()))),
+                        **errors[name]}
+        details[name] = {"threshold": r["threshold"], "signal_acceptance": r["signal_acceptance"],
+                         "n_passing": {b: r[b]["n_passing"] for b in backgrounds if b in r}}
+    expected = {b: float(weight[source == b].sum()) for b in backgrounds}
+    labels = is_signal.astype(int)
+    mi_weights = expected_mix_weights(sub)
+    mi, mi_err = {}, {}
+    if labels.sum() > 2 * settings.mi_subsets * settings.mi_neighbours and \
+            (1 - labels).sum() > 2 * settings.mi_subsets * settings.mi_neighbours:
+        inputs = {"event_variables": _mi_inputs(sub, seed),
+                  **{name: _finite_score(scores[name][rows], seed) for name in CLASSIFIERS}}
+        for name, x in inputs.items():
+            m = mutual_information(x, labels, mi_weights, k=settings.mi_neighbours,
+                                   n_subsets=settings.mi_subsets, seed=seed)
+            mi[name], mi_err[name] = m.mi_bits, m.error_bits
+    if "event_variables" in mi:
+        # the MI of a subset or of a function of the event variables is at most theirs
+        # (data processing); the kNN estimate in 10 dimensions is biased low
+        m = mutual_information(inputs["event_variables"][:, :2], labels, mi_weights,
+                               k=settings.mi_neighbours, n_subsets=settings.mi_subsets,
+                               seed=seed)
+        mi["cs1_cs2"], mi_err["cs1_cs2"] = m.mi_bits, m.error_bits
+        bound = max(("event_variables", "cs1_cs2", "dense"), key=lambda k: mi[k])
+        mi["event_variables_lower_bound"] = mi[bound]
+        mi_err["event_variables_lower_bound"] = mi_err[bound]
+    standard_total = remaining["standard_selection"]["total"]
+    best = min(CLASSIFIERS, key=lambda k: remaining[k]["total"])
+    return {
+        "best_classifier": best,
+        "ratio_to_best": {k: remaining[k]["total"] / remaining[best]["total"]
+                          if remaining[best]["total"] > 0 else None for k in CLASSIFIERS},
+        "remaining_at_50pct": remaining,
+        "remaining_at_50pct_error": errors,
+        "details": details,
+        "no_discrimination": {"total": float(sum(expected.values())), **expected},
+        "ratio_to_standard_selection": {
+            name: (remaining[name]["total"] / standard_total if standard_total > 0 else None)
+            for name in CLASSIFIERS if name != "standard_selection"},
+        "mi_bits": mi,
+        "mi_bits_error": mi_err,
+        "n_test_events": {s: int((source == s).sum()) for s in [SIGNAL, *backgrounds]},
+        "signal_acceptance_of_active_wimps": acceptance * float(
+            weight[is_signal].sum() / table.loc[table["source"] == SIGNAL, "weight"].sum()),
+    }
+
+
+def cut_fractions(standard: StandardSelection, mix: Mix) -> dict[str, dict[str, float]]:
+    """Per source, the share of its events in the active volume's window that pass each
+    cut of the standard selection on its own (fiducial, single scatter, S2 width,
+    cS1–cS2 below the NR median)."""
+    flags = standard.flags(mix.table)
+    source = mix.table["source"].to_numpy(object)
+    out = {}
+    for name in mix.weight_per_event:
+        rows = source == name
+        out[name] = {cut: (float(flags[cut].to_numpy()[rows].mean()) if rows.any() else None)
+                     for cut in ("fiducial", "single_scatter", "s2_width", "cs1_cs2")}
+    return out
+
+
+def published_counts(detector: Detector) -> dict[str, Any]:
+    """The published expected counts beside ours: the seed's Table I for XENON1T SR0
+    (:mod:`wimpsift.papers` and the detector file), else the detector file's own."""
+    from wimpsift.papers import paper_numbers
+
+    counts = {b.name: b.published_expected_events for b in detector.backgrounds
+              if b.published_expected_events is not None}
+    if detector.name == "xenon1t_sr0":
+        table_i = paper_numbers()["cnn_seed"]["table_i"]
+        return {"source": table_i["source"], "counts": counts, "wimp": table_i["wimp"]}
+    return {"source": f"published_expected_events of the detector file {detector.name}",
+            "counts": counts}
+
+
+def position_reconstruction(detector: Detector, settings: AllBackgroundsSettings, seed: int,
+                            threads: int) -> dict[str, Any]:
+    """The position CNN against the likelihood fit at a small scale (training/position)."""
+    from wimpsift.training.position import (
+        PositionTrainingConfig,
+        evaluate_positions,
+        train_position_cnn,
+    )
+
+    config = PositionTrainingConfig(detector=detector.name,
+                                    n_events=settings.position_train_events,
+                                    epochs=settings.position_epochs, threads=threads,
+                                    seed=int_seed(seed, "positions", "train"))
+    reconstructor = train_position_cnn(config)
+    try:
+        result = evaluate_positions(reconstructor, settings.position_test_events,
+                                    int_seed(seed, "positions", "test"))
+    except ValueError as err:
+        # evaluate_positions bins true radii at fixed 15 and 25 cm edges, which do not
+        # fit a TPC narrower than 35 cm (LUX): record why instead of losing the run
+        return {"cnn_rms_cm": None, "likelihood_rms_cm": None,
+                "not_measured": f"training.position.evaluate_positions failed: {err}"}
+    keep = ("cnn_rms_cm", "likelihood_rms_cm", "likelihood_true_lrf_rms_cm",
+            "centre_of_gravity_rms_cm", "n_test_events", "published_anchors")
+    out = {k: result[k] for k in keep}
+    out["n_train_events"] = int(reconstructor.meta.get("n_train", 0))
+    out["methods"] = {name: {k: m[k] for k in ("rms_cm", "bulk_rms_cm", "wall_rms_cm",
+                                               "wall_radial_bias_cm")}
+                      for name, m in result["methods"].items()}
+    return out
+
+
+def write_test_scores(path: Path, mix: Mix, scores: dict[str, np.ndarray],
+                      provenance_record: dict[str, Any] | None) -> Path:
+    """The test events (source, weight, window flags, event variables) and every score."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from wimpsift.provenance import atomic_path
+
+    columns = ["source", "weight", "in_window", "n_interactions", "cs1_pe", "cs2_pe",
+               *[c for c in EVENT_VARIABLES if c not in ("cs1_pe", "log10_cs2")]]
+    frame = mix.table[columns].assign(**{f"score_{k}": v for k, v in scores.items()})
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({"wimpsift": json.dumps(provenance_record or {},
+                                                                  default=str)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return path
+
+
+def plot_remaining_curves(table: pd.DataFrame, rows: np.ndarray,
+                          scores: dict[str, np.ndarray], path: Path, title: str,
+                          acceptance: float = 0.5) -> Path:
+    """Total remaining background against WIMP acceptance (of the WIMPs in ``rows``), per
+    classifier; a dotted line at the compared ``acceptance``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sub = table[rows]
+    source = sub["source"].to_numpy(object)
+    weight = sub["weight"].to_numpy(float)
+    is_signal = source == SIGNAL
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for name in CLASSIFIERS:
+        score = scores[name][rows]
+        order = np.argsort(-score, kind="stable")
+        finite = np.isfinite(score[order])
+        acc = np.cumsum(np.where(is_signal[order], weight[order], 0.0)) / weight[is_signal].sum()
+        bkg = np.cumsum(np.where(~is_signal[order], weight[order], 0.0))
+        ax.plot(acc[finite], np.maximum(bkg[finite], 1e-4), label=name.replace("_", " "))
+    ax.axvline(acceptance, color="grey", lw=0.8, ls=":")
+    ax.set_yscale("log")
+    ax.set_xlabel("WIMP acceptance")
+    ax.set_ylabel("Expected background events remaining (exposure)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int,
+                        settings: AllBackgroundsSettings, mass_gev: float,
+                        sigma_cm2: float | None, figures_dir: Path, threads: int = 1,
+                        device: str | None = None, plan=None, data_dir: Path | None = None,
+                        provenance_record: dict[str, Any] | None = None
+                        ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Simulate, fit, score and compare; returns (metrics sections, figures).
+
+    With ``data_dir``, the test events' variables, weights and scores are written to
+    ``test_scores.parquet`` there (``provenance_record`` in its metadata)."""
+    detector = load_detector(detector_name)
+    timings: dict[str, float] = {}
+
+    def stage(name: str) -> None:
+        if plan is not None:
+            plan.start(name)
+
+    stage("images")
+    t0 = time.perf_counter()
+    # the fiducial list counts near-wall populations through ``wall`` (and the ER rate);
+    # the active volume lists them as their own sources (``volumes`` in the detector file)
+    in_volume = {"fiducial": source_names(detector, "fiducial"),
+                 "active": source_names(detector, "active")}
+    names = list(dict.fromkeys([*in_volume["fiducial"], *in_volume["active"]]))
+    train_seed, test_seed = int_seed(seed, "mix", "train"), int_seed(seed, "mix", "test")
+    args = (settings.image_kind, settings.max_simulated_factor, mass_gev, sigma_cm2)
+    train = simulate_mix(detector, dict.fromkeys(names, n_train), train_seed, *args)
+    # the background with the largest expected count in the window gets more events
+    expected = train.table[train.table["source"] != SIGNAL].groupby("source")["weight"].sum()
+    dominant = str(expected.idxmax())
+    if settings.train_events_dominant > n_train:
+        train = _merge(train.drop(dominant), simulate_mix(
+            detector, {dominant: settings.train_events_dominant}, train_seed, *args))
+    test_sizes = {n: (max(n_test, settings.test_events_dominant) if n == dominant else n_test)
+                  for n in names}
+    test = simulate_mix(detector, test_sizes, test_seed, *args)
+    train.n_simulated = {n: train.n_simulated[n] for n in names}
+    train.weight_per_event = {n: train.weight_per_event[n] for n in names}
+    timings["events_and_images_s"] = time.perf_counter() - t0
+
+    stage("classifiers")
+    t0 = time.perf_counter()
+    classifiers, fit_info = fit_classifiers(detector, train, settings, seed, threads, device)
+    scores = classifiers.scores(test)
+    timings["classifiers_s"] = time.perf_counter() - t0
+
+    stage("comparison")
+    t0 = time.perf_counter()
+    table = test.table
+    listed = {v: table["source"].isin(n).to_numpy() for v, n in in_volume.items()}
+    fiducial_rows = table["in_window"].to_numpy(bool) & listed["fiducial"]
+    all_rows = listed["active"]
+    fiducial = comparison(test, fiducial_rows, scores, settings, seed,
+                          names=in_volume["fiducial"])
+    wimp = (table["source"] == SIGNAL).to_numpy()
+    fiducial_share = float(table["weight"][wimp & fiducial_rows].sum()
+                           / table["weight"][wimp].sum())
+    active = comparison(test, all_rows, scores, settings, seed, 0.5 * fiducial_share,
+                        names=in_volume["active"])
+    figures = {
+        "Expected background remaining against WIMP acceptance, fiducial volume, every "
+        "background of the detector (no seed counterpart)": plot_remaining_curves(
+            table, fiducial_rows, scores, figures_dir / "remaining_fiducial.png",
+            "Fiducial volume").name,
+        "The same on the whole active volume (the standard selection keeps its fiducial cut)":
+            plot_remaining_curves(table, all_rows, scores,
+                                  figures_dir / "remaining_active.png", "Active volume",
+                                  0.5 * fiducial_share).name,
+    }
+    cuts = cut_fractions(classifiers.standard, test)
+    if data_dir is not None:
+        write_test_scores(data_dir / "test_scores.parquet", test, scores, provenance_record)
+    timings["comparison_s"] = time.perf_counter() - t0
+
+    stage("positions")
+    t0 = time.perf_counter()
+    positions = position_reconstruction(detector, settings, seed, threads)
+    timings["positions_s"] = time.perf_counter() - t0
+
+    all_backgrounds = {
+        **fiducial,
+        "active_volume": active,
+        "detector": detector.name,
+        "image_kind": settings.image_kind,
+        "event_variables": list(EVENT_VARIABLES),
+        "classes_multiclass": classifiers.classes,
+        "standard_selection_cuts": cuts,
+        "training": fit_info,
+        "n_train_events": {s: int(n) for s, n in train.table["source"].value_counts().items()},
+        "n_simulated": {"train": train.n_simulated, "test": test.n_simulated},
+        "exposure_kg_days": float(detector.exposure_kg_days),
+        "published": published_counts(detector),
+        "settings": settings.model_dump(mode="json"),
+    }
+    return {"all_backgrounds": all_backgrounds, "position_reconstruction": positions,
+            "timings_s": timings}, figures

@@ -1,0 +1,155 @@
+"""`reproduce cnn --backgrounds all` at a tiny scale: real waveform simulation of the WIMP
+and every background of XENON1T SR0, four classifiers on the same test events."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.cnn.conftest import separable_images
+from wimpsift.cli.main import main
+from wimpsift.detectors import load_detector
+from wimpsift.errors import ConfigError, DataError
+from wimpsift.pipelines.cnn_backgrounds import simulate_source
+from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
+from wimpsift.seeding import seed_sequence
+from wimpsift.sources import source_names
+from wimpsift.training.baselines import EventVariableMLP
+from wimpsift.training.weighted_cnn import WeightedCNN
+
+CLASSIFIERS = {"standard_selection", "dense", "cnn_binary", "cnn_multiclass"}
+TINY = {"train_events_dominant": 150, "test_events_dominant": 300, "epochs": 3,
+        "max_simulated_factor": 5,
+        "position_train_events": 200, "position_test_events": 30, "position_epochs": 1}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cnn_all")
+    cfg = make_config("quick", train_events_per_class=100, test_events_per_class=100,
+                      progress=False, all_backgrounds=TINY)
+    run_reproduce_cnn(cfg, out)
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+@pytest.mark.slow
+def test_metrics_structure(tiny_run):
+    out, metrics = tiny_run
+    backgrounds = set(source_names(load_detector("xenon1t_sr0"))) - {"wimp"}
+    a = metrics["all_backgrounds"]
+    for comparison in (a, a["active_volume"]):
+        remaining = comparison["remaining_at_50pct"]
+        assert set(remaining) == CLASSIFIERS
+        for name in CLASSIFIERS:
+            assert set(remaining[name]) == backgrounds | {"total"}
+            assert remaining[name]["total"] == pytest.approx(
+                sum(remaining[name][b] for b in backgrounds))
+            assert comparison["remaining_at_50pct_error"][name]["total"] > 0
+        assert set(comparison["mi_bits"]) == CLASSIFIERS | {"event_variables", "cs1_cs2",
+                                                            "event_variables_lower_bound"}
+        assert comparison["ratio_to_best"][comparison["best_classifier"]] == 1.0
+    assert a["details"]["cnn_binary"]["signal_acceptance"] == pytest.approx(0.5, abs=0.02)
+    # the active volume compares at the WIMP count of 50 % of the fiducial WIMPs
+    assert 0.1 < a["active_volume"]["signal_acceptance_of_active_wimps"] < 0.5
+    positions = metrics["position_reconstruction"]
+    assert positions["cnn_rms_cm"] > 0 and positions["likelihood_rms_cm"] > 0
+    report = (out / "report.html").read_text()
+    assert "CNN, multi-class" in report and "Published (events)" in report
+    assert "remaining_active.png" in report and (out / "figures" / "remaining_active.png").is_file()
+
+
+@pytest.mark.slow
+def test_physical_properties(tiny_run):
+    _, metrics = tiny_run
+    a = metrics["all_backgrounds"]
+    for comparison in (a, a["active_volume"]):
+        before = comparison["no_discrimination"]["total"]
+        # ER dominates the mix; at half the WIMPs every classifier removes most of it
+        for name in CLASSIFIERS:
+            assert comparison["remaining_at_50pct"][name]["total"] < 0.2 * before, name
+        mi = comparison["mi_bits"]
+        assert all(0.05 < v < 1.0 for v in mi.values())  # balanced classes: H = 1 bit
+    # outside the fiducial volume the standard selection's score says nothing; a network
+    # that sees the whole active volume carries more information about the class
+    mi, err = a["active_volume"]["mi_bits"], a["active_volume"]["mi_bits_error"]
+    assert mi["cnn_multiclass"] > mi["standard_selection"] + 2 * np.hypot(
+        err["cnn_multiclass"], err["standard_selection"])
+    cuts = a["standard_selection_cuts"]
+    # neutrons scatter several times: the single-scatter cut removes far more of them
+    # than of WIMPs (the window's cS1 range keeps mostly neutrons that scattered once)
+    assert cuts["wimp"]["single_scatter"] > 0.9
+    assert cuts["neutrons"]["single_scatter"] < cuts["wimp"]["single_scatter"] - 0.15
+    # accidental pairs: the S2 width does not match the drift time
+    assert cuts["accidental"]["s2_width"] < cuts["wimp"]["s2_width"] - 0.2
+
+
+@pytest.mark.slow
+def test_neutron_multiple_scatters_fail_the_single_scatter_cut():
+    detector = load_detector("xenon1t_sr0")
+    table, images, n_simulated, weight = simulate_source(
+        detector, "neutrons", 120, seed_sequence(5, "neutrons"), "hitpeak", 10, 500.0, None)
+    assert len(images) == len(table) >= 120 and n_simulated > len(table) and weight > 0
+    multiple = table["n_interactions"].to_numpy() > 1
+    single = table["s2_second_area_pe"].to_numpy() < detector.charge.s2_threshold_pe
+    assert multiple.sum() >= 20
+    assert single[multiple].mean() < 0.4  # most multiple scatters show a second S2
+    assert single[~multiple].mean() > 0.95
+
+
+def test_weighted_cnn_follows_the_weights():
+    X, y = separable_images(n=200)
+    flipped = 1 - y
+    # the same images with both labels: the weights alone decide the posterior
+    Xd, yd = np.concatenate([X, X]), np.concatenate([y, flipped])
+    w = np.where(yd == 1, 3.0, 1.0)
+    model = WeightedCNN(2, epochs=3, batch_size=50, learning_rate=0.005).fit(Xd, yd, w)
+    p1 = model.predict_proba(X)[:, 1]
+    assert np.allclose(model.predict_proba(X).sum(axis=1), 1.0)
+    assert p1.mean() > 0.6  # 3:1 weights → P(1) → 0.75
+    again = WeightedCNN(2, epochs=3, batch_size=50, learning_rate=0.005).fit(Xd, yd, w)
+    assert np.array_equal(again.predict_log_proba(X), model.predict_log_proba(X))
+    with pytest.raises(DataError, match="labels"):
+        WeightedCNN(2, epochs=1).fit(X, y + 1, np.ones(len(y)))
+    with pytest.raises(DataError, match="sample_weight"):
+        EventVariableMLP(columns=("a",)).fit(_frame(), [0, 1, 0, 1], [1, -1, 1, 1])
+
+
+def _frame():
+    import pandas as pd
+
+    return pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
+
+
+def test_bad_input():
+    with pytest.raises(ConfigError, match="detector"):
+        make_config("quick", detector="nope")
+    with pytest.raises(ConfigError, match="backgrounds"):
+        make_config("quick", images="synthetic", backgrounds="all")
+    assert make_config("quick", images="synthetic").backgrounds == "er"
+    cfg = make_config("quick")
+    assert cfg.backgrounds == "all" and cfg.train_events_per_class == 500
+    assert make_config("quick", backgrounds="er").train_events_per_class == 1000
+
+
+def test_cli_bad_backgrounds_and_detector(tmp_path, capsys):
+    with pytest.raises(SystemExit) as err:
+        main(["reproduce", "cnn", "--backgrounds", "gamma", "-o", str(tmp_path / "a")])
+    assert err.value.code == 2
+    code = main(["reproduce", "cnn", "--detector", "nope", "-o", str(tmp_path / "b")])
+    assert code == 2
+    assert "detector" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.slow
+def test_another_detector_brings_its_own_backgrounds(tmp_path):
+    # LZ's definition has no wall or anomalous events: the tables follow the detector
+    cfg = make_config("quick", detector="lz_ws2024", train_events_per_class=100,
+                      test_events_per_class=100, progress=False, all_backgrounds=TINY)
+    metrics = run_reproduce_cnn(cfg, tmp_path)
+    backgrounds = set(source_names(load_detector("lz_ws2024"))) - {"wimp"}
+    remaining = metrics["all_backgrounds"]["active_volume"]["remaining_at_50pct"]
+    assert {name for name in remaining["cnn_multiclass"] if name != "total"} == backgrounds
+    assert "wall" not in backgrounds and metrics["all_backgrounds"]["detector"] == "lz_ws2024"
