@@ -37,9 +37,12 @@ def tiny_run(tmp_path_factory):
 @pytest.mark.slow
 def test_metrics_structure(tiny_run):
     out, metrics = tiny_run
-    backgrounds = set(source_names(load_detector("xenon1t_sr0"))) - {"wimp"}
+    detector = load_detector("xenon1t_sr0")
     a = metrics["all_backgrounds"]
-    for comparison in (a, a["active_volume"]):
+    # each comparison counts the sources of its volume: wall events inside the fiducial
+    # volume, external gammas and surface events as their own sources in the active one
+    for comparison, volume in ((a, "fiducial"), (a["active_volume"], "active")):
+        backgrounds = set(source_names(detector, volume)) - {"wimp"}
         remaining = comparison["remaining_at_50pct"]
         assert set(remaining) == CLASSIFIERS
         for name in CLASSIFIERS:
@@ -66,9 +69,10 @@ def test_physical_properties(tiny_run):
     a = metrics["all_backgrounds"]
     for comparison in (a, a["active_volume"]):
         before = comparison["no_discrimination"]["total"]
-        # ER dominates the mix; at half the WIMPs every classifier removes most of it
+        # ER (fiducial) or external gammas (active) dominate the mix; at half the WIMPs
+        # every classifier removes most of it, even trained on 100 events per class
         for name in CLASSIFIERS:
-            assert comparison["remaining_at_50pct"][name]["total"] < 0.2 * before, name
+            assert comparison["remaining_at_50pct"][name]["total"] < 0.5 * before, name
         mi = comparison["mi_bits"]
         assert all(0.05 < v < 1.0 for v in mi.values())  # balanced classes: H = 1 bit
     # outside the fiducial volume the standard selection's score says nothing; a network

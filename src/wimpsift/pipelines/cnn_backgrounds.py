@@ -435,7 +435,7 @@ def published_counts(detector: Detector) -> dict[str, Any]:
     counts = {b.name: b.published_expected_events for b in detector.backgrounds
               if b.published_expected_events is not None}
     if detector.name == "xenon1t_sr0":
-        table_i = paper_numbers()["cnn_seed"]["table_i"]
+        table_i = paper_numbers()["cnn_paper"]["table_i"]
         return {"source": table_i["source"], "counts": counts, "wimp": table_i["wimp"]}
     return {"source": f"published_expected_events of the detector file {detector.name}",
             "counts": counts}
