@@ -25,7 +25,7 @@ Classifiers, trained on the training set, scored on the same test events:
   (fiducial volume, single scatter, S2 width against drift time; its cS1–cS2 score);
 - ``dense``: a dense network (:class:`~wimpsift.training.baselines.EventVariableMLP`)
   on :data:`EVENT_VARIABLES`, WIMP against the expected mix (weighted loss);
-- ``cnn_binary``: the seed's CNN with two softmax outputs, WIMP against the expected
+- ``cnn_binary``: the paper's CNN with two softmax outputs, WIMP against the expected
   mix (weighted loss, :class:`~wimpsift.training.weighted_cnn.WeightedCNN`); score =
   its logit;
 - ``cnn_multiclass``: the same network with one output per class (WIMP and each
@@ -128,7 +128,7 @@ class AllBackgroundsSettings(WimpsiftConfig):
     """CNN training epochs (the best validation epoch is kept)"""
     batch_size: int = Field(100, ge=1)
     learning_rate: float = Field(0.001, gt=0)
-    """Adam's learning rate (the seed's final model)"""
+    """Adam's learning rate (the paper's final model)"""
     mi_neighbours: int = Field(5, ge=1)
     """k of the k-nearest-neighbour MI estimator"""
     mi_subsets: int = Field(5, ge=2)
@@ -428,7 +428,7 @@ def cut_fractions(standard: StandardSelection, mix: Mix) -> dict[str, dict[str, 
 
 
 def published_counts(detector: Detector) -> dict[str, Any]:
-    """The published expected counts beside ours: the seed's Table I for XENON1T SR0
+    """The published expected counts beside ours: the paper's Table I for XENON1T SR0
     (:mod:`wimpsift.papers` and the detector file), else the detector file's own."""
     from wimpsift.papers import paper_numbers
 

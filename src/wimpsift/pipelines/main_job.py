@@ -58,7 +58,7 @@ def run_main_job(config: RunConfig, output: Path, progress: bool = True) -> Path
     if config.cnn.enabled:
         from wimpsift.pipelines.reproduce_cnn import make_config as cnn_config
 
-        # the main job's CNN stage and its index section are the seed's WIMP-against-ER
+        # the main job's CNN stage and its index section are the paper's WIMP-against-ER
         cnn_cfg = cnn_config(config.cnn.scale, **{"seed": config.cnn.seed, "progress": progress,
                                                   "backgrounds": "er", **config.cnn.options})
     if config.lux.enabled:

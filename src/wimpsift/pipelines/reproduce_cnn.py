@@ -1,4 +1,4 @@
-"""`wimpsift reproduce cnn`: the CNN seed's analysis end to end.
+"""`wimpsift reproduce cnn`: the CNN paper's analysis end to end.
 
 Stages (each writes under the output directory ``DIR``):
 
@@ -6,7 +6,7 @@ Stages (each writes under the output directory ``DIR``):
    built by :func:`wimpsift.images.dataset.cached_image_dataset` into the lineage cache
    under ``DIR/data/`` (different seeds, so the test events are new);
 2. ``search``: the cross-validated grid search of :mod:`wimpsift.training.grid_search`
-   on the ``search_kind`` images (HitPeak, as in the seed), cached under
+   on the ``search_kind`` images (HitPeak, as in the paper), cached under
    ``DIR/search/`` so an interrupted run resumes;
 3. ``final``: one model per image kind with the chosen settings, trained on a 70:30
    stratified split with per-epoch curves and best weights, saved with its
@@ -15,17 +15,17 @@ Stages (each writes under the output directory ``DIR``):
 5. ``baselines``: the standard selection (below the NR band median, fitted on training
    NR events) and a dense network on event variables, on the same test events;
 6. ``report``: ``DIR/metrics.json`` and ``DIR/report.html`` (our Table IV beside the
-   seed's, every figure, the baselines).
+   paper's, every figure, the baselines).
 
-That is ``backgrounds="er"``, the seed's WIMP-against-ER analysis. ``backgrounds="all"``
+That is ``backgrounds="er"``, the paper's WIMP-against-ER analysis. ``backgrounds="all"``
 (the default) compares, instead, the standard selection, a dense network on event
 variables, a WIMP-against-all CNN and a multi-class CNN against every background of
 the detector (:mod:`wimpsift.pipelines.cnn_backgrounds`), with the CNN settings of the
-seed's final model (no grid search) on ``all_backgrounds.image_kind`` images, and
+paper's final model (no grid search) on ``all_backgrounds.image_kind`` images, and
 adds the position reconstruction at a small scale; ``train_events_per_class`` and
 ``test_events_per_class`` are then events per *source* in the analysis window.
 
-Scales: ``paper`` is the seed's (10,000 + 10,000 training and 5,000 + 5,000 test
+Scales: ``paper`` is the paper's (10,000 + 10,000 training and 5,000 + 5,000 test
 events, the full grid). ``quick`` (a few thousand events, a reduced grid and fewer
 epochs; the report says so) fits in 20 minutes on two cores; with ``backgrounds="all"``
 it uses :data:`ALL_BACKGROUNDS_QUICK` events per source.
@@ -345,10 +345,10 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     figures: dict[str, str] = {}
     for p in plot_layer_heatmaps(search, out / "figures"):
         figures[f"Cross-validated {cfg.scoring} by epochs and batch size, "
-                f"{p.stem[len('grid_layers'):].strip('_')} convolution layer(s) (seed Figs. 9-11)"] = p.name
-    figures[f"Cross-validated {cfg.scoring} against the LeakyReLU α (seed Fig. 12)"] = plot_stage_curves(
+                f"{p.stem[len('grid_layers'):].strip('_')} convolution layer(s) (paper Figs. 9-11)"] = p.name
+    figures[f"Cross-validated {cfg.scoring} against the LeakyReLU α (paper Fig. 12)"] = plot_stage_curves(
         search, "alpha", out / "figures" / "grid_alpha.png").name
-    figures[f"Cross-validated {cfg.scoring} against the learning rate (seed Fig. 13)"] = plot_stage_curves(
+    figures[f"Cross-validated {cfg.scoring} against the learning rate (paper Fig. 13)"] = plot_stage_curves(
         search, "learning_rate", out / "figures" / "grid_learning_rate.png").name
     timings["search_s"] = time.perf_counter() - t0
 
@@ -369,15 +369,15 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
         per_kind[kind] = m
         curves[KIND_LABELS[kind]] = (yt, scores)
         figures[f"Accuracy, loss, precision and recall per epoch, training and validation, "
-                f"{KIND_LABELS[kind]} images, final 70:30 training (seed Fig. 14)"] = f"history_{kind}.png"
+                f"{KIND_LABELS[kind]} images, final 70:30 training (paper Fig. 14)"] = f"history_{kind}.png"
         plot_confusion_matrix(yt, scores, out / "figures" / f"confusion_{kind}.png",
                               title=f"{KIND_LABELS[kind]} test set")
         figures[f"Confusion matrix of the {KIND_LABELS[kind]} CNN on the test set at output 0.5 "
-                "(seed Fig. 17)"] = f"confusion_{kind}.png"
+                "(paper Fig. 17)"] = f"confusion_{kind}.png"
     plot_roc_curves(curves, out / "figures" / "roc.png")
     plot_pr_curves(curves, out / "figures" / "pr.png")
-    figures["ROC curves of the CNNs on the test set, ER acceptance on a log axis (seed Fig. 15)"] = "roc.png"
-    figures["Precision against recall of the CNNs on the test set (seed Fig. 16)"] = "pr.png"
+    figures["ROC curves of the CNNs on the test set, ER acceptance on a log axis (paper Fig. 15)"] = "roc.png"
+    figures["Precision against recall of the CNNs on the test set (paper Fig. 16)"] = "pr.png"
     timings["final_and_test_s"] = time.perf_counter() - t0
 
     # 5. baselines on the same test events ------------------------------------------------

@@ -3,7 +3,7 @@
 One table per comparison (fiducial volume, whole active volume): the expected
 background events remaining at the comparison's WIMP acceptance, per source and in
 total, with Monte Carlo errors, for each classifier, beside the expected count before
-discrimination and the published count (the seed's Table I for XENON1T SR0); the ratio
+discrimination and the published count (the paper's Table I for XENON1T SR0); the ratio
 of each classifier's total to the standard selection's; the mutual information of the
 event variables beside each classifier's output. Then the position reconstruction.
 """
