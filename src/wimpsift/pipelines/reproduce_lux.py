@@ -171,7 +171,8 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
     def train(mass: float, table: pd.DataFrame, previous):
         plan.say(f"  {mass:g} GeV/c²: training the network, then templates, toys and fits of both analyses")
         cfg_mass = nn_config.model_copy(update={"masses_gev": [mass]})
-        model = train_one_mass(mass, table, cfg_mass, initial=previous)
+        model = train_one_mass(mass, table, cfg_mass, initial=previous, log=plan.say,
+                               progress=plan.progress)
         sequential[mass] = model
         return model, model.network
 
@@ -196,7 +197,7 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
         plan.say(f"  {len(cfg.masses_gev)} masses: network and traditional analyses, {cfg.n_toys} toys each")
         result = compare_analyses(sorted(cfg.masses_gev), samples.for_mass, train, samples.detector,
                                   samples.config.sigma_cm2, comparison, pool_for_mass=pool,
-                                  cache_dir=str(cache / "limits"))
+                                  cache_dir=str(cache / "limits"), progress=plan.progress)
         write_comparison(result, out, comparison, cfg.seed)
         plan.say("  simulation cost per event (a small fresh simulation of every background)")
         mc_used = float(cfg.n_signal + cfg.n_background * len(samples.background_names))

@@ -33,6 +33,7 @@ from scipy import stats
 
 from wimpsift.cache import Cache
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
+from wimpsift.progress import Progress
 from wimpsift.seeding import generator
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.batchfit import qtilde_batch
@@ -79,12 +80,13 @@ class DaskConfig(StatsConfig):
 def toy_chunk(
     templates: dict[str, Any], likelihood_config: dict[str, Any], mu_grid: list[float],
     n_toys: int, n_background_toys: int, seed: int, mass_index: int, chunk: int,
-    theta: list[list[float]], gamma: list[list[float]],
+    theta: list[list[float]], gamma: list[list[float]], progress: Progress | None = None,
 ) -> dict[str, Any]:
     """One task: toy q~ distributions on the grid and background-only toy statistics.
 
     ``theta``/``gamma`` hold the nuisance values the toys are drawn at: row 0 for the
-    background-only toys, row ``1 + j`` for grid strength ``j``."""
+    background-only toys, row ``1 + j`` for grid strength ``j``. ``progress`` hears of
+    each of the ``len(mu_grid) + 1`` toy batches done (in process only)."""
     times = StageTimes()
     with times.stage("workspace_creation"):
         lik = BinnedLikelihood(TemplateSet.from_dict(templates), LikelihoodConfig(**likelihood_config))
@@ -103,11 +105,15 @@ def toy_chunk(
             qt = qtilde_batch(lik, counts, aux, mu)
         q_sb[j] = np.sort(qt.q)
         n_fits, failed = n_fits + qt.n_fits, failed + qt.n_not_converged
+        if progress is not None:
+            progress("toy batches", j + 1, grid.size + 1)
     with times.stage("toy_generation"):
         b_counts, b_aux = lik.sample(np.concatenate([[0.0], b_theta]), n_background_toys, rng,
                                      gamma=b_gamma)
     with times.stage("hypothesis_testing"):
         qb = qtilde_on_grid(lik, b_counts, b_aux, grid)
+    if progress is not None:
+        progress("toy batches", grid.size + 1, grid.size + 1)
     return {"q_sb": q_sb, "q_b": qb.q, "times": times.to_dict(),
             "fits": np.array([n_fits + qb.n_fits, failed + qb.n_not_converged])}
 
@@ -132,16 +138,33 @@ def run_toy_tasks(
     tasks: Mapping[tuple[int, int], dict[str, Any]],
     dask_config: DaskConfig,
     cache_dir: str | Path | None,
+    progress: Progress | None = None,
 ) -> dict[tuple[int, int], dict[str, Any]]:
     """Run ``{(mass_index, chunk): toy_chunk kwargs}`` on the executor; each task's
-    result is cached (stage ``stats.toy_chunk``) under ``cache_dir`` when given."""
+    result is cached (stage ``stats.toy_chunk``) under ``cache_dir`` when given.
+    ``progress`` hears of toy batches done: batch by batch in process, task by task
+    (``len(mu_grid) + 1`` batches each) on Dask workers."""
     cache = None if cache_dir is None else Cache(cache_dir)
-    jobs = {key: Task(toy_chunk, kwargs=kwargs,
+    config = execution(dask_config)
+    total = sum(len(kwargs["mu_grid"]) + 1 for kwargs in tasks.values())
+    done = [0]  # batches of finished tasks: in process, a running task counts on from there
+
+    def batches(_: str, n: int, __: int) -> None:
+        assert progress is not None
+        progress("toy batches", done[0] + n, total)
+
+    hook = batches if progress is not None and config.backend == "in_process" else None
+    jobs = {key: Task(toy_chunk, kwargs={**kwargs, "progress": hook},
                       cache=None if cache is None else cache.entry(TASK_STAGE, TASK_VERSION, kwargs))
             for key, kwargs in tasks.items()}
-    with Executor(execution(dask_config)) as executor:
-        results = executor.map(jobs, "toy chunks")
-        return {key: {**result, "cached": key in executor.from_cache} for key, result in results.items()}
+    with Executor(config) as executor:
+        results = {}
+        for key, result in executor.run(jobs, "toy chunks"):
+            results[key] = {**result, "cached": key in executor.from_cache}
+            done[0] += len(tasks[key]["mu_grid"]) + 1
+            if progress is not None and (hook is None or key in executor.from_cache):
+                progress("toy batches", done[0], total)
+        return {key: results[key] for key in tasks}
 
 
 def limits_over_masses(
@@ -153,6 +176,7 @@ def limits_over_masses(
     timer: StageTimes | None = None,
     pseudo_experiments: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
     signal_experiments: Mapping[float, tuple[np.ndarray, np.ndarray, float]] | None = None,
+    progress: Progress | None = None,
 ) -> dict[float, LimitResult]:
     """Toy-based limits and bands for every mass, the toys spread over Dask workers.
 
@@ -164,6 +188,7 @@ def limits_over_masses(
     Optional ``signal_experiments[mass]`` (counts, global observables and the injected
     ``mu``) measure coverage: ``extra["coverage"]`` is the fraction of their limits at
     or above the injected ``mu`` (``extra["coverage_error"]`` its binomial error).
+    ``progress`` hears of the toy batches done (:mod:`wimpsift.progress`).
     """
     limit_config = limit_config or LimitConfig(method="toys")
     dask_config = dask_config or DaskConfig()
@@ -206,7 +231,7 @@ def limits_over_masses(
                 "theta": p["nuisances"].theta.tolist(), "gamma": p["nuisances"].gamma.tolist(),
             }
     wall0 = time.perf_counter()
-    results = run_toy_tasks(tasks, dask_config, cache_dir)
+    results = run_toy_tasks(tasks, dask_config, cache_dir, progress)
     elapsed = time.perf_counter() - wall0
     task_wall = {s: sum(r["times"]["wall_s"].get(s, 0.0) for r in results.values()) for s in timer.wall_s}
     for r in results.values():

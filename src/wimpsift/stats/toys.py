@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wimpsift.errors import bad_value
+from wimpsift.progress import Progress
 from wimpsift.stats.batchfit import QTildeBatch, fit_batch, qtilde_batch
 from wimpsift.stats.fit import NonConvergenceWarning
 from wimpsift.stats.likelihood import BinnedLikelihood
@@ -123,9 +124,10 @@ def build_distribution(
     rng: np.random.Generator,
     nuisances: Nuisances | None = None,
     timer: StageTimer = _no_timer,
+    progress: Progress | None = None,
 ) -> ToyDistribution:
     """Toy distributions of q~_mu at each grid strength, drawn at ``nuisances`` (nominal
-    when None)."""
+    when None); ``progress`` hears of every strength done (:mod:`wimpsift.progress`)."""
     grid = check_mu_grid(mu_grid)
     if int(n_toys) < 10:
         raise bad_value("n_toys", n_toys, "an integer >= 10")
@@ -140,6 +142,8 @@ def build_distribution(
         rows.append(np.sort(qt.q))
         n_fits += qt.n_fits
         failed += qt.n_not_converged
+        if progress is not None:
+            progress("toy strengths", j + 1, grid.size)
     warn_not_converged(failed, n_fits, "toy construction")
     return ToyDistribution(mu_grid=grid, q_sorted=np.stack(rows), n_fits=n_fits, n_not_converged=failed)
 

@@ -1,0 +1,55 @@
+"""Toy constructions report their progress (``progress(what, done, total)``): counts go
+up, end at the total, and cover cached and computed work alike."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wimpsift.stats.distributed import DaskConfig, limits_over_masses
+from wimpsift.stats.limits import LimitConfig, upper_limit
+
+
+class Recorder:
+    def __init__(self):
+        self.calls: list[tuple[str, int, int]] = []
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        self.calls.append((what, done, total))
+
+
+def _increasing_to_total(calls: list[tuple[str, int, int]]) -> None:
+    assert calls
+    counts = [done for _, done, _ in calls]
+    assert counts == sorted(counts) and len(set(counts)) == len(counts)  # every step, once
+    assert {total for _, _, total in calls} == {calls[-1][2]} and counts[-1] == calls[-1][2]
+
+
+def test_toys_over_masses_report_every_batch_in_process_and_from_cache(make_model, tmp_path):
+    models = {10.0: make_model(signal=8.0), 100.0: make_model(signal=15.0)}
+    observed = {m: np.round(lik.expected(lik.nominal_parameters(0.0))) for m, lik in models.items()}
+    cfg = LimitConfig.build(method="toys", n_toys=50, n_background_toys=50, mu_grid_points=6, seed=2)
+    dask_cfg = DaskConfig.build(synchronous=True, n_chunks=2, progress=False)
+    first = Recorder()
+    limits_over_masses(models, observed, cfg, dask_cfg, cache_dir=tmp_path, progress=first)
+    _increasing_to_total(first.calls)
+    # 2 masses x 2 chunks, each (grid strengths + background) batches, one call per batch
+    n_grid = len(first.calls) // 4 - 1
+    assert first.calls[-1][2] == 4 * (n_grid + 1) and n_grid >= 2
+    assert {what for what, _, _ in first.calls} == {"toy batches"}
+    # resumed with one chunk missing: cached chunks count at once, the missing one batch by batch
+    sorted(tmp_path.rglob("*.npz"))[0].unlink()
+    again = Recorder()
+    limits_over_masses(models, observed, cfg, dask_cfg, cache_dir=tmp_path, progress=again)
+    _increasing_to_total(again.calls)
+    assert len(again.calls) == 3 + n_grid + 1
+
+
+def test_single_limit_reports_the_toy_construction(make_model):
+    lik = make_model(signal=8.0)
+    counts = np.round(lik.expected(lik.nominal_parameters(0.0)))
+    seen = Recorder()
+    upper_limit(lik, counts, config=LimitConfig.build(method="toys", n_toys=50, n_background_toys=50,
+                                                      mu_grid_points=5, refine_points=0, seed=1),
+                progress=seen)
+    _increasing_to_total(seen.calls)
+    assert seen.calls[-1] == ("toy strengths", 5, 5)
