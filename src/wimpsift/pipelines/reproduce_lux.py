@@ -307,13 +307,14 @@ def _figures(out: Path) -> list[dict[str, str]]:
 
 
 def _write_report(out: Path, metrics: dict[str, Any]) -> None:
-    from wimpsift.papers import LUX_PUBLISHED_LIMITS, published_limit
     from wimpsift.plots.limits import plot_limits_beside_published
-    from wimpsift.reports.lux import write_lux_report
+    from wimpsift.reports.lux import lux_published_curves, published_summary, write_lux_report
 
-    curves = {name: published_limit(name) for name in LUX_PUBLISHED_LIMITS}
-    shipped = [c for c in curves.values() if c is not None]
+    shipped, missing = lux_published_curves()
     plot_limits_beside_published(metrics["per_mass"], shipped, out / "limits_published.png",
                                  title="LUX: our 90 % CL limits beside the published ones")
-    write_lux_report(out / "report.html", metrics, _figures(out), shipped,
-                     [name for name, c in curves.items() if c is None])
+    figures = _figures(out)
+    for figure in figures:  # the caption says which published curves are drawn
+        if figure["src"] == "limits_published.png":
+            figure["caption"] += " " + published_summary(shipped, missing)
+    write_lux_report(out / "report.html", metrics, figures, shipped, missing)

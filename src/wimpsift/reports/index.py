@@ -11,6 +11,7 @@ from wimpsift.papers import limit_at, paper_numbers, published_limit
 from wimpsift.reports import write_page
 from wimpsift.reports.cnn import KIND_LABELS
 from wimpsift.reports.format import MISSING, fixed, num, pct, pct_pm, sci, table, times
+from wimpsift.reports.lux import lux_published_curves, published_summary
 
 SOURCE_LABELS = {
     "er": "Electronic recoils (ER)",
@@ -271,7 +272,8 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                     {
                         "src": "lux/limits_published.png",
                         "caption": (
-                            "Our 90 % CL limits beside the published LUX 2013 limit (LUX seed Fig. 6)."
+                            "Our 90 % CL limits beside the published LUX limits (LUX seed Fig. 6). "
+                            + published_summary(*lux_published_curves())
                         ),
                     }
                 ],
