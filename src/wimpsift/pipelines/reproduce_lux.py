@@ -206,7 +206,8 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
 
     with plan.stage("independent training"):
         independent_models = train_masses(nn_config.model_copy(update={"mode": "independent"}),
-                                          samples=samples.for_mass, log=plan.say)
+                                          samples=samples.for_mass, log=plan.say,
+                                          progress=plan.progress)
         plot_auc_vs_epoch({"sequential (transfer)": sequential, "independent": independent_models},
                           out / "auc_vs_epoch.png")
         plot_mi_vs_mass(sequential, out / "mi_vs_mass.png")

@@ -484,13 +484,14 @@ def train_masses(
     samples: Callable[[float], pd.DataFrame] | None = None,
     log: Callable[[str], None] | None = None,
     sample_settings: dict[str, Any] | None = None,
+    progress: Progress | None = None,
 ) -> dict[float, TrainedDiscriminant]:
     """Train one discriminant per mass (lowest first) and return {mass_gev: model}.
 
     ``samples(mass_gev)`` returns the training table of a mass (event columns plus
     ``label``, ``weight``, ``split``); by default LUX-style samples are simulated with
     :class:`wimpsift.training.samples.EventSamples` (``sample_settings`` go to its
-    :class:`~wimpsift.training.samples.SampleConfig`).
+    :class:`~wimpsift.training.samples.SampleConfig`). ``progress`` hears of every epoch.
     """
     if config is None:
         config = DiscriminantConfig()
@@ -505,7 +506,7 @@ def train_masses(
     previous: DenseDiscriminantNet | None = None
     for mass in config.masses_gev:
         initial = previous if config.mode == "sequential" else None
-        model = train_one_mass(mass, samples(mass), config, initial, log)
+        model = train_one_mass(mass, samples(mass), config, initial, log, progress)
         model.provenance = provenance(
             {"discriminant": config, "samples": sample_settings or {}, "mass_gev": mass},
             config.seed, "nn_train")
