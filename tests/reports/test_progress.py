@@ -130,3 +130,15 @@ def test_heartbeat_never_lands_in_a_capture_of_nest_output():
     beats = [line for line in lines if "still in limits" in line]
     assert beats and all(line.startswith("[lux") for line in beats)
     assert all(line.startswith(("[lux", "nestpy: m5")) for line in lines), lines
+
+
+def test_progress_lines_travel_to_a_worker_and_print_there(capsys):
+    import pickle
+
+    sent = ProgressLines(interval_s=5.0)
+    sent("epochs", 1, 4)
+    arrived = pickle.loads(pickle.dumps(sent))  # as a Dask task argument travels
+    assert arrived.interval_s == 5.0
+    arrived("final HitPeak model epochs", 2, 4)  # counts start afresh on the worker
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("  final HitPeak model epochs: 2/4 (50 %)")
