@@ -2,7 +2,8 @@
 lock that keeps them out of captured C output.
 
 A loop reports through a plain callable, ``progress(what, done, total)``: ``done`` of
-``total`` units of ``what`` are finished. Library functions take such a callable as an
+``total`` units of ``what`` are finished (``done = 0`` when it starts, so the clock of
+the estimate starts there). Library functions take such a callable as an
 optional ``progress`` argument and call it; they print nothing themselves.
 :class:`ProgressLines` turns the calls into lines (count, percentage, elapsed time and
 an estimate of what remains), at most one per ``interval_s`` for each ``what`` but
@@ -82,8 +83,11 @@ class ProgressLines:
         if not due:
             return
         elapsed = now - started
+        if done == 0:
+            self.say(f"  {what}: 0/{total}, started")
+            return
         line = f"  {what}: {done}/{total} ({100 * done / total:.0f} %), {duration(elapsed)} elapsed"
-        if 0 < done < total:
+        if done < total and elapsed > 0:
             line += f", about {duration(elapsed * (total - done) / done)} remaining"
         self.say(line)
 

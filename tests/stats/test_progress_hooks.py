@@ -18,7 +18,7 @@ class Recorder:
 
 
 def _increasing_to_total(calls: list[tuple[str, int, int]]) -> None:
-    assert calls
+    assert calls and calls[0][1] == 0  # the start, where the clock of the estimate starts
     counts = [done for _, done, _ in calls]
     assert counts == sorted(counts) and len(set(counts)) == len(counts)  # every step, once
     assert {total for _, _, total in calls} == {calls[-1][2]} and counts[-1] == calls[-1][2]
@@ -41,7 +41,7 @@ def test_toys_over_masses_report_every_batch_in_process_and_from_cache(make_mode
     again = Recorder()
     limits_over_masses(models, observed, cfg, dask_cfg, cache_dir=tmp_path, progress=again)
     _increasing_to_total(again.calls)
-    assert len(again.calls) == 3 + n_grid + 1
+    assert len(again.calls) == 1 + 3 + n_grid + 1  # the start, 3 cached chunks, the missing one
 
 
 def test_single_limit_reports_the_toy_construction(make_model):

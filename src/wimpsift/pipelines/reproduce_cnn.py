@@ -223,6 +223,7 @@ def fit_final_model(cfg: ReproduceCNNConfig, X: np.ndarray, y: np.ndarray,
         if progress is not None:
             progress(f"{label} epochs", epoch, est.epochs)
 
+    epoch_done(0, est)
     est.fit(X[tr], y[tr], validation_data=(X[va], y[va]), epoch_callback=epoch_done)
     info = {"n_train": len(tr), "n_validation": len(va), "best_epoch": est.best_epoch_,
             "fit_time_s": est.fit_time_s_, "images_per_s": est.images_per_s_,

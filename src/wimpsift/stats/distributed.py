@@ -154,6 +154,8 @@ def run_toy_tasks(
         progress("toy batches", done[0] + n, total)
 
     hook = batches if progress is not None and config.backend == "in_process" else None
+    if progress is not None:
+        progress("toy batches", 0, total)
     jobs = {key: Task(toy_chunk, kwargs={**kwargs, "progress": hook},
                       cache=None if cache is None else cache.entry(TASK_STAGE, TASK_VERSION, kwargs))
             for key, kwargs in tasks.items()}

@@ -133,6 +133,8 @@ def build_distribution(
         raise bad_value("n_toys", n_toys, "an integer >= 10")
     nuisances = nuisances or nominal_nuisances(lik, grid)
     rows, n_fits, failed = [], 0, 0
+    if progress is not None:
+        progress("toy strengths", 0, grid.size)
     for j, mu in enumerate(grid):
         theta, gamma = nuisances.row(j)
         with timer("toy_generation"):

@@ -430,6 +430,8 @@ def train_one_mass(
         t0 = time.perf_counter()
         losses, aucs, focus_epochs = [], [], []
         done = [0]  # epochs of this attempt, across its phases
+        if progress is not None:
+            progress(f"{mass_gev:g} GeV/c² network, attempt {attempt}, epochs", 0, epochs)
 
         def on_epoch(net: DenseDiscriminantNet, attempt: int = attempt, epochs: int = epochs,
                      done: list[int] = done) -> float:
