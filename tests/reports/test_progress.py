@@ -4,6 +4,7 @@ silence, and nestpy's console notes kept off stdout and out of progress bars."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -143,3 +144,34 @@ def test_progress_lines_travel_to_a_worker_and_print_there(capsys):
     arrived("final HitPeak model epochs", 2, 4)  # counts start afresh on the worker
     err = capsys.readouterr().err.splitlines()
     assert err[-1].startswith("  final HitPeak model epochs: 2/4 (50 %)")
+
+
+PROGRESS_LINE = re.compile(r"^\[\w+ +[^]]*\] {3}(.+?): (\d+)/(\d+)(?:,| \()")
+
+
+def test_tiny_main_job_is_never_silent_for_30_s_and_its_counts_rise(tiny_run):
+    """The tiny main job, run as a user runs it: no gap of 30 s between stderr lines, and
+    every progress count (toy batches, epochs) rises from its start to its total."""
+    rows = [line.split("\t", 1) for line in (tiny_run.parent / "stderr_lines.tsv").read_text().splitlines()]
+    times = np.array([0.0] + [float(t) for t, _ in rows])
+    assert np.diff(times).max() < 30.0, rows[int(np.argmax(np.diff(times)))]
+    lines = [line for _, line in rows]
+    assert not [line for line in lines if line.startswith("nestpy: [")]
+    series: dict[str, list[tuple[int, int]]] = {}
+    finished: list[str] = []
+    for line in lines:
+        match = PROGRESS_LINE.match(line)
+        if not match:
+            continue
+        what, done, total = match.group(1), int(match.group(2)), int(match.group(3))
+        if done == 0:  # a loop starts (a name may come again: the same mass trained twice)
+            series[what] = []
+        counts = series[what]
+        assert not counts or (done > counts[-1][0] and total == counts[-1][1]), (what, counts, done)
+        counts.append((done, total))
+        if done == total:
+            finished.append(what)
+    assert all(counts and counts[-1][0] == counts[-1][1] for counts in series.values()), series
+    assert {"network analysis, toy batches", "traditional analysis, toy batches"} <= set(finished)
+    assert any("GeV/c² network, attempt 0, epochs" in what for what in finished)  # LUX training
+    assert any(what.startswith("final ") and what.endswith(" model epochs") for what in finished)  # CNN

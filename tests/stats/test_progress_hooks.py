@@ -11,10 +11,13 @@ from wimpsift.stats.limits import LimitConfig, upper_limit
 
 class Recorder:
     def __init__(self):
-        self.calls: list[tuple[str, int, int]] = []
+        self.every: list[tuple[str, int, int]] = []
 
     def __call__(self, what: str, done: int, total: int) -> None:
-        self.calls.append((what, done, total))
+        self.every.append((what, done, total))
+
+    def of(self, what: str) -> list[tuple[str, int, int]]:
+        return [call for call in self.every if call[0] == what]
 
 
 def _increasing_to_total(calls: list[tuple[str, int, int]]) -> None:
@@ -31,17 +34,22 @@ def test_toys_over_masses_report_every_batch_in_process_and_from_cache(make_mode
     dask_cfg = DaskConfig.build(synchronous=True, n_chunks=2, progress=False)
     first = Recorder()
     limits_over_masses(models, observed, cfg, dask_cfg, cache_dir=tmp_path, progress=first)
-    _increasing_to_total(first.calls)
+    batches = first.of("toy batches")
+    _increasing_to_total(batches)
     # 2 masses x 2 chunks, each (grid strengths + background) batches, one call per batch
-    n_grid = len(first.calls) // 4 - 1
-    assert first.calls[-1][2] == 4 * (n_grid + 1) and n_grid >= 2
-    assert {what for what, _, _ in first.calls} == {"toy batches"}
+    n_grid = len(batches) // 4 - 1
+    assert batches[-1][2] == 4 * (n_grid + 1) and n_grid >= 2
+    # the work per mass before and after the toys is counted too, in the order it is done
+    assert [what for what, done, _ in first.every if done == 0] == [
+        "masses fitted asymptotically", "toy batches", "masses: limits of data and experiments"]
+    for what in ("masses fitted asymptotically", "masses: limits of data and experiments"):
+        assert first.of(what) == [(what, 0, 2), (what, 1, 2), (what, 2, 2)]
     # resumed with one chunk missing: cached chunks count at once, the missing one batch by batch
     sorted(tmp_path.rglob("*.npz"))[0].unlink()
     again = Recorder()
     limits_over_masses(models, observed, cfg, dask_cfg, cache_dir=tmp_path, progress=again)
-    _increasing_to_total(again.calls)
-    assert len(again.calls) == 1 + 3 + n_grid + 1  # the start, 3 cached chunks, the missing one
+    _increasing_to_total(again.of("toy batches"))
+    assert len(again.of("toy batches")) == 1 + 3 + n_grid + 1  # the start, 3 cached chunks, the missing one
 
 
 def test_single_limit_reports_the_toy_construction(make_model):
@@ -51,5 +59,5 @@ def test_single_limit_reports_the_toy_construction(make_model):
     upper_limit(lik, counts, config=LimitConfig.build(method="toys", n_toys=50, n_background_toys=50,
                                                       mu_grid_points=5, refine_points=0, seed=1),
                 progress=seen)
-    _increasing_to_total(seen.calls)
-    assert seen.calls[-1] == ("toy strengths", 5, 5)
+    _increasing_to_total(seen.every)
+    assert seen.every[-1] == ("toy strengths", 5, 5)

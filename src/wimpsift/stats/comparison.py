@@ -350,6 +350,8 @@ def compare_analyses(
     trad_sig: dict[float, tuple[np.ndarray, np.ndarray, float]] = {}
     n_pe = config.n_pseudo_experiments if pool_for_mass is not None else 0
     state = None
+    if progress is not None:
+        progress("masses trained and binned", 0, len(masses_gev))
     for i_mass, mass in enumerate(sorted(masses_gev)):
         table = table_for_mass(mass)
         for column in ("source", "label", "weight", "split"):

@@ -198,6 +198,8 @@ def limits_over_masses(
     cl = limit_config.confidence_level
     masses = list(models)
     prepared: dict[float, dict[str, Any]] = {}
+    if progress is not None:
+        progress("masses fitted asymptotically", 0, len(masses))
     for i, mass in enumerate(masses):
         lik = models[mass]
         counts, aux = lik.check_data(observed[mass])
@@ -216,6 +218,8 @@ def limits_over_masses(
                           "nuisances": nuisances,
                           "fits": np.array([at.size if limit_config.toy_nuisances == "profiled" else 0,
                                             n_bad])}
+        if progress is not None:
+            progress("masses fitted asymptotically", i + 1, len(masses))
     n_chunks = dask_config.n_chunks
     toys = _split(limit_config.n_toys, n_chunks)
     btoys = _split(limit_config.n_background_toys, n_chunks)
@@ -245,7 +249,9 @@ def limits_over_masses(
         for s, w in task_wall.items():
             timer.wall_s[s] += elapsed * w / total_task_wall
     out: dict[float, LimitResult] = {}
-    for mass in masses:
+    if progress is not None:
+        progress("masses: limits of data and experiments", 0, len(masses))
+    for i_mass, mass in enumerate(masses):
         p = prepared[mass]
         lik = models[mass]
         parts = [results[(p["index"], c)] for c in range(n_chunks)]
@@ -297,4 +303,6 @@ def limits_over_masses(
                    **coverage},
             pseudo_experiment_mu=pseudo,
         )
+        if progress is not None:
+            progress("masses: limits of data and experiments", i_mass + 1, len(masses))
     return out
