@@ -19,7 +19,7 @@ import sys
 import time
 
 STAGE = re.compile(r"^\[(\w+)\s+[^]]*\] stage \d+/\d+ (.+?): started")
-HEARTBEAT = re.compile(r"\] {2}still in ")
+HEARTBEAT = re.compile(r"\] +still in ")
 
 
 class Gaps:

@@ -61,3 +61,17 @@ def test_single_limit_reports_the_toy_construction(make_model):
                 progress=seen)
     _increasing_to_total(seen.every)
     assert seen.every[-1] == ("toy strengths", 5, 5)
+
+
+def test_fits_of_many_data_sets_report_each_strength(make_model):
+    from wimpsift.stats.toys import qtilde_on_grid
+
+    lik = make_model(signal=8.0)
+    counts = np.tile(np.round(lik.expected(lik.nominal_parameters(0.0))), (20, 1))
+    seen = Recorder()
+    grid = np.array([0.5, 1.0, 2.0])
+    _, aux = lik.check_data(counts[0])  # the nominal global observables
+    q = qtilde_on_grid(lik, counts, aux, grid, progress=seen)
+    assert q.q.shape == (20, 3)
+    _increasing_to_total(seen.every)
+    assert [done for _, done, _ in seen.every] == [0, 1, 2, 3, 4]  # start, free fit, 3 strengths

@@ -33,7 +33,7 @@ from scipy import stats
 
 from wimpsift.cache import Cache
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
-from wimpsift.progress import Progress
+from wimpsift.progress import Progress, prefixed
 from wimpsift.seeding import generator
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.batchfit import qtilde_batch
@@ -269,7 +269,8 @@ def limits_over_masses(
             with timer.stage("hypothesis_testing"):
                 pe_counts, pe_aux = pseudo_experiments[mass]
                 pe_counts, pe_aux = lik.check_data(np.atleast_2d(pe_counts), np.atleast_2d(pe_aux))
-                q_pe = qtilde_on_grid(lik, pe_counts, pe_aux, p["grid"])
+                q_pe = qtilde_on_grid(lik, pe_counts, pe_aux, p["grid"], prefixed(
+                    progress, f"{mass:g} GeV/c², {pe_counts.shape[0]} event-level experiments: "))
                 pe_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_pe.q), cl)
             fits = fits + [q_pe.n_fits, q_pe.n_not_converged]
             pseudo = {band_key(n): float(np.quantile(pe_limits, stats.norm.cdf(n))) for n in BAND_SIGMAS}
@@ -279,7 +280,8 @@ def limits_over_masses(
             with timer.stage("hypothesis_testing"):
                 sig_counts, sig_aux, mu_injected = signal_experiments[mass]
                 sig_counts, sig_aux = lik.check_data(np.atleast_2d(sig_counts), np.atleast_2d(sig_aux))
-                q_sig = qtilde_on_grid(lik, sig_counts, sig_aux, p["grid"])
+                q_sig = qtilde_on_grid(lik, sig_counts, sig_aux, p["grid"], prefixed(
+                    progress, f"{mass:g} GeV/c², {sig_counts.shape[0]} coverage experiments: "))
                 sig_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_sig.q), cl)
             fits = fits + [q_sig.n_fits, q_sig.n_not_converged]
             covered = float(np.mean(sig_limits >= mu_injected))

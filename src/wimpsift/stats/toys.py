@@ -151,13 +151,24 @@ def build_distribution(
 
 
 def qtilde_on_grid(
-    lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray, mu_grid: np.ndarray
+    lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray, mu_grid: np.ndarray,
+    progress: Progress | None = None,
 ) -> QTildeBatch:
-    """q~_mu of each data set ``(N, n_bins)`` at each grid strength: ``q`` is ``(N, G)``."""
+    """q~_mu of each data set ``(N, n_bins)`` at each grid strength: ``q`` is ``(N, G)``;
+    ``progress`` hears of the free fit and of every strength fitted."""
     counts = np.atleast_2d(counts)
     aux = np.broadcast_to(aux, (counts.shape[0], lik.n_aux))
+    steps = len(mu_grid) + 1
+    if progress is not None:
+        progress("fits (free, then each strength)", 0, steps)
     free = fit_batch(lik, counts, aux)
-    parts = [qtilde_batch(lik, counts, aux, mu, free=free) for mu in mu_grid]
+    parts = []
+    for j, mu in enumerate(mu_grid):
+        if progress is not None:
+            progress("fits (free, then each strength)", j + 1, steps)
+        parts.append(qtilde_batch(lik, counts, aux, mu, free=free))
+    if progress is not None:
+        progress("fits (free, then each strength)", steps, steps)
     return QTildeBatch(
         q=np.column_stack([p.q for p in parts]), mu_hat=free.mu,
         n_fits=counts.shape[0] + sum(p.n_fits for p in parts),
