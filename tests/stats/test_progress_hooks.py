@@ -40,8 +40,11 @@ def test_toys_over_masses_report_every_batch_in_process_and_from_cache(make_mode
     n_grid = len(batches) // 4 - 1
     assert batches[-1][2] == 4 * (n_grid + 1) and n_grid >= 2
     # the work per mass before and after the toys is counted too, in the order it is done
+    inside = "background-only toys, fits (free, then each strength)"  # the last batch of each task
     assert [what for what, done, _ in first.every if done == 0] == [
-        "masses fitted asymptotically", "toy batches", "masses: limits of data and experiments"]
+        "masses fitted asymptotically", "toy batches", *[inside] * 4,
+        "masses: limits of data and experiments"]
+    assert first.of(inside)[-1] == (inside, n_grid + 1, n_grid + 1)
     for what in ("masses fitted asymptotically", "masses: limits of data and experiments"):
         assert first.of(what) == [(what, 0, 2), (what, 1, 2), (what, 2, 2)]
     # resumed with one chunk missing: cached chunks count at once, the missing one batch by batch

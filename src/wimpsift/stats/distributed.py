@@ -86,7 +86,8 @@ def toy_chunk(
 
     ``theta``/``gamma`` hold the nuisance values the toys are drawn at: row 0 for the
     background-only toys, row ``1 + j`` for grid strength ``j``. ``progress`` hears of
-    each of the ``len(mu_grid) + 1`` toy batches done (in process only)."""
+    each of the ``len(mu_grid) + 1`` toy batches done, and of the fits of the last one
+    (background-only toys on the whole grid) strength by strength (in process only)."""
     times = StageTimes()
     with times.stage("workspace_creation"):
         lik = BinnedLikelihood(TemplateSet.from_dict(templates), LikelihoodConfig(**likelihood_config))
@@ -111,7 +112,7 @@ def toy_chunk(
         b_counts, b_aux = lik.sample(np.concatenate([[0.0], b_theta]), n_background_toys, rng,
                                      gamma=b_gamma)
     with times.stage("hypothesis_testing"):
-        qb = qtilde_on_grid(lik, b_counts, b_aux, grid)
+        qb = qtilde_on_grid(lik, b_counts, b_aux, grid, prefixed(progress, "background-only toys, "))
     if progress is not None:
         progress("toy batches", grid.size + 1, grid.size + 1)
     return {"q_sb": q_sb, "q_b": qb.q, "times": times.to_dict(),
@@ -149,9 +150,12 @@ def run_toy_tasks(
     total = sum(len(kwargs["mu_grid"]) + 1 for kwargs in tasks.values())
     done = [0]  # batches of finished tasks: in process, a running task counts on from there
 
-    def batches(_: str, n: int, __: int) -> None:
+    def batches(what: str, n: int, of: int) -> None:
         assert progress is not None
-        progress("toy batches", done[0] + n, total)
+        if what == "toy batches":
+            progress(what, done[0] + n, total)
+        else:  # a count inside a batch (the fits of its background-only toys)
+            progress(what, n, of)
 
     hook = batches if progress is not None and config.backend == "in_process" else None
     if progress is not None:
