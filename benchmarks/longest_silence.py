@@ -1,29 +1,52 @@
 """Longest silent stretch of a command: the largest gap between two writes to its stdout
-or stderr (progress-bar redraws count as output).
+or stderr (progress-bar redraws count as output), overall and per stage of the
+outermost stage plan, and the same not counting heartbeat lines ("still in …": they
+only say that nothing else was said).
 
-    python benchmarks/longest_silence.py -- wimpsift run --config my.toml -o out
+    python benchmarks/longest_silence.py [--log FILE] -- wimpsift run --config my.toml -o out
 
-Prints the command's wall time, the longest gap and where it ended (the next line written).
+Prints the command's wall time, the longest gaps and where they ended (the next line
+written); ``--log`` keeps every line with its time in seconds since the start.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import selectors
 import subprocess
 import sys
 import time
 
+STAGE = re.compile(r"^\[(\w+)\s+[^]]*\] stage \d+/\d+ (.+?): started")
+HEARTBEAT = re.compile(r"\] +still in ")
+
+
+class Gaps:
+    """Longest gap between events, and the line that ended it."""
+
+    def __init__(self, start: float):
+        self.last, self.longest, self.ended_by = start, 0.0, ""
+
+    def see(self, now: float, line: str) -> None:
+        if now - self.last > self.longest:
+            self.longest, self.ended_by = now - self.last, line
+        self.last = now
+
 
 def main(argv: list[str]) -> int:
     if "--" not in argv or argv.index("--") == len(argv) - 1:
-        print("usage: longest_silence.py -- COMMAND [ARGS...]", file=sys.stderr)
+        print("usage: longest_silence.py [--log FILE] -- COMMAND [ARGS...]", file=sys.stderr)
         return 2
-    command = argv[argv.index("--") + 1:]
+    options, command = argv[:argv.index("--")], argv[argv.index("--") + 1:]
+    log = open(options[options.index("--log") + 1], "w") if "--log" in options else None  # noqa: SIM115
     if command[0] == "wimpsift":
         command = [sys.executable, "-m", "wimpsift", *command[1:]]
-    started = last = time.monotonic()
-    longest, ended_by = 0.0, ""
+    started = time.monotonic()
+    every, real = Gaps(started), Gaps(started)
+    per_stage: dict[str, tuple[Gaps, Gaps, float]] = {}  # stage: (all, without heartbeats, started)
+    outer, stage = None, "start"
+    per_stage[stage] = (Gaps(started), Gaps(started), started)
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     selector = selectors.DefaultSelector()
     for stream in (proc.stdout, proc.stderr):
@@ -37,13 +60,35 @@ def main(argv: list[str]) -> int:
                 open_streams -= 1
                 continue
             now = time.monotonic()
-            if now - last > longest:
-                longest = now - last
-                ended_by = chunk.decode(errors="replace").replace("\r", "\n").strip().splitlines()[:1]
-            last = now
+            lines = [s for s in chunk.decode(errors="replace").replace("\r", "\n").splitlines() if s.strip()]
+            if not lines:
+                continue
+            for line in lines:
+                match = STAGE.match(line)
+                if match and outer in (None, match.group(1)):
+                    outer, stage = match.group(1), match.group(2)
+                    per_stage[stage] = (Gaps(now), Gaps(now), now)
+                if log:
+                    log.write(f"{now - started:9.2f} {line}\n")
+            every.see(now, lines[0])
+            per_stage[stage][0].see(now, lines[0])
+            spoken = [s for s in lines if not HEARTBEAT.search(s)]
+            if spoken:
+                real.see(now, spoken[0])
+                per_stage[stage][1].see(now, spoken[0])
     rc = proc.wait()
-    print(f"exit code {rc}, wall time {time.monotonic() - started:.0f} s, longest silent stretch "
-          f"{longest:.1f} s, ended by: {ended_by[0] if ended_by else ''!r}")
+    end = time.monotonic()
+    if log:
+        log.close()
+    print(f"exit code {rc}, wall time {end - started:.0f} s, longest silent stretch {every.longest:.1f} s, "
+          f"ended by: {every.ended_by!r}")
+    print(f"not counting heartbeats: {real.longest:.1f} s, ended by: {real.ended_by!r}")
+    stages = list(per_stage)
+    for i, name in enumerate(stages):
+        all_gaps, spoken_gaps, t0 = per_stage[name]
+        t1 = per_stage[stages[i + 1]][2] if i + 1 < len(stages) else end
+        print(f"  {name}: {t1 - t0:.0f} s, longest silence {all_gaps.longest:.1f} s, "
+              f"not counting heartbeats {spoken_gaps.longest:.1f} s (ended by {spoken_gaps.ended_by!r})")
     return rc
 
 

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 TINY_RUN = """
@@ -27,14 +33,27 @@ n_background_toys = 30, grid_points = 4, n_pseudo_experiments = 0, epochs = 3, s
 """
 
 
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """Output folder of ``wimpsift run`` on a tiny configuration (about 1.5 min on 2 cores)."""
-    from wimpsift.cli.main import main
-
+    """Output folder of ``wimpsift run`` on a tiny configuration (about 1.5 min on 2 cores),
+    run as a user runs it; ``stderr_lines.tsv`` beside it holds every stderr line with the
+    seconds since the start at which it arrived (a bar's redraw is a line)."""
     folder = tmp_path_factory.mktemp("tiny_run")
     config = folder / "tiny.toml"
     config.write_text(TINY_RUN)
     out = folder / "out"
-    assert main(["run", "--config", str(config), "-o", str(out)]) == 0
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
+    started = time.monotonic()
+    command = [sys.executable, "-m", "wimpsift", "run", "--config", str(config), "-o", str(out)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    lines = []
+    while chunk := os.read(proc.stderr.fileno(), 65536):
+        now = time.monotonic() - started
+        text = chunk.decode(errors="replace").replace("\r", "\n")
+        lines += [f"{now:.2f}\t{line}" for line in text.splitlines() if line.strip()]
+    assert proc.wait() == 0, "\n".join(lines[-20:])
+    (folder / "stderr_lines.tsv").write_text("\n".join(lines) + "\n")
     return out

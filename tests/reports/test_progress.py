@@ -4,12 +4,16 @@ silence, and nestpy's console notes kept off stdout and out of progress bars."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from wimpsift.pipelines.stages import StagePlan
+from wimpsift.progress import ProgressLines
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -57,3 +61,117 @@ def test_nestpy_notes_go_to_stderr_once_and_not_into_a_bar():
     lines = result.stderr.replace("\r", "\n").splitlines()
     notes = [line for line in lines if "energy dependent" in line]
     assert len(notes) == 1 and notes[0].startswith("nestpy: ")  # on a line of its own, once
+
+
+def test_progress_lines_at_most_every_interval_and_at_the_end():
+    now = [0.0]
+    lines: list[tuple[float, str]] = []
+    progress = ProgressLines(lambda line: lines.append((now[0], line)), interval_s=10.0,
+                             clock=lambda: now[0])
+    progress("toy batches", 0, 100)  # the start: the clock starts here
+    for done in range(1, 101):  # one step every 3 s, 300 s in all
+        now[0] += 3.0
+        progress("toy batches", done, 100)
+    assert lines[0] == (0.0, "  toy batches: 0/100, started")
+    times = [t for t, _ in lines]
+    # the start and the last step always; in between never more often than every 10 s and
+    # never silent for longer than the interval plus one step
+    assert times[-1] == 300.0
+    gaps = np.diff(times)
+    assert gaps.min() >= 10.0 and gaps.max() <= 10.0 + 3.0
+    counts = [int(line.split(": ")[1].split("/")[0]) for _, line in lines]
+    assert counts == sorted(counts) and counts[-1] == 100
+    # the estimate: 48 of 100 steps done after 144 s leave 144 × 52 / 48 s = 156 s
+    half = next(line for _, line in lines if ": 48/100" in line)
+    assert half == "  toy batches: 48/100 (48 %), 2.4 min elapsed, about 2.6 min remaining"
+    assert lines[-1][1] == "  toy batches: 100/100 (100 %), 5.0 min elapsed"
+
+
+def test_progress_count_going_down_starts_again():
+    now = [0.0]
+    lines: list[str] = []
+    progress = ProgressLines(lines.append, interval_s=100.0, clock=lambda: now[0])
+    progress("epochs", 1, 3)
+    now[0] = 50.0
+    progress("epochs", 1, 3)  # a second training of the same name: its own clock
+    assert lines[-1].startswith("  epochs: 1/3") and "0 s elapsed" in lines[-1]
+
+
+def test_plan_progress_lines_carry_the_plan_prefix_and_reset_the_heartbeat(capsys):
+    with StagePlan("job", [("toys", 1.0)], heartbeat_s=30.0) as plan, plan.stage("toys"):
+        before = plan.last_output
+        time.sleep(0.01)
+        plan.progress("toy batches", 1, 4)
+        assert plan.last_output > before
+    err = capsys.readouterr().err
+    assert any(line.startswith("[job") and line.endswith("toy batches: 1/4 (25 %), 0 s elapsed")
+               for line in err.splitlines())
+
+
+def test_heartbeat_never_lands_in_a_capture_of_nest_output():
+    """A heartbeat due while nestpy's C output is captured waits for the capture to end:
+    every line is whole, NEST's note is relayed once on its own line, and no progress line
+    comes out with a ``nestpy: `` prefix (seen in the LUX reproduction before)."""
+    code = (
+        "import os, time\n"
+        "from wimpsift.microphysics.quanta import _stdout_to_stderr\n"
+        "from wimpsift.pipelines.stages import StagePlan\n"
+        "with StagePlan('lux', [('limits', 0.1)], heartbeat_s=0.2) as plan, plan.stage('limits'):\n"
+        "    for _ in range(3):\n"
+        "        with _stdout_to_stderr():\n"
+        "            os.write(2, b'm5 is slightly energy dependent\\n')\n"
+        "            time.sleep(0.8)  # the heartbeat falls due in here\n"
+        "        time.sleep(0.3)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                            timeout=120, check=True)
+    lines = result.stderr.splitlines()
+    notes = [line for line in lines if "energy dependent" in line]
+    assert notes == ["nestpy: m5 is slightly energy dependent"]
+    beats = [line for line in lines if "still in limits" in line]
+    assert beats and all(line.startswith("[lux") for line in beats)
+    assert all(line.startswith(("[lux", "nestpy: m5")) for line in lines), lines
+
+
+def test_progress_lines_travel_to_a_worker_and_print_there(capsys):
+    import pickle
+
+    sent = ProgressLines(interval_s=5.0)
+    sent("epochs", 1, 4)
+    arrived = pickle.loads(pickle.dumps(sent))  # as a Dask task argument travels
+    assert arrived.interval_s == 5.0
+    arrived("final HitPeak model epochs", 2, 4)  # counts start afresh on the worker
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith("  final HitPeak model epochs: 2/4 (50 %)")
+
+
+PROGRESS_LINE = re.compile(r"^\[\w+ +[^]]*\] {3}(.+?): (\d+)/(\d+)(?:,| \()")
+
+
+def test_tiny_main_job_is_never_silent_for_30_s_and_its_counts_rise(tiny_run):
+    """The tiny main job, run as a user runs it: no gap of 30 s between stderr lines, and
+    every progress count (toy batches, epochs) rises from its start to its total."""
+    rows = [line.split("\t", 1) for line in (tiny_run.parent / "stderr_lines.tsv").read_text().splitlines()]
+    times = np.array([0.0] + [float(t) for t, _ in rows])
+    assert np.diff(times).max() < 30.0, rows[int(np.argmax(np.diff(times)))]
+    lines = [line for _, line in rows]
+    assert not [line for line in lines if line.startswith("nestpy: [")]
+    series: dict[str, list[tuple[int, int]]] = {}
+    finished: list[str] = []
+    for line in lines:
+        match = PROGRESS_LINE.match(line)
+        if not match:
+            continue
+        what, done, total = match.group(1), int(match.group(2)), int(match.group(3))
+        if done == 0:  # a loop starts (a name may come again: the same mass trained twice)
+            series[what] = []
+        counts = series[what]
+        assert not counts or (done > counts[-1][0] and total == counts[-1][1]), (what, counts, done)
+        counts.append((done, total))
+        if done == total:
+            finished.append(what)
+    assert all(counts and counts[-1][0] == counts[-1][1] for counts in series.values()), series
+    assert {"network analysis, toy batches", "traditional analysis, toy batches"} <= set(finished)
+    assert any("GeV/c² network, attempt 0, epochs" in what for what in finished)  # LUX training
+    assert any(what.startswith("final ") and what.endswith(" model epochs") for what in finished)  # CNN

@@ -21,6 +21,7 @@ import numpy as np
 
 from wimpsift.detectors import Detector
 from wimpsift.errors import bad_value
+from wimpsift.progress import CONSOLE_LOCK, write_line
 
 _INTERACTIONS = {"er": "beta", "nr": "NR", "gamma": "gammaRay"}
 
@@ -43,8 +44,11 @@ _capture_depth = 0
 def _stdout_to_stderr() -> Iterator[None]:
     """NEST prints notes on the C stdout and stderr ("m5 is slightly energy dependent ...").
     Keep stdout clean for --json output and keep progress bars whole: capture both C
-    streams in a temporary file, then write each distinct line once per process to stderr
-    through tqdm (which redraws an active bar below it).
+    streams in a temporary file, then write each distinct line once per process, whole,
+    to stderr through tqdm (which redraws an active bar below it). While the streams
+    point at the file, :data:`wimpsift.progress.CONSOLE_LOCK` is held: a progress line
+    or heartbeat from another thread waits instead of landing in the capture (where it
+    would come out as ``nestpy: [lux 63 s] still in …``).
 
     The file descriptors are swapped once for all nested or concurrent users (threads of
     a Dask worker, a chunk loop): an inner block runs inside the outer capture, and the
@@ -65,9 +69,14 @@ def _stdout_to_stderr() -> Iterator[None]:
             with _CAPTURE_LOCK:
                 _capture_depth -= 1
         return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(fd) for fd in fds]
+    CONSOLE_LOCK.acquire()  # no progress line from another thread may land in the capture
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = [os.dup(fd) for fd in fds]
+    except BaseException:
+        CONSOLE_LOCK.release()
+        raise
     try:
         with tempfile.TemporaryFile(mode="w+b") as captured:
             try:
@@ -83,14 +92,13 @@ def _stdout_to_stderr() -> Iterator[None]:
                 captured.seek(0)
                 text = captured.read().decode(errors="replace")
     finally:
+        CONSOLE_LOCK.release()
         with _CAPTURE_LOCK:
             _capture_depth -= 1
     for line in (line.strip() for line in text.splitlines()):
         if line and line not in _RELAYED:
             _RELAYED.add(line)
-            from tqdm import tqdm
-
-            tqdm.write(f"nestpy: {line}", file=sys.stderr)
+            write_line(f"nestpy: {line}")
 
 
 def libc_fflush() -> None:

@@ -64,6 +64,7 @@ from wimpsift.metrics.classification import (
 from wimpsift.papers import cnn_headline, cnn_table_iv
 from wimpsift.pipelines.cnn_backgrounds import AllBackgroundsSettings, run_all_backgrounds
 from wimpsift.plots.grid_search import plot_layer_heatmaps, plot_stage_curves
+from wimpsift.progress import Progress, ProgressLines
 from wimpsift.provenance import provenance, write_json
 from wimpsift.seeding import int_seed
 from wimpsift.training.baselines import EventVariableMLP, NRBandMedianSelection
@@ -200,8 +201,10 @@ def _check_sets(sets: ImageSets, split: str) -> None:
 
 
 def fit_final_model(cfg: ReproduceCNNConfig, X: np.ndarray, y: np.ndarray,
-                    params: dict[str, Any]) -> tuple[CNNClassifier, dict[str, Any]]:
-    """Train one final model on a stratified (1 - f):f split (70:30 by default)."""
+                    params: dict[str, Any], progress: Progress | None = None,
+                    label: str = "final model") -> tuple[CNNClassifier, dict[str, Any]]:
+    """Train one final model on a stratified (1 - f):f split (70:30 by default);
+    ``progress`` hears of every epoch done as ``"<label> epochs"``."""
     idx = np.arange(len(y))
     tr, va = train_test_split(idx, test_size=cfg.validation_fraction, stratify=y,
                               random_state=cfg.seed)
@@ -209,24 +212,33 @@ def fit_final_model(cfg: ReproduceCNNConfig, X: np.ndarray, y: np.ndarray,
                            "device": cfg.device, "monitor": cfg.monitor,
                            "restore_best_weights": True, "num_threads": cfg.threads,
                            "checkpoint_epochs": ()})
-    est.fit(X[tr], y[tr], validation_data=(X[va], y[va]))
+    def epoch_done(epoch: int, _: CNNClassifier) -> None:
+        if progress is not None:
+            progress(f"{label} epochs", epoch, est.epochs)
+
+    epoch_done(0, est)
+    est.fit(X[tr], y[tr], validation_data=(X[va], y[va]), epoch_callback=epoch_done)
     info = {"n_train": len(tr), "n_validation": len(va), "best_epoch": est.best_epoch_,
             "fit_time_s": est.fit_time_s_, "images_per_s": est.images_per_s_,
             "n_parameters": est.n_parameters_}
     return est, info
 
 
-def _final_models(cfg: ReproduceCNNConfig, train: ImageSets, params: dict[str, Any]
-                  ) -> dict[str, tuple[CNNClassifier, dict[str, Any]]]:
-    """One final model per kind, on the executor (in parallel on Dask workers)."""
+def _final_models(cfg: ReproduceCNNConfig, train: ImageSets, params: dict[str, Any],
+                  progress: Progress | None = None) -> dict[str, tuple[CNNClassifier, dict[str, Any]]]:
+    """One final model per kind, on the executor (in parallel on Dask workers, which
+    print their epoch lines on their own stderr, that of this process on a local cluster)."""
     execution = cfg.execution or execution_config(
         parallel=cfg.executor == "dask" and len(cfg.kinds) > 1,
         scheduler_address=cfg.scheduler_address, n_workers=min(cfg.n_workers, len(cfg.kinds)),
         progress=False)
     with Executor(execution) as executor:
+        if progress is not None and not executor.in_process:
+            progress = ProgressLines()  # a plan's lines cannot travel to a worker
         # scattered: large arrays do not belong in the task graph
         tasks = {k: Task(fit_final_model, (cfg, executor.scatter(train[k][0]),
-                                           executor.scatter(train[k][1]), params))
+                                           executor.scatter(train[k][1]), params),
+                         {"progress": progress, "label": f"final {KIND_LABELS[k]} model"})
                  for k in cfg.kinds}
         return executor.map(tasks, "final models")  # type: ignore[return-value]
 
@@ -358,7 +370,7 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     params = dict(search.best_params)
     per_kind: dict[str, dict[str, Any]] = {}
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    finals = _final_models(cfg, train, params)
+    finals = _final_models(cfg, train, params, plan.progress)
     for kind in cfg.kinds:
         est, info = finals[kind]
         _save_final(out, kind, est, info)

@@ -171,7 +171,8 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
     def train(mass: float, table: pd.DataFrame, previous):
         plan.say(f"  {mass:g} GeV/c²: training the network, then templates, toys and fits of both analyses")
         cfg_mass = nn_config.model_copy(update={"masses_gev": [mass]})
-        model = train_one_mass(mass, table, cfg_mass, initial=previous)
+        model = train_one_mass(mass, table, cfg_mass, initial=previous, log=plan.say,
+                               progress=plan.progress)
         sequential[mass] = model
         return model, model.network
 
@@ -196,7 +197,7 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
         plan.say(f"  {len(cfg.masses_gev)} masses: network and traditional analyses, {cfg.n_toys} toys each")
         result = compare_analyses(sorted(cfg.masses_gev), samples.for_mass, train, samples.detector,
                                   samples.config.sigma_cm2, comparison, pool_for_mass=pool,
-                                  cache_dir=str(cache / "limits"))
+                                  cache_dir=str(cache / "limits"), progress=plan.progress)
         write_comparison(result, out, comparison, cfg.seed)
         plan.say("  simulation cost per event (a small fresh simulation of every background)")
         mc_used = float(cfg.n_signal + cfg.n_background * len(samples.background_names))
@@ -205,7 +206,8 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
 
     with plan.stage("independent training"):
         independent_models = train_masses(nn_config.model_copy(update={"mode": "independent"}),
-                                          samples=samples.for_mass, log=plan.say)
+                                          samples=samples.for_mass, log=plan.say,
+                                          progress=plan.progress)
         plot_auc_vs_epoch({"sequential (transfer)": sequential, "independent": independent_models},
                           out / "auc_vs_epoch.png")
         plot_mi_vs_mass(sequential, out / "mi_vs_mass.png")
@@ -306,13 +308,14 @@ def _figures(out: Path) -> list[dict[str, str]]:
 
 
 def _write_report(out: Path, metrics: dict[str, Any]) -> None:
-    from wimpsift.papers import LUX_PUBLISHED_LIMITS, published_limit
     from wimpsift.plots.limits import plot_limits_beside_published
-    from wimpsift.reports.lux import write_lux_report
+    from wimpsift.reports.lux import lux_published_curves, published_summary, write_lux_report
 
-    curves = {name: published_limit(name) for name in LUX_PUBLISHED_LIMITS}
-    shipped = [c for c in curves.values() if c is not None]
+    shipped, missing = lux_published_curves()
     plot_limits_beside_published(metrics["per_mass"], shipped, out / "limits_published.png",
                                  title="LUX: our 90 % CL limits beside the published ones")
-    write_lux_report(out / "report.html", metrics, _figures(out), shipped,
-                     [name for name, c in curves.items() if c is None])
+    figures = _figures(out)
+    for figure in figures:  # the caption says which published curves are drawn
+        if figure["src"] == "limits_published.png":
+            figure["caption"] += " " + published_summary(shipped, missing)
+    write_lux_report(out / "report.html", metrics, figures, shipped, missing)

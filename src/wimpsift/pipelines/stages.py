@@ -8,7 +8,11 @@ Plans nest (``wimpsift run`` runs both reproductions, each with its own plan); o
 heartbeat thread, owned by the outermost plan, names the innermost running stage.
 
 Lines go to stderr through ``tqdm.write`` so an active progress bar is redrawn below
-them instead of being broken. To see silence, the outermost plan wraps ``sys.stdout``
+them instead of being broken, under :data:`wimpsift.progress.CONSOLE_LOCK` so that a
+heartbeat never lands in a capture of nestpy's C output. Loops inside a stage (toys,
+fits, training epochs) report through ``plan.progress`` (:mod:`wimpsift.progress`).
+
+To see silence, the outermost plan wraps ``sys.stdout``
 and ``sys.stderr`` in proxies that note the time of every write (tqdm bars write
 through them too); they are restored when the plan ends.
 """
@@ -22,16 +26,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+from wimpsift.progress import CONSOLE_LOCK, ProgressLines
+from wimpsift.progress import duration as _duration
+
 _ACTIVE: list[StagePlan] = []
 _LOCK = threading.Lock()
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 class _WriteClock:
@@ -70,6 +69,8 @@ class StagePlan:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._saved: tuple[TextIO, TextIO] | None = None
+        #: ``progress(what, done, total)`` for loops inside a stage: lines through ``say``
+        self.progress = ProgressLines(self.say)
 
     # -- output ----------------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -77,10 +78,11 @@ class StagePlan:
             return
         from tqdm import tqdm
 
-        elapsed = _duration(time.monotonic() - self.started)
-        tqdm.write(f"[{self.name} {elapsed:>7}] {message}", file=sys.stderr)
-        for plan in _ACTIVE:
-            plan.last_output = time.monotonic()
+        with CONSOLE_LOCK:  # not while fds 1 and 2 point at a capture of C output
+            elapsed = _duration(time.monotonic() - self.started)
+            tqdm.write(f"[{self.name} {elapsed:>7}] {message}", file=sys.stderr)
+            for plan in _ACTIVE:
+                plan.last_output = time.monotonic()
 
     def scale(self) -> float:
         """Actual over nominal time of the finished stages (1 before any; within 1/4 … 4)."""

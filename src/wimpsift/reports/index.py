@@ -10,7 +10,8 @@ from typing import Any
 from wimpsift.papers import limit_at, paper_numbers, published_limit
 from wimpsift.reports import write_page
 from wimpsift.reports.cnn import KIND_LABELS
-from wimpsift.reports.format import MISSING, fixed, num, pct, pct_pm, sci, seconds, table, times
+from wimpsift.reports.format import MISSING, fixed, num, pct, pct_pm, sci, table, times
+from wimpsift.reports.lux import lux_published_curves, published_summary
 
 SOURCE_LABELS = {
     "er": "Electronic recoils (ER)",
@@ -24,9 +25,13 @@ SOURCE_LABELS = {
 
 
 def index_context(run: dict[str, Any]) -> dict[str, Any]:
-    """``run``: ``provenance``, ``stage_seconds`` and, per part that ran, a plain dict:
-    ``simulation`` (detector, mass, events, figure), ``rates`` (rates.json), ``cnn`` and
-    ``lux`` (their metrics.json)."""
+    """``run``: ``provenance`` and, per part that ran, a plain dict: ``simulation``
+    (detector, mass, events, figure), ``rates`` (rates.json), ``cnn`` and ``lux`` (their
+    metrics.json).
+
+    Wall times of the run (``stage_seconds``, the parts' ``wall_seconds``) are not on the
+    page: they differ from run to run, and the page's bytes must not. They are in the
+    ``timing.json`` it links to (:func:`run_timing`)."""
     papers = paper_numbers()
     headline: list[list[Any]] = []
     parts: list[dict[str, Any]] = []
@@ -267,13 +272,13 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                     {
                         "src": "lux/limits_published.png",
                         "caption": (
-                            "Our 90 % CL limits beside the published LUX 2013 limit (LUX seed Fig. 6)."
+                            "Our 90 % CL limits beside the published LUX limits (LUX seed Fig. 6). "
+                            + published_summary(*lux_published_curves())
                         ),
                     }
                 ],
                 "text": [
-                    f"Masses {', '.join(num(float(m)) for m in sorted(per_mass, key=float))} GeV/c²; "
-                    f"wall time {seconds(lux['wall_seconds'])}."
+                    f"Masses {', '.join(num(float(m)) for m in sorted(per_mass, key=float))} GeV/c²."
                 ],
                 "tables": [],
                 "links": [
@@ -284,23 +289,19 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
             }
         )
 
-    stage_seconds = run.get("stage_seconds", {})
-    if stage_seconds:
+    if run.get("timing"):
         parts.append(
             {
                 "anchor": "timing",
-                "title": "Wall time per stage",
+                "title": "Wall time",
                 "figures": [],
-                "links": [],
-                "text": [],
-                "tables": [
-                    table(
-                        "",
-                        ["Stage", "Wall time"],
-                        [[k, seconds(v)] for k, v in stage_seconds.items()]
-                        + [["Total", seconds(sum(stage_seconds.values()))]],
-                    )
+                "links": [{"href": run["timing"], "text": run["timing"]}],
+                "text": [
+                    "The wall time of every stage of this run, and of each part, is in "
+                    f"{run['timing']}: it differs from run to run, so it is kept off this page, whose "
+                    "bytes are the same for the same seed and configuration."
                 ],
+                "tables": [],
             }
         )
     return {
@@ -320,6 +321,18 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
         "provenance": run["provenance"],
         "footer_links": [{"href": "provenance.json", "text": "provenance.json"}],
     }
+
+
+def run_timing(run: dict[str, Any]) -> dict[str, Any]:
+    """The wall times of a run, for ``timing.json``: ``stage_seconds`` (the main job's
+    stages), their total, and each part's own record (the CNN's ``timings_s`` per step,
+    the LUX reproduction's ``wall_seconds``) where its metrics have one."""
+    stages = dict(run.get("stage_seconds", {}))
+    parts = {name: run[name][key] for name, key in (("cnn", "timings_s"), ("lux", "wall_seconds"))
+             if isinstance(run.get(name), dict) and key in run[name]}
+    return {"stage_seconds": stages, "total_seconds": sum(stages.values()), "parts": parts,
+            "note": "wall-clock seconds of this run; they differ between runs of the same "
+                    "configuration, so index.html leaves them out"}
 
 
 def write_index(path: str | Path, run: dict[str, Any]) -> Path:

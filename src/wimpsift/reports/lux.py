@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from wimpsift.papers import limit_at, paper_numbers
+from wimpsift.papers import LUX_PUBLISHED_LIMITS, limit_at, paper_numbers, published_limit
 from wimpsift.reports import write_page
 from wimpsift.reports.format import MISSING, fixed, num, pm, sci, seconds, table, times
 from wimpsift.stats.timing import PAPER_STAGE_KEYS
@@ -115,6 +115,30 @@ def _mapping_table(caption: str, values: dict[str, Any]) -> dict[str, Any]:
     return table(caption, ["Quantity", "Value"], rows)
 
 
+#: how each published LUX curve is named where its data file is not shipped
+PUBLISHED_NAMES = {"lux_2013": "LUX 2013 (arXiv:1310.8214)",
+                   "lux_2013_reanalysis": "LUX 2013 reanalysis (arXiv:1512.03506)"}
+
+
+def lux_published_curves() -> tuple[list[dict[str, Any]], list[str]]:
+    """The published LUX curves shipped under ``wimpsift/data/published_limits`` (as
+    :func:`wimpsift.papers.published_limit` reads them) and the names of those that are not."""
+    curves = {name: published_limit(name) for name in LUX_PUBLISHED_LIMITS}
+    return ([c for c in curves.values() if c is not None],
+            [name for name, c in curves.items() if c is None])
+
+
+def published_summary(drawn: list[dict[str, Any]], missing: list[str]) -> str:
+    """One sentence for a caption: which published curves are drawn, and which are not."""
+    parts = [f"{c['label']}" + (" (one point: drawn as a star, not a curve)" if len(c["masses_gev"]) == 1
+                                 else "") for c in drawn]
+    text = f"Drawn: {'; '.join(parts)}." if parts else "No published curve is drawn."
+    if missing:
+        text += (" Not drawn, no data file shipped: "
+                 + "; ".join(PUBLISHED_NAMES.get(name, name) for name in missing) + ".")
+    return text
+
+
 def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
                 published: list[dict[str, Any]] | None = None,
                 missing_published: list[str] | None = None) -> dict[str, Any]:
@@ -164,8 +188,12 @@ def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
     published_text = [f"{c['label']}: " + "; ".join(c["source"][1:3])
                       + ". Points and how they were obtained: "
                       + f"wimpsift/data/published_limits/{c['name']}.csv."
+                      + (" Only one point is shipped, drawn as a star, not the curve."
+                         if len(c["masses_gev"]) == 1 else "")
                       for c in published]
-    published_text += [f"Not drawn, no shipped data file: {name}." for name in (missing_published or [])]
+    published_text += [f"{PUBLISHED_NAMES.get(name, name)}: not drawn, no data file "
+                       f"wimpsift/data/published_limits/{name}.csv is shipped."
+                       for name in (missing_published or [])]
 
     sections: list[dict[str, Any]] = [
         {"anchor": "limits", "title": "Limits (seed Fig. 6)", "tables": [limits], "text": [

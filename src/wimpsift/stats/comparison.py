@@ -43,6 +43,7 @@ import pandas as pd
 from pydantic import Field
 
 from wimpsift.errors import DataError
+from wimpsift.progress import Progress, prefixed
 from wimpsift.provenance import atomic_path
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.distributed import DaskConfig, limits_over_masses
@@ -332,8 +333,10 @@ def compare_analyses(
     config: ComparisonConfig | None = None,
     cache_dir: str | None = None,
     pool_for_mass: Callable[[float], pd.DataFrame] | None = None,
+    progress: Progress | None = None,
 ) -> ComparisonResult:
-    """Both analyses for every mass on the same events and toys (see module docstring)."""
+    """Both analyses for every mass on the same events and toys (see module docstring);
+    ``progress`` hears of masses prepared and toy batches done (:mod:`wimpsift.progress`)."""
     config = config or ComparisonConfig()
     t_net, t_trad = StageTimes(), StageTimes()
     net_models: dict[float, BinnedLikelihood] = {}
@@ -347,7 +350,9 @@ def compare_analyses(
     trad_sig: dict[float, tuple[np.ndarray, np.ndarray, float]] = {}
     n_pe = config.n_pseudo_experiments if pool_for_mass is not None else 0
     state = None
-    for mass in sorted(masses_gev):
+    if progress is not None:
+        progress("masses trained and binned", 0, len(masses_gev))
+    for i_mass, mass in enumerate(sorted(masses_gev)):
         table = table_for_mass(mass)
         for column in ("source", "label", "weight", "split"):
             if column not in table.columns:
@@ -434,14 +439,18 @@ def compare_analyses(
                       "expected_signal_at_sigma_ref": expected_signal,
                       "expected_background": float(sum(expected.values())),
                       "pseudo_data_events": len(data)}
+        if progress is not None:
+            progress("masses trained and binned", i_mass + 1, len(masses_gev))
 
     net = limits_over_masses(net_models, net_obs, config.limits, config.dask,
                              cache_dir=None if cache_dir is None else f"{cache_dir}/network", timer=t_net,
-                             pseudo_experiments=net_pe or None, signal_experiments=net_sig or None)
+                             pseudo_experiments=net_pe or None, signal_experiments=net_sig or None,
+                             progress=prefixed(progress, "network analysis, "))
     trad = limits_over_masses(trad_models, trad_obs, config.limits, config.dask,
                               cache_dir=None if cache_dir is None else f"{cache_dir}/traditional",
                               timer=t_trad, pseudo_experiments=trad_pe or None,
-                              signal_experiments=trad_sig or None)
+                              signal_experiments=trad_sig or None,
+                              progress=prefixed(progress, "traditional analysis, "))
     return ComparisonResult(network=net, traditional=trad, times_network=t_net,
                             times_traditional=t_trad, info=info)
 

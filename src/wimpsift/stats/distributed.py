@@ -33,6 +33,7 @@ from scipy import stats
 
 from wimpsift.cache import Cache
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
+from wimpsift.progress import Progress, prefixed
 from wimpsift.seeding import generator
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.batchfit import qtilde_batch
@@ -79,12 +80,14 @@ class DaskConfig(StatsConfig):
 def toy_chunk(
     templates: dict[str, Any], likelihood_config: dict[str, Any], mu_grid: list[float],
     n_toys: int, n_background_toys: int, seed: int, mass_index: int, chunk: int,
-    theta: list[list[float]], gamma: list[list[float]],
+    theta: list[list[float]], gamma: list[list[float]], progress: Progress | None = None,
 ) -> dict[str, Any]:
     """One task: toy q~ distributions on the grid and background-only toy statistics.
 
     ``theta``/``gamma`` hold the nuisance values the toys are drawn at: row 0 for the
-    background-only toys, row ``1 + j`` for grid strength ``j``."""
+    background-only toys, row ``1 + j`` for grid strength ``j``. ``progress`` hears of
+    each of the ``len(mu_grid) + 1`` toy batches done, and of the fits of the last one
+    (background-only toys on the whole grid) strength by strength (in process only)."""
     times = StageTimes()
     with times.stage("workspace_creation"):
         lik = BinnedLikelihood(TemplateSet.from_dict(templates), LikelihoodConfig(**likelihood_config))
@@ -103,11 +106,15 @@ def toy_chunk(
             qt = qtilde_batch(lik, counts, aux, mu)
         q_sb[j] = np.sort(qt.q)
         n_fits, failed = n_fits + qt.n_fits, failed + qt.n_not_converged
+        if progress is not None:
+            progress("toy batches", j + 1, grid.size + 1)
     with times.stage("toy_generation"):
         b_counts, b_aux = lik.sample(np.concatenate([[0.0], b_theta]), n_background_toys, rng,
                                      gamma=b_gamma)
     with times.stage("hypothesis_testing"):
-        qb = qtilde_on_grid(lik, b_counts, b_aux, grid)
+        qb = qtilde_on_grid(lik, b_counts, b_aux, grid, prefixed(progress, "background-only toys, "))
+    if progress is not None:
+        progress("toy batches", grid.size + 1, grid.size + 1)
     return {"q_sb": q_sb, "q_b": qb.q, "times": times.to_dict(),
             "fits": np.array([n_fits + qb.n_fits, failed + qb.n_not_converged])}
 
@@ -132,16 +139,38 @@ def run_toy_tasks(
     tasks: Mapping[tuple[int, int], dict[str, Any]],
     dask_config: DaskConfig,
     cache_dir: str | Path | None,
+    progress: Progress | None = None,
 ) -> dict[tuple[int, int], dict[str, Any]]:
     """Run ``{(mass_index, chunk): toy_chunk kwargs}`` on the executor; each task's
-    result is cached (stage ``stats.toy_chunk``) under ``cache_dir`` when given."""
+    result is cached (stage ``stats.toy_chunk``) under ``cache_dir`` when given.
+    ``progress`` hears of toy batches done: batch by batch in process, task by task
+    (``len(mu_grid) + 1`` batches each) on Dask workers."""
     cache = None if cache_dir is None else Cache(cache_dir)
-    jobs = {key: Task(toy_chunk, kwargs=kwargs,
+    config = execution(dask_config)
+    total = sum(len(kwargs["mu_grid"]) + 1 for kwargs in tasks.values())
+    done = [0]  # batches of finished tasks: in process, a running task counts on from there
+
+    def batches(what: str, n: int, of: int) -> None:
+        assert progress is not None
+        if what == "toy batches":
+            progress(what, done[0] + n, total)
+        else:  # a count inside a batch (the fits of its background-only toys)
+            progress(what, n, of)
+
+    hook = batches if progress is not None and config.backend == "in_process" else None
+    if progress is not None:
+        progress("toy batches", 0, total)
+    jobs = {key: Task(toy_chunk, kwargs={**kwargs, "progress": hook},
                       cache=None if cache is None else cache.entry(TASK_STAGE, TASK_VERSION, kwargs))
             for key, kwargs in tasks.items()}
-    with Executor(execution(dask_config)) as executor:
-        results = executor.map(jobs, "toy chunks")
-        return {key: {**result, "cached": key in executor.from_cache} for key, result in results.items()}
+    with Executor(config) as executor:
+        results = {}
+        for key, result in executor.run(jobs, "toy chunks"):
+            results[key] = {**result, "cached": key in executor.from_cache}
+            done[0] += len(tasks[key]["mu_grid"]) + 1
+            if progress is not None and (hook is None or key in executor.from_cache):
+                progress("toy batches", done[0], total)
+        return {key: results[key] for key in tasks}
 
 
 def limits_over_masses(
@@ -153,6 +182,7 @@ def limits_over_masses(
     timer: StageTimes | None = None,
     pseudo_experiments: Mapping[float, tuple[np.ndarray, np.ndarray]] | None = None,
     signal_experiments: Mapping[float, tuple[np.ndarray, np.ndarray, float]] | None = None,
+    progress: Progress | None = None,
 ) -> dict[float, LimitResult]:
     """Toy-based limits and bands for every mass, the toys spread over Dask workers.
 
@@ -164,6 +194,7 @@ def limits_over_masses(
     Optional ``signal_experiments[mass]`` (counts, global observables and the injected
     ``mu``) measure coverage: ``extra["coverage"]`` is the fraction of their limits at
     or above the injected ``mu`` (``extra["coverage_error"]`` its binomial error).
+    ``progress`` hears of the toy batches done (:mod:`wimpsift.progress`).
     """
     limit_config = limit_config or LimitConfig(method="toys")
     dask_config = dask_config or DaskConfig()
@@ -171,6 +202,8 @@ def limits_over_masses(
     cl = limit_config.confidence_level
     masses = list(models)
     prepared: dict[float, dict[str, Any]] = {}
+    if progress is not None:
+        progress("masses fitted asymptotically", 0, len(masses))
     for i, mass in enumerate(masses):
         lik = models[mass]
         counts, aux = lik.check_data(observed[mass])
@@ -189,6 +222,8 @@ def limits_over_masses(
                           "nuisances": nuisances,
                           "fits": np.array([at.size if limit_config.toy_nuisances == "profiled" else 0,
                                             n_bad])}
+        if progress is not None:
+            progress("masses fitted asymptotically", i + 1, len(masses))
     n_chunks = dask_config.n_chunks
     toys = _split(limit_config.n_toys, n_chunks)
     btoys = _split(limit_config.n_background_toys, n_chunks)
@@ -206,7 +241,7 @@ def limits_over_masses(
                 "theta": p["nuisances"].theta.tolist(), "gamma": p["nuisances"].gamma.tolist(),
             }
     wall0 = time.perf_counter()
-    results = run_toy_tasks(tasks, dask_config, cache_dir)
+    results = run_toy_tasks(tasks, dask_config, cache_dir, progress)
     elapsed = time.perf_counter() - wall0
     task_wall = {s: sum(r["times"]["wall_s"].get(s, 0.0) for r in results.values()) for s in timer.wall_s}
     for r in results.values():
@@ -218,7 +253,9 @@ def limits_over_masses(
         for s, w in task_wall.items():
             timer.wall_s[s] += elapsed * w / total_task_wall
     out: dict[float, LimitResult] = {}
-    for mass in masses:
+    if progress is not None:
+        progress("masses: limits of data and experiments", 0, len(masses))
+    for i_mass, mass in enumerate(masses):
         p = prepared[mass]
         lik = models[mass]
         parts = [results[(p["index"], c)] for c in range(n_chunks)]
@@ -236,7 +273,8 @@ def limits_over_masses(
             with timer.stage("hypothesis_testing"):
                 pe_counts, pe_aux = pseudo_experiments[mass]
                 pe_counts, pe_aux = lik.check_data(np.atleast_2d(pe_counts), np.atleast_2d(pe_aux))
-                q_pe = qtilde_on_grid(lik, pe_counts, pe_aux, p["grid"])
+                q_pe = qtilde_on_grid(lik, pe_counts, pe_aux, p["grid"], prefixed(
+                    progress, f"{mass:g} GeV/c², {pe_counts.shape[0]} event-level experiments: "))
                 pe_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_pe.q), cl)
             fits = fits + [q_pe.n_fits, q_pe.n_not_converged]
             pseudo = {band_key(n): float(np.quantile(pe_limits, stats.norm.cdf(n))) for n in BAND_SIGMAS}
@@ -246,7 +284,8 @@ def limits_over_masses(
             with timer.stage("hypothesis_testing"):
                 sig_counts, sig_aux, mu_injected = signal_experiments[mass]
                 sig_counts, sig_aux = lik.check_data(np.atleast_2d(sig_counts), np.atleast_2d(sig_aux))
-                q_sig = qtilde_on_grid(lik, sig_counts, sig_aux, p["grid"])
+                q_sig = qtilde_on_grid(lik, sig_counts, sig_aux, p["grid"], prefixed(
+                    progress, f"{mass:g} GeV/c², {sig_counts.shape[0]} coverage experiments: "))
                 sig_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_sig.q), cl)
             fits = fits + [q_sig.n_fits, q_sig.n_not_converged]
             covered = float(np.mean(sig_limits >= mu_injected))
@@ -270,4 +309,6 @@ def limits_over_masses(
                    **coverage},
             pseudo_experiment_mu=pseudo,
         )
+        if progress is not None:
+            progress("masses: limits of data and experiments", i_mass + 1, len(masses))
     return out

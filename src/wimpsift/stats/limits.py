@@ -43,6 +43,7 @@ from pydantic import Field
 from scipy import optimize, stats
 
 from wimpsift.errors import DataError
+from wimpsift.progress import Progress
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.fit import fit
 from wimpsift.stats.likelihood import BinnedLikelihood
@@ -244,8 +245,10 @@ def upper_limit(
     aux: np.ndarray | None = None,
     config: LimitConfig | None = None,
     timer: StageTimer = _no_timer,
+    progress: Progress | None = None,
 ) -> LimitResult:
-    """Observed limit, median expected limit with ±1σ/±2σ bands and (option) the PCL."""
+    """Observed limit, median expected limit with ±1σ/±2σ bands and (option) the PCL;
+    ``progress`` hears of the toy construction (:mod:`wimpsift.progress`)."""
     config = config or LimitConfig()
     cl = config.confidence_level
     counts, aux = lik.check_data(counts, aux)
@@ -274,7 +277,8 @@ def upper_limit(
                 if config.toy_nuisances == "profiled"
                 else (nominal_nuisances(lik, np.concatenate([[0.0], grid])), 0))
         background, per_mu = nuisances.split_first()
-        dist = build_distribution(lik, grid, config.n_toys, rng, nuisances=per_mu, timer=timer)
+        dist = build_distribution(lik, grid, config.n_toys, rng, nuisances=per_mu, timer=timer,
+                                  progress=progress)
         with timer("hypothesis_testing"):
             q_obs = qtilde_on_grid(lik, counts, aux, grid)
             coarse = float(limits_from_pvalues(grid, dist.pvalues(q_obs.q), cl)[0])

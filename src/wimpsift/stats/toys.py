@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wimpsift.errors import bad_value
+from wimpsift.progress import Progress
 from wimpsift.stats.batchfit import QTildeBatch, fit_batch, qtilde_batch
 from wimpsift.stats.fit import NonConvergenceWarning
 from wimpsift.stats.likelihood import BinnedLikelihood
@@ -123,14 +124,17 @@ def build_distribution(
     rng: np.random.Generator,
     nuisances: Nuisances | None = None,
     timer: StageTimer = _no_timer,
+    progress: Progress | None = None,
 ) -> ToyDistribution:
     """Toy distributions of q~_mu at each grid strength, drawn at ``nuisances`` (nominal
-    when None)."""
+    when None); ``progress`` hears of every strength done (:mod:`wimpsift.progress`)."""
     grid = check_mu_grid(mu_grid)
     if int(n_toys) < 10:
         raise bad_value("n_toys", n_toys, "an integer >= 10")
     nuisances = nuisances or nominal_nuisances(lik, grid)
     rows, n_fits, failed = [], 0, 0
+    if progress is not None:
+        progress("toy strengths", 0, grid.size)
     for j, mu in enumerate(grid):
         theta, gamma = nuisances.row(j)
         with timer("toy_generation"):
@@ -140,18 +144,31 @@ def build_distribution(
         rows.append(np.sort(qt.q))
         n_fits += qt.n_fits
         failed += qt.n_not_converged
+        if progress is not None:
+            progress("toy strengths", j + 1, grid.size)
     warn_not_converged(failed, n_fits, "toy construction")
     return ToyDistribution(mu_grid=grid, q_sorted=np.stack(rows), n_fits=n_fits, n_not_converged=failed)
 
 
 def qtilde_on_grid(
-    lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray, mu_grid: np.ndarray
+    lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray, mu_grid: np.ndarray,
+    progress: Progress | None = None,
 ) -> QTildeBatch:
-    """q~_mu of each data set ``(N, n_bins)`` at each grid strength: ``q`` is ``(N, G)``."""
+    """q~_mu of each data set ``(N, n_bins)`` at each grid strength: ``q`` is ``(N, G)``;
+    ``progress`` hears of the free fit and of every strength fitted."""
     counts = np.atleast_2d(counts)
     aux = np.broadcast_to(aux, (counts.shape[0], lik.n_aux))
+    steps = len(mu_grid) + 1
+    if progress is not None:
+        progress("fits (free, then each strength)", 0, steps)
     free = fit_batch(lik, counts, aux)
-    parts = [qtilde_batch(lik, counts, aux, mu, free=free) for mu in mu_grid]
+    parts = []
+    for j, mu in enumerate(mu_grid):
+        if progress is not None:
+            progress("fits (free, then each strength)", j + 1, steps)
+        parts.append(qtilde_batch(lik, counts, aux, mu, free=free))
+    if progress is not None:
+        progress("fits (free, then each strength)", steps, steps)
     return QTildeBatch(
         q=np.column_stack([p.q for p in parts]), mu_hat=free.mu,
         n_fits=counts.shape[0] + sum(p.n_fits for p in parts),

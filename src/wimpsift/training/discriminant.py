@@ -52,6 +52,7 @@ from wimpsift.metrics.leakage import discrimination_summary
 from wimpsift.metrics.mutual_information import MutualInformation, mi_completion, mutual_information
 from wimpsift.models.dense import DenseDiscriminantNet, input_matrix, resolve_inputs
 from wimpsift.models.uniform_transform import UniformTransform
+from wimpsift.progress import Progress
 from wimpsift.provenance import provenance, write_json
 from wimpsift.seeding import SeedLike, int_seed, seed_sequence, torch_generator
 
@@ -386,10 +387,12 @@ def _phases(epochs: int, focus: np.ndarray | None, fraction: float
 def train_one_mass(
     mass_gev: float, table: pd.DataFrame, config: DiscriminantConfig,
     initial: DenseDiscriminantNet | None = None, log: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> TrainedDiscriminant:
     """Train (and retrain if the MI criterion fails) the discriminant of one mass.
 
     ``initial``: network to start from (sequential transfer); None: random weights.
+    ``progress`` hears of every epoch done (:mod:`wimpsift.progress`).
     """
     inputs = resolve_inputs(config.inputs)
     train, test = split_table(table)
@@ -426,6 +429,18 @@ def train_one_mass(
             net.set_standardisation(x, wb)
         t0 = time.perf_counter()
         losses, aucs, focus_epochs = [], [], []
+        done = [0]  # epochs of this attempt, across its phases
+        if progress is not None:
+            progress(f"{mass_gev:g} GeV/c² network, attempt {attempt}, epochs", 0, epochs)
+
+        def on_epoch(net: DenseDiscriminantNet, attempt: int = attempt, epochs: int = epochs,
+                     done: list[int] = done) -> float:
+            auc = test_auc(net)
+            done[0] += 1
+            if progress is not None:
+                progress(f"{mass_gev:g} GeV/c² network, attempt {attempt}, epochs", done[0], epochs)
+            return auc
+
         for phase, (n_ep, sel) in enumerate(_phases(epochs, focus, config.focus_fraction)):
             if n_ep == 0:
                 continue
@@ -433,7 +448,7 @@ def train_one_mass(
             if sel is not None:
                 focus_epochs += list(range(len(aucs), len(aucs) + n_ep))
             lo, au = fit_epochs(net, xs_, ys_, ws_, n_ep, config, seed_sequence(seed, "phase", phase),
-                                test_auc)
+                                on_epoch)
             losses += lo
             aucs += au
         seconds = time.perf_counter() - t0
@@ -471,13 +486,14 @@ def train_masses(
     samples: Callable[[float], pd.DataFrame] | None = None,
     log: Callable[[str], None] | None = None,
     sample_settings: dict[str, Any] | None = None,
+    progress: Progress | None = None,
 ) -> dict[float, TrainedDiscriminant]:
     """Train one discriminant per mass (lowest first) and return {mass_gev: model}.
 
     ``samples(mass_gev)`` returns the training table of a mass (event columns plus
     ``label``, ``weight``, ``split``); by default LUX-style samples are simulated with
     :class:`wimpsift.training.samples.EventSamples` (``sample_settings`` go to its
-    :class:`~wimpsift.training.samples.SampleConfig`).
+    :class:`~wimpsift.training.samples.SampleConfig`). ``progress`` hears of every epoch.
     """
     if config is None:
         config = DiscriminantConfig()
@@ -492,7 +508,7 @@ def train_masses(
     previous: DenseDiscriminantNet | None = None
     for mass in config.masses_gev:
         initial = previous if config.mode == "sequential" else None
-        model = train_one_mass(mass, samples(mass), config, initial, log)
+        model = train_one_mass(mass, samples(mass), config, initial, log, progress)
         model.provenance = provenance(
             {"discriminant": config, "samples": sample_settings or {}, "mass_gev": mass},
             config.seed, "nn_train")
