@@ -34,9 +34,12 @@ def test_folds_are_stratified_and_partition_the_data():
 def test_trial_scores_every_grid_epoch_from_one_training():
     X, y = separable_images(120)
     folds = stratified_folds(y, 3, 0)
+    heard: list[tuple[str, int, int]] = []
     out = run_trial(X, y.astype(np.float32), *folds[0], {"batch_size": 40, "random_state": 0},
-                    [1, 3])
+                    [1, 3], progress=lambda *a: heard.append(a), label="t")
     assert sorted(out["scores"]) == ["1", "3"] and out["epochs_trained"] == 3
+    # the training reports every epoch, from 0 (its clock starts) to the last
+    assert heard == [("t epochs", e, 3) for e in range(4)]
     # epoch 1 read during the 3-epoch training scores exactly as a 1-epoch training
     short = run_trial(X, y.astype(np.float32), *folds[0], {"batch_size": 40, "random_state": 0},
                       [1])

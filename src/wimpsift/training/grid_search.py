@@ -66,6 +66,7 @@ from wimpsift.cache import Cache, CacheEntry
 from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
+from wimpsift.progress import Progress, ProgressLines
 from wimpsift.provenance import config_hash
 from wimpsift.training.cnn_estimator import _RESUME_KEYS, CNNClassifier
 from wimpsift.training.image_inputs import as_image_array, check_labels
@@ -170,20 +171,26 @@ def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 def run_trial(X: np.ndarray, y01: np.ndarray, train_idx: np.ndarray, val_idx: np.ndarray,
               params: dict[str, Any], eval_epochs: Sequence[int],
               resume_from: dict[str, Any] | None = None,
-              keep_state: bool = False) -> dict[str, Any]:
+              keep_state: bool = False, progress: Progress | None = None,
+              label: str = "grid trial") -> dict[str, Any]:
     """Train to ``max(eval_epochs)`` epochs (from scratch, or continuing ``resume_from``)
     and score the validation fold at each of ``eval_epochs`` reached in this training.
     ``keep_state`` adds the ``training_state_`` (key ``"state"``) for a later
-    continuation. Runs on a Dask worker (or in process)."""
+    continuation; ``progress`` hears of every epoch as ``"<label> epochs"``. Runs on a
+    Dask worker (or in process)."""
     eval_set = set(eval_epochs)
     Xv, yv = X[val_idx], y01[val_idx]
     per_epoch: dict[str, dict[str, float]] = {}
+    start = 0 if resume_from is None else int(resume_from["epoch"])
 
     def score(epoch: int, est: CNNClassifier) -> None:
         if epoch in eval_set:
             per_epoch[str(epoch)] = _scores(yv, est.predict_proba(Xv)[:, 1])
+        if progress is not None:
+            progress(f"{label} epochs", epoch, max(eval_epochs))
 
-    start = 0 if resume_from is None else int(resume_from["epoch"])
+    if progress is not None:
+        progress(f"{label} epochs", start, max(eval_epochs))
     est = CNNClassifier(**{**params, "epochs": max(eval_epochs)})
     est.fit(X[train_idx], y01[train_idx], epoch_callback=score, resume_from=resume_from)
     out = {"scores": per_epoch, "fit_time_s": est.fit_time_s_,
@@ -385,7 +392,10 @@ class _Runner:
             return
         if self._scattered is None:
             self._scattered = (self.executor.scatter(self.X), self.executor.scatter(self.y01))
-        tasks = {key: Task(run_trial, (*self._scattered, *self._args(group[0])))
+        # each training reports its epochs (from a worker, on the worker's stderr)
+        lines = ProgressLines() if self.cfg.progress else None
+        tasks = {key: Task(run_trial, (*self._scattered, *self._args(group[0])),
+                           {"progress": lines, "label": _trial_label(group[0])})
                  for key, group in unique.items()}
         for key, result in self.executor.run(tasks, description,
                                              n_done=len(trials) - len(unique)):
@@ -408,6 +418,12 @@ class _Runner:
                 raise DataError(f"grid search: the state of trial {t.parent.key} is missing")
         eval_epochs = [e for e in self.cfg.epochs if t.start < e <= t.stop]
         return train_idx, val_idx, params, eval_epochs, resume, t.keep_state
+
+
+def _trial_label(trial: Trial) -> str:
+    p = trial.params
+    return (f"grid trial ({p.get('n_conv_layers')} layers, batch {p.get('batch_size')}, "
+            f"alpha {p.get('leaky_alpha')}, lr {p.get('learning_rate')}; fold {trial.fold})")
 
 
 def trial_execution(cfg: GridSearchConfig) -> ExecutionConfig:
