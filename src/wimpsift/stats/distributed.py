@@ -60,7 +60,7 @@ from wimpsift.stats.toys import (
 )
 
 TASK_STAGE = "stats.toy_chunk"
-TASK_VERSION = 3  # 3: nuisance values per strength, fit counts
+TASK_VERSION = 4  # 3: nuisance values per strength, fit counts; 4: only the fits made are counted
 
 
 class DaskConfig(StatsConfig):

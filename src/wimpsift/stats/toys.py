@@ -147,11 +147,17 @@ def build_distribution(
 def qtilde_on_grid(
     lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray, mu_grid: np.ndarray
 ) -> QTildeBatch:
-    """q~_mu of each data set ``(N, n_bins)`` at each grid strength: ``q`` is ``(N, G)``."""
+    """q~_mu of each data set ``(N, n_bins)`` at each grid strength (increasing): ``q`` is
+    ``(N, G)``. One free fit per data set, then conditional fits strength by strength,
+    each started from the previous strength's."""
     counts = np.atleast_2d(counts)
     aux = np.broadcast_to(aux, (counts.shape[0], lik.n_aux))
     free = fit_batch(lik, counts, aux)
-    parts = [qtilde_batch(lik, counts, aux, mu, free=free) for mu in mu_grid]
+    # each strength's conditional fits start from the previous strength's (warm start)
+    parts, start = [], free.params
+    for mu in np.asarray(mu_grid, dtype=float):
+        parts.append(qtilde_batch(lik, counts, aux, mu, free=free, start=start))
+        start = parts[-1].params
     return QTildeBatch(
         q=np.column_stack([p.q for p in parts]), mu_hat=free.mu,
         n_fits=counts.shape[0] + sum(p.n_fits for p in parts),
