@@ -74,18 +74,6 @@ class LikelihoodConfig(StatsConfig):
         return value
 
 
-def _poisson_half_deviance(n: np.ndarray, nu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """sum over bins of nu - n + n log(n/nu), with 0 log 0 = 0; +inf where nu=0<n; and
-    the ratio n/nu (0 where n = 0). Logarithms and ratios only where n > 0 (sparse data)."""
-    shape = np.broadcast_shapes(n.shape, nu.shape)
-    pos = np.broadcast_to(n > 0, shape)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.divide(n, nu, out=np.zeros(shape), where=pos)
-        log_ratio = np.log(ratio, out=np.zeros(shape), where=pos)
-        total = np.sum(nu - n, axis=-1) + np.sum(n * log_ratio, axis=-1)
-    return np.where(np.isnan(total) | np.any(nu < 0, axis=-1), np.inf, total), ratio
-
-
 class BinnedLikelihood:
     """The likelihood of one :class:`TemplateSet` under one :class:`LikelihoodConfig`."""
 
@@ -128,6 +116,7 @@ class BinnedLikelihood:
         self.n_aux = self.n_params - 1 + self.n_gamma
         self._all_gamma = self.n_gamma == self.n_bins
         self._gamma_d2 = self.gamma_delta**2
+        self._gamma_inv_d2 = 1.0 / self._gamma_d2
         # products of template rows for the Hessian (:meth:`evaluate`)
         rows = self.design[1:]
         self._dd00 = self.design[0] ** 2
@@ -218,18 +207,33 @@ class BinnedLikelihood:
 
     def _profile_gamma(self, signal: np.ndarray, background: np.ndarray, counts: np.ndarray,
                        c: np.ndarray) -> np.ndarray:
-        """Closed-form gammas ``(..., G)`` from the signal and background expectations per bin."""
+        """Closed-form gammas ``(..., G)`` from the signal and background expectations per bin.
+
+        d(-log L)/d gamma = 0 times d² gamma is ``b g² + (b² d² + ms - c b) g + d² b (ms - n)
+        - c ms = 0``, whose larger root is the profiled gamma (clipped at 0). Without counts it
+        factorises, ``(b g + ms)(g + b d² - c)``, so the root ``c - d² b`` needs no square root;
+        the quadratic (Numerical Recipes' cancellation-free form) is solved only in bins with
+        counts, which in sparse multi-dimensional templates are a few per cent.
+        """
         ms, b = self._at_gamma_bins(signal), self._at_gamma_bins(background)
         n = self._at_gamma_bins(np.asarray(counts, dtype=float))
+        c = np.asarray(c, dtype=float)
         d2 = self._gamma_d2
-        # d(-log L)/d gamma = 0 times d² gamma: b g² + (b² d² + ms - c b) g + d² b (ms - n) - c ms = 0,
-        # the larger root (the other is negative), in the cancellation-free form
-        qb = b * b * d2 + ms - c * b
-        qc = d2 * b * (ms - n) - c * ms
-        root = np.sqrt(np.maximum(qb * qb - 4.0 * b * qc, 0.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g = np.where(qb > 0, 2.0 * qc / (-qb - root), (-qb + root) / (2.0 * b))
-        return np.clip(np.where(np.isfinite(g) & (b > 0), g, c), 0.0, None)
+        shape = np.broadcast_shapes(ms.shape, b.shape, n.shape, c.shape)
+        g = np.array(np.broadcast_to(c - d2 * b, shape))
+        index = np.nonzero(np.broadcast_to(n, shape))
+        if index[0].size:
+            bk, mk, nk, ck, dk = (np.broadcast_to(v, shape)[index] for v in (b, ms, n, c, d2))
+            qb = bk * bk * dk + mk - ck * bk
+            qc = dk * bk * (mk - nk) - ck * mk
+            q = -0.5 * (qb + np.copysign(np.sqrt(np.maximum(qb * qb - 4.0 * bk * qc, 0.0)), qb))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gk = np.fmax(q / bk, qc / q)  # the two roots are q / b and qc / q
+            g[index] = np.where(np.isfinite(gk), gk, ck)
+        no_background = ~(np.broadcast_to(b, shape) > 0)
+        if np.any(no_background):
+            g[no_background] = np.broadcast_to(c, shape)[no_background]
+        return np.maximum(g, 0.0)
 
     def gamma_hat(self, params: np.ndarray, counts: np.ndarray, aux: np.ndarray) -> np.ndarray:
         """Profiled MC-statistics parameters ``(..., G)`` at fit parameters ``params``."""
@@ -261,35 +265,52 @@ class BinnedLikelihood:
         f = 0.5 * np.sum((dev / self.sigma) ** 2, axis=-1)
         signal = params[..., :1] * self.design[0]
         background = params[..., 1:] @ self.design[1:]
+        lead = np.broadcast_shapes(counts.shape[:-1], params.shape[:-1], a_theta.shape[:-1])
+        shape = lead + (self.n_bins,)
         if self.n_gamma:
             gamma_g = self._profile_gamma(signal, background, counts, c)
-            f = f + 0.5 * np.sum(((gamma_g - c) / self.gamma_delta) ** 2, axis=-1)
+            e = (gamma_g - c) / self.gamma_delta
+            f = f + 0.5 * np.sum(e * e, axis=-1)
             gamma = self._gamma_full(gamma_g)
-            nu = signal + gamma * background
+            nu = np.broadcast_to(signal + gamma * background, shape)
         else:
-            gamma, nu = None, signal + background
-        deviance, ratio = _poisson_half_deviance(counts, nu)
-        f = deviance + f
+            gamma, gamma_g = None, None
+            nu = np.broadcast_to(signal + background, shape)
+        # Poisson half deviance sum_i nu_i - n_i + n_i log(n_i / nu_i): logarithms and
+        # ratios only in bins with counts
+        n_full = np.broadcast_to(counts, shape)
+        index = np.nonzero(n_full)
+        n_k, nu_k = n_full[index], nu[index]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ratio_k = n_k / nu_k
+            term = np.zeros(shape)
+            term[index] = n_k * np.log(ratio_k) - n_k
+            total = np.sum(nu, axis=-1) + np.sum(term, axis=-1)
+        f = np.where(np.isnan(total) | np.any(nu < 0, axis=-1), np.inf, total) + f
         if order < 1:
             return f, None, None
+        ratio = np.zeros(shape)
+        ratio[index] = ratio_k
         r = 1.0 - ratio
-        shape = np.broadcast_shapes(r.shape[:-1], params.shape[:-1])
-        g = np.empty(shape + (self.n_params,))
+        g = np.empty(lead + (self.n_params,))
         g[..., 0] = r @ self.design[0]
         g[..., 1:] = (r if gamma is None else r * gamma) @ self.design[1:].T + dev / self.sigma**2
         if order < 2:
             return f, g, None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            w = np.divide(ratio, nu, out=np.zeros_like(ratio), where=ratio != 0)
+        w = np.zeros(shape)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            w[index] = ratio_k / nu_k
         if gamma is None:
             k00 = k01 = k11 = w
         else:
-            inv_h = np.zeros_like(w)
+            # Schur term of each interior gamma (none for a gamma at its bound 0)
             w_g, b_g = self._at_gamma_bins(w), self._at_gamma_bins(background)
-            values = 1.0 / (w_g * b_g * b_g + 1.0 / self._gamma_d2)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                values = np.where(gamma_g > 0, 1.0 / (w_g * b_g * b_g + self._gamma_inv_d2), 0.0)
             if self._all_gamma:
                 inv_h = values
             else:
+                inv_h = np.zeros(shape)
                 inv_h[..., self.gamma_bins] = values
             c0 = w * background
             c1 = c0 * gamma + r
@@ -297,11 +318,11 @@ class BinnedLikelihood:
             k01 = w * gamma - c0 * c1 * inv_h
             k11 = w * gamma * gamma - c1 * c1 * inv_h
         m = self.n_params - 1
-        h = np.empty(shape + (self.n_params, self.n_params))
+        h = np.empty(lead + (self.n_params, self.n_params))
         h[..., 0, 0] = k00 @ self._dd00
         h[..., 0, 1:] = k01 @ self._dd01
         h[..., 1:, 0] = h[..., 0, 1:]
-        h[..., 1:, 1:] = (k11 @ self._dd11).reshape(shape + (m, m))
+        h[..., 1:, 1:] = (k11 @ self._dd11).reshape(lead + (m, m))
         idx = np.arange(1, self.n_params)
         h[..., idx, idx] += 1.0 / self.sigma**2
         return f, g, h
