@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from wimpsift.stats.batchfit import fit_batch, qtilde_batch
-from wimpsift.stats.fit import NonConvergenceWarning, fit
+from wimpsift.stats.fit import NonConvergenceWarning, counting_fits, fit
+from wimpsift.stats.likelihood import BinnedLikelihood
 from wimpsift.stats.limits import LimitConfig, upper_limit
+from wimpsift.stats.templates import TemplateSet
 from wimpsift.stats.toys import warn_not_converged
 
 
@@ -64,3 +66,21 @@ def test_limit_reports_its_fits(make_model):
     free = 5 * 50 + 1 + 40 + 6
     assert free < result.extra["n_fits"] <= free + 5 * 50 + 5 + 40 * 5
     assert result.extra["n_fits_not_converged"] == 0
+
+
+def test_invalid_migrad_fits_are_counted(make_model):
+    # an observed event where no component expects any: -log L is infinite everywhere,
+    # MIGRAD cannot call that a minimum
+    impossible = BinnedLikelihood(TemplateSet(signal=np.array([0.0, 1.0, 2.0]),
+                                              backgrounds={"er": np.array([0.0, 3.0, 1.0])}))
+    lik = make_model()
+    counts, aux = lik.asimov(lik.nominal_parameters(0.0))
+    with counting_fits() as outer:
+        assert fit(lik, counts, aux).valid
+        with counting_fits() as inner, pytest.warns(NonConvergenceWarning):
+            assert not fit(impossible, np.array([1.0, 2.0, 1.0])).valid
+    assert (inner.n_fits, inner.n_invalid) == (1, 1)
+    assert (outer.n_fits, outer.n_invalid) == (2, 1)
+    # the limits report the asymptotic part's MIGRAD fits
+    result = upper_limit(lik, counts, aux, LimitConfig.build(method="asymptotic"))
+    assert result.extra["n_migrad_fits"] > 3 and result.extra["n_migrad_fits_invalid"] == 0

@@ -176,6 +176,9 @@ class ComparisonResult:
             "simulation_cpu_s_per_event": sim,
             "mc_events_used": mc_events_used,
             **shape,
+            "migrad_fits_invalid": {
+                name: sum(r.extra.get("n_migrad_fits_invalid", 0.0) for r in results.values())
+                for name, results in (("network", self.network), ("traditional", self.traditional))},
             "fits_not_converged": {
                 "network": sum(r.extra.get("n_fits_not_converged", 0.0) for r in self.network.values()),
                 "traditional": sum(r.extra.get("n_fits_not_converged", 0.0)

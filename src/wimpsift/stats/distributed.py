@@ -36,6 +36,7 @@ from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
 from wimpsift.seeding import generator
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.batchfit import qtilde_batch
+from wimpsift.stats.fit import counting_fits
 from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
 from wimpsift.stats.limits import (
     BAND_SIGMAS,
@@ -164,6 +165,8 @@ def limits_over_masses(
     Optional ``signal_experiments[mass]`` (counts, global observables and the injected
     ``mu``) measure coverage: ``extra["coverage"]`` is the fraction of their limits at
     or above the injected ``mu`` (``extra["coverage_error"]`` its binomial error).
+    The asymptotic part's MIGRAD fits are counted in ``extra["n_migrad_fits"]`` and
+    ``extra["n_migrad_fits_invalid"]``.
     """
     limit_config = limit_config or LimitConfig(method="toys")
     dask_config = dask_config or DaskConfig()
@@ -174,7 +177,7 @@ def limits_over_masses(
     for i, mass in enumerate(masses):
         lik = models[mass]
         counts, aux = lik.check_data(observed[mass])
-        with timer.stage("hypothesis_testing"):
+        with timer.stage("hypothesis_testing"), counting_fits() as migrad:
             asimov = asimov_background(lik, counts, aux)
             asym_exp = asymptotic_expected(lik, asimov, cl)
             asym_obs, mu_hat = asymptotic_upper_limit(lik, counts, aux, cl, asimov)
@@ -186,7 +189,7 @@ def limits_over_masses(
                                 else (nominal_nuisances(lik, at), 0))
         prepared[mass] = {"index": i, "grid": grid, "counts": counts, "aux": aux,
                           "asym_exp": asym_exp, "asym_obs": asym_obs, "mu_hat": mu_hat,
-                          "nuisances": nuisances,
+                          "nuisances": nuisances, "migrad": migrad,
                           "fits": np.array([at.size if limit_config.toy_nuisances == "profiled" else 0,
                                             n_bad])}
     n_chunks = dask_config.n_chunks
@@ -266,6 +269,8 @@ def limits_over_masses(
                    "fraction_background_toys_beyond_grid": float(np.mean(~np.isfinite(b_limits))),
                    "n_toys_per_strength": float(dist.n_toys), "n_background_toys": float(q_b.shape[0]),
                    "n_fits": float(fits[0]), "n_fits_not_converged": float(fits[1]),
+                   "n_migrad_fits": float(p["migrad"].n_fits),
+                   "n_migrad_fits_invalid": float(p["migrad"].n_invalid),
                    "n_toy_tasks_from_cache": float(sum(bool(r["cached"]) for r in parts)),
                    **coverage},
             pseudo_experiment_mu=pseudo,

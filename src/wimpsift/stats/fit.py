@@ -12,6 +12,9 @@ of :mod:`wimpsift.stats.batchfit`, checked against this one in the tests.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +25,28 @@ from wimpsift.stats.likelihood import BinnedLikelihood
 
 class NonConvergenceWarning(UserWarning):
     """A fit (or some toy fits) did not converge; their count is in the results."""
+
+
+@dataclass
+class MigradCount:
+    """MIGRAD fits made and how many of them MIGRAD did not call valid."""
+
+    n_fits: int = 0
+    n_invalid: int = 0
+
+
+_COUNTS: ContextVar[tuple[MigradCount, ...]] = ContextVar("migrad_counts", default=())
+
+
+@contextmanager
+def counting_fits() -> Iterator[MigradCount]:
+    """Count the :func:`fit` calls made inside the block (nested blocks count too)."""
+    count = MigradCount()
+    token = _COUNTS.set((*_COUNTS.get(), count))
+    try:
+        yield count
+    finally:
+        _COUNTS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -76,7 +101,8 @@ def fit(
     """Fit one data set; ``mu=None`` fits the signal strength, else fixes it.
 
     A fit MIGRAD does not call valid is returned with ``valid=False`` and a
-    :class:`NonConvergenceWarning`; callers count them (:mod:`wimpsift.stats.limits`).
+    :class:`NonConvergenceWarning`; callers count them inside :func:`counting_fits`
+    (:mod:`wimpsift.stats.limits`, :mod:`wimpsift.stats.distributed`).
     """
     counts, aux = lik.check_data(counts, aux)
     names = lik.parameter_names
@@ -102,6 +128,9 @@ def fit(
     m.migrad()
     params = np.array(m.values, dtype=float)
     valid = bool(m.valid)
+    for count in _COUNTS.get():
+        count.n_fits += 1
+        count.n_invalid += 0 if valid else 1
     if not valid:
         warnings.warn(
             f"fit did not converge (MIGRAD invalid) at mu={'free' if mu is None else f'{mu:g}'}",
