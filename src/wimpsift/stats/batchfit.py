@@ -196,6 +196,7 @@ class QTildeBatch:
 def qtilde_batch(
     lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray, mu: np.ndarray | float,
     free: BatchFit | None = None, start: np.ndarray | None = None,
+    free_start: np.ndarray | None = None,
 ) -> QTildeBatch:
     """One-sided bounded test statistic q~_mu for each data set (vectorised).
 
@@ -203,12 +204,13 @@ def qtilde_batch(
     0 otherwise; ``mu_hat >= 0`` by the bounds (Cowan et al. eq. 16). The conditional
     fit is made only where ``mu_hat <= mu`` (elsewhere q~ is 0 by definition), starting
     from ``start`` (``(N, P)``, e.g. the fits at a neighbouring strength) or the free
-    fit. ``n_fits`` counts the fits made here (the free fit only when it is made here).
+    fit; the free fit (when made here) from ``free_start`` (e.g. the parameters toys were
+    drawn at). ``n_fits`` counts the fits made here (the free fit only when it is made here).
     """
     counts = np.atleast_2d(counts)
     aux = np.broadcast_to(aux, (counts.shape[0], lik.n_aux))
     own_free = free is None
-    free = fit_batch(lik, counts, aux) if free is None else free
+    free = fit_batch(lik, counts, aux, start=free_start) if free is None else free
     mu_arr = np.broadcast_to(np.asarray(mu, dtype=float), free.mu.shape)
     need = np.flatnonzero(free.mu <= mu_arr)
     params = np.array(free.params if start is None else start, dtype=float)

@@ -98,17 +98,18 @@ def toy_chunk(
     n_fits, failed = 0, 0
     for j, mu in enumerate(grid):
         th, ga = per_mu.row(j)
+        truth = np.concatenate([[mu], th])
         with times.stage("toy_generation"):
-            counts, aux = lik.sample(np.concatenate([[mu], th]), n_toys, rng, gamma=ga)
+            counts, aux = lik.sample(truth, n_toys, rng, gamma=ga)
         with times.stage("hypothesis_testing"):
-            qt = qtilde_batch(lik, counts, aux, mu)
+            qt = qtilde_batch(lik, counts, aux, mu, free_start=truth)
         q_sb[j] = np.sort(qt.q)
         n_fits, failed = n_fits + qt.n_fits, failed + qt.n_not_converged
+    b_truth = np.concatenate([[0.0], b_theta])
     with times.stage("toy_generation"):
-        b_counts, b_aux = lik.sample(np.concatenate([[0.0], b_theta]), n_background_toys, rng,
-                                     gamma=b_gamma)
+        b_counts, b_aux = lik.sample(b_truth, n_background_toys, rng, gamma=b_gamma)
     with times.stage("hypothesis_testing"):
-        qb = qtilde_on_grid(lik, b_counts, b_aux, grid)
+        qb = qtilde_on_grid(lik, b_counts, b_aux, grid, free_start=b_truth)
     return {"q_sb": q_sb, "q_b": qb.q, "times": times.to_dict(),
             "fits": np.array([n_fits + qb.n_fits, failed + qb.n_not_converged])}
 

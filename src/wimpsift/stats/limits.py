@@ -283,10 +283,10 @@ def upper_limit(
         observed = _refined_limit(lik, grid, coarse, counts, aux, config, rng, timer)
         with timer("toy_generation"):
             b_theta, b_gamma = background
-            b_counts, b_aux = lik.sample(np.concatenate([[0.0], b_theta]), config.n_background_toys,
-                                         rng, gamma=b_gamma)
+            b_truth = np.concatenate([[0.0], b_theta])
+            b_counts, b_aux = lik.sample(b_truth, config.n_background_toys, rng, gamma=b_gamma)
         with timer("hypothesis_testing"):
-            q_b = qtilde_on_grid(lik, b_counts, b_aux, grid)
+            q_b = qtilde_on_grid(lik, b_counts, b_aux, grid, free_start=b_truth)
             b_limits = limits_from_pvalues(grid, dist.pvalues(q_b.q), cl)
         n_profile = grid.size + 1 if config.toy_nuisances == "profiled" else 0
         n_fits = dist.n_fits + q_obs.n_fits + q_b.n_fits + n_profile

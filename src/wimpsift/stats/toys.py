@@ -133,10 +133,11 @@ def build_distribution(
     rows, n_fits, failed = [], 0, 0
     for j, mu in enumerate(grid):
         theta, gamma = nuisances.row(j)
+        truth = np.concatenate([[mu], theta])
         with timer("toy_generation"):
-            counts, aux = lik.sample(np.concatenate([[mu], theta]), int(n_toys), rng, gamma=gamma)
+            counts, aux = lik.sample(truth, int(n_toys), rng, gamma=gamma)
         with timer("hypothesis_testing"):
-            qt = qtilde_batch(lik, counts, aux, mu)
+            qt = qtilde_batch(lik, counts, aux, mu, free_start=truth)
         rows.append(np.sort(qt.q))
         n_fits += qt.n_fits
         failed += qt.n_not_converged
@@ -145,14 +146,16 @@ def build_distribution(
 
 
 def qtilde_on_grid(
-    lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray, mu_grid: np.ndarray
+    lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray, mu_grid: np.ndarray,
+    free_start: np.ndarray | None = None,
 ) -> QTildeBatch:
     """q~_mu of each data set ``(N, n_bins)`` at each grid strength (increasing): ``q`` is
     ``(N, G)``. One free fit per data set, then conditional fits strength by strength,
-    each started from the previous strength's."""
+    each started from the previous strength's; the free fits from ``free_start`` (e.g.
+    the parameters toys were drawn at) when given."""
     counts = np.atleast_2d(counts)
     aux = np.broadcast_to(aux, (counts.shape[0], lik.n_aux))
-    free = fit_batch(lik, counts, aux)
+    free = fit_batch(lik, counts, aux, start=free_start)
     # each strength's conditional fits start from the previous strength's (warm start)
     parts, start = [], free.params
     for mu in np.asarray(mu_grid, dtype=float):
