@@ -42,6 +42,7 @@ def test_reproduce_lux_tiny(tmp_path):
     assert summary["simulation_cpu_s_per_event"] > 0 and summary["speedup_cpu_4d"] > 1
     assert summary["limit_ratio_kind"] == "template_toys"  # no event-level experiments here
     assert summary["coverage_network"] is None and summary["mc_events_network"] is None
+    assert summary["simulation_events"] == "as_used" and "convergence" in summary["simulation_events_reason"]
     assert "CPU speed-up, 4-D, end to end" in (tmp_path / "report.html").read_text()
 
 

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from wimpsift.stats.batchfit import fit_batch, qtilde_batch
-from wimpsift.stats.fit import NonConvergenceWarning, fit
+from wimpsift.stats.fit import NonConvergenceWarning, counting_fits, fit
+from wimpsift.stats.likelihood import BinnedLikelihood
 from wimpsift.stats.limits import LimitConfig, upper_limit
+from wimpsift.stats.templates import TemplateSet
 from wimpsift.stats.toys import warn_not_converged
 
 
@@ -43,7 +45,9 @@ def test_non_converged_fits_are_counted(make_model):
     assert stopped.n_not_converged > 0
     assert fit_batch(lik, counts, aux).n_not_converged == 0
     qt = qtilde_batch(lik, counts, aux, 1.0)
-    assert qt.n_fits == 100 and qt.n_not_converged == 0
+    # a free fit per data set, a conditional one only where q~ is not 0 by definition
+    assert qt.n_fits == 50 + np.count_nonzero(qt.mu_hat <= 1.0) and qt.n_not_converged == 0
+    assert 50 < qt.n_fits < 100
 
 
 def test_warning_names_the_count():
@@ -56,8 +60,27 @@ def test_limit_reports_its_fits(make_model):
     counts, aux = lik.asimov(lik.nominal_parameters(0.0))
     cfg = LimitConfig.build(method="toys", n_toys=50, n_background_toys=40, mu_grid_points=5)
     result = upper_limit(lik, counts, aux, cfg)
-    # toys: 2 fits per toy and strength; the data set and background toys: one free fit
-    # and one per strength; the profiled nuisances: one per strength and mu = 0
-    expected = 5 * 50 * 2 + (1 + 5) + 40 * (1 + 5) + 6
-    assert result.extra["n_fits"] == expected
+    # free fits: one per toy and strength, one for the data set and each background toy;
+    # the profiled nuisances: one per strength and mu = 0; conditional fits at most one
+    # per toy and strength, data set and strength, background toy and strength
+    free = 5 * 50 + 1 + 40 + 6
+    assert free < result.extra["n_fits"] <= free + 5 * 50 + 5 + 40 * 5
     assert result.extra["n_fits_not_converged"] == 0
+
+
+def test_invalid_migrad_fits_are_counted(make_model):
+    # an observed event where no component expects any: -log L is infinite everywhere,
+    # MIGRAD cannot call that a minimum
+    impossible = BinnedLikelihood(TemplateSet(signal=np.array([0.0, 1.0, 2.0]),
+                                              backgrounds={"er": np.array([0.0, 3.0, 1.0])}))
+    lik = make_model()
+    counts, aux = lik.asimov(lik.nominal_parameters(0.0))
+    with counting_fits() as outer:
+        assert fit(lik, counts, aux).valid
+        with counting_fits() as inner, pytest.warns(NonConvergenceWarning):
+            assert not fit(impossible, np.array([1.0, 2.0, 1.0])).valid
+    assert (inner.n_fits, inner.n_invalid) == (1, 1)
+    assert (outer.n_fits, outer.n_invalid) == (2, 1)
+    # the limits report the asymptotic part's MIGRAD fits
+    result = upper_limit(lik, counts, aux, LimitConfig.build(method="asymptotic"))
+    assert result.extra["n_migrad_fits"] > 3 and result.extra["n_migrad_fits_invalid"] == 0

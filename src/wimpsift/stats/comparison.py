@@ -27,6 +27,11 @@ toys and times them by the seed's Table I stages. It is the core of
   whose 90 % CL limit is at or above the injected strength. The toy thresholds are
   those of the mass's one pseudo-data set (profiled on it), applied to every
   experiment.
+
+Randomness comes from named children of the run's seed (:mod:`wimpsift.seeding`):
+``("comparison", "pseudo_data", mass)`` for the pseudo-data set and
+``("comparison", "pseudo_experiments", mass)`` for the event-level experiments and
+their global observables.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from pydantic import Field
 from wimpsift.errors import DataError
 from wimpsift.progress import Progress, prefixed
 from wimpsift.provenance import atomic_path
+from wimpsift.seeding import generator
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.distributed import DaskConfig, limits_over_masses
 from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
@@ -177,6 +183,9 @@ class ComparisonResult:
             "simulation_cpu_s_per_event": sim,
             "mc_events_used": mc_events_used,
             **shape,
+            "migrad_fits_invalid": {
+                name: sum(r.extra.get("n_migrad_fits_invalid", 0.0) for r in results.values())
+                for name, results in (("network", self.network), ("traditional", self.traditional))},
             "fits_not_converged": {
                 "network": sum(r.extra.get("n_fits_not_converged", 0.0) for r in self.network.values()),
                 "traditional": sum(r.extra.get("n_fits_not_converged", 0.0)
@@ -364,7 +373,7 @@ def compare_analyses(
         widths = {n: config.background_rel_uncertainty.get(n, config.default_rel_uncertainty)
                   for n in names}
         lik_config = LikelihoodConfig.build(background_rel_uncertainty=widths)
-        data = pseudo_data(test, expected, np.random.default_rng([config.seed, int(round(mass * 1000))]))
+        data = pseudo_data(test, expected, generator(config.seed, "comparison", "pseudo_data", mass))
         signal_test = test[test["label"] == 1]
         if len(train_set) == 0 or len(signal_test) == 0:
             raise DataError(f"events of {mass:g} GeV: need train events and signal test events")
@@ -400,7 +409,7 @@ def compare_analyses(
         if n_pe:
             # the same event-level experiments for both analyses; drawing them is work
             # each analysis would do alone, so it is timed for both
-            pe_rng = np.random.default_rng([config.seed, int(round(mass * 1000)), 7])
+            pe_rng = generator(config.seed, "comparison", "pseudo_experiments", mass)
             # loading the independent "truth" simulation is work of neither analysis
             pool = pool_for_mass(mass)
             wall0, cpu0 = time.perf_counter(), time.process_time()

@@ -37,6 +37,7 @@ from wimpsift.progress import Progress, prefixed
 from wimpsift.seeding import generator
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.batchfit import qtilde_batch
+from wimpsift.stats.fit import counting_fits
 from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
 from wimpsift.stats.limits import (
     BAND_SIGMAS,
@@ -61,7 +62,7 @@ from wimpsift.stats.toys import (
 )
 
 TASK_STAGE = "stats.toy_chunk"
-TASK_VERSION = 3  # 3: nuisance values per strength, fit counts
+TASK_VERSION = 4  # 3: nuisance values per strength, fit counts; 4: only the fits made are counted
 
 
 class DaskConfig(StatsConfig):
@@ -100,19 +101,21 @@ def toy_chunk(
     n_fits, failed = 0, 0
     for j, mu in enumerate(grid):
         th, ga = per_mu.row(j)
+        truth = np.concatenate([[mu], th])
         with times.stage("toy_generation"):
-            counts, aux = lik.sample(np.concatenate([[mu], th]), n_toys, rng, gamma=ga)
+            counts, aux = lik.sample(truth, n_toys, rng, gamma=ga)
         with times.stage("hypothesis_testing"):
-            qt = qtilde_batch(lik, counts, aux, mu)
+            qt = qtilde_batch(lik, counts, aux, mu, free_start=truth)
         q_sb[j] = np.sort(qt.q)
         n_fits, failed = n_fits + qt.n_fits, failed + qt.n_not_converged
         if progress is not None:
             progress("toy batches", j + 1, grid.size + 1)
+    b_truth = np.concatenate([[0.0], b_theta])
     with times.stage("toy_generation"):
-        b_counts, b_aux = lik.sample(np.concatenate([[0.0], b_theta]), n_background_toys, rng,
-                                     gamma=b_gamma)
+        b_counts, b_aux = lik.sample(b_truth, n_background_toys, rng, gamma=b_gamma)
     with times.stage("hypothesis_testing"):
-        qb = qtilde_on_grid(lik, b_counts, b_aux, grid, prefixed(progress, "background-only toys, "))
+        qb = qtilde_on_grid(lik, b_counts, b_aux, grid, prefixed(progress, "background-only toys, "),
+                            free_start=b_truth)
     if progress is not None:
         progress("toy batches", grid.size + 1, grid.size + 1)
     return {"q_sb": q_sb, "q_b": qb.q, "times": times.to_dict(),
@@ -195,6 +198,8 @@ def limits_over_masses(
     ``mu``) measure coverage: ``extra["coverage"]`` is the fraction of their limits at
     or above the injected ``mu`` (``extra["coverage_error"]`` its binomial error).
     ``progress`` hears of the toy batches done (:mod:`wimpsift.progress`).
+    The asymptotic part's MIGRAD fits are counted in ``extra["n_migrad_fits"]`` and
+    ``extra["n_migrad_fits_invalid"]``.
     """
     limit_config = limit_config or LimitConfig(method="toys")
     dask_config = dask_config or DaskConfig()
@@ -207,7 +212,7 @@ def limits_over_masses(
     for i, mass in enumerate(masses):
         lik = models[mass]
         counts, aux = lik.check_data(observed[mass])
-        with timer.stage("hypothesis_testing"):
+        with timer.stage("hypothesis_testing"), counting_fits() as migrad:
             asimov = asimov_background(lik, counts, aux)
             asym_exp = asymptotic_expected(lik, asimov, cl)
             asym_obs, mu_hat = asymptotic_upper_limit(lik, counts, aux, cl, asimov)
@@ -219,7 +224,7 @@ def limits_over_masses(
                                 else (nominal_nuisances(lik, at), 0))
         prepared[mass] = {"index": i, "grid": grid, "counts": counts, "aux": aux,
                           "asym_exp": asym_exp, "asym_obs": asym_obs, "mu_hat": mu_hat,
-                          "nuisances": nuisances,
+                          "nuisances": nuisances, "migrad": migrad,
                           "fits": np.array([at.size if limit_config.toy_nuisances == "profiled" else 0,
                                             n_bad])}
         if progress is not None:
@@ -305,6 +310,8 @@ def limits_over_masses(
                    "fraction_background_toys_beyond_grid": float(np.mean(~np.isfinite(b_limits))),
                    "n_toys_per_strength": float(dist.n_toys), "n_background_toys": float(q_b.shape[0]),
                    "n_fits": float(fits[0]), "n_fits_not_converged": float(fits[1]),
+                   "n_migrad_fits": float(p["migrad"].n_fits),
+                   "n_migrad_fits_invalid": float(p["migrad"].n_invalid),
                    "n_toy_tasks_from_cache": float(sum(bool(r["cached"]) for r in parts)),
                    **coverage},
             pseudo_experiment_mu=pseudo,

@@ -74,14 +74,6 @@ class LikelihoodConfig(StatsConfig):
         return value
 
 
-def _poisson_half_deviance(n: np.ndarray, nu: np.ndarray) -> np.ndarray:
-    """sum over bins of nu - n + n log(n/nu), with 0 log 0 = 0; +inf where nu=0<n."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        term = np.where(n > 0, n * np.log(np.where(n > 0, n, 1.0) / nu), 0.0)
-    total = np.sum(nu - n + term, axis=-1)
-    return np.where(np.isnan(total) | np.any(nu < 0, axis=-1), np.inf, total)
-
-
 class BinnedLikelihood:
     """The likelihood of one :class:`TemplateSet` under one :class:`LikelihoodConfig`."""
 
@@ -122,6 +114,14 @@ class BinnedLikelihood:
         self.gamma_delta = delta[self.gamma_bins]
         self.n_gamma = int(self.gamma_bins.size)
         self.n_aux = self.n_params - 1 + self.n_gamma
+        self._all_gamma = self.n_gamma == self.n_bins
+        self._gamma_d2 = self.gamma_delta**2
+        self._gamma_inv_d2 = 1.0 / self._gamma_d2
+        # products of template rows for the Hessian (:meth:`evaluate`)
+        rows = self.design[1:]
+        self._dd00 = self.design[0] ** 2
+        self._dd01 = (self.design[0] * rows).T
+        self._dd11 = (rows[:, None, :] * rows[None, :, :]).reshape(-1, self.n_bins).T.copy()
 
     # --- model -----------------------------------------------------------------
     @property
@@ -196,85 +196,147 @@ class BinnedLikelihood:
     # --- MC-statistics parameters ----------------------------------------------
     def _gamma_full(self, gamma: np.ndarray) -> np.ndarray:
         gamma = np.asarray(gamma, dtype=float)
+        if self._all_gamma:
+            return gamma
         full = np.ones(gamma.shape[:-1] + (self.n_bins,))
         full[..., self.gamma_bins] = gamma
         return full
 
+    def _at_gamma_bins(self, values: np.ndarray) -> np.ndarray:
+        return values if self._all_gamma else values[..., self.gamma_bins]
+
+    def _profile_gamma(self, signal: np.ndarray, background: np.ndarray, counts: np.ndarray,
+                       c: np.ndarray) -> np.ndarray:
+        """Closed-form gammas ``(..., G)`` from the signal and background expectations per bin.
+
+        d(-log L)/d gamma = 0 times d² gamma is ``b g² + (b² d² + ms - c b) g + d² b (ms - n)
+        - c ms = 0``, whose larger root is the profiled gamma (clipped at 0). Without counts it
+        factorises, ``(b g + ms)(g + b d² - c)``, so the root ``c - d² b`` needs no square root;
+        the quadratic (Numerical Recipes' cancellation-free form) is solved only in bins with
+        counts, which in sparse multi-dimensional templates are a few per cent.
+        """
+        ms, b = self._at_gamma_bins(signal), self._at_gamma_bins(background)
+        n = self._at_gamma_bins(np.asarray(counts, dtype=float))
+        c = np.asarray(c, dtype=float)
+        d2 = self._gamma_d2
+        shape = np.broadcast_shapes(ms.shape, b.shape, n.shape, c.shape)
+        g = np.array(np.broadcast_to(c - d2 * b, shape))
+        index = np.nonzero(np.broadcast_to(n, shape))
+        if index[0].size:
+            bk, mk, nk, ck, dk = (np.broadcast_to(v, shape)[index] for v in (b, ms, n, c, d2))
+            qb = bk * bk * dk + mk - ck * bk
+            qc = dk * bk * (mk - nk) - ck * mk
+            q = -0.5 * (qb + np.copysign(np.sqrt(np.maximum(qb * qb - 4.0 * bk * qc, 0.0)), qb))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gk = np.fmax(q / bk, qc / q)  # the two roots are q / b and qc / q
+            g[index] = np.where(np.isfinite(gk), gk, ck)
+        no_background = ~(np.broadcast_to(b, shape) > 0)
+        if np.any(no_background):
+            g[no_background] = np.broadcast_to(c, shape)[no_background]
+        return np.maximum(g, 0.0)
+
     def gamma_hat(self, params: np.ndarray, counts: np.ndarray, aux: np.ndarray) -> np.ndarray:
         """Profiled MC-statistics parameters ``(..., G)`` at fit parameters ``params``."""
         params = np.asarray(params, dtype=float)
-        gb, d2 = self.gamma_bins, self.gamma_delta**2
-        ms = params[..., :1] * self.design[0, gb]
-        b = params[..., 1:] @ self.design[1:, gb]
-        n = np.asarray(counts, dtype=float)[..., gb]
-        c = np.asarray(aux, dtype=float)[..., self.n_params - 1:]
-        # (B/d²) g² + (B² + (ms - c B)/d²) g + (B ms - n B - c ms/d²) = 0, larger root
-        qa = b / d2
-        qb = b * b + (ms - c * b) / d2
-        qc = b * ms - n * b - c * ms / d2
-        root_d = np.sqrt(np.maximum(qb * qb - 4.0 * qa * qc, 0.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            g = np.where(qb > 0, 2.0 * qc / (-qb - root_d), (-qb + root_d) / (2.0 * qa))
-        return np.clip(np.where(np.isfinite(g) & (b > 0), g, c), 0.0, None)
+        _, c = self._split_aux(aux)
+        return self._profile_gamma(params[..., :1] * self.design[0], params[..., 1:] @ self.design[1:],
+                                   counts, c)
 
     # --- objective -------------------------------------------------------------
     def _split_aux(self, aux: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         aux = np.asarray(aux, dtype=float)
         return aux[..., : self.n_params - 1], aux[..., self.n_params - 1:]
 
+    def evaluate(
+        self, params: np.ndarray, counts: np.ndarray, aux: np.ndarray, order: int = 0
+    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(nll, gradient, Hessian)`` of the profiled objective, the gammas profiled once;
+        the gradient only for ``order >= 1``, the Hessian only for ``order == 2``.
+
+        The Hessian is ``sum_i D_pi D_qi K_{a_p a_q, i}`` with ``a_p`` 0 for ``mu`` and 1
+        for the background parameters: each bin's 2×2 weights ``K`` (Poisson curvature
+        minus the gamma Schur term) times products of template rows precomputed at
+        construction, i.e. three matrix products per call.
+        """
+        params = np.asarray(params, dtype=float)
+        counts = np.asarray(counts, dtype=float)
+        a_theta, c = self._split_aux(aux)
+        dev = params[..., 1:] - a_theta
+        f = 0.5 * np.sum((dev / self.sigma) ** 2, axis=-1)
+        signal = params[..., :1] * self.design[0]
+        background = params[..., 1:] @ self.design[1:]
+        lead = np.broadcast_shapes(counts.shape[:-1], params.shape[:-1], a_theta.shape[:-1])
+        shape = lead + (self.n_bins,)
+        if self.n_gamma:
+            gamma_g = self._profile_gamma(signal, background, counts, c)
+            e = (gamma_g - c) / self.gamma_delta
+            f = f + 0.5 * np.sum(e * e, axis=-1)
+            gamma = self._gamma_full(gamma_g)
+            nu = np.broadcast_to(signal + gamma * background, shape)
+        else:
+            gamma, gamma_g = None, None
+            nu = np.broadcast_to(signal + background, shape)
+        # Poisson half deviance sum_i nu_i - n_i + n_i log(n_i / nu_i): logarithms and
+        # ratios only in bins with counts
+        n_full = np.broadcast_to(counts, shape)
+        index = np.nonzero(n_full)
+        n_k, nu_k = n_full[index], nu[index]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ratio_k = n_k / nu_k
+            term = np.zeros(shape)
+            term[index] = n_k * np.log(ratio_k) - n_k
+            total = np.sum(nu, axis=-1) + np.sum(term, axis=-1)
+        f = np.where(np.isnan(total) | np.any(nu < 0, axis=-1), np.inf, total) + f
+        if order < 1:
+            return f, None, None
+        ratio = np.zeros(shape)
+        ratio[index] = ratio_k
+        r = 1.0 - ratio
+        g = np.empty(lead + (self.n_params,))
+        g[..., 0] = r @ self.design[0]
+        g[..., 1:] = (r if gamma is None else r * gamma) @ self.design[1:].T + dev / self.sigma**2
+        if order < 2:
+            return f, g, None
+        w = np.zeros(shape)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            w[index] = ratio_k / nu_k
+        if gamma is None:
+            k00 = k01 = k11 = w
+        else:
+            # Schur term of each interior gamma (none for a gamma at its bound 0)
+            w_g, b_g = self._at_gamma_bins(w), self._at_gamma_bins(background)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                values = np.where(gamma_g > 0, 1.0 / (w_g * b_g * b_g + self._gamma_inv_d2), 0.0)
+            if self._all_gamma:
+                inv_h = values
+            else:
+                inv_h = np.zeros(shape)
+                inv_h[..., self.gamma_bins] = values
+            c0 = w * background
+            c1 = c0 * gamma + r
+            k00 = w - c0 * c0 * inv_h
+            k01 = w * gamma - c0 * c1 * inv_h
+            k11 = w * gamma * gamma - c1 * c1 * inv_h
+        m = self.n_params - 1
+        h = np.empty(lead + (self.n_params, self.n_params))
+        h[..., 0, 0] = k00 @ self._dd00
+        h[..., 0, 1:] = k01 @ self._dd01
+        h[..., 1:, 0] = h[..., 0, 1:]
+        h[..., 1:, 1:] = (k11 @ self._dd11).reshape(lead + (m, m))
+        idx = np.arange(1, self.n_params)
+        h[..., idx, idx] += 1.0 / self.sigma**2
+        return f, g, h
+
     def nll(self, params: np.ndarray, counts: np.ndarray, aux: np.ndarray) -> np.ndarray:
         """Negative log-likelihood (half deviance + constraints) with the gammas profiled."""
-        params = np.asarray(params, dtype=float)
-        a_theta, c = self._split_aux(aux)
-        constraint = 0.5 * np.sum(((params[..., 1:] - a_theta) / self.sigma) ** 2, axis=-1)
-        if self.n_gamma == 0:
-            return _poisson_half_deviance(counts, self.expected(params)) + constraint
-        gamma = self.gamma_hat(params, counts, aux)
-        constraint = constraint + 0.5 * np.sum(((gamma - c) / self.gamma_delta) ** 2, axis=-1)
-        return _poisson_half_deviance(counts, self.expected(params, gamma)) + constraint
+        return self.evaluate(params, counts, aux)[0]
 
     def grad(self, params: np.ndarray, counts: np.ndarray, aux: np.ndarray) -> np.ndarray:
-        params = np.asarray(params, dtype=float)
-        a_theta, _ = self._split_aux(aux)
-        gamma = self.gamma_hat(params, counts, aux) if self.n_gamma else None
-        nu = self.expected(params, gamma)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = 1.0 - np.where(counts > 0, counts / nu, 0.0)
-        g = np.empty(np.broadcast_shapes(r.shape[:-1], params.shape[:-1]) + (self.n_params,))
-        g[..., 0] = r @ self.design[0]
-        rg = r if gamma is None else r * self._gamma_full(gamma)
-        g[..., 1:] = rg @ self.design[1:].T + (params[..., 1:] - a_theta) / self.sigma**2
-        return g
+        return self.evaluate(params, counts, aux, order=1)[1]
 
     def hessian(self, params: np.ndarray, counts: np.ndarray, aux: np.ndarray) -> np.ndarray:
         """Hessian of the profiled objective (Schur complement over the gammas)."""
-        params = np.asarray(params, dtype=float)
-        idx = np.arange(1, self.n_params)
-        if self.n_gamma == 0:
-            nu = self.expected(params)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                w = np.where(counts > 0, counts / nu**2, 0.0)
-            h = np.einsum("...i,pi,qi->...pq", w, self.design, self.design, optimize=True)
-            h[..., idx, idx] += 1.0 / self.sigma**2
-            return h
-        gamma = self.gamma_hat(params, counts, aux)
-        g_full = self._gamma_full(gamma)
-        nu = self.expected(params, gamma)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            w = np.where(counts > 0, counts / nu**2, 0.0)
-            r = 1.0 - np.where(counts > 0, counts / nu, 0.0)
-        # derivatives of nu: signal row, gamma-scaled background rows
-        d = np.concatenate([np.broadcast_to(self.design[0], g_full.shape)[..., None, :],
-                            g_full[..., None, :] * self.design[1:]], axis=-2)
-        h = np.einsum("...i,...pi,...qi->...pq", w, d, d, optimize=True)
-        h[..., idx, idx] += 1.0 / self.sigma**2
-        gb = self.gamma_bins
-        b_tot = params[..., 1:] @ self.design[1:, gb]
-        wg = w[..., gb]
-        cross = wg[..., None, :] * d[..., gb] * b_tot[..., None, :]
-        cross[..., 1:, :] += r[..., None, gb] * self.design[1:, gb]
-        h_gg = wg * b_tot**2 + 1.0 / self.gamma_delta**2
-        return h - np.einsum("...pi,...qi,...i->...pq", cross, cross, 1.0 / h_gg, optimize=True)
+        return self.evaluate(params, counts, aux, order=2)[2]
 
     # --- data sets ---------------------------------------------------------------
     def asimov(self, params: np.ndarray, gamma: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

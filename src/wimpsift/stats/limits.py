@@ -12,7 +12,8 @@ Two threshold methods, one statistic (q~_mu, :mod:`wimpsift.stats.teststat`):
   background-only toys at those of ``mu = 0`` (alea's and pyhf's construction);
   ``"nominal"`` draws every toy at the nominal values. Fits that did not converge are
   counted in ``LimitResult.extra`` (``n_fits``, ``n_fits_not_converged``) and warned
-  about.
+  about; so are the MIGRAD fits of the asymptotic part (``n_migrad_fits``,
+  ``n_migrad_fits_invalid``).
 
 ``auto`` (the default) picks between them by the rule below. Cowan et al.'s formulae
 assume many events; with few, the asymptotic limit is far off (one bin, no
@@ -45,7 +46,7 @@ from scipy import optimize, stats
 from wimpsift.errors import DataError
 from wimpsift.progress import Progress
 from wimpsift.stats._config import StatsConfig
-from wimpsift.stats.fit import fit
+from wimpsift.stats.fit import counting_fits, fit
 from wimpsift.stats.likelihood import BinnedLikelihood
 from wimpsift.stats.teststat import (
     AsimovBackground,
@@ -252,13 +253,14 @@ def upper_limit(
     config = config or LimitConfig()
     cl = config.confidence_level
     counts, aux = lik.check_data(counts, aux)
-    with timer("hypothesis_testing"):
+    with timer("hypothesis_testing"), counting_fits() as migrad:
         asimov = asimov_background(lik, counts, aux)
         sigmas = BAND_SIGMAS if config.power_constraint is None else (
             *BAND_SIGMAS, float(stats.norm.ppf(config.power_constraint)))
         asym_expected = asymptotic_expected(lik, asimov, cl, sigmas)
         asym_obs, mu_hat = asymptotic_upper_limit(lik, counts, aux, cl, asimov)
-    extra: dict[str, float] = {}
+    extra: dict[str, float] = {"n_migrad_fits": float(migrad.n_fits),
+                               "n_migrad_fits_invalid": float(migrad.n_invalid)}
     method = config.method
     events = signal_region_events(lik, asym_obs, config.signal_region_fraction)
     extra["signal_region_events"] = events
@@ -285,10 +287,10 @@ def upper_limit(
         observed = _refined_limit(lik, grid, coarse, counts, aux, config, rng, timer)
         with timer("toy_generation"):
             b_theta, b_gamma = background
-            b_counts, b_aux = lik.sample(np.concatenate([[0.0], b_theta]), config.n_background_toys,
-                                         rng, gamma=b_gamma)
+            b_truth = np.concatenate([[0.0], b_theta])
+            b_counts, b_aux = lik.sample(b_truth, config.n_background_toys, rng, gamma=b_gamma)
         with timer("hypothesis_testing"):
-            q_b = qtilde_on_grid(lik, b_counts, b_aux, grid)
+            q_b = qtilde_on_grid(lik, b_counts, b_aux, grid, free_start=b_truth)
             b_limits = limits_from_pvalues(grid, dist.pvalues(q_b.q), cl)
         n_profile = grid.size + 1 if config.toy_nuisances == "profiled" else 0
         n_fits = dist.n_fits + q_obs.n_fits + q_b.n_fits + n_profile

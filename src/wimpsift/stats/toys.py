@@ -137,10 +137,11 @@ def build_distribution(
         progress("toy strengths", 0, grid.size)
     for j, mu in enumerate(grid):
         theta, gamma = nuisances.row(j)
+        truth = np.concatenate([[mu], theta])
         with timer("toy_generation"):
-            counts, aux = lik.sample(np.concatenate([[mu], theta]), int(n_toys), rng, gamma=gamma)
+            counts, aux = lik.sample(truth, int(n_toys), rng, gamma=gamma)
         with timer("hypothesis_testing"):
-            qt = qtilde_batch(lik, counts, aux, mu)
+            qt = qtilde_batch(lik, counts, aux, mu, free_start=truth)
         rows.append(np.sort(qt.q))
         n_fits += qt.n_fits
         failed += qt.n_not_converged
@@ -152,21 +153,26 @@ def build_distribution(
 
 def qtilde_on_grid(
     lik: BinnedLikelihood, counts: np.ndarray, aux: np.ndarray, mu_grid: np.ndarray,
-    progress: Progress | None = None,
+    progress: Progress | None = None, free_start: np.ndarray | None = None,
 ) -> QTildeBatch:
-    """q~_mu of each data set ``(N, n_bins)`` at each grid strength: ``q`` is ``(N, G)``;
-    ``progress`` hears of the free fit and of every strength fitted."""
+    """q~_mu of each data set ``(N, n_bins)`` at each grid strength (increasing): ``q`` is
+    ``(N, G)``. One free fit per data set, then conditional fits strength by strength,
+    each started from the previous strength's; the free fits from ``free_start`` (e.g.
+    the parameters toys were drawn at) when given. ``progress`` hears of the free fit
+    and of every strength fitted."""
     counts = np.atleast_2d(counts)
     aux = np.broadcast_to(aux, (counts.shape[0], lik.n_aux))
     steps = len(mu_grid) + 1
     if progress is not None:
         progress("fits (free, then each strength)", 0, steps)
-    free = fit_batch(lik, counts, aux)
-    parts = []
-    for j, mu in enumerate(mu_grid):
+    free = fit_batch(lik, counts, aux, start=free_start)
+    # each strength's conditional fits start from the previous strength's (warm start)
+    parts, start = [], free.params
+    for j, mu in enumerate(np.asarray(mu_grid, dtype=float)):
         if progress is not None:
             progress("fits (free, then each strength)", j + 1, steps)
-        parts.append(qtilde_batch(lik, counts, aux, mu, free=free))
+        parts.append(qtilde_batch(lik, counts, aux, mu, free=free, start=start))
+        start = parts[-1].params
     if progress is not None:
         progress("fits (free, then each strength)", steps, steps)
     return QTildeBatch(
