@@ -111,10 +111,10 @@ def test_index_shows_the_papers_numbers_beside_ours(tiny_run):
 
     text = (tiny_run / "index.html").read_text(encoding="utf-8")
     papers = paper_numbers()
-    er = load_detector("xenon1t_sr0").background("er").published_expected_events  # seed Table I
+    er = load_detector("xenon1t_sr0").background("er").published_expected_events  # paper Table I
     assert num(er) in text
     assert html.escape(pct(papers["cnn_paper"]["headline"]["standard_selection_er_rejection"])) in text
-    assert "35×" in text and "47×" in text  # the LUX seed's speed-ups
+    assert "35×" in text and "47×" in text  # the LUX paper's speed-ups
     for link in ("cnn/report.html", "lux/report.html", "cnn/metrics.json", "lux/metrics.json",
                  "provenance.json"):
         assert f'href="{link}"' in text

@@ -23,11 +23,11 @@ STAGES = {"layers_batch_epochs": "1: layers, batch, epochs", "alpha": "2: LeakyR
 
 
 def _paper_value(kind: str, key: str) -> float | None:
-    seed = paper_numbers()["cnn_paper"]
-    value = seed["table_iv"].get(kind, {}).get(key)
+    paper = paper_numbers()["cnn_paper"]
+    value = paper["table_iv"].get(kind, {}).get(key)
     if value is None and kind == "hitpeak":
-        value = {"precision": seed["headline"]["hitpeak_precision"],
-                 "er_rejection_at_50pct": seed["headline"]["cnn_er_rejection_at_50pct"]}.get(key)
+        value = {"precision": paper["headline"]["hitpeak_precision"],
+                 "er_rejection_at_50pct": paper["headline"]["cnn_er_rejection_at_50pct"]}.get(key)
     return value
 
 
@@ -42,11 +42,11 @@ def cnn_context(metrics: dict[str, Any], figures: list[dict[str, str]], grid: di
     prov = metrics["provenance"]
     cfg = prov["config"]
     kinds = [k for k in ("hit", "peak", "hitpeak") if k in metrics]
-    seed = paper_numbers()["cnn_paper"]
+    paper = paper_numbers()["cnn_paper"]
 
     columns = ["Metric (test set)"]
     for kind in kinds:
-        columns += [f"{KIND_LABELS[kind]} (ours)", f"{KIND_LABELS[kind]} (seed)"]
+        columns += [f"{KIND_LABELS[kind]} (ours)", f"{KIND_LABELS[kind]} (paper)"]
     rows = []
     for key, label in METRICS:
         row: list[Any] = [label]
@@ -59,18 +59,18 @@ def cnn_context(metrics: dict[str, Any], figures: list[dict[str, str]], grid: di
         row += [pct_pm(m["er_rejection_at_50pct"], m["er_rejection_at_50pct_error"]),
                 pct(_paper_value(kind, "er_rejection_at_50pct"))]
     rows.append(row)
-    table_iv = table("Our test-set results beside the seed's Table IV", columns, rows)
+    table_iv = table("Our test-set results beside the paper's Table IV", columns, rows)
 
     b = metrics["baselines"]
     s, d = b["standard_selection"], b["dense_network"]
     rej_rows = [[f"CNN, {KIND_LABELS[k]} images",
                  pct_pm(metrics[k]["er_rejection_at_50pct"], metrics[k]["er_rejection_at_50pct_error"]),
                  _leaked(metrics[k]),
-                 pct(seed["headline"]["cnn_er_rejection_at_50pct"]) if k == "hitpeak" else None]
+                 pct(paper["headline"]["cnn_er_rejection_at_50pct"]) if k == "hitpeak" else None]
                 for k in kinds]
     rej_rows.append(["Standard selection (below the NR band median)",
                      pct_pm(s["er_rejection_at_50pct"], s["er_rejection_at_50pct_error"]), _leaked(s),
-                     pct(seed["headline"]["standard_selection_er_rejection"])])
+                     pct(paper["headline"]["standard_selection_er_rejection"])])
     rej_rows.append([f"Dense network on {', '.join(d['inputs'])}",
                      pct_pm(d["er_rejection_at_50pct"], d["er_rejection_at_50pct_error"]), _leaked(d),
                      None])
@@ -112,14 +112,14 @@ def cnn_context(metrics: dict[str, Any], figures: list[dict[str, str]], grid: di
     if cfg["images"] == "synthetic":
         warning = "SYNTHETIC TOY IMAGES: a plumbing test of the pipeline, no physics meaning."
     elif cfg["scale"] == "quick":
-        warning = (f"Quick scale: {num(n_train)} training and {num(n_test)} test events (the seed used "
+        warning = (f"Quick scale: {num(n_train)} training and {num(n_test)} test events (the paper used "
                    "20 000 and 10 000), a reduced grid and fewer epochs; numbers are not directly "
-                   "comparable with the seed's.")
+                   "comparable with the paper's.")
     timings = table("Wall time per stage", ["Stage", "Wall time"],
                     [[k.removesuffix("_s").replace("_", " "), seconds(v)]
                      for k, v in metrics["timings_s"].items()])
     sections = [
-        {"anchor": "table-iv", "title": "Test-set results (seed Table IV)", "tables": [table_iv],
+        {"anchor": "table-iv", "title": "Test-set results (paper Table IV)", "tables": [table_iv],
          "text": ["Errors are binomial. Recall is the WIMP efficiency at a network output of 0.5."]},
         {"anchor": "rejection", "title": "CNN against the standard selection", "tables": [rejection],
          "text": [f"The standard cut itself (NR band median from training NR events) keeps "
@@ -127,13 +127,13 @@ def cnn_context(metrics: dict[str, Any], figures: list[dict[str, str]], grid: di
                   "of test ER events."]},
         {"anchor": "grid", "title": "Grid search", "tables": [chosen, searched, trials],
          "text": search_text},
-        {"anchor": "choices", "title": "Choices where the seed is vague", "bullets": [
-            f"Max pooling stride {cfg['pool_stride']} (the seed's text: the volume halves, stride 2; "
+        {"anchor": "choices", "title": "Choices where the paper is vague", "bullets": [
+            f"Max pooling stride {cfg['pool_stride']} (the paper's text: the volume halves, stride 2; "
             "its notebook: stride 1).",
             "L2 penalties as Keras adds them: 0.005·Σw² on convolution kernels and 0.001·Σ(w²+b²) on "
             "the dense layer; Glorot-uniform kernels, zero biases.",
             f"Final models keep the weights of the best validation epoch ({cfg['monitor']}).",
-            "Scoring the search on recall (the seed's choice) rewards models that call everything a "
+            "Scoring the search on recall (the paper's choice) rewards models that call everything a "
             "WIMP; precision and ROC AUC are shown beside it and --scoring changes the criterion.",
             "The test set is an independent simulation (another seed); the standard selection's NR "
             "median comes from training WIMP (NR) events only.",
@@ -146,7 +146,7 @@ def cnn_context(metrics: dict[str, Any], figures: list[dict[str, str]], grid: di
             section.setdefault(key, [])
     return {
         "title": "CNN classification of WIMP and ER event images",
-        "subtitle": (f"Reproduction of the CNN seed on {cfg['detector']}: signal {cfg['signal']} "
+        "subtitle": (f"Reproduction of the CNN paper on {cfg['detector']}: signal {cfg['signal']} "
                      f"(GeV/c²), background {cfg['background']}; scale {cfg['scale']}."),
         "warning": warning, "sections": sections, "provenance": prov,
         "footer_links": [{"href": "metrics.json", "text": "metrics.json"},

@@ -53,7 +53,7 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                         "src": sim["figure"],
                         "caption": (
                             "cS1 against log10(cS2/cS1) of ER (blue) and WIMP (orange) events in the "
-                            "analysis window with the band medians (CNN seed Fig. 2)."
+                            "analysis window with the band medians (CNN paper Fig. 2)."
                         ),
                     }
                 ],
@@ -64,15 +64,15 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
     rates = run.get("rates")
     if rates:
         # backgrounds: the detector file's published counts (rates.json); the WIMP line of
-        # the seed's Table I only for its detector and signal model (500 GeV/c², 1e-45 cm²)
-        seed = dict(rates.get("published", {}))
+        # the paper's Table I only for its detector and signal model (500 GeV/c², 1e-45 cm²)
+        paper = dict(rates.get("published", {}))
         sim_cfg = rates["provenance"]["config"]["simulation"]
         signal_model = (sim_cfg["detector"], sim_cfg["wimp_mass_gev"], sim_cfg["sigma_cm2"])
         if signal_model == ("xenon1t_sr0", 500.0, 1e-45):
-            seed["wimp"] = papers["cnn_paper"]["table_i"]["wimp"]
+            paper["wimp"] = papers["cnn_paper"]["table_i"]["wimp"]
         expected = rates["expected_events"]
         rows = [
-            [SOURCE_LABELS.get(s, s), num(v), pct(rates["efficiency"][s], 1), num(seed.get(s))]
+            [SOURCE_LABELS.get(s, s), num(v), pct(rates["efficiency"][s], 1), num(paper.get(s))]
             for s, v in expected.items()
         ]
         background = sum(v for s, v in expected.items() if s != "wimp")
@@ -81,27 +81,27 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                 "All backgrounds",
                 num(background),
                 MISSING,
-                num(sum(v for k, v in seed.items() if k not in ("wimp", "source"))) if seed else None,
+                num(sum(v for k, v in paper.items() if k not in ("wimp", "source"))) if paper else None,
             ]
         )
         parts.append(
             {
                 "anchor": "rates",
-                "title": "Expected events (CNN seed Table I)",
+                "title": "Expected events (CNN paper Table I)",
                 "figures": [],
                 "tables": [
                     table(
                         "Expected events in the analysis window",
                         ["Source", "Expected events (ours)", "Selection efficiency",
-                         "Published (detector file; seed Table I for XENON1T SR0)"],
+                         "Published (detector file; paper Table I for XENON1T SR0)"],
                         rows,
                     )
                 ],
                 "text": [
-                    f"The seed's WIMP line is {num(seed['wimp'] / expected['wimp'], 2)} times ours: the "
+                    f"The paper's WIMP line is {num(paper['wimp'] / expected['wimp'], 2)} times ours: the "
                     "standard halo at this mass and cross-section gives the count shown; the README explains."
                 ]
-                if expected.get("wimp") and "wimp" in seed
+                if expected.get("wimp") and "wimp" in paper
                 else [],
                 "links": [
                     {"href": "rates.json", "text": "rates.json"},
@@ -114,8 +114,8 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                 "Expected events",
                 "ER background in the window",
                 num(expected.get("er")),
-                num(seed.get("er")),
-                "CNN seed Table I" if seed else MISSING,
+                num(paper.get("er")),
+                "CNN paper Table I" if paper else MISSING,
             ]
         )
         if "wimp" in expected:
@@ -124,8 +124,8 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                     "Expected events",
                     "WIMP signal in the window",
                     num(expected["wimp"]),
-                    num(seed.get("wimp")),
-                    "CNN seed Table I (see README)" if "wimp" in seed else MISSING,
+                    num(paper.get("wimp")),
+                    "CNN paper Table I (see README)" if "wimp" in paper else MISSING,
                 ]
             )
 
@@ -141,7 +141,7 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                     "HitPeak ER rejection at 50 % WIMP acceptance",
                     pct_pm(hp["er_rejection_at_50pct"], hp["er_rejection_at_50pct_error"]),
                     pct(head["cnn_er_rejection_at_50pct"]),
-                    "CNN seed Sec. IV B",
+                    "CNN paper Sec. IV B",
                 ]
             )
             headline.append(
@@ -150,7 +150,7 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                     "HitPeak accuracy (test set)",
                     fixed(hp["accuracy"]),
                     fixed(papers["cnn_paper"]["table_iv"]["hitpeak"]["accuracy"]),
-                    "CNN seed Table IV",
+                    "CNN paper Table IV",
                 ]
             )
         headline.append(
@@ -159,14 +159,14 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                 "Standard selection ER rejection, same events",
                 pct_pm(s["er_rejection_at_50pct"], s["er_rejection_at_50pct_error"]),
                 pct(head["standard_selection_er_rejection"]),
-                "CNN seed Sec. IV B (XENON1T)",
+                "CNN paper Sec. IV B (XENON1T)",
             ]
         )
         kinds = [k for k in ("hit", "peak", "hitpeak") if k in cnn]
         parts.append(
             {
                 "anchor": "cnn",
-                "title": "Reproduction of the CNN seed",
+                "title": "Reproduction of the CNN paper",
                 "figures": [],
                 "text": [
                     f"Scale {cnn['scale']}: {num(cnn['n_train_events'][kinds[0]])} training and "
@@ -211,14 +211,14 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
 
     lux = run.get("lux")
     if lux:
-        seed = papers["lux_paper"]["table_i"]
+        paper = papers["lux_paper"]["table_i"]
         headline.append(
             [
                 "LUX",
                 "Speed-up of the 1-D network analysis, CPU",
                 times(lux["speedup_cpu"]),
-                times(seed["speedup_cpu"]),
-                "LUX seed Table I",
+                times(paper["speedup_cpu"]),
+                "LUX paper Table I",
             ]
         )
         headline.append(
@@ -226,8 +226,8 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                 "LUX",
                 "Speed-up, wall clock",
                 times(lux["speedup_wall"]),
-                times(seed["speedup_wall"]),
-                "LUX seed Sec. IV B",
+                times(paper["speedup_wall"]),
+                "LUX paper Sec. IV B",
             ]
         )
         published = published_limit("lux_2013")
@@ -250,7 +250,7 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                 f"Expected limit ratio network / traditional at {num(float(mass))} GeV/c²",
                 fixed(row["expected_limit_ratio"]),
                 "≈ 1",
-                "LUX seed Fig. 6",
+                "LUX paper Fig. 6",
             ]
         )
         ratios = [r["mi_ratio"] for r in lux["network"] if r.get("mi_ratio") is not None]
@@ -261,18 +261,18 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
                     "MI ratio network output / inputs (lowest, highest)",
                     f"{fixed(min(ratios))} – {fixed(max(ratios))}",
                     "≈ 1",
-                    "LUX seed Fig. 2",
+                    "LUX paper Fig. 2",
                 ]
             )
         parts.append(
             {
                 "anchor": "lux",
-                "title": "Reproduction of the LUX seed",
+                "title": "Reproduction of the LUX paper",
                 "figures": [
                     {
                         "src": "lux/limits_published.png",
                         "caption": (
-                            "Our 90 % CL limits beside the published LUX limits (LUX seed Fig. 6). "
+                            "Our 90 % CL limits beside the published LUX limits (LUX paper Fig. 6). "
                             + published_summary(*lux_published_curves())
                         ),
                     }
@@ -307,8 +307,8 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
     return {
         "title": "wimpsift run",
         "subtitle": (
-            "Machine-learning dark-matter searches in xenon TPCs: simulation, the CNN seed and the "
-            "LUX seed reproduced, with the papers' numbers beside ours."
+            "Machine-learning dark-matter searches in xenon TPCs: simulation, the CNN paper and the "
+            "LUX paper reproduced, with the papers' numbers beside ours."
         ),
         "headline": table("", ["Part", "Quantity", "Ours", "Paper", "Paper source"], headline),
         "headline_notes": [

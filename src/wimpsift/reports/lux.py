@@ -10,7 +10,7 @@ from wimpsift.reports import write_page
 from wimpsift.reports.format import MISSING, fixed, num, pm, sci, seconds, table, times
 from wimpsift.stats.timing import PAPER_STAGE_KEYS
 
-#: our stage -> its key in the seed's Table I (papers.toml), the same map the timing table uses
+#: our stage -> its key in the paper's Table I (papers.toml), the same map the timing table uses
 STAGES = [*PAPER_STAGE_KEYS.items(), ("total", "total")]
 STAGE_LABELS = {"workspace_creation": "Workspace creation", "toy_generation": "Toy generation",
                 "hypothesis_testing": "Hypothesis testing", "training": "Network training",
@@ -43,9 +43,9 @@ COLUMNS: dict[str, tuple[str, Any]] = {
     "leakage_ratio_pca_over_nn": ("Leakage ratio PCA / network", lambda v: num(v, 3)),
 }
 STUDY_TITLES = {
-    "pca": "Study: first principal component against the network (seed Sec. III)",
-    "raw_vs_corrected": "Study: raw against position-corrected inputs (seed Fig. 7)",
-    "prompt_fraction": "Study: adding the S1 prompt fraction (seed Fig. 8)",
+    "pca": "Study: first principal component against the network (paper Sec. III)",
+    "raw_vs_corrected": "Study: raw against position-corrected inputs (paper Fig. 7)",
+    "prompt_fraction": "Study: adding the S1 prompt fraction (paper Fig. 8)",
 }
 
 
@@ -146,7 +146,7 @@ def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
     (``[{"src", "caption"}]``) and the published curves drawn (``[{"label", "source"}]``)."""
     prov = metrics["provenance"]
     cfg = prov["config"]
-    seed = paper_numbers()["lux_paper"]["table_i"]
+    paper = paper_numbers()["lux_paper"]["table_i"]
 
     published = published or []
     limit_rows = []
@@ -168,22 +168,22 @@ def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
 
     timing = metrics["timing"]
     time_rows = []
-    for stage, seed_key in STAGES:
+    for stage, paper_key in STAGES:
         trad = timing["traditional"]["cpu_s"].get(stage, 0.0)
         net = timing["network"]["cpu_s"].get(stage, 0.0)
-        seed_trad = seed["traditional_hours"].get(seed_key)
-        seed_net = seed["network_hours"].get(seed_key)
+        paper_trad = paper["traditional_hours"].get(paper_key)
+        paper_net = paper["network_hours"].get(paper_key)
         time_rows.append([STAGE_LABELS[stage], seconds(trad), seconds(net),
                           times(trad / net) if trad and net else MISSING,
-                          None if seed_trad is None else f"{num(seed_trad)} h",
-                          None if seed_net is None else f"{num(seed_net)} h",
-                          times(seed_trad / seed_net) if seed_trad and seed_net else None])
-    timing_table = table("CPU time per stage, ours beside the seed's Table I (CPU hours per signal model)", [
-        "Stage", "Traditional (ours)", "Network (ours)", "Speed-up (ours)", "Traditional (seed)",
-        "Network (seed)", "Speed-up (seed)"], time_rows)
+                          None if paper_trad is None else f"{num(paper_trad)} h",
+                          None if paper_net is None else f"{num(paper_net)} h",
+                          times(paper_trad / paper_net) if paper_trad and paper_net else None])
+    timing_table = table("CPU time per stage, ours beside the paper's Table I (CPU hours per signal model)", [
+        "Stage", "Traditional (ours)", "Network (ours)", "Speed-up (ours)", "Traditional (paper)",
+        "Network (paper)", "Speed-up (paper)"], time_rows)
     speedup = table("End-to-end speed-up of the network analysis", ["", "Ours", "Seed"], [
-        ["CPU time", times(metrics["speedup_cpu"]), times(seed["speedup_cpu"])],
-        ["Wall time", times(metrics["speedup_wall"]), times(seed["speedup_wall"])]])
+        ["CPU time", times(metrics["speedup_cpu"]), times(paper["speedup_cpu"])],
+        ["Wall time", times(metrics["speedup_wall"]), times(paper["speedup_wall"])]])
 
     published_text = [f"{c['label']}: " + "; ".join(c["source"][1:3])
                       + ". Points and how they were obtained: "
@@ -196,7 +196,7 @@ def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
                        for name in (missing_published or [])]
 
     sections: list[dict[str, Any]] = [
-        {"anchor": "limits", "title": "Limits (seed Fig. 6)", "tables": [limits], "text": [
+        {"anchor": "limits", "title": "Limits (paper Fig. 6)", "tables": [limits], "text": [
             "Expected: median of background-only toys of each analysis' own templates. Pseudo-data: "
             "one background-only data set drawn from the test events. The event-level ratio uses "
             "identical background-only experiments from an independent simulation (below 1: the "
@@ -204,10 +204,10 @@ def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
         {"anchor": "published", "title": "Published limits drawn beside ours", "text": published_text
          or ["No published curve is shipped for this detector."],
          "tables": [published_at_masses] if published_at_masses else []},
-        {"anchor": "timing", "title": "Computing time (seed Table I)", "tables": [timing_table, speedup],
-         "text": ["Our times are seconds on this machine for the masses above; the seed's are CPU hours "
+        {"anchor": "timing", "title": "Computing time (paper Table I)", "tables": [timing_table, speedup],
+         "text": ["Our times are seconds on this machine for the masses above; the paper's are CPU hours "
                   "of the full LUX analysis per signal model, so compare the ratios."]},
-        {"anchor": "networks", "title": "Networks: mutual information, AUC, leakage (seed Figs. 1-2)",
+        {"anchor": "networks", "title": "Networks: mutual information, AUC, leakage (paper Figs. 1-2)",
          "tables": [records_table("Sequential transfer learning, per WIMP mass", metrics["network"],
                                   NETWORK_HIDDEN),
                     records_table("Independent training, per WIMP mass", metrics["network_independent"],
@@ -235,10 +235,10 @@ def lux_context(metrics: dict[str, Any], figures: list[dict[str, str]],
     warning = None
     if cfg["scale"] == "quick":
         warning = (f"Quick scale: {len(cfg['masses_gev'])} masses, {num(cfg['n_signal'])} signal events "
-                   f"and {num(cfg['n_toys'])} toys (the seed: 22 masses, 10 000 events, 2000 toys); "
-                   "limits are noisier than the seed's.")
+                   f"and {num(cfg['n_toys'])} toys (the paper: 22 masses, 10 000 events, 2000 toys); "
+                   "limits are noisier than the paper's.")
     return {
-        "title": "LUX machine-learning seed: neural-network discriminant and 1-D profile likelihood",
+        "title": "LUX machine-learning paper: neural-network discriminant and 1-D profile likelihood",
         "subtitle": (f"Detector {cfg['detector']}; WIMP masses {masses} GeV/c²; {num(cfg['n_signal'])} "
                      f"signal and {num(cfg['n_background'])} events per background in the window; "
                      f"{num(cfg['n_toys'])} toys per tested strength; wall time "
