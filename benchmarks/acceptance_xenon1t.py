@@ -56,7 +56,7 @@ def edge(energy_kev: np.ndarray, acceptance: np.ndarray) -> dict:
 
 def _flat_nr_events(detector, n_events: int, seed: int):
     from wimpsift.response.acceptance import FLAT_E_FOLD_KEV
-    from wimpsift.simulation import simulate_events
+    from wimpsift.response.event_level import simulate_events
     from wimpsift.sources.neutrons import RadiogenicNeutrons
 
     lo, hi = float(EDGES_KEV[0]), float(EDGES_KEV[-1])
@@ -89,7 +89,7 @@ def xenon1t_like_nr_yields(energy_kev: np.ndarray, drift_field_v_cm: float) -> t
 
 def decompose(n_events: int, seed: int) -> list[dict]:
     """Our edge, its S1 and S2 parts, and the edge with one factor changed at a time."""
-    import wimpsift.simulation as simulation
+    import wimpsift.response.interaction_level as interaction_level
     from wimpsift.microphysics import Quanta, nest_quanta
 
     det = load_detector("xenon1t_sr1")
@@ -130,7 +130,7 @@ def decompose(n_events: int, seed: int) -> list[dict]:
     x1t_ph, x1t_el = xenon1t_like_nr_yields(grid, det.drift.drift_field_v_cm)
     keep_ph = np.clip(x1t_ph / np.maximum(nest_ph, 1e-9), 0, 1)
     keep_el = np.clip(x1t_el / np.maximum(nest_el, 1e-9), 0, 1)
-    original = simulation.nest_quanta
+    original = interaction_level.nest_quanta
 
     def thinned(energy_kev, recoil_type, z_cm, detector, nest_seed, photon_times=False):
         q = original(energy_kev, recoil_type, z_cm, detector, nest_seed, photon_times)
@@ -139,11 +139,11 @@ def decompose(n_events: int, seed: int) -> list[dict]:
                       rng.binomial(q.n_electrons, np.interp(energy_kev, grid, keep_el)),
                       q.photon_times_ns)
 
-    simulation.nest_quanta = thinned
+    interaction_level.nest_quanta = thinned
     try:
         add("NR yields: XENON1T SR1 model (flamedisx) instead of NEST", detector=det)
     finally:
-        simulation.nest_quanta = original
+        interaction_level.nest_quanta = original
     base = rows[0]["e10_e50_e90_kevnr"]
     for row in rows:
         row["shift_kevnr"] = [None if a is None or b is None else round(a - b, 2)

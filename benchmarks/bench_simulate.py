@@ -1,6 +1,6 @@
 """Event-level simulation speed against bare nestpy ``runNESTvec`` on the same energies.
 
-Prints events/s of ``wimpsift.simulation.simulate_events`` (sources → NEST quanta →
+Prints events/s of ``wimpsift.response.event_level.simulate_events`` (sources → NEST quanta →
 detector response with per-PMT S1 detection → corrections → selections) and, on
 exactly the energies and depths it drew, of bare ``nestpy.array.runNESTvec``,
 interleaved over several repeats (the machine is shared and noisy), best of each. Last line: JSON with both
@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from wimpsift.detectors import load_detector  # noqa: E402
 from wimpsift.microphysics.quanta import _stdout_to_stderr, nest_detector  # noqa: E402
-from wimpsift.simulation import simulate_events  # noqa: E402
+from wimpsift.response.event_level import simulate_events  # noqa: E402
 from wimpsift.sources import make_source  # noqa: E402
 
 

@@ -8,9 +8,8 @@ import pytest
 import torch
 
 from wimpsift.detectors import load_detector
-from wimpsift.rates import rate_table
+from wimpsift.rates import rate_table, window_efficiency
 from wimpsift.seeding import generator, int_seed, seed_sequence, torch_generator
-from wimpsift.simulation import window_efficiency
 from wimpsift.sources import make_source
 from wimpsift.training.samples import EventSamples, validated_sample_config
 

@@ -1,6 +1,6 @@
 """The event table: one row per event, units in the column names.
 
-Both the event-level simulation (``wimpsift.simulation``) and the waveform-level
+Both the event-level simulation (``wimpsift.response.event_level``) and the waveform-level
 processing produce tables with these columns, so later stages take either.
 """
 

@@ -1,4 +1,5 @@
-"""Expected-count table (the CNN paper's Table I) for a detector, exposure and WIMP.
+"""Exposure → counts: expected events in the analysis window, the events one ``simulate``
+run draws, and the expected-count table (the CNN paper's Table I).
 
 Each physical source: rate over its energy range × fiducial exposure × the fraction
 of simulated events in the analysis window (threshold, fiducial volume, cS1 and S2
@@ -12,10 +13,88 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from wimpsift.detectors import Detector
-from wimpsift.seeding import seed_sequence
-from wimpsift.simulation import expected_events
-from wimpsift.sources import HaloModel, make_source, source_names
+from wimpsift.errors import ConfigError
+from wimpsift.response.event_level import simulate_events
+from wimpsift.seeding import SeedLike, generator, seed_sequence
+from wimpsift.simulation import SimulationConfig
+from wimpsift.sources import HaloModel, Source, make_source, source_names
+from wimpsift.sources.positions import Volume, volume_mass_kg
+
+MAX_EVENTS = 1e9  # most interactions one simulate run draws from an exposure
+
+
+def window_efficiency(
+    detector: Detector, source: Source, n_mc: int = 20_000, seed: SeedLike = 0,
+    volume: Volume = "fiducial",
+) -> float:
+    """Fraction of simulated interactions that end up in the analysis window."""
+    events = simulate_events(detector, source, n_mc, seed, volume)
+    return float(events["in_window"].mean())
+
+
+def expected_events(
+    detector: Detector,
+    source: Source,
+    exposure_kg_days: float | None = None,
+    n_mc: int = 20_000,
+    seed: SeedLike = 0,
+) -> dict[str, float]:
+    """Expected events in the analysis window for an exposure (default: the detector's).
+
+    Physical sources: rate × fiducial exposure × window efficiency (Monte Carlo).
+    Data-driven sources: their published count scaled with exposure.
+    """
+    exposure = detector.exposure_kg_days if exposure_kg_days is None else exposure_kg_days
+    if not np.isfinite(exposure) or exposure <= 0:
+        raise ConfigError(f"exposure_kg_days: got {exposure!r}, expected a positive exposure")
+    if source.expected_in_window is not None:
+        count, reference = source.expected_in_window
+        return {
+            "rate_per_kg_day": float("nan"),
+            "efficiency": 1.0,
+            "before_selection": float("nan"),
+            "expected": count * exposure / reference,
+        }
+    rate = source.rate_per_kg_day
+    eff = window_efficiency(detector, source, n_mc, seed)
+    return {
+        "rate_per_kg_day": rate,
+        "efficiency": eff,
+        "before_selection": rate * exposure,
+        "expected": rate * exposure * eff,
+    }
+
+
+def event_count(config: SimulationConfig, detector: Detector, source: Source) -> int:
+    """The events one run simulates: ``n_events``, or a Poisson draw of the exposure's
+    expected count (its own child stream of the seed)."""
+    if config.n_events is not None:
+        return config.n_events
+    assert config.exposure_kg_days is not None
+    rng = generator(config.seed, "exposure_count")
+    if source.expected_in_window is not None:
+        count, reference = source.expected_in_window
+        eff = max(window_efficiency(detector, source, 20_000,
+                                    seed_sequence(config.seed, "window_efficiency"), config.volume), 1e-6)
+        mean = count * config.exposure_kg_days / reference / eff
+    else:
+        mass_ratio = volume_mass_kg(detector, config.volume) / detector.fiducial_mass_kg
+        mean = source.rate_per_kg_day * config.exposure_kg_days * mass_ratio
+    if not np.isfinite(mean) or mean > MAX_EVENTS:
+        raise ConfigError(
+            f"exposure_kg_days: {config.exposure_kg_days:g} gives {mean:.3g} expected events of "
+            f"{source.name!r}, more than the {MAX_EVENTS:.0e} one run simulates; use a smaller exposure"
+        )
+    n = int(rng.poisson(mean))
+    if n == 0:
+        raise ConfigError(
+            f"exposure_kg_days: {config.exposure_kg_days} gives no events of {source.name!r} "
+            f"(expected {mean:.3g}); use a larger exposure or --events"
+        )
+    return n
 
 
 @dataclass(frozen=True)

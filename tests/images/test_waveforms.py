@@ -66,7 +66,7 @@ def test_areas_agree_with_truth(er_processed):
 
 def test_waveform_and_event_level_agree_on_average(er_raw, er_processed, xenon1t):
     """The same event gives the same S1 and S2 on average at both levels."""
-    from wimpsift.simulation import simulate_events
+    from wimpsift.response.event_level import simulate_events
     from wimpsift.sources import make_source
 
     def ratios(t):

@@ -4,7 +4,7 @@ The toy table has the event-table columns the networks read (r_cm, z_cm, cs1_pe,
 cs2_pe, s1_area_pe, s2_area_pe) with a signal class whose log10 cS2 sits below the
 background's at fixed cS1, and a ``wall``-like background at large radius; it
 exercises the training machinery quickly, while the physics samples come from
-:func:`wimpsift.simulation.simulate_events` in the end-to-end test.
+:func:`wimpsift.response.event_level.simulate_events` in the end-to-end test.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def test_nestpy_notes_go_to_stderr_once_and_not_into_a_bar():
         "from tqdm import tqdm\n"
         "from wimpsift.detectors import load_detector\n"
         "from wimpsift.sources import make_source\n"
-        "from wimpsift.simulation import simulate_events\n"
+        "from wimpsift.response.event_level import simulate_events\n"
         "det = load_detector('lux_2013')\n"
         "for i in tqdm(range(2), file=sys.stderr):\n"
         "    simulate_events(det, make_source(det, 'er'), 300, seed=i)\n"

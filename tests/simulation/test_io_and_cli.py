@@ -14,7 +14,8 @@ from wimpsift.errors import ConfigError, DataError
 from wimpsift.events import EVENT_COLUMNS, check_event_table
 from wimpsift.io.event_tables import read_events, simulate_to_parquet
 from wimpsift.io.instructions import events_to_instructions, read_instructions, write_instructions
-from wimpsift.simulation import simulate_events, validated_config
+from wimpsift.response.event_level import simulate_events
+from wimpsift.simulation import validated_config
 from wimpsift.sources import make_source
 
 

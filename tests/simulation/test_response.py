@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from wimpsift.plots.bands import band_medians
-from wimpsift.simulation import simulate_events
+from wimpsift.response.event_level import simulate_events
 from wimpsift.sources import make_source
 from wimpsift.sources.electronic import ElectronicRecoilLines
 

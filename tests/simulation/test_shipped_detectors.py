@@ -9,7 +9,7 @@ import pytest
 from wimpsift.detectors import load_detector, shipped_detectors
 from wimpsift.plots.bands import band_medians
 from wimpsift.processing.reconstruction import process_events
-from wimpsift.simulation import simulate_events
+from wimpsift.response.event_level import simulate_events
 from wimpsift.sources import make_source
 from wimpsift.sources.electronic import ElectronicRecoilLines
 from wimpsift.waveforms import simulate_waveform_events

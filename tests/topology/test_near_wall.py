@@ -9,8 +9,8 @@ import pytest
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError
 from wimpsift.processing.background_mix import processed_source
+from wimpsift.response.event_level import simulate_events
 from wimpsift.seeding import generator
-from wimpsift.simulation import simulate_events
 from wimpsift.sources import background_names, make_source
 from wimpsift.sources.external_gammas import (
     CLASSICAL_ELECTRON_RADIUS_CM,

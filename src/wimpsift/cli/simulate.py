@@ -144,8 +144,8 @@ def _bands(args: argparse.Namespace) -> int:
     from wimpsift.io.event_tables import table_bytes_per_event
     from wimpsift.plots.bands import plot_bands
     from wimpsift.provenance import check_resources
+    from wimpsift.response.event_level import simulate_events
     from wimpsift.seeding import seed_sequence
-    from wimpsift.simulation import simulate_events
     from wimpsift.sources import make_source
 
     if args.events <= 0:

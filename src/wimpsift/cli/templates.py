@@ -31,8 +31,8 @@ def _from_file(path: Path, detector):
     import pandas as pd
 
     from wimpsift.io.event_tables import read_events
-    from wimpsift.simulation import volume_mass_kg
     from wimpsift.sources import HaloModel, make_source
+    from wimpsift.sources.positions import volume_mass_kg
     from wimpsift.training.samples import _expected_in_window
 
     table, record = read_events(path)

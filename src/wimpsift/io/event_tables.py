@@ -1,6 +1,6 @@
 """Event tables on disk: a simulation run chunk by chunk into Parquet, and read back.
 
-:func:`wimpsift.simulation.simulate_events` is the vectorised kernel for one chunk;
+:func:`wimpsift.response.event_level.simulate_events` is the vectorised kernel for one chunk;
 ``simulate_to_parquet`` runs many chunks with a progress bar, writes them to a
 ``<output>.partial/`` folder so an interrupted run resumes where it stopped, and
 finally merges them into one Parquet file (written under a temporary name, then
@@ -43,8 +43,11 @@ from wimpsift.provenance import (
     provenance,
     write_json,
 )
+from wimpsift.rates import event_count
+from wimpsift.response.event_level import simulate_events
+from wimpsift.response.interaction_level import check_event_level
 from wimpsift.seeding import seed_sequence
-from wimpsift.simulation import SimulationConfig, check_event_level, event_count, simulate_events
+from wimpsift.simulation import SimulationConfig
 from wimpsift.sources import make_source
 
 

@@ -50,7 +50,7 @@ def plateau(energy_kev: np.ndarray, acceptance: np.ndarray) -> float:
 def nr_acceptance(detector: Detector, energy_edges_kev: np.ndarray, n_events: int, seed: int
                   ) -> np.ndarray:
     """Fraction of NR events in the analysis window per true-energy bin."""
-    from wimpsift.simulation import simulate_events
+    from wimpsift.response.event_level import simulate_events
 
     edges = np.asarray(energy_edges_kev, dtype=float)
     if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0) or edges[0] <= 0:

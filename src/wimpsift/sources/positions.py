@@ -40,3 +40,11 @@ def sample_wall_positions(
     z = rng.uniform(detector.fiducial.z_min_cm, detector.fiducial.z_max_cm, n)
     radius = detector.geometry.tpc_radius_cm
     return radius * np.cos(phi), radius * np.sin(phi), z
+
+
+def volume_mass_kg(detector: Detector, volume: Volume) -> float:
+    """Target mass of the sampled volume: published fiducial mass, or the active cylinder."""
+    if volume == "fiducial":
+        return detector.fiducial_mass_kg
+    g = detector.geometry
+    return float(np.pi * g.tpc_radius_cm**2 * g.tpc_length_cm * g.liquid_density_g_cm3 / 1000.0)

@@ -17,7 +17,7 @@ here for the interaction list of a source:
   at a radius R − Δ, with Δ half-normal of scale
   ``WALL_RECONSTRUCTION_SPREAD`` × the position resolution at the expected top S2 — the
   same inward displacement the event-level simulation applies
-  (:mod:`wimpsift.simulation`). The event is two interactions at one time and depth:
+  (:mod:`wimpsift.response.event_level`). The event is two interactions at one time and depth:
   the light at the wall, the charge just inside it; the S2 hit pattern sits at the
   array's edge and small S2s can leak into the fiducial volume;
 - surface events (:mod:`wimpsift.sources.surface`): 206Pb recoils and betas on the
@@ -34,13 +34,9 @@ import numpy as np
 
 from wimpsift.detectors import Detector
 from wimpsift.response.charge import drift_time_us, electron_survival
+from wimpsift.response.event_level import WALL_RECONSTRUCTION_SPREAD
+from wimpsift.response.interaction_level import Interactions, sample_interactions
 from wimpsift.response.position import xy_resolution_cm
-from wimpsift.simulation import (
-    WALL_RECONSTRUCTION_SPREAD,
-    Interactions,
-    sample_interactions,
-    volume_mass_kg,
-)
 from wimpsift.sources.base import Source
 from wimpsift.sources.external_gammas import (
     ExternalGammas,
@@ -50,7 +46,7 @@ from wimpsift.sources.external_gammas import (
 from wimpsift.sources.interactions import InteractionList, single_interactions
 from wimpsift.sources.neutron_scatters import neutron_interactions, single_scatter_fraction
 from wimpsift.sources.neutrons import RadiogenicNeutrons
-from wimpsift.sources.positions import Volume
+from wimpsift.sources.positions import Volume, volume_mass_kg
 from wimpsift.sources.surface import SurfaceEvents, sample_wall_decays
 
 _FIELDS = ("event", "recoil_type", "x_cm", "y_cm", "z_cm", "t_ns", "n_photons",

@@ -4,7 +4,7 @@ Training set: S2 hit patterns simulated with the light response the *analysis as
 (:func:`wimpsift.processing.reconstruction.reconstruction_lrf`, including the
 light-response mismatch, on by default), exactly as the likelihood fit assumes it: a
 network trained on a simulation is only as good as that simulation's LRF. Each event's
-interaction comes from :func:`wimpsift.simulation.sample_interactions` (positions
+interaction comes from :func:`wimpsift.response.interaction_level.sample_interactions` (positions
 uniform in the active volume, NEST quanta, drift, extraction) and its S2 from
 :func:`wimpsift.waveforms.s2.s2_pulse` (photons per electron, multinomial sharing among
 PMTs, double-PE emission, gain spread), the same functions the waveform simulation uses;
@@ -57,9 +57,9 @@ from wimpsift.processing.reconstruction import (
     reconstruction_lrf,
 )
 from wimpsift.provenance import atomic_path, provenance
+from wimpsift.response.interaction_level import sample_interactions
 from wimpsift.response.pmt_light import DEFAULT_OPTICS, s2_bottom_pattern
 from wimpsift.seeding import generator, torch_generator
-from wimpsift.simulation import sample_interactions
 from wimpsift.sources import Source, make_source
 from wimpsift.waveforms import simulate_waveform_events
 from wimpsift.waveforms.config import WaveformSettings

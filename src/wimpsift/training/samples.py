@@ -1,6 +1,6 @@
 """Training and test samples for the per-mass discriminants: WIMP signal and backgrounds.
 
-Each source is simulated with :func:`wimpsift.simulation.simulate_events` in chunks
+Each source is simulated with :func:`wimpsift.response.event_level.simulate_events` in chunks
 until ``n_signal`` (signal) or ``n_background_per_source`` (each background) events
 fall in the analysis window, or ``max_simulated`` interactions have been simulated.
 Only the events in the window (threshold, fiducial volume, cS1 and S2 range) are
@@ -48,8 +48,8 @@ from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.provenance import provenance
+from wimpsift.response.event_level import simulate_events
 from wimpsift.seeding import SeedLike, generator, seed_sequence
-from wimpsift.simulation import simulate_events
 from wimpsift.sources import background_names, make_source
 from wimpsift.sources.wimp import HaloModel
 

@@ -4,7 +4,7 @@ One way turns interactions into waveforms, :func:`interaction_waveforms`: an eve
 a list of interactions (:class:`wimpsift.sources.interactions.InteractionList`), from a
 simulated source (:func:`source_interactions`, NEST quanta) or from an instruction
 CSV (:mod:`wimpsift.io.instructions`). The physics follows
-:func:`wimpsift.simulation.simulate_events` and uses the same event-level functions for
+:func:`wimpsift.response.event_level.simulate_events` and uses the same event-level functions for
 the mean light and charge (photon detection probability, electron survival and
 extraction, S2 gain), so one interaction gives the same S1 and S2 on average at both
 levels. On top it draws *which* PMT sees each photon, *when* it arrives, and adds the
@@ -288,7 +288,7 @@ def source_interactions(detector: Detector, source: Source, n_events: int, seed:
     Each source's topology (:mod:`wimpsift.sources.topology`): radiogenic neutrons
     scatter several times, an accidental coincidence is a lone S1 and an unrelated lone
     S2, wall and anomalous events carry the source's kept charge fraction. Detection and
-    extraction draws of :func:`wimpsift.simulation.sample_interactions` are not used
+    extraction draws of :func:`wimpsift.response.interaction_level.sample_interactions` are not used
     (the waveform stage draws its own).
     """
     rng = generator(seed, "interactions", int(chunk_index))  # wimpsift.seeding
