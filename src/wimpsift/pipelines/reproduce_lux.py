@@ -233,6 +233,7 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
 
     studies: dict[str, pd.DataFrame] = {}
     if cfg.studies:
+        from wimpsift.sources import background_names
         from wimpsift.training.studies import study_inputs, study_pca, study_projections
 
         with plan.stage("studies"):
@@ -240,14 +241,15 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
             studies["pca"] = study_pca(sequential, samples.for_mass, out / "studies")
             plan.say("  raw against position-corrected inputs")
             studies["raw_vs_corrected"] = study_inputs("raw_vs_corrected", nn_config, samples.for_mass,
-                                                       out / "studies", log=plan.say)
+                                                       out / "studies", log=plan.say,
+                                                       progress=plan.progress)
             plan.say("  prompt fraction (samples with photon times; CEvNS left out)")
-            names = [b.name for b in samples.detector.backgrounds if b.name != "cevns"]
+            names = [b for b in background_names(samples.detector) if b != "cevns"]
             pf_samples = _samples(cfg, cache / "samples_pf", prompt_fraction=True, n=cfg.pf_events,
                                   backgrounds=names)
             studies["prompt_fraction"] = study_inputs(
                 "prompt_fraction", nn_config.model_copy(update={"masses_gev": cfg.pf_masses_gev}),
-                pf_samples.for_mass, out / "studies", log=plan.say)
+                pf_samples.for_mass, out / "studies", log=plan.say, progress=plan.progress)
             plan.say("  projections of the network output")
             mid = sorted(sequential)[len(sequential) // 2]
             study_projections(sequential[mid], samples.for_mass(mid), out / "studies")

@@ -26,6 +26,7 @@ from wimpsift.metrics.leakage import discrimination_summary
 from wimpsift.models.dense import input_matrix, resolve_inputs
 from wimpsift.plots import pyplot as _pyplot
 from wimpsift.plots import save_figure
+from wimpsift.progress import Progress
 from wimpsift.provenance import atomic_path
 from wimpsift.training.discriminant import (
     DiscriminantConfig,
@@ -59,9 +60,10 @@ def _output_folder(output: str | Path) -> Path:
 
 def study_inputs(
     study: str, config: DiscriminantConfig, samples: Samples, output: str | Path,
-    log: Callable[[str], None] | None = None,
+    log: Callable[[str], None] | None = None, progress: Progress | None = None,
 ) -> pd.DataFrame:
-    """Train the same masses with each input set of ``study``; compare MI, AUC, leakage."""
+    """Train the same masses with each input set of ``study``; compare MI, AUC, leakage
+    (``progress`` hears of the training epochs, :mod:`wimpsift.progress`)."""
     if study not in INPUT_STUDIES:
         raise ConfigError(f"study: got {study!r}, expected one of {sorted(INPUT_STUDIES)}")
     folder = _output_folder(output)
@@ -75,7 +77,7 @@ def study_inputs(
 
     for variant, inputs in INPUT_STUDIES[study].items():
         cfg = config.model_copy(update={"inputs": inputs})
-        models = train_masses(cfg, samples=cached, log=log)
+        models = train_masses(cfg, samples=cached, log=log, progress=progress)
         t = metrics_table(models)
         t.insert(0, "variant", variant)
         t.insert(1, "inputs", ",".join(resolve_inputs(inputs)))
