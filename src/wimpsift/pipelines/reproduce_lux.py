@@ -300,7 +300,7 @@ STUDY_CAPTIONS = {
 
 
 def _figures(out: Path) -> list[dict[str, str]]:
-    """Figures of the report with captions saying what they show and which seed figure."""
+    """Figures of the report with captions saying what they show and which paper figure."""
     figures = [
         {"src": "limits_vs_mass.png",
          "caption": "Median expected 90 % CL limits with ±1σ and ±2σ bands (network analysis) and limits "

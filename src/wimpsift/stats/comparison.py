@@ -1,7 +1,7 @@
 """The network (1-D) and traditional (multi-dimensional) analyses side by side.
 
 :func:`compare_analyses` runs both analyses for each mass on the same events and
-toys and times them by the seed's Table I stages. It is the core of
+toys and times them by the paper's Table I stages. It is the core of
 ``benchmarks/bench_limits.py`` and of the limits stage of ``wimpsift reproduce lux``:
 
 * events: a table per mass (``table_for_mass(mass)``) with the event columns plus
@@ -84,7 +84,7 @@ class ComparisonConfig(StatsConfig):
     #: injected signal of the coverage experiments, in units of the network analysis'
     #: asymptotic median expected limit (0: no coverage experiments)
     coverage_injection: float = Field(default=1.0, ge=0)
-    #: one combined background with this relative width for both analyses (the seed's
+    #: one combined background with this relative width for both analyses (the paper's
     #: 2013 reproduction: sigma = mu, i.e. 1.0); None keeps one component per source
     combined_background_width: float | None = Field(default=None, gt=0)
     #: one shape nuisance in both analyses: the ER band mean, log10 cS2 of the events of
