@@ -8,7 +8,7 @@ required.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -94,7 +94,26 @@ class AccidentalBackground(_Background):
         return (1.0, 1.0)
 
 
-class ChargeLossBackground(_Background):
+class _ChargeKept(_Background):
+    """Events that keep only part of their charge: ``charge_kept_min`` ≤ ``charge_kept_max``
+    (the fields are declared by each kind, so their order in a dump is the kind's)."""
+
+    if TYPE_CHECKING:  # declared by each kind
+        charge_kept_min: float
+        charge_kept_max: float
+
+    @model_validator(mode="after")
+    def _kept_order(self) -> _ChargeKept:
+        if self.charge_kept_min > self.charge_kept_max:
+            raise ValueError(f"background {self.name!r}: charge_kept_min must not exceed charge_kept_max")
+        return self
+
+    @property
+    def charge_kept_range(self) -> tuple[float, float]:
+        return (self.charge_kept_min, self.charge_kept_max)
+
+
+class ChargeLossBackground(_ChargeKept):
     """Data-driven events that keep only a fraction of their charge (wall, anomalous)."""
 
     kind: Literal["wall", "anomalous"]
@@ -105,16 +124,6 @@ class ChargeLossBackground(_Background):
     charge_kept_max: Fraction
     energy_min_kev: Positive
     energy_max_kev: Positive
-
-    @model_validator(mode="after")
-    def _kept_order(self) -> ChargeLossBackground:
-        if self.charge_kept_min > self.charge_kept_max:
-            raise ValueError(f"background {self.name!r}: charge_kept_min must not exceed charge_kept_max")
-        return self
-
-    @property
-    def charge_kept_range(self) -> tuple[float, float]:
-        return (self.charge_kept_min, self.charge_kept_max)
 
 
 class ExternalGammaBackground(_Background):
@@ -135,7 +144,7 @@ class ExternalGammaBackground(_Background):
     """range of the total energy an event deposits in the active volume"""
 
 
-class SurfaceBackground(_Background):
+class SurfaceBackground(_ChargeKept):
     """210Pb-chain decays on the PTFE wall over the whole drift length: 206Pb recoils
     and betas that keep only part of their charge.
 
@@ -154,16 +163,6 @@ class SurfaceBackground(_Background):
     energy_min_kev: Positive
     energy_max_kev: Positive
     """range of the betas' deposited energy"""
-
-    @model_validator(mode="after")
-    def _kept_order(self) -> SurfaceBackground:
-        if self.charge_kept_min > self.charge_kept_max:
-            raise ValueError(f"background {self.name!r}: charge_kept_min must not exceed charge_kept_max")
-        return self
-
-    @property
-    def charge_kept_range(self) -> tuple[float, float]:
-        return (self.charge_kept_min, self.charge_kept_max)
 
 
 BackgroundSpec = Annotated[

@@ -455,14 +455,8 @@ def position_reconstruction(detector: Detector, settings: AllBackgroundsSettings
                                     epochs=settings.position_epochs, threads=threads,
                                     seed=int_seed(seed, "positions", "train"))
     reconstructor = train_position_cnn(config)
-    try:
-        result = evaluate_positions(reconstructor, settings.position_test_events,
-                                    int_seed(seed, "positions", "test"))
-    except ValueError as err:
-        # evaluate_positions bins true radii at fixed 15 and 25 cm edges, which do not
-        # fit a TPC narrower than 35 cm (LUX): record why instead of losing the run
-        return {"cnn_rms_cm": None, "likelihood_rms_cm": None,
-                "not_measured": f"training.position.evaluate_positions failed: {err}"}
+    result = evaluate_positions(reconstructor, settings.position_test_events,
+                                int_seed(seed, "positions", "test"))
     keep = ("cnn_rms_cm", "likelihood_rms_cm", "likelihood_true_lrf_rms_cm",
             "centre_of_gravity_rms_cm", "n_test_events", "published_anchors")
     out = {k: result[k] for k in keep}
