@@ -28,11 +28,12 @@ class _Background(WimpsiftConfig):
     note: str = ""
     published_expected_events: Annotated[float, Field(ge=0)] | None = None
     """comparison only: the publication's expected count in the window for this detector's exposure"""
-    published_source: str = ""
-    """where that count (or a data-driven kind's ``expected_events``) is published: paper, table, page"""
-    published_verified: bool = False
-    """true only where the count was read in that source; false: recalled or not confirmed
-    (``published_source`` then says what was searched)"""
+    published_source: str = Field(
+        "", description="where that count (or a data-driven kind's expected_events) is published: "
+        "paper, table, page")
+    published_verified: bool = Field(
+        False, description="true only where the count was read in that source; false: recalled or "
+        "not confirmed (published_source then says what was searched)")
     volumes: Annotated[tuple[AnalysisVolume, ...], Field(min_length=1)] = ("fiducial", "active")
     """analysis volumes this source is part of: a population already counted by another
     entry inside the fiducial volume (the measured ER rate holds the materials' gammas

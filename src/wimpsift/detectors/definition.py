@@ -93,8 +93,10 @@ class FiducialBoundary(_Section):
     from the fiducial section's ``z_min_cm`` to its ``z_max_cm``.
     """
 
-    z_cm: Annotated[tuple[float, ...], Field(min_length=2)]
-    radius_cm: Annotated[tuple[Positive, ...], Field(min_length=2)]
+    z_cm: Annotated[tuple[float, ...], Field(min_length=2)] = Field(
+        description="depths of the nodes, rising (gate at 0)")
+    radius_cm: Annotated[tuple[Positive, ...], Field(min_length=2)] = Field(
+        description="fiducial radius at each node")
     source: Annotated[str, Field(min_length=1)] = Field(description="where the shape is published")
 
     @model_validator(mode="after")
@@ -116,7 +118,8 @@ class Fiducial(_Section):
     mass_kg: Positive | None = Field(
         None, description="published fiducial mass used for exposures (default: volume x density)"
     )
-    boundary: FiducialBoundary | None = None
+    boundary: FiducialBoundary | None = Field(
+        None, description="(r, z) boundary table of a non-cylindrical fiducial volume")
 
     @model_validator(mode="after")
     def _order(self) -> Fiducial:
