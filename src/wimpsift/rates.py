@@ -105,6 +105,8 @@ class RateRow:
     efficiency: float
     expected: float
     published: float | None
+    published_verified: bool | None = None
+    """whether ``published`` was read in its source (the detector file's ``published_verified``)"""
 
 
 def rate_table(
@@ -124,9 +126,11 @@ def rate_table(
         # each source's efficiency run has its own child stream of the run's seed
         numbers = expected_events(detector, source, exposure_kg_days, n_mc,
                                   seed_sequence(seed, "rates", name))
-        published = None
+        published, verified = None, None
         if own_exposure and name != "wimp":
-            published = detector.background(name).published_expected_events
+            spec = detector.background(name)
+            published = spec.published_expected_events
+            verified = spec.published_verified if published is not None else None
         rows.append(
             RateRow(
                 name,
@@ -135,6 +139,7 @@ def rate_table(
                 numbers["efficiency"],
                 numbers["expected"],
                 published,
+                verified,
             )
         )
     return rows
@@ -148,9 +153,14 @@ def format_rate_table(rows: list[RateRow], detector: Detector, exposure_kg_days:
     for row in rows:
         before = "data-driven" if math.isnan(row.before_selection) else f"{row.before_selection:.4g}"
         published = "" if row.published is None else f"{row.published:.4g}"
+        if row.published is not None and not row.published_verified:
+            published += "?"
         lines.append(
             f"{row.source:<12}{before:>14}{row.efficiency:>12.4f}{row.expected:>12.4g}{published:>12}"
         )
+    if any(row.published is not None and not row.published_verified for row in rows):
+        lines.append("?: published count not confirmed in its source "
+                     "(see published_source in the detector file)")
     return "\n".join(lines)
 
 
@@ -159,8 +169,9 @@ def _number(value: float) -> float | None:
 
 
 def rate_table_json(rows: list[RateRow]) -> dict:
-    """``{"sources": {name: {"before_cuts", "efficiency", "expected", "published"}}}``;
-    ``before_cuts`` is null for data-driven sources (their count is the published one)."""
+    """``{"sources": {name: {"before_cuts", "efficiency", "expected", "published",
+    "published_verified"}}}``; ``before_cuts`` is null for data-driven sources (their count
+    is the published one), ``published_verified`` null where there is no published count."""
     return {
         "sources": {
             row.source: {
@@ -168,6 +179,7 @@ def rate_table_json(rows: list[RateRow]) -> dict:
                 "efficiency": _number(row.efficiency),
                 "expected": _number(row.expected),
                 "published": _number(row.published) if row.published is not None else None,
+                "published_verified": row.published_verified,
             }
             for row in rows
         }

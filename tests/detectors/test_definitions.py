@@ -39,10 +39,10 @@ def test_shipped_detectors_and_their_pmt_counts():
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_fiducial_mass_matches_its_cylinder(name):
+def test_fiducial_mass_matches_its_volume(name):
     d = load_detector(name)
-    cylinder = d.fiducial_volume_cm3 * d.geometry.liquid_density_g_cm3 / 1000
-    assert d.fiducial_mass_kg == pytest.approx(cylinder, rel=0.03)
+    volume_kg = d.fiducial_volume_cm3 * d.geometry.liquid_density_g_cm3 / 1000
+    assert d.fiducial_mass_kg == pytest.approx(volume_kg, rel=0.03)
 
 
 def test_xenon1t_positions_are_the_published_ones(reference_dir):
@@ -210,6 +210,8 @@ def test_rates_json_for_xenonnt_reports_published_counts_beside_ours(capsys):
     assert table["accidental"]["expected"] == pytest.approx(4.3)
     assert table["wall"]["expected"] == pytest.approx(14.0)
     assert table["er"]["published"] == 134 and table["wimp"]["published"] is None
+    # XENONnT's table could not be read here: the comparison says so
+    assert table["er"]["published_verified"] is False and table["wimp"]["published_verified"] is None
     assert 0 < table["er"]["efficiency"] < 1
     assert payload["provenance"]["config"]["detector"] == "xenonnt_sr0"
 

@@ -61,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--seed", type=seed, default=0)
     r.add_argument(
         "--json", action="store_true",
-        help='print {"sources": {name: {"before_cuts", "efficiency", "expected", "published"}}} as JSON',
+        help=('print {"sources": {name: {"before_cuts", "efficiency", "expected", "published", '
+              '"published_verified"}}} as JSON'),
     )
     r.set_defaults(func=_rates)
 

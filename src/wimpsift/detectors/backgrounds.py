@@ -28,11 +28,29 @@ class _Background(WimpsiftConfig):
     note: str = ""
     published_expected_events: Annotated[float, Field(ge=0)] | None = None
     """comparison only: the publication's expected count in the window for this detector's exposure"""
+    published_source: str = Field(
+        "", description="where that count (or a data-driven kind's expected_events) is published: "
+        "paper, table, page")
+    published_verified: bool = Field(
+        False, description="true only where the count was read in that source; false: recalled or "
+        "not confirmed (published_source then says what was searched)")
     volumes: Annotated[tuple[AnalysisVolume, ...], Field(min_length=1)] = ("fiducial", "active")
     """analysis volumes this source is part of: a population already counted by another
     entry inside the fiducial volume (the measured ER rate holds the materials' gammas
     there, the data-driven wall count is the surface events' leakage) is listed for one
     volume only, so no event is counted twice"""
+
+    @model_validator(mode="after")
+    def _published_has_source(self) -> _Background:
+        if self.published_source.strip():
+            return self
+        if self.published_expected_events is not None:
+            raise ValueError(f"background {self.name!r}: published_expected_events needs published_source "
+                             "(the paper, table and page it is read from)")
+        if getattr(self, "expected_events", None) is not None:
+            raise ValueError(f"background {self.name!r}: a data-driven expected_events needs "
+                             "published_source (the publication of this detector's count it scales from)")
+        return self
 
     @model_validator(mode="after")
     def _energy_order(self) -> _Background:

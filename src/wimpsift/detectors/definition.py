@@ -4,8 +4,9 @@ A detector is a TOML file with the sections below; every quantity carries its un
 in its name. Definitions are validated on load: unknown keys, missing keys,
 non-finite numbers (``inf``, ``nan``) and out-of-range values are errors that name
 the offending key. Cross-checks: PMTs inside the TPC and not on top of each other,
-the fiducial cylinder inside the TPC, and its mass (given or computed) equal to its
-volume × the liquid density within 3 %.
+the fiducial volume (a cylinder, or an (r, z) boundary table inside its bounding
+cylinder) inside the TPC, and its mass (given or computed) equal to its volume × the
+liquid density within 3 %.
 """
 
 from __future__ import annotations
@@ -84,19 +85,84 @@ class PmtArraysSection(_Section):
         return self
 
 
+class FiducialBoundary(_Section):
+    """A fiducial volume that is not a cylinder: its largest radius at each depth.
+
+    ``radius_cm[i]`` is the boundary radius at depth ``z_cm[i]``; between nodes the
+    radius is linear in z, so each slice is a truncated cone. ``z_cm`` rises strictly
+    from the fiducial section's ``z_min_cm`` to its ``z_max_cm``.
+    """
+
+    z_cm: Annotated[tuple[float, ...], Field(min_length=2)] = Field(
+        description="depths of the nodes, rising (gate at 0)")
+    radius_cm: Annotated[tuple[Positive, ...], Field(min_length=2)] = Field(
+        description="fiducial radius at each node")
+    source: Annotated[str, Field(min_length=1)] = Field(description="where the shape is published")
+
+    @model_validator(mode="after")
+    def _table(self) -> FiducialBoundary:
+        if len(self.z_cm) != len(self.radius_cm):
+            raise ValueError("fiducial.boundary: z_cm and radius_cm must have the same length")
+        if not all(b > a for a, b in zip(self.z_cm, self.z_cm[1:], strict=False)):
+            raise ValueError("fiducial.boundary.z_cm must rise strictly")
+        return self
+
+
 class Fiducial(_Section):
+    """The fiducial volume: a cylinder (``radius_cm``, ``z_min_cm``, ``z_max_cm``), or, with a
+    ``boundary`` table, the volume inside it; the three numbers are then its bounding cylinder."""
+
     radius_cm: Positive
     z_min_cm: float
     z_max_cm: float
     mass_kg: Positive | None = Field(
         None, description="published fiducial mass used for exposures (default: volume x density)"
     )
+    boundary: FiducialBoundary | None = Field(
+        None, description="(r, z) boundary table of a non-cylindrical fiducial volume")
 
     @model_validator(mode="after")
     def _order(self) -> Fiducial:
         if not self.z_min_cm < self.z_max_cm <= 0:
             raise ValueError("fiducial z range must satisfy z_min_cm < z_max_cm <= 0 (gate at 0)")
+        b = self.boundary
+        if b is not None:
+            if not (math.isclose(b.z_cm[0], self.z_min_cm, abs_tol=1e-6)
+                    and math.isclose(b.z_cm[-1], self.z_max_cm, abs_tol=1e-6)):
+                raise ValueError(
+                    f"fiducial.boundary.z_cm must run from z_min_cm ({self.z_min_cm:g}) to z_max_cm "
+                    f"({self.z_max_cm:g}); got {b.z_cm[0]:g} to {b.z_cm[-1]:g}"
+                )
+            if not math.isclose(max(b.radius_cm), self.radius_cm, abs_tol=1e-6):
+                raise ValueError(
+                    f"fiducial.radius_cm: got {self.radius_cm:g}, expected the boundary's largest radius "
+                    f"{max(b.radius_cm):g} (the bounding cylinder)"
+                )
         return self
+
+    def max_radius_cm(self, z_cm: np.ndarray) -> np.ndarray:
+        """The fiducial radius at each depth (NaN-free; outside the z range: the end values)."""
+        z = np.asarray(z_cm, dtype=float)
+        if self.boundary is None:
+            return np.full(z.shape, self.radius_cm)
+        return np.interp(z, self.boundary.z_cm, self.boundary.radius_cm)
+
+    def contains(self, r_cm: np.ndarray, z_cm: np.ndarray) -> np.ndarray:
+        """Whether each (r, z) lies in the fiducial volume (its boundary included)."""
+        z = np.asarray(z_cm)
+        inside = (z >= self.z_min_cm) & (z <= self.z_max_cm)
+        if self.boundary is None:
+            return (np.asarray(r_cm) <= self.radius_cm) & inside
+        return (np.asarray(r_cm) <= self.max_radius_cm(z)) & inside
+
+    @property
+    def volume_cm3(self) -> float:
+        """Volume of the cylinder, or exactly of the boundary's stack of truncated cones."""
+        if self.boundary is None:
+            return math.pi * self.radius_cm**2 * (self.z_max_cm - self.z_min_cm)
+        z, r = np.asarray(self.boundary.z_cm), np.asarray(self.boundary.radius_cm)
+        r0, r1 = r[:-1], r[1:]
+        return float(math.pi * np.sum(np.diff(z) * (r0**2 + r0 * r1 + r1**2) / 3.0))
 
 
 class Drift(_Section):
@@ -188,12 +254,14 @@ class Detector(_Section):
             raise ValueError("fiducial.z_min_cm lies below the cathode (geometry.tpc_length_cm)")
         self._check_pmts()
         f, g = self.fiducial, self.geometry
-        cylinder_kg = self.fiducial_volume_cm3 * g.liquid_density_g_cm3 / 1000.0
-        if f.mass_kg is not None and abs(f.mass_kg / cylinder_kg - 1) > FIDUCIAL_MASS_TOLERANCE:
+        volume_kg = self.fiducial_volume_cm3 * g.liquid_density_g_cm3 / 1000.0
+        if f.mass_kg is not None and abs(f.mass_kg / volume_kg - 1) > FIDUCIAL_MASS_TOLERANCE:
+            shape = ("boundary table" if f.boundary is not None
+                     else "cylinder (radius_cm, z_min_cm, z_max_cm)")
             raise ValueError(
                 f"fiducial.mass_kg: {f.mass_kg:g} kg differs by more than "
-                f"{FIDUCIAL_MASS_TOLERANCE:.0%} from the fiducial cylinder's {cylinder_kg:.0f} kg "
-                "(radius_cm, z_min_cm, z_max_cm x geometry.liquid_density_g_cm3)"
+                f"{FIDUCIAL_MASS_TOLERANCE:.0%} from the fiducial {shape}'s {volume_kg:.0f} kg "
+                "(its volume x geometry.liquid_density_g_cm3)"
             )
         names = [b.name for b in self.backgrounds]
         if len(set(names)) != len(names) or "wimp" in names:
@@ -235,7 +303,7 @@ class Detector(_Section):
 
     @property
     def fiducial_mass_kg(self) -> float:
-        """Published fiducial mass, or the fiducial cylinder's volume × density when none is given."""
+        """Published fiducial mass, or the fiducial volume × density when none is given."""
         if self.fiducial.mass_kg is not None:
             return self.fiducial.mass_kg
         return self.fiducial_volume_cm3 * self.geometry.liquid_density_g_cm3 / 1000.0
@@ -260,8 +328,7 @@ class Detector(_Section):
 
     @property
     def fiducial_volume_cm3(self) -> float:
-        f = self.fiducial
-        return math.pi * f.radius_cm**2 * (f.z_max_cm - f.z_min_cm)
+        return self.fiducial.volume_cm3
 
     @property
     def exposure_kg_days(self) -> float:

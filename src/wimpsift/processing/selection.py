@@ -15,9 +15,8 @@ def passes_threshold(s1_n_pmts, s2_area_pe, detector: Detector) -> np.ndarray:
 
 
 def in_fiducial(r_cm, z_cm, detector: Detector) -> np.ndarray:
-    f = detector.fiducial
-    z = np.asarray(z_cm)
-    return (np.asarray(r_cm) <= f.radius_cm) & (z >= f.z_min_cm) & (z <= f.z_max_cm)
+    """Inside the fiducial volume: its cylinder, or its (r, z) boundary table."""
+    return detector.fiducial.contains(r_cm, z_cm)
 
 
 def in_window(cs1_pe, s2_area_pe, detector: Detector, cs2_bottom_pe=None) -> np.ndarray:

@@ -174,9 +174,7 @@ def gamma_tracks(n_tracks: int, detector: Detector, gamma_energy_kev: float,
 def _in_volume(xyz: np.ndarray, detector: Detector, volume: Volume) -> np.ndarray:
     if volume == "active":
         return np.ones(len(xyz), bool)
-    f = detector.fiducial
-    return (np.hypot(xyz[:, 0], xyz[:, 1]) <= f.radius_cm) & (xyz[:, 2] >= f.z_min_cm) & \
-        (xyz[:, 2] <= f.z_max_cm)
+    return detector.fiducial.contains(np.hypot(xyz[:, 0], xyz[:, 1]), xyz[:, 2])
 
 
 def sample_gamma_events(n_events: int, detector: Detector, source: ExternalGammas,

@@ -143,9 +143,7 @@ def scatter_tracks(n_tracks: int, detector: Detector, rng: np.random.Generator
 def _in_volume(xyz: np.ndarray, detector: Detector, volume: Volume) -> np.ndarray:
     if volume == "active":
         return np.ones(len(xyz), bool)
-    f = detector.fiducial
-    return (np.hypot(xyz[:, 0], xyz[:, 1]) <= f.radius_cm) & (xyz[:, 2] >= f.z_min_cm) & \
-        (xyz[:, 2] <= f.z_max_cm)
+    return detector.fiducial.contains(np.hypot(xyz[:, 0], xyz[:, 1]), xyz[:, 2])
 
 
 def _sample_tracks(n_events: int, detector: Detector, rng: np.random.Generator,
