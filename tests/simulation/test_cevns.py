@@ -33,3 +33,25 @@ def test_cevns_recoil_spectrum_shape_matches_nestpy_b8():
         ours = np.trapezoid(rate[above], energy[above]) / total
         nest = np.count_nonzero(drawn >= threshold_kev) / np.count_nonzero(drawn >= 0.3)
         assert ours == pytest.approx(nest, rel=0.08), threshold_kev
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known difference, not tuned away: folded with XENON1T's own NR acceptance (the "
+    "xe-likelihood migration matrix) and SR1's exposure, our 8B spectrum gives about 3x "
+    "XENON1T's published 0.05 events; half of that comes from true energies below "
+    "2 keVnr, where XENON1T's acceptance is below 1 % and set by its (non-public) "
+    "low-energy response model. benchmarks/acceptance_xenon1t.py --cevns prints the numbers"))
+def test_b8_count_with_xenon1t_acceptance_matches_published_within_50_percent():
+    pytest.importorskip("xe_likelihood")
+    from wimpsift.detectors import load_detector
+    from wimpsift.response.acceptance import xenon1t_sr1_published_acceptance
+    from wimpsift.sources import make_source
+
+    detector = load_detector("xenon1t_sr1")
+    spec = detector.background("cevns")
+    energy = np.linspace(spec.energy_min_kev, spec.energy_max_kev, 20_000)
+    rate = make_source(detector, "cevns").differential_rate_per_kg_day_kev(energy)
+    energy_1t, acceptance_1t = xenon1t_sr1_published_acceptance()
+    folded = np.trapezoid(rate * np.interp(energy, energy_1t, acceptance_1t, left=0, right=0), energy)
+    expected = folded * detector.exposure_kg_days
+    assert expected == pytest.approx(spec.published_expected_events, rel=0.5)
