@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 
 from wimpsift.sources import HaloModel, make_source, source_names
-from wimpsift.sources.cevns import b8_spectrum_per_mev
 from wimpsift.sources.wimp import KG_DAY_PER_TONNE_YEAR, wimp_rate_per_tonne_year_kev
 
 
@@ -63,20 +62,12 @@ def test_flat_er_rate_and_neutron_normalisation(xenon1t):
     assert in_interval == pytest.approx(0.6, rel=1e-3)
 
 
-def test_b8_spectrum_is_normalised_with_physical_mean():
-    e = np.linspace(0, 15, 20001)
-    spec = b8_spectrum_per_mev(e)
-    assert np.trapezoid(spec, e) == pytest.approx(1.0, rel=1e-3)
-    mean = np.trapezoid(e * spec, e)
-    assert 6.5 < mean < 7.8  # measured 8B spectrum: <E_nu> = 6.7 MeV
-
-
 def test_cevns_recoil_spectrum_falls_steeply(xenon1t):
     s = make_source(xenon1t, "cevns")
     rate = s.differential_rate_per_kg_day_kev(np.array([0.5, 1.0, 2.0, 3.0, 4.0]))
     assert np.all(np.diff(rate[:4]) < 0)
     assert rate[0] / rate[3] > 100
-    # kinematic endpoint: E_max = 2 E_nu^2 / M = 3.7 keVnr for the 14.95 MeV endpoint
+    # kinematic endpoint: E_max = 2 E_nu^2 / M = 3.8 keVnr for the 15.2 MeV end of the 8B table
     assert rate[4] == 0.0
 
 
