@@ -73,6 +73,36 @@ def test_templates_bad_input_exits_2(event_files, tmp_path, capsys, case):
         assert "xenon1t_sr0" in err[0]
 
 
+def test_limits_compute_refuses_events_of_another_detector_than_the_templates(event_files, tmp_path, capsys):
+    templates = tmp_path / "templates.json"
+    assert main(["templates", str(event_files["wimp"]), str(event_files["er"]), "--detector", "lux_2013",
+                 "--analysis", "cs1-cs2", "-o", str(templates)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "limit.json"
+    assert main(["limits", "compute", str(templates), "--events", str(event_files["er_1t"]), "--columns",
+                 "cs1_pe", "cs2_pe", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--events" in err[0] and "xenon1t_sr0" in err[0] and "lux_2013" in err[0]
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_templates_refuses_a_models_folder_trained_on_other_inputs(event_files, tmp_path, capsys):
+    # ~25 s: one tiny network trained with the S1 prompt fraction, which the events lack;
+    # --models takes the folder 'nn train -o' writes, as 'nn evaluate' does
+    run = tmp_path / "nn"
+    assert main(["nn", "train", "--masses", "50", "--n-signal", "150", "--n-background", "150",
+                 "--backgrounds", "er", "--epochs-from-scratch", "1", "--max-retrains", "0",
+                 "--inputs", "raw_pf", "-o", str(run)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "t.json"
+    assert main(["templates", str(event_files["wimp"]), str(event_files["er"]), "--detector", "lux_2013",
+                 "--analysis", "network", "--models", str(run), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--models" in err[0] and "s1_prompt_fraction" in err[0]
+    assert not out.exists()
+
+
 def test_models_trained_on_other_inputs_or_detector_are_refused(event_files):
     events, _ = read_events(event_files["er"])  # no prompt fraction simulated: a NaN column
     corrected = SimpleNamespace(inputs=("r_cm", "z_cm", "cs1_pe", "log10_cs2_pe"), provenance={})

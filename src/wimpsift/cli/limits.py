@@ -161,6 +161,23 @@ def _likelihood(args: argparse.Namespace):
     return BinnedLikelihood(templates, config), data
 
 
+def _check_same_detector(schema, data: dict[str, Any], path: str) -> None:
+    """Events simulated for one detector do not fit templates of another (``templates``
+    records its detector; tables without a provenance, e.g. real data, are not checked)."""
+    from wimpsift.provenance import PROVENANCE_KEY
+
+    meta = schema.metadata or {}
+    if "detector" not in data or PROVENANCE_KEY.encode() not in meta:
+        return
+    try:
+        made_for = json.loads(meta[PROVENANCE_KEY.encode()]).get("detector", {}).get("name")
+    except (ValueError, AttributeError):
+        return
+    if made_for is not None and made_for != data["detector"]:
+        raise DataError(f"--events: {path!r} was simulated for detector {made_for!r}; the templates are "
+                        f"for {data['detector']!r}")
+
+
 def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray:
     if args.asimov_mu is not None:
         if not np.isfinite(args.asimov_mu) or args.asimov_mu < 0:
@@ -179,7 +196,9 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
         if not Path(args.events).is_file():
             raise ConfigError(f"--events: file {args.events!r} does not exist")
         try:
-            names = pq.read_schema(args.events).names
+            schema = pq.read_schema(args.events)
+            _check_same_detector(schema, data, args.events)
+            names = schema.names
             missing = [c for c in args.columns if c not in names]
             if missing:
                 raise DataError(f"--events: {args.events!r} has no column(s) "
