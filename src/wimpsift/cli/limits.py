@@ -101,10 +101,12 @@ def add_limit_arguments(
                    metavar="PI|none",
                    help="critical power of the power-constrained limit (Cowan et al. 1105.3166): no limit "
                    "is reported below this quantile of the background-only expected limits "
-                   "(default: Phi(-1) = 0.159, the -1 sigma band, the threshold arXiv "
-                   "2105.00599 recommends to direct-detection experiments; 0.5: the median, as LUX "
-                   "2013; none: no constraint). The expected bands are those of the unconstrained "
-                   "limit, as collaborations draw them; an empty band is null (see band_status)")
+                   "(default: Phi(-1) = 0.159, the -1 sigma band; 0.5: the median; "
+                   "none: no constraint). The 2021 direct-detection conventions (arXiv 2105.00599, "
+                   "Sect. 2.2.1) ask for one agreed threshold: LUX's two results used different "
+                   "ones, a factor ~2 on the limit. The expected bands are those of the "
+                   "unconstrained limit, as collaborations draw them; an empty band is null "
+                   "(see band_status)")
 
 
 def limit_config_from_args(args: argparse.Namespace, seed_value: int):

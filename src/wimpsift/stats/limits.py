@@ -29,8 +29,8 @@ straight line there (least squares), which removes the linear interpolation's
 bias and averages the toys' noise (one bin, no background: 2.30 events within 1 %).
 
 ``power_constraint`` (the critical power ``pi_crit``: 0.159 is the -1 sigma band,
-0.5 the median, which LUX 2013 used; arXiv:2105.00599 reports that LUX's two results
-used different thresholds, a factor ~2 on the limit, and asks for one convention) stops
+0.5 the median; arXiv:2105.00599 reports that LUX's two results used different
+thresholds, a factor ~2 on the limit, and asks for one convention) stops
 the reported limit from going below the expected-limit quantile ``pi_crit`` of
 background-only experiments (``power_constraint_floor_mu``). The expected bands stay
 those of the unconstrained limit, as collaborations draw them beside a constrained one.
