@@ -189,8 +189,9 @@ COMMANDS: dict[str, tuple[list[str], dict[str, st.SearchStrategy], str | None]] 
     "sensitivity": (["sensitivity", "--no-progress"], {
         "--detector": DETECTORS, "--masses": st.one_of(st.sampled_from(["50"]), FLOATS),
         "--analysis": st.sampled_from(["cs1-cs2", "rz-cs1-cs2", "network", "x"]),
-        "--events-per-source": INTS, "--method": st.sampled_from(["asymptotic", "toys", "x"]),
-        "--toys": INTS, "--cl": FLOATS, "--background-width": FLOATS, "--seed": INTS,
+        "--events-per-source": INTS, "--method": st.sampled_from(["auto", "asymptotic", "toys", "x"]),
+        "--n-toys": INTS, "--power-constraint": st.sampled_from(["0.159", "none", "1.5", "x"]),
+        "--cl": FLOATS, "--background-width": FLOATS, "--seed": INTS,
         "--halo": st.sampled_from(["2021", "xenon1t_2018", "x"]), "--halo-v0-km-s": FLOATS,
         "--workers": INTS, "--json": FLAG}, "/"),
     "templates": (["templates"], {

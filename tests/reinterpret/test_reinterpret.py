@@ -54,8 +54,10 @@ def test_xenon1t_si_limits_within_5_percent_of_the_published_curve(mass):
 
 
 @pytest.mark.xfail(strict=True, reason="measured 1.44x the published limit at 10 GeV with the "
-                   "paper's halo; a limitation of the binwise likelihood (stats/reinterpret.py "
-                   "docstring, benchmarks/bench_reinterpret_low_mass.py)")
+                   "paper's halo, as the package authors' own examples/SI_limit.ipynb procedure "
+                   "gives on the same data (1.437x); the published limit is a downward "
+                   "fluctuation (0.61x its median) that the binwise likelihood does not carry "
+                   "(stats/reinterpret.py docstring, benchmarks/bench_reinterpret_low_mass.py)")
 def test_xenon1t_si_limit_at_10_gev_within_20_percent_of_the_published_curve():
     assert limits_for_mass(10.0, PAPER)["limit_cm2"] / _published(10.0) == pytest.approx(1.0, abs=0.20)
 
@@ -119,6 +121,7 @@ def test_config_refuses_unknown_values():
     (["--experiment", "xenon1t_1ty", "--masses", "50", "--interaction", "sd"], "--interaction"),
     (["--experiment", "xenon1t_1ty", "--masses", "3"], "--masses"),
     (["--experiment", "xenon1t_1ty", "--masses", "2e4"], "--masses"),
+    (["--experiment", "xenonnt_20ty", "--masses", "nan"], "--masses"),
     (["--experiment", "xenonnt_20ty", "--masses", "50", "--threshold", "neyman"], "threshold"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(argv, parameter, capsys, tmp_path):
@@ -126,7 +129,7 @@ def test_cli_bad_input_exits_2_with_one_line(argv, parameter, capsys, tmp_path):
     assert main(["reinterpret", *argv, "-o", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and parameter in err[0]
-    assert not (out / "limits.csv").exists()
+    assert not out.exists()
 
 
 def test_cli_json_files_and_same_bytes_twice(capsys, tmp_path):

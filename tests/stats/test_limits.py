@@ -106,8 +106,9 @@ def test_bands_are_ordered_and_power_constraint_applies(make_model):
     counts = np.floor(0.6 * lik.expected(lik.nominal_parameters(0.0)))
     plain = upper_limit(lik, counts, config=LimitConfig.build())
     pcl = upper_limit(lik, counts, config=LimitConfig.build(power_constraint=0.5))
-    bands = [plain.expected_mu[k] for k in ("-2sigma", "-1sigma", "median", "+1sigma", "+2sigma")]
+    bands = [plain.expected_mu[k] for k in ("-1sigma", "median", "+1sigma", "+2sigma")]
     assert bands == sorted(bands)
+    assert np.isnan(plain.expected_mu["-2sigma"]) and plain.band_status["-2sigma"] == "empty"
     assert plain.observed_mu < plain.expected_mu["median"]
     assert pcl.reported_mu == pytest.approx(plain.expected_mu["median"], rel=1e-4)
     out = pcl.to_dict()

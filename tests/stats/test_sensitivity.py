@@ -6,6 +6,7 @@ import json
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from wimpsift.cli.main import main
@@ -72,6 +73,36 @@ def test_templates_bad_input_exits_2(event_files, tmp_path, capsys, case):
         assert "xenon1t_sr0" in err[0]
 
 
+def test_limits_compute_refuses_events_of_another_detector_than_the_templates(event_files, tmp_path, capsys):
+    templates = tmp_path / "templates.json"
+    assert main(["templates", str(event_files["wimp"]), str(event_files["er"]), "--detector", "lux_2013",
+                 "--analysis", "cs1-cs2", "-o", str(templates)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "limit.json"
+    assert main(["limits", "compute", str(templates), "--events", str(event_files["er_1t"]), "--columns",
+                 "cs1_pe", "cs2_pe", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--events" in err[0] and "xenon1t_sr0" in err[0] and "lux_2013" in err[0]
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_templates_refuses_a_models_folder_trained_on_other_inputs(event_files, tmp_path, capsys):
+    # ~25 s: one tiny network trained with the S1 prompt fraction, which the events lack;
+    # --models takes the folder 'nn train -o' writes, as 'nn evaluate' does
+    run = tmp_path / "nn"
+    assert main(["nn", "train", "--masses", "50", "--n-signal", "150", "--n-background", "150",
+                 "--backgrounds", "er", "--epochs-from-scratch", "1", "--max-retrains", "0",
+                 "--inputs", "raw_pf", "-o", str(run)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "t.json"
+    assert main(["templates", str(event_files["wimp"]), str(event_files["er"]), "--detector", "lux_2013",
+                 "--analysis", "network", "--models", str(run), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--models" in err[0] and "s1_prompt_fraction" in err[0]
+    assert not out.exists()
+
+
 def test_models_trained_on_other_inputs_or_detector_are_refused(event_files):
     events, _ = read_events(event_files["er"])  # no prompt fraction simulated: a NaN column
     corrected = SimpleNamespace(inputs=("r_cm", "z_cm", "cs1_pe", "log10_cs2_pe"), provenance={})
@@ -92,12 +123,22 @@ def test_sensitivity_writes_bands_resumes_and_orders_masses(tmp_path, capsys):
     assert printed["detector"] == "lux_2013" and printed["analysis"] == "cs1-cs2"
     rows = printed["limits"]
     for row in rows:
-        bands = [row[k] for k in ("minus2_cm2", "minus1_cm2", "median_cm2", "plus1_cm2", "plus2_cm2")]
+        bands = [row[k] for k in ("minus1_cm2", "median_cm2", "plus1_cm2", "plus2_cm2")]
         assert bands == sorted(bands) and row["median_cm2"] > 0
+        # asymptotic CLs+b at 90 %: the -2 sigma band is empty, said so, never a silent 0
+        assert row["method"] == "asymptotic" and row["signal_region_events"] >= 10
+        assert row["minus2_cm2"] is None and row["band_status"]["minus2"] == "empty"
+        assert row["band_status"]["minus1"] == "asymptotic"
+        # default power constraint: Phi(-1), the -1 sigma band; the bands stay unconstrained
+        assert row["power_constraint"] == pytest.approx(0.158655, abs=1e-6)
+        assert row["power_constraint_floor_cm2"] == pytest.approx(row["minus1_cm2"], rel=1e-5)
     # a 1 TeV WIMP is rarer per cross-section than a 33 GeV one: a weaker limit
     assert rows[1]["median_cm2"] > 3 * rows[0]["median_cm2"]
-    header = (tmp_path / "s" / "limits.csv").read_text().splitlines()[0]
-    assert header == "mass_gev,median_cm2,minus2_cm2,minus1_cm2,plus1_cm2,plus2_cm2"
+    csv = pd.read_csv(tmp_path / "s" / "limits.csv")
+    assert list(csv.columns[:6]) == ["mass_gev", "median_cm2", "minus2_cm2", "minus1_cm2", "plus1_cm2",
+                                     "plus2_cm2"]
+    assert csv["minus2_cm2"].isna().all() and (csv["minus2_status"] == "empty").all()
+    assert csv["minus1_cm2"].to_numpy() == pytest.approx([r["minus1_cm2"] for r in rows], rel=1e-5)
     saved = json.loads((tmp_path / "s" / "limits.json").read_text())
     assert "1310.8214" in saved["published"]["source"] and len(saved["published"]["limits"]) > 10
     before = (tmp_path / "s" / "limits.json").read_bytes()
@@ -113,7 +154,8 @@ def test_sensitivity_writes_bands_resumes_and_orders_masses(tmp_path, capsys):
 def test_sensitivity_halo_options_match_reinterpret_and_a_slower_halo_weakens_low_mass(tmp_path, capsys):
     # same -o: the background samples are shared; the WIMP samples and the masses are keyed by halo
     base = ["sensitivity", "--detector", "lux_2013", "--masses", "10", "--analysis", "cs1-cs2",
-            "--events-per-source", "200", "--no-progress", "--json", "-o", str(tmp_path / "s")]
+            "--events-per-source", "200", "--method", "asymptotic", "--no-progress", "--json",
+            "-o", str(tmp_path / "s")]  # few events at 10 GeV: auto would take toys (~1 min a run)
     rows = {}
     for halo in (["--halo", "2021"], ["--halo", "xenon1t_2018"], ["--halo-v0-km-s", "200"]):
         assert main([*base, *halo]) == 0
@@ -138,7 +180,7 @@ def test_sensitivity_network_trains_and_beats_counting(tmp_path, capsys):
             "--events-per-source", "150", "--no-progress", "--json", "-o", str(tmp_path / "n")]
     assert main(argv) == 0
     row = json.loads(capsys.readouterr().out)["limits"][0]
-    bands = [row[k] for k in ("minus2_cm2", "minus1_cm2", "median_cm2", "plus1_cm2", "plus2_cm2")]
+    bands = [row[k] for k in ("minus1_cm2", "median_cm2", "plus1_cm2", "plus2_cm2")]
     assert bands == sorted(bands) and np.all(np.isfinite(bands)) and row["median_cm2"] > 0
     # one bin with the same signal and background (25 % normalisation width): the network's
     # score must separate them far better than counting does

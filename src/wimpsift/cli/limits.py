@@ -41,19 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     c = sub.add_parser("compute", help="90%% CL upper limit with expected bands")
     common(c)
-    c.add_argument("--cl", type=float, default=0.9, help="confidence level in (0, 1)")
-    c.add_argument("--method", choices=["auto", "asymptotic", "toys"], default="auto",
-                   help="auto (default): toys where fewer than --asymptotic-min-events are expected "
-                   "in the signal region at the asymptotic limit, asymptotic formulae otherwise")
-    c.add_argument("--asymptotic-min-events", type=float, default=10.0,
-                   help="auto: the event count below which toys are used (default 10)")
-    c.add_argument("--n-toys", type=int, default=2000, help="toys per strength (toys)")
-    c.add_argument("--n-background-toys", type=int, default=1000, help="background-only toys (toys)")
-    c.add_argument("--mu-grid-points", type=int, default=24, help="strengths of the toy grid (toys)")
-    c.add_argument("--refine-points", type=int, default=16,
-                   help="strengths added around the observed toy limit (toys; 0: none)")
-    c.add_argument("--power-constraint", type=float, default=None,
-                   help="critical power, e.g. 0.159 (-1 sigma, arXiv 2105.00599) or 0.5 (median)")
+    add_limit_arguments(c)
     c.add_argument("--seed", type=seed, default=0)
     c.add_argument("-o", "--output", help="write the result JSON (with provenance) here")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -69,6 +57,74 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("-o", "--output", required=True, help="workspace .json")
     e.set_defaults(func=_export, output_spec={"suffixes": (".json",)})
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _power_constraint(text: str | None) -> float | None:
+    """``--power-constraint``: the default (Phi(-1)), a critical power, or ``none``."""
+    from wimpsift.errors import bad_value
+    from wimpsift.stats.limits import POWER_CONSTRAINT_MINUS_1_SIGMA
+
+    if text is None:
+        return POWER_CONSTRAINT_MINUS_1_SIGMA
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise bad_value("--power-constraint", text, "a critical power in (0, 1) or 'none'")
+    return value
+
+
+def add_limit_arguments(
+    p: argparse.ArgumentParser, n_toys: int = 2000, n_background_toys: int = 1000
+) -> None:
+    """Every setting of :class:`wimpsift.stats.limits.LimitConfig`, the same for ``limits
+    compute`` and ``sensitivity`` (:func:`limit_config_from_args` reads them)."""
+    p.add_argument("--cl", type=float, default=0.9, help="confidence level in (0, 1) (default 0.9)")
+    p.add_argument("--method", default="auto",
+                   help="auto (default), asymptotic or toys. auto takes the bins holding 90%% of the "
+                   "signal (best signal/background first) and counts the events expected there, "
+                   "background plus signal at the asymptotic limit: toys below --asymptotic-min-events, "
+                   "asymptotic formulae (Cowan et al. 1007.1727) otherwise")
+    p.add_argument("--asymptotic-min-events", type=float, default=10.0,
+                   help="auto: the event count below which toys are used (default 10)")
+    p.add_argument("--n-toys", type=int, default=n_toys, help=f"toys per strength (toys; default {n_toys})")
+    p.add_argument("--n-background-toys", type=int, default=n_background_toys,
+                   help=f"background-only toys for the bands (toys; default {n_background_toys})")
+    p.add_argument("--mu-grid-points", type=int, default=24,
+                   help="strengths of the toy grid (toys; default 24)")
+    p.add_argument("--refine-points", type=int, default=16,
+                   help="strengths added around the observed toy limit (toys; 0: none; default 16)")
+    p.add_argument("--power-constraint", default=None,
+                   metavar="PI|none",
+                   help="critical power of the power-constrained limit (Cowan et al. 1105.3166): no limit "
+                   "is reported below this quantile of the background-only expected limits "
+                   "(default: Phi(-1) = 0.159, the -1 sigma band; 0.5: the median; "
+                   "none: no constraint). The 2021 direct-detection conventions (arXiv 2105.00599, "
+                   "Sect. 2.2.1) ask for one agreed threshold: LUX's two results used different "
+                   "ones, a factor ~2 on the limit. The expected bands are those of the "
+                   "unconstrained limit, as collaborations draw them; an empty band is null "
+                   "(see band_status)")
+
+
+def limit_config_from_args(args: argparse.Namespace, seed_value: int):
+    """The :class:`~wimpsift.stats.limits.LimitConfig` of :func:`add_limit_arguments`."""
+    from wimpsift.errors import bad_value
+    from wimpsift.stats.limits import LimitConfig
+    from wimpsift.stats.teststat import check_cl
+
+    check_cl(args.cl, "--cl")
+    power = _power_constraint(args.power_constraint)
+    if args.method not in ("auto", "asymptotic", "toys"):
+        raise bad_value("--method", args.method, "auto, asymptotic or toys")
+    return LimitConfig.build(
+        confidence_level=args.cl, method=args.method, n_toys=args.n_toys,
+        n_background_toys=args.n_background_toys, power_constraint=power,
+        seed=seed_value, mu_grid_points=args.mu_grid_points, refine_points=args.refine_points,
+        asymptotic_min_events=args.asymptotic_min_events,
+    )
 
 
 def _read_json(path: str, parameter: str) -> Any:
@@ -107,6 +163,23 @@ def _likelihood(args: argparse.Namespace):
     return BinnedLikelihood(templates, config), data
 
 
+def _check_same_detector(schema, data: dict[str, Any], path: str) -> None:
+    """Events simulated for one detector do not fit templates of another (``templates``
+    records its detector; tables without a provenance, e.g. real data, are not checked)."""
+    from wimpsift.provenance import PROVENANCE_KEY
+
+    meta = schema.metadata or {}
+    if "detector" not in data or PROVENANCE_KEY.encode() not in meta:
+        return
+    try:
+        made_for = json.loads(meta[PROVENANCE_KEY.encode()]).get("detector", {}).get("name")
+    except (ValueError, AttributeError):
+        return
+    if made_for is not None and made_for != data["detector"]:
+        raise DataError(f"--events: {path!r} was simulated for detector {made_for!r}; the templates are "
+                        f"for {data['detector']!r}")
+
+
 def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray:
     if args.asimov_mu is not None:
         if not np.isfinite(args.asimov_mu) or args.asimov_mu < 0:
@@ -125,7 +198,9 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
         if not Path(args.events).is_file():
             raise ConfigError(f"--events: file {args.events!r} does not exist")
         try:
-            names = pq.read_schema(args.events).names
+            schema = pq.read_schema(args.events)
+            _check_same_detector(schema, data, args.events)
+            names = schema.names
             missing = [c for c in args.columns if c not in names]
             if missing:
                 raise DataError(f"--events: {args.events!r} has no column(s) "
@@ -159,16 +234,9 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
 
 def _compute(args: argparse.Namespace) -> int:
     from wimpsift.provenance import provenance, write_json
-    from wimpsift.stats.limits import LimitConfig, upper_limit
-    from wimpsift.stats.teststat import check_cl
+    from wimpsift.stats.limits import upper_limit
 
-    check_cl(args.cl, "--cl")
-    config = LimitConfig.build(
-        confidence_level=args.cl, method=args.method, n_toys=args.n_toys,
-        n_background_toys=args.n_background_toys, power_constraint=args.power_constraint, seed=args.seed,
-        mu_grid_points=args.mu_grid_points, refine_points=args.refine_points,
-        asymptotic_min_events=args.asymptotic_min_events,
-    )
+    config = limit_config_from_args(args, args.seed)
     lik, data = _likelihood(args)
     observed = _observed(args, lik, data)
     if config.method == "toys":  # one test statistic per toy and grid strength is kept
@@ -198,7 +266,9 @@ def _compute(args: argparse.Namespace) -> int:
         exp = r["expected_sigma_nucleon_cm2"]
         print(f"{100 * args.cl:g}% CL upper limit ({result.method}): "
               f"sigma_nucleon_cm2 = {r['reported_sigma_nucleon_cm2']:.4g} (mu = {result.reported_mu:.4g})")
-        print("expected: " + ", ".join(f"{k} {v:.4g}" for k, v in exp.items()))
+        status = result.band_status
+        print("expected: " + ", ".join(f"{k} {v:.4g}" if v is not None else f"{k} none ({status[k]})"
+                                       for k, v in exp.items()))
     return 0
 
 

@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("events", nargs="+", metavar="EVENTS", help="event tables or source names")
     p.add_argument("--detector", "-d", required=True, help="shipped detector name or TOML path")
     p.add_argument("--analysis", required=True, help="cs1-cs2, rz-cs1-cs2 or network")
-    p.add_argument("--models", metavar="DIR", help="'wimpsift nn train' models folder (network)")
+    p.add_argument("--models", metavar="DIR",
+                   help="folder written by 'wimpsift nn train' (DIR or DIR/models; network)")
     p.add_argument("--mass-gev", type=float, help="WIMP mass of a simulated wimp source")
     p.add_argument("--sigma-cm2", type=float, default=1e-45, help="reference cross-section (simulated wimp)")
     p.add_argument("--events-per-source", type=int, default=5000, help="simulated sources: events in window")
@@ -110,9 +111,9 @@ def _run(args: argparse.Namespace) -> int:
     table = pd.concat(parts, ignore_index=True)
     scorer = None
     if args.analysis == "network":
-        from wimpsift.training.discriminant import load_discriminants
+        from wimpsift.cli.nn import _load_models  # the one reader of --models (DIR or DIR/models)
 
-        models = load_discriminants(args.models)
+        models = _load_models(args.models)
         check_models(models, detector.name, table)
         mass = signal_meta["mass_gev"]
         if mass not in models:

@@ -18,8 +18,19 @@ traditional analysis does), so that no bin has signal but no background.
 
 ``sensitivity`` runs one mass per task (:func:`wimpsift.pipelines.masses.map_masses`):
 the median expected 90 % CL limit and ±1σ/±2σ bands of background-only experiments,
-asymptotic (Asimov) or from toys, written to ``DIR/limits.csv``, ``DIR/limits.json``
-and ``DIR/limits.png``. Samples are cached under ``DIR/cache``; finished masses too.
+written to ``DIR/limits.csv``, ``DIR/limits.json`` and ``DIR/limits.png``. The limit
+settings are those of ``limits compute`` (:class:`wimpsift.stats.limits.LimitConfig`,
+the same options): ``auto`` (the default) uses toys where fewer than
+``asymptotic_min_events`` (10) events are expected in the bins holding 90 % of the
+signal at the asymptotic limit, the asymptotic formulae otherwise; each row says which
+(``method``). Bands are those of the unconstrained limit, as collaborations draw them;
+each row gives the power constraint (the critical power, default 0.159: the -1σ band)
+and the floor it sets (``power_constraint_floor_cm2``: no limit of this experiment would
+be reported below it), and ``band_status`` says how each band value was obtained
+(:data:`wimpsift.stats.limits.BAND_STATUS`). With CLs+b at 90 % CL the asymptotic -2σ
+band is empty (Φ⁻¹(0.9) − 2 < 0: background-only experiments that far down exclude every
+cross-section): it is null in the JSON, ``nan`` in the CSV, never 0.
+Samples are cached under ``DIR/cache``; finished masses too.
 """
 
 from __future__ import annotations
@@ -36,12 +47,13 @@ from wimpsift.errors import ConfigError, DataError
 from wimpsift.papers import published_limit
 from wimpsift.sources.wimp import HaloModel
 from wimpsift.stats._config import StatsConfig
+from wimpsift.stats.limits import POWER_CONSTRAINT_MINUS_1_SIGMA, LimitConfig
 from wimpsift.stats.templates import TemplateSet
 
 ANALYSES = ("cs1-cs2", "rz-cs1-cs2", "network")
 AXIS_COLUMNS = {"cs1-cs2": ["cs1_pe", "cs2_pe"], "rz-cs1-cs2": ["r_cm", "z_cm", "cs1_pe", "cs2_pe"],
                 "network": ["score"]}
-STAGE_VERSION = 1
+STAGE_VERSION = 2  # 2: limit settings of LimitConfig, band status, power constraint
 
 
 class TemplateBinning(StatsConfig):
@@ -161,10 +173,10 @@ class SensitivityConfig(StatsConfig):
     detector: str = "lux_2013"
     analysis: Literal["cs1-cs2", "rz-cs1-cs2", "network"] = "cs1-cs2"
     events_per_source: int = Field(default=5000, gt=10)
-    method: Literal["asymptotic", "toys"] = "asymptotic"
-    n_toys: int = Field(default=1000, ge=10)
+    limits: LimitConfig = Field(default_factory=lambda: LimitConfig(
+                                    power_constraint=POWER_CONSTRAINT_MINUS_1_SIGMA),
+                                description="how limits and bands are computed (as limits compute)")
     background_rel_uncertainty: float = Field(default=0.25, gt=0.0)
-    confidence_level: float = Field(default=0.9, gt=0.0, lt=1.0)
     sigma_ref_cm2: float = Field(default=1e-45, gt=0.0)
     binning: TemplateBinning = Field(default_factory=TemplateBinning)
     halo: HaloModel = Field(default_factory=HaloModel, description="WIMP halo of the signal")
@@ -186,7 +198,7 @@ def sensitivity_for_mass(
 ) -> dict[str, float]:
     """Median expected limit and bands (cm²) of one mass."""
     from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
-    from wimpsift.stats.limits import LimitConfig, upper_limit
+    from wimpsift.stats.limits import upper_limit
 
     samples = _samples(config, None if cache is None else Path(cache))
     table = samples.for_mass(mass_gev)
@@ -202,15 +214,35 @@ def sensitivity_for_mass(
     widths = LikelihoodConfig.build(background_rel_uncertainty=config.background_rel_uncertainty)
     lik = BinnedLikelihood(ts, widths)
     counts = lik.expected(lik.nominal_parameters(0.0))
-    limit = upper_limit(lik, counts, config=LimitConfig.build(
-        confidence_level=config.confidence_level, method=config.method, n_toys=config.n_toys,
-        n_background_toys=config.n_toys, seed=config.seed))
+    limit = upper_limit(lik, counts, config=config.limits)
     s = config.sigma_ref_cm2
-    e = limit.expected_mu
-    return {"mass_gev": float(mass_gev), "median_cm2": e["median"] * s, "minus2_cm2": e["-2sigma"] * s,
-            "minus1_cm2": e["-1sigma"] * s, "plus1_cm2": e["+1sigma"] * s, "plus2_cm2": e["+2sigma"] * s,
+    row: dict[str, Any] = {"mass_gev": float(mass_gev)}
+    for name, key in BAND_KEYS.items():  # an empty band is None (null), never 0
+        value = limit.expected_mu[key] * s
+        row[f"{name}_cm2"] = float(value) if np.isfinite(value) else None
+    floor = limit.power_constraint_floor_mu
+    row |= {"method": limit.method, "power_constraint": config.limits.power_constraint,
+            "power_constraint_floor_cm2": None if floor is None else floor * s,
+            "band_status": {name: limit.band_status[key] for name, key in BAND_KEYS.items()},
+            "signal_region_events": limit.extra["signal_region_events"],
             "signal_events_at_sigma_ref": float(ts.signal.sum()),
             "background_events": float(sum(b.sum() for b in ts.backgrounds.values()))}
+    return row
+
+
+#: row names of the bands -> keys of LimitResult.expected_mu
+BAND_KEYS = {"median": "median", "minus2": "-2sigma", "minus1": "-1sigma", "plus1": "+1sigma",
+             "plus2": "+2sigma"}
+#: the columns of limits.csv
+CSV_COLUMNS = ["mass_gev", "median_cm2", "minus2_cm2", "minus1_cm2", "plus1_cm2", "plus2_cm2", "method",
+               "power_constraint", "power_constraint_floor_cm2",
+               *[f"{name}_status" for name in BAND_KEYS]]
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return "nan"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def test_split(table: pd.DataFrame) -> pd.DataFrame:
@@ -257,10 +289,13 @@ def run_sensitivity(
                   for m, v in zip(published["masses_gev"], published["sigma_cm2"], strict=True)]
         payload["published"] = {"label": published["label"], "source": "\n".join(published["source"]),
                                 "limits": limits}
-    keys = ["mass_gev", "median_cm2", "minus2_cm2", "minus1_cm2", "plus1_cm2", "plus2_cm2"]
+    def cells(r: Mapping[str, Any]) -> list[Any]:
+        status = {f"{k}_status": v for k, v in r["band_status"].items()}
+        return [({**r, **status}).get(k) for k in CSV_COLUMNS]
+
     with atomic_path(out / "limits.csv") as tmp:
-        tmp.write_text("\n".join([",".join(keys)] + [",".join(f"{r[k]:.6g}" for k in keys) for r in rows])
-                       + "\n")
+        tmp.write_text("\n".join([",".join(CSV_COLUMNS)]
+                                 + [",".join(_csv_cell(c) for c in cells(r)) for r in rows]) + "\n")
     write_json(out / "limits.json", payload)
     from wimpsift.plots.limits import plot_limit_curve
 

@@ -20,8 +20,8 @@ _GREYS = ["black", "dimgray", "tab:green"]
 
 
 def _positive(values: Sequence[float]) -> np.ndarray:
-    """Values on a log axis: a band edge at 0 (asymptotic -2σ) has no place there."""
-    values = np.asarray(values, dtype=float)
+    """Values on a log axis: an empty band (None/NaN) or a 0 has no place there."""
+    values = np.asarray([np.nan if v is None else v for v in values], dtype=float)
     return np.where(values > 0, values, np.nan)
 
 
@@ -71,12 +71,18 @@ def plot_limit_curve(
         def band(key: str) -> np.ndarray:
             return _positive([r[key] for r in rows])
 
-        ax.fill_between(masses, band("minus2_cm2"), band("plus2_cm2"), color="tab:orange", alpha=0.25,
-                        label="wimpsift ±2σ")
+        lower2 = band("minus2_cm2")
+        empty = ~np.isfinite(lower2)  # an empty -2σ band (CLs+b): the yellow band starts at -1σ there
+        ax.fill_between(masses, np.where(empty, band("minus1_cm2"), lower2), band("plus2_cm2"),
+                        color="tab:orange", alpha=0.25,
+                        label="wimpsift ±2σ" + (" (−2σ empty where not drawn)" if empty.any() else ""))
         ax.fill_between(masses, band("minus1_cm2"), band("plus1_cm2"), color="tab:orange", alpha=0.4,
                         label="wimpsift ±1σ")
     ax.plot(masses, [r[central_key] for r in rows], "o-", color="tab:red", ms=4,
             label=f"wimpsift {central_key.removesuffix('_cm2')}")
+    if rows and rows[0].get("power_constraint_floor_cm2") is not None:
+        ax.plot(masses, _positive([r["power_constraint_floor_cm2"] for r in rows]), ":", color="tab:red",
+                label=f"power-constraint floor (critical power {rows[0]['power_constraint']:.3g})")
     return _finish(fig, ax, title, path)
 
 

@@ -28,10 +28,20 @@ Toy limits are refined: from two grid strengths below the observed limit to one 
 straight line there (least squares), which removes the linear interpolation's
 bias and averages the toys' noise (one bin, no background: 2.30 events within 1 %).
 
-``power_constraint`` (the critical power ``pi_crit``; arXiv:2105.00599 recommends
-0.159, the -1 sigma band; LUX 2013 used 0.5, the median) stops the reported limit
-from going below the expected-limit quantile ``pi_crit`` of background-only
-experiments. Cross-sections are ``mu * sigma_ref_cm2`` of the templates.
+``power_constraint`` (the critical power ``pi_crit``: 0.159 is the -1 sigma band,
+0.5 the median; arXiv:2105.00599 reports that LUX's two results used different
+thresholds, a factor ~2 on the limit, and asks for one convention) stops
+the reported limit from going below the expected-limit quantile ``pi_crit`` of
+background-only experiments (``power_constraint_floor_mu``). The expected bands stay
+those of the unconstrained limit, as collaborations draw them beside a constrained one.
+Cross-sections are ``mu * sigma_ref_cm2`` of the templates.
+
+How each band value was obtained is in ``LimitResult.band_status`` (:data:`BAND_STATUS`).
+No band is ever a silent 0: with CLs+b at CL, background-only experiments below the
+quantile ``1 - CL`` exclude every strength (asymptotically ``mu_hat < -Phi^-1(CL) sigma``),
+so the asymptotic band ``Phi^-1(CL) + N <= 0`` (the -2 sigma band at 90 % CL) is empty
+and reported as NaN (``"empty"``); a toy band whose quantile falls on background-only
+toys that exclude even the lowest tested strength is NaN too (``"below_grid"``).
 """
 
 from __future__ import annotations
@@ -69,6 +79,20 @@ from wimpsift.stats.toys import (
 
 BAND_SIGMAS = (-2, -1, 0, 1, 2)
 
+#: Phi(-1): the critical power of a constraint at the -1 sigma band (the command line's default)
+POWER_CONSTRAINT_MINUS_1_SIGMA = 0.15865525393145707
+
+#: what ``LimitResult.band_status`` says of each band value
+BAND_STATUS = {
+    "asymptotic": "Cowan et al. eq. 89 on the Asimov background-only data set",
+    "toys": "quantile of the limits of background-only toy experiments",
+    "empty": "NaN: background-only experiments at this quantile exclude every strength "
+             "(CLs+b, Phi^-1(CL) + N <= 0)",
+    "below_grid": "NaN: background-only toys at this quantile exclude the lowest tested strength",
+    "beyond_grid": "NaN: background-only toys at this quantile exclude no tested strength "
+                   "(raise --mu-grid-points or check the templates)",
+}
+
 
 def band_key(n_sigma: int) -> str:
     return "median" if n_sigma == 0 else f"{n_sigma:+d}sigma"
@@ -104,6 +128,11 @@ class LimitResult:
     mu_hat: float
     power_constrained_mu: float | None = None
     extra: dict[str, float] = field(default_factory=dict)
+    #: per key of ``expected_mu``: a key of :data:`BAND_STATUS`
+    band_status: dict[str, str] = field(default_factory=dict)
+    #: the critical power and the expected-limit quantile it sets (None without one)
+    power_constraint: float | None = None
+    power_constraint_floor_mu: float | None = None
     #: quantiles (same keys as ``expected_mu``) of the limits of externally supplied
     #: background-only pseudo-experiments (e.g. event-level, independent of the templates)
     pseudo_experiment_mu: dict[str, float] | None = None
@@ -113,15 +142,23 @@ class LimitResult:
         return self.power_constrained_mu if self.power_constrained_mu is not None else self.observed_mu
 
     def to_dict(self) -> dict[str, object]:
+        """JSON-ready: an empty band (NaN) is ``None`` (null), its reason in ``band_status``."""
         out = asdict(self)
         s = self.sigma_ref_cm2
+        out["expected_mu"] = {k: _or_none(v) for k, v in self.expected_mu.items()}
         out["observed_sigma_nucleon_cm2"] = self.observed_mu * s
         out["reported_sigma_nucleon_cm2"] = self.reported_mu * s
-        out["expected_sigma_nucleon_cm2"] = {k: v * s for k, v in self.expected_mu.items()}
+        out["expected_sigma_nucleon_cm2"] = {k: _or_none(v * s) for k, v in self.expected_mu.items()}
+        if self.power_constraint_floor_mu is not None:
+            out["power_constraint_floor_sigma_nucleon_cm2"] = self.power_constraint_floor_mu * s
         if self.pseudo_experiment_mu is not None:
             out["pseudo_experiment_sigma_nucleon_cm2"] = {
                 k: v * s for k, v in self.pseudo_experiment_mu.items()}
         return out
+
+
+def _or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def _bracket_increasing(func, lo: float, start: float, max_doublings: int = 60) -> tuple[float, float]:
@@ -170,13 +207,14 @@ def asymptotic_expected(
     lik: BinnedLikelihood, asimov: AsimovBackground, cl: float = 0.9,
     n_sigmas: tuple[float, ...] = BAND_SIGMAS,
 ) -> dict[float, float]:
-    """Expected limits ``mu_N`` with ``sqrt(q_mu,A) = Phi^-1(cl) + N`` (0 if that is <= 0)."""
+    """Expected limits ``mu_N`` with ``sqrt(q_mu,A) = Phi^-1(cl) + N``; NaN where that is
+    <= 0 (an empty band: those background-only experiments exclude every mu > 0)."""
     z = stats.norm.ppf(check_cl(cl))
     out: dict[float, float] = {}
     for n in n_sigmas:
         target = z + n
         if target <= 0:
-            out[n] = 0.0
+            out[n] = float("nan")
             continue
 
         def f(mu: float, target: float = target) -> float:
@@ -196,7 +234,8 @@ def _mu_grid(expected: dict[float, float], observed: float, points: int, wide: b
     """
     median = expected[0]
     lo = 0.1 * median
-    hi = max(2.0 * max(expected.values()), 1.5 * observed, (6.0 if wide else 3.0) * median)
+    highest = max(v for v in expected.values() if np.isfinite(v))
+    hi = max(2.0 * highest, 1.5 * observed, (6.0 if wide else 3.0) * median)
     return np.geomspace(lo, hi, points)
 
 
@@ -269,6 +308,8 @@ def upper_limit(
     if method == "asymptotic":
         observed = asym_obs
         expected = {band_key(n): asym_expected[n] for n in BAND_SIGMAS}
+        status = {band_key(n): "asymptotic" if np.isfinite(asym_expected[n]) else "empty"
+                  for n in BAND_SIGMAS}
         pcl_floor = asym_expected[sigmas[-1]] if config.power_constraint is not None else None
     else:
         rng = np.random.default_rng(config.seed)
@@ -297,7 +338,13 @@ def upper_limit(
         n_bad = dist.n_not_converged + q_obs.n_not_converged + q_b.n_not_converged + n_bad_profile
         warn_not_converged(n_bad, n_fits, f"limit at {lik.templates.mass_gev} GeV")
         quantiles = {n: float(stats.norm.cdf(n)) for n in BAND_SIGMAS}
-        expected = {band_key(n): float(np.quantile(b_limits, q)) for n, q in quantiles.items()}
+        expected, status = {}, {}
+        for n, q in quantiles.items():
+            value = float(np.quantile(b_limits, q))
+            below = value <= grid[0]  # limits_from_pvalues puts "excluded everywhere" at grid[0]
+            beyond = not np.isfinite(value)
+            expected[band_key(n)] = float("nan") if below or beyond else value
+            status[band_key(n)] = "below_grid" if below else "beyond_grid" if beyond else "toys"
         pcl_floor = float(np.quantile(b_limits, config.power_constraint)) \
             if config.power_constraint is not None else None
         extra |= {
@@ -307,11 +354,14 @@ def upper_limit(
             "n_fits": float(n_fits),
             "n_fits_not_converged": float(n_bad),
         }
+    if pcl_floor is not None and not np.isfinite(pcl_floor):
+        pcl_floor = 0.0  # the quantile is an empty band: nothing to constrain
     pcl = None if pcl_floor is None else max(observed, pcl_floor)
     return LimitResult(
         method=method, confidence_level=cl, sigma_ref_cm2=lik.sigma_ref_cm2,
         mass_gev=lik.templates.mass_gev, observed_mu=observed, expected_mu=expected,
-        mu_hat=mu_hat, power_constrained_mu=pcl, extra=extra,
+        mu_hat=mu_hat, power_constrained_mu=pcl, extra=extra, band_status=status,
+        power_constraint=config.power_constraint, power_constraint_floor_mu=pcl_floor,
     )
 
 
