@@ -50,3 +50,23 @@ def test_moved_patterns_are_the_light_response_at_the_moved_positions(xenon1t):
     np.testing.assert_allclose(moved_lrf, expected, rtol=2e-3, atol=1e-7)
     # a non-trivial move changes the pattern
     assert not np.allclose(moved_lrf[element > 0], lrf[element > 0])
+
+
+def test_symmetrised_prediction_is_exactly_equivariant(tiny_model, true_response_patterns):
+    """Averaged over the group, the CNN's answer for a moved pattern is its answer for
+    the pattern, moved; one evaluation of the network is only close to that."""
+    from wimpsift.training.position import apply_symmetries, array_symmetries
+
+    top, x, y = true_response_patterns
+    top, xy = top[:300], np.stack([x[:300], y[:300]], axis=1)
+    group = array_symmetries(tiny_model.arrays)
+    element = 1 + np.arange(len(top)) % (len(group) - 1)  # never the identity
+    moved_top, _ = apply_symmetries(top, xy, element, group)
+    answer = np.stack(tiny_model.predict_xy(top), axis=1)
+    _, answer_moved = apply_symmetries(top, answer, element, group)
+    np.testing.assert_allclose(np.stack(tiny_model.predict_xy(moved_top), axis=1),
+                               answer_moved, atol=1e-3)
+    single = np.stack(tiny_model.predict_xy(top, symmetrised=False), axis=1)
+    _, single_moved = apply_symmetries(top, single, element, group)
+    single_of_moved = np.stack(tiny_model.predict_xy(moved_top, symmetrised=False), axis=1)
+    assert np.abs(single_of_moved - single_moved).max() > 0.05

