@@ -5,7 +5,8 @@ simulated S2 hit patterns (assumed, mismatched light response), scores it, the
 likelihood fit with the mismatched LRF, the likelihood fit with the true LRF and the
 centre of gravity on ``--test-events`` waveform-level events (true response), and times
 the reconstruction of the same hit patterns by the CNN and by the likelihood fit in the
-same run (the ratio is the CNN's speed-up; one torch thread, one process).
+same run (the ratio is the CNN's speed-up; one torch thread, one process), both the
+CNN averaged over the array's symmetries (``cnn``) and applied once (``cnn_single``).
 
 Usage::
 
@@ -78,6 +79,9 @@ def main() -> None:
     t0 = time.perf_counter()
     model.predict_xy(top)
     cnn_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model.predict_xy(top, symmetrised=False)
+    cnn_single_s = time.perf_counter() - t0
 
     summary = {
         "train_events": args.train_events, "epochs": args.epochs,
@@ -89,6 +93,8 @@ def main() -> None:
         "likelihood_us_per_event": round(1e6 * likelihood_s / len(top), 1),
         "cnn_us_per_event": round(1e6 * cnn_s / len(top), 1),
         "cnn_speedup_vs_likelihood": round(likelihood_s / cnn_s, 2),
+        "cnn_single_us_per_event": round(1e6 * cnn_single_s / len(top), 1),
+        "cnn_single_speedup_vs_likelihood": round(likelihood_s / cnn_single_s, 2),
     }
     table = resolution_frame(result)
     with np.printoptions(precision=3):

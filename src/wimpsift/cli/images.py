@@ -47,6 +47,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="peak/hitpeak images get a third panel, the whole event's waveform, "
                         "where secondary S2s show beside the main S2")
     p.add_argument("--examples", type=int, default=0, help="also write N example PNGs per kind")
+    p.add_argument("--positions", choices=("likelihood", "cnn"), default="likelihood",
+                   help="(x, y) reconstruction in processing: the likelihood fit or a position "
+                        "CNN (needs --position-model)")
+    p.add_argument("--position-model", metavar="FILE.pt",
+                   help="network written by 'wimpsift positions train' (with --positions cnn)")
     p.add_argument("--seed", type=seed, required=True)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-o", "--output", required=True,
@@ -71,16 +76,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_show, output_spec={"suffixes": (".png",)})
 
 
+def _processing(args: argparse.Namespace):
+    """Processing settings of ``--positions``; a CNN file is read and checked first."""
+    from wimpsift.processing.reconstruction import ProcessingSettings
+
+    if args.positions == "likelihood":
+        if args.position_model:
+            raise ConfigError("--position-model: only with --positions cnn")
+        return ProcessingSettings()
+    if not args.position_model:
+        raise ConfigError("--position-model: required with --positions cnn")
+    from wimpsift.detectors import load_detector
+    from wimpsift.detectors.pmt_arrays import pmt_arrays
+    from wimpsift.training.position import load_position_model, same_layout
+
+    model = load_position_model(args.position_model, "--position-model")
+    arrays = pmt_arrays(load_detector(args.detector))
+    if not same_layout(model.arrays, arrays):
+        raise ConfigError(f"--position-model: trained for another PMT layout "
+                          f"({model.arrays.n_top} + {model.arrays.n_bottom} PMTs), expected the "
+                          f"detector's ({arrays.n_top} + {arrays.n_bottom})")
+    return ProcessingSettings(xy_method="cnn", xy_model_path=Path(args.position_model))
+
+
 def _images(args: argparse.Namespace) -> int:
     from wimpsift.images.dataset import build_image_dataset
 
     out = Path(args.output)
     if args.examples < 0:
         raise bad_value("--examples", args.examples, "a non-negative number")
+    processing = _processing(args)
     shapes = dict(_shape(text) for text in args.shape)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     if args.instructions:
-        return _images_from_instructions(args, out, kinds, shapes)
+        return _images_from_instructions(args, out, kinds, shapes, processing)
     if args.label is not None:
         raise ConfigError("--label: only with --instructions (simulated signal is 1, "
                           "background 0)")
@@ -92,20 +121,20 @@ def _images(args: argparse.Namespace) -> int:
     scaling = {"peak_secondary_s2": True} if args.peak_secondary_s2 else None
     make_config(args.detector, args.signal, args.background, args.events_per_class, kinds,
                 args.seed, shapes or None, selection, args.chunk_events,
-                scaling=scaling)  # validate first
+                processing=processing, scaling=scaling)  # validate first
     out.mkdir(parents=True, exist_ok=True)
     path = build_image_dataset(
         out / DATASET_NAME, args.detector, signal=args.signal, background=args.background,
         events_per_class=args.events_per_class, kinds=kinds, seed=args.seed,
         shapes=shapes or None, progress=not args.no_progress, chunk_events=args.chunk_events,
-        selection=selection, scaling=scaling,
+        selection=selection, processing=processing, scaling=scaling,
     )
     _write_examples(args, out, path, kinds, 2 * args.events_per_class)
     return 0
 
 
 def _images_from_instructions(args: argparse.Namespace, out: Path, kinds: list[str],
-                              shapes: dict) -> int:
+                              shapes: dict, processing) -> int:
     from wimpsift.detectors import load_detector
     from wimpsift.images.dataset import build_instruction_dataset, read_instruction_events
 
@@ -128,7 +157,7 @@ def _images_from_instructions(args: argparse.Namespace, out: Path, kinds: list[s
     path = build_instruction_dataset(
         out / DATASET_NAME, detector, args.instructions, label=args.label, kinds=kinds,
         seed=args.seed, shapes=shapes or None, progress=not args.no_progress,
-        chunk_events=args.chunk_events, scaling=scaling,
+        chunk_events=args.chunk_events, processing=processing, scaling=scaling,
     )
     _write_examples(args, out, path, kinds, int(numbers.size))
     return 0

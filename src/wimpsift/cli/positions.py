@@ -25,7 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--events", type=int, default=20_000, help="training events (ER + WIMP)")
     t.add_argument("--epochs", type=int, default=8)
     t.add_argument("--batch-size", type=int, default=32)
-    t.add_argument("--learning-rate", type=float, default=2e-3)
+    t.add_argument("--learning-rate", type=float, default=4e-3,
+                   help="peak learning rate of the one-cycle schedule")
     t.add_argument("--no-mismatch", action="store_true",
                    help="train on the true light response instead of the mismatched one")
     t.add_argument("--seed", type=int, default=0)

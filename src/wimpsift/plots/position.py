@@ -15,7 +15,8 @@ import numpy as np
 from wimpsift.plots import pyplot, save_figure
 
 LABELS = {
-    "cnn": "CNN (trained on the assumed LRF)",
+    "cnn": "CNN (trained on the assumed LRF), averaged over the array's symmetries",
+    "cnn_single": "CNN, one evaluation",
     "likelihood": "likelihood, mismatched LRF",
     "likelihood_true_lrf": "likelihood, true LRF (optimistic)",
     "centre_of_gravity": "centre of gravity",

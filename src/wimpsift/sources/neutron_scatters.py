@@ -9,7 +9,11 @@ with σ_el ≈ 5.5 b for 1–2 MeV neutrons on natural xenon. **No source was fo
 this value**: it was written from memory, and a search of the reference material
 available to this project (ENDF/B-VIII, JANIS, JENDL-4/5 evaluation notes for the xenon
 isotopes, NIST) turned up only thermal-energy cross sections, not a readable 1–2 MeV
-elastic value. It stays an unsourced estimate, checked only for its order of magnitude:
+elastic value. A second search (2026-12-02) of public code and pages found no readable
+fast-neutron table either: only thermal scattering lengths of the xenon isotopes
+(``54-Xe-132`` tables), scripts that download ENDF/B files (not their contents), NJOY and
+NCrystal plots (thermal energies), and the ``curie`` package, which ships no data. It
+stays an unsourced estimate, checked only for its order of magnitude:
 with R = 1.25 A^(1/3) fm = 6.4 fm and the neutron's reduced wavelength ƛ = 4.6 fm at
 1 MeV (3.2 fm at 2 MeV), the shadow-scattering (black-disc) elastic cross-section
 π(R + ƛ)² is 3.8 b (2.9 b) and the total 2π(R + ƛ)² 7.5 b (5.8 b); 5.5 b lies
