@@ -13,7 +13,8 @@ from wimpsift.pipelines.reproduce_lux import make_config, run_reproduce_lux
 def test_reproduce_lux_tiny(tmp_path):
     cfg = make_config("quick", masses_gev=[50.0], n_signal=300, n_background=300, n_toys=30,
                       n_background_toys=30, grid_points=4, n_pseudo_experiments=0, epochs=3,
-                      studies=False, seed=1)
+                      studies=False, seed=1, pf_events=150, pf_traditional_bins=(2, 2, 4, 4, 2),
+                      pf_n_toys=20, pf_grid_points=4, pf_pseudo_experiments=0)
     metrics = run_reproduce_lux(cfg, tmp_path, progress=False)
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert (tmp_path / "report.html").is_file() and (tmp_path / "limits_vs_mass.png").is_file()
@@ -43,7 +44,37 @@ def test_reproduce_lux_tiny(tmp_path):
     assert summary["limit_ratio_kind"] == "template_toys"  # no event-level experiments here
     assert summary["coverage_network"] is None and summary["mc_events_network"] is None
     assert summary["simulation_events"] == "as_used" and "convergence" in summary["simulation_events_reason"]
-    assert "CPU speed-up, 4-D, end to end" in (tmp_path / "report.html").read_text()
+    # the 5-D pass on the prompt-fraction samples: the traditional analysis pays for the
+    # extra dimension (4x the bins, the same toys), and the simulation with photon times is
+    # charged to both
+    assert summary["speedup_cpu_5d"] > 0 and summary["five_d_cost_factor_traditional"] > 1
+    assert summary["five_d_simulation_cpu_s_per_event"] > 0
+    assert summary["five_d_settings"]["traditional_bins"] == [2, 2, 4, 4, 2]
+    assert set(summary["five_d_limit_ratio"]) == {"50"}
+    report = (tmp_path / "report.html").read_text()
+    assert "CPU speed-up, 4-D, end to end" in report and "CPU cost factor of the prompt fraction" in report
+
+
+def test_paper_scale_mi_test_sets_resolve_the_shipped_networks():
+    """The paper scale measures the MI completion test on an independent sample sized for
+    the rule's 1 % error; the quick scale keeps the test split. Scaled as 1/sqrt(events)
+    from the shipped quick run's networks, every mass's combined error at the paper size
+    is within 1 % of its MI (and the quick run's errors are not: they stay unresolved)."""
+    from pathlib import Path
+
+    from wimpsift.pipelines.reproduce_lux import MI_TEST_EVENTS_PER_SOURCE_PAPER
+
+    assert make_config("quick").mi_test_events_per_source is None
+    paper = make_config("paper")
+    assert paper.mi_test_events_per_source == MI_TEST_EVENTS_PER_SOURCE_PAPER
+    metrics = json.loads((Path(__file__).parents[1] / "data" / "lux_metrics.json").read_text())
+    n_sources = metrics["comparison"]["mc_events_used"] / metrics["provenance"]["config"]["n_signal"]
+    for row in metrics["network"]:
+        n_test = row.get("n_mi_test") or row["n_test"]
+        at_paper = row["mi_relative_error"] * np.sqrt(n_test / (paper.mi_test_events_per_source * n_sources))
+        assert at_paper <= 0.01
+        if row["mi_relative_error"] > 0.01:
+            assert row["mi_resolved"] is False and row["mi_complete"] is False
 
 
 @pytest.mark.parametrize(
