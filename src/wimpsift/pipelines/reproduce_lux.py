@@ -71,8 +71,8 @@ SCALES: dict[str, dict[str, Any]] = {
               "pf_masses_gev": [50.0], "pf_events": 1500, "traditional_bins": (4, 4, 12, 12),
               # 5-D at one mass with small settings, to keep the quick run within about a
               # minute of its 4-D-only length: 3x3x8x8 (x 4 prompt-fraction bins), 100 toys
-              # per strength, 8 strengths, 100 event-level experiments
-              "pf_traditional_bins": (3, 3, 8, 8, 4), "pf_n_toys": 100, "pf_grid_points": 8,
+              # per strength, 10 strengths, 100 event-level experiments
+              "pf_traditional_bins": (3, 3, 8, 8, 4), "pf_n_toys": 100, "pf_grid_points": 10,
               "pf_pseudo_experiments": 100, "mi_test_events_per_source": None},
     # paper: the paper's 22 masses, 10,000 events per source and 2,000 toys
     "paper": {"masses_gev": [3.5, 4, 5, 7, 10, 13, 15, 17, 19, 21, 24, 27, 30, 33, 37, 40, 50, 60, 75,
@@ -199,7 +199,7 @@ def _plan(cfg: ReproduceLuxConfig) -> list[tuple[str, float]]:
               ("independent training", 20 * masses * events)]
     if cfg.five_d:
         pf_events = cfg.pf_events / 1500
-        pf_toys = len(cfg.pf_masses_gev) * cfg.pf_n_toys / 100 * cfg.pf_grid_points / 8
+        pf_toys = len(cfg.pf_masses_gev) * cfg.pf_n_toys / 100 * cfg.pf_grid_points / 10
         stages.append(("5-D comparison", 60 * len(cfg.pf_masses_gev) * pf_events + 10 * pf_toys))
     if cfg.studies:
         stages.append(("studies", 70 * masses * events))
