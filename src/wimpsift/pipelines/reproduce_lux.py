@@ -190,19 +190,22 @@ def reproduce(scale: str = "quick", output: str | Path = "lux", seed: int = 0, *
 def _plan(cfg: ReproduceLuxConfig) -> list[tuple[str, float]]:
     """Stages with nominal seconds on two cores, scaled from the quick scale's (measured
     in the main job from a fresh clone, 2026-12-02: networks and limits 4.8 min, independent
-    training 16 s, studies 63 s). ``samples`` only sets the samples up: the simulation
-    runs, cached, when a mass first needs it, inside ``networks and limits``."""
+    training 16 s, studies 63 s; the 5-D comparison in a quick run on 2026-12-02 at load
+    average ~4.5, where networks and limits took 1.5x its nominal time: 2.8 min, and the
+    studies, with the prompt-fraction samples cached by it, 32 s). ``samples`` only sets
+    the samples up: the simulation runs, cached, when a mass first needs it, inside
+    ``networks and limits``."""
     events = cfg.n_signal / 3000
     masses = len(cfg.masses_gev) / 4
     toys = masses * (cfg.n_toys + cfg.n_background_toys) / 600 * cfg.grid_points / 12
-    stages = [("samples", 1), ("networks and limits", 120 * masses * events + 170 * toys),
-              ("independent training", 20 * masses * events)]
+    stages = [("samples", 1), ("networks and limits", 120 * masses * events + 170 * toys)]
     if cfg.five_d:
         pf_events = cfg.pf_events / 1500
         pf_toys = len(cfg.pf_masses_gev) * cfg.pf_n_toys / 100 * cfg.pf_grid_points / 10
-        stages.append(("5-D comparison", 60 * len(cfg.pf_masses_gev) * pf_events + 10 * pf_toys))
-    if cfg.studies:
-        stages.append(("studies", 70 * masses * events))
+        stages.append(("5-D comparison", 90 * len(cfg.pf_masses_gev) * pf_events + 20 * pf_toys))
+    stages.append(("independent training", 20 * masses * events))
+    if cfg.studies:  # the prompt-fraction samples come cached from the 5-D comparison
+        stages.append(("studies", (25 if cfg.five_d else 70) * masses * events))
     return [*stages, ("report", 5)]
 
 
