@@ -77,6 +77,22 @@ def test_paper_scale_mi_test_sets_resolve_the_shipped_networks():
             assert row["mi_resolved"] is False and row["mi_complete"] is False
 
 
+def test_stage_estimates_are_not_shrunk_by_the_instant_samples_stage():
+    """The samples stage only sets the samples up (the simulation runs inside the next
+    stage): its instant finish must leave the estimate of the rest at its nominal value
+    (it used to scale it by 1/4: networks and limits announced at 1.8 min took 5.4)."""
+    from wimpsift.pipelines.reproduce_lux import _plan
+    from wimpsift.pipelines.stages import StagePlan
+
+    plan_stages = _plan(make_config("quick"))
+    rest = sum(seconds for name, seconds in plan_stages if name != "samples")
+    with StagePlan("lux", plan_stages, enabled=False) as plan:
+        with plan.stage("samples"):
+            pass
+        assert plan.remaining_s() == pytest.approx(rest, rel=0.01)
+    assert [name for name, _ in plan_stages][:3] == ["samples", "networks and limits", "5-D comparison"]
+
+
 @pytest.mark.parametrize(
     ("scale", "overrides", "message"),
     [
