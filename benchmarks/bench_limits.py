@@ -40,6 +40,13 @@ simulation of the largest size; the events each needs to come within 5 % of its
 largest-size limit set ``mc_events_*`` (events per source times the number of
 sources) and the simulation charged in ``speedup_cpu_4d``.
 
+``--pf-bins N`` adds the 5-D case (:func:`wimpsift.stats.comparison.extra_dimension_summary`):
+samples with photon times (``--pf-events`` per source, CEvNS left out) at ``--pf-masses``,
+both analyses run twice on the same events and event-level experiments, with the 4-D
+inputs and with the S1 prompt fraction added (network inputs ``corrected_pf``;
+traditional f(r², z) × f(cS1, log10 cS2, prompt fraction), N prompt-fraction bins);
+``speedup_cpu_5d`` charges both the photon-time simulation of the events they used.
+
 The analysis itself lives in :func:`wimpsift.stats.comparison.compare_analyses`.
 
 Example (about ten minutes on one core)::
@@ -99,20 +106,60 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--convergence-mass", type=float, default=50.0)
     p.add_argument("--convergence-only", action="store_true",
                    help="run only the convergence study; its JSON is the last line")
+    p.add_argument("--pf-bins", type=int, default=None,
+                   help="also run the 5-D case with this many prompt-fraction bins")
+    p.add_argument("--pf-events", type=int, default=None,
+                   help="events per source of the 5-D samples (default: --n-background)")
+    p.add_argument("--pf-masses", type=float, nargs="+", default=None,
+                   help="masses of the 5-D case (default: --masses)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-dir", default=None,
                    help="also write limits_metrics.json, limits_timing.txt, limits_vs_mass.png here")
     return p.parse_args(argv)
 
 
-def load_samples(args: argparse.Namespace, seed_offset: int = 0, n: int | None = None):
+def load_samples(args: argparse.Namespace, seed_offset: int = 0, n: int | None = None,
+                 prompt_fraction: bool = False):
+    from wimpsift.detectors import load_detector
+    from wimpsift.sources import background_names
     from wimpsift.training.samples import EventSamples, validated_sample_config
 
+    # photon times: CEvNS left out (~10^3 photon-timed interactions per event in the window)
+    backgrounds = ([b for b in background_names(load_detector("lux_2013")) if b != "cevns"]
+                   if prompt_fraction else None)
     return EventSamples(validated_sample_config(
         n_signal=n or args.n_signal, n_background_per_source=n or args.n_background,
         seed=args.seed + seed_offset, cache_dir=os.path.join(args.cache_dir, "samples"),
-        max_simulated=max(2_000_000, 400 * (n or 0)),
+        max_simulated=max(2_000_000, 400 * (n or 0)), prompt_fraction=prompt_fraction,
+        backgrounds=backgrounds,
     ))
+
+
+def five_d(args: argparse.Namespace, config, use_network: bool) -> dict | None:
+    """The 4-D and 5-D passes on the prompt-fraction samples (None without --pf-bins)."""
+    if args.pf_bins is None:
+        return None
+    from wimpsift.pipelines.reproduce_lux import simulation_cpu_s_per_event
+    from wimpsift.stats.comparison import extra_dimension_summary
+
+    n = args.pf_events or args.n_background
+    samples = load_samples(args, n=n, prompt_fraction=True)
+    pool = load_samples(args, seed_offset=1000, n=n, prompt_fraction=True).for_mass \
+        if args.n_pseudo_experiments else None
+    masses = sorted(args.pf_masses or args.masses)
+    results = {}
+    for dims, inputs, bins in (("4d", "corrected", None), ("5d", "corrected_pf", args.pf_bins)):
+        t0 = time.perf_counter()
+        results[dims] = compare_analyses(
+            masses, samples.for_mass, trainer(args, use_network, inputs), samples.detector,
+            samples.config.sigma_cm2, config.model_copy(update={"traditional_pf_bins": bins}),
+            pool_for_mass=pool)
+        print(f"\n{dims[0]}-D on the prompt-fraction samples ({time.perf_counter() - t0:.0f} s):",
+              file=sys.stderr)
+        print(format_table(results[dims].times_traditional, results[dims].times_network))
+    mc_used = float(n * (len(masses) + len(samples.background_names)))
+    return extra_dimension_summary(results["4d"], results["5d"], simulation_cpu_s_per_event(samples),
+                                   mc_used)
 
 
 def convergence(args: argparse.Namespace, config, train) -> dict | None:
@@ -142,9 +189,11 @@ def convergence(args: argparse.Namespace, config, train) -> dict | None:
 
 class StandIn:
     """Documented stand-in for the issue-5 network: sklearn MLP (10, 3), tanh, on
-    (r, z, cS1, log10 cS2), balanced classes, uniform transform on the test split."""
+    (r, z, cS1, log10 cS2[, S1 prompt fraction with ``corrected_pf``]), balanced classes,
+    uniform transform on the test split."""
 
-    def __init__(self, seed: int):
+    def __init__(self, seed: int, inputs: str = "corrected"):
+        self.prompt_fraction = inputs.endswith("_pf")
         from sklearn.neural_network import MLPClassifier
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
@@ -152,10 +201,10 @@ class StandIn:
         self.model = make_pipeline(StandardScaler(), MLPClassifier(
             hidden_layer_sizes=(10, 3), activation="tanh", max_iter=200, random_state=seed))
 
-    @staticmethod
-    def features(table: pd.DataFrame) -> np.ndarray:
-        return np.column_stack([table["r_cm"], table["z_cm"], table["cs1_pe"],
-                                np.log10(np.clip(table["cs2_pe"], 1.0, None))])
+    def features(self, table: pd.DataFrame) -> np.ndarray:
+        columns = [table["r_cm"], table["z_cm"], table["cs1_pe"],
+                   np.log10(np.clip(table["cs2_pe"], 1.0, None))]
+        return np.column_stack(columns + ([table["s1_prompt_fraction"]] if self.prompt_fraction else []))
 
     def fit(self, table: pd.DataFrame) -> StandIn:
         train, test = table[table["split"] == "train"], table[table["split"] == "test"]
@@ -187,14 +236,14 @@ def network_available() -> bool:
     return True
 
 
-def trainer(args: argparse.Namespace, use_network: bool):
+def trainer(args: argparse.Namespace, use_network: bool, inputs: str = "corrected"):
     def train(mass: float, table: pd.DataFrame, previous):
         if not use_network:
-            return StandIn(args.seed).fit(table), None
+            return StandIn(args.seed, inputs).fit(table), None
         from wimpsift.training.discriminant import train_one_mass, validated_config
 
         cfg = validated_config(masses_gev=[mass], epochs_from_scratch=args.epochs,
-                               epochs_transfer=max(1, args.epochs // 2), seed=args.seed)
+                               epochs_transfer=max(1, args.epochs // 2), seed=args.seed, inputs=inputs)
         model = train_one_mass(mass, table, cfg, initial=previous)
         return model, model.network
 
@@ -247,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             samples.config.sigma_cm2, with_shape, pool_for_mass=pool)
         print("\nwith the ER band shape nuisance:")
         print(format_table(shaped.times_traditional, shaped.times_network))
+    five = five_d(args, config, use_network)
     ratio, obs_ratio = result.limit_ratio(), result.limit_ratio("observed")
     pe_ratio = result.limit_ratio("pseudo_median")
     print("\nexpected (median) 90% CL limits in cm2: 'templ' from toys of each analysis' own "
@@ -281,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
                             mc_events_used=mc_used,
                             mc_events_network=None if study is None else study["mc_events_network"],
                             mc_events_traditional=None if study is None
-                            else study["mc_events_traditional"], with_shape_nuisance=shaped),
+                            else study["mc_events_traditional"], with_shape_nuisance=shaped,
+                            five_d=five),
         "convergence": study,
         "speedup_cpu": metrics["speedup_cpu"],
         "speedup_wall": metrics["speedup_wall"],

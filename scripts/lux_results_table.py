@@ -27,6 +27,9 @@ SUMMARY_KEYS = (
     ("speedup_cpu_4d", "CPU speed-up, 4-D, end to end (simulation included)"),
     ("speedup_cpu_4d_nuisance", "CPU speed-up with a shape nuisance parameter"),
     ("speedup_cpu_5d", "CPU speed-up, 5-D (prompt fraction)"),
+    ("five_d_cost_factor_traditional", "CPU cost factor of the prompt fraction (5-D / 4-D), traditional"),
+    ("five_d_limit_ratio_min", "5-D limit ratio network / traditional, lowest over masses"),
+    ("five_d_limit_ratio_max", "5-D limit ratio network / traditional, highest over masses"),
     ("limit_ratio_min", "limit ratio network / traditional, lowest over masses"),
     ("limit_ratio_max", "limit ratio network / traditional, highest over masses"),
     ("coverage_network", "90 % CL coverage, network"),
@@ -50,6 +53,18 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _five_d_line(summary: dict[str, Any]) -> str:
+    """The settings of the 5-D rows (none when the run has no 5-D comparison)."""
+    five = summary.get("five_d_settings")
+    if not five:
+        return ""
+    masses = ", ".join(f"{m:g}" for m in five["masses_gev"])
+    return (f" 5-D rows: masses {masses} GeV/c², {five['events_per_source']} events per source with "
+            f"photon times ({', '.join(five['backgrounds'])}), traditional bins "
+            f"{'×'.join(str(b) for b in five['traditional_bins'])}, {five['n_toys']} toys per strength, "
+            f"{five['pseudo_experiments']} event-level experiments.")
+
+
 def render(metrics: dict[str, Any]) -> str:
     """The Markdown block (markers included) for one metrics.json."""
     cfg = metrics["provenance"]["config"]
@@ -61,7 +76,7 @@ def render(metrics: dict[str, Any]) -> str:
         f"GeV/c², {cfg['n_signal']} signal and {cfg['n_background']} events per background, "
         f"{cfg['n_toys']} toys per strength, {cfg['n_pseudo_experiments']} event-level experiments, "
         f"seed {cfg['seed']}; limit ratios are {summary.get('limit_ratio_kind', 'template_toys')}, "
-        f"simulation charged {summary.get('simulation_events', 'as_used')}.",
+        f"simulation charged {summary.get('simulation_events', 'as_used')}." + _five_d_line(summary),
         "",
         "| quantity | value |",
         "|---|---|",

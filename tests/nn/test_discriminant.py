@@ -151,3 +151,21 @@ def test_pca_is_worse_than_the_network_and_projections(toy, tmp_path):
     proj = study_projections(models[50.0], toy(50.0), tmp_path, n_events=100)
     assert set(proj["class"]) == {"signal", "background"}
     assert (tmp_path / "pca.png").is_file() and (tmp_path / "projections_50GeV.csv").is_file()
+
+
+def test_mi_table_sizes_the_completion_test(toy):
+    """An independent, larger MI test set: the MI of the rule is measured on all of its
+    events (not the test split), so its error falls with its size (eight times the
+    events) and AUC and leakage stay on the test split."""
+    import pandas as pd
+
+    cfg = _config(masses_gev=[10])
+    table = toy(10.0)
+    plain = train_one_mass(10.0, table, cfg)
+    big = pd.concat([toy(10.0, n=3000, seed=s) for s in (1, 2)], ignore_index=True)
+    sized = train_one_mass(10.0, table, cfg, mi_table=big)
+    assert sized.metrics["n_mi_test"] == len(big) and plain.metrics["n_mi_test"] == plain.metrics["n_test"]
+    assert sized.metrics["auc"] == pytest.approx(plain.metrics["auc"])  # same network, same test split
+    assert sized.metrics["mi_relative_error"] < plain.metrics["mi_relative_error"]
+    with pytest.raises(DataError, match="mi_table"):
+        train_one_mass(10.0, table, cfg, mi_table=big.drop(columns="weight"))

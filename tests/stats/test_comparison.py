@@ -165,3 +165,55 @@ def test_er_band_shape_nuisance_in_both_analyses():
     assert summary["speedup_cpu_4d_nuisance"] > 0
     assert summary["shape_nuisance_cost_factor_traditional"] > 0
     assert set(summary["limit_ratio_nuisance"]) == {"50"}
+
+
+class BandPromptScorer:
+    """A fixed discriminant of the band distance and the S1 prompt fraction."""
+
+    def score(self, table: pd.DataFrame) -> np.ndarray:
+        d = 2.75 + 0.75 * np.log10(table["cs1_pe"]) - np.log10(table["cs2_pe"])
+        t = (d - 0.15) / 0.05 + (table["s1_prompt_fraction"] - 0.5) / 0.05
+        return 1.0 / (1.0 + np.exp(-t))
+
+
+def test_five_d_comparison_on_the_same_events():
+    """The S1 prompt fraction as a fifth variable (NR events more prompt than ER ones by
+    two widths): both analyses gain from it on the same events and experiments, and the
+    5-D summary reports the speed-up, the cost factor of the extra dimension and the
+    limit ratios."""
+    from wimpsift.stats.comparison import extra_dimension_summary
+
+    rng = np.random.default_rng(7)
+
+    def with_pf(frame: pd.DataFrame, nr: bool) -> pd.DataFrame:
+        pf = rng.normal(0.6 if nr else 0.4, 0.05, len(frame))
+        return frame.assign(s1_prompt_fraction=np.clip(pf, 0, 1))
+
+    def sources() -> pd.DataFrame:
+        return pd.concat([with_pf(_source("er", 3000, False, 0, 200.0, rng), False),
+                          with_pf(_source("wall", 1000, False, 0, 10.0, rng), False),
+                          with_pf(_source("wimp", 2000, True, 1, 5.0, rng), True)], ignore_index=True)
+
+    table, pool = sources(), sources()
+    base = ComparisonConfig.build(
+        n_bins=10, traditional_bins=(2, 2, 6, 6),
+        limits=LimitConfig.build(method="toys", n_toys=60, n_background_toys=60, mu_grid_points=6),
+        dask=DaskConfig.build(synchronous=True, progress=False), n_pseudo_experiments=60)
+    run = {}
+    for dims, scorer, pf_bins in (("4d", BandScorer(), None), ("5d", BandPromptScorer(), 4)):
+        run[dims] = compare_analyses([50.0], lambda m: table, lambda m, t, p, s=scorer: (s, None),
+                                     load_detector("lux_2013"), 1e-45,
+                                     base.model_copy(update={"traditional_pf_bins": pf_bins}),
+                                     pool_for_mass=lambda m: pool)
+    assert run["5d"].info[50.0]["n_bins_traditional"] == 4 * run["4d"].info[50.0]["n_bins_traditional"]
+    for which in ("network", "traditional"):
+        before = getattr(run["4d"], which)[50.0].extra["asymptotic_median_mu"]
+        after = getattr(run["5d"], which)[50.0].extra["asymptotic_median_mu"]
+        assert after < 0.8 * before  # a two-width separation in pf is worth more than 20 %
+    five = extra_dimension_summary(run["4d"], run["5d"], 1e-4, 6000.0)
+    summary = run["4d"].comparison(five_d=five)
+    assert summary["speedup_cpu_5d"] == five["speedup_cpu_5d"] > 0
+    assert five["five_d_cost_factor_traditional"] > 0 and five["five_d_limit_ratio_kind"].startswith("event")
+    assert five["five_d_limit_ratio_min"] == five["five_d_limit_ratio"]["50"]
+    assert set(five["five_d_over_four_d_limit"]) == {"network", "traditional"}
+    json.dumps(summary)

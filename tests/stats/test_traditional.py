@@ -160,3 +160,27 @@ def test_paper_table_i_comes_from_the_papers_data_and_adds_up():
     assert paper["original"]["training"] == 0.0  # no network in the original analysis
     ratio = paper["original"]["total"] / paper["neural_network"]["total"]
     assert ratio == pytest.approx(paper["speedup"]["cpu"], rel=0.05)  # the paper's stated CPU speed-up
+
+
+def test_five_d_template_marginalises_to_the_four_d_one():
+    """With the S1 prompt fraction as a fifth axis, f(r², z) × f(cS1, log10 cS2, pf) summed
+    over pf is the 4-D template of the same events (every pf lies in [0, 1]), and every
+    filled bin carries an MC variance."""
+    rng = np.random.default_rng(3)
+    ev = _events(20_000, False, rng)
+    ev["s1_prompt_fraction"] = rng.uniform(0.0, 1.0, len(ev))
+    four = TraditionalBinning.build(r2_bins=2, z_bins=2, cs1_bins=3, log10_cs2_bins=3, empty_bin_fill=0.0,
+                                    **RANGES)
+    five = four.model_copy(update={"pf_bins": 4})
+    t4 = traditional_templates(ev, {"er": ev}, {"signal": 7.0, "er": 7.0}, four, 1e-45)
+    t5 = traditional_templates(ev, {"er": ev}, {"signal": 7.0, "er": 7.0}, five, 1e-45)
+    assert t5.shape == (2, 2, 3, 3, 4) and len(five.edges()) == 5
+    np.testing.assert_allclose(t5.signal.sum(axis=4), t4.signal, rtol=1e-12)
+    area = t5.signal.sum(axis=(0, 1))
+    np.testing.assert_allclose(t5.signal, t5.signal.sum(axis=(2, 3, 4))[:, :, None, None, None]
+                               * area[None, None] / 7.0, rtol=1e-12)
+    variances = t5.background_variances["er"]
+    assert variances.shape == t5.shape and np.all(variances[t5.backgrounds["er"] > 0] > 0)
+    with pytest.raises(DataError, match="s1_prompt_fraction"):
+        traditional_templates(ev.drop(columns="s1_prompt_fraction"), {"er": ev}, {"signal": 1.0, "er": 1.0},
+                              five, 1e-45)

@@ -109,7 +109,7 @@ def _run_lux(args: argparse.Namespace) -> int:
 
     cfg = make_config(args.scale, seed=args.seed, workers=args.workers,
                       scheduler_address=args.scheduler_address, execution=_execution(args),
-                      studies=False if args.no_studies else None)
+                      studies=False if args.no_studies else None, five_d=False if args.no_5d else None)
     metrics = run_reproduce_lux(cfg, args.output)
     for mass, row in metrics["per_mass"].items():
         network, traditional = row["expected_limit_network_cm2"], row["expected_limit_traditional_cm2"]
@@ -117,6 +117,10 @@ def _run_lux(args: argparse.Namespace) -> int:
               f"traditional {traditional:.3g} cm2 (ratio {row['expected_limit_ratio']:.3f}; "
               f"event-level {row['pseudo_experiment_limit_ratio']:.3f})")
     print(f"speed-up {metrics['speedup_cpu']:.1f}x CPU, {metrics['speedup_wall']:.1f}x wall")
+    five_d = metrics["comparison"].get("speedup_cpu_5d")
+    if five_d is not None:
+        print(f"5-D (prompt fraction): speed-up {five_d:.1f}x CPU end to end, traditional cost factor "
+              f"{metrics['comparison']['five_d_cost_factor_traditional']:.2f}x over 4-D")
     out = Path(args.output)
     print(f"wrote {out / 'report.html'} and {out / 'metrics.json'}")
     return 0
@@ -138,6 +142,8 @@ def _add_lux(sub: argparse._SubParsersAction) -> None:
                    help="use this dask.distributed scheduler instead of running toys in process")
     p.add_argument("--execution", default=None, metavar="FILE", help=EXECUTION_HELP)
     p.add_argument("--no-studies", action="store_true", help="skip the PCA, input and projection studies")
+    p.add_argument("--no-5d", action="store_true",
+                   help="skip the 5-D comparison (S1 prompt fraction added to both analyses)")
     p.set_defaults(func=_run_lux, output_spec={"folder": True})
 
 

@@ -9,6 +9,16 @@ Table I stages (Figs. 6–8) → studies (first principal component, raw vs corr
 inputs, prompt fraction, 2-D projections, Fig. 4) → ``report.html`` and
 ``metrics.json``.
 
+The 5-D comparison (``five_d``) runs both analyses twice on the prompt-fraction samples
+(photon times simulated; CEvNS left out, as in the prompt-fraction study) at
+``pf_masses_gev``, on the same events and the same event-level pseudo-experiments:
+once with the 4-D inputs and once with the S1 prompt fraction added (network inputs
+``corrected_pf``; traditional f(r², z) × f(cS1, log10 cS2, prompt fraction) with the
+same first-order Σw² and Barlow–Beeston-lite MC-statistics term as the 4-D templates:
+the full 5-D histogram would leave most of its bins empty at these sample sizes). The
+4-D pass is the baseline of the extra dimension's cost factor; ``speedup_cpu_5d``
+charges both analyses the photon-time simulation of the events they used.
+
 Samples are cached under ``DIR/cache`` and the limit toys under ``DIR/cache/limits``,
 so an interrupted run resumes without redoing that work; timings read from the cache
 are marked in the timing table.
@@ -38,6 +48,16 @@ from wimpsift.provenance import provenance, write_json
 
 Scale = Literal["quick", "paper"]
 
+#: events per source of the paper scale's independent MI test sets: the completion rule
+#: needs the combined MI error within 1 % of the MI. Measured with
+#: benchmarks/bench_mi_sizing.py on the quick scale's samples (3000 per source, 1/4, 1/2
+#: and all of each source's test split, masses 10, 30, 100, 1000 GeV; issue 12 notes):
+#: fitted slopes of log(error) against log(test events) -0.42 to -0.71, and the worst
+#: mass (1000 GeV) needs 24,800 events per source for 0.7 %, the 1 % bound with room
+#: for the scatter of the 5-subset error estimate (the same events split differently
+#: gave errors 35-50 % apart)
+MI_TEST_EVENTS_PER_SOURCE_PAPER = 25_000
+
 SCALES: dict[str, dict[str, Any]] = {
     # quick: four masses, a few thousand events per source and a few hundred toys.
     # Neither analysis has converged in simulated events at this size (measure with
@@ -48,13 +68,21 @@ SCALES: dict[str, dict[str, Any]] = {
     # toy fits cost a quarter
     "quick": {"masses_gev": [10.0, 30.0, 100.0, 1000.0], "n_signal": 3000, "n_background": 3000,
               "n_toys": 300, "n_background_toys": 300, "grid_points": 12, "n_pseudo_experiments": 300,
-              "pf_masses_gev": [50.0], "pf_events": 1500, "traditional_bins": (4, 4, 12, 12)},
+              "pf_masses_gev": [50.0], "pf_events": 1500, "traditional_bins": (4, 4, 12, 12),
+              # 5-D at one mass with small settings, to keep the quick run within about a
+              # minute of its 4-D-only length: 3x3x8x8 (x 4 prompt-fraction bins), 100 toys
+              # per strength, 10 strengths, 100 event-level experiments
+              "pf_traditional_bins": (3, 3, 8, 8, 4), "pf_n_toys": 100, "pf_grid_points": 10,
+              "pf_pseudo_experiments": 100, "mi_test_events_per_source": None},
     # paper: the paper's 22 masses, 10,000 events per source and 2,000 toys
     "paper": {"masses_gev": [3.5, 4, 5, 7, 10, 13, 15, 17, 19, 21, 24, 27, 30, 33, 37, 40, 50, 60, 75,
                              100, 300, 1000], "n_signal": 10000, "n_background": 10000,
               "n_toys": 2000, "n_background_toys": 2000, "grid_points": 20, "n_pseudo_experiments": 1000,
-              "pf_masses_gev": [10.0, 50.0, 1000.0], "pf_events": 6000,
-              "traditional_bins": (6, 6, 16, 16)},
+              "pf_masses_gev": [10.0, 50.0, 1000.0], "pf_events": 10000,
+              "traditional_bins": (6, 6, 16, 16),
+              # 5-D: the 4-D settings of this scale, 8 prompt-fraction bins
+              "pf_traditional_bins": (6, 6, 16, 16, 8), "pf_n_toys": 2000, "pf_grid_points": 20,
+              "pf_pseudo_experiments": 1000, "mi_test_events_per_source": MI_TEST_EVENTS_PER_SOURCE_PAPER},
 }
 
 
@@ -79,6 +107,19 @@ class ReproduceLuxConfig(WimpsiftConfig):
     n_pseudo_experiments: Annotated[int, Field(ge=0)]
     pf_masses_gev: list[Annotated[float, Field(gt=0)]]
     pf_events: Annotated[int, Field(gt=10)]
+    #: the 5-D comparison (module docstring): traditional bins in (r², z, cS1, log10 cS2,
+    #: prompt fraction), toys per strength, strengths and event-level experiments
+    five_d: bool = True
+    #: events per source of an independent sample on which the networks' MI completion
+    #: test is measured (None: the test split of the samples; too small at the quick
+    #: scale, whose networks then report "unresolved", never "complete")
+    mi_test_events_per_source: Annotated[int, Field(gt=10)] | None = None
+    pf_traditional_bins: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)],
+                               Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)],
+                               Annotated[int, Field(ge=1)]]
+    pf_n_toys: Annotated[int, Field(ge=10)]
+    pf_grid_points: Annotated[int, Field(ge=3)]
+    pf_pseudo_experiments: Annotated[int, Field(ge=0)]
     #: bins of the traditional templates in (r², z, cS1, log10 cS2)
     traditional_bins: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)],
                             Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]]
@@ -113,18 +154,32 @@ def _samples(cfg: ReproduceLuxConfig, cache: Path, prompt_fraction: bool = False
     ))
 
 
-def simulation_cpu_s_per_event(samples: Any, n_events: int = 500, seed: int = 12345) -> float:
-    """CPU seconds per in-window event of a fresh (uncached) simulation of every
-    background source, ``n_events`` each: the price of the templates' simulation."""
-    from wimpsift.sources import make_source
-    from wimpsift.training.samples import simulate_in_window
+def simulation_cpu_s_per_event(samples: Any, n_events: int | None = None, seed: int = 12345) -> float:
+    """CPU seconds per in-window event of a fresh (uncached) simulation, the mean over
+    the background sources (the samples hold as many events of each): the price of the
+    templates' simulation. Each source is simulated in chunks until ``n_events`` fall in
+    the window (default 500; 100 with photon times, which cost ~10x more) and every
+    in-window event of those chunks counts (none is trimmed away after being paid for).
+    The simulation runs with photon times when the samples have them."""
+    import numpy as np
 
-    cpu0, kept = time.process_time(), 0
+    from wimpsift.response.event_level import simulate_events
+    from wimpsift.sources import make_source
+
+    with_pf = bool(samples.config.prompt_fraction)
+    n_events = n_events or (100 if with_pf else 500)
+    chunk = 2_000 if with_pf else 20_000
+    per_source = []
     for name in samples.background_names:
         source = make_source(samples.detector, name, sigma_cm2=samples.config.sigma_cm2)
-        table, _ = simulate_in_window(samples.detector, source, n_events, seed, 20_000_000)
-        kept += len(table)
-    return (time.process_time() - cpu0) / max(kept, 1)
+        cpu0, kept, index = time.process_time(), 0, 0
+        while kept < n_events and index * chunk < 20_000_000:
+            events = simulate_events(samples.detector, source, chunk, seed, prompt_fraction=with_pf,
+                                     chunk_index=index)
+            kept += int(events["in_window"].sum())
+            index += 1
+        per_source.append((time.process_time() - cpu0) / max(kept, 1))
+    return float(np.mean(per_source))
 
 
 def reproduce(scale: str = "quick", output: str | Path = "lux", seed: int = 0, **overrides: Any) -> dict:
@@ -135,15 +190,24 @@ def reproduce(scale: str = "quick", output: str | Path = "lux", seed: int = 0, *
 def _plan(cfg: ReproduceLuxConfig) -> list[tuple[str, float]]:
     """Stages with nominal seconds on two cores, scaled from the quick scale's (measured
     in the main job from a fresh clone, 2026-12-02: networks and limits 4.8 min, independent
-    training 16 s, studies 63 s). ``samples`` only sets the samples up: the simulation
-    runs, cached, when a mass first needs it, inside ``networks and limits``."""
+    training 16 s, studies 63 s; the 5-D comparison in a quick run on 2026-12-02 at load
+    average ~4.5, where networks and limits took 1.5x its nominal time: 2.8 min, and the
+    studies, with the prompt-fraction samples cached by it, 32 s). ``samples`` only sets
+    the samples up: the simulation runs, cached, when a mass first needs it, inside
+    ``networks and limits``."""
     events = cfg.n_signal / 3000
     masses = len(cfg.masses_gev) / 4
     toys = masses * (cfg.n_toys + cfg.n_background_toys) / 600 * cfg.grid_points / 12
-    stages = [("samples", 1), ("networks and limits", 120 * masses * events + 170 * toys),
-              ("independent training", 20 * masses * events)]
-    if cfg.studies:
-        stages.append(("studies", 70 * masses * events))
+    # samples: nominally 0 s, so that the plan's rescaling (actual over nominal time of
+    # the finished stages) does not take its instant finish as "everything runs 4x faster"
+    stages = [("samples", 0), ("networks and limits", 120 * masses * events + 170 * toys)]
+    if cfg.five_d:
+        pf_events = cfg.pf_events / 1500
+        pf_toys = len(cfg.pf_masses_gev) * cfg.pf_n_toys / 100 * cfg.pf_grid_points / 10
+        stages.append(("5-D comparison", 90 * len(cfg.pf_masses_gev) * pf_events + 20 * pf_toys))
+    stages.append(("independent training", 20 * masses * events))
+    if cfg.studies:  # the prompt-fraction samples come cached from the 5-D comparison
+        stages.append(("studies", (25 if cfg.five_d else 70) * masses * events))
     return [*stages, ("report", 5)]
 
 
@@ -184,12 +248,16 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
 
     # --- networks (trained inside the timed comparison) and both analyses ------------
     sequential: dict[float, Any] = {}
+    mi_samples = None
+    if cfg.mi_test_events_per_source is not None:
+        mi_samples = _samples(cfg, cache / "samples_mi", n=cfg.mi_test_events_per_source, stream="samples_mi")
 
     def train(mass: float, table: pd.DataFrame, previous):
         plan.say(f"  {mass:g} GeV/c²: training the network, then templates, toys and fits of both analyses")
         cfg_mass = nn_config.model_copy(update={"masses_gev": [mass]})
         model = train_one_mass(mass, table, cfg_mass, initial=previous, log=plan.say,
-                               progress=plan.progress)
+                               progress=plan.progress,
+                               mi_table=None if mi_samples is None else mi_samples.for_mass(mass))
         sequential[mass] = model
         return model, model.network
 
@@ -224,6 +292,10 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
         # analyses are charged the simulation this run used, and the summary says why
         summary["simulation_events_reason"] = SIMULATION_EVENTS_REASON
 
+    if cfg.five_d:
+        with plan.stage("5-D comparison"):
+            summary.update(_five_d(cfg, cache, nn_config, summary, plan, out))
+
     with plan.stage("independent training"):
         independent_models = train_masses(nn_config.model_copy(update={"mode": "independent"}),
                                           samples=samples.for_mass, log=plan.say,
@@ -236,7 +308,6 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
 
     studies: dict[str, pd.DataFrame] = {}
     if cfg.studies:
-        from wimpsift.sources import background_names
         from wimpsift.training.studies import study_inputs, study_pca, study_projections
 
         with plan.stage("studies"):
@@ -247,9 +318,7 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
                                                        out / "studies", log=plan.say,
                                                        progress=plan.progress)
             plan.say("  prompt fraction (samples with photon times; CEvNS left out)")
-            names = [b for b in background_names(samples.detector) if b != "cevns"]
-            pf_samples = _samples(cfg, cache / "samples_pf", prompt_fraction=True, n=cfg.pf_events,
-                                  backgrounds=names)
+            pf_samples = _pf_samples(cfg, cache)
             studies["prompt_fraction"] = study_inputs(
                 "prompt_fraction", nn_config.model_copy(update={"masses_gev": cfg.pf_masses_gev}),
                 pf_samples.for_mass, out / "studies", log=plan.say, progress=plan.progress)
@@ -290,6 +359,68 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
         write_json(out / "metrics.json", metrics)
         _write_report(out, metrics)
     return metrics
+
+
+def _pf_samples(cfg: ReproduceLuxConfig, cache: Path, stream: str = "samples"):
+    """``pf_events`` per source with photon times (CEvNS left out: ~10^3 photon-timed
+    interactions per event in the window for ~0.03 expected events, see ``wimpsift nn``)."""
+    from wimpsift.detectors import load_detector
+    from wimpsift.sources import background_names
+
+    folder = "samples_pf" if stream == "samples" else f"{stream}_pf"
+    names = [b for b in background_names(load_detector(cfg.detector)) if b != "cevns"]
+    return _samples(cfg, cache / folder, prompt_fraction=True, n=cfg.pf_events, backgrounds=names,
+                    stream=stream)
+
+
+def _five_d(cfg: ReproduceLuxConfig, cache: Path, nn_config: Any, summary: dict[str, Any], plan,
+            out: Path) -> dict[str, Any]:
+    """Both analyses at 4-D and at 5-D on the prompt-fraction samples (module docstring);
+    the 5-D keys of the comparison summary (:func:`extra_dimension_summary`)."""
+    from wimpsift.stats.comparison import ComparisonConfig, compare_analyses, extra_dimension_summary
+    from wimpsift.stats.distributed import DaskConfig
+    from wimpsift.stats.limits import LimitConfig
+    from wimpsift.training.discriminant import train_one_mass
+
+    plan.say(f"  prompt-fraction samples: {cfg.pf_events} events per source, photon times simulated")
+    samples = _pf_samples(cfg, cache)
+    pool = None
+    if cfg.pf_pseudo_experiments:
+        independent = _pf_samples(cfg, cache, stream="samples_independent")
+        pool = independent.for_mass
+    config = ComparisonConfig.build(
+        n_bins=cfg.bins, traditional_bins=cfg.pf_traditional_bins[:4],
+        limits=LimitConfig.build(method="toys", n_toys=cfg.pf_n_toys, n_background_toys=cfg.pf_n_toys,
+                                 mu_grid_points=cfg.pf_grid_points, seed=cfg.seed),
+        dask=DaskConfig.build(synchronous=cfg.workers == 1 and cfg.scheduler_address is None,
+                              scheduler_address=cfg.scheduler_address, n_workers=cfg.workers,
+                              n_chunks=cfg.workers, progress=False, execution=cfg.execution),
+        seed=cfg.seed, n_pseudo_experiments=cfg.pf_pseudo_experiments)
+    results = {}
+    passes = (("4d", "corrected", None), ("5d", "corrected_pf", cfg.pf_traditional_bins[4]))
+    for dims, inputs, pf_bins in passes:
+        def train(mass: float, table: pd.DataFrame, previous, inputs: str = inputs):
+            cfg_mass = nn_config.model_copy(update={"masses_gev": [mass], "inputs": inputs})
+            model = train_one_mass(mass, table, cfg_mass, initial=previous, log=plan.say,
+                                   progress=plan.progress)
+            return model, model.network
+
+        plan.say(f"  {dims[0]}-D: network ({inputs}) and traditional analyses at "
+                 f"{', '.join(f'{m:g}' for m in cfg.pf_masses_gev)} GeV/c²")
+        results[dims] = compare_analyses(
+            sorted(cfg.pf_masses_gev), samples.for_mass, train, samples.detector, samples.config.sigma_cm2,
+            config.model_copy(update={"traditional_pf_bins": pf_bins}), pool_for_mass=pool,
+            cache_dir=str(cache / f"limits_pf_{dims}"), progress=plan.progress)
+    plan.say("  simulation cost per event with photon times (a small fresh simulation)")
+    mc_used = float(cfg.pf_events * (len(cfg.pf_masses_gev) + len(samples.background_names)))
+    five = extra_dimension_summary(results["4d"], results["5d"], simulation_cpu_s_per_event(samples),
+                                   mc_used)
+    five["five_d_settings"] = {"masses_gev": sorted(cfg.pf_masses_gev), "events_per_source": cfg.pf_events,
+                               "traditional_bins": list(cfg.pf_traditional_bins), "n_toys": cfg.pf_n_toys,
+                               "grid_points": cfg.pf_grid_points,
+                               "pseudo_experiments": cfg.pf_pseudo_experiments,
+                               "backgrounds": list(samples.background_names)}
+    return five
 
 
 STUDY_CAPTIONS = {

@@ -79,6 +79,11 @@ COMPARISON_LABELS = {
     "speedup_cpu_4d": "CPU speed-up, 4-D, end to end (simulation included)",
     "speedup_cpu_4d_nuisance": "CPU speed-up with a shape nuisance parameter",
     "speedup_cpu_5d": "CPU speed-up, 5-D (prompt fraction)",
+    "five_d_cost_factor_traditional": "CPU cost factor of the prompt fraction (5-D / 4-D), traditional "
+                                      "(paper: 7–8× per extra dimension)",
+    "five_d_cost_factor_network": "CPU cost factor of the prompt fraction (5-D / 4-D), network",
+    "five_d_limit_ratio_min": "5-D limit ratio network / traditional, lowest over masses",
+    "five_d_limit_ratio_max": "5-D limit ratio network / traditional, highest over masses",
     "limit_ratio_min": "Limit ratio network / traditional, lowest over masses",
     "limit_ratio_max": "Limit ratio network / traditional, highest over masses",
     "coverage_network": "90 % CL coverage, network",

@@ -75,6 +75,9 @@ class ComparisonConfig(StatsConfig):
 
     n_bins: int = Field(default=20, ge=2, le=1000, description="bins of the 1-D discriminant")
     traditional_bins: tuple[int, int, int, int] = (6, 6, 16, 16)
+    #: bins of the S1 prompt fraction in the traditional templates: the 5-D analysis,
+    #: f(r², z) × f(cS1, log10 cS2, prompt fraction) (None: 4-D)
+    traditional_pf_bins: int | None = Field(default=None, ge=1, le=100)
     variant: str = Field(default="factorised", pattern="^(factorised|full)$")
     background_rel_uncertainty: dict[str, float] = Field(default_factory=lambda: {"wall": 0.5})
     default_rel_uncertainty: float = Field(default=0.25, gt=0)
@@ -120,6 +123,7 @@ class ComparisonResult:
         self, mc_events_network: float | None = None, mc_events_traditional: float | None = None,
         simulation_cpu_s_per_event: float | None = None, mc_events_used: float | None = None,
         with_shape_nuisance: ComparisonResult | None = None,
+        five_d: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The issue-12 summary keys (``benchmarks/bench_limits.py``'s last line and
         ``metrics.json["comparison"]``); ``None`` where not measured.
@@ -133,6 +137,8 @@ class ComparisonResult:
         ``coverage_*`` the mean over masses of the signal-injected experiments' coverage.
         ``with_shape_nuisance`` (the same comparison run with the ER band shape parameter)
         gives ``speedup_cpu_4d_nuisance`` and each analysis' CPU cost factor of it.
+        ``five_d`` (:func:`extra_dimension_summary`) gives ``speedup_cpu_5d`` and its
+        ``five_d_*`` keys.
         """
         pseudo = all(r.pseudo_experiment_mu is not None for r in self.network.values())
         ratios = list(self.limit_ratio("pseudo_median" if pseudo else "median").values())
@@ -169,7 +175,7 @@ class ComparisonResult:
         return {
             "speedup_cpu_4d": cpu_trad / cpu_net if cpu_net > 0 else None,
             "speedup_cpu_4d_nuisance": shape.pop("speedup_cpu_4d_nuisance"),
-            "speedup_cpu_5d": None,
+            "speedup_cpu_5d": None if five_d is None else five_d["speedup_cpu_5d"],
             "limit_ratio_min": float(np.nanmin(ratios)) if ratios else None,
             "limit_ratio_max": float(np.nanmax(ratios)) if ratios else None,
             "coverage_network": cov_net,
@@ -183,6 +189,7 @@ class ComparisonResult:
             "simulation_cpu_s_per_event": sim,
             "mc_events_used": mc_events_used,
             **shape,
+            **({} if five_d is None else {k: v for k, v in five_d.items() if k != "speedup_cpu_5d"}),
             "migrad_fits_invalid": {
                 name: sum(r.extra.get("n_migrad_fits_invalid", 0.0) for r in results.values())
                 for name, results in (("network", self.network), ("traditional", self.traditional))},
@@ -211,6 +218,56 @@ class ComparisonResult:
                 "stage_speedup_cpu": {k: v for k, v in sp.items() if k.endswith("_cpu")}}
 
 
+def extra_dimension_summary(
+    four_d: ComparisonResult, five_d: ComparisonResult, simulation_cpu_s_per_event: float | None,
+    mc_events_used: float | None,
+) -> dict[str, Any]:
+    """The 5-D keys of the comparison summary from two comparisons on the same events
+    and pseudo-experiments: ``four_d`` (the 4-D analyses on the prompt-fraction samples)
+    and ``five_d`` (both analyses with the S1 prompt fraction added).
+
+    ``speedup_cpu_5d`` is end to end as ``speedup_cpu_4d``: each analysis' CPU plus the
+    simulation (with photon times, ``simulation_cpu_s_per_event``) of the
+    ``mc_events_used`` events both used. ``five_d_cost_factor_*`` is each analysis' CPU
+    at 5-D over that at 4-D (simulation not included: the same in both);
+    ``five_d_limit_ratio`` network / traditional per mass at 5-D and
+    ``five_d_over_four_d_limit`` each analysis' 5-D over 4-D limit (< 1: the prompt
+    fraction helps), both on the event-level experiments where there are any.
+    """
+    pseudo = all(r.pseudo_experiment_mu is not None for r in five_d.network.values())
+    which = "pseudo_median" if pseudo else "median"
+    charge = (simulation_cpu_s_per_event * mc_events_used
+              if simulation_cpu_s_per_event is not None and mc_events_used is not None else 0.0)
+    cpu = {name: {"4d": getattr(four_d, f"times_{name}").total_cpu_s,
+                  "5d": getattr(five_d, f"times_{name}").total_cpu_s}
+           for name in ("network", "traditional")}
+    ratios = five_d.limit_ratio(which)
+
+    def median(result: ComparisonResult, name: str, mass: float) -> float:
+        limit = getattr(result, name)[mass]
+        values = limit.pseudo_experiment_mu if pseudo else limit.expected_mu
+        return float(values["median"]) if values is not None else float("nan")
+
+    net_cpu = cpu["network"]["5d"] + charge
+    return {
+        "speedup_cpu_5d": (cpu["traditional"]["5d"] + charge) / net_cpu if net_cpu > 0 else None,
+        "five_d_speedup_cpu_4d_same_events": ((cpu["traditional"]["4d"] + charge)
+                                              / (cpu["network"]["4d"] + charge)),
+        "five_d_cost_factor_traditional": cpu["traditional"]["5d"] / cpu["traditional"]["4d"],
+        "five_d_cost_factor_network": cpu["network"]["5d"] / cpu["network"]["4d"],
+        "five_d_cpu_s": cpu,
+        "five_d_limit_ratio": {f"{m:g}": r for m, r in ratios.items()},
+        "five_d_limit_ratio_min": float(np.nanmin(list(ratios.values()))),
+        "five_d_limit_ratio_max": float(np.nanmax(list(ratios.values()))),
+        "five_d_over_four_d_limit": {
+            name: {f"{m:g}": median(five_d, name, m) / median(four_d, name, m) for m in ratios}
+            for name in ("network", "traditional")},
+        "five_d_simulation_cpu_s_per_event": simulation_cpu_s_per_event,
+        "five_d_mc_events_used": mc_events_used,
+        "five_d_limit_ratio_kind": "event_level_pseudo_experiments" if pseudo else "template_toys",
+    }
+
+
 def pseudo_data(test: pd.DataFrame, expected: dict[str, float], rng: np.random.Generator) -> pd.DataFrame:
     """Background-only pseudo-data: Poisson(expected) events of each source from the test split."""
     parts = []
@@ -223,9 +280,11 @@ def pseudo_data(test: pd.DataFrame, expected: dict[str, float], rng: np.random.G
 
 
 def traditional_binning_for(
-    events: pd.DataFrame, detector: Any, bins: tuple[int, int, int, int], variant: str
+    events: pd.DataFrame, detector: Any, bins: tuple[int, int, int, int], variant: str,
+    pf_bins: int | None = None,
 ) -> TraditionalBinning:
-    """Fiducial volume and cS1 window of the detector; log10 cS2 from the events' 0.2-99.8 %."""
+    """Fiducial volume and cS1 window of the detector; log10 cS2 from the events' 0.2-99.8 %;
+    with ``pf_bins`` the S1 prompt fraction over [0, 1] as a fifth axis."""
     coords = event_coordinates(events)
     lo, hi = np.nanquantile(coords[:, 3], [0.002, 0.998])
     return TraditionalBinning.build(
@@ -233,12 +292,12 @@ def traditional_binning_for(
         z_min_cm=detector.fiducial.z_min_cm, z_max_cm=detector.fiducial.z_max_cm,
         cs1_min_pe=detector.window.cs1_min_pe, cs1_max_pe=detector.window.cs1_max_pe,
         log10_cs2_min=float(lo), log10_cs2_max=float(hi), r2_bins=bins[0], z_bins=bins[1],
-        cs1_bins=bins[2], log10_cs2_bins=bins[3],
+        cs1_bins=bins[2], log10_cs2_bins=bins[3], pf_bins=pf_bins,
     )
 
 
 def _inside_fraction(events: pd.DataFrame, binning: TraditionalBinning) -> float:
-    c = event_coordinates(events)
+    c = binning.coordinates(events)
     ok = np.all(np.isfinite(c), axis=1)
     for axis, e in enumerate(binning.edges()):
         ok &= (c[:, axis] >= e[0]) & (c[:, axis] <= e[-1])
@@ -319,7 +378,7 @@ def _bin_network(scorer: Scorer, events: pd.DataFrame, experiment: np.ndarray, n
 
 def _bin_traditional(events: pd.DataFrame, experiment: np.ndarray, n: int, binning: TraditionalBinning,
                      templates: TemplateSet) -> np.ndarray:
-    idx, ok = _flat_index(event_coordinates(events), binning.edges())
+    idx, ok = _flat_index(binning.coordinates(events), binning.edges())
     return bin_experiments(idx, ok, experiment, n, templates.n_bins)
 
 
@@ -394,7 +453,8 @@ def compare_analyses(
             net_obs[mass] = np.histogram(scorer.score(data), bins=ts.bin_edges[0])[0].astype(float)
 
         with t_trad.stage("workspace_creation"):
-            binning = traditional_binning_for(test, detector, config.traditional_bins, config.variant)
+            binning = traditional_binning_for(test, detector, config.traditional_bins, config.variant,
+                                              config.traditional_pf_bins)
             bkg_events = {n: test[test["source"] == n] for n in names}
             inside = {n: expected[n] * _inside_fraction(bkg_events[n], binning) for n in names}
             inside["signal"] = expected_signal * _inside_fraction(signal_test, binning)
@@ -405,7 +465,7 @@ def compare_analyses(
             if config.combined_background_width is not None:
                 tt = tt.combined()
             trad_models[mass] = BinnedLikelihood(tt, _likelihood_config(config, lik_config))
-            trad_obs[mass] = np.histogramdd(event_coordinates(data), bins=binning.edges())[0].ravel()
+            trad_obs[mass] = np.histogramdd(binning.coordinates(data), bins=binning.edges())[0].ravel()
         if n_pe:
             # the same event-level experiments for both analyses; drawing them is work
             # each analysis would do alone, so it is timed for both

@@ -38,7 +38,7 @@ from wimpsift.stats.comparison import (
 )
 from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
 from wimpsift.stats.limits import asymptotic_upper_limit
-from wimpsift.stats.traditional import discriminant_templates, event_coordinates, traditional_templates
+from wimpsift.stats.traditional import discriminant_templates, traditional_templates
 
 
 def first_per_source(table: pd.DataFrame, n: int) -> pd.DataFrame:
@@ -111,7 +111,7 @@ def convergence_study(
                                    binning, sigma_ref_cm2, mass)
         limits = {}
         net_index = _flat_index(np.asarray(scorer.score(truth), float)[:, None], list(ts.bin_edges))
-        trad_index = _flat_index(event_coordinates(truth), binning.edges())
+        trad_index = _flat_index(binning.coordinates(truth), binning.edges())
         for label, templates, (idx, ok) in (("network", ts, net_index), ("traditional", tt, trad_index)):
             lik = BinnedLikelihood(templates, lik_config)
             counts = np.bincount(idx[ok], weights=truth_w[ok], minlength=templates.n_bins)

@@ -1,13 +1,17 @@
 """The traditional analysis: multi-dimensional templates in (r, z, cS1, log10 cS2).
 
+With ``pf_bins`` set, the S1 prompt fraction is a fifth axis (the 5-D analysis of
+issue 12): the pulse-area factor becomes f(cS1, log10 cS2, prompt fraction), range
+[``pf_min``, ``pf_max``] (a fraction of photons, 0 to 1 by default).
+
 Two variants, both flattened into one binned likelihood on the same engine as the
 network analysis (:class:`wimpsift.stats.templates.TemplateSet`):
 
 * ``factorised`` (the LUX standard analysis of the LUX paper, Sec. IV B): each component
   is ``N × f(r², z) × f(cS1, log10 cS2)``, the outer product of a position and a
   pulse-area histogram (r² bins have equal volume);
-* ``full``: one 4-D histogram of (r², z, cS1, log10 cS2), which needs far more
-  simulated events to fill.
+* ``full``: one 4-D (5-D) histogram of all axes, which needs far more simulated
+  events to fill.
 
 Events are selected inside all axis ranges before either histogram is filled, so
 both factors are normalised on the same events. Background bins left empty by the
@@ -54,12 +58,16 @@ class TraditionalBinning(StatsConfig):
     z_bins: int = Field(default=8, ge=1, le=200)
     cs1_bins: int = Field(default=16, ge=1, le=400)
     log10_cs2_bins: int = Field(default=16, ge=1, le=400)
+    #: bins of the S1 prompt fraction (None: the 4-D analysis)
+    pf_bins: int | None = Field(default=None, ge=1, le=100)
+    pf_min: float = 0.0
+    pf_max: float = 1.0
     empty_bin_fill: float = Field(default=0.5, ge=0)
 
     @model_validator(mode="after")
     def _ranges(self) -> TraditionalBinning:
         for lo, hi in (("z_min_cm", "z_max_cm"), ("cs1_min_pe", "cs1_max_pe"),
-                       ("log10_cs2_min", "log10_cs2_max")):
+                       ("log10_cs2_min", "log10_cs2_max"), ("pf_min", "pf_max")):
             if not getattr(self, lo) < getattr(self, hi):
                 raise ValueError(f"{lo} must be below {hi}")
         return self
@@ -70,7 +78,11 @@ class TraditionalBinning(StatsConfig):
             np.linspace(self.z_min_cm, self.z_max_cm, self.z_bins + 1),
             np.linspace(self.cs1_min_pe, self.cs1_max_pe, self.cs1_bins + 1),
             np.linspace(self.log10_cs2_min, self.log10_cs2_max, self.log10_cs2_bins + 1),
-        ]
+        ] + ([] if self.pf_bins is None else [np.linspace(self.pf_min, self.pf_max, self.pf_bins + 1)])
+
+    def coordinates(self, events: pd.DataFrame, name: str = "events") -> np.ndarray:
+        """The events' coordinates on this binning's axes: (r², z, cS1, log10 cS2[, pf])."""
+        return event_coordinates(events, name, prompt_fraction=self.pf_bins is not None)
 
 
 def binning_from_detector(detector: object, **overrides: object) -> TraditionalBinning:
@@ -87,18 +99,22 @@ def binning_from_detector(detector: object, **overrides: object) -> TraditionalB
     return TraditionalBinning.build(**values)
 
 
-def event_coordinates(events: pd.DataFrame, name: str = "events") -> np.ndarray:
-    """``(n, 4)`` array of (r², z, cS1, log10 cS2) from an event table."""
-    missing = [c for c in ("r_cm", "z_cm", "cs1_pe", "cs2_pe") if c not in events.columns]
+def event_coordinates(events: pd.DataFrame, name: str = "events", prompt_fraction: bool = False
+                      ) -> np.ndarray:
+    """``(n, 4)`` array of (r², z, cS1, log10 cS2) from an event table; ``(n, 5)`` with
+    the S1 prompt fraction last when ``prompt_fraction``."""
+    needed = ("r_cm", "z_cm", "cs1_pe", "cs2_pe") + (("s1_prompt_fraction",) if prompt_fraction else ())
+    missing = [c for c in needed if c not in events.columns]
     if missing:
         raise DataError(f"{name}: missing columns {missing}")
     cs2 = events["cs2_pe"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_cs2 = np.where(cs2 > 0, np.log10(np.where(cs2 > 0, cs2, 1.0)), np.nan)
-    return np.column_stack([
-        events["r_cm"].to_numpy(dtype=float) ** 2, events["z_cm"].to_numpy(dtype=float),
-        events["cs1_pe"].to_numpy(dtype=float), log_cs2,
-    ])
+    columns = [events["r_cm"].to_numpy(dtype=float) ** 2, events["z_cm"].to_numpy(dtype=float),
+               events["cs1_pe"].to_numpy(dtype=float), log_cs2]
+    if prompt_fraction:
+        columns.append(events["s1_prompt_fraction"].to_numpy(dtype=float))
+    return np.column_stack(columns)
 
 
 def _inside(coords: np.ndarray, edges: list[np.ndarray]) -> np.ndarray:
@@ -112,20 +128,23 @@ def component_template(
     events: pd.DataFrame, expected_events: float, binning: TraditionalBinning,
     weights: np.ndarray | None = None, name: str = "component",
 ) -> np.ndarray:
-    """The 4-D template ``(r2, z, cs1, log10cs2)`` of one component, ``expected_events`` in total."""
+    """The 4-D template ``(r2, z, cs1, log10cs2[, pf])`` of one component, ``expected_events``
+    in total."""
     edges = binning.edges()
-    coords = event_coordinates(events, name)
+    coords = binning.coordinates(events, name)
     w = np.ones(len(coords)) if weights is None else np.asarray(weights, dtype=float)
     keep = _inside(coords, edges)
     if not np.any(keep):
         raise DataError(f"{name}: no event inside the traditional analysis ranges")
     c, w = coords[keep], w[keep]
     if binning.variant == "full":
-        return histogram_template([c[:, k] for k in range(4)], edges, expected_events, w, name)
+        return histogram_template([c[:, k] for k in range(len(edges))], edges, expected_events, w, name)
     pos = histogram_template([c[:, 0], c[:, 1]], edges[:2], 1.0, w, name)
-    area = histogram_template([c[:, 2], c[:, 3]], edges[2:], 1.0, w, name)
-    p, a = pos.counts[:, :, None, None], area.counts[None, None, :, :]
-    var_p, var_a = pos.variances[:, :, None, None], area.variances[None, None, :, :]
+    area = histogram_template([c[:, k] for k in range(2, len(edges))], edges[2:], 1.0, w, name)
+    to_pos = (slice(None), slice(None)) + (None,) * (len(edges) - 2)
+    to_area = (None, None) + (slice(None),) * (len(edges) - 2)
+    p, a = pos.counts[to_pos], area.counts[to_area]
+    var_p, var_a = pos.variances[to_pos], area.variances[to_area]
     return HistogramTemplate(expected_events * p * a,
                              expected_events**2 * (var_p * a**2 + p**2 * var_a))
 

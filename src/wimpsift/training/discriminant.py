@@ -15,7 +15,8 @@ This is the training stage of the LUX machine-learning paper (Sec. III A-B):
    test set, the combined error of output and input MI must be at most
    ``mi_max_rel_error`` (1 %) of the input MI, else the test is unresolved and the
    network is not complete (``mi_test_events_needed`` says how many test events would
-   resolve it); then the MI between class and network output must reach (1 - ε) × the
+   resolve it; ``mi_table`` of :func:`train_one_mass` gives an independent, larger test
+   set for the MI alone); then the MI between class and network output must reach (1 - ε) × the
    MI between class and the inputs (``mi_epsilon``; a margin of ``mi_n_sigma``
    combined standard errors absorbs the estimator's noise, 0 for the strict test). The
    configuration is refused unless the worst accepted ratio, ``1 - ε - n_sigma ×
@@ -350,17 +351,20 @@ def fit_epochs(
 
 
 def evaluate(net: DenseDiscriminantNet, x: np.ndarray, y: np.ndarray, w: np.ndarray,
-             config: DiscriminantConfig, input_mi: MutualInformation | None = None
-             ) -> dict[str, Any]:
-    """AUC, leakage at 50 % signal efficiency and input/output MI on a (test) sample."""
+             config: DiscriminantConfig, input_mi: MutualInformation | None = None,
+             mi_sample: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """AUC, leakage at 50 % signal efficiency and input/output MI on a (test) sample;
+    the MI on ``mi_sample`` (x, labels, weights) instead when given."""
     wb = balanced_weights(y, w)
     logit = net.logit(x)
     out = discrimination_summary(logit, y, wb)
+    xm, ym, wm = mi_sample if mi_sample is not None else (x, y, w)
+    wmb = balanced_weights(ym, wm)
     if input_mi is None:
-        input_mi = mutual_information(x, y, wb, k=config.mi_k, n_subsets=config.mi_subsets,
+        input_mi = mutual_information(xm, ym, wmb, k=config.mi_k, n_subsets=config.mi_subsets,
                                       seed=config.seed)
-    r = mutual_information(logit, y, wb, k=config.mi_k, n_subsets=config.mi_subsets,
-                           seed=config.seed)
+    r = mutual_information(net.logit(xm) if mi_sample is not None else logit, ym, wmb, k=config.mi_k,
+                           n_subsets=config.mi_subsets, seed=config.seed)
     rule = mi_completion(r, input_mi, epsilon=config.mi_epsilon, n_sigma=config.mi_n_sigma,
                          max_rel_error=config.mi_max_rel_error)
     out.update({
@@ -387,12 +391,15 @@ def _phases(epochs: int, focus: np.ndarray | None, fraction: float
 def train_one_mass(
     mass_gev: float, table: pd.DataFrame, config: DiscriminantConfig,
     initial: DenseDiscriminantNet | None = None, log: Callable[[str], None] | None = None,
-    progress: Progress | None = None,
+    progress: Progress | None = None, mi_table: pd.DataFrame | None = None,
 ) -> TrainedDiscriminant:
     """Train (and retrain if the MI criterion fails) the discriminant of one mass.
 
     ``initial``: network to start from (sequential transfer); None: random weights.
-    ``progress`` hears of every epoch done (:mod:`wimpsift.progress`).
+    ``progress`` hears of every epoch done (:mod:`wimpsift.progress`). ``mi_table``:
+    events (all of them, independent of ``table``) on which the input and output MI of
+    the completion rule are measured instead of the test split, so that the rule's
+    1 % error can be met without shrinking the training set.
     """
     inputs = resolve_inputs(config.inputs)
     train, test = split_table(table)
@@ -400,8 +407,10 @@ def train_one_mass(
     xt, yt, wt = check_training_table(test, inputs, "test")
     wb = balanced_weights(y, w)
     wtb = balanced_weights(yt, wt)
-    input_mi = mutual_information(xt, yt, wtb, k=config.mi_k, n_subsets=config.mi_subsets,
-                                  seed=config.seed)
+    mi_sample = None if mi_table is None else check_training_table(mi_table, inputs, "mi_table")
+    xm, ym, wm = mi_sample if mi_sample is not None else (xt, yt, wt)
+    input_mi = mutual_information(xm, ym, balanced_weights(ym, wm), k=config.mi_k,
+                                  n_subsets=config.mi_subsets, seed=config.seed)
 
     focus, focus_w = None, None
     if config.focus_backgrounds and config.focus_fraction > 0 and "source" in train.columns:
@@ -452,7 +461,7 @@ def train_one_mass(
             losses += lo
             aucs += au
         seconds = time.perf_counter() - t0
-        metrics = evaluate(net, xt, yt, wt, config, input_mi)
+        metrics = evaluate(net, xt, yt, wt, config, input_mi, mi_sample)
         attempts.append({"attempt": attempt, "seed": int_seed(seed, "weights"),
                          "seed_path": ["discriminant", float(mass_gev), attempt], "init": init,
                          "epochs": epochs,
@@ -474,7 +483,7 @@ def train_one_mass(
     _, net, metrics = best
     metrics = dict(metrics)
     metrics.update({"n_attempts": len(attempts), "retrained": len(attempts) > 1,
-                    "n_train": int(len(y)), "n_test": int(len(yt)),
+                    "n_train": int(len(y)), "n_test": int(len(yt)), "n_mi_test": int(len(ym)),
                     "training_seconds": float(sum(a["seconds"] for a in attempts))})
     transform = UniformTransform().fit(net.logit(xt), yt, wt)
     return TrainedDiscriminant(mass_gev=float(mass_gev), inputs=inputs, network=net,
@@ -522,6 +531,6 @@ def metrics_table(models: dict[float, TrainedDiscriminant]) -> pd.DataFrame:
     keys = ("input_mi_bits", "input_mi_error_bits", "output_mi_bits", "output_mi_error_bits",
             "mi_ratio", "mi_relative_error", "mi_resolved", "mi_test_events_needed", "mi_complete",
             "auc", "leakage_at_50pct_signal", "n_attempts",
-            "training_seconds", "n_train", "n_test")
+            "training_seconds", "n_train", "n_test", "n_mi_test")
     rows = [{"mass_gev": m, **{k: models[m].metrics.get(k) for k in keys}} for m in sorted(models)]
     return pd.DataFrame(rows)
