@@ -723,6 +723,7 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
         "active_volume": active,
         "detector": detector.name,
         "image_kind": settings.image_kind,
+        "cnn_event_scalars": list(settings.cnn_event_scalars),
         "event_variables": list(EVENT_VARIABLES),
         "classes_multiclass": classifiers.classes,
         "standard_selection_cuts": cuts,
