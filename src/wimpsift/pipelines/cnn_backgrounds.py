@@ -42,7 +42,10 @@ Classifiers, trained on the training set, scored on the same test events:
 - ``cnn_multiclass``: the same network with one output per class (WIMP and each
   background with at least ``min_class_events`` training events in the window),
   classes balanced in the loss; score = log-likelihood ratio of WIMP against the
-  mix, log p(WIMP) − log Σ_b f_b p(b), with f_b the expected share of background b.
+  mix, log p(WIMP) − log Σ_b f_b p(b), with f_b the expected share of background b in
+  the window of the volume compared (the network is trained once; in the fiducial
+  comparison the f_b are the fiducial window's, where ER dominates, in the active
+  one the active window's, where external gammas do).
 
 Remaining background (:func:`wimpsift.metrics.remaining.remaining_at_acceptance`): the
 expected events of each background, and their total, that pass each classifier's
@@ -293,6 +296,8 @@ class Classifiers:
     """log f_b of each multi-class background class (expected share in the window)"""
     event_scalars: tuple[str, ...] = ()
     """event variables the CNNs read beside the images (the hybrid)"""
+    log_mix_share_fiducial: np.ndarray | None = None
+    """log f_b in the fiducial volume's window (its list of sources; −inf for the rest)"""
 
     def scores(self, mix: Mix) -> dict[str, np.ndarray]:
         """Score per classifier (higher = more WIMP-like) of every event of ``mix``."""
@@ -302,7 +307,11 @@ class Classifiers:
         log_multi = self.cnn_multiclass.predict_log_proba(mix.images, scalars)
         llr = log_multi[:, 0] - logsumexp(log_multi[:, 1:] + self.log_mix_share, axis=1)
         dense = self.dense.predict_proba(table)[:, 1]
+        extra = {} if self.log_mix_share_fiducial is None else {
+            "cnn_multiclass_fiducial_mix": log_multi[:, 0] - logsumexp(
+                log_multi[:, 1:] + self.log_mix_share_fiducial, axis=1)}
         return {
+            **extra,
             "standard_selection": self.standard.score(table),
             "dense": np.log(np.clip(dense, 1e-300, None)) - np.log(np.clip(1 - dense, 1e-300,
                                                                             None)),
@@ -316,8 +325,10 @@ def _cnn_scalars(table: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray | No
 
 
 def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSettings,
-                    seed: int, threads: int, device: str | None) -> tuple[Classifiers, dict]:
-    """Fit the standard selection, the dense network and both CNNs on ``train``."""
+                    seed: int, threads: int, device: str | None,
+                    fiducial_sources: list[str] | None = None) -> tuple[Classifiers, dict]:
+    """Fit the standard selection, the dense network and both CNNs on ``train``; with
+    ``fiducial_sources``, the multi-class CNN also gets the fiducial window's mix."""
     table = train.table
     y = (table["source"] == SIGNAL).to_numpy().astype(int)
     if y.sum() < 20 or (1 - y).sum() < 20:
@@ -350,7 +361,16 @@ def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSett
     expected = table[rows].groupby("source")["weight"].sum()
     share = np.array([expected[c] for c in classes[1:]])
     log_share = np.log(share / share.sum())
-    return Classifiers(standard, dense, binary, multi, classes, log_share, names), info
+    log_share_fiducial = None
+    if fiducial_sources is not None:
+        inside = (table["in_window"].to_numpy(bool) & table["source"].isin(
+            fiducial_sources).to_numpy())
+        expected = table[inside].groupby("source")["weight"].sum()
+        share = np.array([expected.get(c, 0.0) for c in classes[1:]])
+        with np.errstate(divide="ignore"):
+            log_share_fiducial = np.log(share / share.sum())
+    return Classifiers(standard, dense, binary, multi, classes, log_share, names,
+                       log_share_fiducial), info
 
 
 # --------------------------------------------------------------------------- metrics
@@ -697,8 +717,11 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
 
     stage("classifiers")
     t0 = time.perf_counter()
-    classifiers, fit_info = fit_classifiers(detector, train, settings, seed, threads, device)
+    classifiers, fit_info = fit_classifiers(detector, train, settings, seed, threads, device,
+                                            in_volume["fiducial"])
     scores = classifiers.scores(test)
+    # the multi-class likelihood ratio with the mix of the volume compared
+    fiducial_scores = {**scores, "cnn_multiclass": scores["cnn_multiclass_fiducial_mix"]}
     timings["classifiers_s"] = time.perf_counter() - t0
 
     stage("comparison")
@@ -707,7 +730,7 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
     listed = {v: table["source"].isin(n).to_numpy() for v, n in in_volume.items()}
     fiducial_rows = table["in_window"].to_numpy(bool) & listed["fiducial"]
     all_rows = listed["active"]
-    fiducial = comparison(test, fiducial_rows, scores, settings, seed,
+    fiducial = comparison(test, fiducial_rows, fiducial_scores, settings, seed,
                           names=in_volume["fiducial"], reference=train.table[
                               train.table["in_window"].to_numpy(bool)
                               & train.table["source"].isin(in_volume["fiducial"]).to_numpy()])
@@ -720,7 +743,7 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
     figures = {
         "Expected background remaining against WIMP acceptance, fiducial volume, every "
         "background of the detector (no seed counterpart)": plot_remaining_curves(
-            table, fiducial_rows, scores, figures_dir / "remaining_fiducial.png",
+            table, fiducial_rows, fiducial_scores, figures_dir / "remaining_fiducial.png",
             "Fiducial volume").name,
         "The same on the whole active volume (the standard selection keeps its fiducial cut)":
             plot_remaining_curves(table, all_rows, scores,
