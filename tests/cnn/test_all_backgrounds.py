@@ -53,13 +53,30 @@ def test_metrics_structure(tiny_run):
         assert set(comparison["mi_bits"]) == CLASSIFIERS | {"event_variables", "cs1_cs2",
                                                             "event_variables_lower_bound"}
         assert comparison["ratio_to_best"][comparison["best_classifier"]] == 1.0
+        # every cell and total sits inside its Feldman–Cousins interval, whose upper end
+        # is positive even where no test event passes
+        for name in CLASSIFIERS:
+            for cell, (lo, hi) in comparison["remaining_at_50pct_interval"][name].items():
+                assert lo <= comparison["remaining_at_50pct"][name][cell] <= hi and hi > 0
+        for name, (lo, hi) in comparison["ratio_to_standard_selection_interval"].items():
+            assert lo <= comparison["ratio_to_standard_selection"][name] <= hi
+            assert comparison["target_ratio_met"][name] in ("met", "not met",
+                                                            "undecided within errors")
+        floor = comparison["ideal_nr_floor"]
+        # ranking the NR-like events by their cS1 spectrum can only help
+        assert floor["sources"] == ["cevns", "neutrons"]
+        assert floor["with_cs1_spectrum"] <= floor["energy_blind"] * 1.5
+        assert floor["target_achievable"] in ("yes", "no", "undecided within errors")
     assert a["details"]["cnn_binary"]["signal_acceptance"] == pytest.approx(0.5, abs=0.02)
     # the active volume compares at the WIMP count of 50 % of the fiducial WIMPs
     assert 0.1 < a["active_volume"]["signal_acceptance_of_active_wimps"] < 0.5
     positions = metrics["position_reconstruction"]
     assert positions["cnn_rms_cm"] > 0 and positions["likelihood_rms_cm"] > 0
+    assert a["cnn_event_scalars"] == ["cs1_pe", "log10_cs2"]
+    assert a["training"]["cnn_binary"]["n_scalars"] == 2
     report = (out / "report.html").read_text()
     assert "CNN, multi-class" in report and "Published (events)" in report
+    assert "Feldman–Cousins" in report and "ideal NR/ER separator" in report
     assert "remaining_active.png" in report and (out / "figures" / "remaining_active.png").is_file()
 
 

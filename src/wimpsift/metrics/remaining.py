@@ -4,21 +4,75 @@ For a score (higher = more WIMP-like) on a labelled, weighted test set: the thre
 is the weighted ``acceptance`` quantile of the signal scores (the signal share above it
 equals ``acceptance``); each background source's remaining events are the sum of the
 weights (expected events in the exposure per simulated event) of its events at or
-above the threshold. Errors are the Monte Carlo statistical errors √(Σ w²) of those
-sums; when no event of a source remains, the error is the one-event upper value
-(w_max × 1.14, the 68 % CL Poisson upper limit for zero counts), so an empty cell is
-never reported as exactly known.
+above the threshold.
+
+Errors. ``error`` is the Monte Carlo statistical error √(Σ w²) of a sum; when no event
+of a source remains it is the Feldman–Cousins 68.27 % upper limit for zero observed
+events (1.29) × the source's largest weight, so an empty cell is never reported as
+exactly known. ``interval_68`` is the Feldman–Cousins 68.27 % confidence interval
+(unified ordering, Poisson with no background; Feldman & Cousins, Phys. Rev. D 57,
+3873 (1998)) for the number n of passing test events, times their mean weight (the
+source's weight when none passes): meaningful at n = 0, 1, 2, where √n is not. Within
+one source of :mod:`wimpsift.pipelines.cnn_backgrounds` every event has the same
+weight (expected events per simulated event), so this is the exact interval there.
+The total's interval adds the per-source lower and upper distances in quadrature.
+These errors count test events only: the threshold's own error (from the finite number
+of WIMP test events) is not included.
+
+:func:`feldman_cousins_68` is hand-written (the construction is a few lines; neither
+SciPy nor the project's statistics packages offer it): for each mean μ the acceptance
+set collects n in decreasing order of P(n | μ) / P(n | μ_best = n) until it holds
+68.27 % of the probability; the interval for an observed n is the μ whose set
+contains n, found by bisection (the set's ends grow monotonically with μ).
 """
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from scipy.stats import poisson
 
 from wimpsift.errors import DataError
 
-ZERO_COUNT_UPPER_68 = 1.14
+CONFIDENCE_68 = 0.6827
+
+
+def _acceptance_set(mu: float, cl: float = CONFIDENCE_68) -> tuple[int, int]:
+    """The Feldman–Cousins acceptance set of n at mean ``mu`` (no background)."""
+    n = np.arange(int(mu + 12 * math.sqrt(mu + 1) + 20))
+    p = poisson.pmf(n, mu)
+    best = poisson.pmf(n, n)  # μ_best = n
+    order = np.argsort(-(p / best), kind="stable")
+    k = int(np.searchsorted(np.cumsum(p[order]), cl)) + 1
+    accepted = order[:k]
+    return int(accepted.min()), int(accepted.max())
+
+
+@lru_cache(maxsize=512)
+def feldman_cousins_68(n: int) -> tuple[float, float]:
+    """Feldman–Cousins 68.27 % interval (lower, upper) for a Poisson mean, n observed,
+    no background (see module)."""
+    if isinstance(n, bool) or int(n) != n or n < 0:
+        raise DataError(f"n: got {n!r}, expected a non-negative integer count")
+    n = int(n)
+
+    def bisect(inside, lo: float, hi: float) -> float:
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if inside(mid) else (lo, mid)
+        return 0.5 * (lo + hi)
+
+    upper = bisect(lambda mu: _acceptance_set(mu)[0] <= n, float(n),
+                   n + 10 * math.sqrt(n + 1) + 10)
+    lower = 0.0 if n == 0 else bisect(lambda mu: _acceptance_set(mu)[1] < n, 0.0, float(n))
+    return lower, upper
+
+
+ZERO_COUNT_UPPER_68 = feldman_cousins_68(0)[1]
+"""upper limit on the mean for zero observed events (Feldman–Cousins, 68.27 %)"""
 
 
 def _threshold(scores: np.ndarray, weights: np.ndarray, acceptance: float) -> float:
@@ -32,8 +86,8 @@ def remaining_at_acceptance(scores: Any, source: Any, weights: Any, signal: str 
                             acceptance: float = 0.5) -> dict[str, Any]:
     """Remaining expected events per background source and in total at ``acceptance``.
 
-    Returns ``{"threshold", "signal_acceptance", "total", "total_error",
-    "<source>": {"events", "error", "n_simulated", "n_passing"}}``.
+    Returns ``{"threshold", "signal_acceptance", "total", "total_error", "total_interval_68",
+    "<source>": {"events", "error", "interval_68", "n_simulated", "n_passing"}}``.
     """
     scores = np.asarray(scores, dtype=float)
     source = np.asarray(source, dtype=object)
@@ -53,19 +107,45 @@ def remaining_at_acceptance(scores: Any, source: Any, weights: Any, signal: str 
         "threshold": cut,
         "signal_acceptance": float(weights[is_signal & passing].sum() / weights[is_signal].sum()),
     }
-    total, variance = 0.0, 0.0
+    total, variance, below, above = 0.0, 0.0, 0.0, 0.0
     for name in sorted(set(source[~is_signal].tolist())):
         rows = source == name
         w = weights[rows & passing]
         events = float(w.sum())
         if w.size:
             error = float(np.sqrt((w**2).sum()))
+            unit = events / w.size
         else:
-            error = float(weights[rows].max(initial=0.0) * ZERO_COUNT_UPPER_68)
-        out[name] = {"events": events, "error": error, "n_simulated": int(rows.sum()),
-                     "n_passing": int(w.size)}
+            unit = float(weights[rows].max(initial=0.0))
+            error = unit * ZERO_COUNT_UPPER_68
+        lo, hi = feldman_cousins_68(int(w.size))
+        interval = (min(lo * unit, events), max(hi * unit, events))
+        out[name] = {"events": events, "error": error, "interval_68": interval,
+                     "n_simulated": int(rows.sum()), "n_passing": int(w.size)}
         total += events
         variance += error**2
+        below += (events - interval[0]) ** 2
+        above += (interval[1] - events) ** 2
     out["total"] = total
     out["total_error"] = float(np.sqrt(variance))
+    out["total_interval_68"] = (total - math.sqrt(below), total + math.sqrt(above))
     return out
+
+
+def ratio_interval(numerator: tuple[float, float, float], denominator: tuple[float, float, float]
+                   ) -> tuple[float, float, float] | None:
+    """``(value, lower, upper)`` of a ratio of two totals given as ``(value, lower, upper)``
+    (68 % intervals), relative errors added in quadrature: the upper end takes the
+    numerator's upper and the denominator's lower distance. The two totals are treated
+    as independent; on shared test events they are positively correlated, so this
+    overstates the ratio's error. None when the denominator is 0."""
+    a, a_lo, a_hi = numerator
+    b, b_lo, b_hi = denominator
+    if b <= 0:
+        return None
+    r = a / b
+    if a <= 0:
+        return r, 0.0, a_hi / b
+    up = r * math.hypot((a_hi - a) / a, (b - b_lo) / b)
+    down = r * math.hypot((a - a_lo) / a, (b_hi - b) / b)
+    return r, max(r - down, 0.0), r + up

@@ -13,6 +13,12 @@ Architecture (paper Fig. 8), for an input of ``C × H × W`` pixels in [0, 1]:
 * ``Linear(1)`` and a sigmoid; or, with ``n_outputs`` = K > 1, ``Linear(K)`` and a
   softmax (the multi-class network of :mod:`wimpsift.training.weighted_cnn`).
 
+Hybrid option (not in the paper): with ``n_scalars`` = S > 0 the ``Linear(32)`` layer
+reads the flattened image features *and* S event-level numbers given to
+:meth:`PaperCNN.forward` (e.g. standardised cS1 and log10 cS2), a common design for
+networks that see both images and summary variables. ``n_scalars = 0`` (default) is
+the paper's network, parameter for parameter.
+
 The module's :meth:`PaperCNN.forward` returns the *logit* (the input of the sigmoid);
 training uses ``binary_cross_entropy_with_logits``, which is the paper's sigmoid +
 binary cross-entropy computed without the loss of precision of a saturated sigmoid.
@@ -87,11 +93,15 @@ class PaperCNN(nn.Module):
 
     def __init__(self, input_shape: Sequence[int], arch: CNNArchitecture | None = None,
                  generator: torch.Generator | None = None,
-                 dropout_generator: torch.Generator | None = None, n_outputs: int = 1) -> None:
+                 dropout_generator: torch.Generator | None = None, n_outputs: int = 1,
+                 n_scalars: int = 0) -> None:
         super().__init__()
         if isinstance(n_outputs, bool) or not isinstance(n_outputs, int) or n_outputs < 1:
             raise bad_value("n_outputs", n_outputs, "a positive number of outputs")
+        if isinstance(n_scalars, bool) or not isinstance(n_scalars, int) or n_scalars < 0:
+            raise bad_value("n_scalars", n_scalars, "a non-negative number of event scalars")
         self.n_outputs = n_outputs
+        self.n_scalars = n_scalars
         arch = arch or CNNArchitecture()
         shape = tuple(int(s) for s in input_shape)
         if len(shape) != 3 or min(shape) < 1:
@@ -113,7 +123,7 @@ class PaperCNN(nn.Module):
                              else torch.Generator().manual_seed(0))
         self.features = nn.Sequential(*blocks, Dropout(arch.conv_dropout, dropout_generator),
                                       nn.Flatten())
-        self.dense = linear(channels * h * w, arch.dense_units)
+        self.dense = linear(channels * h * w + n_scalars, arch.dense_units)
         self.head = nn.Sequential(
             nn.LeakyReLU(arch.leaky_alpha), Dropout(arch.dense_dropout, dropout_generator)
         )
@@ -138,8 +148,13 @@ class PaperCNN(nn.Module):
             if isinstance(module, Dropout):
                 module.generator = generator
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.output(self.head(self.dense(self.features(x))))
+    def forward(self, x: torch.Tensor, scalars: torch.Tensor | None = None) -> torch.Tensor:
+        features = self.features(x)
+        if self.n_scalars:
+            if scalars is None or scalars.shape != (x.shape[0], self.n_scalars):
+                raise ValueError(f"scalars: expected shape ({x.shape[0]}, {self.n_scalars})")
+            features = torch.cat([features, scalars.to(features.dtype)], dim=1)
+        x = self.output(self.head(self.dense(features)))
         return x.squeeze(-1) if self.n_outputs == 1 else x
 
     def l2_penalty(self) -> torch.Tensor:

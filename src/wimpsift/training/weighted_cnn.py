@@ -12,6 +12,11 @@ every background of a detector (:mod:`wimpsift.pipelines.cnn_backgrounds`):
   softmax then estimates p(x | c) / Σ_c' p(x | c') and the caller combines it with the
   expected mix into a likelihood ratio.
 
+With ``n_scalars`` = S > 0 the network is the hybrid of :class:`PaperCNN`: its dense
+layer also reads S event-level numbers per event (``scalars`` of :meth:`fit` and
+:meth:`predict_log_proba`), standardised with the training set's mean and standard
+deviation (stored in ``scalar_mean_``/``scalar_scale_``).
+
 Why not :class:`~wimpsift.training.cnn_estimator.CNNClassifier`: that is the paper's
 unweighted binary sigmoid estimator (its grid search, resume and export depend on
 it); weighted and multi-class losses need the weights and the class index in every
@@ -38,9 +43,9 @@ from wimpsift.seeding import torch_generator
 from wimpsift.training.cnn_estimator import CNNTrainingConfig, as_image_array, resolve_device
 
 
-def _weighted_loss(model: PaperCNN, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor
-                   ) -> torch.Tensor:
-    ce = F.cross_entropy(model(x), y, reduction="none")
+def _weighted_loss(model: PaperCNN, x: torch.Tensor, s: torch.Tensor | None, y: torch.Tensor,
+                   w: torch.Tensor) -> torch.Tensor:
+    ce = F.cross_entropy(model(x, s), y, reduction="none")
     return (w * ce).sum() / w.sum().clamp_min(1e-30)
 
 
@@ -50,9 +55,12 @@ class WeightedCNN:
     def __init__(self, n_classes: int, epochs: int = 8, batch_size: int = 100,
                  learning_rate: float = 0.001, validation_fraction: float = 0.2,
                  random_state: int = 0, device: str | None = None, threads: int = 1,
-                 **architecture: Any) -> None:
+                 n_scalars: int = 0, **architecture: Any) -> None:
         if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 2:
             raise bad_value("n_classes", n_classes, "at least 2 classes")
+        if isinstance(n_scalars, bool) or not isinstance(n_scalars, int) or n_scalars < 0:
+            raise bad_value("n_scalars", n_scalars, "a non-negative number of event scalars")
+        self.n_scalars = n_scalars
         if not 0 < validation_fraction < 1:
             raise bad_value("validation_fraction", validation_fraction, "a fraction in (0, 1)")
         self.n_classes = n_classes
@@ -62,9 +70,23 @@ class WeightedCNN:
                                         learning_rate=learning_rate, random_state=random_state,
                                         device=device, **architecture)
 
-    def fit(self, X: Any, labels: Any, sample_weight: Any) -> WeightedCNN:
-        """Train on images ``X`` with class indices ``labels`` (0..K-1) and weights."""
+    def _scalars(self, scalars: Any, n: int) -> torch.Tensor | None:
+        if not self.n_scalars:
+            return None
+        s = np.asarray(scalars if scalars is not None else np.empty((0, 0)), dtype=float)
+        if s.shape != (n, self.n_scalars) or not np.isfinite(s).all():
+            raise DataError(f"scalars: expected finite values of shape ({n}, {self.n_scalars})")
+        if not hasattr(self, "scalar_mean_"):
+            self.scalar_mean_ = s.mean(axis=0)
+            self.scalar_scale_ = np.where(s.std(axis=0) > 0, s.std(axis=0), 1.0)
+        return torch.from_numpy(((s - self.scalar_mean_) / self.scalar_scale_).astype(np.float32))
+
+    def fit(self, X: Any, labels: Any, sample_weight: Any, scalars: Any = None) -> WeightedCNN:
+        """Train on images ``X`` with class indices ``labels`` (0..K-1) and weights
+        (and, for the hybrid, the event ``scalars``, shape (N, ``n_scalars``))."""
         arr = as_image_array(X, "X")
+        for name in ("scalar_mean_", "scalar_scale_"):
+            self.__dict__.pop(name, None)
         y = np.asarray(labels)
         w = np.asarray(sample_weight, dtype=float)
         if y.shape != (len(arr),) or w.shape != (len(arr),):
@@ -79,7 +101,8 @@ class WeightedCNN:
         order = rng.permutation(len(arr))
         n_val = max(1, int(round(self.validation_fraction * len(arr))))
         val, train = order[:n_val], order[n_val:]
-        tensors = (torch.from_numpy(arr), torch.from_numpy(y.astype(np.int64)),
+        tensors = (torch.from_numpy(arr), self._scalars(scalars, len(arr)),
+                   torch.from_numpy(y.astype(np.int64)),
                    torch.from_numpy((w / w.mean()).astype(np.float32)))
         old_threads = torch.get_num_threads()
         torch.set_num_threads(self.threads)
@@ -92,11 +115,15 @@ class WeightedCNN:
     def _train(self, cfg: CNNTrainingConfig, device: torch.device,
                tensors: tuple[torch.Tensor, ...], train: torch.Tensor, val: torch.Tensor
                ) -> None:
-        X, y, w = tensors
+        X, S, y, w = tensors
+
+        def rows(idx: torch.Tensor) -> torch.Tensor | None:
+            return None if S is None else S[idx].to(device)
+
         model = PaperCNN(tuple(X.shape[1:]), cfg.architecture(),
                          generator=torch_generator(cfg.random_state, "weights"),
                          dropout_generator=torch_generator(cfg.random_state, "dropout", device=device),
-                         n_outputs=self.n_classes)
+                         n_outputs=self.n_classes, n_scalars=self.n_scalars)
         model = model.to(device)
         optimiser = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
         shuffle = torch_generator(cfg.random_state, "shuffle")
@@ -111,7 +138,7 @@ class WeightedCNN:
             for i in range(0, len(perm), cfg.batch_size):
                 idx = perm[i:i + cfg.batch_size]
                 xb, yb, wb = X[idx].to(device), y[idx].to(device), w[idx].to(device)
-                loss = _weighted_loss(model, xb, yb, wb) + model.l2_penalty()
+                loss = _weighted_loss(model, xb, rows(idx), yb, wb) + model.l2_penalty()
                 optimiser.zero_grad(set_to_none=True)
                 loss.backward()
                 optimiser.step()
@@ -119,8 +146,9 @@ class WeightedCNN:
                 weight += float(wb.sum())
             model.eval()
             with torch.no_grad():
-                vloss = sum(float(_weighted_loss(model, X[b].to(device), y[b].to(device),
-                                                 w[b].to(device))) * float(w[b].sum())
+                vloss = sum(float(_weighted_loss(model, X[b].to(device), rows(b),
+                                                 y[b].to(device), w[b].to(device)))
+                            * float(w[b].sum())
                             for b in val.split(1000)) / float(w[val].sum())
             vloss += float(model.l2_penalty().detach())
             self.history_["epoch"].append(epoch)
@@ -137,21 +165,28 @@ class WeightedCNN:
         self.n_parameters_ = count_parameters(model)
 
     @torch.no_grad()
-    def predict_log_proba(self, X: Any, batch_size: int = 500) -> np.ndarray:
+    def predict_log_proba(self, X: Any, scalars: Any = None, batch_size: int = 500
+                          ) -> np.ndarray:
         """log softmax outputs, (N, K) float64."""
         if not hasattr(self, "model_"):
             raise DataError("WeightedCNN: not fitted yet; call fit first")
         arr = torch.from_numpy(as_image_array(X, "X"))
-        out = [F.log_softmax(self.model_(b.to(self.device_)).double(), dim=1).cpu()
-               for b in arr.split(batch_size)]
+        s = self._scalars(scalars, len(arr))
+        out = []
+        for start in range(0, len(arr), batch_size):
+            part = slice(start, start + batch_size)
+            logits = self.model_(arr[part].to(self.device_),
+                                 None if s is None else s[part].to(self.device_))
+            out.append(F.log_softmax(logits.double(), dim=1).cpu())
         return torch.cat(out).numpy()
 
-    def predict_proba(self, X: Any) -> np.ndarray:
+    def predict_proba(self, X: Any, scalars: Any = None) -> np.ndarray:
         """Softmax outputs, (N, K) float64."""
-        return np.exp(self.predict_log_proba(X))
+        return np.exp(self.predict_log_proba(X, scalars))
 
     def fit_info(self) -> dict[str, Any]:
         """Training summary for metrics.json."""
-        return {"n_classes": self.n_classes, "best_epoch": self.best_epoch_,
+        return {"n_classes": self.n_classes, "n_scalars": self.n_scalars,
+                "best_epoch": self.best_epoch_,
                 "fit_time_s": self.fit_time_s_, "n_parameters": self.n_parameters_,
                 "history": self.history_, "settings": self.config.model_dump(mode="json")}

@@ -1,0 +1,108 @@
+"""Errors of small remaining counts, the ratio's interval, the ideal NR/ER floor and the
+hybrid CNN (images and event scalars) of the all-backgrounds comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.stats import poisson
+
+from tests.cnn.conftest import separable_images
+from wimpsift.errors import DataError
+from wimpsift.metrics.remaining import (
+    feldman_cousins_68,
+    ratio_interval,
+    remaining_at_acceptance,
+)
+from wimpsift.models.cnn import PaperCNN, count_parameters
+from wimpsift.pipelines.cnn_backgrounds import ideal_nr_floor, verdict
+from wimpsift.training.weighted_cnn import WeightedCNN
+
+# Feldman & Cousins, Phys. Rev. D 57, 3873 (1998): 68.27 % C.L. intervals for a Poisson
+# mean with no background, n0 = 0..5
+PUBLISHED_FC_68 = {0: (0.00, 1.29), 1: (0.37, 2.75), 2: (0.74, 4.25), 3: (1.10, 5.30),
+                   4: (2.34, 6.78), 5: (2.75, 7.81)}
+
+
+@pytest.mark.parametrize("n", sorted(PUBLISHED_FC_68))
+def test_feldman_cousins_matches_the_published_table(n):
+    lo, hi = feldman_cousins_68(n)
+    assert lo == pytest.approx(PUBLISHED_FC_68[n][0], abs=0.006)
+    assert hi == pytest.approx(PUBLISHED_FC_68[n][1], abs=0.006)
+
+
+@pytest.mark.parametrize("mu", [0.3, 1.0, 2.5, 7.0, 20.0])
+def test_feldman_cousins_covers(mu):
+    # the construction guarantees at least 68.27 % coverage at every true mean
+    n = np.arange(int(mu + 15 * np.sqrt(mu) + 20))
+    covered = [lo <= mu <= hi for lo, hi in map(feldman_cousins_68, n)]
+    assert poisson.pmf(n, mu)[covered].sum() >= 0.6827 - 1e-3
+    with pytest.raises(DataError, match="n"):
+        feldman_cousins_68(-1)
+
+
+def test_zero_passing_events_carry_an_upper_limit():
+    scores = np.r_[np.arange(100.0), np.arange(10.0), np.arange(98.0, 100.0)]
+    source = np.array(["wimp"] * 100 + ["a"] * 10 + ["b"] * 2, dtype=object)
+    weights = np.r_[np.ones(100), np.full(10, 0.5), np.full(2, 2.0)]
+    out = remaining_at_acceptance(scores, source, weights, acceptance=0.5)
+    assert out["a"]["events"] == 0.0
+    assert out["a"]["interval_68"] == pytest.approx((0.0, 0.5 * 1.29), abs=0.01)
+    # two passing events of weight 2: [0.74, 4.25] x 2, around the count 4
+    assert out["b"]["interval_68"] == pytest.approx((2 * 0.736, 2 * 4.25), abs=0.01)
+    lo, hi = out["total_interval_68"]
+    assert lo < out["total"] == 4.0 < hi
+    assert hi - 4.0 == pytest.approx(np.hypot(0.645, 2 * 4.25 - 4), abs=0.01)
+
+
+def test_ratio_interval_and_verdict():
+    r, lo, hi = ratio_interval((2.0, 1.0, 3.0), (4.0, 3.0, 6.0))
+    assert r == 0.5
+    assert hi - r == pytest.approx(0.5 * np.hypot(0.5, 0.25))  # numerator up, denominator down
+    assert r - lo == pytest.approx(0.5 * np.hypot(0.5, 0.5))
+    assert ratio_interval((1.0, 0.5, 1.5), (0.0, 0.0, 1.0)) is None
+    assert ratio_interval((0.0, 0.0, 1.29), (2.0, 1.0, 3.0)) == (0.0, 0.0, 0.645)
+    assert verdict((0.2, 0.4)) == "met"
+    assert verdict((0.6, 0.9)) == "not met"
+    assert verdict((0.3, 0.7)) == "undecided within errors"
+
+
+def _events(rng, n):
+    cs1 = np.r_[rng.uniform(10, 100, n), rng.uniform(1, 5, n), rng.uniform(10, 100, n),
+                rng.uniform(10, 100, n)]
+    source = ["wimp"] * n + ["cevns"] * n + ["neutrons"] * n + ["er"] * n
+    weight = np.r_[np.full(n, 1.0), np.full(n, 0.01), np.full(n, 0.002), np.full(n, 1.0)]
+    return pd.DataFrame({"source": source, "cs1_pe": cs1, "weight": weight})
+
+
+def test_ideal_floor_removes_what_the_spectrum_separates():
+    rng = np.random.default_rng(1)
+    reference, test = _events(rng, 2000), _events(rng, 2000)
+    floor = ideal_nr_floor(reference, test, ["er", "cevns", "neutrons"], 0.5)
+    # without the spectrum half of every NR-like event stays; ER never does
+    assert floor["energy_blind"] == pytest.approx(0.5 * (20.0 + 4.0))
+    # CEvNS sits below the WIMPs' cS1: an ideal separator keeps none of it, and half of
+    # the neutrons, whose spectrum is the WIMPs'
+    assert floor["with_cs1_spectrum_per_source"]["cevns"] == 0.0
+    assert floor["with_cs1_spectrum"] == pytest.approx(2.0, rel=0.15)
+
+
+def test_hybrid_cnn_reads_the_event_scalars():
+    X, _ = separable_images(n=240)
+    rng = np.random.default_rng(2)
+    scalars = rng.normal(size=(240, 2))
+    y = (scalars[:, 0] > 0).astype(int)  # the label lives in the scalars, not the image
+    model = WeightedCNN(2, epochs=4, batch_size=40, learning_rate=0.01, n_scalars=2)
+    model.fit(X, y, np.ones(len(y)), scalars)
+    accuracy = (model.predict_proba(X, scalars).argmax(axis=1) == y).mean()
+    assert accuracy > 0.85
+    assert model.fit_info()["n_scalars"] == 2
+    with pytest.raises(DataError, match="scalars"):
+        model.predict_log_proba(X)
+    base = count_parameters(PaperCNN((1, 16, 16), n_outputs=2))
+    hybrid = PaperCNN((1, 16, 16), n_outputs=2, n_scalars=2)
+    assert count_parameters(hybrid) == base + 2 * 32  # two more inputs of the dense layer
+    with pytest.raises(ValueError, match="scalars"):
+        hybrid(torch.rand(3, 1, 16, 16))
