@@ -260,7 +260,7 @@ def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
     if cfg.backgrounds == "all":
         size = (cfg.train_events_per_class + cfg.test_events_per_class) / 1200
         return [("images", 150 * size), ("classifiers", 200 * size), ("comparison", 30 * size),
-                ("positions", 40 * cfg.all_backgrounds.position_train_events / 3000),
+                ("positions", 34 * cfg.all_backgrounds.position_train_events / 12000),
                 ("report", 5)]
     events = (cfg.train_events_per_class + cfg.test_events_per_class) / 2000
     train = cfg.train_events_per_class / 1000

@@ -29,7 +29,9 @@ MI_LABELS = {"event_variables": "Event variables (k-nearest-neighbour estimate)"
              "cs1_cs2": "cS1 and log10 cS2 only (k-nearest-neighbour estimate)",
              "event_variables_lower_bound": "Event variables, at least (the largest of the two "
              "estimates above and the dense network's output)", **CLASSIFIER_LABELS}
-POSITION_LABELS = {"cnn": "Position CNN", "likelihood": "Likelihood fit (mismatched LRF)",
+POSITION_LABELS = {"cnn": "Position CNN (averaged over the array's symmetries)",
+                   "cnn_single": "Position CNN, one evaluation",
+                   "likelihood": "Likelihood fit (mismatched LRF)",
                    "likelihood_true_lrf": "Likelihood fit (true LRF)",
                    "centre_of_gravity": "Centre of gravity"}
 
