@@ -307,11 +307,12 @@ def main(argv: list[str] | None = None) -> int:
     for mass in sorted(args.masses):
         n, t = result.network[mass].to_dict(), result.traditional[mass].to_dict()
         i = result.info[mass]
-        pe_n = (n.get("pseudo_experiment_sigma_nucleon_cm2") or {}).get("median", float("nan"))
-        pe_t = (t.get("pseudo_experiment_sigma_nucleon_cm2") or {}).get("median", float("nan"))
+        # null (None): a median outside the tested strengths (band_status says which side)
+        pe_n, pe_t = ((d.get("pseudo_experiment_sigma_nucleon_cm2") or {}).get("median") for d in (n, t))
+        pe_n, pe_t, med_n, med_t = (float("nan") if v is None else v for v in (
+            pe_n, pe_t, n["expected_sigma_nucleon_cm2"]["median"], t["expected_sigma_nucleon_cm2"]["median"]))
         print(f"{mass:>9g} {i['n_bins_network']:>9d} {i['n_bins_traditional']:>10d} "
-              f"{n['expected_sigma_nucleon_cm2']['median']:>10.3g} "
-              f"{t['expected_sigma_nucleon_cm2']['median']:>11.3g} {ratio[mass]:>6.3f} "
+              f"{med_n:>10.3g} {med_t:>11.3g} {ratio[mass]:>6.3f} "
               f"{pe_n:>11.3g} {pe_t:>12.3g} {pe_ratio[mass]:>6.3f} "
               f"{n['observed_sigma_nucleon_cm2']:>9.3g} {t['observed_sigma_nucleon_cm2']:>9.3g}")
     print()

@@ -176,6 +176,22 @@ def run_toy_tasks(
         return {key: results[key] for key in tasks}
 
 
+def _band_quantiles(limits: np.ndarray, grid: np.ndarray) -> tuple[dict[str, float], dict[str, str]]:
+    """Quantiles of toy or pseudo-experiment limits at the bands, NaN where they fall on
+    experiments that exclude even the lowest tested strength (``limits_from_pvalues``
+    puts those at ``grid[0]``; with CLs+b at 90 % CL about 10 % of background-only
+    experiments exclude every strength, so the -2 sigma band is there by construction)
+    or that exclude none; with their ``BAND_STATUS`` keys (:mod:`wimpsift.stats.limits`),
+    as ``upper_limit`` does."""
+    values, status = {}, {}
+    for n in BAND_SIGMAS:
+        value = float(np.quantile(limits, stats.norm.cdf(n)))
+        below, beyond = value <= grid[0], not np.isfinite(value)
+        values[band_key(n)] = float("nan") if below or beyond else value
+        status[band_key(n)] = "below_grid" if below else "beyond_grid" if beyond else "toys"
+    return values, status
+
+
 def limits_over_masses(
     models: Mapping[float, BinnedLikelihood],
     observed: Mapping[float, np.ndarray],
@@ -272,7 +288,7 @@ def limits_over_masses(
             q_obs = qtilde_on_grid(lik, p["counts"][None, :], p["aux"][None, :], p["grid"])
             observed_mu = float(limits_from_pvalues(p["grid"], dist.pvalues(q_obs.q), cl)[0])
         fits = p["fits"] + sum(r["fits"] for r in parts) + [q_obs.n_fits, q_obs.n_not_converged]
-        expected = {band_key(n): float(np.quantile(b_limits, stats.norm.cdf(n))) for n in BAND_SIGMAS}
+        expected, status = _band_quantiles(b_limits, p["grid"])
         pseudo = None
         if pseudo_experiments is not None and mass in pseudo_experiments:
             with timer.stage("hypothesis_testing"):
@@ -282,7 +298,8 @@ def limits_over_masses(
                     progress, f"{mass:g} GeV/c², {pe_counts.shape[0]} event-level experiments: "))
                 pe_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_pe.q), cl)
             fits = fits + [q_pe.n_fits, q_pe.n_not_converged]
-            pseudo = {band_key(n): float(np.quantile(pe_limits, stats.norm.cdf(n))) for n in BAND_SIGMAS}
+            pseudo, _ = _band_quantiles(pe_limits, p["grid"])
+            pseudo["fraction_below_grid"] = float(np.mean(pe_limits <= p["grid"][0]))
             pseudo["fraction_beyond_grid"] = float(np.mean(~np.isfinite(pe_limits)))
         coverage: dict[str, float] = {}
         if signal_experiments is not None and mass in signal_experiments:
@@ -306,7 +323,12 @@ def limits_over_masses(
         out[mass] = LimitResult(
             method="toys", confidence_level=cl, sigma_ref_cm2=lik.sigma_ref_cm2, mass_gev=mass,
             observed_mu=observed_mu, expected_mu=expected, mu_hat=p["mu_hat"], power_constrained_mu=pcl,
+            band_status=status,
             extra={"asymptotic_observed_mu": p["asym_obs"], "asymptotic_median_mu": p["asym_exp"][0],
+                   "mu_grid_min": float(p["grid"][0]), "mu_grid_max": float(p["grid"][-1]),
+                   # 1: the data exclude even the lowest tested strength (reported there)
+                   "observed_below_grid": float(observed_mu <= p["grid"][0]),
+                   "fraction_background_toys_below_grid": float(np.mean(b_limits <= p["grid"][0])),
                    "fraction_background_toys_beyond_grid": float(np.mean(~np.isfinite(b_limits))),
                    "n_toys_per_strength": float(dist.n_toys), "n_background_toys": float(q_b.shape[0]),
                    "n_fits": float(fits[0]), "n_fits_not_converged": float(fits[1]),

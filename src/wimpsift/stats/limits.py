@@ -134,7 +134,9 @@ class LimitResult:
     power_constraint: float | None = None
     power_constraint_floor_mu: float | None = None
     #: quantiles (same keys as ``expected_mu``) of the limits of externally supplied
-    #: background-only pseudo-experiments (e.g. event-level, independent of the templates)
+    #: background-only pseudo-experiments (e.g. event-level, independent of the templates);
+    #: NaN (null in JSON) below or beyond the tested strengths as the bands, with
+    #: ``fraction_below_grid`` and ``fraction_beyond_grid`` of the experiments
     pseudo_experiment_mu: dict[str, float] | None = None
 
     @property
@@ -152,8 +154,10 @@ class LimitResult:
         if self.power_constraint_floor_mu is not None:
             out["power_constraint_floor_sigma_nucleon_cm2"] = self.power_constraint_floor_mu * s
         if self.pseudo_experiment_mu is not None:
+            out["pseudo_experiment_mu"] = {k: _or_none(v) for k, v in self.pseudo_experiment_mu.items()}
             out["pseudo_experiment_sigma_nucleon_cm2"] = {
-                k: v * s for k, v in self.pseudo_experiment_mu.items()}
+                k: _or_none(v * s) for k, v in self.pseudo_experiment_mu.items()
+                if not k.startswith("fraction_")}
         return out
 
 
