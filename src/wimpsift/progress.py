@@ -13,14 +13,17 @@ the length of one of its steps. :class:`wimpsift.pipelines.stages.StagePlan` own
 
 :data:`CONSOLE_LOCK` is held while a C library's console output is captured (file
 descriptors 1 and 2 pointing at a file, :mod:`wimpsift.microphysics.quanta`) and while a
-progress line is written, so a line written by another thread (the heartbeat) never
-lands in the capture.
+progress line is written, so a line written by another thread never lands in the
+capture. A heartbeat does not wait for a long capture to end: while one is active the
+capturing code registers the real stderr (:func:`set_captured_stderr`) and the heartbeat
+writes there directly (:func:`write_past_capture`).
 
 Plain Python, no heavy imports: any layer may use it.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -30,6 +33,31 @@ from collections.abc import Callable
 Progress = Callable[[str, int, int], None]
 
 CONSOLE_LOCK = threading.RLock()
+
+#: the real stderr (a duplicate of file descriptor 2) while C output is being captured
+_REAL_STDERR: list[int | None] = [None]
+_REAL_STDERR_LOCK = threading.Lock()
+
+
+def set_captured_stderr(fd: int | None) -> None:
+    """Register the real stderr while C output is captured (``None`` when it ends; the
+    caller closes ``fd`` only after this returns, so no write is in flight then)."""
+    with _REAL_STDERR_LOCK:
+        _REAL_STDERR[0] = fd
+
+
+def write_past_capture(line: str) -> bool:
+    """Write ``line`` to the real stderr while C output is captured; False when nothing
+    is captured (then write through :func:`write_line` instead)."""
+    with _REAL_STDERR_LOCK:
+        fd = _REAL_STDERR[0]
+        if fd is None:
+            return False
+        try:
+            os.write(fd, (line + "\n").encode())
+        except OSError:
+            return False
+        return True
 
 
 def duration(seconds: float) -> str:

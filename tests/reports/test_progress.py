@@ -109,8 +109,8 @@ def test_plan_progress_lines_carry_the_plan_prefix_and_reset_the_heartbeat(capsy
 
 
 def test_heartbeat_never_lands_in_a_capture_of_nest_output():
-    """A heartbeat due while nestpy's C output is captured waits for the capture to end:
-    every line is whole, NEST's note is relayed once on its own line, and no progress line
+    """A heartbeat due while nestpy's C output is captured writes past the capture, to the
+    real stderr: every line is whole, NEST's note is relayed once on its own line, and no progress line
     comes out with a ``nestpy: `` prefix (seen in the LUX reproduction before)."""
     code = (
         "import os, time\n"
@@ -132,6 +132,30 @@ def test_heartbeat_never_lands_in_a_capture_of_nest_output():
     beats = [line for line in lines if "still in limits" in line]
     assert beats and all(line.startswith("[lux") for line in beats)
     assert all(line.startswith(("[lux", "nestpy: m5")) for line in lines), lines
+
+
+def test_heartbeat_speaks_during_a_long_capture_of_nest_output():
+    """A nestpy call longer than the heartbeat (the 5-D samples' photon-timed chunks) does
+    not silence the heartbeat: it speaks every ``heartbeat_s`` during the capture, outside
+    it, and NEST's own note is still relayed once."""
+    code = (
+        "import os, time\n"
+        "from wimpsift.microphysics.quanta import _stdout_to_stderr\n"
+        "from wimpsift.pipelines.stages import StagePlan\n"
+        "with StagePlan('lux', [('samples', 0.1)], heartbeat_s=0.5) as plan, plan.stage('samples'):\n"
+        "    with _stdout_to_stderr():\n"
+        "        os.write(2, b'm5 is slightly energy dependent\\n')\n"
+        "        time.sleep(4.5)  # one long C call\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                            timeout=120, check=True)
+    lines = result.stderr.splitlines()
+    beats = [line for line in lines if "still in samples" in line]
+    assert len(beats) >= 2, lines  # waiting for the capture to end would allow at most one
+    assert all(line.startswith("[lux") for line in beats)
+    notes = [line for line in lines if "energy dependent" in line]
+    assert notes == ["nestpy: m5 is slightly energy dependent"]
 
 
 def test_progress_lines_travel_to_a_worker_and_print_there(capsys):

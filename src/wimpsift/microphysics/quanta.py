@@ -21,7 +21,7 @@ import numpy as np
 
 from wimpsift.detectors import Detector
 from wimpsift.errors import bad_value
-from wimpsift.progress import CONSOLE_LOCK, write_line
+from wimpsift.progress import CONSOLE_LOCK, set_captured_stderr, write_line
 
 _INTERACTIONS = {"er": "beta", "nr": "NR", "gamma": "gammaRay"}
 
@@ -47,8 +47,10 @@ def _stdout_to_stderr() -> Iterator[None]:
     streams in a temporary file, then write each distinct line once per process, whole,
     to stderr through tqdm (which redraws an active bar below it). While the streams
     point at the file, :data:`wimpsift.progress.CONSOLE_LOCK` is held: a progress line
-    or heartbeat from another thread waits instead of landing in the capture (where it
-    would come out as ``nestpy: [lux 63 s] still in …``).
+    from another thread waits instead of landing in the capture (where it would come out
+    as ``nestpy: [lux 63 s] still in …``); a heartbeat, which must not wait for a long
+    call, writes to the real stderr registered with
+    :func:`wimpsift.progress.set_captured_stderr`.
 
     The file descriptors are swapped once for all nested or concurrent users (threads of
     a Dask worker, a chunk loop): an inner block runs inside the outer capture, and the
@@ -82,8 +84,10 @@ def _stdout_to_stderr() -> Iterator[None]:
             try:
                 for fd in fds:
                     os.dup2(captured.fileno(), fd)
+                set_captured_stderr(saved[1])  # a heartbeat writes past the capture
                 yield
             finally:
+                set_captured_stderr(None)
                 with contextlib.suppress(Exception):
                     libc_fflush()
                 for fd, copy in zip(fds, saved, strict=True):

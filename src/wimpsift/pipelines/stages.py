@@ -8,8 +8,11 @@ Plans nest (``wimpsift run`` runs both reproductions, each with its own plan); o
 heartbeat thread, owned by the outermost plan, names the innermost running stage.
 
 Lines go to stderr through ``tqdm.write`` so an active progress bar is redrawn below
-them instead of being broken, under :data:`wimpsift.progress.CONSOLE_LOCK` so that a
-heartbeat never lands in a capture of nestpy's C output. Loops inside a stage (toys,
+them instead of being broken, under :data:`wimpsift.progress.CONSOLE_LOCK` so that no
+line lands in a capture of nestpy's C output; a heartbeat due during a capture writes
+past it, to the real stderr. A C call that holds the GIL (nestpy's photon-timed
+``runNESTvec`` chunks take several seconds) delays the heartbeat by its length, so the
+default ``heartbeat_s`` of 20 s leaves 10 s of such a call within a 30 s silence. Loops inside a stage (toys,
 fits, training epochs) report through ``plan.progress`` (:mod:`wimpsift.progress`).
 
 To see silence, the outermost plan wraps ``sys.stdout``
@@ -26,7 +29,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from wimpsift.progress import CONSOLE_LOCK, ProgressLines
+from wimpsift.progress import CONSOLE_LOCK, ProgressLines, write_past_capture
 from wimpsift.progress import duration as _duration
 
 _ACTIVE: list[StagePlan] = []
@@ -56,7 +59,7 @@ class StagePlan:
     ...         ...
     """
 
-    def __init__(self, name: str, stages: list[tuple[str, float]], heartbeat_s: float = 25.0,
+    def __init__(self, name: str, stages: list[tuple[str, float]], heartbeat_s: float = 20.0,
                  enabled: bool = True):
         self.name = name
         self.nominal = dict(stages)
@@ -73,16 +76,26 @@ class StagePlan:
         self.progress = ProgressLines(self.say)
 
     # -- output ----------------------------------------------------------------------
-    def say(self, message: str) -> None:
+    def say(self, message: str, heartbeat: bool = False) -> None:
         if not self.enabled:
             return
         from tqdm import tqdm
 
-        with CONSOLE_LOCK:  # not while fds 1 and 2 point at a capture of C output
+        # not while fds 1 and 2 point at a capture of C output; a heartbeat does not wait
+        # for a long capture to end but writes past it, to the real stderr
+        if not CONSOLE_LOCK.acquire(timeout=1.0 if heartbeat else -1):
+            elapsed = _duration(time.monotonic() - self.started)
+            if write_past_capture(f"[{self.name} {elapsed:>7}] {message}"):
+                for plan in _ACTIVE:
+                    plan.last_output = time.monotonic()
+            return
+        try:
             elapsed = _duration(time.monotonic() - self.started)
             tqdm.write(f"[{self.name} {elapsed:>7}] {message}", file=sys.stderr)
             for plan in _ACTIVE:
                 plan.last_output = time.monotonic()
+        finally:
+            CONSOLE_LOCK.release()
 
     def scale(self) -> float:
         """Actual over nominal time of the finished stages (1 before any; within 1/4 … 4)."""
@@ -172,4 +185,4 @@ class StagePlan:
             estimate = inner.nominal[inner.current] * inner.scale()
             outlook = (f"about {_duration(inner.remaining_s())} remaining" if in_stage < estimate else
                        f"past its estimate of {_duration(estimate)}")
-            inner.say(f"  still in {inner.current}: {_duration(in_stage)} so far, {outlook}")
+            inner.say(f"  still in {inner.current}: {_duration(in_stage)} so far, {outlook}", heartbeat=True)
