@@ -28,25 +28,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-
-def source(name: str, n: int, nr: bool, label: int, expected: float,
-           rng: np.random.Generator) -> pd.DataFrame:
-    cs1 = rng.uniform(3.0, 55.0, n)
-    offset = 2.45 if nr else 2.75
-    log_cs2 = offset + 0.75 * np.log10(cs1) + 0.08 * rng.standard_normal(n)
-    return pd.DataFrame({
-        "r_cm": 19.5 * np.sqrt(rng.uniform(0, 1, n)), "z_cm": rng.uniform(-46, -7, n),
-        "cs1_pe": cs1, "cs2_pe": 10**log_cs2, "source": name, "label": label,
-        "weight": expected / n, "split": np.where(rng.uniform(size=n) < 0.5, "train", "test"),
-    })
-
-
-class BandScorer:
-    """Distance below the ER band, squashed to [0, 1]."""
-
-    def score(self, table: pd.DataFrame) -> np.ndarray:
-        d = 2.75 + 0.75 * np.log10(table["cs1_pe"]) - np.log10(table["cs2_pe"])
-        return 1.0 / (1.0 + np.exp(-(d - 0.15) / 0.05))
+# the test's model itself (tests/stats/band_model.py), so the benchmark measures what the test runs
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests", "stats"))
+from band_model import BandScorer  # noqa: E402
+from band_model import band_source as source  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -108,6 +108,15 @@ def test_plan_progress_lines_carry_the_plan_prefix_and_reset_the_heartbeat(capsy
                for line in err.splitlines())
 
 
+def _stderr_lines(code: str) -> list[str]:
+    """Run ``code`` in a fresh interpreter (real file descriptors 1 and 2, as a user's
+    terminal) and return its stderr lines."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                            timeout=120, check=True)
+    return result.stderr.splitlines()
+
+
 def test_heartbeat_never_lands_in_a_capture_of_nest_output():
     """A heartbeat due while nestpy's C output is captured writes past the capture, to the
     real stderr: every line is whole, NEST's note is relayed once on its own line, and no progress line
@@ -123,10 +132,7 @@ def test_heartbeat_never_lands_in_a_capture_of_nest_output():
         "            time.sleep(0.8)  # the heartbeat falls due in here\n"
         "        time.sleep(0.3)\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                            timeout=120, check=True)
-    lines = result.stderr.splitlines()
+    lines = _stderr_lines(code)
     notes = [line for line in lines if "energy dependent" in line]
     assert notes == ["nestpy: m5 is slightly energy dependent"]
     beats = [line for line in lines if "still in limits" in line]
@@ -147,10 +153,7 @@ def test_heartbeat_speaks_during_a_long_capture_of_nest_output():
         "        os.write(2, b'm5 is slightly energy dependent\\n')\n"
         "        time.sleep(4.5)  # one long C call\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                            timeout=120, check=True)
-    lines = result.stderr.splitlines()
+    lines = _stderr_lines(code)
     beats = [line for line in lines if "still in samples" in line]
     assert len(beats) >= 2, lines  # waiting for the capture to end would allow at most one
     assert all(line.startswith("[lux") for line in beats)

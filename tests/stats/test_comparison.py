@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from band_model import BandScorer
+from band_model import band_source as _source
 
 from wimpsift.detectors import load_detector
 from wimpsift.errors import ConfigError, DataError
@@ -14,25 +16,6 @@ from wimpsift.stats.comparison import ComparisonConfig, compare_analyses, write_
 from wimpsift.stats.distributed import DaskConfig
 from wimpsift.stats.figures import plot_limits_vs_mass
 from wimpsift.stats.limits import LimitConfig
-
-
-def _source(name: str, n: int, nr: bool, label: int, expected: float, rng) -> pd.DataFrame:
-    cs1 = rng.uniform(3.0, 55.0, n)
-    offset = 2.45 if nr else 2.75
-    log_cs2 = offset + 0.75 * np.log10(cs1) + 0.08 * rng.standard_normal(n)
-    return pd.DataFrame({
-        "r_cm": 19.5 * np.sqrt(rng.uniform(0, 1, n)), "z_cm": rng.uniform(-46, -7, n),
-        "cs1_pe": cs1, "cs2_pe": 10**log_cs2, "source": name, "label": label,
-        "weight": expected / n, "split": np.where(rng.uniform(size=n) < 0.5, "train", "test"),
-    })
-
-
-class BandScorer:
-    """A fixed discriminant: distance below the ER band, squashed to [0, 1]."""
-
-    def score(self, table: pd.DataFrame) -> np.ndarray:
-        d = 2.75 + 0.75 * np.log10(table["cs1_pe"]) - np.log10(table["cs2_pe"])
-        return 1.0 / (1.0 + np.exp(-(d - 0.15) / 0.05))
 
 
 def test_compare_analyses_end_to_end(tmp_path):

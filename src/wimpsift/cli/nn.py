@@ -147,7 +147,7 @@ def _samples(sample_settings: dict[str, Any]):
     return EventSamples(validated_sample_config(**sample_settings))
 
 
-def _load_models(text: str) -> dict[float, Any]:
+def load_models(text: str) -> dict[float, Any]:
     """Trained networks from ``--models``: the folder ``nn train -o DIR`` wrote (DIR) or
     its ``models/`` subfolder; a damaged model set is a one-line DataError."""
     from wimpsift.errors import WimpsiftError
@@ -230,7 +230,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from wimpsift.provenance import atomic_path
     from wimpsift.training.discriminant import balanced_weights
 
-    models = _load_models(args.models)
+    models = load_models(args.models)
     path = Path(args.events)
     if not path.is_file():
         raise DataError(f"events: {str(path)!r} is not a file")
@@ -276,7 +276,7 @@ def _study(args: argparse.Namespace) -> int:
     else:
         masses = None if args.study == "pca" else [args.projection_mass]
         if args.models:
-            models = _load_models(args.models)
+            models = load_models(args.models)
             if masses is not None:
                 if args.projection_mass not in models:
                     raise ConfigError(f"--projection-mass: {args.projection_mass:g} GeV is not "

@@ -111,9 +111,9 @@ def _run(args: argparse.Namespace) -> int:
     table = pd.concat(parts, ignore_index=True)
     scorer = None
     if args.analysis == "network":
-        from wimpsift.cli.nn import _load_models  # the one reader of --models (DIR or DIR/models)
+        from wimpsift.cli.nn import load_models  # the one reader of --models (DIR or DIR/models)
 
-        models = _load_models(args.models)
+        models = load_models(args.models)
         check_models(models, detector.name, table)
         mass = signal_meta["mass_gev"]
         if mass not in models:
