@@ -171,7 +171,8 @@ def test_lz_ws2024_boundary_is_the_scripts_and_holds_the_published_mass():
 
 
 def test_xenon1t_sr1_boundary_is_the_scripts_and_holds_the_published_mass():
-    spec = importlib.util.spec_from_file_location("x1tfv", ROOT / "scripts" / "xenon1t_sr1_fiducial_boundary.py")
+    script = ROOT / "scripts" / "xenon1t_sr1_fiducial_boundary.py"
+    spec = importlib.util.spec_from_file_location("x1tfv", script)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     z, r = module.boundary()
