@@ -28,11 +28,11 @@ in 0.25-6 keVnr), beside the detector file's published count.
 
 The run always prints the S1-size efficiency the edge gap would need (diagnostic, never
 applied): XENON1T's acceptance divided by ours per true-energy bin beside the median cS1
-of our accepted events there, and the efficiency eps(cS1) (cS1 bins, bounded to [0, 1],
-lightly smoothed) that, multiplying our accepted events, best reproduces XENON1T's curve
-(bounded least squares, ``scipy.optimize.lsq_linear``), with the 10/50/90 % energies it
-gives. XENON1T's own S1 efficiencies of this kind, the pax S1 reconstruction efficiency
-versus detected photons (``RecEfficiency{Lowers,Medians,Uppers}_SR1_70phd_v1.json``) and
+of our accepted events there, and the efficiency eps(cS1) (cS1 bins, non-decreasing)
+that, multiplying our accepted events, best reproduces XENON1T's curve (bounded least
+squares, ``scipy.optimize.lsq_linear``), with the 10/50/90 % energies it gives.
+XENON1T's own S1 efficiencies of this kind, the pax S1 reconstruction efficiency versus
+detected photons (``RecEfficiency{Lowers,Medians,Uppers}_SR1_70phd_v1.json``) and
 the combined S1 cut acceptance versus S1 (``S1AcceptanceSR1_v7_Median.json``), plus the S2
 ones, are not public: flamedisx's public SR1 model (FlamTeam/flamedisx,
 ``flamedisx/xenon/x1t_sr1.py``) reads them with ``fd.get_bbf_file``, which clones the
@@ -95,16 +95,15 @@ def _binned(events, passed: np.ndarray) -> np.ndarray:
 
 CS1_EDGES_PE = np.array([3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0, 40.0,
                          50.0, 60.0, 70.0])
-SMOOTHING = 0.05  # weight of the second-difference penalty on eps(cS1)
 
 
 def needed_s1_efficiency(events, energy_1t: np.ndarray, acc_1t: np.ndarray) -> dict:
     """The S1-size efficiency that would carry the edge gap (diagnostic, never applied).
 
     Per true-energy bin: XENON1T's acceptance / ours and the median cS1 of our accepted
-    events. Then eps(cS1) on ``CS1_EDGES_PE`` bins, in [0, 1], minimising
-    sum_E (sum_j M[E, j] eps_j - A_1t(E))^2 + SMOOTHING^2 |second differences of eps|^2, where
-    M[E, j] is the fraction of our events of energy bin E accepted with cS1 in bin j.
+    events. Then eps(cS1) on ``CS1_EDGES_PE`` bins, non-decreasing from 0 (a sum of
+    non-negative steps), minimising sum_E (sum_j M[E, j] eps_j - A_1t(E))^2, where M[E, j]
+    is the fraction of our events of energy bin E accepted with cS1 in bin j.
     """
     from scipy.optimize import lsq_linear
 
@@ -123,10 +122,9 @@ def needed_s1_efficiency(events, energy_1t: np.ndarray, acc_1t: np.ndarray) -> d
     target = np.interp(CENTRES_KEV, energy_1t, acc_1t)
     median_cs1 = np.array([np.median(cs1[keep & (which == i)]) if np.any(keep & (which == i)) else np.nan
                            for i in range(n_e)])
-    d2 = np.diff(np.eye(n_s), n=2, axis=0) * SMOOTHING
-    fit = lsq_linear(np.vstack([matrix, d2]), np.concatenate([target, np.zeros(d2.shape[0])]),
-                     bounds=(0.0, 1.0))
-    eps = fit.x
+    rising = np.tril(np.ones((n_s, n_s)))  # eps = cumulative sum of non-negative steps
+    fit = lsq_linear(matrix @ rising, target, bounds=(0.0, 1.0))
+    eps = rising @ fit.x
     corrected = matrix @ eps
     rms = float(np.sqrt(np.mean((corrected - target) ** 2)))
     rows = [{"energy_kevnr": round(float(e), 2), "xenon1t": round(float(t), 4), "ours": round(float(o), 4),
@@ -279,7 +277,7 @@ def main() -> None:
     for row in need["by_energy"][::2]:
         print(f"  {row['energy_kevnr']:9.2f}   {row['xenon1t']:.4f}   {row['ours']:.4f}  "
               f"{_fmt(row['ratio'], '6.3f')}   {_fmt(row['median_cs1_pe'], '6.2f')}")
-    print("  eps(cS1), bounded least squares over 1-32 keVnr (rms residual "
+    print("  eps(cS1), non-decreasing, least squares over 1-32 keVnr (rms residual "
           f"{need['rms_residual']:.4f}):")
     print("    cS1 bin (PE): " + " ".join(f"{a:g}-{b:g}" for a, b in zip(
         CS1_EDGES_PE[:-1], CS1_EDGES_PE[1:], strict=True)))
