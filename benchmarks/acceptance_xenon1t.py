@@ -6,7 +6,8 @@ Prints, for each curve, the plateau (18-30 keVnr) and the energies where the ris
 edge reaches 10 %, 50 % and 90 % of it; last line JSON. Needs the ``test`` extra.
 
 ``--decompose`` also measures what moves our edge, one factor at a time, and prints
-each factor's 10/50/90 % energies and their shift from ours:
+each factor's 10/50/90 % energies and their shift from ours (and the S1-size efficiency
+described below, needed on top of XENON1T-like yields):
 
 - the S1-only and S2-only parts of our selection (which of them makes the edge);
 - the S1 detection settings: single-PE acceptance, double-PE emission, coincidence
@@ -207,14 +208,16 @@ def decompose(n_events: int, seed: int) -> list[dict]:
 
     interaction_level.nest_quanta = thinned
     try:
-        add("NR yields: XENON1T SR1 model (flamedisx) instead of NEST", detector=det)
+        x1t_yields = _flat_nr_events(det, n_events, seed)
     finally:
         interaction_level.nest_quanta = original
+    add("NR yields: XENON1T SR1 model (flamedisx) instead of NEST", x1t_yields)
     base = rows[0]["e10_e50_e90_kevnr"]
     for row in rows:
         row["shift_kevnr"] = [None if a is None or b is None else round(a - b, 2)
                               for a, b in zip(row["e10_e50_e90_kevnr"], base, strict=True)]
-    return rows
+    energy_1t, acc_1t = xenon1t_sr1_published_acceptance()
+    return rows, needed_s1_efficiency(x1t_yields, energy_1t, acc_1t)
 
 
 def cevns_fold(n_events: int, seed: int) -> dict:
@@ -289,12 +292,18 @@ def main() -> None:
           "  with fd.get_bbf_file, which clones the private repository XENON1T/bbf.")
 
     if args.decompose:
-        result["decomposition"] = decompose(args.events, args.seed)
+        result["decomposition"], need_x1t = decompose(args.events, args.seed)
+        result["needed_s1_efficiency_with_xenon1t_yields"] = need_x1t
         print(f"\n{'factor':<62} plateau  10/50/90 % (keVnr)   shift from ours")
         for row in result["decomposition"]:
             print(f"{row['factor']:<62} {row['plateau']:.3f}   "
                   + " ".join(_fmt(v, "5.2f") for v in row["e10_e50_e90_kevnr"]) + "   "
                   + " ".join(_fmt(v, "+5.2f") for v in row["shift_kevnr"]))
+        print("  eps(cS1) needed with XENON1T-like NR yields (rms residual "
+              f"{need_x1t['rms_residual']:.4f}):")
+        print("    eps:          " + " ".join(f"{v:.2f}" for v in need_x1t["eps_by_cs1"]))
+        print(f"  with it: plateau {need_x1t['with_eps']['plateau']:.3f}; 10/50/90 % at "
+              + ", ".join(_fmt(v, ".2f") for v in need_x1t["with_eps"]["e10_e50_e90_kevnr"]) + " keVnr")
 
     if args.cevns:
         result["cevns"] = c = cevns_fold(args.events, args.seed)
