@@ -6,7 +6,8 @@ Prints, for each curve, the plateau (18-30 keVnr) and the energies where the ris
 edge reaches 10 %, 50 % and 90 % of it; last line JSON. Needs the ``test`` extra.
 
 ``--decompose`` also measures what moves our edge, one factor at a time, and prints
-each factor's 10/50/90 % energies and their shift from ours:
+each factor's 10/50/90 % energies and their shift from ours (and the S1-size efficiency
+described below, needed on top of XENON1T-like yields):
 
 - the S1-only and S2-only parts of our selection (which of them makes the edge);
 - the S1 detection settings: single-PE acceptance, double-PE emission, coincidence
@@ -25,6 +26,19 @@ above 1, 2 and 3 keVnr (per tonne x year) and the expected count for ``xenon1t_s
 exposure with that spectrum folded (a) with XENON1T's published acceptance (the
 migration-matrix row sums above) and (b) with our simulated acceptance (NR events flat
 in 0.25-6 keVnr), beside the detector file's published count.
+
+The run always prints the S1-size efficiency the edge gap would need (diagnostic, never
+applied): XENON1T's acceptance divided by ours per true-energy bin beside the median cS1
+of our accepted events there, and the efficiency eps(cS1) (cS1 bins, non-decreasing)
+that, multiplying our accepted events, best reproduces XENON1T's curve (bounded least
+squares, ``scipy.optimize.lsq_linear``), with the 10/50/90 % energies it gives.
+XENON1T's own S1 efficiencies of this kind, the pax S1 reconstruction efficiency versus
+detected photons (``RecEfficiency{Lowers,Medians,Uppers}_SR1_70phd_v1.json``) and
+the combined S1 cut acceptance versus S1 (``S1AcceptanceSR1_v7_Median.json``), plus the S2
+ones, are not public: flamedisx's public SR1 model (FlamTeam/flamedisx,
+``flamedisx/xenon/x1t_sr1.py``) reads them with ``fd.get_bbf_file``, which clones the
+private repository XENON1T/bbf with a GitHub token (``flamedisx/xenon/data.py``,
+``ensure_repo``); no copy of them is in the public code or page indexes searched.
 
 Usage: python benchmarks/acceptance_xenon1t.py [--events 200000] [-o acceptance_xenon1t.png]
        [--decompose] [--cevns]
@@ -78,6 +92,53 @@ def _binned(events, passed: np.ndarray) -> np.ndarray:
     total = np.bincount(which[ok], minlength=CENTRES_KEV.size)
     kept = np.bincount(which[ok], weights=np.asarray(passed, dtype=float)[ok], minlength=CENTRES_KEV.size)
     return kept / np.maximum(total, 1)
+
+
+CS1_EDGES_PE = np.array([3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0, 40.0,
+                         50.0, 60.0, 70.0])
+
+
+def needed_s1_efficiency(events, energy_1t: np.ndarray, acc_1t: np.ndarray) -> dict:
+    """The S1-size efficiency that would carry the edge gap (diagnostic, never applied).
+
+    Per true-energy bin: XENON1T's acceptance / ours and the median cS1 of our accepted
+    events. Then eps(cS1) on ``CS1_EDGES_PE`` bins, non-decreasing from 0 (a sum of
+    non-negative steps), minimising sum_E (sum_j M[E, j] eps_j - A_1t(E))^2, where M[E, j]
+    is the fraction of our events of energy bin E accepted with cS1 in bin j.
+    """
+    from scipy.optimize import lsq_linear
+
+    energy = events["energy_kev"].to_numpy()
+    which = np.digitize(energy, EDGES_KEV) - 1
+    passed = events["in_window"].to_numpy()
+    cs1 = events["cs1_pe"].to_numpy()
+    n_e, n_s = CENTRES_KEV.size, CS1_EDGES_PE.size - 1
+    total = np.bincount(which[(which >= 0) & (which < n_e)], minlength=n_e)
+    col = np.clip(np.digitize(cs1, CS1_EDGES_PE) - 1, 0, n_s - 1)
+    keep = passed & (which >= 0) & (which < n_e)
+    matrix = np.zeros((n_e, n_s))
+    np.add.at(matrix, (which[keep], col[keep]), 1.0)
+    matrix /= np.maximum(total, 1)[:, None]
+    ours = matrix.sum(axis=1)
+    target = np.interp(CENTRES_KEV, energy_1t, acc_1t)
+    median_cs1 = np.array([np.median(cs1[keep & (which == i)]) if np.any(keep & (which == i)) else np.nan
+                           for i in range(n_e)])
+    rising = np.tril(np.ones((n_s, n_s)))  # eps = cumulative sum of non-negative steps
+    fit = lsq_linear(matrix @ rising, target, bounds=(0.0, 1.0))
+    eps = rising @ fit.x
+    corrected = matrix @ eps
+    rms = float(np.sqrt(np.mean((corrected - target) ** 2)))
+    rows = [{"energy_kevnr": round(float(e), 2), "xenon1t": round(float(t), 4), "ours": round(float(o), 4),
+             "ratio": round(float(t / o), 3) if o > 0 else None,
+             "median_cs1_pe": round(float(m), 2) if np.isfinite(m) else None}
+            for e, t, o, m in zip(CENTRES_KEV, target, ours, median_cs1, strict=True) if e <= 16.0]
+    return {
+        "by_energy": rows,
+        "cs1_edges_pe": CS1_EDGES_PE.tolist(),
+        "eps_by_cs1": [round(float(v), 3) for v in eps],
+        "rms_residual": round(rms, 4),
+        "with_eps": edge(CENTRES_KEV, corrected),
+    }
 
 
 def xenon1t_like_nr_yields(energy_kev: np.ndarray, drift_field_v_cm: float) -> tuple[np.ndarray, np.ndarray]:
@@ -147,14 +208,16 @@ def decompose(n_events: int, seed: int) -> list[dict]:
 
     interaction_level.nest_quanta = thinned
     try:
-        add("NR yields: XENON1T SR1 model (flamedisx) instead of NEST", detector=det)
+        x1t_yields = _flat_nr_events(det, n_events, seed)
     finally:
         interaction_level.nest_quanta = original
+    add("NR yields: XENON1T SR1 model (flamedisx) instead of NEST", x1t_yields)
     base = rows[0]["e10_e50_e90_kevnr"]
     for row in rows:
         row["shift_kevnr"] = [None if a is None or b is None else round(a - b, 2)
                               for a, b in zip(row["e10_e50_e90_kevnr"], base, strict=True)]
-    return rows
+    energy_1t, acc_1t = xenon1t_sr1_published_acceptance()
+    return rows, needed_s1_efficiency(x1t_yields, energy_1t, acc_1t)
 
 
 def cevns_fold(n_events: int, seed: int) -> dict:
@@ -203,20 +266,44 @@ def main() -> None:
     args = parser.parse_args()
 
     energy_1t, acc_1t = xenon1t_sr1_published_acceptance()
-    ours = nr_acceptance(load_detector("xenon1t_sr1"), EDGES_KEV, args.events, args.seed)
+    events = _flat_nr_events(load_detector("xenon1t_sr1"), args.events, args.seed)
+    ours = _binned(events, events["in_window"].to_numpy())  # = nr_acceptance(...) on the same events
     result = {}
     for name, e, a in (("xenon1t", energy_1t, acc_1t), ("wimpsift", CENTRES_KEV, ours)):
         result[name] = edge(e, a)
         print(f"{name:>9}: plateau {result[name]['plateau']:.3f}; 10/50/90 % of it at "
               + ", ".join(f"{v:.2f}" for v in result[name]["e10_e50_e90_kevnr"]) + " keVnr")
 
+    result["needed_s1_efficiency"] = need = needed_s1_efficiency(events, energy_1t, acc_1t)
+    print("\nS1-size efficiency the gap would need (diagnostic, not applied):")
+    print("  true keVnr   XENON1T   ours    ratio   median cS1 of ours (PE)")
+    for row in need["by_energy"][::2]:
+        print(f"  {row['energy_kevnr']:9.2f}   {row['xenon1t']:.4f}   {row['ours']:.4f}  "
+              f"{_fmt(row['ratio'], '6.3f')}   {_fmt(row['median_cs1_pe'], '6.2f')}")
+    print("  eps(cS1), non-decreasing, least squares over 1-32 keVnr (rms residual "
+          f"{need['rms_residual']:.4f}):")
+    print("    cS1 bin (PE): " + " ".join(f"{a:g}-{b:g}" for a, b in zip(
+        CS1_EDGES_PE[:-1], CS1_EDGES_PE[1:], strict=True)))
+    print("    eps:          " + " ".join(f"{v:.2f}" for v in need["eps_by_cs1"]))
+    print(f"  ours x eps: plateau {need['with_eps']['plateau']:.3f}; 10/50/90 % at "
+          + ", ".join(_fmt(v, ".2f") for v in need["with_eps"]["e10_e50_e90_kevnr"]) + " keVnr")
+    print("  XENON1T's own efficiencies of this kind (S1 reconstruction efficiency vs detected photons,\n"
+          "  combined S1/S2 cut acceptance vs S1/S2) are not public: flamedisx's x1t_sr1.py reads them\n"
+          "  with fd.get_bbf_file, which clones the private repository XENON1T/bbf.")
+
     if args.decompose:
-        result["decomposition"] = decompose(args.events, args.seed)
+        result["decomposition"], need_x1t = decompose(args.events, args.seed)
+        result["needed_s1_efficiency_with_xenon1t_yields"] = need_x1t
         print(f"\n{'factor':<62} plateau  10/50/90 % (keVnr)   shift from ours")
         for row in result["decomposition"]:
             print(f"{row['factor']:<62} {row['plateau']:.3f}   "
                   + " ".join(_fmt(v, "5.2f") for v in row["e10_e50_e90_kevnr"]) + "   "
                   + " ".join(_fmt(v, "+5.2f") for v in row["shift_kevnr"]))
+        print("  eps(cS1) needed with XENON1T-like NR yields (rms residual "
+              f"{need_x1t['rms_residual']:.4f}):")
+        print("    eps:          " + " ".join(f"{v:.2f}" for v in need_x1t["eps_by_cs1"]))
+        print(f"  with it: plateau {need_x1t['with_eps']['plateau']:.3f}; 10/50/90 % at "
+              + ", ".join(_fmt(v, ".2f") for v in need_x1t["with_eps"]["e10_e50_e90_kevnr"]) + " keVnr")
 
     if args.cevns:
         result["cevns"] = c = cevns_fold(args.events, args.seed)

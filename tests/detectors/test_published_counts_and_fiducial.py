@@ -168,3 +168,22 @@ def test_lz_ws2024_boundary_is_the_scripts_and_holds_the_published_mass():
     volume_kg = d.fiducial_volume_cm3 * d.geometry.liquid_density_g_cm3 / 1000
     assert volume_kg == pytest.approx(5500.0, rel=0.03)
     assert d.fiducial.radius_cm < d.geometry.tpc_radius_cm
+
+
+def test_xenon1t_sr1_boundary_is_the_scripts_and_holds_the_published_mass():
+    script = ROOT / "scripts" / "xenon1t_sr1_fiducial_boundary.py"
+    spec = importlib.util.spec_from_file_location("x1tfv", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    z, r = module.boundary()
+    d = load_detector("xenon1t_sr1")
+    b = d.fiducial.boundary
+    assert b is not None
+    assert np.allclose(b.z_cm, z, atol=0.006) and np.allclose(b.radius_cm, r, atol=0.006)
+    # the table's mass is the exact shape's (linear segments on the parabolas lose < 0.1 %)
+    volume_kg = d.fiducial_volume_cm3 * d.geometry.liquid_density_g_cm3 / 1000
+    assert volume_kg == pytest.approx(module.exact_mass_kg(), rel=1e-3)
+    assert volume_kg == pytest.approx(1300.0, rel=0.03)
+    # the published shape: narrow at the top and bottom, widest in between
+    assert d.fiducial.max_radius_cm(np.array([-8.0, -50.0, -94.0])).tolist() == pytest.approx(
+        [23.80, 42.84, 37.51], abs=0.01)
