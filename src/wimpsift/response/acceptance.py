@@ -8,7 +8,7 @@ a published acceptance: :func:`xenon1t_sr1_published_acceptance` reads XENON1T's
 from the migration matrix of its 1 t x yr binwise likelihood release (PyPI
 ``xe-likelihood``, MIT, installed with the ``test`` extra), whose rows (true NR
 energy) sum to the total efficiency of detection, selection cuts, the 1.3 t fiducial
-volume and the ROI (cS1 3-70 PE, cS2_b 50-8000 PE).
+volume and the ROI (cS1 3-70 PE, cS2_b 50.1-7940 PE for XENON1T SR1).
 """
 
 from __future__ import annotations
