@@ -104,6 +104,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--convergence-sizes", type=int, nargs="*", default=[],
                    help="events per source of the convergence study (e.g. 3000 10000 30000)")
     p.add_argument("--convergence-mass", type=float, default=50.0)
+    p.add_argument("--convergence-truth-events", type=int, default=None,
+                   help="events per background of the independent truth (default: the largest size)")
+    p.add_argument("--convergence-replicas", type=int, default=1,
+                   help="disjoint subsets per size (as many as the largest sample holds, at most "
+                        "this): their scatter is each limit's statistical error")
     p.add_argument("--convergence-only", action="store_true",
                    help="run only the convergence study; its JSON is the last line")
     p.add_argument("--pf-bins", type=int, default=None,
@@ -170,10 +175,11 @@ def convergence(args: argparse.Namespace, config, train) -> dict | None:
 
     n_max = max(args.convergence_sizes)
     big = load_samples(args, seed_offset=0, n=n_max)
-    truth = load_samples(args, seed_offset=2000, n=n_max).background()
+    truth = load_samples(args, seed_offset=2000, n=args.convergence_truth_events or n_max).background()
     t0 = time.perf_counter()
     study = convergence_study(args.convergence_mass, big.for_mass(args.convergence_mass), truth,
-                              args.convergence_sizes, train, big.detector, big.config.sigma_cm2, config)
+                              args.convergence_sizes, train, big.detector, big.config.sigma_cm2, config,
+                              replicas=args.convergence_replicas)
     sources = 1 + len(big.background_names)
     print(f"\nconvergence at {args.convergence_mass:g} GeV ({time.perf_counter() - t0:.0f} s; truth: "
           f"{study['truth_events']} independent background events)", file=sys.stderr)

@@ -41,9 +41,11 @@ from wimpsift.stats.limits import asymptotic_upper_limit
 from wimpsift.stats.traditional import discriminant_templates, traditional_templates
 
 
-def first_per_source(table: pd.DataFrame, n: int) -> pd.DataFrame:
-    """The first ``n`` events of every source (the sample as if simulated with ``n``)."""
-    return table.groupby("source", sort=False, group_keys=False).head(int(n))
+def first_per_source(table: pd.DataFrame, n: int, replica: int = 0) -> pd.DataFrame:
+    """Events ``replica * n`` to ``(replica + 1) * n`` of every source (replica 0: the
+    first ``n``, the sample as if simulated with ``n``; other replicas are disjoint from it)."""
+    rank = table.groupby("source", sort=False).cumcount().to_numpy()
+    return table[(rank >= replica * int(n)) & (rank < (replica + 1) * int(n))]
 
 
 def _truth_weights(pool: pd.DataFrame, expected: dict[str, float]) -> np.ndarray:
@@ -69,6 +71,38 @@ def events_needed(sizes: Sequence[int], limits: Sequence[float], tolerance: floa
     return None if needed == sizes[-1] and len(sizes) > 1 else needed
 
 
+def _one_size(mass, sub, n, train, names, expected, expected_signal, truth, truth_w, lik_config,
+              detector, sigma_ref_cm2, config) -> dict[str, Any]:
+    """Both analyses' Asimov limits (cm²) with templates from ``sub`` (``n`` events per source)."""
+    train_set, test = sub[sub["split"] == "train"], sub[sub["split"] == "test"]
+    signal_test = test[test["label"] == 1]
+    if len(train_set) == 0 or len(signal_test) == 0:
+        raise DataError(f"convergence: {n} events per source leave no train or signal test events")
+    cpu0 = time.process_time()
+    scorer, _ = train(mass, sub, None)
+    cpu_train = time.process_time() - cpu0
+    scores = {k: scorer.score(test[test["source"] == k]) for k in names}
+    ts = discriminant_templates(scorer.score(signal_test), scores,
+                                {"signal": expected_signal, **expected}, config.n_bins,
+                                sigma_ref_cm2, mass)
+    binning = traditional_binning_for(test, detector, config.traditional_bins, config.variant)
+    inside = {k: expected[k] * _inside_fraction(test[test["source"] == k], binning) for k in names}
+    inside["signal"] = expected_signal * _inside_fraction(signal_test, binning)
+    tt = traditional_templates(signal_test, {k: test[test["source"] == k] for k in names}, inside,
+                               binning, sigma_ref_cm2, mass)
+    limits = {}
+    net_index = _flat_index(np.asarray(scorer.score(truth), float)[:, None], list(ts.bin_edges))
+    trad_index = _flat_index(binning.coordinates(truth), binning.edges())
+    for label, templates, (idx, ok) in (("network", ts, net_index), ("traditional", tt, trad_index)):
+        lik = BinnedLikelihood(templates, lik_config)
+        counts = np.bincount(idx[ok], weights=truth_w[ok], minlength=templates.n_bins)
+        mu, _ = asymptotic_upper_limit(lik, counts, cl=config.limits.confidence_level)
+        limits[label] = mu * sigma_ref_cm2
+    return {"events_per_source": n, "median_limit_network_cm2": limits["network"],
+            "median_limit_traditional_cm2": limits["traditional"],
+            "n_bins_traditional": tt.n_bins, "training_cpu_s": cpu_train}
+
+
 def convergence_study(
     mass: float,
     table: pd.DataFrame,
@@ -79,6 +113,7 @@ def convergence_study(
     sigma_ref_cm2: float,
     config: ComparisonConfig | None = None,
     tolerance: float = 0.05,
+    replicas: int = 1,
 ) -> dict[str, Any]:
     """Median expected limits (cm²) of both analyses against events per source."""
     config = config or ComparisonConfig()
@@ -90,36 +125,18 @@ def convergence_study(
     lik_config = LikelihoodConfig.build(background_rel_uncertainty=widths)
     truth = truth_pool[truth_pool["label"] == 0] if "label" in truth_pool.columns else truth_pool
     truth_w = _truth_weights(truth, expected)
+    per_source = int(table.groupby("source").size().min())
     rows = []
     for n in sizes:
-        sub = first_per_source(table, n)
-        train_set, test = sub[sub["split"] == "train"], sub[sub["split"] == "test"]
-        signal_test = test[test["label"] == 1]
-        if len(train_set) == 0 or len(signal_test) == 0:
-            raise DataError(f"convergence: {n} events per source leave no train or signal test events")
-        cpu0 = time.process_time()
-        scorer, _ = train(mass, sub, None)
-        cpu_train = time.process_time() - cpu0
-        scores = {k: scorer.score(test[test["source"] == k]) for k in names}
-        ts = discriminant_templates(scorer.score(signal_test), scores,
-                                    {"signal": expected_signal, **expected}, config.n_bins,
-                                    sigma_ref_cm2, mass)
-        binning = traditional_binning_for(test, detector, config.traditional_bins, config.variant)
-        inside = {k: expected[k] * _inside_fraction(test[test["source"] == k], binning) for k in names}
-        inside["signal"] = expected_signal * _inside_fraction(signal_test, binning)
-        tt = traditional_templates(signal_test, {k: test[test["source"] == k] for k in names}, inside,
-                                   binning, sigma_ref_cm2, mass)
-        limits = {}
-        net_index = _flat_index(np.asarray(scorer.score(truth), float)[:, None], list(ts.bin_edges))
-        trad_index = _flat_index(binning.coordinates(truth), binning.edges())
-        for label, templates, (idx, ok) in (("network", ts, net_index), ("traditional", tt, trad_index)):
-            lik = BinnedLikelihood(templates, lik_config)
-            counts = np.bincount(idx[ok], weights=truth_w[ok], minlength=templates.n_bins)
-            mu, _ = asymptotic_upper_limit(lik, counts, cl=config.limits.confidence_level)
-            limits[label] = mu * sigma_ref_cm2
-        rows.append({"events_per_source": n, "median_limit_network_cm2": limits["network"],
-                     "median_limit_traditional_cm2": limits["traditional"],
-                     "n_bins_traditional": tt.n_bins, "training_cpu_s": cpu_train})
+        n_rep = max(1, min(int(replicas), per_source // n))
+        reps = [_one_size(mass, first_per_source(table, n, r), n, train, names, expected,
+                          expected_signal, truth, truth_w, lik_config, detector, sigma_ref_cm2, config)
+                for r in range(n_rep)]
+        row = dict(reps[0])
+        row["replica_limits_network_cm2"] = [r["median_limit_network_cm2"] for r in reps]
+        row["replica_limits_traditional_cm2"] = [r["median_limit_traditional_cm2"] for r in reps]
+        row["training_cpu_s"] = float(sum(r["training_cpu_s"] for r in reps))
+        rows.append(row)
     frame = pd.DataFrame(rows)
     return {
         "mass_gev": mass, "rows": rows, "tolerance": tolerance,
