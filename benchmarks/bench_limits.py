@@ -190,6 +190,10 @@ def convergence(args: argparse.Namespace, config, train) -> dict | None:
     for k in ("network", "traditional"):
         needed = study[f"events_needed_{k}"]
         study[f"mc_events_{k}"] = None if needed is None else float(needed * sources)
+        d = study[f"decision_{k}"]
+        print(f"{k}: events needed for 5 % {needed} per source (above {d['events_needed_above']}); "
+              f"reference error {d.get('reference_rel_error', float('nan')):.1%}; {d['reason'] or ''}",
+              file=sys.stderr)
     return study
 
 

@@ -14,9 +14,14 @@ that data set (Cowan et al.: the Asimov data set gives the median), which keeps 
 study to a handful of fits per size; the 4-D traditional templates are sparse, where
 asymptotics are least accurate, which the report states beside the numbers.
 
-``events_needed`` is the smallest size from which every larger size's limit is within
-``tolerance`` (5 %) of the largest size's (the converged value as far as measured);
-``None`` when only the largest size qualifies (not converged within the sizes).
+With ``replicas`` > 1, each size is also run on up to that many disjoint event sets of
+the same size (replica 0 is the nested "first n" sample); their scatter is the limit's
+statistical error. ``events_needed_*`` follow the rule of :func:`convergence_decision`
+(the largest size as the reference with its pooled statistical error, a z = 2 decision
+per size, and a fit of L(N) = L∞ (1 + a N^-p) as a check of the reference): the events
+per source after which each analysis is within ``tolerance`` (5 %) of its converged
+limit, or None with the reason in ``decision_*``. ``events_needed_no_errors_*`` is the
+earlier rule without errors (:func:`events_needed`), kept for comparison.
 """
 
 from __future__ import annotations
@@ -69,6 +74,150 @@ def events_needed(sizes: Sequence[int], limits: Sequence[float], tolerance: floa
         else:
             break
     return None if needed == sizes[-1] and len(sizes) > 1 else needed
+
+
+def _relative_scatter(replicas: Sequence[float]) -> float | None:
+    """Sample standard deviation of one size's replica limits over their mean (None: < 2)."""
+    values = np.asarray(replicas, float)
+    if len(values) < 2:
+        return None
+    return float(np.std(values, ddof=1) / np.mean(values))
+
+
+def fit_limit_curve(sizes: Sequence[int], means: Sequence[float], errors: Sequence[float],
+                    tolerance: float = 0.05) -> dict[str, Any] | None:
+    """Least-squares fit of L(N) = L∞ (1 + a N^-p) (iminuit; p in [0.1, 3]).
+
+    Returns L∞, a, p with errors and the size at which the fitted curve is within
+    ``tolerance`` of L∞, ``N_tol = (|a| / tolerance)^(1/p)``, with its error propagated from
+    the fit's covariance; None with fewer than four sizes (three parameters) or a failed fit.
+    """
+    from iminuit import Minuit
+
+    n = np.asarray(sizes, float)
+    y, e = np.asarray(means, float), np.asarray(errors, float)
+    if len(n) < 4 or not np.all(e > 0):
+        return None
+    scale, n_ref = float(y[-1]), float(n[-1])
+
+    def chi2(l_inf: float, a: float, p: float) -> float:
+        model = l_inf * (1.0 + a * (n / n_ref) ** -p)
+        return float(np.sum(((y / scale - model) / (e / scale)) ** 2))
+
+    m = Minuit(chi2, l_inf=1.0, a=0.05, p=0.5)
+    m.errordef = Minuit.LEAST_SQUARES
+    m.limits["p"] = (0.1, 3.0)
+    m.limits["l_inf"] = (0.0, None)
+    m.migrad()
+    m.hesse()
+    if not m.valid or m.covariance is None:
+        return None
+    l_inf, a, p = (float(m.values[k]) for k in ("l_inf", "a", "p"))
+    cov = np.asarray(m.covariance, float)
+
+    def log_n_tol(a_: float, p_: float) -> float:
+        return np.log(n_ref) + np.log(max(abs(a_), 1e-300) / tolerance) / p_
+
+    grad = np.array([0.0,
+                     (log_n_tol(a + 1e-6, p) - log_n_tol(a - 1e-6, p)) / 2e-6,
+                     (log_n_tol(a, p + 1e-6) - log_n_tol(a, p - 1e-6)) / 2e-6])
+    log_err = float(np.sqrt(max(grad @ cov @ grad, 0.0)))
+    n_tol = float(np.exp(log_n_tol(a, p)))
+    return {"l_inf_cm2": l_inf * scale, "l_inf_error_cm2": float(np.sqrt(cov[0, 0])) * scale,
+            "a": a, "a_error": float(np.sqrt(cov[1, 1])), "p": p, "p_error": float(np.sqrt(cov[2, 2])),
+            "chi2": float(m.fval), "ndof": int(len(n) - 3),
+            "events_within_tolerance": n_tol,
+            "events_within_tolerance_range": [n_tol * float(np.exp(-log_err)),
+                                              n_tol * float(np.exp(log_err))],
+            "reference_over_l_inf": float(y[-1] / (l_inf * scale))}
+
+
+def convergence_decision(sizes: Sequence[int], replica_limits: Sequence[Sequence[float]],
+                         tolerance: float = 0.05, z: float = 2.0) -> dict[str, Any]:
+    """Events needed for ``tolerance`` with the limits' statistical errors (the documented rule).
+
+    * Reference ("converged limit"): the limit at the largest size, L_ref.
+    * Errors: the replica limits of a size (disjoint event sets of the same size) scatter
+      by the statistical error of one limit at that size. Template statistics make it fall
+      as N^-1/2, so every size's relative scatter, scaled by sqrt(N / N_max) and pooled
+      (weights: replicas - 1), estimates the reference's relative error σ_ref. A size's
+      mean over its k replicas has the relative error σ_N / sqrt(k), σ_N the larger of its
+      own scatter and the pooled σ_ref sqrt(N_max / N) (k = 3 replicas make the own scatter
+      uncertain by ~50 %).
+    * Each smaller size's deviation d = mean / L_ref - 1 has the error
+      σ_d = (1 + d) sqrt(σ_N² / k + σ_ref²); it is ``within`` when |d| + z σ_d <= tolerance,
+      ``outside`` when |d| - z σ_d > tolerance, else ``undecided`` (z = 2: about 95 %).
+    * ``events_needed``: the smallest size from which every smaller-than-reference size is
+      ``within``; an upper bound on the events needed, with ``events_needed_above`` the
+      largest size decided ``outside`` (None when none is). None, with ``reason``, when the
+      size just below the reference is not ``within`` (not converged within the sizes, or
+      the errors do not decide), or when no size has replicas (errors unknown).
+    * A fit of L(N) = L∞ (1 + a N^-p) (:func:`fit_limit_curve`) is reported beside it as a
+      cross-check of the reference: when L_ref is not within ``tolerance`` of the fitted
+      L∞ beyond z errors, the largest size is not converged and ``events_needed`` is None.
+    """
+    sizes = [int(n) for n in sizes]
+    reps = [np.asarray(r, float) for r in replica_limits]
+    if len(sizes) != len(reps) or len(sizes) < 2 or any(len(r) == 0 for r in reps):
+        raise DataError("convergence_decision: one non-empty list of replica limits per size "
+                        "(at least two sizes) expected")
+    if sorted(sizes) != sizes:
+        raise DataError("convergence_decision: sizes in increasing order expected")
+    n_max, ref = sizes[-1], float(reps[-1][0])
+    num = den = 0.0
+    for n, r in zip(sizes, reps, strict=True):
+        rel = _relative_scatter(r)
+        if rel is not None:
+            num += (len(r) - 1) * rel**2 * n / n_max
+            den += len(r) - 1
+    out: dict[str, Any] = {"tolerance": tolerance, "z": z, "reference_cm2": ref,
+                           "reference_events_per_source": n_max, "events_needed": None,
+                           "events_needed_above": None, "reason": None, "rows": [], "fit": None}
+    if den == 0:
+        out["reason"] = "no size has two or more replicas: the limits' statistical errors are unknown"
+        return out
+    sigma_ref = float(np.sqrt(num / den))
+    out["reference_rel_error"] = sigma_ref
+    means, errors = [], []
+    for n, r in zip(sizes, reps, strict=True):
+        own = _relative_scatter(r)
+        sigma_n = max(own or 0.0, sigma_ref * np.sqrt(n_max / n))
+        mean = float(np.mean(r))
+        means.append(mean)
+        errors.append(mean * sigma_n / np.sqrt(len(r)))
+        if n == n_max:
+            continue
+        d = mean / ref - 1.0
+        sigma_d = (1.0 + d) * float(np.sqrt(sigma_n**2 / len(r) + sigma_ref**2))
+        status = ("within" if abs(d) + z * sigma_d <= tolerance
+                  else "outside" if abs(d) - z * sigma_d > tolerance else "undecided")
+        out["rows"].append({"events_per_source": n, "replicas": len(r), "mean_cm2": mean,
+                            "rel_scatter": own, "deviation": d, "deviation_error": sigma_d,
+                            "status": status})
+    fit = fit_limit_curve(sizes, means, errors, tolerance)
+    out["fit"] = fit
+    needed = None
+    for row in reversed(out["rows"]):
+        if row["status"] != "within":
+            if row["status"] == "outside":
+                out["events_needed_above"] = row["events_per_source"]
+            break
+        needed = row["events_per_source"]
+    if needed is None:
+        last = out["rows"][-1]
+        out["reason"] = (f"not converged: {last['events_per_source']} events per source are "
+                         f"{last['deviation']:+.1%} ± {last['deviation_error']:.1%} from the "
+                         f"largest size ({last['status']} at z = {z:g})")
+        return out
+    if fit is not None:
+        off = fit["reference_over_l_inf"] - 1.0
+        err = fit["l_inf_error_cm2"] / fit["l_inf_cm2"] * (1.0 + off)
+        if abs(off) - z * err > tolerance:
+            out["reason"] = (f"the largest size is {off:+.1%} ± {err:.1%} from the fitted "
+                             "L∞: not converged itself")
+            return out
+    out["events_needed"] = needed
+    return out
 
 
 def _one_size(mass, sub, n, train, names, expected, expected_signal, truth, truth_w, lik_config,
@@ -138,10 +287,12 @@ def convergence_study(
         row["training_cpu_s"] = float(sum(r["training_cpu_s"] for r in reps))
         rows.append(row)
     frame = pd.DataFrame(rows)
-    return {
-        "mass_gev": mass, "rows": rows, "tolerance": tolerance,
-        "events_needed_network": events_needed(sizes, list(frame["median_limit_network_cm2"]), tolerance),
-        "events_needed_traditional": events_needed(
-            sizes, list(frame["median_limit_traditional_cm2"]), tolerance),
-        "truth_events": int(len(truth)),
-    }
+    out: dict[str, Any] = {"mass_gev": mass, "rows": rows, "tolerance": tolerance,
+                           "truth_events": int(len(truth)), "replicas": int(replicas)}
+    for k in ("network", "traditional"):
+        limits = list(frame[f"median_limit_{k}_cm2"])
+        out[f"events_needed_no_errors_{k}"] = events_needed(sizes, limits, tolerance)
+        decision = convergence_decision(sizes, list(frame[f"replica_limits_{k}_cm2"]), tolerance)
+        out[f"decision_{k}"] = decision
+        out[f"events_needed_{k}"] = decision["events_needed"]
+    return out
