@@ -40,6 +40,15 @@ simulation of the largest size; the events each needs to come within 5 % of its
 largest-size limit set ``mc_events_*`` (events per source times the number of
 sources) and the simulation charged in ``speedup_cpu_4d``.
 
+``speedup_cpu_4d_simulation_needed`` (an extra key, beside the issue's) is the seed's
+argument measured: the speed-up when each analysis is charged the simulation it needs
+for 5 % (:func:`wimpsift.stats.convergence.speedup_with_simulation_needed`), with the
+analyses' CPU of this run's comparison or, with ``--convergence-only``, of the
+``reproduce lux`` metrics.json given by ``--analysis-cpu-from``. The study's
+``--convergence-replicas`` disjoint event sets per size give the limits' statistical
+errors that its rule needs (:func:`wimpsift.stats.convergence.convergence_decision`);
+``--convergence-truth-events`` sizes the independent truth.
+
 ``--pf-bins N`` adds the 5-D case (:func:`wimpsift.stats.comparison.extra_dimension_summary`):
 samples with photon times (``--pf-events`` per source, CEvNS left out) at ``--pf-masses``,
 both analyses run twice on the same events and event-level experiments, with the 4-D
@@ -111,6 +120,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "this): their scatter is each limit's statistical error")
     p.add_argument("--convergence-only", action="store_true",
                    help="run only the convergence study; its JSON is the last line")
+    p.add_argument("--analysis-cpu-from", default=None, metavar="METRICS_JSON",
+                   help="with --convergence-only: a reproduce lux metrics.json whose analysis CPU "
+                        "and simulation price give speedup_cpu_4d_simulation_needed")
     p.add_argument("--pf-bins", type=int, default=None,
                    help="also run the 5-D case with this many prompt-fraction bins")
     p.add_argument("--pf-events", type=int, default=None,
@@ -181,6 +193,7 @@ def convergence(args: argparse.Namespace, config, train) -> dict | None:
                               args.convergence_sizes, train, big.detector, big.config.sigma_cm2, config,
                               replicas=args.convergence_replicas)
     sources = 1 + len(big.background_names)
+    study["n_sources"] = sources
     print(f"\nconvergence at {args.convergence_mass:g} GeV ({time.perf_counter() - t0:.0f} s; truth: "
           f"{study['truth_events']} independent background events)", file=sys.stderr)
     print(f"{'events/source':>14} {'median 1-D cm2':>15} {'median trad cm2':>16} {'trad bins':>10}")
@@ -195,6 +208,17 @@ def convergence(args: argparse.Namespace, config, train) -> dict | None:
               f"reference error {d.get('reference_rel_error', float('nan')):.1%}; {d['reason'] or ''}",
               file=sys.stderr)
     return study
+
+
+def simulation_needed(study: dict, cpu_network_s: float, cpu_traditional_s: float,
+                      simulation_cpu_s_per_event: float, cpu_from: str) -> dict:
+    """speedup_cpu_4d_simulation_needed: each analysis charged the simulation it needs."""
+    from wimpsift.stats.convergence import speedup_with_simulation_needed
+
+    out = speedup_with_simulation_needed(cpu_network_s, cpu_traditional_s, simulation_cpu_s_per_event,
+                                         study, study["n_sources"])
+    out["analysis_cpu_from"] = cpu_from
+    return out
 
 
 class StandIn:
@@ -291,6 +315,13 @@ def main(argv: list[str] | None = None) -> int:
         pool = independent.for_mass
     study = convergence(args, config, trainer(args, use_network))
     if args.convergence_only:
+        if study is not None and args.analysis_cpu_from:
+            with open(args.analysis_cpu_from, encoding="utf-8") as f:
+                reference = json.load(f)
+            study["speedup_cpu_4d_simulation_needed"] = simulation_needed(
+                study, reference["timing"]["network"]["cpu_s"]["total"],
+                reference["timing"]["traditional"]["cpu_s"]["total"],
+                reference["comparison"]["simulation_cpu_s_per_event"], args.analysis_cpu_from)
         print(json.dumps(study))
         return 0
     t0 = time.perf_counter()
@@ -345,6 +376,9 @@ def main(argv: list[str] | None = None) -> int:
                             else study["mc_events_traditional"], with_shape_nuisance=shaped,
                             five_d=five),
         "convergence": study,
+        "speedup_cpu_4d_simulation_needed": None if study is None else simulation_needed(
+            study, result.times_network.total_cpu_s, result.times_traditional.total_cpu_s,
+            simulation_cpu_s_per_event(samples), "this run"),
         "speedup_cpu": metrics["speedup_cpu"],
         "speedup_wall": metrics["speedup_wall"],
         "limit_ratio": {f"{m:g}": r

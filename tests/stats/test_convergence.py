@@ -16,6 +16,7 @@ from wimpsift.stats.convergence import (
     convergence_study,
     events_needed,
     first_per_source,
+    speedup_with_simulation_needed,
 )
 
 
@@ -100,3 +101,26 @@ def test_decision_needs_replicas_and_ordered_sizes():
 def test_replicas_are_disjoint():
     t = pd.DataFrame({"source": ["a"] * 6 + ["b"] * 4, "x": range(10)})
     assert list(first_per_source(t, 2, replica=1)["x"]) == [2, 3, 8, 9]
+
+
+def _study(need_net, above_net, need_trad, above_trad, reason_trad=None):
+    return {"decision_network": {"events_needed": need_net, "events_needed_above": above_net, "reason": None},
+            "decision_traditional": {"events_needed": need_trad, "events_needed_above": above_trad,
+                                     "reason": reason_trad}}
+
+
+def test_speedup_charges_each_analysis_the_simulation_it_needs():
+    # 10 s network, 100 s traditional, 1 ms per event, 2 sources
+    out = speedup_with_simulation_needed(10.0, 100.0, 1e-3, _study(3000, 1000, 100000, 30000), 2)
+    assert out["value"] == pytest.approx((100 + 200) / (10 + 6))
+    low, high = out["range"]
+    assert low == pytest.approx((100 + 60) / (10 + 6)) and high == pytest.approx((100 + 200) / (10 + 2))
+    assert low < out["value"] < high and out["speedup_without_simulation"] == pytest.approx(10.0)
+    # the traditional analysis not converged, decided outside at 100k: a lower bound only
+    study = _study(3000, 1000, None, 100000, "not converged")
+    out = speedup_with_simulation_needed(10.0, 100.0, 1e-3, study, 2)
+    assert out["value"] is None and out["lower_bound"] == pytest.approx((100 + 200) / (10 + 6))
+    assert "not converged" in out["reason"]
+    # nothing decided: null with the reasons
+    out = speedup_with_simulation_needed(10.0, 100.0, 1e-3, _study(None, None, None, None, "errors"), 2)
+    assert out["value"] is None and out["lower_bound"] is None and "errors" in out["reason"]

@@ -296,3 +296,53 @@ def convergence_study(
         out[f"decision_{k}"] = decision
         out[f"events_needed_{k}"] = decision["events_needed"]
     return out
+
+
+def speedup_with_simulation_needed(
+    cpu_network_s: float, cpu_traditional_s: float, simulation_cpu_s_per_event: float,
+    study: dict[str, Any], n_sources: int,
+) -> dict[str, Any]:
+    """The seed's argument, measured: the end-to-end CPU speed-up when each analysis is
+    charged the simulation it needs to come within the study's tolerance of its converged
+    limit (``events_needed_*`` of :func:`convergence_study` times ``n_sources``) instead of
+    the events a run happened to use. ``cpu_*_s`` are the analyses' own CPU (templates,
+    toys, fits, training) from a comparison run; they are not rescaled to the needed
+    sizes (the network's training grows with its events: the study's ``training_cpu_s``
+    per size says by how much).
+
+    ``value`` uses both analyses' ``events_needed`` (each an upper bound: within the
+    tolerance from there on); ``range`` brackets it with each analysis' decided
+    ``events_needed_above`` (needs more than that), the low end charging the traditional
+    analysis its lower and the network its upper bound. Where the traditional analysis has
+    not converged within the sizes but was decided outside at a size, ``lower_bound``
+    charges it that size. None values come with a ``reason``.
+    """
+    decision = {k: study[f"decision_{k}"] for k in ("network", "traditional")}
+
+    def ratio(events_trad: float | None, events_net: float | None) -> float | None:
+        if events_trad is None or events_net is None:
+            return None
+        net = cpu_network_s + simulation_cpu_s_per_event * events_net * n_sources
+        return (cpu_traditional_s + simulation_cpu_s_per_event * events_trad * n_sources) / net
+
+    need = {k: decision[k]["events_needed"] for k in decision}
+    above = {k: decision[k]["events_needed_above"] for k in decision}
+    out: dict[str, Any] = {
+        "value": ratio(need["traditional"], need["network"]), "range": None, "lower_bound": None,
+        "reason": None, "events_needed_per_source": need, "events_needed_above_per_source": above,
+        "cpu_network_s": cpu_network_s, "cpu_traditional_s": cpu_traditional_s,
+        "simulation_cpu_s_per_event": simulation_cpu_s_per_event, "n_sources": n_sources,
+        "speedup_without_simulation": cpu_traditional_s / cpu_network_s if cpu_network_s > 0 else None,
+    }
+    if out["value"] is not None:
+        out["range"] = [ratio(above["traditional"] or 0, need["network"]),
+                        ratio(need["traditional"], above["network"] or 0)]
+        out["lower_bound"] = out["range"][0]
+    elif need["network"] is not None and above["traditional"] is not None:
+        out["lower_bound"] = ratio(above["traditional"], need["network"])
+        out["reason"] = ("traditional analysis not converged within the sizes: lower bound only "
+                         f"({decision['traditional']['reason']})")
+    else:
+        out["reason"] = "; ".join(f"{k}: {decision[k]['reason']}" for k in decision
+                                  if decision[k]["reason"]) or "no decision"
+    return out
