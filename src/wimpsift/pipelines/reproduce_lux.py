@@ -17,7 +17,17 @@ once with the 4-D inputs and once with the S1 prompt fraction added (network inp
 same first-order Σw² and Barlow–Beeston-lite MC-statistics term as the 4-D templates:
 the full 5-D histogram would leave most of its bins empty at these sample sizes). The
 4-D pass is the baseline of the extra dimension's cost factor; ``speedup_cpu_5d``
-charges both analyses the photon-time simulation of the events they used.
+charges both analyses the photon-time simulation of the events they used. A third pass
+(``pf_er_band_shift_log10_cs2``) repeats the 4-D pass with one shape nuisance in both
+analyses, the ER band mean (log10 cS2 shifted by ± that per 1σ, templates interpolated
+per bin): ``speedup_cpu_4d_nuisance`` and each analysis' cost factor of the nuisance come
+from it, on the same events, experiments and settings as the 4-D pass (at the quick
+scale: one mass, 1500 events per source, 3×3×8×8 bins, 100 toys; the size of the
+traditional cost depends on the bins and toys, see ``bench_limits.py --er-band-shift``),
+both analyses charged the 4-D simulation (no photon times) of the events. Its network is
+the 4-D pass' (same events, inputs and seed), charged that training's CPU; the
+prompt-fraction study reuses the 4-D and 5-D passes' networks instead of training them
+again.
 
 Samples are cached under ``DIR/cache`` and the limit toys under ``DIR/cache/limits``,
 so an interrupted run resumes without redoing that work; timings read from the cache
