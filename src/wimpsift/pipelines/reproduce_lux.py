@@ -223,7 +223,9 @@ def _plan(cfg: ReproduceLuxConfig) -> list[tuple[str, float]]:
     if cfg.five_d:
         pf_events = cfg.pf_events / 1500
         pf_toys = len(cfg.pf_masses_gev) * cfg.pf_n_toys / 100 * cfg.pf_grid_points / 10
-        stages.append(("5-D comparison", 90 * len(cfg.pf_masses_gev) * pf_events + 20 * pf_toys))
+        # the shape-nuisance pass: 18 s wall in a quick run on 2026-12-02 at load average ~4
+        nuisance = 10 * pf_toys if cfg.pf_er_band_shift_log10_cs2 is not None else 0
+        stages.append(("5-D comparison", 90 * len(cfg.pf_masses_gev) * pf_events + 20 * pf_toys + nuisance))
     stages.append(("independent training", 20 * masses * events))
     if cfg.studies:  # the prompt-fraction samples come cached from the 5-D comparison
         stages.append(("studies", (25 if cfg.five_d else 70) * masses * events))
