@@ -79,6 +79,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from wimpsift.stats.comparison import ComparisonConfig, compare_analyses  # noqa: E402
+from wimpsift.stats.convergence import decide_study  # noqa: E402
 from wimpsift.stats.distributed import DaskConfig  # noqa: E402
 from wimpsift.stats.limits import LimitConfig  # noqa: E402
 from wimpsift.stats.timing import format_table  # noqa: E402
@@ -120,6 +121,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "this): their scatter is each limit's statistical error")
     p.add_argument("--convergence-only", action="store_true",
                    help="run only the convergence study; its JSON is the last line")
+    p.add_argument("--convergence-from", default=None, metavar="STUDY_JSON",
+                   help="apply the convergence rule to a saved study (a --convergence-only run's "
+                        "last line, rows with replica limits) instead of running one")
     p.add_argument("--analysis-cpu-from", default=None, metavar="METRICS_JSON",
                    help="with --convergence-only: a reproduce lux metrics.json whose analysis CPU "
                         "and simulation price give speedup_cpu_4d_simulation_needed")
@@ -200,9 +204,9 @@ def convergence(args: argparse.Namespace, config, train) -> dict | None:
     for row in study["rows"]:
         print(f"{row['events_per_source']:>14d} {row['median_limit_network_cm2']:>15.4g} "
               f"{row['median_limit_traditional_cm2']:>16.4g} {row['n_bins_traditional']:>10d}")
+    mc_events(study)
     for k in ("network", "traditional"):
         needed = study[f"events_needed_{k}"]
-        study[f"mc_events_{k}"] = None if needed is None else float(needed * sources)
         d = study[f"decision_{k}"]
         print(f"{k}: events needed for 5 % {needed} per source (above {d['events_needed_above']}); "
               f"reference error {d.get('reference_rel_error', float('nan')):.1%}; {d['reason'] or ''}",
@@ -284,8 +288,36 @@ def trainer(args: argparse.Namespace, use_network: bool, inputs: str = "correcte
     return train
 
 
+def with_analysis_cpu(study: dict, path: str) -> dict:
+    """speedup_cpu_4d_simulation_needed from a reproduce lux metrics.json's CPU and price."""
+    with open(path, encoding="utf-8") as f:
+        reference = json.load(f)
+    study["speedup_cpu_4d_simulation_needed"] = simulation_needed(
+        study, reference["timing"]["network"]["cpu_s"]["total"],
+        reference["timing"]["traditional"]["cpu_s"]["total"],
+        reference["comparison"]["simulation_cpu_s_per_event"], path)
+    return study
+
+
+def mc_events(study: dict) -> dict:
+    """``mc_events_*``: events needed per source times the number of sources."""
+    for k in ("network", "traditional"):
+        needed = study[f"events_needed_{k}"]
+        study[f"mc_events_{k}"] = None if needed is None else float(needed * study["n_sources"])
+    return study
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.convergence_from:
+        with open(args.convergence_from, encoding="utf-8") as f:
+            study = json.loads(f.read().strip().splitlines()[-1])
+        study.setdefault("n_sources", 7)  # studies saved before n_sources: signal + 6 LUX backgrounds
+        study = mc_events(decide_study(study))
+        if args.analysis_cpu_from:
+            study = with_analysis_cpu(study, args.analysis_cpu_from)
+        print(json.dumps(study))
+        return 0
     try:
         import torch
 
@@ -316,12 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     study = convergence(args, config, trainer(args, use_network))
     if args.convergence_only:
         if study is not None and args.analysis_cpu_from:
-            with open(args.analysis_cpu_from, encoding="utf-8") as f:
-                reference = json.load(f)
-            study["speedup_cpu_4d_simulation_needed"] = simulation_needed(
-                study, reference["timing"]["network"]["cpu_s"]["total"],
-                reference["timing"]["traditional"]["cpu_s"]["total"],
-                reference["comparison"]["simulation_cpu_s_per_event"], args.analysis_cpu_from)
+            study = with_analysis_cpu(study, args.analysis_cpu_from)
         print(json.dumps(study))
         return 0
     t0 = time.perf_counter()

@@ -286,17 +286,25 @@ def convergence_study(
         row["replica_limits_traditional_cm2"] = [r["median_limit_traditional_cm2"] for r in reps]
         row["training_cpu_s"] = float(sum(r["training_cpu_s"] for r in reps))
         rows.append(row)
-    frame = pd.DataFrame(rows)
-    out: dict[str, Any] = {"mass_gev": mass, "rows": rows, "tolerance": tolerance,
-                           "truth_events": int(len(truth)), "replicas": int(replicas)}
-    for k in ("network", "traditional"):
-        limits = list(frame[f"median_limit_{k}_cm2"])
-        out[f"events_needed_no_errors_{k}"] = events_needed(sizes, limits, tolerance)
-        decision = convergence_decision(sizes, list(frame[f"replica_limits_{k}_cm2"]), tolerance)
-        out[f"decision_{k}"] = decision
-        out[f"events_needed_{k}"] = decision["events_needed"]
-    return out
+    return decide_study({"mass_gev": mass, "rows": rows, "tolerance": tolerance,
+                         "truth_events": int(len(truth)), "replicas": int(replicas)})
 
+
+def decide_study(study: dict[str, Any]) -> dict[str, Any]:
+    """Add ``events_needed_*`` and ``decision_*`` (:func:`convergence_decision`) and the
+    error-free ``events_needed_no_errors_*`` (:func:`events_needed`) to a study from its
+    rows (also a saved one: rows without replicas count as one replica)."""
+    sizes = [int(row["events_per_source"]) for row in study["rows"]]
+    tolerance = study.get("tolerance", 0.05)
+    for k in ("network", "traditional"):
+        limits = [row[f"median_limit_{k}_cm2"] for row in study["rows"]]
+        replicas = [row.get(f"replica_limits_{k}_cm2", [row[f"median_limit_{k}_cm2"]])
+                    for row in study["rows"]]
+        study[f"events_needed_no_errors_{k}"] = events_needed(sizes, limits, tolerance)
+        decision = convergence_decision(sizes, replicas, tolerance)
+        study[f"decision_{k}"] = decision
+        study[f"events_needed_{k}"] = decision["events_needed"]
+    return study
 
 def speedup_with_simulation_needed(
     cpu_network_s: float, cpu_traditional_s: float, simulation_cpu_s_per_event: float,
