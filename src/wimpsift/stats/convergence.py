@@ -7,21 +7,23 @@ every background), the first ``n`` events of each source are taken from one larg
 sample, the network is trained on their train split (``train`` as in
 :func:`compare_analyses`), and both analyses fill their templates from the test split
 (with the MC-statistics term of :mod:`wimpsift.stats.likelihood`). Each is then judged
-on the same *truth*: the expected counts in its bins of an independent, larger
-simulation of the backgrounds (the Asimov data set of the real world, not of the
+on the same *truth*: the expected counts in its bins of an independent simulation of
+the backgrounds (its noise is common to every size) (the Asimov data set of the real world, not of the
 analysis' own templates). The median expected limit is the asymptotic upper limit on
 that data set (Cowan et al.: the Asimov data set gives the median), which keeps the
 study to a handful of fits per size; the 4-D traditional templates are sparse, where
 asymptotics are least accurate, which the report states beside the numbers.
 
 With ``replicas`` > 1, each size is also run on up to that many disjoint event sets of
-the same size (replica 0 is the nested "first n" sample); their scatter is the limit's
-statistical error. ``events_needed_*`` follow the rule of :func:`convergence_decision`
-(the largest size as the reference with its pooled statistical error, a z = 2 decision
-per size, and a fit of L(N) = L∞ (1 + a N^-p) as a check of the reference): the events
-per source after which each analysis is within ``tolerance`` (5 %) of its converged
-limit, or None with the reason in ``decision_*``. ``events_needed_no_errors_*`` is the
-earlier rule without errors (:func:`events_needed`), kept for comparison.
+the same size (replica 0 is the nested "first n" sample; the number is limited by the
+source with the fewest events, in LUX the CEvNS sample capped by ``max_simulated``);
+their scatter is the limit's statistical error. ``events_needed_*`` follow the rule of
+:func:`convergence_decision` (the largest size as the reference with its pooled
+statistical error, a z = 2 decision per size, and a fit of L(N) = L∞ (1 + a N^-p) as
+a check of the reference): the events per source after which each analysis is within
+``tolerance`` (5 %) of its converged limit, or None with the reason in ``decision_*``.
+``events_needed_no_errors_*`` is the earlier rule without errors (:func:`events_needed`),
+kept for comparison.
 """
 
 from __future__ import annotations
