@@ -124,3 +124,15 @@ def test_speedup_charges_each_analysis_the_simulation_it_needs():
     # nothing decided: null with the reasons
     out = speedup_with_simulation_needed(10.0, 100.0, 1e-3, _study(None, None, None, None, "errors"), 2)
     assert out["value"] is None and out["lower_bound"] is None and "errors" in out["reason"]
+
+
+def test_speedup_fit_estimate_charges_the_fitted_sizes():
+    study = _study(None, None, None, None, "undecided")
+    for k, n in (("network", 2000.0), ("traditional", 20000.0)):
+        study[f"decision_{k}"]["fit"] = {"events_within_tolerance": n,
+                                         "events_within_tolerance_range": [n / 2, n * 2]}
+    out = speedup_with_simulation_needed(10.0, 100.0, 1e-3, study, 1)
+    assert out["value"] is None  # the rule decided nothing
+    fit = out["fit_estimate"]
+    assert fit["value"] == pytest.approx((100 + 20) / (10 + 2))
+    assert fit["range"] == pytest.approx([(100 + 10) / (10 + 4), (100 + 40) / (10 + 1)])

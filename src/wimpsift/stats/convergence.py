@@ -325,7 +325,10 @@ def speedup_with_simulation_needed(
     ``events_needed_above`` (needs more than that), the low end charging the traditional
     analysis its lower and the network its upper bound. Where the traditional analysis has
     not converged within the sizes but was decided outside at a size, ``lower_bound``
-    charges it that size. None values come with a ``reason``.
+    charges it that size. None values come with a ``reason``. ``fit_estimate`` (when both
+    decisions have a fit) charges the sizes at which each fitted L(N) comes within the
+    tolerance of its L∞, with the range of the fits' errors: a cross-check beside the
+    rule, not the rule.
     """
     decision = {k: study[f"decision_{k}"] for k in ("network", "traditional")}
 
@@ -344,6 +347,18 @@ def speedup_with_simulation_needed(
         "simulation_cpu_s_per_event": simulation_cpu_s_per_event, "n_sources": n_sources,
         "speedup_without_simulation": cpu_traditional_s / cpu_network_s if cpu_network_s > 0 else None,
     }
+    fits = {k: decision[k].get("fit") for k in decision}
+    if all(f is not None for f in fits.values()):
+        # the fitted curves' sizes (not the rule: a cross-check that says what the
+        # undecided sizes would imply), each range charged as ``range`` below
+        n_fit = {k: fits[k]["events_within_tolerance"] for k in fits}
+        lo = {k: fits[k]["events_within_tolerance_range"][0] for k in fits}
+        hi = {k: fits[k]["events_within_tolerance_range"][1] for k in fits}
+        out["fit_estimate"] = {
+            "value": ratio(n_fit["traditional"], n_fit["network"]),
+            "range": [ratio(lo["traditional"], hi["network"]), ratio(hi["traditional"], lo["network"])],
+            "events_per_source": n_fit, "events_per_source_range": {k: [lo[k], hi[k]] for k in fits},
+        }
     if out["value"] is not None:
         out["range"] = [ratio(above["traditional"] or 0, need["network"]),
                         ratio(need["traditional"], above["network"] or 0)]
