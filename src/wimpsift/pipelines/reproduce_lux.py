@@ -106,8 +106,9 @@ SCALES: dict[str, dict[str, Any]] = {
 #: why ``metrics.json["comparison"]`` charges the simulation as used (``mc_events_*`` null)
 SIMULATION_EVENTS_REASON = (
     "events needed within 5 % come from benchmarks/bench_limits.py --convergence-sizes, which "
-    "found neither analysis converged at the quick scale's events per source; both analyses are "
-    "charged the events this run simulated")
+    "found neither analysis converged at the quick scale's events per source (and, with the "
+    "limits' statistical errors, could not decide the 5 % size of either up to 300k events per "
+    "source at 50 GeV); both analyses are charged the events this run simulated")
 
 
 class ReproduceLuxConfig(WimpsiftConfig):
