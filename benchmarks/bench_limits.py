@@ -36,9 +36,16 @@ experiments (signal from the independent simulation).
 ``--convergence-sizes N1 N2 ...`` adds the convergence study
 (:func:`wimpsift.stats.convergence.convergence_study`) at ``--convergence-mass``: the
 median expected limit of both analyses against events per source, on an independent
-simulation of the largest size; the events each needs to come within 5 % of its
-largest-size limit set ``mc_events_*`` (events per source times the number of
-sources) and the simulation charged in ``speedup_cpu_4d``.
+simulation (``--convergence-truth-events`` per background, default the largest size);
+the events each needs to come within 5 % of its converged limit, decided with the
+limits' statistical errors (:func:`wimpsift.stats.convergence.convergence_decision`; null
+with the reason in ``decision_*`` when the errors do not decide), set ``mc_events_*``
+(events per source times the number of sources) and the simulation charged in
+``speedup_cpu_4d``. ``--convergence-from STUDY_JSON`` applies the rule to a saved study.
+
+Measured (issue 12 notes, 2026-12-02): ``--convergence-sizes 3000 10000 30000 100000
+300000 --convergence-mass 50 --convergence-only --convergence-replicas 3
+--convergence-truth-events 100000 --n-pseudo-experiments 0``, 1427 s for the study.
 
 ``speedup_cpu_4d_simulation_needed`` (an extra key, beside the issue's) is the seed's
 argument measured: the speed-up when each analysis is charged the simulation it needs
