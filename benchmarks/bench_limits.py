@@ -36,9 +36,25 @@ experiments (signal from the independent simulation).
 ``--convergence-sizes N1 N2 ...`` adds the convergence study
 (:func:`wimpsift.stats.convergence.convergence_study`) at ``--convergence-mass``: the
 median expected limit of both analyses against events per source, on an independent
-simulation of the largest size; the events each needs to come within 5 % of its
-largest-size limit set ``mc_events_*`` (events per source times the number of
-sources) and the simulation charged in ``speedup_cpu_4d``.
+simulation (``--convergence-truth-events`` per background, default the largest size);
+the events each needs to come within 5 % of its converged limit, decided with the
+limits' statistical errors (:func:`wimpsift.stats.convergence.convergence_decision`; null
+with the reason in ``decision_*`` when the errors do not decide), set ``mc_events_*``
+(events per source times the number of sources) and the simulation charged in
+``speedup_cpu_4d``. ``--convergence-from STUDY_JSON`` applies the rule to a saved study.
+
+Measured (issue 12 notes, 2026-12-02): ``--convergence-sizes 3000 10000 30000 100000
+300000 --convergence-mass 50 --convergence-only --convergence-replicas 3
+--convergence-truth-events 100000 --n-pseudo-experiments 0``, 1427 s for the study.
+
+``speedup_cpu_4d_simulation_needed`` (an extra key, beside the issue's) is the seed's
+argument measured: the speed-up when each analysis is charged the simulation it needs
+for 5 % (:func:`wimpsift.stats.convergence.speedup_with_simulation_needed`), with the
+analyses' CPU of this run's comparison or, with ``--convergence-only``, of the
+``reproduce lux`` metrics.json given by ``--analysis-cpu-from``. The study's
+``--convergence-replicas`` disjoint event sets per size give the limits' statistical
+errors that its rule needs (:func:`wimpsift.stats.convergence.convergence_decision`);
+``--convergence-truth-events`` sizes the independent truth.
 
 ``--pf-bins N`` adds the 5-D case (:func:`wimpsift.stats.comparison.extra_dimension_summary`):
 samples with photon times (``--pf-events`` per source, CEvNS left out) at ``--pf-masses``,
@@ -70,6 +86,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from wimpsift.stats.comparison import ComparisonConfig, compare_analyses  # noqa: E402
+from wimpsift.stats.convergence import decide_study  # noqa: E402
 from wimpsift.stats.distributed import DaskConfig  # noqa: E402
 from wimpsift.stats.limits import LimitConfig  # noqa: E402
 from wimpsift.stats.timing import format_table  # noqa: E402
@@ -104,8 +121,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--convergence-sizes", type=int, nargs="*", default=[],
                    help="events per source of the convergence study (e.g. 3000 10000 30000)")
     p.add_argument("--convergence-mass", type=float, default=50.0)
+    p.add_argument("--convergence-truth-events", type=int, default=None,
+                   help="events per background of the independent truth (default: the largest size)")
+    p.add_argument("--convergence-replicas", type=int, default=1,
+                   help="disjoint subsets per size (as many as the largest sample holds, at most "
+                        "this): their scatter is each limit's statistical error")
     p.add_argument("--convergence-only", action="store_true",
                    help="run only the convergence study; its JSON is the last line")
+    p.add_argument("--convergence-from", default=None, metavar="STUDY_JSON",
+                   help="apply the convergence rule to a saved study (a --convergence-only run's "
+                        "last line, rows with replica limits) instead of running one")
+    p.add_argument("--analysis-cpu-from", default=None, metavar="METRICS_JSON",
+                   help="with --convergence-only: a reproduce lux metrics.json whose analysis CPU "
+                        "and simulation price give speedup_cpu_4d_simulation_needed")
     p.add_argument("--pf-bins", type=int, default=None,
                    help="also run the 5-D case with this many prompt-fraction bins")
     p.add_argument("--pf-events", type=int, default=None,
@@ -170,21 +198,38 @@ def convergence(args: argparse.Namespace, config, train) -> dict | None:
 
     n_max = max(args.convergence_sizes)
     big = load_samples(args, seed_offset=0, n=n_max)
-    truth = load_samples(args, seed_offset=2000, n=n_max).background()
+    truth = load_samples(args, seed_offset=2000, n=args.convergence_truth_events or n_max).background()
     t0 = time.perf_counter()
     study = convergence_study(args.convergence_mass, big.for_mass(args.convergence_mass), truth,
-                              args.convergence_sizes, train, big.detector, big.config.sigma_cm2, config)
+                              args.convergence_sizes, train, big.detector, big.config.sigma_cm2, config,
+                              replicas=args.convergence_replicas)
     sources = 1 + len(big.background_names)
+    study["n_sources"] = sources
     print(f"\nconvergence at {args.convergence_mass:g} GeV ({time.perf_counter() - t0:.0f} s; truth: "
           f"{study['truth_events']} independent background events)", file=sys.stderr)
     print(f"{'events/source':>14} {'median 1-D cm2':>15} {'median trad cm2':>16} {'trad bins':>10}")
     for row in study["rows"]:
         print(f"{row['events_per_source']:>14d} {row['median_limit_network_cm2']:>15.4g} "
               f"{row['median_limit_traditional_cm2']:>16.4g} {row['n_bins_traditional']:>10d}")
+    mc_events(study)
     for k in ("network", "traditional"):
         needed = study[f"events_needed_{k}"]
-        study[f"mc_events_{k}"] = None if needed is None else float(needed * sources)
+        d = study[f"decision_{k}"]
+        print(f"{k}: events needed for 5 % {needed} per source (above {d['events_needed_above']}); "
+              f"reference error {d.get('reference_rel_error', float('nan')):.1%}; {d['reason'] or ''}",
+              file=sys.stderr)
     return study
+
+
+def simulation_needed(study: dict, cpu_network_s: float, cpu_traditional_s: float,
+                      simulation_cpu_s_per_event: float, cpu_from: str) -> dict:
+    """speedup_cpu_4d_simulation_needed: each analysis charged the simulation it needs."""
+    from wimpsift.stats.convergence import speedup_with_simulation_needed
+
+    out = speedup_with_simulation_needed(cpu_network_s, cpu_traditional_s, simulation_cpu_s_per_event,
+                                         study, study["n_sources"])
+    out["analysis_cpu_from"] = cpu_from
+    return out
 
 
 class StandIn:
@@ -250,8 +295,36 @@ def trainer(args: argparse.Namespace, use_network: bool, inputs: str = "correcte
     return train
 
 
+def with_analysis_cpu(study: dict, path: str) -> dict:
+    """speedup_cpu_4d_simulation_needed from a reproduce lux metrics.json's CPU and price."""
+    with open(path, encoding="utf-8") as f:
+        reference = json.load(f)
+    study["speedup_cpu_4d_simulation_needed"] = simulation_needed(
+        study, reference["timing"]["network"]["cpu_s"]["total"],
+        reference["timing"]["traditional"]["cpu_s"]["total"],
+        reference["comparison"]["simulation_cpu_s_per_event"], path)
+    return study
+
+
+def mc_events(study: dict) -> dict:
+    """``mc_events_*``: events needed per source times the number of sources."""
+    for k in ("network", "traditional"):
+        needed = study[f"events_needed_{k}"]
+        study[f"mc_events_{k}"] = None if needed is None else float(needed * study["n_sources"])
+    return study
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.convergence_from:
+        with open(args.convergence_from, encoding="utf-8") as f:
+            study = json.loads(f.read().strip().splitlines()[-1])
+        study.setdefault("n_sources", 7)  # studies saved before n_sources: signal + 6 LUX backgrounds
+        study = mc_events(decide_study(study))
+        if args.analysis_cpu_from:
+            study = with_analysis_cpu(study, args.analysis_cpu_from)
+        print(json.dumps(study))
+        return 0
     try:
         import torch
 
@@ -281,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         pool = independent.for_mass
     study = convergence(args, config, trainer(args, use_network))
     if args.convergence_only:
+        if study is not None and args.analysis_cpu_from:
+            study = with_analysis_cpu(study, args.analysis_cpu_from)
         print(json.dumps(study))
         return 0
     t0 = time.perf_counter()
@@ -335,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
                             else study["mc_events_traditional"], with_shape_nuisance=shaped,
                             five_d=five),
         "convergence": study,
+        "speedup_cpu_4d_simulation_needed": None if study is None else simulation_needed(
+            study, result.times_network.total_cpu_s, result.times_traditional.total_cpu_s,
+            simulation_cpu_s_per_event(samples), "this run"),
         "speedup_cpu": metrics["speedup_cpu"],
         "speedup_wall": metrics["speedup_wall"],
         "limit_ratio": {f"{m:g}": r

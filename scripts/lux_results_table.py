@@ -65,6 +65,19 @@ def _five_d_line(summary: dict[str, Any]) -> str:
             f"{five['pseudo_experiments']} event-level experiments.")
 
 
+def _nuisance_line(summary: dict[str, Any]) -> str:
+    """Where the shape-nuisance row was measured (none when the run has no such pass)."""
+    shape = summary.get("shape_nuisance_settings")
+    if not shape:
+        return ""
+    masses = ", ".join(f"{m:g}" for m in shape["masses_gev"])
+    return (f" Shape-nuisance row: the 5-D comparison's 4-D pass again with the ER band mean "
+            f"(±{shape['er_band_shift_log10_cs2']:g} in log10 cS2 per 1σ) as a nuisance parameter, "
+            f"masses {masses} GeV/c², {shape['events_per_source']} events per source; CPU cost "
+            f"factor of the nuisance {_fmt(summary.get('shape_nuisance_cost_factor_traditional'))} "
+            f"(traditional) and {_fmt(summary.get('shape_nuisance_cost_factor_network'))} (network).")
+
+
 def render(metrics: dict[str, Any]) -> str:
     """The Markdown block (markers included) for one metrics.json."""
     cfg = metrics["provenance"]["config"]
@@ -76,7 +89,8 @@ def render(metrics: dict[str, Any]) -> str:
         f"GeV/c², {cfg['n_signal']} signal and {cfg['n_background']} events per background, "
         f"{cfg['n_toys']} toys per strength, {cfg['n_pseudo_experiments']} event-level experiments, "
         f"seed {cfg['seed']}; limit ratios are {summary.get('limit_ratio_kind', 'template_toys')}, "
-        f"simulation charged {summary.get('simulation_events', 'as_used')}." + _five_d_line(summary),
+        f"simulation charged {summary.get('simulation_events', 'as_used')}." + _five_d_line(summary)
+        + _nuisance_line(summary),
         "",
         "| quantity | value |",
         "|---|---|",

@@ -58,6 +58,13 @@ def test_reproduce_lux_tiny(tmp_path):
     assert summary["five_d_simulation_cpu_s_per_event"] > 0
     assert summary["five_d_settings"]["traditional_bins"] == [2, 2, 4, 4, 2]
     assert set(summary["five_d_limit_ratio"]) == {"50"}
+    # the shape-nuisance pass on the same events: both analyses measured, the network charged
+    # the training of the 4-D pass it reuses, both charged the 4-D simulation of the events
+    nuisance = summary["shape_nuisance_settings"]
+    assert summary["speedup_cpu_4d_nuisance"] > 0 and summary["shape_nuisance_cost_factor_traditional"] > 0
+    assert nuisance["er_band_shift_log10_cs2"] == 0.05 and nuisance["mc_events_used"] == 150 * 6
+    assert nuisance["simulation_cpu_s_per_event"] == summary["simulation_cpu_s_per_event"]
+    assert nuisance["cpu_s"]["network"]["with"] > 0 and nuisance["cpu_s"]["traditional"]["with"] > 0
     report = (tmp_path / "report.html").read_text()
     assert "CPU speed-up, 4-D, end to end" in report and "CPU cost factor of the prompt fraction" in report
 

@@ -17,7 +17,17 @@ once with the 4-D inputs and once with the S1 prompt fraction added (network inp
 same first-order Σw² and Barlow–Beeston-lite MC-statistics term as the 4-D templates:
 the full 5-D histogram would leave most of its bins empty at these sample sizes). The
 4-D pass is the baseline of the extra dimension's cost factor; ``speedup_cpu_5d``
-charges both analyses the photon-time simulation of the events they used.
+charges both analyses the photon-time simulation of the events they used. A third pass
+(``pf_er_band_shift_log10_cs2``) repeats the 4-D pass with one shape nuisance in both
+analyses, the ER band mean (log10 cS2 shifted by ± that per 1σ, templates interpolated
+per bin): ``speedup_cpu_4d_nuisance`` and each analysis' cost factor of the nuisance come
+from it, on the same events, experiments and settings as the 4-D pass (at the quick
+scale: one mass, 1500 events per source, 3×3×8×8 bins, 100 toys; the size of the
+traditional cost depends on the bins and toys, see ``bench_limits.py --er-band-shift``),
+both analyses charged the 4-D simulation (no photon times) of the events. Its network is
+the 4-D pass' (same events, inputs and seed), charged that training's CPU; the
+prompt-fraction study reuses the 4-D and 5-D passes' networks instead of training them
+again.
 
 Samples are cached under ``DIR/cache`` and the limit toys under ``DIR/cache/limits``,
 so an interrupted run resumes without redoing that work; timings read from the cache
@@ -58,6 +68,11 @@ Scale = Literal["quick", "paper"]
 #: gave errors 35-50 % apart)
 MI_TEST_EVENTS_PER_SOURCE_PAPER = 25_000
 
+#: the shape nuisance of the 5-D comparison's third pass: the ER band mean shifted by
+#: this in log10 cS2 per 1σ (the size benchmarks/bench_limits.py --er-band-shift measured
+#: the traditional analysis' 12x cost with; issue 12 notes)
+ER_BAND_SHIFT_LOG10_CS2 = 0.05
+
 SCALES: dict[str, dict[str, Any]] = {
     # quick: four masses, a few thousand events per source and a few hundred toys.
     # Neither analysis has converged in simulated events at this size (measure with
@@ -73,7 +88,8 @@ SCALES: dict[str, dict[str, Any]] = {
               # minute of its 4-D-only length: 3x3x8x8 (x 4 prompt-fraction bins), 100 toys
               # per strength, 10 strengths, 100 event-level experiments
               "pf_traditional_bins": (3, 3, 8, 8, 4), "pf_n_toys": 100, "pf_grid_points": 10,
-              "pf_pseudo_experiments": 100, "mi_test_events_per_source": None},
+              "pf_pseudo_experiments": 100, "mi_test_events_per_source": None,
+              "pf_er_band_shift_log10_cs2": ER_BAND_SHIFT_LOG10_CS2},
     # paper: the paper's 22 masses, 10,000 events per source and 2,000 toys
     "paper": {"masses_gev": [3.5, 4, 5, 7, 10, 13, 15, 17, 19, 21, 24, 27, 30, 33, 37, 40, 50, 60, 75,
                              100, 300, 1000], "n_signal": 10000, "n_background": 10000,
@@ -82,15 +98,17 @@ SCALES: dict[str, dict[str, Any]] = {
               "traditional_bins": (6, 6, 16, 16),
               # 5-D: the 4-D settings of this scale, 8 prompt-fraction bins
               "pf_traditional_bins": (6, 6, 16, 16, 8), "pf_n_toys": 2000, "pf_grid_points": 20,
-              "pf_pseudo_experiments": 1000, "mi_test_events_per_source": MI_TEST_EVENTS_PER_SOURCE_PAPER},
+              "pf_pseudo_experiments": 1000, "mi_test_events_per_source": MI_TEST_EVENTS_PER_SOURCE_PAPER,
+              "pf_er_band_shift_log10_cs2": ER_BAND_SHIFT_LOG10_CS2},
 }
 
 
 #: why ``metrics.json["comparison"]`` charges the simulation as used (``mc_events_*`` null)
 SIMULATION_EVENTS_REASON = (
     "events needed within 5 % come from benchmarks/bench_limits.py --convergence-sizes, which "
-    "found neither analysis converged at the quick scale's events per source; both analyses are "
-    "charged the events this run simulated")
+    "found neither analysis converged at the quick scale's events per source (and, with the "
+    "limits' statistical errors, could not decide the 5 % size of either up to 300k events per "
+    "source at 50 GeV); both analyses are charged the events this run simulated")
 
 
 class ReproduceLuxConfig(WimpsiftConfig):
@@ -120,6 +138,8 @@ class ReproduceLuxConfig(WimpsiftConfig):
     pf_n_toys: Annotated[int, Field(ge=10)]
     pf_grid_points: Annotated[int, Field(ge=3)]
     pf_pseudo_experiments: Annotated[int, Field(ge=0)]
+    #: the shape-nuisance pass of the 5-D comparison (module docstring; None: not run)
+    pf_er_band_shift_log10_cs2: Annotated[float, Field(gt=0)] | None = None
     #: bins of the traditional templates in (r², z, cS1, log10 cS2)
     traditional_bins: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)],
                             Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]]
@@ -204,7 +224,9 @@ def _plan(cfg: ReproduceLuxConfig) -> list[tuple[str, float]]:
     if cfg.five_d:
         pf_events = cfg.pf_events / 1500
         pf_toys = len(cfg.pf_masses_gev) * cfg.pf_n_toys / 100 * cfg.pf_grid_points / 10
-        stages.append(("5-D comparison", 90 * len(cfg.pf_masses_gev) * pf_events + 20 * pf_toys))
+        # the shape-nuisance pass: 18 s wall in a quick run on 2026-12-02 at load average ~4
+        nuisance = 10 * pf_toys if cfg.pf_er_band_shift_log10_cs2 is not None else 0
+        stages.append(("5-D comparison", 90 * len(cfg.pf_masses_gev) * pf_events + 20 * pf_toys + nuisance))
     stages.append(("independent training", 20 * masses * events))
     if cfg.studies:  # the prompt-fraction samples come cached from the 5-D comparison
         stages.append(("studies", (25 if cfg.five_d else 70) * masses * events))
@@ -292,9 +314,10 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
         # analyses are charged the simulation this run used, and the summary says why
         summary["simulation_events_reason"] = SIMULATION_EVENTS_REASON
 
+    pf_models: dict[str, dict[float, Any]] = {}
     if cfg.five_d:
         with plan.stage("5-D comparison"):
-            summary.update(_five_d(cfg, cache, nn_config, summary, plan, out))
+            summary.update(_five_d(cfg, cache, nn_config, summary, plan, out, pf_models))
 
     with plan.stage("independent training"):
         independent_models = train_masses(nn_config.model_copy(update={"mode": "independent"}),
@@ -321,7 +344,8 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
             pf_samples = _pf_samples(cfg, cache)
             studies["prompt_fraction"] = study_inputs(
                 "prompt_fraction", nn_config.model_copy(update={"masses_gev": cfg.pf_masses_gev}),
-                pf_samples.for_mass, out / "studies", log=plan.say, progress=plan.progress)
+                pf_samples.for_mass, out / "studies", log=plan.say, progress=plan.progress,
+                trained=pf_models)
             plan.say("  projections of the network output")
             mid = sorted(sequential)[len(sequential) // 2]
             study_projections(sequential[mid], samples.for_mass(mid), out / "studies")
@@ -374,10 +398,18 @@ def _pf_samples(cfg: ReproduceLuxConfig, cache: Path, stream: str = "samples"):
 
 
 def _five_d(cfg: ReproduceLuxConfig, cache: Path, nn_config: Any, summary: dict[str, Any], plan,
-            out: Path) -> dict[str, Any]:
-    """Both analyses at 4-D and at 5-D on the prompt-fraction samples (module docstring);
-    the 5-D keys of the comparison summary (:func:`extra_dimension_summary`)."""
-    from wimpsift.stats.comparison import ComparisonConfig, compare_analyses, extra_dimension_summary
+            out: Path, models: dict[str, dict[float, Any]]) -> dict[str, Any]:
+    """Both analyses at 4-D and at 5-D on the prompt-fraction samples, and at 4-D with the
+    ER band shape nuisance (module docstring); the 5-D keys of the comparison summary
+    (:func:`extra_dimension_summary`) and the shape-nuisance ones
+    (:func:`shape_nuisance_summary`). ``models`` receives the networks by inputs and mass
+    (the prompt-fraction study reuses them)."""
+    from wimpsift.stats.comparison import (
+        ComparisonConfig,
+        compare_analyses,
+        extra_dimension_summary,
+        shape_nuisance_summary,
+    )
     from wimpsift.stats.distributed import DaskConfig
     from wimpsift.stats.limits import LimitConfig
     from wimpsift.training.discriminant import train_one_mass
@@ -397,24 +429,48 @@ def _five_d(cfg: ReproduceLuxConfig, cache: Path, nn_config: Any, summary: dict[
                               n_chunks=cfg.workers, progress=False, execution=cfg.execution),
         seed=cfg.seed, n_pseudo_experiments=cfg.pf_pseudo_experiments)
     results = {}
-    passes = (("4d", "corrected", None), ("5d", "corrected_pf", cfg.pf_traditional_bins[4]))
-    for dims, inputs, pf_bins in passes:
+    passes = [("4d", "corrected", None, None), ("5d", "corrected_pf", cfg.pf_traditional_bins[4], None)]
+    if cfg.pf_er_band_shift_log10_cs2 is not None:
+        passes.append(("4d_nuisance", "corrected", None, cfg.pf_er_band_shift_log10_cs2))
+    for dims, inputs, pf_bins, shift in passes:
         def train(mass: float, table: pd.DataFrame, previous, inputs: str = inputs):
-            cfg_mass = nn_config.model_copy(update={"masses_gev": [mass], "inputs": inputs})
-            model = train_one_mass(mass, table, cfg_mass, initial=previous, log=plan.say,
-                                   progress=plan.progress)
-            return model, model.network
+            # one network per (inputs, mass): the nuisance pass reuses the 4-D pass' (same
+            # events, inputs and seed: the same network) and is charged its training below
+            trained = models.setdefault(inputs, {})
+            if mass not in trained:
+                cfg_mass = nn_config.model_copy(update={"masses_gev": [mass], "inputs": inputs})
+                trained[mass] = train_one_mass(mass, table, cfg_mass, initial=previous, log=plan.say,
+                                               progress=plan.progress)
+            return trained[mass], trained[mass].network
 
-        plan.say(f"  {dims[0]}-D: network ({inputs}) and traditional analyses at "
-                 f"{', '.join(f'{m:g}' for m in cfg.pf_masses_gev)} GeV/c²")
+        plan.say(f"  {dims[0]}-D{' with the ER band shape nuisance' if shift else ''}: network ({inputs}) "
+                 f"and traditional analyses at {', '.join(f'{m:g}' for m in cfg.pf_masses_gev)} GeV/c²")
         results[dims] = compare_analyses(
             sorted(cfg.pf_masses_gev), samples.for_mass, train, samples.detector, samples.config.sigma_cm2,
-            config.model_copy(update={"traditional_pf_bins": pf_bins}), pool_for_mass=pool,
-            cache_dir=str(cache / f"limits_pf_{dims}"), progress=plan.progress)
+            config.model_copy(update={"traditional_pf_bins": pf_bins, "er_band_shift_log10_cs2": shift}),
+            pool_for_mass=pool, cache_dir=str(cache / f"limits_pf_{dims}"), progress=plan.progress)
     plan.say("  simulation cost per event with photon times (a small fresh simulation)")
     mc_used = float(cfg.pf_events * (len(cfg.pf_masses_gev) + len(samples.background_names)))
     five = extra_dimension_summary(results["4d"], results["5d"], simulation_cpu_s_per_event(samples),
                                    mc_used)
+    if "4d_nuisance" in results:
+        trained = results["4d"].times_network
+        results["4d_nuisance"].times_network.add({"cpu_s": {"training": trained.cpu_s["training"]},
+                                                  "wall_s": {"training": trained.wall_s["training"]}})
+        # 4-D analyses need no photon times: charged at the 4-D simulation's price
+        sim = summary.get("simulation_cpu_s_per_event")
+        charge = 0.0 if sim is None else sim * mc_used
+        five.update(shape_nuisance_summary(results["4d"], results["4d_nuisance"], charge, charge))
+        five["shape_nuisance_settings"] = {
+            "er_band_shift_log10_cs2": cfg.pf_er_band_shift_log10_cs2,
+            "masses_gev": sorted(cfg.pf_masses_gev),
+            "events_per_source": cfg.pf_events, "traditional_bins": list(cfg.pf_traditional_bins[:4]),
+            "n_toys": cfg.pf_n_toys, "grid_points": cfg.pf_grid_points,
+            "pseudo_experiments": cfg.pf_pseudo_experiments, "simulation_cpu_s_per_event": sim,
+            "mc_events_used": mc_used,
+            "cpu_s": {name: {"without": getattr(results["4d"], f"times_{name}").total_cpu_s,
+                             "with": getattr(results["4d_nuisance"], f"times_{name}").total_cpu_s}
+                      for name in ("network", "traditional")}}
     five["five_d_settings"] = {"masses_gev": sorted(cfg.pf_masses_gev), "events_per_source": cfg.pf_events,
                                "traditional_bins": list(cfg.pf_traditional_bins), "n_toys": cfg.pf_n_toys,
                                "grid_points": cfg.pf_grid_points,

@@ -78,6 +78,9 @@ NETWORK_HIDDEN = ("mi_relative_error", "mi_resolved", "mi_test_events_needed")
 COMPARISON_LABELS = {
     "speedup_cpu_4d": "CPU speed-up, 4-D, end to end (simulation included)",
     "speedup_cpu_4d_nuisance": "CPU speed-up with a shape nuisance parameter",
+    "shape_nuisance_cost_factor_traditional": "CPU cost factor of the shape nuisance, traditional "
+                                              "(paper: 6–8×)",
+    "shape_nuisance_cost_factor_network": "CPU cost factor of the shape nuisance, network",
     "speedup_cpu_5d": "CPU speed-up, 5-D (prompt fraction)",
     "five_d_cost_factor_traditional": "CPU cost factor of the prompt fraction (5-D / 4-D), traditional "
                                       "(paper: 7–8× per extra dimension)",

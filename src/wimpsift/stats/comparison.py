@@ -170,15 +170,7 @@ class ComparisonResult:
         cpu_trad = self.times_traditional.total_cpu_s + charge_trad
         shape: dict[str, Any] = {"speedup_cpu_4d_nuisance": None}
         if with_shape_nuisance is not None:
-            n_cpu = with_shape_nuisance.times_network.total_cpu_s
-            t_cpu = with_shape_nuisance.times_traditional.total_cpu_s
-            shape = {
-                "speedup_cpu_4d_nuisance": (t_cpu + charge_trad) / (n_cpu + charge_net),
-                "shape_nuisance_cost_factor_network": n_cpu / self.times_network.total_cpu_s,
-                "shape_nuisance_cost_factor_traditional": t_cpu / self.times_traditional.total_cpu_s,
-                "limit_ratio_nuisance": {f"{m:g}": r for m, r in with_shape_nuisance.limit_ratio(
-                    "pseudo_median" if pseudo else "median").items()},
-            }
+            shape = shape_nuisance_summary(self, with_shape_nuisance, charge_net, charge_trad)
 
         def coverage(results: dict[float, LimitResult]) -> tuple[float | None, float | None]:
             values = [r.extra["coverage"] for r in results.values() if "coverage" in r.extra]
@@ -233,6 +225,24 @@ class ComparisonResult:
                 "times_traditional": self.times_traditional.to_dict(),
                 "speedup_cpu": sp["total_cpu"], "speedup_wall": sp["total_wall"],
                 "stage_speedup_cpu": {k: v for k, v in sp.items() if k.endswith("_cpu")}}
+
+
+def shape_nuisance_summary(base: ComparisonResult, shaped: ComparisonResult, charge_network_cpu_s: float,
+                           charge_traditional_cpu_s: float) -> dict[str, Any]:
+    """The shape-nuisance keys of the comparison summary from two comparisons with the same
+    settings, events and experiments: ``base`` and ``shaped`` (the ER band shape parameter
+    added to both analyses). ``speedup_cpu_4d_nuisance`` is end to end, each analysis
+    charged ``charge_*_cpu_s`` of simulation; ``shape_nuisance_cost_factor_*`` is each
+    analysis' CPU with the nuisance over that without (simulation not included)."""
+    pseudo = all(r.pseudo_experiment_mu is not None for r in shaped.network.values())
+    n_cpu, t_cpu = shaped.times_network.total_cpu_s, shaped.times_traditional.total_cpu_s
+    return {
+        "speedup_cpu_4d_nuisance": (t_cpu + charge_traditional_cpu_s) / (n_cpu + charge_network_cpu_s),
+        "shape_nuisance_cost_factor_network": n_cpu / base.times_network.total_cpu_s,
+        "shape_nuisance_cost_factor_traditional": t_cpu / base.times_traditional.total_cpu_s,
+        "limit_ratio_nuisance": {f"{m:g}": r for m, r in shaped.limit_ratio(
+            "pseudo_median" if pseudo else "median").items()},
+    }
 
 
 def extra_dimension_summary(

@@ -61,9 +61,13 @@ def _output_folder(output: str | Path) -> Path:
 def study_inputs(
     study: str, config: DiscriminantConfig, samples: Samples, output: str | Path,
     log: Callable[[str], None] | None = None, progress: Progress | None = None,
+    trained: dict[str, dict[float, TrainedDiscriminant]] | None = None,
 ) -> pd.DataFrame:
     """Train the same masses with each input set of ``study``; compare MI, AUC, leakage
-    (``progress`` hears of the training epochs, :mod:`wimpsift.progress`)."""
+    (``progress`` hears of the training epochs, :mod:`wimpsift.progress`). ``trained``:
+    networks already trained with ``config`` on the same ``samples``, by inputs and mass
+    (e.g. by ``reproduce lux``'s 5-D comparison); an input set with every mass there is
+    not trained again."""
     if study not in INPUT_STUDIES:
         raise ConfigError(f"study: got {study!r}, expected one of {sorted(INPUT_STUDIES)}")
     folder = _output_folder(output)
@@ -77,7 +81,11 @@ def study_inputs(
 
     for variant, inputs in INPUT_STUDIES[study].items():
         cfg = config.model_copy(update={"inputs": inputs})
-        models = train_masses(cfg, samples=cached, log=log, progress=progress)
+        done = (trained or {}).get(inputs, {})
+        if all(m in done for m in cfg.masses_gev):
+            models = {m: done[m] for m in cfg.masses_gev}
+        else:
+            models = train_masses(cfg, samples=cached, log=log, progress=progress)
         t = metrics_table(models)
         t.insert(0, "variant", variant)
         t.insert(1, "inputs", ",".join(resolve_inputs(inputs)))
