@@ -426,8 +426,36 @@ def main(argv: list[str] | None = None) -> int:
         "variant": args.variant, "n_toys": args.n_toys, "n_background_toys": args.n_background_toys,
         "times_network": metrics["times_network"], "times_traditional": metrics["times_traditional"],
     }
+    if args.output_dir:
+        path = write_summary(args, argv, summary, result, config)
+        print(f"wrote {path}", file=sys.stderr)
     print(json.dumps(summary))
     return 0
+
+
+def write_summary(args: argparse.Namespace, argv: list[str] | None, summary: dict,
+                  result, config) -> str:
+    """``bench_limits_summary.json`` in ``--output-dir``: the command, the last line's keys,
+    each mass's medians on the same event-level experiments, and the provenance
+    (``scripts/lux_results_table.py --converged`` renders it)."""
+    from wimpsift.provenance import provenance, write_json
+
+    per_mass = {}
+    for mass in sorted(args.masses):
+        rows = {"network": result.network[mass].to_dict(),
+                "traditional": result.traditional[mass].to_dict()}
+        per_mass[f"{mass:g}"] = {
+            **{f"{name}_limit_cm2": (row.get("pseudo_experiment_sigma_nucleon_cm2") or {}).get(
+                "median") for name, row in rows.items()},
+            **{f"{name}_coverage": row["extra"].get("coverage") for name, row in rows.items()},
+            "limit_ratio": summary["limit_ratio"].get(f"{mass:g}"),
+        }
+    record = {"command": ["benchmarks/bench_limits.py",
+                          *(sys.argv[1:] if argv is None else argv)],
+              "events_per_source": {"signal": args.n_signal, "background": args.n_background},
+              "summary": summary, "per_mass": per_mass,
+              "provenance": provenance(config, args.seed, "bench_limits")}
+    return str(write_json(os.path.join(args.output_dir, "bench_limits_summary.json"), record))
 
 
 if __name__ == "__main__":

@@ -51,3 +51,31 @@ def test_script_writes_and_refuses_bad_input(tmp_path, capsys):
 @pytest.mark.parametrize("key", ["speedup_cpu_4d", "limit_ratio_min", "coverage_network"])
 def test_shipped_metrics_carry_the_comparison_keys(key):
     assert key in json.loads(METRICS.read_text())["comparison"]
+
+
+CONVERGED = ROOT / "tests" / "data" / "lux_bench_converged.json"
+
+
+def test_readme_converged_table_is_generated_from_the_shipped_benchmark(tmp_path):
+    script = _script()
+    record = json.loads(CONVERGED.read_text())
+    block = script.render_converged(record)
+    readme = (ROOT / "README.md").read_text()
+    assert readme.count(script.CONVERGED_START) == 1, "README: one converged LUX block expected"
+    start = readme.index(script.CONVERGED_START)
+    end = readme.index(script.CONVERGED_END) + len(script.CONVERGED_END)
+    assert readme[start:end] == block, (
+        "README's converged LUX table differs from `python scripts/lux_results_table.py "
+        "tests/data/lux_bench_converged.json --converged --write README.md`")
+    # the shipped run is the benchmark's own record: a real command, every mass, provenance
+    assert record["command"][0] == "benchmarks/bench_limits.py"
+    assert record["provenance"]["stage"] == "bench_limits"
+    assert set(record["per_mass"]) == set(record["summary"]["limit_ratio"])
+    for row in record["per_mass"].values():
+        ratio = row["network_limit_cm2"] / row["traditional_limit_cm2"]
+        assert row["limit_ratio"] == pytest.approx(ratio, rel=1e-9)
+    # writing the converged block leaves the quick-run block alone, and the other way round
+    readme_copy = tmp_path / "README.md"
+    readme_copy.write_text(readme)
+    assert script.main([str(CONVERGED), "--converged", "--write", str(readme_copy)]) == 0
+    assert readme_copy.read_text() == readme
