@@ -109,7 +109,7 @@ def test_physical_properties(tiny_run):
 @pytest.mark.slow
 def test_neutron_multiple_scatters_fail_the_single_scatter_cut():
     detector = load_detector("xenon1t_sr0")
-    table, images, n_simulated, weight = simulate_source(
+    table, images, n_simulated, weight, _ = simulate_source(
         detector, "neutrons", 120, seed_sequence(5, "neutrons"), "hitpeak", 10, 500.0, None)
     assert len(images) == len(table) >= 120 and n_simulated > len(table) and weight > 0
     multiple = table["n_interactions"].to_numpy() > 1
