@@ -21,6 +21,7 @@ from wimpsift.training.weighted_cnn import WeightedCNN
 
 CLASSIFIERS = {"standard_selection", "dense", "cnn_binary", "cnn_multiclass"}
 TINY = {"train_events_dominant": 150, "test_events_dominant": 300, "epochs": 3,
+        "train_events_signal": 100, "tail_candidates_per_event": 20,
         "max_simulated_factor": 5,
         "position_train_events": 200, "position_test_events": 30, "position_epochs": 1}
 
@@ -72,8 +73,17 @@ def test_metrics_structure(tiny_run):
     assert 0.1 < a["active_volume"]["signal_acceptance_of_active_wimps"] < 0.5
     positions = metrics["position_reconstruction"]
     assert positions["cnn_rms_cm"] > 0 and positions["likelihood_rms_cm"] > 0
-    assert a["cnn_event_scalars"] == ["cs1_pe", "log10_cs2"]
-    assert a["training"]["cnn_binary"]["n_scalars"] == 2
+    assert a["cnn_event_scalars"] == ["cs1_pe", "log10_cs2", "r_cm", "z_cm"]
+    assert a["training"]["cnn_binary"]["n_scalars"] == 4
+    # the tail-sampled sources record their strata: every candidate in one stratum, the
+    # NR-like tail rendered far above its share of the candidates
+    for part in ("train", "test"):
+        strata = a["tail_sampling"][part]["er"]
+        assert sum(s["candidates"] for s in strata) == a["n_simulated"][part]["er"]
+        tail = strata[0]
+        assert tail["rendered"] / sum(s["rendered"] for s in strata) > 5 * (
+            tail["candidates"] / a["n_simulated"][part]["er"])
+    assert "Importance sampling of the tails" in (out / "report.html").read_text()
     report = (out / "report.html").read_text()
     assert "CNN, multi-class" in report and "Published (events)" in report
     assert "Feldman–Cousins" in report and "ideal NR/ER separator" in report

@@ -173,3 +173,20 @@ def test_effective_count_interval():
     assert lo < unequal["er"]["events"] == 3.0 < hi
     # fewer effective events than 3: wider relative interval
     assert hi - lo > feldman_cousins_68(3)[1] - feldman_cousins_68(3)[0]
+
+
+def test_tail_emphasis_keeps_each_source_total():
+    import pandas as pd
+
+    from wimpsift.pipelines.cnn_backgrounds import tail_emphasis_weights
+
+    table = pd.DataFrame({"source": ["er", "er", "er", "wimp"],
+                          "weight": [0.1, 0.1, 5.0, 1.0],
+                          "sampling_factor": [1.0, 1.0, 50.0, 1.0]})
+    assert np.array_equal(tail_emphasis_weights(table, 0.0), table["weight"].to_numpy())
+    w = tail_emphasis_weights(table, 1.0)
+    assert w[:3].sum() == pytest.approx(5.2) and w[3] == 1.0
+    # each rendered ER event alike at power 1: the tail events gain, the bulk one loses
+    assert np.allclose(w[:3], 5.2 / 3)
+    half = tail_emphasis_weights(table, 0.5)
+    assert 0.1 < half[0] < w[0] and half[2] > w[2]
