@@ -63,6 +63,13 @@ def test_metrics_structure(tiny_run):
             assert lo <= comparison["ratio_to_standard_selection"][name] <= hi
             assert comparison["target_ratio_met"][name] in ("met", "not met",
                                                             "undecided within errors")
+        # the secondary comparison leaves CEvNS out of every total
+        without = comparison["without_irreducible"]
+        assert without["sources_left_out"] == ["cevns"]
+        for name in CLASSIFIERS:
+            value, lo, hi = without["total"][name]
+            assert value == pytest.approx(remaining[name]["total"] - remaining[name]["cevns"])
+            assert lo <= value <= hi
         floor = comparison["ideal_nr_floor"]
         # ranking the NR-like events by their cS1 spectrum can only help
         assert floor["sources"] == ["cevns", "neutrons"]

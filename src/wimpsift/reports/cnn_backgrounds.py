@@ -72,6 +72,20 @@ def _remaining_table(caption: str, c: dict[str, Any], published: dict[str, Any]
     met = c.get("target_ratio_met", {})
     rows.append([f"target ≤ {c.get('target_ratio', 0.5)} × standard selection", None, None,
                  *[met.get(k, "–") for k in classifiers]])
+    without = c.get("without_irreducible")
+    if without and without["sources_left_out"]:
+        left_out = ", ".join(without["sources_left_out"])
+        w_ratio = without["ratio_to_standard_selection"]
+        w_bounds = without["ratio_to_standard_selection_interval"]
+        rows.append([f"secondary: total without {left_out} (irreducible) [68 % interval]",
+                     None, None, *[_interval(without["total"][k][0], without["total"][k][1:])
+                                   for k in classifiers]])
+        rows.append([f"secondary: ratio without {left_out} [68 % interval], verdict", None,
+                     None, *[("1" if k == "standard_selection" else
+                              f"{fixed(w_ratio.get(k), 2)} [{fixed((w_bounds.get(k) or [None])[0], 2)}"
+                              f", {fixed((w_bounds.get(k) or [None, None])[1], 2)}], "
+                              f"{without['target_ratio_met'].get(k, '–')}")
+                             for k in classifiers]])
     rows.append(["total / best classifier's total", None, None,
                  *[fixed(c["ratio_to_best"][k], 2) for k in classifiers]])
     rows.append(["WIMP acceptance reached", None, None,
