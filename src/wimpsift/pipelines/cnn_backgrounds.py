@@ -77,8 +77,8 @@ Classifiers, trained on the training set, scored on the same test events:
 
   **Training noise.** Retrained on the same events with other seeds or row orders
   (measured 2026-12-02, quick scale), the binary CNN's fiducial total moved by a few
-  per cent (0.64–0.67), the multi-class CNN's by about ±25 % (0.47–0.77) and the dense
-  network's from 0.60 to 0.91. The intervals count test events only, not this spread.
+  per cent (0.63–0.67), the multi-class CNN's by about ±25 % (0.47–0.77) and the dense
+  network's from 0.66 to 0.91. The intervals count test events only, not this spread.
 - ``cnn_multiclass``: the same network with one output per class (WIMP and each
   background with at least ``min_class_events`` training events in the window),
   classes balanced in the loss; score = log-likelihood ratio of WIMP against the
