@@ -21,6 +21,7 @@ from wimpsift.training.weighted_cnn import WeightedCNN
 
 CLASSIFIERS = {"standard_selection", "dense", "cnn_binary", "cnn_multiclass"}
 TINY = {"train_events_dominant": 150, "test_events_dominant": 300, "epochs": 3,
+        "train_events_signal": 100, "tail_candidates_per_event": 20,
         "max_simulated_factor": 5,
         "position_train_events": 200, "position_test_events": 30, "position_epochs": 1}
 
@@ -62,6 +63,13 @@ def test_metrics_structure(tiny_run):
             assert lo <= comparison["ratio_to_standard_selection"][name] <= hi
             assert comparison["target_ratio_met"][name] in ("met", "not met",
                                                             "undecided within errors")
+        # the secondary comparison leaves CEvNS out of every total
+        without = comparison["without_irreducible"]
+        assert without["sources_left_out"] == ["cevns"]
+        for name in CLASSIFIERS:
+            value, lo, hi = without["total"][name]
+            assert value == pytest.approx(remaining[name]["total"] - remaining[name]["cevns"])
+            assert lo <= value <= hi
         floor = comparison["ideal_nr_floor"]
         # ranking the NR-like events by their cS1 spectrum can only help
         assert floor["sources"] == ["cevns", "neutrons"]
@@ -72,8 +80,17 @@ def test_metrics_structure(tiny_run):
     assert 0.1 < a["active_volume"]["signal_acceptance_of_active_wimps"] < 0.5
     positions = metrics["position_reconstruction"]
     assert positions["cnn_rms_cm"] > 0 and positions["likelihood_rms_cm"] > 0
-    assert a["cnn_event_scalars"] == ["cs1_pe", "log10_cs2"]
-    assert a["training"]["cnn_binary"]["n_scalars"] == 2
+    assert a["cnn_event_scalars"] == ["cs1_pe", "log10_cs2", "r_cm", "z_cm"]
+    assert a["training"]["cnn_binary"]["n_scalars"] == 4
+    # the tail-sampled sources record their strata: every candidate in one stratum, the
+    # NR-like tail rendered far above its share of the candidates
+    for part in ("train", "test"):
+        strata = a["tail_sampling"][part]["er"]
+        assert sum(s["candidates"] for s in strata) == a["n_simulated"][part]["er"]
+        tail = strata[0]
+        assert tail["rendered"] / sum(s["rendered"] for s in strata) > 5 * (
+            tail["candidates"] / a["n_simulated"][part]["er"])
+    assert "Importance sampling of the tails" in (out / "report.html").read_text()
     report = (out / "report.html").read_text()
     assert "CNN, multi-class" in report and "Published (events)" in report
     assert "Feldman–Cousins" in report and "ideal NR/ER separator" in report
@@ -109,7 +126,7 @@ def test_physical_properties(tiny_run):
 @pytest.mark.slow
 def test_neutron_multiple_scatters_fail_the_single_scatter_cut():
     detector = load_detector("xenon1t_sr0")
-    table, images, n_simulated, weight = simulate_source(
+    table, images, n_simulated, weight, _ = simulate_source(
         detector, "neutrons", 120, seed_sequence(5, "neutrons"), "hitpeak", 10, 500.0, None)
     assert len(images) == len(table) >= 120 and n_simulated > len(table) and weight > 0
     multiple = table["n_interactions"].to_numpy() > 1

@@ -11,10 +11,14 @@ of a source remains it is the Feldman–Cousins 68.27 % upper limit for zero obs
 events (1.29) × the source's largest weight, so an empty cell is never reported as
 exactly known. ``interval_68`` is the Feldman–Cousins 68.27 % confidence interval
 (unified ordering, Poisson with no background; Feldman & Cousins, Phys. Rev. D 57,
-3873 (1998)) for the number n of passing test events, times their mean weight (the
-source's weight when none passes): meaningful at n = 0, 1, 2, where √n is not. Within
-one source of :mod:`wimpsift.pipelines.cnn_backgrounds` every event has the same
-weight (expected events per simulated event), so this is the exact interval there.
+3873 (1998)) for the number n of passing test events, times their weight (the
+source's largest weight when none passes): meaningful at n = 0, 1, 2, where √n is not.
+When every passing event of a source has the same weight (a plainly simulated source of
+:mod:`wimpsift.pipelines.cnn_backgrounds`) this is exact. With unequal weights (a
+tail-sampled source, :mod:`wimpsift.waveforms.tail_sampling`) the passing events count
+as n_eff = (Σ w)² / Σ w² events of weight Σ w² / Σ w — the scaled Poisson count with
+the same mean and variance — and the Feldman–Cousins ends are interpolated linearly
+between the integers around n_eff (:func:`feldman_cousins_68_effective`).
 The total's interval adds the per-source lower and upper distances in quadrature.
 These errors count test events only: the threshold's own error (from the finite number
 of WIMP test events) is not included.
@@ -71,6 +75,20 @@ def feldman_cousins_68(n: int) -> tuple[float, float]:
     return lower, upper
 
 
+def feldman_cousins_68_effective(n_eff: float) -> tuple[float, float]:
+    """:func:`feldman_cousins_68` at a non-negative effective count, linear between the
+    neighbouring integers (exact at integers; see module, unequal weights)."""
+    if not math.isfinite(n_eff) or n_eff < 0:
+        raise DataError(f"n_eff: got {n_eff!r}, expected a non-negative finite count")
+    nearest = round(n_eff)
+    if abs(n_eff - nearest) < 1e-9:
+        return feldman_cousins_68(int(nearest))
+    a = math.floor(n_eff)
+    t = n_eff - a
+    (lo_a, hi_a), (lo_b, hi_b) = feldman_cousins_68(a), feldman_cousins_68(a + 1)
+    return (1 - t) * lo_a + t * lo_b, (1 - t) * hi_a + t * hi_b
+
+
 ZERO_COUNT_UPPER_68 = feldman_cousins_68(0)[1]
 """upper limit on the mean for zero observed events (Feldman–Cousins, 68.27 %)"""
 
@@ -114,11 +132,14 @@ def remaining_at_acceptance(scores: Any, source: Any, weights: Any, signal: str 
         events = float(w.sum())
         if w.size:
             error = float(np.sqrt((w**2).sum()))
-            unit = events / w.size
+            # effective count and unit: n_eff × unit = Σ w, n_eff × unit² = Σ w²
+            unit = float((w**2).sum() / events) if events > 0 else 0.0
+            n_eff = events / unit if unit > 0 else float(w.size)
         else:
             unit = float(weights[rows].max(initial=0.0))
             error = unit * ZERO_COUNT_UPPER_68
-        lo, hi = feldman_cousins_68(int(w.size))
+            n_eff = 0.0
+        lo, hi = feldman_cousins_68_effective(n_eff)
         interval = (min(lo * unit, events), max(hi * unit, events))
         out[name] = {"events": events, "error": error, "interval_68": interval,
                      "n_simulated": int(rows.sum()), "n_passing": int(w.size)}

@@ -8,7 +8,8 @@ SR0); the ratio of each classifier's total to the standard selection's with its 
 interval and the verdict on the ≤ 0.5 target; the ratio to the best classifier; the
 floor an ideal NR/ER separator leaves; the mutual information of the event variables
 beside each classifier's output and its share of the bound. Then the position
-reconstruction.
+reconstruction, and the events: counts per source, the standard selection's cuts, and
+the strata of the tail-sampled sources (:mod:`wimpsift.waveforms.tail_sampling`).
 """
 
 from __future__ import annotations
@@ -71,6 +72,20 @@ def _remaining_table(caption: str, c: dict[str, Any], published: dict[str, Any]
     met = c.get("target_ratio_met", {})
     rows.append([f"target ≤ {c.get('target_ratio', 0.5)} × standard selection", None, None,
                  *[met.get(k, "–") for k in classifiers]])
+    without = c.get("without_irreducible")
+    if without and without["sources_left_out"]:
+        left_out = ", ".join(without["sources_left_out"])
+        w_ratio = without["ratio_to_standard_selection"]
+        w_bounds = without["ratio_to_standard_selection_interval"]
+        rows.append([f"secondary: total without {left_out} (irreducible) [68 % interval]",
+                     None, None, *[_interval(without["total"][k][0], without["total"][k][1:])
+                                   for k in classifiers]])
+        rows.append([f"secondary: ratio without {left_out} [68 % interval], verdict", None,
+                     None, *[("1" if k == "standard_selection" else
+                              f"{fixed(w_ratio.get(k), 2)} [{fixed((w_bounds.get(k) or [None])[0], 2)}"
+                              f", {fixed((w_bounds.get(k) or [None, None])[1], 2)}], "
+                              f"{without['target_ratio_met'].get(k, '–')}")
+                             for k in classifiers]])
     rows.append(["total / best classifier's total", None, None,
                  *[fixed(c["ratio_to_best"][k], 2) for k in classifiers]])
     rows.append(["WIMP acceptance reached", None, None,
@@ -138,6 +153,16 @@ def backgrounds_context(metrics: dict[str, Any], figures: list[dict[str, str]]
                  ["Source", "Fiducial volume", "Single scatter", "S2 width", "cS1–cS2 below NR median"],
                  [[name, *[pct(f[c]) for c in ("fiducial", "single_scatter", "s2_width", "cs1_cs2")]]
                   for name, f in a["standard_selection_cuts"].items()])
+    strata_rows = [[source, part, row["stratum"], row["variable"], num(row["candidates"]),
+                    num(row["rendered"]), num(row["in_window"]), num(row.get("weight"))]
+                   for part in ("train", "test")
+                   for source, rows in a.get("tail_sampling", {}).get(part, {}).items()
+                   for row in rows]
+    strata = table("Importance sampling of the tails: strata of each tail-sampled source "
+                   "(q: rank of NR-likeness among the candidates, 0 the most NR-like)",
+                   ["Source", "Set", "Stratum", "Ranked by", "Candidates (truth level)",
+                    "Rendered", "Rendered, in the window", "Weight per event (events)"],
+                   strata_rows)
     timings = table("Wall time per stage", ["Stage", "Wall time"],
                     [[k.removesuffix("_s").replace("_", " "), seconds(v)]
                      for k, v in metrics["timings_s"].items()])
@@ -181,12 +206,20 @@ def backgrounds_context(metrics: dict[str, Any], figures: list[dict[str, str]]
                           ["Method", "Overall (cm)", "Bulk (cm)", "Near the wall (cm)",
                            "Radial bias at the wall (cm)"], position_rows)],
          "text": [position_text]},
-        {"anchor": "events", "title": "Events", "tables": [counts, cuts],
+        {"anchor": "events", "title": "Events",
+         "tables": [counts, cuts, *([strata] if strata_rows else [])],
          "text": [f"Images: {a['image_kind']}; the CNNs' dense layer also reads "
                   f"{', '.join(a.get('cnn_event_scalars', [])) or 'nothing else'} "
                   "(standardised). Multi-class CNN classes: "
                   f"{', '.join(a['classes_multiclass'])}. Dense network inputs: "
-                  f"{', '.join(a['event_variables'])}."]},
+                  f"{', '.join(a['event_variables'])}.",
+                  *(["Tail-sampled sources: candidates are drawn at truth level (positions, "
+                     "topology, NEST quanta) and only a stratified subsample, the NR-like "
+                     "tail over-represented, is rendered as waveforms; each rendered event "
+                     "weighs (expected events per candidate) × (its stratum's candidates / "
+                     "rendered), so every expected count is unbiased. Training and test "
+                     "events and every classifier use the same weights. Simulated counts "
+                     "of these sources are candidates."] if strata_rows else [])]},
         {"anchor": "figures", "title": "Figures", "figures": figures},
         {"anchor": "timings", "title": "Timings", "tables": [timings]},
     ]

@@ -1,0 +1,192 @@
+"""Importance sampling of background tails (wimpsift.waveforms.tail_sampling): the
+weighted counts agree with plain simulation, the weights are positive and normalised,
+the tails are over-represented, and the same seed gives the same draw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wimpsift.detectors import load_detector
+from wimpsift.errors import ConfigError
+from wimpsift.metrics.remaining import (
+    feldman_cousins_68,
+    feldman_cousins_68_effective,
+    remaining_at_acceptance,
+)
+from wimpsift.pipelines.cnn_backgrounds import AllBackgroundsSettings, simulate_source
+from wimpsift.seeding import generator, seed_sequence
+from wimpsift.sources import make_source
+from wimpsift.waveforms.event import source_interactions
+from wimpsift.waveforms.tail_sampling import (
+    TailStrata,
+    select_events,
+    stratify,
+    tail_rank,
+)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return load_detector("xenon1t_sr0")
+
+
+def _candidates(detector, name, n, seed):
+    return source_interactions(detector, make_source(detector, name), n, seed, "active")
+
+
+def _electron_fraction(it):
+    e = np.bincount(it.event, weights=it.n_electrons, minlength=it.n_events)
+    q = e + np.bincount(it.event, weights=it.n_photons, minlength=it.n_events)
+    return e / np.maximum(q, 1), q
+
+
+def _depth(detector, it):
+    g = detector.geometry
+    r = np.hypot(it.x_cm, it.y_cm)
+    return np.minimum.reduce([g.tpc_radius_cm - r, -it.z_cm, g.tpc_length_cm + it.z_cm])
+
+
+def _agree(stratified, plain, n_sigma=4.0):
+    """Two estimates (value, error) agree within ``n_sigma`` combined errors."""
+    (a, sa), (b, sb) = stratified, plain
+    return abs(a - b) <= n_sigma * np.hypot(sa, sb), (a, sa, b, sb)
+
+
+def _weighted_share(flag, factor, n_candidates):
+    """Horvitz–Thompson share of candidates with ``flag`` and its error (strata
+    treated as independent binomial samples)."""
+    value = float((factor * flag).sum() / n_candidates)
+    return value, float(np.sqrt((factor**2 * flag).sum()) / n_candidates)
+
+
+def _plain_share(flag):
+    p = float(flag.mean())
+    return p, float(np.sqrt(max(p * (1 - p), 1 / flag.size) / flag.size))
+
+
+def test_er_tail_share_agrees_with_plain_simulation(detector):
+    """The share of ER events with an NR-like electron fraction (the lowest 0.5 % at
+    their quanta, a cut the strata do not know) from 1,500 stratified events equals the
+    share in 40,000 plainly simulated ones within errors; its error is far smaller than
+    that of as many plainly simulated events."""
+    it = _candidates(detector, "er", 30_000, seed_sequence(1, "er"))
+    draw = stratify(detector, it, "recombination", 1500, generator(1, "draw"))
+    plain = _candidates(detector, "er", 40_000, seed_sequence(2, "er"))
+    fraction, quanta = _electron_fraction(it)
+    fraction_p, quanta_p = _electron_fraction(plain)
+    # an independent NR-like line: electron fraction below the plain sample's 0.5 % at
+    # 300-600 quanta (inside the window)
+    band = (quanta_p > 300) & (quanta_p < 600)
+    line = np.quantile(fraction_p[band], 0.005)
+
+    def flag(f, q):
+        return ((q > 300) & (q < 600) & (f < line)).astype(float)
+
+    ok, numbers = _agree(_weighted_share(flag(fraction, quanta)[draw.index], draw.factor,
+                                         it.n_events),
+                         _plain_share(flag(fraction_p, quanta_p)))
+    assert ok, numbers
+    # its error is several times smaller than that of 1,500 plainly simulated events
+    assert numbers[1] < 0.5 * numbers[3] * np.sqrt(plain.n_events / draw.index.size)
+    # a bulk quantity too: the mean quanta
+    mean_s = float((draw.factor * quanta[draw.index]).sum() / it.n_events)
+    err_s = float(np.sqrt((draw.factor**2 * (quanta[draw.index] - mean_s) ** 2).sum())
+                  / it.n_events)
+    ok, numbers = _agree((mean_s, err_s), (quanta_p.mean(), quanta_p.std() / np.sqrt(
+        quanta_p.size)))
+    assert ok, numbers
+
+
+def test_external_gamma_depth_share_agrees(detector):
+    """External gammas deeper than 10 cm (rare: most scatter near a surface)."""
+    it = _candidates(detector, "external_gamma", 12_000, seed_sequence(3, "gamma"))
+    draw = stratify(detector, it, "depth", 1000, generator(3, "draw"))
+    plain = _candidates(detector, "external_gamma", 20_000, seed_sequence(4, "gamma"))
+    deep = np.bincount(it.event, weights=_depth(detector, it) > 10, minlength=it.n_events) > 0
+    deep_p = np.bincount(plain.event, weights=_depth(detector, plain) > 10,
+                         minlength=plain.n_events) > 0
+    ok, numbers = _agree(_weighted_share(deep[draw.index].astype(float), draw.factor,
+                                         it.n_events), _plain_share(deep_p.astype(float)))
+    assert ok, numbers
+
+
+@pytest.mark.slow
+def test_waveform_level_expected_count_agrees(detector):
+    """At waveform level: the expected ER events in the fiducial analysis window, and
+    below the ER median in cS2 there, tail-sampled and plain (independent seeds)."""
+    out = {}
+    for label, settings, seed in (("tail", AllBackgroundsSettings(), 6),
+                                  ("plain", AllBackgroundsSettings(tail_sampling={}), 7)):
+        table, _, _, _, strata = simulate_source(detector, "er", 250, seed_sequence(seed, "er"),
+                                                 "hitpeak", 10, 500.0, None, settings)
+        assert (table["weight"] > 0).all() and bool(strata) == (label == "tail")
+        inside = table["in_window"].to_numpy(bool)
+        w = table["weight"].to_numpy(float)
+        out[label] = (float(w[inside].sum()), float(np.sqrt((w[inside] ** 2).sum())))
+    ok, numbers = _agree(out["tail"], out["plain"])
+    assert ok, numbers
+
+
+def test_draw_is_reproducible_positive_and_normalised(detector):
+    it = _candidates(detector, "er", 8000, seed_sequence(9, "er"))
+    a = stratify(detector, it, "recombination", 400, generator(9, "draw"))
+    b = stratify(detector, it, "recombination", 400, generator(9, "draw"))
+    c = stratify(detector, it, "recombination", 400, generator(10, "draw"))
+    assert np.array_equal(a.index, b.index) and np.array_equal(a.factor, b.factor)
+    assert not np.array_equal(a.index, c.index)
+    assert (a.factor >= 1).all() and np.all(np.diff(a.index) > 0)
+    # Horvitz–Thompson: the factors of each stratum add up to its candidates
+    assert np.allclose(np.bincount(a.stratum, weights=a.factor, minlength=a.candidates.size),
+                       a.candidates)
+    assert a.candidates.sum() == it.n_events and a.kept.sum() == a.index.size
+    # the most NR-like 1 % of candidates is over ten times more frequent among the
+    # rendered events (all of them are rendered here: 8,000 candidates are few)
+    q = tail_rank(detector, it, "recombination")
+    assert (q[a.index] < 0.01).mean() > 0.1
+    assert len(TailStrata().names()) == a.candidates.size
+    sub = select_events(it, a.index)
+    assert sub.n_events == a.index.size
+    assert np.array_equal(sub.n_electrons, it.n_electrons[a.index])  # one interaction each
+
+
+def test_data_driven_source_cannot_be_tail_sampled(detector):
+    settings = AllBackgroundsSettings(tail_sampling={"accidental": "recombination"})
+    with pytest.raises(ConfigError, match="tail_sampling"):
+        simulate_source(detector, "accidental", 20, seed_sequence(1, "a"), "hitpeak", 2,
+                        500.0, None, settings)
+
+
+def test_effective_count_interval():
+    for n in range(4):
+        assert feldman_cousins_68_effective(float(n)) == feldman_cousins_68(n)
+    lo, hi = feldman_cousins_68_effective(2.5)
+    assert feldman_cousins_68(2)[0] < lo < feldman_cousins_68(3)[0]
+    assert feldman_cousins_68(2)[1] < hi < feldman_cousins_68(3)[1]
+    # unequal weights: the interval follows the effective count, and holds the value
+    scores = np.r_[np.linspace(0, 1, 100), [2.0, 2.0, 2.0]]
+    source = np.r_[["wimp"] * 100, ["er"] * 3].astype(object)
+    equal = remaining_at_acceptance(scores, source, np.r_[np.ones(100), [1.0, 1.0, 1.0]])
+    assert equal["er"]["interval_68"] == pytest.approx(feldman_cousins_68(3))
+    unequal = remaining_at_acceptance(scores, source, np.r_[np.ones(100), [2.0, 0.5, 0.5]])
+    lo, hi = unequal["er"]["interval_68"]
+    assert lo < unequal["er"]["events"] == 3.0 < hi
+    # fewer effective events than 3: wider relative interval
+    assert hi - lo > feldman_cousins_68(3)[1] - feldman_cousins_68(3)[0]
+
+
+def test_tail_emphasis_keeps_each_source_total():
+    import pandas as pd
+
+    from wimpsift.pipelines.cnn_backgrounds import tail_emphasis_weights
+
+    table = pd.DataFrame({"source": ["er", "er", "er", "wimp"],
+                          "weight": [0.1, 0.1, 5.0, 1.0],
+                          "sampling_factor": [1.0, 1.0, 50.0, 1.0]})
+    assert np.array_equal(tail_emphasis_weights(table, 0.0), table["weight"].to_numpy())
+    w = tail_emphasis_weights(table, 1.0)
+    assert w[:3].sum() == pytest.approx(5.2) and w[3] == 1.0
+    # each rendered ER event alike at power 1: the tail events gain, the bulk one loses
+    assert np.allclose(w[:3], 5.2 / 3)
+    half = tail_emphasis_weights(table, 0.5)
+    assert 0.1 < half[0] < w[0] and half[2] > w[2]
