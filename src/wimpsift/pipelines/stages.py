@@ -51,6 +51,9 @@ class _WriteClock:
         return getattr(self._stream, name)
 
 
+#: nominal seconds a finished stage needs to rescale the estimate of the rest
+MIN_SCALING_S = 30.0
+
 class StagePlan:
     """Named stages with nominal durations in seconds, run in order.
 
@@ -98,11 +101,15 @@ class StagePlan:
             CONSOLE_LOCK.release()
 
     def scale(self) -> float:
-        """Actual over nominal time of the finished stages (1 before any; within 1/4 … 4)."""
-        finished_nominal = sum(self.nominal[s] for s in self.done)
+        """Actual over nominal time of the finished stages of at least
+        :data:`MIN_SCALING_S` nominal seconds (1 before any; within 1/4 … 4). A stage of a
+        few seconds, often served from a cache, says nothing about how fast the machine
+        is: the main job's 4 s simulation used to scale a 16-minute rest by 1/4."""
+        finished = [s for s in self.done if self.nominal[s] >= MIN_SCALING_S]
+        finished_nominal = sum(self.nominal[s] for s in finished)
         if finished_nominal <= 0:
             return 1.0
-        return min(4.0, max(0.25, sum(self.done.values()) / finished_nominal))
+        return min(4.0, max(0.25, sum(self.done[s] for s in finished) / finished_nominal))
 
     def remaining_s(self) -> float:
         """Nominal time of the stages not finished, rescaled by the finished ones."""
