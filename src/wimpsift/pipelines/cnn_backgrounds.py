@@ -140,7 +140,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -174,9 +174,10 @@ from wimpsift.waveforms.tail_sampling import (
 )
 
 SIGNAL = "wimp"
-EVENT_VARIABLES = ("cs1_pe", "log10_cs2", "r_cm", "z_cm", "s2_width_ratio",
-                   "n_s2_above_threshold", "log10_s2_second_pe", "s1_top_fraction",
-                   "s1_pattern_gof", "s2_pattern_gof")
+EventVariable = Literal["cs1_pe", "log10_cs2", "r_cm", "z_cm", "s2_width_ratio",
+                        "n_s2_above_threshold", "log10_s2_second_pe", "s1_top_fraction",
+                        "s1_pattern_gof", "s2_pattern_gof"]
+EVENT_VARIABLES: tuple[str, ...] = get_args(EventVariable)
 """inputs of the dense network and of the event variables' MI"""
 DISCRETE_VARIABLES = ("n_s2_above_threshold",)
 CLASSIFIERS = ("standard_selection", "dense", "cnn_binary", "cnn_multiclass")
@@ -195,10 +196,10 @@ class AllBackgroundsSettings(WimpsiftConfig):
 
     image_kind: Literal["hit", "peak", "hitpeak", "event"] = "hitpeak"
     """images the CNNs read"""
-    cnn_event_scalars: tuple[Literal["cs1_pe", "log10_cs2", "r_cm", "z_cm"], ...] = (
+    cnn_event_scalars: tuple[EventVariable, ...] = (
         "cs1_pe", "log10_cs2", "r_cm", "z_cm")
-    """event variables the CNNs' dense layer reads beside the image (the hybrid; empty:
-    images only, the paper's network)"""
+    """event variables (any of :data:`EVENT_VARIABLES`) the CNNs' dense layer reads beside
+    the image (the hybrid; empty: images only, the paper's network)"""
     train_events_dominant: int = Field(2500, ge=10)
     """training events in the window of each volume's background with the largest
     expected count (ER in the fiducial volume, external gammas in the active one)"""
