@@ -65,7 +65,11 @@ Classifiers, trained on the training set, scored on the same test events:
   and, measured on the same tail-sampled events (fiducial comparison, 2,591 WIMP
   training events, tail emphasis 0.5), cut the binary CNN's ER from 0.43 to 0.13
   expected events and its total from 0.95 to 0.63. Set ``cnn_event_scalars=()`` for the
-  paper's images-only network.
+  paper's images-only network. Adding the other :data:`EVENT_VARIABLES` (S2 width ratio,
+  S1 top fraction, hit-pattern goodness of fit, …) did not lower either CNN's remaining
+  wall events (measured 2026-12-02, same events, three training seeds): the binary CNN's
+  loss gives wall events about 0.5 % of the background weight, so what limits it there is
+  the weighting, not the inputs.
 
   **Training.** ``train_events_signal`` WIMP training events (2,500 by default, five
   times the other sources': WIMP waveforms are cheap and the WIMP side of the ratio in
