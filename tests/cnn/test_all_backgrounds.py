@@ -169,6 +169,11 @@ def test_bad_input():
     cfg = make_config("quick")
     assert cfg.backgrounds == "all" and cfg.train_events_per_class == 500
     assert make_config("quick", backgrounds="er").train_events_per_class == 1000
+    # the CNNs' scalars: any of the dense network's event variables, nothing else
+    wall = make_config("quick", all_backgrounds={"cnn_event_scalars": ["s2_width_ratio"]})
+    assert wall.all_backgrounds.cnn_event_scalars == ("s2_width_ratio",)
+    with pytest.raises(ConfigError, match="cnn_event_scalars"):
+        make_config("quick", all_backgrounds={"cnn_event_scalars": ["drift_time_us"]})
 
 
 def test_cli_bad_backgrounds_and_detector(tmp_path, capsys):

@@ -65,7 +65,11 @@ Classifiers, trained on the training set, scored on the same test events:
   and, measured on the same tail-sampled events (fiducial comparison, 2,591 WIMP
   training events, tail emphasis 0.5), cut the binary CNN's ER from 0.43 to 0.13
   expected events and its total from 0.95 to 0.63. Set ``cnn_event_scalars=()`` for the
-  paper's images-only network.
+  paper's images-only network. Adding the other :data:`EVENT_VARIABLES` (S2 width ratio,
+  S1 top fraction, hit-pattern goodness of fit, …) did not lower either CNN's remaining
+  wall events (measured 2026-12-02, same events, three training seeds): the binary CNN's
+  loss gives wall events about 0.5 % of the background weight, so what limits it there is
+  the weighting, not the inputs.
 
   **Training.** ``train_events_signal`` WIMP training events (2,500 by default, five
   times the other sources': WIMP waveforms are cheap and the WIMP side of the ratio in
@@ -140,7 +144,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -174,9 +178,10 @@ from wimpsift.waveforms.tail_sampling import (
 )
 
 SIGNAL = "wimp"
-EVENT_VARIABLES = ("cs1_pe", "log10_cs2", "r_cm", "z_cm", "s2_width_ratio",
-                   "n_s2_above_threshold", "log10_s2_second_pe", "s1_top_fraction",
-                   "s1_pattern_gof", "s2_pattern_gof")
+EventVariable = Literal["cs1_pe", "log10_cs2", "r_cm", "z_cm", "s2_width_ratio",
+                        "n_s2_above_threshold", "log10_s2_second_pe", "s1_top_fraction",
+                        "s1_pattern_gof", "s2_pattern_gof"]
+EVENT_VARIABLES: tuple[str, ...] = get_args(EventVariable)
 """inputs of the dense network and of the event variables' MI"""
 DISCRETE_VARIABLES = ("n_s2_above_threshold",)
 CLASSIFIERS = ("standard_selection", "dense", "cnn_binary", "cnn_multiclass")
@@ -195,10 +200,10 @@ class AllBackgroundsSettings(WimpsiftConfig):
 
     image_kind: Literal["hit", "peak", "hitpeak", "event"] = "hitpeak"
     """images the CNNs read"""
-    cnn_event_scalars: tuple[Literal["cs1_pe", "log10_cs2", "r_cm", "z_cm"], ...] = (
+    cnn_event_scalars: tuple[EventVariable, ...] = (
         "cs1_pe", "log10_cs2", "r_cm", "z_cm")
-    """event variables the CNNs' dense layer reads beside the image (the hybrid; empty:
-    images only, the paper's network)"""
+    """event variables (any of :data:`EVENT_VARIABLES`) the CNNs' dense layer reads beside
+    the image (the hybrid; empty: images only, the paper's network)"""
     train_events_dominant: int = Field(2500, ge=10)
     """training events in the window of each volume's background with the largest
     expected count (ER in the fiducial volume, external gammas in the active one)"""
