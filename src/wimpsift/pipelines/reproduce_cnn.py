@@ -266,11 +266,12 @@ def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
                 ("report", 5)]
     events = (cfg.train_events_per_class + cfg.test_events_per_class) / 2000
     train = cfg.train_events_per_class / 1000
-    # quick: 200 s for the reduced grid, and the main job's grid took 5.1 min (fresh clone,
-    # 2026-12-02); the paper's full grid about eight times the quick one
+    # measured in the main job from a fresh clone (2026-12-02, quick, 1000 + 1000 events
+    # per class, its grid): images 25 s, grid search 227 s, final models and test 98 s,
+    # baselines 0.6 s; the paper's full grid about eight times the quick one
     grid = (1.5 if cfg.grid else 1.0) if cfg.scale == "quick" else 8.0
-    return [("images", 150 * events), ("grid search", 200 * train * grid),
-            ("final models and test", 120 * train), ("baselines", 20 * train), ("report", 5)]
+    return [("images", 30 * events), ("grid search", 160 * train * grid),
+            ("final models and test", 100 * train), ("baselines", 2 * train), ("report", 5)]
 
 
 def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any]:
