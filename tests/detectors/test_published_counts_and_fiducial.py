@@ -4,12 +4,12 @@ sampling, selection, validators)."""
 
 from __future__ import annotations
 
-import importlib.util
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _scripts import load_script
 
 from wimpsift.detectors import load_detector, shipped_detectors
 from wimpsift.errors import ConfigError
@@ -18,7 +18,6 @@ from wimpsift.rates import expected_events
 from wimpsift.sources import make_source
 from wimpsift.sources.positions import sample_positions
 
-ROOT = Path(__file__).resolve().parents[2]
 DATA_DRIVEN = {"accidental", "wall", "anomalous", "surface"}
 
 
@@ -156,32 +155,27 @@ def test_positions_fill_the_boundary_uniformly_and_the_selection_agrees(tmp_path
     assert np.array_equal(again[2], z)  # same seed, same positions
 
 
-def test_lz_ws2024_boundary_is_the_scripts_and_holds_the_published_mass():
-    spec = importlib.util.spec_from_file_location("lzfv", ROOT / "scripts" / "lz_ws2024_fiducial_boundary.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def _boundary_from_script(detector: str, script: str):
+    """The detector, its fiducial mass (kg) and the script that prints its boundary table,
+    after checking that the shipped table is the script's output."""
+    module = load_script(script)
     z, r = module.boundary()
-    d = load_detector("lz_ws2024")
+    d = load_detector(detector)
     b = d.fiducial.boundary
     assert b is not None
     assert np.allclose(b.z_cm, z, atol=0.006) and np.allclose(b.radius_cm, r, atol=0.006)
-    volume_kg = d.fiducial_volume_cm3 * d.geometry.liquid_density_g_cm3 / 1000
+    return d, d.fiducial_volume_cm3 * d.geometry.liquid_density_g_cm3 / 1000, module
+
+
+def test_lz_ws2024_boundary_is_the_scripts_and_holds_the_published_mass():
+    d, volume_kg, _ = _boundary_from_script("lz_ws2024", "lz_ws2024_fiducial_boundary")
     assert volume_kg == pytest.approx(5500.0, rel=0.03)
     assert d.fiducial.radius_cm < d.geometry.tpc_radius_cm
 
 
 def test_xenon1t_sr1_boundary_is_the_scripts_and_holds_the_published_mass():
-    script = ROOT / "scripts" / "xenon1t_sr1_fiducial_boundary.py"
-    spec = importlib.util.spec_from_file_location("x1tfv", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    z, r = module.boundary()
-    d = load_detector("xenon1t_sr1")
-    b = d.fiducial.boundary
-    assert b is not None
-    assert np.allclose(b.z_cm, z, atol=0.006) and np.allclose(b.radius_cm, r, atol=0.006)
+    d, volume_kg, module = _boundary_from_script("xenon1t_sr1", "xenon1t_sr1_fiducial_boundary")
     # the table's mass is the exact shape's (linear segments on the parabolas lose < 0.1 %)
-    volume_kg = d.fiducial_volume_cm3 * d.geometry.liquid_density_g_cm3 / 1000
     assert volume_kg == pytest.approx(module.exact_mass_kg(), rel=1e-3)
     assert volume_kg == pytest.approx(1300.0, rel=0.03)
     # the published shape: narrow at the top and bottom, widest in between
