@@ -10,9 +10,9 @@ of :mod:`wimpsift.processing.topology`) and rendered as images of one kind
 (``image_kind``, HitPeak by default). Only events in the analysis window *without* the
 fiducial cut (S1 coincidence and S2 threshold, cS1 and S2 ranges) are kept. Each
 source is simulated in chunks until ``n`` of its events are in that window, or until
-``max_simulated_factor`` × ``n`` events were simulated (CEvNS from ⁸B rarely reaches
-the window). Each event carries ``weight``, the expected number of such events in the
-detector's exposure per simulated event
+``max_simulated_factor`` × ``n`` events were rendered (CEvNS from ⁸B rarely reaches
+the window, even tail-sampled by brightness, below). Each event carries ``weight``, the
+expected number of such events in the detector's exposure per simulated event
 (:func:`~wimpsift.processing.background_mix.source_weight`, the rates of the detector
 definition): the *expected mix*. Training and test sets are independent simulations
 (different seeds); the training and test sets of each volume's background with the
@@ -22,16 +22,20 @@ gammas in the active one) are larger, ``train_events_dominant`` and
 waveforms are the cheapest to simulate, about 4 ms per window event on one core).
 
 **Importance sampling of the tails** (``tail_sampling``, default ER ranked by
-recombination and external gammas by depth;
+recombination, external gammas by depth and CEvNS by brightness;
 :mod:`wimpsift.waveforms.tail_sampling`). What a classifier lets through of these
 backgrounds at 50 % WIMP acceptance is their NR-like tail: ER events with few electrons
 for their quanta, external gammas scattering once deep inside. Simulated in proportion
 to their rate, a few thousand ER events hold a handful of such events, so the networks
 never learned the band edge (they leaked about 3× more ER than the standard selection,
-measured 2026-12-02) and the leakage was measured on a few events. Each chunk of these
+measured 2026-12-02) and the leakage was measured on a few events. CEvNS from ⁸B, all
+NR-like, has the window itself as its tail: about 0.15 % of its events reach it (a dozen
+at the quick scale's render cap, too few for a multi-class CNN class), so its
+candidates are ranked by expected cS1 (photons × g1), brightest first (about 15× more
+window events per rendered event, measured 2026-12-02). Each chunk of these
 sources therefore draws ``tail_candidates_per_event`` × its size candidates at truth
-level (positions, topology, NEST quanta; about 15 µs per event), ranks them by
-NR-likeness and renders a stratified subsample with the tail strata over-represented
+level (positions, topology, NEST quanta; about 15 µs per event), ranks them by their
+tail variable and renders a stratified subsample with the tail strata over-represented
 (the most NR-like 0.3 % of candidates get 15 % of the rendered events; candidates far
 above the window's cS1, 3 %). Every rendered event carries weight = (expected events
 per candidate) × (its stratum's candidates / rendered): every expected count stays
@@ -213,12 +217,13 @@ class AllBackgroundsSettings(WimpsiftConfig):
     """WIMP training events in the window (at least the run's events per class)"""
     max_simulated_factor: int = Field(20, ge=1)
     """at most this many times the wanted window events are rendered per source"""
-    tail_sampling: dict[str, Literal["recombination", "depth"]] = Field(
-        default_factory=lambda: {"er": "recombination", "external_gamma": "depth"})
+    tail_sampling: dict[str, TailVariable] = Field(
+        default_factory=lambda: {"er": "recombination", "external_gamma": "depth",
+                                 "cevns": "brightness"})
     """sources whose tails are importance-sampled, with the truth-level variable that
-    ranks their events by NR-likeness (:mod:`wimpsift.waveforms.tail_sampling`; sources
-    the detector lacks are ignored; empty: every source simulated in proportion to its
-    rate)"""
+    ranks their events by NR-likeness, or for CEvNS by expected cS1
+    (:mod:`wimpsift.waveforms.tail_sampling`; sources the detector lacks are ignored;
+    empty: every source simulated in proportion to its rate)"""
     tail_candidates_per_event: int = Field(100, ge=1)
     """truth-level candidates drawn per rendered event of a tail-sampled source"""
     tail_training_emphasis: float = Field(0.5, ge=0.0, le=1.0)
