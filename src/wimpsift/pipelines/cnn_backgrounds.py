@@ -718,14 +718,14 @@ def comparison(mix: Mix, rows: np.ndarray, scores: dict[str, np.ndarray],
                   **{name: _finite_score(scores[name][rows], seed) for name in CLASSIFIERS}}
         for name, x in inputs.items():
             m = mutual_information(x, labels, mi_weights, k=settings.mi_neighbours,
-                                   n_subsets=settings.mi_subsets, seed=seed)
+                                   n_subsets=settings.mi_subsets, seed=seed, stratify=True)
             mi[name], mi_err[name] = m.mi_bits, m.error_bits
     if "event_variables" in mi:
         # the MI of a subset or of a function of the event variables is at most theirs
         # (data processing); the kNN estimate in 10 dimensions is biased low
         m = mutual_information(inputs["event_variables"][:, :2], labels, mi_weights,
                                k=settings.mi_neighbours, n_subsets=settings.mi_subsets,
-                               seed=seed)
+                               seed=seed, stratify=True)
         mi["cs1_cs2"], mi_err["cs1_cs2"] = m.mi_bits, m.error_bits
         bound = max(("event_variables", "cs1_cs2", "dense"), key=lambda k: mi[k])
         mi["event_variables_lower_bound"] = mi[bound]
