@@ -170,8 +170,9 @@ def test_bad_input():
     assert cfg.backgrounds == "all" and cfg.train_events_per_class == 500
     assert make_config("quick", backgrounds="er").train_events_per_class == 1000
     # the CNNs' scalars: any of the dense network's event variables, nothing else
-    wall = make_config("quick", all_backgrounds={"cnn_event_scalars": ["s2_width_ratio"]})
-    assert wall.all_backgrounds.cnn_event_scalars == ("s2_width_ratio",)
+    wall = make_config("quick", all_backgrounds={"cnn_event_scalars": ["s2_width_ratio",
+                                                                       "nr_band_distance"]})
+    assert wall.all_backgrounds.cnn_event_scalars == ("s2_width_ratio", "nr_band_distance")
     with pytest.raises(ConfigError, match="cnn_event_scalars"):
         make_config("quick", all_backgrounds={"cnn_event_scalars": ["drift_time_us"]})
 

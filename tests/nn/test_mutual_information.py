@@ -115,3 +115,18 @@ def test_integral_validators():
         gaussian_mixture_mi_bits(np.zeros((2, 4)), np.stack([np.eye(4)] * 2))
     with pytest.raises(ConfigError, match="classes"):
         gaussian_mixture_mi_bits(np.zeros((3, 1)), np.ones((2, 1, 1)))
+
+
+def test_stratified_subsets_hold_a_rare_class():
+    # 30 signal events among 1000: a random split into 5 subsets almost always leaves
+    # one with <= k = 5 of them; split by class, each subset holds exactly 6
+    rng = np.random.default_rng(3)
+    labels = np.r_[np.ones(30, int), np.zeros(970, int)]
+    x = rng.normal(size=1000) + 2.0 * labels
+    with pytest.raises(DataError, match="too few events"):
+        mutual_information(x, labels, k=5, n_subsets=5, seed=1)
+    stratified = mutual_information(x, labels, k=5, n_subsets=5, stratify=True, seed=1)
+    whole = mutual_information(x, labels, k=5, n_subsets=1)
+    # the value is the whole sample's; only the error comes from the subsets
+    assert stratified.mi_bits == whole.mi_bits
+    assert np.isfinite(stratified.error_bits) and stratified.error_bits > 0

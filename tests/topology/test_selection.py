@@ -8,6 +8,7 @@ import pytest
 
 from wimpsift.errors import DataError
 from wimpsift.metrics.remaining import ZERO_COUNT_UPPER_68, remaining_at_acceptance
+from wimpsift.pipelines.cnn_backgrounds import _cnn_scalars
 from wimpsift.processing.background_mix import processed_mix
 from wimpsift.processing.standard_selection import FLAG_COLUMNS, StandardSelection
 
@@ -49,6 +50,16 @@ def test_standard_selection_keeps_half_the_wimps_and_rejects_multiples(mixes, xe
     assert by["er"]["passes"].mean() < 0.05
     score = selection.score(test)
     assert np.array_equal(np.isfinite(score), flags[topology].all(axis=1).to_numpy())
+    # the CNNs' nr_band_distance scalar is the score's cS1-cS2 statistic on every event:
+    # equal where cuts 1-4 pass, positive exactly where the cS1-cS2 cut passes
+    positive = ((test["cs1_pe"] > 0) & (test["cs2_pe"] > 0)).to_numpy()
+    distance = selection.nr_band_distance(test[positive])
+    finite = np.isfinite(score[positive])
+    assert finite.sum() > 100 and np.isfinite(distance).all()
+    assert np.array_equal(distance[finite], score[positive][finite])
+    assert np.array_equal(distance > 0, flags["cs1_cs2"].to_numpy()[positive])
+    scalars = _cnn_scalars(test[positive], ("cs1_pe", "nr_band_distance"), selection)
+    assert np.array_equal(scalars, np.column_stack([test["cs1_pe"][positive], distance]))
 
 
 def test_selection_refuses_unprocessed_tables(xenon1t):

@@ -85,6 +85,7 @@ from typing import Literal
 import numpy as np
 from scipy.special import digamma
 from scipy.stats import multivariate_normal
+from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import KDTree
 
 from wimpsift.errors import ConfigError, DataError
@@ -276,6 +277,7 @@ def mutual_information(
     n_subsets: int = 5,
     transform: Transform = "rank",
     seed: int | None = 0,
+    stratify: bool = False,
 ) -> MutualInformation:
     """MI (bits) between variables ``x`` (n, or n×d) and a binary class ``labels``.
 
@@ -291,6 +293,10 @@ def mutual_information(
         to skip the error (reported as NaN)
     transform : monotone per-variable map applied first ("rank", "standardise", "none")
     seed : seed of the random split into subsets
+    stratify : split the subsets by class (scikit-learn's ``StratifiedKFold``), so each
+        holds the whole sample's class ratio; the default random split can leave a
+        subset with too few events of a rare class (kept as the default because the
+        LUX discriminant's recorded results and retry decisions were made with it)
     """
     if not isinstance(k, int | np.integer) or k < 1:
         raise ConfigError(f"k: got {k!r}, expected an integer >= 1")
@@ -302,8 +308,13 @@ def mutual_information(
     subset_values: list[float] = []
     error = float("nan")
     if n_subsets > 1:
-        rng = np.random.default_rng(seed)
-        part = rng.permutation(x.shape[0]) % n_subsets
+        if stratify:
+            part = np.empty(x.shape[0], np.int64)
+            folds = StratifiedKFold(n_splits=n_subsets, shuffle=True, random_state=seed)
+            for s, (_, rows) in enumerate(folds.split(x, labels)):
+                part[rows] = s
+        else:
+            part = np.random.default_rng(seed).permutation(x.shape[0]) % n_subsets
         for s in range(n_subsets):
             sel = part == s
             xs, ls, ws = x[sel], labels[sel], weights[sel]

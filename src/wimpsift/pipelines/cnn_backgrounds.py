@@ -10,9 +10,9 @@ of :mod:`wimpsift.processing.topology`) and rendered as images of one kind
 (``image_kind``, HitPeak by default). Only events in the analysis window *without* the
 fiducial cut (S1 coincidence and S2 threshold, cS1 and S2 ranges) are kept. Each
 source is simulated in chunks until ``n`` of its events are in that window, or until
-``max_simulated_factor`` × ``n`` events were simulated (CEvNS from ⁸B rarely reaches
-the window). Each event carries ``weight``, the expected number of such events in the
-detector's exposure per simulated event
+``max_simulated_factor`` × ``n`` events were rendered (CEvNS from ⁸B rarely reaches
+the window, even tail-sampled by brightness, below). Each event carries ``weight``, the
+expected number of such events in the detector's exposure per simulated event
 (:func:`~wimpsift.processing.background_mix.source_weight`, the rates of the detector
 definition): the *expected mix*. Training and test sets are independent simulations
 (different seeds); the training and test sets of each volume's background with the
@@ -22,16 +22,20 @@ gammas in the active one) are larger, ``train_events_dominant`` and
 waveforms are the cheapest to simulate, about 4 ms per window event on one core).
 
 **Importance sampling of the tails** (``tail_sampling``, default ER ranked by
-recombination and external gammas by depth;
+recombination, external gammas by depth and CEvNS by brightness;
 :mod:`wimpsift.waveforms.tail_sampling`). What a classifier lets through of these
 backgrounds at 50 % WIMP acceptance is their NR-like tail: ER events with few electrons
 for their quanta, external gammas scattering once deep inside. Simulated in proportion
 to their rate, a few thousand ER events hold a handful of such events, so the networks
 never learned the band edge (they leaked about 3× more ER than the standard selection,
-measured 2026-12-02) and the leakage was measured on a few events. Each chunk of these
+measured 2026-12-02) and the leakage was measured on a few events. CEvNS from ⁸B, all
+NR-like, has the window itself as its tail: about 0.15 % of its events reach it (a dozen
+at the quick scale's render cap, too few for a multi-class CNN class), so its
+candidates are ranked by expected cS1 (photons × g1), brightest first (about 15× more
+window events per rendered event, measured 2026-12-02). Each chunk of these
 sources therefore draws ``tail_candidates_per_event`` × its size candidates at truth
-level (positions, topology, NEST quanta; about 15 µs per event), ranks them by
-NR-likeness and renders a stratified subsample with the tail strata over-represented
+level (positions, topology, NEST quanta; about 15 µs per event), ranks them by their
+tail variable and renders a stratified subsample with the tail strata over-represented
 (the most NR-like 0.3 % of candidates get 15 % of the rendered events; candidates far
 above the window's cS1, 3 %). Every rendered event carries weight = (expected events
 per candidate) × (its stratum's candidates / rendered): every expected count stays
@@ -68,8 +72,20 @@ Classifiers, trained on the training set, scored on the same test events:
   paper's images-only network. Adding the other :data:`EVENT_VARIABLES` (S2 width ratio,
   S1 top fraction, hit-pattern goodness of fit, …) did not lower either CNN's remaining
   wall events (measured 2026-12-02, same events, three training seeds): the binary CNN's
-  loss gives wall events about 0.5 % of the background weight, so what limits it there is
-  the weighting, not the inputs.
+  loss gives wall events about 0.5 % of the background weight. Two further changes were
+  measured on one cached pair of training and test sets (2026-12-02, fiducial ratio to
+  the standard selection, three training seeds each) and not adopted:
+
+  - ``nr_band_distance`` (the standard selection's cS1–cS2 statistic) as a fifth scalar:
+    binary CNN 0.71/0.71/0.67 against 0.73/0.78/0.63 without (its ER fell from about
+    0.19 to 0.09 expected events, its wall events did not), multi-class CNN
+    0.47/0.81/0.92 against 0.70/0.69/0.67 — no gain beyond the training spread; it
+    stays an option;
+  - a minimum share of 5 % of the binary CNN's background weight per source: its wall
+    events fell from 0.38 to 0.02–0.03, and its ER rose to 0.68–1.16, because the WIMPs
+    near the wall that a wall-rejecting network gives up must be replaced, at the same
+    acceptance, by WIMPs closer to the ER band. Wall events and ER trade off at 50 %
+    WIMP acceptance; the expected mix weighs them at their rates.
 
   **Training.** ``train_events_signal`` WIMP training events (2,500 by default, five
   times the other sources': WIMP waveforms are cheap and the WIMP side of the ratio in
@@ -183,6 +199,13 @@ EventVariable = Literal["cs1_pe", "log10_cs2", "r_cm", "z_cm", "s2_width_ratio",
                         "s1_pattern_gof", "s2_pattern_gof"]
 EVENT_VARIABLES: tuple[str, ...] = get_args(EventVariable)
 """inputs of the dense network and of the event variables' MI"""
+NR_BAND_DISTANCE = "nr_band_distance"
+"""a CNN scalar that is not an event column: log10(cS2/cS1) below the NR-band median at
+the event's cS1, the standard selection's own cS1–cS2 statistic with the median fitted
+on the WIMP training events (:meth:`StandardSelection.nr_band_distance`)"""
+CNNScalar = Literal["cs1_pe", "log10_cs2", "r_cm", "z_cm", "s2_width_ratio",
+                    "n_s2_above_threshold", "log10_s2_second_pe", "s1_top_fraction",
+                    "s1_pattern_gof", "s2_pattern_gof", "nr_band_distance"]
 DISCRETE_VARIABLES = ("n_s2_above_threshold",)
 CLASSIFIERS = ("standard_selection", "dense", "cnn_binary", "cnn_multiclass")
 COMPARISONS = ("fiducial", "active_volume")
@@ -200,10 +223,11 @@ class AllBackgroundsSettings(WimpsiftConfig):
 
     image_kind: Literal["hit", "peak", "hitpeak", "event"] = "hitpeak"
     """images the CNNs read"""
-    cnn_event_scalars: tuple[EventVariable, ...] = (
+    cnn_event_scalars: tuple[CNNScalar, ...] = (
         "cs1_pe", "log10_cs2", "r_cm", "z_cm")
-    """event variables (any of :data:`EVENT_VARIABLES`) the CNNs' dense layer reads beside
-    the image (the hybrid; empty: images only, the paper's network)"""
+    """event variables (any of :data:`EVENT_VARIABLES`, and ``nr_band_distance``, the
+    standard selection's distance below the NR-band median) the CNNs' dense layer reads
+    beside the image (the hybrid; empty: images only, the paper's network)"""
     train_events_dominant: int = Field(2500, ge=10)
     """training events in the window of each volume's background with the largest
     expected count (ER in the fiducial volume, external gammas in the active one)"""
@@ -213,12 +237,13 @@ class AllBackgroundsSettings(WimpsiftConfig):
     """WIMP training events in the window (at least the run's events per class)"""
     max_simulated_factor: int = Field(20, ge=1)
     """at most this many times the wanted window events are rendered per source"""
-    tail_sampling: dict[str, Literal["recombination", "depth"]] = Field(
-        default_factory=lambda: {"er": "recombination", "external_gamma": "depth"})
+    tail_sampling: dict[str, TailVariable] = Field(
+        default_factory=lambda: {"er": "recombination", "external_gamma": "depth",
+                                 "cevns": "brightness"})
     """sources whose tails are importance-sampled, with the truth-level variable that
-    ranks their events by NR-likeness (:mod:`wimpsift.waveforms.tail_sampling`; sources
-    the detector lacks are ignored; empty: every source simulated in proportion to its
-    rate)"""
+    ranks their events by NR-likeness, or for CEvNS by expected cS1
+    (:mod:`wimpsift.waveforms.tail_sampling`; sources the detector lacks are ignored;
+    empty: every source simulated in proportion to its rate)"""
     tail_candidates_per_event: int = Field(100, ge=1)
     """truth-level candidates drawn per rendered event of a tail-sampled source"""
     tail_training_emphasis: float = Field(0.5, ge=0.0, le=1.0)
@@ -476,7 +501,7 @@ class Classifiers:
     def scores(self, mix: Mix) -> dict[str, np.ndarray]:
         """Score per classifier (higher = more WIMP-like) of every event of ``mix``."""
         table = mix.table
-        scalars = _cnn_scalars(table, self.event_scalars)
+        scalars = _cnn_scalars(table, self.event_scalars, self.standard)
         log_binary = self.cnn_binary.predict_log_proba(mix.images, scalars)
         log_multi = self.cnn_multiclass.predict_log_proba(mix.images, scalars)
         llr = log_multi[:, 0] - logsumexp(log_multi[:, 1:] + self.log_mix_share, axis=1)
@@ -494,8 +519,15 @@ class Classifiers:
         }
 
 
-def _cnn_scalars(table: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray | None:
-    return event_features(table, list(names)) if names else None
+def _cnn_scalars(table: pd.DataFrame, names: tuple[str, ...], standard: StandardSelection
+                 ) -> np.ndarray | None:
+    """The CNNs' event scalars: event columns, and ``nr_band_distance`` from the fitted
+    standard selection."""
+    if not names:
+        return None
+    columns = [event_features(table, [name]) if name != NR_BAND_DISTANCE
+               else standard.nr_band_distance(table)[:, None] for name in names]
+    return np.column_stack(columns)
 
 
 def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSettings,
@@ -521,7 +553,7 @@ def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSett
     dense = EventVariableMLP(columns=EVENT_VARIABLES, random_state=seed).fit(table, y, weights)
     info["dense"] = {"inputs": list(EVENT_VARIABLES), "fit_time_s": time.perf_counter() - t0}
     names = tuple(settings.cnn_event_scalars)
-    scalars = _cnn_scalars(table, names)
+    scalars = _cnn_scalars(table, names, standard)
     common = {"epochs": settings.epochs, "batch_size": settings.batch_size,
               "learning_rate": settings.learning_rate, "random_state": seed, "device": device,
               "threads": threads, "n_scalars": len(names)}
@@ -686,14 +718,14 @@ def comparison(mix: Mix, rows: np.ndarray, scores: dict[str, np.ndarray],
                   **{name: _finite_score(scores[name][rows], seed) for name in CLASSIFIERS}}
         for name, x in inputs.items():
             m = mutual_information(x, labels, mi_weights, k=settings.mi_neighbours,
-                                   n_subsets=settings.mi_subsets, seed=seed)
+                                   n_subsets=settings.mi_subsets, seed=seed, stratify=True)
             mi[name], mi_err[name] = m.mi_bits, m.error_bits
     if "event_variables" in mi:
         # the MI of a subset or of a function of the event variables is at most theirs
         # (data processing); the kNN estimate in 10 dimensions is biased low
         m = mutual_information(inputs["event_variables"][:, :2], labels, mi_weights,
                                k=settings.mi_neighbours, n_subsets=settings.mi_subsets,
-                               seed=seed)
+                               seed=seed, stratify=True)
         mi["cs1_cs2"], mi_err["cs1_cs2"] = m.mi_bits, m.error_bits
         bound = max(("event_variables", "cs1_cs2", "dense"), key=lambda k: mi[k])
         mi["event_variables_lower_bound"] = mi[bound]

@@ -121,6 +121,12 @@ class StandardSelection:
         passes = np.logical_and.reduce([flags[k] for k in FLAG_COLUMNS[:-1]])
         return pd.DataFrame({**flags, "passes": passes}, index=table.index)
 
+    def nr_band_distance(self, table: pd.DataFrame) -> np.ndarray:
+        """The cS1–cS2 statistic of every event: NR-band median − log10(cS2/cS1) at its
+        cS1 (positive below the median), whatever the other cuts say; cS1 and cS2 must
+        be positive (DataError otherwise)."""
+        return self.nr_band_.decision_function(table)
+
     def score(self, table: pd.DataFrame) -> np.ndarray:
         """NR-median distance where cuts 1–4 pass, −inf elsewhere (higher = more WIMP-like)."""
         flags = self.flags(table)

@@ -12,8 +12,15 @@ isotopes, NIST) turned up only thermal-energy cross sections, not a readable 1�
 elastic value. A second search (2026-12-02) of public code and pages found no readable
 fast-neutron table either: only thermal scattering lengths of the xenon isotopes
 (``54-Xe-132`` tables), scripts that download ENDF/B files (not their contents), NJOY and
-NCrystal plots (thermal energies), and the ``curie`` package, which ships no data. It
-stays an unsourced estimate, checked only for its order of magnitude:
+NCrystal plots (thermal energies), and the ``curie`` package, which ships no data. A third
+search (2026-12-02, round 2) found none either: no ENDF/JEFF/TENDL/ACE file or Geant4
+``G4PARTICLEXS`` ``el54`` table for xenon is stored under its usual names (celeritas ships
+Z = 2 and 29 only); the JENDL-4.0/5 MT451 pages give thermal values only; the only fast
+table found (crate ``nucleide-nuclei``, ``simple_xs.tsv``) holds 14 MeV totals; the LUX
+D-D papers (arXiv 1608.05381, 1608.05309) are stored as openings only, so no quoted mean
+free path of 2.45 MeV neutrons in liquid xenon could be read; no Debian package
+(apt-cache) or listed PyPI package was found shipping the evaluated data. It stays an
+unsourced estimate, checked only for its order of magnitude:
 with R = 1.25 A^(1/3) fm = 6.4 fm and the neutron's reduced wavelength ƛ = 4.6 fm at
 1 MeV (3.2 fm at 2 MeV), the shadow-scattering (black-disc) elastic cross-section
 π(R + ƛ)² is 3.8 b (2.9 b) and the total 2π(R + ƛ)² 7.5 b (5.8 b); 5.5 b lies

@@ -5,7 +5,9 @@ through the events of that background's *tail* that look like nuclear recoils: E
 events with a large recombination fluctuation (few electrons for their quanta), or
 external gammas that scatter once deep inside the detector. Simulated in proportion to
 their rate, such events number a handful among thousands, so a classifier never learns
-the band edge and the leakage measured on them has large errors. The standard way to
+the band edge and the leakage measured on them has large errors. A source with a soft
+spectrum fares alike: about 0.15 % of ⁸B CEvNS events reach the analysis window, so
+plain simulation renders about 700 events per window event. The standard way to
 measure leakage with limited simulation is to simulate the tail preferentially and
 weight every event so that every expected count stays unbiased (stratified sampling
 with Horvitz–Thompson weights). It is hand-written here because it is a few lines on
@@ -17,8 +19,8 @@ How, per chunk of a source:
    (positions, topology, NEST quanta) for ``n_candidates`` events, the same call the
    unstratified simulation makes. This is cheap (about 15 µs per ER event and 35 µs per
    external-gamma event, against 4–6 ms to render and process a waveform).
-2. **Tail rank** ``q`` of each candidate, in (0, 1), 0 the most NR-like
-   (:func:`tail_rank`):
+2. **Tail rank** ``q`` of each candidate, in (0, 1), 0 the most NR-like, or the most
+   likely to reach the window (:func:`tail_rank`):
 
    - ``recombination`` (ER): the event's electron fraction n_e / (n_ph + n_e), ranked
      among candidates of similar total quanta (:data:`QUANTA_BINS` bins of equal
@@ -26,7 +28,15 @@ How, per chunk of a source:
      electrons for the quanta is what puts an ER event below the NR median in cS2;
    - ``depth`` (external gammas): the distance of the event's main charge interaction
      (the one that makes the largest S2 and sets the reconstructed position) from the
-     nearest surface of the TPC (wall, gate, cathode), deepest first.
+     nearest surface of the TPC (wall, gate, cathode), deepest first;
+   - ``brightness`` (CEvNS): the event's expected cS1 (photons × g1, summed over
+     interactions, :func:`expected_cs1_pe`), brightest first. For a source whose
+     window events are the rare upward fluctuations of a soft spectrum (⁸B CEvNS:
+     hardly any event expects the window's 3 PE; of the brightest 0.3 %, expecting
+     1.7 PE or more, a tenth fluctuate up into the window, of the dimmest 75 % none),
+     brightness is what puts an event into the window, and plain simulation renders
+     almost only events that cannot reach it (its ``above_window`` stratum, step 3, is
+     then empty).
 
 3. **Strata**: ``above_window``, candidates whose expected cS1 (photons × g1, summed
    over interactions) exceeds
@@ -64,7 +74,7 @@ from wimpsift.sources.interactions import InteractionList
 from wimpsift.sources.positions import Volume
 from wimpsift.waveforms.event import WaveformEvents, interaction_waveforms, source_interactions
 
-TailVariable = Literal["recombination", "depth"]
+TailVariable = Literal["recombination", "depth", "brightness"]
 QUANTA_BINS = 20
 """bins of equal candidate count in total quanta, inside which the electron fraction is
 ranked"""
@@ -145,7 +155,8 @@ def _main_interaction(it: InteractionList) -> np.ndarray:
 
 
 def tail_rank(detector: Detector, it: InteractionList, variable: TailVariable) -> np.ndarray:
-    """Per event, its rank q in (0, 1) among the candidates, 0 the most NR-like (module)."""
+    """Per event, its rank q in (0, 1) among the candidates, 0 the most NR-like (for
+    ``brightness``, the brightest; module, step 2)."""
     n = it.n_events
     if variable == "recombination":
         electrons = _per_event(it, it.n_electrons)
@@ -163,7 +174,10 @@ def tail_rank(detector: Detector, it: InteractionList, variable: TailVariable) -
         z = it.z_cm[main]
         depth = np.minimum.reduce([g.tpc_radius_cm - r, -z, g.tpc_length_cm + z])
         return _rank(-depth)
-    raise ValueError(f"variable: got {variable!r}, expected 'recombination' or 'depth'")
+    if variable == "brightness":
+        return _rank(-expected_cs1_pe(detector, it))
+    raise ValueError(f"variable: got {variable!r}, expected 'recombination', 'depth' or "
+                     "'brightness'")
 
 
 def expected_cs1_pe(detector: Detector, it: InteractionList) -> np.ndarray:
@@ -220,5 +234,5 @@ def stratified_waveform_events(detector: Detector, source: Source, variable: Tai
     return events, draw
 
 
-__all__ = ["ABOVE_WINDOW", "StratifiedDraw", "TailStrata", "expected_cs1_pe", "select_events",
-           "stratified_waveform_events", "stratify", "tail_rank"]
+__all__ = ["ABOVE_WINDOW", "StratifiedDraw", "TailStrata", "TailVariable", "expected_cs1_pe",
+           "select_events", "stratified_waveform_events", "stratify", "tail_rank"]
