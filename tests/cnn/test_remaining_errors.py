@@ -16,7 +16,7 @@ from wimpsift.metrics.remaining import (
     ratio_interval,
     remaining_at_acceptance,
 )
-from wimpsift.models.cnn import PaperCNN, count_parameters
+from wimpsift.models.cnn import CNNArchitecture, PaperCNN, count_parameters
 from wimpsift.pipelines.cnn_backgrounds import ideal_nr_floor, verdict
 from wimpsift.training.weighted_cnn import WeightedCNN
 
@@ -103,6 +103,15 @@ def test_hybrid_cnn_reads_the_event_scalars():
         model.predict_log_proba(X)
     base = count_parameters(PaperCNN((1, 16, 16), n_outputs=2))
     hybrid = PaperCNN((1, 16, 16), n_outputs=2, n_scalars=2)
-    assert count_parameters(hybrid) == base + 2 * 32  # two more inputs of the dense layer
+    # the scalars' block (2 -> 32 -> 32) and its 32 outputs as inputs of the dense layer
+    assert count_parameters(hybrid) == base + (2 * 32 + 32) + (32 * 32 + 32) + 32 * 32
+    direct = PaperCNN((1, 16, 16), CNNArchitecture(scalar_units=0), n_outputs=2, n_scalars=2)
+    assert count_parameters(direct) == base + 2 * 32  # two more inputs of the dense layer
+    # the paper's network is unchanged: same weights from the same generator
+    paper = PaperCNN((1, 16, 16), n_outputs=2, generator=torch.Generator().manual_seed(4))
+    again = PaperCNN((1, 16, 16), CNNArchitecture(scalar_units=64), n_outputs=2,
+                     generator=torch.Generator().manual_seed(4))
+    assert all(torch.equal(a, b) for a, b in zip(paper.state_dict().values(),
+                                                  again.state_dict().values(), strict=True))
     with pytest.raises(ValueError, match="scalars"):
         hybrid(torch.rand(3, 1, 16, 16))

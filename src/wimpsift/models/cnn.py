@@ -16,8 +16,14 @@ Architecture (paper Fig. 8), for an input of ``C × H × W`` pixels in [0, 1]:
 Hybrid option (not in the paper): with ``n_scalars`` = S > 0 the ``Linear(32)`` layer
 reads the flattened image features *and* S event-level numbers given to
 :meth:`PaperCNN.forward` (e.g. standardised cS1 and log10 cS2), a common design for
-networks that see both images and summary variables. ``n_scalars = 0`` (default) is
-the paper's network, parameter for parameter.
+networks that see both images and summary variables. The scalars first pass their own
+block, ``Linear(scalar_units)``, ``LeakyReLU(α)``, twice (``scalar_units`` = 0: read
+directly). Concatenated raw, S numbers are S of about 20,000 inputs of one dense layer
+of 32 units with dropout: a boundary in (cS1, cS2, r, z) as sharp as the ER band's edge
+or the fiducial wall is then learned slowly and noisily, and the hybrid lost to a dense
+network on the same numbers (:mod:`wimpsift.pipelines.cnn_backgrounds` gives the
+measurement). ``n_scalars = 0`` (default) is the paper's network, parameter for
+parameter.
 
 The module's :meth:`PaperCNN.forward` returns the *logit* (the input of the sigmoid);
 training uses ``binary_cross_entropy_with_logits``, which is the paper's sigmoid +
@@ -65,6 +71,9 @@ class CNNArchitecture(WimpsiftConfig):
     conv_l2: float = Field(0.005, ge=0.0)
     dense_l2: float = Field(0.001, ge=0.0)
     init: Literal["keras", "torch"] = "keras"
+    scalar_units: int = Field(32, ge=0)
+    """width of the two layers the event scalars pass before the dense layer (hybrid
+    only; 0: the scalars enter the dense layer directly)"""
 
 
 def conv_output_hw(height: int, width: int, arch: CNNArchitecture) -> tuple[int, int]:
@@ -123,14 +132,23 @@ class PaperCNN(nn.Module):
                              else torch.Generator().manual_seed(0))
         self.features = nn.Sequential(*blocks, Dropout(arch.conv_dropout, dropout_generator),
                                       nn.Flatten())
-        self.dense = linear(channels * h * w + n_scalars, arch.dense_units)
+        scalar_width = n_scalars
+        self.scalar_block: nn.Sequential | None = None
+        if n_scalars and arch.scalar_units:
+            self.scalar_block = nn.Sequential(
+                linear(n_scalars, arch.scalar_units), nn.LeakyReLU(arch.leaky_alpha),
+                linear(arch.scalar_units, arch.scalar_units), nn.LeakyReLU(arch.leaky_alpha))
+            scalar_width = arch.scalar_units
+        self.dense = linear(channels * h * w + scalar_width, arch.dense_units)
         self.head = nn.Sequential(
             nn.LeakyReLU(arch.leaky_alpha), Dropout(arch.dense_dropout, dropout_generator)
         )
         self.output = linear(arch.dense_units, n_outputs)
         init = glorot_init if arch.init == "keras" else torch_default_init
         generator = generator if generator is not None else torch.Generator().manual_seed(0)
-        for layer in [*self.convs, self.dense, self.output]:
+        scalar_layers = ([] if self.scalar_block is None else
+                         [m for m in self.scalar_block if isinstance(m, nn.Linear)])
+        for layer in [*self.convs, self.dense, self.output, *scalar_layers]:
             init(layer, generator)
 
     @property
@@ -153,7 +171,10 @@ class PaperCNN(nn.Module):
         if self.n_scalars:
             if scalars is None or scalars.shape != (x.shape[0], self.n_scalars):
                 raise ValueError(f"scalars: expected shape ({x.shape[0]}, {self.n_scalars})")
-            features = torch.cat([features, scalars.to(features.dtype)], dim=1)
+            scalars = scalars.to(features.dtype)
+            if self.scalar_block is not None:
+                scalars = self.scalar_block(scalars)
+            features = torch.cat([features, scalars], dim=1)
         x = self.output(self.head(self.dense(features)))
         return x.squeeze(-1) if self.n_outputs == 1 else x
 
