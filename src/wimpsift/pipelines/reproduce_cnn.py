@@ -259,9 +259,12 @@ def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
     """Stages with nominal seconds on two cores, scaled from the quick scale's."""
     if cfg.backgrounds == "all":
         # measured at the quick scale (1,100 events per class, tail sampling, 2,500 WIMP
-        # training events; 2026-12-02): images 188 s, classifiers 151 s, comparison 6 s
+        # training events; 2026-12-02): images 188 s, classifiers 151 s at 6 epochs (of
+        # which the two CNNs about 110 s), comparison 6 s
         size = (cfg.train_events_per_class + cfg.test_events_per_class) / 1100
-        return [("images", 190 * size), ("classifiers", 150 * size), ("comparison", 10 * size),
+        epochs = cfg.all_backgrounds.epochs / 6
+        return [("images", 190 * size), ("classifiers", (40 + 110 * epochs) * size),
+                ("comparison", 10 * size),
                 ("positions", 34 * cfg.all_backgrounds.position_train_events / 12000),
                 ("report", 5)]
     events = (cfg.train_events_per_class + cfg.test_events_per_class) / 2000
