@@ -211,9 +211,7 @@ NR_BAND_DISTANCE = "nr_band_distance"
 """a CNN scalar that is not an event column: log10(cS2/cS1) below the NR-band median at
 the event's cS1, the standard selection's own cS1–cS2 statistic with the median fitted
 on the WIMP training events (:meth:`StandardSelection.nr_band_distance`)"""
-CNNScalar = Literal["cs1_pe", "log10_cs2", "r_cm", "z_cm", "s2_width_ratio",
-                    "n_s2_above_threshold", "log10_s2_second_pe", "s1_top_fraction",
-                    "s1_pattern_gof", "s2_pattern_gof", "nr_band_distance"]
+CNNScalar = Literal[EventVariable, "nr_band_distance"]
 DISCRETE_VARIABLES = ("n_s2_above_threshold",)
 CLASSIFIERS = ("standard_selection", "dense", "cnn_binary", "cnn_multiclass")
 COMPARISONS = ("fiducial", "active_volume")
