@@ -116,7 +116,7 @@ class StandardSelection:
         positive = (table["cs1_pe"].to_numpy(float) > 0) & (table["cs2_pe"].to_numpy(float) > 0)
         below = np.zeros(len(table), bool)
         if positive.any():
-            below[positive] = self.nr_band_.decision_function(table[positive]) > 0
+            below[positive] = self.nr_band_distance(table[positive]) > 0
         flags["cs1_cs2"] = below
         passes = np.logical_and.reduce([flags[k] for k in FLAG_COLUMNS[:-1]])
         return pd.DataFrame({**flags, "passes": passes}, index=table.index)
@@ -133,5 +133,5 @@ class StandardSelection:
         topo = flags[["window", "fiducial", "single_scatter", "s2_width"]].all(axis=1)
         out = np.full(len(table), -np.inf)
         if topo.any():
-            out[topo.to_numpy()] = self.nr_band_.decision_function(table[topo.to_numpy()])
+            out[topo.to_numpy()] = self.nr_band_distance(table[topo.to_numpy()])
         return out
