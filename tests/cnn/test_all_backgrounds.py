@@ -17,10 +17,10 @@ from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
 from wimpsift.seeding import seed_sequence
 from wimpsift.sources import source_names
 from wimpsift.training.baselines import EventVariableMLP
-from wimpsift.training.weighted_cnn import WeightedCNN
+from wimpsift.training.weighted_cnn import WeightedCNN, WeightedCNNEnsemble
 
 CLASSIFIERS = {"standard_selection", "dense", "cnn_binary", "cnn_multiclass"}
-TINY = {"train_events_dominant": 150, "test_events_dominant": 300, "epochs": 6,
+TINY = {"train_events_dominant": 150, "test_events_dominant": 300, "epochs": 6, "cnn_ensemble": 2,
         "train_events_signal": 100, "tail_candidates_per_event": 20,
         "max_simulated_factor": 5,
         "position_train_events": 200, "position_test_events": 30, "position_epochs": 1}
@@ -82,6 +82,9 @@ def test_metrics_structure(tiny_run):
     assert positions["cnn_rms_cm"] > 0 and positions["likelihood_rms_cm"] > 0
     assert a["cnn_event_scalars"] == ["cs1_pe", "log10_cs2", "r_cm", "z_cm"]
     assert a["training"]["cnn_binary"]["n_scalars"] == 4
+    # each CNN an ensemble of TINY's two networks, each with its own seed
+    for name in ("cnn_binary", "cnn_multiclass"):
+        assert len(set(a["training"][name]["seeds"])) == a["training"][name]["ensemble_size"] == 2
     # the tail-sampled sources record their strata: every candidate in one stratum, the
     # NR-like tail rendered far above its share of the candidates
     for part in ("train", "test"):
@@ -152,6 +155,27 @@ def test_weighted_cnn_follows_the_weights():
         WeightedCNN(2, epochs=1).fit(X, y + 1, np.ones(len(y)))
     with pytest.raises(DataError, match="sample_weight"):
         EventVariableMLP(columns=("a",)).fit(_frame(), [0, 1, 0, 1], [1, -1, 1, 1])
+
+
+def test_ensemble_averages_its_members_logits():
+    X, y = separable_images(n=120)
+    w = np.ones(len(y))
+    settings = {"epochs": 2, "batch_size": 40, "learning_rate": 0.005, "random_state": 3}
+    single = WeightedCNN(2, **settings).fit(X, y, w)
+    one = WeightedCNNEnsemble(1, 2, **settings).fit(X, y, w)
+    # size 1 is the single network: same seed, same weights (renormalised to rounding)
+    assert np.allclose(one.predict_log_proba(X), single.predict_log_proba(X), rtol=0,
+                       atol=1e-12)
+    three = WeightedCNNEnsemble(3, 2, **settings).fit(X, y, w)
+    assert three.fit_info()["seeds"][0] == 3 and len(set(three.fit_info()["seeds"])) == 3
+    logits = [m.predict_log_proba(X) @ [-1.0, 1.0] for m in three.members]
+    log_p = three.predict_log_proba(X)
+    assert np.allclose(np.exp(log_p).sum(axis=1), 1.0)
+    # two classes: the ensemble's logit is the members' mean logit
+    assert np.allclose(log_p @ [-1.0, 1.0], np.mean(logits, axis=0))
+    assert not np.allclose(logits[0], logits[1])
+    with pytest.raises(ConfigError, match="size"):
+        WeightedCNNEnsemble(0, 2)
 
 
 def _frame():

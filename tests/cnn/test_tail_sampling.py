@@ -247,3 +247,28 @@ def test_tail_emphasis_keeps_each_source_total():
     assert np.allclose(w[:3], 5.2 / 3)
     half = tail_emphasis_weights(table, 0.5)
     assert 0.1 < half[0] < w[0] and half[2] > w[2]
+
+
+def test_source_share_floor_lifts_rare_sources_and_keeps_the_rest():
+    import pandas as pd
+
+    from wimpsift.errors import ConfigError
+    from wimpsift.pipelines.cnn_backgrounds import source_share_floor
+
+    table = pd.DataFrame({"source": ["wimp"] * 2 + ["er"] * 5 + ["wall"] * 2
+                          + ["gamma"] * 3 + ["cevns"]})
+    w = np.array([0.5, 0.5, 0.3, 0.3, 0.3, 0.3, 0.2, 1e-3, 2e-3, 0.1, 0.1, 0.1, 1e-4])
+    out = source_share_floor(table, w, 0.05)
+    source = table["source"].to_numpy()
+    background = source != "wimp"
+    share = {s: out[source == s].sum() / out[background].sum()
+             for s in ("er", "wall", "gamma", "cevns")}
+    assert out[background].sum() == pytest.approx(w[background].sum())
+    assert np.array_equal(out[~background], w[~background])
+    assert share["wall"] == pytest.approx(0.05) and share["cevns"] == pytest.approx(0.05)
+    # the large sources give up the same fraction; inside a source the ratios are kept
+    assert (share["er"] / share["gamma"]) == pytest.approx(1.4 / 0.3)
+    assert out[2] / out[6] == pytest.approx(1.5) and out[7] / out[8] == pytest.approx(0.5)
+    assert np.array_equal(source_share_floor(table, w, 0.0), w)
+    with pytest.raises(ConfigError, match="binary_min_source_share"):
+        source_share_floor(table, w, 0.3)

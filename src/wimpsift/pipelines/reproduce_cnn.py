@@ -262,7 +262,8 @@ def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
         # training events; 2026-12-02): images 188 s, classifiers 151 s at 6 epochs (of
         # which the two CNNs about 110 s), comparison 6 s
         size = (cfg.train_events_per_class + cfg.test_events_per_class) / 1100
-        epochs = cfg.all_backgrounds.epochs / 6
+        # the CNNs' time scales with epochs × networks per CNN
+        epochs = cfg.all_backgrounds.epochs * cfg.all_backgrounds.cnn_ensemble / 6
         # the dominant sources' 8000 test events (4000 when measured) add about 40 s
         dominant = cfg.all_backgrounds.test_events_dominant / 4000
         return [("images", (150 + 40 * dominant) * size),

@@ -23,6 +23,10 @@ it); weighted and multi-class losses need the weights and the class index in eve
 batch. The training loop here is kept minimal: fixed epochs, the weights of the epoch
 with the lowest weighted validation loss are kept (the paper's best-weights rule).
 
+:class:`WeightedCNNEnsemble` trains several of them with different seeds and averages
+their log-softmax outputs (scikit-learn's ``VotingClassifier`` would need estimators of
+one input array; these read images and event scalars, with per-event weights).
+
 Reproducibility: initialisation, dropout and shuffling draw from their own
 ``torch.Generator`` objects, children of ``random_state`` (torch's global generator is
 never seeded or used), so the same seed gives the same weights on CPU.
@@ -35,11 +39,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.special import logsumexp
 from torch.nn import functional as F  # noqa: N812
 
 from wimpsift.errors import DataError, bad_value
 from wimpsift.models.cnn import PaperCNN, count_parameters
-from wimpsift.seeding import torch_generator
+from wimpsift.seeding import int_seed, torch_generator
 from wimpsift.training.cnn_estimator import CNNTrainingConfig, as_image_array, resolve_device
 
 
@@ -190,3 +195,41 @@ class WeightedCNN:
                 "best_epoch": self.best_epoch_,
                 "fit_time_s": self.fit_time_s_, "n_parameters": self.n_parameters_,
                 "history": self.history_, "settings": self.config.model_dump(mode="json")}
+
+
+class WeightedCNNEnsemble:
+    """``size`` :class:`WeightedCNN` of one configuration trained on the same events with
+    different seeds (member 0 with ``random_state`` itself, so ``size`` 1 is the single
+    network; member k with ``int_seed(random_state, "ensemble", k)``). The prediction is
+    the mean of the members' log-softmax outputs, renormalised — for two classes the mean
+    logit. Retrained with another seed, one network's remaining background at 50 % WIMP
+    acceptance moves by tens of per cent (:mod:`wimpsift.pipelines.cnn_backgrounds`);
+    averaging members cuts that training noise at ``size`` × the training time."""
+
+    def __init__(self, size: int, n_classes: int, random_state: int = 0, **kwargs: Any
+                 ) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise bad_value("size", size, "at least one network")
+        self.members = [WeightedCNN(n_classes, random_state=(
+            random_state if k == 0 else int_seed(random_state, "ensemble", k)), **kwargs)
+            for k in range(size)]
+
+    def fit(self, X: Any, labels: Any, sample_weight: Any, scalars: Any = None
+            ) -> WeightedCNNEnsemble:
+        """Fit every member on the same events (see :meth:`WeightedCNN.fit`)."""
+        for member in self.members:
+            member.fit(X, labels, sample_weight, scalars)
+        return self
+
+    def predict_log_proba(self, X: Any, scalars: Any = None) -> np.ndarray:
+        """Mean of the members' log softmax outputs, renormalised; (N, K) float64."""
+        mean = np.mean([m.predict_log_proba(X, scalars) for m in self.members], axis=0)
+        return mean - logsumexp(mean, axis=1, keepdims=True)
+
+    def fit_info(self) -> dict[str, Any]:
+        """Member 0's training summary, with every member's best epoch and fit time."""
+        first = self.members[0].fit_info()
+        return {**first, "ensemble_size": len(self.members),
+                "best_epoch_members": [m.best_epoch_ for m in self.members],
+                "fit_time_s": float(sum(m.fit_time_s_ for m in self.members)),
+                "seeds": [m.config.random_state for m in self.members]}
