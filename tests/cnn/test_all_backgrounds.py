@@ -21,7 +21,7 @@ from wimpsift.training.weighted_cnn import WeightedCNN, WeightedCNNEnsemble
 
 CLASSIFIERS = {"standard_selection", "dense", "cnn_binary", "cnn_multiclass"}
 TINY = {"train_events_dominant": 150, "test_events_dominant": 300, "epochs": 6, "cnn_ensemble": 2,
-        "train_events_signal": 100, "tail_candidates_per_event": 20,
+        "train_events_signal": 100, "test_events_signal": 100, "tail_candidates_per_event": 20,
         "max_simulated_factor": 5,
         "position_train_events": 200, "position_test_events": 30, "position_epochs": 1}
 

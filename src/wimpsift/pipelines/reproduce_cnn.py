@@ -264,9 +264,11 @@ def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
         size = (cfg.train_events_per_class + cfg.test_events_per_class) / 1100
         # the CNNs' time scales with epochs × networks per CNN
         epochs = cfg.all_backgrounds.epochs * cfg.all_backgrounds.cnn_ensemble / 6
-        # the dominant sources' 8000 test events (4000 when measured) add about 40 s
+        # the dominant sources' test events add about 40 s per 4000 (4000 when measured),
+        # WIMP test events about 10 s per 2500
         dominant = cfg.all_backgrounds.test_events_dominant / 4000
-        return [("images", (150 + 40 * dominant) * size),
+        wimp = cfg.all_backgrounds.test_events_signal / 2500
+        return [("images", (150 + 40 * dominant + 10 * wimp) * size),
                 ("classifiers", (40 + 110 * epochs) * size),
                 ("comparison", 10 * size),
                 ("positions", 34 * cfg.all_backgrounds.position_train_events / 12000),
