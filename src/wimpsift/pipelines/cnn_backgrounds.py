@@ -510,24 +510,23 @@ def source_share_floor(table: pd.DataFrame, weights: np.ndarray, share: float) -
         return w
     source = table["source"].to_numpy(object)
     background = source != SIGNAL
-    names = [s for s in pd.unique(source[background]) if w[source == s].sum() > 0]
-    if share * len(names) >= 1:
+    totals = pd.Series(w[background]).groupby(source[background], sort=False).sum()
+    totals = totals[totals > 0]
+    if share * len(totals) >= 1:
         raise ConfigError(f"binary_min_source_share: got {share}, expected below "
-                          f"1/{len(names)} (one share per background source)")
-    total = w[background].sum()
-    floored: set[str] = set()
+                          f"1/{len(totals)} (one share per background source)")
+    total = totals.sum()
+    floored = pd.Series(False, index=totals.index)
     while True:
-        rest = [s for s in names if s not in floored]
-        free = total * (1 - share * len(floored))
-        rest_total = sum(w[source == s].sum() for s in rest)
-        low = {s for s in rest if w[source == s].sum() * free / rest_total < share * total}
-        if not low:
+        # what the unfloored sources share, in proportion to their totals
+        scale = total * (1 - share * floored.sum()) / totals[~floored].sum()
+        low = ~floored & (totals * scale < share * total)
+        if not low.any():
             break
         floored |= low
-    for s in names:
-        rows = source == s
-        target = share * total if s in floored else w[rows].sum() * free / rest_total
-        w[rows] *= target / w[rows].sum()
+    factor = np.where(floored, share * total / totals, scale)
+    for name, f in zip(totals.index, factor, strict=True):
+        w[source == name] *= f
     return w
 
 
@@ -634,8 +633,7 @@ def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSett
         fit_table, fiducial_sources), settings.binary_min_source_share)
     binary = WeightedCNNEnsemble(settings.cnn_ensemble, 2, **common).fit(
         train.images, y, binary_weights, scalars)
-    info["cnn_binary"] = {**binary.fit_info(), "event_scalars": list(names),
-                          "min_source_share": settings.binary_min_source_share}
+    info["cnn_binary"] = {**binary.fit_info(), "event_scalars": list(names)}
     classes = _classes(table, settings.min_class_events)
     index = {name: k for k, name in enumerate(classes)}
     rows = table["source"].isin(classes).to_numpy()
