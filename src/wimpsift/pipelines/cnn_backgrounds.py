@@ -125,7 +125,10 @@ Classifiers, trained on the training set, scored on the same test events:
   outputs averaged (:class:`~wimpsift.training.weighted_cnn.WeightedCNNEnsemble`): on
   the same two pairs the three-network multi-class CNN gave 0.41 and 0.37 (fiducial),
   0.47 and 0.35 (active), the binary one 0.40 and 0.26 (fiducial). It triples the CNNs'
-  training time; ``cnn_ensemble=1`` is the single network.
+  training time; ``cnn_ensemble=1`` is the single network. The members are also scored
+  on their own (:func:`training_noise`): the spread of their totals over √n, an estimate
+  of the ensemble's error from its seeds, widens each CNN's ratio interval in quadrature
+  (``training_noise.<cnn>.ratio_interval_with_training_noise`` and its verdict).
 - ``cnn_multiclass``: the same network with one output per class (WIMP and each
   background with at least ``min_class_events`` training events in the window),
   classes balanced in the loss; score = log-likelihood ratio of WIMP against the
