@@ -218,8 +218,8 @@ from wimpsift.training.baselines import EventVariableMLP, event_features
 from wimpsift.training.weighted_cnn import WeightedCNNEnsemble
 from wimpsift.waveforms.event import simulate_waveform_events
 from wimpsift.waveforms.tail_sampling import (
-    TailStrata,
     TailVariable,
+    default_strata,
     stratified_waveform_events,
 )
 
@@ -376,7 +376,7 @@ def simulate_source(detector: Detector, name: str, n_window: int, seed: Any, kin
     source = (make_source(detector, name, mass_gev=mass_gev, sigma_cm2=sigma_cm2)
               if name == SIGNAL else make_source(detector, name))
     variable = _tail_variable(detector, source, name, settings)
-    strata = TailStrata()
+    strata = default_strata(variable)
     n_strata = len(strata.names())
     cap = max_factor * n_window
     kept: list[ProcessedEvents] = []
