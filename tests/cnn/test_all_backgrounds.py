@@ -85,6 +85,24 @@ def test_metrics_structure(tiny_run):
     # each CNN an ensemble of TINY's two networks, each with its own seed
     for name in ("cnn_binary", "cnn_multiclass"):
         assert len(set(a["training"][name]["seeds"])) == a["training"][name]["ensemble_size"] == 2
+    # the members' spread is the ensembles' training noise: s / √n of the two members'
+    # totals, added to the test events' interval of the ratio
+    for comparison in (a, a["active_volume"]):
+        for name, noise in comparison["training_noise"].items():
+            t0, t1 = noise["member_totals"]
+            assert noise["ensemble_error"] == pytest.approx(abs(t0 - t1) / 2)
+            lo, hi = comparison["ratio_to_standard_selection_interval"][name]
+            wide_lo, wide_hi = noise["ratio_interval_with_training_noise"]
+            assert wide_lo <= lo and wide_hi >= hi
+            assert noise["target_ratio_met"] in ("met", "not met", "undecided within errors")
+        assert set(comparison["training_noise"]) == {"cnn_binary", "cnn_multiclass"}
+    # the test events' scores carry each member's; two classes: the ensemble's logit is
+    # the members' mean
+    import pyarrow.parquet as pq
+
+    scores = pq.read_table(out / "data" / "test_scores.parquet").to_pandas()
+    members = scores[["score_cnn_binary_member_0", "score_cnn_binary_member_1"]].mean(axis=1)
+    assert np.allclose(scores["score_cnn_binary"], members)
     # the tail-sampled sources record their strata: every candidate in one stratum, the
     # NR-like tail rendered far above its share of the candidates
     for part in ("train", "test"):
@@ -97,6 +115,7 @@ def test_metrics_structure(tiny_run):
     report = (out / "report.html").read_text()
     assert "CNN, multi-class" in report and "Published (events)" in report
     assert "Feldman–Cousins" in report and "ideal NR/ER separator" in report
+    assert "ratio with training noise" in report
     assert "remaining_active.png" in report and (out / "figures" / "remaining_active.png").is_file()
 
 

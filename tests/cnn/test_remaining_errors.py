@@ -17,7 +17,12 @@ from wimpsift.metrics.remaining import (
     remaining_at_acceptance,
 )
 from wimpsift.models.cnn import CNNArchitecture, PaperCNN, count_parameters
-from wimpsift.pipelines.cnn_backgrounds import ideal_nr_floor, verdict
+from wimpsift.pipelines.cnn_backgrounds import (
+    ideal_nr_floor,
+    member_key,
+    training_noise,
+    verdict,
+)
 from wimpsift.training.weighted_cnn import WeightedCNN
 
 # Feldman & Cousins, Phys. Rev. D 57, 3873 (1998): 68.27 % C.L. intervals for a Poisson
@@ -75,6 +80,44 @@ def _events(rng, n):
     source = ["wimp"] * n + ["cevns"] * n + ["neutrons"] * n + ["er"] * n
     weight = np.r_[np.full(n, 1.0), np.full(n, 0.01), np.full(n, 0.002), np.full(n, 1.0)]
     return pd.DataFrame({"source": source, "cs1_pe": cs1, "weight": weight})
+
+
+def test_training_noise_widens_the_ratio_by_the_members_spread():
+    rng = np.random.default_rng(1)
+    source = np.array(["wimp"] * 400 + ["er"] * 800, object)
+    weight = np.r_[np.ones(400), np.full(800, 0.01)]
+    base = np.r_[rng.normal(1.0, 1.0, 400), rng.normal(-1.0, 1.0, 800)]
+    shifted = base + np.r_[np.zeros(400), np.full(800, 0.5)]  # lets more ER through
+    rows = np.ones(len(source), bool)
+
+    def total(score):
+        return remaining_at_acceptance(score, source, weight, "wimp", 0.5)["total"]
+
+    standard, interval = 4 * total(base), [0.15, 0.35]
+
+    def noise_of(members):
+        scores = {"cnn_binary": np.mean(members, axis=0),
+                  **{member_key("cnn_binary", k): m for k, m in enumerate(members)}}
+        totals = {"standard_selection": standard, "cnn_binary": total(scores["cnn_binary"])}
+        return training_noise(scores, rows, source, weight, 0.5, totals,
+                              {"cnn_binary": interval})["cnn_binary"], totals
+
+    noise, totals = noise_of([base, shifted])
+    t0, t1 = total(base), total(shifted)
+    assert t1 > t0 > 0 and noise["member_totals"] == [t0, t1]
+    # s / √n of two members is half their difference
+    assert noise["ensemble_error"] == pytest.approx((t1 - t0) / 2)
+    centre, spread = totals["cnn_binary"] / standard, (t1 - t0) / 2 / standard
+    assert noise["ratio_interval_with_training_noise"] == pytest.approx(
+        [centre - np.hypot(centre - 0.15, spread), centre + np.hypot(0.35 - centre, spread)])
+    # identical members: no training noise, the test events' interval unchanged
+    same, _ = noise_of([base, base])
+    assert same["ensemble_error"] == 0
+    assert same["ratio_interval_with_training_noise"] == pytest.approx(interval)
+    # a single network has no members to compare
+    assert training_noise({"cnn_binary": base}, rows, source, weight, 0.5,
+                          {"standard_selection": standard, "cnn_binary": t0},
+                          {"cnn_binary": interval}) == {}
 
 
 def test_ideal_floor_removes_what_the_spectrum_separates():

@@ -19,7 +19,9 @@ from wimpsift.seeding import generator, seed_sequence
 from wimpsift.sources import make_source
 from wimpsift.waveforms.event import source_interactions
 from wimpsift.waveforms.tail_sampling import (
+    RECOMBINATION_STRATA,
     TailStrata,
+    default_strata,
     expected_cs1_pe,
     select_events,
     stratify,
@@ -97,6 +99,35 @@ def test_er_tail_share_agrees_with_plain_simulation(detector):
     ok, numbers = _agree((mean_s, err_s), (quanta_p.mean(), quanta_p.std() / np.sqrt(
         quanta_p.size)))
     assert ok, numbers
+
+
+def test_er_near_threshold_has_strata_of_its_own(detector):
+    """ER candidates expecting less than 10 PE are stratified on their own: a third of
+    the rendered events for about a tenth of the candidates, and a near-threshold count
+    the strata do not know (expected cS1 below 6 PE, electron fraction above the median
+    at its quanta: ordinary recombination) agrees with plain simulation, with a smaller
+    error than as many plainly simulated events give."""
+    it = _candidates(detector, "er", 30_000, seed_sequence(11, "er"))
+    draw = stratify(detector, it, "recombination", 1500, generator(11, "draw"))
+    plain = _candidates(detector, "er", 40_000, seed_sequence(12, "er"))
+    assert draw.strata == RECOMBINATION_STRATA and default_strata("depth") == TailStrata()
+    low = expected_cs1_pe(detector, it) < RECOMBINATION_STRATA.low_cs1_pe
+    assert low[draw.index].mean() > 2.5 * low.mean()
+    names = RECOMBINATION_STRATA.names()
+    assert names[-1] == "above_window" and len(names) == 11
+    assert draw.candidates[5:10].sum() == low.sum()  # the low strata hold them all
+
+    def flag(events):
+        fraction, quanta = _electron_fraction(events)
+        median = np.median(fraction[(quanta > 20) & (quanta < 200)])
+        return ((expected_cs1_pe(detector, events) < 6) & (fraction > median)).astype(float)
+
+    ok, numbers = _agree(_weighted_share(flag(it)[draw.index], draw.factor, it.n_events),
+                         _plain_share(flag(plain)))
+    assert ok, numbers
+    assert numbers[1] < numbers[3] * np.sqrt(plain.n_events / draw.index.size)
+    with pytest.raises(ValueError, match="low"):
+        TailStrata(low_cs1_pe=10.0, low_shares=(0.1,))
 
 
 def test_external_gamma_depth_share_agrees(detector):
@@ -201,7 +232,7 @@ def test_draw_is_reproducible_positive_and_normalised(detector):
     # rendered events (all of them are rendered here: 8,000 candidates are few)
     q = tail_rank(detector, it, "recombination")
     assert (q[a.index] < 0.01).mean() > 0.1
-    assert len(TailStrata().names()) == a.candidates.size
+    assert len(default_strata("recombination").names()) == a.candidates.size
     sub = select_events(it, a.index)
     assert sub.n_events == a.index.size
     assert np.array_equal(sub.n_electrons, it.n_electrons[a.index])  # one interaction each

@@ -45,6 +45,12 @@ def _run_cnn(args: argparse.Namespace) -> int:
             totals = ", ".join(f"{k} {v['total']:.3g}"
                                for k, v in c["remaining_at_50pct"].items())
             print(f"{where}: remaining background at the comparison's WIMP acceptance: {totals}")
+            verdicts = ", ".join(
+                f"{k} {c['ratio_to_standard_selection'][k]:.2f} ({v['target_ratio_met']})"
+                for k, v in c.get("training_noise", {}).items())
+            if verdicts:
+                print(f"{where}: ratio to the standard selection, verdict with training "
+                      f"noise: {verdicts}")
         pos = metrics["position_reconstruction"]
         if pos["cnn_rms_cm"] is not None:
             print(f"positions: CNN {pos['cnn_rms_cm']:.3f} cm RMS, likelihood "

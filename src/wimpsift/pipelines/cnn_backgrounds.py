@@ -125,7 +125,10 @@ Classifiers, trained on the training set, scored on the same test events:
   outputs averaged (:class:`~wimpsift.training.weighted_cnn.WeightedCNNEnsemble`): on
   the same two pairs the three-network multi-class CNN gave 0.41 and 0.37 (fiducial),
   0.47 and 0.35 (active), the binary one 0.40 and 0.26 (fiducial). It triples the CNNs'
-  training time; ``cnn_ensemble=1`` is the single network.
+  training time; ``cnn_ensemble=1`` is the single network. The members are also scored
+  on their own (:func:`training_noise`): the spread of their totals over √n, an estimate
+  of the ensemble's error from its seeds, widens each CNN's ratio interval in quadrature
+  (``training_noise.<cnn>.ratio_interval_with_training_noise`` and its verdict).
 - ``cnn_multiclass``: the same network with one output per class (WIMP and each
   background with at least ``min_class_events`` training events in the window),
   classes balanced in the loss; score = log-likelihood ratio of WIMP against the
@@ -215,8 +218,8 @@ from wimpsift.training.baselines import EventVariableMLP, event_features
 from wimpsift.training.weighted_cnn import WeightedCNNEnsemble
 from wimpsift.waveforms.event import simulate_waveform_events
 from wimpsift.waveforms.tail_sampling import (
-    TailStrata,
     TailVariable,
+    default_strata,
     stratified_waveform_events,
 )
 
@@ -373,7 +376,7 @@ def simulate_source(detector: Detector, name: str, n_window: int, seed: Any, kin
     source = (make_source(detector, name, mass_gev=mass_gev, sigma_cm2=sigma_cm2)
               if name == SIGNAL else make_source(detector, name))
     variable = _tail_variable(detector, source, name, settings)
-    strata = TailStrata()
+    strata = default_strata(variable)
     n_strata = len(strata.names())
     cap = max_factor * n_window
     kept: list[ProcessedEvents] = []
@@ -570,25 +573,52 @@ class Classifiers:
     log_mix_share_fiducial: np.ndarray | None = None
     """log f_b in the fiducial volume's window (its list of sources; −inf for the rest)"""
 
+    def _cnn_scores(self, log_binary: np.ndarray, log_multi: np.ndarray
+                    ) -> dict[str, np.ndarray]:
+        """The CNNs' scores from their log softmax outputs."""
+        out = {"cnn_binary": log_binary[:, 1] - log_binary[:, 0],
+               "cnn_multiclass": log_multi[:, 0] - logsumexp(
+                   log_multi[:, 1:] + self.log_mix_share, axis=1)}
+        if self.log_mix_share_fiducial is not None:
+            out["cnn_multiclass_fiducial_mix"] = log_multi[:, 0] - logsumexp(
+                log_multi[:, 1:] + self.log_mix_share_fiducial, axis=1)
+        return out
+
     def scores(self, mix: Mix) -> dict[str, np.ndarray]:
-        """Score per classifier (higher = more WIMP-like) of every event of ``mix``."""
+        """Score per classifier (higher = more WIMP-like) of every event of ``mix``; for
+        ensembles of two or more networks also each member's CNN scores, under
+        :func:`member_key`."""
         table = mix.table
         scalars = _cnn_scalars(table, self.event_scalars, self.standard)
-        log_binary = self.cnn_binary.predict_log_proba(mix.images, scalars)
-        log_multi = self.cnn_multiclass.predict_log_proba(mix.images, scalars)
-        llr = log_multi[:, 0] - logsumexp(log_multi[:, 1:] + self.log_mix_share, axis=1)
+        binary = self.cnn_binary.predict_member_log_proba(mix.images, scalars)
+        multi = self.cnn_multiclass.predict_member_log_proba(mix.images, scalars)
+        members = {}
+        if len(binary) > 1:
+            for k in range(len(binary)):
+                members.update({member_key(name, k): v for name, v in
+                                self._cnn_scores(binary[k], multi[k]).items()})
         dense = self.dense.predict_proba(table)[:, 1]
-        extra = {} if self.log_mix_share_fiducial is None else {
-            "cnn_multiclass_fiducial_mix": log_multi[:, 0] - logsumexp(
-                log_multi[:, 1:] + self.log_mix_share_fiducial, axis=1)}
         return {
-            **extra,
+            **self._cnn_scores(WeightedCNNEnsemble.combine(binary),
+                               WeightedCNNEnsemble.combine(multi)),
+            **members,
             "standard_selection": self.standard.score(table),
             "dense": np.log(np.clip(dense, 1e-300, None)) - np.log(np.clip(1 - dense, 1e-300,
                                                                             None)),
-            "cnn_binary": log_binary[:, 1] - log_binary[:, 0],
-            "cnn_multiclass": llr,
         }
+
+
+def member_key(name: str, k: int) -> str:
+    """Key of member ``k``'s score of the CNN score ``name`` in :meth:`Classifiers.scores`."""
+    return f"{name}_member_{k}"
+
+
+def member_scores(scores: dict[str, np.ndarray], name: str) -> list[np.ndarray]:
+    """The ensemble members' scores of classifier ``name`` (empty for a single network)."""
+    out: list[np.ndarray] = []
+    while member_key(name, len(out)) in scores:
+        out.append(scores[member_key(name, len(out))])
+    return out
 
 
 def _cnn_scalars(table: pd.DataFrame, names: tuple[str, ...], standard: StandardSelection
@@ -736,6 +766,51 @@ def ideal_nr_floor(reference: pd.DataFrame, sub: pd.DataFrame, backgrounds: list
             "signal_acceptance": r["signal_acceptance"]}
 
 
+def _remaining_total(score: np.ndarray, source: np.ndarray, weight: np.ndarray,
+                     acceptance: float) -> dict[str, Any]:
+    """:func:`remaining_at_acceptance` at ``acceptance`` or, when fewer WIMPs have a
+    finite score (a cut-based classifier), at all of those."""
+    is_signal = source == SIGNAL
+    reachable = float(weight[is_signal & np.isfinite(score)].sum() / weight[is_signal].sum())
+    return remaining_at_acceptance(score, source, weight, SIGNAL,
+                                   min(acceptance, reachable * (1 - 1e-9)))
+
+
+def training_noise(scores: dict[str, np.ndarray], rows: np.ndarray, source: np.ndarray,
+                   weight: np.ndarray, acceptance: float, totals: dict[str, float],
+                   ratio_intervals: dict[str, list[float] | None]) -> dict[str, Any]:
+    """The CNN ensembles' training noise on the ratio to the standard selection.
+
+    Each member's total remaining background at ``acceptance`` (same test events, same
+    rule as the ensemble), their standard deviation s over the n members, and s / √n,
+    the error of a mean of n independent trainings, as the ensemble's error from its
+    random seeds (``totals``: the ensembles' and the standard selection's totals). The
+    ensemble averages logits, not totals, so this is an estimate;
+    it does not cover the training events' own sampling noise (all members share them).
+    ``ratio_interval_with_training_noise`` widens the test events' 68 % interval of the
+    ratio by s / √n / the standard selection's total, in quadrature on each side, and
+    ``target_ratio_met`` is the verdict on it. Empty for single networks."""
+    out: dict[str, Any] = {}
+    standard_total = totals["standard_selection"]
+    for name, interval in ratio_intervals.items():
+        members = member_scores(scores, name)
+        if len(members) < 2 or interval is None or standard_total <= 0:
+            continue
+        member_totals = [_remaining_total(m[rows], source, weight, acceptance)["total"]
+                         for m in members]
+        error = float(np.std(member_totals, ddof=1) / math.sqrt(len(member_totals)))
+        centre = totals[name] / standard_total
+        spread = error / standard_total
+        widened = [max(centre - math.hypot(centre - interval[0], spread), 0.0),
+                   centre + math.hypot(interval[1] - centre, spread)]
+        out[name] = {"member_totals": [float(t) for t in member_totals],
+                     "member_ratios": [float(t / standard_total) for t in member_totals],
+                     "ensemble_error": error,
+                     "ratio_interval_with_training_noise": widened,
+                     "target_ratio_met": verdict(widened)}
+    return out
+
+
 def comparison(mix: Mix, rows: np.ndarray, scores: dict[str, np.ndarray],
                settings: AllBackgroundsSettings, seed: int, acceptance: float = 0.5,
                names: list[str] | None = None, reference: pd.DataFrame | None = None
@@ -764,10 +839,7 @@ def comparison(mix: Mix, rows: np.ndarray, scores: dict[str, np.ndarray],
     empty_error = {b: mix.weight_per_event[b] * ZERO_COUNT_UPPER_68 for b in backgrounds}
     remaining, errors, intervals, details = {}, {}, {}, {}
     for name in CLASSIFIERS:
-        score = scores[name][rows]
-        reachable = float(weight[is_signal & np.isfinite(score)].sum() / weight[is_signal].sum())
-        target = min(acceptance, reachable * (1 - 1e-9))
-        r = remaining_at_acceptance(score, source, weight, SIGNAL, target)
+        r = _remaining_total(scores[name][rows], source, weight, acceptance)
         remaining[name] = {"total": r["total"], **{b: r[b]["events"] if b in r else 0.0
                                                    for b in backgrounds}}
         errors[name] = {b: r[b]["error"] if b in r else empty_error[b] for b in backgrounds}
@@ -814,6 +886,8 @@ def comparison(mix: Mix, rows: np.ndarray, scores: dict[str, np.ndarray],
         if name != "standard_selection":
             r = ratio_interval(span(name), span("standard_selection"))
             ratio_interval_[name] = None if r is None else [r[1], r[2]]
+    noise = training_noise(scores, rows, source, weight, acceptance,
+                           {k: v["total"] for k, v in remaining.items()}, ratio_interval_)
     # secondary: without CEvNS, which no classifier can remove (the same for all)
     rest = [b for b in backgrounds if b not in IRREDUCIBLE]
 
@@ -856,6 +930,7 @@ def comparison(mix: Mix, rows: np.ndarray, scores: dict[str, np.ndarray],
         "ratio_to_standard_selection_interval": ratio_interval_,
         "target_ratio": TARGET_RATIO,
         "target_ratio_met": {k: verdict(v) for k, v in ratio_interval_.items()},
+        "training_noise": noise,
         "without_irreducible": {
             "sources_left_out": [b for b in backgrounds if b in IRREDUCIBLE],
             "total": without,
@@ -1037,7 +1112,9 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
                                             in_volume["fiducial"])
     scores = classifiers.scores(test)
     # the multi-class likelihood ratio with the mix of the volume compared
-    fiducial_scores = {**scores, "cnn_multiclass": scores["cnn_multiclass_fiducial_mix"]}
+    fiducial_scores = {**scores, **{key.replace("cnn_multiclass_fiducial_mix", "cnn_multiclass"):
+                                    value for key, value in scores.items()
+                                    if key.startswith("cnn_multiclass_fiducial_mix")}}
     timings["classifiers_s"] = time.perf_counter() - t0
 
     stage("comparison")

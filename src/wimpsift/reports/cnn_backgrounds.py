@@ -44,6 +44,11 @@ def _interval(value: Any, bounds: Any) -> str:
     return f"{num(value)} [{num(bounds[0], 2)}, {num(bounds[1], 2)}]"
 
 
+def _ratio_verdict(value: Any, bounds: list[float], verdict: str) -> str:
+    """``ratio [lower, upper], verdict``, two decimals."""
+    return f"{fixed(value, 2)} [{fixed(bounds[0], 2)}, {fixed(bounds[1], 2)}], {verdict}"
+
+
 def _remaining_table(caption: str, c: dict[str, Any], published: dict[str, Any]
                      ) -> dict[str, Any]:
     remaining = c["remaining_at_50pct"]
@@ -72,6 +77,16 @@ def _remaining_table(caption: str, c: dict[str, Any], published: dict[str, Any]
     met = c.get("target_ratio_met", {})
     rows.append([f"target ≤ {c.get('target_ratio', 0.5)} × standard selection", None, None,
                  *[met.get(k, "–") for k in classifiers]])
+    noise = c.get("training_noise", {})
+    if noise:
+        rows.append(["ensemble members' ratios (training noise: their spread / √n)", None,
+                     None, *[", ".join(fixed(r, 2) for r in noise[k]["member_ratios"])
+                             if k in noise else None for k in classifiers]])
+        rows.append(["ratio with training noise [68 % interval], verdict", None, None,
+                     *[_ratio_verdict(ratios.get(k),
+                                      noise[k]["ratio_interval_with_training_noise"],
+                                      noise[k]["target_ratio_met"])
+                       if k in noise else None for k in classifiers]])
     without = c.get("without_irreducible")
     if without and without["sources_left_out"]:
         left_out = ", ".join(without["sources_left_out"])
@@ -182,7 +197,11 @@ def backgrounds_context(metrics: dict[str, Any], figures: list[dict[str, str]]
                   "zero passing events [0, 1.29 × weight]); the total adds the cells' "
                   "distances in quadrature; the ratio's interval combines both totals' "
                   "(as if independent: conservative on shared test events). The threshold's "
-                  "own error is not included. " + published_note,
+                  "own error is not included. Each CNN is an ensemble of networks trained "
+                  "with different seeds; the spread of the members' ratios over √n, the "
+                  "ensemble's training noise, widens the ratio's interval in quadrature in "
+                  "the row below them (the training events' own noise, shared by all "
+                  "members, is not counted). " + published_note,
                   _floor_text(a),
                   "The mutual information of the event variables bounds what the dense "
                   "network can keep; the CNNs read images, so for them it is the variables' "

@@ -221,10 +221,20 @@ class WeightedCNNEnsemble:
             member.fit(X, labels, sample_weight, scalars)
         return self
 
+    def predict_member_log_proba(self, X: Any, scalars: Any = None) -> np.ndarray:
+        """Every member's log softmax outputs; (size, N, K) float64."""
+        return np.stack([m.predict_log_proba(X, scalars) for m in self.members])
+
+    @staticmethod
+    def combine(member_log_proba: np.ndarray) -> np.ndarray:
+        """The ensemble's output from :meth:`predict_member_log_proba`'s: the members'
+        mean, renormalised; (N, K)."""
+        mean = np.mean(member_log_proba, axis=0)
+        return mean - logsumexp(mean, axis=1, keepdims=True)
+
     def predict_log_proba(self, X: Any, scalars: Any = None) -> np.ndarray:
         """Mean of the members' log softmax outputs, renormalised; (N, K) float64."""
-        mean = np.mean([m.predict_log_proba(X, scalars) for m in self.members], axis=0)
-        return mean - logsumexp(mean, axis=1, keepdims=True)
+        return self.combine(self.predict_member_log_proba(X, scalars))
 
     def fit_info(self) -> dict[str, Any]:
         """Member 0's training summary, with every member's best epoch and fit time."""

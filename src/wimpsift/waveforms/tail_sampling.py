@@ -45,7 +45,22 @@ How, per chunk of a source:
    :attr:`TailStrata.edges`. Each stratum s with N_s candidates gets
    k_s = min(N_s, round(share_s × n_render)) events, a simple random sample without
    replacement (``share_s`` of :class:`TailStrata`; the tail strata hold a far larger
-   share of the rendered events than of the candidates).
+   share of the rendered events than of the candidates). ER (``recombination``,
+   :data:`RECOMBINATION_STRATA`) is stratified in expected cS1 too: candidates expecting
+   less than 10 PE have tail strata of their own, with 34 % of the rendered events for
+   about 10 % of the candidates. Near threshold the detection's own fluctuations (a few
+   detected photons) outweigh recombination's, so the truth-level rank says little
+   there, and a classifier that keeps the WIMP-rich region at low cS1 lets through ER
+   events of ordinary recombination: in a quick run (seed 1, 2026-12-02, 16000 ER test
+   events) 24 of the binary CNN's 150 passing ER events came from the two strata of
+   q ≥ 0.05, with weights 0.009–0.015 each, and carried 0.28 of its 0.34 expected ER
+   events; 20 of those 24 had cS1 below 10 PE. The standard selection's passing ER
+   (cS1 30–40 PE on average) is almost all in the q < 0.01 strata. With these strata
+   (three quick runs, 2026-12-02) the CNNs' passing ER events near threshold weigh
+   0.002–0.005 each, but the heaviest ones are now bulk events above 10 PE (up to 0.022),
+   and the effective number of the binary CNN's passing ER events stayed at 30–38 (33
+   before): the change spreads the test events, it does not by itself tighten that
+   estimate.
 4. **Weights**: each rendered event carries the factor N_s / k_s; the caller multiplies
    it by the expected events per *candidate* (expected count / all candidates drawn,
    over every chunk). For any event property f, Σ_rendered weight × f is then an
@@ -93,6 +108,10 @@ class TailStrata:
     edges: tuple[float, ...] = (0.003, 0.01, 0.05, 0.25)
     shares: tuple[float, ...] = (0.15, 0.15, 0.15, 0.15, 0.37)
     above_window_share: float = 0.03
+    low_cs1_pe: float | None = None
+    """with a value, candidates whose expected cS1 is below it form tail strata of their
+    own (the same edges in q), with ``low_shares`` (module, step 3)"""
+    low_shares: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.shares) != len(self.edges) + 1:
@@ -100,11 +119,39 @@ class TailStrata:
                              f"({len(self.edges) + 1}), got {len(self.shares)}")
         if list(self.edges) != sorted(self.edges) or not all(0 < e < 1 for e in self.edges):
             raise ValueError("TailStrata: edges must increase inside (0, 1)")
+        if self.low_cs1_pe is not None and (self.low_cs1_pe <= 0 or len(self.low_shares)
+                                            != len(self.edges) + 1):
+            raise ValueError("TailStrata: low_cs1_pe must be positive, with one low share "
+                             f"per tail stratum ({len(self.edges) + 1}), got "
+                             f"{len(self.low_shares)}")
 
     def names(self) -> list[str]:
+        """The strata: the tail strata, those of the low-cS1 candidates (with
+        ``low_cs1_pe``), then ``above_window``; a stratum's label is its index here."""
         bounds = [0.0, *self.edges, 1.0]
-        return [f"q {a:g}-{b:g}" for a, b in zip(bounds[:-1], bounds[1:], strict=True)] + [
-            ABOVE_WINDOW]
+        tail = [f"q {a:g}-{b:g}" for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        low = ([] if self.low_cs1_pe is None
+               else [f"{name}, expected cS1 < {self.low_cs1_pe:g} PE" for name in tail])
+        return [*tail, *low, ABOVE_WINDOW]
+
+    def all_shares(self) -> list[float]:
+        """Each stratum's share of the rendered events, in the order of :meth:`names`."""
+        low = [] if self.low_cs1_pe is None else list(self.low_shares)
+        return [*self.shares, *low, self.above_window_share]
+
+
+RECOMBINATION_STRATA = TailStrata(shares=(0.11, 0.11, 0.11, 0.10, 0.20), low_cs1_pe=10.0,
+                                  low_shares=(0.02, 0.03, 0.05, 0.08, 0.16))
+"""the ER strata: below 10 PE of expected cS1 a third of the rendered events go to a tenth
+of the candidates, the strata of ordinary recombination there (q ≥ 0.05) sampled about
+three and four times more densely than with :class:`TailStrata`'s defaults (module,
+step 3)"""
+
+
+def default_strata(variable: TailVariable | None) -> TailStrata:
+    """The strata a tail variable is sampled with (:data:`RECOMBINATION_STRATA` for
+    ``recombination``, else :class:`TailStrata`'s defaults)."""
+    return RECOMBINATION_STRATA if variable == "recombination" else TailStrata()
 
 
 @dataclass
@@ -189,12 +236,15 @@ def expected_cs1_pe(detector: Detector, it: InteractionList) -> np.ndarray:
 def stratify(detector: Detector, it: InteractionList, variable: TailVariable, n_render: int,
              rng: np.random.Generator, strata: TailStrata | None = None) -> StratifiedDraw:
     """Choose about ``n_render`` of the candidate events of ``it`` (module, steps 2–4)."""
-    strata = strata or TailStrata()
+    strata = strata or default_strata(variable)
     q = tail_rank(detector, it, variable)
     label = np.searchsorted(np.asarray(strata.edges), q, side="right")
-    above = len(strata.edges) + 1
-    label[expected_cs1_pe(detector, it) > ABOVE_WINDOW_FACTOR * detector.window.cs1_max_pe] = above
-    shares = [*strata.shares, strata.above_window_share]
+    cs1 = expected_cs1_pe(detector, it)
+    if strata.low_cs1_pe is not None:
+        label[cs1 < strata.low_cs1_pe] += len(strata.edges) + 1
+    shares = strata.all_shares()
+    above = len(shares) - 1
+    label[cs1 > ABOVE_WINDOW_FACTOR * detector.window.cs1_max_pe] = above
     index, factor, stratum = [], [], []
     candidates = np.bincount(label, minlength=above + 1)
     kept = np.zeros(above + 1, np.int64)
@@ -234,5 +284,6 @@ def stratified_waveform_events(detector: Detector, source: Source, variable: Tai
     return events, draw
 
 
-__all__ = ["ABOVE_WINDOW", "StratifiedDraw", "TailStrata", "TailVariable", "expected_cs1_pe",
-           "select_events", "stratified_waveform_events", "stratify", "tail_rank"]
+__all__ = ["ABOVE_WINDOW", "RECOMBINATION_STRATA", "StratifiedDraw", "TailStrata", "TailVariable",
+           "default_strata", "expected_cs1_pe", "select_events", "stratified_waveform_events",
+           "stratify", "tail_rank"]
