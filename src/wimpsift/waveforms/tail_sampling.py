@@ -55,7 +55,8 @@ How, per chunk of a source:
    events) 24 of the binary CNN's 150 passing ER events came from the two strata of
    q ≥ 0.05, with weights 0.009–0.015 each, and carried 0.28 of its 0.34 expected ER
    events; 20 of those 24 had cS1 below 10 PE. The standard selection's passing ER
-   (cS1 30–40 PE on average) is almost all in the q < 0.01 strata. With these strata
+   events are elsewhere: 186 of 194 from the q < 0.05 strata (0.054 expected events),
+   8 from the q 0.05–0.25 stratum at cS1 30 PE on average (0.073). With these strata
    (three quick runs, 2026-12-02) the CNNs' passing ER events near threshold weigh
    0.002–0.005 each, but the heaviest ones are now bulk events above 10 PE (up to 0.022),
    and the effective number of the binary CNN's passing ER events stayed at 30–38 (33
