@@ -824,7 +824,9 @@ def comparison(mix: Mix, rows: np.ndarray, scores: dict[str, np.ndarray],
     Feldman–Cousins 68 % interval of each cell and of the total. The ratio of each
     classifier's total to the standard selection's carries a 68 % interval from both
     totals' intervals (``ratio_to_standard_selection_interval``) and the verdict on the
-    ≤ 0.5 target (``target_ratio_met``); ``without_irreducible`` repeats the totals, ratios
+    ≤ 0.5 target (``target_ratio_met``), from test events only; ``training_noise`` widens
+    each CNN ensemble's interval by its members' spread (:func:`training_noise`) and gives
+    the verdict on that; ``without_irreducible`` repeats the totals, ratios
     and verdicts without CEvNS (:data:`IRREDUCIBLE`), a secondary comparison of what the
     classifiers can change. With ``reference`` (the training events), the
     floor of an ideal NR/ER separator (:func:`ideal_nr_floor`) is added.

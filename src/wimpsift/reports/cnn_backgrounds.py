@@ -5,7 +5,8 @@ background events remaining at the comparison's WIMP acceptance, per source and 
 total, with Feldman–Cousins 68 % intervals, for each classifier, beside the expected
 count before discrimination and the published count (the paper's Table I for XENON1T
 SR0); the ratio of each classifier's total to the standard selection's with its 68 %
-interval and the verdict on the ≤ 0.5 target; the ratio to the best classifier; the
+interval and the verdict on the ≤ 0.5 target, also with the CNN ensembles' training
+noise (their members' spread) folded in; the ratio to the best classifier; the
 floor an ideal NR/ER separator leaves; the mutual information of the event variables
 beside each classifier's output and its share of the bound. Then the position
 reconstruction, and the events: counts per source, the standard selection's cuts, and
