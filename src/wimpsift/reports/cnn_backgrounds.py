@@ -45,9 +45,12 @@ def _interval(value: Any, bounds: Any) -> str:
     return f"{num(value)} [{num(bounds[0], 2)}, {num(bounds[1], 2)}]"
 
 
-def _ratio_verdict(value: Any, bounds: list[float], verdict: str) -> str:
-    """``ratio [lower, upper], verdict``, two decimals."""
-    return f"{fixed(value, 2)} [{fixed(bounds[0], 2)}, {fixed(bounds[1], 2)}], {verdict}"
+def _ratio(value: Any, bounds: list[float] | None, verdict: str | None = None) -> str:
+    """``ratio [lower, upper]``, two decimals (– for missing bounds), then ``, verdict``
+    when one is given."""
+    lower, upper = bounds or (None, None)
+    text = f"{fixed(value, 2)} [{fixed(lower, 2)}, {fixed(upper, 2)}]"
+    return text if verdict is None else f"{text}, {verdict}"
 
 
 def _remaining_table(caption: str, c: dict[str, Any], published: dict[str, Any]
@@ -71,9 +74,7 @@ def _remaining_table(caption: str, c: dict[str, Any], published: dict[str, Any]
     ratios = c["ratio_to_standard_selection"]
     ratio_bounds = c.get("ratio_to_standard_selection_interval", {})
     rows.append(["total / standard selection's total [68 % interval]", None, None,
-                 *[("1" if k == "standard_selection" else
-                    f"{fixed(ratios.get(k), 2)} [{fixed((ratio_bounds.get(k) or [None])[0], 2)}"
-                    f", {fixed((ratio_bounds.get(k) or [None, None])[1], 2)}]")
+                 *["1" if k == "standard_selection" else _ratio(ratios.get(k), ratio_bounds.get(k))
                    for k in classifiers]])
     met = c.get("target_ratio_met", {})
     rows.append([f"target ≤ {c.get('target_ratio', 0.5)} × standard selection", None, None,
@@ -84,9 +85,8 @@ def _remaining_table(caption: str, c: dict[str, Any], published: dict[str, Any]
                      None, *[", ".join(fixed(r, 2) for r in noise[k]["member_ratios"])
                              if k in noise else None for k in classifiers]])
         rows.append(["ratio with training noise [68 % interval], verdict", None, None,
-                     *[_ratio_verdict(ratios.get(k),
-                                      noise[k]["ratio_interval_with_training_noise"],
-                                      noise[k]["target_ratio_met"])
+                     *[_ratio(ratios.get(k), noise[k]["ratio_interval_with_training_noise"],
+                              noise[k]["target_ratio_met"])
                        if k in noise else None for k in classifiers]])
     without = c.get("without_irreducible")
     if without and without["sources_left_out"]:
@@ -97,10 +97,9 @@ def _remaining_table(caption: str, c: dict[str, Any], published: dict[str, Any]
                      None, None, *[_interval(without["total"][k][0], without["total"][k][1:])
                                    for k in classifiers]])
         rows.append([f"secondary: ratio without {left_out} [68 % interval], verdict", None,
-                     None, *[("1" if k == "standard_selection" else
-                              f"{fixed(w_ratio.get(k), 2)} [{fixed((w_bounds.get(k) or [None])[0], 2)}"
-                              f", {fixed((w_bounds.get(k) or [None, None])[1], 2)}], "
-                              f"{without['target_ratio_met'].get(k, '–')}")
+                     None, *["1" if k == "standard_selection" else
+                             _ratio(w_ratio.get(k), w_bounds.get(k),
+                                    without["target_ratio_met"].get(k, "–"))
                              for k in classifiers]])
     rows.append(["total / best classifier's total", None, None,
                  *[fixed(c["ratio_to_best"][k], 2) for k in classifiers]])
