@@ -296,6 +296,10 @@ class AllBackgroundsSettings(WimpsiftConfig):
     """training events a background needs to be a class of the multi-class CNN"""
     epochs: int = Field(12, ge=1)
     """CNN training epochs (the best validation epoch is kept)"""
+    cnn_binary_per_volume: bool = True
+    """a binary CNN per comparison: the fiducial one trained on the blended mix
+    (:func:`blended_mix_weights`), the active volume's on the active volume's expected
+    mix (both with the source floor); False: the blended network serves both"""
     binary_min_source_share: float = Field(0.03, ge=0.0, lt=0.5)
     """least share of the binary CNN's background training weight per background source
     (:func:`source_share_floor`; 0: the blended expected mix alone)"""
@@ -577,40 +581,69 @@ class Classifiers:
     """event variables the CNNs read beside the images (the hybrid)"""
     log_mix_share_fiducial: np.ndarray | None = None
     """log f_b in the fiducial volume's window (its list of sources; −inf for the rest)"""
+    cnn_binary_active: WeightedCNNEnsemble | None = None
+    """the binary CNN trained on the active volume's expected mix (``cnn_binary_per_volume``)"""
 
-    def _cnn_scores(self, log_binary: np.ndarray, log_multi: np.ndarray
-                    ) -> dict[str, np.ndarray]:
+    def _cnn_scores(self, log_binary: np.ndarray, log_multi: np.ndarray,
+                    log_binary_active: np.ndarray | None) -> dict[str, np.ndarray]:
         """The CNNs' scores from their log softmax outputs."""
         out = {"cnn_binary": log_binary[:, 1] - log_binary[:, 0],
                "cnn_multiclass": log_multi[:, 0] - logsumexp(
                    log_multi[:, 1:] + self.log_mix_share, axis=1)}
         if self.log_mix_share_fiducial is not None:
-            out["cnn_multiclass_fiducial_mix"] = log_multi[:, 0] - logsumexp(
+            out[FIDUCIAL_MIX["cnn_multiclass"]] = log_multi[:, 0] - logsumexp(
                 log_multi[:, 1:] + self.log_mix_share_fiducial, axis=1)
+        if log_binary_active is not None:
+            out[ACTIVE_MIX["cnn_binary"]] = log_binary_active[:, 1] - log_binary_active[:, 0]
         return out
 
     def scores(self, mix: Mix) -> dict[str, np.ndarray]:
         """Score per classifier (higher = more WIMP-like) of every event of ``mix``; for
         ensembles of two or more networks also each member's CNN scores, under
-        :func:`member_key`."""
+        :func:`member_key`. Scores of a CNN for one volume's mix only are under the
+        names of :data:`FIDUCIAL_MIX` and :data:`ACTIVE_MIX` (:func:`volume_scores`)."""
         table = mix.table
         scalars = _cnn_scalars(table, self.event_scalars, self.standard)
         binary = self.cnn_binary.predict_member_log_proba(mix.images, scalars)
         multi = self.cnn_multiclass.predict_member_log_proba(mix.images, scalars)
+        active = (None if self.cnn_binary_active is None
+                  else self.cnn_binary_active.predict_member_log_proba(mix.images, scalars))
         members = {}
         if len(binary) > 1:
             for k in range(len(binary)):
-                members.update({member_key(name, k): v for name, v in
-                                self._cnn_scores(binary[k], multi[k]).items()})
+                members.update({member_key(name, k): v for name, v in self._cnn_scores(
+                    binary[k], multi[k], None if active is None else active[k]).items()})
         dense = self.dense.predict_proba(table)[:, 1]
         return {
             **self._cnn_scores(WeightedCNNEnsemble.combine(binary),
-                               WeightedCNNEnsemble.combine(multi)),
+                               WeightedCNNEnsemble.combine(multi),
+                               None if active is None else WeightedCNNEnsemble.combine(active)),
             **members,
             "standard_selection": self.standard.score(table),
             "dense": np.log(np.clip(dense, 1e-300, None)) - np.log(np.clip(1 - dense, 1e-300,
                                                                             None)),
         }
+
+
+FIDUCIAL_MIX = {"cnn_multiclass": "cnn_multiclass_fiducial_mix"}
+"""score names of the CNNs' fiducial-comparison versions: the multi-class likelihood
+ratio with the fiducial window's mix"""
+ACTIVE_MIX = {"cnn_binary": "cnn_binary_active_mix"}
+"""score names of the CNNs' active-volume versions: the binary CNN trained on the active
+volume's expected mix (``cnn_binary_per_volume``)"""
+
+
+def volume_scores(scores: dict[str, np.ndarray], renames: dict[str, str]
+                  ) -> dict[str, np.ndarray]:
+    """``scores`` with each classifier of ``renames`` (and its members) replaced by its
+    version for one volume, where there is one (:data:`FIDUCIAL_MIX`, :data:`ACTIVE_MIX`)."""
+    out = dict(scores)
+    for name, version in renames.items():
+        if version in scores:
+            out[name] = scores[version]
+            for k, member in enumerate(member_scores(scores, version)):
+                out[member_key(name, k)] = member
+    return out
 
 
 def member_key(name: str, k: int) -> str:
@@ -669,6 +702,16 @@ def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSett
     binary = WeightedCNNEnsemble(settings.cnn_ensemble, 2, **common).fit(
         train.images, y, binary_weights, scalars)
     info["cnn_binary"] = {**binary.fit_info(), "event_scalars": list(names)}
+    binary_active = None
+    if settings.cnn_binary_per_volume and fiducial_sources is not None:
+        binary_active = WeightedCNNEnsemble(settings.cnn_ensemble, 2, **common).fit(
+            train.images, y, source_share_floor(table, weights,
+                                                settings.binary_min_source_share), scalars)
+        info["cnn_binary"]["compared_in"] = "fiducial volume"
+        info["cnn_binary_active_mix"] = {**binary_active.fit_info(),
+                                         "event_scalars": list(names),
+                                         "training_mix": "expected mix of the active volume",
+                                         "compared_in": "active volume"}
     classes = _classes(table, settings.min_class_events)
     index = {name: k for k, name in enumerate(classes)}
     rows = table["source"].isin(classes).to_numpy()
@@ -694,7 +737,7 @@ def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSett
         with np.errstate(divide="ignore"):
             log_share_fiducial = np.log(share / share.sum())
     return Classifiers(standard, dense, binary, multi, classes, log_share, names,
-                       log_share_fiducial), info
+                       log_share_fiducial, binary_active), info
 
 
 # --------------------------------------------------------------------------- metrics
@@ -1118,10 +1161,10 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
     classifiers, fit_info = fit_classifiers(detector, train, settings, seed, threads, device,
                                             in_volume["fiducial"])
     scores = classifiers.scores(test)
-    # the multi-class likelihood ratio with the mix of the volume compared
-    fiducial_scores = {**scores, **{key.replace("cnn_multiclass_fiducial_mix", "cnn_multiclass"):
-                                    value for key, value in scores.items()
-                                    if key.startswith("cnn_multiclass_fiducial_mix")}}
+    # each CNN in the version for the volume compared: the multi-class likelihood ratio
+    # with that volume's mix, the binary CNN trained on it
+    fiducial_scores = volume_scores(scores, FIDUCIAL_MIX)
+    active_scores = volume_scores(scores, ACTIVE_MIX)
     timings["classifiers_s"] = time.perf_counter() - t0
 
     stage("comparison")
@@ -1137,7 +1180,7 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
     wimp = (table["source"] == SIGNAL).to_numpy()
     fiducial_share = float(table["weight"][wimp & fiducial_rows].sum()
                            / table["weight"][wimp].sum())
-    active = comparison(test, all_rows, scores, settings, seed, 0.5 * fiducial_share,
+    active = comparison(test, all_rows, active_scores, settings, seed, 0.5 * fiducial_share,
                         names=in_volume["active"], reference=train.table[
                             train.table["source"].isin(in_volume["active"]).to_numpy()])
     figures = {
@@ -1146,7 +1189,7 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
             table, fiducial_rows, fiducial_scores, figures_dir / "remaining_fiducial.png",
             "Fiducial volume").name,
         "The same on the whole active volume (the standard selection keeps its fiducial cut)":
-            plot_remaining_curves(table, all_rows, scores,
+            plot_remaining_curves(table, all_rows, active_scores,
                                   figures_dir / "remaining_active.png", "Active volume",
                                   0.5 * fiducial_share).name,
     }
