@@ -56,7 +56,15 @@ Classifiers, trained on the training set, scored on the same test events:
   background weights are half the fiducial window's expected mix and half the active
   volume's (:func:`blended_mix_weights`), every background source lifted to at least
   ``binary_min_source_share`` (3 %) of it (:func:`source_share_floor`; weighted loss,
-  :class:`~wimpsift.training.weighted_cnn.WeightedCNN`); score = its logit;
+  :class:`~wimpsift.training.weighted_cnn.WeightedCNN`); score = its logit. With
+  ``cnn_binary_per_volume`` (default) this network is judged in the fiducial comparison
+  only, and a second binary CNN, trained on the active volume's expected mix (the same
+  floor), in the active one (``cnn_binary_active_mix`` in the scores and in
+  ``training``): a binary network's logit is the likelihood ratio against the mix it was
+  trained on, and the blend under-weights the external gammas that dominate the active
+  window (the blended network let 0.34–0.47 expected external gammas through in the
+  active comparison of five quick runs, 2026-12-02, against the standard selection's
+  0.002);
 
   **What the CNNs see.** By default both CNNs are *hybrids*: the convolution block reads
   the image (``image_kind``), and the dense layer reads the flattened image features
@@ -147,7 +155,12 @@ expected events of each background, and their total, that pass each classifier's
 threshold set at 50 % WIMP acceptance, with Feldman–Cousins 68 % intervals of the
 number of passing test events × their weight (meaningful at zero passing events); the
 ratio of each total to the standard selection's with a 68 % interval and the verdict
-on the ≤ 0.5 target (:func:`verdict`); and the floor of an ideal NR/ER separator
+on the ≤ 0.5 target (:func:`verdict`), from test events only; the same verdict with every
+error (``ratio_interval_all_errors``, ``target_ratio_met_all_errors``): the test events',
+the CNN ensembles' training noise (:func:`training_noise`) and the acceptance
+threshold's (:func:`threshold_error`: every threshold is a quantile of the WIMP test
+events' scores; a bootstrap over them, one resample for all classifiers), added in
+quadrature on each side of the ratio; and the floor of an ideal NR/ER separator
 (:func:`ideal_nr_floor`): CEvNS and neutrons are nuclear recoils in the bulk, so a
 separator that removes every other source perfectly still keeps them — half of them
 if it ignores energy, fewer if it also ranks by the WIMP/NR-like cS1 spectrum ratio.
@@ -201,6 +214,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 from scipy.special import logsumexp
+from scipy.stats import bootstrap
 
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
@@ -211,6 +225,7 @@ from wimpsift.metrics.remaining import (
     ZERO_COUNT_UPPER_68,
     ratio_interval,
     remaining_at_acceptance,
+    total_at_acceptance,
 )
 from wimpsift.processing.background_mix import source_weight
 from wimpsift.processing.reconstruction import ProcessedEvents, process_events
@@ -249,6 +264,9 @@ IRREDUCIBLE = ("cevns",)
 in every variable, so every classifier keeps the same share of them"""
 TARGET_RATIO = 0.5
 """the issue's target: a CNN's total remaining background ≤ 0.5 × the standard selection's"""
+THRESHOLD_RESAMPLES = 400
+"""bootstrap resamples of the WIMP test events for the threshold's error (its standard
+error is then known to about 4 %)"""
 
 
 class AllBackgroundsSettings(WimpsiftConfig):
@@ -824,6 +842,54 @@ def _remaining_total(score: np.ndarray, source: np.ndarray, weight: np.ndarray,
                                    min(acceptance, reachable * (1 - 1e-9)))
 
 
+def widen(centre: float, interval: list[float], *errors: float) -> list[float]:
+    """``interval`` around ``centre`` with ``errors`` added in quadrature to each side's
+    distance (the lower end not below 0)."""
+    below, above = centre - interval[0], interval[1] - centre
+    extra = math.hypot(*errors) if errors else 0.0
+    return [max(centre - math.hypot(below, extra), 0.0), centre + math.hypot(above, extra)]
+
+
+def threshold_error(scores: dict[str, np.ndarray], rows: np.ndarray, source: np.ndarray,
+                    weight: np.ndarray, acceptance: float, seed: int,
+                    n_resamples: int = THRESHOLD_RESAMPLES) -> dict[str, Any]:
+    """The acceptance threshold's error on each classifier's total and ratio.
+
+    Every classifier's threshold is the ``acceptance`` quantile of its scores of the WIMP
+    test events, so it carries their sampling noise, which the test-event intervals
+    (counts of passing background events) do not. :func:`scipy.stats.bootstrap`
+    resamples the WIMP test events with replacement, the background events fixed; one
+    resample sets every classifier's threshold, so the ratio keeps the correlation
+    between the classifiers' totals (a classifier identical to the standard selection
+    has no threshold error on its ratio). Returns the standard errors of each total
+    (``total_error``) and of each ratio to the standard selection (``ratio_error``)."""
+    is_signal = source == SIGNAL
+    signal_weight, background_weight = weight[is_signal], weight[~is_signal]
+    values = {name: scores[name][rows] for name in CLASSIFIERS}
+    # a cut-based classifier is judged at the most it keeps (as :func:`_remaining_total`)
+    levels = {name: min(acceptance, float(signal_weight[np.isfinite(v[is_signal])].sum()
+                                          / signal_weight.sum()) * (1 - 1e-9))
+              for name, v in values.items()}
+    others = [name for name in CLASSIFIERS if name != "standard_selection"]
+
+    def statistic(index: np.ndarray) -> np.ndarray:
+        totals = {name: total_at_acceptance(v[is_signal][index], signal_weight[index],
+                                            v[~is_signal], background_weight, levels[name])
+                  for name, v in values.items()}
+        standard = totals["standard_selection"]
+        ratios = [totals[name] / standard if standard > 0 else np.nan for name in others]
+        return np.array([*totals.values(), *ratios])
+
+    result = bootstrap((np.arange(int(is_signal.sum())),), statistic, vectorized=False,
+                       n_resamples=n_resamples, method="percentile",
+                       rng=np.random.default_rng(int_seed(seed, "threshold", "bootstrap")))
+    # undefined (None) where a resample left the standard selection no background
+    error = [float(e) if np.isfinite(e) else None for e in result.standard_error]
+    return {"n_resamples": n_resamples, "signal_test_events": int(is_signal.sum()),
+            "total_error": dict(zip(values, error[:len(values)], strict=True)),
+            "ratio_error": dict(zip(others, error[len(values):], strict=True))}
+
+
 def training_noise(scores: dict[str, np.ndarray], rows: np.ndarray, source: np.ndarray,
                    weight: np.ndarray, acceptance: float, totals: dict[str, float],
                    ratio_intervals: dict[str, list[float] | None]) -> dict[str, Any]:
@@ -847,10 +913,7 @@ def training_noise(scores: dict[str, np.ndarray], rows: np.ndarray, source: np.n
         member_totals = [_remaining_total(m[rows], source, weight, acceptance)["total"]
                          for m in members]
         error = float(np.std(member_totals, ddof=1) / math.sqrt(len(member_totals)))
-        centre = totals[name] / standard_total
-        spread = error / standard_total
-        widened = [max(centre - math.hypot(centre - interval[0], spread), 0.0),
-                   centre + math.hypot(interval[1] - centre, spread)]
+        widened = widen(totals[name] / standard_total, interval, error / standard_total)
         out[name] = {"member_totals": [float(t) for t in member_totals],
                      "member_ratios": [float(t / standard_total) for t in member_totals],
                      "ensemble_error": error,
@@ -874,7 +937,10 @@ def comparison(mix: Mix, rows: np.ndarray, scores: dict[str, np.ndarray],
     totals' intervals (``ratio_to_standard_selection_interval``) and the verdict on the
     ≤ 0.5 target (``target_ratio_met``), from test events only; ``training_noise`` widens
     each CNN ensemble's interval by its members' spread (:func:`training_noise`) and gives
-    the verdict on that; ``without_irreducible`` repeats the totals, ratios
+    the verdict on that; ``threshold_error`` is the acceptance threshold's error
+    (:func:`threshold_error`), and ``ratio_interval_all_errors`` with
+    ``target_ratio_met_all_errors`` the interval and verdict with all three errors;
+    ``without_irreducible`` repeats the totals, ratios
     and verdicts without CEvNS (:data:`IRREDUCIBLE`), a secondary comparison of what the
     classifiers can change. With ``reference`` (the training events), the
     floor of an ideal NR/ER separator (:func:`ideal_nr_floor`) is added.
@@ -938,6 +1004,14 @@ def comparison(mix: Mix, rows: np.ndarray, scores: dict[str, np.ndarray],
             ratio_interval_[name] = None if r is None else [r[1], r[2]]
     noise = training_noise(scores, rows, source, weight, acceptance,
                            {k: v["total"] for k, v in remaining.items()}, ratio_interval_)
+    threshold = threshold_error(scores, rows, source, weight, acceptance, seed)
+    # every error of the ratio: test events, the ensembles' training noise, the threshold
+    all_errors = {
+        name: None if interval is None or threshold["ratio_error"][name] is None else widen(
+            remaining[name]["total"] / standard_total, interval,
+            threshold["ratio_error"][name],
+            *([noise[name]["ensemble_error"] / standard_total] if name in noise else []))
+        for name, interval in ratio_interval_.items()}
     # secondary: without CEvNS, which no classifier can remove (the same for all)
     rest = [b for b in backgrounds if b not in IRREDUCIBLE]
 
@@ -981,6 +1055,9 @@ def comparison(mix: Mix, rows: np.ndarray, scores: dict[str, np.ndarray],
         "target_ratio": TARGET_RATIO,
         "target_ratio_met": {k: verdict(v) for k, v in ratio_interval_.items()},
         "training_noise": noise,
+        "threshold_error": threshold,
+        "ratio_interval_all_errors": all_errors,
+        "target_ratio_met_all_errors": {k: verdict(v) for k, v in all_errors.items()},
         "without_irreducible": {
             "sources_left_out": [b for b in backgrounds if b in IRREDUCIBLE],
             "total": without,
