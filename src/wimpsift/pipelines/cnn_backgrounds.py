@@ -832,14 +832,20 @@ def ideal_nr_floor(reference: pd.DataFrame, sub: pd.DataFrame, backgrounds: list
             "signal_acceptance": r["signal_acceptance"]}
 
 
+def _judged_acceptance(signal_score: np.ndarray, signal_weight: np.ndarray,
+                       acceptance: float) -> float:
+    """``acceptance`` or, when fewer WIMPs have a finite score (a cut-based classifier),
+    the share of those."""
+    reachable = float(signal_weight[np.isfinite(signal_score)].sum() / signal_weight.sum())
+    return min(acceptance, reachable * (1 - 1e-9))
+
+
 def _remaining_total(score: np.ndarray, source: np.ndarray, weight: np.ndarray,
                      acceptance: float) -> dict[str, Any]:
-    """:func:`remaining_at_acceptance` at ``acceptance`` or, when fewer WIMPs have a
-    finite score (a cut-based classifier), at all of those."""
+    """:func:`remaining_at_acceptance` at :func:`_judged_acceptance`."""
     is_signal = source == SIGNAL
-    reachable = float(weight[is_signal & np.isfinite(score)].sum() / weight[is_signal].sum())
-    return remaining_at_acceptance(score, source, weight, SIGNAL,
-                                   min(acceptance, reachable * (1 - 1e-9)))
+    return remaining_at_acceptance(score, source, weight, SIGNAL, _judged_acceptance(
+        score[is_signal], weight[is_signal], acceptance))
 
 
 def widen(centre: float, interval: list[float], *errors: float) -> list[float]:
@@ -865,17 +871,16 @@ def threshold_error(scores: dict[str, np.ndarray], rows: np.ndarray, source: np.
     (``total_error``) and of each ratio to the standard selection (``ratio_error``)."""
     is_signal = source == SIGNAL
     signal_weight, background_weight = weight[is_signal], weight[~is_signal]
-    values = {name: scores[name][rows] for name in CLASSIFIERS}
-    # a cut-based classifier is judged at the most it keeps (as :func:`_remaining_total`)
-    levels = {name: min(acceptance, float(signal_weight[np.isfinite(v[is_signal])].sum()
-                                          / signal_weight.sum()) * (1 - 1e-9))
-              for name, v in values.items()}
+    signal = {name: scores[name][rows][is_signal] for name in CLASSIFIERS}
+    background = {name: scores[name][rows][~is_signal] for name in CLASSIFIERS}
+    levels = {name: _judged_acceptance(v, signal_weight, acceptance)
+              for name, v in signal.items()}
     others = [name for name in CLASSIFIERS if name != "standard_selection"]
 
     def statistic(index: np.ndarray) -> np.ndarray:
-        totals = {name: total_at_acceptance(v[is_signal][index], signal_weight[index],
-                                            v[~is_signal], background_weight, levels[name])
-                  for name, v in values.items()}
+        totals = {name: total_at_acceptance(signal[name][index], signal_weight[index],
+                                            background[name], background_weight, levels[name])
+                  for name in CLASSIFIERS}
         standard = totals["standard_selection"]
         ratios = [totals[name] / standard if standard > 0 else np.nan for name in others]
         return np.array([*totals.values(), *ratios])
@@ -886,8 +891,8 @@ def threshold_error(scores: dict[str, np.ndarray], rows: np.ndarray, source: np.
     # undefined (None) where a resample left the standard selection no background
     error = [float(e) if np.isfinite(e) else None for e in result.standard_error]
     return {"n_resamples": n_resamples, "signal_test_events": int(is_signal.sum()),
-            "total_error": dict(zip(values, error[:len(values)], strict=True)),
-            "ratio_error": dict(zip(others, error[len(values):], strict=True))}
+            "total_error": dict(zip(CLASSIFIERS, error[:len(CLASSIFIERS)], strict=True)),
+            "ratio_error": dict(zip(others, error[len(CLASSIFIERS):], strict=True))}
 
 
 def training_noise(scores: dict[str, np.ndarray], rows: np.ndarray, source: np.ndarray,
