@@ -232,7 +232,11 @@ def backgrounds_context(metrics: dict[str, Any], figures: list[dict[str, str]]
              _mi_table("Mutual information (active volume)", active)],
          "text": ["The acceptance keeps as many WIMPs as 50 % of the fiducial ones "
                   f"({pct(fid_acc)} of the active volume's WIMPs in the window); the "
-                  "standard selection sits at its fiducial operating point.",
+                  "standard selection sits at its fiducial operating point."
+                  + (" The binary CNN here is the one trained on the active volume's "
+                     "expected mix; in the fiducial table, the one trained on the blended "
+                     "mix (half fiducial window, half active volume)."
+                     if "cnn_binary_active_mix" in a.get("training", {}) else ""),
                   _floor_text(active)]},
         {"anchor": "positions", "title": "Position reconstruction from hit patterns",
          "tables": [table("RMS of |(x, y) reconstructed − true| on waveform-level test events",
