@@ -141,7 +141,7 @@ def test_metrics_structure(tiny_run):
     assert "CNN, multi-class" in report and "Published (events)" in report
     assert "Feldman–Cousins" in report and "ideal NR/ER separator" in report
     assert "ratio with training noise" in report and "ratio with every error" in report
-    assert "trained on the active volume's expected mix" in report
+    assert "The binary CNN here is the one trained on the active volume" in report
     assert "remaining_active.png" in report and (out / "figures" / "remaining_active.png").is_file()
 
 
