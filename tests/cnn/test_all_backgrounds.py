@@ -12,6 +12,7 @@ from tests.cnn.conftest import separable_images
 from wimpsift.cli.main import main
 from wimpsift.detectors import load_detector
 from wimpsift.errors import ConfigError, DataError
+from wimpsift.metrics.remaining import remaining_at_acceptance
 from wimpsift.pipelines.cnn_backgrounds import simulate_source
 from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
 from wimpsift.seeding import seed_sequence
@@ -96,13 +97,37 @@ def test_metrics_structure(tiny_run):
             assert wide_lo <= lo and wide_hi >= hi
             assert noise["target_ratio_met"] in ("met", "not met", "undecided within errors")
         assert set(comparison["training_noise"]) == {"cnn_binary", "cnn_multiclass"}
+        # every error: the threshold's (WIMP test events resampled) widens the interval
+        # further, for every classifier
+        threshold = comparison["threshold_error"]
+        assert threshold["signal_test_events"] == comparison["n_test_events"]["wimp"]
+        for name, (lo, hi) in comparison["ratio_interval_all_errors"].items():
+            assert threshold["ratio_error"][name] > 0
+            inner = comparison["training_noise"].get(name, {}).get(
+                "ratio_interval_with_training_noise",
+                comparison["ratio_to_standard_selection_interval"][name])
+            assert lo <= inner[0] and hi >= inner[1]
+            assert comparison["target_ratio_met_all_errors"][name] in (
+                "met", "not met", "undecided within errors")
+    # one binary CNN per volume: the active volume's trained on its own expected mix
+    assert a["training"]["cnn_binary_active_mix"]["compared_in"] == "active volume"
     # the test events' scores carry each member's; two classes: the ensemble's logit is
     # the members' mean
     import pyarrow.parquet as pq
 
     scores = pq.read_table(out / "data" / "test_scores.parquet").to_pandas()
-    members = scores[["score_cnn_binary_member_0", "score_cnn_binary_member_1"]].mean(axis=1)
-    assert np.allclose(scores["score_cnn_binary"], members)
+    for name in ("cnn_binary", "cnn_binary_active_mix"):
+        members = scores[[f"score_{name}_member_0", f"score_{name}_member_1"]].mean(axis=1)
+        assert np.allclose(scores[f"score_{name}"], members)
+    assert not np.allclose(scores["score_cnn_binary"], scores["score_cnn_binary_active_mix"])
+    # the active comparison judges the active volume's binary CNN: its total from the scores
+    active = a["active_volume"]
+    rows = scores["source"].isin(source_names(detector, "active")).to_numpy()
+    recomputed = remaining_at_acceptance(
+        scores["score_cnn_binary_active_mix"].to_numpy()[rows],
+        scores["source"].to_numpy(object)[rows], scores["weight"].to_numpy()[rows], "wimp",
+        active["details"]["cnn_binary"]["signal_acceptance"] - 1e-9)
+    assert recomputed["total"] == pytest.approx(active["remaining_at_50pct"]["cnn_binary"]["total"])
     # the tail-sampled sources record their strata: every candidate in one stratum, the
     # NR-like tail rendered far above its share of the candidates
     for part in ("train", "test"):
@@ -115,7 +140,8 @@ def test_metrics_structure(tiny_run):
     report = (out / "report.html").read_text()
     assert "CNN, multi-class" in report and "Published (events)" in report
     assert "Feldman–Cousins" in report and "ideal NR/ER separator" in report
-    assert "ratio with training noise" in report
+    assert "ratio with training noise" in report and "ratio with every error" in report
+    assert "The binary CNN here is the one trained on the active volume" in report
     assert "remaining_active.png" in report and (out / "figures" / "remaining_active.png").is_file()
 
 

@@ -18,10 +18,13 @@ from wimpsift.metrics.remaining import (
 )
 from wimpsift.models.cnn import CNNArchitecture, PaperCNN, count_parameters
 from wimpsift.pipelines.cnn_backgrounds import (
+    SIGNAL,
     ideal_nr_floor,
     member_key,
+    threshold_error,
     training_noise,
     verdict,
+    widen,
 )
 from wimpsift.training.weighted_cnn import WeightedCNN
 
@@ -118,6 +121,39 @@ def test_training_noise_widens_the_ratio_by_the_members_spread():
     assert training_noise({"cnn_binary": base}, rows, source, weight, 0.5,
                           {"standard_selection": standard, "cnn_binary": t0},
                           {"cnn_binary": interval}) == {}
+
+
+def test_threshold_error_is_the_quantile_error_and_cancels_in_a_ratio_to_itself():
+    # WIMP scores uniform on (0, 1): the median's standard error is √(p(1 − p)/n) / f =
+    # 0.5/√n; background uniform too, total W(1 − t), so the total's error is W × that
+    rng = np.random.default_rng(3)
+    n_signal, n_background, total_weight = 2000, 100_000, 100.0
+    source = np.array([SIGNAL] * n_signal + ["er"] * n_background, object)
+    weight = np.r_[np.ones(n_signal), np.full(n_background, total_weight / n_background)]
+    score = rng.random(len(source))
+    other = np.where(source == SIGNAL, score, score**2)  # more background passes
+    scores = {"standard_selection": score, "dense": score, "cnn_binary": other,
+              "cnn_multiclass": other}
+    rows = np.ones(len(source), bool)
+    out = threshold_error(scores, rows, source, weight, 0.5, seed=0)
+    analytic = total_weight * 0.5 / np.sqrt(n_signal)
+    assert out["total_error"]["standard_selection"] == pytest.approx(analytic, rel=0.15)
+    # the same classifier as the standard selection: the same threshold in every resample
+    assert out["ratio_error"]["dense"] == 0
+    # the ratio's error of a different classifier follows from both totals' correlation
+    assert 0 < out["ratio_error"]["cnn_binary"] < 0.5
+    # four times the WIMP events halve the error
+    many = np.r_[np.zeros(3 * n_signal, bool), rows]
+    four = {k: np.r_[rng.random(3 * n_signal), v] for k, v in scores.items()}
+    bigger = threshold_error(four, np.ones(len(many), bool), np.r_[
+        np.full(3 * n_signal, SIGNAL, object), source], np.r_[np.ones(3 * n_signal), weight],
+        0.5, seed=0)
+    assert bigger["total_error"]["standard_selection"] == pytest.approx(analytic / 2, rel=0.15)
+    # the widened interval adds errors in quadrature on each side, not below zero
+    assert widen(0.4, [0.3, 0.45], 0.1) == pytest.approx(
+        [0.4 - np.hypot(0.1, 0.1), 0.4 + np.hypot(0.05, 0.1)])
+    assert widen(0.1, [0.05, 0.2], 0.3)[0] == 0.0
+    assert widen(0.4, [0.3, 0.45]) == pytest.approx([0.3, 0.45])
 
 
 def test_ideal_floor_removes_what_the_spectrum_separates():

@@ -46,11 +46,11 @@ def _run_cnn(args: argparse.Namespace) -> int:
                                for k, v in c["remaining_at_50pct"].items())
             print(f"{where}: remaining background at the comparison's WIMP acceptance: {totals}")
             verdicts = ", ".join(
-                f"{k} {c['ratio_to_standard_selection'][k]:.2f} ({v['target_ratio_met']})"
-                for k, v in c.get("training_noise", {}).items())
+                f"{k} {c['ratio_to_standard_selection'][k]:.2f} ({v})"
+                for k, v in c.get("target_ratio_met_all_errors", {}).items())
             if verdicts:
-                print(f"{where}: ratio to the standard selection, verdict with training "
-                      f"noise: {verdicts}")
+                print(f"{where}: ratio to the standard selection, verdict with every error "
+                      f"(test events, training noise, threshold): {verdicts}")
         pos = metrics["position_reconstruction"]
         if pos["cnn_rms_cm"] is not None:
             print(f"positions: CNN {pos['cnn_rms_cm']:.3f} cm RMS, likelihood "

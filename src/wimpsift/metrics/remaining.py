@@ -21,7 +21,9 @@ the same mean and variance — and the Feldman–Cousins ends are interpolated l
 between the integers around n_eff (:func:`feldman_cousins_68_effective`).
 The total's interval adds the per-source lower and upper distances in quadrature.
 These errors count test events only: the threshold's own error (from the finite number
-of WIMP test events) is not included.
+of WIMP test events) is not included; :func:`total_at_acceptance`, the total alone, is
+what a resampling of the signal events needs for it
+(:func:`wimpsift.pipelines.cnn_backgrounds.threshold_error`).
 
 :func:`feldman_cousins_68` is hand-written (the construction is a few lines; neither
 SciPy nor the project's statistics packages offer it): for each mean μ the acceptance
@@ -98,6 +100,15 @@ def _threshold(scores: np.ndarray, weights: np.ndarray, acceptance: float) -> fl
     share = np.cumsum(weights[order]) / weights.sum()
     k = int(np.searchsorted(share, acceptance, side="left"))
     return float(scores[order][min(k, order.size - 1)])
+
+
+def total_at_acceptance(signal_scores: np.ndarray, signal_weights: np.ndarray,
+                        background_scores: np.ndarray, background_weights: np.ndarray,
+                        acceptance: float) -> float:
+    """The ``total`` of :func:`remaining_at_acceptance` alone (no errors, no checks): the
+    background weight at or above the signal's ``acceptance`` threshold."""
+    cut = _threshold(signal_scores, signal_weights, acceptance)
+    return float(background_weights[background_scores >= cut].sum())
 
 
 def remaining_at_acceptance(scores: Any, source: Any, weights: Any, signal: str = "wimp",

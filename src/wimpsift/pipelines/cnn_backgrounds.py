@@ -56,7 +56,15 @@ Classifiers, trained on the training set, scored on the same test events:
   background weights are half the fiducial window's expected mix and half the active
   volume's (:func:`blended_mix_weights`), every background source lifted to at least
   ``binary_min_source_share`` (3 %) of it (:func:`source_share_floor`; weighted loss,
-  :class:`~wimpsift.training.weighted_cnn.WeightedCNN`); score = its logit;
+  :class:`~wimpsift.training.weighted_cnn.WeightedCNN`); score = its logit. With
+  ``cnn_binary_per_volume`` (default) this network is judged in the fiducial comparison
+  only, and a second binary CNN, trained on the active volume's expected mix (the same
+  floor), in the active one (``cnn_binary_active_mix`` in the scores and in
+  ``training``): a binary network's logit is the likelihood ratio against the mix it was
+  trained on, and the blend under-weights the external gammas that dominate the active
+  window (the blended network let 0.34–0.47 expected external gammas through in the
+  active comparison of five quick runs, 2026-12-02, against the standard selection's
+  0.002);
 
   **What the CNNs see.** By default both CNNs are *hybrids*: the convolution block reads
   the image (``image_kind``), and the dense layer reads the flattened image features
@@ -147,7 +155,12 @@ expected events of each background, and their total, that pass each classifier's
 threshold set at 50 % WIMP acceptance, with Feldman–Cousins 68 % intervals of the
 number of passing test events × their weight (meaningful at zero passing events); the
 ratio of each total to the standard selection's with a 68 % interval and the verdict
-on the ≤ 0.5 target (:func:`verdict`); and the floor of an ideal NR/ER separator
+on the ≤ 0.5 target (:func:`verdict`), from test events only; the same verdict with every
+error (``ratio_interval_all_errors``, ``target_ratio_met_all_errors``): the test events',
+the CNN ensembles' training noise (:func:`training_noise`) and the acceptance
+threshold's (:func:`threshold_error`: every threshold is a quantile of the WIMP test
+events' scores; a bootstrap over them, one resample for all classifiers), added in
+quadrature on each side of the ratio; and the floor of an ideal NR/ER separator
 (:func:`ideal_nr_floor`): CEvNS and neutrons are nuclear recoils in the bulk, so a
 separator that removes every other source perfectly still keeps them — half of them
 if it ignores energy, fewer if it also ranks by the WIMP/NR-like cS1 spectrum ratio.
@@ -201,6 +214,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 from scipy.special import logsumexp
+from scipy.stats import bootstrap
 
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
@@ -211,6 +225,7 @@ from wimpsift.metrics.remaining import (
     ZERO_COUNT_UPPER_68,
     ratio_interval,
     remaining_at_acceptance,
+    total_at_acceptance,
 )
 from wimpsift.processing.background_mix import source_weight
 from wimpsift.processing.reconstruction import ProcessedEvents, process_events
@@ -249,6 +264,9 @@ IRREDUCIBLE = ("cevns",)
 in every variable, so every classifier keeps the same share of them"""
 TARGET_RATIO = 0.5
 """the issue's target: a CNN's total remaining background ≤ 0.5 × the standard selection's"""
+THRESHOLD_RESAMPLES = 400
+"""bootstrap resamples of the WIMP test events for the threshold's error (its standard
+error is then known to about 4 %)"""
 
 
 class AllBackgroundsSettings(WimpsiftConfig):
@@ -296,6 +314,10 @@ class AllBackgroundsSettings(WimpsiftConfig):
     """training events a background needs to be a class of the multi-class CNN"""
     epochs: int = Field(12, ge=1)
     """CNN training epochs (the best validation epoch is kept)"""
+    cnn_binary_per_volume: bool = True
+    """a binary CNN per comparison: the fiducial one trained on the blended mix
+    (:func:`blended_mix_weights`), the active volume's on the active volume's expected
+    mix (both with the source floor); False: the blended network serves both"""
     binary_min_source_share: float = Field(0.03, ge=0.0, lt=0.5)
     """least share of the binary CNN's background training weight per background source
     (:func:`source_share_floor`; 0: the blended expected mix alone)"""
@@ -577,40 +599,69 @@ class Classifiers:
     """event variables the CNNs read beside the images (the hybrid)"""
     log_mix_share_fiducial: np.ndarray | None = None
     """log f_b in the fiducial volume's window (its list of sources; −inf for the rest)"""
+    cnn_binary_active: WeightedCNNEnsemble | None = None
+    """the binary CNN trained on the active volume's expected mix (``cnn_binary_per_volume``)"""
 
-    def _cnn_scores(self, log_binary: np.ndarray, log_multi: np.ndarray
-                    ) -> dict[str, np.ndarray]:
+    def _cnn_scores(self, log_binary: np.ndarray, log_multi: np.ndarray,
+                    log_binary_active: np.ndarray | None) -> dict[str, np.ndarray]:
         """The CNNs' scores from their log softmax outputs."""
         out = {"cnn_binary": log_binary[:, 1] - log_binary[:, 0],
                "cnn_multiclass": log_multi[:, 0] - logsumexp(
                    log_multi[:, 1:] + self.log_mix_share, axis=1)}
         if self.log_mix_share_fiducial is not None:
-            out["cnn_multiclass_fiducial_mix"] = log_multi[:, 0] - logsumexp(
+            out[FIDUCIAL_MIX["cnn_multiclass"]] = log_multi[:, 0] - logsumexp(
                 log_multi[:, 1:] + self.log_mix_share_fiducial, axis=1)
+        if log_binary_active is not None:
+            out[ACTIVE_MIX["cnn_binary"]] = log_binary_active[:, 1] - log_binary_active[:, 0]
         return out
 
     def scores(self, mix: Mix) -> dict[str, np.ndarray]:
         """Score per classifier (higher = more WIMP-like) of every event of ``mix``; for
         ensembles of two or more networks also each member's CNN scores, under
-        :func:`member_key`."""
+        :func:`member_key`. Scores of a CNN for one volume's mix only are under the
+        names of :data:`FIDUCIAL_MIX` and :data:`ACTIVE_MIX` (:func:`volume_scores`)."""
         table = mix.table
         scalars = _cnn_scalars(table, self.event_scalars, self.standard)
         binary = self.cnn_binary.predict_member_log_proba(mix.images, scalars)
         multi = self.cnn_multiclass.predict_member_log_proba(mix.images, scalars)
+        active = (None if self.cnn_binary_active is None
+                  else self.cnn_binary_active.predict_member_log_proba(mix.images, scalars))
         members = {}
         if len(binary) > 1:
             for k in range(len(binary)):
-                members.update({member_key(name, k): v for name, v in
-                                self._cnn_scores(binary[k], multi[k]).items()})
+                members.update({member_key(name, k): v for name, v in self._cnn_scores(
+                    binary[k], multi[k], None if active is None else active[k]).items()})
         dense = self.dense.predict_proba(table)[:, 1]
         return {
             **self._cnn_scores(WeightedCNNEnsemble.combine(binary),
-                               WeightedCNNEnsemble.combine(multi)),
+                               WeightedCNNEnsemble.combine(multi),
+                               None if active is None else WeightedCNNEnsemble.combine(active)),
             **members,
             "standard_selection": self.standard.score(table),
             "dense": np.log(np.clip(dense, 1e-300, None)) - np.log(np.clip(1 - dense, 1e-300,
                                                                             None)),
         }
+
+
+FIDUCIAL_MIX = {"cnn_multiclass": "cnn_multiclass_fiducial_mix"}
+"""score names of the CNNs' fiducial-comparison versions: the multi-class likelihood
+ratio with the fiducial window's mix"""
+ACTIVE_MIX = {"cnn_binary": "cnn_binary_active_mix"}
+"""score names of the CNNs' active-volume versions: the binary CNN trained on the active
+volume's expected mix (``cnn_binary_per_volume``)"""
+
+
+def volume_scores(scores: dict[str, np.ndarray], renames: dict[str, str]
+                  ) -> dict[str, np.ndarray]:
+    """``scores`` with each classifier of ``renames`` (and its members) replaced by its
+    version for one volume, where there is one (:data:`FIDUCIAL_MIX`, :data:`ACTIVE_MIX`)."""
+    out = dict(scores)
+    for name, version in renames.items():
+        if version in scores:
+            out[name] = scores[version]
+            for k, member in enumerate(member_scores(scores, version)):
+                out[member_key(name, k)] = member
+    return out
 
 
 def member_key(name: str, k: int) -> str:
@@ -669,6 +720,16 @@ def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSett
     binary = WeightedCNNEnsemble(settings.cnn_ensemble, 2, **common).fit(
         train.images, y, binary_weights, scalars)
     info["cnn_binary"] = {**binary.fit_info(), "event_scalars": list(names)}
+    binary_active = None
+    if settings.cnn_binary_per_volume and fiducial_sources is not None:
+        binary_active = WeightedCNNEnsemble(settings.cnn_ensemble, 2, **common).fit(
+            train.images, y, source_share_floor(table, weights,
+                                                settings.binary_min_source_share), scalars)
+        info["cnn_binary"]["compared_in"] = "fiducial volume"
+        info["cnn_binary_active_mix"] = {**binary_active.fit_info(),
+                                         "event_scalars": list(names),
+                                         "training_mix": "expected mix of the active volume",
+                                         "compared_in": "active volume"}
     classes = _classes(table, settings.min_class_events)
     index = {name: k for k, name in enumerate(classes)}
     rows = table["source"].isin(classes).to_numpy()
@@ -694,7 +755,7 @@ def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSett
         with np.errstate(divide="ignore"):
             log_share_fiducial = np.log(share / share.sum())
     return Classifiers(standard, dense, binary, multi, classes, log_share, names,
-                       log_share_fiducial), info
+                       log_share_fiducial, binary_active), info
 
 
 # --------------------------------------------------------------------------- metrics
@@ -771,14 +832,67 @@ def ideal_nr_floor(reference: pd.DataFrame, sub: pd.DataFrame, backgrounds: list
             "signal_acceptance": r["signal_acceptance"]}
 
 
+def _judged_acceptance(signal_score: np.ndarray, signal_weight: np.ndarray,
+                       acceptance: float) -> float:
+    """``acceptance`` or, when fewer WIMPs have a finite score (a cut-based classifier),
+    the share of those."""
+    reachable = float(signal_weight[np.isfinite(signal_score)].sum() / signal_weight.sum())
+    return min(acceptance, reachable * (1 - 1e-9))
+
+
 def _remaining_total(score: np.ndarray, source: np.ndarray, weight: np.ndarray,
                      acceptance: float) -> dict[str, Any]:
-    """:func:`remaining_at_acceptance` at ``acceptance`` or, when fewer WIMPs have a
-    finite score (a cut-based classifier), at all of those."""
+    """:func:`remaining_at_acceptance` at :func:`_judged_acceptance`."""
     is_signal = source == SIGNAL
-    reachable = float(weight[is_signal & np.isfinite(score)].sum() / weight[is_signal].sum())
-    return remaining_at_acceptance(score, source, weight, SIGNAL,
-                                   min(acceptance, reachable * (1 - 1e-9)))
+    return remaining_at_acceptance(score, source, weight, SIGNAL, _judged_acceptance(
+        score[is_signal], weight[is_signal], acceptance))
+
+
+def widen(centre: float, interval: list[float], *errors: float) -> list[float]:
+    """``interval`` around ``centre`` with ``errors`` added in quadrature to each side's
+    distance (the lower end not below 0)."""
+    below, above = centre - interval[0], interval[1] - centre
+    extra = math.hypot(*errors) if errors else 0.0
+    return [max(centre - math.hypot(below, extra), 0.0), centre + math.hypot(above, extra)]
+
+
+def threshold_error(scores: dict[str, np.ndarray], rows: np.ndarray, source: np.ndarray,
+                    weight: np.ndarray, acceptance: float, seed: int,
+                    n_resamples: int = THRESHOLD_RESAMPLES) -> dict[str, Any]:
+    """The acceptance threshold's error on each classifier's total and ratio.
+
+    Every classifier's threshold is the ``acceptance`` quantile of its scores of the WIMP
+    test events, so it carries their sampling noise, which the test-event intervals
+    (counts of passing background events) do not. :func:`scipy.stats.bootstrap`
+    resamples the WIMP test events with replacement, the background events fixed; one
+    resample sets every classifier's threshold, so the ratio keeps the correlation
+    between the classifiers' totals (a classifier identical to the standard selection
+    has no threshold error on its ratio). Returns the standard errors of each total
+    (``total_error``) and of each ratio to the standard selection (``ratio_error``)."""
+    is_signal = source == SIGNAL
+    signal_weight, background_weight = weight[is_signal], weight[~is_signal]
+    signal = {name: scores[name][rows][is_signal] for name in CLASSIFIERS}
+    background = {name: scores[name][rows][~is_signal] for name in CLASSIFIERS}
+    levels = {name: _judged_acceptance(v, signal_weight, acceptance)
+              for name, v in signal.items()}
+    others = [name for name in CLASSIFIERS if name != "standard_selection"]
+
+    def statistic(index: np.ndarray) -> np.ndarray:
+        totals = {name: total_at_acceptance(signal[name][index], signal_weight[index],
+                                            background[name], background_weight, levels[name])
+                  for name in CLASSIFIERS}
+        standard = totals["standard_selection"]
+        ratios = [totals[name] / standard if standard > 0 else np.nan for name in others]
+        return np.array([*totals.values(), *ratios])
+
+    result = bootstrap((np.arange(int(is_signal.sum())),), statistic, vectorized=False,
+                       n_resamples=n_resamples, method="percentile",
+                       rng=np.random.default_rng(int_seed(seed, "threshold", "bootstrap")))
+    # undefined (None) where a resample left the standard selection no background
+    error = [float(e) if np.isfinite(e) else None for e in result.standard_error]
+    return {"n_resamples": n_resamples, "signal_test_events": int(is_signal.sum()),
+            "total_error": dict(zip(CLASSIFIERS, error[:len(CLASSIFIERS)], strict=True)),
+            "ratio_error": dict(zip(others, error[len(CLASSIFIERS):], strict=True))}
 
 
 def training_noise(scores: dict[str, np.ndarray], rows: np.ndarray, source: np.ndarray,
@@ -804,10 +918,7 @@ def training_noise(scores: dict[str, np.ndarray], rows: np.ndarray, source: np.n
         member_totals = [_remaining_total(m[rows], source, weight, acceptance)["total"]
                          for m in members]
         error = float(np.std(member_totals, ddof=1) / math.sqrt(len(member_totals)))
-        centre = totals[name] / standard_total
-        spread = error / standard_total
-        widened = [max(centre - math.hypot(centre - interval[0], spread), 0.0),
-                   centre + math.hypot(interval[1] - centre, spread)]
+        widened = widen(totals[name] / standard_total, interval, error / standard_total)
         out[name] = {"member_totals": [float(t) for t in member_totals],
                      "member_ratios": [float(t / standard_total) for t in member_totals],
                      "ensemble_error": error,
@@ -831,7 +942,10 @@ def comparison(mix: Mix, rows: np.ndarray, scores: dict[str, np.ndarray],
     totals' intervals (``ratio_to_standard_selection_interval``) and the verdict on the
     ≤ 0.5 target (``target_ratio_met``), from test events only; ``training_noise`` widens
     each CNN ensemble's interval by its members' spread (:func:`training_noise`) and gives
-    the verdict on that; ``without_irreducible`` repeats the totals, ratios
+    the verdict on that; ``threshold_error`` is the acceptance threshold's error
+    (:func:`threshold_error`), and ``ratio_interval_all_errors`` with
+    ``target_ratio_met_all_errors`` the interval and verdict with all three errors;
+    ``without_irreducible`` repeats the totals, ratios
     and verdicts without CEvNS (:data:`IRREDUCIBLE`), a secondary comparison of what the
     classifiers can change. With ``reference`` (the training events), the
     floor of an ideal NR/ER separator (:func:`ideal_nr_floor`) is added.
@@ -895,6 +1009,14 @@ def comparison(mix: Mix, rows: np.ndarray, scores: dict[str, np.ndarray],
             ratio_interval_[name] = None if r is None else [r[1], r[2]]
     noise = training_noise(scores, rows, source, weight, acceptance,
                            {k: v["total"] for k, v in remaining.items()}, ratio_interval_)
+    threshold = threshold_error(scores, rows, source, weight, acceptance, seed)
+    # every error of the ratio: test events, the ensembles' training noise, the threshold
+    all_errors = {
+        name: None if interval is None or threshold["ratio_error"][name] is None else widen(
+            remaining[name]["total"] / standard_total, interval,
+            threshold["ratio_error"][name],
+            *([noise[name]["ensemble_error"] / standard_total] if name in noise else []))
+        for name, interval in ratio_interval_.items()}
     # secondary: without CEvNS, which no classifier can remove (the same for all)
     rest = [b for b in backgrounds if b not in IRREDUCIBLE]
 
@@ -938,6 +1060,9 @@ def comparison(mix: Mix, rows: np.ndarray, scores: dict[str, np.ndarray],
         "target_ratio": TARGET_RATIO,
         "target_ratio_met": {k: verdict(v) for k, v in ratio_interval_.items()},
         "training_noise": noise,
+        "threshold_error": threshold,
+        "ratio_interval_all_errors": all_errors,
+        "target_ratio_met_all_errors": {k: verdict(v) for k, v in all_errors.items()},
         "without_irreducible": {
             "sources_left_out": [b for b in backgrounds if b in IRREDUCIBLE],
             "total": without,
@@ -1118,10 +1243,10 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
     classifiers, fit_info = fit_classifiers(detector, train, settings, seed, threads, device,
                                             in_volume["fiducial"])
     scores = classifiers.scores(test)
-    # the multi-class likelihood ratio with the mix of the volume compared
-    fiducial_scores = {**scores, **{key.replace("cnn_multiclass_fiducial_mix", "cnn_multiclass"):
-                                    value for key, value in scores.items()
-                                    if key.startswith("cnn_multiclass_fiducial_mix")}}
+    # each CNN in the version for the volume compared: the multi-class likelihood ratio
+    # with that volume's mix, the binary CNN trained on it
+    fiducial_scores = volume_scores(scores, FIDUCIAL_MIX)
+    active_scores = volume_scores(scores, ACTIVE_MIX)
     timings["classifiers_s"] = time.perf_counter() - t0
 
     stage("comparison")
@@ -1137,7 +1262,7 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
     wimp = (table["source"] == SIGNAL).to_numpy()
     fiducial_share = float(table["weight"][wimp & fiducial_rows].sum()
                            / table["weight"][wimp].sum())
-    active = comparison(test, all_rows, scores, settings, seed, 0.5 * fiducial_share,
+    active = comparison(test, all_rows, active_scores, settings, seed, 0.5 * fiducial_share,
                         names=in_volume["active"], reference=train.table[
                             train.table["source"].isin(in_volume["active"]).to_numpy()])
     figures = {
@@ -1146,7 +1271,7 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
             table, fiducial_rows, fiducial_scores, figures_dir / "remaining_fiducial.png",
             "Fiducial volume").name,
         "The same on the whole active volume (the standard selection keeps its fiducial cut)":
-            plot_remaining_curves(table, all_rows, scores,
+            plot_remaining_curves(table, all_rows, active_scores,
                                   figures_dir / "remaining_active.png", "Active volume",
                                   0.5 * fiducial_share).name,
     }

@@ -262,8 +262,10 @@ def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
         # training events; 2026-12-02): images 188 s, classifiers 151 s at 6 epochs (of
         # which the two CNNs about 110 s), comparison 6 s
         size = (cfg.train_events_per_class + cfg.test_events_per_class) / 1100
-        # the CNNs' time scales with epochs × networks per CNN
-        epochs = cfg.all_backgrounds.epochs * cfg.all_backgrounds.cnn_ensemble / 6
+        # the CNNs' time scales with epochs × networks per CNN (× 3/2 with a binary CNN
+        # per volume: three CNNs instead of two)
+        networks = 1.5 if cfg.all_backgrounds.cnn_binary_per_volume else 1.0
+        epochs = cfg.all_backgrounds.epochs * cfg.all_backgrounds.cnn_ensemble * networks / 6
         # the dominant sources' test events add about 40 s per 4000 (4000 when measured),
         # WIMP test events about 10 s per 2500
         dominant = cfg.all_backgrounds.test_events_dominant / 4000
