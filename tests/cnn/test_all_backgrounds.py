@@ -3,11 +3,13 @@ and every background of XENON1T SR0, four classifiers on the same test events.""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
 import pytest
 
+from tests._scripts import load_script
 from tests.cnn.conftest import separable_images
 from wimpsift.cli.main import main
 from wimpsift.detectors import load_detector
@@ -169,6 +171,52 @@ def test_physical_properties(tiny_run):
     assert cuts["neutrons"]["single_scatter"] < cuts["wimp"]["single_scatter"] - 0.15
     # accidental pairs: the S2 width does not match the drift time
     assert cuts["accidental"]["s2_width"] < cuts["wimp"]["s2_width"] - 0.2
+
+
+@pytest.mark.slow
+def test_runs_combine_over_seeds(tiny_run, tmp_path, capsys):
+    # scripts/cnn_backgrounds_seeds.py on real metrics: a second "seed" whose binary CNN
+    # ratio is 0.2 higher; two values d apart have mean +d/2, standard error d/2, and the
+    # mean's 68 % interval is ±t(0.84, 1 d.o.f.) = ±1.819 standard errors
+    script = load_script("cnn_backgrounds_seeds")
+    out, metrics = tiny_run
+    other = copy.deepcopy(metrics)
+    other["provenance"]["seed"] = other["provenance"]["config"]["seed"] = 7
+    other["provenance"]["config"]["progress"] = True  # execution settings may differ
+    ratio = metrics["all_backgrounds"]["ratio_to_standard_selection"]["cnn_binary"]
+    other["all_backgrounds"]["ratio_to_standard_selection"]["cnn_binary"] = ratio + 0.2
+    summary = script.summarise([("a", metrics), ("b", other)])
+    c = summary["volumes"]["fiducial"]["classifiers"]["cnn_binary"]
+    assert c["ratios"] == [ratio, ratio + 0.2]
+    assert c["mean"] == pytest.approx(ratio + 0.1)
+    assert c["standard_error"] == pytest.approx(0.1)
+    assert c["interval_68"][1] == pytest.approx(ratio + 0.1 + 0.1819, abs=1e-3)
+    same = summary["volumes"]["active_volume"]["classifiers"]["dense"]
+    assert same["standard_error"] == 0 and same["verdict"] in ("met", "not met")
+    assert summary["seeds"] == [metrics["provenance"]["seed"], 7]
+    block = script.render(summary)
+    assert block.startswith(script.START) and block.endswith(script.END)
+    assert "| CNN, binary |" in block and "seed 7" in block
+    # the command: writes the summary and the README block; runs that differ in anything
+    # but the seed, or share a seed, are refused with exit code 2 and nothing written
+    paths = []
+    for name, m in (("a", metrics), ("b", other)):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(m))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"x\n{script.START}\nPLACEHOLDER\n{script.END}\ny\n")
+    assert script.main([*map(str, paths), "--summary", str(tmp_path / "s.json"),
+                        "--write", str(readme)]) == 0
+    assert block in readme.read_text() and "PLACEHOLDER" not in readme.read_text()
+    assert script.render(json.loads((tmp_path / "s.json").read_text())) == block
+    other["provenance"]["config"]["train_events_per_class"] += 1
+    paths[1].write_text(json.dumps(other))
+    capsys.readouterr()
+    assert script.main([*map(str, paths), "--summary", str(tmp_path / "t.json")]) == 2
+    assert "train_events_per_class" in capsys.readouterr().err
+    assert not (tmp_path / "t.json").exists()
+    assert script.main([str(paths[0]), str(paths[0])]) == 2
+    assert script.main([str(paths[0]), "--write", str(tmp_path / "none.md")]) == 2
 
 
 @pytest.mark.slow

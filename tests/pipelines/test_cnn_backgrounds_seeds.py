@@ -1,0 +1,28 @@
+"""The README's all-backgrounds table over seeds is the output of
+scripts/cnn_backgrounds_seeds.py for the shipped summary: numbers are never typed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from _scripts import load_script
+
+ROOT = Path(__file__).resolve().parents[2]
+SUMMARY = ROOT / "tests" / "data" / "cnn_backgrounds_seeds.json"
+
+
+def test_readme_block_is_generated_from_the_shipped_summary():
+    script = load_script("cnn_backgrounds_seeds")
+    summary = json.loads(SUMMARY.read_text())
+    readme = (ROOT / "README.md").read_text()
+    assert readme.count(script.START) == 1, "README: one cnn-backgrounds-seeds block expected"
+    i, j = readme.index(script.START), readme.index(script.END) + len(script.END)
+    assert readme[i:j] == script.render(summary), (
+        "README's cnn-backgrounds-seeds block differs from `python scripts/"
+        "cnn_backgrounds_seeds.py --from-summary tests/data/cnn_backgrounds_seeds.json "
+        "--write README.md`")
+    # the summary's means are its seeds' ratios' means: nothing edited by hand
+    for volume in summary["volumes"].values():
+        for c in volume["classifiers"].values():
+            assert abs(c["mean"] - sum(c["ratios"]) / len(c["ratios"])) < 1e-12
