@@ -123,6 +123,15 @@ def _interval(values: list[float] | None) -> str:
     return "–" if values is None else f"[{values[0]:.2f}, {values[1]:.2f}]"
 
 
+def _events(config: dict[str, Any], part: str) -> str:
+    """The run's event counts of ``part`` (train or test) per kind of source."""
+    settings = config["all_backgrounds"]
+    signal = max(config[f"{part}_events_per_class"], settings[f"{part}_events_signal"])
+    dominant = max(config[f"{part}_events_per_class"], settings[f"{part}_events_dominant"])
+    return (f"{signal} WIMP, {dominant} of each volume's dominant background, "
+            f"{config[f'{part}_events_per_class']} of each other")
+
+
 SHORT = {"met": "met", "not met": "not met", "undecided within errors": "undecided"}
 
 
@@ -133,8 +142,9 @@ def render(summary: dict[str, Any]) -> str:
     lines = [START,
              f"Runs: `wimpsift reproduce cnn --scale {config['scale']} --backgrounds all "
              f"--detector {config['detector']}`, seeds {', '.join(str(s) for s in seeds)} "
-             f"({config['train_events_per_class']} training events per class); ratio of each "
-             "classifier's total remaining background at the comparison's WIMP acceptance to "
+             f"(training events: {_events(config, 'train')}; test events: "
+             f"{_events(config, 'test')}); ratio of each classifier's total remaining "
+             "background at the comparison's WIMP acceptance to "
              f"the standard selection's (target ≤ {summary['target_ratio']:g}). Per seed: the "
              "ratio, its 68 % interval with every error the run sees (test events, training "
              "noise, threshold) and the verdict on it; over the seeds: the mean ± its "
