@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from scipy.stats import sem
 from scipy.stats import t as student_t
 
 from wimpsift.pipelines.cnn_backgrounds import CLASSIFIERS, TARGET_RATIO, verdict
@@ -95,8 +96,7 @@ def summarise(runs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         classifiers = {}
         for name in COMPARED:
             ratios = [c["ratio_to_standard_selection"][name] for c in comparisons]
-            mean = sum(ratios) / n
-            error = math.sqrt(sum((r - mean) ** 2 for r in ratios) / (n - 1) / n)
+            mean, error = float(np.mean(ratios)), float(sem(ratios))
             interval = [max(mean - quantile * error, 0.0), mean + quantile * error]
             classifiers[name] = {
                 "ratios": ratios,
