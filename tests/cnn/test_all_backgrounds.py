@@ -85,9 +85,11 @@ def test_metrics_structure(tiny_run):
     assert positions["cnn_rms_cm"] > 0 and positions["likelihood_rms_cm"] > 0
     assert a["cnn_event_scalars"] == ["cs1_pe", "log10_cs2", "r_cm", "z_cm"]
     assert a["training"]["cnn_binary"]["n_scalars"] == 4
-    # each CNN an ensemble of TINY's two networks, each with its own seed
+    # each CNN an ensemble of TINY's two networks, each with its own seed; the dense
+    # network too
     for name in ("cnn_binary", "cnn_multiclass"):
         assert len(set(a["training"][name]["seeds"])) == a["training"][name]["ensemble_size"] == 2
+    assert a["training"]["dense"]["ensemble_size"] == 2
     # the members' spread is the ensembles' training noise: s / √n of the two members'
     # totals, added to the test events' interval of the ratio
     for comparison in (a, a["active_volume"]):
@@ -98,7 +100,7 @@ def test_metrics_structure(tiny_run):
             wide_lo, wide_hi = noise["ratio_interval_with_training_noise"]
             assert wide_lo <= lo and wide_hi >= hi
             assert noise["target_ratio_met"] in ("met", "not met", "undecided within errors")
-        assert set(comparison["training_noise"]) == {"cnn_binary", "cnn_multiclass"}
+        assert set(comparison["training_noise"]) == {"dense", "cnn_binary", "cnn_multiclass"}
         # every error: the threshold's (WIMP test events resampled) widens the interval
         # further, for every classifier
         threshold = comparison["threshold_error"]
@@ -111,25 +113,30 @@ def test_metrics_structure(tiny_run):
             assert lo <= inner[0] and hi >= inner[1]
             assert comparison["target_ratio_met_all_errors"][name] in (
                 "met", "not met", "undecided within errors")
-    # one binary CNN per volume: the active volume's trained on its own expected mix
-    assert a["training"]["cnn_binary_active_mix"]["compared_in"] == "active volume"
+    # one binary CNN and one dense network per volume: the active volume's trained on its
+    # own expected mix
+    for name in ("cnn_binary_active_mix", "dense_active_mix"):
+        assert a["training"][name]["compared_in"] == "active volume"
     # the test events' scores carry each member's; two classes: the ensemble's logit is
     # the members' mean
     import pyarrow.parquet as pq
 
     scores = pq.read_table(out / "data" / "test_scores.parquet").to_pandas()
-    for name in ("cnn_binary", "cnn_binary_active_mix"):
+    for name in ("cnn_binary", "cnn_binary_active_mix", "dense", "dense_active_mix"):
         members = scores[[f"score_{name}_member_0", f"score_{name}_member_1"]].mean(axis=1)
         assert np.allclose(scores[f"score_{name}"], members)
-    assert not np.allclose(scores["score_cnn_binary"], scores["score_cnn_binary_active_mix"])
-    # the active comparison judges the active volume's binary CNN: its total from the scores
+    for name in ("cnn_binary", "dense"):
+        assert not np.allclose(scores[f"score_{name}"], scores[f"score_{name}_active_mix"])
+    # the active comparison judges the active volume's binary CNN and dense network: their
+    # totals from the scores
     active = a["active_volume"]
     rows = scores["source"].isin(source_names(detector, "active")).to_numpy()
-    recomputed = remaining_at_acceptance(
-        scores["score_cnn_binary_active_mix"].to_numpy()[rows],
-        scores["source"].to_numpy(object)[rows], scores["weight"].to_numpy()[rows], "wimp",
-        active["details"]["cnn_binary"]["signal_acceptance"] - 1e-9)
-    assert recomputed["total"] == pytest.approx(active["remaining_at_50pct"]["cnn_binary"]["total"])
+    for name in ("cnn_binary", "dense"):
+        recomputed = remaining_at_acceptance(
+            scores[f"score_{name}_active_mix"].to_numpy()[rows],
+            scores["source"].to_numpy(object)[rows], scores["weight"].to_numpy()[rows], "wimp",
+            active["details"][name]["signal_acceptance"] - 1e-9)
+        assert recomputed["total"] == pytest.approx(active["remaining_at_50pct"][name]["total"])
     # the tail-sampled sources record their strata: every candidate in one stratum, the
     # NR-like tail rendered far above its share of the candidates
     for part in ("train", "test"):
@@ -144,6 +151,7 @@ def test_metrics_structure(tiny_run):
     assert "Feldman–Cousins" in report and "ideal NR/ER separator" in report
     assert "ratio with training noise" in report and "ratio with every error" in report
     assert "The binary CNN here is the one trained on the active volume" in report
+    assert "So is the dense network" in report
     assert "remaining_active.png" in report and (out / "figures" / "remaining_active.png").is_file()
 
 
@@ -306,9 +314,14 @@ def test_cli_bad_backgrounds_and_detector(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_another_detector_brings_its_own_backgrounds(tmp_path):
-    # LZ's definition has no wall or anomalous events: the tables follow the detector
-    cfg = make_config("quick", detector="lz_ws2024", train_events_per_class=100,
-                      test_events_per_class=100, progress=False, all_backgrounds=TINY)
+    # LZ's definition has no wall or anomalous events: the tables follow the detector.
+    # Only the tables' names are checked, so the run is smaller than TINY (a third of the time)
+    smallest = {**TINY, "train_events_dominant": 60, "test_events_dominant": 60, "epochs": 1,
+                "cnn_ensemble": 1, "train_events_signal": 40, "test_events_signal": 40,
+                "tail_candidates_per_event": 5, "max_simulated_factor": 3, "min_class_events": 5,
+                "position_train_events": 100, "position_test_events": 10}
+    cfg = make_config("quick", detector="lz_ws2024", train_events_per_class=40,
+                      test_events_per_class=40, progress=False, all_backgrounds=smallest)
     metrics = run_reproduce_cnn(cfg, tmp_path)
     backgrounds = set(source_names(load_detector("lz_ws2024"))) - {"wimp"}
     remaining = metrics["all_backgrounds"]["active_volume"]["remaining_at_50pct"]

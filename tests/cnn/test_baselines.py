@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from wimpsift.errors import ConfigError, DataError
-from wimpsift.training.baselines import EventVariableMLP, NRBandMedianSelection, event_features
+from wimpsift.seeding import int_seed
+from wimpsift.training.baselines import (
+    EventVariableMLP,
+    EventVariableMLPEnsemble,
+    NRBandMedianSelection,
+    event_features,
+)
 
 
 def toy_events(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -38,6 +44,25 @@ def test_dense_network_separates_bands():
     test, yte = toy_events(1000, 3)
     mlp = EventVariableMLP(random_state=0).fit(train, ytr)
     assert (mlp.predict(test) == yte).mean() > 0.9
+
+
+def test_dense_ensemble_is_the_mean_log_odds_of_its_seeded_members():
+    train, ytr = toy_events(400, 4)
+    test, _ = toy_events(200, 5)
+    columns = ("cs1_pe", "log10_cs2")
+    ensemble = EventVariableMLPEnsemble(3, columns, random_state=7).fit(train, ytr)
+    members = ensemble.member_log_odds(test)
+    assert members.shape == (3, len(test))
+    # member 0 is the single network of the same seed, the others the CNN ensembles' seeds
+    single = EventVariableMLP(columns=columns, random_state=7).fit(train, ytr)
+    p = single.predict_proba(test)[:, 1]
+    assert np.allclose(members[0], np.log(p) - np.log1p(-p))
+    assert [m.random_state for m in ensemble.members] == [7, int_seed(7, "ensemble", 1),
+                                                           int_seed(7, "ensemble", 2)]
+    assert not np.allclose(members[0], members[1])
+    assert np.allclose(ensemble.log_odds(test), members.mean(axis=0))
+    with pytest.raises(ConfigError, match="size"):
+        EventVariableMLPEnsemble(0, columns)
 
 
 def test_baseline_validators():

@@ -236,7 +236,10 @@ def backgrounds_context(metrics: dict[str, Any], figures: list[dict[str, str]]
                   + (" The binary CNN here is the one trained on the active volume's "
                      "expected mix; in the fiducial table, the one trained on the blended "
                      "mix (half fiducial window, half active volume)."
-                     if "cnn_binary_active_mix" in a.get("training", {}) else ""),
+                     if "cnn_binary_active_mix" in a.get("training", {}) else "")
+                  + (" So is the dense network (an ensemble of the same size, with the "
+                     "binary CNNs' training weights)."
+                     if "dense_active_mix" in a.get("training", {}) else ""),
                   _floor_text(active)]},
         {"anchor": "positions", "title": "Position reconstruction from hit patterns",
          "tables": [table("RMS of |(x, y) reconstructed − true| on waveform-level test events",

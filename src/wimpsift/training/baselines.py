@@ -8,7 +8,9 @@
   99.8 % for XENON1T). The score ``median(cS1) - log10(cS2/cS1)`` is higher for more
   NR-like events, so the same ROC/rejection code applies to it.
 * :class:`EventVariableMLP`: a small dense network on event variables (default cS1,
-  log10 cS2, r, z), scikit-learn's ``MLPClassifier`` behind a ``StandardScaler``.
+  log10 cS2, r, z), scikit-learn's ``MLPClassifier`` behind a ``StandardScaler``;
+  :class:`EventVariableMLPEnsemble`, several of them with the seeds of the CNN ensembles'
+  members, their log-odds averaged (the dense baseline gets the CNNs' care).
 
 Both follow scikit-learn conventions and take a pandas DataFrame with wimpsift's event
 columns (``cs1_pe``, ``cs2_pe``, ``r_cm``, ``z_cm``, ...) and labels 1 = WIMP, 0 = ER.
@@ -27,6 +29,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from wimpsift.errors import DataError, bad_value
+from wimpsift.seeding import int_seed
 
 DERIVED = {"log10_cs2": ("cs2_pe", np.log10), "log10_s2": ("s2_area_pe", np.log10)}
 
@@ -176,3 +179,32 @@ class EventVariableMLP(ClassifierMixin, BaseEstimator):
 
     def predict(self, table: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(table)[:, 1] >= 0.5).astype(int)
+
+
+class EventVariableMLPEnsemble:
+    """``size`` :class:`EventVariableMLP` trained on the same events with the seeds of
+    :class:`~wimpsift.training.weighted_cnn.WeightedCNNEnsemble`'s members (member 0 with
+    ``random_state``, member k with ``int_seed(random_state, "ensemble", k)``); the score
+    is the members' mean log-odds, as the binary CNN ensemble's is their mean logit."""
+
+    def __init__(self, size: int, columns: Sequence[str], random_state: int = 0) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise bad_value("size", size, "at least one network")
+        self.members = [EventVariableMLP(columns=columns, random_state=(
+            random_state if k == 0 else int_seed(random_state, "ensemble", k)))
+            for k in range(size)]
+
+    def fit(self, table: pd.DataFrame, y: Any, sample_weight: Any = None
+            ) -> EventVariableMLPEnsemble:
+        for member in self.members:
+            member.fit(table, y, sample_weight)
+        return self
+
+    def member_log_odds(self, table: pd.DataFrame) -> np.ndarray:
+        """Every member's log(p / (1 − p)) of WIMP; (size, N)."""
+        p = np.stack([m.predict_proba(table)[:, 1] for m in self.members])
+        return np.log(np.clip(p, 1e-300, None)) - np.log(np.clip(1 - p, 1e-300, None))
+
+    def log_odds(self, table: pd.DataFrame) -> np.ndarray:
+        """The members' mean log-odds; (N,)."""
+        return self.member_log_odds(table).mean(axis=0)
