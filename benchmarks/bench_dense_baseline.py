@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wimpsift.detectors import load_detector
+from wimpsift.detectors import Detector, load_detector
 from wimpsift.pipelines.cnn_backgrounds import (
     EVENT_VARIABLES,
     SIGNAL,
@@ -44,16 +44,12 @@ from wimpsift.pipelines.cnn_backgrounds import (
 )
 from wimpsift.processing.standard_selection import StandardSelection
 from wimpsift.provenance import provenance, write_json
-from wimpsift.training.baselines import EventVariableMLP, EventVariableMLPEnsemble
+from wimpsift.training.baselines import EventVariableMLPEnsemble
 
 VARIANTS = ("expected_mix", "per_volume_floor", "per_volume_floor_ensemble")
 
 
-def _log_odds(p: np.ndarray) -> np.ndarray:
-    return np.log(np.clip(p, 1e-300, None)) - np.log(np.clip(1 - p, 1e-300, None))
-
-
-def events(seed: int, n_train: int, n_test: int, mass_gev: float,
+def events(detector: Detector, seed: int, n_train: int, n_test: int, mass_gev: float,
            settings: AllBackgroundsSettings, folder: Path | None
            ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[str]]]:
     """The run's training and test event tables and each volume's sources; with
@@ -63,8 +59,8 @@ def events(seed: int, n_train: int, n_test: int, mass_gev: float,
     if paths is not None and all(p.is_file() for p in paths):
         return (pd.read_parquet(paths[0]), pd.read_parquet(paths[1]),
                 json.loads(paths[2].read_text()))
-    train, test, in_volume = simulate_train_test(load_detector("xenon1t_sr0"), n_train, n_test,
-                                                 seed, settings, mass_gev, None)
+    train, test, in_volume = simulate_train_test(detector, n_train, n_test, seed, settings,
+                                                 mass_gev, None)
     if paths is not None:
         folder.mkdir(parents=True, exist_ok=True)
         train.table.to_parquet(paths[0])
@@ -77,15 +73,15 @@ def one_seed(seed: int, n_train: int, n_test: int, mass_gev: float,
              settings: AllBackgroundsSettings, folder: Path | None = None) -> dict:
     detector = load_detector("xenon1t_sr0")
     t0 = time.perf_counter()
-    table, test_table, in_volume = events(seed, n_train, n_test, mass_gev, settings, folder)
+    table, test_table, in_volume = events(detector, seed, n_train, n_test, mass_gev, settings,
+                                          folder)
     simulated_s = time.perf_counter() - t0
     y = (table["source"] == SIGNAL).to_numpy().astype(int)
     weights = binary_training_weights(table, settings, in_volume["fiducial"])
     # up to the eighth round: one network on the active volume's expected mix, no floor
-    before = EventVariableMLP(columns=EVENT_VARIABLES, random_state=seed).fit(
+    before_score = EventVariableMLPEnsemble(1, EVENT_VARIABLES, seed).fit(
         table, y, expected_mix_weights(table.assign(weight=tail_emphasis_weights(
-            table, settings.tail_training_emphasis))))
-    before_score = _log_odds(before.predict_proba(test_table)[:, 1])
+            table, settings.tail_training_emphasis)))).log_odds(test_table)
     scores = {"expected_mix": {"fiducial": before_score, "active": before_score},
               "per_volume_floor": {}, "per_volume_floor_ensemble": {}}
     for volume in ("fiducial", "active"):
@@ -108,20 +104,15 @@ def one_seed(seed: int, n_train: int, n_test: int, mass_gev: float,
     near_wall = {"fiducial": "wall", "active": "surface"}
     out: dict = {"seed": seed, "simulation_s": simulated_s}
     for volume, r in rows.items():
-        source, weight = source_all[r], weight_all[r]
-
-        def total(score: np.ndarray, volume: str = volume, r: np.ndarray = r,
-                  source: np.ndarray = source, weight: np.ndarray = weight) -> dict:
-            t = _remaining_total(score[r], source, weight, acceptance[volume])
-            wall = near_wall[volume]
-            return {"total": t["total"], wall: t[wall]["events"] if wall in t else 0.0}
-
-        reference = total(standard)
-        out[volume] = {"standard_selection": reference}
-        for variant in VARIANTS:
-            cell = total(scores[variant][volume])
-            cell["ratio"] = cell["total"] / reference["total"]
-            out[volume][variant] = cell
+        wall = near_wall[volume]
+        cells = {}
+        for name, score in [("standard_selection", standard),
+                            *((v, scores[v][volume]) for v in VARIANTS)]:
+            t = _remaining_total(score[r], source_all[r], weight_all[r], acceptance[volume])
+            cells[name] = {"total": t["total"], wall: t[wall]["events"] if wall in t else 0.0}
+        for v in VARIANTS:
+            cells[v]["ratio"] = cells[v]["total"] / cells["standard_selection"]["total"]
+        out[volume] = cells
     return out
 
 
