@@ -6,7 +6,9 @@ training noise, the acceptance threshold's), but not the sampling noise of its t
 events. Runs that differ only in the seed draw new training and test events and train
 new networks, so the spread of their ratios holds every error at once. This script
 collects the ratios of such runs (:func:`summarise`; every configuration field but the
-seed and the execution settings must agree, else exit code 2), and gives per classifier
+seed and the execution settings must agree, and so must the code that made them: the
+wimpsift version, its source digest and the libraries' versions where the runs record
+them; else exit code 2), and gives per classifier
 the mean ratio, its standard error over the seeds and the verdict on the ≤ 0.5 target
 from the mean's 68 % interval (Student's t with n − 1 degrees of freedom: with a handful
 of seeds the normal quantile would be too narrow), beside each run's own verdict with
@@ -44,6 +46,9 @@ END = "<!-- cnn-backgrounds-seeds:end -->"
 EXECUTION = ("seed", "progress", "device", "threads", "n_workers", "scheduler_address",
              "executor", "execution")
 """configuration fields that may differ between the runs combined"""
+CODE = ("version", "source_sha256", "versions")
+"""provenance fields that must agree: the code and the libraries that made the runs (runs
+written before wimpsift recorded the source digest and the libraries have None there)"""
 VOLUMES = (("fiducial", "Fiducial volume"), ("active_volume", "Whole active volume"))
 LABELS = {"dense": "dense network", "cnn_binary": "CNN, binary",
           "cnn_multiclass": "CNN, multi-class"}
@@ -73,6 +78,18 @@ def _common_config(runs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     return shared
 
 
+def _common_code(runs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The code the runs share (:data:`CODE`); :class:`InputError` where it differs."""
+    first_name, first = runs[0]
+    code = {k: first["provenance"].get(k) for k in CODE}
+    for name, metrics in runs[1:]:
+        differ = [k for k in CODE if metrics["provenance"].get(k) != code[k]]
+        if differ:
+            raise InputError(f"{name}: {', '.join(differ)} differ from {first_name}'s; "
+                             "expected runs of the same code and libraries")
+    return code
+
+
 def summarise(runs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """Per volume and classifier: each run's ratio to the standard selection, its interval
     and verdict with every error, and over the runs the mean ratio, its standard error,
@@ -85,6 +102,7 @@ def summarise(runs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
             raise InputError(f"{name}: no all-backgrounds comparison with every error; "
                              "expected the metrics.json of `reproduce cnn --backgrounds all`")
     config = _common_config(runs)
+    code = _common_code(runs)
     seeds = [metrics["provenance"]["seed"] for _, metrics in runs]
     if len(set(seeds)) != len(seeds):
         raise InputError(f"metrics files: seeds {seeds}; expected a different seed per run")
@@ -111,8 +129,9 @@ def summarise(runs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
                                          for c in comparisons],
             "classifiers": classifiers}
     return {"provenance": {"script": "scripts/cnn_backgrounds_seeds.py",
-                           "package_versions": sorted({m["provenance"]["version"]
-                                                       for _, m in runs}),
+                           "package_versions": [code["version"]],
+                           "source_sha256": code["source_sha256"],
+                           "versions": code["versions"],
                            "config_hashes": [m["provenance"]["config_hash"] for _, m in runs],
                            "config": config},
             "seeds": seeds, "target_ratio": TARGET_RATIO, "student_t_68": quantile,
@@ -132,6 +151,16 @@ def _events(config: dict[str, Any], part: str) -> str:
             f"{config[f'{part}_events_per_class']} of each other")
 
 
+def _code(record: dict[str, Any]) -> str:
+    """The sentence naming the runs' code, where they recorded it."""
+    if not record.get("source_sha256"):
+        return ""
+    libraries = ", ".join(f"{name} {number}" for name, number in sorted(record["versions"].items())
+                          if name != "wimpsift")
+    return (f" Code: wimpsift {record['package_versions'][0]}, source digest "
+            f"`{record['source_sha256']}`; {libraries}.")
+
+
 SHORT = {"met": "met", "not met": "not met", "undecided within errors": "undecided"}
 
 
@@ -149,7 +178,7 @@ def render(summary: dict[str, Any]) -> str:
              "ratio, its 68 % interval with every error the run sees (test events, training "
              "noise, threshold) and the verdict on it; over the seeds: the mean ± its "
              f"standard error, the mean's 68 % interval (Student's t, {len(seeds) - 1} "
-             "degrees of freedom) and the verdict on it.", ""]
+             "degrees of freedom) and the verdict on it." + _code(summary["provenance"]), ""]
     for volume, title in VOLUMES:
         v = summary["volumes"][volume]
         standard = ", ".join(f"{x:.3g}" for x in v["standard_selection_total"])

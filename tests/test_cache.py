@@ -21,8 +21,9 @@ def test_key_hashes_stage_version_config_and_package_versions(monkeypatch):
     assert key != lineage_key(lineage("stats.toy_chunk", 2, {"seed": 3, "n_toys": 10}))
     assert key != lineage_key(lineage("cnn.grid_trial", 1, {"seed": 3, "n_toys": 10}))
     assert key != lineage_key(lineage("stats.toy_chunk", 1, {"seed": 4, "n_toys": 10}))
-    real = cache_module.package_versions()
-    monkeypatch.setattr(cache_module, "package_versions", lambda: {**real, "nestpy": "0.0.1"})
+    real = cache_module.package_versions(cache_module.LINEAGE_PACKAGES)
+    monkeypatch.setattr(cache_module, "package_versions",
+                        lambda names: {**real, "nestpy": "0.0.1"})
     assert key != lineage_key(lineage("stats.toy_chunk", 1, {"seed": 3, "n_toys": 10}))
 
 

@@ -37,31 +37,19 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from wimpsift.errors import ConfigError
-from wimpsift.provenance import _jsonable
+from wimpsift.provenance import _jsonable, package_versions
 
 LINEAGE_PACKAGES = ("wimpsift", "nestpy", "wimprates", "torch")
 LINEAGE_FILE = "lineage.json"
 RESULT_FILE = "result.json"
 ARRAYS_FILE = "arrays.npz"
 ARRAYS_KEY = "__arrays__"  # names of the result's arrays, kept in result.json
-
-
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages every cached result depends on."""
-    out = {}
-    for name in LINEAGE_PACKAGES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "absent"
-    return out
 
 
 def check_stage(stage: str) -> str:
@@ -75,7 +63,7 @@ def lineage(stage: str, stage_version: int, config: Any) -> dict[str, Any]:
     """The record an entry's key hashes: stage, stage version, configuration, versions."""
     check_stage(stage)
     return {"stage": stage, "stage_version": int(stage_version), "config": _jsonable(config),
-            "versions": package_versions()}
+            "versions": package_versions(LINEAGE_PACKAGES)}
 
 
 def lineage_key(record: Mapping[str, Any]) -> str:

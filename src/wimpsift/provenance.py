@@ -1,26 +1,36 @@
 """Provenance records and atomic writes.
 
 Every file wimpsift writes carries a provenance record: package name and version,
-the configuration that produced it and the random seed. No time stamp is stored, so
-the same seed and configuration give byte-identical files.
+the configuration that produced it, the random seed, the installed versions of the
+libraries its numbers depend on (:data:`PROVENANCE_PACKAGES`) and a digest of
+wimpsift's own source files (:func:`source_digest`), so two outputs made by different
+code, or on different nestpy or torch releases, can be told apart even when the package
+version and the configuration are the same. No time stamp is stored, so the same seed,
+configuration, code and libraries give byte-identical files.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import secrets
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from wimpsift.errors import ConfigError
 
 PROVENANCE_KEY = "wimpsift"
+PROVENANCE_PACKAGES = ("wimpsift", "nestpy", "wimprates", "torch", "numpy", "scipy",
+                       "scikit-learn", "iminuit", "xe-likelihood")
+"""distributions whose versions every provenance record lists: the microphysics, the
+spectra, the networks, the numerics, the metrics, the fits and XENON1T's likelihood"""
 
 
 def _jsonable(obj: Any) -> Any:
@@ -37,6 +47,38 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def package_versions(names: Iterable[str] = PROVENANCE_PACKAGES) -> dict[str, str]:
+    """Installed versions of the distributions ``names`` ("absent" where not installed),
+    read from their metadata, so none of them is imported."""
+    out = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def tree_digest(root: str | os.PathLike[str]) -> str:
+    """SHA-256 (16 hex digits) of the files under ``root``, byte-code left out, each hashed
+    with its path relative to ``root``, in sorted order."""
+    root = Path(root)
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        relative = path.relative_to(root).as_posix()
+        digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def source_digest() -> str:
+    """:func:`tree_digest` of the wimpsift package as imported now. Any change to the code,
+    a detector definition or a template changes it; the version number need not move."""
+    return tree_digest(Path(__file__).resolve().parent)
+
+
 def provenance(config: Any, seed: int | None, stage: str) -> dict[str, Any]:
     """Return the provenance record of one output: stage, config, seed, versions."""
     from wimpsift import __version__
@@ -44,6 +86,8 @@ def provenance(config: Any, seed: int | None, stage: str) -> dict[str, Any]:
     record = {
         "package": "wimpsift",
         "version": __version__,
+        "source_sha256": source_digest(),
+        "versions": package_versions(),
         "stage": stage,
         "seed": seed,
         "config": _jsonable(config),

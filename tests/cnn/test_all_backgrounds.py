@@ -205,6 +205,7 @@ def test_runs_combine_over_seeds(tiny_run, tmp_path, capsys):
     block = script.render(summary)
     assert block.startswith(script.START) and block.endswith(script.END)
     assert "| CNN, binary |" in block and "seed 7" in block
+    assert f"source digest `{metrics['provenance']['source_sha256']}`" in block
     # the command: writes the summary and the README block; runs that differ in anything
     # but the seed, or share a seed, are refused with exit code 2 and nothing written
     paths = []
@@ -224,6 +225,17 @@ def test_runs_combine_over_seeds(tiny_run, tmp_path, capsys):
     assert "train_events_per_class" in capsys.readouterr().err
     assert not (tmp_path / "t.json").exists()
     assert script.main([str(paths[0]), str(paths[0])]) == 2
+    # runs of other code, or on another nestpy, are refused too
+    other["provenance"]["config"]["train_events_per_class"] -= 1
+    for field, value in (("source_sha256", "0" * 16),
+                         ("versions", {**metrics["provenance"]["versions"], "nestpy": "0.0.1"})):
+        changed = copy.deepcopy(other)
+        changed["provenance"][field] = value
+        paths[1].write_text(json.dumps(changed))
+        capsys.readouterr()
+        assert script.main([*map(str, paths), "--summary", str(tmp_path / "t.json")]) == 2
+        assert field in capsys.readouterr().err and not (tmp_path / "t.json").exists()
+    assert summary["provenance"]["source_sha256"] == metrics["provenance"]["source_sha256"]
     assert script.main([str(paths[0]), "--write", str(tmp_path / "none.md")]) == 2
 
 

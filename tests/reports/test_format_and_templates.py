@@ -49,6 +49,19 @@ def test_templates_autoescape_cells():
     assert "<script>alert" not in page and "&lt;script&gt;" in page and "&lt;b&gt;t&lt;/b&gt;" in page
 
 
+def test_footer_names_the_code_and_the_libraries():
+    from importlib.metadata import version
+
+    from wimpsift.provenance import provenance, source_digest
+
+    page = render("analysis.html", {
+        "title": "t", "subtitle": "", "warning": None, "footer_links": [], "sections": [],
+        "provenance": provenance({"seed": 1}, 1, "s")})
+    footer = page[page.index("<footer>"):]
+    assert f"source <code>{source_digest()}</code>" in footer
+    assert f"nestpy {version('nestpy')}" in footer and f"torch {version('torch')}" in footer
+
+
 def test_templates_and_data_are_package_data():
     folder = resources.files("wimpsift.reports")
     for name in ("base.html", "macros.html", "index.html", "analysis.html"):

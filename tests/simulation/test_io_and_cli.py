@@ -2,6 +2,8 @@
 
 import json
 import shutil
+from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,7 @@ from wimpsift.errors import ConfigError, DataError
 from wimpsift.events import EVENT_COLUMNS, check_event_table
 from wimpsift.io.event_tables import read_events, simulate_to_parquet
 from wimpsift.io.instructions import events_to_instructions, read_instructions, write_instructions
+from wimpsift.provenance import source_digest, tree_digest
 from wimpsift.response.event_level import simulate_events
 from wimpsift.simulation import validated_config
 from wimpsift.sources import make_source
@@ -34,8 +37,29 @@ def test_same_seed_gives_identical_file_and_provenance(tmp_path):
     assert len(events) == 3000
     assert record["seed"] == 5 and record["config"]["mass_gev"] == 50.0
     assert record["package"] == "wimpsift" and record["version"]
+    assert record["versions"]["nestpy"] == version("nestpy")
+    assert record["versions"]["torch"] == version("torch")
+    assert record["source_sha256"] == source_digest() and len(record["source_sha256"]) == 16
     c = simulate_to_parquet(config.model_copy(update={"seed": 6}), tmp_path / "c.parquet", progress=False)
     assert not np.allclose(pd.read_parquet(c)["energy_kev"], events["energy_kev"])
+
+
+def test_source_digest_follows_the_code_and_ignores_byte_code(tmp_path):
+    import wimpsift
+
+    copy = tmp_path / "wimpsift"
+    shutil.copytree(Path(wimpsift.__file__).parent, copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    assert tree_digest(copy) == source_digest()
+    (copy / "__pycache__").mkdir(exist_ok=True)
+    (copy / "__pycache__" / "provenance.cpython-311.pyc").write_bytes(b"compiled")
+    assert tree_digest(copy) == source_digest()
+    module = copy / "provenance.py"
+    module.write_text(module.read_text() + "\n")
+    edited = tree_digest(copy)
+    assert edited != source_digest()
+    module.rename(copy / "provenance_moved.py")  # the same bytes under another name
+    assert tree_digest(copy) not in (edited, source_digest())
 
 
 def test_interrupted_run_resumes_to_the_same_file(tmp_path, xenon1t):
