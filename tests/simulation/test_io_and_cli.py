@@ -110,6 +110,30 @@ def test_resume_against_another_configuration_is_refused(tmp_path):
     assert not out.exists()
 
 
+def test_resume_of_other_code_is_refused(tmp_path, xenon1t):
+    # partial work stamped with this configuration: this code's stamp resumes, the stamp
+    # of code with another source digest is refused and nothing is written
+    from wimpsift.provenance import config_hash, provenance
+
+    config = validated_config(source="er", n_events=10, seed=1)
+    record = provenance(config, config.seed, "simulate")
+    record["detector"] = xenon1t.model_dump(mode="json")
+    record["n_events"] = 10
+    out = tmp_path / "x.parquet"
+    partial = out.with_name(out.name + ".partial")
+    partial.mkdir()
+    (partial / "config.json").write_text(json.dumps({"config_hash": config_hash(record)}))
+    simulate_to_parquet(config, out, progress=False)
+    assert len(pd.read_parquet(out)) == 10
+    out.unlink()
+    partial.mkdir()
+    other = {**record, "source_sha256": "0" * 16}
+    (partial / "config.json").write_text(json.dumps({"config_hash": config_hash(other)}))
+    with pytest.raises(ConfigError, match="another configuration or code"):
+        simulate_to_parquet(config, out, progress=False)
+    assert not out.exists()
+
+
 def test_exposure_mode_draws_poisson_count(tmp_path):
     config = validated_config(source="er", exposure_kg_days=200_000.0, seed=3)
     events, record = read_events(simulate_to_parquet(config, tmp_path / "e.parquet", progress=False))

@@ -127,8 +127,9 @@ def simulate_to_parquet(
             ) from None
         if previous_hash != config_hash(record):
             raise ConfigError(
-                f"output: {str(partial)!r} holds an interrupted run with another configuration; "
-                "remove it or rerun with the same settings"
+                f"output: {str(partial)!r} holds an interrupted run with another configuration "
+                "or code (wimpsift source, library versions); remove it or rerun with the same "
+                "settings and code"
             )
     else:  # the folder appears, by a rename, only with its stamp complete inside
         # mkdir applies the process umask itself (mkdtemp's 0700 would need the umask,
