@@ -19,7 +19,7 @@ import os
 import secrets
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -47,16 +47,21 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def package_versions(names: Iterable[str] = PROVENANCE_PACKAGES) -> dict[str, str]:
+def package_versions(names: tuple[str, ...] = PROVENANCE_PACKAGES) -> dict[str, str]:
     """Installed versions of the distributions ``names`` ("absent" where not installed),
-    read from their metadata, so none of them is imported."""
-    out = {}
+    read from their metadata once per process, so none of them is imported."""
+    return dict(_installed_versions(tuple(names)))
+
+
+@functools.cache
+def _installed_versions(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    out = []
     for name in names:
         try:
-            out[name] = version(name)
+            out.append((name, version(name)))
         except PackageNotFoundError:
-            out[name] = "absent"
-    return out
+            out.append((name, "absent"))
+    return tuple(out)
 
 
 def tree_digest(root: str | os.PathLike[str]) -> str:
