@@ -23,7 +23,10 @@ from wimpsift.training.baselines import EventVariableMLP
 from wimpsift.training.weighted_cnn import WeightedCNN, WeightedCNNEnsemble
 
 CLASSIFIERS = {"standard_selection", "dense", "cnn_binary", "cnn_multiclass"}
-TINY = {"train_events_dominant": 150, "test_events_dominant": 300, "epochs": 6, "cnn_ensemble": 2,
+# 3 epochs: the physical properties below keep wide margins (measured on seed 0: every
+# classifier leaves at most 4 % of the background; the multi-class CNN's active-volume MI
+# exceeds the standard selection's by 0.26 bits against 2σ = 0.09), 45 s less than 6 epochs
+TINY = {"train_events_dominant": 150, "test_events_dominant": 300, "epochs": 3, "cnn_ensemble": 2,
         "train_events_signal": 100, "test_events_signal": 100, "tail_candidates_per_event": 20,
         "max_simulated_factor": 5,
         "position_train_events": 200, "position_test_events": 30, "position_epochs": 1}

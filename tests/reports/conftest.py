@@ -29,7 +29,9 @@ leaky_alpha = [0.05], learning_rate = [0.005] } }
 [lux]
 enabled = true
 options = { masses_gev = [10.0, 50.0], n_signal = 300, n_background = 300, n_toys = 30, \
-n_background_toys = 30, grid_points = 4, n_pseudo_experiments = 0, epochs = 3, studies = false }
+n_background_toys = 30, grid_points = 4, n_pseudo_experiments = 0, epochs = 3, studies = false, \
+pf_events = 150, pf_traditional_bins = [2, 2, 4, 4, 2], pf_n_toys = 20, pf_grid_points = 4, \
+pf_pseudo_experiments = 0 }
 """
 
 
@@ -38,7 +40,8 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """Output folder of ``wimpsift run`` on a tiny configuration (about 1.5 min on 2 cores),
+    """Output folder of ``wimpsift run`` on a tiny configuration (about 1.7 min on 2 cores; the
+    5-D comparison on 150 photon-timed events per source, as in test_reproduce_lux_tiny),
     run as a user runs it; ``stderr_lines.tsv`` beside it holds every stderr line with the
     seconds since the start at which it arrived (a bar's redraw is a line)."""
     folder = tmp_path_factory.mktemp("tiny_run")
