@@ -90,6 +90,27 @@ def test_resume_against_another_configuration_leaves_file_untouched(built, xenon
     assert _digest(built) == before
 
 
+@pytest.mark.parametrize("field, value", [("source_sha256", "0123456789abcdef"),
+                                          ("versions", {"nestpy": "0.0.1"})])
+def test_resume_of_a_dataset_made_by_other_code_is_refused_untouched(built, tmp_path, xenon1t,
+                                                                     field, value):
+    import json
+    import shutil
+
+    path = tmp_path / "other_code.h5"
+    shutil.copyfile(built, path)
+    with h5py.File(path, "r+") as f:
+        record = json.loads(f.attrs[ds.PROVENANCE_KEY])
+        record[field] = value if field == "source_sha256" else {**record[field], **value}
+        f.attrs[ds.PROVENANCE_KEY] = json.dumps(record)
+    before = _digest(path)
+    with pytest.raises(ConfigError, match=f"other code \\({field} differs"):
+        build_image_dataset(path, xenon1t, **SMALL)
+    assert _digest(path) == before
+    # the same configuration by this code resumes (here: nothing left to build)
+    assert build_image_dataset(built, xenon1t, **SMALL) == built
+
+
 def test_foreign_files_are_rejected_untouched(tmp_path, xenon1t):
     text = tmp_path / "notes.h5"
     text.write_text("not hdf5")

@@ -311,7 +311,8 @@ def _verified_chunks(path: Path, done: int, rows_per_chunk: int, kinds: tuple[st
 
 def _resume_point(path: Path, record: dict, kinds: tuple[str, ...]) -> int:
     """Chunks of an existing dataset that can be kept: it must have been made with the
-    same configuration, and every chunk marked done must read back with its digest."""
+    same configuration by the same code (source digest and library versions), and every
+    chunk marked done must read back with its digest."""
     previous = _read_record(path)
     if previous.get("config_hash") != record["config_hash"]:
         raise ConfigError(
@@ -319,6 +320,13 @@ def _resume_point(path: Path, record: dict, kinds: tuple[str, ...]) -> int:
             f"(config_hash {previous.get('config_hash')} != {record['config_hash']}); "
             "use another output path or the same settings"
         )
+    for field in ("source_sha256", "versions"):  # chunks of two codes never mix
+        if previous.get(field) != record[field]:
+            raise ConfigError(
+                f"output: {str(path)!r} was made by other code ({field} differs: wimpsift "
+                "source or library versions); use another output path or delete it to build "
+                "it again"
+            )
     return _verified_chunks(path, previous["_chunks_done"], _rows_per_chunk(record["config"]), kinds)
 
 
