@@ -5,6 +5,9 @@ skips in a fresh clone."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,3 +37,55 @@ def lux():
     from wimpsift.detectors import load_detector
 
     return load_detector("lux_2013")
+
+TINY_RUN = """
+[simulation]
+detector = "xenon1t_sr0"
+wimp_mass_gev = 500.0
+events_per_source = 1500
+seed = 3
+
+[rates]
+mc_events = 1500
+
+[cnn]
+enabled = true
+options = { images = "synthetic", train_events_per_class = 60, test_events_per_class = 60, \
+executor = "serial", grid = { n_conv_layers = [1], batch_size = [50], epochs = [1, 2], \
+leaky_alpha = [0.05], learning_rate = [0.005] } }
+
+[lux]
+enabled = true
+options = { masses_gev = [10.0, 50.0], n_signal = 300, n_background = 300, n_toys = 30, \
+n_background_toys = 30, grid_points = 4, n_pseudo_experiments = 0, epochs = 3, studies = false, \
+pf_events = 150, pf_traditional_bins = [2, 2, 4, 4, 2], pf_n_toys = 20, pf_grid_points = 4, \
+pf_pseudo_experiments = 0 }
+"""
+
+
+SRC = str(REPO_ROOT / "src")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """Output folder of ``wimpsift run`` on a tiny configuration, shared by the report
+    tests and the LUX pipeline's end-to-end test (about 1.7 min on 2 cores; the LUX
+    stage's 5-D comparison on 150 photon-timed events per source), run as a user runs it;
+    ``stderr_lines.tsv`` beside it holds every stderr line with the seconds since the
+    start at which it arrived (a bar's redraw is a line)."""
+    folder = tmp_path_factory.mktemp("tiny_run")
+    config = folder / "tiny.toml"
+    config.write_text(TINY_RUN)
+    out = folder / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, os.environ.get("PYTHONPATH", "")])}
+    started = time.monotonic()
+    command = [sys.executable, "-m", "wimpsift", "run", "--config", str(config), "-o", str(out)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    lines = []
+    while chunk := os.read(proc.stderr.fileno(), 65536):
+        now = time.monotonic() - started
+        text = chunk.decode(errors="replace").replace("\r", "\n")
+        lines += [f"{now:.2f}\t{line}" for line in text.splitlines() if line.strip()]
+    assert proc.wait() == 0, "\n".join(lines[-20:])
+    (folder / "stderr_lines.tsv").write_text("\n".join(lines) + "\n")
+    return out
