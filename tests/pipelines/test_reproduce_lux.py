@@ -28,6 +28,7 @@ def test_reproduce_lux_tiny(tiny_run):
     assert 0.1 < row["expected_limit_ratio"] < 10
     assert written["provenance"]["config"]["masses_gev"] == [10.0, 50.0]
     assert written["provenance"]["stage"] == "reproduce_lux"
+    assert written["provenance"]["seed"] == written["provenance"]["config"]["seed"] == 0
     # the 1-D analysis' fits (20 bins) are cheaper than the 4-D one's (2304 bins); the total
     # also holds training, which at this tiny scale (3 epochs, MI checks, retraining) costs
     # about as much as the traditional fits (measured 0.71-1.10 end to end over two runs)
