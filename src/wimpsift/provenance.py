@@ -84,6 +84,16 @@ def source_digest() -> str:
     return tree_digest(Path(__file__).resolve().parent)
 
 
+CODE_FIELDS = ("version", "source_sha256", "versions")
+"""Provenance fields naming the code and libraries that made an output (records written
+before wimpsift recorded the source digest and the libraries lack the last two)."""
+
+
+def code_differences(record: Mapping[str, Any], other: Mapping[str, Any]) -> list[str]:
+    """The :data:`CODE_FIELDS` in which two provenance records differ (none: same code)."""
+    return [field for field in CODE_FIELDS if record.get(field) != other.get(field)]
+
+
 def provenance(config: Any, seed: int | None, stage: str) -> dict[str, Any]:
     """Return the provenance record of one output: stage, config, seed, versions."""
     from wimpsift import __version__

@@ -1,6 +1,8 @@
 """Image datasets in HDF5: contents, determinism, resume, and every validator."""
 
 import hashlib
+import json
+import shutil
 
 import h5py
 import numpy as np
@@ -94,9 +96,6 @@ def test_resume_against_another_configuration_leaves_file_untouched(built, xenon
                                           ("versions", {"nestpy": "0.0.1"})])
 def test_resume_of_a_dataset_made_by_other_code_is_refused_untouched(built, tmp_path, xenon1t,
                                                                      field, value):
-    import json
-    import shutil
-
     path = tmp_path / "other_code.h5"
     shutil.copyfile(built, path)
     with h5py.File(path, "r+") as f:

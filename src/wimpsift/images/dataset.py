@@ -90,6 +90,7 @@ from wimpsift.provenance import (
     PROVENANCE_KEY,
     check_resources,
     check_writable,
+    code_differences,
     config_hash,
     provenance,
 )
@@ -320,13 +321,13 @@ def _resume_point(path: Path, record: dict, kinds: tuple[str, ...]) -> int:
             f"(config_hash {previous.get('config_hash')} != {record['config_hash']}); "
             "use another output path or the same settings"
         )
-    for field in ("source_sha256", "versions"):  # chunks of two codes never mix
-        if previous.get(field) != record[field]:
-            raise ConfigError(
-                f"output: {str(path)!r} was made by other code ({field} differs: wimpsift "
-                "source or library versions); use another output path or delete it to build "
-                "it again"
-            )
+    differ = code_differences(previous, record)  # chunks of two codes never mix
+    if differ:
+        raise ConfigError(
+            f"output: {str(path)!r} was made by other code ({differ[0]} differs: wimpsift "
+            "source or library versions); use another output path or delete it to build it "
+            "again"
+        )
     return _verified_chunks(path, previous["_chunks_done"], _rows_per_chunk(record["config"]), kinds)
 
 
