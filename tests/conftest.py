@@ -66,6 +66,39 @@ pf_pseudo_experiments = 0 }
 SRC = str(REPO_ROOT / "src")
 
 
+# The modules whose tests read the tiny main job (`tiny_run`): with pytest-xdist's
+# ``--dist loadfile`` (the README's test command) they go to one worker as if they were one
+# file, so the job runs once, not once per worker. Collection refuses a test elsewhere that
+# asks for `tiny_run`, so the list cannot fall behind.
+TINY_RUN_MODULES = ("tests/pipelines/test_reproduce_lux.py", "tests/reports/test_browser.py",
+                    "tests/reports/test_progress.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        if "tiny_run" in getattr(item, "fixturenames", ()) and module not in TINY_RUN_MODULES:
+            raise pytest.UsageError(f"{item.nodeid} reads tiny_run: add {module} to "
+                                    "TINY_RUN_MODULES in tests/conftest.py")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with the `TINY_RUN_MODULES` as one file; every other mode as
+    pytest-xdist has it. (pytest-xdist 3.8's ``loadgroup`` marks do not take under pytest
+    9.2, whose node ids can no longer be rewritten.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class TinyRunAsOneFile(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "tiny_run" if module in TINY_RUN_MODULES else module
+
+    return TinyRunAsOneFile(config, log)
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """Output folder of ``wimpsift run`` on a tiny configuration, shared by the report

@@ -33,7 +33,7 @@ TINY = {"train_events_dominant": 150, "test_events_dominant": 300, "epochs": 3, 
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def all_backgrounds_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cnn_all")
     cfg = make_config("quick", train_events_per_class=100, test_events_per_class=100,
                       progress=False, all_backgrounds=TINY)
@@ -42,8 +42,8 @@ def tiny_run(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_metrics_structure(tiny_run):
-    out, metrics = tiny_run
+def test_metrics_structure(all_backgrounds_run):
+    out, metrics = all_backgrounds_run
     detector = load_detector("xenon1t_sr0")
     a = metrics["all_backgrounds"]
     # each comparison counts the sources of its volume: wall events inside the fiducial
@@ -159,8 +159,8 @@ def test_metrics_structure(tiny_run):
 
 
 @pytest.mark.slow
-def test_physical_properties(tiny_run):
-    _, metrics = tiny_run
+def test_physical_properties(all_backgrounds_run):
+    _, metrics = all_backgrounds_run
     a = metrics["all_backgrounds"]
     for comparison in (a, a["active_volume"]):
         before = comparison["no_discrimination"]["total"]
@@ -185,12 +185,12 @@ def test_physical_properties(tiny_run):
 
 
 @pytest.mark.slow
-def test_runs_combine_over_seeds(tiny_run, tmp_path, capsys):
+def test_runs_combine_over_seeds(all_backgrounds_run, tmp_path, capsys):
     # scripts/cnn_backgrounds_seeds.py on real metrics: a second "seed" whose binary CNN
     # ratio is 0.2 higher; two values d apart have mean +d/2, standard error d/2, and the
     # mean's 68 % interval is ±t(0.84, 1 d.o.f.) = ±1.819 standard errors
     script = load_script("cnn_backgrounds_seeds")
-    out, metrics = tiny_run
+    out, metrics = all_backgrounds_run
     other = copy.deepcopy(metrics)
     other["provenance"]["seed"] = other["provenance"]["config"]["seed"] = 7
     other["provenance"]["config"]["progress"] = True  # execution settings may differ
