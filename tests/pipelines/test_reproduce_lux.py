@@ -70,6 +70,11 @@ def test_reproduce_lux_tiny(tiny_run):
     assert nuisance["cpu_s"]["network"]["with"] > 0 and nuisance["cpu_s"]["traditional"]["with"] > 0
     report = (out / "report.html").read_text()
     assert "CPU speed-up, 4-D, end to end" in report and "CPU cost factor of the prompt fraction" in report
+    # every pass reports its own failed fits, in metrics.json and on the page
+    for counts in (summary["shape_nuisance_fits"], *summary["five_d_fits"].values()):
+        assert set(counts) == {"migrad_fits_invalid", "fits_not_converged"}
+        assert all(n >= 0 for per_analysis in counts.values() for n in per_analysis.values())
+    assert "shape nuisance fits / migrad fits invalid / traditional" in report
 
 
 def test_paper_scale_mi_test_sets_resolve_the_shipped_networks():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -154,6 +155,22 @@ def test_er_band_shape_nuisance_in_both_analyses():
     assert summary["speedup_cpu_4d_nuisance"] > 0
     assert summary["shape_nuisance_cost_factor_traditional"] > 0
     assert set(summary["limit_ratio_nuisance"]) == {"50"}
+    # the shaped pass' fits are reported on their own: an invalid or unconverged fit
+    # there shows in the summary, not only the base pass'
+    assert summary["shape_nuisance_fits"] == shaped.fit_counts()
+    failed = _with_failed_fits(shaped, "traditional", invalid=3.0, not_converged=2.0)
+    counts = plain.comparison(with_shape_nuisance=failed)["shape_nuisance_fits"]
+    assert counts["migrad_fits_invalid"]["traditional"] == 3.0
+    assert counts["fits_not_converged"]["traditional"] == 2.0
+    assert counts["migrad_fits_invalid"]["network"] == shaped.network[50.0].extra["n_migrad_fits_invalid"]
+
+
+def _with_failed_fits(result, analysis: str, invalid: float, not_converged: float):
+    """``result`` with ``analysis``' limits recording that many failed fits."""
+    limits = {m: replace(r, extra={**r.extra, "n_migrad_fits_invalid": invalid,
+                                   "n_fits_not_converged": not_converged})
+              for m, r in getattr(result, analysis).items()}
+    return replace(result, **{analysis: limits})
 
 
 class BandPromptScorer:
@@ -205,4 +222,8 @@ def test_five_d_comparison_on_the_same_events():
     assert five["five_d_cost_factor_traditional"] > 0 and five["five_d_limit_ratio_kind"].startswith("event")
     assert five["five_d_limit_ratio_min"] == five["five_d_limit_ratio"]["50"]
     assert set(five["five_d_over_four_d_limit"]) == {"network", "traditional"}
+    assert five["five_d_fits"] == {"4d": run["4d"].fit_counts(), "5d": run["5d"].fit_counts()}
+    failed = extra_dimension_summary(run["4d"], _with_failed_fits(run["5d"], "network", 1.0, 4.0),
+                                     1e-4, 6000.0)["five_d_fits"]["5d"]
+    assert failed["migrad_fits_invalid"]["network"] == 1.0 and failed["fits_not_converged"]["network"] == 4.0
     json.dumps(summary)

@@ -136,6 +136,19 @@ class ComparisonResult:
                 out[m] = self.network[m].expected_mu[which] / self.traditional[m].expected_mu[which]
         return out
 
+    def fit_counts(self) -> dict[str, dict[str, float]]:
+        """Per analysis, summed over masses: MIGRAD fits that ended invalid (the
+        asymptotic fits) and toy fits that did not converge."""
+        analyses = (("network", self.network), ("traditional", self.traditional))
+        return {
+            "migrad_fits_invalid": {
+                name: sum(r.extra.get("n_migrad_fits_invalid", 0.0) for r in results.values())
+                for name, results in analyses},
+            "fits_not_converged": {
+                name: sum(r.extra.get("n_fits_not_converged", 0.0) for r in results.values())
+                for name, results in analyses},
+        }
+
     def comparison(
         self, mc_events_network: float | None = None, mc_events_traditional: float | None = None,
         simulation_cpu_s_per_event: float | None = None, mc_events_used: float | None = None,
@@ -199,14 +212,7 @@ class ComparisonResult:
             "mc_events_used": mc_events_used,
             **shape,
             **({} if five_d is None else {k: v for k, v in five_d.items() if k != "speedup_cpu_5d"}),
-            "migrad_fits_invalid": {
-                name: sum(r.extra.get("n_migrad_fits_invalid", 0.0) for r in results.values())
-                for name, results in (("network", self.network), ("traditional", self.traditional))},
-            "fits_not_converged": {
-                "network": sum(r.extra.get("n_fits_not_converged", 0.0) for r in self.network.values()),
-                "traditional": sum(r.extra.get("n_fits_not_converged", 0.0)
-                                   for r in self.traditional.values()),
-            },
+            **self.fit_counts(),
         }
 
     def metrics(self) -> dict[str, Any]:
@@ -233,7 +239,8 @@ def shape_nuisance_summary(base: ComparisonResult, shaped: ComparisonResult, cha
     settings, events and experiments: ``base`` and ``shaped`` (the ER band shape parameter
     added to both analyses). ``speedup_cpu_4d_nuisance`` is end to end, each analysis
     charged ``charge_*_cpu_s`` of simulation; ``shape_nuisance_cost_factor_*`` is each
-    analysis' CPU with the nuisance over that without (simulation not included)."""
+    analysis' CPU with the nuisance over that without (simulation not included);
+    ``shape_nuisance_fits`` the shaped pass' :meth:`ComparisonResult.fit_counts`."""
     pseudo = all(r.pseudo_experiment_mu is not None for r in shaped.network.values())
     n_cpu, t_cpu = shaped.times_network.total_cpu_s, shaped.times_traditional.total_cpu_s
     return {
@@ -242,6 +249,7 @@ def shape_nuisance_summary(base: ComparisonResult, shaped: ComparisonResult, cha
         "shape_nuisance_cost_factor_traditional": t_cpu / base.times_traditional.total_cpu_s,
         "limit_ratio_nuisance": {f"{m:g}": r for m, r in shaped.limit_ratio(
             "pseudo_median" if pseudo else "median").items()},
+        "shape_nuisance_fits": shaped.fit_counts(),
     }
 
 
@@ -260,6 +268,7 @@ def extra_dimension_summary(
     ``five_d_limit_ratio`` network / traditional per mass at 5-D and
     ``five_d_over_four_d_limit`` each analysis' 5-D over 4-D limit (< 1: the prompt
     fraction helps), both on the event-level experiments where there are any.
+    ``five_d_fits`` holds both passes' :meth:`ComparisonResult.fit_counts`.
     """
     pseudo = all(r.pseudo_experiment_mu is not None for r in five_d.network.values())
     which = "pseudo_median" if pseudo else "median"
@@ -292,6 +301,7 @@ def extra_dimension_summary(
         "five_d_simulation_cpu_s_per_event": simulation_cpu_s_per_event,
         "five_d_mc_events_used": mc_events_used,
         "five_d_limit_ratio_kind": "event_level_pseudo_experiments" if pseudo else "template_toys",
+        "five_d_fits": {"4d": four_d.fit_counts(), "5d": five_d.fit_counts()},
     }
 
 
