@@ -38,6 +38,7 @@ def lux():
 
     return load_detector("lux_2013")
 
+
 TINY_RUN = """
 [simulation]
 detector = "xenon1t_sr0"
@@ -74,9 +75,14 @@ TINY_RUN_MODULES = ("tests/pipelines/test_reproduce_lux.py", "tests/reports/test
                     "tests/reports/test_progress.py")
 
 
+def _module(nodeid: str) -> str:
+    """The test file of a node id, as pytest-xdist's ``loadfile`` splits it."""
+    return nodeid.split("::", 1)[0]
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        module = item.nodeid.split("::", 1)[0]
+        module = _module(item.nodeid)
         if "tiny_run" in getattr(item, "fixturenames", ()) and module not in TINY_RUN_MODULES:
             raise pytest.UsageError(f"{item.nodeid} reads tiny_run: add {module} to "
                                     "TINY_RUN_MODULES in tests/conftest.py")
@@ -93,7 +99,7 @@ def pytest_xdist_make_scheduler(config, log):
 
     class TinyRunAsOneFile(LoadFileScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
+            module = _module(nodeid)
             return "tiny_run" if module in TINY_RUN_MODULES else module
 
     return TinyRunAsOneFile(config, log)
