@@ -3,7 +3,8 @@
 A projected Newton method with an active set for the lower bounds (``lik.lower``:
 0 for ``mu`` and the normalisations, none for shape parameters)
 and Armijo back-tracking, run on whole arrays of data sets. The objective is
-convex (expected counts are linear in the parameters, the Poisson term is convex
+convex (expected counts are linear in the parameters, or with shape parameters a smooth
+convex floor of a linear function with a concave logarithm; the Poisson term is convex
 in them and the constraints are quadratic), so the bounded minimum is unique. The
 tests check it against iminuit (:mod:`wimpsift.stats.fit`), which fits the real data
 set; this solver only serves the toy Monte Carlo, where speed matters.

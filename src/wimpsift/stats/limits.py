@@ -178,7 +178,7 @@ def _bracket_increasing(func, lo: float, start: float, max_doublings: int = 60) 
 def _mu_scale(lik: BinnedLikelihood) -> float:
     """A first guess of a limit: 2.3 events plus the background's sqrt, in units of mu."""
     s = lik.design[0].sum()
-    b = lik.design[1:].sum()
+    b = lik.nominal_background().sum()
     return (2.3 + 1.64 * np.sqrt(b)) / max(s, 1e-300)
 
 
@@ -247,7 +247,7 @@ def signal_region_events(lik: BinnedLikelihood, mu: float, fraction: float = 0.9
     """Events expected (background + ``mu`` × signal) in the bins holding ``fraction`` of
     the signal, taken in order of decreasing signal-to-background ratio."""
     s = lik.design[0]
-    b = lik.design[1:].sum(axis=0)
+    b = lik.nominal_background()
     order = np.argsort(-s / np.maximum(b, 1e-300), kind="stable")
     share = np.cumsum(s[order]) / max(s.sum(), 1e-300)
     chosen = order[: int(np.searchsorted(share, fraction - 1e-12)) + 1]

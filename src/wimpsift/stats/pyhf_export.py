@@ -22,7 +22,10 @@ The workspace is plain JSON, so writing it needs no pyhf; reading it back needs
   the staterror's gamma scales the same sum as ours: ``gamma_i theta_k b_ki``.)
 
 * a shape parameter ``alpha_j`` is a ``histosys`` on the first background sample with
-  ``b_1 ± d_j``: with linear interpolation pyhf adds ``alpha_j d_j``, as we do.
+  ``b_1 ± d_j``: with linear interpolation pyhf adds ``alpha_j d_j``, as we do while a
+  bin's background stays above its floor scale; below it our expectation is floored
+  (:mod:`wimpsift.stats.likelihood`), pyhf's goes on down and turns negative, so the two
+  models agree only where no bin's interpolation approaches zero.
 
 N-dimensional templates are flattened (C order) into one channel.
 """
