@@ -1,15 +1,20 @@
-"""The README's expected-count and CNN tables, generated from a main job's output.
+"""The README's expected-count and CNN tables, and its main-job timing, generated from a
+main job's output.
 
-Numbers in the README are never typed: this script renders two Markdown blocks from a
-``wimpsift run -o OUT`` folder's ``rates.json`` and ``cnn/metrics.json``, and
+Numbers in the README are never typed: this script renders Markdown blocks from a
+``wimpsift run -o OUT`` folder's ``rates.json`` and ``cnn/metrics.json`` and, with
+``--timing`` and ``--silence``, from its ``timing.json`` and the record that
+``benchmarks/longest_silence.py --json`` wrote of the README command that ran it.
 ``tests/pipelines/test_main_job_results.py`` checks that the README's blocks between the
-``rates-results`` and ``cnn-results`` markers equal the output for the shipped copies
-``tests/data/main_job_rates.json`` and ``tests/data/main_job_cnn_metrics.json``.
+``rates-results``, ``cnn-results`` and ``main-job-timing`` markers equal the output for the
+shipped copies ``tests/data/main_job_rates.json``, ``tests/data/main_job_cnn_metrics.json``,
+``tests/data/main_job_timing.json`` and ``tests/data/main_job_silence.json``.
 
 Usage::
 
     python scripts/main_job_results.py out/rates.json out/cnn/metrics.json            # print
-    python scripts/main_job_results.py out/rates.json out/cnn/metrics.json --write README.md
+    python scripts/main_job_results.py out/rates.json out/cnn/metrics.json \
+        --timing out/timing.json --silence silence.json --write README.md
 """
 
 from __future__ import annotations
@@ -97,6 +102,30 @@ def render_cnn(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_timing(timing: dict[str, Any], silence: dict[str, Any]) -> str:
+    """One sentence: wall time with installation (``silence``), the job's stages
+    (``timing``), and the longest stretches without output, within the job and before it."""
+    if silence["exit_code"] != 0:
+        raise ValueError(f"the timed command exited with {silence['exit_code']}, not 0")
+    stages = timing["stage_seconds"]
+    job_gaps = {name: rec["longest_silence_s"] for name, rec in silence["stages"].items() if name != "start"}
+    worst = max(job_gaps, key=job_gaps.__getitem__)
+    before = silence["stages"].get("start", {}).get("longest_silence_s", 0.0)
+    start, end = markers("main-job-timing")
+    parts = ", ".join(
+        f"{name} {seconds / 60:.1f} min" if seconds >= 60 else f"{name} {seconds:.0f} s"
+        for name, seconds in stages.items())
+    return "\n".join([
+        start,
+        f"Measured from {silence['label'] or 'an unlabelled run'} on {silence['date_utc']} "
+        "(`benchmarks/longest_silence.py --json FILE -- bash -c '<this command>'`): "
+        f"{silence['wall_s'] / 60:.1f} min with installation "
+        f"(the job {timing['total_seconds'] / 60:.1f} min: {parts}); the longest stretch without "
+        f"output was {job_gaps[worst]:.0f} s within the job ({worst}), {before:.0f} s before it "
+        "(installation).",
+        end])
+
+
 def replace_block(text: str, name: str, block: str) -> str:
     start, end = markers(name)
     if text.count(start) != 1 or text.count(end) != 1:
@@ -109,11 +138,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("rates", help="a main job's rates.json")
     parser.add_argument("cnn", help="a main job's cnn/metrics.json")
+    parser.add_argument("--timing", metavar="JSON", help="the main job's timing.json (with --silence)")
+    parser.add_argument("--silence", metavar="JSON",
+                        help="benchmarks/longest_silence.py --json's record of the command (with --timing)")
     parser.add_argument("--write", metavar="README", help="replace the blocks in this file")
     args = parser.parse_args(argv)
+    if (args.timing is None) != (args.silence is None):
+        print("main_job_results: error: --timing and --silence: expected both or neither", file=sys.stderr)
+        return 2
     try:
         blocks = {"rates-results": render_rates(json.loads(Path(args.rates).read_text())),
                   "cnn-results": render_cnn(json.loads(Path(args.cnn).read_text()))}
+        if args.timing is not None:
+            blocks["main-job-timing"] = render_timing(json.loads(Path(args.timing).read_text()),
+                                                      json.loads(Path(args.silence).read_text()))
     except (OSError, ValueError, KeyError, TypeError) as err:
         print(f"main_job_results: error: cannot render the tables: {err!r}", file=sys.stderr)
         return 2

@@ -4,13 +4,18 @@ for the shipped rates.json and cnn/metrics.json of a main job: numbers are never
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from _scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 RATES = ROOT / "tests" / "data" / "main_job_rates.json"
 CNN = ROOT / "tests" / "data" / "main_job_cnn_metrics.json"
+TIMING = ROOT / "tests" / "data" / "main_job_timing.json"
+SILENCE = ROOT / "tests" / "data" / "main_job_silence.json"
 
 
 def _script():
@@ -21,14 +26,17 @@ def test_readme_tables_are_generated_from_the_shipped_run():
     script = _script()
     readme = (ROOT / "README.md").read_text()
     blocks = {"rates-results": script.render_rates(json.loads(RATES.read_text())),
-              "cnn-results": script.render_cnn(json.loads(CNN.read_text()))}
+              "cnn-results": script.render_cnn(json.loads(CNN.read_text())),
+              "main-job-timing": script.render_timing(json.loads(TIMING.read_text()),
+                                                      json.loads(SILENCE.read_text()))}
     for name, block in blocks.items():
         start, end = script.markers(name)
         assert readme.count(start) == 1, f"README: one {name} block expected"
         i, j = readme.index(start), readme.index(end) + len(end)
         assert readme[i:j] == block, (
             f"README's {name} block differs from `python scripts/main_job_results.py "
-            "tests/data/main_job_rates.json tests/data/main_job_cnn_metrics.json --write README.md`")
+            "tests/data/main_job_rates.json tests/data/main_job_cnn_metrics.json --timing "
+            "tests/data/main_job_timing.json --silence tests/data/main_job_silence.json --write README.md`")
 
 
 def test_tables_carry_the_run_and_the_published_values(tmp_path):
@@ -47,3 +55,33 @@ def test_tables_carry_the_run_and_the_published_values(tmp_path):
     assert script.main([str(RATES), str(CNN), "--write", str(readme)]) == 0
     assert "old" not in readme.read_text() and block in readme.read_text()
     assert script.main([str(RATES), str(tmp_path / "missing.json")]) == 2
+
+
+def test_timing_sentence_from_a_recorded_command(tmp_path):
+    """benchmarks/longest_silence.py --json records a command's gaps per stage; the README
+    sentence reports the longest within the job and the one before its first stage."""
+    script = _script()
+    program = ("import time\n"
+               "time.sleep(0.3); print('[run 0 s] stage 1/2 simulation: started', flush=True)\n"
+               "time.sleep(0.1); print('[run 0 s] stage 2/2 lux: started', flush=True)\n"
+               "time.sleep(0.6); print('[run 1 s] all 2 stages done', flush=True)\n")
+    record = tmp_path / "silence.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "longest_silence.py"), "--json", str(record),
+               "--label", "a test", "--", sys.executable, "-c", program]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    silence = json.loads(record.read_text())
+    assert silence["label"] == "a test" and silence["exit_code"] == 0
+    assert list(silence["stages"]) == ["start", "simulation", "lux"]
+    gaps = {name: stage["longest_silence_s"] for name, stage in silence["stages"].items()}
+    assert gaps["lux"] >= 0.6 > gaps["simulation"]
+    assert gaps["start"] >= 0.3
+    assert silence["wall_s"] >= 1.0
+    timing = {"stage_seconds": {"simulation": 0.1, "lux": 75.0}, "total_seconds": 75.1}
+    sentence = script.render_timing(timing, silence)
+    assert "(the job 1.3 min: simulation 0 s, lux 1.2 min)" in sentence
+    assert f"was {silence['stages']['lux']['longest_silence_s']:.0f} s within the job (lux)" in sentence
+    with pytest.raises(ValueError, match="exited with 3"):
+        script.render_timing(timing, {**silence, "exit_code": 3})
+    # both inputs of the sentence or neither
+    assert script.main([str(RATES), str(CNN), "--timing", str(TIMING)]) == 2
