@@ -39,6 +39,10 @@ SUMMARY_KEYS = (
     ("five_d_cost_factor_traditional", "CPU cost factor of the prompt fraction (5-D / 4-D), traditional"),
     ("five_d_limit_ratio_min", "5-D limit ratio network / traditional, lowest over masses"),
     ("five_d_limit_ratio_max", "5-D limit ratio network / traditional, highest over masses"),
+    ("limit_ratio_nuisance", "limit ratio network / traditional with the shape nuisance, over masses"),
+    ("five_d_over_four_d_network",
+     "5-D limit over 4-D limit, network, over masses (< 1: the prompt fraction helps)"),
+    ("five_d_over_four_d_traditional", "5-D limit over 4-D limit, traditional, over masses"),
     ("limit_ratio_min", "limit ratio network / traditional, lowest over masses"),
     ("limit_ratio_max", "limit ratio network / traditional, highest over masses"),
     ("coverage_network", "90 % CL coverage, network"),
@@ -87,10 +91,22 @@ def _nuisance_line(summary: dict[str, Any]) -> str:
             f"(traditional) and {_fmt(summary.get('shape_nuisance_cost_factor_network'))} (network).")
 
 
+def _over_masses(per_mass: dict[str, float] | None) -> str | None:
+    """A per-mass value as one number, or its range over masses (None when not measured)."""
+    if not per_mass:
+        return None
+    values = sorted(per_mass.values())
+    return _fmt(values[0]) if len(values) == 1 else f"{_fmt(values[0])} – {_fmt(values[-1])}"
+
+
 def render(metrics: dict[str, Any]) -> str:
     """The Markdown block (markers included) for one metrics.json."""
     cfg = metrics["provenance"]["config"]
-    summary = metrics.get("comparison", {})
+    summary = dict(metrics.get("comparison", {}))
+    summary["limit_ratio_nuisance"] = _over_masses(summary.get("limit_ratio_nuisance"))
+    over = summary.get("five_d_over_four_d_limit") or {}
+    for analysis in ("network", "traditional"):
+        summary[f"five_d_over_four_d_{analysis}"] = _over_masses(over.get(analysis))
     masses = ", ".join(f"{m:g}" for m in cfg["masses_gev"])
     lines = [
         START,

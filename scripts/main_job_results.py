@@ -27,6 +27,7 @@ from typing import Any
 
 BLOCKS = ("rates-results", "cnn-results")
 KIND_LABELS = {"hit": "Hit", "peak": "Peak", "hitpeak": "HitPeak"}
+STAGE_LABELS = {"cnn": "CNN", "lux": "LUX"}
 CNN_ROWS = (("accuracy", "accuracy"), ("recall", "recall"), ("precision", "precision"),
             ("average_precision", "average precision"), ("roc_auc", "ROC AUC"))
 
@@ -113,15 +114,16 @@ def render_timing(timing: dict[str, Any], silence: dict[str, Any]) -> str:
     before = silence["stages"].get("start", {}).get("longest_silence_s", 0.0)
     start, end = markers("main-job-timing")
     parts = ", ".join(
-        f"{name} {seconds / 60:.1f} min" if seconds >= 60 else f"{name} {seconds:.0f} s"
-        for name, seconds in stages.items())
+        f"{STAGE_LABELS.get(name, name)} {seconds / 60:.1f} min" if seconds >= 60
+        else f"{STAGE_LABELS.get(name, name)} {seconds:.0f} s" for name, seconds in stages.items())
     return "\n".join([
         start,
-        f"Measured from {silence['label'] or 'an unlabelled run'} on {silence['date_utc']} "
+        f"Measured on {silence['date_utc']} from {silence['label'] or 'an unlabelled run'} "
         "(`benchmarks/longest_silence.py --json FILE -- bash -c '<this command>'`): "
         f"{silence['wall_s'] / 60:.1f} min with installation "
         f"(the job {timing['total_seconds'] / 60:.1f} min: {parts}); the longest stretch without "
-        f"output was {job_gaps[worst]:.0f} s within the job ({worst}), {before:.0f} s before it "
+        f"output was {job_gaps[worst]:.0f} s within the job ({STAGE_LABELS.get(worst, worst)}), "
+        f"{before:.0f} s before it "
         "(installation).",
         end])
 

@@ -48,6 +48,23 @@ def test_script_writes_and_refuses_bad_input(tmp_path, capsys):
     assert plain.read_text() == "no markers\n"
 
 
+def test_per_mass_rows_show_the_run_value_or_its_range():
+    """The shape-nuisance and 5-D over 4-D rows come from per-mass records: one mass gives
+    its value, several their range, none 'not measured'."""
+    script = _script()
+    metrics = json.loads(METRICS.read_text())
+    summary = metrics["comparison"]
+    block = script.render(metrics)
+    (nuisance,) = summary["limit_ratio_nuisance"].values()
+    assert f"with the shape nuisance, over masses | {nuisance:.3g} |" in block
+    (network,) = summary["five_d_over_four_d_limit"]["network"].values()
+    assert f"network, over masses (< 1: the prompt fraction helps) | {network:.3g} |" in block
+    several = {**metrics, "comparison": {**summary, "limit_ratio_nuisance": {"10": 1.5, "50": 0.25}}}
+    assert "with the shape nuisance, over masses | 0.25 – 1.5 |" in script.render(several)
+    none = {**metrics, "comparison": {k: v for k, v in summary.items() if k != "five_d_over_four_d_limit"}}
+    assert "5-D limit over 4-D limit, traditional, over masses | not measured |" in script.render(none)
+
+
 @pytest.mark.parametrize("key", ["speedup_cpu_4d", "limit_ratio_min", "coverage_network"])
 def test_shipped_metrics_carry_the_comparison_keys(key):
     assert key in json.loads(METRICS.read_text())["comparison"]

@@ -79,8 +79,8 @@ def test_timing_sentence_from_a_recorded_command(tmp_path):
     assert silence["wall_s"] >= 1.0
     timing = {"stage_seconds": {"simulation": 0.1, "lux": 75.0}, "total_seconds": 75.1}
     sentence = script.render_timing(timing, silence)
-    assert "(the job 1.3 min: simulation 0 s, lux 1.2 min)" in sentence
-    assert f"was {silence['stages']['lux']['longest_silence_s']:.0f} s within the job (lux)" in sentence
+    assert "(the job 1.3 min: simulation 0 s, LUX 1.2 min)" in sentence
+    assert f"was {silence['stages']['lux']['longest_silence_s']:.0f} s within the job (LUX)" in sentence
     with pytest.raises(ValueError, match="exited with 3"):
         script.render_timing(timing, {**silence, "exit_code": 3})
     # both inputs of the sentence or neither
