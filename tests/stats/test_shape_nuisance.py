@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from wimpsift.stats.batchfit import fit_batch
 from wimpsift.stats.fit import fit
 from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
 from wimpsift.stats.limits import asymptotic_expected
+from wimpsift.stats.pyhf_export import linear_zero_crossings, workspace_dict
 from wimpsift.stats.templates import TemplateSet
 from wimpsift.stats.teststat import asimov_background
 
@@ -61,15 +64,16 @@ def test_shape_variations_validated_and_round_trip():
     np.testing.assert_array_equal(back.flat_shape_deltas(), [[1.0, 0.0, -1.0]])
 
 
-def band_edge_model(mc_events: float | None = None) -> BinnedLikelihood:
+def band_edge_model(mc_events: float | None = None, shift: float = 1.0) -> BinnedLikelihood:
     """One ER template whose band, shifted by ±1σ, moves events across its edge: the last
     bins hold a trace at nominal, none when shifted down, many when shifted up (the sparse
     traditional templates' case). Linear interpolation crosses zero at alpha = -0.25 in
     bin 4 and -0.1 in bin 5, for nominal normalisation. ``mc_events``: MC-statistics
-    parameters as if the template were filled by that many equal-weight events."""
+    parameters as if the template were filled by that many equal-weight events; ``shift``
+    scales the ±1σ changes."""
     er = np.array([5.0, 3.0, 1.0, 0.3, 0.05, 0.01])
-    down = np.array([6.0, 2.8, 0.7, 0.1, 0.0, 0.0])
-    up = np.array([4.0, 3.2, 1.4, 0.8, 0.4, 0.2])
+    down = er + shift * (np.array([6.0, 2.8, 0.7, 0.1, 0.0, 0.0]) - er)
+    up = er + shift * (np.array([4.0, 3.2, 1.4, 0.8, 0.4, 0.2]) - er)
     variances = None if mc_events is None else {"er": er * er.sum() / mc_events}
     templates = TemplateSet(signal=np.array([0.0, 0.1, 0.3, 1.0, 2.0, 3.0]), backgrounds={"er": er},
                             background_variances=variances,
@@ -133,3 +137,20 @@ def test_fits_beyond_a_crossing_find_the_truth_and_agree():
     # the toys' fitted shape parameters scatter around the truth: within 3 standard errors
     alpha = batch.column("alpha_band")
     assert abs(alpha.mean() + 0.5) < 3 * alpha.std() / np.sqrt(alpha.size)
+
+
+def test_export_warns_where_pyhf_and_our_model_part():
+    """The exported workspace's linear histosys goes negative where our background is
+    floored: the export names the parameter, the bin and the value when it happens within
+    pyhf's bounds, and stays silent when it does not."""
+    lik = band_edge_model()
+    assert linear_zero_crossings(lik) == {"band": (pytest.approx(-0.1), 5)}
+    observed = np.round(lik.expected(lik.nominal_parameters(0.0)))
+    with pytest.warns(UserWarning, match=r"alpha_band: bin 5's background reaches 0 at alpha = -0.1 "):
+        workspace_dict(lik, observed)
+    mild = band_edge_model(shift=0.01)
+    (alpha, _), = linear_zero_crossings(mild).values()
+    assert abs(alpha) > 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        workspace_dict(mild, observed)

@@ -25,13 +25,16 @@ The workspace is plain JSON, so writing it needs no pyhf; reading it back needs
   ``b_1 ± d_j``: with linear interpolation pyhf adds ``alpha_j d_j``, as we do while a
   bin's background stays above its floor scale; below it our expectation is floored
   (:mod:`wimpsift.stats.likelihood`), pyhf's goes on down and turns negative, so the two
-  models agree only where no bin's interpolation approaches zero.
+  models agree only where no bin's interpolation approaches zero. :func:`workspace_dict`
+  warns, naming the parameter, the bin and the value, when that happens within pyhf's
+  default bounds ``[-5, 5]``.
 
 N-dimensional templates are flattened (C order) into one channel.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,27 @@ def pyhf_model_settings() -> dict[str, Any]:
     return {"histosys": {"interpcode": "code0"}}
 
 
+#: pyhf's default bounds of a histosys parameter
+PYHF_ALPHA_BOUND = 5.0
+
+
+def linear_zero_crossings(lik: BinnedLikelihood) -> dict[str, tuple[float, int]]:
+    """Per shape parameter, the value nearest 0 (the others at 0, normalisations nominal)
+    at which a bin's linearly interpolated background reaches 0, and that bin (flat
+    index); parameters whose bins never reach 0 are left out."""
+    n_bkg = len(lik.background_names)
+    nominal = lik.design[1:1 + n_bkg].sum(axis=0)
+    out: dict[str, tuple[float, int]] = {}
+    for name, delta in zip(lik.templates.shape_names, lik.design[1 + n_bkg:], strict=True):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            alpha = np.where(delta != 0, -nominal / delta, np.inf)
+        if not np.any(np.isfinite(alpha)):
+            continue
+        i = int(np.argmin(np.abs(alpha)))
+        out[name] = (float(alpha[i]), i)
+    return out
+
+
 def workspace_dict(
     lik: BinnedLikelihood,
     observed: np.ndarray,
@@ -55,6 +79,13 @@ def workspace_dict(
     """The pyhf workspace of ``lik`` with ``observed`` counts as the data."""
     counts, _ = lik.check_data(observed)
     templates = lik.templates
+    for name, (alpha, i) in linear_zero_crossings(lik).items():
+        if abs(alpha) < PYHF_ALPHA_BOUND:
+            warnings.warn(
+                f"alpha_{name}: bin {i}'s background reaches 0 at alpha = {alpha:.3g} under pyhf's "
+                "linear histosys, inside its bounds [-5, 5]; wimpsift floors it there (stats.likelihood), "
+                "pyhf goes negative, so the exported model differs from ours beyond that value",
+                UserWarning, stacklevel=2)
     signal = templates.flat_signal()
     samples: list[dict[str, Any]] = [{
         "name": "signal",
