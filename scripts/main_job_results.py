@@ -113,9 +113,9 @@ def render_timing(timing: dict[str, Any], silence: dict[str, Any]) -> str:
     worst = max(job_gaps, key=job_gaps.__getitem__)
     before = silence["stages"].get("start", {}).get("longest_silence_s", 0.0)
     start, end = markers("main-job-timing")
-    parts = ", ".join(
-        f"{STAGE_LABELS.get(name, name)} {seconds / 60:.1f} min" if seconds >= 60
-        else f"{STAGE_LABELS.get(name, name)} {seconds:.0f} s" for name, seconds in stages.items())
+    parts = ", ".join(f"{STAGE_LABELS.get(name, name)} "
+                      + (f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s")
+                      for name, seconds in stages.items())
     return "\n".join([
         start,
         f"Measured on {silence['date_utc']} from {silence['label'] or 'an unlabelled run'} "

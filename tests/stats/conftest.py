@@ -55,3 +55,21 @@ def small_model() -> BinnedLikelihood:
 def make_model():
     """Factory of :func:`gaussian_model` (tests directories are not packages)."""
     return gaussian_model
+
+
+def _finite_differences(lik: BinnedLikelihood, x: np.ndarray, counts: np.ndarray, aux: np.ndarray,
+                        eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Central differences of ``lik``'s objective (the gradient) and of its analytic
+    gradient (the Hessian) at ``x``."""
+    eye = np.eye(x.size)
+    grad = np.array([(lik.nll(x + eps * e, counts, aux) - lik.nll(x - eps * e, counts, aux)) / (2 * eps)
+                     for e in eye])
+    hess = np.array([(lik.grad(x + eps * e, counts, aux) - lik.grad(x - eps * e, counts, aux)) / (2 * eps)
+                     for e in eye])
+    return grad, hess
+
+
+@pytest.fixture(scope="session")
+def finite_differences():
+    """:func:`_finite_differences` (tests directories are not packages)."""
+    return _finite_differences

@@ -78,17 +78,13 @@ def test_closed_form_gammas_match_a_fit_with_every_gamma_free(make_model):
     np.testing.assert_allclose(gamma, np.array(m.values)[lik.n_params:], atol=5e-3)
 
 
-def test_gradient_and_hessian_of_the_profiled_objective(make_model):
+def test_gradient_and_hessian_of_the_profiled_objective(make_model, finite_differences):
     lik = make_model(mc_events=200)
     counts, aux = lik.sample(lik.nominal_parameters(2.0), 1, np.random.default_rng(7))
     counts, aux = counts[0], aux[0]
     x = np.array([1.4, 1.1, 0.8])
-    eps = 1e-5
-    eye = np.eye(3)
-    num_g = [(lik.nll(x + eps * e, counts, aux) - lik.nll(x - eps * e, counts, aux)) / (2 * eps) for e in eye]
+    num_g, num_h = finite_differences(lik, x, counts, aux, 1e-5)
     np.testing.assert_allclose(lik.grad(x, counts, aux), num_g, rtol=1e-5, atol=1e-6)
-    num_h = np.array([(lik.grad(x + eps * e, counts, aux) - lik.grad(x - eps * e, counts, aux)) / (2 * eps)
-                      for e in eye])
     np.testing.assert_allclose(lik.hessian(x, counts, aux), num_h, rtol=1e-4, atol=1e-6)
 
 

@@ -30,16 +30,13 @@ def test_shape_parameter_is_named_unbounded_and_recovered(make_model):
     assert batch.column("alpha_er_tilt")[0] == pytest.approx(-0.7, abs=5e-3)
 
 
-def test_gradient_and_hessian_with_a_shape_parameter(make_model):
+def test_gradient_and_hessian_with_a_shape_parameter(make_model, finite_differences):
     lik = make_model(tilt=0.8, mc_events=300)
     counts, aux = lik.sample(lik.nominal_parameters(1.0), 1, np.random.default_rng(2))
     counts, aux = counts[0], aux[0]
     x = np.array([0.9, 1.1, 0.9, -0.4])
-    eps, eye = 1e-5, np.eye(4)
-    num_g = [(lik.nll(x + eps * e, counts, aux) - lik.nll(x - eps * e, counts, aux)) / (2 * eps) for e in eye]
+    num_g, num_h = finite_differences(lik, x, counts, aux, 1e-5)
     np.testing.assert_allclose(lik.grad(x, counts, aux), num_g, rtol=1e-5, atol=1e-6)
-    num_h = np.array([(lik.grad(x + eps * e, counts, aux) - lik.grad(x - eps * e, counts, aux)) / (2 * eps)
-                      for e in eye])
     np.testing.assert_allclose(lik.hessian(x, counts, aux), num_h, rtol=1e-4, atol=1e-6)
 
 
@@ -100,7 +97,7 @@ def test_a_bin_whose_interpolation_crosses_zero_is_floored_not_a_wall():
 
 
 @pytest.mark.parametrize("mc_events", [None, 50.0])
-def test_derivatives_where_the_background_is_floored(mc_events):
+def test_derivatives_where_the_background_is_floored(mc_events, finite_differences):
     """At a point with bins 4 and 5 below their floor, with and without MC-statistics
     parameters: gradient and Hessian (with the floor's curvature and the gammas' Schur
     term) match finite differences."""
@@ -108,13 +105,10 @@ def test_derivatives_where_the_background_is_floored(mc_events):
     counts, aux = lik.sample(np.array([0.5, 1.0, -0.5]), 1, np.random.default_rng(4))
     counts, aux = counts[0], aux[0]
     counts[4] = 2.0  # a count where the floored background dominates
-    x, eps = np.array([0.01, 1.1, -0.6]), 1e-6
+    x = np.array([0.01, 1.1, -0.6])
     assert np.all(lik.background(x)[4:] < lik.floor_scale[4:])
-    eye = np.eye(3)
-    num_g = [(lik.nll(x + eps * e, counts, aux) - lik.nll(x - eps * e, counts, aux)) / (2 * eps) for e in eye]
+    num_g, num_h = finite_differences(lik, x, counts, aux, 1e-6)
     np.testing.assert_allclose(lik.grad(x, counts, aux), num_g, rtol=1e-6, atol=1e-6)
-    num_h = np.array([(lik.grad(x + eps * e, counts, aux) - lik.grad(x - eps * e, counts, aux)) / (2 * eps)
-                      for e in eye])
     np.testing.assert_allclose(lik.hessian(x, counts, aux), num_h, rtol=1e-5, atol=1e-5)
 
 

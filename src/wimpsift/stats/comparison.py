@@ -140,14 +140,9 @@ class ComparisonResult:
         """Per analysis, summed over masses: MIGRAD fits that ended invalid (the
         asymptotic fits) and toy fits that did not converge."""
         analyses = (("network", self.network), ("traditional", self.traditional))
-        return {
-            "migrad_fits_invalid": {
-                name: sum(r.extra.get("n_migrad_fits_invalid", 0.0) for r in results.values())
-                for name, results in analyses},
-            "fits_not_converged": {
-                name: sum(r.extra.get("n_fits_not_converged", 0.0) for r in results.values())
-                for name, results in analyses},
-        }
+        return {key: {name: sum(r.extra.get(f"n_{key}", 0.0) for r in results.values())
+                      for name, results in analyses}
+                for key in ("migrad_fits_invalid", "fits_not_converged")}
 
     def comparison(
         self, mc_events_network: float | None = None, mc_events_traditional: float | None = None,

@@ -190,12 +190,14 @@ class BinnedLikelihood:
         background = np.asarray(params, dtype=float)[..., 1:] @ self.design[1:]
         return self._floor(background)[0] if self.n_shapes else background
 
-    def _floor(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _floor(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray | float, np.ndarray | float]:
         """The floored background of linear values ``raw``, its first and second derivative:
         ``raw`` above ``floor_scale``, ``eps exp(raw / eps - 1)`` below (bins without any
-        template entry keep 0)."""
+        template entry keep 0); scalar derivatives when no bin is below."""
         eps = self.floor_scale
         low = raw < eps
+        if not low.any():
+            return raw, 1.0, 0.0
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
             slope = np.where(low, np.exp(np.minimum(raw / eps - 1.0, 0.0)), 1.0)
             curvature = np.where(low, slope / eps, 0.0)
@@ -311,6 +313,8 @@ class BinnedLikelihood:
         slope = curvature = None
         if self.n_shapes:
             background, slope, curvature = self._floor(background)
+            if np.isscalar(slope):  # no bin below its floor: the linear model's derivatives
+                slope = curvature = None
         lead = np.broadcast_shapes(counts.shape[:-1], params.shape[:-1], a_theta.shape[:-1])
         shape = lead + (self.n_bins,)
         if self.n_gamma:

@@ -57,10 +57,10 @@ def linear_zero_crossings(lik: BinnedLikelihood) -> dict[str, tuple[float, int]]
     """Per shape parameter, the value nearest 0 (the others at 0, normalisations nominal)
     at which a bin's linearly interpolated background reaches 0, and that bin (flat
     index); parameters whose bins never reach 0 are left out."""
-    n_bkg = len(lik.background_names)
-    nominal = lik.design[1:1 + n_bkg].sum(axis=0)
+    templates = lik.templates
+    nominal = templates.flat_backgrounds().sum(axis=0)
     out: dict[str, tuple[float, int]] = {}
-    for name, delta in zip(lik.templates.shape_names, lik.design[1 + n_bkg:], strict=True):
+    for name, delta in zip(templates.shape_names, templates.flat_shape_deltas(), strict=True):
         with np.errstate(divide="ignore", invalid="ignore"):
             alpha = np.where(delta != 0, -nominal / delta, np.inf)
         if not np.any(np.isfinite(alpha)):
