@@ -14,8 +14,15 @@ from wimpsift.processing.topology import (
 )
 from wimpsift.response.pmt_light import s2_top_lrf
 from wimpsift.sources import make_source
+from wimpsift.sources.neutron_cross_section import (
+    XENON_ATOM_FRACTIONS,
+    isotope_tables,
+    mean_total_cross_section_barn,
+    natural_xenon_total_cross_section_barn,
+)
 from wimpsift.sources.neutron_scatters import (
-    ELASTIC_CROSS_SECTION_BARN,
+    NEUTRON_ENERGY_RANGE_MEV,
+    TOTAL_CROSS_SECTION_BARN,
     mean_free_path_cm,
     multiplicities,
     scatter_tracks,
@@ -41,9 +48,38 @@ def processed(xenon1t):
 # ---- neutron transport -----------------------------------------------------------------
 def test_mean_free_path_from_density_and_cross_section(xenon1t):
     n_xe = xenon1t.geometry.liquid_density_g_cm3 * 6.02214076e23 / 131.293
-    assert mean_free_path_cm(xenon1t) == pytest.approx(1 / (n_xe * ELASTIC_CROSS_SECTION_BARN
+    assert mean_free_path_cm(xenon1t) == pytest.approx(1 / (n_xe * TOTAL_CROSS_SECTION_BARN
                                                             * 1e-24))
-    assert 10.0 < mean_free_path_cm(xenon1t) < 20.0  # MeV neutrons in LXe
+    assert 10.0 < mean_free_path_cm(xenon1t) < 13.0  # 1-2 MeV neutrons in LXe, ENDF/B-VII.1
+
+
+def test_natural_xenon_cross_section_is_the_abundance_weighted_table():
+    """At 1 MeV every isotope has a tabulated row: natural xenon's value is their
+    atom-fraction-weighted mean (renormalised over the tabulated isotopes), read back
+    from the shipped rows without interpolation."""
+    tables = isotope_tables()
+    assert sorted(tables) == [128, 129, 130, 131, 132, 134, 136]
+    weight = sum(XENON_ATOM_FRACTIONS[a] for a in tables)
+    assert weight == pytest.approx(1 - 0.000952 - 0.000890)
+    at_1mev = sum(XENON_ATOM_FRACTIONS[a] * s[e == 1.0][0] for a, (e, s) in tables.items())
+    assert natural_xenon_total_cross_section_barn(1.0) == pytest.approx(at_1mev / weight)
+    # every isotope covers 0.5-3 MeV, on increasing energies, with 4.5-7 b
+    for e, s in tables.values():
+        assert e[0] == 0.5 and e[-1] >= 3.0 and np.all(np.diff(e) > 0)
+        assert np.all((s > 4.5) & (s < 7.0))
+
+
+def test_cross_section_mean_and_range():
+    """The 1-2 MeV mean lies between the interval's end values (the cross-section
+    peaks near 1.2 MeV and falls towards 2 MeV, where the neutron's wavelength shrinks);
+    energies outside the tabulated range are refused."""
+    sigma = natural_xenon_total_cross_section_barn(np.array([1.0, 1.25, 2.0, 3.0]))
+    assert sigma[1] > sigma[0] > sigma[2] > sigma[3]
+    mean = mean_total_cross_section_barn(*NEUTRON_ENERGY_RANGE_MEV)
+    assert mean == TOTAL_CROSS_SECTION_BARN
+    assert sigma[2] < mean < sigma[1]
+    with pytest.raises(ValueError, match="energy_mev"):
+        natural_xenon_total_cross_section_barn(0.1)
 
 
 def test_path_to_first_scatter_is_exponential_in_an_unbounded_target(xenon1t):

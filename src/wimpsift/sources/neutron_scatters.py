@@ -1,33 +1,18 @@
 """Radiogenic neutrons with their topology: several elastic scatters per event.
 
 Radiogenic neutrons (from (α, n) reactions and fission in the detector materials) have
-MeV energies. In liquid xenon their elastic mean free path is
+MeV energies. In liquid xenon their mean free path between interactions is
 
-    λ = 1 / (n_Xe σ_el),   n_Xe = ρ N_A / M_Xe,
+    λ = 1 / (n_Xe σ_tot),   n_Xe = ρ N_A / M_Xe,
 
-with σ_el ≈ 5.5 b for 1–2 MeV neutrons on natural xenon. **No source was found for
-this value**: it was written from memory, and a search of the reference material
-available to this project (ENDF/B-VIII, JANIS, JENDL-4/5 evaluation notes for the xenon
-isotopes, NIST) turned up only thermal-energy cross sections, not a readable 1–2 MeV
-elastic value. A second search (2026-12-02) of public code and pages found no readable
-fast-neutron table either: only thermal scattering lengths of the xenon isotopes
-(``54-Xe-132`` tables), scripts that download ENDF/B files (not their contents), NJOY and
-NCrystal plots (thermal energies), and the ``curie`` package, which ships no data. A third
-search (2026-12-02, round 2) found none either: no ENDF/JEFF/TENDL/ACE file or Geant4
-``G4PARTICLEXS`` ``el54`` table for xenon is stored under its usual names (celeritas ships
-Z = 2 and 29 only); the JENDL-4.0/5 MT451 pages give thermal values only; the only fast
-table found (crate ``nucleide-nuclei``, ``simple_xs.tsv``) holds 14 MeV totals; the LUX
-D-D papers (arXiv 1608.05381, 1608.05309) are stored as openings only, so no quoted mean
-free path of 2.45 MeV neutrons in liquid xenon could be read; no Debian package
-(apt-cache) or listed PyPI package was found shipping the evaluated data. It stays an
-unsourced estimate, checked only for its order of magnitude:
-with R = 1.25 A^(1/3) fm = 6.4 fm and the neutron's reduced wavelength ƛ = 4.6 fm at
-1 MeV (3.2 fm at 2 MeV), the shadow-scattering (black-disc) elastic cross-section
-π(R + ƛ)² is 3.8 b (2.9 b) and the total 2π(R + ƛ)² 7.5 b (5.8 b); 5.5 b lies
-between the two, which is all this check says (compound-elastic scattering adds to the
-shadow part at these energies). Replace it by the evaluated value when the multiplicity matters to
-better than ~20 % (the mean multiplicity scales about as 1/λ). It gives λ ≈ 14 cm at
-2.86 g/cm³. The value is a module constant, stated here, not a detector setting.
+with σ_tot natural xenon's neutron total cross-section from ENDF/B-VII.1
+(``wimpsift.sources.neutron_cross_section``), averaged uniformly over 1–2 MeV
+(``NEUTRON_ENERGY_RANGE_MEV``, a modelling choice: the energies of radiogenic neutrons
+from the materials; λ is kept fixed along a track). It is 6.6 b, λ ≈ 11.5 cm at
+2.86 g/cm³. Every interaction is treated as an elastic scatter (the total includes
+inelastic scattering), so the multiplicity counts interaction sites. Earlier versions
+used an unsourced estimate of the elastic cross-section, 5.5 b (λ ≈ 14 cm; CHANGELOG);
+the mean multiplicity scales about as 1/λ.
 
 Topology model (a transport Monte Carlo in the active cylinder, written here because
 no offline library in the stack tracks neutrons; Geant4 is out of reach):
@@ -42,7 +27,7 @@ no offline library in the stack tracks neutrons; Geant4 is out of reach):
 3. Recoil energy per scatter: drawn independently from the source's recoil spectrum
    (the detector's exponential single-scatter spectrum) — a stated approximation.
 4. Times: the neutron's speed at 1 MeV (1.38 cm/ns) gives the interaction times.
-   Tracking stops after ``MAX_SCATTERS`` scatters (for XENON1T 0.04 % of the events
+   Tracking stops after ``MAX_SCATTERS`` scatters (for XENON1T 0.004 % of the events
    with a fiducial scatter reach it).
 5. Kept events: those with at least one scatter in the sampled volume (fiducial or
    active).
@@ -64,21 +49,24 @@ from wimpsift.microphysics import nest_quanta
 from wimpsift.seeding import generator
 from wimpsift.sources.base import Source
 from wimpsift.sources.interactions import XENON_MOLAR_MASS, InteractionList
+from wimpsift.sources.neutron_cross_section import mean_total_cross_section_barn
 from wimpsift.sources.positions import Volume
 
-ELASTIC_CROSS_SECTION_BARN = 5.5
-"""σ_el of 1–2 MeV neutrons on natural xenon: an unsourced estimate (see module docstring)"""
+NEUTRON_ENERGY_RANGE_MEV = (1.0, 2.0)
+"""neutron energies over which the total cross-section is averaged (see module docstring)"""
+TOTAL_CROSS_SECTION_BARN = mean_total_cross_section_barn(*NEUTRON_ENERGY_RANGE_MEV)
+"""σ_tot of natural xenon averaged over ``NEUTRON_ENERGY_RANGE_MEV``, ENDF/B-VII.1"""
 NEUTRON_SPEED_CM_NS = 1.38
 """speed of a 1 MeV neutron, √(2E/m) c"""
 AVOGADRO = 6.02214076e23
-MAX_SCATTERS = 60
+MAX_SCATTERS = 100
 _SINGLE_FRACTIONS: dict[tuple, float] = {}
 
 
 def mean_free_path_cm(detector: Detector) -> float:
-    """Elastic mean free path of MeV neutrons in the detector's liquid xenon, cm."""
+    """Mean free path of MeV neutrons in the detector's liquid xenon, cm."""
     n_xe = detector.geometry.liquid_density_g_cm3 * AVOGADRO / XENON_MOLAR_MASS
-    return float(1.0 / (n_xe * ELASTIC_CROSS_SECTION_BARN * 1e-24))
+    return float(1.0 / (n_xe * TOTAL_CROSS_SECTION_BARN * 1e-24))
 
 
 def surface_entry(n: int, radius: float, length: float, rng: np.random.Generator):
