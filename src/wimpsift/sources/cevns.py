@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 
 import numpy as np
 
 from wimpsift.sources.base import Source
+from wimpsift.sources.tables import data_table
 
 G_FERMI_GEV2 = 1.1663787e-5  # GeV^-2
 SIN2_THETA_W = 0.2386  # low-energy effective value
@@ -36,10 +36,7 @@ ATOMIC_MASS_UNIT_G = 1.66053907e-24
 @cache
 def _b8_table() -> tuple[np.ndarray, np.ndarray]:
     """Winter et al. (2006) 8B neutrino energies (MeV) and spectrum, normalised to unit area."""
-    text = (resources.files("wimpsift.sources") / "data" / B8_SPECTRUM_FILE).read_text()
-    rows = [line.split(",") for line in text.splitlines()
-            if line and not line.startswith("#")][1:]  # after the column-name row
-    table = np.asarray(rows, dtype=float)
+    table = data_table(B8_SPECTRUM_FILE)
     energy_mev, spectrum = table[:, 0], table[:, 1]
     return energy_mev, spectrum / np.trapezoid(spectrum, energy_mev)
 

@@ -16,9 +16,10 @@ scatter, so its multiplicity counts interaction sites.
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 
 import numpy as np
+
+from wimpsift.sources.tables import data_table
 
 XENON_ATOM_FRACTIONS = {124: 0.000952, 126: 0.000890, 128: 0.019102, 129: 0.264006,
                         130: 0.040710, 131: 0.212324, 132: 0.269086, 134: 0.104357,
@@ -31,8 +32,7 @@ TABLE_FILE = "xenon_neutron_total_cross_section_endfb71.csv"
 @cache
 def isotope_tables() -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Tabulated (energy in MeV, total cross-section in barn) per mass number."""
-    text = (resources.files("wimpsift.sources") / "data" / TABLE_FILE).read_text()
-    rows = np.loadtxt(text.splitlines(), delimiter=",", comments="#", skiprows=12)
+    rows = data_table(TABLE_FILE)
     tables = {}
     for mass_number in np.unique(rows[:, 0]).astype(int):
         sel = rows[:, 0] == mass_number
