@@ -1,4 +1,5 @@
-"""Load a repository script (``scripts/NAME.py``) as a module, for the tests of its output."""
+"""Load a repository script (``scripts/NAME.py``, or ``benchmarks/NAME.py``) as a module,
+for the tests of its output."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from types import ModuleType
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+def load_script(name: str, folder: str = "scripts") -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -459,6 +459,8 @@ def simulate_source(detector: Detector, name: str, n_window: int, seed: Any, kin
             rendered_per += draw.kept
         processed = process_events(raw)
         processed.table["n_interactions"] = raw.truth["n_interactions"].to_numpy()
+        processed.table["true_recoil_type"] = raw.truth["recoil_type"].to_numpy(object)
+        processed.table["true_energy_kev"] = raw.truth["energy_kev"].to_numpy(float)
         window = _window_any_volume(processed.table, detector)
         in_fid_window += int(processed.table["in_window"].sum())
         kept.append(processed.select(window))
@@ -1196,7 +1198,8 @@ def position_reconstruction(detector: Detector, settings: AllBackgroundsSettings
 
 def write_test_scores(path: Path, mix: Mix, scores: dict[str, np.ndarray],
                       provenance_record: dict[str, Any] | None) -> Path:
-    """The test events (source, weight, window flags, event variables) and every score."""
+    """The test events (source, weight, window flags, event variables, the truth's recoil
+    type and deposited energy) and every score."""
     import json
 
     import pyarrow as pa
@@ -1204,7 +1207,8 @@ def write_test_scores(path: Path, mix: Mix, scores: dict[str, np.ndarray],
 
     from wimpsift.provenance import atomic_path
 
-    columns = ["source", "weight", "in_window", "n_interactions", "cs1_pe", "cs2_pe",
+    columns = ["source", "weight", "in_window", "n_interactions", "true_recoil_type",
+               "true_energy_kev", "cs1_pe", "cs2_pe",
                *[c for c in EVENT_VARIABLES if c not in ("cs1_pe", "log10_cs2")]]
     frame = mix.table[columns].assign(**{f"score_{k}": v for k, v in scores.items()})
     table = pa.Table.from_pandas(frame, preserve_index=False)
