@@ -13,11 +13,15 @@ the classifiers as trained:
   that normalises the population (as the simulation normalises it).
 
 Each classifier's threshold is set by the WIMP acceptance, which neither change moves, so
-at fixed classifiers the remaining counts are exact for the reweighted rates. Not covered:
-the classifiers were trained on the mix at the shipped estimates, and a different mix would
-train them somewhat differently (the binary CNN's training floor, 3 % of the background
-weight per source, bounds how little weight a source can get), and the multi-class CNN's
-score keeps the mix it was combined with.
+at fixed classifiers the remaining counts are exact for the reweighted rates. That is all
+they are: the classifiers were trained on the mix at the shipped estimates, and retrained
+on another mix they leak differently, by more than the reweighting moves. Measured
+(2026-12-04, quick runs, seeds 0 and 3, a scratch tree with the gamma rate × 4): the
+active-volume binary CNN's ratio was 0.716 and 0.601 retrained, against 0.510 and 0.683
+reweighted at fixed classifiers, its ER leakage doubling (0.19 → 0.32 and 0.23 → 0.46
+expected events) as the ER's share of the active training mix fell from about 18 % to 5 %.
+Read the output as the estimates' direct effect on the count, not as the verdict a run
+at another rate would reach.
 
 Per scenario it prints each run's ratio of a classifier's total to the standard
 selection's, the mean over the runs, its 68 % interval (Student's t, as
