@@ -62,7 +62,7 @@ from wimpsift.pipelines.cnn_backgrounds import (
     simulate_mix,
     verdict,
 )
-from wimpsift.pipelines.reproduce_cnn import ReproduceCNNConfig
+from wimpsift.pipelines.reproduce_cnn import ReproduceCNNConfig, _wimp
 from wimpsift.provenance import provenance, write_json
 from wimpsift.seeding import int_seed
 from wimpsift.sources import make_source, source_names
@@ -80,12 +80,10 @@ def _surface_truth(run: Path, config: dict[str, Any], surface: pd.DataFrame) -> 
     """Truth recoil type of a run's surface test events, re-simulated (see module)."""
     cfg = ReproduceCNNConfig.model_validate(config)
     detector = load_detector(cfg.detector)
-    parts = cfg.signal.split(":")
-    sigma = float(parts[2]) if len(parts) == 3 else None
     s = cfg.all_backgrounds
     mix = simulate_mix(detector, {"surface": cfg.test_events_per_class},
                        int_seed(cfg.seed, "mix", "test"), s.image_kind, s.max_simulated_factor,
-                       float(parts[1]), sigma, s)
+                       *_wimp(cfg), s)
     again = mix.table
     same = len(again) == len(surface) and all(
         np.array_equal(again[c].to_numpy(float), surface[c].to_numpy(float))
@@ -98,7 +96,8 @@ def _surface_truth(run: Path, config: dict[str, Any], surface: pd.DataFrame) -> 
 
 
 def load_run(run: Path) -> dict[str, Any]:
-    """Test scores, metrics and the surface events' truth recoil type of one run folder."""
+    """Test scores, metrics, the surface events' truth recoil type and the active
+    comparison's rows, scores and acceptances (read once) of one run folder."""
     paths = {n: run / n for n in ("metrics.json", "config.json", "data/test_scores.parquet")}
     missing = [str(p) for p in paths.values() if not p.is_file()]
     if missing:
@@ -115,28 +114,27 @@ def load_run(run: Path) -> dict[str, Any]:
     else:
         recoil = np.full(len(scores), "", dtype=object)
         recoil[surface] = _surface_truth(run, config, scores[surface])
-    return {"run": str(run), "seed": metrics["provenance"]["seed"], "metrics": metrics,
-            "scores": scores, "recoil": recoil}
-
-
-def _active(run: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
-    """Active-volume rows, the score each classifier is judged on there, its acceptance."""
-    ab = run["metrics"]["all_backgrounds"]
+    ab = metrics["all_backgrounds"]
     detector = load_detector(ab["detector"])
-    scores = run["scores"]
     rows = scores["source"].isin(source_names(detector, "active")).to_numpy()
-    column = {name: f"score_{ACTIVE_MIX.get(name, name)}" for name in CLASSIFIERS}
     details = ab["active_volume"]["details"]
-    return rows, {n: scores[c].to_numpy(float) for n, c in column.items()}, {
-        n: details[n]["signal_acceptance"] - 1e-9 for n in CLASSIFIERS}
+    return {"run": str(run), "seed": metrics["provenance"]["seed"], "metrics": metrics,
+            "scores": scores, "recoil": recoil,
+            "recoil_share": float(make_source(detector, "surface").recoil_fraction),
+            "active_rows": rows,
+            "active_source": scores["source"].to_numpy(object)[rows],
+            "active_scores": {n: scores[f"score_{ACTIVE_MIX.get(n, n)}"].to_numpy(float)[rows]
+                              for n in CLASSIFIERS},
+            "active_acceptance": {n: details[n]["signal_acceptance"] - 1e-9
+                                  for n in CLASSIFIERS}}
 
 
 def totals(run: dict[str, Any], weight: np.ndarray) -> dict[str, float]:
     """Each classifier's total remaining background, active volume, at ``weight``."""
-    rows, score, acceptance = _active(run)
-    source = run["scores"]["source"].to_numpy(object)[rows]
-    return {n: remaining_at_acceptance(score[n][rows], source, weight[rows], SIGNAL,
-                                       acceptance[n])["total"] for n in CLASSIFIERS}
+    w = weight[run["active_rows"]]
+    return {n: remaining_at_acceptance(run["active_scores"][n], run["active_source"], w,
+                                       SIGNAL, run["active_acceptance"][n])["total"]
+            for n in CLASSIFIERS}
 
 
 def check_stored(run: dict[str, Any]) -> float:
@@ -155,8 +153,7 @@ def reweighted(run: dict[str, Any], gamma_factor: float = 1.0,
     source = scores["source"].to_numpy(object)
     weight[source == "external_gamma"] *= gamma_factor
     if recoil_share is not None:
-        detector = load_detector(run["metrics"]["all_backgrounds"]["detector"])
-        share = float(make_source(detector, "surface").recoil_fraction)
+        share = run["recoil_share"]
         surface = source == "surface"
         nr = surface & (run["recoil"] == "nr")
         scale = np.where(nr, recoil_share / share, (1 - recoil_share) / (1 - share))
@@ -182,15 +179,22 @@ def summarise(runs: list[dict[str, Any]], weights: list[np.ndarray]) -> dict[str
     return out
 
 
-def gamma_break_even(runs: list[dict[str, Any]], name: str = "cnn_binary",
+def gamma_parts(runs: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+    """Per run, each classifier's total at the shipped rates and the external gammas' part
+    of it (totals are linear in the gamma rate)."""
+    base = [totals(r, reweighted(r)) for r in runs]
+    doubled = [totals(r, reweighted(r, gamma_factor=2.0)) for r in runs]
+    return base, [{n: d[n] - b[n] for n in CLASSIFIERS}
+                  for b, d in zip(base, doubled, strict=True)]
+
+
+def gamma_break_even(base: list[dict], gamma: list[dict], name: str = "cnn_binary",
                      upper: bool = False) -> float | None:
     """Factor on the gamma rate at which ``name``'s mean ratio (``upper``: the upper end
     of its 68 % interval, where the verdict leaves 'met') reaches the target; None if it
-    stays below up to × 1000 or is above it already at × 1."""
-    base = [totals(r, reweighted(r)) for r in runs]
-    doubled = [totals(r, reweighted(r, gamma_factor=2.0)) for r in runs]
-    gamma = [{n: d[n] - b[n] for n in CLASSIFIERS} for b, d in zip(base, doubled, strict=True)]
-    quantile = float(student_t.ppf(0.5 + 0.68 / 2, len(runs) - 1)) if upper else 0.0
+    stays below up to × 1000 or is above it already at × 1. ``base``, ``gamma``:
+    :func:`gamma_parts`."""
+    quantile = float(student_t.ppf(0.5 + 0.68 / 2, len(base) - 1)) if upper else 0.0
 
     def excess(k: float) -> float:
         # totals are linear in the gamma rate: base + (k - 1) × the gammas' part
@@ -236,8 +240,9 @@ def main(argv: list[str] | None = None) -> int:
              for k in GAMMA_FACTORS}
     recoil = {f: summarise(runs, [reweighted(r, recoil_share=f) for r in runs])
               for f in RECOIL_SHARES}
-    break_even = {name: {"mean": gamma_break_even(runs, name),
-                         "verdict": gamma_break_even(runs, name, upper=True)}
+    parts = gamma_parts(runs)
+    break_even = {name: {"mean": gamma_break_even(*parts, name),
+                         "verdict": gamma_break_even(*parts, name, upper=True)}
                   for name in COMPARED}
     print(f"active volume, {len(runs)} runs (seeds {[r['seed'] for r in runs]}); mean ratio "
           "to the standard selection ± standard error (verdict on ≤ 0.5):")
