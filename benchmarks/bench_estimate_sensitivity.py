@@ -50,7 +50,6 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 from scipy.stats import sem
-from scipy.stats import t as student_t
 
 from wimpsift.detectors import load_detector
 from wimpsift.metrics.remaining import remaining_at_acceptance
@@ -59,8 +58,9 @@ from wimpsift.pipelines.cnn_backgrounds import (
     CLASSIFIERS,
     SIGNAL,
     TARGET_RATIO,
+    over_seeds,
     simulate_mix,
-    verdict,
+    student_t_68,
 )
 from wimpsift.pipelines.reproduce_cnn import ReproduceCNNConfig, _wimp
 from wimpsift.provenance import provenance, write_json
@@ -167,15 +167,10 @@ def reweighted(run: dict[str, Any], gamma_factor: float = 1.0,
 def summarise(runs: list[dict[str, Any]], weights: list[np.ndarray]) -> dict[str, Any]:
     """Per classifier: each run's ratio, the mean, its 68 % interval and the verdict."""
     per_run = [totals(r, w) for r, w in zip(runs, weights, strict=True)]
-    quantile = float(student_t.ppf(0.5 + 0.68 / 2, len(runs) - 1))
     out: dict[str, Any] = {"standard_selection_total": [t["standard_selection"]
                                                         for t in per_run]}
     for name in COMPARED:
-        ratios = [t[name] / t["standard_selection"] for t in per_run]
-        mean, error = float(np.mean(ratios)), float(sem(ratios))
-        interval = [max(mean - quantile * error, 0.0), mean + quantile * error]
-        out[name] = {"ratios": ratios, "mean": mean, "standard_error": error,
-                     "interval_68": interval, "verdict": verdict(interval)}
+        out[name] = over_seeds([t[name] / t["standard_selection"] for t in per_run])
     return out
 
 
@@ -194,7 +189,7 @@ def gamma_break_even(base: list[dict], gamma: list[dict], name: str = "cnn_binar
     of its 68 % interval, where the verdict leaves 'met') reaches the target; None if it
     stays below up to × 1000 or is above it already at × 1. ``base``, ``gamma``:
     :func:`gamma_parts`."""
-    quantile = float(student_t.ppf(0.5 + 0.68 / 2, len(base) - 1)) if upper else 0.0
+    quantile = student_t_68(len(base)) if upper else 0.0
 
     def excess(k: float) -> float:
         # totals are linear in the gamma rate: base + (k - 1) × the gammas' part

@@ -15,12 +15,12 @@ from wimpsift.cli.main import main
 from wimpsift.detectors import load_detector
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.metrics.remaining import remaining_at_acceptance
-from wimpsift.pipelines.cnn_backgrounds import simulate_source
+from wimpsift.pipelines.cnn_backgrounds import simulate_mix, simulate_source
 from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
 from wimpsift.seeding import seed_sequence
 from wimpsift.sources import source_names
 from wimpsift.training.baselines import EventVariableMLP
-from wimpsift.training.weighted_cnn import WeightedCNN, WeightedCNNEnsemble
+from wimpsift.training.weighted_cnn import WeightedCNN, WeightedCNNEnsemble, fit_ensembles
 
 CLASSIFIERS = {"standard_selection", "dense", "cnn_binary", "cnn_multiclass"}
 # 3 epochs: the physical properties below keep wide margins (measured on seed 0: every
@@ -309,6 +309,46 @@ def test_neutron_multiple_scatters_fail_the_single_scatter_cut():
     assert multiple.sum() >= 20
     assert single[multiple].mean() < 0.4  # most multiple scatters show a second S2
     assert single[~multiple].mean() > 0.95
+
+
+@pytest.mark.slow
+def test_sources_and_ensemble_members_on_workers_give_the_in_process_results():
+    """The mix's sources and the CNN ensembles' members as tasks on a local Dask cluster
+    (the WIMP source built in the worker, one BLAS and one torch thread there) give the
+    in-process mix and networks bit for bit."""
+    import pandas as pd
+
+    from wimpsift.execution import Executor, execution_config
+
+    detector = load_detector("xenon1t_sr0")
+    sizes = {"wimp": 20, "er": 20, "neutrons": 10}
+    args = (detector, sizes, 7, "hitpeak", 10, 500.0, None)
+    X, y = separable_images(n=120)
+    scalars = np.random.default_rng(1).normal(size=(len(y), 2))
+    three = (np.arange(len(y)) % 3).astype(int)
+    settings = {"epochs": 2, "batch_size": 40, "random_state": 3}
+
+    def ensembles():
+        binary = WeightedCNNEnsemble(2, 2, **settings)
+        multi = WeightedCNNEnsemble(2, 3, n_scalars=2, **settings)
+        return {"binary": (binary, X, y, np.linspace(1, 2, len(y)), None),
+                "multi": (multi, X, three, np.ones(len(y)), scalars)}
+
+    here_mix, here_nets = simulate_mix(*args), ensembles()
+    fit_ensembles(here_nets)
+    there_nets = ensembles()
+    with Executor(execution_config(parallel=True, n_workers=2, progress=False)) as executor:
+        there_mix = simulate_mix(*args, executor=executor)
+        fit_ensembles(there_nets, executor)
+    pd.testing.assert_frame_equal(here_mix.table, there_mix.table, check_exact=True)
+    assert np.array_equal(here_mix.images, there_mix.images)
+    assert here_mix.n_simulated == there_mix.n_simulated
+    assert here_mix.weight_per_event == there_mix.weight_per_event
+    for name, extra in (("binary", None), ("multi", scalars)):
+        a, b = here_nets[name][0], there_nets[name][0]
+        assert np.array_equal(a.predict_member_log_proba(X, extra),
+                              b.predict_member_log_proba(X, extra)), name
+        assert [m.best_epoch_ for m in a.members] == [m.best_epoch_ for m in b.members]
 
 
 def test_weighted_cnn_follows_the_weights():

@@ -21,6 +21,8 @@ from wimpsift.pipelines.cnn_backgrounds import (
     SIGNAL,
     ideal_nr_floor,
     member_key,
+    over_seeds,
+    student_t_68,
     threshold_error,
     training_noise,
     verdict,
@@ -75,6 +77,21 @@ def test_ratio_interval_and_verdict():
     assert verdict((0.2, 0.4)) == "met"
     assert verdict((0.6, 0.9)) == "not met"
     assert verdict((0.3, 0.7)) == "undecided within errors"
+
+
+def test_over_seeds_mean_interval_and_verdict():
+    # two runs: one degree of freedom, t(0.84) = 1/tan(0.16 pi) = 1.819 (Cauchy quantile)
+    quantile = 1 / np.tan(0.16 * np.pi)
+    assert student_t_68(2) == pytest.approx(quantile)
+    s = over_seeds([0.4, 0.6])
+    assert s["mean"] == pytest.approx(0.5) and s["standard_error"] == pytest.approx(0.1)
+    assert s["interval_68"] == pytest.approx([0.5 - 0.1 * quantile, 0.5 + 0.1 * quantile])
+    assert s["verdict"] == "undecided within errors"
+    # many runs: the normal quantile; the interval's lower end is clipped at zero
+    assert student_t_68(10_000) == pytest.approx(0.9945, abs=1e-3)
+    assert over_seeds([0.0, 0.0, 0.3])["interval_68"][0] == 0.0
+    assert over_seeds([0.30, 0.32, 0.31])["verdict"] == "met"
+    assert over_seeds([0.30, 0.32, 0.31], target=0.2)["verdict"] == "not met"
 
 
 def _events(rng, n):

@@ -303,3 +303,15 @@ def test_source_share_floor_lifts_rare_sources_and_keeps_the_rest():
     assert np.array_equal(source_share_floor(table, w, 0.0), w)
     with pytest.raises(ConfigError, match="binary_min_source_share"):
         source_share_floor(table, w, 0.3)
+    # a named source's own floor: gamma (0.3 of 1.703 alone) lifted to 0.4, the common
+    # floor for the rest, ER giving up the difference; sources not present are ignored
+    named = source_share_floor(table, w, 0.05, {"gamma": 0.4, "neutrons": 0.9})
+    share = {s: named[source == s].sum() / named[background].sum()
+             for s in ("er", "wall", "gamma", "cevns")}
+    assert named[background].sum() == pytest.approx(w[background].sum())
+    assert share["gamma"] == pytest.approx(0.4) and share["wall"] == pytest.approx(0.05)
+    assert share["er"] == pytest.approx(1 - 0.4 - 0.05 - 0.05)
+    # a named floor below what the source has already changes nothing
+    assert np.allclose(source_share_floor(table, w, 0.05, {"er": 0.1}), out)
+    with pytest.raises(ConfigError, match="binary_min_source_share"):
+        source_share_floor(table, w, 0.05, {"er": 0.5, "gamma": 0.5})

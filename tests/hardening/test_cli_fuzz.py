@@ -132,7 +132,8 @@ COMMANDS: dict[str, tuple[list[str], dict[str, st.SearchStrategy], str | None]] 
         "--kinds": st.sampled_from(["hit", "hit,peak", "x", "", ","]),
         "--shape": st.sampled_from(["hit=8x16", "hit=0x0", "x", "hit=100000x100000", "peak=a"]),
         "--selection": st.sampled_from(["window", "none", "x"]), "--chunk-events": INTS,
-        "--examples": INTS, "--seed": st.one_of(SMALL, INTS)}, "/"),
+        "--examples": INTS, "--seed": st.one_of(SMALL, INTS),
+        "--execution": files("toml_broken", "garbage", "empty", "missing", "folder")}, "/"),
     "run": (["run"], {"--config": files("toml_broken", "toml_types", "garbage", "missing",
                                         "folder")}, "/"),
     "nn train": (["nn", "train"], {

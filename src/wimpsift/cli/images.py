@@ -43,6 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="window (default), threshold or none; not with --instructions, "
                         "which keeps every event")
     p.add_argument("--chunk-events", type=int, default=256, help="events per class per chunk")
+    p.add_argument("--execution", default=None, metavar="FILE",
+                   help="TOML or JSON file with where the chunks are simulated: backend "
+                        "in_process|local|scheduler|jobqueue (n_workers, a [jobqueue] section "
+                        "for Slurm/HTCondor/PBS); the dataset does not depend on it")
     p.add_argument("--peak-secondary-s2", action="store_true",
                    help="peak/hitpeak images get a third panel, the whole event's waveform, "
                         "where secondary S2s show beside the main S2")
@@ -109,6 +113,8 @@ def _images(args: argparse.Namespace) -> int:
     shapes = dict(_shape(text) for text in args.shape)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     if args.instructions:
+        if args.execution:
+            raise ConfigError("--execution: only for simulated sources, not with --instructions")
         return _images_from_instructions(args, out, kinds, shapes, processing)
     if args.label is not None:
         raise ConfigError("--label: only with --instructions (simulated signal is 1, "
@@ -116,18 +122,21 @@ def _images(args: argparse.Namespace) -> int:
     if args.events_per_class is None:
         raise ConfigError("--events-per-class: required unless --instructions is given")
     selection = args.selection or "window"
+    from wimpsift.execution import load_execution_config
     from wimpsift.images.dataset import make_config
 
     scaling = {"peak_secondary_s2": True} if args.peak_secondary_s2 else None
     make_config(args.detector, args.signal, args.background, args.events_per_class, kinds,
                 args.seed, shapes or None, selection, args.chunk_events,
                 processing=processing, scaling=scaling)  # validate first
+    execution = (load_execution_config(args.execution, "--execution") if args.execution
+                 else None)
     out.mkdir(parents=True, exist_ok=True)
     path = build_image_dataset(
         out / DATASET_NAME, args.detector, signal=args.signal, background=args.background,
         events_per_class=args.events_per_class, kinds=kinds, seed=args.seed,
         shapes=shapes or None, progress=not args.no_progress, chunk_events=args.chunk_events,
-        selection=selection, processing=processing, scaling=scaling,
+        selection=selection, processing=processing, scaling=scaling, execution=execution,
     )
     _write_examples(args, out, path, kinds, 2 * args.events_per_class)
     return 0

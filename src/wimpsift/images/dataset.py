@@ -6,12 +6,12 @@ Public API (stable; the CNN training code builds on it)::
                         events_per_class=N, kinds=("hit", "peak", "hitpeak"), seed=K,
                         shapes=None, progress=True, chunk_events=256,
                         selection="window", waveform=None, processing=None,
-                        scaling=None) -> Path
+                        scaling=None, execution=None) -> Path
     build_instruction_dataset(path, detector, instructions="events.csv", label=None,
                               kinds=..., seed=K, shapes=None, progress=True,
                               chunk_events=256, waveform=None, processing=None,
                               scaling=None) -> Path
-    cached_image_dataset(cache, detector, progress=True, **settings) -> Path
+    cached_image_dataset(cache, detector, progress=True, execution=None, **settings) -> Path
     load_images(path, kind) -> (X float32 (N, H, W) in [0, 1], y int64 (N,), table DataFrame)
     ImageDataset(path, kind)   # torch.utils.data.Dataset -> (tensor (1, H, W), label float32)
 
@@ -77,6 +77,7 @@ from wimpsift.cache import Cache
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError, bad_value, validation_message
+from wimpsift.execution import ExecutionConfig, Executor, Task
 from wimpsift.images.raster import (
     ALL_IMAGE_KINDS,
     IMAGE_KINDS,
@@ -408,10 +409,13 @@ def build_image_dataset(
     waveform: WaveformSettings | None = None,
     processing: ProcessingSettings | None = None,
     scaling: dict | None = None,
+    execution: ExecutionConfig | None = None,
 ) -> Path:
     """Simulate ``events_per_class`` signal and background events and write their images.
 
     Resumes an interrupted build of the same configuration; returns the file path.
+    ``execution`` (:mod:`wimpsift.execution`; default in process) simulates chunks in
+    parallel; the file does not depend on it.
     """
     det = _detector(detector)
     config = make_config(det, signal, background, events_per_class, kinds, seed, shapes,
@@ -438,7 +442,8 @@ def build_image_dataset(
         _create(path, config, record, n_pmts)
         created = True
     try:
-        _build_chunks(path, config, det, sources, done, n_chunks, disk_bytes, progress)
+        _build_chunks(path, config, det, sources, done, n_chunks, disk_bytes, progress,
+                      execution)
     except BaseException:
         if created:
             try:
@@ -452,65 +457,105 @@ def build_image_dataset(
 
 
 def cached_image_dataset(cache: Cache | str | Path, detector: Detector | str,
-                         progress: bool = True, **settings) -> Path:
+                         progress: bool = True, execution: ExecutionConfig | None = None,
+                         **settings) -> Path:
     """The image dataset of ``settings`` (:func:`build_image_dataset`'s) from the lineage
-    cache under ``cache``, built there on the first call; returns its HDF5 file."""
+    cache under ``cache``, built there on the first call (on ``execution``, which is not
+    part of the key: the data do not depend on it); returns its HDF5 file."""
     det = _detector(detector)
     config = make_config(det, **settings)
     cache = cache if isinstance(cache, Cache) else Cache(cache)
     lineage = {"config": config, "detector": det.model_dump(mode="json")}
     return cache.file(CACHE_STAGE, CACHE_STAGE_VERSION, lineage, "images.h5",
-                      lambda path: build_image_dataset(path, det, progress=progress, **settings))
+                      lambda path: build_image_dataset(path, det, progress=progress,
+                                                       execution=execution, **settings))
+
+
+def _simulate_chunk(config: ImageDatasetConfig, det: Detector, sources, chunk: int
+                    ) -> tuple[dict[str, np.ndarray], np.ndarray, ProcessedEvents]:
+    """Images, labels and processed events of one chunk (a function of the seed and
+    ``chunk`` alone, wherever it runs)."""
+    size = min(config.chunk_events, config.events_per_class - chunk * config.chunk_events)
+    parts = [simulate_selected(det, src, size, seed_sequence(config.seed, "images", chunk, label),
+                               config)
+             for label, src in enumerate(sources)]
+    order = generator(config.seed, "order", chunk).permutation(2 * size)
+    table = pd.concat([p.table for p in parts], ignore_index=True).iloc[order]
+    table = table.reset_index(drop=True)
+    labels = np.repeat(np.array([0, 1], dtype=np.int8), size)[order]
+    offset = 2 * chunk * config.chunk_events
+    table["event_id"] = np.arange(offset, offset + 2 * size, dtype=np.int64)
+    merged = ProcessedEvents(
+        table, *(np.concatenate([getattr(p, name) for p in parts])[order]
+                 for name in ("s1_pmt_area_pe", "s2_pmt_area_pe", "s1_trace_pe",
+                              "s2_trace_pe")),
+        parts[0].arrays, parts[0].sample_ns,
+        np.concatenate([p.event_trace_pe for p in parts])[order],
+    )
+    return render_images(merged, config.kinds, config.image), labels, merged
+
+
+def _write_chunk(path: Path, config: ImageDatasetConfig, chunk: int,
+                 images: dict[str, np.ndarray], labels: np.ndarray, merged: ProcessedEvents,
+                 disk_bytes: float) -> None:
+    import h5py
+
+    size = len(labels)
+    # uncompressed size of this chunk, plus the event-table columns, which HDF5
+    # allocates whole at the first write: an upper bound of what this write needs
+    _check_free_space(path, size * (sum(a[0].nbytes for a in images.values())
+                                    + merged.s1_pmt_area_pe[0].nbytes * 2)
+                      + (disk_bytes if chunk == 0 else 0.0))
+    offset = 2 * chunk * config.chunk_events
+    with h5py.File(path, "r+") as f:
+        sl = slice(offset, offset + size)
+        for kind, array in images.items():
+            f[f"images/{kind}"][sl] = array
+        f["label"][sl] = labels
+        f["pmt/s1_area_pe"][sl] = merged.s1_pmt_area_pe
+        f["pmt/s2_area_pe"][sl] = merged.s2_pmt_area_pe
+        _write_columns(f, merged.table, offset, int(f.attrs["n_rows"]))
+        f.flush()  # the data is on disk before the chunk is marked done
+        if "chunk_digest" in f:
+            f["chunk_digest"][chunk] = _chunk_digest(
+                images, labels, merged.s1_pmt_area_pe, merged.s2_pmt_area_pe)
+        f.attrs["chunks_done"] = chunk + 1
+        f.flush()
+
+
+def _parallel_tasks(execution: ExecutionConfig) -> int:
+    """How many tasks ``execution`` runs at once (its workers)."""
+    if execution.backend == "in_process":
+        return 1
+    if execution.jobqueue is not None:
+        return execution.jobqueue.jobs * execution.jobqueue.processes
+    return execution.n_workers
 
 
 def _build_chunks(path: Path, config: ImageDatasetConfig, det: Detector, sources, done: int,
-                  n_chunks: int, disk_bytes: float, progress: bool) -> None:
-    import h5py
+                  n_chunks: int, disk_bytes: float, progress: bool,
+                  execution: ExecutionConfig | None = None) -> None:
+    """Simulate chunks ``done`` .. ``n_chunks - 1`` and write them in order.
+
+    On a parallel ``execution`` as many chunks as there are workers are simulated at a
+    time and written in order as the batch completes, so the file is the one an
+    in-process build writes and at most one batch is held in memory."""
     from tqdm import tqdm
 
-    settings = config.image
     bar = tqdm(total=2 * config.events_per_class, unit="ev", desc="images",
                disable=not progress)
     bar.update(2 * min(done * config.chunk_events, config.events_per_class))
-    for chunk in range(done, n_chunks):
-        size = min(config.chunk_events, config.events_per_class - chunk * config.chunk_events)
-        parts = [simulate_selected(det, src, size, seed_sequence(config.seed, "images", chunk, label),
-                                   config)
-                 for label, src in enumerate(sources)]
-        order = generator(config.seed, "order", chunk).permutation(2 * size)
-        table = pd.concat([p.table for p in parts], ignore_index=True).iloc[order]
-        table = table.reset_index(drop=True)
-        labels = np.repeat(np.array([0, 1], dtype=np.int8), size)[order]
-        offset = 2 * chunk * config.chunk_events
-        table["event_id"] = np.arange(offset, offset + 2 * size, dtype=np.int64)
-        merged = ProcessedEvents(
-            table, *(np.concatenate([getattr(p, name) for p in parts])[order]
-                     for name in ("s1_pmt_area_pe", "s2_pmt_area_pe", "s1_trace_pe",
-                                  "s2_trace_pe")),
-            parts[0].arrays, parts[0].sample_ns,
-            np.concatenate([p.event_trace_pe for p in parts])[order],
-        )
-        images = render_images(merged, config.kinds, settings)
-        # uncompressed size of this chunk, plus the event-table columns, which HDF5
-        # allocates whole at the first write: an upper bound of what this write needs
-        _check_free_space(path, 2 * size * (sum(a[0].nbytes for a in images.values())
-                                            + merged.s1_pmt_area_pe[0].nbytes * 2)
-                          + (disk_bytes if chunk == 0 else 0.0))
-        with h5py.File(path, "r+") as f:
-            sl = slice(offset, offset + 2 * size)
-            for kind, array in images.items():
-                f[f"images/{kind}"][sl] = array
-            f["label"][sl] = labels
-            f["pmt/s1_area_pe"][sl] = merged.s1_pmt_area_pe
-            f["pmt/s2_area_pe"][sl] = merged.s2_pmt_area_pe
-            _write_columns(f, table, offset, int(f.attrs["n_rows"]))
-            f.flush()  # the data is on disk before the chunk is marked done
-            if "chunk_digest" in f:
-                f["chunk_digest"][chunk] = _chunk_digest(
-                    images, labels, merged.s1_pmt_area_pe, merged.s2_pmt_area_pe)
-            f.attrs["chunks_done"] = chunk + 1
-            f.flush()
-        bar.update(2 * size)
+    with Executor(execution or ExecutionConfig.build(backend="in_process",
+                                                     progress=False)) as executor:
+        batch = _parallel_tasks(executor.config)
+        for start in range(done, n_chunks, batch):
+            chunks = range(start, min(start + batch, n_chunks))
+            results = executor.map({c: Task(_simulate_chunk, (config, det, sources, c))
+                                    for c in chunks},
+                                   "image chunks")
+            for chunk in chunks:
+                _write_chunk(path, config, chunk, *results[chunk], disk_bytes)
+                bar.update(len(results[chunk][1]))
     bar.close()
 
 

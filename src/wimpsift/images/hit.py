@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from wimpsift.detectors.pmt_arrays import PmtArrays
 
@@ -55,7 +56,8 @@ def render_pattern(values: np.ndarray, arrays: PmtArrays, array: str, height: in
                    ) -> np.ndarray:
     """(N, height, width) panel of per-PMT grey levels ``values`` (N, n_array_pmts)."""
     matrix = coverage_matrix(arrays, array, int(height), int(width))
-    out = np.asarray(values, dtype=np.float32) @ matrix.T
+    with threadpool_limits(limits=1, user_api="blas"):  # the same sums on any machine
+        out = np.asarray(values, dtype=np.float32) @ matrix.T
     return np.clip(out, 0.0, 1.0).reshape(-1, height, width)
 
 

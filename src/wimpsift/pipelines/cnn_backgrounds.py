@@ -234,17 +234,19 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 from scipy.special import logsumexp
-from scipy.stats import bootstrap
+from scipy.stats import bootstrap, sem
+from scipy.stats import t as student_t
 
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError
+from wimpsift.execution import ExecutionConfig, Executor, Task
 from wimpsift.images.raster import ImageSettings, render_images
 from wimpsift.metrics.mutual_information import mutual_information
 from wimpsift.metrics.remaining import (
@@ -261,7 +263,7 @@ from wimpsift.seeding import int_seed, seed_sequence
 from wimpsift.sources import make_source, source_names
 from wimpsift.sources.topology import expected_topology_events
 from wimpsift.training.baselines import EventVariableMLPEnsemble, event_features
-from wimpsift.training.weighted_cnn import WeightedCNNEnsemble
+from wimpsift.training.weighted_cnn import WeightedCNNEnsemble, fit_ensembles
 from wimpsift.waveforms.event import simulate_waveform_events
 from wimpsift.waveforms.tail_sampling import (
     TailVariable,
@@ -347,6 +349,10 @@ class AllBackgroundsSettings(WimpsiftConfig):
     binary_min_source_share: float = Field(0.03, ge=0.0, lt=0.5)
     """least share of the binary CNN's background training weight per background source
     (:func:`source_share_floor`; 0: the blended expected mix alone)"""
+    binary_source_share_floors: dict[str, Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
+        default_factory=dict)
+    """larger floors for named background sources, e.g. ``{"er": 0.15}``, in both binary
+    mixes (empty: the common floor alone; sources the detector lacks are ignored)"""
     cnn_ensemble: int = Field(3, ge=1)
     """networks per CNN, trained on the same events with different seeds, their
     log-softmax outputs averaged (:class:`~wimpsift.training.weighted_cnn.WeightedCNNEnsemble`);
@@ -498,14 +504,23 @@ def simulate_source(detector: Detector, name: str, n_window: int, seed: Any, kin
 
 def simulate_mix(detector: Detector, n_window: dict[str, int], seed: int, kind: str,
                  max_factor: int, mass_gev: float, sigma_cm2: float | None,
-                 settings: AllBackgroundsSettings | None = None) -> Mix:
+                 settings: AllBackgroundsSettings | None = None,
+                 executor: Executor | None = None) -> Mix:
     """The WIMP and every background of ``detector`` (each from its own seed stream);
-    the sources of ``settings.tail_sampling`` tail-sampled (:func:`simulate_source`)."""
+    the sources of ``settings.tail_sampling`` tail-sampled (:func:`simulate_source`).
+    With ``executor`` the sources are simulated as parallel tasks; the mix does not
+    depend on where they ran."""
+    tasks = {name: Task(simulate_source, (detector, name, n_window[name],
+                                          seed_sequence(seed, "mix", name), kind, max_factor,
+                                          mass_gev, sigma_cm2, settings))
+             for name in n_window}
+    if executor is None:
+        results = {name: task.function(*task.args) for name, task in tasks.items()}
+    else:
+        results = executor.map(tasks, "sources")
     tables, images, n_simulated, weights, strata = [], [], {}, {}, {}
     for name in n_window:
-        table, stack, n_sim, weight, summary = simulate_source(
-            detector, name, n_window[name], seed_sequence(seed, "mix", name), kind,
-            max_factor, mass_gev, sigma_cm2, settings)
+        table, stack, n_sim, weight, summary = results[name]
         tables.append(table)
         images.append(stack)
         n_simulated[name], weights[name] = n_sim, weight
@@ -559,35 +574,49 @@ def blended_mix_weights(table: pd.DataFrame, fiducial_sources: list[str] | None
     return w
 
 
-def source_share_floor(table: pd.DataFrame, weights: np.ndarray, share: float) -> np.ndarray:
+def source_share_floor(table: pd.DataFrame, weights: np.ndarray, share: float,
+                       named: dict[str, float] | None = None) -> np.ndarray:
     """``weights`` with every background source's total raised to at least ``share`` of
-    the background total (which is kept; the larger sources give up what the small ones
-    gain, in proportion). The binary CNN's floor: at their expected rates the wall events
-    of the fiducial window weigh 0.8 % of its loss and the ER bulk 98 %, and a network
-    trained so lets the NR-like wall events through (see module)."""
+    the background total, or to ``named[source]`` where that is larger (the total is
+    kept; the larger sources give up what the small ones gain, in proportion). The binary
+    CNN's floor: at their expected rates the wall events of the fiducial window weigh
+    0.8 % of its loss and the ER bulk 98 %, and a network trained so lets the NR-like
+    wall events through (see module)."""
     w = np.asarray(weights, float).copy()
-    if share <= 0:
+    named = named or {}
+    if share <= 0 and not any(v > 0 for v in named.values()):
         return w
     source = table["source"].to_numpy(object)
     background = source != SIGNAL
     totals = pd.Series(w[background]).groupby(source[background], sort=False).sum()
     totals = totals[totals > 0]
-    if share * len(totals) >= 1:
-        raise ConfigError(f"binary_min_source_share: got {share}, expected below "
-                          f"1/{len(totals)} (one share per background source)")
+    least = pd.Series([max(share, named.get(str(n), 0.0)) for n in totals.index],
+                      index=totals.index)
+    if least.sum() >= 1:
+        raise ConfigError(f"binary_min_source_share: got {share} per source and "
+                          f"{named or 'no source named'}, {least.sum():.3g} in all over "
+                          f"{len(totals)} background sources; expected below 1")
     total = totals.sum()
     floored = pd.Series(False, index=totals.index)
     while True:
         # what the unfloored sources share, in proportion to their totals
-        scale = total * (1 - share * floored.sum()) / totals[~floored].sum()
-        low = ~floored & (totals * scale < share * total)
+        scale = total * (1 - least[floored].sum()) / totals[~floored].sum()
+        low = ~floored & (totals * scale < least * total)
         if not low.any():
             break
         floored |= low
-    factor = np.where(floored, share * total / totals, scale)
+    factor = np.where(floored, least * total / totals, scale)
     for name, f in zip(totals.index, factor, strict=True):
         w[source == name] *= f
     return w
+
+
+def background_shares(table: pd.DataFrame, weights: np.ndarray) -> dict[str, float]:
+    """Each background source's share of the background training weight."""
+    background = (table["source"] != SIGNAL).to_numpy()
+    totals = pd.Series(np.asarray(weights, float)[background]).groupby(
+        table["source"].to_numpy(object)[background], sort=True).sum()
+    return {str(name): float(v / totals.sum()) for name, v in totals.items()}
 
 
 def binary_training_weights(table: pd.DataFrame, settings: AllBackgroundsSettings,
@@ -598,10 +627,11 @@ def binary_training_weights(table: pd.DataFrame, settings: AllBackgroundsSetting
     volume's expected mix, both with the source floor (:func:`source_share_floor`)."""
     fit_table = table.assign(weight=tail_emphasis_weights(table,
                                                           settings.tail_training_emphasis))
-    floor = settings.binary_min_source_share
+    floor, named = settings.binary_min_source_share, settings.binary_source_share_floors
     return {"fiducial": source_share_floor(table, blended_mix_weights(
-                fit_table, fiducial_sources), floor),
-            "active": source_share_floor(table, expected_mix_weights(fit_table), floor)}
+                fit_table, fiducial_sources), floor, named),
+            "active": source_share_floor(table, expected_mix_weights(fit_table), floor,
+                                         named)}
 
 
 def tail_emphasis_weights(table: pd.DataFrame, power: float) -> np.ndarray:
@@ -740,8 +770,10 @@ def _cnn_scalars(table: pd.DataFrame, names: tuple[str, ...], standard: Standard
 
 def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSettings,
                     seed: int, threads: int, device: str | None,
-                    fiducial_sources: list[str] | None = None) -> tuple[Classifiers, dict]:
-    """Fit the standard selection, the dense network and both CNNs on ``train``; with
+                    fiducial_sources: list[str] | None = None,
+                    executor: Executor | None = None) -> tuple[Classifiers, dict]:
+    """Fit the standard selection, the dense network and both CNNs on ``train`` (the
+    CNNs' ensemble members as parallel tasks on ``executor`` if given); with
     ``fiducial_sources``, the multi-class CNN also gets the fiducial window's mix."""
     table = train.table
     y = (table["source"] == SIGNAL).to_numpy().astype(int)
@@ -778,18 +810,6 @@ def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSett
     common = {"epochs": settings.epochs, "batch_size": settings.batch_size,
               "learning_rate": settings.learning_rate, "random_state": seed, "device": device,
               "threads": threads, "n_scalars": len(names)}
-    binary = WeightedCNNEnsemble(settings.cnn_ensemble, 2, **common).fit(
-        train.images, y, binary_weights["fiducial"], scalars)
-    info["cnn_binary"] = {**binary.fit_info(), "event_scalars": list(names)}
-    binary_active = None
-    if per_volume:
-        binary_active = WeightedCNNEnsemble(settings.cnn_ensemble, 2, **common).fit(
-            train.images, y, binary_weights["active"], scalars)
-        info["cnn_binary"]["compared_in"] = "fiducial volume"
-        info["cnn_binary_active_mix"] = {**binary_active.fit_info(),
-                                         "event_scalars": list(names),
-                                         "training_mix": "expected mix of the active volume",
-                                         "compared_in": "active volume"}
     classes = _classes(table, settings.min_class_events)
     index = {name: k for k, name in enumerate(classes)}
     rows = table["source"].isin(classes).to_numpy()
@@ -798,9 +818,28 @@ def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSett
     # a plainly simulated source, the sampling weights of a tail-sampled one)
     rate = fit_table["weight"].to_numpy(float)[rows]
     class_total = np.bincount(labels, weights=rate, minlength=len(classes))
-    multi = WeightedCNNEnsemble(settings.cnn_ensemble, len(classes), **common).fit(
-        train.images[rows], labels, rate / class_total[labels],
-        None if scalars is None else scalars[rows])
+    binary = WeightedCNNEnsemble(settings.cnn_ensemble, 2, **common)
+    multi = WeightedCNNEnsemble(settings.cnn_ensemble, len(classes), **common)
+    jobs = {"binary": (binary, train.images, y, binary_weights["fiducial"], scalars),
+            "multiclass": (multi, train.images[rows], labels, rate / class_total[labels],
+                           None if scalars is None else scalars[rows])}
+    binary_active = None
+    if per_volume:
+        binary_active = WeightedCNNEnsemble(settings.cnn_ensemble, 2, **common)
+        jobs["binary_active"] = (binary_active, train.images, y, binary_weights["active"],
+                                 scalars)
+    fit_ensembles(jobs, executor)  # every member of the three CNNs as one batch of tasks
+    info["cnn_binary"] = {**binary.fit_info(), "event_scalars": list(names),
+                          "background_shares": background_shares(
+                              table, binary_weights["fiducial"])}
+    if binary_active is not None:
+        info["cnn_binary"]["compared_in"] = "fiducial volume"
+        info["cnn_binary_active_mix"] = {**binary_active.fit_info(),
+                                         "event_scalars": list(names),
+                                         "training_mix": "expected mix of the active volume",
+                                         "compared_in": "active volume",
+                                         "background_shares": background_shares(
+                                             table, binary_weights["active"])}
     info["cnn_multiclass"] = {**multi.fit_info(), "classes": classes,
                               "event_scalars": list(names)}
     expected = table[rows].groupby("source")["weight"].sum()
@@ -854,6 +893,22 @@ def verdict(interval: tuple[float, float] | None, target: float = TARGET_RATIO) 
         return "undefined"
     lo, hi = interval
     return "met" if hi <= target else "not met" if lo > target else "undecided within errors"
+
+
+def student_t_68(n_runs: int) -> float:
+    """Half-width of a 68 % interval in standard errors for the mean of ``n_runs``
+    (Student's t with n - 1 degrees of freedom)."""
+    return float(student_t.ppf(0.5 + 0.68 / 2, n_runs - 1))
+
+
+def over_seeds(ratios: list[float], target: float = TARGET_RATIO) -> dict[str, Any]:
+    """Ratios of runs that differ only in the seed: their mean, its standard error, the
+    mean's 68 % interval (:func:`student_t_68`, clipped at 0) and the verdict on it."""
+    mean, error = float(np.mean(ratios)), float(sem(ratios))
+    half = student_t_68(len(ratios)) * error
+    interval = [max(mean - half, 0.0), mean + half]
+    return {"ratios": [float(r) for r in ratios], "mean": mean, "standard_error": error,
+            "interval_68": interval, "verdict": verdict(interval, target)}
 
 
 def ideal_nr_floor(reference: pd.DataFrame, sub: pd.DataFrame, backgrounds: list[str],
@@ -1257,17 +1312,20 @@ def plot_remaining_curves(table: pd.DataFrame, rows: np.ndarray,
 
 def simulate_train_test(detector: Detector, n_train: int, n_test: int, seed: int,
                         settings: AllBackgroundsSettings, mass_gev: float,
-                        sigma_cm2: float | None) -> tuple[Mix, Mix, dict[str, list[str]]]:
+                        sigma_cm2: float | None, executor: Executor | None = None
+                        ) -> tuple[Mix, Mix, dict[str, list[str]]]:
     """The training and test events of every source of both volumes (``n_train`` and
     ``n_test`` in the window per source, more for the WIMP and each volume's dominant
-    background); returns (train, test, the sources of each volume)."""
+    background), the sources as parallel tasks on ``executor`` if given; returns
+    (train, test, the sources of each volume)."""
     # the fiducial list counts near-wall populations through ``wall`` (and the ER rate);
     # the active volume lists them as their own sources (``volumes`` in the detector file)
     in_volume = {"fiducial": source_names(detector, "fiducial"),
                  "active": source_names(detector, "active")}
     names = list(dict.fromkeys([*in_volume["fiducial"], *in_volume["active"]]))
     train_seed, test_seed = int_seed(seed, "mix", "train"), int_seed(seed, "mix", "test")
-    args = (settings.image_kind, settings.max_simulated_factor, mass_gev, sigma_cm2, settings)
+    args = (settings.image_kind, settings.max_simulated_factor, mass_gev, sigma_cm2, settings,
+            executor)
     train = simulate_mix(detector, {**dict.fromkeys(names, n_train),
                                     SIGNAL: max(n_train, settings.train_events_signal)},
                          train_seed, *args)
@@ -1293,9 +1351,11 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
                         settings: AllBackgroundsSettings, mass_gev: float,
                         sigma_cm2: float | None, figures_dir: Path, threads: int = 1,
                         device: str | None = None, plan=None, data_dir: Path | None = None,
-                        provenance_record: dict[str, Any] | None = None
+                        provenance_record: dict[str, Any] | None = None,
+                        execution: ExecutionConfig | None = None
                         ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Simulate, fit, score and compare; returns (metrics sections, figures).
+    """Simulate and fit (the sources and the CNNs' ensemble members as parallel tasks on
+    ``execution``), score and compare; returns (metrics sections, figures).
 
     With ``data_dir``, the test events' variables, weights and scores are written to
     ``test_scores.parquet`` there (``provenance_record`` in its metadata)."""
@@ -1306,16 +1366,18 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
         if plan is not None:
             plan.start(name)
 
-    stage("images")
-    t0 = time.perf_counter()
-    train, test, in_volume = simulate_train_test(detector, n_train, n_test, seed, settings,
-                                                 mass_gev, sigma_cm2)
-    timings["events_and_images_s"] = time.perf_counter() - t0
+    with Executor(execution or ExecutionConfig.build(backend="in_process",
+                                                     progress=False)) as executor:
+        stage("images")
+        t0 = time.perf_counter()
+        train, test, in_volume = simulate_train_test(detector, n_train, n_test, seed,
+                                                     settings, mass_gev, sigma_cm2, executor)
+        timings["events_and_images_s"] = time.perf_counter() - t0
 
-    stage("classifiers")
-    t0 = time.perf_counter()
-    classifiers, fit_info = fit_classifiers(detector, train, settings, seed, threads, device,
-                                            in_volume["fiducial"])
+        stage("classifiers")
+        t0 = time.perf_counter()
+        classifiers, fit_info = fit_classifiers(detector, train, settings, seed, threads,
+                                                device, in_volume["fiducial"], executor)
     scores = classifiers.scores(test)
     # each CNN in the version for the volume compared: the multi-class likelihood ratio
     # with that volume's mix, the binary CNN trained on it

@@ -153,6 +153,15 @@ def make_config(scale: str = "quick", **overrides: Any) -> ReproduceCNNConfig:
     return cfg
 
 
+def _execution(cfg: ReproduceCNNConfig, n_workers: int) -> ExecutionConfig:
+    """Where the image chunks, the sources of the all-backgrounds mix and the final
+    models run: ``cfg.execution``, else a local cluster of ``n_workers`` (or the
+    scheduler given) with the Dask executor, else in process."""
+    return cfg.execution or execution_config(
+        parallel=cfg.executor == "dask" and n_workers > 1,
+        scheduler_address=cfg.scheduler_address, n_workers=n_workers, progress=False)
+
+
 def _grid(cfg: ReproduceCNNConfig) -> GridSearchConfig:
     return grid_config(**{
         "random_state": cfg.seed, "executor": cfg.executor, "n_workers": cfg.n_workers,
@@ -183,7 +192,7 @@ def wimpsift_image_sets(cfg: ReproduceCNNConfig, data_dir: Path, split: str,
     path = cached_image_dataset(  # the split is in the seed, hence in the cache key
         data_dir, cfg.detector, signal=cfg.signal, background=cfg.background,
         events_per_class=events_per_class, kinds=tuple(cfg.kinds), seed=seed,
-        progress=cfg.progress,
+        progress=cfg.progress, execution=_execution(cfg, cfg.n_workers),
     )
     return {kind: load_images(path, kind) for kind in cfg.kinds}
 
@@ -228,10 +237,7 @@ def _final_models(cfg: ReproduceCNNConfig, train: ImageSets, params: dict[str, A
                   progress: Progress | None = None) -> dict[str, tuple[CNNClassifier, dict[str, Any]]]:
     """One final model per kind, on the executor (in parallel on Dask workers, which
     print their epoch lines on their own stderr, that of this process on a local cluster)."""
-    execution = cfg.execution or execution_config(
-        parallel=cfg.executor == "dask" and len(cfg.kinds) > 1,
-        scheduler_address=cfg.scheduler_address, n_workers=min(cfg.n_workers, len(cfg.kinds)),
-        progress=False)
+    execution = _execution(cfg, min(cfg.n_workers, len(cfg.kinds)))
     with Executor(execution) as executor:
         if progress is not None and not executor.in_process:
             progress = ProgressLines()  # a plan's lines cannot travel to a worker
@@ -325,7 +331,8 @@ def _run_all(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     sections, figures = run_all_backgrounds(
         cfg.detector, cfg.train_events_per_class, cfg.test_events_per_class, cfg.seed,
         cfg.all_backgrounds, mass_gev, sigma_cm2, out / "figures", cfg.threads, cfg.device,
-        plan, out / "data", provenance(cfg, cfg.seed, "cnn.all_backgrounds.test_scores"))
+        plan, out / "data", provenance(cfg, cfg.seed, "cnn.all_backgrounds.test_scores"),
+        _execution(cfg, cfg.n_workers))
     plan.start("report")
     metrics = {"provenance": provenance(cfg, cfg.seed, "cnn.reproduce"), "scale": cfg.scale,
                "backgrounds": "all", **sections}

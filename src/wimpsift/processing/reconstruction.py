@@ -57,6 +57,7 @@ from typing import Annotated, Literal
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
+from threadpoolctl import threadpool_limits
 
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors.pmt_arrays import PmtArrays
@@ -175,7 +176,10 @@ def reconstruct_xy_likelihood(
     axis, log_lrf, outside = _lrf_grid(arrays, optics, float(step_cm), float(radius_cm),
                                        mismatch)
     counts = np.maximum(np.asarray(top_area_pe, dtype=np.float32), 0.0)
-    ll = counts @ log_lrf.T  # (N, G); Σ_i n_i log p_i, p normalised over the top array
+    # one BLAS thread: a multi-threaded sgemm sums in another order, and the positions
+    # (hence cS1, cS2 and the images) would depend on the cores of the machine or worker
+    with threadpool_limits(limits=1, user_api="blas"):
+        ll = counts @ log_lrf.T  # (N, G); Σ_i n_i log p_i, p normalised over the top array
     ll[:, outside] = -np.inf
     m = axis.size
     best = np.argmax(ll, axis=1)

@@ -35,6 +35,7 @@ never seeded or used), so the same seed gives the same weights on CPU.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ from scipy.special import logsumexp
 from torch.nn import functional as F  # noqa: N812
 
 from wimpsift.errors import DataError, bad_value
+from wimpsift.execution import Executor, Task
 from wimpsift.models.cnn import PaperCNN, count_parameters
 from wimpsift.seeding import int_seed, torch_generator
 from wimpsift.training.cnn_estimator import CNNTrainingConfig, as_image_array, resolve_device
@@ -214,11 +216,11 @@ class WeightedCNNEnsemble:
             random_state if k == 0 else int_seed(random_state, "ensemble", k)), **kwargs)
             for k in range(size)]
 
-    def fit(self, X: Any, labels: Any, sample_weight: Any, scalars: Any = None
-            ) -> WeightedCNNEnsemble:
-        """Fit every member on the same events (see :meth:`WeightedCNN.fit`)."""
-        for member in self.members:
-            member.fit(X, labels, sample_weight, scalars)
+    def fit(self, X: Any, labels: Any, sample_weight: Any, scalars: Any = None,
+            executor: Executor | None = None) -> WeightedCNNEnsemble:
+        """Fit every member on the same events (see :meth:`WeightedCNN.fit`), as parallel
+        tasks on ``executor`` if given (:func:`fit_ensembles`)."""
+        fit_ensembles({"ensemble": (self, X, labels, sample_weight, scalars)}, executor)
         return self
 
     def predict_member_log_proba(self, X: Any, scalars: Any = None) -> np.ndarray:
@@ -243,3 +245,31 @@ class WeightedCNNEnsemble:
                 "best_epoch_members": [m.best_epoch_ for m in self.members],
                 "fit_time_s": float(sum(m.fit_time_s_ for m in self.members)),
                 "seeds": [m.config.random_state for m in self.members]}
+
+
+def _fit_member(member: WeightedCNN, X: Any, labels: Any, sample_weight: Any,
+                scalars: Any) -> WeightedCNN:
+    return member.fit(X, labels, sample_weight, scalars)
+
+
+def fit_ensembles(jobs: Mapping[str, tuple[WeightedCNNEnsemble, Any, Any, Any, Any]],
+                  executor: Executor | None = None) -> None:
+    """Fit the members of several ensembles, each ensemble on its own ``(X, labels,
+    sample_weight, scalars)``: one after another in this process without ``executor``,
+    else every member as one task of a single batch, the events sent once to each
+    worker. A member's training depends only on its seed and events, so the fitted
+    members are the same wherever they ran (bit for bit on CPU with one thread each,
+    ``threads=1``, the default)."""
+    if executor is None or executor.in_process:
+        for ensemble, X, labels, weight, scalars in jobs.values():
+            for member in ensemble.members:
+                member.fit(X, labels, weight, scalars)
+        return
+    tasks = {}
+    for name, (ensemble, X, labels, weight, scalars) in jobs.items():
+        data = tuple(executor.scatter(np.asarray(a)) if a is not None else None
+                     for a in (X, labels, weight, scalars))
+        for k, member in enumerate(ensemble.members):
+            tasks[(name, k)] = Task(_fit_member, (member, *data))
+    for (name, k), member in executor.map(tasks, "CNN ensemble members").items():
+        jobs[name][0].members[k] = member
