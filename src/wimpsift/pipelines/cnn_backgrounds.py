@@ -146,7 +146,11 @@ Classifiers, trained on the training set, scored on the same test events:
   single networks): 0.46 → 0.39/0.39/0.38 and 0.61 → 0.43/0.33/0.29, its wall events
   falling to 0.02–0.06 while its ER rose from 0.03–0.15 to 0.10–0.22. A 5 % floor on the
   active mix alone helped the active comparison (1.38 → 0.59, 1.78 → 0.67) and cost the
-  fiducial one (ER 0.4–0.5), the wall–ER trade-off above.
+  fiducial one (ER 0.4–0.5), the wall–ER trade-off above. A named source can have a
+  higher floor (``binary_source_share_floors``): with four times the materials' gamma
+  rate the ER's share of the active mix falls from about 0.15 to 0.05 and the retrained
+  active binary CNN leaks twice the ER; an ER floor of 0.15 recovered most of it in one
+  run (ratio 0.716 → 0.488, ``detectors/data/README.md``). Off by default.
 
   **Training noise and the ensemble.** Retrained on the same events with other seeds a
   single network's totals move by tens of per cent (fiducial ratio of the multi-class

@@ -264,21 +264,23 @@ def _save_final(out: Path, kind: str, est: CNNClassifier, info: dict[str, Any]) 
 def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
     """Stages with nominal seconds on two cores, scaled from the quick scale's."""
     if cfg.backgrounds == "all":
-        # measured at the quick scale (1,100 events per class, tail sampling, 2,500 WIMP
-        # training events; 2026-12-02): images 188 s, classifiers 151 s at 6 epochs (of
-        # which the two CNNs about 110 s), comparison 6 s
+        # measured at the quick scale on two cores with two workers (500 + 600 events per
+        # source, 16,000 test events of each dominant source, 2,500 WIMP events, 12
+        # epochs, ensembles of 3, a binary CNN per volume; 2026-12-04): images 470-505 s,
+        # classifiers 1,370 s (members in parallel; scoring the test events 400 s of it),
+        # comparison 27 s
         size = (cfg.train_events_per_class + cfg.test_events_per_class) / 1100
         # the CNNs' time scales with epochs × networks per CNN (× 3/2 with a binary CNN
         # per volume: three CNNs instead of two)
         networks = 1.5 if cfg.all_backgrounds.cnn_binary_per_volume else 1.0
         epochs = cfg.all_backgrounds.epochs * cfg.all_backgrounds.cnn_ensemble * networks / 6
-        # the dominant sources' test events add about 40 s per 4000 (4000 when measured),
-        # WIMP test events about 10 s per 2500
+        # the dominant sources' test events add about 60 s per 4000, WIMP test events
+        # about 20 s per 2500
         dominant = cfg.all_backgrounds.test_events_dominant / 4000
         wimp = cfg.all_backgrounds.test_events_signal / 2500
-        return [("images", (150 + 40 * dominant + 10 * wimp) * size),
-                ("classifiers", (40 + 110 * epochs) * size),
-                ("comparison", 10 * size),
+        return [("images", (220 + 60 * dominant + 20 * wimp) * size),
+                ("classifiers", (100 + 140 * epochs) * size),
+                ("comparison", 25 * size),
                 ("positions", 34 * cfg.all_backgrounds.position_train_events / 12000),
                 ("report", 5)]
     events = (cfg.train_events_per_class + cfg.test_events_per_class) / 2000
