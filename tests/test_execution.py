@@ -99,6 +99,10 @@ def test_scheduler_with_two_workers_gives_the_in_process_results(scheduler_addre
         remote = executor.map(tasks)
         workers = executor.client.scheduler_info()["workers"]
     assert len(workers) == 2 and all(w.startswith("tcp://127.0.0.1:") for w in workers)
+    # the workers connected, one thread each, not the configured count
+    with Executor(remote_cfg.model_copy(update={"n_workers": 5})) as executor:
+        assert executor.n_slots() == 2
+    assert Executor(ExecutionConfig.build(progress=False)).n_slots() == 1
     assert list(remote) == list(tasks)
     for key in tasks:
         np.testing.assert_array_equal(remote[key]["q_sb"], local[key]["q_sb"])

@@ -209,6 +209,20 @@ class Executor:
     def in_process(self) -> bool:
         return self.config.backend == "in_process"
 
+    def n_slots(self) -> int:
+        """How many tasks run at once: 1 in process, else the threads of the workers
+        connected (starting the cluster), or the configured count while a batch system
+        has started none yet."""
+        if self.in_process:
+            return 1
+        workers = self._start().scheduler_info()["workers"].values()
+        running = sum(int(w.get("nthreads", 1)) for w in workers)
+        if running:
+            return running
+        if self.config.jobqueue is not None:
+            return self.config.jobqueue.jobs * self.config.jobqueue.processes
+        return self.config.n_workers * self.config.threads_per_worker
+
     def _start(self) -> Any:
         if self.client is not None or self.in_process:
             return self.client

@@ -523,22 +523,14 @@ def _write_chunk(path: Path, config: ImageDatasetConfig, chunk: int,
         f.flush()
 
 
-def _parallel_tasks(execution: ExecutionConfig) -> int:
-    """How many tasks ``execution`` runs at once (its workers)."""
-    if execution.backend == "in_process":
-        return 1
-    if execution.jobqueue is not None:
-        return execution.jobqueue.jobs * execution.jobqueue.processes
-    return execution.n_workers
-
-
 def _build_chunks(path: Path, config: ImageDatasetConfig, det: Detector, sources, done: int,
                   n_chunks: int, disk_bytes: float, progress: bool,
                   execution: ExecutionConfig | None = None) -> None:
     """Simulate chunks ``done`` .. ``n_chunks - 1`` and write them in order.
 
-    On a parallel ``execution`` as many chunks as there are workers are simulated at a
-    time and written in order as the batch completes, so the file is the one an
+    On a parallel ``execution`` as many chunks as the workers run at once
+    (:meth:`~wimpsift.execution.Executor.n_slots`) are simulated at a time and written in
+    order as the batch completes, so the file is the one an
     in-process build writes and at most one batch is held in memory."""
     from tqdm import tqdm
 
@@ -547,7 +539,7 @@ def _build_chunks(path: Path, config: ImageDatasetConfig, det: Detector, sources
     bar.update(2 * min(done * config.chunk_events, config.events_per_class))
     with Executor(execution or ExecutionConfig.build(backend="in_process",
                                                      progress=False)) as executor:
-        batch = _parallel_tasks(executor.config)
+        batch = executor.n_slots()
         for start in range(done, n_chunks, batch):
             chunks = range(start, min(start + batch, n_chunks))
             results = executor.map({c: Task(_simulate_chunk, (config, det, sources, c))
