@@ -115,6 +115,12 @@ def execution_config(*, parallel: bool, scheduler_address: str | None = None,
                                  progress=progress)
 
 
+def in_process() -> Executor:
+    """An executor that runs tasks here, one after another, without progress bars (the
+    default of functions that take an optional executor)."""
+    return Executor(execution_config(parallel=False, progress=False))
+
+
 def load_execution_config(path: str | Path, parameter: str = "--execution") -> ExecutionConfig:
     """An :class:`ExecutionConfig` from a TOML or JSON file (data only, nothing executed)."""
     path = Path(path)

@@ -250,7 +250,7 @@ from scipy.stats import t as student_t
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError
-from wimpsift.execution import ExecutionConfig, Executor, Task
+from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config, in_process
 from wimpsift.images.raster import ImageSettings, render_images
 from wimpsift.metrics.mutual_information import mutual_information
 from wimpsift.metrics.remaining import (
@@ -518,10 +518,7 @@ def simulate_mix(detector: Detector, n_window: dict[str, int], seed: int, kind: 
                                           seed_sequence(seed, "mix", name), kind, max_factor,
                                           mass_gev, sigma_cm2, settings))
              for name in n_window}
-    if executor is None:
-        results = {name: task.function(*task.args) for name, task in tasks.items()}
-    else:
-        results = executor.map(tasks, "sources")
+    results = (executor or in_process()).map(tasks, "sources")
     tables, images, n_simulated, weights, strata = [], [], {}, {}, {}
     for name in n_window:
         table, stack, n_sim, weight, summary = results[name]
@@ -1370,8 +1367,7 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
         if plan is not None:
             plan.start(name)
 
-    with Executor(execution or ExecutionConfig.build(backend="in_process",
-                                                     progress=False)) as executor:
+    with Executor(execution or execution_config(parallel=False, progress=False)) as executor:
         stage("images")
         t0 = time.perf_counter()
         train, test, in_volume = simulate_train_test(detector, n_train, n_test, seed,

@@ -44,7 +44,7 @@ from scipy.special import logsumexp
 from torch.nn import functional as F  # noqa: N812
 
 from wimpsift.errors import DataError, bad_value
-from wimpsift.execution import Executor, Task
+from wimpsift.execution import Executor, Task, in_process
 from wimpsift.models.cnn import PaperCNN, count_parameters
 from wimpsift.seeding import int_seed, torch_generator
 from wimpsift.training.cnn_estimator import CNNTrainingConfig, as_image_array, resolve_device
@@ -255,21 +255,23 @@ def _fit_member(member: WeightedCNN, X: Any, labels: Any, sample_weight: Any,
 def fit_ensembles(jobs: Mapping[str, tuple[WeightedCNNEnsemble, Any, Any, Any, Any]],
                   executor: Executor | None = None) -> None:
     """Fit the members of several ensembles, each ensemble on its own ``(X, labels,
-    sample_weight, scalars)``: one after another in this process without ``executor``,
-    else every member as one task of a single batch, the events sent once to each
+    sample_weight, scalars)``, every member as one task of a single batch on ``executor``
+    (default: one after another in this process), each distinct array sent once to each
     worker. A member's training depends only on its seed and events, so the fitted
     members are the same wherever they ran (bit for bit on CPU with one thread each,
     ``threads=1``, the default)."""
-    if executor is None or executor.in_process:
-        for ensemble, X, labels, weight, scalars in jobs.values():
-            for member in ensemble.members:
-                member.fit(X, labels, weight, scalars)
-        return
-    tasks = {}
-    for name, (ensemble, X, labels, weight, scalars) in jobs.items():
-        data = tuple(executor.scatter(np.asarray(a)) if a is not None else None
-                     for a in (X, labels, weight, scalars))
-        for k, member in enumerate(ensemble.members):
-            tasks[(name, k)] = Task(_fit_member, (member, *data))
+    executor = executor or in_process()
+    sent: dict[int, Any] = {}
+
+    def send(array: Any) -> Any:
+        if array is None:
+            return None
+        if id(array) not in sent:
+            sent[id(array)] = executor.scatter(np.asarray(array))
+        return sent[id(array)]
+
+    tasks = {(name, k): Task(_fit_member, (member, *(send(a) for a in data)))
+             for name, (ensemble, *data) in jobs.items()
+             for k, member in enumerate(ensemble.members)}
     for (name, k), member in executor.map(tasks, "CNN ensemble members").items():
         jobs[name][0].members[k] = member
