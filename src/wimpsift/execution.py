@@ -258,10 +258,12 @@ class Executor:
 
     def scatter(self, value: Any) -> Any:
         """``value`` itself in process; on Dask a future of it on every worker (large
-        arrays do not belong in the task graph)."""
+        arrays do not belong in the task graph). Each call gets its own key: with Dask's
+        content hash, an array scattered again just after its first future was released
+        (fitted, then predicted) shares the dying key and its tasks lose it."""
         if self.in_process:
             return value
-        return self._start().scatter(value, broadcast=True)
+        return self._start().scatter(value, broadcast=True, hash=False)
 
     def run(self, tasks: Mapping[Hashable, Task], description: str = "tasks",
             n_done: int = 0) -> Iterator[tuple[Hashable, Any]]:

@@ -20,7 +20,12 @@ from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
 from wimpsift.seeding import seed_sequence
 from wimpsift.sources import source_names
 from wimpsift.training.baselines import EventVariableMLP
-from wimpsift.training.weighted_cnn import WeightedCNN, WeightedCNNEnsemble, fit_ensembles
+from wimpsift.training.weighted_cnn import (
+    WeightedCNN,
+    WeightedCNNEnsemble,
+    fit_ensembles,
+    predict_ensembles,
+)
 
 CLASSIFIERS = {"standard_selection", "dense", "cnn_binary", "cnn_multiclass"}
 # 3 epochs: the physical properties below keep wide margins (measured on seed 0: every
@@ -313,9 +318,9 @@ def test_neutron_multiple_scatters_fail_the_single_scatter_cut():
 
 @pytest.mark.slow
 def test_sources_and_ensemble_members_on_workers_give_the_in_process_results():
-    """The mix's sources and the CNN ensembles' members as tasks on a local Dask cluster
-    (the WIMP source built in the worker, one BLAS and one torch thread there) give the
-    in-process mix and networks bit for bit."""
+    """The mix's sources and the CNN ensembles' members (fitted and predicted) as tasks
+    on a local Dask cluster (the WIMP source built in the worker, one BLAS and one torch
+    thread there) give the in-process mix, networks and outputs bit for bit."""
     import pandas as pd
 
     from wimpsift.execution import Executor, execution_config
@@ -337,17 +342,24 @@ def test_sources_and_ensemble_members_on_workers_give_the_in_process_results():
     here_mix, here_nets = simulate_mix(*args), ensembles()
     fit_ensembles(here_nets)
     there_nets = ensembles()
+    inputs = {"binary": None, "multi": scalars}
     with Executor(execution_config(parallel=True, n_workers=2, progress=False)) as executor:
         there_mix = simulate_mix(*args, executor=executor)
         fit_ensembles(there_nets, executor)
+        there_outputs = predict_ensembles(
+            {name: (there_nets[name][0], X, extra) for name, extra in inputs.items()},
+            executor)
     pd.testing.assert_frame_equal(here_mix.table, there_mix.table, check_exact=True)
     assert np.array_equal(here_mix.images, there_mix.images)
     assert here_mix.n_simulated == there_mix.n_simulated
     assert here_mix.weight_per_event == there_mix.weight_per_event
-    for name, extra in (("binary", None), ("multi", scalars)):
+    for name, extra in inputs.items():
         a, b = here_nets[name][0], there_nets[name][0]
-        assert np.array_equal(a.predict_member_log_proba(X, extra),
-                              b.predict_member_log_proba(X, extra)), name
+        here_outputs = a.predict_member_log_proba(X, extra)
+        assert here_outputs.shape == (2, len(y), 2 if name == "binary" else 3)
+        # fitted on workers, predicted here and there; fitted here, predicted here
+        assert np.array_equal(here_outputs, b.predict_member_log_proba(X, extra)), name
+        assert np.array_equal(here_outputs, there_outputs[name]), name
         assert [m.best_epoch_ for m in a.members] == [m.best_epoch_ for m in b.members]
 
 

@@ -267,7 +267,11 @@ from wimpsift.seeding import int_seed, seed_sequence
 from wimpsift.sources import make_source, source_names
 from wimpsift.sources.topology import expected_topology_events
 from wimpsift.training.baselines import EventVariableMLPEnsemble, event_features
-from wimpsift.training.weighted_cnn import WeightedCNNEnsemble, fit_ensembles
+from wimpsift.training.weighted_cnn import (
+    WeightedCNNEnsemble,
+    fit_ensembles,
+    predict_ensembles,
+)
 from wimpsift.waveforms.event import simulate_waveform_events
 from wimpsift.waveforms.tail_sampling import (
     TailVariable,
@@ -692,17 +696,20 @@ class Classifiers:
             out[ACTIVE_MIX["cnn_binary"]] = log_binary_active[:, 1] - log_binary_active[:, 0]
         return out
 
-    def scores(self, mix: Mix) -> dict[str, np.ndarray]:
-        """Score per classifier (higher = more WIMP-like) of every event of ``mix``; for
+    def scores(self, mix: Mix, executor: Executor | None = None) -> dict[str, np.ndarray]:
+        """Score per classifier (higher = more WIMP-like) of every event of ``mix`` (the
+        CNNs' members as parallel tasks on ``executor`` if given, the same bits); for
         ensembles of two or more networks also each member's CNN scores, under
         :func:`member_key`. Scores of a CNN for one volume's mix only are under the
         names of :data:`FIDUCIAL_MIX` and :data:`ACTIVE_MIX` (:func:`volume_scores`)."""
         table = mix.table
         scalars = _cnn_scalars(table, self.event_scalars, self.standard)
-        binary = self.cnn_binary.predict_member_log_proba(mix.images, scalars)
-        multi = self.cnn_multiclass.predict_member_log_proba(mix.images, scalars)
-        active = (None if self.cnn_binary_active is None
-                  else self.cnn_binary_active.predict_member_log_proba(mix.images, scalars))
+        networks = {"binary": self.cnn_binary, "multi": self.cnn_multiclass}
+        if self.cnn_binary_active is not None:
+            networks["active"] = self.cnn_binary_active
+        outputs = predict_ensembles({name: (ensemble, mix.images, scalars)
+                                     for name, ensemble in networks.items()}, executor)
+        binary, multi, active = outputs["binary"], outputs["multi"], outputs.get("active")
         members = {}
         if len(binary) > 1:
             for k in range(len(binary)):
@@ -1378,7 +1385,7 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
         t0 = time.perf_counter()
         classifiers, fit_info = fit_classifiers(detector, train, settings, seed, threads,
                                                 device, in_volume["fiducial"], executor)
-    scores = classifiers.scores(test)
+        scores = classifiers.scores(test, executor)
     # each CNN in the version for the volume compared: the multi-class likelihood ratio
     # with that volume's mix, the binary CNN trained on it
     fiducial_scores = volume_scores(scores, FIDUCIAL_MIX)

@@ -35,7 +35,7 @@ never seeded or used), so the same seed gives the same weights on CPU.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -180,11 +180,16 @@ class WeightedCNN:
         arr = torch.from_numpy(as_image_array(X, "X"))
         s = self._scalars(scalars, len(arr))
         out = []
-        for start in range(0, len(arr), batch_size):
-            part = slice(start, start + batch_size)
-            logits = self.model_(arr[part].to(self.device_),
-                                 None if s is None else s[part].to(self.device_))
-            out.append(F.log_softmax(logits.double(), dim=1).cpu())
+        old_threads = torch.get_num_threads()
+        torch.set_num_threads(self.threads)  # as in fit: the same bits in any process
+        try:
+            for start in range(0, len(arr), batch_size):
+                part = slice(start, start + batch_size)
+                logits = self.model_(arr[part].to(self.device_),
+                                     None if s is None else s[part].to(self.device_))
+                out.append(F.log_softmax(logits.double(), dim=1).cpu())
+        finally:
+            torch.set_num_threads(old_threads)
         return torch.cat(out).numpy()
 
     def predict_proba(self, X: Any, scalars: Any = None) -> np.ndarray:
@@ -223,9 +228,11 @@ class WeightedCNNEnsemble:
         fit_ensembles({"ensemble": (self, X, labels, sample_weight, scalars)}, executor)
         return self
 
-    def predict_member_log_proba(self, X: Any, scalars: Any = None) -> np.ndarray:
-        """Every member's log softmax outputs; (size, N, K) float64."""
-        return np.stack([m.predict_log_proba(X, scalars) for m in self.members])
+    def predict_member_log_proba(self, X: Any, scalars: Any = None,
+                                 executor: Executor | None = None) -> np.ndarray:
+        """Every member's log softmax outputs; (size, N, K) float64 (the members as
+        parallel tasks on ``executor`` if given: :func:`predict_ensembles`)."""
+        return predict_ensembles({"ensemble": (self, X, scalars)}, executor)["ensemble"]
 
     @staticmethod
     def combine(member_log_proba: np.ndarray) -> np.ndarray:
@@ -252,15 +259,13 @@ def _fit_member(member: WeightedCNN, X: Any, labels: Any, sample_weight: Any,
     return member.fit(X, labels, sample_weight, scalars)
 
 
-def fit_ensembles(jobs: Mapping[str, tuple[WeightedCNNEnsemble, Any, Any, Any, Any]],
-                  executor: Executor | None = None) -> None:
-    """Fit the members of several ensembles, each ensemble on its own ``(X, labels,
-    sample_weight, scalars)``, every member as one task of a single batch on ``executor``
-    (default: one after another in this process), each distinct array sent once to each
-    worker. A member's training depends only on its seed and events, so the fitted
-    members are the same wherever they ran (bit for bit on CPU with one thread each,
-    ``threads=1``, the default)."""
-    executor = executor or in_process()
+def _predict_member(member: WeightedCNN, X: Any, scalars: Any) -> np.ndarray:
+    return member.predict_log_proba(X, scalars)
+
+
+def _sender(executor: Executor) -> Callable[[Any], Any]:
+    """``send(array)``: ``array`` scattered to the workers once however often it is sent
+    (None stays None)."""
     sent: dict[int, Any] = {}
 
     def send(array: Any) -> Any:
@@ -270,8 +275,38 @@ def fit_ensembles(jobs: Mapping[str, tuple[WeightedCNNEnsemble, Any, Any, Any, A
             sent[id(array)] = executor.scatter(np.asarray(array))
         return sent[id(array)]
 
+    return send
+
+
+def fit_ensembles(jobs: Mapping[str, tuple[WeightedCNNEnsemble, Any, Any, Any, Any]],
+                  executor: Executor | None = None) -> None:
+    """Fit the members of several ensembles, each ensemble on its own ``(X, labels,
+    sample_weight, scalars)``, every member as one task of a single batch on ``executor``
+    (default: one after another in this process), each distinct array sent once to each
+    worker. A member's training depends only on its seed and events, so the fitted
+    members are the same wherever they ran (bit for bit on CPU with one thread each,
+    ``threads=1``, the default)."""
+    executor = executor or in_process()
+    send = _sender(executor)
     tasks = {(name, k): Task(_fit_member, (member, *(send(a) for a in data)))
              for name, (ensemble, *data) in jobs.items()
              for k, member in enumerate(ensemble.members)}
     for (name, k), member in executor.map(tasks, "CNN ensemble members").items():
         jobs[name][0].members[k] = member
+
+
+def predict_ensembles(jobs: Mapping[str, tuple[WeightedCNNEnsemble, Any, Any]],
+                      executor: Executor | None = None) -> dict[str, np.ndarray]:
+    """Every member's log softmax outputs, (size, N, K), of each ensemble of ``jobs``
+    on its own ``(X, scalars)``, every member as one task of a single batch on
+    ``executor`` (default: in this process), each distinct array sent once. Members
+    predict on their own ``threads`` (as they were fitted), so the outputs are the same
+    bits wherever they ran."""
+    executor = executor or in_process()
+    send = _sender(executor)
+    tasks = {(name, k): Task(_predict_member, (member, *(send(a) for a in data)))
+             for name, (ensemble, *data) in jobs.items()
+             for k, member in enumerate(ensemble.members)}
+    out = executor.map(tasks, "CNN ensemble predictions")
+    return {name: np.stack([out[name, k] for k in range(len(ensemble.members))])
+            for name, (ensemble, *_) in jobs.items()}
