@@ -77,7 +77,7 @@ from wimpsift.cache import Cache
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError, bad_value, validation_message
-from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
+from wimpsift.execution import ExecutionConfig, Executor, Task, in_process
 from wimpsift.images.raster import (
     ALL_IMAGE_KINDS,
     IMAGE_KINDS,
@@ -537,7 +537,7 @@ def _build_chunks(path: Path, config: ImageDatasetConfig, det: Detector, sources
     bar = tqdm(total=2 * config.events_per_class, unit="ev", desc="images",
                disable=not progress)
     bar.update(2 * min(done * config.chunk_events, config.events_per_class))
-    with Executor(execution or execution_config(parallel=False, progress=False)) as executor:
+    with (Executor(execution) if execution else in_process()) as executor:
         batch = executor.n_slots()
         for start in range(done, n_chunks, batch):
             chunks = range(start, min(start + batch, n_chunks))

@@ -149,8 +149,8 @@ Classifiers, trained on the training set, scored on the same test events:
   fiducial one (ER 0.4–0.5), the wall–ER trade-off above. A named source can have a
   higher floor (``binary_source_share_floors``): with four times the materials' gamma
   rate the ER's share of the active mix falls from about 0.15 to 0.05 and the retrained
-  active binary CNN leaks twice the ER; an ER floor of 0.15 recovered most of it in one
-  run (ratio 0.716 → 0.488, ``detectors/data/README.md``). Off by default.
+  active binary CNN leaks twice the ER; an ER floor of 0.15 keeps its ratio within the
+  target over three seeds (``detectors/data/README.md``). Off by default.
 
   **Training noise and the ensemble.** Retrained on the same events with other seeds a
   single network's totals move by tens of per cent (fiducial ratio of the multi-class
@@ -250,7 +250,7 @@ from scipy.stats import t as student_t
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError
-from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config, in_process
+from wimpsift.execution import ExecutionConfig, Executor, Task, in_process
 from wimpsift.images.raster import ImageSettings, render_images
 from wimpsift.metrics.mutual_information import mutual_information
 from wimpsift.metrics.remaining import (
@@ -1374,7 +1374,7 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
         if plan is not None:
             plan.start(name)
 
-    with Executor(execution or execution_config(parallel=False, progress=False)) as executor:
+    with (Executor(execution) if execution else in_process()) as executor:
         stage("images")
         t0 = time.perf_counter()
         train, test, in_volume = simulate_train_test(detector, n_train, n_test, seed,

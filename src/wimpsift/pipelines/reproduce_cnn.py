@@ -281,9 +281,8 @@ def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
         # source, 16,000 test events of each dominant source, 2,500 WIMP events, 12
         # epochs, ensembles of 3, a binary CNN per volume; 2026-12-04): images 470-505 s,
         # classifiers 1,370 s (members fitted in parallel, the test events scored in
-        # process; 1,290 s with the scoring on the workers too, at four times the
-        # gamma rate),
-        # comparison 27 s
+        # process; 1,290 s with the scoring on the workers too, at four times the gamma
+        # rate), comparison 27 s
         size = (cfg.train_events_per_class + cfg.test_events_per_class) / 1100
         # the CNNs' time scales with epochs × networks per CNN (× 3/2 with a binary CNN
         # per volume: three CNNs instead of two)
