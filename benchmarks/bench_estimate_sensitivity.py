@@ -20,8 +20,8 @@ on another mix they leak differently, by more than the reweighting moves. Measur
 active-volume binary CNN's ratio was 0.716 and 0.601 retrained, against 0.510 and 0.683
 reweighted at fixed classifiers, its ER leakage doubling (0.19 → 0.32 and 0.23 → 0.46
 expected events) as the ER's share of the active training mix fell from about 18 % to 5 %
-(a floor on that share, ``all_backgrounds.binary_source_share_floors``, recovers most of
-it: ``detectors/data/README.md``).
+(a floor on that share, ``all_backgrounds.binary_source_share_floors``, on by default,
+recovers most of it: ``detectors/data/README.md``).
 Read the output as the estimates' direct effect on the count, not as the verdict a run
 at another rate would reach.
 

@@ -315,3 +315,25 @@ def test_source_share_floor_lifts_rare_sources_and_keeps_the_rest():
     assert np.allclose(source_share_floor(table, w, 0.05, {"er": 0.1}), out)
     with pytest.raises(ConfigError, match="binary_min_source_share"):
         source_share_floor(table, w, 0.05, {"er": 0.5, "gamma": 0.5})
+
+
+def test_default_binary_weights_keep_the_er_share_when_gammas_crowd_it_out():
+    import pandas as pd
+
+    from wimpsift.pipelines.cnn_backgrounds import (
+        AllBackgroundsSettings,
+        background_shares,
+        binary_training_weights,
+    )
+
+    # an active-volume mix where the external gammas are 19 times the ER (ER 5 %): the
+    # default ER floor lifts it to 0.15 in both binary mixes, the empty one leaves 0.05
+    table = pd.DataFrame({"source": ["wimp"] * 4 + ["er"] * 4 + ["external_gamma"] * 4,
+                          "weight": [1.0] * 4 + [0.25] * 4 + [4.75] * 4,
+                          "in_window": [True] * 12})
+    default = AllBackgroundsSettings(binary_min_source_share=0.0)
+    for name, w in binary_training_weights(table, default, None).items():
+        assert background_shares(table, w)["er"] == pytest.approx(0.15), name
+    bare = default.model_copy(update={"binary_source_share_floors": {}})
+    active = binary_training_weights(table, bare, None)["active"]
+    assert background_shares(table, active)["er"] == pytest.approx(0.05)

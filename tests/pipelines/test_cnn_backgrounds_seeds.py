@@ -26,3 +26,16 @@ def test_readme_block_is_generated_from_the_shipped_summary():
     for volume in summary["volumes"].values():
         for c in volume["classifiers"].values():
             assert abs(c["mean"] - sum(c["ratios"]) / len(c["ratios"])) < 1e-12
+
+
+def test_shipped_summary_is_of_the_default_quick_configuration():
+    # the README's table must describe what `reproduce cnn --scale quick` does today: a
+    # changed default (the ER floor, an event count) has to regenerate it
+    from wimpsift.pipelines.reproduce_cnn import make_config
+
+    script = load_script("cnn_backgrounds_seeds")
+    shipped = json.loads(SUMMARY.read_text())["provenance"]["config"]
+    default = make_config("quick", seed=0, progress=False).model_dump(mode="json")
+    differ = sorted(k for k in shipped.keys() | default.keys()
+                    if k not in script.EXECUTION and shipped.get(k) != default.get(k))
+    assert not differ, f"tests/data/cnn_backgrounds_seeds.json: {differ} differ from the default"
