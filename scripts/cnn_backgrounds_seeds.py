@@ -24,6 +24,14 @@ Usage::
         [--summary tests/data/cnn_backgrounds_seeds.json] [--write README.md]
     python scripts/cnn_backgrounds_seeds.py \\
         --from-summary tests/data/cnn_backgrounds_seeds.json --write README.md
+    python scripts/cnn_backgrounds_seeds.py q5/metrics.json \\
+        --from-summary tests/data/cnn_backgrounds_seeds.json \\
+        --summary tests/data/cnn_backgrounds_seeds.json --write README.md
+
+The last form adds runs to a written summary without the earlier runs' files: the
+summary keeps each seed's figures, and :func:`runs_of_summary` gives them back in the
+shape :func:`summarise` reads, so the added runs meet the same checks (configuration,
+code, distinct seeds) as if every file had been given.
 """
 
 from __future__ import annotations
@@ -134,6 +142,42 @@ def summarise(runs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
             "volumes": volumes}
 
 
+def runs_of_summary(summary: dict[str, Any], name: str) -> list[tuple[str, dict[str, Any]]]:
+    """The runs a summary combined, each as the part of its ``metrics.json`` that
+    :func:`summarise` reads, named ``name`` and the seed: ``summarise(runs_of_summary(s,
+    name))`` is ``s`` again."""
+    record = summary["provenance"]
+    if len(record["package_versions"]) != 1:
+        raise InputError(f"{name}: package_versions {record['package_versions']}; "
+                         "expected one version")
+    runs = []
+    for i, seed in enumerate(summary["seeds"]):
+        both: dict[str, Any] = {}
+        for volume, _ in VOLUMES:
+            v = summary["volumes"][volume]
+            part = {"remaining_at_50pct": {"standard_selection": {
+                        "total": v["standard_selection_total"][i]}},
+                    "ratio_to_standard_selection": {}, "ratio_interval_all_errors": {},
+                    "target_ratio_met_all_errors": {}}
+            for classifier in COMPARED:
+                c = v["classifiers"][classifier]
+                part["ratio_to_standard_selection"][classifier] = c["ratios"][i]
+                part["ratio_interval_all_errors"][classifier] = c["intervals_all_errors"][i]
+                part["target_ratio_met_all_errors"][classifier] = c["verdicts_all_errors"][i]
+            if volume == "fiducial":
+                both.update(part)
+            else:
+                both["active_volume"] = part
+        runs.append((f"{name} (seed {seed})", {
+            "provenance": {"seed": seed, "config": {**record["config"], "seed": seed},
+                           "config_hash": record["config_hashes"][i],
+                           "version": record["package_versions"][0],
+                           "source_sha256": record["source_sha256"],
+                           "versions": record["versions"]},
+            "all_backgrounds": both}))
+    return runs
+
+
 def _interval(values: list[float] | None) -> str:
     return "–" if values is None else f"[{values[0]:.2f}, {values[1]:.2f}]"
 
@@ -213,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("metrics", nargs="*", type=Path,
                         help="metrics.json of `reproduce cnn --backgrounds all` runs")
-    parser.add_argument("--from-summary", type=Path, help="render a written summary instead")
+    parser.add_argument("--from-summary", type=Path,
+                        help="a written summary: rendered, or with metrics files, combined "
+                        "with those runs")
     parser.add_argument("--summary", type=Path, help="write the summary (JSON) here")
     parser.add_argument("--write", type=Path, metavar="README",
                         help="replace the block in this file")
@@ -224,16 +270,19 @@ def main(argv: list[str] | None = None) -> int:
             _with_block(args.write.read_text(), "")
         if args.summary is not None and not args.summary.parent.is_dir():
             raise InputError(f"--summary: folder {args.summary.parent} does not exist")
-        if bool(args.metrics) == (args.from_summary is not None):
-            raise InputError("metrics: expected metrics files or --from-summary (one of the two)")
+        if not args.metrics and args.from_summary is None:
+            raise InputError("metrics: expected metrics files, --from-summary, or both")
     except (InputError, OSError) as err:
         print(f"cnn_backgrounds_seeds: error: {err}", file=sys.stderr)
         return 2
     try:
+        runs = [(str(p), json.loads(p.read_text())) for p in args.metrics]
         if args.from_summary is not None:
             summary = json.loads(args.from_summary.read_text())
+            if runs:
+                summary = summarise(runs_of_summary(summary, str(args.from_summary)) + runs)
         else:
-            summary = summarise([(str(p), json.loads(p.read_text())) for p in args.metrics])
+            summary = summarise(runs)
         block = render(summary)
     except (InputError, OSError, ValueError, KeyError, TypeError) as err:
         print(f"cnn_backgrounds_seeds: error: cannot combine the runs: {err!r}"

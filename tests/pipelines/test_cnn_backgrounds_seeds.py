@@ -41,3 +41,52 @@ def test_shipped_summary_is_of_the_default_quick_configuration():
                             json.loads(SUMMARY.read_text())),
                            ("the default quick configuration",
                             {"provenance": {"config": default}})])
+
+
+def test_summary_gives_back_its_runs():
+    # the runs a summary holds, combined again, are the summary byte for byte: nothing
+    # is lost when later seeds are added to it instead of to every metrics file
+    script = load_script("cnn_backgrounds_seeds")
+    text = SUMMARY.read_text()
+    runs = script.runs_of_summary(json.loads(text), "shipped")
+    assert [m["provenance"]["seed"] for _, m in runs] == json.loads(text)["seeds"]
+    assert json.dumps(script.summarise(runs), indent=1, sort_keys=True) + "\n" == text
+
+
+def test_a_run_added_to_a_written_summary(tmp_path, capsys):
+    # a new seed's run added to the shipped summary: its ratio joins each classifier's,
+    # the mean is the mean of all of them, and a run the summary cannot take (a seed it
+    # holds, another configuration, other code) is refused with exit code 2, nothing written
+    import copy
+
+    script = load_script("cnn_backgrounds_seeds")
+    shipped = json.loads(SUMMARY.read_text())
+    _, first = script.runs_of_summary(shipped, "shipped")[0]
+    new = copy.deepcopy(first)
+    new["provenance"]["seed"] = new["provenance"]["config"]["seed"] = 99
+    new["all_backgrounds"]["active_volume"]["ratio_to_standard_selection"]["cnn_binary"] = 0.9
+    run, out = tmp_path / "run.json", tmp_path / "s.json"
+    run.write_text(json.dumps(new))
+    assert script.main([str(run), "--from-summary", str(SUMMARY), "--summary", str(out)]) == 0
+    combined = json.loads(out.read_text())
+    assert combined["seeds"] == [*shipped["seeds"], 99]
+    c = combined["volumes"]["active_volume"]["classifiers"]["cnn_binary"]
+    before = shipped["volumes"]["active_volume"]["classifiers"]["cnn_binary"]["ratios"]
+    assert c["ratios"] == [*before, 0.9]
+    assert abs(c["mean"] - (sum(before) + 0.9) / (len(before) + 1)) < 1e-12
+    assert combined["student_t_68"] == script.student_t_68(len(before) + 1)
+    for case, named in (("seed", "seeds"), ("config", "all_backgrounds"),
+                        ("code", "source_sha256")):
+        bad = copy.deepcopy(new)
+        if case == "seed":
+            bad["provenance"]["seed"] = 0
+        elif case == "config":
+            bad["provenance"]["config"]["all_backgrounds"]["epochs"] += 1
+        else:
+            bad["provenance"]["source_sha256"] = "0" * 16
+        run.write_text(json.dumps(bad))
+        capsys.readouterr()
+        target = tmp_path / f"{case}.json"
+        assert script.main([str(run), "--from-summary", str(SUMMARY),
+                            "--summary", str(target)]) == 2, case
+        assert named in capsys.readouterr().err and not target.exists(), case
