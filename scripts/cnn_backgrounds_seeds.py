@@ -152,30 +152,27 @@ def runs_of_summary(summary: dict[str, Any], name: str) -> list[tuple[str, dict[
                          "expected one version")
     runs = []
     for i, seed in enumerate(summary["seeds"]):
-        both: dict[str, Any] = {}
-        for volume, _ in VOLUMES:
-            v = summary["volumes"][volume]
-            part = {"remaining_at_50pct": {"standard_selection": {
-                        "total": v["standard_selection_total"][i]}},
-                    "ratio_to_standard_selection": {}, "ratio_interval_all_errors": {},
-                    "target_ratio_met_all_errors": {}}
-            for classifier in COMPARED:
-                c = v["classifiers"][classifier]
-                part["ratio_to_standard_selection"][classifier] = c["ratios"][i]
-                part["ratio_interval_all_errors"][classifier] = c["intervals_all_errors"][i]
-                part["target_ratio_met_all_errors"][classifier] = c["verdicts_all_errors"][i]
-            if volume == "fiducial":
-                both.update(part)
-            else:
-                both["active_volume"] = part
+        fiducial, active = (_run_part(summary["volumes"][volume], i) for volume, _ in VOLUMES)
         runs.append((f"{name} (seed {seed})", {
             "provenance": {"seed": seed, "config": {**record["config"], "seed": seed},
                            "config_hash": record["config_hashes"][i],
                            "version": record["package_versions"][0],
                            "source_sha256": record["source_sha256"],
                            "versions": record["versions"]},
-            "all_backgrounds": both}))
+            "all_backgrounds": {**fiducial, "active_volume": active}}))
     return runs
+
+
+def _run_part(volume: dict[str, Any], i: int) -> dict[str, Any]:
+    """Run ``i``'s comparison in one volume of a summary, as its ``metrics.json`` has it."""
+    classifiers = volume["classifiers"]
+    return {"remaining_at_50pct": {"standard_selection": {
+                "total": volume["standard_selection_total"][i]}},
+            "ratio_to_standard_selection": {n: classifiers[n]["ratios"][i] for n in COMPARED},
+            "ratio_interval_all_errors": {n: classifiers[n]["intervals_all_errors"][i]
+                                          for n in COMPARED},
+            "target_ratio_met_all_errors": {n: classifiers[n]["verdicts_all_errors"][i]
+                                            for n in COMPARED}}
 
 
 def _interval(values: list[float] | None) -> str:
