@@ -207,6 +207,23 @@ def test_bad_settings_raise_config_error(toy, param, value):
         CNNClassifier(**{param: value}).fit(X, y)
 
 
+@pytest.mark.parametrize("device", ["meta", "cuda:{count}", "mps"])
+def test_devices_not_here_are_config_errors(device):
+    """A device of a kind we don't train on, or one this machine lacks, is named in a
+    ConfigError; the CPU always resolves."""
+    import torch
+
+    from wimpsift.training.image_inputs import resolve_device
+
+    if device == "mps" and torch.backends.mps.is_available():
+        pytest.skip("this machine has an MPS device")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    device = device.format(count=count)
+    with pytest.raises(ConfigError, match=f"device: got '{device}'"):
+        resolve_device(device)
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
 def test_bad_device_and_unknown_checkpoint(toy):
     X, y = toy
     with pytest.raises(ConfigError, match="device"):

@@ -30,6 +30,19 @@ def test_impossible_requests_are_refused_before_starting(argv, needle, cli, tmp_
     assert snapshot(tmp_path) == {}
 
 
+@pytest.mark.parametrize("backgrounds", ["er", "all"])
+def test_a_device_this_machine_lacks_is_refused_before_starting(backgrounds, cli, tmp_path):
+    """One CUDA device more than torch sees here: refused before the images are built
+    (it was a CUDA traceback from the first training, after minutes of images)."""
+    import torch
+
+    absent = f"cuda:{torch.cuda.device_count() if torch.cuda.is_available() else 0}"
+    rc, err = cli(["reproduce", "cnn", "--no-progress", "--backgrounds", backgrounds,
+                   "--device", absent, "-o", tmp_path / "cnn"])
+    one_line_error(rc, err, f"device: got {absent!r}", "CUDA device(s) on this machine")
+    assert snapshot(tmp_path) == {}
+
+
 def test_size_estimates_are_lower_bounds_of_real_outputs(tmp_path):
     """A lower bound never refuses a request that fits: compare with real files."""
     from wimpsift.images.dataset import build_image_dataset, make_config, size_estimate

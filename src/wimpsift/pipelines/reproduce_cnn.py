@@ -75,6 +75,7 @@ from wimpsift.training.grid_search import (
     grid_config,
     grid_search,
 )
+from wimpsift.training.image_inputs import resolve_device
 
 ImageKind = Literal["hit", "peak", "hitpeak"]
 KIND_LABELS = {"hit": "Hit", "peak": "Peak", "hitpeak": "HitPeak"}
@@ -113,7 +114,9 @@ class ReproduceCNNConfig(WimpsiftConfig):
     monitor: Literal["val_loss", "val_accuracy", "val_precision", "val_recall"] = "val_loss"
     pool_stride: int = Field(2, ge=1)
     seed: int = Field(0, ge=0)
-    device: str | None = None
+    device: str | None = Field(None, description=(
+        "torch device: 'cpu', 'cuda' or 'cuda:N'; none: CUDA when present, else CPU. One "
+        "this machine lacks is refused before the run when the networks train here"))
     threads: int = Field(1, ge=1)
     n_workers: int = Field(2, ge=1)
     scheduler_address: str | None = None
@@ -151,7 +154,17 @@ def make_config(scale: str = "quick", **overrides: Any) -> ReproduceCNNConfig:
             f"search_kind: got {cfg.search_kind!r}, expected one of kinds {cfg.kinds}"
         )
     _grid(cfg)  # validate the grid now, not after the images are built
+    if _trains_here(cfg):
+        resolve_device(cfg.device)  # a device named and not here: now, not after the images
     return cfg
+
+
+def _trains_here(cfg: ReproduceCNNConfig) -> bool:
+    """Whether the networks train on this machine (in process or on a local cluster), so
+    its devices are the ones to check; a scheduler's or a batch system's workers may have
+    devices this machine lacks."""
+    backend = cfg.execution.backend if cfg.execution else None
+    return cfg.scheduler_address is None and backend in (None, "in_process", "local")
 
 
 def _execution(cfg: ReproduceCNNConfig, n_workers: int) -> ExecutionConfig:

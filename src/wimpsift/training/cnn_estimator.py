@@ -22,7 +22,9 @@ torch's global generator is neither seeded nor used, so the caller's random stat
 untouched. On CPU the same seed gives bit-identical
 weights, and stopping at epoch *k* of a longer run gives the same weights as a run of
 *k* epochs (the random streams do not depend on the total number of epochs): this is
-what lets the grid search read every epoch of its grid from one training.
+what lets the grid search read every epoch of its grid from one training. Training and
+prediction run inside :func:`~wimpsift.training.torch_state.same_bits`: the thread count
+pinned and, on CUDA, deterministic kernels asked for.
 
 Resuming: after ``fit``, ``training_state_`` holds everything the next epoch needs (the
 weights, Adam's moments, the dropout and shuffling generators' states, the history).
@@ -59,6 +61,7 @@ from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.models.cnn import CNNArchitecture, PaperCNN, count_parameters
 from wimpsift.seeding import torch_generator
 from wimpsift.training.image_inputs import as_image_array, check_labels, resolve_device
+from wimpsift.training.torch_state import same_bits
 
 EpochCallback = Callable[[int, "CNNClassifier"], None]
 _HISTORY_KEYS = ("loss", "accuracy", "precision", "recall")
@@ -283,13 +286,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = train.classes
         self.input_shape_ = train.shape
         self.n_features_in_ = int(np.prod(train.shape))
-        old_threads = torch.get_num_threads()
-        if cfg.num_threads:
-            torch.set_num_threads(cfg.num_threads)
-        try:
+        with same_bits(device, cfg.num_threads):
             self._train(cfg, device, train, val, epoch_callback, resume_from)
-        finally:
-            torch.set_num_threads(old_threads)
         return self
 
     def _train(self, cfg: CNNTrainingConfig, device: torch.device, train: _Batches,
@@ -383,8 +381,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def _logits_batches(self, data: _Batches, batch_size: int) -> torch.Tensor:
         was_training = self.model_.training
         self.model_.eval()
-        out = [self.model_(xb.to(self.device_)).float().cpu()
-               for xb, _ in data.iterate(batch_size, None)]
+        with same_bits(self.device_, None):
+            out = [self.model_(xb.to(self.device_)).float().cpu()
+                   for xb, _ in data.iterate(batch_size, None)]
         self.model_.train(was_training)
         return torch.cat(out)
 

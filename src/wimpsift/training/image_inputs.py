@@ -12,13 +12,31 @@ from wimpsift.errors import ConfigError, DataError
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` → CUDA when present, else CPU; anything else is used as given."""
+    """``None`` → CUDA when present, else CPU; a device named is checked to exist here.
+
+    A CUDA device this machine doesn't have (or any kind but CPU, CUDA and Apple's MPS)
+    is a :class:`ConfigError` now, not a traceback from the first tensor moved to it
+    after the images are built.
+    """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    expected = "expected 'cpu', 'cuda' or 'cuda:N'"
     try:
-        return torch.device(device)
+        resolved = torch.device(device)
     except (RuntimeError, TypeError) as err:
-        raise ConfigError(f"device: got {device!r}, expected 'cpu', 'cuda' or 'cuda:N'") from err
+        raise ConfigError(f"device: got {device!r}, {expected}") from err
+    if resolved.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (resolved.index or 0) >= count:
+            raise ConfigError(f"device: got {device!r}, but torch sees {count} CUDA "
+                              f"device(s) on this machine; {expected} for a device present")
+    elif resolved.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ConfigError(f"device: got {device!r}, but torch sees no MPS device on "
+                              f"this machine; {expected} for a device present")
+    elif resolved.type != "cpu":
+        raise ConfigError(f"device: got {device!r}, {expected}")
+    return resolved
 
 
 # --------------------------------------------------------------------------- data checks

@@ -29,7 +29,8 @@ one input array; these read images and event scalars, with per-event weights).
 
 Reproducibility: initialisation, dropout and shuffling draw from their own
 ``torch.Generator`` objects, children of ``random_state`` (torch's global generator is
-never seeded or used), so the same seed gives the same weights on CPU.
+never seeded or used), so the same seed gives the same weights on CPU; on CUDA, fits and
+predictions ask for deterministic kernels (:mod:`wimpsift.training.torch_state`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from wimpsift.execution import Executor, Task, in_process
 from wimpsift.models.cnn import PaperCNN, count_parameters
 from wimpsift.seeding import int_seed, torch_generator
 from wimpsift.training.cnn_estimator import CNNTrainingConfig, as_image_array, resolve_device
+from wimpsift.training.torch_state import same_bits
 
 
 def _weighted_loss(model: PaperCNN, x: torch.Tensor, s: torch.Tensor | None, y: torch.Tensor,
@@ -111,12 +113,8 @@ class WeightedCNN:
         tensors = (torch.from_numpy(arr), self._scalars(scalars, len(arr)),
                    torch.from_numpy(y.astype(np.int64)),
                    torch.from_numpy((w / w.mean()).astype(np.float32)))
-        old_threads = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
-        try:
+        with same_bits(device, self.threads):
             self._train(cfg, device, tensors, torch.from_numpy(train), torch.from_numpy(val))
-        finally:
-            torch.set_num_threads(old_threads)
         return self
 
     def _train(self, cfg: CNNTrainingConfig, device: torch.device,
@@ -180,16 +178,12 @@ class WeightedCNN:
         arr = torch.from_numpy(as_image_array(X, "X"))
         s = self._scalars(scalars, len(arr))
         out = []
-        old_threads = torch.get_num_threads()
-        torch.set_num_threads(self.threads)  # as in fit: the same bits in any process
-        try:
+        with same_bits(self.device_, self.threads):  # as in fit: the same bits anywhere
             for start in range(0, len(arr), batch_size):
                 part = slice(start, start + batch_size)
                 logits = self.model_(arr[part].to(self.device_),
                                      None if s is None else s[part].to(self.device_))
                 out.append(F.log_softmax(logits.double(), dim=1).cpu())
-        finally:
-            torch.set_num_threads(old_threads)
         return torch.cat(out).numpy()
 
     def predict_proba(self, X: Any, scalars: Any = None) -> np.ndarray:
