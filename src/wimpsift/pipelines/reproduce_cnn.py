@@ -115,7 +115,7 @@ class ReproduceCNNConfig(WimpsiftConfig):
     pool_stride: int = Field(2, ge=1)
     seed: int = Field(0, ge=0)
     device: str | None = Field(None, description=(
-        "torch device: 'cpu', 'cuda' or 'cuda:N'; none: CUDA when present, else CPU. One "
+        "torch device: 'cpu', 'cuda', 'cuda:N' or 'mps'; none: CUDA when present, else CPU. One "
         "this machine lacks is refused before the run when the networks train here"))
     threads: int = Field(1, ge=1)
     n_workers: int = Field(2, ge=1)

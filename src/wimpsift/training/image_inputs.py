@@ -14,13 +14,13 @@ from wimpsift.errors import ConfigError, DataError
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``None`` → CUDA when present, else CPU; a device named is checked to exist here.
 
-    A CUDA device this machine doesn't have (or any kind but CPU, CUDA and Apple's MPS)
-    is a :class:`ConfigError` now, not a traceback from the first tensor moved to it
-    after the images are built.
+    A CUDA or MPS device this machine doesn't have, or any other kind but the CPU, is a
+    :class:`ConfigError`, so a run stops before its images are built rather than at the
+    first tensor moved to the device.
     """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    expected = "expected 'cpu', 'cuda' or 'cuda:N'"
+    expected = "expected 'cpu', 'cuda', 'cuda:N' or 'mps'"
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as err:
