@@ -14,6 +14,7 @@ from tests.cnn.conftest import separable_images
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.io.cnn_model import load_cnn, save_cnn
 from wimpsift.training.cnn_estimator import CNNClassifier
+from wimpsift.training.image_inputs import resolve_device
 
 FAST = {"epochs": 6, "batch_size": 32, "learning_rate": 0.003}
 
@@ -211,10 +212,6 @@ def test_bad_settings_raise_config_error(toy, param, value):
 def test_devices_not_here_are_config_errors(device):
     """A device of a kind we don't train on, or one this machine lacks, is named in a
     ConfigError; the CPU always resolves."""
-    import torch
-
-    from wimpsift.training.image_inputs import resolve_device
-
     if device == "mps" and torch.backends.mps.is_available():
         pytest.skip("this machine has an MPS device")
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0

@@ -154,17 +154,12 @@ def make_config(scale: str = "quick", **overrides: Any) -> ReproduceCNNConfig:
             f"search_kind: got {cfg.search_kind!r}, expected one of kinds {cfg.kinds}"
         )
     _grid(cfg)  # validate the grid now, not after the images are built
-    if _trains_here(cfg):
-        resolve_device(cfg.device)  # a device named and not here: now, not after the images
+    # a device named and not here: now, not after the images; only where the networks
+    # train on this machine, since a scheduler's or a batch system's workers may have
+    # devices it lacks
+    if _execution(cfg, cfg.n_workers).backend in ("in_process", "local"):
+        resolve_device(cfg.device)
     return cfg
-
-
-def _trains_here(cfg: ReproduceCNNConfig) -> bool:
-    """Whether the networks train on this machine (in process or on a local cluster), so
-    its devices are the ones to check; a scheduler's or a batch system's workers may have
-    devices this machine lacks."""
-    backend = cfg.execution.backend if cfg.execution else None
-    return cfg.scheduler_address is None and backend in (None, "in_process", "local")
 
 
 def _execution(cfg: ReproduceCNNConfig, n_workers: int) -> ExecutionConfig:

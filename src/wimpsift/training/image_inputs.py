@@ -25,17 +25,18 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as err:
         raise ConfigError(f"device: got {device!r}, {expected}") from err
+    if resolved.type == "cpu":
+        return resolved
     if resolved.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if (resolved.index or 0) >= count:
-            raise ConfigError(f"device: got {device!r}, but torch sees {count} CUDA "
-                              f"device(s) on this machine; {expected} for a device present")
+        present, seen = (resolved.index or 0) < count, f"{count} CUDA device(s)"
     elif resolved.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise ConfigError(f"device: got {device!r}, but torch sees no MPS device on "
-                              f"this machine; {expected} for a device present")
-    elif resolved.type != "cpu":
+        present, seen = torch.backends.mps.is_available(), "no MPS device"
+    else:
         raise ConfigError(f"device: got {device!r}, {expected}")
+    if not present:
+        raise ConfigError(f"device: got {device!r}, but torch sees {seen} on this machine; "
+                          f"{expected} for a device present")
     return resolved
 
 
