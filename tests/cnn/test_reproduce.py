@@ -12,7 +12,7 @@ from wimpsift.errors import ConfigError
 from wimpsift.images.synthetic import synthetic_image_sets
 from wimpsift.io.cnn_model import load_cnn
 from wimpsift.papers import cnn_table_iv
-from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
+from wimpsift.pipelines.reproduce_cnn import build_in_process, make_config, run_reproduce_cnn
 from wimpsift.seeding import int_seed
 
 TINY_GRID = {"n_conv_layers": [1], "batch_size": [50], "epochs": [1, 2],
@@ -85,3 +85,17 @@ def test_cli_unknown_scale_is_a_usage_error(tmp_path):
     with pytest.raises(SystemExit) as info:
         main(["reproduce", "cnn", "--scale", "huge", "-o", str(tmp_path)])
     assert info.value.code == 2
+
+
+def test_image_sets_go_to_a_cluster_when_it_saves_more_than_its_start():
+    # the main job's quick sets (1,000 events per class: 4 chunks) on two workers: here
+    assert build_in_process(4, 2)
+    # the paper's sets (10,000 and 5,000 per class: 40 and 20 chunks) on a cluster, on two
+    # workers as on fifteen; before, fifteen workers built them here on one core
+    for workers in (2, 15):
+        assert not build_in_process(40, workers) and not build_in_process(20, workers)
+    # more workers never move a set back into this process; one worker never leaves it
+    for chunks in range(1, 80):
+        assert build_in_process(chunks, 1)
+        here = [build_in_process(chunks, n) for n in range(1, 33)]
+        assert here == sorted(here, reverse=True)

@@ -188,6 +188,22 @@ def _grid(cfg: ReproduceCNNConfig) -> GridSearchConfig:
 ImageSets = dict[str, tuple[np.ndarray, np.ndarray, pd.DataFrame]]
 
 
+CLUSTER_START_CHUNKS = 5
+
+
+def build_in_process(chunks: int, n_workers: int) -> bool:
+    """Whether an image set of ``chunks`` chunks is built sooner in this process than on
+    a local cluster of ``n_workers`` that must start first: when the cluster would save
+    no more chunk-times than its start costs, :data:`CLUSTER_START_CHUNKS`
+    (``chunks - ceil(chunks / n_workers)`` at most that). Measured on two cores
+    (2026-12-05, ``wimpsift images --execution``, in process against two local workers:
+    4 chunks 10.4 s and 12.9 s, 8 chunks 15.8 s and 16.8 s, 12 chunks 22.2 s and 21.8 s,
+    16 chunks 29.0 s and 26.1 s), a chunk takes 1.6 s here and the cluster's start about
+    as long as 4 of them. More workers save more: the paper's 40-chunk set on fifteen
+    workers is built on the cluster, where it was built here on one core before."""
+    return chunks - math.ceil(chunks / max(n_workers, 1)) <= CLUSTER_START_CHUNKS
+
+
 def wimpsift_image_sets(cfg: ReproduceCNNConfig, data_dir: Path, split: str,
                         events_per_class: int, seed: int) -> ImageSets:
     """Build (or resume) one image data set with the images API and load every kind."""
@@ -202,13 +218,9 @@ def wimpsift_image_sets(cfg: ReproduceCNNConfig, data_dir: Path, split: str,
             "images: wimpsift.images.dataset.cached_image_dataset is not available in this "
             f"installation ({err}); use images='synthetic' to test the rest of the pipeline"
         ) from err
-    # a local cluster takes seconds to start, a chunk about 4 s on one core: a set of
-    # fewer than 4 chunks per worker is built faster in this process (the main job's two
-    # quick sets of 1,000 events per class, 2026-12-04: 25 s in process, 45 s on two
-    # workers with their start)
     chunks = math.ceil(events_per_class / ImageDatasetConfig.model_fields["chunk_events"].default)
     local = cfg.execution is None and cfg.scheduler_address is None
-    execution = (None if local and chunks < 4 * cfg.n_workers
+    execution = (None if local and build_in_process(chunks, cfg.n_workers)
                  else _execution(cfg, cfg.n_workers))
     path = cached_image_dataset(  # the split is in the seed, hence in the cache key
         data_dir, cfg.detector, signal=cfg.signal, background=cfg.background,
