@@ -14,19 +14,21 @@ script
    ``--budget-s`` (the whole group: the workers too). The run's output folder is under
    ``out/`` (ignored by git, so it stays on the machine while the machine is held): the
    same call again resumes it (the images and every grid trial done are cached);
-4. writes ``gpu_cnn_paper.json`` into ``--results`` (``$OUT`` on the device): the
-   machine, the tests' exit code, the run's wall time and whether it finished, its stage
-   timings and grid-search counts; with the run's ``metrics.json``, ``report.html``, its
-   log, and ``table_iv.md`` (our Table IV beside the seed's, rendered by
-   ``scripts/main_job_results.py``) when it finished.
+4. writes into ``--results`` (``$OUT`` on the device) the run's log as it goes and
+   ``gpu_cnn_paper.json``: the machine, the tests' exit code, the run's wall time and
+   whether it finished, and then its stage timings and grid-search counts. A finished
+   run adds its ``metrics.json``, ``report.html`` with ``figures.tar.gz`` (unpack beside
+   it) and ``table_iv.md`` (our Table IV beside the seed's, rendered by
+   ``scripts/main_job_results.py``).
 
 Usage (repository root, wimpsift importable)::
 
     python benchmarks/gpu_cnn_paper.py --budget-s 480 --results "$OUT"
     python benchmarks/gpu_cnn_paper.py --device cpu --scale quick --images synthetic \\
-        --budget-s 300 --results /tmp/gpu_check   # the plumbing, on a CPU machine
+        --budget-s 400 --results /tmp/gpu_check   # the plumbing, on a CPU machine
 
-Exit code: the run's (124 when the budget stopped it), else the tests' where they failed.
+Exit code: the run's, or 3 when the budget stopped it (the device tool would read 124, the
+usual code, as its own time limit); then the tests' where they failed; 2 for bad input.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from pathlib import Path
@@ -47,6 +50,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ("tests/cnn/test_torch_state.py",)
 COPIED = ("metrics.json", "report.html")
+STOPPED = 3  # exit code of a run the budget stopped
 
 
 def machine() -> dict:
@@ -60,7 +64,8 @@ def machine() -> dict:
 
 def run_logged(command: list[str], log: Path, budget_s: float) -> tuple[int, float]:
     """Run ``command`` in its own process group, its output to stdout and ``log``; stop
-    the whole group at ``budget_s``. Return (exit code, 124 if stopped; wall seconds)."""
+    the whole group at ``budget_s``. Return (exit code, :data:`STOPPED` if stopped; wall
+    seconds)."""
     t0 = time.perf_counter()
     with log.open("w", encoding="utf-8") as sink:
         proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
@@ -77,7 +82,7 @@ def run_logged(command: list[str], log: Path, budget_s: float) -> tuple[int, flo
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-            code = 124
+            code = STOPPED
         reader.join(timeout=10)
     return code, time.perf_counter() - t0
 
@@ -87,6 +92,7 @@ def _copy(stream, sink) -> None:
         sys.stdout.write(line)
         sys.stdout.flush()
         sink.write(line)
+        sink.flush()  # a call cut short still returns the log up to there
 
 
 def table_iv(metrics: dict) -> str:
@@ -147,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in COPIED:
             with atomic_path(results / name) as tmp:
                 shutil.copyfile(out / name, tmp)
+        with atomic_path(results / "figures.tar.gz") as tmp, tarfile.open(tmp, "w:gz") as tar:
+            tar.add(out / "figures", arcname="figures")
     write_json(results / "gpu_cnn_paper.json", summary)
     print(json.dumps({k: v for k, v in summary.items() if k != "provenance"}, indent=1))
     if code == 0 and summary["tests_exit_code"] not in (None, 0):

@@ -28,7 +28,7 @@ def test_the_budget_stops_the_run_and_the_processes_it_started(tmp_path):
               "print('started', flush=True)\n"
               "time.sleep(120)\n")
     code, wall_s = gpu.run_logged([sys.executable, "-c", script], tmp_path / "log", 3.0)
-    assert code == 124
+    assert code == gpu.STOPPED == 3
     assert 3.0 <= wall_s < 40
     assert (tmp_path / "log").read_text() == "started\n"
     child = int(pid_file.read_text())
