@@ -198,9 +198,11 @@ def build_in_process(chunks: int, n_workers: int) -> bool:
     (``chunks - ceil(chunks / n_workers)`` at most that). Measured on two cores
     (2026-12-05, ``wimpsift images --execution``, in process against two local workers:
     4 chunks 10.4 s and 12.9 s, 8 chunks 15.8 s and 16.8 s, 12 chunks 22.2 s and 21.8 s,
-    16 chunks 29.0 s and 26.1 s), a chunk takes 1.6 s here and the cluster's start about
-    as long as 4 of them. More workers save more: the paper's 40-chunk set on fifteen
-    workers is built on the cluster, where it was built here on one core before."""
+    16 chunks 29.0 s and 26.1 s), the two are even between 8 and 12 chunks, where the
+    cluster saves 4 to 6 chunk-times: its start, and its chunks' being slower on cores
+    shared with this process, cost about 5. More workers save more: the paper's 40-chunk
+    set on fifteen workers is built on the cluster, where it was built here on one core
+    before."""
     return chunks - math.ceil(chunks / max(n_workers, 1)) <= CLUSTER_START_CHUNKS
 
 
