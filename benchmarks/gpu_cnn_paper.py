@@ -34,7 +34,6 @@ usual code, as its own time limit); then the tests' where they failed; 2 for bad
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -96,11 +95,10 @@ def _copy(stream, sink) -> None:
 
 
 def table_iv(metrics: dict) -> str:
-    spec = importlib.util.spec_from_file_location(
-        "main_job_results", ROOT / "scripts" / "main_job_results.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.render_cnn(metrics)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from main_job_results import render_cnn
+
+    return render_cnn(metrics)
 
 
 def main(argv: list[str] | None = None) -> int:
