@@ -6,7 +6,14 @@ libraries its numbers depend on (:data:`PROVENANCE_PACKAGES`) and a digest of
 wimpsift's own source files (:func:`source_digest`), so two outputs made by different
 code, or on different nestpy or torch releases, can be told apart even when the package
 version and the configuration are the same. No time stamp is stored, so the same seed,
-configuration, code and libraries give byte-identical files.
+configuration, code and libraries give byte-identical files on the same kind of CPU.
+
+The kind of CPU is recorded too (:func:`cpu_record`): torch, its MKL and oneDNN, and
+numpy's OpenBLAS pick their kernels by instruction set, so a network trained with the
+same seed on an AVX2 and an AVX-512 machine sums in another order and ends elsewhere
+(measured in ``tests/data/cnn_backgrounds_seeds.README.md``). archspec (Spack's CPU
+detection) names the microarchitecture; the record adds the environment variables by
+which those libraries are told to use a lower instruction set, where set.
 """
 
 from __future__ import annotations
@@ -84,6 +91,29 @@ def source_digest() -> str:
     return tree_digest(Path(__file__).resolve().parent)
 
 
+DISPATCH_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS",
+                      "MKL_CBWR", "OPENBLAS_CORETYPE", "NPY_DISABLE_CPU_FEATURES")
+"""environment variables that choose the kernels of torch (its own, oneDNN's, MKL's) and of
+numpy's OpenBLAS instead of the CPU's detection"""
+
+
+@functools.cache
+def _microarchitecture() -> tuple[str, str]:
+    import archspec.cpu
+
+    return archspec.cpu.host().name, archspec.cpu.brand_string() or "unknown"
+
+
+def cpu_record() -> dict[str, Any]:
+    """The CPU the numbers were computed on: its microarchitecture as archspec names it
+    (``x86_64_v4``, ``zen3``, ...), its brand string, and the kernel-choosing variables
+    of :data:`DISPATCH_VARIABLES` that are set."""
+    name, brand = _microarchitecture()
+    return {"microarchitecture": name, "brand": brand,
+            "dispatch_environment": {k: os.environ[k] for k in DISPATCH_VARIABLES
+                                     if k in os.environ}}
+
+
 CODE_FIELDS = ("version", "source_sha256", "versions")
 """Provenance fields naming the code and libraries that made an output (records written
 before wimpsift recorded the source digest and the libraries lack the last two)."""
@@ -103,6 +133,7 @@ def provenance(config: Any, seed: int | None, stage: str) -> dict[str, Any]:
         "version": __version__,
         "source_sha256": source_digest(),
         "versions": package_versions(),
+        "cpu": cpu_record(),
         "stage": stage,
         "seed": seed,
         "config": _jsonable(config),

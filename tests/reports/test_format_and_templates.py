@@ -49,17 +49,24 @@ def test_templates_autoescape_cells():
     assert "<script>alert" not in page and "&lt;script&gt;" in page and "&lt;b&gt;t&lt;/b&gt;" in page
 
 
-def test_footer_names_the_code_and_the_libraries():
+def test_footer_names_the_code_the_libraries_and_the_cpu(monkeypatch):
     from importlib.metadata import version
 
-    from wimpsift.provenance import provenance, source_digest
+    import archspec.cpu
 
+    from wimpsift.provenance import DISPATCH_VARIABLES, provenance, source_digest
+
+    for name in DISPATCH_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     page = render("analysis.html", {
         "title": "t", "subtitle": "", "warning": None, "footer_links": [], "sections": [],
         "provenance": provenance({"seed": 1}, 1, "s")})
     footer = page[page.index("<footer>"):]
     assert f"source <code>{source_digest()}</code>" in footer
     assert f"nestpy {version('nestpy')}" in footer and f"torch {version('torch')}" in footer
+    assert (f"CPU: {archspec.cpu.host().name} ({archspec.cpu.brand_string()}), with "
+            "<code>OPENBLAS_CORETYPE=Haswell</code>.") in footer
 
 
 def test_templates_and_data_are_package_data():

@@ -5,6 +5,7 @@ import shutil
 from importlib.metadata import version
 from pathlib import Path
 
+import archspec.cpu
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -16,7 +17,7 @@ from wimpsift.errors import ConfigError, DataError
 from wimpsift.events import EVENT_COLUMNS, check_event_table
 from wimpsift.io.event_tables import read_events, simulate_to_parquet
 from wimpsift.io.instructions import events_to_instructions, read_instructions, write_instructions
-from wimpsift.provenance import source_digest, tree_digest
+from wimpsift.provenance import provenance, source_digest, tree_digest
 from wimpsift.response.event_level import simulate_events
 from wimpsift.simulation import validated_config
 from wimpsift.sources import make_source
@@ -40,8 +41,22 @@ def test_same_seed_gives_identical_file_and_provenance(tmp_path):
     assert record["versions"]["nestpy"] == version("nestpy")
     assert record["versions"]["torch"] == version("torch")
     assert record["source_sha256"] == source_digest() and len(record["source_sha256"]) == 16
+    assert record["cpu"]["microarchitecture"] == archspec.cpu.host().name
     c = simulate_to_parquet(config.model_copy(update={"seed": 6}), tmp_path / "c.parquet", progress=False)
     assert not np.allclose(pd.read_parquet(c)["energy_kev"], events["energy_kev"])
+
+
+def test_provenance_names_the_kernels_chosen_instead_of_the_cpus_own(monkeypatch):
+    for name in ("ATEN_CPU_CAPABILITY", "OPENBLAS_CORETYPE", "MKL_CBWR"):
+        monkeypatch.delenv(name, raising=False)
+    assert provenance({}, 1, "x")["cpu"]["dispatch_environment"] == {}
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    monkeypatch.setenv("UNRELATED_VARIABLE", "1")
+    cpu = provenance({}, 1, "x")["cpu"]
+    assert cpu["dispatch_environment"] == {"ATEN_CPU_CAPABILITY": "avx2",
+                                           "OPENBLAS_CORETYPE": "Haswell"}
+    assert cpu["microarchitecture"] == archspec.cpu.host().name
 
 
 def test_source_digest_follows_the_code_and_ignores_byte_code(tmp_path):
@@ -73,12 +88,13 @@ def test_interrupted_run_resumes_to_the_same_file(tmp_path, xenon1t):
     first = tmp_path / "first.parquet"
     simulate_to_parquet(config, first, progress=False)
     out.unlink()
-    from wimpsift.provenance import config_hash, provenance
+    from wimpsift.io.event_tables import resume_hash
+    from wimpsift.provenance import provenance
 
     record = provenance(config, config.seed, "simulate")
     record["detector"] = xenon1t.model_dump(mode="json")
     record["n_events"] = 3000
-    (partial / "config.json").write_text(json.dumps({"config_hash": config_hash(record)}))
+    (partial / "config.json").write_text(json.dumps({"config_hash": resume_hash(record)}))
     frame = pd.read_parquet(full).iloc[:1000]
     frame.to_parquet(partial / "chunk_000000.parquet", index=False)
     simulate_to_parquet(config, out, progress=False)
@@ -91,7 +107,7 @@ def test_interrupted_run_resumes_to_the_same_file(tmp_path, xenon1t):
     marked = frame.copy()
     marked.loc[0, "energy_kev"] = -1.0
     partial.mkdir()
-    (partial / "config.json").write_text(json.dumps({"config_hash": config_hash(record)}))
+    (partial / "config.json").write_text(json.dumps({"config_hash": resume_hash(record)}))
     marked.to_parquet(partial / "chunk_000000.parquet", index=False)
     out.unlink()
     simulate_to_parquet(config, out, progress=False)
@@ -112,8 +128,10 @@ def test_resume_against_another_configuration_is_refused(tmp_path):
 
 def test_resume_of_other_code_is_refused(tmp_path, xenon1t):
     # partial work stamped with this configuration: this code's stamp resumes, the stamp
-    # of code with another source digest is refused and nothing is written
-    from wimpsift.provenance import config_hash, provenance
+    # of code with another source digest is refused and nothing is written; the stamp of
+    # a run begun on another kind of CPU resumes (the events do not depend on it)
+    from wimpsift.io.event_tables import resume_hash
+    from wimpsift.provenance import provenance
 
     config = validated_config(source="er", n_events=10, seed=1)
     record = provenance(config, config.seed, "simulate")
@@ -121,14 +139,17 @@ def test_resume_of_other_code_is_refused(tmp_path, xenon1t):
     record["n_events"] = 10
     out = tmp_path / "x.parquet"
     partial = out.with_name(out.name + ".partial")
-    partial.mkdir()
-    (partial / "config.json").write_text(json.dumps({"config_hash": config_hash(record)}))
-    simulate_to_parquet(config, out, progress=False)
-    assert len(pd.read_parquet(out)) == 10
-    out.unlink()
+    other_cpu = {**record, "cpu": {"microarchitecture": "zen2", "brand": "AMD EPYC 7742",
+                                   "dispatch_environment": {}}}
+    for begun in (record, other_cpu):
+        partial.mkdir()
+        (partial / "config.json").write_text(json.dumps({"config_hash": resume_hash(begun)}))
+        simulate_to_parquet(config, out, progress=False)
+        assert len(pd.read_parquet(out)) == 10
+        out.unlink()
     partial.mkdir()
     other = {**record, "source_sha256": "0" * 16}
-    (partial / "config.json").write_text(json.dumps({"config_hash": config_hash(other)}))
+    (partial / "config.json").write_text(json.dumps({"config_hash": resume_hash(other)}))
     with pytest.raises(ConfigError, match="another configuration or code"):
         simulate_to_parquet(config, out, progress=False)
     assert not out.exists()
