@@ -12,7 +12,8 @@ them; else exit code 2), and gives per classifier
 the mean ratio, its standard error over the seeds and the verdict on the ≤ 0.5 target
 from the mean's 68 % interval (Student's t with n − 1 degrees of freedom: with a handful
 of seeds the normal quantile would be too narrow), beside each run's own verdict with
-every error.
+every error. The table names the CPU each run recorded: networks trained with the same
+seed are the same bits only on the same kind of CPU (:func:`wimpsift.provenance.cpu_record`).
 
 ``tests/pipelines/test_cnn_backgrounds_seeds.py`` checks that the README's block between
 the ``cnn-backgrounds-seeds`` markers is :func:`render` of the shipped summary
@@ -137,6 +138,7 @@ def summarise(runs: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
                            "source_sha256": code["source_sha256"],
                            "versions": code["versions"],
                            "config_hashes": [m["provenance"]["config_hash"] for _, m in runs],
+                           "cpus": [m["provenance"].get("cpu") for _, m in runs],
                            "config": config},
             "seeds": seeds, "target_ratio": TARGET_RATIO, "student_t_68": quantile,
             "volumes": volumes}
@@ -151,15 +153,17 @@ def runs_of_summary(summary: dict[str, Any], name: str) -> list[tuple[str, dict[
         raise InputError(f"{name}: package_versions {record['package_versions']}; "
                          "expected one version")
     runs = []
+    cpus = record.get("cpus") or [None] * len(summary["seeds"])  # older summaries lack them
     for i, seed in enumerate(summary["seeds"]):
         fiducial, active = (_run_part(summary["volumes"][volume], i) for volume, _ in VOLUMES)
+        provenance = {"seed": seed, "config": {**record["config"], "seed": seed},
+                      "config_hash": record["config_hashes"][i],
+                      "version": record["package_versions"][0],
+                      "source_sha256": record["source_sha256"], "versions": record["versions"]}
+        if cpus[i] is not None:
+            provenance["cpu"] = cpus[i]
         runs.append((f"{name} (seed {seed})", {
-            "provenance": {"seed": seed, "config": {**record["config"], "seed": seed},
-                           "config_hash": record["config_hashes"][i],
-                           "version": record["package_versions"][0],
-                           "source_sha256": record["source_sha256"],
-                           "versions": record["versions"]},
-            "all_backgrounds": {**fiducial, "active_volume": active}}))
+            "provenance": provenance, "all_backgrounds": {**fiducial, "active_volume": active}}))
     return runs
 
 
@@ -198,6 +202,22 @@ def _code(record: dict[str, Any]) -> str:
             f"`{record['source_sha256']}`; {libraries}.")
 
 
+def _cpus(summary: dict[str, Any]) -> str:
+    """The sentence naming the CPU each run recorded (seeds grouped by CPU)."""
+    cpus = summary["provenance"].get("cpus") or [None] * len(summary["seeds"])
+    groups: dict[str, list[int]] = {}
+    for seed, cpu in zip(summary["seeds"], cpus, strict=True):
+        if cpu is None:
+            text = "not recorded"
+        else:
+            text = f"{cpu['microarchitecture']} ({cpu['brand']})" + "".join(
+                f", `{k}={v}`" for k, v in sorted(cpu["dispatch_environment"].items()))
+        groups.setdefault(text, []).append(seed)
+    return " CPU (networks are the same bits only on the same CPU kind): " + "; ".join(
+        f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}: {text}"
+        for text, seeds in groups.items()) + "."
+
+
 SHORT = {"met": "met", "not met": "not met", "undecided within errors": "undecided"}
 
 
@@ -215,7 +235,8 @@ def render(summary: dict[str, Any]) -> str:
              "ratio, its 68 % interval with every error the run sees (test events, training "
              "noise, threshold) and the verdict on it; over the seeds: the mean ± its "
              f"standard error, the mean's 68 % interval (Student's t, {len(seeds) - 1} "
-             "degrees of freedom) and the verdict on it." + _code(summary["provenance"]), ""]
+             "degrees of freedom) and the verdict on it." + _code(summary["provenance"])
+             + _cpus(summary), ""]
     for volume, title in VOLUMES:
         v = summary["volumes"][volume]
         standard = ", ".join(f"{x:.3g}" for x in v["standard_selection_total"])
@@ -276,8 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         runs = [(str(p), json.loads(p.read_text())) for p in args.metrics]
         if args.from_summary is not None:
             summary = json.loads(args.from_summary.read_text())
-            if runs:
-                summary = summarise(runs_of_summary(summary, str(args.from_summary)) + runs)
+            # summarised again even without new runs: an older summary gains its new fields
+            summary = summarise(runs_of_summary(summary, str(args.from_summary)) + runs)
         else:
             summary = summarise(runs)
         block = render(summary)

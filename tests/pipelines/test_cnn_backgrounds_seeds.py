@@ -65,11 +65,20 @@ def test_a_run_added_to_a_written_summary(tmp_path, capsys):
     new = copy.deepcopy(first)
     new["provenance"]["seed"] = new["provenance"]["config"]["seed"] = 99
     new["all_backgrounds"]["active_volume"]["ratio_to_standard_selection"]["cnn_binary"] = 0.9
+    new["provenance"]["cpu"] = {"microarchitecture": "zen3", "brand": "AMD EPYC 7763",
+                                "dispatch_environment": {"OPENBLAS_CORETYPE": "Haswell"}}
     run, out = tmp_path / "run.json", tmp_path / "s.json"
     run.write_text(json.dumps(new))
     assert script.main([str(run), "--from-summary", str(SUMMARY), "--summary", str(out)]) == 0
     combined = json.loads(out.read_text())
     assert combined["seeds"] == [*shipped["seeds"], 99]
+    # the CPU each run recorded stays with its seed, and the table names it
+    assert combined["provenance"]["cpus"] == [*shipped["provenance"]["cpus"],
+                                              new["provenance"]["cpu"]]
+    assert ("seed 99: zen3 (AMD EPYC 7763), `OPENBLAS_CORETYPE=Haswell`."
+            in script.render(combined))
+    assert script.runs_of_summary(combined, "s")[-1][1]["provenance"]["cpu"] == \
+        new["provenance"]["cpu"]
     c = combined["volumes"]["active_volume"]["classifiers"]["cnn_binary"]
     before = shipped["volumes"]["active_volume"]["classifiers"]["cnn_binary"]["ratios"]
     assert c["ratios"] == [*before, 0.9]
