@@ -9,9 +9,9 @@ version and the configuration are the same. No time stamp is stored, so the same
 configuration, code and libraries give byte-identical files on the same kind of CPU.
 
 The kind of CPU is recorded too (:func:`cpu_record`): torch, its MKL and oneDNN, and
-numpy's OpenBLAS pick their kernels by instruction set, so a network trained with the
-same seed on an AVX2 and an AVX-512 machine sums in another order and ends elsewhere
-(measured in ``tests/data/cnn_backgrounds_seeds.README.md``). archspec (Spack's CPU
+numpy's OpenBLAS pick their kernels by CPU, so a network trained with the same seed on
+an AVX2 and an AVX-512 machine sums in another order and ends elsewhere (measured in
+``tests/data/cnn_backgrounds_seeds.README.md``). archspec (Spack's CPU
 detection) names the microarchitecture; the record adds the environment variables by
 which those libraries are told to use a lower instruction set, where set.
 """

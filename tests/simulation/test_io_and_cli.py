@@ -17,7 +17,7 @@ from wimpsift.errors import ConfigError, DataError
 from wimpsift.events import EVENT_COLUMNS, check_event_table
 from wimpsift.io.event_tables import read_events, simulate_to_parquet
 from wimpsift.io.instructions import events_to_instructions, read_instructions, write_instructions
-from wimpsift.provenance import provenance, source_digest, tree_digest
+from wimpsift.provenance import DISPATCH_VARIABLES, provenance, source_digest, tree_digest
 from wimpsift.response.event_level import simulate_events
 from wimpsift.simulation import validated_config
 from wimpsift.sources import make_source
@@ -47,7 +47,7 @@ def test_same_seed_gives_identical_file_and_provenance(tmp_path):
 
 
 def test_provenance_names_the_kernels_chosen_instead_of_the_cpus_own(monkeypatch):
-    for name in ("ATEN_CPU_CAPABILITY", "OPENBLAS_CORETYPE", "MKL_CBWR"):
+    for name in DISPATCH_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     assert provenance({}, 1, "x")["cpu"]["dispatch_environment"] == {}
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
