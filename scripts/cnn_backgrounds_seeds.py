@@ -153,7 +153,7 @@ def runs_of_summary(summary: dict[str, Any], name: str) -> list[tuple[str, dict[
         raise InputError(f"{name}: package_versions {record['package_versions']}; "
                          "expected one version")
     runs = []
-    cpus = record.get("cpus") or [None] * len(summary["seeds"])  # older summaries lack them
+    cpus = _run_cpus(summary)
     for i, seed in enumerate(summary["seeds"]):
         fiducial, active = (_run_part(summary["volumes"][volume], i) for volume, _ in VOLUMES)
         provenance = {"seed": seed, "config": {**record["config"], "seed": seed},
@@ -165,6 +165,11 @@ def runs_of_summary(summary: dict[str, Any], name: str) -> list[tuple[str, dict[
         runs.append((f"{name} (seed {seed})", {
             "provenance": provenance, "all_backgrounds": {**fiducial, "active_volume": active}}))
     return runs
+
+
+def _run_cpus(summary: dict[str, Any]) -> list[dict[str, Any] | None]:
+    """Each seed's CPU record (None: not recorded; older summaries lack the field)."""
+    return summary["provenance"].get("cpus") or [None] * len(summary["seeds"])
 
 
 def _run_part(volume: dict[str, Any], i: int) -> dict[str, Any]:
@@ -204,9 +209,8 @@ def _code(record: dict[str, Any]) -> str:
 
 def _cpus(summary: dict[str, Any]) -> str:
     """The sentence naming the CPU each run recorded (seeds grouped by CPU)."""
-    cpus = summary["provenance"].get("cpus") or [None] * len(summary["seeds"])
     groups: dict[str, list[int]] = {}
-    for seed, cpu in zip(summary["seeds"], cpus, strict=True):
+    for seed, cpu in zip(summary["seeds"], _run_cpus(summary), strict=True):
         if cpu is None:
             text = "not recorded"
         else:
