@@ -28,11 +28,16 @@ Usage::
     python scripts/cnn_backgrounds_seeds.py q5/metrics.json \\
         --from-summary tests/data/cnn_backgrounds_seeds.json \\
         --summary tests/data/cnn_backgrounds_seeds.json --write README.md
+    python scripts/cnn_backgrounds_seeds.py q0/metrics.json --replace \\
+        --from-summary tests/data/cnn_backgrounds_seeds.json \\
+        --summary tests/data/cnn_backgrounds_seeds.json --write README.md
 
-The last form adds runs to a written summary without the earlier runs' files: the
+The third form adds runs to a written summary without the earlier runs' files: the
 summary keeps each seed's figures, and :func:`runs_of_summary` gives them back in the
 shape :func:`summarise` reads, so the added runs meet the same checks (configuration,
-code, distinct seeds) as if every file had been given.
+code, distinct seeds) as if every file had been given. With ``--replace`` a run of a seed
+the summary holds takes that seed's place (:func:`replace_runs`): a seed run again with
+the same code and configuration, for instance on another kind of CPU.
 """
 
 from __future__ import annotations
@@ -167,6 +172,18 @@ def runs_of_summary(summary: dict[str, Any], name: str) -> list[tuple[str, dict[
     return runs
 
 
+def replace_runs(runs: list[tuple[str, dict[str, Any]]],
+                 new: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """``runs`` with each run of a seed in ``new`` in the place of that seed's run, and the
+    runs of other seeds in ``new`` after them."""
+    by_seed = {metrics["provenance"]["seed"]: (name, metrics) for name, metrics in new}
+    if len(by_seed) != len(new):
+        raise InputError(f"metrics files: seeds {[m['provenance']['seed'] for _, m in new]}; "
+                         "expected a different seed per run")
+    kept = [by_seed.pop(metrics["provenance"]["seed"], (name, metrics)) for name, metrics in runs]
+    return kept + list(by_seed.values())
+
+
 def _run_cpus(summary: dict[str, Any]) -> list[dict[str, Any] | None]:
     """Each seed's CPU record (None: not recorded; older summaries lack the field)."""
     return summary["provenance"].get("cpus") or [None] * len(summary["seeds"])
@@ -282,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from-summary", type=Path,
                         help="a written summary: rendered, or with metrics files, combined "
                         "with those runs")
+    parser.add_argument("--replace", action="store_true",
+                        help="with --from-summary: a run of a seed the summary holds "
+                        "replaces that seed's run")
     parser.add_argument("--summary", type=Path, help="write the summary (JSON) here")
     parser.add_argument("--write", type=Path, metavar="README",
                         help="replace the block in this file")
@@ -294,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError(f"--summary: folder {args.summary.parent} does not exist")
         if not args.metrics and args.from_summary is None:
             raise InputError("metrics: expected metrics files, --from-summary, or both")
+        if args.replace and (args.from_summary is None or not args.metrics):
+            raise InputError("--replace: expected metrics files and --from-summary")
     except (InputError, OSError) as err:
         print(f"cnn_backgrounds_seeds: error: {err}", file=sys.stderr)
         return 2
@@ -302,7 +324,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.from_summary is not None:
             summary = json.loads(args.from_summary.read_text())
             # summarised again even without new runs: an older summary gains its new fields
-            summary = summarise(runs_of_summary(summary, str(args.from_summary)) + runs)
+            earlier = runs_of_summary(summary, str(args.from_summary))
+            summary = summarise(replace_runs(earlier, runs) if args.replace
+                                else earlier + runs)
         else:
             summary = summarise(runs)
         block = render(summary)

@@ -99,3 +99,35 @@ def test_a_run_added_to_a_written_summary(tmp_path, capsys):
         assert script.main([str(run), "--from-summary", str(SUMMARY),
                             "--summary", str(target)]) == 2, case
         assert named in capsys.readouterr().err and not target.exists(), case
+
+
+def test_a_seed_run_again_replaces_its_run(tmp_path, capsys):
+    # with --replace a run of a seed the summary holds takes that seed's place (the other
+    # seeds and their order unchanged) and the means follow; without it the same run is
+    # refused as a repeated seed, and --replace needs both a summary and metrics files
+    import copy
+
+    script = load_script("cnn_backgrounds_seeds")
+    shipped = json.loads(SUMMARY.read_text())
+    _, second = script.runs_of_summary(shipped, "shipped")[1]
+    again = copy.deepcopy(second)
+    again["all_backgrounds"]["ratio_to_standard_selection"]["dense"] = 0.25
+    run, out = tmp_path / "run.json", tmp_path / "s.json"
+    run.write_text(json.dumps(again))
+    assert script.main([str(run), "--replace", "--from-summary", str(SUMMARY),
+                        "--summary", str(out)]) == 0
+    combined = json.loads(out.read_text())
+    assert combined["seeds"] == shipped["seeds"]
+    before = shipped["volumes"]["fiducial"]["classifiers"]["dense"]["ratios"]
+    after = combined["volumes"]["fiducial"]["classifiers"]["dense"]["ratios"]
+    assert after == [before[0], 0.25, *before[2:]]
+    assert abs(combined["volumes"]["fiducial"]["classifiers"]["dense"]["mean"]
+               - sum(after) / len(after)) < 1e-12
+    assert combined["volumes"]["active_volume"] == shipped["volumes"]["active_volume"]
+    for argv, named in (([str(run), "--from-summary", str(SUMMARY)], "seeds"),
+                        ([str(run), "--replace"], "--replace"),
+                        (["--replace", "--from-summary", str(SUMMARY)], "--replace")):
+        target = tmp_path / "refused.json"
+        capsys.readouterr()
+        assert script.main([*argv, "--summary", str(target)]) == 2, argv
+        assert named in capsys.readouterr().err and not target.exists(), argv
