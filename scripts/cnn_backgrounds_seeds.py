@@ -174,14 +174,15 @@ def runs_of_summary(summary: dict[str, Any], name: str) -> list[tuple[str, dict[
 
 def replace_runs(runs: list[tuple[str, dict[str, Any]]],
                  new: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
-    """``runs`` with each run of a seed in ``new`` in the place of that seed's run, and the
-    runs of other seeds in ``new`` after them."""
-    by_seed = {metrics["provenance"]["seed"]: (name, metrics) for name, metrics in new}
-    if len(by_seed) != len(new):
-        raise InputError(f"metrics files: seeds {[m['provenance']['seed'] for _, m in new]}; "
-                         "expected a different seed per run")
-    kept = [by_seed.pop(metrics["provenance"]["seed"], (name, metrics)) for name, metrics in runs]
-    return kept + list(by_seed.values())
+    """``runs`` with the runs in ``new`` of a seed in ``runs`` in that seed's place, and the
+    runs in ``new`` of other seeds after them (a seed given twice stays twice, for
+    :func:`summarise` to refuse)."""
+    def seed(run: tuple[str, dict[str, Any]]) -> int:
+        return run[1]["provenance"]["seed"]
+
+    held = {seed(run) for run in runs}
+    placed = [[n for n in new if seed(n) == seed(run)] or [run] for run in runs]
+    return [run for group in placed for run in group] + [n for n in new if seed(n) not in held]
 
 
 def _run_cpus(summary: dict[str, Any]) -> list[dict[str, Any] | None]:

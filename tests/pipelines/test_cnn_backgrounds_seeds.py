@@ -104,7 +104,8 @@ def test_a_run_added_to_a_written_summary(tmp_path, capsys):
 def test_a_seed_run_again_replaces_its_run(tmp_path, capsys):
     # with --replace a run of a seed the summary holds takes that seed's place (the other
     # seeds and their order unchanged) and the means follow; without it the same run is
-    # refused as a repeated seed, and --replace needs both a summary and metrics files
+    # refused as a repeated seed, as is a seed given twice with it, and --replace needs
+    # both a summary and metrics files
     import copy
 
     script = load_script("cnn_backgrounds_seeds")
@@ -124,7 +125,16 @@ def test_a_seed_run_again_replaces_its_run(tmp_path, capsys):
     assert abs(combined["volumes"]["fiducial"]["classifiers"]["dense"]["mean"]
                - sum(after) / len(after)) < 1e-12
     assert combined["volumes"]["active_volume"] == shipped["volumes"]["active_volume"]
+    # a run of a seed the summary lacks joins after the others
+    extra = copy.deepcopy(again)
+    extra["provenance"]["seed"] = 99
+    runs = script.runs_of_summary(shipped, "shipped")
+    placed = script.replace_runs(runs, [("extra", extra), ("again", again)])
+    assert [m["provenance"]["seed"] for _, m in placed] == [*shipped["seeds"], 99]
+    assert placed[1] == ("again", again) and placed[0] == runs[0]
     for argv, named in (([str(run), "--from-summary", str(SUMMARY)], "seeds"),
+                        ([str(run), str(run), "--replace", "--from-summary", str(SUMMARY)],
+                         "seeds"),
                         ([str(run), "--replace"], "--replace"),
                         (["--replace", "--from-summary", str(SUMMARY)], "--replace")):
         target = tmp_path / "refused.json"
