@@ -85,6 +85,12 @@ class CacheEntry:
     def path(self) -> Path:
         return self.root / self.stage / self.key
 
+    @property
+    def work(self) -> Path:
+        """The entry's work folder, ``<root>/<stage>/.<key>.work/``: where a resumable
+        computation keeps its partial output until the entry is stored."""
+        return self.path.parent / f".{self.key}.work"
+
     def exists(self) -> bool:
         return (self.path / RESULT_FILE).is_file()
 
@@ -166,7 +172,7 @@ class Cache:
         found = entry.load()
         if found is not None and found.get("file") == name and (entry.path / name).is_file():
             return entry.path / name
-        work = entry.path.parent / f".{entry.key}.work"
+        work = entry.work
         work.mkdir(parents=True, exist_ok=True)
         build(work / name)
         built = work / name

@@ -9,6 +9,8 @@ from tests.cnn.conftest import separable_images
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.plots.grid_search import plot_layer_heatmaps, plot_stage_curves
 from wimpsift.training.grid_search import (
+    CHECKPOINT_FILE,
+    TRIAL_STAGE,
     grid_config,
     grid_search,
     run_trial,
@@ -52,6 +54,66 @@ def test_trial_scores_every_grid_epoch_from_one_training():
     assert out["scores"]["3"]["roc_auc"] > 0.8
 
 
+class _Killed(Exception):
+    """Stands for a worker killed part-way through a trial."""
+
+
+def _kill_at(epoch: int):
+    def progress(what: str, done: int, total: int) -> None:
+        if done == epoch:
+            raise _Killed
+    return progress
+
+
+def test_a_trial_stopped_part_way_continues_from_its_checkpoint(tmp_path):
+    X, y = separable_images(120)
+    y = y.astype(np.float32)
+    folds = stratified_folds(y, 3, 0)
+    params = {"batch_size": 40, "random_state": 0}
+    whole = run_trial(X, y, *folds[0], params, [1, 2, 4])
+    ckpt = tmp_path / CHECKPOINT_FILE
+    with pytest.raises(_Killed):  # a checkpoint after every epoch, then killed after the 3rd
+        run_trial(X, y, *folds[0], params, [1, 2, 4], progress=_kill_at(3),
+                  checkpoint=str(ckpt), checkpoint_every_s=0.0)
+    assert ckpt.is_file()
+    heard: list[tuple[str, int, int]] = []
+    again = run_trial(X, y, *folds[0], params, [1, 2, 4], progress=lambda *a: heard.append(a),
+                      label="t", checkpoint=str(ckpt), checkpoint_every_s=0.0)
+    assert heard[0] == ("t epochs", 3, 4) and heard[-1] == ("t epochs", 4, 4)
+    # the scores of epochs 1 and 2 come from the checkpoint, epoch 4's from the
+    # continuation: all equal to the uninterrupted trial's to the bit
+    assert again["scores"] == whole["scores"] and again["epochs_trained"] == 4
+    assert again["fit_time_s"] > 0 and again["images_per_s"] > 0
+    # the checkpoint of another trial's settings is not continued: a fresh training
+    other = run_trial(X, y, *folds[0], {**params, "learning_rate": 0.005}, [1, 2, 4],
+                      checkpoint=str(ckpt), checkpoint_every_s=1e9)
+    fresh = run_trial(X, y, *folds[0], {**params, "learning_rate": 0.005}, [1, 2, 4])
+    assert other["scores"] == fresh["scores"]
+
+
+def test_a_damaged_or_planted_checkpoint_is_trained_again(tmp_path):
+    import os
+    import pickle
+
+    X, y = separable_images(90)
+    y = y.astype(np.float32)
+    folds = stratified_folds(y, 3, 0)
+    params = {"batch_size": 40, "random_state": 0}
+    whole = run_trial(X, y, *folds[0], params, [1, 2])
+    ckpt = tmp_path / CHECKPOINT_FILE
+    ckpt.write_bytes(b"not a checkpoint")
+    assert run_trial(X, y, *folds[0], params, [1, 2], checkpoint=str(ckpt))["scores"] == whole["scores"]
+    ran = tmp_path / "ran"
+
+    class Planted:
+        def __reduce__(self):
+            return (os.mkdir, (str(ran),))
+
+    ckpt.write_bytes(pickle.dumps({"state": Planted()}, protocol=2))
+    assert run_trial(X, y, *folds[0], params, [1, 2], checkpoint=str(ckpt))["scores"] == whole["scores"]
+    assert not ran.exists()  # read with weights_only: nothing in it ran
+
+
 def test_serial_search_resumes_from_cache(tmp_path):
     X, y = separable_images(120)
     cfg = grid_config(**TINY, executor="serial")
@@ -61,6 +123,8 @@ def test_serial_search_resumes_from_cache(tmp_path):
     assert first.n_trained == 9 and first.n_cached == 6
     again = grid_search(X, y, cfg, cache_dir=tmp_path)
     assert again.n_trained == 0 and again.n_cached == 15
+    # a stored trial leaves no work folder (no checkpoint) behind
+    assert not [p.name for p in (tmp_path / TRIAL_STAGE).iterdir() if p.name.endswith(".work")]
     assert again.rows() == first.rows() and again.best_params == first.best_params
     assert set(first.best_params) >= {"n_conv_layers", "batch_size", "epochs", "leaky_alpha",
                                       "learning_rate"}

@@ -51,6 +51,16 @@ def test_a_short_stage_does_not_rescale_the_rest():
     assert plan.scale() == 1.0 and plan.remaining_s() == 600.0
 
 
+def test_a_stage_served_from_the_cache_does_not_rescale_the_rest():
+    """A resumed run's images stage, planned at minutes, is read from the cache in a
+    second: the rest keeps its nominal estimate (it was announced at a quarter of it)."""
+    plan = StagePlan("job", [("images", 90.0), ("grid search", 3600.0)], enabled=False)
+    plan.done["images"] = 1.5
+    assert plan.scale() == 1.0 and plan.remaining_s() == 3600.0
+    plan.done["images"] = 45.0  # a real build, twice as fast as nominal, still counts
+    assert plan.scale() == 0.5
+
+
 def test_nestpy_notes_go_to_stderr_once_and_not_into_a_bar():
     code = (
         "import sys\n"

@@ -101,11 +101,13 @@ class StagePlan:
             CONSOLE_LOCK.release()
 
     def scale(self) -> float:
-        """Actual over nominal time of the finished stages of at least
-        :data:`MIN_SCALING_S` nominal seconds (1 before any; within 1/4 … 4). A stage of a
-        few seconds, often served from a cache, says nothing about how fast the machine
-        is: the main job's 4 s simulation used to scale a 16-minute rest by 1/4."""
-        finished = [s for s in self.done if self.nominal[s] >= MIN_SCALING_S]
+        """Actual over nominal time of the finished stages that took, and were planned to
+        take, at least :data:`MIN_SCALING_S` seconds (1 before any; within 1/4 … 4). A
+        stage of a few seconds says nothing about how fast the machine is: the main job's
+        4 s simulation used to scale a 16-minute rest by 1/4, and so did a resumed run's
+        images stage, served from the cache in a second."""
+        finished = [s for s in self.done
+                    if self.nominal[s] >= MIN_SCALING_S and self.done[s] >= MIN_SCALING_S]
         finished_nominal = sum(self.nominal[s] for s in finished)
         if finished_nominal <= 0:
             return 1.0

@@ -30,7 +30,10 @@ Resuming: after ``fit``, ``training_state_`` holds everything the next epoch nee
 weights, Adam's moments, the dropout and shuffling generators' states, the history).
 ``fit(X, y, resume_from=state)`` with a larger ``epochs`` continues from it, and on CPU
 gives bit-identical weights to one uninterrupted training (tested). The successive-halving
-grid search uses this to extend only the surviving trials.
+grid search uses this to extend only the surviving trials. During ``fit``,
+``current_state()`` (called from ``epoch_callback``) gives the same state after any
+epoch; the grid search saves it as a checkpoint, so a trial stopped part-way (a killed
+batch job) continues from its last checkpoint instead of from scratch.
 
 Speed: on Linux/glibc, training is much faster with malloc's mmap and trim thresholds
 raised (:mod:`wimpsift.allocator`); ``fit`` does not change this process-wide setting
@@ -53,6 +56,7 @@ import numpy as np
 import torch
 from pydantic import Field, ValidationError, field_validator
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
 from torch.nn import functional as F  # noqa: N812
 from torch.utils.data import DataLoader, Dataset
 
@@ -312,6 +316,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         if resume_from is not None:
             first_epoch = _restore(resume_from, model, optimiser, shuffle, history)
         self.history_ = history
+        self._live = (cfg, model, optimiser, shuffle)
         self.checkpoints_: dict[int, dict[str, torch.Tensor]] = {}
         self.best_epoch_: int | None = None
         self.best_state_: dict[str, torch.Tensor] | None = None
@@ -356,17 +361,30 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.fit_time_s_ = time.perf_counter() - start
         self.images_per_s_ = seen / self.fit_time_s_ if self.fit_time_s_ > 0 else float("nan")
         self.n_epochs_trained_ = cfg.epochs
-        self.training_state_ = {
-            "epoch": cfg.epochs, "settings": _resume_settings(cfg),
+        self.training_state_ = self.current_state()
+        self._live = None
+        if cfg.restore_best_weights and self.best_state_ is not None:
+            model.load_state_dict(self.best_state_)
+        model.eval()
+
+    def current_state(self) -> dict[str, Any]:
+        """The training state after the last finished epoch, as ``training_state_``:
+        callable from ``epoch_callback`` during ``fit`` (to save a checkpoint that a later
+        ``fit(resume_from=...)`` continues exactly), and after it."""
+        live = getattr(self, "_live", None)
+        if live is None:
+            self._check_fitted()
+            return self.training_state_
+        cfg, model, optimiser, shuffle = live
+        return {
+            "epoch": int(self.history_["epoch"][-1]) if self.history_["epoch"] else 0,
+            "settings": _resume_settings(cfg),
             "model": cpu_state(model),
             "optimiser": copy.deepcopy(optimiser.state_dict()),
             "dropout_rng": model.dropout_generator.get_state(),
             "shuffle_rng": shuffle.get_state(),
-            "history": copy.deepcopy(history),
+            "history": copy.deepcopy(self.history_),
         }
-        if cfg.restore_best_weights and self.best_state_ is not None:
-            model.load_state_dict(self.best_state_)
-        model.eval()
 
     def _evaluate(self, data: _Batches, batch_size: int) -> tuple[float, float, float, float]:
         logits = self._logits_batches(data, batch_size)
@@ -390,8 +408,6 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ inference
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
-            from sklearn.exceptions import NotFittedError
-
             raise NotFittedError("CNNClassifier is not fitted yet; call fit first")
 
     def _as_batches(self, X: Any) -> _Batches:
