@@ -28,7 +28,7 @@ stage-1 α = 0.05, lr = 0.001 runs) is trained once. A running trial also saves 
 checkpoint in its entry's work folder every :data:`CHECKPOINT_EVERY_S` seconds of
 training: a trial stopped part-way (a batch job past its wall time, a killed session)
 continues from there, to the same bits on CPU, instead of from scratch, which matters at
-the paper's scale on CPU, where one trial takes 10 to 60 minutes.
+the paper's scale on CPU, where one trial takes 12 to 26 minutes.
 
 Cost: for the paper's epochs {20, ..., 60} one checkpointed training costs 60 epochs where
 naive retraining costs 20 + 30 + ... + 60 = 200, so the exhaustive search cannot cost
@@ -89,8 +89,9 @@ STATE_FILE = "state.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
 CHECKPOINT_KEYS = ("state", "scores", "fit_time_s", "images")
 #: seconds of training between two checkpoints of a running trial: a trial of the paper's
-#: grid at its scale takes 10 to 60 min on one CPU core, and a checkpoint of its largest
-#: network (one convolution layer, 0.66 M parameters with Adam's moments) about 8 MB
+#: grid at its scale took 12 to 26 min on one CPU core (2026-12-05), and a checkpoint of
+#: its largest network (one convolution layer, 0.66 M parameters, with Adam's moments)
+#: is about 8 MB
 CHECKPOINT_EVERY_S = 300.0
 
 
