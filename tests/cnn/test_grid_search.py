@@ -112,18 +112,31 @@ def test_a_damaged_or_planted_checkpoint_is_trained_again(tmp_path):
     ckpt.write_bytes(pickle.dumps({"state": Planted()}, protocol=2))
     assert run_trial(X, y, *folds[0], params, [1, 2], checkpoint=str(ckpt))["scores"] == whole["scores"]
     assert not ran.exists()  # read with weights_only: nothing in it ran
+    # a checkpoint that cannot be written (its folder is a file) only logs: same scores
+    blocked = tmp_path / "a_file" / CHECKPOINT_FILE
+    blocked.parent.write_text("")
+    assert run_trial(X, y, *folds[0], params, [1, 2], checkpoint=str(blocked),
+                     checkpoint_every_s=0.0)["scores"] == whole["scores"]
 
 
-def test_serial_search_resumes_from_cache(tmp_path):
+def test_serial_search_resumes_from_cache(tmp_path, monkeypatch):
+    from wimpsift.training import grid_search as module
+
+    saved: list[str] = []
+    save = module.save_checkpoint
+    monkeypatch.setattr(module, "CHECKPOINT_EVERY_S", 0.0)  # a checkpoint after every epoch
+    monkeypatch.setattr(module, "save_checkpoint", lambda path, c: (saved.append(path.parent.name),
+                                                                    save(path, c)))
     X, y = separable_images(120)
     cfg = grid_config(**TINY, executor="serial")
     first = grid_search(X, y, cfg, cache_dir=tmp_path)
+    assert len(set(saved)) == 9  # each trained trial kept a checkpoint while it ran
     # 15 trials: stage 1, 1 config x 3 folds; alpha, 2 x 3 (alpha = 0.05 shared with
     # stage 1); learning rate, 2 x 3 (lr = 0.001 shared with the alpha stage) -> 9 trained
     assert first.n_trained == 9 and first.n_cached == 6
     again = grid_search(X, y, cfg, cache_dir=tmp_path)
     assert again.n_trained == 0 and again.n_cached == 15
-    # a stored trial leaves no work folder (no checkpoint) behind
+    # and a stored trial leaves no work folder (no checkpoint) behind
     assert not [p.name for p in (tmp_path / TRIAL_STAGE).iterdir() if p.name.endswith(".work")]
     assert again.rows() == first.rows() and again.best_params == first.best_params
     assert set(first.best_params) >= {"n_conv_layers", "batch_size", "epochs", "leaky_alpha",

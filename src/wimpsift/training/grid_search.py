@@ -191,17 +191,19 @@ def run_trial(X: np.ndarray, y01: np.ndarray, train_idx: np.ndarray, val_idx: np
               resume_from: dict[str, Any] | None = None,
               keep_state: bool = False, progress: Progress | None = None,
               label: str = "grid trial", checkpoint: str | None = None,
-              checkpoint_every_s: float = CHECKPOINT_EVERY_S) -> dict[str, Any]:
+              checkpoint_every_s: float | None = None) -> dict[str, Any]:
     """Train to ``max(eval_epochs)`` epochs (from scratch, or continuing ``resume_from``)
     and score the validation fold at each of ``eval_epochs`` reached in this training.
     ``keep_state`` adds the ``training_state_`` (key ``"state"``) for a later
     continuation; ``progress`` hears of every epoch as ``"<label> epochs"``.
     ``checkpoint``: a file where the training state and the scores so far are saved
-    after an epoch once ``checkpoint_every_s`` seconds have passed since the last save; a
+    after an epoch once ``checkpoint_every_s`` (default :data:`CHECKPOINT_EVERY_S`)
+    seconds have passed since the last save; a
     checkpoint found there (of this trial's settings) is continued instead of starting
     again, with the same result to the bit on CPU. Runs on a Dask worker (or in process)."""
     eval_set = set(eval_epochs)
     last_epoch = max(eval_epochs)
+    every_s = CHECKPOINT_EVERY_S if checkpoint_every_s is None else checkpoint_every_s
     Xv, yv = X[val_idx], y01[val_idx]
     per_epoch: dict[str, dict[str, float]] = {}
     start = 0 if resume_from is None else int(resume_from["epoch"])
@@ -220,7 +222,7 @@ def run_trial(X: np.ndarray, y01: np.ndarray, train_idx: np.ndarray, val_idx: np
         if epoch in eval_set:
             per_epoch[str(epoch)] = _scores(yv, est.predict_proba(Xv)[:, 1])
         now = time.perf_counter()
-        if path is not None and epoch < last_epoch and now - last_save >= checkpoint_every_s:
+        if path is not None and epoch < last_epoch and now - last_save >= every_s:
             save_checkpoint(path, {
                 "state": est.current_state(), "scores": per_epoch,
                 "fit_time_s": before_s + now - fit_started,
@@ -379,7 +381,7 @@ def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(checkpoint, tmp)
         os.replace(tmp, path)
-    except OSError as err:
+    except (OSError, RuntimeError) as err:  # torch reports a full disk as RuntimeError
         tmp.unlink(missing_ok=True)
         logging.getLogger(__name__).warning("grid search: cannot save the trial checkpoint "
                                             "%s (%s)", path, err)
