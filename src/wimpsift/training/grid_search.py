@@ -51,6 +51,7 @@ instead of 540.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import logging
@@ -382,7 +383,8 @@ def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
         torch.save(checkpoint, tmp)
         os.replace(tmp, path)
     except (OSError, RuntimeError) as err:  # torch reports a full disk as RuntimeError
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         logging.getLogger(__name__).warning("grid search: cannot save the trial checkpoint "
                                             "%s (%s)", path, err)
 
