@@ -59,6 +59,29 @@ def test_resumed_training_equals_uninterrupted_training(toy):
         assert torch.equal(tensor, ref[name]), name
 
 
+def test_a_state_taken_during_fit_continues_to_the_same_best_weights(toy):
+    """``current_state()`` from the epoch callback (a checkpoint of a killed training)
+    carries the best validation epoch's weights: the continued training restores the
+    same best weights as the uninterrupted one."""
+    X, y = toy
+    val = (X[:50], y[:50])
+    settings = {**FAST, "epochs": 5, "restore_best_weights": True, "random_state": 3,
+                "monitor": "val_recall"}  # best at epoch 1 here (ties keep the first)
+    whole = CNNClassifier(**settings).fit(X, y, validation_data=val)
+    taken: dict[int, dict] = {}
+    CNNClassifier(**settings).fit(X, y, validation_data=val,
+                                  epoch_callback=lambda e, est: taken.setdefault(e, est.current_state()))
+    assert taken[3]["epoch"] == 3 and "best_state" in taken[3]
+    rest = CNNClassifier(**settings).fit(X, y, validation_data=val, resume_from=taken[3])
+    assert rest.best_epoch_ == whole.best_epoch_ < 3 and rest.history_ == whole.history_
+    ref = whole.model_.state_dict()
+    for name, tensor in rest.model_.state_dict().items():
+        assert torch.equal(tensor, ref[name]), name  # the restored best weights, bitwise
+    without = {k: v for k, v in taken[3].items() if k != "best_state"}
+    with pytest.raises(DataError, match="resume_from: has no best_state"):
+        CNNClassifier(**settings).fit(X, y, validation_data=val, resume_from=without)
+
+
 def test_bad_resume_state(toy):
     X, y = toy
     half = CNNClassifier(**{**FAST, "epochs": 2}).fit(X, y)

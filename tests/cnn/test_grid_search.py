@@ -120,13 +120,13 @@ def test_a_damaged_or_planted_checkpoint_is_trained_again(tmp_path):
 
 
 def test_serial_search_resumes_from_cache(tmp_path, monkeypatch):
-    from wimpsift.training import grid_search as module
+    from wimpsift.training import checkpoints
 
     saved: list[str] = []
-    save = module.save_checkpoint
-    monkeypatch.setattr(module, "CHECKPOINT_EVERY_S", 0.0)  # a checkpoint after every epoch
-    monkeypatch.setattr(module, "save_checkpoint", lambda path, c: (saved.append(path.parent.name),
-                                                                    save(path, c)))
+    save = checkpoints.save_checkpoint
+    monkeypatch.setattr(checkpoints, "EVERY_S", 0.0)  # a checkpoint after every epoch
+    monkeypatch.setattr(checkpoints, "save_checkpoint",
+                        lambda path, c: (saved.append(path.parent.name), save(path, c)))
     X, y = separable_images(120)
     cfg = grid_config(**TINY, executor="serial")
     first = grid_search(X, y, cfg, cache_dir=tmp_path)

@@ -49,10 +49,42 @@ def test_pipeline_on_synthetic_images(tmp_path):
         assert matrix["tp"] + matrix["fn"] == int(y.sum()) == 60
     # the paper's Table IV is shown beside ours, from wimpsift.papers
     assert saved["paper_reference"]["table_iv"] == cnn_table_iv()
-    # a rerun resumes: every trial comes from the cache
+    # a rerun resumes: every trial and every final model comes from the cache (the
+    # final trainings' own timings included), with the same test metrics
     again = run_reproduce_cnn(cfg, tmp_path)
     assert again["grid_search"]["n_trained"] == 0
-    assert again["hitpeak"]["roc_auc"] == metrics["hitpeak"]["roc_auc"]
+    for kind in ("hit", "peak", "hitpeak"):
+        assert again[kind] == metrics[kind]
+    finals = tmp_path / "search" / "cnn.final_model"
+    assert len([p for p in finals.iterdir() if not p.name.startswith(".")]) == 3
+    assert not [p for p in finals.iterdir() if p.name.endswith(".work")]
+
+
+def test_a_final_model_stopped_part_way_continues_from_its_checkpoint(tmp_path, monkeypatch):
+    from wimpsift.pipelines.reproduce_cnn import fit_final_model
+    from wimpsift.training import checkpoints
+
+    class Killed(Exception):
+        pass
+
+    def kill_at_3(what, done, total):
+        if done == 3:
+            raise Killed
+
+    monkeypatch.setattr(checkpoints, "EVERY_S", 0.0)
+    cfg = make_config("quick", images="synthetic", progress=False, monitor="val_recall")
+    X, y, _ = synthetic_image_sets(["hitpeak"], 60, 0)["hitpeak"]
+    params = {"batch_size": 30, "epochs": 5, "learning_rate": 0.005}
+    whole, whole_info = fit_final_model(cfg, X, y, params)
+    ckpt = tmp_path / "checkpoint.pt"
+    with pytest.raises(Killed):
+        fit_final_model(cfg, X, y, params, progress=kill_at_3, checkpoint=str(ckpt))
+    heard = []
+    rest, info = fit_final_model(cfg, X, y, params, progress=lambda *a: heard.append(a[1]),
+                                 checkpoint=str(ckpt))
+    assert heard[0] == 3 and heard[-1] == 5  # continued from epoch 3, not from scratch
+    assert rest.history_ == whole.history_ and info["best_epoch"] == whole_info["best_epoch"]
+    assert (rest.predict_proba(X) == whole.predict_proba(X)).all()  # the best weights, bitwise
 
 
 @pytest.mark.parametrize("overrides,match", [

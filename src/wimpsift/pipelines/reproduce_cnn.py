@@ -11,6 +11,9 @@ Stages (each writes under the output directory ``DIR``):
 3. ``final``: one model per image kind with the chosen settings, trained on a 70:30
    stratified split with per-epoch curves and best weights, saved with its
    configuration, preprocessing and a TorchScript export under ``DIR/models/<kind>/``;
+   each finished model is also kept in the cache under ``DIR/search/`` (stage
+   ``cnn.final_model``) and each training saves checkpoints there while it runs, so an
+   interrupted run resumes this stage too;
 4. ``test``: metrics on the test set, ROC/PR curves and confusion matrices;
 5. ``baselines``: the standard selection (below the NR band median, fitted on training
    NR events) and a dense network on event variables, on the same test events;
@@ -39,6 +42,7 @@ its title.
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -48,12 +52,13 @@ import pandas as pd
 from pydantic import Field, ValidationError
 from sklearn.model_selection import train_test_split
 
+from wimpsift.cache import Cache, CacheEntry
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import shipped_detectors
 from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
 from wimpsift.images.synthetic import synthetic_image_sets
-from wimpsift.io.cnn_model import save_cnn
+from wimpsift.io.cnn_model import load_cnn, save_cnn
 from wimpsift.metrics.classification import (
     background_rejection_at_acceptance,
     classification_metrics,
@@ -68,10 +73,12 @@ from wimpsift.plots.grid_search import plot_layer_heatmaps, plot_stage_curves
 from wimpsift.progress import Progress, ProgressLines
 from wimpsift.provenance import provenance, write_json
 from wimpsift.seeding import int_seed
+from wimpsift.training import checkpoints
 from wimpsift.training.baselines import EventVariableMLP, NRBandMedianSelection
 from wimpsift.training.cnn_estimator import CNNClassifier
 from wimpsift.training.grid_search import (
     GridSearchConfig,
+    data_fingerprint,
     grid_config,
     grid_search,
 )
@@ -246,9 +253,11 @@ def _check_sets(sets: ImageSets, split: str) -> None:
 
 def fit_final_model(cfg: ReproduceCNNConfig, X: np.ndarray, y: np.ndarray,
                     params: dict[str, Any], progress: Progress | None = None,
-                    label: str = "final model") -> tuple[CNNClassifier, dict[str, Any]]:
+                    label: str = "final model", checkpoint: str | None = None
+                    ) -> tuple[CNNClassifier, dict[str, Any]]:
     """Train one final model on a stratified (1 - f):f split (70:30 by default);
-    ``progress`` hears of every epoch done as ``"<label> epochs"``."""
+    ``progress`` hears of every epoch done as ``"<label> epochs"``. ``checkpoint``: a
+    file for :mod:`wimpsift.training.checkpoints` (a stopped training continues there)."""
     idx = np.arange(len(y))
     tr, va = train_test_split(idx, test_size=cfg.validation_fraction, stratify=y,
                               random_state=cfg.seed)
@@ -256,32 +265,93 @@ def fit_final_model(cfg: ReproduceCNNConfig, X: np.ndarray, y: np.ndarray,
                            "device": cfg.device, "monitor": cfg.monitor,
                            "restore_best_weights": True, "num_threads": cfg.threads,
                            "checkpoint_epochs": ()})
-    def epoch_done(epoch: int, _: CNNClassifier) -> None:
+    path = None if checkpoint is None else Path(checkpoint)
+    saved = None if path is None else checkpoints.load_checkpoint(path, est, 0, est.epochs)
+    resume = None if saved is None else saved["state"]
+    before_s = 0.0 if saved is None else float(saved["fit_time_s"])
+    before_images = 0.0 if saved is None else float(saved["images"])
+    first = 0 if resume is None else int(resume["epoch"])
+    started = last_save = time.perf_counter()
+
+    def epoch_done(epoch: int, fitting: CNNClassifier) -> None:
+        nonlocal last_save
+        now = time.perf_counter()
+        if path is not None and epoch < est.epochs and now - last_save >= checkpoints.EVERY_S:
+            checkpoints.save_checkpoint(path, {
+                "state": fitting.current_state(), "scores": {},
+                "fit_time_s": before_s + now - started,
+                "images": before_images + (epoch - first) * len(tr)})
+            last_save = time.perf_counter()
         if progress is not None:
             progress(f"{label} epochs", epoch, est.epochs)
 
-    epoch_done(0, est)
-    est.fit(X[tr], y[tr], validation_data=(X[va], y[va]), epoch_callback=epoch_done)
+    if progress is not None:
+        progress(f"{label} epochs", first, est.epochs)
+    est.fit(X[tr], y[tr], validation_data=(X[va], y[va]), epoch_callback=epoch_done,
+            resume_from=resume)
+    fit_time_s = before_s + est.fit_time_s_
+    images = before_images + est.images_per_s_ * est.fit_time_s_
     info = {"n_train": len(tr), "n_validation": len(va), "best_epoch": est.best_epoch_,
-            "fit_time_s": est.fit_time_s_, "images_per_s": est.images_per_s_,
+            "fit_time_s": fit_time_s,
+            "images_per_s": images / fit_time_s if fit_time_s > 0 else float("nan"),
             "n_parameters": est.n_parameters_}
     return est, info
 
 
+FINAL_STAGE = "cnn.final_model"
+FINAL_VERSION = 1
+FINAL_FOLDER = "model"  # the saved model, in the cache entry
+
+
+def _final_entry(cache: Cache, cfg: ReproduceCNNConfig, kind: str, X: np.ndarray,
+                 y: np.ndarray, params: dict[str, Any]) -> CacheEntry:
+    """A final model's place in the cache: keyed by everything its training reads."""
+    return cache.entry(FINAL_STAGE, FINAL_VERSION, {
+        "kind": kind, "params": params, "seed": cfg.seed, "pool_stride": cfg.pool_stride,
+        "validation_fraction": cfg.validation_fraction, "monitor": cfg.monitor,
+        "threads": cfg.threads, "device": resolve_device(cfg.device).type,
+        "data": data_fingerprint(X, y)})
+
+
 def _final_models(cfg: ReproduceCNNConfig, train: ImageSets, params: dict[str, Any],
-                  progress: Progress | None = None) -> dict[str, tuple[CNNClassifier, dict[str, Any]]]:
+                  progress: Progress | None = None, cache_dir: Path | None = None
+                  ) -> dict[str, tuple[CNNClassifier, dict[str, Any]]]:
     """One final model per kind, on the executor (in parallel on Dask workers, which
-    print their epoch lines on their own stderr, that of this process on a local cluster)."""
-    execution = _execution(cfg, min(cfg.n_workers, len(cfg.kinds)))
+    print their epoch lines on their own stderr, that of this process on a local cluster).
+    With ``cache_dir`` each finished model is kept in the lineage cache (stage
+    ``cnn.final_model``) and read back by a rerun, and each training saves checkpoints in
+    its entry's work folder, so a stopped run loses at most minutes of this stage."""
+    cache = None if cache_dir is None else Cache(cache_dir)
+    entries = {} if cache is None else {
+        k: _final_entry(cache, cfg, k, train[k][0], train[k][1], params) for k in cfg.kinds}
+    finals: dict[str, tuple[CNNClassifier, dict[str, Any]]] = {}
+    for k, entry in entries.items():
+        info = entry.load()
+        if info is not None and (entry.path / FINAL_FOLDER).is_dir():
+            finals[k] = (load_cnn(entry.path / FINAL_FOLDER, device=cfg.device), info)
+    todo = [k for k in cfg.kinds if k not in finals]
+    if not todo:
+        return finals
+    execution = _execution(cfg, min(cfg.n_workers, len(todo)))
     with Executor(execution) as executor:
         if progress is not None and not executor.in_process:
             progress = ProgressLines()  # a plan's lines cannot travel to a worker
         # scattered: large arrays do not belong in the task graph
         tasks = {k: Task(fit_final_model, (cfg, executor.scatter(train[k][0]),
                                            executor.scatter(train[k][1]), params),
-                         {"progress": progress, "label": f"final {KIND_LABELS[k]} model"})
-                 for k in cfg.kinds}
-        return executor.map(tasks, "final models")  # type: ignore[return-value]
+                         {"progress": progress, "label": f"final {KIND_LABELS[k]} model",
+                          "checkpoint": (str(entries[k].work / checkpoints.CHECKPOINT_FILE)
+                                         if k in entries else None)})
+                 for k in todo}
+        trained = executor.map(tasks, "final models")
+    for k in todo:
+        est, info = trained[k]
+        if k in entries:
+            entries[k].store(info, files={FINAL_FOLDER: lambda d, est=est: save_cnn(
+                est, d, stage=FINAL_STAGE, export="none")})
+            shutil.rmtree(entries[k].work, ignore_errors=True)  # its checkpoint, superseded
+        finals[k] = (est, info)
+    return {k: finals[k] for k in cfg.kinds}
 
 
 def _save_final(out: Path, kind: str, est: CNNClassifier, info: dict[str, Any]) -> None:
@@ -434,7 +504,7 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     params = dict(search.best_params)
     per_kind: dict[str, dict[str, Any]] = {}
     curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    finals = _final_models(cfg, train, params, plan.progress)
+    finals = _final_models(cfg, train, params, plan.progress, cache_dir=out / "search")
     for kind in cfg.kinds:
         est, info = finals[kind]
         _save_final(out, kind, est, info)

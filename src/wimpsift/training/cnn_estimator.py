@@ -322,6 +322,16 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.best_state_: dict[str, torch.Tensor] | None = None
         best_value: float | None = None
         sign = 1.0 if cfg.monitor == "val_loss" else -1.0
+        if resume_from is not None and val is not None:
+            # the best epoch so far, from the history, by the rule of the loop below
+            for epoch, current in zip(history["epoch"], history[cfg.monitor], strict=True):
+                if best_value is None or sign * current < sign * best_value:
+                    best_value, self.best_epoch_ = current, epoch
+            if self.best_epoch_ is not None:
+                if resume_from.get(_BEST_KEY) is None:
+                    raise DataError("resume_from: has no best_state, expected the weights of "
+                                    "its best epoch (a state saved with validation_data)")
+                self.best_state_ = {k: v.clone() for k, v in resume_from[_BEST_KEY].items()}
         start = time.perf_counter()
         seen = 0
         for epoch in range(first_epoch, cfg.epochs + 1):
@@ -376,7 +386,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             self._check_fitted()
             return self.training_state_
         cfg, model, optimiser, shuffle = live
-        return {
+        state = {
             "epoch": int(self.history_["epoch"][-1]) if self.history_["epoch"] else 0,
             "settings": _resume_settings(cfg),
             "model": cpu_state(model),
@@ -385,6 +395,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             "shuffle_rng": shuffle.get_state(),
             "history": copy.deepcopy(self.history_),
         }
+        if self.best_state_ is not None:  # trained with validation_data
+            state[_BEST_KEY] = {k: v.clone() for k, v in self.best_state_.items()}
+        return state
 
     def _evaluate(self, data: _Batches, batch_size: int) -> tuple[float, float, float, float]:
         logits = self._logits_batches(data, batch_size)
@@ -476,6 +489,14 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
 
 _RESUME_KEYS = ("epoch", "settings", "model", "optimiser", "dropout_rng", "shuffle_rng",
                 "history")
+#: the weights of the best validation epoch, in the state of a training with validation_data
+_BEST_KEY = "best_state"
+
+
+def is_training_state(state: Any) -> bool:
+    """Whether ``state`` has the keys of a ``training_state_``."""
+    return isinstance(state, dict) and set(_RESUME_KEYS) <= set(state) <= {*_RESUME_KEYS,
+                                                                          _BEST_KEY}
 
 
 def _resume_settings(cfg: CNNTrainingConfig) -> dict[str, Any]:
@@ -486,9 +507,9 @@ def _resume_settings(cfg: CNNTrainingConfig) -> dict[str, Any]:
 
 
 def _check_resume(state: dict[str, Any], cfg: CNNTrainingConfig) -> None:
-    if not isinstance(state, dict) or set(state) != set(_RESUME_KEYS):
+    if not is_training_state(state):
         raise DataError(f"resume_from: expected a training_state_ dict with keys "
-                        f"{list(_RESUME_KEYS)}")
+                        f"{list(_RESUME_KEYS)} (and {_BEST_KEY!r} with validation_data)")
     if state["epoch"] >= cfg.epochs:
         raise ConfigError(f"epochs: got {cfg.epochs}, expected more than the "
                           f"{state['epoch']} epochs of resume_from")

@@ -25,7 +25,7 @@ its settings, fold, a fingerprint of the data and the package versions; rerunnin
 search skips trials found there, so an
 interrupted search resumes where it stopped, and a trial shared by two stages (the
 stage-1 α = 0.05, lr = 0.001 runs) is trained once. A running trial also saves a
-checkpoint in its entry's work folder every :data:`CHECKPOINT_EVERY_S` seconds of
+checkpoint in its entry's work folder every five minutes of
 training: a trial stopped part-way (a batch job past its wall time, a killed session)
 continues from there, to the same bits on CPU, instead of from scratch, which matters at
 the paper's scale on CPU, where one trial takes 12 to 26 minutes.
@@ -51,12 +51,9 @@ instead of 540.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
-import logging
 import math
-import os
 import shutil
 import time
 from collections.abc import Sequence
@@ -76,7 +73,13 @@ from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
 from wimpsift.progress import Progress, ProgressLines
 from wimpsift.provenance import config_hash
-from wimpsift.training.cnn_estimator import _RESUME_KEYS, CNNClassifier, _resume_settings
+from wimpsift.training import checkpoints
+from wimpsift.training.checkpoints import (
+    CHECKPOINT_FILE,
+    load_checkpoint,
+    load_plain,
+)
+from wimpsift.training.cnn_estimator import CNNClassifier, is_training_state
 from wimpsift.training.image_inputs import as_image_array, check_labels
 
 Scoring = Literal["recall", "precision", "accuracy", "f1", "roc_auc", "average_precision"]
@@ -86,14 +89,6 @@ STAGES = ("layers_batch_epochs", "alpha", "learning_rate")
 TRIAL_STAGE = "cnn.grid_trial"
 TRIAL_VERSION = 2  # 2: dropout masks and initial weights from per-model generators
 STATE_FILE = "state.pt"
-#: a running trial's checkpoint, in its cache entry's work folder
-CHECKPOINT_FILE = "checkpoint.pt"
-CHECKPOINT_KEYS = ("state", "scores", "fit_time_s", "images")
-#: seconds of training between two checkpoints of a running trial: a trial of the paper's
-#: grid at its scale took 12 to 26 min on one CPU core (2026-12-05), and a checkpoint of
-#: its largest network (one convolution layer, 0.66 M parameters, with Adam's moments)
-#: is about 8 MB
-CHECKPOINT_EVERY_S = 300.0
 
 
 class GridSearchConfig(WimpsiftConfig):
@@ -198,13 +193,14 @@ def run_trial(X: np.ndarray, y01: np.ndarray, train_idx: np.ndarray, val_idx: np
     ``keep_state`` adds the ``training_state_`` (key ``"state"``) for a later
     continuation; ``progress`` hears of every epoch as ``"<label> epochs"``.
     ``checkpoint``: a file where the training state and the scores so far are saved
-    after an epoch once ``checkpoint_every_s`` (default :data:`CHECKPOINT_EVERY_S`)
+    after an epoch once ``checkpoint_every_s`` (default
+    :data:`wimpsift.training.checkpoints.EVERY_S`)
     seconds have passed since the last save; a
     checkpoint found there (of this trial's settings) is continued instead of starting
     again, with the same result to the bit on CPU. Runs on a Dask worker (or in process)."""
     eval_set = set(eval_epochs)
     last_epoch = max(eval_epochs)
-    every_s = CHECKPOINT_EVERY_S if checkpoint_every_s is None else checkpoint_every_s
+    every_s = checkpoints.EVERY_S if checkpoint_every_s is None else checkpoint_every_s
     Xv, yv = X[val_idx], y01[val_idx]
     per_epoch: dict[str, dict[str, float]] = {}
     start = 0 if resume_from is None else int(resume_from["epoch"])
@@ -224,7 +220,7 @@ def run_trial(X: np.ndarray, y01: np.ndarray, train_idx: np.ndarray, val_idx: np
             per_epoch[str(epoch)] = _scores(yv, est.predict_proba(Xv)[:, 1])
         now = time.perf_counter()
         if path is not None and epoch < last_epoch and now - last_save >= every_s:
-            save_checkpoint(path, {
+            checkpoints.save_checkpoint(path, {
                 "state": est.current_state(), "scores": per_epoch,
                 "fit_time_s": before_s + now - fit_started,
                 "images": before_images + (epoch - first) * len(train_idx)})
@@ -331,64 +327,11 @@ def _best(rows: list[dict[str, Any]]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- execution
 
 
-def _load_plain(path: Path, what: str) -> Any:
-    """``torch.load`` with ``weights_only=True`` (only tensors and plain Python types, so
-    a planted file cannot run code), or None, logged, when the file is damaged or refused."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises several types for bad files
-        logging.getLogger(__name__).warning(
-            "grid search: ignoring %s %s (%s: %s); it is trained again",
-            what, path, type(err).__name__, str(err).splitlines()[0] if str(err) else "")
-        return None
-
-
-def _is_state(state: Any) -> bool:
-    return isinstance(state, dict) and set(state) == set(_RESUME_KEYS)
-
-
 def load_trial_state(path: Path) -> dict[str, Any] | None:
     """A saved trial state, or None when it is damaged or not a plain state file (then
     its trial is trained again)."""
-    state = _load_plain(path, "trial state")
-    return state if _is_state(state) else None
-
-
-def load_checkpoint(path: Path, est: CNNClassifier, start: int, last_epoch: int
-                    ) -> dict[str, Any] | None:
-    """The checkpoint of a running trial (``state``, ``scores``, ``fit_time_s``,
-    ``images``) when ``path`` holds one that ``est`` can continue: its settings, an
-    epoch after ``start`` and before ``last_epoch``. None otherwise (nothing there, or a
-    damaged, refused or foreign file): the trial starts from ``start``."""
-    if not path.is_file():
-        return None
-    saved = _load_plain(path, "trial checkpoint")
-    if not (isinstance(saved, dict) and set(saved) == set(CHECKPOINT_KEYS)
-            and _is_state(saved["state"]) and isinstance(saved["scores"], dict)):
-        return None
-    state = saved["state"]
-    if (state["settings"] != _resume_settings(est.config())
-            or not start < int(state["epoch"]) < last_epoch):
-        return None
-    return saved
-
-
-def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
-    """Write a trial's checkpoint atomically (a temporary name, then a rename). A folder
-    that cannot be written (a worker without the cache's file system) only logs: the
-    trial goes on without checkpoints."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(checkpoint, tmp)
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as err:  # torch reports a full disk as RuntimeError
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        logging.getLogger(__name__).warning("grid search: cannot save the trial checkpoint "
-                                            "%s (%s)", path, err)
-
-
+    state = load_plain(path, "trial state")
+    return state if is_training_state(state) else None
 
 
 class _Runner:
