@@ -265,35 +265,20 @@ def fit_final_model(cfg: ReproduceCNNConfig, X: np.ndarray, y: np.ndarray,
                            "device": cfg.device, "monitor": cfg.monitor,
                            "restore_best_weights": True, "num_threads": cfg.threads,
                            "checkpoint_epochs": ()})
-    path = None if checkpoint is None else Path(checkpoint)
-    saved = None if path is None else checkpoints.load_checkpoint(path, est, 0, est.epochs)
-    resume = None if saved is None else saved["state"]
-    before_s = 0.0 if saved is None else float(saved["fit_time_s"])
-    before_images = 0.0 if saved is None else float(saved["images"])
-    first = 0 if resume is None else int(resume["epoch"])
-    started = last_save = time.perf_counter()
+    ckpt = checkpoints.Checkpoints(checkpoint, est, None, len(tr))
 
     def epoch_done(epoch: int, fitting: CNNClassifier) -> None:
-        nonlocal last_save
-        now = time.perf_counter()
-        if path is not None and epoch < est.epochs and now - last_save >= checkpoints.EVERY_S:
-            checkpoints.save_checkpoint(path, {
-                "state": fitting.current_state(), "scores": {},
-                "fit_time_s": before_s + now - started,
-                "images": before_images + (epoch - first) * len(tr)})
-            last_save = time.perf_counter()
+        ckpt.after_epoch(epoch, fitting)
         if progress is not None:
             progress(f"{label} epochs", epoch, est.epochs)
 
     if progress is not None:
-        progress(f"{label} epochs", first, est.epochs)
+        progress(f"{label} epochs", ckpt.first_epoch, est.epochs)
     est.fit(X[tr], y[tr], validation_data=(X[va], y[va]), epoch_callback=epoch_done,
-            resume_from=resume)
-    fit_time_s = before_s + est.fit_time_s_
-    images = before_images + est.images_per_s_ * est.fit_time_s_
+            resume_from=ckpt.resume_from)
+    fit_time_s, images_per_s = ckpt.totals(est)
     info = {"n_train": len(tr), "n_validation": len(va), "best_epoch": est.best_epoch_,
-            "fit_time_s": fit_time_s,
-            "images_per_s": images / fit_time_s if fit_time_s > 0 else float("nan"),
+            "fit_time_s": fit_time_s, "images_per_s": images_per_s,
             "n_parameters": est.n_parameters_}
     return est, info
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +79,54 @@ def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
         logging.getLogger(__name__).warning("cannot save the checkpoint %s (%s)", path, err)
+
+
+class Checkpoints:
+    """The checkpoints of one training that would otherwise start at ``resume_from`` (a
+    state, or None for a fresh training): the checkpoint found at ``path`` to continue
+    instead, if any (:func:`load_checkpoint`); a new one after an epoch once ``every_s``
+    seconds (default :data:`EVERY_S`) have passed since the last; the training's time and
+    images summed over its continuations. ``path`` None: no checkpoints.
+
+    >>> ckpt = Checkpoints(path, est, None, n_train=len(X))         # doctest: +SKIP
+    >>> est.fit(X, y, resume_from=ckpt.resume_from, epoch_callback=ckpt.after_epoch)
+    >>> fit_time_s, images_per_s = ckpt.totals(est)
+    """
+
+    def __init__(self, path: str | Path | None, est: CNNClassifier,
+                 resume_from: dict[str, Any] | None, n_train: int,
+                 every_s: float | None = None):
+        self.path = None if path is None else Path(path)
+        self.last_epoch = int(est.epochs)
+        self.n_train = n_train
+        self.every_s = EVERY_S if every_s is None else every_s
+        start = 0 if resume_from is None else int(resume_from["epoch"])
+        saved = None if self.path is None else load_checkpoint(self.path, est, start,
+                                                               self.last_epoch)
+        #: the state the training continues: the checkpoint's, else the one given
+        self.resume_from = resume_from if saved is None else saved["state"]
+        #: epochs done before the training starts
+        self.first_epoch = 0 if self.resume_from is None else int(self.resume_from["epoch"])
+        #: what the training scored before its checkpoint (each later epoch adds its own)
+        self.scores: dict[str, Any] = {} if saved is None else dict(saved["scores"])
+        self.before_s = 0.0 if saved is None else float(saved["fit_time_s"])
+        self.before_images = 0.0 if saved is None else float(saved["images"])
+        self.started = self.last_save = time.perf_counter()
+
+    def after_epoch(self, epoch: int, fitting: CNNClassifier) -> None:
+        """Save a checkpoint after ``epoch`` when one is due (an ``epoch_callback``)."""
+        now = time.perf_counter()
+        if self.path is None or epoch >= self.last_epoch or now - self.last_save < self.every_s:
+            return
+        save_checkpoint(self.path, {
+            "state": fitting.current_state(), "scores": self.scores,
+            "fit_time_s": self.before_s + now - self.started,
+            "images": self.before_images + (epoch - self.first_epoch) * self.n_train})
+        self.last_save = time.perf_counter()
+
+    def totals(self, est: CNNClassifier) -> tuple[float, float]:
+        """Training seconds and images per second of the whole training, its
+        continuations included."""
+        fit_time_s = self.before_s + est.fit_time_s_
+        images = self.before_images + est.images_per_s_ * est.fit_time_s_
+        return fit_time_s, images / fit_time_s if fit_time_s > 0 else float("nan")

@@ -25,10 +25,11 @@ its settings, fold, a fingerprint of the data and the package versions; rerunnin
 search skips trials found there, so an
 interrupted search resumes where it stopped, and a trial shared by two stages (the
 stage-1 α = 0.05, lr = 0.001 runs) is trained once. A running trial also saves a
-checkpoint in its entry's work folder every five minutes of
-training: a trial stopped part-way (a batch job past its wall time, a killed session)
-continues from there, to the same bits on CPU, instead of from scratch, which matters at
-the paper's scale on CPU, where one trial takes 12 to 26 minutes.
+checkpoint in its entry's work folder every five minutes of training
+(:mod:`wimpsift.training.checkpoints`): a trial stopped part-way (a batch job past its
+wall time, a killed session) continues from there, to the same bits on CPU, instead of
+from scratch, which matters at the paper's scale on CPU, where one trial takes 12 to 26
+minutes.
 
 Cost: for the paper's epochs {20, ..., 60} one checkpointed training costs 60 epochs where
 naive retraining costs 20 + 30 + ... + 60 = 200, so the exhaustive search cannot cost
@@ -55,7 +56,6 @@ import hashlib
 import itertools
 import math
 import shutil
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,12 +73,7 @@ from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
 from wimpsift.progress import Progress, ProgressLines
 from wimpsift.provenance import config_hash
-from wimpsift.training import checkpoints
-from wimpsift.training.checkpoints import (
-    CHECKPOINT_FILE,
-    load_checkpoint,
-    load_plain,
-)
+from wimpsift.training.checkpoints import CHECKPOINT_FILE, Checkpoints, load_plain
 from wimpsift.training.cnn_estimator import CNNClassifier, is_training_state
 from wimpsift.training.image_inputs import as_image_array, check_labels
 
@@ -192,50 +187,29 @@ def run_trial(X: np.ndarray, y01: np.ndarray, train_idx: np.ndarray, val_idx: np
     and score the validation fold at each of ``eval_epochs`` reached in this training.
     ``keep_state`` adds the ``training_state_`` (key ``"state"``) for a later
     continuation; ``progress`` hears of every epoch as ``"<label> epochs"``.
-    ``checkpoint``: a file where the training state and the scores so far are saved
-    after an epoch once ``checkpoint_every_s`` (default
-    :data:`wimpsift.training.checkpoints.EVERY_S`)
-    seconds have passed since the last save; a
-    checkpoint found there (of this trial's settings) is continued instead of starting
-    again, with the same result to the bit on CPU. Runs on a Dask worker (or in process)."""
+    ``checkpoint``: a file for :class:`~wimpsift.training.checkpoints.Checkpoints` (every
+    ``checkpoint_every_s`` seconds; a checkpoint found there is continued, to the same
+    scores on CPU). Runs on a Dask worker (or in process)."""
     eval_set = set(eval_epochs)
-    last_epoch = max(eval_epochs)
-    every_s = checkpoints.EVERY_S if checkpoint_every_s is None else checkpoint_every_s
     Xv, yv = X[val_idx], y01[val_idx]
-    per_epoch: dict[str, dict[str, float]] = {}
     start = 0 if resume_from is None else int(resume_from["epoch"])
-    est = CNNClassifier(**{**params, "epochs": last_epoch})
-    path = None if checkpoint is None else Path(checkpoint)
-    saved = None if path is None else load_checkpoint(path, est, start, last_epoch)
-    before_s, before_images = 0.0, 0.0
-    if saved is not None:
-        resume_from, per_epoch = saved["state"], dict(saved["scores"])
-        before_s, before_images = float(saved["fit_time_s"]), float(saved["images"])
-    first = 0 if resume_from is None else int(resume_from["epoch"])
-    fit_started = last_save = time.perf_counter()
+    est = CNNClassifier(**{**params, "epochs": max(eval_epochs)})
+    ckpt = Checkpoints(checkpoint, est, resume_from, len(train_idx), checkpoint_every_s)
+    per_epoch = ckpt.scores
 
-    def score(epoch: int, est: CNNClassifier) -> None:
-        nonlocal last_save
+    def score(epoch: int, fitting: CNNClassifier) -> None:
         if epoch in eval_set:
-            per_epoch[str(epoch)] = _scores(yv, est.predict_proba(Xv)[:, 1])
-        now = time.perf_counter()
-        if path is not None and epoch < last_epoch and now - last_save >= every_s:
-            checkpoints.save_checkpoint(path, {
-                "state": est.current_state(), "scores": per_epoch,
-                "fit_time_s": before_s + now - fit_started,
-                "images": before_images + (epoch - first) * len(train_idx)})
-            last_save = time.perf_counter()
+            per_epoch[str(epoch)] = _scores(yv, fitting.predict_proba(Xv)[:, 1])
+        ckpt.after_epoch(epoch, fitting)
         if progress is not None:
-            progress(f"{label} epochs", epoch, last_epoch)
+            progress(f"{label} epochs", epoch, est.epochs)
 
     if progress is not None:
-        progress(f"{label} epochs", first, last_epoch)
-    est.fit(X[train_idx], y01[train_idx], epoch_callback=score, resume_from=resume_from)
-    fit_time_s = before_s + est.fit_time_s_
-    images = before_images + est.images_per_s_ * est.fit_time_s_
-    out = {"scores": per_epoch, "fit_time_s": fit_time_s,
-           "images_per_s": images / fit_time_s if fit_time_s > 0 else float("nan"),
-           "n_parameters": est.n_parameters_, "epochs_trained": last_epoch - start}
+        progress(f"{label} epochs", ckpt.first_epoch, est.epochs)
+    est.fit(X[train_idx], y01[train_idx], epoch_callback=score, resume_from=ckpt.resume_from)
+    fit_time_s, images_per_s = ckpt.totals(est)
+    out = {"scores": per_epoch, "fit_time_s": fit_time_s, "images_per_s": images_per_s,
+           "n_parameters": est.n_parameters_, "epochs_trained": est.epochs - start}
     if keep_state:
         out["state"] = est.training_state_
     return out
