@@ -32,8 +32,11 @@ weights, Adam's moments, the dropout and shuffling generators' states, the histo
 gives bit-identical weights to one uninterrupted training (tested). The successive-halving
 grid search uses this to extend only the surviving trials. During ``fit``,
 ``current_state()`` (called from ``epoch_callback``) gives the same state after any
-epoch; the grid search saves it as a checkpoint, so a trial stopped part-way (a killed
-batch job) continues from its last checkpoint instead of from scratch.
+epoch (with the best validation epoch's weights when trained with ``validation_data``,
+so ``restore_best_weights`` restores the same weights after a continuation). The grid
+search's trials and the CNN reproduction's final models save it as a checkpoint
+(:mod:`wimpsift.training.checkpoints`), so a training stopped part-way (a killed batch
+job) continues from its last checkpoint instead of from scratch.
 
 Speed: on Linux/glibc, training is much faster with malloc's mmap and trim thresholds
 raised (:mod:`wimpsift.allocator`); ``fit`` does not change this process-wide setting
