@@ -157,12 +157,22 @@ def test_cached_tasks_are_not_run_again(tmp_path):
         assert again[key]["times"] == first[key]["times"]
 
 
-def test_local_cluster_binds_to_localhost():
+def _malloc_environ() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
+
+
+def test_local_cluster_binds_to_localhost_and_its_workers_get_the_allocator_settings():
+    from wimpsift.allocator import ALLOCATOR_ENV
+
     cfg = ExecutionConfig.build(backend="local", n_workers=1, progress=False)
     with Executor(cfg) as executor:
         executor.scatter(np.arange(3))
         assert executor.client.scheduler.address.startswith("tcp://127.0.0.1:")
         assert all(w.startswith("tcp://127.0.0.1:") for w in executor.client.scheduler_info()["workers"])
+        # one arena too: a worker thread's own arena maps and unmaps every batch's
+        # activations above 64 MB (wimpsift.allocator)
+        seen = executor.map({"env": Task(_malloc_environ, ())})["env"]
+    assert seen == ALLOCATOR_ENV and seen["MALLOC_ARENA_MAX"] == "1"
 
 
 @pytest.mark.parametrize("system, directive", [("slurm", "#SBATCH"), ("pbs", "#PBS")])
