@@ -83,14 +83,17 @@ class ProgressLines:
     about t remaining"`` through ``say`` (stderr by default).
 
     For each ``what`` the clock starts at its first call (or when ``done`` goes down,
-    which starts the count again); ``clock`` is injectable for tests."""
+    which starts the count again), and the estimate counts only what was done since: a
+    training continued from epoch 21 of 60 is not taken to have done 21 epochs in its
+    first seconds. ``clock`` is injectable for tests."""
 
     def __init__(self, say: Callable[[str], None] | None = None, interval_s: float = 10.0,
                  clock: Callable[[], float] = time.monotonic):
         self.say = say or write_line
         self.interval_s = interval_s
         self.clock = clock
-        self._state: dict[str, tuple[float, float, int]] = {}  # what: (started, last line, done)
+        # what: (started, last line, done, done when started)
+        self._state: dict[str, tuple[float, float, int, int]] = {}
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, object]:  # travels to a Dask worker: no lock, fresh counts
@@ -103,11 +106,11 @@ class ProgressLines:
         now = self.clock()
         done, total = int(done), max(int(total), 1)
         with self._lock:
-            started, last, before = self._state.get(what, (now, -float("inf"), -1))
+            started, last, before, first = self._state.get(what, (now, -float("inf"), -1, done))
             if done < before:
-                started, last = now, -float("inf")
+                started, last, first = now, -float("inf"), done
             due = done >= total or before < 0 or done < before or now - last >= self.interval_s
-            self._state[what] = (started, now if due else last, done)
+            self._state[what] = (started, now if due else last, done, first)
         if not due:
             return
         elapsed = now - started
@@ -115,8 +118,8 @@ class ProgressLines:
             self.say(f"  {what}: 0/{total}, started")
             return
         line = f"  {what}: {done}/{total} ({100 * done / total:.0f} %), {duration(elapsed)} elapsed"
-        if done < total and elapsed > 0:
-            line += f", about {duration(elapsed * (total - done) / done)} remaining"
+        if first < done < total and elapsed > 0:
+            line += f", about {duration(elapsed * (total - done) / (done - first))} remaining"
         self.say(line)
 
 

@@ -106,6 +106,19 @@ def test_progress_lines_at_most_every_interval_and_at_the_end():
     assert lines[-1][1] == "  toy batches: 100/100 (100 %), 5.0 min elapsed"
 
 
+def test_a_count_continued_from_a_checkpoint_estimates_from_its_own_pace():
+    """A training continued at epoch 21 of 60 and doing one epoch in 14 s has 38 × 14 s
+    left, not the 24 s that 22 epochs in 14 s would give."""
+    now = [0.0]
+    lines: list[str] = []
+    progress = ProgressLines(lines.append, interval_s=1.0, clock=lambda: now[0])
+    progress("epochs", 21, 60)
+    assert lines[-1] == "  epochs: 21/60 (35 %), 0 s elapsed"
+    now[0] = 14.0
+    progress("epochs", 22, 60)
+    assert lines[-1] == "  epochs: 22/60 (37 %), 14 s elapsed, about 8.9 min remaining"
+
+
 def test_progress_count_going_down_starts_again():
     now = [0.0]
     lines: list[str] = []
