@@ -378,10 +378,11 @@ def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
     train = cfg.train_events_per_class / 1000
     # measured in the main job from a fresh clone (2026-12-02, quick, 1000 + 1000 events
     # per class, its grid): images 25 s, grid search 227 s, final models and test 98 s,
-    # baselines 0.6 s; the paper's full grid about eight times the quick one. Images at
-    # the paper's scale (10,000 + 5,000 per class, two workers, 2026-12-05): 88 s, so a
-    # fixed 15 s and 10 s per 2,000 events (30 s per 2,000 announced 3.8 min, and the
-    # fast finish then scaled the grid search's hours by 0.39)
+    # baselines 0.6 s; the paper's full grid about eight times the quick one. At the
+    # paper's scale (10,000 + 5,000 per class, two workers, 2026-12-05): images 88 s, so
+    # a fixed 15 s and 10 s per 2,000 events (30 s per 2,000 announced 3.8 min, and the
+    # fast finish then scaled the grid search's hours by 0.39); grid trials 617-709 s
+    # each, so its 42 trials about 3.9 h, where the factor 8 gives 3.6 h
     grid = (1.5 if cfg.grid else 1.0) if cfg.scale == "quick" else 8.0
     return [("images", 15 + 10 * events), ("grid search", 160 * train * grid),
             ("final models and test", 100 * train), ("baselines", 2 * train), ("report", 5)]
