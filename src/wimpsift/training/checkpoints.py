@@ -31,8 +31,9 @@ from wimpsift.training.cnn_estimator import CNNClassifier, _resume_settings, is_
 CHECKPOINT_FILE = "checkpoint.pt"
 CHECKPOINT_KEYS = ("state", "scores", "fit_time_s", "images")
 #: seconds of training between two checkpoints: a grid trial at the CNN paper's scale
-#: took 12 to 26 min on one CPU core (2026-12-05), and a checkpoint of its largest network
-#: (one convolution layer, 0.66 M parameters, with Adam's moments) is about 8 MB
+#: takes 10 to 12 min on one CPU core (617-709 s measured, 2026-12-05), and a checkpoint
+#: of its largest network (one convolution layer, 0.66 M parameters, with Adam's
+#: moments) is about 8 MB
 EVERY_S = 300.0
 
 
@@ -88,9 +89,11 @@ class Checkpoints:
     seconds (default :data:`EVERY_S`) have passed since the last; the training's time and
     images summed over its continuations. ``path`` None: no checkpoints.
 
-    >>> ckpt = Checkpoints(path, est, None, n_train=len(X))         # doctest: +SKIP
-    >>> est.fit(X, y, resume_from=ckpt.resume_from, epoch_callback=ckpt.after_epoch)
-    >>> fit_time_s, images_per_s = ckpt.totals(est)
+    Used as::
+
+        ckpt = Checkpoints(path, est, None, n_train=len(X))
+        est.fit(X, y, resume_from=ckpt.resume_from, epoch_callback=ckpt.after_epoch)
+        fit_time_s, images_per_s = ckpt.totals(est)
     """
 
     def __init__(self, path: str | Path | None, est: CNNClassifier,

@@ -28,7 +28,7 @@ stage-1 α = 0.05, lr = 0.001 runs) is trained once. A running trial also saves 
 checkpoint in its entry's work folder every five minutes of training
 (:mod:`wimpsift.training.checkpoints`): a trial stopped part-way (a batch job past its
 wall time, a killed session) continues from there, to the same bits on CPU, instead of
-from scratch, which matters at the paper's scale on CPU, where one trial takes 12 to 26
+from scratch, which matters at the paper's scale on CPU, where one trial takes 10 to 12
 minutes.
 
 Cost: for the paper's epochs {20, ..., 60} one checkpointed training costs 60 epochs where
