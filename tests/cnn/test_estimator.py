@@ -253,6 +253,11 @@ def test_bad_device_and_unknown_checkpoint(toy):
         clf.load_checkpoint(5)
 
 
-def test_load_missing_model(tmp_path):
+def test_load_missing_or_damaged_model(tmp_path, toy):
     with pytest.raises(DataError, match="cannot read"):
         load_cnn(tmp_path / "nothing")
+    X, y = toy
+    save_cnn(CNNClassifier(**{**FAST, "epochs": 1}).fit(X, y), tmp_path / "m", export="none")
+    (tmp_path / "m" / "model.pt").write_bytes(b"damaged")
+    with pytest.raises(DataError, match="model: cannot read a saved CNN"):
+        load_cnn(tmp_path / "m")

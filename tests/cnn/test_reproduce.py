@@ -56,8 +56,16 @@ def test_pipeline_on_synthetic_images(tmp_path):
     for kind in ("hit", "peak", "hitpeak"):
         assert again[kind] == metrics[kind]
     finals = tmp_path / "search" / "cnn.final_model"
-    assert len([p for p in finals.iterdir() if not p.name.startswith(".")]) == 3
+    entries = [p for p in finals.iterdir() if not p.name.startswith(".")]
+    assert len(entries) == 3
     assert not [p for p in finals.iterdir() if p.name.endswith(".work")]
+    # a damaged cached model is trained again, to the same model and metrics
+    for entry in entries:
+        (entry / "model" / "model.pt").write_bytes(b"damaged")
+    third = run_reproduce_cnn(cfg, tmp_path)
+    for kind in ("hit", "peak", "hitpeak"):
+        assert third[kind]["roc_auc"] == metrics[kind]["roc_auc"]
+        assert third[kind]["final_training"]["fit_time_s"] != metrics[kind]["final_training"]["fit_time_s"]
 
 
 def test_a_final_model_stopped_part_way_continues_from_its_checkpoint(tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import pickle
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -84,7 +85,7 @@ def load_cnn(directory: str | Path, device: str | None = "cpu") -> CNNClassifier
     try:
         meta = json.loads((directory / "model.json").read_text())
         state = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
-    except (OSError, json.JSONDecodeError, RuntimeError) as err:
+    except (OSError, json.JSONDecodeError, RuntimeError, pickle.UnpicklingError) as err:
         raise DataError(f"model: cannot read a saved CNN from {str(directory)!r}: {err}") from err
     params = dict(meta["params"])
     params["device"] = device

@@ -41,6 +41,7 @@ its title.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import time
@@ -313,7 +314,9 @@ def _final_models(cfg: ReproduceCNNConfig, train: ImageSets, params: dict[str, A
     for k, entry in entries.items():
         info = entry.load()
         if info is not None and (entry.path / FINAL_FOLDER).is_dir():
-            finals[k] = (load_cnn(entry.path / FINAL_FOLDER, device=cfg.device), info)
+            # a damaged entry is trained again, as the cache does with any
+            with contextlib.suppress(DataError, KeyError, RuntimeError):
+                finals[k] = (load_cnn(entry.path / FINAL_FOLDER, device=cfg.device), info)
     todo = [k for k in cfg.kinds if k not in finals]
     if not todo:
         return finals
