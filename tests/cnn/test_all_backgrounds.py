@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 from tests._scripts import load_script
 from tests.cnn.conftest import separable_images
+from wimpsift.cache import Cache
 from wimpsift.cli.main import main
 from wimpsift.detectors import load_detector
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.metrics.remaining import remaining_at_acceptance
-from wimpsift.pipelines.cnn_backgrounds import simulate_mix, simulate_source
-from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
+from wimpsift.pipelines import cnn_backgrounds
+from wimpsift.pipelines.cnn_backgrounds import SOURCE_STAGE, simulate_mix, simulate_source
+from wimpsift.pipelines.reproduce_cnn import CACHE_FOLDER, make_config, run_reproduce_cnn
 from wimpsift.seeding import seed_sequence
 from wimpsift.sources import source_names
 from wimpsift.training.baselines import EventVariableMLP
 from wimpsift.training.weighted_cnn import (
+    MEMBER_STAGE,
     WeightedCNN,
     WeightedCNNEnsemble,
     fit_ensembles,
@@ -37,13 +41,84 @@ TINY = {"train_events_dominant": 150, "test_events_dominant": 300, "epochs": 3, 
         "position_train_events": 200, "position_test_events": 30, "position_epochs": 1}
 
 
+def tiny_config():
+    return make_config("quick", train_events_per_class=100, test_events_per_class=100,
+                       progress=False, all_backgrounds=TINY)
+
+
 @pytest.fixture(scope="module")
 def all_backgrounds_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cnn_all")
-    cfg = make_config("quick", train_events_per_class=100, test_events_per_class=100,
-                      progress=False, all_backgrounds=TINY)
-    run_reproduce_cnn(cfg, out)
+    run_reproduce_cnn(tiny_config(), out)
     return out, json.loads((out / "metrics.json").read_text())
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError("computed again, not read from the run's cache")
+
+
+def _without_times(value):
+    """A metrics tree without what a rerun may change: provenance and wall times."""
+    if isinstance(value, dict):
+        return {k: _without_times(v) for k, v in value.items()
+                if k not in ("provenance", "timings_s") and not k.endswith("time_s")}
+    if isinstance(value, list):
+        return [_without_times(v) for v in value]
+    return value
+
+
+@pytest.mark.slow
+def test_a_rerun_resumes_from_the_cached_sources_and_members(all_backgrounds_run, tmp_path,
+                                                             monkeypatch):
+    """A run stopped after its simulations and CNN trainings: the rerun reads every
+    source and ensemble member from the run's cache (neither simulated nor trained
+    again) and writes the same metrics."""
+    out, metrics = all_backgrounds_run
+    cache = Cache(out / CACHE_FOLDER)
+    stages = {s.stage: s.n_entries for s in cache.summary()}
+    a = metrics["all_backgrounds"]
+    # every source in the training and the test set, and each volume's dominant one (ER
+    # in the fiducial volume, external gammas in the active one) again in training
+    assert stages[SOURCE_STAGE] == 2 * len(a["n_simulated"]["test"]) + 2
+    # three CNNs (binary per volume, multi-class) of TINY's two members
+    assert stages[MEMBER_STAGE] == 3 * TINY["cnn_ensemble"]
+    shutil.copytree(out / CACHE_FOLDER, tmp_path / CACHE_FOLDER)
+    monkeypatch.setattr(cnn_backgrounds, "simulate_source", _refuse)
+    monkeypatch.setattr(WeightedCNN, "fit", _refuse)
+    again = run_reproduce_cnn(tiny_config(), tmp_path)
+    assert _without_times(again) == _without_times(metrics)
+    # the members' own training times come back with them
+    assert again["all_backgrounds"]["training"]["cnn_binary"]["fit_time_s"] == a[
+        "training"]["cnn_binary"]["fit_time_s"]
+
+
+def test_a_cached_member_is_read_back_to_the_same_bits(tmp_path, monkeypatch):
+    X, y = separable_images(n=120)
+    scalars = np.random.default_rng(1).normal(size=(len(y), 2))
+    weights = np.linspace(1, 2, len(y))
+
+    def fitted(w):
+        ensemble = WeightedCNNEnsemble(2, 2, n_scalars=2, epochs=2, batch_size=40,
+                                       random_state=3)
+        fit_ensembles({"binary": (ensemble, X, y, w, scalars)}, cache_dir=tmp_path)
+        return ensemble
+
+    def entries():
+        return list(Cache(tmp_path).entries(MEMBER_STAGE))
+
+    first = fitted(weights)
+    assert len(entries()) == 2
+    outputs = first.predict_member_log_proba(X, scalars)
+    with monkeypatch.context() as m:
+        m.setattr(WeightedCNN, "fit", _refuse)
+        again = fitted(weights)
+    assert np.array_equal(again.predict_member_log_proba(X, scalars), outputs)
+    assert again.fit_info() == first.fit_info()
+    fitted(weights[::-1].copy())  # other events: other members, trained and kept
+    assert len(entries()) == 4
+    for entry in entries():  # damaged entries are trained again, to the same bits
+        (entry.path / "arrays.npz").write_bytes(b"damaged")
+    assert np.array_equal(fitted(weights).predict_member_log_proba(X, scalars), outputs)
 
 
 @pytest.mark.slow

@@ -236,6 +236,7 @@ and evaluated at a small scale against the likelihood fit (``position_*`` settin
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -249,6 +250,7 @@ from scipy.special import logsumexp
 from scipy.stats import bootstrap, sem
 from scipy.stats import t as student_t
 
+from wimpsift.cache import Cache
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError
@@ -265,6 +267,7 @@ from wimpsift.processing.background_mix import source_weight
 from wimpsift.processing.reconstruction import ProcessedEvents, process_events
 from wimpsift.processing.selection import in_window
 from wimpsift.processing.standard_selection import StandardSelection
+from wimpsift.provenance import source_digest
 from wimpsift.seeding import int_seed, seed_sequence
 from wimpsift.sources import make_source, source_names
 from wimpsift.sources.topology import expected_topology_events
@@ -514,17 +517,57 @@ def simulate_source(detector: Detector, name: str, n_window: int, seed: Any, kin
     return table, stack, simulated, per_event, summary
 
 
+SOURCE_STAGE = "cnn.source_events"
+SOURCE_STAGE_VERSION = 1
+EVENTS_FILE = "events.parquet"
+
+
+def cached_source(cache_dir: str | None, detector: Detector, name: str, n_window: int,
+                  seed: np.random.SeedSequence, kind: str, max_factor: int, mass_gev: float,
+                  sigma_cm2: float | None, settings: AllBackgroundsSettings | None = None
+                  ) -> tuple[pd.DataFrame, np.ndarray, int, float, list[dict[str, Any]]]:
+    """:func:`simulate_source`, through the lineage cache in ``cache_dir`` when given
+    (stage :data:`SOURCE_STAGE`): the events (Parquet), images and counts are stored as
+    soon as the source is done and read back by a rerun, keyed by everything the
+    simulation reads (the detector definition, the source, its seed, sizes, WIMP, tail
+    sampling) and the source digest."""
+    args = (detector, name, n_window, seed, kind, max_factor, mass_gev, sigma_cm2, settings)
+    if cache_dir is None:
+        return simulate_source(*args)
+    entry = Cache(cache_dir).entry(SOURCE_STAGE, SOURCE_STAGE_VERSION, {
+        "detector": detector.model_dump(mode="json"), "source": name, "n_window": n_window,
+        "seed": {"entropy": seed.entropy, "spawn_key": list(seed.spawn_key)},
+        "image_kind": kind, "max_simulated_factor": max_factor,
+        "wimp": [mass_gev, sigma_cm2] if name == SIGNAL else None,
+        "tail_variable": None if settings is None else settings.tail_sampling.get(name),
+        "tail_candidates_per_event": None if settings is None
+        else settings.tail_candidates_per_event,
+        "source_sha256": source_digest()})
+    found = entry.load()
+    if found is not None and (entry.path / EVENTS_FILE).is_file():
+        with contextlib.suppress(OSError, ValueError, KeyError):  # damaged: simulated again
+            return (pd.read_parquet(entry.path / EVENTS_FILE), found["images"],
+                    int(found["n_simulated"]), float(found["weight_per_event"]),
+                    list(found["strata"]))
+    table, stack, simulated, per_event, strata = simulate_source(*args)
+    entry.store({"images": stack, "n_simulated": simulated, "weight_per_event": per_event,
+                 "strata": strata}, files={EVENTS_FILE: table.to_parquet})
+    return table, stack, simulated, per_event, strata
+
+
 def simulate_mix(detector: Detector, n_window: dict[str, int], seed: int, kind: str,
                  max_factor: int, mass_gev: float, sigma_cm2: float | None,
                  settings: AllBackgroundsSettings | None = None,
-                 executor: Executor | None = None) -> Mix:
+                 executor: Executor | None = None, cache_dir: Path | None = None) -> Mix:
     """The WIMP and every background of ``detector`` (each from its own seed stream);
     the sources of ``settings.tail_sampling`` tail-sampled (:func:`simulate_source`).
     With ``executor`` the sources are simulated as parallel tasks; the mix does not
-    depend on where they ran."""
-    tasks = {name: Task(simulate_source, (detector, name, n_window[name],
-                                          seed_sequence(seed, "mix", name), kind, max_factor,
-                                          mass_gev, sigma_cm2, settings))
+    depend on where they ran. With ``cache_dir`` each source is kept in the run's cache
+    when done (:func:`cached_source`)."""
+    where = None if cache_dir is None else str(cache_dir)
+    tasks = {name: Task(cached_source, (where, detector, name, n_window[name],
+                                        seed_sequence(seed, "mix", name), kind, max_factor,
+                                        mass_gev, sigma_cm2, settings))
              for name in n_window}
     results = (executor or in_process()).map(tasks, "sources")
     tables, images, n_simulated, weights, strata = [], [], {}, {}, {}
@@ -783,10 +826,12 @@ def _cnn_scalars(table: pd.DataFrame, names: tuple[str, ...], standard: Standard
 def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSettings,
                     seed: int, threads: int, device: str | None,
                     fiducial_sources: list[str] | None = None,
-                    executor: Executor | None = None) -> tuple[Classifiers, dict]:
+                    executor: Executor | None = None, cache_dir: Path | None = None
+                    ) -> tuple[Classifiers, dict]:
     """Fit the standard selection, the dense network and both CNNs on ``train`` (the
-    CNNs' ensemble members as parallel tasks on ``executor`` if given); with
-    ``fiducial_sources``, the multi-class CNN also gets the fiducial window's mix."""
+    CNNs' ensemble members as parallel tasks on ``executor`` if given, each kept in the
+    cache in ``cache_dir`` if given); with ``fiducial_sources``, the multi-class CNN
+    also gets the fiducial window's mix."""
     table = train.table
     y = (table["source"] == SIGNAL).to_numpy().astype(int)
     if y.sum() < 20 or (1 - y).sum() < 20:
@@ -840,7 +885,8 @@ def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSett
         binary_active = WeightedCNNEnsemble(settings.cnn_ensemble, 2, **common)
         jobs["binary_active"] = (binary_active, train.images, y, binary_weights["active"],
                                  scalars)
-    fit_ensembles(jobs, executor)  # every member of the three CNNs as one batch of tasks
+    # every member of the three CNNs as one batch of tasks
+    fit_ensembles(jobs, executor, cache_dir)
     info["cnn_binary"] = {**binary.fit_info(), "event_scalars": list(names),
                           "background_shares": background_shares(
                               table, binary_weights["fiducial"])}
@@ -1324,12 +1370,14 @@ def plot_remaining_curves(table: pd.DataFrame, rows: np.ndarray,
 
 def simulate_train_test(detector: Detector, n_train: int, n_test: int, seed: int,
                         settings: AllBackgroundsSettings, mass_gev: float,
-                        sigma_cm2: float | None, executor: Executor | None = None
+                        sigma_cm2: float | None, executor: Executor | None = None,
+                        cache_dir: Path | None = None
                         ) -> tuple[Mix, Mix, dict[str, list[str]]]:
     """The training and test events of every source of both volumes (``n_train`` and
     ``n_test`` in the window per source, more for the WIMP and each volume's dominant
-    background), the sources as parallel tasks on ``executor`` if given; returns
-    (train, test, the sources of each volume)."""
+    background), the sources as parallel tasks on ``executor`` if given, each kept in
+    the cache in ``cache_dir`` if given; returns (train, test, the sources of each
+    volume)."""
     # the fiducial list counts near-wall populations through ``wall`` (and the ER rate);
     # the active volume lists them as their own sources (``volumes`` in the detector file)
     in_volume = {"fiducial": source_names(detector, "fiducial"),
@@ -1337,7 +1385,7 @@ def simulate_train_test(detector: Detector, n_train: int, n_test: int, seed: int
     names = list(dict.fromkeys([*in_volume["fiducial"], *in_volume["active"]]))
     train_seed, test_seed = int_seed(seed, "mix", "train"), int_seed(seed, "mix", "test")
     args = (settings.image_kind, settings.max_simulated_factor, mass_gev, sigma_cm2, settings,
-            executor)
+            executor, cache_dir)
     train = simulate_mix(detector, {**dict.fromkeys(names, n_train),
                                     SIGNAL: max(n_train, settings.train_events_signal)},
                          train_seed, *args)
@@ -1364,13 +1412,16 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
                         sigma_cm2: float | None, figures_dir: Path, threads: int = 1,
                         device: str | None = None, plan=None, data_dir: Path | None = None,
                         provenance_record: dict[str, Any] | None = None,
-                        execution: ExecutionConfig | None = None
+                        execution: ExecutionConfig | None = None,
+                        cache_dir: Path | None = None
                         ) -> tuple[dict[str, Any], dict[str, str]]:
     """Simulate and fit (the sources and the CNNs' ensemble members as parallel tasks on
     ``execution``), score and compare; returns (metrics sections, figures).
 
     With ``data_dir``, the test events' variables, weights and scores are written to
-    ``test_scores.parquet`` there (``provenance_record`` in its metadata)."""
+    ``test_scores.parquet`` there (``provenance_record`` in its metadata). With
+    ``cache_dir``, each source's events and each trained CNN ensemble member are kept
+    in the lineage cache there, so a rerun after a stop resumes from them."""
     detector = load_detector(detector_name)
     timings: dict[str, float] = {}
 
@@ -1382,13 +1433,15 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
         stage("images")
         t0 = time.perf_counter()
         train, test, in_volume = simulate_train_test(detector, n_train, n_test, seed,
-                                                     settings, mass_gev, sigma_cm2, executor)
+                                                     settings, mass_gev, sigma_cm2, executor,
+                                                     cache_dir)
         timings["events_and_images_s"] = time.perf_counter() - t0
 
         stage("classifiers")
         t0 = time.perf_counter()
         classifiers, fit_info = fit_classifiers(detector, train, settings, seed, threads,
-                                                device, in_volume["fiducial"], executor)
+                                                device, in_volume["fiducial"], executor,
+                                                cache_dir)
         scores = classifiers.scores(test, executor)
     # each CNN in the version for the volume compared: the multi-class likelihood ratio
     # with that volume's mix, the binary CNN trained on it

@@ -26,7 +26,11 @@ variables, a WIMP-against-all CNN and a multi-class CNN against every background
 the detector (:mod:`wimpsift.pipelines.cnn_backgrounds`), with the CNN settings of the
 paper's final model (no grid search) on ``all_backgrounds.image_kind`` images, and
 adds the position reconstruction at a small scale; ``train_events_per_class`` and
-``test_events_per_class`` are then events per *source* in the analysis window.
+``test_events_per_class`` are then events per *source* in the analysis window. Each
+source's events and each trained CNN ensemble member are kept in the lineage cache
+under ``DIR/cache/`` as soon as they are done, so a rerun after a stop simulates and
+trains only what was missing (a member in training starts again: at the quick scale
+one takes about five minutes).
 
 Scales: ``paper`` is the paper's (10,000 + 10,000 training and 5,000 + 5,000 test
 events, the full grid). ``quick`` (a few thousand events, a reduced grid and fewer
@@ -284,6 +288,8 @@ def fit_final_model(cfg: ReproduceCNNConfig, X: np.ndarray, y: np.ndarray,
     return est, info
 
 
+CACHE_FOLDER = "cache"
+"""the run's lineage cache with ``backgrounds="all"`` (sources' events, CNN ensemble members)"""
 FINAL_STAGE = "cnn.final_model"
 FINAL_VERSION = 1
 FINAL_FOLDER = "model"  # the saved model, in the cache entry
@@ -432,7 +438,7 @@ def _run_all(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
         cfg.detector, cfg.train_events_per_class, cfg.test_events_per_class, cfg.seed,
         cfg.all_backgrounds, mass_gev, sigma_cm2, out / "figures", cfg.threads, cfg.device,
         plan, out / "data", provenance(cfg, cfg.seed, "cnn.all_backgrounds.test_scores"),
-        _execution(cfg, cfg.n_workers))
+        _execution(cfg, cfg.n_workers), out / CACHE_FOLDER)
     plan.start("report")
     metrics = {"provenance": provenance(cfg, cfg.seed, "cnn.reproduce"), "scale": cfg.scale,
                "backgrounds": "all", **sections}

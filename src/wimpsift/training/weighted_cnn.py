@@ -35,8 +35,11 @@ predictions ask for deterministic kernels (:mod:`wimpsift.training.torch_state`)
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,9 +47,11 @@ import torch
 from scipy.special import logsumexp
 from torch.nn import functional as F  # noqa: N812
 
+from wimpsift.cache import Cache
 from wimpsift.errors import DataError, bad_value
 from wimpsift.execution import Executor, Task, in_process
 from wimpsift.models.cnn import PaperCNN, count_parameters
+from wimpsift.provenance import source_digest
 from wimpsift.seeding import int_seed, torch_generator
 from wimpsift.training.cnn_estimator import CNNTrainingConfig, as_image_array, resolve_device
 from wimpsift.training.torch_state import same_bits
@@ -125,11 +130,7 @@ class WeightedCNN:
         def rows(idx: torch.Tensor) -> torch.Tensor | None:
             return None if S is None else S[idx].to(device)
 
-        model = PaperCNN(tuple(X.shape[1:]), cfg.architecture(),
-                         generator=torch_generator(cfg.random_state, "weights"),
-                         dropout_generator=torch_generator(cfg.random_state, "dropout", device=device),
-                         n_outputs=self.n_classes, n_scalars=self.n_scalars)
-        model = model.to(device)
+        model = self._network(tuple(X.shape[1:]), device)
         optimiser = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
         shuffle = torch_generator(cfg.random_state, "shuffle")
         self.history_: dict[str, list[float]] = {"epoch": [], "loss": [], "val_loss": []}
@@ -167,7 +168,61 @@ class WeightedCNN:
             model.load_state_dict(best_state)
         model.eval()
         self.model_, self.device_ = model, device
+        self.image_shape_ = tuple(int(n) for n in X.shape[1:])
         self.n_parameters_ = count_parameters(model)
+
+    def _network(self, image_shape: tuple[int, ...], device: torch.device) -> PaperCNN:
+        cfg = self.config
+        return PaperCNN(image_shape, cfg.architecture(),
+                        generator=torch_generator(cfg.random_state, "weights"),
+                        dropout_generator=torch_generator(cfg.random_state, "dropout",
+                                                          device=device),
+                        n_outputs=self.n_classes, n_scalars=self.n_scalars).to(device)
+
+    def lineage(self, X: Any, labels: Any, sample_weight: Any, scalars: Any = None
+                ) -> dict[str, Any]:
+        """What a fit reads, for a cache key: the settings and a digest of the data."""
+        h = hashlib.sha256()
+        for part in (X, labels, sample_weight, scalars):
+            arr = np.ascontiguousarray(np.asarray([] if part is None else part))
+            h.update(f"{arr.dtype.str}{arr.shape}".encode())
+            h.update(arr.view(np.uint8).reshape(-1).data)
+        return {"n_classes": self.n_classes, "n_scalars": self.n_scalars,
+                "validation_fraction": self.validation_fraction, "threads": self.threads,
+                "device": resolve_device(self.config.device).type,
+                "settings": self.config.model_dump(mode="json"), "data": h.hexdigest()[:20]}
+
+    def state(self) -> dict[str, Any]:
+        """The fitted network as numbers (its weights as arrays ``weight:<name>``) and
+        its training summary: what :meth:`restore` reads back, as the run's cache stores
+        it (arrays and JSON, no pickle)."""
+        if not hasattr(self, "model_"):
+            raise DataError("WeightedCNN: not fitted yet; call fit first")
+        out: dict[str, Any] = {f"weight:{k}": v.detach().cpu().numpy()
+                               for k, v in self.model_.state_dict().items()}
+        out.update(image_shape=list(self.image_shape_), history=self.history_,
+                   best_epoch=self.best_epoch_, fit_time_s=self.fit_time_s_)
+        if self.n_scalars:
+            out.update(scalar_mean=self.scalar_mean_, scalar_scale=self.scalar_scale_)
+        return out
+
+    def restore(self, state: Mapping[str, Any]) -> WeightedCNN:
+        """This network as :meth:`state` recorded it (the same predictions, bit for bit)."""
+        device = resolve_device(self.config.device)
+        shape = tuple(int(n) for n in state["image_shape"])
+        model = self._network(shape, device)
+        model.load_state_dict({k.removeprefix("weight:"): torch.from_numpy(np.asarray(v))
+                               for k, v in state.items() if k.startswith("weight:")})
+        model.eval()
+        if self.n_scalars:
+            self.scalar_mean_ = np.asarray(state["scalar_mean"], float)
+            self.scalar_scale_ = np.asarray(state["scalar_scale"], float)
+        self.history_ = {k: list(v) for k, v in state["history"].items()}
+        self.best_epoch_ = int(state["best_epoch"])
+        self.fit_time_s_ = float(state["fit_time_s"])
+        self.model_, self.device_, self.image_shape_ = model, device, shape
+        self.n_parameters_ = count_parameters(model)
+        return self
 
     @torch.no_grad()
     def predict_log_proba(self, X: Any, scalars: Any = None, batch_size: int = 500
@@ -248,9 +303,27 @@ class WeightedCNNEnsemble:
                 "seeds": [m.config.random_state for m in self.members]}
 
 
+MEMBER_STAGE = "cnn.ensemble_member"
+MEMBER_STAGE_VERSION = 1
+
+
 def _fit_member(member: WeightedCNN, X: Any, labels: Any, sample_weight: Any,
-                scalars: Any) -> WeightedCNN:
-    return member.fit(X, labels, sample_weight, scalars)
+                scalars: Any, cache_dir: str | None = None) -> WeightedCNN:
+    """Fit ``member``; with ``cache_dir``, through the lineage cache there (stage
+    :data:`MEMBER_STAGE`, keyed by the member's settings, its data and the source
+    digest): a stored member is read back instead of trained, a trained one stored."""
+    if cache_dir is None:
+        return member.fit(X, labels, sample_weight, scalars)
+    entry = Cache(cache_dir).entry(MEMBER_STAGE, MEMBER_STAGE_VERSION, {
+        **member.lineage(X, labels, sample_weight, scalars),
+        "source_sha256": source_digest()})
+    state = entry.load()
+    if state is not None:
+        with contextlib.suppress(KeyError, ValueError, TypeError, RuntimeError):
+            return member.restore(state)  # a damaged entry is trained again
+    member.fit(X, labels, sample_weight, scalars)
+    entry.store(member.state())
+    return member
 
 
 def _predict_member(member: WeightedCNN, X: Any, scalars: Any) -> np.ndarray:
@@ -273,16 +346,20 @@ def _sender(executor: Executor) -> Callable[[Any], Any]:
 
 
 def fit_ensembles(jobs: Mapping[str, tuple[WeightedCNNEnsemble, Any, Any, Any, Any]],
-                  executor: Executor | None = None) -> None:
+                  executor: Executor | None = None, cache_dir: str | Path | None = None
+                  ) -> None:
     """Fit the members of several ensembles, each ensemble on its own ``(X, labels,
     sample_weight, scalars)``, every member as one task of a single batch on ``executor``
     (default: one after another in this process), each distinct array sent once to each
     worker. A member's training depends only on its seed and events, so the fitted
     members are the same wherever they ran (bit for bit on CPU with one thread each,
-    ``threads=1``, the default)."""
+    ``threads=1``, the default). With ``cache_dir`` each member is kept in the lineage
+    cache there as soon as it is trained, and read back by a later call on the same
+    events (:func:`_fit_member`): a stopped run loses only the members in training."""
     executor = executor or in_process()
     send = _sender(executor)
-    tasks = {(name, k): Task(_fit_member, (member, *(send(a) for a in data)))
+    where = None if cache_dir is None else str(cache_dir)
+    tasks = {(name, k): Task(_fit_member, (member, *(send(a) for a in data), where))
              for name, (ensemble, *data) in jobs.items()
              for k, member in enumerate(ensemble.members)}
     for (name, k), member in executor.map(tasks, "CNN ensemble members").items():
