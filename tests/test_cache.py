@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from wimpsift import cache as cache_module
-from wimpsift.cache import Cache, lineage, lineage_key
+from wimpsift.cache import Cache, array_digest, lineage, lineage_key
 from wimpsift.cli.main import main
 from wimpsift.errors import ConfigError
 
@@ -25,6 +25,18 @@ def test_key_hashes_stage_version_config_and_package_versions(monkeypatch):
     monkeypatch.setattr(cache_module, "package_versions",
                         lambda names: {**real, "nestpy": "0.0.1"})
     assert key != lineage_key(lineage("stats.toy_chunk", 1, {"seed": 3, "n_toys": 10}))
+
+
+def test_array_digest_follows_values_dtype_and_shape():
+    a = np.arange(12, dtype=np.float32)
+    assert array_digest(a, None) == array_digest(a.copy(), None)
+    assert array_digest(a[::-1].copy()) == array_digest(np.arange(11, -1, -1, dtype=np.float32))
+    others = [a + np.float32(1e-6) * (np.arange(12) == 5), a.astype(np.float64),
+              a.reshape(3, 4), a.view(np.int32)]
+    digests = {array_digest(a), *(array_digest(b) for b in others)}
+    assert len(digests) == 1 + len(others)
+    # where one array ends and the next begins is part of the digest
+    assert array_digest(a[:6], a[6:]) != array_digest(a[:5], a[5:])
 
 
 def test_round_trip_is_exact_and_pickle_free(tmp_path):

@@ -66,6 +66,17 @@ def lineage(stage: str, stage_version: int, config: Any) -> dict[str, Any]:
             "versions": package_versions(LINEAGE_PACKAGES)}
 
 
+def array_digest(*arrays: Any) -> str:
+    """SHA-256 (20 hex digits) of arrays' dtypes, shapes and bytes (None counts as an
+    empty array): the data part of a key, for stages whose work reads large arrays."""
+    h = hashlib.sha256()
+    for part in arrays:
+        arr = np.ascontiguousarray(np.asarray([] if part is None else part))
+        h.update(f"{arr.dtype.str}{arr.shape}".encode())
+        h.update(arr.view(np.uint8).reshape(-1).data)
+    return h.hexdigest()[:20]
+
+
 def lineage_key(record: Mapping[str, Any]) -> str:
     """SHA-256 (20 hex digits) of a lineage record in canonical JSON."""
     text = json.dumps(record, sort_keys=True, separators=(",", ":"))

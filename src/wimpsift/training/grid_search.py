@@ -52,7 +52,6 @@ instead of 540.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 import shutil
@@ -67,7 +66,7 @@ from pydantic import Field, ValidationError, field_validator
 from sklearn import metrics as skm
 from sklearn.model_selection import StratifiedKFold
 
-from wimpsift.cache import Cache, CacheEntry
+from wimpsift.cache import Cache, CacheEntry, array_digest
 from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
@@ -156,12 +155,9 @@ def grid_config(**settings: Any) -> GridSearchConfig:
 
 
 def data_fingerprint(X: np.ndarray, y: np.ndarray) -> str:
-    """SHA-256 (16 hex) of the images and labels, to key cached trials to their data."""
-    h = hashlib.sha256()
-    h.update(str(X.shape).encode())
-    h.update(np.ascontiguousarray(X).view(np.uint8).reshape(-1).data)
-    h.update(np.asarray(y).astype(np.int64).tobytes())
-    return h.hexdigest()[:16]
+    """The images' and labels' digest (:func:`wimpsift.cache.array_digest`, the labels as
+    int64), to key cached trials and final models to their data."""
+    return array_digest(X, np.asarray(y).astype(np.int64))
 
 
 def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:

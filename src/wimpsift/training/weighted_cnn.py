@@ -36,7 +36,6 @@ predictions ask for deterministic kernels (:mod:`wimpsift.training.torch_state`)
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -47,7 +46,7 @@ import torch
 from scipy.special import logsumexp
 from torch.nn import functional as F  # noqa: N812
 
-from wimpsift.cache import Cache
+from wimpsift.cache import Cache, array_digest
 from wimpsift.errors import DataError, bad_value
 from wimpsift.execution import Executor, Task, in_process
 from wimpsift.models.cnn import PaperCNN, count_parameters
@@ -182,15 +181,11 @@ class WeightedCNN:
     def lineage(self, X: Any, labels: Any, sample_weight: Any, scalars: Any = None
                 ) -> dict[str, Any]:
         """What a fit reads, for a cache key: the settings and a digest of the data."""
-        h = hashlib.sha256()
-        for part in (X, labels, sample_weight, scalars):
-            arr = np.ascontiguousarray(np.asarray([] if part is None else part))
-            h.update(f"{arr.dtype.str}{arr.shape}".encode())
-            h.update(arr.view(np.uint8).reshape(-1).data)
         return {"n_classes": self.n_classes, "n_scalars": self.n_scalars,
                 "validation_fraction": self.validation_fraction, "threads": self.threads,
                 "device": resolve_device(self.config.device).type,
-                "settings": self.config.model_dump(mode="json"), "data": h.hexdigest()[:20]}
+                "settings": self.config.model_dump(mode="json"),
+                "data": array_digest(X, labels, sample_weight, scalars)}
 
     def state(self) -> dict[str, Any]:
         """The fitted network as numbers (its weights as arrays ``weight:<name>``) and
