@@ -30,7 +30,7 @@ adds the position reconstruction at a small scale; ``train_events_per_class`` an
 source's events and each trained CNN ensemble member are kept in the lineage cache
 under ``DIR/cache/`` as soon as they are done, so a rerun after a stop simulates and
 trains only what was missing (a member in training starts again: at the quick scale
-one takes about five minutes).
+one takes about three minutes).
 
 Scales: ``paper`` is the paper's (10,000 + 10,000 training and 5,000 + 5,000 test
 events, the full grid). ``quick`` (a few thousand events, a reduced grid and fewer
@@ -365,22 +365,23 @@ def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
     if cfg.backgrounds == "all":
         # measured at the quick scale on two cores with two workers (500 + 600 events per
         # source, 16,000 test events of each dominant source, 2,500 WIMP events, 12
-        # epochs, ensembles of 3, a binary CNN per volume; 2026-12-04): images 470-505 s,
-        # classifiers 1,370 s (members fitted in parallel, the test events scored in
-        # process; 1,290 s with the scoring on the workers too, at four times the gamma
-        # rate), comparison 27 s
+        # epochs, ensembles of 3, a binary CNN per volume; seed 4, 2026-12-05, AMD EPYC
+        # zen2, one malloc arena): images 261 s, classifiers 942 s (members fitted in
+        # parallel, 156-173 s each, the test events scored in process), comparison 19 s,
+        # positions 30 s. On 2026-12-04, before the allocator's single arena: images
+        # 470-505 s, classifiers 1,370 s, comparison 27 s
         size = (cfg.train_events_per_class + cfg.test_events_per_class) / 1100
         # the CNNs' time scales with epochs × networks per CNN (× 3/2 with a binary CNN
         # per volume: three CNNs instead of two)
         networks = 1.5 if cfg.all_backgrounds.cnn_binary_per_volume else 1.0
         epochs = cfg.all_backgrounds.epochs * cfg.all_backgrounds.cnn_ensemble * networks / 6
-        # the dominant sources' test events add about 60 s per 4000, WIMP test events
-        # about 20 s per 2500
+        # the dominant sources' test events add about 32 s per 4000, WIMP test events
+        # about 12 s per 2500 (the shares of 2026-12-04, scaled to the total measured)
         dominant = cfg.all_backgrounds.test_events_dominant / 4000
         wimp = cfg.all_backgrounds.test_events_signal / 2500
-        return [("images", (220 + 60 * dominant + 20 * wimp) * size),
-                ("classifiers", (100 + 140 * epochs) * size),
-                ("comparison", 25 * size),
+        return [("images", (120 + 32 * dominant + 12 * wimp) * size),
+                ("classifiers", (100 + 94 * epochs) * size),
+                ("comparison", 20 * size),
                 ("positions", 34 * cfg.all_backgrounds.position_train_events / 12000),
                 ("report", 5)]
     events = (cfg.train_events_per_class + cfg.test_events_per_class) / 2000
