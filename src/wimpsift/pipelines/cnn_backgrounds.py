@@ -849,19 +849,23 @@ def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSett
     info["standard_selection"] = {"s2_width_z_max": standard.s2_width_z_max_}
     # the dense baseline gets the binary CNNs' care: their training weights per
     # comparison and an ensemble of as many networks with the same seeds
-    t0 = time.perf_counter()
-    dense = EventVariableMLPEnsemble(settings.cnn_ensemble, EVENT_VARIABLES, seed).fit(
-        table, y, binary_weights["fiducial"])
-    dense_active = (EventVariableMLPEnsemble(settings.cnn_ensemble, EVENT_VARIABLES, seed).fit(
-        table, y, binary_weights["active"]) if per_volume else None)
+    def fit_dense(weights: np.ndarray) -> tuple[EventVariableMLPEnsemble, float]:
+        t0 = time.perf_counter()
+        net = EventVariableMLPEnsemble(settings.cnn_ensemble, EVENT_VARIABLES, seed).fit(
+            table, y, weights)
+        return net, time.perf_counter() - t0
+
+    dense, dense_s = fit_dense(binary_weights["fiducial"])
     info["dense"] = {"inputs": list(EVENT_VARIABLES), "ensemble_size": settings.cnn_ensemble,
-                     "training_mix": info["cnn_binary_training_mix"],
-                     "fit_time_s": time.perf_counter() - t0}
-    if dense_active is not None:
+                     "training_mix": info["cnn_binary_training_mix"], "fit_time_s": dense_s}
+    dense_active = None
+    if per_volume:
+        dense_active, dense_active_s = fit_dense(binary_weights["active"])
         info["dense"]["compared_in"] = "fiducial volume"
         info["dense_active_mix"] = {**info["dense"], "training_mix":
                                     "expected mix of the active volume",
-                                    "compared_in": "active volume"}
+                                    "compared_in": "active volume",
+                                    "fit_time_s": dense_active_s}
     names = tuple(settings.cnn_event_scalars)
     scalars = _cnn_scalars(table, names, standard)
     common = {"epochs": settings.epochs, "batch_size": settings.batch_size,
