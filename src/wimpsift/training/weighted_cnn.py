@@ -46,7 +46,7 @@ import torch
 from scipy.special import logsumexp
 from torch.nn import functional as F  # noqa: N812
 
-from wimpsift.cache import Cache, array_digest
+from wimpsift.cache import Cache, CacheEntry, array_digest
 from wimpsift.errors import DataError, bad_value
 from wimpsift.execution import Executor, Task, in_process
 from wimpsift.models.cnn import PaperCNN, count_parameters
@@ -178,14 +178,12 @@ class WeightedCNN:
                                                           device=device),
                         n_outputs=self.n_classes, n_scalars=self.n_scalars).to(device)
 
-    def lineage(self, X: Any, labels: Any, sample_weight: Any, scalars: Any = None
-                ) -> dict[str, Any]:
-        """What a fit reads, for a cache key: the settings and a digest of the data."""
+    def lineage(self) -> dict[str, Any]:
+        """What a fit reads besides its events, for a cache key: the settings."""
         return {"n_classes": self.n_classes, "n_scalars": self.n_scalars,
                 "validation_fraction": self.validation_fraction, "threads": self.threads,
                 "device": resolve_device(self.config.device).type,
-                "settings": self.config.model_dump(mode="json"),
-                "data": array_digest(X, labels, sample_weight, scalars)}
+                "settings": self.config.model_dump(mode="json")}
 
     def state(self) -> dict[str, Any]:
         """The fitted network as numbers (its weights as arrays ``weight:<name>``) and
@@ -303,15 +301,11 @@ MEMBER_STAGE_VERSION = 1
 
 
 def _fit_member(member: WeightedCNN, X: Any, labels: Any, sample_weight: Any,
-                scalars: Any, cache_dir: str | None = None) -> WeightedCNN:
-    """Fit ``member``; with ``cache_dir``, through the lineage cache there (stage
-    :data:`MEMBER_STAGE`, keyed by the member's settings, its data and the source
-    digest): a stored member is read back instead of trained, a trained one stored."""
-    if cache_dir is None:
+                scalars: Any, entry: CacheEntry | None = None) -> WeightedCNN:
+    """Fit ``member``; with its cache ``entry`` (:func:`fit_ensembles`), a stored member
+    is read back instead of trained, and a trained one stored."""
+    if entry is None:
         return member.fit(X, labels, sample_weight, scalars)
-    entry = Cache(cache_dir).entry(MEMBER_STAGE, MEMBER_STAGE_VERSION, {
-        **member.lineage(X, labels, sample_weight, scalars),
-        "source_sha256": source_digest()})
     state = entry.load()
     if state is not None:
         with contextlib.suppress(KeyError, ValueError, TypeError, RuntimeError):
@@ -350,13 +344,20 @@ def fit_ensembles(jobs: Mapping[str, tuple[WeightedCNNEnsemble, Any, Any, Any, A
     members are the same wherever they ran (bit for bit on CPU with one thread each,
     ``threads=1``, the default). With ``cache_dir`` each member is kept in the lineage
     cache there as soon as it is trained, and read back by a later call on the same
-    events (:func:`_fit_member`): a stopped run loses only the members in training."""
+    events (:func:`_fit_member`; stage :data:`MEMBER_STAGE`, keyed by the member's
+    settings, a digest of its ensemble's events, computed once here, and the source
+    digest): a stopped run loses only the members in training."""
     executor = executor or in_process()
     send = _sender(executor)
-    where = None if cache_dir is None else str(cache_dir)
-    tasks = {(name, k): Task(_fit_member, (member, *(send(a) for a in data), where))
-             for name, (ensemble, *data) in jobs.items()
-             for k, member in enumerate(ensemble.members)}
+    cache = None if cache_dir is None else Cache(cache_dir)
+    tasks = {}
+    for name, (ensemble, *data) in jobs.items():
+        events = None if cache is None else array_digest(*data)
+        for k, member in enumerate(ensemble.members):
+            entry = None if cache is None else cache.entry(
+                MEMBER_STAGE, MEMBER_STAGE_VERSION,
+                {**member.lineage(), "data": events, "source_sha256": source_digest()})
+            tasks[name, k] = Task(_fit_member, (member, *(send(a) for a in data), entry))
     for (name, k), member in executor.map(tasks, "CNN ensemble members").items():
         jobs[name][0].members[k] = member
 
