@@ -13,6 +13,7 @@ from wimpsift.training.grid_search import (
     TRIAL_STAGE,
     grid_config,
     grid_search,
+    n_trainings,
     run_trial,
     stratified_folds,
 )
@@ -129,13 +130,19 @@ def test_serial_search_resumes_from_cache(tmp_path, monkeypatch):
                         lambda path, c: (saved.append(path.parent.name), save(path, c)))
     X, y = separable_images(120)
     cfg = grid_config(**TINY, executor="serial")
-    first = grid_search(X, y, cfg, cache_dir=tmp_path)
+    heard: list[tuple[int, int, int, int]] = []
+    first = grid_search(X, y, cfg, cache_dir=tmp_path, units=lambda *a: heard.append(a))
     assert len(set(saved)) == 9  # each trained trial kept a checkpoint while it ran
     # 15 trials: stage 1, 1 config x 3 folds; alpha, 2 x 3 (alpha = 0.05 shared with
     # stage 1); learning rate, 2 x 3 (lr = 0.001 shared with the alpha stage) -> 9 trained
     assert first.n_trained == 9 and first.n_cached == 6
-    again = grid_search(X, y, cfg, cache_dir=tmp_path)
+    # the distinct trainings are reported one by one, none of them found in the cache
+    assert n_trainings(cfg) == 9
+    assert heard == [(done, 9, 0, 1) for done in range(1, 10)]
+    heard.clear()
+    again = grid_search(X, y, cfg, cache_dir=tmp_path, units=lambda *a: heard.append(a))
     assert again.n_trained == 0 and again.n_cached == 15
+    assert heard == [(done, 9, done, 1) for done in range(1, 10)]
     # and a stored trial leaves no work folder (no checkpoint) behind
     assert not [p.name for p in (tmp_path / TRIAL_STAGE).iterdir() if p.name.endswith(".work")]
     assert again.rows() == first.rows() and again.best_params == first.best_params
@@ -151,8 +158,12 @@ def test_dask_local_cluster_gives_the_serial_results(tmp_path):
     X, y = separable_images(90)
     small = {**TINY, "leaky_alpha": [0.05], "learning_rate": [0.001], "epochs": [1]}
     serial = grid_search(X, y, grid_config(**small, executor="serial"))
-    dask = grid_search(X, y, grid_config(**small, executor="dask", n_workers=2))
+    heard: list[tuple[int, int, int, int]] = []
+    dask = grid_search(X, y, grid_config(**small, executor="dask", n_workers=2),
+                       units=lambda *a: heard.append(a))
     assert dask.rows() == serial.rows()
+    # three trainings (one setting, three folds), two at a time on the two workers
+    assert heard == [(done, 3, 0, 2) for done in (1, 2, 3)]
 
 
 def test_successive_halving_keeps_exact_scores_and_trains_less(tmp_path):
@@ -160,7 +171,10 @@ def test_successive_halving_keeps_exact_scores_and_trains_less(tmp_path):
     settings = {**TINY, "n_conv_layers": [1, 2], "batch_size": [30, 60], "epochs": [1, 2, 3],
                 "executor": "serial", "scoring": "roc_auc"}
     full = grid_search(X, y, grid_config(**settings))
-    fast = grid_search(X, y, grid_config(**settings, halving_factor=2), cache_dir=tmp_path)
+    heard: list[tuple[int, int, int, int]] = []
+    fast = grid_search(X, y, grid_config(**settings, halving_factor=2), cache_dir=tmp_path,
+                       units=lambda *a: heard.append(a))
+    assert heard == []  # how many trainings halving needs depends on its choices: no count
 
     def key(r):
         return tuple(r[k] for k in ("stage", "n_conv_layers", "batch_size", "leaky_alpha",

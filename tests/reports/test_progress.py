@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from wimpsift.pipelines.stages import StagePlan
 from wimpsift.progress import ProgressLines
@@ -59,6 +60,47 @@ def test_a_stage_served_from_the_cache_does_not_rescale_the_rest():
     assert plan.scale() == 1.0 and plan.remaining_s() == 3600.0
     plan.done["images"] = 45.0  # a real build, twice as fast as nominal, still counts
     assert plan.scale() == 0.5
+
+
+def test_a_stage_of_units_counts_those_found_done_then_its_own_pace():
+    """A resumed paper-scale grid search: 12 of 42 trainings in the cache, two at once on
+    a machine slower than the nominal one. Its estimate must count only the 30 left, then
+    follow the pace measured in this run (it announced the whole nominal stage)."""
+    plan = StagePlan("job", [("grid", 4200.0), ("final", 600.0)], enabled=False)
+    plan.start("grid")
+    plan.units(12, 42, found=12, parallel=2)
+    assert plan.remaining_s() == pytest.approx(3000.0 + 600.0, abs=1.0)
+    plan.units(13, 42, found=12, parallel=2)  # one done here: two run at once, no pace yet
+    assert plan.remaining_s() == pytest.approx(2900.0 + 600.0, abs=1.0)
+    plan.stage_started = time.monotonic() - 2000.0
+    plan.units(14, 42, found=12, parallel=2)  # two done here in 2000 s: 1000 s per training
+    assert plan.remaining_s() == pytest.approx(28 * 1000.0 + 600.0, rel=1e-3)
+    plan.stage_started = time.monotonic() - 6000.0
+    plan.units(42, 42, found=12, parallel=2)
+    plan.finish()
+    # the 30 trainings done here were nominally 3000 s and took 6000: the rest doubles
+    assert plan.scale() == pytest.approx(2.0, rel=1e-3)
+    assert plan.remaining_s() == pytest.approx(1200.0, rel=1e-3)
+
+
+def test_a_stage_found_done_entirely_leaves_no_time_and_no_scale():
+    plan = StagePlan("job", [("grid", 4200.0), ("final", 600.0)], enabled=False)
+    plan.start("grid")
+    plan.units(42, 42, found=42, parallel=2)
+    assert plan.remaining_s() == pytest.approx(600.0, abs=1.0)
+    plan.finish()
+    assert plan.scale() == 1.0
+
+
+@pytest.mark.parametrize(("done", "total", "found", "parallel"),
+                         [(5, 4, 0, 1), (2, 4, 3, 1), (0, 0, 0, 1), (1, 4, 0, 0), (-1, 4, 0, 1)])
+def test_bad_units_name_the_parameter(done, total, found, parallel):
+    plan = StagePlan("job", [("grid", 10.0)], enabled=False)
+    with pytest.raises(ValueError, match="units: no stage is running"):
+        plan.units(1, 4)
+    plan.start("grid")
+    with pytest.raises(ValueError, match=f"units: got done={done}, total={total}"):
+        plan.units(done, total, found, parallel)
 
 
 def test_nestpy_notes_go_to_stderr_once_and_not_into_a_bar():

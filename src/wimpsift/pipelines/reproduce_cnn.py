@@ -368,8 +368,7 @@ def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
         # epochs, ensembles of 3, a binary CNN per volume; seed 4, 2026-12-05, AMD EPYC
         # zen2, one malloc arena): images 261 s, classifiers 942 s (members fitted in
         # parallel, 156-173 s each, the test events scored in process), comparison 19 s,
-        # positions 30 s. On 2026-12-04, before the allocator's single arena: images
-        # 470-505 s, classifiers 1,370 s, comparison 27 s
+        # positions 30 s
         size = (cfg.train_events_per_class + cfg.test_events_per_class) / 1100
         # the CNNs' time scales with epochs × networks per CNN (× 3/2 with a binary CNN
         # per volume: three CNNs instead of two)
@@ -392,7 +391,8 @@ def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
     # paper's scale (10,000 + 5,000 per class, two workers, 2026-12-05): images 88 s, so
     # a fixed 15 s and 10 s per 2,000 events (30 s per 2,000 announced 3.8 min, and the
     # fast finish then scaled the grid search's hours by 0.39); grid trials 617-709 s
-    # each, so its 42 trials about 3.9 h, where the factor 8 gives 3.6 h
+    # each, so its 42 trials about 3.9 h, where the factor 8 gives 3.6 h (964-1,141 s on
+    # an AVX2 machine: the stage rescales itself from its trainings' pace)
     grid = (1.5 if cfg.grid else 1.0) if cfg.scale == "quick" else 8.0
     return [("images", 15 + 10 * events), ("grid search", 160 * train * grid),
             ("final models and test", 100 * train), ("baselines", 2 * train), ("report", 5)]
@@ -481,7 +481,7 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     plan.start("grid search")
     t0 = time.perf_counter()
     Xs, ys, _ = train[cfg.search_kind]
-    search = grid_search(Xs, ys, grid_cfg, cache_dir=out / "search")
+    search = grid_search(Xs, ys, grid_cfg, cache_dir=out / "search", units=plan.units)
     write_json(out / "search" / "results.json", {
         "provenance": provenance(grid_cfg, cfg.seed, "cnn.grid_search"), **search.to_json()})
     figures: dict[str, str] = {}

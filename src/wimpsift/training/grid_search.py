@@ -55,7 +55,7 @@ from __future__ import annotations
 import itertools
 import math
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -310,8 +310,15 @@ class _Runner:
 
     def __init__(self, cfg: GridSearchConfig, X: np.ndarray, y01: np.ndarray,
                  folds: list[tuple[np.ndarray, np.ndarray]], cache_dir: Path | None,
-                 fingerprint: str):
+                 fingerprint: str, units: Units | None = None):
         self.cfg, self.X, self.y01, self.folds = cfg, X, y01, folds
+        # distinct trainings finished (trained here or read from the cache) and how many
+        # of them were read; reported through ``units`` (the exhaustive search only: with
+        # successive halving the count depends on the choices)
+        self.units = units if cfg.halving_factor is None else None
+        self.finished: set[str] = set()
+        self.found = 0
+        self.parallel = 1
         self.cache = None if cache_dir is None else Cache(cache_dir)
         self.fingerprint = fingerprint
         self.executor = Executor(trial_execution(cfg))
@@ -374,6 +381,14 @@ class _Runner:
     def close(self) -> None:
         self.executor.close()
 
+    def _finish(self, key: str, found: bool) -> None:
+        if key in self.finished:
+            return
+        self.finished.add(key)
+        self.found += found
+        if self.units is not None:
+            self.units(len(self.finished), n_trainings(self.cfg), self.found, self.parallel)
+
     def run(self, trials: list[Trial], description: str) -> None:
         todo = []
         for t in trials:
@@ -383,6 +398,7 @@ class _Runner:
                 todo.append(t)
             else:
                 self.n_cached += 1
+                self._finish(t.key, found=t.key not in self.memory)
         # a trial shared with an earlier stage is trained once
         unique: dict[str, list[Trial]] = {}
         for t in todo:
@@ -391,6 +407,7 @@ class _Runner:
             return
         if self._scattered is None:
             self._scattered = (self.executor.scatter(self.X), self.executor.scatter(self.y01))
+            self.parallel = self.executor.n_slots()
         # each training reports its epochs (from a worker, on the worker's stderr)
         lines = ProgressLines() if self.cfg.progress else None
         tasks = {key: Task(run_trial, (*self._scattered, *self._args(group[0])),
@@ -405,6 +422,7 @@ class _Runner:
             self.memory[key] = result
             self._store(unique[key][0], state)
             self.n_trained += 1
+            self._finish(key, found=False)
 
     def _args(self, t: Trial) -> tuple[Any, ...]:
         train_idx, val_idx = self.folds[t.fold]
@@ -424,6 +442,22 @@ def _trial_label(trial: Trial) -> str:
     p = trial.params
     return (f"grid trial ({p.get('n_conv_layers')} layers, batch {p.get('batch_size')}, "
             f"alpha {p.get('leaky_alpha')}, lr {p.get('learning_rate')}; fold {trial.fold})")
+
+
+#: ``units(done, total, found, parallel)``: the search's distinct trainings done, in all,
+#: found in the cache, and how many run at once (:meth:`wimpsift.pipelines.stages.StagePlan.units`)
+Units = Callable[[int, int, int, int], None]
+
+
+def n_trainings(cfg: GridSearchConfig) -> int:
+    """Distinct trainings of the exhaustive search: every stage-1 (layers, batch) per fold,
+    then each α and learning rate per fold, less the ones an earlier stage trained (α and
+    learning rate of stage 1 in stage 2; stage 2's learning rate in stage 3)."""
+    shared_alpha = cfg.stage1_leaky_alpha in cfg.leaky_alpha
+    shared_lr = cfg.stage1_learning_rate in cfg.learning_rate
+    return cfg.n_splits * (len(cfg.n_conv_layers) * len(cfg.batch_size)
+                           + len(cfg.leaky_alpha) - shared_alpha
+                           + len(cfg.learning_rate) - shared_lr)
 
 
 def trial_execution(cfg: GridSearchConfig) -> ExecutionConfig:
@@ -449,11 +483,14 @@ def grid_search(
     y: Any,
     config: GridSearchConfig | None = None,
     cache_dir: str | Path | None = None,
+    units: Units | None = None,
 ) -> GridSearchResult:
     """Run the three-stage cross-validated grid search; returns a :class:`GridSearchResult`.
 
     ``X``: images ``(N, H, W)`` or ``(N, C, H, W)`` in [0, 1]; ``y``: two classes (the
     larger label is the positive, WIMP, class). ``cache_dir`` makes the search resumable.
+    ``units`` hears of every distinct training finished (:data:`Units`; the exhaustive
+    search only).
     """
     cfg = config or GridSearchConfig()
     X = as_image_array(X, "X")
@@ -466,7 +503,7 @@ def grid_search(
         )
     folds = stratified_folds(y01, cfg.n_splits, cfg.random_state)
     runner = _Runner(cfg, X, y01, folds, Path(cache_dir) if cache_dir else None,
-                     data_fingerprint(X, y01))
+                     data_fingerprint(X, y01), units)
     result = GridSearchResult(config=cfg)
     base = {**CNNClassifier().get_params(), **cfg.estimator_params}
     base.pop("epochs")
