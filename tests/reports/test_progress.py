@@ -75,6 +75,10 @@ def test_a_stage_of_units_counts_those_found_done_then_its_own_pace():
     plan.stage_started = time.monotonic() - 2000.0
     plan.units(14, 42, found=12, parallel=2)  # two done here in 2000 s: 1000 s per training
     assert plan.remaining_s() == pytest.approx(28 * 1000.0 + 600.0, rel=1e-3)
+    # between two trainings the estimate goes down with the time, it does not climb
+    plan.stage_started -= 500.0
+    plan.unit_done_at -= 500.0
+    assert plan.remaining_s() == pytest.approx(28 * 1000.0 - 500.0 + 600.0, rel=1e-3)
     plan.stage_started = time.monotonic() - 6000.0
     plan.units(42, 42, found=12, parallel=2)
     plan.finish()

@@ -80,6 +80,8 @@ class StagePlan:
         self.work: dict[str, tuple[int, int, int]] = {}
         self.current: str | None = None
         self._parallel = 1
+        #: when the running stage last reported a unit finished (time.monotonic)
+        self.unit_done_at = 0.0
         self.started = self.stage_started = self.last_output = time.monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -137,13 +139,17 @@ class StagePlan:
         ``found`` of them found done (a cache) rather than done in this run, up to
         ``parallel`` running at once. Until ``parallel`` units were done in this run, the
         stage's rest is its nominal share of the units left (rescaled as usual); from then
-        on its measured pace: the time in the stage per unit done in this run."""
+        on its measured pace: the time in the stage up to the last unit finished, per unit
+        done in this run, less the time since (so that the estimate does not climb between
+        two units)."""
         if self.current is None:
             raise ValueError("units: no stage is running")
         if not 0 <= found <= done <= total or total < 1 or parallel < 1:
             raise ValueError(f"units: got done={done}, total={total}, found={found}, "
                              f"parallel={parallel}, expected 0 <= found <= done <= total, "
                              "total >= 1 and parallel >= 1")
+        if self.work.get(self.current, (None,))[0] != done:
+            self.unit_done_at = time.monotonic()
         self.work[self.current] = (done, total, found)
         self._parallel = parallel
 
@@ -151,12 +157,15 @@ class StagePlan:
         """Seconds the running stage still needs (one past its estimate keeps a tenth of
         it)."""
         assert self.current is not None
-        in_stage = time.monotonic() - self.stage_started
+        now = time.monotonic()
+        in_stage = now - self.stage_started
         nominal = self.nominal[self.current] * scale
         if self.current in self.work:
             done, total, found = self.work[self.current]
             if done - found >= min(self._parallel, total - found) and done > found:
-                return in_stage * (total - done) / (done - found)
+                pace = (self.unit_done_at - self.stage_started) / (done - found)
+                left = pace * (total - done)
+                return max(left - (now - self.unit_done_at), 0.1 * left)
             nominal *= (total - done) / total
         return max(nominal - in_stage, 0.1 * nominal)
 
