@@ -148,7 +148,7 @@ class StagePlan:
             raise ValueError(f"units: got done={done}, total={total}, found={found}, "
                              f"parallel={parallel}, expected 0 <= found <= done <= total, "
                              "total >= 1 and parallel >= 1")
-        if self.work.get(self.current, (None,))[0] != done:
+        if self.current not in self.work or self.work[self.current][0] != done:
             self.unit_done_at = time.monotonic()
         self.work[self.current] = (done, total, found)
         self._parallel = parallel

@@ -398,7 +398,7 @@ class _Runner:
                 todo.append(t)
             else:
                 self.n_cached += 1
-                self._finish(t.key, found=t.key not in self.memory)
+                self._finish(t.key, found=True)  # one trained in this run is finished already
         # a trial shared with an earlier stage is trained once
         unique: dict[str, list[Trial]] = {}
         for t in todo:
