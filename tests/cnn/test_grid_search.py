@@ -84,6 +84,8 @@ def test_a_trial_stopped_part_way_continues_from_its_checkpoint(tmp_path):
     # the scores of epochs 1 and 2 come from the checkpoint, epoch 4's from the
     # continuation: all equal to the uninterrupted trial's to the bit
     assert again["scores"] == whole["scores"] and again["epochs_trained"] == 4
+    # and says how many epochs it found done (a resumed run's pace counts the rest only)
+    assert again["epochs_from_checkpoint"] == 3 and whole["epochs_from_checkpoint"] == 0
     assert again["fit_time_s"] > 0 and again["images_per_s"] > 0
     # the checkpoint of another trial's settings is not continued: a fresh training
     other = run_trial(X, y, *folds[0], {**params, "learning_rate": 0.005}, [1, 2, 4],
@@ -130,7 +132,7 @@ def test_serial_search_resumes_from_cache(tmp_path, monkeypatch):
                         lambda path, c: (saved.append(path.parent.name), save(path, c)))
     X, y = separable_images(120)
     cfg = grid_config(**TINY, executor="serial")
-    heard: list[tuple[int, int, int, int]] = []
+    heard: list[tuple] = []
     first = grid_search(X, y, cfg, cache_dir=tmp_path, units=lambda *a: heard.append(a))
     assert len(set(saved)) == 9  # each trained trial kept a checkpoint while it ran
     # 15 trials: stage 1, 1 config x 3 folds; alpha, 2 x 3 (alpha = 0.05 shared with
@@ -138,11 +140,18 @@ def test_serial_search_resumes_from_cache(tmp_path, monkeypatch):
     assert first.n_trained == 9 and first.n_cached == 6
     # the distinct trainings are reported one by one, none of them found in the cache
     assert n_trainings(cfg) == 9
-    assert heard == [(done, 9, 0, 1) for done in range(1, 10)]
+    assert [a[:4] for a in heard] == [(done, 9, 0, 1) for done in range(1, 10)]
+    # with the mean fit time of the trainings finished so far
+    fit_times = [t.result["fit_time_s"] for t in first.trials]
+    assert all(a[4] > 0 for a in heard)
+    assert max(a[4] for a in heard) <= max(fit_times) and min(a[4] for a in heard) >= min(fit_times)
     heard.clear()
     again = grid_search(X, y, cfg, cache_dir=tmp_path, units=lambda *a: heard.append(a))
     assert again.n_trained == 0 and again.n_cached == 15
-    assert heard == [(done, 9, done, 1) for done in range(1, 10)]
+    # the cached trainings say how long a training takes before any is trained
+    distinct = list({t.key: t.result["fit_time_s"] for t in first.trials}.values())
+    assert [a[:4] for a in heard] == [(done, 9, done, 1) for done in range(1, 10)]
+    assert heard[-1][4] == pytest.approx(np.mean(distinct), rel=1e-12)
     # and a stored trial leaves no work folder (no checkpoint) behind
     assert not [p.name for p in (tmp_path / TRIAL_STAGE).iterdir() if p.name.endswith(".work")]
     assert again.rows() == first.rows() and again.best_params == first.best_params
@@ -154,16 +163,42 @@ def test_serial_search_resumes_from_cache(tmp_path, monkeypatch):
     assert plot_stage_curves(first, "alpha", tmp_path / "a.png").is_file()
 
 
+def test_a_resumed_search_counts_a_checkpointed_training_as_its_epochs_done(tmp_path,
+                                                                           monkeypatch):
+    """A search stopped after the first epoch of its first training continues that training
+    from its checkpoint and reports half of it (1 of 2 epochs) as done before this run,
+    so that the run's pace counts only the epoch trained here."""
+    from wimpsift.training import checkpoints
+
+    monkeypatch.setattr(checkpoints, "EVERY_S", 0.0)  # a checkpoint after every epoch
+    after_epoch = checkpoints.Checkpoints.after_epoch
+
+    def killed_after_the_checkpoint(self, epoch, fitting):
+        after_epoch(self, epoch, fitting)
+        raise _Killed
+
+    X, y = separable_images(120)
+    cfg = grid_config(**TINY, executor="serial")
+    with monkeypatch.context() as m:
+        m.setattr(checkpoints.Checkpoints, "after_epoch", killed_after_the_checkpoint)
+        with pytest.raises(_Killed):
+            grid_search(X, y, cfg, cache_dir=tmp_path)
+    heard: list[tuple] = []
+    resumed = grid_search(X, y, cfg, cache_dir=tmp_path, units=lambda *a: heard.append(a))
+    assert [a[:4] for a in heard] == [(done, 9, 0.5, 1) for done in range(1, 10)]
+    assert resumed.rows() == grid_search(X, y, cfg).rows()  # to the same scores
+
+
 def test_dask_local_cluster_gives_the_serial_results(tmp_path):
     X, y = separable_images(90)
     small = {**TINY, "leaky_alpha": [0.05], "learning_rate": [0.001], "epochs": [1]}
     serial = grid_search(X, y, grid_config(**small, executor="serial"))
-    heard: list[tuple[int, int, int, int]] = []
+    heard: list[tuple] = []
     dask = grid_search(X, y, grid_config(**small, executor="dask", n_workers=2),
                        units=lambda *a: heard.append(a))
     assert dask.rows() == serial.rows()
     # three trainings (one setting, three folds), two at a time on the two workers
-    assert heard == [(done, 3, 0, 2) for done in (1, 2, 3)]
+    assert [a[:4] for a in heard] == [(done, 3, 0, 2) for done in (1, 2, 3)]
 
 
 def test_successive_halving_keeps_exact_scores_and_trains_less(tmp_path):
@@ -171,7 +206,7 @@ def test_successive_halving_keeps_exact_scores_and_trains_less(tmp_path):
     settings = {**TINY, "n_conv_layers": [1, 2], "batch_size": [30, 60], "epochs": [1, 2, 3],
                 "executor": "serial", "scoring": "roc_auc"}
     full = grid_search(X, y, grid_config(**settings))
-    heard: list[tuple[int, int, int, int]] = []
+    heard: list[tuple] = []
     fast = grid_search(X, y, grid_config(**settings, halving_factor=2), cache_dir=tmp_path,
                        units=lambda *a: heard.append(a))
     assert heard == []  # how many trainings halving needs depends on its choices: no count

@@ -72,19 +72,61 @@ def test_a_stage_of_units_counts_those_found_done_then_its_own_pace():
     assert plan.remaining_s() == pytest.approx(3000.0 + 600.0, abs=1.0)
     plan.units(13, 42, found=12, parallel=2)  # one done here: two run at once, no pace yet
     assert plan.remaining_s() == pytest.approx(2900.0 + 600.0, abs=1.0)
-    plan.stage_started = time.monotonic() - 2000.0
-    plan.units(14, 42, found=12, parallel=2)  # two done here in 2000 s: 1000 s per training
-    assert plan.remaining_s() == pytest.approx(28 * 1000.0 + 600.0, rel=1e-3)
+    plan.stage_started = time.monotonic() - 300.0
+    plan.units(14, 42, found=12, parallel=2)  # two done here in 300 s: 150 s per training
+    # the later stage learns the machine's speed from the pace: 1.5 times the nominal 100 s
+    assert plan.scale() == pytest.approx(1.5, rel=1e-3)
+    assert plan.remaining_s() == pytest.approx(28 * 150.0 + 1.5 * 600.0, rel=1e-3)
     # between two trainings the estimate goes down with the time, it does not climb
-    plan.stage_started -= 500.0
-    plan.unit_done_at -= 500.0
-    assert plan.remaining_s() == pytest.approx(28 * 1000.0 - 500.0 + 600.0, rel=1e-3)
+    plan.stage_started -= 100.0
+    plan.unit_done_at -= 100.0
+    assert plan.remaining_s() == pytest.approx(28 * 150.0 - 100.0 + 1.5 * 600.0, rel=1e-3)
     plan.stage_started = time.monotonic() - 6000.0
     plan.units(42, 42, found=12, parallel=2)
     plan.finish()
     # the 30 trainings done here were nominally 3000 s and took 6000: the rest doubles
     assert plan.scale() == pytest.approx(2.0, rel=1e-3)
     assert plan.remaining_s() == pytest.approx(1200.0, rel=1e-3)
+
+
+def test_units_continued_from_checkpoints_count_only_their_part_done_in_this_run():
+    """A resumed grid search whose two running trainings were continued from checkpoints
+    at 88 % and 60 % of their epochs: they finish within minutes, and counting them as two
+    trainings' worth made a pace of half the real one. Only their last 12 % and 40 % are
+    this run's work; the pace waits for two trainings' worth."""
+    plan = StagePlan("job", [("grid", 4200.0), ("final", 600.0)], enabled=False)
+    plan.start("grid")
+    plan.units(22, 42, found=22, parallel=2)
+    plan.stage_started = time.monotonic() - 520.0
+    plan.units(24, 42, found=22 + 0.88 + 0.60, parallel=2)  # 0.52 of a training in 520 s
+    assert not plan._paced()
+    assert plan.scale() == 1.0  # nominal until two trainings' worth were done here
+    assert plan.remaining_s() == pytest.approx(18 * 100.0 - 520.0 + 600.0, rel=1e-3)
+    plan.stage_started = time.monotonic() - 2520.0
+    plan.units(26, 42, found=22 + 0.88 + 0.60, parallel=2)  # 2.52 trainings in 2520 s
+    assert plan.remaining_s() == pytest.approx(16 * 1000.0 + 4.0 * 600.0, rel=1e-3)
+
+
+def test_units_that_measured_their_time_replace_the_nominal_machine_at_once():
+    """A resumed grid search on a machine 1.8 times slower than the nominal one: the 24
+    cached trainings took 1,100 s each, two run at once. Before a training finishes in
+    this run, the rest is 18 trainings of 550 s, and the later stage scales by 1.8 (it
+    announced the nominal 1.8 h for about 3.4 h)."""
+    plan = StagePlan("job", [("grid", 42 * 305.0), ("final", 1000.0)], enabled=False)
+    plan.start("grid")
+    plan.units(24, 42, found=24, parallel=2, unit_s=1100.0)
+    assert plan.scale() == pytest.approx(550.0 / 305.0, rel=1e-9)
+    assert plan.remaining_s() == pytest.approx(18 * 550.0 + 1000.0 * 550.0 / 305.0, rel=1e-3)
+    # between two trainings it goes down with the time
+    plan.unit_done_at -= 300.0
+    assert plan.remaining_s() == pytest.approx(18 * 550.0 - 300.0 + 1000.0 * 550.0 / 305.0,
+                                               rel=1e-3)
+    # once two trainings' worth were done here, the pace measured in this run rules
+    plan.stage_started = time.monotonic() - 1300.0
+    plan.units(26, 42, found=24, parallel=2, unit_s=1100.0)
+    assert plan.remaining_s() == pytest.approx(16 * 650.0 + 1000.0 * 650.0 / 305.0, rel=1e-3)
+    with pytest.raises(ValueError, match="units: got unit_s=0.0, expected a positive"):
+        plan.units(26, 42, found=24, parallel=2, unit_s=0.0)
 
 
 def test_a_stage_found_done_entirely_leaves_no_time_and_no_scale():

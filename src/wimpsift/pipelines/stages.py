@@ -5,11 +5,17 @@ whenever nothing was printed for ``heartbeat_s`` seconds.
 The estimate starts from each stage's nominal duration and is rescaled, after every
 finished stage, by how much longer or shorter the finished stages took than nominal. A
 stage made of equal units of work (the grid search's trainings) can say how many are
-done (:meth:`StagePlan.units`): units found done in a cache shrink its share of the
-nominal time, and once the run has finished as many units as run at once, the stage's
-rest is estimated from its own pace instead (a resumed paper-scale grid announced its
-whole nominal 3.8 h with 12 of 42 trainings cached, on a machine 1.6 times slower than
-the nominal one).
+done (:meth:`StagePlan.units`): units done before this run (found in a cache, or the
+part of one continued from a checkpoint) shrink its share of the nominal time. Where the
+units say how long one of them takes (the trainings' own fit times, cached ones
+included), that replaces the nominal machine's time at once; once the run has done as
+many units' worth as run at once, the stage's rest is estimated from its own pace
+instead. Either way the later stages are rescaled too. (A resumed paper-scale grid
+announced its whole nominal 3.8 h with 12 of 42 trainings cached, on a machine 1.8 times
+slower than the nominal one, and 1.8 h with 24 cached for about 3.4 h; two trainings
+continued from checkpoints at epochs 53 and 36 of 60 finished 3.1 and 8.7 min after a
+restart, and counting them whole made a pace of 4.4 min per training where one takes
+about 9 with two at once.)
 Plans nest (``wimpsift run`` runs both reproductions, each with its own plan); one
 heartbeat thread, owned by the outermost plan, names the innermost running stage.
 
@@ -76,10 +82,12 @@ class StagePlan:
         self.heartbeat_s = heartbeat_s
         self.enabled = enabled
         self.done: dict[str, float] = {}
-        #: per stage that reports them: (units done, units in all, units found done)
-        self.work: dict[str, tuple[int, int, int]] = {}
+        #: per stage that reports them: (units done, units in all, units done before this run)
+        self.work: dict[str, tuple[int, int, float]] = {}
         self.current: str | None = None
         self._parallel = 1
+        #: per stage that reports it: measured seconds of one unit on one of the parallel slots
+        self.unit_s: dict[str, float] = {}
         #: when the running stage last reported a unit finished (time.monotonic)
         self.unit_done_at = 0.0
         self.started = self.stage_started = self.last_output = time.monotonic()
@@ -117,14 +125,25 @@ class StagePlan:
         stage of a few seconds says nothing about how fast the machine is: the main job's
         4 s simulation used to scale a 16-minute rest by 1/4, and so did a resumed run's
         images stage, served from the cache in a second. A stage that reported units
-        (:meth:`units`) counts with the nominal share of the units it did, not of those it
-        found done."""
-        finished = [s for s in self.done
-                    if self._worked_nominal(s) >= MIN_SCALING_S and self.done[s] >= MIN_SCALING_S]
-        finished_nominal = sum(self._worked_nominal(s) for s in finished)
-        if finished_nominal <= 0:
+        (:meth:`units`) counts with the nominal share of the units it did, not of those
+        done before this run; the running one counts from its measured pace on, or before
+        that from its units' own times (a paper-scale grid search runs for hours, and the
+        stages after it should not wait for its end to learn how fast the machine is)."""
+        actual = {s: self.done[s] for s in self.done}
+        nominal = {s: self._worked_nominal(s) for s in self.done}
+        if self.current is not None and self._paced():
+            done, total, found = self.work[self.current]
+            actual[self.current] = self.unit_done_at - self.stage_started
+            nominal[self.current] = self.nominal[self.current] * (done - found) / total
+        elif self.current in self.unit_s:  # the units' own times, before a pace
+            done, total, _ = self.work[self.current]
+            actual[self.current] = self.unit_s[self.current] * done / self._parallel
+            nominal[self.current] = self.nominal[self.current] * done / total
+        counted = [s for s in actual if nominal[s] >= MIN_SCALING_S and actual[s] >= MIN_SCALING_S]
+        counted_nominal = sum(nominal[s] for s in counted)
+        if counted_nominal <= 0:
             return 1.0
-        return min(4.0, max(0.25, sum(self.done[s] for s in finished) / finished_nominal))
+        return min(4.0, max(0.25, sum(actual[s] for s in counted) / counted_nominal))
 
     def _worked_nominal(self, stage: str) -> float:
         """Nominal seconds of the work ``stage`` does in this run: all of it, or the share
@@ -134,24 +153,40 @@ class StagePlan:
         _, total, found = self.work[stage]
         return self.nominal[stage] * (total - found) / total
 
-    def units(self, done: int, total: int, found: int = 0, parallel: int = 1) -> None:
+    def units(self, done: int, total: int, found: float = 0.0, parallel: int = 1,
+              unit_s: float | None = None) -> None:
         """Report the running stage's work: ``done`` of ``total`` equal units finished,
-        ``found`` of them found done (a cache) rather than done in this run, up to
-        ``parallel`` running at once. Until ``parallel`` units were done in this run, the
-        stage's rest is its nominal share of the units left (rescaled as usual); from then
-        on its measured pace: the time in the stage up to the last unit finished, per unit
-        done in this run, less the time since (so that the estimate does not climb between
-        two units)."""
+        ``found`` units' worth of them done before this run (found in a cache, or the part
+        of a unit continued from a checkpoint), up to ``parallel`` running at once. Until
+        ``parallel`` units' worth was done in this run, the stage's rest is its nominal
+        share of the units left (rescaled as usual); from then on its measured pace: the
+        time in the stage up to the last unit finished, per unit's worth done in this run,
+        less the time since (so that the estimate does not climb between two units).
+        ``unit_s``: seconds one unit takes on one slot where the units measured it (their
+        mean); until the pace, the rest is then ``unit_s`` per unit left, shared among the
+        ``parallel`` slots, instead of the nominal share."""
         if self.current is None:
             raise ValueError("units: no stage is running")
         if not 0 <= found <= done <= total or total < 1 or parallel < 1:
             raise ValueError(f"units: got done={done}, total={total}, found={found}, "
                              f"parallel={parallel}, expected 0 <= found <= done <= total, "
                              "total >= 1 and parallel >= 1")
+        if unit_s is not None and not 0 < unit_s < float("inf"):
+            raise ValueError(f"units: got unit_s={unit_s}, expected a positive number of seconds")
         if self.current not in self.work or self.work[self.current][0] != done:
             self.unit_done_at = time.monotonic()
         self.work[self.current] = (done, total, found)
         self._parallel = parallel
+        if unit_s is not None:
+            self.unit_s[self.current] = unit_s
+
+    def _paced(self) -> bool:
+        """Whether the running stage has done enough of its units in this run to be
+        estimated from its own pace."""
+        if self.current not in self.work:
+            return False
+        done, total, found = self.work[self.current]
+        return done - found >= min(self._parallel, total - found) and done > found
 
     def _current_left_s(self, scale: float) -> float:
         """Seconds the running stage still needs (one past its estimate keeps a tenth of
@@ -162,9 +197,12 @@ class StagePlan:
         nominal = self.nominal[self.current] * scale
         if self.current in self.work:
             done, total, found = self.work[self.current]
-            if done - found >= min(self._parallel, total - found) and done > found:
+            if self._paced():
                 pace = (self.unit_done_at - self.stage_started) / (done - found)
                 left = pace * (total - done)
+                return max(left - (now - self.unit_done_at), 0.1 * left)
+            if self.current in self.unit_s:
+                left = self.unit_s[self.current] * (total - done) / self._parallel
                 return max(left - (now - self.unit_done_at), 0.1 * left)
             nominal *= (total - done) / total
         return max(nominal - in_stage, 0.1 * nominal)

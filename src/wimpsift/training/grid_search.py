@@ -185,7 +185,8 @@ def run_trial(X: np.ndarray, y01: np.ndarray, train_idx: np.ndarray, val_idx: np
     continuation; ``progress`` hears of every epoch as ``"<label> epochs"``.
     ``checkpoint``: a file for :class:`~wimpsift.training.checkpoints.Checkpoints` (every
     ``checkpoint_every_s`` seconds; a checkpoint found there is continued, to the same
-    scores on CPU). Runs on a Dask worker (or in process)."""
+    scores on CPU; key ``"epochs_from_checkpoint"`` says how many epochs it held). Runs
+    on a Dask worker (or in process)."""
     eval_set = set(eval_epochs)
     Xv, yv = X[val_idx], y01[val_idx]
     start = 0 if resume_from is None else int(resume_from["epoch"])
@@ -205,7 +206,8 @@ def run_trial(X: np.ndarray, y01: np.ndarray, train_idx: np.ndarray, val_idx: np
     est.fit(X[train_idx], y01[train_idx], epoch_callback=score, resume_from=ckpt.resume_from)
     fit_time_s, images_per_s = ckpt.totals(est)
     out = {"scores": per_epoch, "fit_time_s": fit_time_s, "images_per_s": images_per_s,
-           "n_parameters": est.n_parameters_, "epochs_trained": est.epochs - start}
+           "n_parameters": est.n_parameters_, "epochs_trained": est.epochs - start,
+           "epochs_from_checkpoint": ckpt.first_epoch - start}
     if keep_state:
         out["state"] = est.training_state_
     return out
@@ -317,7 +319,8 @@ class _Runner:
         # successive halving the count depends on the choices)
         self.units = units if cfg.halving_factor is None else None
         self.finished: set[str] = set()
-        self.found = 0
+        self.found = 0.0
+        self.fit_times_s: list[float] = []  # of the distinct trainings finished
         self.parallel = 1
         self.cache = None if cache_dir is None else Cache(cache_dir)
         self.fingerprint = fingerprint
@@ -381,13 +384,23 @@ class _Runner:
     def close(self) -> None:
         self.executor.close()
 
-    def _finish(self, key: str, found: bool) -> None:
+    def _finish(self, key: str, found: float, result: dict[str, Any]) -> None:
+        """Count training ``key`` finished; ``found``: the share of it done before this run
+        (1 from the cache, the share of its epochs continued from a checkpoint)."""
         if key in self.finished:
             return
         self.finished.add(key)
         self.found += found
-        if self.units is not None:
-            self.units(len(self.finished), n_trainings(self.cfg), self.found, self.parallel)
+        fit_time_s = result.get("fit_time_s")
+        if isinstance(fit_time_s, (int, float)) and 0 < fit_time_s < float("inf"):
+            self.fit_times_s.append(float(fit_time_s))
+        self._report()
+
+    def _report(self) -> None:
+        if self.units is not None and self.finished:
+            unit_s = float(np.mean(self.fit_times_s)) if self.fit_times_s else None
+            self.units(len(self.finished), n_trainings(self.cfg), self.found, self.parallel,
+                       unit_s)
 
     def run(self, trials: list[Trial], description: str) -> None:
         todo = []
@@ -398,7 +411,7 @@ class _Runner:
                 todo.append(t)
             else:
                 self.n_cached += 1
-                self._finish(t.key, found=True)  # one trained in this run is finished already
+                self._finish(t.key, 1.0, t.result)  # one trained in this run is finished already
         # a trial shared with an earlier stage is trained once
         unique: dict[str, list[Trial]] = {}
         for t in todo:
@@ -408,6 +421,7 @@ class _Runner:
         if self._scattered is None:
             self._scattered = (self.executor.scatter(self.X), self.executor.scatter(self.y01))
             self.parallel = self.executor.n_slots()
+            self._report()  # the trainings found in the cache, now shared among the slots
         # each training reports its epochs (from a worker, on the worker's stderr)
         lines = ProgressLines() if self.cfg.progress else None
         tasks = {key: Task(run_trial, (*self._scattered, *self._args(group[0])),
@@ -417,12 +431,16 @@ class _Runner:
         for key, result in self.executor.run(tasks, description,
                                              n_done=len(trials) - len(unique)):
             state = result.pop("state", None)
+            # not stored: an interrupted run's results equal an uninterrupted one's
+            from_checkpoint = result.pop("epochs_from_checkpoint", 0)
             for t in unique[key]:
                 t.result = result
             self.memory[key] = result
             self._store(unique[key][0], state)
             self.n_trained += 1
-            self._finish(key, found=False)
+            first = unique[key][0]
+            epochs = (max(self.cfg.epochs) if first.stop is None else first.stop) - first.start
+            self._finish(key, from_checkpoint / epochs, result)
 
     def _args(self, t: Trial) -> tuple[Any, ...]:
         train_idx, val_idx = self.folds[t.fold]
@@ -444,9 +462,11 @@ def _trial_label(trial: Trial) -> str:
             f"alpha {p.get('leaky_alpha')}, lr {p.get('learning_rate')}; fold {trial.fold})")
 
 
-#: ``units(done, total, found, parallel)``: the search's distinct trainings done, in all,
-#: found in the cache, and how many run at once (:meth:`wimpsift.pipelines.stages.StagePlan.units`)
-Units = Callable[[int, int, int, int], None]
+#: ``units(done, total, found, parallel, unit_s)``: the search's distinct trainings done,
+#: in all, done before this run (found in the cache, or the epochs' share continued from
+#: a checkpoint), how many run at once, and the mean fit time of those done (their whole
+#: training's, cached ones included) (:meth:`wimpsift.pipelines.stages.StagePlan.units`)
+Units = Callable[[int, int, float, int, "float | None"], None]
 
 
 def n_trainings(cfg: GridSearchConfig) -> int:
