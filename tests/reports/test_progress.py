@@ -111,7 +111,7 @@ def test_units_that_measured_their_time_replace_the_nominal_machine_at_once():
     """A resumed grid search on a machine 1.8 times slower than the nominal one: the 24
     cached trainings took 1,100 s each, two run at once. Before a training finishes in
     this run, the rest is 18 trainings of 550 s, and the later stage scales by 1.8 (it
-    announced the nominal 1.8 h for about 3.4 h)."""
+    announced the nominal 1.8 h for about 3 h)."""
     plan = StagePlan("job", [("grid", 42 * 305.0), ("final", 1000.0)], enabled=False)
     plan.start("grid")
     plan.units(24, 42, found=24, parallel=2, unit_s=1100.0)

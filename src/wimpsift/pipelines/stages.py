@@ -12,7 +12,7 @@ included), that replaces the nominal machine's time at once; once the run has do
 many units' worth as run at once, the stage's rest is estimated from its own pace
 instead. Either way the later stages are rescaled too. (A resumed paper-scale grid
 announced its whole nominal 3.8 h with 12 of 42 trainings cached, on a machine 1.8 times
-slower than the nominal one, and 1.8 h with 24 cached for about 3.4 h; two trainings
+slower than the nominal one, and 1.8 h with 24 cached for about 3 h; two trainings
 continued from checkpoints at epochs 53 and 36 of 60 finished 3.1 and 8.7 min after a
 restart, and counting them whole made a pace of 4.4 min per training where one takes
 about 9 with two at once.)
