@@ -131,14 +131,12 @@ class StagePlan:
         stages after it should not wait for its end to learn how fast the machine is)."""
         actual = {s: self.done[s] for s in self.done}
         nominal = {s: self._worked_nominal(s) for s in self.done}
-        if self.current is not None and self._paced():
-            done, total, found = self.work[self.current]
-            actual[self.current] = self.unit_done_at - self.stage_started
-            nominal[self.current] = self.nominal[self.current] * (done - found) / total
-        elif self.current in self.unit_s:  # the units' own times, before a pace
-            done, total, _ = self.work[self.current]
-            actual[self.current] = self.unit_s[self.current] * done / self._parallel
-            nominal[self.current] = self.nominal[self.current] * done / total
+        measured = self._unit_wall_s()
+        if measured is not None:
+            assert self.current is not None
+            per_unit_s, n_units = measured
+            actual[self.current] = per_unit_s * n_units
+            nominal[self.current] = self.nominal[self.current] * n_units / self.work[self.current][1]
         counted = [s for s in actual if nominal[s] >= MIN_SCALING_S and actual[s] >= MIN_SCALING_S]
         counted_nominal = sum(nominal[s] for s in counted)
         if counted_nominal <= 0:
@@ -188,6 +186,18 @@ class StagePlan:
         done, total, found = self.work[self.current]
         return done - found >= min(self._parallel, total - found) and done > found
 
+    def _unit_wall_s(self) -> tuple[float, float] | None:
+        """Wall seconds per unit of the running stage and the units' worth it was measured
+        on: its pace in this run once :meth:`_paced`, else its units' own mean time shared
+        among the parallel slots; None when neither is known."""
+        if self._paced():
+            assert self.current is not None
+            done, _, found = self.work[self.current]
+            return (self.unit_done_at - self.stage_started) / (done - found), done - found
+        if self.current in self.unit_s:
+            return self.unit_s[self.current] / self._parallel, self.work[self.current][0]
+        return None
+
     def _current_left_s(self, scale: float) -> float:
         """Seconds the running stage still needs (one past its estimate keeps a tenth of
         it)."""
@@ -196,13 +206,10 @@ class StagePlan:
         in_stage = now - self.stage_started
         nominal = self.nominal[self.current] * scale
         if self.current in self.work:
-            done, total, found = self.work[self.current]
-            if self._paced():
-                pace = (self.unit_done_at - self.stage_started) / (done - found)
-                left = pace * (total - done)
-                return max(left - (now - self.unit_done_at), 0.1 * left)
-            if self.current in self.unit_s:
-                left = self.unit_s[self.current] * (total - done) / self._parallel
+            done, total, _ = self.work[self.current]
+            measured = self._unit_wall_s()
+            if measured is not None:
+                left = measured[0] * (total - done)
                 return max(left - (now - self.unit_done_at), 0.1 * left)
             nominal *= (total - done) / total
         return max(nominal - in_stage, 0.1 * nominal)
