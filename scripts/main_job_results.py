@@ -63,13 +63,18 @@ def render_rates(rates: dict[str, Any]) -> str:
 
 
 def render_cnn(metrics: dict[str, Any]) -> str:
+    start, end = markers("cnn-results")
+    return "\n".join([start, *cnn_lines(metrics), end])
+
+
+def cnn_lines(metrics: dict[str, Any]) -> list[str]:
+    """A ``reproduce cnn`` run's test metrics beside the paper's Table IV, and its
+    baselines' ER rejection: the lines of the ``cnn-results`` block within its markers."""
     cfg = metrics["provenance"]["config"]
     paper = metrics.get("paper_reference", {})
     table_iv = paper.get("table_iv", {})
     kinds = [k for k in KIND_LABELS if k in metrics]
-    start, end = markers("cnn-results")
-    lines = [start,
-             f"Run: `reproduce cnn`, scale {cfg['scale']}, {cfg['train_events_per_class']} + "
+    lines = [f"Run: `reproduce cnn`, scale {cfg['scale']}, {cfg['train_events_per_class']} + "
              f"{cfg['train_events_per_class']} training and {cfg['test_events_per_class']} + "
              f"{cfg['test_events_per_class']} independent test events, seed {cfg['seed']}; "
              "the paper's values in brackets.", "",
@@ -98,9 +103,8 @@ def render_cnn(metrics: dict[str, Any]) -> str:
               f"(below the NR band median) {std_text}"
               + ("" if ref is None else f" (XENON1T: {_percent(ref)})")
               + f"; dense network on {', '.join(dense.get('inputs', [])) or 'the event variables'} "
-              f"{_percent(dense['er_rejection_at_50pct'], dense['er_rejection_at_50pct_error'])}.",
-              end]
-    return "\n".join(lines)
+              f"{_percent(dense['er_rejection_at_50pct'], dense['er_rejection_at_50pct_error'])}."]
+    return lines
 
 
 def render_timing(timing: dict[str, Any], silence: dict[str, Any]) -> str:
@@ -128,10 +132,13 @@ def render_timing(timing: dict[str, Any], silence: dict[str, Any]) -> str:
         end])
 
 
-def replace_block(text: str, name: str, block: str) -> str:
-    start, end = markers(name)
+def replace_block(text: str, name: str, block: str,
+                  marks: tuple[str, str] | None = None) -> str:
+    """``text`` with its one block between ``marks`` (default: this script's markers of
+    ``name``) replaced by ``block``."""
+    start, end = marks or markers(name)
     if text.count(start) != 1 or text.count(end) != 1:
-        raise ValueError(f"README: expected one {name} block ({start} … {end})")
+        raise ValueError(f"expected one {name} block ({start} … {end})")
     i, j = text.index(start), text.index(end) + len(end)
     return text[:i] + block + text[j:]
 
