@@ -161,15 +161,21 @@ def main(argv: list[str] | None = None) -> int:
         print("cnn_paper_results: error: out, --from-summary: expected exactly one",
               file=sys.stderr)
         return 2
+    source = f"--from-summary {args.from_summary}" if args.from_summary else f"out {args.out}"
     try:
         summary = (json.loads(args.from_summary.read_text()) if args.from_summary
                    else summarise(args.out))
         block = render(summary)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        print(f"cnn_paper_results: error: {source}: expected a paper-scale run's folder or "
+              f"summary: {type(err).__name__}: {err}", file=sys.stderr)
+        return 2
+    try:
         text = args.write.read_text() if args.write else None
         if text is not None:
             text = replace_block(text, NAME, block, markers())
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        print(f"cnn_paper_results: error: {err}", file=sys.stderr)
+    except (OSError, ValueError) as err:
+        print(f"cnn_paper_results: error: --write {args.write}: {err}", file=sys.stderr)
         return 2
     if args.summary:
         _write_atomic(args.summary, json.dumps(summary, indent=1, sort_keys=True) + "\n")
