@@ -2,15 +2,14 @@
 the grid search's every setting, and the compute they took, generated from the run.
 
 ``wimpsift reproduce cnn --scale paper`` writes its test metrics to ``metrics.json`` and
-keeps every grid training in its lineage cache (``search/cnn.grid_trial``): the fold,
-the settings, the fit time and the cross-validated scores at each evaluated epoch count.
-:func:`summarise` collects both into one JSON summary, small enough to ship (the
-trainings must be of one image set and hold the run's epochs, else exit code 2);
-:func:`render` writes the Markdown block between the ``cnn-paper-cpu`` markers of
-``docs/gpu.md``. The Table IV rows are those of
-the README's quick-scale table (``scripts/main_job_results.py``); the grid's rows are
-:meth:`wimpsift.training.grid_search.GridSearchResult.rows`' convention (mean and
-population standard deviation over the folds).
+writes the grid search's table, each setting's mean and spread over the folds at each
+evaluated epoch count (:meth:`wimpsift.training.grid_search.GridSearchResult.rows`), to
+``search/results.json``, and keeps every grid training in its lineage cache
+(``search/cnn.grid_trial``), with its fit time. :func:`summarise` collects the three into
+one JSON summary, small enough to ship (the trainings must be of one image set and hold
+the run's epochs, else exit code 2); :func:`render` writes the Markdown block between the
+``cnn-paper-cpu`` markers of ``docs/gpu.md``. The Table IV rows are those of the
+README's quick-scale table (``scripts/main_job_results.py``).
 
 ``tests/pipelines/test_cnn_paper_results.py`` checks that the block in ``docs/gpu.md`` is
 :func:`render` of the shipped summary ``tests/data/cnn_paper_cpu.json`` and that a
@@ -38,9 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from main_job_results import KIND_LABELS, cnn_lines, replace_block  # noqa: E402
 
 from wimpsift.cache import Cache  # noqa: E402
+from wimpsift.provenance import atomic_path, write_json  # noqa: E402
+from wimpsift.training.grid_search import TRIAL_STAGE  # noqa: E402
 
 NAME = "cnn-paper-cpu"
-TRIAL_STAGE = "cnn.grid_trial"
 SETTING = ("n_conv_layers", "batch_size", "leaky_alpha", "learning_rate")
 
 
@@ -50,8 +50,10 @@ def markers() -> tuple[str, str]:
 
 
 def summarise(out: Path) -> dict[str, Any]:
-    """``out/metrics.json`` and every grid training of ``out/search``, as one summary."""
+    """``out/metrics.json``, the grid search's rows and every grid training of
+    ``out/search``, as one summary."""
     metrics = json.loads((out / "metrics.json").read_text())
+    rows = json.loads((out / "search" / "results.json").read_text())["rows"]
     scoring = metrics["grid_search"]["scoring"]
     trials, images = [], set()
     for entry in Cache(out / "search").entries(TRIAL_STAGE):
@@ -63,8 +65,7 @@ def summarise(out: Path) -> dict[str, Any]:
         trials.append({**{k: config["params"][k] for k in SETTING}, "fold": config["fold"],
                        "fit_time_s": result["fit_time_s"],
                        "epochs_trained": result["epochs_trained"],
-                       "images_per_s": result["images_per_s"],
-                       scoring: {e: s[scoring] for e, s in result["scores"].items()}})
+                       "images_per_s": result["images_per_s"]})
     if len(images) != 1:
         raise ValueError(f"{out / 'search'}: expected the grid trainings of one image set, "
                          f"found {len(images)}")
@@ -73,24 +74,24 @@ def summarise(out: Path) -> dict[str, Any]:
         raise ValueError(f"{out / 'search'}: its grid trainings hold {epochs} epochs, expected "
                          f"the run's {metrics['grid_search']['epochs_trained']}")
     trials.sort(key=lambda t: (*(t[k] for k in SETTING), t["fold"]))
-    return {"metrics": metrics, "scoring": scoring, "trials": trials}
+    return {"metrics": metrics, "scoring": scoring, "rows": rows, "trials": trials}
 
 
 def settings(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each setting's mean and spread over the folds at every evaluated epoch count."""
-    scoring = summary["scoring"]
-    groups: dict[tuple, list[dict[str, Any]]] = {}
+    """Each setting's mean and spread over the folds at every evaluated epoch count (the
+    grid search's rows; a setting two stages share is in both, with the same values),
+    and its trainings' mean fit time."""
+    fit_s: dict[tuple, list[float]] = {}
     for t in summary["trials"]:
-        groups.setdefault(tuple(t[k] for k in SETTING), []).append(t)
-    rows = []
-    for key, folds in sorted(groups.items()):
-        epochs = sorted(folds[0][scoring], key=int)
-        scores = {int(e): [f[scoring][e] for f in folds] for e in epochs}
-        rows.append({**dict(zip(SETTING, key, strict=True)), "n_folds": len(folds),
-                     "mean": {e: statistics.fmean(v) for e, v in scores.items()},
-                     "std": {e: statistics.pstdev(v) for e, v in scores.items()},
-                     "fit_time_s": statistics.fmean(f["fit_time_s"] for f in folds)})
-    return rows
+        fit_s.setdefault(tuple(t[k] for k in SETTING), []).append(t["fit_time_s"])
+    table: dict[tuple, dict[str, Any]] = {}
+    for r in summary["rows"]:
+        key = tuple(r[k] for k in SETTING)
+        row = table.setdefault(key, {**{k: r[k] for k in SETTING}, "n_folds": r["n_folds"],
+                                     "mean": {}, "std": {},
+                                     "fit_time_s": statistics.fmean(fit_s[key])})
+        row["mean"][r["epochs"]], row["std"][r["epochs"]] = r["mean"], r["std"]
+    return [table[key] for key in sorted(table)]
 
 
 def _setting(row: dict[str, Any]) -> str:
@@ -142,12 +143,6 @@ def render(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", type=Path,
@@ -178,11 +173,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cnn_paper_results: error: --write {args.write}: {err}", file=sys.stderr)
         return 2
     if args.summary:
-        _write_atomic(args.summary, json.dumps(summary, indent=1, sort_keys=True) + "\n")
+        write_json(args.summary, summary)
     if text is None:
         print(block)
     else:
-        _write_atomic(args.write, text)
+        with atomic_path(args.write) as tmp:
+            tmp.write_text(text)
     return 0
 
 
