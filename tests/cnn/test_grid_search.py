@@ -15,6 +15,7 @@ from wimpsift.training.grid_search import (
     grid_search,
     n_trainings,
     run_trial,
+    stage_sizes,
     stratified_folds,
 )
 
@@ -133,25 +134,33 @@ def test_serial_search_resumes_from_cache(tmp_path, monkeypatch):
     X, y = separable_images(120)
     cfg = grid_config(**TINY, executor="serial")
     heard: list[tuple] = []
-    first = grid_search(X, y, cfg, cache_dir=tmp_path, units=lambda *a: heard.append(a))
+    first = grid_search(X, y, cfg, cache_dir=tmp_path, units=heard.append)
     assert len(set(saved)) == 9  # each trained trial kept a checkpoint while it ran
     # 15 trials: stage 1, 1 config x 3 folds; alpha, 2 x 3 (alpha = 0.05 shared with
     # stage 1); learning rate, 2 x 3 (lr = 0.001 shared with the alpha stage) -> 9 trained
     assert first.n_trained == 9 and first.n_cached == 6
     # the distinct trainings are reported one by one, none of them found in the cache
-    assert n_trainings(cfg) == 9
-    assert [a[:4] for a in heard] == [(done, 9, 0, 1) for done in range(1, 10)]
+    assert stage_sizes(cfg) == (3, 3, 3) and n_trainings(cfg) == 9
+    assert [(p.done, p.total, p.found, p.parallel) for p in heard] == [
+        (done, 9, 0, 1) for done in range(1, 10)]
     # with the mean fit time of the trainings finished so far
     fit_times = [t.result["fit_time_s"] for t in first.trials]
-    assert all(a[4] > 0 for a in heard)
-    assert max(a[4] for a in heard) <= max(fit_times) and min(a[4] for a in heard) >= min(fit_times)
+    assert all(p.training_s > 0 for p in heard)
+    assert max(p.training_s for p in heard) <= max(fit_times)
+    assert min(p.training_s for p in heard) >= min(fit_times)
+    # one at a time, the rest is one round per training left; stage 1's epoch count is
+    # reported from its choice on
+    assert [p.left_s for p in heard] == pytest.approx([p.training_s * (9 - p.done) for p in heard],
+                                                      rel=1e-12)
+    assert [p.epochs for p in heard] == [None] * 3 + [first.best_params["epochs"]] * 6
     heard.clear()
-    again = grid_search(X, y, cfg, cache_dir=tmp_path, units=lambda *a: heard.append(a))
+    again = grid_search(X, y, cfg, cache_dir=tmp_path, units=heard.append)
     assert again.n_trained == 0 and again.n_cached == 15
     # the cached trainings say how long a training takes before any is trained
     distinct = list({t.key: t.result["fit_time_s"] for t in first.trials}.values())
-    assert [a[:4] for a in heard] == [(done, 9, done, 1) for done in range(1, 10)]
-    assert heard[-1][4] == pytest.approx(np.mean(distinct), rel=1e-12)
+    assert [(p.done, p.total, p.found, p.parallel) for p in heard] == [
+        (done, 9, done, 1) for done in range(1, 10)]
+    assert heard[-1].training_s == pytest.approx(np.mean(distinct), rel=1e-12)
     # and a stored trial leaves no work folder (no checkpoint) behind
     assert not [p.name for p in (tmp_path / TRIAL_STAGE).iterdir() if p.name.endswith(".work")]
     assert again.rows() == first.rows() and again.best_params == first.best_params
@@ -184,8 +193,9 @@ def test_a_resumed_search_counts_a_checkpointed_training_as_its_epochs_done(tmp_
         with pytest.raises(_Killed):
             grid_search(X, y, cfg, cache_dir=tmp_path)
     heard: list[tuple] = []
-    resumed = grid_search(X, y, cfg, cache_dir=tmp_path, units=lambda *a: heard.append(a))
-    assert [a[:4] for a in heard] == [(done, 9, 0.5, 1) for done in range(1, 10)]
+    resumed = grid_search(X, y, cfg, cache_dir=tmp_path, units=heard.append)
+    assert [(p.done, p.total, p.found, p.parallel) for p in heard] == [
+        (done, 9, 0.5, 1) for done in range(1, 10)]
     assert resumed.rows() == grid_search(X, y, cfg).rows()  # to the same scores
 
 
@@ -195,10 +205,13 @@ def test_dask_local_cluster_gives_the_serial_results(tmp_path):
     serial = grid_search(X, y, grid_config(**small, executor="serial"))
     heard: list[tuple] = []
     dask = grid_search(X, y, grid_config(**small, executor="dask", n_workers=2),
-                       units=lambda *a: heard.append(a))
+                       units=heard.append)
     assert dask.rows() == serial.rows()
-    # three trainings (one setting, three folds), two at a time on the two workers
-    assert [a[:4] for a in heard] == [(done, 3, 0, 2) for done in (1, 2, 3)]
+    # three trainings (one setting, three folds), two at a time on the two workers: after
+    # the first, two are left, one round; after the second, one, still a round
+    assert [(p.done, p.total, p.found, p.parallel) for p in heard] == [
+        (done, 3, 0, 2) for done in (1, 2, 3)]
+    assert [p.left_s / p.training_s for p in heard] == pytest.approx([1.0, 1.0, 0.0], abs=1e-12)
 
 
 def test_successive_halving_keeps_exact_scores_and_trains_less(tmp_path):
@@ -208,7 +221,7 @@ def test_successive_halving_keeps_exact_scores_and_trains_less(tmp_path):
     full = grid_search(X, y, grid_config(**settings))
     heard: list[tuple] = []
     fast = grid_search(X, y, grid_config(**settings, halving_factor=2), cache_dir=tmp_path,
-                       units=lambda *a: heard.append(a))
+                       units=heard.append)
     assert heard == []  # how many trainings halving needs depends on its choices: no count
 
     def key(r):

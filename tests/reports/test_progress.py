@@ -62,91 +62,84 @@ def test_a_stage_served_from_the_cache_does_not_rescale_the_rest():
     assert plan.scale() == 0.5
 
 
-def test_a_stage_of_units_counts_those_found_done_then_its_own_pace():
-    """A resumed paper-scale grid search: 12 of 42 trainings in the cache, two at once on
-    a machine slower than the nominal one. Its estimate must count only the 30 left, then
-    follow the pace measured in this run (it announced the whole nominal stage)."""
+def test_a_stage_of_units_counts_only_those_not_found_done():
+    """A resumed paper-scale grid search: 12 of 42 trainings in the cache. Until it can
+    say how long its rest takes, its estimate is the nominal share of the 30 left (it
+    announced the whole nominal stage), and when it ends, only the 30 done in this run
+    rescale the later stages."""
     plan = StagePlan("job", [("grid", 4200.0), ("final", 600.0)], enabled=False)
     plan.start("grid")
-    plan.units(12, 42, found=12, parallel=2)
+    plan.units(12, 42, found=12)
     assert plan.remaining_s() == pytest.approx(3000.0 + 600.0, abs=1.0)
-    plan.units(13, 42, found=12, parallel=2)  # one done here: two run at once, no pace yet
+    plan.units(13, 42, found=12)
     assert plan.remaining_s() == pytest.approx(2900.0 + 600.0, abs=1.0)
-    plan.stage_started = time.monotonic() - 300.0
-    plan.units(14, 42, found=12, parallel=2)  # two done here in 300 s: 150 s per training
-    # the later stage learns the machine's speed from the pace: 1.5 times the nominal 100 s
-    assert plan.scale() == pytest.approx(1.5, rel=1e-3)
-    assert plan.remaining_s() == pytest.approx(28 * 150.0 + 1.5 * 600.0, rel=1e-3)
-    # between two trainings the estimate goes down with the time, it does not climb
-    plan.stage_started -= 100.0
-    plan.unit_done_at -= 100.0
-    assert plan.remaining_s() == pytest.approx(28 * 150.0 - 100.0 + 1.5 * 600.0, rel=1e-3)
     plan.stage_started = time.monotonic() - 6000.0
-    plan.units(42, 42, found=12, parallel=2)
+    plan.units(42, 42, found=12)
     plan.finish()
     # the 30 trainings done here were nominally 3000 s and took 6000: the rest doubles
     assert plan.scale() == pytest.approx(2.0, rel=1e-3)
     assert plan.remaining_s() == pytest.approx(1200.0, rel=1e-3)
 
 
-def test_units_continued_from_checkpoints_count_only_their_part_done_in_this_run():
-    """A resumed grid search whose two running trainings were continued from checkpoints
-    at 88 % and 60 % of their epochs: they finish within minutes, and counting them as two
-    trainings' worth made a pace of half the real one. Only their last 12 % and 40 % are
-    this run's work; the pace waits for two trainings' worth."""
-    plan = StagePlan("job", [("grid", 4200.0), ("final", 600.0)], enabled=False)
+def test_a_stage_that_measures_its_rest_replaces_its_nominal_share_at_once():
+    """The paper-scale restart of 2026-12-05 (AVX2 machine, two workers): 35 of 42
+    trainings done, the search measured 75.7 min of rounds left where its nominal share
+    was 36 min. The rest is the measured one, the later stage scales by their ratio, and
+    between two trainings the estimate goes down with the time instead of climbing."""
+    plan = StagePlan("job", [("grid", 12800.0), ("baselines", 600.0)], enabled=False)
     plan.start("grid")
-    plan.units(22, 42, found=22, parallel=2)
-    plan.stage_started = time.monotonic() - 520.0
-    plan.units(24, 42, found=22 + 0.88 + 0.60, parallel=2)  # 0.52 of a training in 520 s
-    assert not plan._paced()
-    assert plan.scale() == 1.0  # nominal until two trainings' worth were done here
-    assert plan.remaining_s() == pytest.approx(18 * 100.0 - 520.0 + 600.0, rel=1e-3)
-    plan.stage_started = time.monotonic() - 2520.0
-    plan.units(26, 42, found=22 + 0.88 + 0.60, parallel=2)  # 2.52 trainings in 2520 s
-    assert plan.remaining_s() == pytest.approx(16 * 1000.0 + 4.0 * 600.0, rel=1e-3)
-
-
-def test_units_that_measured_their_time_replace_the_nominal_machine_at_once():
-    """A resumed grid search on a machine 1.8 times slower than the nominal one: the 24
-    cached trainings took 1,100 s each, two run at once. Before a training finishes in
-    this run, the rest is 18 trainings of 550 s, and the later stage scales by 1.8 (it
-    announced the nominal 1.8 h for about 3 h)."""
-    plan = StagePlan("job", [("grid", 42 * 305.0), ("final", 1000.0)], enabled=False)
-    plan.start("grid")
-    plan.units(24, 42, found=24, parallel=2, unit_s=1100.0)
-    assert plan.scale() == pytest.approx(550.0 / 305.0, rel=1e-9)
-    assert plan.remaining_s() == pytest.approx(18 * 550.0 + 1000.0 * 550.0 / 305.0, rel=1e-3)
-    # between two trainings it goes down with the time
+    plan.units(35, 42, found=34.5, left_s=4544.0)
+    nominal_left = 12800.0 * 7 / 42
+    assert plan.scale() == pytest.approx(4544.0 / nominal_left, rel=1e-9)
+    assert plan.remaining_s() == pytest.approx(4544.0 + 600.0 * 4544.0 / nominal_left, rel=1e-3)
     plan.unit_done_at -= 300.0
-    assert plan.remaining_s() == pytest.approx(18 * 550.0 - 300.0 + 1000.0 * 550.0 / 305.0,
-                                               rel=1e-3)
-    # once two trainings' worth were done here, the pace measured in this run rules
-    plan.stage_started = time.monotonic() - 1300.0
-    plan.units(26, 42, found=24, parallel=2, unit_s=1100.0)
-    assert plan.remaining_s() == pytest.approx(16 * 650.0 + 1000.0 * 650.0 / 305.0, rel=1e-3)
-    with pytest.raises(ValueError, match="units: got unit_s=0.0, expected a positive"):
-        plan.units(26, 42, found=24, parallel=2, unit_s=0.0)
+    assert plan.remaining_s() == pytest.approx(4244.0 + 600.0 * 4544.0 / nominal_left, rel=1e-3)
+    # past its estimate it keeps a tenth of it rather than nothing
+    plan.unit_done_at -= 10_000.0
+    assert plan._current_left_s(1.0) == pytest.approx(454.4, rel=1e-9)
+    with pytest.raises(ValueError, match="units: got left_s=-1.0, expected a number of seconds"):
+        plan.units(36, 42, found=34.5, left_s=-1.0)
+
+
+def test_a_stage_computed_from_measurements_is_not_rescaled():
+    """The same restart's final models: once the grid's stage 1 chose 30 of 60 epochs,
+    their time is computed from the grid's trainings (22.6 min, they took 21.8), not the
+    nominal 16.7 min rescaled by the grid (it announced 34.3 min). The stage keeps it
+    while it runs."""
+    plan = StagePlan("job", [("grid", 12800.0), ("final", 1000.0), ("report", 5.0)],
+                     enabled=False)
+    plan.start("grid")
+    plan.units(35, 42, found=34.5, left_s=4544.0)
+    rescaled = plan.remaining_s()
+    plan.expect("final", 1359.0)
+    assert plan.remaining_s() == pytest.approx(rescaled - 1000.0 * plan.scale() + 1359.0, abs=0.5)
+    plan.start("final")
+    plan.stage_started -= 600.0
+    assert plan._current_left_s(plan.scale()) == pytest.approx(759.0, abs=1.0)
+    with pytest.raises(ValueError, match="expect: got stage 'grid', expected one not finished"):
+        plan.expect("grid", 10.0)
+    with pytest.raises(ValueError, match="expect: got seconds=nan, expected a number >= 0"):
+        plan.expect("report", float("nan"))
 
 
 def test_a_stage_found_done_entirely_leaves_no_time_and_no_scale():
     plan = StagePlan("job", [("grid", 4200.0), ("final", 600.0)], enabled=False)
     plan.start("grid")
-    plan.units(42, 42, found=42, parallel=2)
+    plan.units(42, 42, found=42)
     assert plan.remaining_s() == pytest.approx(600.0, abs=1.0)
     plan.finish()
     assert plan.scale() == 1.0
 
 
-@pytest.mark.parametrize(("done", "total", "found", "parallel"),
-                         [(5, 4, 0, 1), (2, 4, 3, 1), (0, 0, 0, 1), (1, 4, 0, 0), (-1, 4, 0, 1)])
-def test_bad_units_name_the_parameter(done, total, found, parallel):
+@pytest.mark.parametrize(("done", "total", "found"),
+                         [(5, 4, 0), (2, 4, 3), (0, 0, 0), (-1, 4, 0)])
+def test_bad_units_name_the_parameter(done, total, found):
     plan = StagePlan("job", [("grid", 10.0)], enabled=False)
     with pytest.raises(ValueError, match="units: no stage is running"):
         plan.units(1, 4)
     plan.start("grid")
     with pytest.raises(ValueError, match=f"units: got done={done}, total={total}"):
-        plan.units(done, total, found, parallel)
+        plan.units(done, total, found)
 
 
 def test_nestpy_notes_go_to_stderr_once_and_not_into_a_bar():

@@ -81,6 +81,7 @@ from wimpsift.seeding import int_seed
 from wimpsift.training import checkpoints
 from wimpsift.training.baselines import EventVariableMLP, NRBandMedianSelection
 from wimpsift.training.cnn_estimator import CNNClassifier
+from wimpsift.training.cost import SearchProgress, final_models_s
 from wimpsift.training.grid_search import (
     GridSearchConfig,
     data_fingerprint,
@@ -481,7 +482,18 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     plan.start("grid search")
     t0 = time.perf_counter()
     Xs, ys, _ = train[cfg.search_kind]
-    search = grid_search(Xs, ys, grid_cfg, cache_dir=out / "search", units=plan.units)
+
+    def heard(p: SearchProgress) -> None:
+        plan.units(p.done, p.total, p.found, p.left_s)
+        if p.training_s is not None and p.epochs is not None:
+            # the final models' time from the grid's trainings of the chosen settings
+            plan.expect("final models and test", final_models_s(
+                training_s=p.training_s, grid_epochs=grid_cfg.epochs,
+                n_splits=grid_cfg.n_splits, n_images=len(ys), epochs=p.epochs,
+                validation_fraction=cfg.validation_fraction, n_models=len(cfg.kinds),
+                n_test_images=len(test[cfg.search_kind][1]), parallel=p.parallel))
+
+    search = grid_search(Xs, ys, grid_cfg, cache_dir=out / "search", units=heard)
     write_json(out / "search" / "results.json", {
         "provenance": provenance(grid_cfg, cfg.seed, "cnn.grid_search"), **search.to_json()})
     figures: dict[str, str] = {}

@@ -4,18 +4,19 @@ whenever nothing was printed for ``heartbeat_s`` seconds.
 
 The estimate starts from each stage's nominal duration and is rescaled, after every
 finished stage, by how much longer or shorter the finished stages took than nominal. A
-stage made of equal units of work (the grid search's trainings) can say how many are
-done (:meth:`StagePlan.units`): units done before this run (found in a cache, or the
-part of one continued from a checkpoint) shrink its share of the nominal time. Where the
-units say how long one of them takes (the trainings' own fit times, cached ones
-included), that replaces the nominal machine's time at once; once the run has done as
-many units' worth as run at once, the stage's rest is estimated from its own pace
-instead. Either way the later stages are rescaled too. (A resumed paper-scale grid
-announced its whole nominal 3.8 h with 12 of 42 trainings cached, on a machine 1.8 times
-slower than the nominal one, and 1.8 h with 24 cached for about 3 h; two trainings
-continued from checkpoints at epochs 53 and 36 of 60 finished 3.1 and 8.7 min after a
-restart, and counting them whole made a pace of 4.4 min per training where one takes
-about 9 with two at once.)
+stage made of units of work (the grid search's trainings) says how many are done
+(:meth:`StagePlan.units`): units done before this run (found in a cache, or the part of
+one continued from a checkpoint) shrink its share of the nominal time. Where the stage
+can also say how long its rest takes (the grid search counts its rounds of trainings
+from their measured fit times, :mod:`wimpsift.training.cost`), that replaces its
+nominal share at once and tells the later stages how fast the machine is; and a later
+stage whose time can be computed from what was measured (the final models' from the
+grid's trainings) is given it (:meth:`StagePlan.expect`) instead of its rescaled nominal
+time. (The search's pace, its time so far per training, used to take over after the
+first round: after a restart it held the time one worker waited for the other at a
+stage's end, and made a paper-scale run's rest 17-24 % too long; its final models,
+rescaled by that pace though they train 30 of the grid's 60 epochs, were announced at
+34.3 min for 21.8.)
 Plans nest (``wimpsift run`` runs both reproductions, each with its own plan); one
 heartbeat thread, owned by the outermost plan, names the innermost running stage.
 
@@ -85,9 +86,10 @@ class StagePlan:
         #: per stage that reports them: (units done, units in all, units done before this run)
         self.work: dict[str, tuple[int, int, float]] = {}
         self.current: str | None = None
-        self._parallel = 1
-        #: per stage that reports it: measured seconds of one unit on one of the parallel slots
-        self.unit_s: dict[str, float] = {}
+        #: per stage that reports it: wall seconds its units not finished need
+        self.left_s: dict[str, float] = {}
+        #: per stage not finished: seconds computed from measurements (:meth:`expect`)
+        self.expected: dict[str, float] = {}
         #: when the running stage last reported a unit finished (time.monotonic)
         self.unit_done_at = 0.0
         self.started = self.stage_started = self.last_output = time.monotonic()
@@ -126,17 +128,16 @@ class StagePlan:
         4 s simulation used to scale a 16-minute rest by 1/4, and so did a resumed run's
         images stage, served from the cache in a second. A stage that reported units
         (:meth:`units`) counts with the nominal share of the units it did, not of those
-        done before this run; the running one counts from its measured pace on, or before
-        that from its units' own times (a paper-scale grid search runs for hours, and the
-        stages after it should not wait for its end to learn how fast the machine is)."""
+        done before this run; the running one counts with the rest it measured against
+        its nominal share of the units left (a paper-scale grid search runs for hours, and
+        the stages after it should not wait for its end to learn how fast the machine
+        is)."""
         actual = {s: self.done[s] for s in self.done}
         nominal = {s: self._worked_nominal(s) for s in self.done}
-        measured = self._unit_wall_s()
-        if measured is not None:
-            assert self.current is not None
-            per_unit_s, n_units = measured
-            actual[self.current] = per_unit_s * n_units
-            nominal[self.current] = self.nominal[self.current] * n_units / self.work[self.current][1]
+        if self.current in self.left_s:
+            done, total, _ = self.work[self.current]
+            actual[self.current] = self.left_s[self.current]
+            nominal[self.current] = self.nominal[self.current] * (total - done) / total
         counted = [s for s in actual if nominal[s] >= MIN_SCALING_S and actual[s] >= MIN_SCALING_S]
         counted_nominal = sum(nominal[s] for s in counted)
         if counted_nominal <= 0:
@@ -151,77 +152,63 @@ class StagePlan:
         _, total, found = self.work[stage]
         return self.nominal[stage] * (total - found) / total
 
-    def units(self, done: int, total: int, found: float = 0.0, parallel: int = 1,
-              unit_s: float | None = None) -> None:
-        """Report the running stage's work: ``done`` of ``total`` equal units finished,
-        ``found`` units' worth of them done before this run (found in a cache, or the part
-        of a unit continued from a checkpoint), up to ``parallel`` running at once. Until
-        ``parallel`` units' worth was done in this run, the stage's rest is its nominal
-        share of the units left (rescaled as usual); from then on its measured pace: the
-        time in the stage up to the last unit finished, per unit's worth done in this run,
-        less the time since (so that the estimate does not climb between two units).
-        ``unit_s``: seconds one unit takes on one slot where the units measured it (their
-        mean); until the pace, the rest is then ``unit_s`` per unit left, shared among the
-        ``parallel`` slots, instead of the nominal share."""
+    def units(self, done: int, total: int, found: float = 0.0,
+              left_s: float | None = None) -> None:
+        """Report the running stage's work: ``done`` of ``total`` units finished, ``found``
+        units' worth of them done before this run (found in a cache, or the part of a unit
+        continued from a checkpoint). ``left_s``: wall seconds the units not finished
+        need, where the stage can tell; the stage's rest is then ``left_s`` less the time
+        since this report (so that it does not climb between two units), and without it
+        the stage's nominal share of the units left, rescaled as usual."""
         if self.current is None:
             raise ValueError("units: no stage is running")
-        if not 0 <= found <= done <= total or total < 1 or parallel < 1:
+        if not 0 <= found <= done <= total or total < 1:
             raise ValueError(f"units: got done={done}, total={total}, found={found}, "
-                             f"parallel={parallel}, expected 0 <= found <= done <= total, "
-                             "total >= 1 and parallel >= 1")
-        if unit_s is not None and not 0 < unit_s < float("inf"):
-            raise ValueError(f"units: got unit_s={unit_s}, expected a positive number of seconds")
+                             "expected 0 <= found <= done <= total and total >= 1")
+        if left_s is not None and not 0 <= left_s < float("inf"):
+            raise ValueError(f"units: got left_s={left_s}, expected a number of seconds >= 0")
         if self.current not in self.work or self.work[self.current][0] != done:
             self.unit_done_at = time.monotonic()
         self.work[self.current] = (done, total, found)
-        self._parallel = parallel
-        if unit_s is not None:
-            self.unit_s[self.current] = unit_s
+        if left_s is not None:
+            self.left_s[self.current] = left_s
 
-    def _paced(self) -> bool:
-        """Whether the running stage has done enough of its units in this run to be
-        estimated from its own pace."""
-        if self.current not in self.work:
-            return False
-        done, total, found = self.work[self.current]
-        return done - found >= min(self._parallel, total - found) and done > found
+    def expect(self, stage: str, seconds: float) -> None:
+        """Estimate ``stage``, not finished, at ``seconds`` computed from what this run
+        measured, instead of its nominal time rescaled."""
+        if stage not in self.nominal or stage in self.done:
+            raise ValueError(f"expect: got stage {stage!r}, expected one not finished of "
+                             f"{self.order}")
+        if not 0 <= seconds < float("inf"):
+            raise ValueError(f"expect: got seconds={seconds}, expected a number >= 0")
+        self.expected[stage] = seconds
 
-    def _unit_wall_s(self) -> tuple[float, float] | None:
-        """Wall seconds per unit of the running stage and the units' worth it was measured
-        on: its pace in this run once :meth:`_paced`, else its units' own mean time shared
-        among the parallel slots; None when neither is known."""
-        if self._paced():
-            assert self.current is not None
-            done, _, found = self.work[self.current]
-            return (self.unit_done_at - self.stage_started) / (done - found), done - found
-        if self.current in self.unit_s:
-            return self.unit_s[self.current] / self._parallel, self.work[self.current][0]
-        return None
+    def _estimate_s(self, stage: str, scale: float) -> float:
+        """``stage``'s whole time: computed (:meth:`expect`), else nominal and rescaled."""
+        return self.expected.get(stage, self.nominal[stage] * scale)
 
     def _current_left_s(self, scale: float) -> float:
         """Seconds the running stage still needs (one past its estimate keeps a tenth of
         it)."""
         assert self.current is not None
         now = time.monotonic()
-        in_stage = now - self.stage_started
-        nominal = self.nominal[self.current] * scale
+        if self.current in self.left_s:
+            left = self.left_s[self.current]
+            return max(left - (now - self.unit_done_at), 0.1 * left)
+        estimate = self._estimate_s(self.current, scale)
         if self.current in self.work:
             done, total, _ = self.work[self.current]
-            measured = self._unit_wall_s()
-            if measured is not None:
-                left = measured[0] * (total - done)
-                return max(left - (now - self.unit_done_at), 0.1 * left)
-            nominal *= (total - done) / total
-        return max(nominal - in_stage, 0.1 * nominal)
+            estimate *= (total - done) / total
+        return max(estimate - (now - self.stage_started), 0.1 * estimate)
 
     def remaining_s(self) -> float:
-        """Nominal time of the stages not finished, rescaled by the finished ones; the
-        running stage's from its units where it reports them."""
+        """The running stage's rest and the later stages' estimates (:meth:`expect`, else
+        nominal, rescaled by the finished stages)."""
         scale = self.scale()
-        later = sum(self.nominal[s] for s in self.order
+        later = sum(self._estimate_s(s, scale) for s in self.order
                     if s not in self.done and s != self.current)
         current = 0.0 if self.current is None else self._current_left_s(scale)
-        return max(0.0, later * scale + current)
+        return max(0.0, later + current)
 
     def overview(self) -> None:
         total = sum(self.nominal.values())
@@ -292,7 +279,7 @@ class StagePlan:
                 self.last_output = time.monotonic()
                 continue
             in_stage = time.monotonic() - inner.stage_started
-            estimate = inner.nominal[inner.current] * inner.scale()
+            estimate = inner._estimate_s(inner.current, inner.scale())
             outlook = (f"about {_duration(inner.remaining_s())} remaining"
                        if in_stage < estimate or inner.current in inner.work else
                        f"past its estimate of {_duration(estimate)}")

@@ -74,6 +74,7 @@ from wimpsift.progress import Progress, ProgressLines
 from wimpsift.provenance import config_hash
 from wimpsift.training.checkpoints import CHECKPOINT_FILE, Checkpoints, load_plain
 from wimpsift.training.cnn_estimator import CNNClassifier, is_training_state
+from wimpsift.training.cost import SearchProgress, search_left_s
 from wimpsift.training.image_inputs import as_image_array, check_labels
 
 Scoring = Literal["recall", "precision", "accuracy", "f1", "roc_auc", "average_precision"]
@@ -320,8 +321,12 @@ class _Runner:
         self.units = units if cfg.halving_factor is None else None
         self.finished: set[str] = set()
         self.found = 0.0
-        self.fit_times_s: list[float] = []  # of the distinct trainings finished
+        # of the distinct trainings finished: (n_conv_layers, batch_size), fit time
+        self.fit_times_s: dict[str, tuple[tuple[Any, Any], float]] = {}
         self.parallel = 1
+        self.stage = 0  # index in STAGES of the stage running
+        self.fixed: tuple[Any, Any] | None = None  # (layers, batch) stages 2 and 3 train
+        self.epochs: int | None = None  # stage 1's choice, once made
         self.cache = None if cache_dir is None else Cache(cache_dir)
         self.fingerprint = fingerprint
         self.executor = Executor(trial_execution(cfg))
@@ -384,25 +389,43 @@ class _Runner:
     def close(self) -> None:
         self.executor.close()
 
-    def _finish(self, key: str, found: float, result: dict[str, Any]) -> None:
-        """Count training ``key`` finished; ``found``: the share of it done before this run
-        (1 from the cache, the share of its epochs continued from a checkpoint)."""
-        if key in self.finished:
+    def _finish(self, trial: Trial, found: float, result: dict[str, Any]) -> None:
+        """Count ``trial``'s training finished; ``found``: the share of it done before this
+        run (1 from the cache, the share of its epochs continued from a checkpoint)."""
+        if trial.key in self.finished:
             return
-        self.finished.add(key)
+        self.finished.add(trial.key)
         self.found += found
         fit_time_s = result.get("fit_time_s")
         if isinstance(fit_time_s, (int, float)) and 0 < fit_time_s < float("inf"):
-            self.fit_times_s.append(float(fit_time_s))
+            setting = (trial.params.get("n_conv_layers"), trial.params.get("batch_size"))
+            self.fit_times_s[trial.key] = (setting, float(fit_time_s))
         self._report()
 
     def _report(self) -> None:
-        if self.units is not None and self.finished:
-            unit_s = float(np.mean(self.fit_times_s)) if self.fit_times_s else None
-            self.units(len(self.finished), n_trainings(self.cfg), self.found, self.parallel,
-                       unit_s)
+        if self.units is None or not self.finished:
+            return
+        sizes = stage_sizes(self.cfg)
+        # the later stages train the chosen (layers, batch): their trainings' time, once
+        # known, is the best guess for the rest
+        times = ([t for setting, t in self.fit_times_s.values() if setting == self.fixed]
+                 or [t for _, t in self.fit_times_s.values()])
+        training_s = float(np.mean(times)) if times else None
+        left_s = None
+        if training_s is not None:
+            # within the stage's size by construction; clipped so that an estimate can
+            # never stop a search
+            finished = min(max(len(self.finished) - sum(sizes[:self.stage]), 0),
+                           sizes[self.stage])
+            left_s = search_left_s(sizes, self.stage, finished, self.parallel, training_s)
+        self.units(SearchProgress(len(self.finished), sum(sizes), self.found, self.parallel,
+                                  left_s, training_s, self.epochs))
 
     def run(self, trials: list[Trial], description: str) -> None:
+        self.stage = STAGES.index(trials[0].stage)
+        if self.stage:
+            first = trials[0].params
+            self.fixed = (first.get("n_conv_layers"), first.get("batch_size"))
         todo = []
         for t in trials:
             t.key = self.key(t)
@@ -411,7 +434,7 @@ class _Runner:
                 todo.append(t)
             else:
                 self.n_cached += 1
-                self._finish(t.key, 1.0, t.result)  # one trained in this run is finished already
+                self._finish(t, 1.0, t.result)  # one trained in this run is finished already
         # a trial shared with an earlier stage is trained once
         unique: dict[str, list[Trial]] = {}
         for t in todo:
@@ -440,7 +463,7 @@ class _Runner:
             self.n_trained += 1
             first = unique[key][0]
             epochs = (max(self.cfg.epochs) if first.stop is None else first.stop) - first.start
-            self._finish(key, from_checkpoint / epochs, result)
+            self._finish(first, from_checkpoint / epochs, result)
 
     def _args(self, t: Trial) -> tuple[Any, ...]:
         train_idx, val_idx = self.folds[t.fold]
@@ -462,22 +485,26 @@ def _trial_label(trial: Trial) -> str:
             f"alpha {p.get('leaky_alpha')}, lr {p.get('learning_rate')}; fold {trial.fold})")
 
 
-#: ``units(done, total, found, parallel, unit_s)``: the search's distinct trainings done,
-#: in all, done before this run (found in the cache, or the epochs' share continued from
-#: a checkpoint), how many run at once, and the mean fit time of those done (their whole
-#: training's, cached ones included) (:meth:`wimpsift.pipelines.stages.StagePlan.units`)
-Units = Callable[[int, int, float, int, "float | None"], None]
+#: hears of every distinct training of the exhaustive search finished: what is done and
+#: how long the rest takes (:class:`wimpsift.training.cost.SearchProgress`)
+Units = Callable[[SearchProgress], None]
+
+
+def stage_sizes(cfg: GridSearchConfig) -> tuple[int, int, int]:
+    """Distinct trainings of each stage of the exhaustive search: every stage-1 (layers,
+    batch) per fold, then each α and learning rate per fold, less the ones an earlier
+    stage trained (α and learning rate of stage 1 in stage 2; stage 2's learning rate in
+    stage 3)."""
+    shared_alpha = cfg.stage1_leaky_alpha in cfg.leaky_alpha
+    shared_lr = cfg.stage1_learning_rate in cfg.learning_rate
+    return (cfg.n_splits * len(cfg.n_conv_layers) * len(cfg.batch_size),
+            cfg.n_splits * (len(cfg.leaky_alpha) - shared_alpha),
+            cfg.n_splits * (len(cfg.learning_rate) - shared_lr))
 
 
 def n_trainings(cfg: GridSearchConfig) -> int:
-    """Distinct trainings of the exhaustive search: every stage-1 (layers, batch) per fold,
-    then each α and learning rate per fold, less the ones an earlier stage trained (α and
-    learning rate of stage 1 in stage 2; stage 2's learning rate in stage 3)."""
-    shared_alpha = cfg.stage1_leaky_alpha in cfg.leaky_alpha
-    shared_lr = cfg.stage1_learning_rate in cfg.learning_rate
-    return cfg.n_splits * (len(cfg.n_conv_layers) * len(cfg.batch_size)
-                           + len(cfg.leaky_alpha) - shared_alpha
-                           + len(cfg.learning_rate) - shared_lr)
+    """Distinct trainings of the exhaustive search (:func:`stage_sizes`, summed)."""
+    return sum(stage_sizes(cfg))
 
 
 def trial_execution(cfg: GridSearchConfig) -> ExecutionConfig:
@@ -549,7 +576,7 @@ def grid_search(
         best = _best(result.rows(stage))
         result.stage_best[stage] = best
         fixed = {"n_conv_layers": best["n_conv_layers"], "batch_size": best["batch_size"]}
-        epochs = best["epochs"]
+        epochs = runner.epochs = best["epochs"]
         lr = cfg.stage1_learning_rate
 
         def choose_at_epochs(stage: str, combos: list[dict[str, Any]], description: str
