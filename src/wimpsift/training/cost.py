@@ -4,19 +4,28 @@ progress estimates of long runs (:class:`wimpsift.pipelines.stages.StagePlan`).
 The grid search's trainings run ``parallel`` at a time, and each of its three stages
 waits for its last training before the next stage can choose its settings, so a stage
 of ``k`` trainings takes ``ceil(k / parallel)`` rounds, not ``k / parallel``: the quick
-grid's 12 trainings (6, 3 and 3 per stage) take 7 rounds on two workers, not 6 (measured:
-158 s of stage for 12 trainings of 21.8 s mean fit time, where 6 rounds make 131 s and
-7 make 153 s). :func:`search_left_s` counts the rounds of every stage not finished. Its
+grid's 12 trainings (6, 3 and 3 per stage) take 7 rounds on two workers, not 6 (measured
+on two cores: 158 s of stage for 12 trainings of 21.8 s mean fit time, where 6 rounds
+make 131 s and 7 make 153 s; on 2026-12-06, 166 s with its figures for 22.3 s, 7 rounds
+156 s). :func:`search_left_s` counts the rounds of every stage not finished. Its
 round lasts the mean fit time of the finished trainings of the settings the later stages
 train (stage 1's (layers, batch) choice), which the search measures as it goes and reads
-back for the trainings found in its cache.
+back for the trainings found in its cache. A training continued from a checkpoint counts
+whole until it finishes. Replayed on the paper-scale restart of 2026-12-05 (one training
+of the α stage about 11 of its 19 min along, six of the learning-rate stage to go, then
+the final models: 65.3 and 21.8 min, 87.1 in all), the grid and final models end at
+97.7 min by the estimate at the restart (12 % long, the training continued from its
+checkpoint counted whole), at 86.2 min by the one at the learning-rate stage's start and
+at 87.9 min by the one at the grid's end (the estimate it replaces, the pace and the
+rescaled final models, had the whole run of 87.3 min end at 101.9 min 46 min in, and at
+99.8 min at the grid's end).
 
 The final models train the chosen settings for the chosen epoch count on the
 (1 - f):f split of all training events, and score their validation part after every epoch;
 a grid training trains ``max(epochs)`` epochs on ``(k - 1) / k`` of them and scores its
 fold at the grid's epochs only. :func:`final_models_s` scales a grid training's measured
 time by the images each passes through, a scored image costing
-:data:`SCORED_IMAGE_COST` of a trained one. The paper-scale run of 2026-12-06 (two
+:data:`SCORED_IMAGE_COST` of a trained one. The paper-scale run (two
 workers, 3 layers, batch 300, 30 of 60 epochs, grid trainings of 1,136 s mean) estimates
 672 s per final model, 22.6 min for the three with the test: they took 685, 600 and 684 s,
 21.8 min; the estimate before, the final models' nominal share rescaled by the grid's
