@@ -13,7 +13,6 @@ from wimpsift.training.grid_search import (
     TRIAL_STAGE,
     grid_config,
     grid_search,
-    n_trainings,
     run_trial,
     stage_sizes,
     stratified_folds,
@@ -140,7 +139,7 @@ def test_serial_search_resumes_from_cache(tmp_path, monkeypatch):
     # stage 1); learning rate, 2 x 3 (lr = 0.001 shared with the alpha stage) -> 9 trained
     assert first.n_trained == 9 and first.n_cached == 6
     # the distinct trainings are reported one by one, none of them found in the cache
-    assert stage_sizes(cfg) == (3, 3, 3) and n_trainings(cfg) == 9
+    assert stage_sizes(cfg) == (3, 3, 3)
     assert [(p.done, p.total, p.found, p.parallel) for p in heard] == [
         (done, 9, 0, 1) for done in range(1, 10)]
     # with the mean fit time of the trainings finished so far

@@ -326,7 +326,7 @@ class _Runner:
         self.parallel = 1
         self.stage = 0  # index in STAGES of the stage running
         self.fixed: tuple[Any, Any] | None = None  # (layers, batch) stages 2 and 3 train
-        self.epochs: int | None = None  # stage 1's choice, once made
+        self.chosen_epochs: int | None = None  # stage 1's choice, once made
         self.cache = None if cache_dir is None else Cache(cache_dir)
         self.fingerprint = fingerprint
         self.executor = Executor(trial_execution(cfg))
@@ -419,7 +419,7 @@ class _Runner:
                            sizes[self.stage])
             left_s = search_left_s(sizes, self.stage, finished, self.parallel, training_s)
         self.units(SearchProgress(len(self.finished), sum(sizes), self.found, self.parallel,
-                                  left_s, training_s, self.epochs))
+                                  left_s, training_s, self.chosen_epochs))
 
     def run(self, trials: list[Trial], description: str) -> None:
         self.stage = STAGES.index(trials[0].stage)
@@ -502,11 +502,6 @@ def stage_sizes(cfg: GridSearchConfig) -> tuple[int, int, int]:
             cfg.n_splits * (len(cfg.learning_rate) - shared_lr))
 
 
-def n_trainings(cfg: GridSearchConfig) -> int:
-    """Distinct trainings of the exhaustive search (:func:`stage_sizes`, summed)."""
-    return sum(stage_sizes(cfg))
-
-
 def trial_execution(cfg: GridSearchConfig) -> ExecutionConfig:
     """Where the trials run: ``execution`` when given, else the ``executor`` options
     (one single-threaded worker process per trial on a local cluster)."""
@@ -576,7 +571,7 @@ def grid_search(
         best = _best(result.rows(stage))
         result.stage_best[stage] = best
         fixed = {"n_conv_layers": best["n_conv_layers"], "batch_size": best["batch_size"]}
-        epochs = runner.epochs = best["epochs"]
+        epochs = runner.chosen_epochs = best["epochs"]
         lr = cfg.stage1_learning_rate
 
         def choose_at_epochs(stage: str, combos: list[dict[str, Any]], description: str
