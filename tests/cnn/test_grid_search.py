@@ -122,6 +122,11 @@ def test_a_damaged_or_planted_checkpoint_is_trained_again(tmp_path):
                      checkpoint_every_s=0.0)["scores"] == whole["scores"]
 
 
+#: the serial search's reports over the tiny grid (3 + 3 + 3 trainings): one per training
+#: finished, and one more as stages 2 and 3 start
+REPORTED = (1, 2, 3, 3, 4, 5, 6, 6, 7, 8, 9)
+
+
 def test_serial_search_resumes_from_cache(tmp_path, monkeypatch):
     from wimpsift.training import checkpoints
 
@@ -138,10 +143,11 @@ def test_serial_search_resumes_from_cache(tmp_path, monkeypatch):
     # 15 trials: stage 1, 1 config x 3 folds; alpha, 2 x 3 (alpha = 0.05 shared with
     # stage 1); learning rate, 2 x 3 (lr = 0.001 shared with the alpha stage) -> 9 trained
     assert first.n_trained == 9 and first.n_cached == 6
-    # the distinct trainings are reported one by one, none of them found in the cache
+    # the distinct trainings are reported one by one, none of them found in the cache,
+    # and the rest again when stages 2 and 3 start (their settings are known then)
     assert stage_sizes(cfg) == (3, 3, 3)
     assert [(p.done, p.total, p.found, p.parallel) for p in heard] == [
-        (done, 9, 0, 1) for done in range(1, 10)]
+        (done, 9, 0, 1) for done in REPORTED]
     # with the mean fit time of the trainings finished so far
     fit_times = [t.result["fit_time_s"] for t in first.trials]
     assert all(p.training_s > 0 for p in heard)
@@ -151,14 +157,14 @@ def test_serial_search_resumes_from_cache(tmp_path, monkeypatch):
     # reported from its choice on
     assert [p.left_s for p in heard] == pytest.approx([p.training_s * (9 - p.done) for p in heard],
                                                       rel=1e-12)
-    assert [p.epochs for p in heard] == [None] * 3 + [first.best_params["epochs"]] * 6
+    assert [p.epochs for p in heard] == [None] * 3 + [first.best_params["epochs"]] * 8
     heard.clear()
     again = grid_search(X, y, cfg, cache_dir=tmp_path, units=heard.append)
     assert again.n_trained == 0 and again.n_cached == 15
     # the cached trainings say how long a training takes before any is trained
     distinct = list({t.key: t.result["fit_time_s"] for t in first.trials}.values())
     assert [(p.done, p.total, p.found, p.parallel) for p in heard] == [
-        (done, 9, done, 1) for done in range(1, 10)]
+        (done, 9, done, 1) for done in REPORTED]
     assert heard[-1].training_s == pytest.approx(np.mean(distinct), rel=1e-12)
     # and a stored trial leaves no work folder (no checkpoint) behind
     assert not [p.name for p in (tmp_path / TRIAL_STAGE).iterdir() if p.name.endswith(".work")]
@@ -194,7 +200,7 @@ def test_a_resumed_search_counts_a_checkpointed_training_as_its_epochs_done(tmp_
     heard: list[tuple] = []
     resumed = grid_search(X, y, cfg, cache_dir=tmp_path, units=heard.append)
     assert [(p.done, p.total, p.found, p.parallel) for p in heard] == [
-        (done, 9, 0.5, 1) for done in range(1, 10)]
+        (done, 9, 0.5, 1) for done in REPORTED]
     assert resumed.rows() == grid_search(X, y, cfg).rows()  # to the same scores
 
 
@@ -207,10 +213,11 @@ def test_dask_local_cluster_gives_the_serial_results(tmp_path):
                        units=heard.append)
     assert dask.rows() == serial.rows()
     # three trainings (one setting, three folds), two at a time on the two workers: after
-    # the first, two are left, one round; after the second, one, still a round
+    # the first, two are left, one round; after the second, one, still a round; stages 2
+    # and 3 only share stage 1's trainings
     assert [(p.done, p.total, p.found, p.parallel) for p in heard] == [
-        (done, 3, 0, 2) for done in (1, 2, 3)]
-    assert [p.left_s / p.training_s for p in heard] == pytest.approx([1.0, 1.0, 0.0], abs=1e-12)
+        (done, 3, 0, 2) for done in (1, 2, 3, 3, 3)]
+    assert [p.left_s / p.training_s for p in heard] == pytest.approx([1, 1, 0, 0, 0], abs=1e-12)
 
 
 def test_successive_halving_keeps_exact_scores_and_trains_less(tmp_path):

@@ -92,10 +92,10 @@ def test_a_stage_that_measures_its_rest_replaces_its_nominal_share_at_once():
     nominal_left = 12800.0 * 7 / 42
     assert plan.scale() == pytest.approx(4544.0 / nominal_left, rel=1e-9)
     assert plan.remaining_s() == pytest.approx(4544.0 + 600.0 * 4544.0 / nominal_left, rel=1e-3)
-    plan.unit_done_at -= 300.0
+    plan.reported_at -= 300.0
     assert plan.remaining_s() == pytest.approx(4244.0 + 600.0 * 4544.0 / nominal_left, rel=1e-3)
     # past its estimate it keeps a tenth of it rather than nothing
-    plan.unit_done_at -= 10_000.0
+    plan.reported_at -= 10_000.0
     assert plan._current_left_s(1.0) == pytest.approx(454.4, rel=1e-9)
     with pytest.raises(ValueError, match="units: got left_s=-1.0, expected a number of seconds"):
         plan.units(36, 42, found=34.5, left_s=-1.0)

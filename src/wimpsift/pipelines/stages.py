@@ -90,8 +90,8 @@ class StagePlan:
         self.left_s: dict[str, float] = {}
         #: per stage not finished: seconds computed from measurements (:meth:`expect`)
         self.expected: dict[str, float] = {}
-        #: when the running stage last reported a unit finished (time.monotonic)
-        self.unit_done_at = 0.0
+        #: when the running stage last reported its units (time.monotonic)
+        self.reported_at = 0.0
         self.started = self.stage_started = self.last_output = time.monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -157,9 +157,9 @@ class StagePlan:
         """Report the running stage's work: ``done`` of ``total`` units finished, ``found``
         units' worth of them done before this run (found in a cache, or the part of a unit
         continued from a checkpoint). ``left_s``: wall seconds the units not finished
-        need, where the stage can tell; the stage's rest is then ``left_s`` less the time
-        since this report (so that it does not climb between two units), and without it
-        the stage's nominal share of the units left, rescaled as usual."""
+        need from now, where the stage can tell; the stage's rest is then ``left_s`` less
+        the time since this report (so that it does not climb between two reports), and
+        without it the stage's nominal share of the units left, rescaled as usual."""
         if self.current is None:
             raise ValueError("units: no stage is running")
         if not 0 <= found <= done <= total or total < 1:
@@ -167,8 +167,7 @@ class StagePlan:
                              "expected 0 <= found <= done <= total and total >= 1")
         if left_s is not None and not 0 <= left_s < float("inf"):
             raise ValueError(f"units: got left_s={left_s}, expected a number of seconds >= 0")
-        if self.current not in self.work or self.work[self.current][0] != done:
-            self.unit_done_at = time.monotonic()
+        self.reported_at = time.monotonic()
         self.work[self.current] = (done, total, found)
         if left_s is not None:
             self.left_s[self.current] = left_s
@@ -194,7 +193,7 @@ class StagePlan:
         now = time.monotonic()
         if self.current in self.left_s:
             left = self.left_s[self.current]
-            return max(left - (now - self.unit_done_at), 0.1 * left)
+            return max(left - (now - self.reported_at), 0.1 * left)
         estimate = self._estimate_s(self.current, scale)
         if self.current in self.work:
             done, total, _ = self.work[self.current]

@@ -426,6 +426,9 @@ class _Runner:
         if self.stage:
             first = trials[0].params
             self.fixed = (first.get("n_conv_layers"), first.get("batch_size"))
+            # the settings of the rest and stage 1's epochs are known from here: the
+            # estimate does not wait for this stage's first training
+            self._report()
         todo = []
         for t in trials:
             t.key = self.key(t)
