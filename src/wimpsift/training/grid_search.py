@@ -325,8 +325,9 @@ class _Runner:
         self.fit_times_s: dict[str, tuple[tuple[Any, Any], float]] = {}
         self.parallel = 1
         self.stage = 0  # index in STAGES of the stage running
-        self.fixed: tuple[Any, Any] | None = None  # (layers, batch) stages 2 and 3 train
-        self.chosen_epochs: int | None = None  # stage 1's choice, once made
+        # stage 1's choice, once made: the (layers, batch) stages 2 and 3 train, its epochs
+        self.fixed: tuple[Any, Any] | None = None
+        self.chosen_epochs: int | None = None
         self.cache = None if cache_dir is None else Cache(cache_dir)
         self.fingerprint = fingerprint
         self.executor = Executor(trial_execution(cfg))
@@ -424,10 +425,8 @@ class _Runner:
     def run(self, trials: list[Trial], description: str) -> None:
         self.stage = STAGES.index(trials[0].stage)
         if self.stage:
-            first = trials[0].params
-            self.fixed = (first.get("n_conv_layers"), first.get("batch_size"))
-            # the settings of the rest and stage 1's epochs are known from here: the
-            # estimate does not wait for this stage's first training
+            # stage 1's choice is known from here: the estimate does not wait for this
+            # stage's first training
             self._report()
         todo = []
         for t in trials:
@@ -575,6 +574,7 @@ def grid_search(
         result.stage_best[stage] = best
         fixed = {"n_conv_layers": best["n_conv_layers"], "batch_size": best["batch_size"]}
         epochs = runner.chosen_epochs = best["epochs"]
+        runner.fixed = (best["n_conv_layers"], best["batch_size"])
         lr = cfg.stage1_learning_rate
 
         def choose_at_epochs(stage: str, combos: list[dict[str, Any]], description: str
