@@ -84,7 +84,7 @@ def test_a_trial_stopped_part_way_continues_from_its_checkpoint(tmp_path):
     # the scores of epochs 1 and 2 come from the checkpoint, epoch 4's from the
     # continuation: all equal to the uninterrupted trial's to the bit
     assert again["scores"] == whole["scores"] and again["epochs_trained"] == 4
-    # and says how many epochs it found done (a resumed run's pace counts the rest only)
+    # and says how many epochs it found done (a resumed run's estimate counts the rest only)
     assert again["epochs_from_checkpoint"] == 3 and whole["epochs_from_checkpoint"] == 0
     assert again["fit_time_s"] > 0 and again["images_per_s"] > 0
     # the checkpoint of another trial's settings is not continued: a fresh training
@@ -179,28 +179,36 @@ def test_serial_search_resumes_from_cache(tmp_path, monkeypatch):
 
 def test_a_resumed_search_counts_a_checkpointed_training_as_its_epochs_done(tmp_path,
                                                                            monkeypatch):
-    """A search stopped after the first epoch of its first training continues that training
-    from its checkpoint and reports half of it (1 of 2 epochs) as done before this run,
-    so that the run's pace counts only the epoch trained here."""
+    """A search stopped after the first epoch of its second training reads the first
+    from the cache and continues the second from its checkpoint: it reports half of that
+    training (1 of 2 epochs) as done before this run, and from its submission on the
+    rest counts half a training for it."""
     from wimpsift.training import checkpoints
 
     monkeypatch.setattr(checkpoints, "EVERY_S", 0.0)  # a checkpoint after every epoch
     after_epoch = checkpoints.Checkpoints.after_epoch
+    calls = []
 
-    def killed_after_the_checkpoint(self, epoch, fitting):
+    def killed_in_the_second_training(self, epoch, fitting):
         after_epoch(self, epoch, fitting)
-        raise _Killed
+        calls.append(epoch)
+        if len(calls) == 3:  # epochs 1 and 2 of the first training, 1 of the second
+            raise _Killed
 
     X, y = separable_images(120)
     cfg = grid_config(**TINY, executor="serial")
     with monkeypatch.context() as m:
-        m.setattr(checkpoints.Checkpoints, "after_epoch", killed_after_the_checkpoint)
+        m.setattr(checkpoints.Checkpoints, "after_epoch", killed_in_the_second_training)
         with pytest.raises(_Killed):
             grid_search(X, y, cfg, cache_dir=tmp_path)
     heard: list[tuple] = []
     resumed = grid_search(X, y, cfg, cache_dir=tmp_path, units=heard.append)
+    # the cached training, then again as the checkpointed one is submitted
     assert [(p.done, p.total, p.found, p.parallel) for p in heard] == [
-        (done, 9, 0.5, 1) for done in REPORTED]
+        (1, 9, 1.0, 1), *[(done, 9, 1.0 if done == 1 else 1.5, 1) for done in REPORTED]]
+    # one at a time: a round per training left, half a round for the checkpointed one
+    assert [p.left_s / p.training_s for p in heard] == pytest.approx(
+        [8, 7.5, 7, 6, 6, 5, 4, 3, 3, 2, 1, 0], abs=1e-12)
     assert resumed.rows() == grid_search(X, y, cfg).rows()  # to the same scores
 
 

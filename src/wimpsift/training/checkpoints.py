@@ -37,16 +37,40 @@ CHECKPOINT_KEYS = ("state", "scores", "fit_time_s", "images")
 EVERY_S = 300.0
 
 
-def load_plain(path: Path, what: str) -> Any:
+def load_plain(path: Path, what: str, warn: bool = True) -> Any:
     """``torch.load`` with ``weights_only=True`` (only tensors and plain Python types, so
-    a planted file cannot run code), or None, logged, when the file is damaged or refused."""
+    a planted file cannot run code), or None when the file is damaged or refused (logged
+    unless ``warn`` is false: for a look that the file's reader repeats)."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises several types for bad files
+        if not warn:
+            return None
         logging.getLogger(__name__).warning(
             "ignoring %s %s (%s: %s); it is trained again",
             what, path, type(err).__name__, str(err).splitlines()[0] if str(err) else "")
         return None
+
+
+def _saved(path: Path, warn: bool = True) -> dict[str, Any] | None:
+    """The checkpoint file at ``path`` when it is one: a plain file with the checkpoint's
+    keys and a training state. None otherwise (nothing there, or a damaged, refused or
+    foreign file)."""
+    if not path.is_file():
+        return None
+    saved = load_plain(path, "checkpoint", warn)
+    if not (isinstance(saved, dict) and set(saved) == set(CHECKPOINT_KEYS)
+            and is_training_state(saved["state"]) and isinstance(saved["scores"], dict)):
+        return None
+    return saved
+
+
+def checkpoint_epoch(path: Path) -> int | None:
+    """The epoch the checkpoint at ``path`` holds, or None (:func:`_saved`): for the
+    progress estimate of a training about to continue it (the training itself checks
+    that it can, :func:`load_checkpoint`, and warns when it cannot)."""
+    saved = _saved(path, warn=False)
+    return None if saved is None else int(saved["state"]["epoch"])
 
 
 def load_checkpoint(path: Path, est: CNNClassifier, start: int, last_epoch: int
@@ -54,11 +78,8 @@ def load_checkpoint(path: Path, est: CNNClassifier, start: int, last_epoch: int
     """The checkpoint at ``path`` when it holds one that ``est`` can continue: its
     settings, an epoch after ``start`` and before ``last_epoch``. None otherwise (nothing
     there, or a damaged, refused or foreign file): the training starts from ``start``."""
-    if not path.is_file():
-        return None
-    saved = load_plain(path, "checkpoint")
-    if not (isinstance(saved, dict) and set(saved) == set(CHECKPOINT_KEYS)
-            and is_training_state(saved["state"]) and isinstance(saved["scores"], dict)):
+    saved = _saved(path)
+    if saved is None:
         return None
     state = saved["state"]
     if (state["settings"] != _resume_settings(est.config())

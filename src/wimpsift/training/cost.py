@@ -10,15 +10,16 @@ make 131 s and 7 make 153 s; on 2026-12-06, 166 s with its figures for 22.3 s, 7
 156 s). :func:`search_left_s` counts the rounds of every stage not finished. Its
 round lasts the mean fit time of the finished trainings of the settings the later stages
 train (stage 1's (layers, batch) choice), which the search measures as it goes and reads
-back for the trainings found in its cache. A training continued from a checkpoint counts
-whole until it finishes. Replayed on the paper-scale restart of 2026-12-05 (one training
-of the α stage about 11 of its 19 min along, six of the learning-rate stage to go, then
-the final models: 65.3 and 21.8 min, 87.1 in all), the grid and final models end at
-97.7 min by the estimate at the restart (12 % long, the training continued from its
-checkpoint counted whole), at 86.2 min by the one at the learning-rate stage's start and
-at 87.9 min by the one at the grid's end (the estimate it replaces, the pace and the
-rescaled final models, had the whole run of 87.3 min end at 101.9 min 46 min in, and at
-99.8 min at the grid's end).
+back for the trainings found in its cache. A training that continues a checkpoint counts
+with the share of its epochs still to run, from the moment it is submitted. Replayed on
+the paper-scale restart of 2026-12-05 (the α stage's last training continuing its
+checkpoint of 35 of 60 epochs, six trainings of the learning-rate stage to go, then the
+final models: 65.3 and 21.8 min, 87.1 in all), the grid and final models end at 87.2 min
+by the estimate as that training is submitted (98.3 min counting it whole, as this module
+did before), at 86.2 min by the one at the learning-rate stage's start and at 87.9 min
+by the one at the grid's end (the estimate before this module, the pace and the rescaled
+final models, had the whole run of 87.3 min end at 101.9 min 46 min in, and at 99.8 min
+at the grid's end).
 
 The final models train the chosen settings for the chosen epoch count on the
 (1 - f):f split of all training events, and score their validation part after every epoch;
@@ -38,6 +39,7 @@ Hand-written: a model of this package's own schedule, which no library describes
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,20 +74,37 @@ class SearchProgress:
 
 
 def search_left_s(sizes: Sequence[int], stage: int, finished: int, parallel: int,
-                  training_s: float) -> float:
+                  training_s: float, head_starts: Sequence[float] = ()) -> float:
     """Wall seconds a staged search still needs: ``sizes[stage] - finished`` trainings
     of the running stage and all of each later stage's, each stage in
     ``ceil(trainings / parallel)`` rounds of ``training_s`` seconds.
 
+    ``head_starts``: of the running stage's trainings left, those that continue a
+    checkpoint, the share of each done before. The running stage then lasts as long as
+    its busiest worker when its trainings' rests go, longest first, each to the least
+    loaded of ``parallel`` workers (for rests all whole, the ``ceil`` above).
+
     >>> round(search_left_s([6, 3, 3], 0, 0, 2, 21.8), 1)  # the quick grid: 3 + 2 + 2 rounds
     152.6
+    >>> round(search_left_s([27, 9, 6], 1, 8, 2, 1.0, head_starts=[35 / 60]), 3)
+    3.417
     """
-    if not 0 <= stage < len(sizes) or not 0 <= finished <= sizes[stage] or parallel < 1:
+    left = sizes[stage] - finished if 0 <= stage < len(sizes) else -1
+    if not 0 <= left <= sizes[stage] or parallel < 1 or len(head_starts) > left:
         raise ValueError(f"search_left_s: got stage={stage}, finished={finished}, "
-                         f"parallel={parallel} for sizes {list(sizes)}, expected a stage of "
-                         "sizes, finished within it and parallel >= 1")
-    left = [sizes[stage] - finished, *sizes[stage + 1:]]
-    return training_s * sum(math.ceil(k / parallel) for k in left)
+                         f"parallel={parallel}, {len(head_starts)} head starts for sizes "
+                         f"{list(sizes)}, expected a stage of sizes, finished within it, "
+                         "parallel >= 1 and no more head starts than trainings left")
+    if not all(0 <= h < 1 for h in head_starts):
+        raise ValueError(f"search_left_s: got head_starts={list(head_starts)}, expected "
+                         "shares in [0, 1)")
+    rests = sorted([1.0 - h for h in head_starts] + [1.0] * (left - len(head_starts)),
+                   reverse=True)
+    loads = [0.0] * parallel
+    for rest in rests:
+        heapq.heapreplace(loads, loads[0] + rest)
+    later = sum(math.ceil(k / parallel) for k in sizes[stage + 1:])
+    return training_s * (max(loads) + later)
 
 
 def final_models_s(*, training_s: float, grid_epochs: Sequence[int], n_splits: int,

@@ -72,7 +72,12 @@ from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
 from wimpsift.progress import Progress, ProgressLines
 from wimpsift.provenance import config_hash
-from wimpsift.training.checkpoints import CHECKPOINT_FILE, Checkpoints, load_plain
+from wimpsift.training.checkpoints import (
+    CHECKPOINT_FILE,
+    Checkpoints,
+    checkpoint_epoch,
+    load_plain,
+)
 from wimpsift.training.cnn_estimator import CNNClassifier, is_training_state
 from wimpsift.training.cost import SearchProgress, search_left_s
 from wimpsift.training.image_inputs import as_image_array, check_labels
@@ -323,6 +328,9 @@ class _Runner:
         self.found = 0.0
         # of the distinct trainings finished: (n_conv_layers, batch_size), fit time
         self.fit_times_s: dict[str, tuple[tuple[Any, Any], float]] = {}
+        # of the running stage's trainings not finished, those continuing a checkpoint:
+        # the share of their epochs done before this run
+        self.head_starts: dict[str, float] = {}
         self.parallel = 1
         self.stage = 0  # index in STAGES of the stage running
         # stage 1's choice, once made: the (layers, batch) stages 2 and 3 train, its epochs
@@ -396,6 +404,7 @@ class _Runner:
         if trial.key in self.finished:
             return
         self.finished.add(trial.key)
+        self.head_starts.pop(trial.key, None)
         self.found += found
         fit_time_s = result.get("fit_time_s")
         if isinstance(fit_time_s, (int, float)) and 0 < fit_time_s < float("inf"):
@@ -418,7 +427,9 @@ class _Runner:
             # never stop a search
             finished = min(max(len(self.finished) - sum(sizes[:self.stage]), 0),
                            sizes[self.stage])
-            left_s = search_left_s(sizes, self.stage, finished, self.parallel, training_s)
+            heads = list(self.head_starts.values())[:sizes[self.stage] - finished]
+            left_s = search_left_s(sizes, self.stage, finished, self.parallel, training_s,
+                                   heads)
         self.units(SearchProgress(len(self.finished), sum(sizes), self.found, self.parallel,
                                   left_s, training_s, self.chosen_epochs))
 
@@ -443,10 +454,16 @@ class _Runner:
             unique.setdefault(t.key, []).append(t)
         if not unique:
             return
+        for key, group in unique.items():
+            share = 0.0 if self.units is None else self._head_start(group[0])
+            if share > 0:
+                self.head_starts[key] = share
         if self._scattered is None:
             self._scattered = (self.executor.scatter(self.X), self.executor.scatter(self.y01))
             self.parallel = self.executor.n_slots()
             self._report()  # the trainings found in the cache, now shared among the slots
+        elif self.head_starts:
+            self._report()  # the checkpoints found
         # each training reports its epochs (from a worker, on the worker's stderr)
         lines = ProgressLines() if self.cfg.progress else None
         tasks = {key: Task(run_trial, (*self._scattered, *self._args(group[0])),
@@ -464,8 +481,20 @@ class _Runner:
             self._store(unique[key][0], state)
             self.n_trained += 1
             first = unique[key][0]
-            epochs = (max(self.cfg.epochs) if first.stop is None else first.stop) - first.start
-            self._finish(first, from_checkpoint / epochs, result)
+            self._finish(first, from_checkpoint / self._epochs(first), result)
+
+    def _epochs(self, trial: Trial) -> int:
+        """The epochs ``trial`` trains."""
+        return (max(self.cfg.epochs) if trial.stop is None else trial.stop) - trial.start
+
+    def _head_start(self, trial: Trial) -> float:
+        """The share of ``trial``'s epochs held by the checkpoint it will continue (0
+        without one)."""
+        path = self.checkpoint(trial.key)
+        epoch = None if path is None else checkpoint_epoch(Path(path))
+        if epoch is None or not 0 < epoch - trial.start < self._epochs(trial):
+            return 0.0
+        return (epoch - trial.start) / self._epochs(trial)
 
     def _args(self, t: Trial) -> tuple[Any, ...]:
         train_idx, val_idx = self.folds[t.fold]
