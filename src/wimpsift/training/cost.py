@@ -19,7 +19,10 @@ by the estimate as that training is submitted (98.3 min counting it whole, as th
 did before), at 86.2 min by the one at the learning-rate stage's start and at 87.9 min
 by the one at the grid's end (the estimate before this module, the pace and the rescaled
 final models, had the whole run of 87.3 min end at 101.9 min 46 min in, and at 99.8 min
-at the grid's end).
+at the grid's end). Live, a serial quick grid (12 trainings of about 13 s on noise
+images, a checkpoint after every epoch) stopped after 6 of 12 epochs of its third
+training and resumed: its end was put at 124.6 s as that training was submitted, 131.2 s
+counting it whole, and came at 120.9 s (2026-12-06).
 
 The final models train the chosen settings for the chosen epoch count on the
 (1 - f):f split of all training events, and score their validation part after every epoch;
