@@ -122,6 +122,25 @@ def test_a_damaged_or_planted_checkpoint_is_trained_again(tmp_path):
                      checkpoint_every_s=0.0)["scores"] == whole["scores"]
 
 
+def test_checkpoint_epoch_reads_whole_epochs_of_plain_checkpoints_only(tmp_path, caplog):
+    import torch
+
+    from wimpsift.training.checkpoints import checkpoint_epoch
+    from wimpsift.training.cnn_estimator import _RESUME_KEYS
+
+    path = tmp_path / CHECKPOINT_FILE
+    assert checkpoint_epoch(path) is None  # nothing there
+    state = dict.fromkeys(_RESUME_KEYS, 0)
+    for epoch, read in ((3, 3), ("3", None), (3.0, None), (True, None)):
+        torch.save({"state": {**state, "epoch": epoch}, "scores": {}, "fit_time_s": 1.0,
+                    "images": 10.0}, path)
+        assert checkpoint_epoch(path) == read
+    path.write_bytes(b"not a checkpoint")
+    with caplog.at_level("WARNING"):
+        assert checkpoint_epoch(path) is None
+    assert not caplog.records  # the training that reads it again warns, once
+
+
 #: the serial search's reports over the tiny grid (3 + 3 + 3 trainings): one per training
 #: finished, and one more as stages 2 and 3 start
 REPORTED = (1, 2, 3, 3, 4, 5, 6, 6, 7, 8, 9)

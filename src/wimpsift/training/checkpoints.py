@@ -54,13 +54,14 @@ def load_plain(path: Path, what: str, warn: bool = True) -> Any:
 
 def _saved(path: Path, warn: bool = True) -> dict[str, Any] | None:
     """The checkpoint file at ``path`` when it is one: a plain file with the checkpoint's
-    keys and a training state. None otherwise (nothing there, or a damaged, refused or
-    foreign file)."""
+    keys and a training state at a whole epoch. None otherwise (nothing there, or a
+    damaged, refused or foreign file)."""
     if not path.is_file():
         return None
     saved = load_plain(path, "checkpoint", warn)
     if not (isinstance(saved, dict) and set(saved) == set(CHECKPOINT_KEYS)
-            and is_training_state(saved["state"]) and isinstance(saved["scores"], dict)):
+            and is_training_state(saved["state"]) and isinstance(saved["scores"], dict)
+            and type(saved["state"]["epoch"]) is int):
         return None
     return saved
 
