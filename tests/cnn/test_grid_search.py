@@ -129,15 +129,15 @@ def test_checkpoint_epoch_reads_whole_epochs_of_plain_checkpoints_only(tmp_path,
     from wimpsift.training.cnn_estimator import _RESUME_KEYS
 
     path = tmp_path / CHECKPOINT_FILE
-    assert checkpoint_epoch(path) is None  # nothing there
+    assert checkpoint_epoch(path, 0, 10) is None  # nothing there
     state = dict.fromkeys(_RESUME_KEYS, 0)
     for epoch, read in ((3, 3), ("3", None), (3.0, None), (True, None)):
         torch.save({"state": {**state, "epoch": epoch}, "scores": {}, "fit_time_s": 1.0,
                     "images": 10.0}, path)
-        assert checkpoint_epoch(path) == read
+        assert checkpoint_epoch(path, 0, 10) == read
     path.write_bytes(b"not a checkpoint")
     with caplog.at_level("WARNING"):
-        assert checkpoint_epoch(path) is None
+        assert checkpoint_epoch(path, 0, 10) is None
     assert not caplog.records  # the training that reads it again warns, once
 
 

@@ -52,26 +52,30 @@ def load_plain(path: Path, what: str, warn: bool = True) -> Any:
         return None
 
 
-def _saved(path: Path, warn: bool = True) -> dict[str, Any] | None:
-    """The checkpoint file at ``path`` when it is one: a plain file with the checkpoint's
-    keys and a training state at a whole epoch. None otherwise (nothing there, or a
-    damaged, refused or foreign file)."""
+def _saved(path: Path, start: int, last_epoch: int, warn: bool = True
+           ) -> dict[str, Any] | None:
+    """The checkpoint file at ``path`` when it is one that a training from ``start`` to
+    ``last_epoch`` could continue: a plain file with the checkpoint's keys and a training
+    state at a whole epoch after ``start`` and before ``last_epoch``. None otherwise
+    (nothing there, or a damaged, refused, foreign or out-of-range file)."""
     if not path.is_file():
         return None
     saved = load_plain(path, "checkpoint", warn)
     if not (isinstance(saved, dict) and set(saved) == set(CHECKPOINT_KEYS)
             and is_training_state(saved["state"]) and isinstance(saved["scores"], dict)
-            and type(saved["state"]["epoch"]) is int):
+            and type(saved["state"]["epoch"]) is int
+            and start < saved["state"]["epoch"] < last_epoch):
         return None
     return saved
 
 
-def checkpoint_epoch(path: Path) -> int | None:
+def checkpoint_epoch(path: Path, start: int, last_epoch: int) -> int | None:
     """The epoch the checkpoint at ``path`` holds, or None (:func:`_saved`): for the
-    progress estimate of a training about to continue it (the training itself checks
-    that it can, :func:`load_checkpoint`, and warns when it cannot)."""
-    saved = _saved(path, warn=False)
-    return None if saved is None else int(saved["state"]["epoch"])
+    progress estimate of a training from ``start`` to ``last_epoch`` about to continue it
+    (the training itself checks its settings too, :func:`load_checkpoint`, and warns
+    when it cannot read it)."""
+    saved = _saved(path, start, last_epoch, warn=False)
+    return None if saved is None else saved["state"]["epoch"]
 
 
 def load_checkpoint(path: Path, est: CNNClassifier, start: int, last_epoch: int
@@ -79,12 +83,8 @@ def load_checkpoint(path: Path, est: CNNClassifier, start: int, last_epoch: int
     """The checkpoint at ``path`` when it holds one that ``est`` can continue: its
     settings, an epoch after ``start`` and before ``last_epoch``. None otherwise (nothing
     there, or a damaged, refused or foreign file): the training starts from ``start``."""
-    saved = _saved(path)
-    if saved is None:
-        return None
-    state = saved["state"]
-    if (state["settings"] != _resume_settings(est.config())
-            or not start < int(state["epoch"]) < last_epoch):
+    saved = _saved(path, start, last_epoch)
+    if saved is None or saved["state"]["settings"] != _resume_settings(est.config()):
         return None
     return saved
 

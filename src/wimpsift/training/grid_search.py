@@ -490,11 +490,10 @@ class _Runner:
     def _head_start(self, trial: Trial) -> float:
         """The share of ``trial``'s epochs held by the checkpoint it will continue (0
         without one)."""
-        path = self.checkpoint(trial.key)
-        epoch = None if path is None else checkpoint_epoch(Path(path))
-        if epoch is None or not 0 < epoch - trial.start < self._epochs(trial):
-            return 0.0
-        return (epoch - trial.start) / self._epochs(trial)
+        path, epochs = self.checkpoint(trial.key), self._epochs(trial)
+        epoch = None if path is None else checkpoint_epoch(Path(path), trial.start,
+                                                           trial.start + epochs)
+        return 0.0 if epoch is None else (epoch - trial.start) / epochs
 
     def _args(self, t: Trial) -> tuple[Any, ...]:
         train_idx, val_idx = self.folds[t.fold]
