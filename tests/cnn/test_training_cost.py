@@ -17,6 +17,16 @@ from wimpsift.training.grid_search import GridSearchConfig, grid_config, stage_s
 SUMMARY = Path(__file__).resolve().parents[1] / "data" / "cnn_paper_cpu.json"
 
 
+def paper_final_settings(metrics: dict, training_s: float) -> dict:
+    """``final_models_s``'s settings of the paper-scale run's final models (the grid's
+    default epochs and folds, its chosen epochs, 30 % validation), at ``training_s``."""
+    grid = GridSearchConfig()
+    return {"training_s": training_s, "grid_epochs": grid.epochs, "n_splits": grid.n_splits,
+            "n_images": metrics["n_train_events"]["hitpeak"],
+            "epochs": metrics["grid_search"]["best_params"]["epochs"],
+            "validation_fraction": 0.3}
+
+
 def test_the_grids_stages_and_their_rounds():
     paper, quick = GridSearchConfig(), grid_config(**QUICK_GRID)
     assert stage_sizes(paper) == (27, 9, 6)
@@ -56,10 +66,7 @@ def test_the_final_models_time_from_the_grids_trainings_matches_the_paper_run():
               if (t["n_conv_layers"], t["batch_size"]) == (best["n_conv_layers"],
                                                           best["batch_size"])]
     assert len(chosen) == 18  # 3 (stage 1) + 9 (α) + 6 (learning rate)
-    n_images = metrics["n_train_events"]["hitpeak"]
-    settings = {"training_s": float(np.mean(chosen)), "grid_epochs": [20, 30, 40, 50, 60],
-                "n_splits": 3, "n_images": n_images, "epochs": best["epochs"],
-                "validation_fraction": 0.3}
+    settings = paper_final_settings(metrics, float(np.mean(chosen)))
     one = final_models_s(**settings, n_models=1, n_test_images=0, parallel=1)
     assert one == pytest.approx(metrics["hitpeak"]["final_training"]["fit_time_s"], rel=0.05)
     stage = final_models_s(**settings, n_models=3,
@@ -88,12 +95,11 @@ def test_the_rest_after_the_paper_runs_restart_counts_its_checkpoint():
                 and (t["leaky_alpha"], t["fold"]) != (0.1, 2)]
     assert len(finished) == 11  # stage 1's three folds and eight of the α stage's nine
     training_s = float(np.mean(finished))
-    final_s = final_models_s(training_s=training_s, grid_epochs=[20, 30, 40, 50, 60],
-                             n_splits=3, n_images=metrics["n_train_events"]["hitpeak"],
-                             epochs=best["epochs"], validation_fraction=0.3, n_models=3,
+    final_s = final_models_s(**paper_final_settings(metrics, training_s), n_models=3,
                              n_test_images=metrics["n_test_events"]["hitpeak"], parallel=2)
     taken_s = metrics["timings_s"]["search_s"] + metrics["timings_s"]["final_and_test_s"]
-    estimate_s = search_left_s((27, 9, 6), 1, 8, 2, training_s, [35 / 60]) + final_s
+    sizes = stage_sizes(GridSearchConfig())
+    estimate_s = search_left_s(sizes, 1, 8, 2, training_s, [35 / 60]) + final_s
     assert estimate_s == pytest.approx(taken_s, rel=0.02)
-    whole_s = search_left_s((27, 9, 6), 1, 8, 2, training_s) + final_s
+    whole_s = search_left_s(sizes, 1, 8, 2, training_s) + final_s
     assert whole_s / taken_s > 1.1
