@@ -18,13 +18,15 @@ SUMMARY = Path(__file__).resolve().parents[1] / "data" / "cnn_paper_cpu.json"
 
 
 def paper_final_settings(metrics: dict, training_s: float) -> dict:
-    """``final_models_s``'s settings of the paper-scale run's final models (the grid's
-    default epochs and folds, its chosen epochs, 30 % validation), at ``training_s``."""
-    grid = GridSearchConfig()
+    """``final_models_s``'s settings of the paper-scale run's final models, at
+    ``training_s``: its grid's epochs and folds and its validation fraction as its
+    configuration (provenance) gives them, and the epochs its search chose."""
+    config = metrics["provenance"]["config"]
+    grid = grid_config(**config["grid"])
     return {"training_s": training_s, "grid_epochs": grid.epochs, "n_splits": grid.n_splits,
             "n_images": metrics["n_train_events"]["hitpeak"],
             "epochs": metrics["grid_search"]["best_params"]["epochs"],
-            "validation_fraction": 0.3}
+            "validation_fraction": config["validation_fraction"]}
 
 
 def test_the_grids_stages_and_their_rounds():
