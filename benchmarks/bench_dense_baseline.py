@@ -32,19 +32,17 @@ import numpy as np
 import pandas as pd
 
 from wimpsift.detectors import Detector, load_detector
+from wimpsift.metrics.background_comparison import EVENT_VARIABLES, _remaining_total
 from wimpsift.pipelines.cnn_backgrounds import (
-    EVENT_VARIABLES,
-    SIGNAL,
     AllBackgroundsSettings,
-    _remaining_total,
     binary_training_weights,
-    expected_mix_weights,
     simulate_train_test,
-    tail_emphasis_weights,
 )
+from wimpsift.processing.background_mix import SIGNAL, expected_mix_weights
 from wimpsift.processing.standard_selection import StandardSelection
 from wimpsift.provenance import provenance, write_json
 from wimpsift.training.baselines import EventVariableMLPEnsemble
+from wimpsift.training.mix_weights import tail_emphasis_weights
 
 VARIANTS = ("expected_mix", "per_volume_floor", "per_volume_floor_ensemble")
 

@@ -54,17 +54,16 @@ from scipy.optimize import brentq
 from scipy.stats import sem
 
 from wimpsift.detectors import load_detector
-from wimpsift.metrics.remaining import remaining_at_acceptance
-from wimpsift.pipelines.cnn_backgrounds import (
-    ACTIVE_MIX,
+from wimpsift.metrics.background_comparison import (
     CLASSIFIERS,
-    SIGNAL,
     TARGET_RATIO,
     over_seeds,
-    simulate_mix,
     student_t_68,
 )
+from wimpsift.metrics.remaining import remaining_at_acceptance
+from wimpsift.pipelines.cnn_backgrounds import ACTIVE_MIX, simulate_mix
 from wimpsift.pipelines.reproduce_cnn import ReproduceCNNConfig, _wimp
+from wimpsift.processing.background_mix import SIGNAL
 from wimpsift.provenance import provenance, write_json
 from wimpsift.seeding import int_seed
 from wimpsift.sources import make_source, source_names

@@ -48,7 +48,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wimpsift.pipelines.cnn_backgrounds import (
+from wimpsift.metrics.background_comparison import (
     CLASSIFIERS,
     TARGET_RATIO,
     over_seeds,

@@ -11,14 +11,7 @@ from scipy.stats import poisson
 
 from tests.cnn.conftest import separable_images
 from wimpsift.errors import DataError
-from wimpsift.metrics.remaining import (
-    feldman_cousins_68,
-    ratio_interval,
-    remaining_at_acceptance,
-)
-from wimpsift.models.cnn import CNNArchitecture, PaperCNN, count_parameters
-from wimpsift.pipelines.cnn_backgrounds import (
-    SIGNAL,
+from wimpsift.metrics.background_comparison import (
     ideal_nr_floor,
     member_key,
     over_seeds,
@@ -28,6 +21,13 @@ from wimpsift.pipelines.cnn_backgrounds import (
     verdict,
     widen,
 )
+from wimpsift.metrics.remaining import (
+    feldman_cousins_68,
+    ratio_interval,
+    remaining_at_acceptance,
+)
+from wimpsift.models.cnn import CNNArchitecture, PaperCNN, count_parameters
+from wimpsift.processing.background_mix import SIGNAL
 from wimpsift.training.weighted_cnn import WeightedCNN
 
 # Feldman & Cousins, Phys. Rev. D 57, 3873 (1998): 68.27 % C.L. intervals for a Poisson

@@ -266,7 +266,7 @@ def test_effective_count_interval():
 def test_tail_emphasis_keeps_each_source_total():
     import pandas as pd
 
-    from wimpsift.pipelines.cnn_backgrounds import tail_emphasis_weights
+    from wimpsift.training.mix_weights import tail_emphasis_weights
 
     table = pd.DataFrame({"source": ["er", "er", "er", "wimp"],
                           "weight": [0.1, 0.1, 5.0, 1.0],
@@ -284,7 +284,7 @@ def test_source_share_floor_lifts_rare_sources_and_keeps_the_rest():
     import pandas as pd
 
     from wimpsift.errors import ConfigError
-    from wimpsift.pipelines.cnn_backgrounds import source_share_floor
+    from wimpsift.training.mix_weights import source_share_floor
 
     table = pd.DataFrame({"source": ["wimp"] * 2 + ["er"] * 5 + ["wall"] * 2
                           + ["gamma"] * 3 + ["cevns"]})
@@ -322,9 +322,9 @@ def test_default_binary_weights_keep_the_er_share_when_gammas_crowd_it_out():
 
     from wimpsift.pipelines.cnn_backgrounds import (
         AllBackgroundsSettings,
-        background_shares,
         binary_training_weights,
     )
+    from wimpsift.training.mix_weights import background_shares
 
     # an active-volume mix where the external gammas are 19 times the ER (ER 5 %): the
     # default ER floor lifts it to 0.15 in both binary mixes, the empty one leaves 0.05

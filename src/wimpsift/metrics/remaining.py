@@ -23,7 +23,7 @@ The total's interval adds the per-source lower and upper distances in quadrature
 These errors count test events only: the threshold's own error (from the finite number
 of WIMP test events) is not included; :func:`total_at_acceptance`, the total alone, is
 what a resampling of the signal events needs for it
-(:func:`wimpsift.pipelines.cnn_backgrounds.threshold_error`).
+(:func:`wimpsift.metrics.background_comparison.threshold_error`).
 
 :func:`feldman_cousins_68` is hand-written (the construction is a few lines; neither
 SciPy nor the project's statistics packages offer it): for each mean μ the acceptance

@@ -50,65 +50,68 @@ Classifiers, trained on the training set, scored on the same test events:
 
 - ``standard_selection``: :class:`~wimpsift.processing.standard_selection.StandardSelection`
   (fiducial volume, single scatter, S2 width against drift time; its cS1–cS2 score);
-- ``dense``: a dense network on :data:`EVENT_VARIABLES` with the binary CNNs' care: their
-  training weights (:func:`binary_training_weights`: per comparison, the source floor)
-  and an ensemble of ``cnn_ensemble`` networks with their seeds, log-odds averaged
-  (:class:`~wimpsift.training.baselines.EventVariableMLPEnsemble`; ``dense_active_mix``
-  in the scores and in ``training``). Up to the eighth round it was one network trained
-  on the active volume's expected mix: wall and surface events, a few per cent of that
-  mix, got through it in three of five quick runs (surface events 1.0–1.7 expected, the
-  standard selection's 0.5; active ratios 1.73–2.45). On the same events
+- ``dense``: a dense network on
+  :data:`~wimpsift.metrics.background_comparison.EVENT_VARIABLES` with the binary CNNs'
+  care: their training weights (:func:`binary_training_weights`: per comparison, the
+  source floor) and an ensemble of ``cnn_ensemble`` networks with their seeds, log-odds
+  averaged (:class:`~wimpsift.training.baselines.EventVariableMLPEnsemble`;
+  ``dense_active_mix`` in the scores and in ``training``). Up to the eighth round it was
+  one network trained on the active volume's expected mix: wall and surface events, a few
+  per cent of that mix, got through it in three of five quick runs (surface events 1.0–1.7
+  expected, the standard selection's 0.5; active ratios 1.73–2.45). On the same events
   (``benchmarks/bench_dense_baseline.py``, seeds 0–4, 2026-12-03) its surface events fell
-  to 0.01–0.03 and its wall events to 0.06–0.10; its ratio to the standard selection
-  went from 0.47 / 1.00 / 0.61 / 0.96 / 0.96 to 0.71 / 1.00 / 0.77 / 0.85 / 0.80 in the
+  to 0.01–0.03 and its wall events to 0.06–0.10; its ratio to the standard selection went
+  from 0.47 / 1.00 / 0.61 / 0.96 / 0.96 to 0.71 / 1.00 / 0.77 / 0.85 / 0.80 in the
   fiducial volume (mean 0.80 ± 0.11 → 0.83 ± 0.05) and from 0.44 / 1.73 / 0.60 / 2.45 /
-  2.32 to 0.87 / 0.95 / 1.17 / 1.02 / 0.74 in the active one (1.51 ± 0.42 → 0.95 ±
-  0.07): steadier, without the failures of before, still far from the CNNs. What it
-  lets through is ER, 2–6 × the standard selection's: neither more patience, a wider
-  network, no early stopping, boosted trees nor the standard selection's NR-band
-  distance as an input brought it to 0.5 (seeds 0 and 4: 0.59–1.07), so it does not
-  learn the band's edge from the weighted mix as the hybrid CNNs do;
+  2.32 to 0.87 / 0.95 / 1.17 / 1.02 / 0.74 in the active one (1.51 ± 0.42 → 0.95 ± 0.07):
+  steadier, without the failures of before, still far from the CNNs. What it lets through
+  is ER, 2–6 × the standard selection's: neither more patience, a wider network, no early
+  stopping, boosted trees nor the standard selection's NR-band distance as an input
+  brought it to 0.5 (seeds 0 and 4: 0.59–1.07), so it does not learn the band's edge from
+  the weighted mix as the hybrid CNNs do;
 - ``cnn_binary``: the paper's CNN with two softmax outputs, WIMP against a mix whose
   background weights are half the fiducial window's expected mix and half the active
-  volume's (:func:`blended_mix_weights`), every background source lifted to at least
-  ``binary_min_source_share`` (3 %) of it (:func:`source_share_floor`; weighted loss,
+  volume's (:func:`~wimpsift.training.mix_weights.blended_mix_weights`), every background
+  source lifted to at least ``binary_min_source_share`` (3 %) of it
+  (:func:`~wimpsift.training.mix_weights.source_share_floor`; weighted loss,
   :class:`~wimpsift.training.weighted_cnn.WeightedCNN`); score = its logit. With
   ``cnn_binary_per_volume`` (default) this network is judged in the fiducial comparison
   only, and a second binary CNN, trained on the active volume's expected mix (the same
-  floor), in the active one (``cnn_binary_active_mix`` in the scores and in
-  ``training``): a binary network's logit is the likelihood ratio against the mix it was
-  trained on, and the blend under-weights the external gammas that dominate the active
-  window (the blended network let 0.34–0.47 expected external gammas through in the
-  active comparison of five quick runs, 2026-12-02, against the standard selection's
-  0.002). Measured on the same events (quick runs, seeds 0–4, 2026-12-02/03): the active
-  comparison's binary CNN went from 0.99 / 0.99 / 0.83 / 0.87 / 0.68 × the standard
-  selection to 0.49 / 0.39 / 0.38 / 0.37 / 0.38, its external gammas from 0.34–0.47 to
-  0.004–0.076 expected events, its ER up to 0.17–0.26 (the standard selection's
-  0.11–0.17); the fiducial results are unchanged (the same network). Over seeds 0–4
-  (``scripts/cnn_backgrounds_seeds.py``, tests/data/cnn_backgrounds_seeds.json) its mean
-  ratio is 0.40 ± 0.02 (the fiducial binary CNN's 0.38 ± 0.02; the multi-class CNN's
-  0.44 ± 0.01 in the fiducial volume and 0.41 ± 0.04 in the active one), all met.
+  floor), in the active one (``cnn_binary_active_mix`` in the scores and in ``training``):
+  a binary network's logit is the likelihood ratio against the mix it was trained on, and
+  the blend under-weights the external gammas that dominate the active window (the blended
+  network let 0.34–0.47 expected external gammas through in the active comparison of five
+  quick runs, 2026-12-02, against the standard selection's 0.002). Measured on the same
+  events (quick runs, seeds 0–4, 2026-12-02/03): the active comparison's binary CNN went
+  from 0.99 / 0.99 / 0.83 / 0.87 / 0.68 × the standard selection to 0.49 / 0.39 / 0.38 /
+  0.37 / 0.38, its external gammas from 0.34–0.47 to 0.004–0.076 expected events, its ER
+  up to 0.17–0.26 (the standard selection's 0.11–0.17); the fiducial results are unchanged
+  (the same network). Over seeds 0–4 (``scripts/cnn_backgrounds_seeds.py``,
+  tests/data/cnn_backgrounds_seeds.json) its mean ratio is 0.40 ± 0.02 (the fiducial
+  binary CNN's 0.38 ± 0.02; the multi-class CNN's 0.44 ± 0.01 in the fiducial volume and
+  0.41 ± 0.04 in the active one), all met.
 
   **What the CNNs see.** By default both CNNs are *hybrids*: the convolution block reads
   the image (``image_kind``), and the dense layer reads the flattened image features
   together with the event's cS1, log10 cS2 and reconstructed r and z
   (``cnn_event_scalars``, standardised on the training set, through their own two-layer
-  block: :class:`~wimpsift.models.cnn.PaperCNN`'s ``scalar_units``). A CNN of images alone must
-  learn the ER band's edge in (cS1, cS2) from pixel sums; with a few thousand ER
+  block: :class:`~wimpsift.models.cnn.PaperCNN`'s ``scalar_units``). A CNN of images alone
+  must learn the ER band's edge in (cS1, cS2) from pixel sums; with a few thousand ER
   training events it leaked about ten times more ER at 50 % WIMP acceptance than the
-  standard selection's cut below the NR median (measured 2026-12-02: 47 against 4 test
-  ER events; with cS1 and log10 cS2, 30). The position (r, z), which the hit pattern and
-  S2 width hold only implicitly, lets the networks reject wall and near-surface events
-  and, measured on the same tail-sampled events (fiducial comparison, 2,591 WIMP
-  training events, tail emphasis 0.5), cut the binary CNN's ER from 0.43 to 0.13
-  expected events and its total from 0.95 to 0.63. Set ``cnn_event_scalars=()`` for the
-  paper's images-only network. Adding the other :data:`EVENT_VARIABLES` (S2 width ratio,
-  S1 top fraction, hit-pattern goodness of fit, …) did not lower either CNN's remaining
-  wall events (measured 2026-12-02, same events, three training seeds): the binary CNN's
-  loss gives wall events about 0.5 % of the background weight. Two further changes were
-  measured on one cached pair of training and test sets (2026-12-02, fiducial ratio to
-  the standard selection, three training seeds each), both with the scalars concatenated
-  raw into the dense layer (before their own block, below):
+  standard selection's cut below the NR median (measured 2026-12-02: 47 against 4 test ER
+  events; with cS1 and log10 cS2, 30). The position (r, z), which the hit pattern and S2
+  width hold only implicitly, lets the networks reject wall and near-surface events and,
+  measured on the same tail-sampled events (fiducial comparison, 2,591 WIMP training
+  events, tail emphasis 0.5), cut the binary CNN's ER from 0.43 to 0.13 expected events
+  and its total from 0.95 to 0.63. Set ``cnn_event_scalars=()`` for the paper's
+  images-only network. Adding the other
+  :data:`~wimpsift.metrics.background_comparison.EVENT_VARIABLES` (S2 width ratio, S1 top
+  fraction, hit-pattern goodness of fit, …) did not lower either CNN's remaining wall
+  events (measured 2026-12-02, same events, three training seeds): the binary CNN's loss
+  gives wall events about 0.5 % of the background weight. Two further changes were
+  measured on one cached pair of training and test sets (2026-12-02, fiducial ratio to the
+  standard selection, three training seeds each), both with the scalars concatenated raw
+  into the dense layer (before their own block, below):
 
   - ``nr_band_distance`` (the standard selection's cS1–cS2 statistic) as a fifth scalar:
     binary CNN 0.71/0.71/0.67 against 0.73/0.78/0.63 without (its ER fell from about
@@ -122,13 +125,14 @@ Classifiers, trained on the training set, scored on the same test events:
     WIMP acceptance. With the scalars' own block the network learns the ER band well
     enough that a 3 % floor wins (below), and it is the default.
 
-  **Training.** ``train_events_signal`` WIMP training events (2,500 by default, five
-  times the other sources': WIMP waveforms are cheap and the WIMP side of the ratio in
-  the region below the NR median was estimated from a few hundred). Tail-sampled
-  sources train with ``tail_training_emphasis`` (:func:`tail_emphasis_weights`): their
-  rendered tail events weigh more than their expected rate inside the source (the
-  source's total unchanged), so the loss attends to the region the comparison is
-  decided in; the comparisons always use the expected weights.
+  **Training.** ``train_events_signal`` WIMP training events (2,500 by default, five times
+  the other sources': WIMP waveforms are cheap and the WIMP side of the ratio in the
+  region below the NR median was estimated from a few hundred). Tail-sampled sources train
+  with ``tail_training_emphasis``
+  (:func:`~wimpsift.training.mix_weights.tail_emphasis_weights`): their rendered tail
+  events weigh more than their expected rate inside the source (the source's total
+  unchanged), so the loss attends to the region the comparison is decided in; the
+  comparisons always use the expected weights.
 
   **What made the binary CNN win** (measured 2026-12-02 on one cached pair of training
   and test sets, fiducial ratio to the standard selection, training seeds 0/1/2): with
@@ -138,33 +142,34 @@ Classifiers, trained on the training set, scored on the same test events:
   0.36/0.37/0.22, its wall events falling from about 0.35 to 0.07–0.16 expected events
   and its ER to 0.05–0.07. The multi-class CNN, trained on balanced classes, gains less.
 
-  **Rare sources in the binary loss.** At their expected rates the fiducial window's
-  wall events weigh 0.8 % of the binary CNN's background and the ER bulk 98 %; in the
-  quick run the NR-like wall events then made up 0.11–0.25 of its 0.34–0.42 remaining
-  events. The 3 % floor per source (:func:`source_share_floor`), measured on two cached
-  pairs of training and test sets (2026-12-02, fiducial ratio to the standard selection,
-  single networks): 0.46 → 0.39/0.39/0.38 and 0.61 → 0.43/0.33/0.29, its wall events
-  falling to 0.02–0.06 while its ER rose from 0.03–0.15 to 0.10–0.22. A 5 % floor on the
-  active mix alone helped the active comparison (1.38 → 0.59, 1.78 → 0.67) and cost the
-  fiducial one (ER 0.4–0.5), the wall–ER trade-off above. A named source can have a
-  higher floor (``binary_source_share_floors``): with four times the materials' gamma
-  rate the ER's share of the active mix falls from about 0.15 to 0.05 and the retrained
-  active binary CNN leaks twice the ER; an ER floor of 0.15 keeps its ratio within the
-  target over three seeds (``detectors/data/README.md``). On by default: at the
+  **Rare sources in the binary loss.** At their expected rates the fiducial window's wall
+  events weigh 0.8 % of the binary CNN's background and the ER bulk 98 %; in the quick run
+  the NR-like wall events then made up 0.11–0.25 of its 0.34–0.42 remaining events. The
+  3 % floor per source (:func:`~wimpsift.training.mix_weights.source_share_floor`), measured
+  on two cached pairs of training and test sets (2026-12-02, fiducial ratio to the
+  standard selection, single networks): 0.46 → 0.39/0.39/0.38 and 0.61 → 0.43/0.33/0.29,
+  its wall events falling to 0.02–0.06 while its ER rose from 0.03–0.15 to 0.10–0.22. A
+  5 % floor on the active mix alone helped the active comparison (1.38 → 0.59, 1.78 → 0.67)
+  and cost the fiducial one (ER 0.4–0.5), the wall–ER trade-off above. A named source can
+  have a higher floor (``binary_source_share_floors``): with four times the materials'
+  gamma rate the ER's share of the active mix falls from about 0.15 to 0.05 and the
+  retrained active binary CNN leaks twice the ER; an ER floor of 0.15 keeps its ratio
+  within the target over three seeds (``detectors/data/README.md``). On by default: at the
   expected rates the ER's share is about 0.147, so the floor barely binds there, and the
   README's table over seeds is of runs with it.
 
   **Training noise and the ensemble.** Retrained on the same events with other seeds a
-  single network's totals move by tens of per cent (fiducial ratio of the multi-class
-  CNN 0.44/0.39/0.44 on one pair of sets, active 0.50/0.37/0.68 on another); the
-  intervals count test events only, not this spread. Each CNN is therefore an ensemble
-  of ``cnn_ensemble`` (3) networks trained with different seeds, their log-softmax
-  outputs averaged (:class:`~wimpsift.training.weighted_cnn.WeightedCNNEnsemble`): on
-  the same two pairs the three-network multi-class CNN gave 0.41 and 0.37 (fiducial),
-  0.47 and 0.35 (active), the binary one 0.40 and 0.26 (fiducial). It triples the CNNs'
-  training time; ``cnn_ensemble=1`` is the single network. The members are also scored
-  on their own (:func:`training_noise`): the spread of their totals over √n, an estimate
-  of the ensemble's error from its seeds, widens each CNN's ratio interval in quadrature
+  single network's totals move by tens of per cent (fiducial ratio of the multi-class CNN
+  0.44/0.39/0.44 on one pair of sets, active 0.50/0.37/0.68 on another); the intervals
+  count test events only, not this spread. Each CNN is therefore an ensemble of
+  ``cnn_ensemble`` (3) networks trained with different seeds, their log-softmax outputs
+  averaged (:class:`~wimpsift.training.weighted_cnn.WeightedCNNEnsemble`): on the same two
+  pairs the three-network multi-class CNN gave 0.41 and 0.37 (fiducial), 0.47 and 0.35
+  (active), the binary one 0.40 and 0.26 (fiducial). It triples the CNNs' training time;
+  ``cnn_ensemble=1`` is the single network. The members are also scored on their own
+  (:func:`~wimpsift.metrics.background_comparison.training_noise`): the spread of their
+  totals over √n, an estimate of the ensemble's error from its seeds, widens each CNN's
+  ratio interval in quadrature
   (``training_noise.<cnn>.ratio_interval_with_training_noise`` and its verdict). In five
   quick runs (seeds 0–4, 2026-12-02) the binary CNN's fiducial ratio was below 0.5 with
   its widened interval in all five (0.33–0.43), the multi-class CNN's in three (0.41–0.44;
@@ -180,24 +185,25 @@ Classifiers, trained on the training set, scored on the same test events:
   one the active window's, where external gammas do).
 
 Remaining background (:func:`wimpsift.metrics.remaining.remaining_at_acceptance`): the
-expected events of each background, and their total, that pass each classifier's
-threshold set at 50 % WIMP acceptance, with Feldman–Cousins 68 % intervals of the
-number of passing test events × their weight (meaningful at zero passing events); the
-ratio of each total to the standard selection's with a 68 % interval and the verdict
-on the ≤ 0.5 target (:func:`verdict`), from test events only; the same verdict with every
-error (``ratio_interval_all_errors``, ``target_ratio_met_all_errors``): the test events',
-the CNN ensembles' training noise (:func:`training_noise`) and the acceptance
-threshold's (:func:`threshold_error`: every threshold is a quantile of the WIMP test
-events' scores; a bootstrap over them, one resample for all classifiers), added in
-quadrature on each side of the ratio (the threshold's error on the CNNs' ratios was
-0.016–0.049 in three quick runs with 2,500 WIMP test events, 2026-12-02, comparable to
-the training noise; it turned one fiducial verdict, 0.43 with its upper end at 0.501,
-from met to undecided); and the floor of an ideal NR/ER separator
-(:func:`ideal_nr_floor`): CEvNS and neutrons are nuclear recoils in the bulk, so a
-separator that removes every other source perfectly still keeps them — half of them
-if it ignores energy, fewer if it also ranks by the WIMP/NR-like cS1 spectrum ratio.
-When that floor is above 0.5 × the standard selection's total, no classifier can meet
-the target on these events. Two comparisons:
+expected events of each background, and their total, that pass each classifier's threshold
+set at 50 % WIMP acceptance, with Feldman–Cousins 68 % intervals of the number of passing
+test events × their weight (meaningful at zero passing events); the ratio of each total to
+the standard selection's with a 68 % interval and the verdict on the ≤ 0.5 target
+(:func:`~wimpsift.metrics.background_comparison.verdict`), from test events only; the same
+verdict with every error (``ratio_interval_all_errors``, ``target_ratio_met_all_errors``):
+the test events', the CNN ensembles' training noise
+(:func:`~wimpsift.metrics.background_comparison.training_noise`) and the acceptance
+threshold's (:func:`~wimpsift.metrics.background_comparison.threshold_error`: every
+threshold is a quantile of the WIMP test events' scores; a bootstrap over them, one
+resample for all classifiers), added in quadrature on each side of the ratio (the
+threshold's error on the CNNs' ratios was 0.016–0.049 in three quick runs with 2,500 WIMP
+test events, 2026-12-02, comparable to the training noise; it turned one fiducial verdict,
+0.43 with its upper end at 0.501, from met to undecided); and the floor of an ideal NR/ER
+separator (:func:`~wimpsift.metrics.background_comparison.ideal_nr_floor`): CEvNS and
+neutrons are nuclear recoils in the bulk, so a separator that removes every other source
+perfectly still keeps them — half of them if it ignores energy, fewer if it also ranks by
+the WIMP/NR-like cS1 spectrum ratio. When that floor is above 0.5 × the standard
+selection's total, no classifier can meet the target on these events. Two comparisons:
 
 - ``fiducial``: events in the analysis window *and* the fiducial volume
   (reconstructed position); acceptance relative to the WIMPs there;
@@ -241,14 +247,12 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 from scipy.special import logsumexp
-from scipy.stats import bootstrap, sem
-from scipy.stats import t as student_t
 
 from wimpsift.cache import Cache
 from wimpsift.config import WimpsiftConfig
@@ -256,14 +260,15 @@ from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.execution import ExecutionConfig, Executor, Task, in_process
 from wimpsift.images.raster import ImageSettings, render_images
-from wimpsift.metrics.mutual_information import mutual_information
-from wimpsift.metrics.remaining import (
-    ZERO_COUNT_UPPER_68,
-    ratio_interval,
-    remaining_at_acceptance,
-    total_at_acceptance,
+from wimpsift.metrics.background_comparison import (
+    EVENT_VARIABLES,
+    EventVariable,
+    comparison,
+    member_key,
+    member_scores,
 )
-from wimpsift.processing.background_mix import source_weight
+from wimpsift.plots.remaining import plot_remaining_curves
+from wimpsift.processing.background_mix import SIGNAL, expected_mix_weights, source_weight
 from wimpsift.processing.reconstruction import ProcessedEvents, process_events
 from wimpsift.processing.selection import in_window
 from wimpsift.processing.standard_selection import StandardSelection
@@ -272,6 +277,12 @@ from wimpsift.seeding import int_seed, seed_sequence
 from wimpsift.sources import make_source, source_names
 from wimpsift.sources.topology import expected_topology_events
 from wimpsift.training.baselines import EventVariableMLPEnsemble, event_features
+from wimpsift.training.mix_weights import (
+    background_shares,
+    blended_mix_weights,
+    source_share_floor,
+    tail_emphasis_weights,
+)
 from wimpsift.training.weighted_cnn import (
     WeightedCNNEnsemble,
     fit_ensembles,
@@ -284,30 +295,11 @@ from wimpsift.waveforms.tail_sampling import (
     stratified_waveform_events,
 )
 
-SIGNAL = "wimp"
-EventVariable = Literal["cs1_pe", "log10_cs2", "r_cm", "z_cm", "s2_width_ratio",
-                        "n_s2_above_threshold", "log10_s2_second_pe", "s1_top_fraction",
-                        "s1_pattern_gof", "s2_pattern_gof"]
-EVENT_VARIABLES: tuple[str, ...] = get_args(EventVariable)
-"""inputs of the dense network and of the event variables' MI"""
 NR_BAND_DISTANCE = "nr_band_distance"
 """a CNN scalar that is not an event column: log10(cS2/cS1) below the NR-band median at
 the event's cS1, the standard selection's own cS1–cS2 statistic with the median fitted
 on the WIMP training events (:meth:`StandardSelection.nr_band_distance`)"""
 CNNScalar = Literal[EventVariable, "nr_band_distance"]
-DISCRETE_VARIABLES = ("n_s2_above_threshold",)
-CLASSIFIERS = ("standard_selection", "dense", "cnn_binary", "cnn_multiclass")
-COMPARISONS = ("fiducial", "active_volume")
-NR_LIKE = ("cevns", "neutrons")
-"""backgrounds that are nuclear recoils in the bulk: no NR/ER separator removes them"""
-IRREDUCIBLE = ("cevns",)
-"""left out of the secondary ratio (``without_irreducible``): CEvNS recoils are WIMP-like
-in every variable, so every classifier keeps the same share of them"""
-TARGET_RATIO = 0.5
-"""the issue's target: a CNN's total remaining background ≤ 0.5 × the standard selection's"""
-THRESHOLD_RESAMPLES = 400
-"""bootstrap resamples of the WIMP test events for the threshold's error (its standard
-error is then known to about 4 %)"""
 
 
 class AllBackgroundsSettings(WimpsiftConfig):
@@ -317,9 +309,11 @@ class AllBackgroundsSettings(WimpsiftConfig):
     """images the CNNs read"""
     cnn_event_scalars: tuple[CNNScalar, ...] = (
         "cs1_pe", "log10_cs2", "r_cm", "z_cm")
-    """event variables (any of :data:`EVENT_VARIABLES`, and ``nr_band_distance``, the
-    standard selection's distance below the NR-band median) the CNNs' dense layer reads
-    beside the image (the hybrid; empty: images only, the paper's network)"""
+    """event variables (any of
+    :data:`~wimpsift.metrics.background_comparison.EVENT_VARIABLES`, and
+    ``nr_band_distance``, the standard selection's distance below the NR-band median) the
+    CNNs' dense layer reads beside the image (the hybrid; empty: images only, the paper's
+    network)"""
     train_events_dominant: int = Field(2500, ge=10)
     """training events in the window of each volume's background with the largest
     expected count (ER in the fiducial volume, external gammas in the active one)"""
@@ -349,19 +343,22 @@ class AllBackgroundsSettings(WimpsiftConfig):
     tail_candidates_per_event: int = Field(100, ge=1)
     """truth-level candidates drawn per rendered event of a tail-sampled source"""
     tail_training_emphasis: float = Field(0.5, ge=0.0, le=1.0)
-    """p of the training weights of tail-sampled sources (:func:`tail_emphasis_weights`):
-    0 trains on the expected rates; 1 weighs each rendered event of a source alike"""
+    """p of the training weights of tail-sampled sources
+    (:func:`~wimpsift.training.mix_weights.tail_emphasis_weights`): 0 trains on the expected
+    rates; 1 weighs each rendered event of a source alike"""
     min_class_events: int = Field(20, ge=2)
     """training events a background needs to be a class of the multi-class CNN"""
     epochs: int = Field(12, ge=1)
     """CNN training epochs (the best validation epoch is kept)"""
     cnn_binary_per_volume: bool = True
     """a binary CNN and a dense network per comparison: the fiducial ones trained on the
-    blended mix (:func:`blended_mix_weights`), the active volume's on the active volume's
-    expected mix (both with the source floor); False: the blended networks serve both"""
+    blended mix (:func:`~wimpsift.training.mix_weights.blended_mix_weights`), the active
+    volume's on the active volume's expected mix (both with the source floor); False: the
+    blended networks serve both"""
     binary_min_source_share: float = Field(0.03, ge=0.0, lt=0.5)
     """least share of the binary CNN's background training weight per background source
-    (:func:`source_share_floor`; 0: the blended expected mix alone)"""
+    (:func:`~wimpsift.training.mix_weights.source_share_floor`; 0: the blended expected mix
+    alone)"""
     binary_source_share_floors: dict[str, Annotated[float, Field(ge=0.0, lt=1.0)]] = Field(
         default_factory=lambda: {"er": 0.15})
     """larger floors for named background sources in both binary mixes: by default the
@@ -593,90 +590,14 @@ def _merge(first: Mix, second: Mix) -> Mix:
 # --------------------------------------------------------------------------- training
 
 
-def expected_mix_weights(table: pd.DataFrame) -> np.ndarray:
-    """WIMP events equal, backgrounds by expected rate; both classes to equal total."""
-    is_signal = (table["source"] == SIGNAL).to_numpy()
-    w = table["weight"].to_numpy(float).copy()
-    w[is_signal] = 1.0 / max(int(is_signal.sum()), 1)
-    w[~is_signal] /= max(w[~is_signal].sum(), 1e-300)
-    return w
-
-
-def blended_mix_weights(table: pd.DataFrame, fiducial_sources: list[str] | None
-                        ) -> np.ndarray:
-    """Training weights of the binary CNN: WIMP events equal; backgrounds half by the
-    fiducial window's expected mix, half by the active volume's; both classes to equal
-    total. One network serves both comparisons: trained on the active mix alone
-    (external gammas 80 % of it) it learned the ER band poorly (measured 2026-12-02,
-    fiducial comparison, hybrid binary CNN, same test events: 30 → 16 ER test events
-    passing, total 1.43 → 1.07; in the quick run 1.70 → 1.03, while its active-volume
-    total rose 3.35 → 4.55). The dense network keeps the active mix: with this blend its
-    totals rose in both comparisons (0.91 → 1.15 and 0.94 → 3.1). Without
-    ``fiducial_sources``, :func:`expected_mix_weights`."""
-    w = expected_mix_weights(table)
-    if fiducial_sources is None:
-        return w
-    background = (table["source"] != SIGNAL).to_numpy()
-    inside = (background & table["in_window"].to_numpy(bool)
-              & table["source"].isin(fiducial_sources).to_numpy())
-    rate = table["weight"].to_numpy(float)
-    fiducial = np.where(inside, rate, 0.0)
-    if fiducial.sum() > 0:
-        w[background] = 0.5 * w[background] + 0.5 * fiducial[background] / fiducial.sum()
-    return w
-
-
-def source_share_floor(table: pd.DataFrame, weights: np.ndarray, share: float,
-                       named: dict[str, float] | None = None) -> np.ndarray:
-    """``weights`` with every background source's total raised to at least ``share`` of
-    the background total, or to ``named[source]`` where that is larger (the total is
-    kept; the larger sources give up what the small ones gain, in proportion). The binary
-    CNN's floor: at their expected rates the wall events of the fiducial window weigh
-    0.8 % of its loss and the ER bulk 98 %, and a network trained so lets the NR-like
-    wall events through (see module)."""
-    w = np.asarray(weights, float).copy()
-    named = named or {}
-    if share <= 0 and not any(v > 0 for v in named.values()):
-        return w
-    source = table["source"].to_numpy(object)
-    background = source != SIGNAL
-    totals = pd.Series(w[background]).groupby(source[background], sort=False).sum()
-    totals = totals[totals > 0]
-    least = pd.Series([max(share, named.get(str(n), 0.0)) for n in totals.index],
-                      index=totals.index)
-    if least.sum() >= 1:
-        raise ConfigError(f"binary_min_source_share: got {share} per source and "
-                          f"{named or 'no source named'}, {least.sum():.3g} in all over "
-                          f"{len(totals)} background sources; expected below 1")
-    total = totals.sum()
-    floored = pd.Series(False, index=totals.index)
-    while True:
-        # what the unfloored sources share, in proportion to their totals
-        scale = total * (1 - least[floored].sum()) / totals[~floored].sum()
-        low = ~floored & (totals * scale < least * total)
-        if not low.any():
-            break
-        floored |= low
-    factor = np.where(floored, least * total / totals, scale)
-    for name, f in zip(totals.index, factor, strict=True):
-        w[source == name] *= f
-    return w
-
-
-def background_shares(table: pd.DataFrame, weights: np.ndarray) -> dict[str, float]:
-    """Each background source's share of the background training weight."""
-    background = (table["source"] != SIGNAL).to_numpy()
-    totals = pd.Series(np.asarray(weights, float)[background]).groupby(
-        table["source"].to_numpy(object)[background], sort=True).sum()
-    return {str(name): float(v / totals.sum()) for name, v in totals.items()}
-
-
 def binary_training_weights(table: pd.DataFrame, settings: AllBackgroundsSettings,
                             fiducial_sources: list[str] | None) -> dict[str, np.ndarray]:
     """Training weights of the binary classifiers (binary CNNs and dense networks) per
-    comparison, from the tail-emphasised rates (:func:`tail_emphasis_weights`):
-    ``fiducial`` the blended mix (:func:`blended_mix_weights`), ``active`` the active
-    volume's expected mix, both with the source floor (:func:`source_share_floor`)."""
+    comparison, from the tail-emphasised rates
+    (:func:`~wimpsift.training.mix_weights.tail_emphasis_weights`): ``fiducial`` the blended
+    mix (:func:`~wimpsift.training.mix_weights.blended_mix_weights`), ``active`` the active
+    volume's expected mix, both with the source floor
+    (:func:`~wimpsift.training.mix_weights.source_share_floor`)."""
     fit_table = table.assign(weight=tail_emphasis_weights(table,
                                                           settings.tail_training_emphasis))
     floor, named = settings.binary_min_source_share, settings.binary_source_share_floors
@@ -684,24 +605,6 @@ def binary_training_weights(table: pd.DataFrame, settings: AllBackgroundsSetting
                 fit_table, fiducial_sources), floor, named),
             "active": source_share_floor(table, expected_mix_weights(fit_table), floor,
                                          named)}
-
-
-def tail_emphasis_weights(table: pd.DataFrame, power: float) -> np.ndarray:
-    """Training rates: each event's ``weight`` × ``sampling_factor`` ** −``power``,
-    rescaled so each source keeps its total. At ``power`` 0 the expected rates; above,
-    the tail strata of a tail-sampled source (small sampling factors) weigh more inside
-    it, so the loss attends to the NR-like tail the comparison is decided on. Only the
-    training weights change: every comparison is on the expected (unbiased) weights."""
-    w = table["weight"].to_numpy(float)
-    if power == 0 or "sampling_factor" not in table:
-        return w
-    out = w * table["sampling_factor"].to_numpy(float) ** -power
-    source = table["source"].to_numpy(object)
-    for name in pd.unique(source):
-        rows = source == name
-        if out[rows].sum() > 0:
-            out[rows] *= w[rows].sum() / out[rows].sum()
-    return out
 
 
 def _classes(table: pd.DataFrame, min_events: int) -> list[str]:
@@ -747,8 +650,9 @@ class Classifiers:
         """Score per classifier (higher = more WIMP-like) of every event of ``mix`` (the
         CNNs' members as parallel tasks on ``executor`` if given, the same bits); for
         ensembles of two or more networks also each member's CNN scores, under
-        :func:`member_key`. Scores of a CNN for one volume's mix only are under the
-        names of :data:`FIDUCIAL_MIX` and :data:`ACTIVE_MIX` (:func:`volume_scores`)."""
+        :func:`~wimpsift.metrics.background_comparison.member_key`. Scores of a CNN for one
+        volume's mix only are under the names of :data:`FIDUCIAL_MIX` and :data:`ACTIVE_MIX`
+        (:func:`volume_scores`)."""
         table = mix.table
         scalars = _cnn_scalars(table, self.event_scalars, self.standard)
         networks = {"binary": self.cnn_binary, "multi": self.cnn_multiclass}
@@ -796,19 +700,6 @@ def volume_scores(scores: dict[str, np.ndarray], renames: dict[str, str]
             out[name] = scores[version]
             for k, member in enumerate(member_scores(scores, version)):
                 out[member_key(name, k)] = member
-    return out
-
-
-def member_key(name: str, k: int) -> str:
-    """Key of member ``k``'s score of the CNN score ``name`` in :meth:`Classifiers.scores`."""
-    return f"{name}_member_{k}"
-
-
-def member_scores(scores: dict[str, np.ndarray], name: str) -> list[np.ndarray]:
-    """The ensemble members' scores of classifier ``name`` (empty for a single network)."""
-    out: list[np.ndarray] = []
-    while member_key(name, len(out)) in scores:
-        out.append(scores[member_key(name, len(out))])
     return out
 
 
@@ -919,344 +810,7 @@ def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSett
                        log_share_fiducial, binary_active, dense_active), info
 
 
-# --------------------------------------------------------------------------- metrics
-
-
-def _mi_inputs(table: pd.DataFrame, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(int_seed(seed, "mi", "dither"))
-    columns = []
-    for name in EVENT_VARIABLES:
-        if name == "log10_cs2":
-            values = np.log10(np.clip(table["cs2_pe"].to_numpy(float), 1e-9, None))
-        else:
-            values = table[name].to_numpy(float)
-        if name in DISCRETE_VARIABLES:
-            values = values + rng.random(len(values))
-        columns.append(values)
-    return np.column_stack(columns)
-
-
-def _finite_score(score: np.ndarray, seed: int) -> np.ndarray:
-    """-inf (failed a cut) → below every finite score, dithered (ties break the kNN)."""
-    out = np.asarray(score, float).copy()
-    bad = ~np.isfinite(out)
-    if bad.any():
-        finite = out[~bad]
-        low = finite.min() - 1.0 if finite.size else 0.0
-        rng = np.random.default_rng(int_seed(seed, "mi", "ties"))
-        out[bad] = low - rng.random(int(bad.sum()))
-    return out
-
-
-def verdict(interval: tuple[float, float] | None, target: float = TARGET_RATIO) -> str:
-    """'met' when a ratio's whole 68 % interval is at or below ``target``, 'not met' when
-    it is all above, else 'undecided within errors'."""
-    if interval is None:
-        return "undefined"
-    lo, hi = interval
-    return "met" if hi <= target else "not met" if lo > target else "undecided within errors"
-
-
-def student_t_68(n_runs: int) -> float:
-    """Half-width of a 68 % interval in standard errors for the mean of ``n_runs``
-    (Student's t with n - 1 degrees of freedom)."""
-    return float(student_t.ppf(0.5 + 0.68 / 2, n_runs - 1))
-
-
-def over_seeds(ratios: list[float], target: float = TARGET_RATIO) -> dict[str, Any]:
-    """Ratios of runs that differ only in the seed: their mean, its standard error, the
-    mean's 68 % interval (:func:`student_t_68`, clipped at 0) and the verdict on it."""
-    mean, error = float(np.mean(ratios)), float(sem(ratios))
-    half = student_t_68(len(ratios)) * error
-    interval = [max(mean - half, 0.0), mean + half]
-    return {"ratios": [float(r) for r in ratios], "mean": mean, "standard_error": error,
-            "interval_68": interval, "verdict": verdict(interval, target)}
-
-
-def ideal_nr_floor(reference: pd.DataFrame, sub: pd.DataFrame, backgrounds: list[str],
-                   acceptance: float) -> dict[str, Any]:
-    """The background an ideal NR/ER separator leaves at ``acceptance`` (see module):
-    every source but the NR-like ones (:data:`NR_LIKE`) removed, and WIMPs and NR-like
-    events ranked (``energy_blind``) not at all, or (``with_cs1_spectrum``) by the
-    ratio of the WIMP to the NR-like cS1 spectrum, estimated from the histograms of the
-    ``reference`` (training) events in 20 WIMP-quantile bins and interpolated between
-    bin centres."""
-    nr = [b for b in NR_LIKE if b in backgrounds]
-    source = sub["source"].to_numpy(object)
-    weight = sub["weight"].to_numpy(float)
-    blind = acceptance * float(weight[np.isin(source, nr)].sum())
-    ref_source = reference["source"].to_numpy(object)
-    ref_cs1 = np.log10(np.clip(reference["cs1_pe"].to_numpy(float), 1e-3, None))
-    ref_weight = reference["weight"].to_numpy(float)
-    signal, background = ref_source == SIGNAL, np.isin(ref_source, nr)
-    out: dict[str, Any] = {"sources": nr, "energy_blind": blind}
-    if not background.any():
-        return {**out, "with_cs1_spectrum": blind}
-    edges = np.unique(np.quantile(ref_cs1[signal], np.linspace(0, 1, 21)))
-    edges[0], edges[-1] = min(edges[0], ref_cs1.min()), max(edges[-1], ref_cs1.max())
-    h_signal = np.histogram(ref_cs1[signal], edges)[0] / signal.sum()
-    h_background = np.histogram(ref_cs1[background], edges, weights=ref_weight[background])[0]
-    h_background = h_background / h_background.sum()
-    log_ratio = np.log((h_signal + 1e-3) / (h_background + 1e-3))
-    centres = 0.5 * (edges[1:] + edges[:-1])
-    cs1 = np.log10(np.clip(sub["cs1_pe"].to_numpy(float), 1e-3, None))
-    score = np.where(np.isin(source, [SIGNAL, *nr]), np.interp(cs1, centres, log_ratio),
-                     -np.inf)
-    r = remaining_at_acceptance(score, source, weight, SIGNAL, acceptance)
-    return {**out, "with_cs1_spectrum": r["total"],
-            "with_cs1_spectrum_interval": list(r["total_interval_68"]),
-            "with_cs1_spectrum_per_source": {b: r[b]["events"] for b in nr if b in r},
-            "signal_acceptance": r["signal_acceptance"]}
-
-
-def _judged_acceptance(signal_score: np.ndarray, signal_weight: np.ndarray,
-                       acceptance: float) -> float:
-    """``acceptance`` or, when fewer WIMPs have a finite score (a cut-based classifier),
-    the share of those."""
-    reachable = float(signal_weight[np.isfinite(signal_score)].sum() / signal_weight.sum())
-    return min(acceptance, reachable * (1 - 1e-9))
-
-
-def _remaining_total(score: np.ndarray, source: np.ndarray, weight: np.ndarray,
-                     acceptance: float) -> dict[str, Any]:
-    """:func:`remaining_at_acceptance` at :func:`_judged_acceptance`."""
-    is_signal = source == SIGNAL
-    return remaining_at_acceptance(score, source, weight, SIGNAL, _judged_acceptance(
-        score[is_signal], weight[is_signal], acceptance))
-
-
-def widen(centre: float, interval: list[float], *errors: float) -> list[float]:
-    """``interval`` around ``centre`` with ``errors`` added in quadrature to each side's
-    distance (the lower end not below 0)."""
-    below, above = centre - interval[0], interval[1] - centre
-    extra = math.hypot(*errors) if errors else 0.0
-    return [max(centre - math.hypot(below, extra), 0.0), centre + math.hypot(above, extra)]
-
-
-def threshold_error(scores: dict[str, np.ndarray], rows: np.ndarray, source: np.ndarray,
-                    weight: np.ndarray, acceptance: float, seed: int,
-                    n_resamples: int = THRESHOLD_RESAMPLES) -> dict[str, Any]:
-    """The acceptance threshold's error on each classifier's total and ratio.
-
-    Every classifier's threshold is the ``acceptance`` quantile of its scores of the WIMP
-    test events, so it carries their sampling noise, which the test-event intervals
-    (counts of passing background events) do not. :func:`scipy.stats.bootstrap`
-    resamples the WIMP test events with replacement, the background events fixed; one
-    resample sets every classifier's threshold, so the ratio keeps the correlation
-    between the classifiers' totals (a classifier identical to the standard selection
-    has no threshold error on its ratio). Returns the standard errors of each total
-    (``total_error``) and of each ratio to the standard selection (``ratio_error``)."""
-    is_signal = source == SIGNAL
-    signal_weight, background_weight = weight[is_signal], weight[~is_signal]
-    signal = {name: scores[name][rows][is_signal] for name in CLASSIFIERS}
-    background = {name: scores[name][rows][~is_signal] for name in CLASSIFIERS}
-    levels = {name: _judged_acceptance(v, signal_weight, acceptance)
-              for name, v in signal.items()}
-    others = [name for name in CLASSIFIERS if name != "standard_selection"]
-
-    def statistic(index: np.ndarray) -> np.ndarray:
-        totals = {name: total_at_acceptance(signal[name][index], signal_weight[index],
-                                            background[name], background_weight, levels[name])
-                  for name in CLASSIFIERS}
-        standard = totals["standard_selection"]
-        ratios = [totals[name] / standard if standard > 0 else np.nan for name in others]
-        return np.array([*totals.values(), *ratios])
-
-    result = bootstrap((np.arange(int(is_signal.sum())),), statistic, vectorized=False,
-                       n_resamples=n_resamples, method="percentile",
-                       rng=np.random.default_rng(int_seed(seed, "threshold", "bootstrap")))
-    # undefined (None) where a resample left the standard selection no background
-    error = [float(e) if np.isfinite(e) else None for e in result.standard_error]
-    return {"n_resamples": n_resamples, "signal_test_events": int(is_signal.sum()),
-            "total_error": dict(zip(CLASSIFIERS, error[:len(CLASSIFIERS)], strict=True)),
-            "ratio_error": dict(zip(others, error[len(CLASSIFIERS):], strict=True))}
-
-
-def training_noise(scores: dict[str, np.ndarray], rows: np.ndarray, source: np.ndarray,
-                   weight: np.ndarray, acceptance: float, totals: dict[str, float],
-                   ratio_intervals: dict[str, list[float] | None]) -> dict[str, Any]:
-    """The ensembles' training noise (CNNs and dense network) on the ratio to the
-    standard selection.
-
-    Each member's total remaining background at ``acceptance`` (same test events, same
-    rule as the ensemble), their standard deviation s over the n members, and s / √n,
-    the error of a mean of n independent trainings, as the ensemble's error from its
-    random seeds (``totals``: the ensembles' and the standard selection's totals). The
-    ensemble averages logits, not totals, so this is an estimate;
-    it does not cover the training events' own sampling noise (all members share them).
-    ``ratio_interval_with_training_noise`` widens the test events' 68 % interval of the
-    ratio by s / √n / the standard selection's total, in quadrature on each side, and
-    ``target_ratio_met`` is the verdict on it. Empty for single networks."""
-    out: dict[str, Any] = {}
-    standard_total = totals["standard_selection"]
-    for name, interval in ratio_intervals.items():
-        members = member_scores(scores, name)
-        if len(members) < 2 or interval is None or standard_total <= 0:
-            continue
-        member_totals = [_remaining_total(m[rows], source, weight, acceptance)["total"]
-                         for m in members]
-        error = float(np.std(member_totals, ddof=1) / math.sqrt(len(member_totals)))
-        widened = widen(totals[name] / standard_total, interval, error / standard_total)
-        out[name] = {"member_totals": [float(t) for t in member_totals],
-                     "member_ratios": [float(t / standard_total) for t in member_totals],
-                     "ensemble_error": error,
-                     "ratio_interval_with_training_noise": widened,
-                     "target_ratio_met": verdict(widened)}
-    return out
-
-
-def comparison(mix: Mix, rows: np.ndarray, scores: dict[str, np.ndarray],
-               settings: AllBackgroundsSettings, seed: int, acceptance: float = 0.5,
-               names: list[str] | None = None, reference: pd.DataFrame | None = None
-               ) -> dict[str, Any]:
-    """Remaining background at ``acceptance`` and the MI of each classifier on ``rows``
-    (events of the sources ``names`` of that volume; default every source of ``mix``).
-
-    Errors (:mod:`wimpsift.metrics.remaining`): ``remaining_at_50pct_error`` is the
-    Monte Carlo error √(Σ w²), at zero passing events the Feldman–Cousins 68 % upper
-    limit (1.29 events) × the source's weight; ``remaining_at_50pct_interval`` the
-    Feldman–Cousins 68 % interval of each cell and of the total. The ratio of each
-    classifier's total to the standard selection's carries a 68 % interval from both
-    totals' intervals (``ratio_to_standard_selection_interval``) and the verdict on the
-    ≤ 0.5 target (``target_ratio_met``), from test events only; ``training_noise`` widens
-    each CNN ensemble's interval by its members' spread (:func:`training_noise`) and gives
-    the verdict on that; ``threshold_error`` is the acceptance threshold's error
-    (:func:`threshold_error`), and ``ratio_interval_all_errors`` with
-    ``target_ratio_met_all_errors`` the interval and verdict with all three errors;
-    ``without_irreducible`` repeats the totals, ratios
-    and verdicts without CEvNS (:data:`IRREDUCIBLE`), a secondary comparison of what the
-    classifiers can change. With ``reference`` (the training events), the
-    floor of an ideal NR/ER separator (:func:`ideal_nr_floor`) is added.
-    """
-    table = mix.table
-    sub = table[rows]
-    source = sub["source"].to_numpy(object)
-    weight = sub["weight"].to_numpy(float)
-    is_signal = source == SIGNAL
-    listed = set(table["source"]) if names is None else set(names)
-    backgrounds = [s for s in mix.weight_per_event if s != SIGNAL and s in listed]
-    empty_error = {b: mix.weight_per_event[b] * ZERO_COUNT_UPPER_68 for b in backgrounds}
-    remaining, errors, intervals, details = {}, {}, {}, {}
-    for name in CLASSIFIERS:
-        r = _remaining_total(scores[name][rows], source, weight, acceptance)
-        remaining[name] = {"total": r["total"], **{b: r[b]["events"] if b in r else 0.0
-                                                   for b in backgrounds}}
-        errors[name] = {b: r[b]["error"] if b in r else empty_error[b] for b in backgrounds}
-        errors[name] = {"total": float(np.sqrt(sum(e**2 for e in errors[name].values()))),
-                        **errors[name]}
-        cells = {b: (list(r[b]["interval_68"]) if b in r else [0.0, empty_error[b]])
-                 for b in backgrounds}
-        total = remaining[name]["total"]
-        below = math.sqrt(sum((remaining[name][b] - cells[b][0]) ** 2 for b in backgrounds))
-        above = math.sqrt(sum((cells[b][1] - remaining[name][b]) ** 2 for b in backgrounds))
-        intervals[name] = {"total": [max(total - below, 0.0), total + above], **cells}
-        details[name] = {"threshold": r["threshold"], "signal_acceptance": r["signal_acceptance"],
-                         "n_passing": {b: r[b]["n_passing"] for b in backgrounds if b in r}}
-    expected = {b: float(weight[source == b].sum()) for b in backgrounds}
-    labels = is_signal.astype(int)
-    mi_weights = expected_mix_weights(sub)
-    mi, mi_err = {}, {}
-    if labels.sum() > 2 * settings.mi_subsets * settings.mi_neighbours and \
-            (1 - labels).sum() > 2 * settings.mi_subsets * settings.mi_neighbours:
-        inputs = {"event_variables": _mi_inputs(sub, seed),
-                  **{name: _finite_score(scores[name][rows], seed) for name in CLASSIFIERS}}
-        for name, x in inputs.items():
-            m = mutual_information(x, labels, mi_weights, k=settings.mi_neighbours,
-                                   n_subsets=settings.mi_subsets, seed=seed, stratify=True)
-            mi[name], mi_err[name] = m.mi_bits, m.error_bits
-    if "event_variables" in mi:
-        # the MI of a subset or of a function of the event variables is at most theirs
-        # (data processing); the kNN estimate in 10 dimensions is biased low
-        m = mutual_information(inputs["event_variables"][:, :2], labels, mi_weights,
-                               k=settings.mi_neighbours, n_subsets=settings.mi_subsets,
-                               seed=seed, stratify=True)
-        mi["cs1_cs2"], mi_err["cs1_cs2"] = m.mi_bits, m.error_bits
-        bound = max(("event_variables", "cs1_cs2", "dense"), key=lambda k: mi[k])
-        mi["event_variables_lower_bound"] = mi[bound]
-        mi_err["event_variables_lower_bound"] = mi_err[bound]
-    standard_total = remaining["standard_selection"]["total"]
-    best = min(CLASSIFIERS, key=lambda k: remaining[k]["total"])
-
-    def span(name: str) -> tuple[float, float, float]:
-        return (remaining[name]["total"], *intervals[name]["total"])
-
-    ratio_interval_ = {}
-    for name in CLASSIFIERS:
-        if name != "standard_selection":
-            r = ratio_interval(span(name), span("standard_selection"))
-            ratio_interval_[name] = None if r is None else [r[1], r[2]]
-    noise = training_noise(scores, rows, source, weight, acceptance,
-                           {k: v["total"] for k, v in remaining.items()}, ratio_interval_)
-    threshold = threshold_error(scores, rows, source, weight, acceptance, seed)
-    # every error of the ratio: test events, the ensembles' training noise, the threshold
-    all_errors = {
-        name: None if interval is None or threshold["ratio_error"][name] is None else widen(
-            remaining[name]["total"] / standard_total, interval,
-            threshold["ratio_error"][name],
-            *([noise[name]["ensemble_error"] / standard_total] if name in noise else []))
-        for name, interval in ratio_interval_.items()}
-    # secondary: without CEvNS, which no classifier can remove (the same for all)
-    rest = [b for b in backgrounds if b not in IRREDUCIBLE]
-
-    def span_without(name: str) -> tuple[float, float, float]:
-        value = sum(remaining[name][b] for b in rest)
-        below = math.sqrt(sum((remaining[name][b] - intervals[name][b][0]) ** 2 for b in rest))
-        above = math.sqrt(sum((intervals[name][b][1] - remaining[name][b]) ** 2 for b in rest))
-        return value, max(value - below, 0.0), value + above
-
-    without = {name: list(span_without(name)) for name in CLASSIFIERS}
-    ratio_without, ratio_without_interval = {}, {}
-    for name in CLASSIFIERS:
-        if name != "standard_selection":
-            r = ratio_interval(span_without(name), span_without("standard_selection"))
-            ratio_without[name] = None if r is None else r[0]
-            ratio_without_interval[name] = None if r is None else [r[1], r[2]]
-    floor = {}
-    if reference is not None:
-        floor = ideal_nr_floor(reference, sub, backgrounds, acceptance)
-        value = floor["with_cs1_spectrum"]
-        lo, hi = floor.get("with_cs1_spectrum_interval", [value, value])
-        r = ratio_interval((value, lo, hi), span("standard_selection"))
-        floor["ratio_to_standard_selection"] = None if r is None else r[0]
-        floor["ratio_to_standard_selection_interval"] = None if r is None else [r[1], r[2]]
-        floor["target_achievable"] = {"met": "yes", "not met": "no"}.get(
-            verdict(floor["ratio_to_standard_selection_interval"]),
-            "undecided within errors")
-    return {
-        "best_classifier": best,
-        "ratio_to_best": {k: remaining[k]["total"] / remaining[best]["total"]
-                          if remaining[best]["total"] > 0 else None for k in CLASSIFIERS},
-        "remaining_at_50pct": remaining,
-        "remaining_at_50pct_error": errors,
-        "remaining_at_50pct_interval": intervals,
-        "details": details,
-        "no_discrimination": {"total": float(sum(expected.values())), **expected},
-        "ratio_to_standard_selection": {
-            name: (remaining[name]["total"] / standard_total if standard_total > 0 else None)
-            for name in CLASSIFIERS if name != "standard_selection"},
-        "ratio_to_standard_selection_interval": ratio_interval_,
-        "target_ratio": TARGET_RATIO,
-        "target_ratio_met": {k: verdict(v) for k, v in ratio_interval_.items()},
-        "training_noise": noise,
-        "threshold_error": threshold,
-        "ratio_interval_all_errors": all_errors,
-        "target_ratio_met_all_errors": {k: verdict(v) for k, v in all_errors.items()},
-        "without_irreducible": {
-            "sources_left_out": [b for b in backgrounds if b in IRREDUCIBLE],
-            "total": without,
-            "ratio_to_standard_selection": ratio_without,
-            "ratio_to_standard_selection_interval": ratio_without_interval,
-            "target_ratio_met": {k: verdict(v) for k, v in ratio_without_interval.items()}},
-        "mi_share_of_bound": ({k: mi[k] / mi["event_variables_lower_bound"]
-                               for k in CLASSIFIERS if k in mi}
-                              if mi.get("event_variables_lower_bound") else {}),
-        "ideal_nr_floor": floor,
-        "mi_bits": mi,
-        "mi_bits_error": mi_err,
-        "n_test_events": {s: int((source == s).sum()) for s in [SIGNAL, *backgrounds]},
-        "signal_acceptance_of_active_wimps": acceptance * float(
-            weight[is_signal].sum() / table.loc[table["source"] == SIGNAL, "weight"].sum()),
-    }
+# --------------------------------------------------------------------------- comparison
 
 
 def cut_fractions(standard: StandardSelection, mix: Mix) -> dict[str, dict[str, float]]:
@@ -1334,41 +888,6 @@ def write_test_scores(path: Path, mix: Mix, scores: dict[str, np.ndarray],
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-    return path
-
-
-def plot_remaining_curves(table: pd.DataFrame, rows: np.ndarray,
-                          scores: dict[str, np.ndarray], path: Path, title: str,
-                          acceptance: float = 0.5) -> Path:
-    """Total remaining background against WIMP acceptance (of the WIMPs in ``rows``), per
-    classifier; a dotted line at the compared ``acceptance``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    sub = table[rows]
-    source = sub["source"].to_numpy(object)
-    weight = sub["weight"].to_numpy(float)
-    is_signal = source == SIGNAL
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for name in CLASSIFIERS:
-        score = scores[name][rows]
-        order = np.argsort(-score, kind="stable")
-        finite = np.isfinite(score[order])
-        acc = np.cumsum(np.where(is_signal[order], weight[order], 0.0)) / weight[is_signal].sum()
-        bkg = np.cumsum(np.where(~is_signal[order], weight[order], 0.0))
-        ax.plot(acc[finite], np.maximum(bkg[finite], 1e-4), label=name.replace("_", " "))
-    ax.axvline(acceptance, color="grey", lw=0.8, ls=":")
-    ax.set_yscale("log")
-    ax.set_xlabel("WIMP acceptance")
-    ax.set_ylabel("Expected background events remaining (exposure)")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -1459,16 +978,19 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
     listed = {v: table["source"].isin(n).to_numpy() for v, n in in_volume.items()}
     fiducial_rows = table["in_window"].to_numpy(bool) & listed["fiducial"]
     all_rows = listed["active"]
-    fiducial = comparison(test, fiducial_rows, fiducial_scores, settings, seed,
+    mi_settings = {"mi_neighbours": settings.mi_neighbours, "mi_subsets": settings.mi_subsets}
+    fiducial = comparison(table, test.weight_per_event, fiducial_rows, fiducial_scores, seed,
                           names=in_volume["fiducial"], reference=train.table[
                               train.table["in_window"].to_numpy(bool)
-                              & train.table["source"].isin(in_volume["fiducial"]).to_numpy()])
+                              & train.table["source"].isin(in_volume["fiducial"]).to_numpy()],
+                          **mi_settings)
     wimp = (table["source"] == SIGNAL).to_numpy()
     fiducial_share = float(table["weight"][wimp & fiducial_rows].sum()
                            / table["weight"][wimp].sum())
-    active = comparison(test, all_rows, active_scores, settings, seed, 0.5 * fiducial_share,
-                        names=in_volume["active"], reference=train.table[
-                            train.table["source"].isin(in_volume["active"]).to_numpy()])
+    active = comparison(table, test.weight_per_event, all_rows, active_scores, seed,
+                        0.5 * fiducial_share, names=in_volume["active"], reference=train.table[
+                            train.table["source"].isin(in_volume["active"]).to_numpy()],
+                        **mi_settings)
     figures = {
         "Expected background remaining against WIMP acceptance, fiducial volume, every "
         "background of the detector (no seed counterpart)": plot_remaining_curves(

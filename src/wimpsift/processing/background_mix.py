@@ -12,7 +12,8 @@ the expected number of such events in the detector's live time per simulated eve
   in the window (``in_window``); events outside the window get that same weight.
 
 The WIMP's weight is that of its cross-section (only relative weights matter for
-acceptances).
+acceptances). :func:`expected_mix_weights` balances the two classes for a classifier or
+a mutual information: WIMP events equal, backgrounds by their expected rate.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from wimpsift.sources import Source, make_source, source_names
 from wimpsift.sources.positions import Volume
 from wimpsift.sources.topology import expected_topology_events
 from wimpsift.waveforms.event import simulate_waveform_events
+
+SIGNAL = "wimp"
+"""the signal's name in a mix's ``source`` column; every other source is a background"""
 
 
 def processed_source(detector: Detector, name: str, n_events: int, seed: SeedLike,
@@ -73,4 +77,14 @@ def processed_mix(detector: Detector, n_per_source: int, seed: int, mass_gev: fl
     return pd.concat(tables, ignore_index=True)
 
 
-__all__ = ["ProcessedEvents", "processed_mix", "processed_source", "source_weight"]
+def expected_mix_weights(table: pd.DataFrame) -> np.ndarray:
+    """WIMP events equal, backgrounds by expected rate; both classes to equal total."""
+    is_signal = (table["source"] == SIGNAL).to_numpy()
+    w = table["weight"].to_numpy(float).copy()
+    w[is_signal] = 1.0 / max(int(is_signal.sum()), 1)
+    w[~is_signal] /= max(w[~is_signal].sum(), 1e-300)
+    return w
+
+
+__all__ = ["SIGNAL", "ProcessedEvents", "expected_mix_weights", "processed_mix",
+           "processed_source", "source_weight"]

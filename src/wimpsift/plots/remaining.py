@@ -1,0 +1,46 @@
+"""Expected background remaining against WIMP acceptance, per classifier.
+
+The curves behind :func:`wimpsift.metrics.background_comparison.comparison`'s numbers:
+each classifier's test events ranked by score, the WIMPs' weighted share above a
+threshold against the backgrounds' expected events above it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from wimpsift.metrics.background_comparison import CLASSIFIERS
+from wimpsift.plots import pyplot, save_figure
+from wimpsift.processing.background_mix import SIGNAL
+
+
+def plot_remaining_curves(table: pd.DataFrame, rows: np.ndarray,
+                          scores: dict[str, np.ndarray], path: Path, title: str,
+                          acceptance: float = 0.5) -> Path:
+    """Total remaining background against WIMP acceptance (of the WIMPs in ``rows``), per
+    classifier; a dotted line at the compared ``acceptance``."""
+    plt = pyplot()
+    sub = table[rows]
+    source = sub["source"].to_numpy(object)
+    weight = sub["weight"].to_numpy(float)
+    is_signal = source == SIGNAL
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for name in CLASSIFIERS:
+        score = scores[name][rows]
+        order = np.argsort(-score, kind="stable")
+        finite = np.isfinite(score[order])
+        acc = np.cumsum(np.where(is_signal[order], weight[order], 0.0)) / weight[is_signal].sum()
+        bkg = np.cumsum(np.where(~is_signal[order], weight[order], 0.0))
+        ax.plot(acc[finite], np.maximum(bkg[finite], 1e-4), label=name.replace("_", " "))
+    ax.axvline(acceptance, color="grey", lw=0.8, ls=":")
+    ax.set_yscale("log")
+    ax.set_xlabel("WIMP acceptance")
+    ax.set_ylabel("Expected background events remaining (exposure)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return save_figure(fig, path, dpi=110)
