@@ -17,12 +17,17 @@ from wimpsift.training.grid_search import GridSearchConfig, grid_config, stage_s
 SUMMARY = Path(__file__).resolve().parents[1] / "data" / "cnn_paper_cpu.json"
 
 
+def paper_grid(metrics: dict) -> GridSearchConfig:
+    """The paper-scale run's grid as its configuration (provenance) records it."""
+    return grid_config(**metrics["provenance"]["config"]["grid"])
+
+
 def paper_final_settings(metrics: dict, training_s: float) -> dict:
     """``final_models_s``'s settings of the paper-scale run's final models, at
-    ``training_s``: its grid's epochs and folds and its validation fraction as its
-    configuration (provenance) gives them, and the epochs its search chose."""
+    ``training_s``: its grid's epochs and folds (:func:`paper_grid`) and its validation
+    fraction as its configuration gives them, and the epochs its search chose."""
     config = metrics["provenance"]["config"]
-    grid = grid_config(**config["grid"])
+    grid = paper_grid(metrics)
     return {"training_s": training_s, "grid_epochs": grid.epochs, "n_splits": grid.n_splits,
             "n_images": metrics["n_train_events"]["hitpeak"],
             "epochs": metrics["grid_search"]["best_params"]["epochs"],
@@ -100,7 +105,7 @@ def test_the_rest_after_the_paper_runs_restart_counts_its_checkpoint():
     final_s = final_models_s(**paper_final_settings(metrics, training_s), n_models=3,
                              n_test_images=metrics["n_test_events"]["hitpeak"], parallel=2)
     taken_s = metrics["timings_s"]["search_s"] + metrics["timings_s"]["final_and_test_s"]
-    sizes = stage_sizes(GridSearchConfig())
+    sizes = stage_sizes(paper_grid(metrics))
     estimate_s = search_left_s(sizes, 1, 8, 2, training_s, [35 / 60]) + final_s
     assert estimate_s == pytest.approx(taken_s, rel=0.02)
     whole_s = search_left_s(sizes, 1, 8, 2, training_s) + final_s
