@@ -45,7 +45,8 @@ def test_a_device_this_machine_lacks_is_refused_before_starting(backgrounds, cli
 
 def test_size_estimates_are_lower_bounds_of_real_outputs(tmp_path):
     """A lower bound never refuses a request that fits: compare with real files."""
-    from wimpsift.images.dataset import build_image_dataset, make_config, size_estimate
+    from wimpsift.images.dataset import build_image_dataset, make_config
+    from wimpsift.images.dataset_file import size_estimate
     from wimpsift.io.event_tables import simulate_to_parquet, table_bytes_per_event
     from wimpsift.simulation import validated_config
 

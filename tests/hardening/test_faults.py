@@ -16,6 +16,7 @@ import pytest
 
 from tests.hardening.conftest import one_line_error, snapshot
 from wimpsift.images import dataset as dataset_module
+from wimpsift.images import dataset_file
 from wimpsift.images.dataset import load_images
 
 IMAGES = ["images", "--events-per-class", "4", "--chunk-events", "2", "--kinds", "hit",
@@ -44,7 +45,7 @@ def _same(a, b) -> None:
 
 def test_full_disk_during_images_is_one_line_and_resumes(cli, tmp_path, monkeypatch,
                                                          reference_images):
-    real = dataset_module._write_columns
+    real = dataset_file.write_columns
     calls = []
 
     def second_write_fails(*args, **kwargs):
@@ -53,12 +54,12 @@ def test_full_disk_during_images_is_one_line_and_resumes(cli, tmp_path, monkeypa
             _enospc()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(dataset_module, "_write_columns", second_write_fails)
+    monkeypatch.setattr(dataset_file, "write_columns", second_write_fails)
     rc, err = cli([*IMAGES, tmp_path])
     one_line_error(rc, err, "no space left on device")
     with h5py.File(tmp_path / "images.h5", "r") as f:
         assert int(f.attrs["chunks_done"]) == 1  # the failed chunk is not marked done
-    monkeypatch.setattr(dataset_module, "_write_columns", real)
+    monkeypatch.setattr(dataset_file, "write_columns", real)
     rc, err = cli([*IMAGES, tmp_path])
     assert rc == 0, err
     _same(load_images(tmp_path / "images.h5", "hit"), reference_images)
@@ -92,7 +93,7 @@ def test_too_little_space_for_the_next_chunk_stops_before_writing(cli, tmp_path,
 
 
 def test_failure_before_the_first_chunk_leaves_nothing(cli, tmp_path, monkeypatch):
-    monkeypatch.setattr(dataset_module, "_write_columns", _enospc)
+    monkeypatch.setattr(dataset_file, "write_columns", _enospc)
     out = tmp_path / "new"
     rc, err = cli([*IMAGES, out])
     one_line_error(rc, err, "no space left on device")

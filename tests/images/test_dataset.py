@@ -16,6 +16,7 @@ from wimpsift.images.dataset import (
     dataset_provenance,
     load_images,
 )
+from wimpsift.provenance import PROVENANCE_KEY
 
 SMALL = dict(events_per_class=6, kinds=("hit", "hitpeak"), seed=3, chunk_events=4,
              progress=False)
@@ -122,9 +123,9 @@ def test_resume_of_a_dataset_made_by_other_code_is_refused_untouched(built, tmp_
     path = tmp_path / "other_code.h5"
     shutil.copyfile(built, path)
     with h5py.File(path, "r+") as f:
-        record = json.loads(f.attrs[ds.PROVENANCE_KEY])
+        record = json.loads(f.attrs[PROVENANCE_KEY])
         record[field] = value if field == "source_sha256" else {**record[field], **value}
-        f.attrs[ds.PROVENANCE_KEY] = json.dumps(record)
+        f.attrs[PROVENANCE_KEY] = json.dumps(record)
     before = _digest(path)
     with pytest.raises(ConfigError, match=f"other code \\({field} differs"):
         build_image_dataset(path, xenon1t, **SMALL)

@@ -173,7 +173,7 @@ def test_images_and_show_from_instructions(tmp_path, capsys):
 
 
 def test_interrupted_instruction_dataset_resumes_to_the_same_file(tmp_path, xenon1t, monkeypatch):
-    import wimpsift.images.dataset as ds
+    import wimpsift.images.instruction_dataset as ds
 
     csv = tmp_path / "in.csv"
     csv.write_text("\n".join([HEADER, *(f"{i},ER,{i},0,{10 + 5 * i},400,300,0" for i in range(3))])
@@ -223,3 +223,57 @@ def test_nest_photon_times_from_quanta(xenon1t):
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     # recombination and triplet light make ER pulses slower than NR pulses
     assert np.median(a[0]) > np.median(a[1]) > 0
+
+
+def test_instruction_dataset_checks_space_and_leaves_no_empty_file(tmp_path, xenon1t,
+                                                                   monkeypatch):
+    """The guarantees of a source build hold for an instruction build: a request that
+    cannot fit is refused before the file exists, a build that fails before its first
+    chunk leaves no file, and a chunk that would meet a full disk is not written."""
+    import errno
+    import shutil
+
+    import wimpsift.images.instruction_dataset as ds
+    from wimpsift.images import dataset_file
+
+    csv = tmp_path / "in.csv"
+    csv.write_text("\n".join([HEADER, *(f"{i},ER,{i},0,{10 + 5 * i},400,300,0" for i in range(2))])
+                   + "\n")
+    settings = dict(label=0, kinds=("hit",), seed=2, chunk_events=1, progress=False)
+    path = tmp_path / "i.h5"
+    usage = shutil.disk_usage(tmp_path)
+    real_usage, real_columns = shutil.disk_usage, dataset_file.write_columns
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=0))
+    with pytest.raises(ds.ConfigError, match=r"^instructions \(2 events\): needs at least"):
+        ds.build_instruction_dataset(path, xenon1t, csv, **settings)
+    assert not path.exists()
+    monkeypatch.setattr(shutil, "disk_usage", real_usage)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(dataset_file, "write_columns", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        ds.build_instruction_dataset(path, xenon1t, csv, **settings)
+    assert not path.exists()
+    monkeypatch.setattr(dataset_file, "write_columns", real_columns)
+
+    original, calls = ds.instruction_chunk, {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ds, "instruction_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ds.build_instruction_dataset(path, xenon1t, csv, **settings)
+    monkeypatch.setattr(ds, "instruction_chunk", original)
+    before = path.read_bytes()  # one finished chunk, kept after the interruption
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage._replace(free=1000))
+    with pytest.raises(OSError, match="No space left on device") as error:
+        ds.build_instruction_dataset(path, xenon1t, csv, **settings)
+    assert error.value.errno == errno.ENOSPC
+    assert path.read_bytes() == before

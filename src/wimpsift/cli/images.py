@@ -145,7 +145,7 @@ def _images(args: argparse.Namespace) -> int:
 def _images_from_instructions(args: argparse.Namespace, out: Path, kinds: list[str],
                               shapes: dict, processing) -> int:
     from wimpsift.detectors import load_detector
-    from wimpsift.images.dataset import build_instruction_dataset, read_instruction_events
+    from wimpsift.images.instruction_dataset import build_instruction_dataset, read_instruction_events
 
     for option, value in (("--events-per-class", args.events_per_class),
                           ("--selection", args.selection)):
@@ -251,7 +251,7 @@ def _instruction_event(args: argparse.Namespace, detector):
     """Raw events of the chunk holding instruction ``--event``, its index, a title."""
     import numpy as np
 
-    from wimpsift.images.dataset import instruction_chunk
+    from wimpsift.images.instruction_dataset import instruction_chunk
     from wimpsift.io.instructions import instructions_to_interactions, read_instructions
 
     if args.seed < 0:

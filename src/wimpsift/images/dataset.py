@@ -1,4 +1,5 @@
-"""Image datasets: build them in chunked HDF5, read them back, stream them to PyTorch.
+"""Image datasets of simulated sources: build them in chunked HDF5, read them back, stream
+them to PyTorch.
 
 Public API (stable; the CNN training code builds on it)::
 
@@ -7,10 +8,6 @@ Public API (stable; the CNN training code builds on it)::
                         shapes=None, progress=True, chunk_events=256,
                         selection="window", waveform=None, processing=None,
                         scaling=None, execution=None) -> Path
-    build_instruction_dataset(path, detector, instructions="events.csv", label=None,
-                              kinds=..., seed=K, shapes=None, progress=True,
-                              chunk_events=256, waveform=None, processing=None,
-                              scaling=None) -> Path
     cached_image_dataset(cache, detector, progress=True, execution=None, **settings) -> Path
     load_images(path, kind) -> (X float32 (N, H, W) in [0, 1], y int64 (N,), table DataFrame)
     ImageDataset(path, kind)   # torch.utils.data.Dataset -> (tensor (1, H, W), label float32)
@@ -21,10 +18,9 @@ the validated :class:`ImageDatasetConfig`, the detector definition and the packa
 versions: a pipeline asking twice for the same dataset builds it once (an interrupted
 build resumes in the entry's work folder).
 
-``build_instruction_dataset`` takes the events of an instruction CSV
-(:mod:`wimpsift.io.instructions`, one event per instruction number, several
-interactions each) instead of simulating sources: one row per instruction, labels from
-the file's ``label`` column or ``label``.
+Datasets of the events of an instruction CSV instead of simulated sources are built by
+:func:`wimpsift.images.instruction_dataset.build_instruction_dataset`, in the same file
+format; ``load_images`` and ``ImageDataset`` read both.
 
 ``detector`` is a :class:`wimpsift.detectors.Detector` or its name; ``signal`` and
 ``background`` are source names, ``"wimp:<mass GeV>"`` (optionally
@@ -35,16 +31,9 @@ events in the analysis window (``"window"``: threshold, fiducial volume, cS1 and
 window, as the paper's analysis), passing the detection threshold (``"threshold"``) or
 all simulated events (``"none"``).
 
-File layout (HDF5, written by h5py)::
-
-    /images/<kind>        (N, H, W) float32, chunked and lzf-compressed
-    /label                (N,) int8, 1 signal / 0 background
-    /pmt/s1_area_pe       (N, n_pmts) float32 main-S1 hit pattern (top array first)
-    /pmt/s2_area_pe       (N, n_pmts) float32 main-S2 hit pattern
-    /events/<column>      (N,) the processed event table (wimpsift.events.EVENT_COLUMNS
-                          plus processing extras); strings as UTF-8
-    attrs: wimpsift (provenance JSON: config, seed, versions, detector, config_hash),
-           format, n_rows, chunks_done
+The file's layout, chunk digests and resume checks are
+:mod:`wimpsift.images.dataset_file`; its ``/events`` columns are the processed event
+table (:data:`wimpsift.events.EVENT_COLUMNS` plus processing extras).
 
 Events are simulated and written chunk by chunk (``chunk_events`` per class, signal and
 background interleaved in a seeded random order), so memory stays bounded. A chunk is
@@ -56,15 +45,14 @@ and checked against its digest, and the build restarts at the first one that doe
 match (data lost to a full disk or a crash). Before each chunk the free disk space is
 checked (HDF5 can crash, not raise, when a write meets a full disk): too little is an
 ``OSError(ENOSPC)``, with the finished chunks kept. A request whose size cannot fit
-(disk or memory, :func:`size_estimate`) is refused before the file is created, and a
-file created by a build that fails before its first chunk is removed. Resuming against a
-file of another configuration, or a file that is not a wimpsift image dataset, is an
-error and leaves the file untouched.
+(disk or memory, :func:`wimpsift.images.dataset_file.size_estimate`) is refused before
+the file is created, and a file created by a build that fails before its first chunk is
+removed. Resuming against a file of another configuration, or a file that is not a
+wimpsift image dataset, is an error and leaves the file untouched.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Literal
@@ -76,30 +64,16 @@ from pydantic import Field, ValidationError
 from wimpsift.cache import Cache
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
-from wimpsift.errors import ConfigError, DataError, bad_value, validation_message
+from wimpsift.errors import ConfigError, bad_value, validation_message
 from wimpsift.execution import ExecutionConfig, Executor, Task, in_process
-from wimpsift.images.raster import (
-    ALL_IMAGE_KINDS,
-    IMAGE_KINDS,
-    ImageSettings,
-    check_kinds,
-    image_settings,
-    render_images,
-)
+from wimpsift.images import dataset_file
+from wimpsift.images.raster import IMAGE_KINDS, ImageSettings, check_kinds, image_settings, render_images
 from wimpsift.processing.reconstruction import ProcessedEvents, ProcessingSettings, process_events
-from wimpsift.provenance import (
-    PROVENANCE_KEY,
-    check_resources,
-    check_writable,
-    code_differences,
-    config_hash,
-    provenance,
-)
+from wimpsift.provenance import check_resources, check_writable, config_hash, provenance
 from wimpsift.seeding import SeedLike, generator, seed_sequence
 from wimpsift.waveforms.config import WaveformSettings
 from wimpsift.waveforms.event import simulate_waveform_events
 
-FORMAT = "wimpsift-images-1"
 CACHE_STAGE = "images.dataset"
 CACHE_STAGE_VERSION = 1  # bump when a dataset's content changes meaning
 Selection = Literal["window", "threshold", "none"]
@@ -146,7 +120,8 @@ def parse_source(detector: Detector, spec: str, parameter: str):
     return make_source(detector, name)
 
 
-def _detector(detector: Detector | str) -> Detector:
+def as_detector(detector: Detector | str) -> Detector:
+    """``detector`` itself, or the detector of that name or file."""
     return detector if isinstance(detector, Detector) else load_detector(detector)
 
 
@@ -161,7 +136,7 @@ def make_config(detector: Detector | str, signal="wimp:500", background="er",
     ``scaling`` holds optional :class:`ImageSettings` grey-level settings
     (``hit_s1_max_pe``, ``hit_s2_max_pe``, ``peak_min_pe_per_sample``, ...).
     """
-    det = _detector(detector)
+    det = as_detector(detector)
     kinds = check_kinds(kinds)
     settings = image_settings(shapes, **(scaling or {}))
     for name, value in (("events_per_class", events_per_class), ("chunk_events", chunk_events)):
@@ -233,167 +208,6 @@ def simulate_selected(detector: Detector, source, n_events: int, seed: SeedLike,
     )
 
 
-def _read_record(path: Path) -> dict:
-    """Provenance of an existing dataset file; DataError when it is not one."""
-    import h5py
-
-    try:
-        if not h5py.is_hdf5(path):
-            raise DataError(f"dataset: {str(path)!r} is not an HDF5 file")
-        with h5py.File(path, "r") as f:
-            if f.attrs.get("format") != FORMAT or PROVENANCE_KEY not in f.attrs:
-                raise DataError(f"dataset: {str(path)!r} is not a wimpsift image dataset "
-                                f"(format {FORMAT!r})")
-            record = json.loads(f.attrs[PROVENANCE_KEY])
-            record["_chunks_done"] = int(f.attrs["chunks_done"])
-            record["_n_rows"] = int(f.attrs["n_rows"])
-            record["_kinds"] = sorted(f["images"].keys())
-            return record
-    except DataError:
-        raise
-    except Exception as err:  # noqa: BLE001 - a damaged file fails in h5py in many ways
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise DataError(f"dataset: cannot read {str(path)!r} ({first}); delete it to build "
-                        "it again") from err
-
-
-def size_estimate(config: ImageDatasetConfig, n_pmts: int) -> tuple[float, float]:
-    """Lower bounds of (file bytes, memory bytes per chunk) of a dataset.
-
-    File: the uncompressed label and event-table columns of every row (the images and
-    PMT patterns are compressed, by an amount the data decides, so they are left out).
-    Memory: one chunk's images and PMT patterns as float32.
-    """
-    from wimpsift.io.event_tables import table_bytes_per_event
-
-    n_rows = 2 * config.events_per_class
-    pixels = sum(h * w for h, w in (config.shapes[k] for k in config.kinds))
-    disk = n_rows * (1 + table_bytes_per_event())
-    memory = 2 * min(config.chunk_events, config.events_per_class) * 4 * (pixels + 2 * n_pmts)
-    return float(disk), float(memory)
-
-
-def _chunk_digest(images: dict[str, np.ndarray], labels: np.ndarray, s1: np.ndarray,
-                  s2: np.ndarray) -> bytes:
-    import hashlib
-
-    h = hashlib.sha256()
-    for kind in sorted(images):
-        h.update(np.ascontiguousarray(images[kind], dtype=np.float32).tobytes())
-    for array, dtype in ((labels, np.int8), (s1, np.float32), (s2, np.float32)):
-        h.update(np.ascontiguousarray(array, dtype=dtype).tobytes())
-    return h.hexdigest()[:32].encode()
-
-
-def _verified_chunks(path: Path, done: int, rows_per_chunk: int, kinds: tuple[str, ...]) -> int:
-    """How many of the ``done`` chunks marked done read back with their digest."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            if "chunk_digest" not in f:  # written before digests existed: trusted
-                return done
-            n_rows = int(f.attrs["n_rows"])
-            for chunk in range(done):
-                sl = slice(chunk * rows_per_chunk, min((chunk + 1) * rows_per_chunk, n_rows))
-                stored = bytes(f["chunk_digest"][chunk])
-                try:
-                    digest = _chunk_digest({k: f[f"images/{k}"][sl] for k in kinds},
-                                           f["label"][sl], f["pmt/s1_area_pe"][sl],
-                                           f["pmt/s2_area_pe"][sl])
-                except (OSError, KeyError, ValueError):
-                    return chunk
-                if digest != stored:
-                    return chunk
-    except (OSError, KeyError, ValueError) as err:
-        raise DataError(f"dataset: cannot read {str(path)!r} ({err}); delete it to "
-                        "build it again") from err
-    return done
-
-
-def _resume_point(path: Path, record: dict, kinds: tuple[str, ...]) -> int:
-    """Chunks of an existing dataset that can be kept: it must have been made with the
-    same configuration by the same code (source digest and library versions), and every
-    chunk marked done must read back with its digest."""
-    previous = _read_record(path)
-    if previous.get("config_hash") != record["config_hash"]:
-        raise ConfigError(
-            f"output: {str(path)!r} was made with another configuration "
-            f"(config_hash {previous.get('config_hash')} != {record['config_hash']}); "
-            "use another output path or the same settings"
-        )
-    differ = code_differences(previous, record)  # chunks of two codes never mix
-    if differ:
-        raise ConfigError(
-            f"output: {str(path)!r} was made by other code ({differ[0]} differs: wimpsift "
-            "source or library versions); use another output path or delete it to build it "
-            "again"
-        )
-    return _verified_chunks(path, previous["_chunks_done"], _rows_per_chunk(record["config"]), kinds)
-
-
-def _check_free_space(path: Path, n_bytes: float) -> None:
-    import errno
-    import shutil
-
-    free = shutil.disk_usage(path.parent).free
-    if free < n_bytes:
-        raise OSError(errno.ENOSPC, f"No space left on device (about {n_bytes / 1e6:.3g} MB "
-                      f"needed for the next chunk, {free / 1e6:.3g} MB free)", str(path))
-
-
-def _n_rows(config: dict) -> int:
-    """Rows of a dataset from its stored configuration (sources: both classes)."""
-    return int(config["n_events"]) if "instructions" in config else 2 * int(
-        config["events_per_class"])
-
-
-def _rows_per_chunk(config: dict) -> int:
-    """Rows one chunk writes (sources: both classes; instructions: one row per event)."""
-    per_chunk = int(config["chunk_events"])
-    return per_chunk if "instructions" in config else 2 * per_chunk
-
-
-def _create(path: Path, config: ImageDatasetConfig | InstructionDatasetConfig, record: dict,
-            n_pmts: int) -> None:
-    import h5py
-
-    n = _n_rows(record["config"])
-    rows = max(1, min(16, n))
-    with h5py.File(path, "w") as f:
-        f.attrs["format"] = FORMAT
-        f.attrs[PROVENANCE_KEY] = json.dumps(record, sort_keys=True)
-        f.attrs["n_rows"] = n
-        f.attrs["chunks_done"] = 0
-        for kind in config.kinds:
-            h, w = config.shapes[kind]
-            f.create_dataset(f"images/{kind}", shape=(n, h, w), dtype="f4",
-                             chunks=(rows, h, w), compression="lzf", shuffle=True)
-            f[f"images/{kind}"].attrs["value_range"] = (0.0, 1.0)
-        f.create_dataset("label", shape=(n,), dtype="i1")
-        n_chunks = math.ceil(n / _rows_per_chunk(record["config"]))
-        f.create_dataset("chunk_digest", shape=(n_chunks,), dtype="S32")
-        for name in ("s1_area_pe", "s2_area_pe"):
-            f.create_dataset(f"pmt/{name}", shape=(n, n_pmts), dtype="f4",
-                             chunks=(rows, n_pmts), compression="lzf")
-
-
-def _write_columns(f, table: pd.DataFrame, offset: int, n_total: int) -> None:
-    import h5py
-
-    for column in table.columns:
-        values = table[column].to_numpy()
-        key = f"events/{column}"
-        if values.dtype == object:
-            if key not in f:
-                f.create_dataset(key, shape=(n_total,), dtype=h5py.string_dtype("utf-8"))
-            f[key][offset:offset + values.size] = values.astype(str).astype(object)
-        else:
-            if key not in f:
-                f.create_dataset(key, shape=(n_total,), dtype=values.dtype)
-            f[key][offset:offset + values.size] = values
-
-
 def build_image_dataset(
     path: str | Path,
     detector: Detector | str,
@@ -417,7 +231,7 @@ def build_image_dataset(
     ``execution`` (:mod:`wimpsift.execution`; default in process) simulates chunks in
     parallel; the file does not depend on it.
     """
-    det = _detector(detector)
+    det = as_detector(detector)
     config = make_config(det, signal, background, events_per_class, kinds, seed, shapes,
                          selection, chunk_events, waveform, processing, scaling)
     path = check_writable(path, "output")
@@ -431,27 +245,22 @@ def build_image_dataset(
 
     n_chunks = math.ceil(config.events_per_class / config.chunk_events)
     n_pmts = pmt_arrays(det).n_pmts
-    disk_bytes, memory_bytes = size_estimate(config, n_pmts)
+    disk_bytes, memory_bytes = dataset_file.size_estimate(config, n_pmts)
     done = 0
     created = False
     if path.exists():
-        done = _resume_point(path, record, config.kinds)
+        done = dataset_file.resume_point(path, record, config.kinds)
     else:
         check_resources(f"events_per_class ({config.events_per_class:,})",
                         disk_bytes=disk_bytes, memory_bytes=memory_bytes, where=path.parent)
-        _create(path, config, record, n_pmts)
+        dataset_file.create(path, config, record, n_pmts)
         created = True
     try:
         _build_chunks(path, config, det, sources, done, n_chunks, disk_bytes, progress,
                       execution)
     except BaseException:
         if created:
-            try:
-                finished = _read_record(path)["_chunks_done"]
-            except DataError:
-                finished = 0
-            if finished == 0:
-                path.unlink(missing_ok=True)  # nothing finished: leave no empty dataset
+            dataset_file.remove_if_unfinished(path)
         raise
     return path
 
@@ -462,7 +271,7 @@ def cached_image_dataset(cache: Cache | str | Path, detector: Detector | str,
     """The image dataset of ``settings`` (:func:`build_image_dataset`'s) from the lineage
     cache under ``cache``, built there on the first call (on ``execution``, which is not
     part of the key: the data do not depend on it); returns its HDF5 file."""
-    det = _detector(detector)
+    det = as_detector(detector)
     config = make_config(det, **settings)
     cache = cache if isinstance(cache, Cache) else Cache(cache)
     lineage = {"config": config, "detector": det.model_dump(mode="json")}
@@ -495,34 +304,6 @@ def _simulate_chunk(config: ImageDatasetConfig, det: Detector, sources, chunk: i
     return render_images(merged, config.kinds, config.image), labels, merged
 
 
-def _write_chunk(path: Path, config: ImageDatasetConfig, chunk: int,
-                 images: dict[str, np.ndarray], labels: np.ndarray, merged: ProcessedEvents,
-                 disk_bytes: float) -> None:
-    import h5py
-
-    size = len(labels)
-    # uncompressed size of this chunk, plus the event-table columns, which HDF5
-    # allocates whole at the first write: an upper bound of what this write needs
-    _check_free_space(path, size * (sum(a[0].nbytes for a in images.values())
-                                    + merged.s1_pmt_area_pe[0].nbytes * 2)
-                      + (disk_bytes if chunk == 0 else 0.0))
-    offset = 2 * chunk * config.chunk_events
-    with h5py.File(path, "r+") as f:
-        sl = slice(offset, offset + size)
-        for kind, array in images.items():
-            f[f"images/{kind}"][sl] = array
-        f["label"][sl] = labels
-        f["pmt/s1_area_pe"][sl] = merged.s1_pmt_area_pe
-        f["pmt/s2_area_pe"][sl] = merged.s2_pmt_area_pe
-        _write_columns(f, merged.table, offset, int(f.attrs["n_rows"]))
-        f.flush()  # the data is on disk before the chunk is marked done
-        if "chunk_digest" in f:
-            f["chunk_digest"][chunk] = _chunk_digest(
-                images, labels, merged.s1_pmt_area_pe, merged.s2_pmt_area_pe)
-        f.attrs["chunks_done"] = chunk + 1
-        f.flush()
-
-
 def _build_chunks(path: Path, config: ImageDatasetConfig, det: Detector, sources, done: int,
                   n_chunks: int, disk_bytes: float, progress: bool,
                   execution: ExecutionConfig | None = None) -> None:
@@ -545,176 +326,12 @@ def _build_chunks(path: Path, config: ImageDatasetConfig, det: Detector, sources
                                     for c in chunks},
                                    "image chunks")
             for chunk in chunks:
-                _write_chunk(path, config, chunk, *results[chunk], disk_bytes)
-                bar.update(len(results[chunk][1]))
+                images, labels, merged = results[chunk]
+                dataset_file.write_chunk(path, chunk, 2 * chunk * config.chunk_events, images,
+                                         labels, merged.s1_pmt_area_pe, merged.s2_pmt_area_pe,
+                                         merged.table, disk_bytes if chunk == 0 else 0.0)
+                bar.update(len(labels))
     bar.close()
-
-
-class InstructionDatasetConfig(WimpsiftConfig):
-    """Everything that determines an image dataset built from an instruction file."""
-
-    detector: str
-    instructions: str
-    """file name of the instruction CSV (its content is identified by the hash below)"""
-    instructions_sha256: str
-    n_events: Annotated[int, Field(gt=0)]
-    label: Literal[0, 1] | None = None
-    """label of every event when the file has no label column"""
-    kinds: tuple[str, ...] = IMAGE_KINDS
-    seed: Annotated[int, Field(ge=0)] = 0
-    shapes: dict[str, tuple[int, int]]
-    image: ImageSettings = Field(default_factory=ImageSettings)
-    chunk_events: Annotated[int, Field(gt=0, le=100_000)] = 256
-    waveform: WaveformSettings = Field(default_factory=WaveformSettings)
-    processing: ProcessingSettings = Field(default_factory=ProcessingSettings)
-
-
-def read_instruction_events(path: str | Path, detector: Detector, label: int | None = None):
-    """Checked interactions, instruction numbers and per-event labels of an instruction CSV.
-
-    Labels come from the file's ``label`` column or, when it has none, from ``label``
-    (0 or 1); giving both is an error.
-    """
-    from wimpsift.io.instructions import event_labels, instructions_to_interactions, read_instructions
-
-    if label is not None and (isinstance(label, bool) or label not in (0, 1)):
-        raise bad_value("label", label, "0 (background) or 1 (signal)")
-    table = read_instructions(path, detector)
-    interactions, numbers = instructions_to_interactions(table)
-    labels = event_labels(table)
-    if labels is not None and label is not None:
-        raise ConfigError(f"label: {str(path)!r} has a label column; drop --label")
-    if labels is None:
-        if label is None:
-            raise ConfigError(f"label: {str(path)!r} has no label column; give --label 0 or 1")
-        labels = np.full(numbers.size, label, dtype=np.int8)
-    return interactions, numbers, labels
-
-
-def instruction_chunk(detector: Detector, interactions, numbers: np.ndarray, chunk: int,
-                      chunk_events: int, seed: int, waveform: WaveformSettings | None = None,
-                      optics=None):
-    """Raw events of one chunk of an instruction file (events ordered by instruction).
-
-    The truth table's ``event_id`` is the instruction number.
-    """
-    from wimpsift.waveforms.event import interaction_waveforms
-
-    start = chunk * chunk_events
-    stop = min(start + chunk_events, numbers.size)
-    raw = interaction_waveforms(detector, interactions.events(start, stop), "instructions",
-                                seed, waveform, chunk_index=chunk, optics=optics)
-    raw.truth["event_id"] = numbers[start:stop]
-    return raw
-
-
-def build_instruction_dataset(
-    path: str | Path,
-    detector: Detector | str,
-    instructions: str | Path,
-    label: int | None = None,
-    kinds=IMAGE_KINDS,
-    seed: int = 0,
-    shapes: dict | None = None,
-    progress: bool = True,
-    chunk_events: int = 256,
-    waveform: WaveformSettings | None = None,
-    processing: ProcessingSettings | None = None,
-    scaling: dict | None = None,
-) -> Path:
-    """Images of every event of an instruction CSV, one row per instruction number.
-
-    The events go through the same waveform, processing and image code as simulated
-    sources (:func:`wimpsift.waveforms.event.interaction_waveforms`); no selection is
-    applied (the event table's ``passes_threshold``, ``in_window`` flags allow one).
-    Rows follow the instruction numbers in ascending order; the table's ``instruction``
-    column holds them, ``n_interactions`` the interactions of each event. Resumable
-    like :func:`build_image_dataset`.
-    """
-    import hashlib
-
-    import h5py
-    from tqdm import tqdm
-
-    from wimpsift.detectors.pmt_arrays import pmt_arrays
-
-    det = _detector(detector)
-    kinds = check_kinds(kinds)
-    settings = image_settings(shapes, **(scaling or {}))
-    for name, value, low in (("seed", seed, 0), ("chunk_events", chunk_events, 1)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise bad_value(name, value, f"an integer of at least {low}")
-    interactions, numbers, labels = read_instruction_events(instructions, det, label)
-    try:
-        config = InstructionDatasetConfig(
-            detector=det.name, instructions=Path(instructions).name,
-            instructions_sha256=hashlib.sha256(Path(instructions).read_bytes()).hexdigest(),
-            n_events=int(numbers.size), label=label, kinds=kinds, seed=int(seed),
-            shapes={k: settings.shape(k) for k in kinds}, image=settings,
-            chunk_events=int(chunk_events), waveform=waveform or WaveformSettings(),
-            processing=processing or ProcessingSettings(),
-        )
-    except ValidationError as err:
-        raise ConfigError(validation_message(err)) from err
-    path = check_writable(path, "output")
-    record = provenance(config, config.seed, "images")
-    record["detector"] = det.model_dump(mode="json")
-    record["config_hash"] = config_hash({"config": record["config"], "detector": record["detector"]})
-    n_chunks = math.ceil(config.n_events / config.chunk_events)
-    done = 0
-    if path.exists():
-        done = _resume_point(path, record, config.kinds)
-    else:
-        _create(path, config, record, pmt_arrays(det).n_pmts)
-
-    bar = tqdm(total=config.n_events, unit="ev", desc="images", disable=not progress)
-    bar.update(min(done * config.chunk_events, config.n_events))
-    for chunk in range(done, n_chunks):
-        raw = instruction_chunk(det, interactions, numbers, chunk, config.chunk_events,
-                                config.seed, config.waveform)
-        processed = process_events(raw, config.processing)
-        table = processed.table
-        offset = chunk * config.chunk_events
-        size = len(table)
-        table["instruction"] = raw.truth["event_id"].to_numpy()
-        table["event_id"] = np.arange(offset, offset + size, dtype=np.int64)
-        table["n_interactions"] = raw.truth["n_interactions"].to_numpy()
-        images = render_images(processed, config.kinds, settings)
-        with h5py.File(path, "r+") as f:
-            sl = slice(offset, offset + size)
-            for kind, array in images.items():
-                f[f"images/{kind}"][sl] = array
-            f["label"][sl] = labels[sl]
-            f["pmt/s1_area_pe"][sl] = processed.s1_pmt_area_pe
-            f["pmt/s2_area_pe"][sl] = processed.s2_pmt_area_pe
-            _write_columns(f, table, offset, int(f.attrs["n_rows"]))
-            f.flush()  # the data is on disk before the chunk is marked done
-            f["chunk_digest"][chunk] = _chunk_digest(
-                images, labels[sl], processed.s1_pmt_area_pe, processed.s2_pmt_area_pe)
-            f.attrs["chunks_done"] = chunk + 1
-            f.flush()
-        bar.update(size)
-    bar.close()
-    return path
-
-
-def _open_checked(path: str | Path, kind: str):
-    path = Path(path)
-    if kind not in ALL_IMAGE_KINDS:
-        raise bad_value("kind", kind, f"one of {', '.join(ALL_IMAGE_KINDS)}")
-    if not path.is_file():
-        raise DataError(f"dataset: {str(path)!r} does not exist")
-    record = _read_record(path)
-    if kind not in record["_kinds"]:
-        raise DataError(f"dataset: {str(path)!r} has no {kind!r} images "
-                        f"(it has {', '.join(record['_kinds'])})")
-    stored = record["config"]
-    per_chunk = _rows_per_chunk(stored)
-    n_chunks = math.ceil(_n_rows(stored) / per_chunk)
-    n_done = min(record["_chunks_done"] * per_chunk, record["_n_rows"])
-    if record["_chunks_done"] >= n_chunks:
-        n_done = record["_n_rows"]
-    return path, record, n_done
 
 
 def load_images(path: str | Path, kind: str) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
@@ -724,7 +341,7 @@ def load_images(path: str | Path, kind: str) -> tuple[np.ndarray, np.ndarray, pd
     """
     import h5py
 
-    path, _, n = _open_checked(path, kind)
+    path, _, n = dataset_file.open_checked(path, kind)
     with h5py.File(path, "r") as f:
         images = f[f"images/{kind}"][:n].astype(np.float32, copy=False)
         labels = f["label"][:n].astype(np.int64)
@@ -744,7 +361,7 @@ def load_images(path: str | Path, kind: str) -> tuple[np.ndarray, np.ndarray, pd
 
 def dataset_provenance(path: str | Path) -> dict:
     """The provenance record stored in a dataset file."""
-    record = _read_record(Path(path))
+    record = dataset_file.read_record(Path(path))
     return {k: v for k, v in record.items() if not k.startswith("_")}
 
 
@@ -762,7 +379,7 @@ class ImageDataset(_TorchDataset):
     """
 
     def __init__(self, path: str | Path, kind: str, indices: np.ndarray | None = None):
-        self.path, _, n = _open_checked(path, kind)
+        self.path, _, n = dataset_file.open_checked(path, kind)
         self.kind = kind
         self.indices = np.arange(n) if indices is None else np.asarray(indices, dtype=np.int64)
         if self.indices.size and (self.indices.min() < 0 or self.indices.max() >= n):
