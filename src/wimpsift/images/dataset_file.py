@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,10 @@ import pandas as pd
 from wimpsift.errors import ConfigError, DataError, bad_value
 from wimpsift.images.raster import ALL_IMAGE_KINDS
 from wimpsift.provenance import PROVENANCE_KEY, code_differences
+
+if TYPE_CHECKING:
+    from wimpsift.images.dataset import ImageDatasetConfig
+    from wimpsift.images.instruction_dataset import InstructionDatasetConfig
 
 FORMAT = "wimpsift-images-1"
 
@@ -77,7 +82,8 @@ def rows_per_chunk(config: dict) -> int:
     return per_chunk if "instructions" in config else 2 * per_chunk
 
 
-def size_estimate(config, n_pmts: int) -> tuple[float, float]:
+def size_estimate(config: ImageDatasetConfig | InstructionDatasetConfig,
+                  n_pmts: int) -> tuple[float, float]:
     """Lower bounds of (file bytes, memory bytes per chunk) of a dataset's configuration
     (:class:`~wimpsift.images.dataset.ImageDatasetConfig` or
     :class:`~wimpsift.images.instruction_dataset.InstructionDatasetConfig`).
@@ -169,7 +175,8 @@ def check_free_space(path: Path, n_bytes: float) -> None:
                       f"needed for the next chunk, {free / 1e6:.3g} MB free)", str(path))
 
 
-def create(path: Path, config, record: dict, n_pmts: int) -> None:
+def create(path: Path, config: ImageDatasetConfig | InstructionDatasetConfig, record: dict,
+           n_pmts: int) -> None:
     """An empty dataset file for ``config`` (its kinds and shapes) with provenance ``record``."""
     import h5py
 
