@@ -172,14 +172,9 @@ def test_images_and_show_from_instructions(tmp_path, capsys):
     assert "an instruction number" in capsys.readouterr().err
 
 
-def test_interrupted_instruction_dataset_resumes_to_the_same_file(tmp_path, xenon1t, monkeypatch):
-    import wimpsift.images.instruction_dataset as ds
-
-    csv = tmp_path / "in.csv"
-    csv.write_text("\n".join([HEADER, *(f"{i},ER,{i},0,{10 + 5 * i},400,300,0" for i in range(3))])
-                   + "\n")
-    settings = dict(label=1, kinds=("hit",), seed=5, chunk_events=1, progress=False)
-    whole = ds.build_instruction_dataset(tmp_path / "whole.h5", xenon1t, csv, **settings)
+def _interrupt_second_chunk(ds, monkeypatch):
+    """Make the instruction builder stop with KeyboardInterrupt at its second chunk;
+    returns the real ``instruction_chunk`` to put back."""
     original, calls = ds.instruction_chunk, {"n": 0}
 
     def interrupted(*args, **kwargs):
@@ -189,6 +184,18 @@ def test_interrupted_instruction_dataset_resumes_to_the_same_file(tmp_path, xeno
         return original(*args, **kwargs)
 
     monkeypatch.setattr(ds, "instruction_chunk", interrupted)
+    return original
+
+
+def test_interrupted_instruction_dataset_resumes_to_the_same_file(tmp_path, xenon1t, monkeypatch):
+    import wimpsift.images.instruction_dataset as ds
+
+    csv = tmp_path / "in.csv"
+    csv.write_text("\n".join([HEADER, *(f"{i},ER,{i},0,{10 + 5 * i},400,300,0" for i in range(3))])
+                   + "\n")
+    settings = dict(label=1, kinds=("hit",), seed=5, chunk_events=1, progress=False)
+    whole = ds.build_instruction_dataset(tmp_path / "whole.h5", xenon1t, csv, **settings)
+    original = _interrupt_second_chunk(ds, monkeypatch)
     path = tmp_path / "resumed.h5"
     with pytest.raises(KeyboardInterrupt):
         ds.build_instruction_dataset(path, xenon1t, csv, **settings)
@@ -259,15 +266,7 @@ def test_instruction_dataset_checks_space_and_leaves_no_empty_file(tmp_path, xen
     assert not path.exists()
     monkeypatch.setattr(dataset_file, "write_columns", real_columns)
 
-    original, calls = ds.instruction_chunk, {"n": 0}
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(ds, "instruction_chunk", interrupted)
+    original = _interrupt_second_chunk(ds, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         ds.build_instruction_dataset(path, xenon1t, csv, **settings)
     monkeypatch.setattr(ds, "instruction_chunk", original)

@@ -69,7 +69,6 @@ from wimpsift.execution import ExecutionConfig, Executor, Task, in_process
 from wimpsift.images import dataset_file
 from wimpsift.images.raster import IMAGE_KINDS, ImageSettings, check_kinds, image_settings, render_images
 from wimpsift.processing.reconstruction import ProcessedEvents, ProcessingSettings, process_events
-from wimpsift.provenance import check_resources, check_writable, config_hash, provenance
 from wimpsift.seeding import SeedLike, generator, seed_sequence
 from wimpsift.waveforms.config import WaveformSettings
 from wimpsift.waveforms.event import simulate_waveform_events
@@ -234,35 +233,13 @@ def build_image_dataset(
     det = as_detector(detector)
     config = make_config(det, signal, background, events_per_class, kinds, seed, shapes,
                          selection, chunk_events, waveform, processing, scaling)
-    path = check_writable(path, "output")
-    record = provenance(config, config.seed, "images")
-    record["detector"] = det.model_dump(mode="json")
-    record["config_hash"] = config_hash({"config": record["config"], "detector": record["detector"]})
     sources = (parse_source(det, config.background, "background"),
                parse_source(det, config.signal, "signal"))
-
-    from wimpsift.detectors.pmt_arrays import pmt_arrays
-
     n_chunks = math.ceil(config.events_per_class / config.chunk_events)
-    n_pmts = pmt_arrays(det).n_pmts
-    disk_bytes, memory_bytes = dataset_file.size_estimate(config, n_pmts)
-    done = 0
-    created = False
-    if path.exists():
-        done = dataset_file.resume_point(path, record, config.kinds)
-    else:
-        check_resources(f"events_per_class ({config.events_per_class:,})",
-                        disk_bytes=disk_bytes, memory_bytes=memory_bytes, where=path.parent)
-        dataset_file.create(path, config, record, n_pmts)
-        created = True
-    try:
-        _build_chunks(path, config, det, sources, done, n_chunks, disk_bytes, progress,
-                      execution)
-    except BaseException:
-        if created:
-            dataset_file.remove_if_unfinished(path)
-        raise
-    return path
+    return dataset_file.build(
+        path, config, det, f"events_per_class ({config.events_per_class:,})",
+        lambda out, done, disk_bytes: _build_chunks(out, config, det, sources, done, n_chunks,
+                                                    disk_bytes, progress, execution))
 
 
 def cached_image_dataset(cache: Cache | str | Path, detector: Detector | str,

@@ -1,12 +1,14 @@
 """The image dataset file: its HDF5 layout, chunks written with digests, resume checks.
 
 Both dataset builders (:mod:`wimpsift.images.dataset` from simulated sources,
-:mod:`wimpsift.images.instruction_dataset` from an instruction CSV) write this one
-format through these functions, so the two share the same guarantees: a chunk is marked
-done only after its data is flushed, the free disk space is checked before each chunk,
-a resume keeps only the chunks that read back with their digest, and a file whose build
-fails before its first chunk is removed. Readers (:func:`wimpsift.images.dataset.load_images`,
-:class:`wimpsift.images.dataset.ImageDataset`) open it through :func:`open_checked`.
+:mod:`wimpsift.images.instruction_dataset` from an instruction CSV) create or resume the
+file with :func:`build` and write their chunks with :func:`write_chunk`, so the two
+share the same guarantees: a request that cannot fit is refused before the file
+exists, a chunk is marked done only after its data is flushed, the free disk space is
+checked before each chunk, a resume keeps only the chunks that read back with their
+digest, and a file whose build fails before its first chunk is removed. Readers
+(:func:`wimpsift.images.dataset.load_images`, :class:`wimpsift.images.dataset.ImageDataset`)
+open it through :func:`open_checked`.
 
 File layout (HDF5, written by h5py)::
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,9 +39,17 @@ import pandas as pd
 
 from wimpsift.errors import ConfigError, DataError, bad_value
 from wimpsift.images.raster import ALL_IMAGE_KINDS
-from wimpsift.provenance import PROVENANCE_KEY, code_differences
+from wimpsift.provenance import (
+    PROVENANCE_KEY,
+    check_resources,
+    check_writable,
+    code_differences,
+    config_hash,
+    provenance,
+)
 
 if TYPE_CHECKING:
+    from wimpsift.detectors import Detector
     from wimpsift.images.dataset import ImageDatasetConfig
     from wimpsift.images.instruction_dataset import InstructionDatasetConfig
 
@@ -247,9 +258,44 @@ def write_chunk(path: Path, chunk: int, offset: int, images: dict[str, np.ndarra
         f.flush()
 
 
-def remove_if_unfinished(path: Path) -> None:
-    """Remove a dataset file this build created when no chunk of it finished (after a
-    failure: no empty dataset is left behind)."""
+def build(path: str | Path, config: ImageDatasetConfig | InstructionDatasetConfig,
+          detector: Detector, parameter: str,
+          write_chunks: Callable[[Path, int, float], None]) -> Path:
+    """Create or resume the dataset file of ``config`` at ``path`` and fill it.
+
+    A new file is refused first when its size cannot fit (:func:`size_estimate`; the
+    one-line error names ``parameter``); an existing one must pass :func:`resume_point`.
+    ``write_chunks(path, done, disk_bytes)`` then writes the chunks from ``done`` on
+    (``disk_bytes``: the file estimate, for the first write's free-space check). A file
+    this call created is removed when it fails before its first chunk is done.
+    """
+    from wimpsift.detectors.pmt_arrays import pmt_arrays
+
+    path = check_writable(path, "output")
+    record = provenance(config, config.seed, "images")
+    record["detector"] = detector.model_dump(mode="json")
+    record["config_hash"] = config_hash({"config": record["config"], "detector": record["detector"]})
+    n_pmts = pmt_arrays(detector).n_pmts
+    disk_bytes, memory_bytes = size_estimate(config, n_pmts)
+    created = not path.exists()
+    if created:
+        check_resources(parameter, disk_bytes=disk_bytes, memory_bytes=memory_bytes,
+                        where=path.parent)
+        create(path, config, record, n_pmts)
+        done = 0
+    else:
+        done = resume_point(path, record, config.kinds)
+    try:
+        write_chunks(path, done, disk_bytes)
+    except BaseException:
+        if created:
+            _remove_if_unfinished(path)
+        raise
+    return path
+
+
+def _remove_if_unfinished(path: Path) -> None:
+    """Remove a dataset file when no chunk of it finished (no empty dataset is left)."""
     try:
         finished = read_record(path)["_chunks_done"]
     except DataError:

@@ -33,7 +33,6 @@ from wimpsift.images import dataset_file
 from wimpsift.images.dataset import as_detector
 from wimpsift.images.raster import IMAGE_KINDS, ImageSettings, check_kinds, image_settings, render_images
 from wimpsift.processing.reconstruction import ProcessingSettings, process_events
-from wimpsift.provenance import check_resources, check_writable, config_hash, provenance
 from wimpsift.waveforms.config import WaveformSettings
 
 
@@ -121,8 +120,6 @@ def build_instruction_dataset(
     """
     import hashlib
 
-    from wimpsift.detectors.pmt_arrays import pmt_arrays
-
     det = as_detector(detector)
     kinds = check_kinds(kinds)
     settings = image_settings(shapes, **(scaling or {}))
@@ -141,29 +138,10 @@ def build_instruction_dataset(
         )
     except ValidationError as err:
         raise ConfigError(validation_message(err)) from err
-    path = check_writable(path, "output")
-    record = provenance(config, config.seed, "images")
-    record["detector"] = det.model_dump(mode="json")
-    record["config_hash"] = config_hash({"config": record["config"], "detector": record["detector"]})
-    n_pmts = pmt_arrays(det).n_pmts
-    disk_bytes, memory_bytes = dataset_file.size_estimate(config, n_pmts)
-    done = 0
-    created = False
-    if path.exists():
-        done = dataset_file.resume_point(path, record, config.kinds)
-    else:
-        check_resources(f"instructions ({config.n_events:,} events)", disk_bytes=disk_bytes,
-                        memory_bytes=memory_bytes, where=path.parent)
-        dataset_file.create(path, config, record, n_pmts)
-        created = True
-    try:
-        _build_chunks(path, config, det, interactions, numbers, labels, done, disk_bytes,
-                      progress)
-    except BaseException:
-        if created:
-            dataset_file.remove_if_unfinished(path)
-        raise
-    return path
+    return dataset_file.build(
+        path, config, det, f"instructions ({config.n_events:,} events)",
+        lambda out, done, disk_bytes: _build_chunks(out, config, det, interactions, numbers,
+                                                    labels, done, disk_bytes, progress))
 
 
 def _build_chunks(path: Path, config: InstructionDatasetConfig, det: Detector, interactions,
