@@ -33,15 +33,15 @@ import pandas as pd
 
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.metrics.background_comparison import EVENT_VARIABLES, _remaining_total
-from wimpsift.pipelines.cnn_backgrounds import (
-    AllBackgroundsSettings,
-    binary_training_weights,
-    simulate_train_test,
-)
 from wimpsift.processing.background_mix import SIGNAL, expected_mix_weights
 from wimpsift.processing.standard_selection import StandardSelection
 from wimpsift.provenance import provenance, write_json
+from wimpsift.training.background_classifiers import (
+    AllBackgroundsSettings,
+    binary_training_weights,
+)
 from wimpsift.training.baselines import EventVariableMLPEnsemble
+from wimpsift.training.mix_samples import simulate_train_test
 from wimpsift.training.mix_weights import tail_emphasis_weights
 
 VARIANTS = ("expected_mix", "per_volume_floor", "per_volume_floor_ensemble")

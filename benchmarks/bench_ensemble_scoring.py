@@ -2,7 +2,7 @@
 
 The all-backgrounds comparison scores its test events with three CNN ensembles (binary,
 active-volume binary, multi-class) of ``--members`` networks each
-(:meth:`wimpsift.pipelines.cnn_backgrounds.Classifiers.scores`). This script times that
+(:meth:`wimpsift.training.background_classifiers.Classifiers.scores`). This script times that
 step on ``--events`` images of the quick scale's shape (real WIMP and ER hit-peak images
 of the xenon1t_sr0 detector, repeated) three ways in the same run:
 
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from wimpsift.detectors import load_detector
     from wimpsift.execution import Executor, execution_config
-    from wimpsift.pipelines.cnn_backgrounds import simulate_mix
+    from wimpsift.training.mix_samples import simulate_mix
     from wimpsift.training.weighted_cnn import (
         WeightedCNNEnsemble,
         fit_ensembles,

@@ -61,12 +61,13 @@ from wimpsift.metrics.background_comparison import (
     student_t_68,
 )
 from wimpsift.metrics.remaining import remaining_at_acceptance
-from wimpsift.pipelines.cnn_backgrounds import ACTIVE_MIX, simulate_mix
 from wimpsift.pipelines.reproduce_cnn import ReproduceCNNConfig, _wimp
 from wimpsift.processing.background_mix import SIGNAL
 from wimpsift.provenance import provenance, write_json
 from wimpsift.seeding import int_seed
 from wimpsift.sources import make_source, source_names
+from wimpsift.training.background_classifiers import ACTIVE_MIX
+from wimpsift.training.mix_samples import simulate_mix
 
 GAMMA_FACTORS = (0.25, 0.5, 1.0, 2.0, 4.0)
 RECOIL_SHARES = (0.1, 0.3, 0.45, 0.6, 0.75, 0.9)

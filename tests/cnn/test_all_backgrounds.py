@@ -17,12 +17,12 @@ from wimpsift.cli.main import main
 from wimpsift.detectors import load_detector
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.metrics.remaining import remaining_at_acceptance
-from wimpsift.pipelines import cnn_backgrounds
-from wimpsift.pipelines.cnn_backgrounds import SOURCE_STAGE, simulate_mix, simulate_source
 from wimpsift.pipelines.reproduce_cnn import CACHE_FOLDER, make_config, run_reproduce_cnn
 from wimpsift.seeding import seed_sequence
 from wimpsift.sources import source_names
+from wimpsift.training import mix_samples
 from wimpsift.training.baselines import EventVariableMLP
+from wimpsift.training.mix_samples import SOURCE_STAGE, simulate_mix, simulate_source
 from wimpsift.training.weighted_cnn import (
     MEMBER_STAGE,
     WeightedCNN,
@@ -83,7 +83,7 @@ def test_a_rerun_resumes_from_the_cached_sources_and_members(all_backgrounds_run
     # three CNNs (binary per volume, multi-class) of TINY's two members
     assert stages[MEMBER_STAGE] == 3 * TINY["cnn_ensemble"]
     shutil.copytree(out / CACHE_FOLDER, tmp_path / CACHE_FOLDER)
-    monkeypatch.setattr(cnn_backgrounds, "simulate_source", _refuse)
+    monkeypatch.setattr(mix_samples, "simulate_source", _refuse)
     monkeypatch.setattr(WeightedCNN, "fit", _refuse)
     again = run_reproduce_cnn(tiny_config(), tmp_path)
     assert _without_times(again) == _without_times(metrics)

@@ -14,9 +14,10 @@ from wimpsift.metrics.remaining import (
     feldman_cousins_68_effective,
     remaining_at_acceptance,
 )
-from wimpsift.pipelines.cnn_backgrounds import AllBackgroundsSettings, simulate_source
 from wimpsift.seeding import generator, seed_sequence
 from wimpsift.sources import make_source
+from wimpsift.training.background_classifiers import AllBackgroundsSettings
+from wimpsift.training.mix_samples import simulate_source
 from wimpsift.waveforms.event import source_interactions
 from wimpsift.waveforms.tail_sampling import (
     RECOMBINATION_STRATA,
@@ -320,7 +321,7 @@ def test_source_share_floor_lifts_rare_sources_and_keeps_the_rest():
 def test_default_binary_weights_keep_the_er_share_when_gammas_crowd_it_out():
     import pandas as pd
 
-    from wimpsift.pipelines.cnn_backgrounds import (
+    from wimpsift.training.background_classifiers import (
         AllBackgroundsSettings,
         binary_training_weights,
     )

@@ -8,9 +8,9 @@ import pytest
 
 from wimpsift.errors import DataError
 from wimpsift.metrics.remaining import ZERO_COUNT_UPPER_68, remaining_at_acceptance
-from wimpsift.pipelines.cnn_backgrounds import _cnn_scalars
 from wimpsift.processing.background_mix import processed_mix
 from wimpsift.processing.standard_selection import FLAG_COLUMNS, StandardSelection
+from wimpsift.training.background_classifiers import cnn_scalars
 
 NAMES = ["wimp", "er", "neutrons", "accidental"]
 
@@ -58,7 +58,7 @@ def test_standard_selection_keeps_half_the_wimps_and_rejects_multiples(mixes, xe
     assert finite.sum() > 100 and np.isfinite(distance).all()
     assert np.array_equal(distance[finite], score[positive][finite])
     assert np.array_equal(distance > 0, flags["cs1_cs2"].to_numpy()[positive])
-    scalars = _cnn_scalars(test[positive], ("cs1_pe", "nr_band_distance"), selection)
+    scalars = cnn_scalars(test[positive], ("cs1_pe", "nr_band_distance"), selection)
     assert np.array_equal(scalars, np.column_stack([test["cs1_pe"][positive], distance]))
 
 

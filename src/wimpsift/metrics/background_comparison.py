@@ -11,8 +11,10 @@ error (:func:`threshold_error`); the same without the irreducible CEvNS; the flo
 ideal NR/ER separator would leave (:func:`ideal_nr_floor`); and the mutual information
 between class and the event variables beside each classifier's score's
 (:mod:`wimpsift.metrics.mutual_information`). :func:`over_seeds` gives the verdict on
-ratios of runs that differ only in the seed. The events, the classifiers and why each
-choice was made: :mod:`wimpsift.pipelines.cnn_backgrounds`.
+ratios of runs that differ only in the seed. The events:
+:mod:`wimpsift.training.mix_samples`; the classifiers and why each choice was made:
+:mod:`wimpsift.training.background_classifiers`; the comparison that uses this module:
+:mod:`wimpsift.pipelines.cnn_backgrounds`.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ error is then known to about 4 %)"""
 
 def member_key(name: str, k: int) -> str:
     """Key of member ``k``'s score of the CNN score ``name`` in
-    :meth:`wimpsift.pipelines.cnn_backgrounds.Classifiers.scores`."""
+    :meth:`wimpsift.training.background_classifiers.Classifiers.scores`."""
     return f"{name}_member_{k}"
 
 

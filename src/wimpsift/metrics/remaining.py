@@ -14,7 +14,7 @@ exactly known. ``interval_68`` is the Feldman–Cousins 68.27 % confidence inter
 3873 (1998)) for the number n of passing test events, times their weight (the
 source's largest weight when none passes): meaningful at n = 0, 1, 2, where √n is not.
 When every passing event of a source has the same weight (a plainly simulated source of
-:mod:`wimpsift.pipelines.cnn_backgrounds`) this is exact. With unequal weights (a
+:mod:`wimpsift.training.mix_samples`) this is exact. With unequal weights (a
 tail-sampled source, :mod:`wimpsift.waveforms.tail_sampling`) the passing events count
 as n_eff = (Σ w)² / Σ w² events of weight Σ w² / Σ w — the scaled Poisson count with
 the same mean and variance — and the Feldman–Cousins ends are interpolated linearly

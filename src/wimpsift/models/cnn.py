@@ -21,7 +21,7 @@ block, ``Linear(scalar_units)``, ``LeakyReLU(α)``, twice (``scalar_units`` = 0:
 directly). Concatenated raw, S numbers are S of about 20,000 inputs of one dense layer
 of 32 units with dropout: a boundary in (cS1, cS2, r, z) as sharp as the ER band's edge
 or the fiducial wall is then learned slowly and noisily, and the hybrid lost to a dense
-network on the same numbers (:mod:`wimpsift.pipelines.cnn_backgrounds` gives the
+network on the same numbers (:mod:`wimpsift.training.background_classifiers` gives the
 measurement). ``n_scalars = 0`` (default) is the paper's network, parameter for
 parameter.
 

@@ -73,12 +73,13 @@ from wimpsift.metrics.classification import (
     plot_roc_curves,
 )
 from wimpsift.papers import cnn_headline, cnn_table_iv
-from wimpsift.pipelines.cnn_backgrounds import AllBackgroundsSettings, run_all_backgrounds
+from wimpsift.pipelines.cnn_backgrounds import run_all_backgrounds
 from wimpsift.plots.grid_search import plot_layer_heatmaps, plot_stage_curves
 from wimpsift.progress import Progress, ProgressLines
 from wimpsift.provenance import provenance, write_json
 from wimpsift.seeding import int_seed
 from wimpsift.training import checkpoints
+from wimpsift.training.background_classifiers import AllBackgroundsSettings
 from wimpsift.training.baselines import EventVariableMLP, NRBandMedianSelection
 from wimpsift.training.cnn_estimator import CNNClassifier
 from wimpsift.training.cost import SearchProgress, final_models_s

@@ -7,7 +7,7 @@ only, keeping the classes' totals. :func:`blended_mix_weights` mixes the fiducia
 window's rates into the active volume's, :func:`source_share_floor` gives small sources
 a least share, :func:`tail_emphasis_weights` weighs a tail-sampled source's NR-like tail
 up inside it; :func:`background_shares` reports the result. Why each exists, with the
-measurements behind it: :mod:`wimpsift.pipelines.cnn_backgrounds`. Every comparison is
+measurements behind it: :mod:`wimpsift.training.background_classifiers`. Every comparison is
 made on the expected (unbiased) weights.
 """
 
@@ -52,7 +52,7 @@ def source_share_floor(table: pd.DataFrame, weights: np.ndarray, share: float,
     kept; the larger sources give up what the small ones gain, in proportion). The binary
     CNN's floor: at their expected rates the wall events of the fiducial window weigh
     0.8 % of its loss and the ER bulk 98 %, and a network trained so lets the NR-like
-    wall events through (:mod:`wimpsift.pipelines.cnn_backgrounds`)."""
+    wall events through (:mod:`wimpsift.training.background_classifiers`)."""
     w = np.asarray(weights, float).copy()
     named = named or {}
     if share <= 0 and not any(v > 0 for v in named.values()):

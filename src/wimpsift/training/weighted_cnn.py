@@ -3,7 +3,7 @@
 The paper's network (:class:`~wimpsift.models.cnn.PaperCNN`, its architecture and
 Keras-style L2 penalties) with ``n_outputs`` = K classes, trained with Adam on the
 *weighted* mean cross-entropy Σ wᵢ CEᵢ / Σ wᵢ (+ the L2 penalties). Two uses against
-every background of a detector (:mod:`wimpsift.pipelines.cnn_backgrounds`):
+every background of a detector (:mod:`wimpsift.training.background_classifiers`):
 
 - WIMP against all (K = 2): background events weighted by their expected rate (the
   expected mix), the two classes to equal total weight — the softmax of two outputs
@@ -252,7 +252,7 @@ class WeightedCNNEnsemble:
     network; member k with ``int_seed(random_state, "ensemble", k)``). The prediction is
     the mean of the members' log-softmax outputs, renormalised — for two classes the mean
     logit. Retrained with another seed, one network's remaining background at 50 % WIMP
-    acceptance moves by tens of per cent (:mod:`wimpsift.pipelines.cnn_backgrounds`);
+    acceptance moves by tens of per cent (:mod:`wimpsift.training.background_classifiers`);
     averaging members cuts that training noise at ``size`` × the training time."""
 
     def __init__(self, size: int, n_classes: int, random_state: int = 0, **kwargs: Any
