@@ -4,6 +4,8 @@ Every error a user can cause derives from :class:`WimpsiftError`; the command li
 turns it into a one-line message and exit code 2.
 """
 
+from collections.abc import Mapping
+
 
 class WimpsiftError(Exception):
     """Base class of all wimpsift errors caused by user input or user data."""
@@ -22,14 +24,19 @@ def bad_value(parameter: str, value: object, expected: str) -> ConfigError:
     return ConfigError(f"{parameter}: got {value!r}, expected {expected}")
 
 
-def validation_message(err: Exception) -> str:
+def validation_message(err: Exception, names: Mapping[str, str] | None = None) -> str:
     """One line from a pydantic ValidationError: each problem as ``field: message (got value)``.
 
-    The offending value is shown for scalar inputs (not for whole sections).
+    The offending value is shown for scalar inputs (not for whole sections). ``names``
+    renames top-level fields, for a command whose options are spelt differently from the
+    configuration's fields (``{"confidence_level": "--cl"}``).
     """
     problems = []
     for e in err.errors():  # type: ignore[attr-defined]
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        loc = [str(p) for p in e["loc"]]
+        if loc and names and loc[0] in names:
+            loc[0] = names[loc[0]]
+        where = ".".join(loc) or "(top level)"
         value = e.get("input")
         got = "" if isinstance(value, dict | list) else f" (got {value!r})"
         problems.append(f"{where}: {e['msg']}{got}")

@@ -123,6 +123,9 @@ def test_config_refuses_unknown_values():
     (["--experiment", "xenon1t_1ty", "--masses", "2e4"], "--masses"),
     (["--experiment", "xenonnt_20ty", "--masses", "nan"], "--masses"),
     (["--experiment", "xenonnt_20ty", "--masses", "50", "--threshold", "neyman"], "threshold"),
+    (["--experiment", "xenon1t_1ty", "--masses", "50", "--cl", "1.5"], "--cl:"),
+    (["--experiment", "xenonnt_20ty", "--masses", "50", "--toys", "0"], "--toys:"),
+    (["--experiment", "xenon1t_1ty", "--masses", "50", "--points-per-bin", "0"], "--points-per-bin:"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(argv, parameter, capsys, tmp_path):
     out = tmp_path / "out"

@@ -8,14 +8,17 @@ import json
 import sys
 
 from wimpsift.cli.halo import add_halo_arguments, halo_from_args
-from wimpsift.errors import bad_value
+from wimpsift.errors import ConfigError, bad_value, validation_message
+
+# ReinterpretConfig's fields that the command line spells differently
+_OPTIONS = {"confidence_level": "--cl", "n_toys": "--toys", "points_per_bin": "--points-per-bin"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "reinterpret", help="WIMP limits from XENON's published binwise likelihood",
         description="Fold wimprates WIMP spectra into the binwise likelihood of xe-likelihood: "
-        "observed 90%% CL limits on XENON1T's 1 t·yr data, or the XENONnT 20 t·yr projection "
+        "observed 90% CL limits on XENON1T's 1 t·yr data, or the XENONnT 20 t·yr projection "
         "(median and bands over its toy MC).")
     p.add_argument("--experiment", required=True, help="xenon1t_1ty or xenonnt_20ty")
     p.add_argument("--masses", type=float, nargs="+", required=True, metavar="GEV",
@@ -36,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace):
+    from pydantic import ValidationError
+
     from wimpsift.stats.reinterpret import EXPERIMENTS, INTERACTIONS, ReinterpretConfig
 
     if args.experiment not in EXPERIMENTS:
@@ -47,9 +52,13 @@ def _config(args: argparse.Namespace):
     halo = halo_from_args(args)
     if args.workers < 1:
         raise bad_value("--workers", args.workers, "an integer >= 1")
-    return ReinterpretConfig.build(
-        experiment=args.experiment, interaction=args.interaction, halo=halo, confidence_level=args.cl,
-        threshold=args.threshold, points_per_bin=args.points_per_bin, n_toys=args.toys)
+    values = dict(experiment=args.experiment, interaction=args.interaction, halo=halo,
+                  confidence_level=args.cl, threshold=args.threshold,
+                  points_per_bin=args.points_per_bin, n_toys=args.toys)
+    try:
+        return ReinterpretConfig.model_validate(values)
+    except ValidationError as err:
+        raise ConfigError(validation_message(err, _OPTIONS)) from err
 
 
 def _run(args: argparse.Namespace) -> int:
