@@ -94,3 +94,10 @@ def test_every_pydantic_model_of_the_package_is_on_the_one_base():
     data["backgrounds"][0]["published_expected_events"] = float("nan")
     with pytest.raises(pydantic.ValidationError, match="published_expected_events"):
         Detector.model_validate(data)
+
+
+def test_a_cross_check_of_several_keys_reads_as_its_own_message():
+    """A model validator's message reaches the user without pydantic's 'Value error, '."""
+    with pytest.raises(ConfigError) as err:
+        SimulationConfig.build(source="wimp", n_events=10)
+    assert str(err.value) == "SimulationConfig: (top level): source 'wimp' needs mass_gev"

@@ -39,7 +39,8 @@ def validation_message(err: Exception, names: Mapping[str, str] | None = None) -
         where = ".".join(loc) or "(top level)"
         value = e.get("input")
         got = "" if isinstance(value, dict | list) else f" (got {value!r})"
-        problems.append(f"{where}: {e['msg']}{got}")
+        message = e["msg"].removeprefix("Value error, ")  # pydantic's prefix of our own checks
+        problems.append(f"{where}: {message}{got}")
     return "; ".join(problems)
 
 

@@ -84,3 +84,17 @@ def test_bad_run_config_is_rejected(tmp_path, text, message):
 def test_missing_config_file_exits_2(tmp_path, capsys):
     assert main(["run", "--config", str(tmp_path / "none.toml"), "-o", str(tmp_path / "o")]) == 2
     assert "config" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("table", "text"), [
+    ("cnn", "[cnn]\nenabled = true\n[cnn.options]\nepochs = 2\n"),
+    ("lux", "[lux]\nenabled = true\n[lux.options]\nmasses_gev = [0]\n"),
+])
+def test_bad_reproduction_options_name_their_table(tmp_path, capsys, table, text):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    out = tmp_path / "o"
+    assert main(["run", "--config", str(path), "-o", str(out)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and f"[{table}.options] of the run configuration: " in err[0], err
+    assert not out.exists()

@@ -10,8 +10,10 @@ elapsed time and an estimate of what remains, and a heartbeat in long silent str
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,15 @@ def _plan(config: RunConfig, cnn_cfg, lux_cfg) -> list[tuple[str, float]]:
     return stages
 
 
+@contextlib.contextmanager
+def _options_table(stage: str) -> Iterator[None]:
+    """Name the run configuration's table in an error of a reproduction's settings."""
+    try:
+        yield
+    except ConfigError as err:
+        raise ConfigError(f"[{stage}.options] of the run configuration: {err}") from err
+
+
 def run_main_job(config: RunConfig, output: Path, progress: bool = True) -> Path:
     from wimpsift.detectors import load_detector
     from wimpsift.pipelines.stages import StagePlan
@@ -60,12 +71,14 @@ def run_main_job(config: RunConfig, output: Path, progress: bool = True) -> Path
         from wimpsift.pipelines.reproduce_cnn import make_config as cnn_config
 
         # the main job's CNN stage and its index section are the paper's WIMP-against-ER
-        cnn_cfg = cnn_config(config.cnn.scale, **{"seed": config.cnn.seed, "progress": progress,
-                                                  "backgrounds": "er", **config.cnn.options})
+        with _options_table("cnn"):
+            cnn_cfg = cnn_config(config.cnn.scale, **{"seed": config.cnn.seed, "progress": progress,
+                                                      "backgrounds": "er", **config.cnn.options})
     if config.lux.enabled:
         from wimpsift.pipelines.reproduce_lux import make_config as lux_config
 
-        lux_cfg = lux_config(config.lux.scale, **{"seed": config.lux.seed, **config.lux.options})
+        with _options_table("lux"):
+            lux_cfg = lux_config(config.lux.scale, **{"seed": config.lux.seed, **config.lux.options})
     run: dict[str, Any] = {"provenance": provenance(config, sim.seed, "run")}
 
     with StagePlan("run", _plan(config, cnn_cfg, lux_cfg), enabled=progress) as plan:
