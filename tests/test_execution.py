@@ -175,6 +175,19 @@ def test_local_cluster_binds_to_localhost_and_its_workers_get_the_allocator_sett
     assert seen == ALLOCATOR_ENV and seen["MALLOC_ARENA_MAX"] == "1"
 
 
+def test_workers_get_the_allocator_settings_after_a_cluster_with_dask_defaults(monkeypatch):
+    """Dask's nanny prefers os.environ to its configuration and leaves what it spawned
+    with there: a default cluster started before ours must not decide our workers' values."""
+    from wimpsift.allocator import ALLOCATOR_ENV
+
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # what a default nanny leaves
+    cfg = ExecutionConfig.build(backend="local", n_workers=1, progress=False)
+    with Executor(cfg) as executor:
+        seen = executor.map({"env": Task(_malloc_environ, ())})["env"]
+    assert seen == ALLOCATOR_ENV
+    assert os.environ["MALLOC_TRIM_THRESHOLD_"] == "65536"  # this process's own, restored
+
+
 @pytest.mark.parametrize("system, directive", [("slurm", "#SBATCH"), ("pbs", "#PBS")])
 def test_jobqueue_section_builds_a_batch_script(system, directive):
     cfg = JobqueueConfig.build(system=system, jobs=3, cores=4, processes=2, memory="8GB",

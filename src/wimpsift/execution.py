@@ -36,8 +36,10 @@ seed) from its arguments, never from where or in which order it runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import tomllib
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -190,6 +192,33 @@ def local_cluster(n_workers: int, threads_per_worker: int = 1, processes: bool =
                         processes=processes, dashboard_address="127.0.0.1:0",
                         silence_logs=logging.ERROR, **network)
 
+@contextlib.contextmanager
+def allocator_environ() -> Iterator[None]:
+    """Worker processes spawned inside start with the training allocator settings
+    (:mod:`wimpsift.allocator`).
+
+    A Dask nanny takes a variable already in ``os.environ`` over its
+    ``pre-spawn-environ`` configuration, and leaves the values it spawned with in
+    ``os.environ``: a cluster started earlier in this process with Dask's defaults
+    (``MALLOC_TRIM_THRESHOLD_`` 65536) would hand those to ours. So the variables are set
+    in ``os.environ`` as well while the cluster starts, and restored after.
+    """
+    import dask
+
+    saved = {key: os.environ.get(key) for key in ALLOCATOR_ENV}
+    environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **ALLOCATOR_ENV}
+    os.environ.update(ALLOCATOR_ENV)
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 class Executor:
     """Runs keyed tasks on the backend of an :class:`ExecutionConfig`.
 
@@ -232,7 +261,6 @@ class Executor:
     def _start(self) -> Any:
         if self.client is not None or self.in_process:
             return self.client
-        import dask
         from dask.distributed import Client
 
         cfg = self.config
@@ -244,9 +272,7 @@ class Executor:
                     f"scheduler_address: cannot reach {cfg.scheduler_address!r}: {err}") from err
             return self.client
         if cfg.backend == "local":
-            # worker processes start with the training allocator settings (wimpsift.allocator)
-            environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **ALLOCATOR_ENV}
-            with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+            with allocator_environ():
                 self.cluster = local_cluster(cfg.n_workers, cfg.threads_per_worker,
                                              cfg.processes)
         else:
