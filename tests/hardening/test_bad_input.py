@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from tests.hardening.conftest import one_line_error, snapshot
@@ -159,8 +160,8 @@ def trained(tmp_path_factory):
                  "--backgrounds", "er", "--epochs-from-scratch", "1", "--max-retrains", "0",
                  "-o", str(out)]) == 0
     events = out.parent / "events.parquet"
-    assert main(["simulate", "-s", "er", "--events", "40", "--seed", "5", "--no-progress",
-                 "-o", str(events)]) == 0
+    assert main(["simulate", "-s", "er", "--detector", "lux_2013", "--events", "40", "--seed", "5",
+                 "--no-progress", "-o", str(events)]) == 0
     return out, events
 
 
@@ -174,6 +175,21 @@ def test_evaluate_accepts_the_folder_nn_train_writes(trained, cli, tmp_path):
         scored[models.name] = pd.read_parquet(path)
     assert scored["run"].equals(scored["models"])
     assert "nn_score_50GeV" in scored["run"].columns
+    record = json.loads(pq.read_schema(tmp_path / "run.parquet").metadata[b"wimpsift"])
+    assert record["stage"] == "nn.evaluate" and record["config"]["masses_gev"] == [50.0]
+    assert record["config"]["events_provenance"]["detector"]["name"] == "lux_2013"
+
+
+def test_evaluate_refuses_events_of_another_detector(trained, cli, tmp_path):
+    """Networks trained on LUX say nothing about XENON1T events: one line, nothing written."""
+    out, _ = trained
+    events = tmp_path / "xenon1t.parquet"
+    assert cli(["simulate", "-s", "er", "--detector", "xenon1t_sr0", "--events", "20", "--seed", "5",
+                "--no-progress", "-o", events])[0] == 0
+    scored = tmp_path / "scored.parquet"
+    one_line_error(*cli(["nn", "evaluate", "--models", out, events, "-o", scored]),
+                   "--models", "'lux_2013'", "'xenon1t_sr0'")
+    assert not scored.exists()
 
 
 @pytest.mark.parametrize("index", ["{not json", "[]", '{"files": 3}', '{"files": {"x": "y"}}'])

@@ -224,20 +224,24 @@ def _resolve(inputs: str) -> tuple[str, ...]:
 def _evaluate(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
+    from wimpsift.io.event_tables import read_events
     from wimpsift.metrics.leakage import discrimination_summary
     from wimpsift.metrics.mutual_information import mutual_information
-    from wimpsift.provenance import atomic_path
+    from wimpsift.pipelines.sensitivity import check_models
+    from wimpsift.provenance import PROVENANCE_KEY, atomic_path, provenance
     from wimpsift.training.discriminant import balanced_weights
 
     models = load_models(args.models)
     path = Path(args.events)
     if not path.is_file():
         raise DataError(f"events: {str(path)!r} is not a file")
-    try:
-        table = pd.read_parquet(path)
-    except Exception as err:  # pyarrow raises several types for unreadable files
-        raise DataError(f"events: cannot read {str(path)!r} as Parquet: {err}") from err
+    table, events_record = read_events(path)
+    made_for = events_record.get("detector", {}).get("name")
+    if made_for is not None:  # simulated here; a table without provenance (real data) is taken as is
+        check_models(models, made_for, table)
     if args.in_window:
         if "in_window" not in table.columns:
             raise DataError("events: --in-window given but the table has no 'in_window' column")
@@ -256,8 +260,15 @@ def _evaluate(args: argparse.Namespace) -> int:
             m["output_mi_bits"] = mutual_information(logit, y, wb).mi_bits
             result["metrics"][f"{mass:g}"] = m
     if args.output:
+        record = provenance({"models": args.models, "events": str(path), "in_window": args.in_window,
+                             "masses_gev": sorted(models), "events_provenance": events_record},
+                            None, "nn.evaluate")
+        out = pa.Table.from_pandas(pd.concat([table, scores], axis=1), preserve_index=False)
+        meta = {**(out.schema.metadata or {}),
+                PROVENANCE_KEY.encode(): json.dumps(record, sort_keys=True).encode()}
         with atomic_path(args.output) as tmp:
-            pd.concat([table, scores], axis=1).to_parquet(tmp, index=False)
+            pq.write_table(out.replace_schema_metadata(meta), tmp)
+        print(f"wrote {args.output}", file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=1))
     return 0
