@@ -43,6 +43,11 @@ def test_images_and_show(tmp_path, capsys):
     import matplotlib.image as mpimg
 
     assert mpimg.imread(png).shape[:2] == (300, 300)
+    from PIL import Image
+
+    record = json.loads(Image.open(png).info["wimpsift"])
+    assert (record["stage"], record["config"]["dataset"], record["config"]["event"]) == (
+        "show", str(dataset), 1)
     assert main(["show", "--dataset", str(dataset), "--kind", "hit", "--event", "99",
                  "-o", str(png)]) == 2
     assert main(["show", "--dataset", str(dataset), "--kind", "movie", "-o", str(png)]) == 2
@@ -59,6 +64,13 @@ def test_show_simulated_event(tmp_path):
 
     image = mpimg.imread(figure)
     assert image.shape[0] >= 800 and np.ptp(image) > 0
+    from PIL import Image
+
+    record = json.loads(Image.open(figure).info["wimpsift"])
+    assert (record["stage"], record["seed"], record["config"]["source"]) == ("show", 1, "wimp:500")
+    again = tmp_path / "again.png"
+    assert main(["show", "--source", "wimp:500", "--seed", "1", "--event", "0", "-o", str(again)]) == 0
+    assert again.read_bytes() == figure.read_bytes()
     small = tmp_path / "peak.png"
     assert main(["show", "--source", "er", "--kind", "peak", "--scale", "2", "-o", str(small)]) == 0
     assert mpimg.imread(small).shape[:2] == (100, 200)

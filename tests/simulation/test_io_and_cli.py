@@ -59,6 +59,24 @@ def test_provenance_names_the_kernels_chosen_instead_of_the_cpus_own(monkeypatch
     assert cpu["microarchitecture"] == archspec.cpu.host().name
 
 
+@pytest.mark.parametrize("suffix", ["png", "pdf", "svg"])
+def test_band_figure_is_the_same_bytes_twice_and_holds_its_provenance(tmp_path, suffix):
+    """A figure is an output like any other: seed and configuration in its metadata, and
+    no date (PDF, SVG) or random element id (SVG) that would change its bytes."""
+    paths = [tmp_path / f"bands{i}.{suffix}" for i in (1, 2)]
+    for path in paths:
+        assert main(["bands", "--events", "200", "--seed", "4", "-o", str(path)]) == 0
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    if suffix == "png":
+        from PIL import Image
+
+        record = json.loads(Image.open(paths[0]).info["wimpsift"])
+        assert (record["stage"], record["seed"], record["config"]["events"]) == ("bands", 4, 200)
+        assert record["config"]["detector"]["name"] == "xenon1t_sr0"
+    else:
+        assert b"source_sha256" in paths[0].read_bytes()
+
+
 def test_source_digest_follows_the_code_and_ignores_byte_code(tmp_path):
     import wimpsift
 

@@ -197,6 +197,7 @@ def _check_scale(image, scale: int) -> None:
 def _show(args: argparse.Namespace) -> int:
     from wimpsift.images.png import event_figure, save_png
     from wimpsift.images.raster import ALL_IMAGE_KINDS
+    from wimpsift.provenance import provenance
 
     if args.kind not in ("figure", *ALL_IMAGE_KINDS):
         raise bad_value("--kind", args.kind, f"figure or one of {', '.join(ALL_IMAGE_KINDS)}")
@@ -215,7 +216,9 @@ def _show(args: argparse.Namespace) -> int:
         if args.event >= len(images):
             raise bad_value("--event", args.event, f"a row in [0, {len(images)})")
         _check_scale(images[args.event], args.scale)
-        save_png(images[args.event], args.output, args.scale)
+        record = provenance({"dataset": str(args.dataset), "kind": args.kind, "event": args.event,
+                             "scale": args.scale}, None, "show")
+        save_png(images[args.event], args.output, args.scale, record)
         print(args.output)
         return 0
 
@@ -237,12 +240,16 @@ def _show(args: argparse.Namespace) -> int:
         check_resources("--event", memory_bytes=(args.event + 1) * 2 * 8 * pmt_arrays(detector).n_pmts)
         raw = simulate_waveform_events(detector, source, args.event + 1, args.seed)
         index = args.event
+    record = provenance({"detector": detector.model_dump(mode="json"), "source": args.source,
+                         "instructions": args.instructions, "chunk_events": args.chunk_events,
+                         "event": args.event, "kind": args.kind, "scale": args.scale},
+                        args.seed, "show")
     if args.kind == "figure":
-        event_figure(raw, index, args.output, title=title)
+        event_figure(raw, index, args.output, title=title, provenance=record)
     else:
         images = render_images(process_events(raw), [args.kind])[args.kind]
         _check_scale(images[index], args.scale)
-        save_png(images[index], args.output, args.scale)
+        save_png(images[index], args.output, args.scale, record)
     print(args.output)
     return 0
 

@@ -144,7 +144,7 @@ def _bands(args: argparse.Namespace) -> int:
     from wimpsift.detectors import load_detector
     from wimpsift.io.event_tables import table_bytes_per_event
     from wimpsift.plots.bands import plot_bands
-    from wimpsift.provenance import check_resources
+    from wimpsift.provenance import check_resources, provenance
     from wimpsift.response.event_level import simulate_events
     from wimpsift.seeding import seed_sequence
     from wimpsift.sources import make_source
@@ -164,6 +164,8 @@ def _bands(args: argparse.Namespace) -> int:
         args.output,
         f"{detector.name}: ER and {args.mass_gev:g} GeV/c² WIMP",
         detector.window.cs1_max_pe,
+        provenance({"detector": detector.model_dump(mode="json"), "mass_gev": args.mass_gev,
+                    "events": args.events}, args.seed, "bands"),
     )
     print(f"wrote {args.output}", file=sys.stderr)
     return 0

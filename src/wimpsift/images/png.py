@@ -11,7 +11,9 @@ here only, never in the image hot path.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,9 +21,13 @@ from wimpsift.errors import bad_value
 from wimpsift.provenance import atomic_path, check_writable
 
 
-def save_png(image: np.ndarray, path: str | Path, scale: int = 4) -> Path:
-    """Write one (H, W) image in [0, 1] as a grey PNG, each pixel ``scale``× enlarged."""
+def save_png(image: np.ndarray, path: str | Path, scale: int = 4,
+             provenance: Mapping[str, Any] | None = None) -> Path:
+    """Write one (H, W) image in [0, 1] as a grey PNG, each pixel ``scale``× enlarged,
+    with ``provenance`` in its metadata."""
     import matplotlib.image as mpimg
+
+    from wimpsift.plots import figure_metadata
 
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 2:
@@ -31,12 +37,13 @@ def save_png(image: np.ndarray, path: str | Path, scale: int = 4) -> Path:
     path = check_writable(path, "output")
     big = np.kron(np.clip(image, 0, 1), np.ones((scale, scale), dtype=np.float32))
     with atomic_path(path) as tmp:
-        mpimg.imsave(tmp, big, cmap="gray", vmin=0.0, vmax=1.0, format="png")
+        mpimg.imsave(tmp, big, cmap="gray", vmin=0.0, vmax=1.0, format="png",
+                     metadata=figure_metadata("png", provenance))
     return path
 
 
-def event_figure(raw, index: int, path: str | Path, processing=None, title: str | None = None
-                 ) -> Path:
+def event_figure(raw, index: int, path: str | Path, processing=None, title: str | None = None,
+                 provenance: Mapping[str, Any] | None = None) -> Path:
     """Full-size labelled display of event ``index`` of ``raw`` (WaveformEvents), as a PNG/PDF."""
     from matplotlib.colors import LogNorm
 
@@ -128,4 +135,4 @@ def event_figure(raw, index: int, path: str | Path, processing=None, title: str 
         f"{truth['source']} ({truth['recoil_type']}), {truth['energy_kev']:.1f} keV at "
         f"x = {truth['x_true_cm']:.1f}, y = {truth['y_true_cm']:.1f}, z = {truth['z_true_cm']:.1f} cm"
     ))
-    return save_figure(fig, path, dpi=100)
+    return save_figure(fig, path, dpi=100, provenance=provenance)

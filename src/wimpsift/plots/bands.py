@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +25,8 @@ def band_medians(events: pd.DataFrame, cs1_edges_pe: np.ndarray) -> tuple[np.nda
 
 
 def plot_bands(
-    er: pd.DataFrame, wimp: pd.DataFrame, path: str | Path, title: str, cs1_max_pe: float = 70.0
+    er: pd.DataFrame, wimp: pd.DataFrame, path: str | Path, title: str, cs1_max_pe: float = 70.0,
+    provenance: Mapping[str, Any] | None = None,
 ) -> Path:
     plt = pyplot()
     from matplotlib import patheffects
@@ -52,4 +55,4 @@ def plot_bands(
     ax.set_xlim(0, cs1_max_pe)
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8)
-    return save_figure(fig, path)
+    return save_figure(fig, path, provenance=provenance)
