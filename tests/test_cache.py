@@ -86,6 +86,40 @@ def test_cli_lists_and_clears(tmp_path, capsys):
         lineage("", 1, {})
 
 
+def test_clear_removes_only_what_the_cache_made(tmp_path):
+    """``cache clear`` pointed at the wrong folder loses nothing: empty folders and folders
+    holding only a hidden one stay; a stage folder with entries, a leftover temporary
+    folder, a work folder and an empty folder goes."""
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "project" / ".git").mkdir(parents=True)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("keep")
+    entry = Cache(tmp_path).entry("stats.toy_chunk", 1, {"seed": 0})
+    entry.store({"q": np.zeros(2)})
+    (entry.path.parent / f".{entry.key}.x1.tmp").mkdir()
+    (entry.work).mkdir()
+    (entry.work / "checkpoint.pt").write_bytes(b"partial")
+    (entry.path.parent / "leftover").mkdir()
+    assert main(["cache", "clear", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "notes", "project"]
+    assert (tmp_path / "project" / ".git").is_dir()
+
+
+def test_cli_names_the_stage_option_and_notes_an_absent_stage(tmp_path, capsys):
+    Cache(tmp_path).entry("stats.toy_chunk", 1, {"seed": 0}).store({"q": np.zeros(2)})
+    assert main(["cache", "ls", str(tmp_path), "--stage", "stats.toy_chunks"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == (f"note: no entries of stage 'stats.toy_chunks' in "
+                                    f"{str(tmp_path)!r} (stages there: stats.toy_chunk)")
+    assert main(["cache", "clear", str(tmp_path), "--stage", "stats.toy_chunks"]) == 0
+    assert [s.stage for s in Cache(tmp_path).summary()] == ["stats.toy_chunk"]
+    capsys.readouterr()
+    assert main(["cache", "ls", str(tmp_path), "--stage", ".hidden"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error: --stage: got '.hidden'" in err[0]
+
+
 def test_failed_store_leaves_no_entry(tmp_path):
     entry = Cache(tmp_path).entry("cnn.grid_trial", 1, {"fold": 1})
 

@@ -236,7 +236,17 @@ class Cache:
 
 
 def _looks_like_stage(folder: Path) -> bool:
-    """Only folders made by this cache are removed by :meth:`Cache.clear`."""
-    return all(p.name.startswith(".") or (p / LINEAGE_FILE).is_file() or not any(p.iterdir())
-               for p in folder.iterdir() if p.is_dir()) and not any(
-        p.is_file() for p in folder.iterdir())
+    """Only folders made by this cache are removed by :meth:`Cache.clear`: no files, at
+    least one entry (with its lineage record) or one of the cache's own temporary
+    (``.<key>.*.tmp``) or work (``.<key>.work``) folders, and nothing else but empty
+    folders, so that a wrong directory given to ``wimpsift cache clear`` loses nothing."""
+    children = list(folder.iterdir())
+    if any(not p.is_dir() for p in children):
+        return False
+    made = [p for p in children if (p / LINEAGE_FILE).is_file() or _is_scratch(p)]
+    return bool(made) and all(p in made or not any(p.iterdir()) for p in children)
+
+
+def _is_scratch(folder: Path) -> bool:
+    name = folder.name
+    return name.startswith(".") and (name.endswith(".tmp") or name.endswith(".work"))

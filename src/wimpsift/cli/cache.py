@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from wimpsift.errors import ConfigError
+
+if TYPE_CHECKING:
+    from wimpsift.cache import Cache
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,20 +25,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     clear.set_defaults(func=_clear)
 
 
-def _cache(args: argparse.Namespace):
+def _cache(args: argparse.Namespace) -> Cache:
     from pathlib import Path
 
-    from wimpsift.cache import Cache
+    from wimpsift.cache import Cache, check_stage
 
     root = Path(args.directory)
     if not root.is_dir():
         raise ConfigError(f"directory: {str(root)!r} is not a directory")
+    if args.stage is not None:
+        try:
+            check_stage(args.stage)
+        except ConfigError:
+            raise ConfigError(f"--stage: got {args.stage!r}, expected a stage name such as "
+                              "'simulation.events' (see 'wimpsift cache ls DIR')") from None
     return Cache(root)
+
+
+def _note_absent_stage(cache: Cache, stage: str | None) -> None:
+    """A stage with no entries here (a typo, or another cache folder) is said, not an error:
+    clearing twice succeeds."""
+    if stage is None:
+        return
+    present = [s.stage for s in cache.summary()]
+    if stage not in present:
+        print(f"note: no entries of stage {stage!r} in {str(cache.root)!r} (stages there: "
+              f"{', '.join(present) or 'none'})", file=sys.stderr)
 
 
 def _ls(args: argparse.Namespace) -> int:
     cache = _cache(args)
-    if args.stage:
+    if args.stage is not None:
+        _note_absent_stage(cache, args.stage)
         for e in cache.entries(args.stage):
             versions = " ".join(f"{k}={v}" for k, v in e.record.get("versions", {}).items())
             print(f"{e.stage}\t{e.key}\tv{e.record.get('stage_version')}\t{versions}")
@@ -46,6 +68,8 @@ def _ls(args: argparse.Namespace) -> int:
 
 
 def _clear(args: argparse.Namespace) -> int:
-    n = _cache(args).clear(args.stage)
+    cache = _cache(args)
+    _note_absent_stage(cache, args.stage)
+    n = cache.clear(args.stage)
     print(f"removed {n} entries", file=sys.stderr)
     return 0
