@@ -137,3 +137,15 @@ def test_cli_instructions_refuses_bad_tables_without_output(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "row 1, column 'n_photons'" in err[0] and "y_true_cm" in err[1]
     assert not out.exists()
+
+
+def test_cli_instructions_says_a_missing_table_is_missing(tmp_path, capsys):
+    out = tmp_path / "i.csv"
+    assert main(["instructions", str(tmp_path / "absent.parquet"), "-o", str(out)]) == 2
+    assert main(["instructions", str(tmp_path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2
+    assert err[0].endswith(f"events: {str(tmp_path / 'absent.parquet')!r} does not exist, "
+                           "expected a Parquet event table (written by 'wimpsift simulate')")
+    assert f"events: {str(tmp_path)!r} is a folder" in err[1]
+    assert not out.exists()

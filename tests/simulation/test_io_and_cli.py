@@ -335,6 +335,12 @@ def test_cli_bad_input_exits_2_without_output(tmp_path, capsys, argv):
     assert not list(tmp_path.iterdir())
 
 
+def test_cli_simulate_says_how_to_give_a_wimp_mass(tmp_path, capsys):
+    argv = ["simulate", "--source", "wimp:50", "--events", "10", "--seed", "1"]
+    assert main([*argv, "-o", str(tmp_path / "w.parquet")]) == 2
+    assert capsys.readouterr().err.strip().endswith("--source wimp --mass-gev 50")
+
+
 def test_cli_unwritable_output_exits_2(tmp_path, capsys):
     out = tmp_path / "missing_dir" / "out.parquet"
     code = main(["simulate", "--source", "er", "--events", "10", "--seed", "1", "-o", str(out)])
@@ -342,7 +348,7 @@ def test_cli_unwritable_output_exits_2(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-def test_cli_simulate_and_instructions(tmp_path):
+def test_cli_simulate_and_instructions(tmp_path, capsys):
     out = tmp_path / "w.parquet"
     assert (
         main(
@@ -364,8 +370,10 @@ def test_cli_simulate_and_instructions(tmp_path):
         == 0
     )
     assert pq.read_metadata(out).num_rows == 200
+    capsys.readouterr()
     assert main(["instructions", str(out), "-o", str(tmp_path / "i.csv")]) == 0
     assert len(read_instructions(tmp_path / "i.csv")) == 200
+    assert capsys.readouterr().err == f"wrote {tmp_path / 'i.csv'}: 200 events\n"
     shutil.rmtree(tmp_path)
 
 

@@ -88,6 +88,9 @@ def _simulate(args: argparse.Namespace) -> int:
 
     if args.events is not None and args.events <= 0:
         raise ConfigError(f"--events: got {args.events}, expected a positive number of events")
+    if args.source.startswith("wimp:"):  # the images command's spelling of a signal
+        raise ConfigError(f"--source: got {args.source!r}; here the mass is its own option: "
+                          f"--source wimp --mass-gev {args.source.partition(':')[2]}")
     config = validated_config(
         detector=args.detector,
         source=args.source,
@@ -176,5 +179,7 @@ def _instructions(args: argparse.Namespace) -> int:
     from wimpsift.io.instructions import events_to_instructions, write_instructions
 
     events, _ = read_events(Path(args.events))
-    write_instructions(events_to_instructions(events), args.output)
+    instructions = events_to_instructions(events)
+    write_instructions(instructions, args.output)
+    print(f"wrote {args.output}: {instructions['instruction'].nunique()} events", file=sys.stderr)
     return 0

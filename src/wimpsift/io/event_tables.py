@@ -212,6 +212,10 @@ def _readable_chunk(path: Path) -> bool:
 def read_events(path: str | Path) -> tuple[pd.DataFrame, dict]:
     """Read an event table and its provenance record."""
     path = Path(path)
+    if not path.is_file():
+        raise DataError(f"events: {str(path)!r} "
+                        f"{'is a folder' if path.is_dir() else 'does not exist'}, expected a "
+                        "Parquet event table (written by 'wimpsift simulate')")
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowInvalid) as err:
