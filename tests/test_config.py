@@ -101,3 +101,17 @@ def test_a_cross_check_of_several_keys_reads_as_its_own_message():
     with pytest.raises(ConfigError) as err:
         SimulationConfig.build(source="wimp", n_events=10)
     assert str(err.value) == "SimulationConfig: (top level): source 'wimp' needs mass_gev"
+
+
+def test_a_check_that_names_its_field_is_not_named_twice():
+    """A field validator whose message starts with the field's name (as the input check
+    shared with the command line does) reads 'inputs: unknown ...', not 'inputs: inputs: ...';
+    built from a command's options, the option is named instead."""
+    from wimpsift.training.discriminant import DiscriminantConfig, validated_config
+
+    with pytest.raises(ConfigError) as err:
+        validated_config(inputs="bogus")
+    assert str(err.value).startswith("discriminant config: inputs: unknown input variable 'bogus'")
+    with pytest.raises(ConfigError) as err:
+        DiscriminantConfig.from_options({"inputs": "--inputs"}, inputs="bogus")
+    assert str(err.value).startswith("--inputs: unknown input variable 'bogus'")

@@ -7,6 +7,7 @@ the parameter, the value and what was expected.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -28,6 +29,16 @@ class WimpsiftConfig(BaseModel):
             return cls.model_validate(values)
         except ValidationError as err:
             raise config_error(cls.__name__, err) from err
+
+    @classmethod
+    def from_options(cls: type[T], options: Mapping[str, str], **values: Any) -> T:
+        """Validate ``values`` that a command's options set; a bad value raises
+        :class:`ConfigError` naming the option (``options`` maps fields to options, e.g.
+        ``{"confidence_level": "--cl"}``; a field not in it is named as it is)."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as err:
+            raise ConfigError(validation_message(err, options)) from err
 
 
 def config_error(origin: str, err: ValidationError) -> ConfigError:

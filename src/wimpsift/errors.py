@@ -27,7 +27,8 @@ def bad_value(parameter: str, value: object, expected: str) -> ConfigError:
 def validation_message(err: Exception, names: Mapping[str, str] | None = None) -> str:
     """One line from a pydantic ValidationError: each problem as ``field: message (got value)``.
 
-    The offending value is shown for scalar inputs (not for whole sections). ``names``
+    The offending value is shown for scalar inputs (not for whole sections); a check whose
+    own message starts with its field's name is not named twice. ``names``
     renames top-level fields, for a command whose options are spelt differently from the
     configuration's fields (``{"confidence_level": "--cl"}``).
     """
@@ -40,8 +41,17 @@ def validation_message(err: Exception, names: Mapping[str, str] | None = None) -
         value = e.get("input")
         got = "" if isinstance(value, dict | list) else f" (got {value!r})"
         message = e["msg"].removeprefix("Value error, ")  # pydantic's prefix of our own checks
+        if e["loc"]:  # a check that names its field itself ("inputs: unknown ...")
+            message = message.removeprefix(f"{e['loc'][-1]}: ")
         problems.append(f"{where}: {message}{got}")
-    return "; ".join(problems)
+    return "; ".join(dict.fromkeys(problems))  # two fields one option sets: said once
+
+
+def renamed(err: ConfigError, names: Mapping[str, str]) -> ConfigError:
+    """``err`` with the field its message starts with (``field: ...``) spelt as the command's
+    option that set it (``names``, as in :func:`validation_message`); else ``err`` itself."""
+    field, sep, rest = str(err).partition(": ")
+    return ConfigError(f"{names[field]}: {rest}") if sep and field in names else err
 
 
 def os_error_message(err: OSError) -> str:

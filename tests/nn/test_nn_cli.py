@@ -53,18 +53,30 @@ def test_train_evaluate_study_end_to_end(tmp_path, capsys, toy):
 
 @pytest.mark.parametrize(
     ("argv", "word"),
-    [
-        (["nn", "train", "--inputs", "bogus", "-o", "{tmp}/x"], "bogus"),
-        (["nn", "train", "--n-signal", "5", "-o", "{tmp}/x"], "n_signal"),
+    [  # errors name the option typed, not the configuration's field behind it
+        (["nn", "train", "--inputs", "bogus", "-o", "{tmp}/x"],
+         "error: --inputs: unknown input variable 'bogus'"),
+        (["nn", "study", "pca", "--inputs", "bogus", "-o", "{tmp}/x"],
+         "error: --inputs: unknown input variable 'bogus'"),
+        (["nn", "train", "--n-signal", "5", "-o", "{tmp}/x"], "error: --n-signal: "),
+        (["nn", "train", "--n-background", "5", "-o", "{tmp}/x"], "error: --n-background: "),
+        (["nn", "train", "--masses", "0", "-o", "{tmp}/x"], "error: --masses: "),
         (["nn", "train", "--backgrounds", "radon", "--masses", "50", "-o", "{tmp}/x"],
-         "backgrounds"),
-        (["nn", "train", "--mi-epsilon", "2", "-o", "{tmp}/x"], "mi_epsilon"),
-        (["nn", "train", "--hidden", "10,x", "-o", "{tmp}/x"], "--hidden"),
-        (["nn", "train", "--detector", "nowhere", "--masses", "50", "-o", "{tmp}/x"], "detector"),
+         "error: --backgrounds: got ['radon']"),
+        (["nn", "train", "--backgrounds", ",", "--masses", "50", "-o", "{tmp}/x"],
+         "error: --backgrounds: got []"),
+        (["nn", "train", "--mi-epsilon", "2", "-o", "{tmp}/x"], "error: --mi-epsilon: "),
+        (["nn", "train", "--hidden", "10,x", "-o", "{tmp}/x"], "error: --hidden: "),
+        (["nn", "train", "--detector", "nowhere", "--masses", "50", "-o", "{tmp}/x"],
+         "error: --detector: 'nowhere'"),
+        (["nn", "study", "raw_vs_corrected", "--models", "{tmp}", "-o", "{tmp}/x"],
+         "error: --models: only for the pca and projections studies"),
         (["nn", "evaluate", "--models", "{tmp}", "{tmp}/e.parquet"], "index.json"),
     ],
 )
 def test_bad_input_exits_2(tmp_path, capsys, argv, word):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     assert main(argv) == 2
-    assert word in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and word in err[0]
+    assert not (tmp_path / "x").exists()

@@ -48,9 +48,9 @@ def test_discovery_and_export(templates_file, tmp_path, capsys):
     [
         (["--cl", "1.5"], "--cl"),
         (["--cl", "0"], "--cl"),
-        (["--width", "-0.2"], "background_rel_uncertainty"),
-        (["--widths", '{"er": 0.1}'], "background_rel_uncertainty"),
-        (["--method", "toys", "--n-toys", "3"], "n_toys"),
+        (["--width", "-0.2"], "error: --width: "),  # options named, not the fields behind them
+        (["--widths", '{"er": 0.1}'], "error: --widths: "),
+        (["--method", "toys", "--n-toys", "3"], "error: --n-toys: "),
         (["--observed", "MISSING"], "--observed"),
         (["--asimov-mu", "-1"], "--asimov-mu"),
     ],

@@ -71,10 +71,10 @@ def test_events_with_non_finite_values_exit_2_naming_column_and_count(templates_
     assert not out.exists()
 
 
-@pytest.mark.parametrize(("extra", "parameter"), [
-    (["--mu-grid-points", "2"], "mu_grid_points"),
-    (["--refine-points", "-1"], "refine_points"),
-    (["--asymptotic-min-events", "-3"], "asymptotic_min_events"),
+@pytest.mark.parametrize(("extra", "parameter"), [  # named as the option typed
+    (["--mu-grid-points", "2"], "error: --mu-grid-points: "),
+    (["--refine-points", "-1"], "error: --refine-points: "),
+    (["--asymptotic-min-events", "-3"], "error: --asymptotic-min-events: "),
 ])
 def test_every_limit_setting_is_validated_from_the_command_line(templates_file, capsys, extra, parameter):
     assert main(["limits", "compute", str(templates_file), "--asimov-mu", "0", *extra]) == 2

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from wimpsift.cli import seed
-from wimpsift.errors import ConfigError, DataError, WimpsiftError
+from wimpsift.errors import ConfigError, DataError, WimpsiftError, renamed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -109,6 +109,12 @@ def add_limit_arguments(
                    "(see band_status)")
 
 
+# LimitConfig's fields as add_limit_arguments spells them, for error messages
+LIMIT_OPTIONS = {"confidence_level": "--cl", **{f: "--" + f.replace("_", "-") for f in (
+    "method", "n_toys", "n_background_toys", "power_constraint", "mu_grid_points",
+    "refine_points", "asymptotic_min_events")}}
+
+
 def limit_config_from_args(args: argparse.Namespace, seed_value: int):
     """The :class:`~wimpsift.stats.limits.LimitConfig` of :func:`add_limit_arguments`."""
     from wimpsift.errors import bad_value
@@ -119,8 +125,8 @@ def limit_config_from_args(args: argparse.Namespace, seed_value: int):
     power = _power_constraint(args.power_constraint)
     if args.method not in ("auto", "asymptotic", "toys"):
         raise bad_value("--method", args.method, "auto, asymptotic or toys")
-    return LimitConfig.build(
-        confidence_level=args.cl, method=args.method, n_toys=args.n_toys,
+    return LimitConfig.from_options(
+        LIMIT_OPTIONS, confidence_level=args.cl, method=args.method, n_toys=args.n_toys,
         n_background_toys=args.n_background_toys, power_constraint=power,
         seed=seed_value, mu_grid_points=args.mu_grid_points, refine_points=args.refine_points,
         asymptotic_min_events=args.asymptotic_min_events,
@@ -159,8 +165,12 @@ def _likelihood(args: argparse.Namespace):
             widths = json.loads(args.widths)
         except json.JSONDecodeError as err:
             raise ConfigError(f"--widths: not valid JSON: {err}") from err
-    config = LikelihoodConfig.build(background_rel_uncertainty=widths)
-    return BinnedLikelihood(templates, config), data
+    option = {"background_rel_uncertainty": "--widths" if args.widths else "--width"}
+    config = LikelihoodConfig.from_options(option, background_rel_uncertainty=widths)
+    try:
+        return BinnedLikelihood(templates, config), data
+    except ConfigError as err:  # widths checked against the templates' backgrounds
+        raise renamed(err, option) from None
 
 
 def _check_same_detector(schema, data: dict[str, Any], path: str) -> None:

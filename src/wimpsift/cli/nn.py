@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from wimpsift.cli import seed
-from wimpsift.errors import ConfigError, DataError
+from wimpsift.errors import ConfigError, DataError, renamed
+
+# the configurations' fields as the options spell them, for error messages
+_TRAINING_OPTIONS = {"masses_gev": "--masses", **{f: "--" + f.replace("_", "-") for f in (
+    "inputs", "hidden", "activation", "epochs_from_scratch", "epochs_transfer", "batch_size",
+    "learning_rate", "mi_k", "mi_epsilon", "mi_n_sigma", "max_retrains", "seed")}}
+_SAMPLE_OPTIONS = {"n_background_per_source": "--n-background", **{
+    f: "--" + f.replace("_", "-") for f in (
+        "detector", "backgrounds", "n_signal", "max_simulated", "test_fraction", "seed",
+        "cache_dir")}}
 
 
 def _masses(text: str) -> list[float]:
@@ -101,15 +110,16 @@ def _log(message: str) -> None:
 
 def _configs(args: argparse.Namespace, prompt_fraction: bool = False
              ) -> tuple[Any, dict[str, Any]]:
-    from wimpsift.training.discriminant import DEFAULT_MASSES_GEV, validated_config
+    from wimpsift.training.discriminant import DEFAULT_MASSES_GEV, DiscriminantConfig
 
     try:
         hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
     except ValueError:
         raise ConfigError(f"--hidden: got {args.hidden!r}, expected comma-separated "
                           "integers") from None
-    config = validated_config(
-        masses_gev=args.masses or list(DEFAULT_MASSES_GEV), inputs=args.inputs, hidden=hidden,
+    config = DiscriminantConfig.from_options(
+        _TRAINING_OPTIONS, masses_gev=args.masses or list(DEFAULT_MASSES_GEV),
+        inputs=args.inputs, hidden=hidden,
         activation=args.activation, mode="sequential",
         epochs_from_scratch=args.epochs_from_scratch, epochs_transfer=args.epochs_transfer,
         batch_size=args.batch_size, learning_rate=args.learning_rate, mi_k=args.mi_k,
@@ -120,7 +130,8 @@ def _configs(args: argparse.Namespace, prompt_fraction: bool = False
         "n_background_per_source": args.n_background, "max_simulated": args.max_simulated,
         "test_fraction": args.test_fraction, "seed": args.seed, "cache_dir": args.cache_dir,
         "prompt_fraction": prompt_fraction,
-        "backgrounds": [b.strip() for b in args.backgrounds.split(",")] if args.backgrounds
+        "backgrounds": [b.strip() for b in args.backgrounds.split(",") if b.strip()]
+        if args.backgrounds
         else None,
     }
     if prompt_fraction and not args.backgrounds:
@@ -141,10 +152,14 @@ def _configs(args: argparse.Namespace, prompt_fraction: bool = False
 def _samples(sample_settings: dict[str, Any]):
     import torch
 
-    from wimpsift.training.samples import EventSamples, validated_sample_config
+    from wimpsift.training.samples import EventSamples, SampleConfig
 
     torch.set_num_threads(1)
-    return EventSamples(validated_sample_config(**sample_settings))
+    config = SampleConfig.from_options(_SAMPLE_OPTIONS, **sample_settings)
+    try:
+        return EventSamples(config)
+    except ConfigError as err:  # the detector or the backgrounds, checked against each other
+        raise renamed(err, _SAMPLE_OPTIONS) from None
 
 
 def load_models(text: str) -> dict[float, Any]:
@@ -218,7 +233,10 @@ def _train(args: argparse.Namespace) -> int:
 def _resolve(inputs: str) -> tuple[str, ...]:
     from wimpsift.models.dense import resolve_inputs
 
-    return resolve_inputs(inputs)
+    try:
+        return resolve_inputs(inputs)
+    except ConfigError as err:
+        raise renamed(err, _TRAINING_OPTIONS) from None
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -279,6 +297,9 @@ def _study(args: argparse.Namespace) -> int:
     from wimpsift.training.discriminant import train_masses
 
     out = Path(args.output)
+    if args.models and args.study in studies.INPUT_STUDIES:
+        raise ConfigError(f"--models: only for the pca and projections studies; {args.study} "
+                          "trains its own networks, one per input set")
     config, sample_settings = _configs(args, prompt_fraction=args.study == "prompt_fraction")
     provider = _samples(sample_settings)
     out.mkdir(parents=True, exist_ok=True)  # after validation: a refused run leaves nothing

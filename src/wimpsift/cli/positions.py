@@ -13,7 +13,12 @@ import json
 import sys
 from pathlib import Path
 
-from wimpsift.errors import ConfigError, bad_value, validation_message
+from wimpsift.cli import seed
+from wimpsift.errors import bad_value
+
+# PositionTrainingConfig's fields as train's options spell them, for error messages
+_OPTIONS = {"n_events": "--events", **{f: "--" + f.replace("_", "-") for f in (
+    "detector", "epochs", "batch_size", "learning_rate", "seed")}}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,36 +34,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="peak learning rate of the one-cycle schedule")
     t.add_argument("--no-mismatch", action="store_true",
                    help="train on the true light response instead of the mismatched one")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=seed, default=0)
     t.add_argument("-o", "--output", required=True, help="output network file (.pt)")
     t.set_defaults(func=_train, output_spec={"suffixes": (".pt",)})
 
     e = sub.add_parser("evaluate", help="compare the CNN with the likelihood fit on test events")
     e.add_argument("--model", required=True, help="network file written by 'positions train'")
     e.add_argument("--events", type=int, default=2000, help="waveform-level test events")
-    e.add_argument("--seed", type=int, default=1, help="seed of the test events")
+    e.add_argument("--seed", type=seed, default=1, help="seed of the test events")
     e.add_argument("-o", "--output", required=True, help="output directory")
     e.set_defaults(func=_evaluate, output_spec={"folder": True})
 
 
 def _train(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
     from wimpsift.detectors import load_detector
     from wimpsift.training.position import PositionTrainingConfig, train_position_cnn
 
-    try:
-        config = PositionTrainingConfig(
-            detector=args.detector, n_events=args.events, epochs=args.epochs,
-            batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
-            **({"lrf_mismatch": None} if args.no_mismatch else {}))
-    except ValidationError as err:
-        message = validation_message(err)
-        for field, option in (("n_events", "--events"), ("batch_size", "--batch-size"),
-                              ("learning_rate", "--learning-rate"), ("detector", "--detector"),
-                              ("epochs", "--epochs"), ("seed", "--seed")):
-            message = message.replace(f"{field}:", f"{option}:")
-        raise ConfigError(message) from None
+    config = PositionTrainingConfig.from_options(
+        _OPTIONS, detector=args.detector, n_events=args.events, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+        **({"lrf_mismatch": None} if args.no_mismatch else {}))
     load_detector(config.detector)  # a bad name fails before any simulation
     reconstructor = train_position_cnn(config, progress=sys.stderr.isatty())
     reconstructor.save(args.output)

@@ -8,7 +8,7 @@ import json
 import sys
 
 from wimpsift.cli.halo import add_halo_arguments, halo_from_args
-from wimpsift.errors import ConfigError, bad_value, validation_message
+from wimpsift.errors import bad_value
 
 # ReinterpretConfig's fields that the command line spells differently
 _OPTIONS = {"confidence_level": "--cl", "n_toys": "--toys", "points_per_bin": "--points-per-bin"}
@@ -39,8 +39,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace):
-    from pydantic import ValidationError
-
     from wimpsift.stats.reinterpret import EXPERIMENTS, INTERACTIONS, ReinterpretConfig
 
     if args.experiment not in EXPERIMENTS:
@@ -52,13 +50,10 @@ def _config(args: argparse.Namespace):
     halo = halo_from_args(args)
     if args.workers < 1:
         raise bad_value("--workers", args.workers, "an integer >= 1")
-    values = dict(experiment=args.experiment, interaction=args.interaction, halo=halo,
-                  confidence_level=args.cl, threshold=args.threshold,
-                  points_per_bin=args.points_per_bin, n_toys=args.toys)
-    try:
-        return ReinterpretConfig.model_validate(values)
-    except ValidationError as err:
-        raise ConfigError(validation_message(err, _OPTIONS)) from err
+    return ReinterpretConfig.from_options(
+        _OPTIONS, experiment=args.experiment, interaction=args.interaction, halo=halo,
+        confidence_level=args.cl, threshold=args.threshold, points_per_bin=args.points_per_bin,
+        n_toys=args.toys)
 
 
 def _run(args: argparse.Namespace) -> int:

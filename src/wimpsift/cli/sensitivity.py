@@ -11,6 +11,10 @@ from wimpsift.cli.halo import add_halo_arguments, halo_from_args
 from wimpsift.cli.limits import add_limit_arguments, limit_config_from_args
 from wimpsift.errors import bad_value
 
+# SensitivityConfig's fields as the options spell them, for error messages
+_OPTIONS = {"events_per_source": "--events-per-source", "detector": "--detector",
+            "background_rel_uncertainty": "--background-width", "seed": "--seed"}
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -52,8 +56,8 @@ def _run(args: argparse.Namespace) -> int:
     check_masses(args.masses)
     halo = halo_from_args(args)
     load_detector(args.detector)  # a bad name fails before anything runs
-    config = SensitivityConfig.build(
-        detector=args.detector, analysis=args.analysis, events_per_source=args.events_per_source,
+    config = SensitivityConfig.from_options(
+        _OPTIONS, detector=args.detector, analysis=args.analysis, events_per_source=args.events_per_source,
         limits=limits, background_rel_uncertainty=args.background_width, halo=halo, seed=args.seed)
     payload = run_sensitivity(config, args.masses, args.output, args.workers, not args.no_progress)
     if args.json:

@@ -82,17 +82,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     i.set_defaults(func=_instructions, output_spec={"suffixes": (".csv",)})
 
 
+# SimulationConfig's fields as simulate's options spell them, for error messages
+_OPTIONS = {"n_events": "--events", **{f: "--" + f.replace("_", "-") for f in (
+    "detector", "source", "mass_gev", "sigma_cm2", "signal_energy_min_kev", "exposure_kg_days",
+    "seed", "volume", "chunk_size")}}
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from wimpsift.io.event_tables import simulate_to_parquet
-    from wimpsift.simulation import validated_config
+    from wimpsift.simulation import SimulationConfig
 
     if args.events is not None and args.events <= 0:
         raise ConfigError(f"--events: got {args.events}, expected a positive number of events")
     if args.source.startswith("wimp:"):  # the images command's spelling of a signal
         raise ConfigError(f"--source: got {args.source!r}; here the mass is its own option: "
                           f"--source wimp --mass-gev {args.source.partition(':')[2]}")
-    config = validated_config(
-        detector=args.detector,
+    if args.source == "wimp" and args.mass_gev is None:
+        raise ConfigError("--mass-gev: give the WIMP mass to simulate the wimp source")
+    config = SimulationConfig.from_options(
+        _OPTIONS, detector=args.detector,
         source=args.source,
         mass_gev=args.mass_gev,
         sigma_cm2=args.sigma_cm2,

@@ -7,7 +7,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from wimpsift.cli import seed
 from wimpsift.errors import ConfigError, DataError, bad_value
+
+# SampleConfig's fields as the options spell them, for error messages
+_SAMPLE_OPTIONS = {"n_signal": "--events-per-source", "n_background_per_source":
+                   "--events-per-source", "detector": "--detector", "sigma_cm2": "--sigma-cm2",
+                   "seed": "--seed"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mass-gev", type=float, help="WIMP mass of a simulated wimp source")
     p.add_argument("--sigma-cm2", type=float, default=1e-45, help="reference cross-section (simulated wimp)")
     p.add_argument("--events-per-source", type=int, default=5000, help="simulated sources: events in window")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("-o", "--output", required=True, help="templates JSON")
     p.set_defaults(func=_run, output_spec={"suffixes": (".json",)})
 
@@ -60,7 +66,7 @@ def _from_file(path: Path, detector):
 
 
 def _simulated(name: str, args: argparse.Namespace, detector):
-    from wimpsift.training.samples import EventSamples, validated_sample_config
+    from wimpsift.training.samples import EventSamples, SampleConfig
 
     names = [b.name for b in detector.backgrounds]
     if name != "wimp" and name not in names:
@@ -68,8 +74,8 @@ def _simulated(name: str, args: argparse.Namespace, detector):
                         f"wimp, {', '.join(names)}")
     if name == "wimp" and args.mass_gev is None:
         raise ConfigError("--mass-gev: give the WIMP mass to simulate the wimp source")
-    samples = EventSamples(validated_sample_config(
-        detector=args.detector, n_signal=args.events_per_source,
+    samples = EventSamples(SampleConfig.from_options(
+        _SAMPLE_OPTIONS, detector=args.detector, n_signal=args.events_per_source,
         n_background_per_source=args.events_per_source, sigma_cm2=args.sigma_cm2, seed=args.seed,
         backgrounds=[n for n in names if n == name] or None), detector=detector)
     table = samples.source_sample(name, args.mass_gev if name == "wimp" else None).copy()
@@ -93,6 +99,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.analysis not in ANALYSES:
         raise bad_value("--analysis", args.analysis, f"one of {', '.join(ANALYSES)}")
+    if args.mass_gev is not None and not args.mass_gev > 0:
+        raise bad_value("--mass-gev", args.mass_gev, "a positive WIMP mass in GeV/c^2")
     if args.analysis == "network" and not args.models:
         raise ConfigError("--models: the network analysis needs a 'wimpsift nn train' models folder")
     detector = load_detector(args.detector)

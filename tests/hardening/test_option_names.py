@@ -1,0 +1,56 @@
+"""A bad value is reported under the option the user typed, not under the field of the
+configuration behind it (``--events-per-source``, not ``SensitivityConfig:
+events_per_source``): one ``error:`` line, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import pytest
+
+from wimpsift.cli.main import main
+
+CASES = [
+    (["simulate", "--source", "er", "--events", "10", "--seed", "1", "--chunk-size", "0",
+      "-o", "{out}.parquet"], "--chunk-size: "),
+    (["simulate", "--source", "wimp", "--mass-gev", "-5", "--events", "10", "--seed", "1",
+      "-o", "{out}.parquet"], "--mass-gev: "),
+    (["simulate", "--source", "wimp", "--events", "10", "--seed", "1", "-o", "{out}.parquet"],
+     "--mass-gev: give the WIMP mass"),
+    (["simulate", "--source", "er", "--exposure-kg-days", "-1", "--seed", "1",
+      "-o", "{out}.parquet"], "--exposure-kg-days: "),
+    (["sensitivity", "-d", "lux_2013", "--masses", "50", "--analysis", "cs1-cs2",
+      "--events-per-source", "5", "-o", "{out}"], "--events-per-source: "),
+    (["sensitivity", "-d", "lux_2013", "--masses", "50", "--analysis", "cs1-cs2",
+      "--background-width", "-1", "-o", "{out}"], "--background-width: "),
+    (["sensitivity", "-d", "lux_2013", "--masses", "50", "--analysis", "cs1-cs2",
+      "--mu-grid-points", "1", "-o", "{out}"], "--mu-grid-points: "),
+    (["sensitivity", "-d", "lux_2013", "--masses", "50", "--analysis", "cs1-cs2",
+      "--n-background-toys", "1", "-o", "{out}"], "--n-background-toys: "),
+    (["templates", "wimp", "-d", "lux_2013", "--analysis", "cs1-cs2", "--mass-gev", "50",
+      "--events-per-source", "3", "-o", "{out}.json"], "--events-per-source: "),
+    (["templates", "wimp", "-d", "lux_2013", "--analysis", "cs1-cs2", "--mass-gev", "50",
+      "--sigma-cm2", "0", "-o", "{out}.json"], "--sigma-cm2: "),
+    (["templates", "wimp", "-d", "lux_2013", "--analysis", "cs1-cs2", "--mass-gev", "-50",
+      "-o", "{out}.json"], "--mass-gev: "),
+    (["positions", "train", "--events", "0", "-o", "{out}.pt"], "--events: "),
+    (["positions", "train", "--batch-size", "0", "-o", "{out}.pt"], "--batch-size: "),
+    (["nn", "train", "--learning-rate", "0", "-o", "{out}"], "--learning-rate: "),
+    (["nn", "study", "pca", "--test-fraction", "1.5", "-o", "{out}"], "--test-fraction: "),
+]
+
+
+@pytest.mark.parametrize(("argv", "start"), CASES, ids=[" ".join(c[0][:2]) + " " + c[1]
+                                                         for c in CASES])
+def test_a_bad_value_names_the_option(tmp_path, capsys, argv, start):
+    out = tmp_path / "out"
+    assert main([a.replace("{out}", str(out)) for a in argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"error: {start}" in err[0], err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_problem_said_by_two_fields_of_one_option_is_said_once(tmp_path, capsys):
+    """``--events-per-source`` sets both the signal and the background sample sizes."""
+    argv = ["templates", "er", "-d", "lux_2013", "--analysis", "cs1-cs2",
+            "--events-per-source", "3", "-o", str(tmp_path / "t.json")]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.count("--events-per-source") == 1
