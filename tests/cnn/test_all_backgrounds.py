@@ -236,6 +236,12 @@ def test_metrics_structure(all_backgrounds_run):
     assert "The binary CNN here is the one trained on the active volume" in report
     assert "So is the dense network" in report
     assert "remaining_active.png" in report and (out / "figures" / "remaining_active.png").is_file()
+    from PIL import Image  # the figures carry the record of the test scores they draw
+
+    scores_record = json.loads(pq.read_schema(out / "data" / "test_scores.parquet")
+                               .metadata[b"wimpsift"])
+    for name in ("remaining_fiducial.png", "remaining_active.png"):
+        assert json.loads(Image.open(out / "figures" / name).info["wimpsift"]) == scores_record
 
 
 @pytest.mark.slow

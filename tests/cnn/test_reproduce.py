@@ -34,6 +34,13 @@ def test_pipeline_on_synthetic_images(tmp_path):
     for name in ("standard_selection", "dense_network"):
         assert 0.0 <= saved["baselines"][name]["er_rejection_at_50pct"] <= 1.0
     assert saved["provenance"]["stage"] == "cnn.reproduce"
+    from PIL import Image  # every figure carries the run's record
+
+    figures = sorted((tmp_path / "figures").glob("*.png"))
+    assert {"roc.png", "pr.png", "history_hit.png", "confusion_peak.png",
+            "grid_learning_rate.png"} <= {p.name for p in figures}
+    for path in figures:
+        assert json.loads(Image.open(path).info["wimpsift"]) == saved["provenance"], path.name
     report = (tmp_path / "report.html").read_text()
     assert "SYNTHETIC" in report and "0.962" in report and "roc.png" in report
     # stage 1 at the paper's lr 0.001, then the learning-rate stage's 0.005: 2 x 3 folds

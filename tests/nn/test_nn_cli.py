@@ -25,6 +25,14 @@ def test_train_evaluate_study_end_to_end(tmp_path, capsys, toy):
     for name in ("auc_vs_epoch.png", "mi_vs_mass.png", "metrics.csv", "models/index.json",
                  "independent/models/nn_100GeV.json"):
         assert (out / name).is_file(), name
+    from PIL import Image  # figures and the model index carry the run's provenance
+
+    record = json.loads((out / "models" / "index.json").read_text())["summary"]["provenance"]
+    assert record["stage"] == "nn.train" and record["seed"] == 0
+    assert record["config"]["discriminant"]["masses_gev"] == [50.0, 100.0]
+    assert record["config"]["samples"]["backgrounds"] == ["er", "wall"]
+    for name in ("auc_vs_epoch.png", "mi_vs_mass.png", "independent/mi_vs_mass.png"):
+        assert json.loads(Image.open(out / name).info["wimpsift"]) == record, name
 
     events = tmp_path / "events.parquet"
     toy(50.0, n=200).to_parquet(events)
@@ -49,6 +57,14 @@ def test_train_evaluate_study_end_to_end(tmp_path, capsys, toy):
     table = json.loads(capsys.readouterr().out)["table"]
     assert all(row["pca_leakage"] >= 0 for row in table)
     assert (study / "pca.csv").is_file() and (study / "pca.png").is_file()
+    record = json.loads(Image.open(study / "pca.png").info["wimpsift"])
+    assert record["stage"] == "nn.study" and record["config"]["study"] == "pca"
+    # a mass the reused networks lack is refused before the output folder is made
+    projections = tmp_path / "projections"
+    assert main(["nn", "study", "projections", *common, "--models", str(out),
+                 "--projection-mass", "33", "-o", str(projections)]) == 2
+    assert "--projection-mass: 33 GeV" in capsys.readouterr().err
+    assert not projections.exists()
 
 
 @pytest.mark.parametrize(

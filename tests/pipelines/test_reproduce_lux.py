@@ -29,6 +29,12 @@ def test_reproduce_lux_tiny(tiny_run):
     assert written["provenance"]["config"]["masses_gev"] == [10.0, 50.0]
     assert written["provenance"]["stage"] == "reproduce_lux"
     assert written["provenance"]["seed"] == written["provenance"]["config"]["seed"] == 0
+    from PIL import Image  # every figure carries its record: the run's, or its limits stage's
+
+    for name in ("mi_vs_mass.png", "auc_vs_epoch.png", "limits_published.png"):
+        assert json.loads(Image.open(out / name).info["wimpsift"]) == written["provenance"], name
+    limits_record = json.loads((out / "limits_metrics.json").read_text())["provenance"]
+    assert json.loads(Image.open(out / "limits_vs_mass.png").info["wimpsift"]) == limits_record
     # the 1-D analysis' fits (20 bins) are cheaper than the 4-D one's (2304 bins); the total
     # also holds training, which at this tiny scale (3 epochs, MI checks, retraining) costs
     # about as much as the traditional fits (measured 0.71-1.10 end to end over two runs)

@@ -138,3 +138,20 @@ def test_position_reconstruction_metrics_for_reports(tiny_model):
     # both reconstruct within a few cm (the centre of gravity is ~8 cm off)
     assert 0 < out["likelihood_rms_cm"] < 1.5 and 0 < out["cnn_rms_cm"] < 4.0
     assert out["n_test_events"] > 80
+
+
+def test_cli_evaluate_writes_the_same_record_into_metrics_and_figure(tiny_model, tmp_path, capsys):
+    from PIL import Image
+
+    from wimpsift.cli.main import main
+
+    model = tiny_model.save(tmp_path / "pos.pt")
+    out = tmp_path / "eval"
+    assert main(["positions", "evaluate", "--model", str(model), "--events", "60", "--seed", "4",
+                 "-o", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert printed["cnn_rms_cm"] == metrics["position_reconstruction"]["cnn_rms_cm"]
+    record = metrics["provenance"]
+    assert record["seed"] == 4 and record["config"]["model_provenance"]["seed"] == 11
+    assert json.loads(Image.open(out / "position_resolution.png").info["wimpsift"]) == record

@@ -144,11 +144,13 @@ def test_cli_json_files_and_same_bytes_twice(capsys, tmp_path):
     assert printed["limits"][0]["mass_gev"] == 50.0
     assert printed["limits"][0]["limit_cm2"] / _published(50.0) == pytest.approx(1.0, abs=0.05)
     assert main([*argv, "-o", str(tmp_path / "b")]) == 0
-    for name in ("limits.json", "limits.csv"):
+    for name in ("limits.json", "limits.csv", "limits.png"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
-    assert (tmp_path / "a" / "limits.png").stat().st_size > 0
     provenance = json.loads((tmp_path / "a" / "limits.json").read_text())["provenance"]
     assert provenance["config"]["reinterpret"]["halo"]["v_earth_km_s"] == 232.0
+    from PIL import Image  # the figure carries the same record as the JSON
+
+    assert json.loads(Image.open(tmp_path / "a" / "limits.png").info["wimpsift"]) == provenance
 
 
 def test_xenonnt_projection_bands_are_ordered(capsys):

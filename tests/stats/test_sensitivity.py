@@ -141,9 +141,13 @@ def test_sensitivity_writes_bands_resumes_and_orders_masses(tmp_path, capsys):
     assert csv["minus1_cm2"].to_numpy() == pytest.approx([r["minus1_cm2"] for r in rows], rel=1e-5)
     saved = json.loads((tmp_path / "s" / "limits.json").read_text())
     assert "1310.8214" in saved["published"]["source"] and len(saved["published"]["limits"]) > 10
-    before = (tmp_path / "s" / "limits.json").read_bytes()
+    from PIL import Image  # the figure carries the same record as the JSON
+
+    figure = tmp_path / "s" / "limits.png"
+    assert json.loads(Image.open(figure).info["wimpsift"]) == saved["provenance"]
+    before = (tmp_path / "s" / "limits.json").read_bytes(), figure.read_bytes()
     assert main(argv) == 0  # resumes from the cache: same bytes
-    assert (tmp_path / "s" / "limits.json").read_bytes() == before
+    assert ((tmp_path / "s" / "limits.json").read_bytes(), figure.read_bytes()) == before
     from wimpsift.cache import Cache
 
     stages = {s.stage: s.n_entries for s in Cache(tmp_path / "s" / "cache").summary()}

@@ -199,6 +199,10 @@ def _train(args: argparse.Namespace) -> int:
     provider = _samples(sample_settings)
     out.mkdir(parents=True, exist_ok=True)  # after validation: a refused run leaves nothing
     modes = ["sequential", "independent"] if args.mode == "both" else [args.mode]
+    from wimpsift.provenance import atomic_path, provenance
+
+    record = provenance({"discriminant": config, "samples": sample_settings, "mode": args.mode},
+                        args.seed, "nn.train")
     runs = {}
     result: dict[str, Any] = {"detector": args.detector, "inputs": list(_resolve(args.inputs))}
     for mode in modes:
@@ -211,17 +215,16 @@ def _train(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         table = metrics_table(models)
         summary = {"mode": mode, "samples": provider.summary,
-                   "total_training_seconds": float(table.training_seconds.sum())}
+                   "total_training_seconds": float(table.training_seconds.sum()),
+                   "provenance": record}
         save_discriminants(models, folder / "models", summary)
-        from wimpsift.provenance import atomic_path
-
         with atomic_path(folder / "metrics.csv") as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")
-        plot_mi_vs_mass(models, folder / "mi_vs_mass.png")
+        plot_mi_vs_mass(models, folder / "mi_vs_mass.png", provenance=record)
         result[mode] = {"metrics": _records(table),
                         "total_training_seconds": summary["total_training_seconds"],
                         "n_retrained": int(table.n_attempts.gt(1).sum())}
-    plot_auc_vs_epoch(runs, out / "auc_vs_epoch.png")
+    plot_auc_vs_epoch(runs, out / "auc_vs_epoch.png", provenance=record)
     result["samples"] = provider.summary
     if args.json:
         print(json.dumps(result, indent=1))
@@ -302,28 +305,33 @@ def _study(args: argparse.Namespace) -> int:
                           "trains its own networks, one per input set")
     config, sample_settings = _configs(args, prompt_fraction=args.study == "prompt_fraction")
     provider = _samples(sample_settings)
+    masses = None if args.study == "pca" else [args.projection_mass]
+    models = load_models(args.models) if args.models else None
+    if models is not None and masses is not None:
+        if args.projection_mass not in models:
+            raise ConfigError(f"--projection-mass: {args.projection_mass:g} GeV is not "
+                              f"among the trained masses {sorted(models)}")
+        models = {args.projection_mass: models[args.projection_mass]}
+    from wimpsift.provenance import provenance
+
+    record = provenance({"study": args.study, "discriminant": config, "samples": sample_settings,
+                         "models": args.models, "projection_mass_gev": args.projection_mass},
+                        args.seed, "nn.study")
     out.mkdir(parents=True, exist_ok=True)  # after validation: a refused run leaves nothing
     if args.study in studies.INPUT_STUDIES:
-        table = studies.study_inputs(args.study, config, provider.for_mass, out, log=_log)
+        table = studies.study_inputs(args.study, config, provider.for_mass, out, log=_log,
+                                     provenance=record)
     else:
-        masses = None if args.study == "pca" else [args.projection_mass]
-        if args.models:
-            models = load_models(args.models)
-            if masses is not None:
-                if args.projection_mass not in models:
-                    raise ConfigError(f"--projection-mass: {args.projection_mass:g} GeV is not "
-                                      f"among the trained masses {sorted(models)}")
-                models = {args.projection_mass: models[args.projection_mass]}
-        else:
+        if models is None:
             cfg = config if masses is None else config.model_copy(update={"masses_gev": masses})
             models = train_masses(cfg, samples=provider.for_mass, log=_log,
                                   sample_settings=sample_settings)
         if args.study == "pca":
-            table = studies.study_pca(models, provider.for_mass, out)
+            table = studies.study_pca(models, provider.for_mass, out, provenance=record)
         else:
             model = models[args.projection_mass]
             table = studies.study_projections(model, provider.for_mass(args.projection_mass),
-                                              out)
+                                              out, provenance=record)
     if args.json:
         print(json.dumps({"study": args.study, "table": _records(table)}, indent=1))
     else:

@@ -78,11 +78,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     result = evaluate_positions(model, args.events, args.seed)
     with atomic_path(out / "position_resolution.csv") as tmp:
         resolution_frame(result).to_csv(tmp, index=False)
-    plot_position_resolution(result, out / "position_resolution.png")
     config = {"model": str(args.model), "model_provenance": model.meta.get("provenance"),
               "events": args.events}
-    write_json(out / "metrics.json", {"position_reconstruction": result,
-                                      "provenance": provenance(config, args.seed, "positions")})
+    record = provenance(config, args.seed, "positions")
+    plot_position_resolution(result, out / "position_resolution.png", provenance=record)
+    write_json(out / "metrics.json", {"position_reconstruction": result, "provenance": record})
     print(json.dumps({k: result[k] for k in ("cnn_rms_cm", "likelihood_rms_cm",
                                              "likelihood_true_lrf_rms_cm",
                                              "centre_of_gravity_rms_cm")}))

@@ -99,7 +99,8 @@ def classification_metrics(y_true: Any, scores: Any, threshold: float = 0.5) -> 
 
 
 def plot_roc_curves(curves: Mapping[str, tuple[Any, Any]], path: str | Path,
-                    title: str = "ROC curves (test set)", log_background: bool = True) -> Path:
+                    title: str = "ROC curves (test set)", log_background: bool = True,
+                    provenance: Mapping[str, Any] | None = None) -> Path:
     """ROC curves of several classifiers (``{label: (y_true, scores)}``) on one figure.
 
     With ``log_background`` the ER acceptance (false positive rate) is on a log axis down
@@ -128,11 +129,12 @@ def plot_roc_curves(curves: Mapping[str, tuple[Any, Any]], path: str | Path,
     # below the axes: inside, the legend would hide the curves of weak classifiers
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, ncol=2, frameon=False)
     fig.tight_layout()
-    return save_figure(fig, path, dpi=110)
+    return save_figure(fig, path, dpi=110, provenance=provenance)
 
 
 def plot_pr_curves(curves: Mapping[str, tuple[Any, Any]], path: str | Path,
-                   title: str = "Precision-recall curves (test set)") -> Path:
+                   title: str = "Precision-recall curves (test set)",
+                   provenance: Mapping[str, Any] | None = None) -> Path:
     """Precision-recall curves with average precision, one figure for all classifiers."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 5))
@@ -144,11 +146,12 @@ def plot_pr_curves(curves: Mapping[str, tuple[Any, Any]], path: str | Path,
     ax.set(xlabel="Recall", ylabel="Precision", title=title, xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(loc="lower left")
     fig.tight_layout()
-    return save_figure(fig, path, dpi=110)
+    return save_figure(fig, path, dpi=110, provenance=provenance)
 
 
 def plot_confusion_matrix(y_true: Any, scores: Any, path: str | Path, threshold: float = 0.5,
-                          title: str = "Confusion matrix") -> Path:
+                          title: str = "Confusion matrix",
+                          provenance: Mapping[str, Any] | None = None) -> Path:
     """Confusion matrix at ``threshold`` with counts and fractions; recall, precision and
     accuracy in the title (as the paper's Fig. 17)."""
     y, s = _check(y_true, scores)
@@ -169,11 +172,11 @@ def plot_confusion_matrix(y_true: Any, scores: Any, path: str | Path, threshold:
     ax.set_title(f"{title}\nrecall {rec:.2%}, precision {prec:.2%}, accuracy {acc:.2%}",
                  fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, path, dpi=110)
+    return save_figure(fig, path, dpi=110, provenance=provenance)
 
 
 def plot_history(history: Mapping[str, Any], path: str | Path,
-                 title: str = "Training history") -> Path:
+                 title: str = "Training history", provenance: Mapping[str, Any] | None = None) -> Path:
     """Accuracy, loss, precision and recall per epoch, training and validation (Fig. 14)."""
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
@@ -189,4 +192,4 @@ def plot_history(history: Mapping[str, Any], path: str | Path,
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    return save_figure(fig, path, dpi=110)
+    return save_figure(fig, path, dpi=110, provenance=provenance)

@@ -179,7 +179,8 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
     ``execution``), score and compare; returns (metrics sections, figures).
 
     With ``data_dir``, the test events' variables, weights and scores are written to
-    ``test_scores.parquet`` there (``provenance_record`` in its metadata). With
+    ``test_scores.parquet`` there (``provenance_record`` in its metadata, as in the
+    figures'). With
     ``cache_dir``, each source's events and each trained CNN ensemble member are kept
     in the lineage cache there, so a rerun after a stop resumes from them."""
     detector = load_detector(detector_name)
@@ -232,11 +233,11 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
         "Expected background remaining against WIMP acceptance, fiducial volume, every "
         "background of the detector (no seed counterpart)": plot_remaining_curves(
             table, fiducial_rows, fiducial_scores, figures_dir / "remaining_fiducial.png",
-            "Fiducial volume").name,
+            "Fiducial volume", provenance=provenance_record).name,
         "The same on the whole active volume (the standard selection keeps its fiducial cut)":
             plot_remaining_curves(table, all_rows, active_scores,
                                   figures_dir / "remaining_active.png", "Active volume",
-                                  0.5 * fiducial_share).name,
+                                  0.5 * fiducial_share, provenance=provenance_record).name,
     }
     cuts = cut_fractions(classifiers.standard, test)
     if data_dir is not None:

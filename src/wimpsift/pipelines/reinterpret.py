@@ -72,7 +72,8 @@ def _write(out: Path, payload: dict[str, Any], config: ReinterpretConfig) -> Non
     central = "median_cm2" if EXPERIMENTS[config.experiment].projection else "limit_cm2"
     published = published_curves(config.experiment) if config.interaction == "si" else []
     title = f"{config.experiment} {config.interaction.upper()}, halo v0 = {config.halo.v_0_km_s:g} km/s"
-    plot_limit_curve(rows, out / "limits.png", title, central, published)
+    plot_limit_curve(rows, out / "limits.png", title, central, published,
+                     provenance=payload["provenance"])
 
 
 def published_curves(experiment: str) -> list[dict[str, Any]]:

@@ -350,7 +350,8 @@ def _final_models(cfg: ReproduceCNNConfig, train: ImageSets, params: dict[str, A
     return {k: finals[k] for k in cfg.kinds}
 
 
-def _save_final(out: Path, kind: str, est: CNNClassifier, info: dict[str, Any]) -> None:
+def _save_final(out: Path, kind: str, est: CNNClassifier, info: dict[str, Any],
+                record: dict[str, Any]) -> None:
     model_dir = out / "models" / kind
     save_cnn(est, model_dir, preprocessing={
         "image_kind": kind, "input_shape": list(est.input_shape_),
@@ -358,7 +359,7 @@ def _save_final(out: Path, kind: str, est: CNNClassifier, info: dict[str, Any]) 
         "labels": {"1": "WIMP (signal)", "0": "ER (background)"},
     }, stage="cnn.final_model")
     plot_history(est.history_, out / "figures" / f"history_{kind}.png",
-                 title=f"{KIND_LABELS[kind]}: final training (70:30)")
+                 title=f"{KIND_LABELS[kind]}: final training (70:30)", provenance=record)
     info["model_dir"] = str(model_dir.relative_to(out))
 
 
@@ -458,7 +459,8 @@ def _run_all(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
 def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     _prepare(cfg, out)
     grid_cfg = _grid(cfg)
-    write_json(out / "config.json", {"provenance": provenance(cfg, cfg.seed, "cnn.reproduce"),
+    record = provenance(cfg, cfg.seed, "cnn.reproduce")  # of the metrics and every figure
+    write_json(out / "config.json", {"provenance": record,
                                      "grid": grid_cfg.model_dump(mode="json")})
     timings: dict[str, float] = {}
 
@@ -498,13 +500,14 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     write_json(out / "search" / "results.json", {
         "provenance": provenance(grid_cfg, cfg.seed, "cnn.grid_search"), **search.to_json()})
     figures: dict[str, str] = {}
-    for p in plot_layer_heatmaps(search, out / "figures"):
+    for p in plot_layer_heatmaps(search, out / "figures", provenance=record):
         figures[f"Cross-validated {cfg.scoring} by epochs and batch size, "
                 f"{p.stem[len('grid_layers'):].strip('_')} convolution layer(s) (paper Figs. 9-11)"] = p.name
     figures[f"Cross-validated {cfg.scoring} against the LeakyReLU α (paper Fig. 12)"] = plot_stage_curves(
-        search, "alpha", out / "figures" / "grid_alpha.png").name
+        search, "alpha", out / "figures" / "grid_alpha.png", provenance=record).name
     figures[f"Cross-validated {cfg.scoring} against the learning rate (paper Fig. 13)"] = plot_stage_curves(
-        search, "learning_rate", out / "figures" / "grid_learning_rate.png").name
+        search, "learning_rate", out / "figures" / "grid_learning_rate.png",
+        provenance=record).name
     timings["search_s"] = time.perf_counter() - t0
 
     # 3.-4. final models and test ------------------------------------------------------
@@ -516,7 +519,7 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     finals = _final_models(cfg, train, params, plan.progress, cache_dir=out / "search")
     for kind in cfg.kinds:
         est, info = finals[kind]
-        _save_final(out, kind, est, info)
+        _save_final(out, kind, est, info, record)
         Xt, yt, _ = test[kind]
         scores = est.predict_proba(Xt)[:, 1]
         m = classification_metrics(yt, scores)
@@ -526,11 +529,11 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
         figures[f"Accuracy, loss, precision and recall per epoch, training and validation, "
                 f"{KIND_LABELS[kind]} images, final 70:30 training (paper Fig. 14)"] = f"history_{kind}.png"
         plot_confusion_matrix(yt, scores, out / "figures" / f"confusion_{kind}.png",
-                              title=f"{KIND_LABELS[kind]} test set")
+                              title=f"{KIND_LABELS[kind]} test set", provenance=record)
         figures[f"Confusion matrix of the {KIND_LABELS[kind]} CNN on the test set at output 0.5 "
                 "(paper Fig. 17)"] = f"confusion_{kind}.png"
-    plot_roc_curves(curves, out / "figures" / "roc.png")
-    plot_pr_curves(curves, out / "figures" / "pr.png")
+    plot_roc_curves(curves, out / "figures" / "roc.png", provenance=record)
+    plot_pr_curves(curves, out / "figures" / "pr.png", provenance=record)
     figures["ROC curves of the CNNs on the test set, ER acceptance on a log axis (paper Fig. 15)"] = "roc.png"
     figures["Precision against recall of the CNNs on the test set (paper Fig. 16)"] = "pr.png"
     timings["final_and_test_s"] = time.perf_counter() - t0
@@ -563,7 +566,7 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     all_curves["Standard selection (NR median)"] = (yte, std_scores)
     all_curves["Dense network (event variables)"] = (yte, mlp_scores)
     plot_roc_curves(all_curves, out / "figures" / "roc_with_baselines.png",
-                    title="CNNs and baselines on the same test events")
+                    title="CNNs and baselines on the same test events", provenance=record)
     figures["ROC curves of the CNNs, the standard selection and the dense network on the same "
             "test events (no seed counterpart)"] = "roc_with_baselines.png"
     timings["baselines_s"] = time.perf_counter() - t0
@@ -571,7 +574,7 @@ def _run(cfg: ReproduceCNNConfig, out: Path, plan) -> dict[str, Any]:
     # 6. report ---------------------------------------------------------------------------
     plan.start("report")
     metrics = {
-        "provenance": provenance(cfg, cfg.seed, "cnn.reproduce"),
+        "provenance": record,
         "scale": cfg.scale,
         "images": cfg.images,
         "n_train_events": {k: int(len(v[1])) for k, v in train.items()},

@@ -319,13 +319,14 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
         with plan.stage("5-D comparison"):
             summary.update(_five_d(cfg, cache, nn_config, summary, plan, out, pf_models))
 
+    record = provenance(cfg, cfg.seed, "reproduce_lux")  # of the metrics and every figure
     with plan.stage("independent training"):
         independent_models = train_masses(nn_config.model_copy(update={"mode": "independent"}),
                                           samples=samples.for_mass, log=plan.say,
                                           progress=plan.progress)
         plot_auc_vs_epoch({"sequential (transfer)": sequential, "independent": independent_models},
-                          out / "auc_vs_epoch.png")
-        plot_mi_vs_mass(sequential, out / "mi_vs_mass.png")
+                          out / "auc_vs_epoch.png", provenance=record)
+        plot_mi_vs_mass(sequential, out / "mi_vs_mass.png", provenance=record)
         nn_table = metrics_table(sequential)
         nn_table_independent = metrics_table(independent_models)
 
@@ -335,24 +336,26 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
 
         with plan.stage("studies"):
             plan.say("  first principal component")
-            studies["pca"] = study_pca(sequential, samples.for_mass, out / "studies")
+            studies["pca"] = study_pca(sequential, samples.for_mass, out / "studies",
+                                       provenance=record)
             plan.say("  raw against position-corrected inputs")
             studies["raw_vs_corrected"] = study_inputs("raw_vs_corrected", nn_config, samples.for_mass,
                                                        out / "studies", log=plan.say,
-                                                       progress=plan.progress)
+                                                       progress=plan.progress, provenance=record)
             plan.say("  prompt fraction (samples with photon times; CEvNS left out)")
             pf_samples = _pf_samples(cfg, cache)
             studies["prompt_fraction"] = study_inputs(
                 "prompt_fraction", nn_config.model_copy(update={"masses_gev": cfg.pf_masses_gev}),
                 pf_samples.for_mass, out / "studies", log=plan.say, progress=plan.progress,
-                trained=pf_models)
+                trained=pf_models, provenance=record)
             plan.say("  projections of the network output")
             mid = sorted(sequential)[len(sequential) // 2]
-            study_projections(sequential[mid], samples.for_mass(mid), out / "studies")
+            study_projections(sequential[mid], samples.for_mass(mid), out / "studies",
+                              provenance=record)
 
     limits = json.loads((out / "limits_metrics.json").read_text())
     metrics = {
-        "provenance": provenance(cfg, cfg.seed, "reproduce_lux"),
+        "provenance": record,
         "per_mass": {
             key: {
                 "expected_limit_network_cm2": value["network"]["expected_sigma_nucleon_cm2"]["median"],
@@ -522,7 +525,8 @@ def _write_report(out: Path, metrics: dict[str, Any]) -> None:
 
     shipped, missing = lux_published_curves()
     plot_limits_beside_published(metrics["per_mass"], shipped, out / "limits_published.png",
-                                 title="LUX: our 90 % CL limits beside the published ones")
+                                 title="LUX: our 90 % CL limits beside the published ones",
+                                 provenance=metrics["provenance"])
     figures = _figures(out)
     for figure in figures:  # the caption says which published curves are drawn
         if figure["src"] == "limits_published.png":

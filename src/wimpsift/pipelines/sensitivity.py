@@ -302,5 +302,6 @@ def run_sensitivity(
     title = (f"{config.detector}, {config.analysis}: median expected, "
              f"halo v0 = {config.halo.v_0_km_s:g} km/s")
     plot_limit_curve(rows, out / "limits.png", title,
-                     "median_cm2", [published] if published is not None else [])
+                     "median_cm2", [published] if published is not None else [],
+                     provenance=payload["provenance"])
     return payload

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,8 +15,10 @@ if TYPE_CHECKING:
     from wimpsift.training.discriminant import TrainedDiscriminant
 
 
-def plot_auc_vs_epoch(runs: dict[str, dict[float, TrainedDiscriminant]], path: str | Path) -> Path:
-    """The LUX paper's Fig. 1: test AUC against cumulative epoch for each training mode.
+def plot_auc_vs_epoch(runs: dict[str, dict[float, TrainedDiscriminant]], path: str | Path,
+                      provenance: Mapping[str, Any] | None = None) -> Path:
+    """The LUX paper's Fig. 1: test AUC against cumulative epoch for each training mode
+    (``provenance`` goes into the file, :func:`wimpsift.plots.save_figure`).
 
     The first attempt of every mass is drawn (before any automatic retraining), so the
     curves show how each mode behaves; dotted lines mark where a new mass starts (masses
@@ -59,11 +62,13 @@ def plot_auc_vs_epoch(runs: dict[str, dict[float, TrainedDiscriminant]], path: s
     ax.legend()
     ax.set_title("AUC against epoch: sequential transfer vs independent training")
     fig.tight_layout()
-    return save_figure(fig, path)
+    return save_figure(fig, path, provenance=provenance)
 
 
-def plot_mi_vs_mass(models: dict[float, TrainedDiscriminant], path: str | Path) -> Path:
-    """The LUX paper's Fig. 2: MI (bits) between class and inputs / network output against mass."""
+def plot_mi_vs_mass(models: dict[float, TrainedDiscriminant], path: str | Path,
+                    provenance: Mapping[str, Any] | None = None) -> Path:
+    """The LUX paper's Fig. 2: MI (bits) between class and inputs / network output against
+    mass (``provenance`` goes into the file)."""
     from wimpsift.training.discriminant import metrics_table
 
     plt = _pyplot()
@@ -78,4 +83,4 @@ def plot_mi_vs_mass(models: dict[float, TrainedDiscriminant], path: str | Path) 
     ax.set_ylabel("mutual information with class [bits]")
     ax.legend()
     fig.tight_layout()
-    return save_figure(fig, path)
+    return save_figure(fig, path, provenance=provenance)

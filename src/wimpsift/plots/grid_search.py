@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
 LAYERS_STAGE = "layers_batch_epochs"
 
 
-def plot_layer_heatmaps(result: GridSearchResult, directory: str | Path) -> list[Path]:
+def plot_layer_heatmaps(result: GridSearchResult, directory: str | Path,
+                        provenance: Mapping[str, Any] | None = None) -> list[Path]:
     """One heatmap per number of conv layers: batch size × epochs, mean CV score
     annotated with its std (the paper's Figs. 9-11). Returns the written paths."""
     plt = _pyplot()
@@ -50,11 +52,12 @@ def plot_layer_heatmaps(result: GridSearchResult, directory: str | Path) -> list
         fig.colorbar(im, ax=ax)
         fig.tight_layout()
         path = Path(directory) / f"grid_layers{n}.png"
-        paths.append(save_figure(fig, path, dpi=110))
+        paths.append(save_figure(fig, path, dpi=110, provenance=provenance))
     return paths
 
 
-def plot_stage_curves(result: GridSearchResult, stage: str, path: str | Path) -> Path:
+def plot_stage_curves(result: GridSearchResult, stage: str, path: str | Path,
+                      provenance: Mapping[str, Any] | None = None) -> Path:
     """Cross-validated precision and recall against epoch for each value of the stage's
     parameter (the paper's Figs. 12-13)."""
     plt = _pyplot()
@@ -70,4 +73,4 @@ def plot_stage_curves(result: GridSearchResult, stage: str, path: str | Path) ->
         ax.set(xlabel="epochs", ylabel=f"CV {metric}", title=metric.capitalize())
         ax.legend(fontsize=8)
     fig.tight_layout()
-    return save_figure(fig, path, dpi=110)
+    return save_figure(fig, path, dpi=110, provenance=provenance)

@@ -42,7 +42,8 @@ def _draw_published(ax, published: Sequence[Mapping[str, Any]]) -> None:
                     label=f"published: {curve['label']}")
 
 
-def _finish(fig, ax, title: str, path: str | Path, legend_loc: str = "best") -> Path:
+def _finish(fig, ax, title: str, path: str | Path, legend_loc: str = "best",
+            provenance: Mapping[str, Any] | None = None) -> Path:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("WIMP mass [GeV/c²]")
@@ -51,7 +52,7 @@ def _finish(fig, ax, title: str, path: str | Path, legend_loc: str = "best") -> 
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7, loc=legend_loc)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return save_figure(fig, path, provenance=provenance)
 
 
 def plot_limit_curve(
@@ -60,9 +61,11 @@ def plot_limit_curve(
     title: str,
     central_key: str,
     published: Sequence[Mapping[str, Any]] = (),
+    provenance: Mapping[str, Any] | None = None,
 ) -> Path:
     """``rows``: one dict per mass with ``mass_gev`` and ``<central_key>`` (and, when
-    present, ``minus2_cm2`` … ``plus2_cm2``) in cm²; ``published``: curves as above."""
+    present, ``minus2_cm2`` … ``plus2_cm2``) in cm²; ``published``: curves as above;
+    ``provenance`` goes into the file (:func:`wimpsift.plots.save_figure`)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
     _draw_published(ax, published)
@@ -83,7 +86,7 @@ def plot_limit_curve(
     if rows and rows[0].get("power_constraint_floor_cm2") is not None:
         ax.plot(masses, _positive([r["power_constraint_floor_cm2"] for r in rows]), ":", color="tab:red",
                 label=f"power-constraint floor (critical power {rows[0]['power_constraint']:.3g})")
-    return _finish(fig, ax, title, path)
+    return _finish(fig, ax, title, path, provenance=provenance)
 
 
 def plot_limits_beside_published(
@@ -91,6 +94,7 @@ def plot_limits_beside_published(
     published: Sequence[Mapping[str, Any]],
     path: str | Path,
     title: str = "90 % CL upper limits, spin-independent",
+    provenance: Mapping[str, Any] | None = None,
 ) -> Path:
     """The LUX reproduction (paper Fig. 6 with the experiment's own result drawn in):
     ``per_mass``: ``{mass: {"expected_limit_network_cm2", ...}}`` as in the LUX metrics;
@@ -108,4 +112,4 @@ def plot_limits_beside_published(
     _draw_published(ax, published)
     low = min(masses + [m for c in published for m in c["masses_gev"]]) if published else min(masses)
     ax.set_xlim(max(low * 0.8, 1.0), max(masses) * 1.5)
-    return _finish(fig, ax, title, path, legend_loc="upper left")
+    return _finish(fig, ax, title, path, legend_loc="upper left", provenance=provenance)

@@ -37,8 +37,10 @@ def _values(rows: list[dict[str, float]], key: str) -> np.ndarray:
     return np.array([np.nan if r[key] is None else r[key] for r in rows], dtype=float)
 
 
-def plot_position_resolution(result: dict[str, Any], path: str | Path) -> Path:
-    """Two panels: RMS against S2 top-array area and against true radius."""
+def plot_position_resolution(result: dict[str, Any], path: str | Path,
+                             provenance: dict[str, Any] | None = None) -> Path:
+    """Two panels: RMS against S2 top-array area and against true radius (``provenance``
+    goes into the file, :func:`wimpsift.plots.save_figure`)."""
     plt = pyplot()
     from matplotlib.ticker import ScalarFormatter
 
@@ -69,4 +71,4 @@ def plot_position_resolution(result: dict[str, Any], path: str | Path) -> Path:
                  f"LRF mismatch {100 * mismatch['pmt_efficiency_rms']:.0f} % per PMT, "
                  f"width x{mismatch['lrf_height_scale']:g}", fontsize=9)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return save_figure(fig, path, provenance=provenance)

@@ -7,7 +7,9 @@ threshold against the backgrounds' expected events above it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +21,7 @@ from wimpsift.processing.background_mix import SIGNAL
 
 def plot_remaining_curves(table: pd.DataFrame, rows: np.ndarray,
                           scores: dict[str, np.ndarray], path: Path, title: str,
-                          acceptance: float = 0.5) -> Path:
+                          acceptance: float = 0.5, provenance: Mapping[str, Any] | None = None) -> Path:
     """Total remaining background against WIMP acceptance (of the WIMPs in ``rows``), per
     classifier; a dotted line at the compared ``acceptance``."""
     plt = pyplot()
@@ -43,4 +45,4 @@ def plot_remaining_curves(table: pd.DataFrame, rows: np.ndarray,
     ax.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return save_figure(fig, path, dpi=110)
+    return save_figure(fig, path, dpi=110, provenance=provenance)

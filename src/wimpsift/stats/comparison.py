@@ -576,5 +576,5 @@ def write_comparison(result: ComparisonResult, folder: str | Path, config: Compa
     paths["timing"] = table
     paths["figure"] = plot_limits_vs_mass(
         {"network (1-D)": result.network, "traditional (4-D)": result.traditional},
-        folder / "limits_vs_mass.png")
+        folder / "limits_vs_mass.png", provenance=metrics["provenance"])
     return paths

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from wimpsift.errors import DataError
 from wimpsift.plots import pyplot as _pyplot
@@ -17,8 +18,10 @@ def plot_limits_vs_mass(
     analyses: Mapping[str, Mapping[float, LimitResult]],
     path: str | Path,
     title: str = "90% CL upper limits",
+    provenance: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Top: limits of each analysis (bands of the first); bottom: ratio to the first.
+    """Top: limits of each analysis (bands of the first); bottom: ratio to the first
+    (``provenance`` goes into the file, :func:`wimpsift.plots.save_figure`).
 
     Values below 1 in the ratio panel mean the analysis beats the first one.
     """
@@ -67,4 +70,4 @@ def plot_limits_vs_mass(
     if len(names) > 1:
         bottom.legend(fontsize=7)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return save_figure(fig, path, provenance=provenance)

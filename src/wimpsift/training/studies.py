@@ -15,8 +15,9 @@ table:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,12 +63,14 @@ def study_inputs(
     study: str, config: DiscriminantConfig, samples: Samples, output: str | Path,
     log: Callable[[str], None] | None = None, progress: Progress | None = None,
     trained: dict[str, dict[float, TrainedDiscriminant]] | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Train the same masses with each input set of ``study``; compare MI, AUC, leakage
     (``progress`` hears of the training epochs, :mod:`wimpsift.progress`). ``trained``:
     networks already trained with ``config`` on the same ``samples``, by inputs and mass
     (e.g. by ``reproduce lux``'s 5-D comparison); an input set with every mass there is
-    not trained again."""
+    not trained again. ``provenance`` goes into the figure
+    (:func:`wimpsift.plots.save_figure`), as in the other studies."""
     if study not in INPUT_STUDIES:
         raise ConfigError(f"study: got {study!r}, expected one of {sorted(INPUT_STUDIES)}")
     folder = _output_folder(output)
@@ -111,7 +114,7 @@ def study_inputs(
         ax.legend(fontsize=7)
     fig.suptitle(study.replace("_", " "))
     fig.tight_layout()
-    save_figure(fig, folder / f"{study}.png")
+    save_figure(fig, folder / f"{study}.png", provenance=provenance)
     return table
 
 
@@ -145,7 +148,8 @@ def pca_leakage(table: pd.DataFrame, inputs: Sequence[str]) -> dict[str, float]:
 
 
 def study_pca(
-    models: dict[float, TrainedDiscriminant], samples: Samples, output: str | Path
+    models: dict[float, TrainedDiscriminant], samples: Samples, output: str | Path,
+    provenance: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Leakage of the first principal component against the network, per mass."""
     folder = _output_folder(output)
@@ -175,7 +179,7 @@ def study_pca(
         ax.set_xscale("log")
         ax.set_xlabel("WIMP mass [GeV/c$^2$]")
     fig.tight_layout()
-    save_figure(fig, folder / "pca.png")
+    save_figure(fig, folder / "pca.png", provenance=provenance)
     return table
 
 
@@ -190,7 +194,7 @@ def _projection_values(table: pd.DataFrame, name: str) -> np.ndarray:
 
 def study_projections(
     model: TrainedDiscriminant, table: pd.DataFrame, output: str | Path, n_events: int = 1000,
-    seed: int = 0, n_bins: int = 20,
+    seed: int = 0, n_bins: int = 20, provenance: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Network output over (cS1, log10 cS2) and (r², z) for background and signal (Fig. 4).
 
@@ -241,7 +245,7 @@ def study_projections(
                                      "expected_events": wsum[a, b],
                                      "mean_output": total[a, b] / wsum[a, b]})
     fig.tight_layout()
-    save_figure(fig, folder / f"projections_{model.mass_gev:g}GeV.png")
+    save_figure(fig, folder / f"projections_{model.mass_gev:g}GeV.png", provenance=provenance)
     out = pd.DataFrame(rows)
     _write_csv(out, folder / f"projections_{model.mass_gev:g}GeV.csv")
     return out
