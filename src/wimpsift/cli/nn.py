@@ -119,8 +119,7 @@ def _configs(args: argparse.Namespace, prompt_fraction: bool = False
                           "integers") from None
     config = DiscriminantConfig.from_options(
         _TRAINING_OPTIONS, masses_gev=args.masses or list(DEFAULT_MASSES_GEV),
-        inputs=args.inputs, hidden=hidden,
-        activation=args.activation, mode="sequential",
+        inputs=args.inputs, hidden=hidden, activation=args.activation, mode="sequential",
         epochs_from_scratch=args.epochs_from_scratch, epochs_transfer=args.epochs_transfer,
         batch_size=args.batch_size, learning_rate=args.learning_rate, mi_k=args.mi_k,
         mi_epsilon=args.mi_epsilon, mi_n_sigma=args.mi_n_sigma, max_retrains=args.max_retrains,
@@ -130,9 +129,8 @@ def _configs(args: argparse.Namespace, prompt_fraction: bool = False
         "n_background_per_source": args.n_background, "max_simulated": args.max_simulated,
         "test_fraction": args.test_fraction, "seed": args.seed, "cache_dir": args.cache_dir,
         "prompt_fraction": prompt_fraction,
-        "backgrounds": [b.strip() for b in args.backgrounds.split(",") if b.strip()]
-        if args.backgrounds
-        else None,
+        "backgrounds": ([b.strip() for b in args.backgrounds.split(",") if b.strip()]
+                        if args.backgrounds else None),
     }
     if prompt_fraction and not args.backgrounds:
         # photon-timing simulation runs for every simulated interaction; CEvNS needs ~10^3
@@ -187,6 +185,7 @@ def _records(table) -> list[dict[str, Any]]:
 
 def _train(args: argparse.Namespace) -> int:
     from wimpsift.plots.discriminant import plot_auc_vs_epoch, plot_mi_vs_mass
+    from wimpsift.provenance import atomic_path, provenance
     from wimpsift.training.discriminant import (
         metrics_table,
         save_discriminants,
@@ -199,8 +198,6 @@ def _train(args: argparse.Namespace) -> int:
     provider = _samples(sample_settings)
     out.mkdir(parents=True, exist_ok=True)  # after validation: a refused run leaves nothing
     modes = ["sequential", "independent"] if args.mode == "both" else [args.mode]
-    from wimpsift.provenance import atomic_path, provenance
-
     record = provenance({"discriminant": config, "samples": sample_settings, "mode": args.mode},
                         args.seed, "nn.train")
     runs = {}
@@ -257,9 +254,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     models = load_models(args.models)
     path = Path(args.events)
-    if not path.is_file():
-        raise DataError(f"events: {str(path)!r} is not a file")
-    table, events_record = read_events(path)
+    table, events_record = read_events(path)  # a missing table is said as such there
     made_for = events_record.get("detector", {}).get("name")
     if made_for is not None:  # simulated here; a table without provenance (real data) is taken as is
         check_models(models, made_for, table)
@@ -296,6 +291,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _study(args: argparse.Namespace) -> int:
+    from wimpsift.provenance import provenance
     from wimpsift.training import studies
     from wimpsift.training.discriminant import train_masses
 
@@ -312,8 +308,6 @@ def _study(args: argparse.Namespace) -> int:
             raise ConfigError(f"--projection-mass: {args.projection_mass:g} GeV is not "
                               f"among the trained masses {sorted(models)}")
         models = {args.projection_mass: models[args.projection_mass]}
-    from wimpsift.provenance import provenance
-
     record = provenance({"study": args.study, "discriminant": config, "samples": sample_settings,
                          "models": args.models, "projection_mass_gev": args.projection_mass},
                         args.seed, "nn.study")
