@@ -21,6 +21,13 @@ def test_images_and_show(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     dataset = out / "images.h5"
     assert report["dataset"] == str(dataset) and len(report["examples"]) == 3
+    from PIL import Image
+
+    from wimpsift.images.dataset import dataset_provenance
+
+    for example in report["examples"]:  # each example image carries the dataset's record
+        assert json.loads(Image.open(example).info["wimpsift"]) == dataset_provenance(dataset)
+    assert dataset_provenance(dataset)["seed"] == 2
     before = _digest(dataset)
 
     # a rerun with another configuration fails with exit 2 and leaves the dataset alone

@@ -50,6 +50,11 @@ def test_main_job_tiny(tmp_path):
     band = {s: np.median(np.log10(t.cs2_pe / t.cs1_pe)[t.in_window]) for s, t in events.items()}
     assert band["wimp"] < band["er"]
     assert (out / "bands.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image  # the figure carries its provenance, as every output
+
+    record = json.loads(Image.open(out / "bands.png").info["wimpsift"])
+    assert (record["stage"], record["seed"]) == ("bands", 3)
+    assert record["config"] == rates["provenance"]["config"]
     # the event tables come from the lineage cache under out/cache, one entry per source
     from wimpsift.cache import Cache
 

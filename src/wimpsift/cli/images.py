@@ -174,15 +174,16 @@ def _images_from_instructions(args: argparse.Namespace, out: Path, kinds: list[s
 
 def _write_examples(args: argparse.Namespace, out: Path, path: Path, kinds: list[str],
                     n_events: int) -> None:
-    from wimpsift.images.dataset import load_images
+    from wimpsift.images.dataset import dataset_provenance, load_images
     from wimpsift.images.png import save_png
 
     written = []
+    record = dataset_provenance(path) if args.examples else None  # the examples carry it too
     for kind in kinds if args.examples else []:
         images, labels, _ = load_images(path, kind)
         for row in range(min(args.examples, len(labels))):
             name = f"{kind}_{row:03d}_{'signal' if labels[row] else 'background'}.png"
-            written.append(str(save_png(images[row], out / name)))
+            written.append(str(save_png(images[row], out / name, provenance=record)))
     print(json.dumps({"dataset": str(path), "events": n_events,
                       "kinds": kinds, "examples": written}))
 

@@ -135,7 +135,8 @@ def _simulation(config: RunConfig, detector, output: Path) -> dict[str, Any]:
     er = pd.read_parquet(output / "events_er.parquet")
     wimp = pd.read_parquet(output / "events_wimp.parquet")
     plot_bands(er[er.in_window], wimp[wimp.in_window], output / "bands.png",
-               f"{detector.name}: ER and {sim.wimp_mass_gev:g} GeV/c² WIMP", detector.window.cs1_max_pe)
+               f"{detector.name}: ER and {sim.wimp_mass_gev:g} GeV/c² WIMP", detector.window.cs1_max_pe,
+               provenance=provenance(config, sim.seed, "bands"))
     return {"detector": detector.name, "wimp_mass_gev": sim.wimp_mass_gev, "sigma_cm2": sim.sigma_cm2,
             "events_per_source": sim.events_per_source, "figure": "bands.png", "files": files}
 
