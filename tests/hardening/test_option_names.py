@@ -35,6 +35,19 @@ CASES = [
     (["positions", "train", "--batch-size", "0", "-o", "{out}.pt"], "--batch-size: "),
     (["nn", "train", "--learning-rate", "0", "-o", "{out}"], "--learning-rate: "),
     (["nn", "study", "pca", "--test-fraction", "1.5", "-o", "{out}"], "--test-fraction: "),
+    (["reproduce", "cnn", "--workers", "0", "-o", "{out}"], "--workers: "),
+    (["reproduce", "cnn", "--train-events-per-class", "0", "-o", "{out}"],
+     "--train-events-per-class: "),
+    (["reproduce", "cnn", "--detector", "nowhere", "-o", "{out}"], "--detector: "),
+    (["reproduce", "lux", "--workers", "0", "-o", "{out}"], "--workers: "),
+    (["images", "--events-per-class", "-1", "--seed", "1", "-o", "{out}"],
+     "--events-per-class: "),
+    (["images", "--events-per-class", "2", "--chunk-events", "0", "--seed", "1", "-o", "{out}"],
+     "--chunk-events: "),
+    (["images", "--events-per-class", "2", "--kinds", "wave", "--seed", "1", "-o", "{out}"],
+     "--kinds: "),
+    (["images", "--events-per-class", "2", "--signal", "wimp:-5", "--seed", "1", "-o", "{out}"],
+     "--signal: "),
 ]
 
 

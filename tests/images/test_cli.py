@@ -42,7 +42,7 @@ def test_images_and_show(tmp_path, capsys):
     assert main(["images", "--events-per-class", "-1", "--seed", "2", "-o", str(out)]) == 2
     assert _digest(dataset) == before
     err = capsys.readouterr().err
-    assert "another configuration" in err and "kinds" in err and "events_per_class" in err
+    assert "another configuration" in err and "--kinds" in err and "--events-per-class" in err
 
     png = tmp_path / "row.png"
     assert main(["show", "--dataset", str(dataset), "--kind", "hitpeak", "--event", "1",

@@ -7,7 +7,11 @@ import json
 from pathlib import Path
 
 from wimpsift.cli import seed
-from wimpsift.errors import ConfigError, bad_value
+from wimpsift.errors import ConfigError, bad_value, renamed
+
+# the dataset configuration's fields as the options spell them, for error messages
+_OPTIONS = {f: "--" + f.replace("_", "-") for f in (
+    "signal", "background", "events_per_class", "kinds", "selection", "chunk_events", "seed")}
 
 DATASET_NAME = "images.h5"
 
@@ -104,6 +108,13 @@ def _processing(args: argparse.Namespace):
 
 
 def _images(args: argparse.Namespace) -> int:
+    try:
+        return _build_images(args)
+    except ConfigError as err:  # the dataset's checks name its fields; the user typed options
+        raise renamed(err, _OPTIONS) from None
+
+
+def _build_images(args: argparse.Namespace) -> int:
     from wimpsift.images.dataset import build_image_dataset
 
     out = Path(args.output)

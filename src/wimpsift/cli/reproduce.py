@@ -17,6 +17,14 @@ EXECUTION_HELP = ("TOML or JSON file with where tasks run: backend in_process|lo
                   "--workers and --scheduler-address)")
 
 
+# the reproductions' configuration fields as their options spell them, for error messages
+CNN_OPTIONS = {"n_workers": "--workers", **{f: "--" + f.replace("_", "-") for f in (
+    "seed", "device", "scheduler_address", "threads", "train_events_per_class",
+    "test_events_per_class", "pool_stride", "images", "scoring", "halving_factor",
+    "backgrounds", "detector")}}
+LUX_OPTIONS = {f: "--" + f.replace("_", "-") for f in ("seed", "workers", "scheduler_address")}
+
+
 def _execution(args: argparse.Namespace):
     if args.execution is None:
         return None
@@ -29,7 +37,7 @@ def _run_cnn(args: argparse.Namespace) -> int:
     from wimpsift.pipelines.reproduce_cnn import make_config, run_reproduce_cnn
 
     cfg = make_config(
-        args.scale, seed=args.seed, device=args.device, n_workers=args.workers,
+        args.scale, CNN_OPTIONS, seed=args.seed, device=args.device, n_workers=args.workers,
         scheduler_address=args.scheduler_address, threads=args.threads,
         train_events_per_class=args.train_events_per_class,
         test_events_per_class=args.test_events_per_class, pool_stride=args.pool_stride,
@@ -113,7 +121,7 @@ def _add_cnn(sub: argparse._SubParsersAction) -> None:
 def _run_lux(args: argparse.Namespace) -> int:
     from wimpsift.pipelines.reproduce_lux import make_config, run_reproduce_lux
 
-    cfg = make_config(args.scale, seed=args.seed, workers=args.workers,
+    cfg = make_config(args.scale, LUX_OPTIONS, seed=args.seed, workers=args.workers,
                       scheduler_address=args.scheduler_address, execution=_execution(args),
                       studies=False if args.no_studies else None, five_d=False if args.no_5d else None)
     metrics = run_reproduce_lux(cfg, args.output)

@@ -49,6 +49,7 @@ import contextlib
 import math
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -141,8 +142,13 @@ class ReproduceCNNConfig(WimpsiftConfig):
     progress: bool = True
 
 
-def make_config(scale: str = "quick", **overrides: Any) -> ReproduceCNNConfig:
-    """The configuration of a scale with ``overrides`` (None values ignored) applied."""
+def make_config(scale: str = "quick", option_names: Mapping[str, str] | None = None,
+                **overrides: Any) -> ReproduceCNNConfig:
+    """The configuration of a scale with ``overrides`` (None values ignored) applied.
+
+    ``option_names`` maps fields to the command's options that set them: a bad value's
+    message then names the option (``--workers``), not the field (``n_workers``)."""
+    names = option_names or {}
     if scale not in SCALES:
         raise ConfigError(f"scale: got {scale!r}, expected one of {sorted(SCALES)}")
     settings = {**SCALES[scale], "scale": scale}
@@ -157,11 +163,13 @@ def make_config(scale: str = "quick", **overrides: Any) -> ReproduceCNNConfig:
         settings.update(ALL_BACKGROUNDS_QUICK)
     settings.update(given)
     if "detector" in given and given["detector"] not in shipped_detectors():
-        raise ConfigError(f"detector: got {given['detector']!r}, expected one of "
-                          f"{shipped_detectors()}")
+        raise ConfigError(f"{names.get('detector', 'detector')}: got {given['detector']!r}, "
+                          f"expected one of {shipped_detectors()}")
     try:
         cfg = ReproduceCNNConfig(**settings)
     except ValidationError as err:
+        if option_names is not None:
+            raise ConfigError(validation_message(err, option_names)) from err
         raise ConfigError(f"reproduce cnn: {validation_message(err)}") from err
     if cfg.search_kind not in cfg.kinds:
         raise ConfigError(

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -152,7 +153,11 @@ class ReproduceLuxConfig(WimpsiftConfig):
     seed: Annotated[int, Field(ge=0)] = 0
 
 
-def make_config(scale: str = "quick", **overrides: Any) -> ReproduceLuxConfig:
+def make_config(scale: str = "quick", option_names: Mapping[str, str] | None = None,
+                **overrides: Any) -> ReproduceLuxConfig:
+    """The configuration of a scale with ``overrides`` (None values ignored) applied;
+    ``option_names`` maps fields to the command's options, which a bad value's message
+    then names."""
     if scale not in SCALES:
         raise ConfigError(f"scale: got {scale!r}, expected one of {sorted(SCALES)}")
     settings = {**SCALES[scale], "scale": scale,
@@ -160,7 +165,7 @@ def make_config(scale: str = "quick", **overrides: Any) -> ReproduceLuxConfig:
     try:
         return ReproduceLuxConfig(**settings)
     except ValidationError as err:
-        raise ConfigError(validation_message(err)) from err
+        raise ConfigError(validation_message(err, option_names)) from err
 
 
 def _samples(cfg: ReproduceLuxConfig, cache: Path, prompt_fraction: bool = False, n: int | None = None,
