@@ -45,9 +45,9 @@ def _cache(args: argparse.Namespace) -> Cache:
 def _note_absent_stage(cache: Cache, stage: str | None) -> None:
     """A stage with no entries here (a typo, or another cache folder) is said, not an error:
     clearing twice succeeds."""
-    if stage is None:
+    if stage is None or next(cache.entries(stage), None) is not None:
         return
-    present = [s.stage for s in cache.summary()]
+    present = sorted({e.stage for e in cache.entries()})  # names only: no file sizes
     if stage not in present:
         print(f"note: no entries of stage {stage!r} in {str(cache.root)!r} (stages there: "
               f"{', '.join(present) or 'none'})", file=sys.stderr)

@@ -6,12 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from wimpsift.cli import seed
+from wimpsift.cli import options, seed
 from wimpsift.errors import ConfigError, bad_value, renamed
 
 # the dataset configuration's fields as the options spell them, for error messages
-_OPTIONS = {f: "--" + f.replace("_", "-") for f in (
-    "signal", "background", "events_per_class", "kinds", "selection", "chunk_events", "seed")}
+_OPTIONS = options("signal", "background", "events_per_class", "kinds", "selection",
+                   "chunk_events", "seed")
 
 DATASET_NAME = "images.h5"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from wimpsift.cli import seed
+from wimpsift.cli import options, seed
 from wimpsift.errors import ConfigError, DataError, WimpsiftError, renamed
 
 
@@ -110,9 +110,9 @@ def add_limit_arguments(
 
 
 # LimitConfig's fields as add_limit_arguments spells them, for error messages
-LIMIT_OPTIONS = {"confidence_level": "--cl", **{f: "--" + f.replace("_", "-") for f in (
-    "method", "n_toys", "n_background_toys", "power_constraint", "mu_grid_points",
-    "refine_points", "asymptotic_min_events")}}
+LIMIT_OPTIONS = options("method", "n_toys", "n_background_toys", "power_constraint",
+                        "mu_grid_points", "refine_points", "asymptotic_min_events",
+                        confidence_level="--cl")
 
 
 def limit_config_from_args(args: argparse.Namespace, seed_value: int):

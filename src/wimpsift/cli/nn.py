@@ -13,17 +13,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wimpsift.cli import seed
+from wimpsift.cli import options, seed
 from wimpsift.errors import ConfigError, DataError, renamed
 
 # the configurations' fields as the options spell them, for error messages
-_TRAINING_OPTIONS = {"masses_gev": "--masses", **{f: "--" + f.replace("_", "-") for f in (
-    "inputs", "hidden", "activation", "epochs_from_scratch", "epochs_transfer", "batch_size",
-    "learning_rate", "mi_k", "mi_epsilon", "mi_n_sigma", "max_retrains", "seed")}}
-_SAMPLE_OPTIONS = {"n_background_per_source": "--n-background", **{
-    f: "--" + f.replace("_", "-") for f in (
-        "detector", "backgrounds", "n_signal", "max_simulated", "test_fraction", "seed",
-        "cache_dir")}}
+_TRAINING_OPTIONS = options("inputs", "hidden", "activation", "epochs_from_scratch",
+                            "epochs_transfer", "batch_size", "learning_rate", "mi_k",
+                            "mi_epsilon", "mi_n_sigma", "max_retrains", "seed",
+                            masses_gev="--masses")
+_SAMPLE_OPTIONS = options("detector", "backgrounds", "n_signal", "max_simulated",
+                          "test_fraction", "seed", "cache_dir",
+                          n_background_per_source="--n-background")
 
 
 def _masses(text: str) -> list[float]:

@@ -13,12 +13,12 @@ import json
 import sys
 from pathlib import Path
 
-from wimpsift.cli import seed
+from wimpsift.cli import options, seed
 from wimpsift.errors import bad_value
 
 # PositionTrainingConfig's fields as train's options spell them, for error messages
-_OPTIONS = {"n_events": "--events", **{f: "--" + f.replace("_", "-") for f in (
-    "detector", "epochs", "batch_size", "learning_rate", "seed")}}
+_OPTIONS = options("detector", "epochs", "batch_size", "learning_rate", "seed",
+                   n_events="--events")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

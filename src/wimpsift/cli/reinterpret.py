@@ -7,11 +7,12 @@ import argparse
 import json
 import sys
 
+from wimpsift.cli import options
 from wimpsift.cli.halo import add_halo_arguments, halo_from_args
 from wimpsift.errors import bad_value
 
 # ReinterpretConfig's fields that the command line spells differently
-_OPTIONS = {"confidence_level": "--cl", "n_toys": "--toys", "points_per_bin": "--points-per-bin"}
+_OPTIONS = options("points_per_bin", confidence_level="--cl", n_toys="--toys")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from wimpsift.cli import seed
+from wimpsift.cli import options, seed
 
 EXECUTION_HELP = ("TOML or JSON file with where tasks run: backend in_process|local|scheduler|"
                   "jobqueue, and a [jobqueue] section for Slurm/HTCondor/PBS (overrides "
@@ -18,11 +18,10 @@ EXECUTION_HELP = ("TOML or JSON file with where tasks run: backend in_process|lo
 
 
 # the reproductions' configuration fields as their options spell them, for error messages
-CNN_OPTIONS = {"n_workers": "--workers", **{f: "--" + f.replace("_", "-") for f in (
-    "seed", "device", "scheduler_address", "threads", "train_events_per_class",
-    "test_events_per_class", "pool_stride", "images", "scoring", "halving_factor",
-    "backgrounds", "detector")}}
-LUX_OPTIONS = {f: "--" + f.replace("_", "-") for f in ("seed", "workers", "scheduler_address")}
+CNN_OPTIONS = options("seed", "device", "scheduler_address", "threads", "train_events_per_class",
+                      "test_events_per_class", "pool_stride", "images", "scoring",
+                      "halving_factor", "backgrounds", "detector", n_workers="--workers")
+LUX_OPTIONS = options("seed", "workers", "scheduler_address")
 
 
 def _execution(args: argparse.Namespace):

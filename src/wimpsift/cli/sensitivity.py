@@ -6,14 +6,14 @@ import argparse
 import json
 import sys
 
-from wimpsift.cli import seed
+from wimpsift.cli import options, seed
 from wimpsift.cli.halo import add_halo_arguments, halo_from_args
 from wimpsift.cli.limits import add_limit_arguments, limit_config_from_args
 from wimpsift.errors import bad_value
 
 # SensitivityConfig's fields as the options spell them, for error messages
-_OPTIONS = {"events_per_source": "--events-per-source", "detector": "--detector",
-            "background_rel_uncertainty": "--background-width", "seed": "--seed"}
+_OPTIONS = options("events_per_source", "detector", "seed",
+                   background_rel_uncertainty="--background-width")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

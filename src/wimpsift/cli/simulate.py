@@ -8,7 +8,7 @@ import math
 import sys
 from pathlib import Path
 
-from wimpsift.cli import seed
+from wimpsift.cli import options, seed
 from wimpsift.errors import ConfigError
 
 
@@ -83,9 +83,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 # SimulationConfig's fields as simulate's options spell them, for error messages
-_OPTIONS = {"n_events": "--events", **{f: "--" + f.replace("_", "-") for f in (
-    "detector", "source", "mass_gev", "sigma_cm2", "signal_energy_min_kev", "exposure_kg_days",
-    "seed", "volume", "chunk_size")}}
+_OPTIONS = options("detector", "source", "mass_gev", "sigma_cm2", "signal_energy_min_kev",
+                   "exposure_kg_days", "seed", "volume", "chunk_size", n_events="--events")
 
 
 def _simulate(args: argparse.Namespace) -> int:

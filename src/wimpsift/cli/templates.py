@@ -7,13 +7,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from wimpsift.cli import seed
+from wimpsift.cli import options, seed
 from wimpsift.errors import ConfigError, DataError, bad_value
 
 # SampleConfig's fields as the options spell them, for error messages
-_SAMPLE_OPTIONS = {"n_signal": "--events-per-source", "n_background_per_source":
-                   "--events-per-source", "detector": "--detector", "sigma_cm2": "--sigma-cm2",
-                   "seed": "--seed"}
+_SAMPLE_OPTIONS = options("detector", "sigma_cm2", "seed", n_signal="--events-per-source",
+                          n_background_per_source="--events-per-source")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
