@@ -67,3 +67,31 @@ def test_a_problem_said_by_two_fields_of_one_option_is_said_once(tmp_path, capsy
             "--events-per-source", "3", "-o", str(tmp_path / "t.json")]
     assert main(argv) == 2
     assert capsys.readouterr().err.count("--events-per-source") == 1
+
+
+DETECTOR_COMMANDS = [
+    ["simulate", "--source", "er", "--events", "10", "--seed", "1", "-o", "{out}.parquet"],
+    ["rates"],
+    ["bands", "-o", "{out}.png"],
+    ["sensitivity", "--masses", "50", "--analysis", "cs1-cs2", "-o", "{out}"],
+    ["templates", "er", "--analysis", "cs1-cs2", "-o", "{out}.json"],
+    ["images", "--events-per-class", "2", "--seed", "1", "-o", "{out}"],
+    ["show", "-o", "{out}.png"],
+    ["positions", "train", "-o", "{out}.pt"],
+    ["nn", "train", "-o", "{out}"],
+    ["reproduce", "cnn", "-o", "{out}"],
+]
+
+
+@pytest.mark.parametrize("argv", DETECTOR_COMMANDS, ids=[" ".join(c[:2]) for c in DETECTOR_COMMANDS])
+@pytest.mark.parametrize("detector", ["nowhere", "broken.toml"])
+def test_a_bad_detector_names_the_option(tmp_path, capsys, monkeypatch, argv, detector):
+    """A detector name that is not shipped, or a TOML file that does not parse, is an error
+    of ``--detector`` in every command that has the option."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "broken.toml").write_text("x = \n")
+    out = tmp_path / "out"
+    assert main([a.replace("{out}", str(out)) for a in argv] + ["--detector", detector]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error: --detector: " in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.toml"]

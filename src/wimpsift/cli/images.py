@@ -6,11 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
-from wimpsift.cli import options, seed
+from wimpsift.cli import load_detector_option, options, seed
 from wimpsift.errors import ConfigError, bad_value, renamed
 
 # the dataset configuration's fields as the options spell them, for error messages
-_OPTIONS = options("signal", "background", "events_per_class", "kinds", "selection",
+_OPTIONS = options("detector", "signal", "background", "events_per_class", "kinds", "selection",
                    "chunk_events", "seed")
 
 DATASET_NAME = "images.h5"
@@ -94,12 +94,11 @@ def _processing(args: argparse.Namespace):
         return ProcessingSettings()
     if not args.position_model:
         raise ConfigError("--position-model: required with --positions cnn")
-    from wimpsift.detectors import load_detector
     from wimpsift.detectors.pmt_arrays import pmt_arrays
     from wimpsift.training.position import load_position_model, same_layout
 
     model = load_position_model(args.position_model, "--position-model")
-    arrays = pmt_arrays(load_detector(args.detector))
+    arrays = pmt_arrays(load_detector_option(args.detector))
     if not same_layout(model.arrays, arrays):
         raise ConfigError(f"--position-model: trained for another PMT layout "
                           f"({model.arrays.n_top} + {model.arrays.n_bottom} PMTs), expected the "
@@ -155,7 +154,6 @@ def _build_images(args: argparse.Namespace) -> int:
 
 def _images_from_instructions(args: argparse.Namespace, out: Path, kinds: list[str],
                               shapes: dict, processing) -> int:
-    from wimpsift.detectors import load_detector
     from wimpsift.images.instruction_dataset import build_instruction_dataset, read_instruction_events
 
     for option, value in (("--events-per-class", args.events_per_class),
@@ -171,7 +169,7 @@ def _images_from_instructions(args: argparse.Namespace, out: Path, kinds: list[s
     for option, value, low in (("--seed", args.seed, 0), ("--chunk-events", args.chunk_events, 1)):
         if value < low:
             raise bad_value(option, value, f"an integer of at least {low}")
-    detector = load_detector(args.detector)
+    detector = load_detector_option(args.detector)
     _, numbers, _ = read_instruction_events(args.instructions, detector, args.label)  # validate
     out.mkdir(parents=True, exist_ok=True)
     path = build_instruction_dataset(
@@ -234,7 +232,6 @@ def _show(args: argparse.Namespace) -> int:
         print(args.output)
         return 0
 
-    from wimpsift.detectors import load_detector
     from wimpsift.detectors.pmt_arrays import pmt_arrays
     from wimpsift.images.dataset import parse_source
     from wimpsift.images.raster import render_images
@@ -242,7 +239,7 @@ def _show(args: argparse.Namespace) -> int:
     from wimpsift.provenance import check_resources
     from wimpsift.waveforms.event import simulate_waveform_events
 
-    detector = load_detector(args.detector)
+    detector = load_detector_option(args.detector)
     title = None
     if args.instructions:
         raw, index, title = _instruction_event(args, detector)

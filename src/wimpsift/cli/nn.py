@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from wimpsift.cli import options, seed
+from wimpsift.cli import load_detector_option, options, seed
 from wimpsift.errors import ConfigError, DataError, renamed
 
 # the configurations' fields as the options spell them, for error messages
@@ -135,10 +135,9 @@ def _configs(args: argparse.Namespace, prompt_fraction: bool = False
     if prompt_fraction and not args.backgrounds:
         # photon-timing simulation runs for every simulated interaction; CEvNS needs ~10^3
         # interactions per event in the window for ~0.03 expected events: left out
-        from wimpsift.detectors import load_detector
         from wimpsift.sources import background_names
 
-        names = background_names(load_detector(args.detector))
+        names = background_names(load_detector_option(args.detector))
         kept = [n for n in names if n != "cevns"]
         if len(kept) != len(names):
             _log("prompt fraction: leaving out the 'cevns' background (negligible rate, "

@@ -13,7 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-from wimpsift.cli import options, seed
+from wimpsift.cli import load_detector_option, options, seed
 from wimpsift.errors import bad_value
 
 # PositionTrainingConfig's fields as train's options spell them, for error messages
@@ -47,14 +47,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from wimpsift.detectors import load_detector
     from wimpsift.training.position import PositionTrainingConfig, train_position_cnn
 
     config = PositionTrainingConfig.from_options(
         _OPTIONS, detector=args.detector, n_events=args.events, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
         **({"lrf_mismatch": None} if args.no_mismatch else {}))
-    load_detector(config.detector)  # a bad name fails before any simulation
+    load_detector_option(config.detector)  # a bad name fails before any simulation
     reconstructor = train_position_cnn(config, progress=sys.stderr.isatty())
     reconstructor.save(args.output)
     print(json.dumps({"model": args.output, "validation_rms_cm": reconstructor.meta["history"]}))

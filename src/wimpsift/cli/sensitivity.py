@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from wimpsift.cli import options, seed
+from wimpsift.cli import load_detector_option, options, seed
 from wimpsift.cli.halo import add_halo_arguments, halo_from_args
 from wimpsift.cli.limits import add_limit_arguments, limit_config_from_args
 from wimpsift.errors import bad_value
@@ -40,7 +40,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from wimpsift.detectors import load_detector
     from wimpsift.pipelines.sensitivity import (
         ANALYSES,
         SensitivityConfig,
@@ -55,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
         raise bad_value("--workers", args.workers, "an integer >= 1")
     check_masses(args.masses)
     halo = halo_from_args(args)
-    load_detector(args.detector)  # a bad name fails before anything runs
+    load_detector_option(args.detector)  # a bad name fails before anything runs
     config = SensitivityConfig.from_options(
         _OPTIONS, detector=args.detector, analysis=args.analysis, events_per_source=args.events_per_source,
         limits=limits, background_rel_uncertainty=args.background_width, halo=halo, seed=args.seed)

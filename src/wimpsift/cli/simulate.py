@@ -8,7 +8,7 @@ import math
 import sys
 from pathlib import Path
 
-from wimpsift.cli import options, seed
+from wimpsift.cli import load_detector_option, options, seed
 from wimpsift.errors import ConfigError
 
 
@@ -112,19 +112,19 @@ def _simulate(args: argparse.Namespace) -> int:
         prompt_fraction=args.prompt_fraction,
         chunk_size=args.chunk_size,
     )
+    detector = load_detector_option(config.detector)
     execution = None
     if args.execution is not None:
         from wimpsift.execution import load_execution_config
 
         execution = load_execution_config(args.execution)
     path = simulate_to_parquet(config, args.output, progress=not args.no_progress,
-                               execution=execution)
+                               detector=detector, execution=execution)
     print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
 def _rates(args: argparse.Namespace) -> int:
-    from wimpsift.detectors import load_detector
     from wimpsift.io.event_tables import table_bytes_per_event
     from wimpsift.provenance import check_resources, provenance
     from wimpsift.rates import format_rate_table, rate_table, rate_table_json
@@ -132,7 +132,7 @@ def _rates(args: argparse.Namespace) -> int:
     if args.mc_events <= 0:
         raise ConfigError(f"--mc-events: got {args.mc_events}, expected a positive number")
     check_resources("--mc-events", memory_bytes=args.mc_events * table_bytes_per_event())
-    detector = load_detector(args.detector)
+    detector = load_detector_option(args.detector)
     if args.exposure_kg_days is not None and args.exposure_kg_days <= 0:
         raise ConfigError(f"--exposure-kg-days: got {args.exposure_kg_days}, expected a positive exposure")
     rows = rate_table(
@@ -151,7 +151,6 @@ def _rates(args: argparse.Namespace) -> int:
 
 
 def _bands(args: argparse.Namespace) -> int:
-    from wimpsift.detectors import load_detector
     from wimpsift.io.event_tables import table_bytes_per_event
     from wimpsift.plots.bands import plot_bands
     from wimpsift.provenance import check_resources, provenance
@@ -163,7 +162,7 @@ def _bands(args: argparse.Namespace) -> int:
         raise ConfigError(f"--events: got {args.events}, expected a positive number of events")
     # two event tables (ER and WIMP) are held at once
     check_resources("--events", memory_bytes=2 * args.events * table_bytes_per_event())
-    detector = load_detector(args.detector)
+    detector = load_detector_option(args.detector)
     er = simulate_events(detector, make_source(detector, "er"), args.events,
                          seed_sequence(args.seed, "bands", "er"))
     wimp = simulate_events(detector, make_source(detector, "wimp", args.mass_gev), args.events,

@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from wimpsift.cli import options, seed
+from wimpsift.cli import load_detector_option, options, seed
 from wimpsift.errors import ConfigError, DataError, bad_value
 
 # SampleConfig's fields as the options spell them, for error messages
@@ -85,7 +85,6 @@ def _simulated(name: str, args: argparse.Namespace, detector):
 def _run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from wimpsift.detectors import load_detector
     from wimpsift.pipelines.sensitivity import (
         ANALYSES,
         TemplateBinning,
@@ -102,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
         raise bad_value("--mass-gev", args.mass_gev, "a positive WIMP mass in GeV/c^2")
     if args.analysis == "network" and not args.models:
         raise ConfigError("--models: the network analysis needs a 'wimpsift nn train' models folder")
-    detector = load_detector(args.detector)
+    detector = load_detector_option(args.detector)
     parts, signal_meta = [], None
     for item in args.events:
         path = Path(item)
