@@ -1,16 +1,19 @@
 """One base class for every configuration: typed, validated (pydantic), frozen.
 
-Unknown keys are errors. :meth:`WimpsiftConfig.build` turns a pydantic
+Unknown keys are errors that name the key and the settings there are (or the one it
+resembles, for a typo). :meth:`WimpsiftConfig.build` turns a pydantic
 ``ValidationError`` into a one-line :class:`~wimpsift.errors.ConfigError` that names
 the parameter, the value and what was expected.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from wimpsift.errors import ConfigError, validation_message
 
@@ -21,6 +24,18 @@ class WimpsiftConfig(BaseModel):
     """Frozen settings; unknown keys are errors. Build with :meth:`build` for a ConfigError."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_settings(cls, data: Any) -> Any:
+        """An unknown key (a typo in a TOML file) is named with what was meant: pydantic's
+        own check (``extra="forbid"``) says only that extra inputs are not permitted."""
+        if isinstance(data, Mapping):
+            for key in data:
+                if key not in cls.model_fields:
+                    raise PydanticCustomError(UNKNOWN_SETTING, unknown_setting(str(key), cls.model_fields),
+                                              {"setting": str(key)})
+        return data
 
     @classmethod
     def build(cls: type[T], **values: Any) -> T:
@@ -39,6 +54,18 @@ class WimpsiftConfig(BaseModel):
             return cls.model_validate(values)
         except ValidationError as err:
             raise ConfigError(validation_message(err, options)) from err
+
+
+UNKNOWN_SETTING = "unknown_setting"  # the error type of an unknown key
+
+
+def unknown_setting(key: str, known: Iterable[str]) -> str:
+    """``unknown setting; did you mean 'x'?`` for a near miss, else the settings there are."""
+    known = list(known)
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        return f"unknown setting; did you mean {close[0]!r}?"
+    return f"unknown setting; expected one of {', '.join(known)}"
 
 
 def config_error(origin: str, err: ValidationError) -> ConfigError:

@@ -35,10 +35,13 @@ def validation_message(err: Exception, names: Mapping[str, str] | None = None) -
     problems = []
     for e in err.errors():  # type: ignore[attr-defined]
         loc = [str(p) for p in e["loc"]]
+        value = e.get("input")
+        if e["type"] == "unknown_setting":  # wimpsift.config's check of keys: where, and which
+            loc.append(e["ctx"]["setting"])
+            value = value[e["ctx"]["setting"]]
         if loc and names and loc[0] in names:
             loc[0] = names[loc[0]]
         where = ".".join(loc) or "(top level)"
-        value = e.get("input")
         got = "" if isinstance(value, dict | list) else f" (got {value!r})"
         message = e["msg"].removeprefix("Value error, ")  # pydantic's prefix of our own checks
         if e["loc"]:  # a check that names its field itself ("inputs: unknown ...")

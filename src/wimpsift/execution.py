@@ -46,12 +46,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from wimpsift.allocator import ALLOCATOR_ENV
 from wimpsift.cache import CacheEntry
 from wimpsift.config import WimpsiftConfig
-from wimpsift.errors import ConfigError
+from wimpsift.errors import ConfigError, validation_message
 
 Backend = Literal["in_process", "local", "scheduler", "jobqueue"]
 
@@ -137,7 +137,10 @@ def load_execution_config(path: str | Path, parameter: str = "--execution") -> E
                           f"{'JSON' if path.suffix == '.json' else 'TOML'}: {err}") from err
     if not isinstance(data, dict):
         raise ConfigError(f"{parameter}: {str(path)!r} holds {type(data).__name__}, expected a table")
-    return ExecutionConfig.build(**data)
+    try:
+        return ExecutionConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{parameter}: {str(path)!r} is invalid: {validation_message(err)}") from err
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from wimpsift.errors import ConfigError, renamed
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("run", help="run the whole chain on a configuration (default: shipped)")
@@ -18,7 +20,10 @@ def _run(args: argparse.Namespace) -> int:
     from wimpsift.pipelines.main_job import run_main_job
     from wimpsift.run_config import load_run_config
 
-    config = load_run_config(args.config)
+    try:
+        config = load_run_config(args.config)
+    except ConfigError as err:
+        raise renamed(err, {"config": "--config"}) from None
     report = run_main_job(config, Path(args.output))
     print(f"wrote {report}", file=sys.stderr)
     return 0
