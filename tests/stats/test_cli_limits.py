@@ -67,7 +67,7 @@ def test_bad_options_exit_2(templates_file, capsys, extra, message):
         (lambda d: d["backgrounds"].update(er=[0.0] * len(d["signal"]), wall=[0.0] * len(d["signal"])),
          "empty"),
         (lambda d: d["backgrounds"].update(er=[1.0, 2.0]), "expected 10"),
-        (lambda d: d.update(observed=[1.0, 2.0]), "observed: 2 bins"),
+        (lambda d: d.update(observed=[1.0, 2.0]), "error: templates 'observed': 2 bins"),
         (lambda d: d.pop("backgrounds"), "missing key 'backgrounds'"),
         (lambda d: [d["backgrounds"][k].__setitem__(9, 0.0) for k in d["backgrounds"]],
          "expected signal but no background model"),
@@ -79,6 +79,36 @@ def test_bad_templates_exit_2(templates_file, capsys, edit, message):
     templates_file.write_text(json.dumps(data))
     assert main(["limits", "compute", str(templates_file)]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[1, 2]", "error: --observed: 2 bins, expected 10 (the templates' binning)"),
+        ('{"observed": "a"}', "error: --observed: counts are not numeric"),
+        ("[-1, 0, 0, 0, 0, 0, 0, 0, 0, 0]", "error: --observed: counts must be finite and >= 0"),
+        ('{"counts": [1]}', "error: --observed: 'obs.json' holds no counts; give --observed FILE"),
+    ],
+)
+def test_bad_observed_counts_name_the_option(templates_file, tmp_path, monkeypatch, capsys,
+                                             content, message):
+    """Counts read from ``--observed`` are checked there, against the templates' bins."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "obs.json").write_text(content)
+    for action in ("compute", "discovery"):
+        assert main(["limits", action, str(templates_file), "--observed", "obs.json"]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_no_observed_counts_say_which_options_give_them(templates_file, tmp_path, capsys):
+    data = json.loads(templates_file.read_text())
+    data.pop("observed", None)
+    templates_file.write_text(json.dumps(data))
+    out = tmp_path / "workspace.json"
+    assert main(["limits", "export-pyhf", str(templates_file), "-o", str(out)]) == 2
+    assert "error: --observed: none given and the templates hold no 'observed' counts; give " \
+           "--observed FILE" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_event_input_options(templates_file, tmp_path, capsys):

@@ -161,10 +161,14 @@ def _likelihood(args: argparse.Namespace):
     if args.widths:
         if args.width is not None:
             raise ConfigError("--widths: give either --width or --widths, not both")
+        expected = "a JSON object of background names and relative widths, e.g. '{\"er\": 0.1}'"
         try:
             widths = json.loads(args.widths)
         except json.JSONDecodeError as err:
-            raise ConfigError(f"--widths: not valid JSON: {err}") from err
+            raise ConfigError(f"--widths: got {args.widths!r}, not valid JSON ({err}); "
+                              f"expected {expected}") from err
+        if not isinstance(widths, dict):
+            raise ConfigError(f"--widths: got {args.widths!r}, expected {expected}")
     option = {"background_rel_uncertainty": "--widths" if args.widths else "--width"}
     config = LikelihoodConfig.from_options(option, background_rel_uncertainty=widths)
     try:
@@ -235,11 +239,21 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
     if isinstance(raw, dict):
         raw = raw.get("observed")
     if raw is None:
-        raise ConfigError("observed: give --observed, --events or --asimov-mu, or an 'observed' key")
+        where = (f"{args.observed!r} holds no counts" if args.observed
+                 else "none given and the templates hold no 'observed' counts")
+        raise ConfigError(f"--observed: {where}; give --observed FILE (a list of counts or "
+                          "{'observed': [...]}), --events or --asimov-mu")
+    # the counts' problems said as from the file they came from: --observed or the templates'
+    source = "--observed" if args.observed else "templates 'observed'"
     try:
-        return np.asarray(raw, dtype=float).ravel()
+        counts = np.asarray(raw, dtype=float).ravel()
     except (TypeError, ValueError) as err:
-        raise DataError(f"observed: counts are not numeric: {err}") from err
+        raise DataError(f"{source}: counts are not numeric: {err}") from err
+    try:
+        lik.check_data(counts)
+    except DataError as err:
+        raise DataError(f"{source}: {str(err).removeprefix('observed: ')}") from None
+    return counts
 
 
 def _compute(args: argparse.Namespace) -> int:
