@@ -5,6 +5,7 @@ turns it into a one-line message and exit code 2.
 """
 
 from collections.abc import Mapping
+from typing import TypeVar
 
 
 class WimpsiftError(Exception):
@@ -50,11 +51,15 @@ def validation_message(err: Exception, names: Mapping[str, str] | None = None) -
     return "; ".join(dict.fromkeys(problems))  # two fields one option sets: said once
 
 
-def renamed(err: ConfigError, names: Mapping[str, str]) -> ConfigError:
-    """``err`` with the field its message starts with (``field: ...``) spelt as the command's
-    option that set it (``names``, as in :func:`validation_message`); else ``err`` itself."""
+E = TypeVar("E", bound=WimpsiftError)
+
+
+def renamed(err: E, names: Mapping[str, str]) -> E:
+    """``err`` (same class) with the field its message starts with (``field: ...``) spelt as
+    the command's option that set it (``names``, as in :func:`validation_message`); else
+    ``err`` itself."""
     field, sep, rest = str(err).partition(": ")
-    return ConfigError(f"{names[field]}: {rest}") if sep and field in names else err
+    return type(err)(f"{names[field]}: {rest}") if sep and field in names else err
 
 
 def os_error_message(err: OSError) -> str:

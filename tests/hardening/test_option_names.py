@@ -4,6 +4,8 @@ events_per_source``): one ``error:`` line, exit code 2, nothing written."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from wimpsift.cli.main import main
@@ -17,6 +19,9 @@ CASES = [
      "--mass-gev: give the WIMP mass"),
     (["simulate", "--source", "er", "--exposure-kg-days", "-1", "--seed", "1",
       "-o", "{out}.parquet"], "--exposure-kg-days: "),
+    (["rates", "--mass-gev", "0"], "--mass-gev: "),
+    (["rates", "--sigma-cm2", "-1"], "--sigma-cm2: "),
+    (["bands", "--mass-gev", "-3", "-o", "{out}.png"], "--mass-gev: "),
     (["sensitivity", "-d", "lux_2013", "--masses", "50", "--analysis", "cs1-cs2",
       "--events-per-source", "5", "-o", "{out}"], "--events-per-source: "),
     (["sensitivity", "-d", "lux_2013", "--masses", "50", "--analysis", "cs1-cs2",
@@ -95,3 +100,29 @@ def test_a_bad_detector_names_the_option(tmp_path, capsys, monkeypatch, argv, de
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "error: --detector: " in err[0], err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.toml"]
+
+
+def test_a_bad_file_named_by_an_option_is_an_error_of_that_option(tmp_path, capsys, monkeypatch):
+    """The readers of image datasets and model sets name their parameter (``dataset``,
+    ``models``); the commands say the option that gave the file."""
+    import json
+
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    pd.DataFrame({"cs1_pe": [10.0], "cs2_pe": [1000.0]}).to_parquet("events.parquet")
+    Path("listed").mkdir()
+    Path("listed/index.json").write_text(json.dumps({"files": {"50": "gone.pt"}}))
+    for argv, start in [
+        (["show", "--dataset", "nowhere.h5", "--kind", "hit", "-o", "x.png"],
+         "--dataset: 'nowhere.h5' does not exist"),
+        (["nn", "evaluate", "events.parquet", "--models", "nowhere"],
+         "--models: 'nowhere' has no index.json"),
+        (["nn", "evaluate", "events.parquet", "--models", "listed"],
+         "--models: 'listed/gone.pt' is not a file"),
+    ]:
+        before = sorted(p.name for p in tmp_path.iterdir())
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"error: {start}" in err[0], err
+        assert sorted(p.name for p in tmp_path.iterdir()) == before

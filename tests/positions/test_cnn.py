@@ -65,6 +65,17 @@ def test_foreign_files_are_refused_without_running_them(tmp_path):
         assert "\n" not in str(err.value)
 
 
+def test_a_file_that_is_not_a_torch_archive_is_said_to_be_so(tmp_path):
+    """torch's own error for a text file is a bare number (the legacy format's magic)."""
+    from wimpsift.errors import DataError
+    from wimpsift.training.position import load_position_model
+
+    (tmp_path / "junk.pt").write_text("junk\n")
+    with pytest.raises(DataError, match=r"^--model: '.*junk\.pt' is not a wimpsift-position-cnn-1 "
+                                        r"file \(not a torch file\)$"):
+        load_position_model(tmp_path / "junk.pt", "--model")
+
+
 def test_training_is_deterministic(tmp_path):
     from wimpsift.training.position import PositionTrainingConfig, train_position_cnn
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from wimpsift.cli import load_detector_option, options, seed
-from wimpsift.errors import ConfigError, bad_value, renamed
+from wimpsift.errors import ConfigError, DataError, bad_value, renamed
 
 # the dataset configuration's fields as the options spell them, for error messages
 _OPTIONS = options("detector", "signal", "background", "events_per_class", "kinds", "selection",
@@ -222,7 +222,10 @@ def _show(args: argparse.Namespace) -> int:
 
         if args.kind == "figure":
             raise ConfigError("--kind: 'figure' needs a simulated event; drop --dataset")
-        images, _, _ = load_images(args.dataset, args.kind)
+        try:
+            images, _, _ = load_images(args.dataset, args.kind)
+        except DataError as err:
+            raise renamed(err, {"dataset": "--dataset"}) from None
         if args.event >= len(images):
             raise bad_value("--event", args.event, f"a row in [0, {len(images)})")
         _check_scale(images[args.event], args.scale)

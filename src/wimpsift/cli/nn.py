@@ -170,8 +170,8 @@ def load_models(text: str) -> dict[float, Any]:
         folder = folder / "models"
     try:
         return load_discriminants(folder)
-    except WimpsiftError:
-        raise
+    except WimpsiftError as err:  # the library names its parameter and a missing member
+        raise renamed(err, {"models": "--models", "model": "--models"}) from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
         first = str(err).splitlines()[0] if str(err) else ""
         raise DataError(f"--models: {str(folder)!r} is not a readable model set "

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 from wimpsift.cli import load_detector_option, options, seed
-from wimpsift.errors import ConfigError
+from wimpsift.errors import ConfigError, renamed
 
 
-def _positive_float(text: str) -> float:
+def _finite_float(text: str) -> float:
+    """argparse type of a finite number (the sign is checked where the value is used)."""
     try:
         value = float(text)
     except ValueError:
@@ -26,18 +27,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("simulate", help="simulate events to a Parquet event table")
     p.add_argument("--detector", "-d", default="xenon1t_sr0", help="shipped detector name or TOML path")
     p.add_argument("--source", "-s", required=True, help="wimp, er, neutrons, cevns, accidental, wall, ...")
-    p.add_argument("--mass-gev", type=_positive_float, help="WIMP mass in GeV/c^2 (source wimp)")
+    p.add_argument("--mass-gev", type=_finite_float, help="WIMP mass in GeV/c^2 (source wimp)")
     p.add_argument(
-        "--sigma-cm2", type=_positive_float, default=1e-45, help="WIMP-nucleon cross-section, cm^2"
+        "--sigma-cm2", type=_finite_float, default=1e-45, help="WIMP-nucleon cross-section, cm^2"
     )
     p.add_argument(
-        "--signal-energy-min-kev", type=_positive_float, default=None,
+        "--signal-energy-min-kev", type=_finite_float, default=None,
         help="lowest WIMP recoil energy simulated, keVnr (default 0.5; NEST decides what lower ones give)",
     )
     count = p.add_mutually_exclusive_group(required=True)
     count.add_argument("--events", type=int, help="number of interactions to simulate")
     count.add_argument(
-        "--exposure-kg-days", type=_positive_float, help="exposure; events drawn from the rate"
+        "--exposure-kg-days", type=_finite_float, help="exposure; events drawn from the rate"
     )
     p.add_argument("--volume", default="fiducial", help="fiducial or active")
     p.add_argument("--prompt-fraction", action="store_true", help="simulate the S1 prompt fraction (slower)")
@@ -52,9 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     r = subparsers.add_parser("rates", help="expected events per source (the CNN paper's Table I)")
     r.add_argument("--detector", "-d", default="xenon1t_sr0")
-    r.add_argument("--mass-gev", type=_positive_float, default=500.0)
-    r.add_argument("--sigma-cm2", type=_positive_float, default=1e-45)
-    r.add_argument("--exposure-kg-days", type=_positive_float, help="default: the detector's exposure")
+    r.add_argument("--mass-gev", type=_finite_float, default=500.0)
+    r.add_argument("--sigma-cm2", type=_finite_float, default=1e-45)
+    r.add_argument("--exposure-kg-days", type=_finite_float, help="default: the detector's exposure")
     r.add_argument(
         "--mc-events", type=int, default=50_000, help="simulated events per source for efficiencies"
     )
@@ -68,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     b = subparsers.add_parser("bands", help="cS1 vs log10(cS2/cS1) figure of ER and WIMP events")
     b.add_argument("--detector", "-d", default="xenon1t_sr0")
-    b.add_argument("--mass-gev", type=_positive_float, default=500.0)
+    b.add_argument("--mass-gev", type=_finite_float, default=500.0)
     b.add_argument("--events", type=int, default=5000)
     b.add_argument("--seed", type=seed, default=0)
     b.add_argument("-o", "--output", required=True, help="output image (.png or .pdf)")
@@ -135,9 +136,11 @@ def _rates(args: argparse.Namespace) -> int:
     detector = load_detector_option(args.detector)
     if args.exposure_kg_days is not None and args.exposure_kg_days <= 0:
         raise ConfigError(f"--exposure-kg-days: got {args.exposure_kg_days}, expected a positive exposure")
-    rows = rate_table(
-        detector, args.mass_gev, args.sigma_cm2, args.exposure_kg_days, n_mc=args.mc_events, seed=args.seed
-    )
+    try:
+        rows = rate_table(detector, args.mass_gev, args.sigma_cm2, args.exposure_kg_days,
+                          n_mc=args.mc_events, seed=args.seed)
+    except ConfigError as err:  # the source's checks name its fields (mass_gev, sigma_cm2)
+        raise renamed(err, _OPTIONS) from None
     if args.json:
         settings = {"detector": detector.name, "mass_gev": args.mass_gev, "sigma_cm2": args.sigma_cm2,
                     "exposure_kg_days": args.exposure_kg_days or detector.exposure_kg_days,
@@ -163,10 +166,13 @@ def _bands(args: argparse.Namespace) -> int:
     # two event tables (ER and WIMP) are held at once
     check_resources("--events", memory_bytes=2 * args.events * table_bytes_per_event())
     detector = load_detector_option(args.detector)
+    try:
+        wimp_source = make_source(detector, "wimp", args.mass_gev)
+    except ConfigError as err:
+        raise renamed(err, _OPTIONS) from None
     er = simulate_events(detector, make_source(detector, "er"), args.events,
                          seed_sequence(args.seed, "bands", "er"))
-    wimp = simulate_events(detector, make_source(detector, "wimp", args.mass_gev), args.events,
-                           seed_sequence(args.seed, "bands", "wimp"))
+    wimp = simulate_events(detector, wimp_source, args.events, seed_sequence(args.seed, "bands", "wimp"))
     plot_bands(
         er[er.in_window],
         wimp[wimp.in_window],

@@ -52,6 +52,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import zipfile
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -284,6 +285,9 @@ def load_position_model(path: str | Path, parameter: str = "xy_model_path"
     path = Path(path)
     if not path.is_file():
         raise bad_value(parameter, str(path), "a position-CNN file written by wimpsift")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; torch's own error
+        # for anything else is a bare number (KeyError of the legacy format's magic)
+        raise DataError(f"{parameter}: {str(path)!r} is not a {FORMAT} file (not a torch file)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
         if payload.get("format") != FORMAT:
