@@ -53,6 +53,12 @@ CASES = [
      "--kinds: "),
     (["images", "--events-per-class", "2", "--signal", "wimp:-5", "--seed", "1", "-o", "{out}"],
      "--signal: "),
+    (["images", "--events-per-class", "2", "--shape", "hit=0x5", "--seed", "1", "-o", "{out}"],
+     "--shape: got 'hit=0x5', expected positive sizes"),
+    (["images", "--events-per-class", "2", "--shape", "wave=5x5", "--seed", "1", "-o", "{out}"],
+     "--shape: got 'wave=5x5', expected one of hit, peak, hitpeak, event"),
+    (["images", "--events-per-class", "2", "--shape", "event=8x8", "--seed", "1", "-o", "{out}"],
+     "--shape: 'event' images are not made (--kinds hit,peak,hitpeak)"),
 ]
 
 

@@ -17,15 +17,22 @@ DATASET_NAME = "images.h5"
 
 
 def _shape(text: str) -> tuple[str, tuple[int, int]]:
-    """``kind=HxW`` → (kind, (H, W))."""
+    """``kind=HxW`` → (kind, (H, W)), checked as the image settings check it."""
+    from wimpsift.images.raster import image_settings
+
     kind, sep, size = text.partition("=")
     h, x, w = size.lower().partition("x")
     try:
         if not sep or not x:
             raise ValueError
-        return kind.strip(), (int(h), int(w))
+        shape = kind.strip(), (int(h), int(w))
     except ValueError:
         raise bad_value("--shape", text, "KIND=HEIGHTxWIDTH, e.g. hitpeak=75x75") from None
+    try:
+        image_settings(dict([shape]))
+    except ConfigError as err:  # "<kinds or shapes[kind]>: got ..., expected ..."
+        raise bad_value("--shape", text, str(err).partition(", expected ")[2] or str(err)) from None
+    return shape
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -122,6 +129,10 @@ def _build_images(args: argparse.Namespace) -> int:
     processing = _processing(args)
     shapes = dict(_shape(text) for text in args.shape)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    unused = [kind for kind in shapes if kind not in kinds]
+    if unused:  # a size for images that are not made would be ignored without a word
+        raise ConfigError(f"--shape: {unused[0]!r} images are not made (--kinds "
+                          f"{','.join(kinds)}); add the kind to --kinds or drop its --shape")
     if args.instructions:
         if args.execution:
             raise ConfigError("--execution: only for simulated sources, not with --instructions")
