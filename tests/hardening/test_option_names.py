@@ -26,6 +26,8 @@ CASES = [
       "--events-per-source", "5", "-o", "{out}"], "--events-per-source: "),
     (["sensitivity", "-d", "lux_2013", "--masses", "50", "--analysis", "cs1-cs2",
       "--background-width", "-1", "-o", "{out}"], "--background-width: "),
+    (["sensitivity", "-d", "lux_2013", "--masses", "50", "50", "--analysis", "cs1-cs2",
+      "-o", "{out}"], "--masses: 50 GeV/c^2 is given twice"),
     (["sensitivity", "-d", "lux_2013", "--masses", "50", "--analysis", "cs1-cs2",
       "--mu-grid-points", "1", "-o", "{out}"], "--mu-grid-points: "),
     (["sensitivity", "-d", "lux_2013", "--masses", "50", "--analysis", "cs1-cs2",

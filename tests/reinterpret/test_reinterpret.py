@@ -126,6 +126,7 @@ def test_config_refuses_unknown_values():
     (["--experiment", "xenon1t_1ty", "--masses", "50", "--cl", "1.5"], "--cl:"),
     (["--experiment", "xenonnt_20ty", "--masses", "50", "--toys", "0"], "--toys:"),
     (["--experiment", "xenon1t_1ty", "--masses", "50", "--points-per-bin", "0"], "--points-per-bin:"),
+    (["--experiment", "xenon1t_1ty", "--masses", "50", "20", "50"], "--masses: 50 GeV/c^2 is given twice"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(argv, parameter, capsys, tmp_path):
     out = tmp_path / "out"
@@ -151,6 +152,16 @@ def test_cli_json_files_and_same_bytes_twice(capsys, tmp_path):
     from PIL import Image  # the figure carries the same record as the JSON
 
     assert json.loads(Image.open(tmp_path / "a" / "limits.png").info["wimpsift"]) == provenance
+
+
+def test_rows_come_in_increasing_mass_whatever_the_order_given(capsys, tmp_path):
+    """The curve is drawn through the rows in order: masses given as 100 20 were drawn
+    back and forth (and their bands folded over)."""
+    assert main(["reinterpret", "--experiment", "xenon1t_1ty", "--masses", "100", "20", "--json",
+                 "--no-progress", "-o", str(tmp_path)]) == 0
+    assert [r["mass_gev"] for r in json.loads(capsys.readouterr().out)["limits"]] == [20.0, 100.0]
+    rows = (tmp_path / "limits.csv").read_text().splitlines()[1:]
+    assert [float(r.split(",")[0]) for r in rows] == [20.0, 100.0]
 
 
 def test_xenonnt_projection_bands_are_ordered(capsys):

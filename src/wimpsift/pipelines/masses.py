@@ -16,8 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from wimpsift.cache import Cache
+from wimpsift.errors import ConfigError
 from wimpsift.execution import Executor, Task, execution_config
 from wimpsift.provenance import _jsonable
+
+
+def sorted_masses(masses: Sequence[float]) -> list[float]:
+    """``--masses`` in increasing order (the order of rows and of the curves drawn); a mass
+    given twice is refused: it would be computed once and written twice."""
+    seen: set[float] = set()
+    for mass in masses:
+        if float(mass) in seen:
+            raise ConfigError(f"--masses: {float(mass):g} GeV/c^2 is given twice")
+        seen.add(float(mass))
+    return sorted(seen)
 
 
 def map_masses(

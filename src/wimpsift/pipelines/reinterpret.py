@@ -20,9 +20,12 @@ STAGE_VERSION = 1
 
 
 def check_masses(experiment: str, masses: Sequence[float]) -> list[float]:
+    """The masses as sorted floats, each within the experiment's published range, none twice."""
+    from wimpsift.pipelines.masses import sorted_masses
+
     if not masses:
         raise ConfigError("--masses: give at least one WIMP mass in GeV/c^2")
-    return [check_mass(experiment, float(m)) for m in masses]
+    return sorted_masses([check_mass(experiment, float(m)) for m in masses])
 
 
 def run_reinterpret(

@@ -254,11 +254,14 @@ def test_split(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def check_masses(masses: Sequence[float]) -> list[float]:
-    """The masses as floats; raises a one-line :class:`ConfigError` unless all are positive."""
+    """The masses as sorted floats; raises a one-line :class:`ConfigError` unless all are
+    positive and distinct."""
+    from wimpsift.pipelines.masses import sorted_masses
+
     masses = [float(m) for m in masses]
     if not masses or any(not (np.isfinite(m) and m > 0) for m in masses):
         raise ConfigError(f"--masses: got {masses}, expected positive WIMP masses in GeV/c^2")
-    return masses
+    return sorted_masses(masses)
 
 
 def run_sensitivity(
