@@ -19,6 +19,8 @@ CASES = [
      "--mass-gev: give the WIMP mass"),
     (["simulate", "--source", "er", "--exposure-kg-days", "-1", "--seed", "1",
       "-o", "{out}.parquet"], "--exposure-kg-days: "),
+    (["simulate", "--source", "wimp", "--mass-gev", "50", "--exposure-kg-days", "0.001",
+      "--seed", "1", "-o", "{out}.parquet"], "--exposure-kg-days: 0.001 gives no events"),
     (["rates", "--mass-gev", "0"], "--mass-gev: "),
     (["rates", "--sigma-cm2", "-1"], "--sigma-cm2: "),
     (["bands", "--mass-gev", "-3", "-o", "{out}.png"], "--mass-gev: "),

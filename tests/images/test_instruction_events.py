@@ -146,7 +146,11 @@ def test_images_and_show_from_instructions(tmp_path, capsys):
         (["--instructions", str(unlabeled), "--label", "1", "--events-per-class", "3"],
          "--events-per-class: not with --instructions"),
         (["--instructions", str(bad), "--label", "1"], "row 2, column 'recoil_type'"),
-        (["--instructions", str(tmp_path / "missing.csv"), "--label", "1"], "cannot read"),
+        (["--instructions", str(tmp_path / "missing.csv"), "--label", "1"],
+         f"error: --instructions: {str(tmp_path / 'missing.csv')!r} does not exist, expected an "
+         "instruction CSV"),
+        (["--instructions", str(tmp_path), "--label", "1"],
+         f"error: --instructions: {str(tmp_path)!r} is a folder"),
         (["--label", "1", "--events-per-class", "3"], "--label: only with --instructions"),
     ):
         target = tmp_path / "never"

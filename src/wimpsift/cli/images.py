@@ -11,7 +11,7 @@ from wimpsift.errors import ConfigError, DataError, bad_value, renamed
 
 # the dataset configuration's fields as the options spell them, for error messages
 _OPTIONS = options("detector", "signal", "background", "events_per_class", "kinds", "selection",
-                   "chunk_events", "seed")
+                   "chunk_events", "seed", "instructions")
 
 DATASET_NAME = "images.h5"
 
@@ -116,7 +116,8 @@ def _processing(args: argparse.Namespace):
 def _images(args: argparse.Namespace) -> int:
     try:
         return _build_images(args)
-    except ConfigError as err:  # the dataset's checks name its fields; the user typed options
+    except (ConfigError, DataError) as err:  # the dataset's checks and the instruction
+        # reader name their fields; the user typed options
         raise renamed(err, _OPTIONS) from None
 
 
@@ -256,7 +257,10 @@ def _show(args: argparse.Namespace) -> int:
     detector = load_detector_option(args.detector)
     title = None
     if args.instructions:
-        raw, index, title = _instruction_event(args, detector)
+        try:
+            raw, index, title = _instruction_event(args, detector)
+        except DataError as err:
+            raise renamed(err, {"instructions": "--instructions"}) from None
     else:
         source = parse_source(detector, args.source, "--source")
         # events 0 .. --event are simulated; each holds its S1 and S2 hit patterns (float64)

@@ -119,8 +119,11 @@ def _simulate(args: argparse.Namespace) -> int:
         from wimpsift.execution import load_execution_config
 
         execution = load_execution_config(args.execution)
-    path = simulate_to_parquet(config, args.output, progress=not args.no_progress,
-                               detector=detector, execution=execution)
+    try:
+        path = simulate_to_parquet(config, args.output, progress=not args.no_progress,
+                                   detector=detector, execution=execution)
+    except ConfigError as err:  # the source's and the event count's checks name fields
+        raise renamed(err, _OPTIONS) from None
     print(f"wrote {path}", file=sys.stderr)
     return 0
 

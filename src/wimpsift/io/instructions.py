@@ -104,6 +104,9 @@ def read_instructions(path: str | Path, detector: Detector | None = None) -> pd.
     drift time. Returns the instruction columns, plus ``label`` when the file has one.
     """
     where = f"instructions: {str(path)!r}"
+    if not Path(path).is_file():
+        raise DataError(f"{where} {'is a folder' if Path(path).is_dir() else 'does not exist'}, "
+                        "expected an instruction CSV (written by 'wimpsift instructions')")
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
