@@ -183,7 +183,7 @@ def test_huge_exposure_is_refused_in_one_line(tmp_path, capsys):
     assert main(["simulate", "--source", "er", "--exposure-kg-days", "1e300", "--seed", "1",
                  "-o", str(out)]) == 2
     err = capsys.readouterr().err.strip()
-    assert "exposure_kg_days" in err and len(err.splitlines()) == 1
+    assert "error: --exposure-kg-days: " in err and len(err.splitlines()) == 1
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
