@@ -44,6 +44,8 @@ CASES = [
     (["positions", "train", "--batch-size", "0", "-o", "{out}.pt"], "--batch-size: "),
     (["nn", "train", "--learning-rate", "0", "-o", "{out}"], "--learning-rate: "),
     (["nn", "study", "pca", "--test-fraction", "1.5", "-o", "{out}"], "--test-fraction: "),
+    (["nn", "study", "projections", "--projection-mass", "-5", "-o", "{out}"],
+     "--projection-mass: got -5.0, expected a positive WIMP mass"),
     (["reproduce", "cnn", "--workers", "0", "-o", "{out}"], "--workers: "),
     (["reproduce", "cnn", "--train-events-per-class", "0", "-o", "{out}"],
      "--train-events-per-class: "),
@@ -130,6 +132,8 @@ def test_a_bad_file_named_by_an_option_is_an_error_of_that_option(tmp_path, caps
          "--models: 'nowhere' has no index.json"),
         (["nn", "evaluate", "events.parquet", "--models", "listed"],
          "--models: 'listed/gone.pt' is not a file"),
+        (["nn", "train", "--cache-dir", "events.parquet", "-o", "out"],
+         "--cache-dir: 'events.parquet' is a file, expected a folder"),
     ]:
         before = sorted(p.name for p in tmp_path.iterdir())
         assert main(argv) == 2

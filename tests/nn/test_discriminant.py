@@ -124,6 +124,34 @@ def test_training_table_validators(toy, mutate, word):
         train_one_mass(10.0, table, _config(masses_gev=[10]))
 
 
+def test_a_signal_too_rare_for_the_mi_check_is_named_by_its_mass(toy):
+    """A low mass keeps few signal events in the window; the error says which mass and how
+    many, not only that some subset ran short."""
+    table = toy(10.0)
+    rare = table[(table.label == 0) | (table.index < 20)].reset_index(drop=True)
+    n_test = int(((rare.label == 1) & (rare.split == "test")).sum())
+    assert 0 < n_test < 12
+    with pytest.raises(DataError, match=rf"^masses_gev: 10 GeV has {n_test} signal events in the "
+                                        r"MI sample, too few for the MI check \(two subsets of "
+                                        r"more than k=5 each\)"):
+        train_one_mass(10.0, rare, _config(masses_gev=[10], mi_subsets=5))
+
+
+def test_a_rare_signal_is_checked_with_fewer_subsets_split_by_class(toy):
+    """Enough signal for two or more subsets of more than k, too little for the random
+    split into five: the network is trained and checked, its MI errors from fewer subsets."""
+    table = toy(10.0)
+    rare = table[(table.label == 0) | (table.index < 50)].reset_index(drop=True)
+    n_test = int(((rare.label == 1) & (rare.split == "test")).sum())
+    assert 12 <= n_test < 30
+    notes: list[str] = []
+    model = train_one_mass(10.0, rare, _config(masses_gev=[10], mi_subsets=5), log=notes.append)
+    assert np.isfinite(model.metrics["input_mi_error_bits"])
+    assert np.isfinite(model.metrics["output_mi_error_bits"])
+    assert any(f"{n_test} signal events in the MI sample; its MI errors come from "
+               f"{n_test // 6} subsets split by class, not 5" in note for note in notes), notes
+
+
 @pytest.mark.parametrize(
     ("settings", "word"),
     [

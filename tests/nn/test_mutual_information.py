@@ -130,3 +130,26 @@ def test_stratified_subsets_hold_a_rare_class():
     # the value is the whole sample's; only the error comes from the subsets
     assert stratified.mi_bits == whole.mi_bits
     assert np.isfinite(stratified.error_bits) and stratified.error_bits > 0
+
+
+def test_auto_subsets_split_by_class_only_where_the_random_split_runs_short():
+    """``stratify="auto"`` is the random split whenever that one holds more than k events
+    of each class in every subset (so results made with it stay the same); otherwise the
+    split by class, into as many of the subsets (two or more) as the rare class can fill."""
+    rng = np.random.default_rng(3)
+    labels = np.r_[np.ones(30, int), np.zeros(970, int)]
+    x = rng.normal(size=1000) + 2.0 * labels
+    auto = mutual_information(x, labels, k=5, n_subsets=5, stratify="auto", seed=1)
+    assert auto == mutual_information(x, labels, k=5, n_subsets=5, stratify=True, seed=1)
+    common = np.r_[np.ones(300, int), np.zeros(700, int)]
+    y = rng.normal(size=1000) + 2.0 * common
+    assert (mutual_information(y, common, k=5, n_subsets=5, stratify="auto", seed=1)
+            == mutual_information(y, common, k=5, n_subsets=5, seed=1))
+    # 24 of a class fill four subsets of six, not five
+    fewer = mutual_information(x[6:], labels[6:], k=5, n_subsets=5, stratify="auto", seed=1)
+    assert len(fewer.subset_values_bits) == 4 and np.isfinite(fewer.error_bits)
+    assert fewer == mutual_information(x[6:], labels[6:], k=5, n_subsets=4, stratify=True, seed=1)
+    # 11 cannot fill even two
+    with pytest.raises(DataError, match=r"too few events \(981: 11 of class 1, 970 of class 0\) "
+                                        r"for 2 subsets with k=5: a subset holds 5 events"):
+        mutual_information(x[19:], labels[19:], k=5, n_subsets=5, stratify="auto", seed=1)

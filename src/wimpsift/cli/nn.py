@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from wimpsift.cli import load_detector_option, options, seed
-from wimpsift.errors import ConfigError, DataError, renamed
+from wimpsift.errors import ConfigError, DataError, bad_value, renamed
 
 # the configurations' fields as the options spell them, for error messages
 _TRAINING_OPTIONS = options("inputs", "hidden", "activation", "epochs_from_scratch",
@@ -112,6 +113,8 @@ def _configs(args: argparse.Namespace, prompt_fraction: bool = False
              ) -> tuple[Any, dict[str, Any]]:
     from wimpsift.training.discriminant import DEFAULT_MASSES_GEV, DiscriminantConfig
 
+    if args.cache_dir is not None and Path(args.cache_dir).exists() and not Path(args.cache_dir).is_dir():
+        raise ConfigError(f"--cache-dir: {args.cache_dir!r} is a file, expected a folder")
     try:
         hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
     except ValueError:
@@ -204,8 +207,11 @@ def _train(args: argparse.Namespace) -> int:
     for mode in modes:
         _log(f"training ({mode}) ...")
         cfg = config.model_copy(update={"mode": mode})
-        models = train_masses(cfg, samples=provider.for_mass, log=_log,
-                              sample_settings=sample_settings)
+        try:
+            models = train_masses(cfg, samples=provider.for_mass, log=_log,
+                                  sample_settings=sample_settings)
+        except DataError as err:  # a mass whose signal is too rare to check
+            raise renamed(err, _TRAINING_OPTIONS) from None
         runs[mode] = models
         folder = out if len(modes) == 1 or mode == "sequential" else out / mode
         folder.mkdir(parents=True, exist_ok=True)
@@ -272,7 +278,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             logit = model.logit(table)
             wb = balanced_weights(y, w)
             m = discrimination_summary(logit, y, wb)
-            m["output_mi_bits"] = mutual_information(logit, y, wb).mi_bits
+            # the value only: no subsets for an error (a rare class could not fill them)
+            m["output_mi_bits"] = mutual_information(logit, y, wb, n_subsets=1).mi_bits
             result["metrics"][f"{mass:g}"] = m
     if args.output:
         record = provenance({"models": args.models, "events": str(path), "in_window": args.in_window,
@@ -289,12 +296,34 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _study(args: argparse.Namespace) -> int:
-    from wimpsift.provenance import provenance
+def _run_study(args: argparse.Namespace, config: Any, provider: Any,
+               models: dict[float, Any] | None, masses: list[float] | None,
+               sample_settings: dict[str, Any], out: Path, record: dict[str, Any]) -> Any:
+    """The study's table (and its files in ``out``), training the networks it needs."""
     from wimpsift.training import studies
     from wimpsift.training.discriminant import train_masses
 
+    if args.study in studies.INPUT_STUDIES:
+        return studies.study_inputs(args.study, config, provider.for_mass, out, log=_log,
+                                    provenance=record)
+    if models is None:
+        cfg = config if masses is None else config.model_copy(update={"masses_gev": masses})
+        models = train_masses(cfg, samples=provider.for_mass, log=_log,
+                              sample_settings=sample_settings)
+    if args.study == "pca":
+        return studies.study_pca(models, provider.for_mass, out, provenance=record)
+    return studies.study_projections(models[args.projection_mass],
+                                     provider.for_mass(args.projection_mass), out,
+                                     provenance=record)
+
+
+def _study(args: argparse.Namespace) -> int:
+    from wimpsift.provenance import provenance
+    from wimpsift.training import studies
+
     out = Path(args.output)
+    if not (math.isfinite(args.projection_mass) and args.projection_mass > 0):
+        raise bad_value("--projection-mass", args.projection_mass, "a positive WIMP mass in GeV")
     if args.models and args.study in studies.INPUT_STUDIES:
         raise ConfigError(f"--models: only for the pca and projections studies; {args.study} "
                           "trains its own networks, one per input set")
@@ -311,20 +340,10 @@ def _study(args: argparse.Namespace) -> int:
                          "models": args.models, "projection_mass_gev": args.projection_mass},
                         args.seed, "nn.study")
     out.mkdir(parents=True, exist_ok=True)  # after validation: a refused run leaves nothing
-    if args.study in studies.INPUT_STUDIES:
-        table = studies.study_inputs(args.study, config, provider.for_mass, out, log=_log,
-                                     provenance=record)
-    else:
-        if models is None:
-            cfg = config if masses is None else config.model_copy(update={"masses_gev": masses})
-            models = train_masses(cfg, samples=provider.for_mass, log=_log,
-                                  sample_settings=sample_settings)
-        if args.study == "pca":
-            table = studies.study_pca(models, provider.for_mass, out, provenance=record)
-        else:
-            model = models[args.projection_mass]
-            table = studies.study_projections(model, provider.for_mass(args.projection_mass),
-                                              out, provenance=record)
+    try:
+        table = _run_study(args, config, provider, models, masses, sample_settings, out, record)
+    except DataError as err:  # a mass whose signal is too rare to check
+        raise renamed(err, _TRAINING_OPTIONS) from None
     if args.json:
         print(json.dumps({"study": args.study, "table": _records(table)}, indent=1))
     else:

@@ -277,7 +277,7 @@ def mutual_information(
     n_subsets: int = 5,
     transform: Transform = "rank",
     seed: int | None = 0,
-    stratify: bool = False,
+    stratify: bool | Literal["auto"] = False,
 ) -> MutualInformation:
     """MI (bits) between variables ``x`` (n, or n×d) and a binary class ``labels``.
 
@@ -296,7 +296,11 @@ def mutual_information(
     stratify : split the subsets by class (scikit-learn's ``StratifiedKFold``), so each
         holds the whole sample's class ratio; the default random split can leave a
         subset with too few events of a rare class (kept as the default because the
-        LUX discriminant's recorded results and retry decisions were made with it)
+        LUX discriminant's recorded results and retry decisions were made with it).
+        ``"auto"``: the random split, unless it leaves a subset with ``k`` or fewer
+        events of a class; then the split by class, into as many of the ``n_subsets``
+        (at least two) as hold more than ``k`` events of each class. Every result the
+        random split gave stays as it was; ``subset_values_bits`` shows how many were used
     """
     if not isinstance(k, int | np.integer) or k < 1:
         raise ConfigError(f"k: got {k!r}, expected an integer >= 1")
@@ -308,25 +312,43 @@ def mutual_information(
     subset_values: list[float] = []
     error = float("nan")
     if n_subsets > 1:
-        if stratify:
-            part = np.empty(x.shape[0], np.int64)
-            folds = StratifiedKFold(n_splits=n_subsets, shuffle=True, random_state=seed)
-            for s, (_, rows) in enumerate(folds.split(x, labels)):
-                part[rows] = s
-        else:
-            part = np.random.default_rng(seed).permutation(x.shape[0]) % n_subsets
+        part = _subsets(labels, n_subsets, seed, stratify is True)
+        fewest = _fewest_of_a_class(part, labels, n_subsets)
+        if fewest <= k and stratify == "auto":
+            n_subsets = max(2, min(n_subsets, int(np.bincount(labels).min()) // (k + 1)))
+            part = _subsets(labels, n_subsets, seed, True)
+            fewest = _fewest_of_a_class(part, labels, n_subsets)
+        if fewest <= k:
+            counts = np.bincount(labels, minlength=2)
+            raise DataError(f"x: too few events ({x.shape[0]}: {counts[1]} of class 1, "
+                            f"{counts[0]} of class 0) for {n_subsets} subsets with k={k}: a "
+                            f"subset holds {fewest} events of a class, expected more than k; "
+                            "lower n_subsets or k, or give more events")
         for s in range(n_subsets):
             sel = part == s
             xs, ls, ws = x[sel], labels[sel], weights[sel]
-            if min(np.sum(ls == 0), np.sum(ls == 1)) <= k:
-                raise DataError(f"x: too few events ({x.shape[0]}) for {n_subsets} subsets "
-                                f"with k={k}; lower n_subsets or k")
             subset_values.append(_mi_nats(_transform(xs, ws, transform), ls, ws, int(k)) / LN2)
         error = float(np.std(subset_values, ddof=1) / np.sqrt(n_subsets))
     return MutualInformation(
         mi_bits=float(value), error_bits=error, k=int(k), n_events=int(x.shape[0]),
         subset_values_bits=tuple(float(v) for v in subset_values),
     )
+
+
+def _subsets(labels: np.ndarray, n_subsets: int, seed: int | None, by_class: bool) -> np.ndarray:
+    """The subset (0 .. n_subsets-1) of each event: a random split, or one by class."""
+    if not by_class:
+        return np.random.default_rng(seed).permutation(labels.size) % n_subsets
+    part = np.empty(labels.size, np.int64)
+    folds = StratifiedKFold(n_splits=n_subsets, shuffle=True, random_state=seed)
+    for s, (_, rows) in enumerate(folds.split(np.zeros(labels.size), labels)):
+        part[rows] = s
+    return part
+
+
+def _fewest_of_a_class(part: np.ndarray, labels: np.ndarray, n_subsets: int) -> int:
+    """The fewest events of one class in any subset."""
+    return int(min(np.sum((part == s) & (labels == c)) for s in range(n_subsets) for c in (0, 1)))
 
 
 def gaussian_mixture_mi_bits(

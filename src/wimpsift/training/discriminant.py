@@ -362,9 +362,9 @@ def evaluate(net: DenseDiscriminantNet, x: np.ndarray, y: np.ndarray, w: np.ndar
     wmb = balanced_weights(ym, wm)
     if input_mi is None:
         input_mi = mutual_information(xm, ym, wmb, k=config.mi_k, n_subsets=config.mi_subsets,
-                                      seed=config.seed)
+                                      seed=config.seed, stratify="auto")
     r = mutual_information(net.logit(xm) if mi_sample is not None else logit, ym, wmb, k=config.mi_k,
-                           n_subsets=config.mi_subsets, seed=config.seed)
+                           n_subsets=config.mi_subsets, seed=config.seed, stratify="auto")
     rule = mi_completion(r, input_mi, epsilon=config.mi_epsilon, n_sigma=config.mi_n_sigma,
                          max_rel_error=config.mi_max_rel_error)
     out.update({
@@ -409,8 +409,18 @@ def train_one_mass(
     wtb = balanced_weights(yt, wt)
     mi_sample = None if mi_table is None else check_training_table(mi_table, inputs, "mi_table")
     xm, ym, wm = mi_sample if mi_sample is not None else (xt, yt, wt)
+    n_signal = int(np.sum(ym == 1))
+    if n_signal < 2 * (config.mi_k + 1):  # a signal too rare in the window (low masses)
+        raise DataError(f"masses_gev: {mass_gev:g} GeV has {n_signal} signal events in the MI "
+                        f"sample, too few for the MI check (two subsets of more than "
+                        f"k={config.mi_k} each); simulate more signal (n_signal, max_simulated) "
+                        "or leave the mass out")
     input_mi = mutual_information(xm, ym, balanced_weights(ym, wm), k=config.mi_k,
-                                  n_subsets=config.mi_subsets, seed=config.seed)
+                                  n_subsets=config.mi_subsets, seed=config.seed, stratify="auto")
+    if log is not None and len(input_mi.subset_values_bits) < config.mi_subsets:
+        log(f"{mass_gev:g} GeV: {n_signal} signal events in the MI sample; its MI "
+            f"errors come from {len(input_mi.subset_values_bits)} subsets split by class, not "
+            f"{config.mi_subsets}")
 
     focus, focus_w = None, None
     if config.focus_backgrounds and config.focus_fraction > 0 and "source" in train.columns:
