@@ -56,6 +56,31 @@ def test_templates_from_event_tables_feed_limits_compute(event_files, tmp_path, 
     assert json.loads(capsys.readouterr().out)["observed_mu"] > 0
 
 
+def test_events_count_in_the_templates_columns_and_window_only(event_files, tmp_path, capsys):
+    """A simulated table holds every event; the templates only those in the analysis window.
+    Counted whole, events outside the fiducial volume but inside the cS1-cS2 range were
+    observed too. The columns default to the templates' own."""
+    pytest.importorskip("pyhf")
+    templates = tmp_path / "templates.json"
+    assert main(["templates", str(event_files["wimp"]), str(event_files["er"]), "--detector",
+                 "lux_2013", "--analysis", "cs1-cs2", "-o", str(templates)]) == 0
+    edges = json.loads(templates.read_text())["bin_edges"]
+    table, _ = read_events(event_files["er"])
+    values = table[["cs1_pe", "cs2_pe"]].to_numpy()
+    inside, _ = np.histogramdd(values[table["in_window"].to_numpy(bool)], bins=edges)
+    everything, _ = np.histogramdd(values[np.isfinite(values).all(axis=1)], bins=edges)
+    assert everything.sum() > inside.sum()  # the case that was miscounted
+    capsys.readouterr()
+    workspace = tmp_path / "workspace.json"
+    assert main(["limits", "export-pyhf", str(templates), "--events", str(event_files["er"]),
+                 "-o", str(workspace)]) == 0
+    n_window = int(table["in_window"].sum())
+    assert (f"note: --events: counting the {n_window} of {len(table)} events in the analysis "
+            "window") in capsys.readouterr().err
+    (observation,) = json.loads(workspace.read_text())["observations"]
+    np.testing.assert_array_equal(observation["data"], inside.ravel())
+
+
 @pytest.mark.parametrize("case", ["other_detector", "bad_analysis", "network_without_models", "no_signal"])
 def test_templates_bad_input_exits_2(event_files, tmp_path, capsys, case):
     argv = {

@@ -4,8 +4,10 @@ The templates file is JSON, :meth:`wimpsift.stats.templates.TemplateSet.to_dict`
 (``signal``, ``backgrounds``, ``shape``, ``bin_edges``, ``sigma_ref_cm2``, ``mass_gev``),
 optionally with an ``observed`` list of counts. Observed counts can instead come from
 ``--observed FILE.json`` (a list or ``{"observed": [...]}``), from an event table
-(``--events FILE.parquet --columns COL ...``, histogrammed in the templates' edges) or
-be the Asimov data set of ``--asimov-mu``.
+(``--events FILE.parquet [--columns COL ...]``, histogrammed in the templates' edges;
+the columns default to those the templates were built from, and a simulated table's
+events outside the analysis window, ``in_window`` false, are not counted, as the
+templates do not hold them) or be the Asimov data set of ``--asimov-mu``.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         q.add_argument("templates", help="templates JSON (TemplateSet.to_dict)")
         data = q.add_mutually_exclusive_group()
         data.add_argument("--observed", help="observed counts JSON (list or {'observed': [...]})")
-        data.add_argument("--events", help="event table (.parquet) to histogram in the templates' bins")
+        data.add_argument("--events", help="event table (.parquet) to histogram in the templates' "
+                          "bins (with an in_window column, only the events in the window count)")
         data.add_argument("--asimov-mu", type=float, help="use the Asimov data set at this strength")
-        q.add_argument("--columns", nargs="+", help="event columns, one per template axis (--events)")
+        q.add_argument("--columns", nargs="+", help="event columns, one per template axis (--events; "
+                       "default: the templates' columns)")
         q.add_argument("--width", type=float, default=None,
                        help="relative Gaussian width of every background normalisation (default 0.25)")
         q.add_argument("--widths", help='JSON {"background": width, ...}')
@@ -205,7 +209,8 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
         edges = lik.templates.bin_edges
         if edges is None:
             raise DataError("templates: bin_edges are needed to histogram --events")
-        if not args.columns or len(args.columns) != len(edges):
+        columns = args.columns or data.get("columns")
+        if not columns or len(columns) != len(edges):
             raise ConfigError(f"--columns: give {len(edges)} column(s), one per template axis")
         import pyarrow.parquet as pq
 
@@ -215,20 +220,28 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
             schema = pq.read_schema(args.events)
             _check_same_detector(schema, data, args.events)
             names = schema.names
-            missing = [c for c in args.columns if c not in names]
+            missing = [c for c in columns if c not in names]
             if missing:
                 raise DataError(f"--events: {args.events!r} has no column(s) "
                                 f"{', '.join(map(repr, missing))}")
-            table = pd.read_parquet(args.events, columns=args.columns)
+            window = ["in_window"] if "in_window" in names else []
+            table = pd.read_parquet(args.events, columns=list(dict.fromkeys([*columns, *window])))
         except WimpsiftError:
             raise
         except (OSError, ValueError, KeyError) as err:
             first = str(err).splitlines()[0] if str(err) else type(err).__name__
             raise DataError(
-                f"--events: cannot read columns {args.columns} of {args.events!r}: {first}"
+                f"--events: cannot read columns {columns} of {args.events!r}: {first}"
             ) from err
-        values = np.column_stack([table[c].to_numpy(dtype=float) for c in args.columns])
-        for i, column in enumerate(args.columns):
+        if window:  # a simulated table holds every event; the templates only those in the window
+            inside = table["in_window"].to_numpy(dtype=bool)
+            if not inside.all():
+                print(f"note: --events: counting the {int(inside.sum())} of {len(table)} events "
+                      "in the analysis window (in_window), the selection of the templates",
+                      file=sys.stderr)
+            table = table[inside]
+        values = np.column_stack([table[c].to_numpy(dtype=float) for c in columns])
+        for i, column in enumerate(columns):
             bad = int(np.sum(~np.isfinite(values[:, i])))
             if bad:
                 raise DataError(f"--events: column {column!r} has {bad} non-finite value(s) (NaN or inf) "
