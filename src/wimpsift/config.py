@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from wimpsift.errors import ConfigError, validation_message
+from wimpsift.errors import UNKNOWN_SETTING, ConfigError, validation_message
 
 T = TypeVar("T", bound="WimpsiftConfig")
 
@@ -54,9 +54,6 @@ class WimpsiftConfig(BaseModel):
             return cls.model_validate(values)
         except ValidationError as err:
             raise ConfigError(validation_message(err, options)) from err
-
-
-UNKNOWN_SETTING = "unknown_setting"  # the error type of an unknown key
 
 
 def unknown_setting(key: str, known: Iterable[str]) -> str:

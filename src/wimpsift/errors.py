@@ -25,6 +25,10 @@ def bad_value(parameter: str, value: object, expected: str) -> ConfigError:
     return ConfigError(f"{parameter}: got {value!r}, expected {expected}")
 
 
+#: the pydantic error type of an unknown key (:class:`wimpsift.config.WimpsiftConfig`'s check)
+UNKNOWN_SETTING = "unknown_setting"
+
+
 def validation_message(err: Exception, names: Mapping[str, str] | None = None) -> str:
     """One line from a pydantic ValidationError: each problem as ``field: message (got value)``.
 
@@ -37,7 +41,7 @@ def validation_message(err: Exception, names: Mapping[str, str] | None = None) -
     for e in err.errors():  # type: ignore[attr-defined]
         loc = [str(p) for p in e["loc"]]
         value = e.get("input")
-        if e["type"] == "unknown_setting":  # wimpsift.config's check of keys: where, and which
+        if e["type"] == UNKNOWN_SETTING:  # the key is named where it is, with its value
             loc.append(e["ctx"]["setting"])
             value = value[e["ctx"]["setting"]]
         if loc and names and loc[0] in names:
