@@ -10,6 +10,8 @@ import pytest
 
 from wimpsift.cli.main import main
 
+IMAGES = ["images", "--events-per-class", "2", "--seed", "1", "-o", "{out}"]
+
 CASES = [
     (["simulate", "--source", "er", "--events", "10", "--seed", "1", "--chunk-size", "0",
       "-o", "{out}.parquet"], "--chunk-size: "),
@@ -53,18 +55,12 @@ CASES = [
     (["reproduce", "lux", "--workers", "0", "-o", "{out}"], "--workers: "),
     (["images", "--events-per-class", "-1", "--seed", "1", "-o", "{out}"],
      "--events-per-class: "),
-    (["images", "--events-per-class", "2", "--chunk-events", "0", "--seed", "1", "-o", "{out}"],
-     "--chunk-events: "),
-    (["images", "--events-per-class", "2", "--kinds", "wave", "--seed", "1", "-o", "{out}"],
-     "--kinds: "),
-    (["images", "--events-per-class", "2", "--signal", "wimp:-5", "--seed", "1", "-o", "{out}"],
-     "--signal: "),
-    (["images", "--events-per-class", "2", "--shape", "hit=0x5", "--seed", "1", "-o", "{out}"],
-     "--shape: got 'hit=0x5', expected positive sizes"),
-    (["images", "--events-per-class", "2", "--shape", "wave=5x5", "--seed", "1", "-o", "{out}"],
-     "--shape: got 'wave=5x5', expected one of hit, peak, hitpeak, event"),
-    (["images", "--events-per-class", "2", "--shape", "event=8x8", "--seed", "1", "-o", "{out}"],
-     "--shape: 'event' images are not made (--kinds hit,peak,hitpeak)"),
+    ([*IMAGES, "--chunk-events", "0"], "--chunk-events: "),
+    ([*IMAGES, "--kinds", "wave"], "--kinds: "),
+    ([*IMAGES, "--signal", "wimp:-5"], "--signal: "),
+    ([*IMAGES, "--shape", "hit=0x5"], "--shape: got 'hit=0x5', expected positive sizes"),
+    ([*IMAGES, "--shape", "wave=5x5"], "--shape: got 'wave=5x5', expected one of hit, peak, hitpeak, event"),
+    ([*IMAGES, "--shape", "event=8x8"], "--shape: 'event' images are not made (--kinds hit,peak,hitpeak)"),
 ]
 
 
