@@ -42,6 +42,28 @@ def test_train_evaluate_study_end_to_end(tmp_path, capsys, toy):
     metrics = json.loads(capsys.readouterr().out)["metrics"]
     assert set(metrics) == {"50", "100"}
     assert scored.is_file()
+    # without --json: what was scored and one line per mass, the same numbers
+    assert main(["nn", "evaluate", "--models", str(out / "models"), str(events)]) == 0
+    printed = capsys.readouterr()
+    lines = printed.out.splitlines()
+    assert lines[0] == f"{len(toy(50.0, n=200))} events scored by the networks of 50, 100 GeV"
+    for line, (mass, m) in zip(lines[1:], metrics.items(), strict=True):
+        assert line.startswith(f"{mass} GeV: AUC {m['auc']:.4f}, background leakage at 50 % "
+                               f"signal {m['leakage_at_50pct_signal']:.3g}")
+    assert "note: the scores are not kept; -o FILE.parquet writes them" in printed.err
+    # a simulated table's events outside the window can lack an S2: the error says so
+    table = toy(50.0, n=200)
+    table["in_window"] = table.index % 10 != 0
+    table.loc[~table["in_window"], "cs2_pe"] = 0.0
+    windowed = tmp_path / "windowed.parquet"
+    table.to_parquet(windowed)
+    assert main(["nn", "evaluate", "--models", str(out / "models"), str(windowed)]) == 2
+    n_out = int((~table["in_window"]).sum())
+    assert (f"; {n_out} of {len(table)} events are outside the analysis window (in_window "
+            "false): --in-window keeps the window's") in capsys.readouterr().err
+    assert main(["nn", "evaluate", "--in-window", "--models", str(out / "models"), str(windowed),
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_events"] == len(table) - n_out
 
     missing = tmp_path / "missing.parquet"
     toy(50.0, n=50).drop(columns=["cs2_pe"]).to_parquet(missing)

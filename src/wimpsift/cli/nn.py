@@ -270,17 +270,26 @@ def _evaluate(args: argparse.Namespace) -> int:
     scores = pd.DataFrame(index=table.index)
     result: dict[str, Any] = {"n_events": len(table), "metrics": {}}
     has_label = "label" in table.columns
-    for mass, model in models.items():
-        scores[f"nn_score_{mass:g}GeV"] = model.score(table)
-        if has_label:
-            y = table["label"].to_numpy().astype(int)
-            w = table["weight"].to_numpy(float) if "weight" in table.columns else np.ones(len(y))
-            logit = model.logit(table)
-            wb = balanced_weights(y, w)
-            m = discrimination_summary(logit, y, wb)
-            # the value only: no subsets for an error (a rare class could not fill them)
-            m["output_mi_bits"] = mutual_information(logit, y, wb, n_subsets=1).mi_bits
-            result["metrics"][f"{mass:g}"] = m
+    # a simulated table holds events no network was trained on, some without an S2
+    outside = 0 if args.in_window or "in_window" not in table.columns else \
+        int((~table["in_window"].to_numpy(dtype=bool)).sum())
+    try:
+        for mass, model in models.items():
+            scores[f"nn_score_{mass:g}GeV"] = model.score(table)
+            if has_label:
+                y = table["label"].to_numpy().astype(int)
+                w = table["weight"].to_numpy(float) if "weight" in table.columns else np.ones(len(y))
+                logit = model.logit(table)
+                wb = balanced_weights(y, w)
+                m = discrimination_summary(logit, y, wb)
+                # the value only: no subsets for an error (a rare class could not fill them)
+                m["output_mi_bits"] = mutual_information(logit, y, wb, n_subsets=1).mi_bits
+                result["metrics"][f"{mass:g}"] = m
+    except DataError as err:
+        if not outside:
+            raise
+        raise DataError(f"{err}; {outside} of {len(table)} events are outside the analysis "
+                        "window (in_window false): --in-window keeps the window's") from None
     if args.output:
         record = provenance({"models": args.models, "events": str(path), "in_window": args.in_window,
                              "masses_gev": sorted(models), "events_provenance": events_record},
@@ -293,6 +302,14 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"wrote {args.output}", file=sys.stderr)
     if args.json:
         print(json.dumps(result, indent=1))
+        return 0
+    print(f"{len(table)} events scored by the networks of {', '.join(f'{m:g}' for m in models)} GeV"
+          + ("" if has_label else " (no 'label' column: no metrics)"))
+    for mass, m in result["metrics"].items():
+        print(f"{mass} GeV: AUC {m['auc']:.4f}, background leakage at 50 % signal "
+              f"{m['leakage_at_50pct_signal']:.3g}, output MI {m['output_mi_bits']:.4f} bits")
+    if not args.output:
+        print("note: the scores are not kept; -o FILE.parquet writes them", file=sys.stderr)
     return 0
 
 
