@@ -111,10 +111,11 @@ def _log(message: str) -> None:
 
 def _configs(args: argparse.Namespace, prompt_fraction: bool = False
              ) -> tuple[Any, dict[str, Any]]:
+    from wimpsift.provenance import check_writable
     from wimpsift.training.discriminant import DEFAULT_MASSES_GEV, DiscriminantConfig
 
-    if args.cache_dir is not None and Path(args.cache_dir).exists() and not Path(args.cache_dir).is_dir():
-        raise ConfigError(f"--cache-dir: {args.cache_dir!r} is a file, expected a folder")
+    if args.cache_dir is not None:
+        check_writable(args.cache_dir, "--cache-dir", folder=True)
     try:
         hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
     except ValueError:
