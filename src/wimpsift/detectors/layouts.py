@@ -7,7 +7,6 @@
   holding 6k PMTs each (about one pitch apart along the ring), the last ring
   partly filled and evenly spaced; ring k turned by ``rotation_deg`` + k × half its
   angular spacing so that neighbouring rings are staggered.
-- ``hex_rows``: centred rows of a hexagonal lattice with the given row counts.
 
 Shipped detectors with a published layout (XENON1T) list every position explicitly
 instead.
@@ -50,15 +49,3 @@ def rings_layout(count: int, pitch_cm: float, rotation_deg: float = 0.0
         left -= n
         k += 1
     return np.concatenate(xs)[:count], np.concatenate(ys)[:count]
-
-
-def hex_rows_layout(row_counts: list[int], pitch_cm: float, rotation_deg: float = 0.0
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Centred rows of a hexagonal lattice (row spacing pitch·√3/2), then rotated."""
-    n_rows = len(row_counts)
-    row_y = (np.arange(n_rows) - (n_rows - 1) / 2) * pitch_cm * np.sqrt(3) / 2
-    xs, ys = [], []
-    for y, n in zip(row_y, row_counts, strict=True):
-        xs.append((np.arange(n) - (n - 1) / 2) * pitch_cm)
-        ys.append(np.full(n, y))
-    return _rotate(np.concatenate(xs), np.concatenate(ys), rotation_deg)

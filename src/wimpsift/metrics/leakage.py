@@ -35,9 +35,6 @@ class RocCurve:
     def auc(self) -> float:
         return float(np.trapezoid(self.signal_efficiency, self.leakage))
 
-    def leakage_at(self, signal_efficiency: float = 0.5) -> float:
-        return leakage_from_curve(self, signal_efficiency)
-
 
 def validate_scores(
     scores: object, labels: object, weights: object | None = None

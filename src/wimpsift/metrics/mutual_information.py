@@ -104,10 +104,6 @@ class MutualInformation:
     n_events: int
     subset_values_bits: tuple[float, ...]
 
-    def as_dict(self) -> dict[str, float | int]:
-        return {"mi_bits": self.mi_bits, "error_bits": self.error_bits, "k": self.k,
-                "n_events": self.n_events}
-
 
 def mi_completion(
     output: MutualInformation, inputs: MutualInformation, *, epsilon: float = 0.02,

@@ -207,11 +207,6 @@ def simulation_cpu_s_per_event(samples: Any, n_events: int | None = None, seed: 
     return float(np.mean(per_source))
 
 
-def reproduce(scale: str = "quick", output: str | Path = "lux", seed: int = 0, **overrides: Any) -> dict:
-    """``make_config`` then ``run_reproduce_lux``; returns the metrics written to metrics.json."""
-    return run_reproduce_lux(make_config(scale, seed=seed, **overrides), output)
-
-
 def _plan(cfg: ReproduceLuxConfig) -> list[tuple[str, float]]:
     """Stages with nominal seconds on two cores, scaled from the quick scale's (measured
     in the main job from a fresh clone, 2026-12-02: networks and limits 4.8 min, independent

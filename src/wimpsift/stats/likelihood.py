@@ -148,10 +148,6 @@ class BinnedLikelihood:
     def sigma_ref_cm2(self) -> float:
         return self.templates.sigma_ref_cm2
 
-    def mu_to_sigma_cm2(self, mu: np.ndarray | float) -> np.ndarray | float:
-        """Signal strength to WIMP-nucleon cross-section in cm²."""
-        return np.asarray(mu) * self.sigma_ref_cm2
-
     def nominal_parameters(self, mu: float = 0.0) -> np.ndarray:
         return np.concatenate([[mu], self.nominal[1:]])
 

@@ -85,20 +85,6 @@ class TraditionalBinning(StatsConfig):
         return event_coordinates(events, name, prompt_fraction=self.pf_bins is not None)
 
 
-def binning_from_detector(detector: object, **overrides: object) -> TraditionalBinning:
-    """Ranges from a detector definition's fiducial volume and analysis window."""
-    fid = detector.fiducial  # type: ignore[attr-defined]
-    win = detector.window  # type: ignore[attr-defined]
-    values: dict[str, object] = {
-        "r2_max_cm2": fid.radius_cm**2, "z_min_cm": fid.z_min_cm, "z_max_cm": fid.z_max_cm,
-        "cs1_min_pe": win.cs1_min_pe, "cs1_max_pe": win.cs1_max_pe,
-        "log10_cs2_min": float(np.log10(max(getattr(win, "s2_min_pe", 100.0), 1.0))),
-        "log10_cs2_max": float(np.log10(max(getattr(win, "s2_min_pe", 100.0), 1.0)) + 2.5),
-    }
-    values.update(overrides)
-    return TraditionalBinning.build(**values)
-
-
 def event_coordinates(events: pd.DataFrame, name: str = "events", prompt_fraction: bool = False
                       ) -> np.ndarray:
     """``(n, 4)`` array of (r², z, cS1, log10 cS2) from an event table; ``(n, 5)`` with

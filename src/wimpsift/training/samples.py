@@ -222,7 +222,3 @@ class EventSamples:
     def for_mass(self, mass_gev: float) -> pd.DataFrame:
         """Signal of ``mass_gev`` plus all backgrounds, with label, weight and split."""
         return pd.concat([self.signal(mass_gev), self.background()], ignore_index=True)
-
-    def expected_background(self) -> dict[str, float]:
-        bkg = self.background()
-        return {str(k): float(v) for k, v in bkg.groupby("source")["weight"].sum().items()}
