@@ -114,6 +114,8 @@ def test_fiducial_mass_is_computed_when_absent(tmp_path):
         ("s2_min_pe = 150.0", "s2_min_pe = 150.0\ncs2_bottom_min_pe = 100.0\ncs2_bottom_max_pe = 50.0",
          "cs2_bottom_min_pe must be below"),
         ("el_plane_z_cm = 0.4", "el_plane_z_cm = 7.0", "el_plane_z_cm must lie below"),
+        ("liquid_density_g_cm3 = 2.862", "liquid_density_g_cm3 = 3.0",
+         "geometry.liquid_density_g_cm3.*outside NEST's liquid xenon"),
     ],
 )
 def test_malformed_values_are_rejected(tmp_path, old, new, message):

@@ -15,7 +15,7 @@ import math
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors.backgrounds import BackgroundSpec, SourceKind
@@ -34,6 +34,16 @@ class Geometry(_Section):
     tpc_radius_cm: Positive
     tpc_length_cm: Positive
     liquid_density_g_cm3: Annotated[float, Field(gt=2.5, lt=3.2)]
+
+    @field_validator("liquid_density_g_cm3")
+    @classmethod
+    def _nest_liquid(cls, density_g_cm3: float) -> float:
+        from wimpsift.microphysics.liquid import density_range_problem
+
+        problem = density_range_problem(density_g_cm3)
+        if problem is not None:
+            raise ValueError(problem)
+        return density_g_cm3
 
 
 FIDUCIAL_MASS_TOLERANCE = 0.03

@@ -124,7 +124,10 @@ def _nest_detector(
 ):
     import nestpy
 
+    from wimpsift.microphysics.liquid import nest_temperature_k
+
     det = nestpy.detectors.VDetector()
+    det.set_T_Kelvin(nest_temperature_k(density_g_cm3))  # NEST's yields at this density
     det.set_g1(g1 / (1 + p_dphe))
     det.set_P_dphe(p_dphe)
     det.set_radius(radius_cm * 10)
@@ -139,7 +142,8 @@ def _nest_detector(
 
 
 def nest_detector(detector: Detector):
-    """A nestpy VDetector carrying the geometry, g1 and field of a wimpsift detector."""
+    """A nestpy VDetector carrying the geometry, g1, field and liquid density of a
+    wimpsift detector (the density through the temperature, :mod:`~wimpsift.microphysics.liquid`)."""
     return _nest_detector(
         detector.drift.drift_field_v_cm,
         detector.geometry.liquid_density_g_cm3,
