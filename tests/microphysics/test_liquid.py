@@ -25,7 +25,7 @@ def test_a_denser_liquid_is_colder():
 
 @pytest.mark.parametrize("recoil_type, energy_kev", [("er", 5.0), ("nr", 20.0)])
 def test_mean_quanta_are_nests_yields_at_the_declared_density(lux, recoil_type, energy_kev):
-    """LUX's 2.888 g/cm³ (NEST's own default liquid, 2.861 g/cm³, gives 1.4 % more ER
+    """LUX's 2.888 g/cm³ (NEST's own default liquid, 2.861 g/cm³, gives 1.4 % fewer ER
     photons at 5 keV): the mean quanta of the simulation are NEST's mean yields there."""
     import nestpy
 
