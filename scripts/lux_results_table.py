@@ -173,7 +173,7 @@ def _command_but_per_run(command: list[str]) -> list[str]:
     return kept
 
 
-def over_seeds(records: list[dict[str, Any]]) -> dict[str, Any]:
+def ratio_over_seeds(records: list[dict[str, Any]]) -> dict[str, Any]:
     """The limit ratio per mass over ``bench_limits_summary.json`` records that differ only
     in the seed: mean, standard error and range, with the mean limits, and the coverage of
     every experiment of every run; ValueError when the runs differ in anything else."""
@@ -213,7 +213,7 @@ def _seeds_lines(records: list[dict[str, Any]]) -> list[str]:
     """The seed table's lines (none for a single run)."""
     if len(records) < 2:
         return []
-    spread = over_seeds(records)
+    spread = ratio_over_seeds(records)
     seeds = ", ".join(str(seed) for seed in spread["seeds"])
     digest = records[0]["provenance"].get("source_sha256", "not recorded")
     lines = [

@@ -125,7 +125,7 @@ def test_ratio_over_seeds_is_the_mean_with_its_standard_error():
     coverage of equal-size runs is their mean, its error the errors added in quadrature / 2."""
     script = _script()
     record = json.loads(CONVERGED.read_text())
-    spread = script.over_seeds([record, _with_seed(record, 99, 1.2)])
+    spread = script.ratio_over_seeds([record, _with_seed(record, 99, 1.2)])
     assert spread["seeds"] == [record["provenance"]["seed"], 99]
     for mass, row in spread["per_mass"].items():
         ratio = record["per_mass"][mass]["limit_ratio"]
@@ -151,7 +151,7 @@ def test_seed_table_refuses_runs_that_differ_in_more_than_the_seed(tmp_path, cap
     for bad, words in ((more_toys, "command differs"), (other_code, "source_sha256"),
                        (same_seed, "own seed")):
         with pytest.raises(ValueError, match=words):
-            script.over_seeds([record, bad])
+            script.ratio_over_seeds([record, bad])
         path = tmp_path / "bad.json"
         path.write_text(json.dumps(bad))
         readme = tmp_path / "README.md"
