@@ -71,9 +71,16 @@ def test_shipped_metrics_carry_the_comparison_keys(key):
 
 
 CONVERGED = ROOT / "tests" / "data" / "lux_bench_converged.json"
+
+
+def _file_seed(path: Path) -> int:
+    """The seed a shipped ``lux_bench_converged_seed<N>.json`` names."""
+    return int(path.stem.removeprefix("lux_bench_converged_seed"))
+
+
 # the same benchmark with the other seeds, in seed order
 CONVERGED_SEEDS = sorted((ROOT / "tests" / "data").glob("lux_bench_converged_seed*.json"),
-                         key=lambda path: int(path.stem.removeprefix("lux_bench_converged_seed")))
+                         key=_file_seed)
 
 
 def test_readme_converged_table_is_generated_from_the_shipped_benchmark(tmp_path):
@@ -98,8 +105,7 @@ def test_readme_converged_table_is_generated_from_the_shipped_benchmark(tmp_path
         for row in run["per_mass"].values():
             ratio = row["network_limit_cm2"] / row["traditional_limit_cm2"]
             assert row["limit_ratio"] == pytest.approx(ratio, rel=1e-9)
-    seed_of_file = [int(path.stem.removeprefix("lux_bench_converged_seed")) for path in CONVERGED_SEEDS]
-    assert seed_of_file == [run["provenance"]["seed"] for run in others]
+    assert [_file_seed(path) for path in CONVERGED_SEEDS] == [run["provenance"]["seed"] for run in others]
     # writing the converged block leaves the quick-run block alone, and the other way round
     readme_copy = tmp_path / "README.md"
     readme_copy.write_text(readme)
