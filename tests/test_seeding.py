@@ -11,6 +11,7 @@ from wimpsift.detectors import load_detector
 from wimpsift.rates import rate_table, window_efficiency
 from wimpsift.seeding import generator, int_seed, seed_sequence, torch_generator
 from wimpsift.sources import make_source
+from wimpsift.sources.positions import volume_mass_kg
 from wimpsift.training.samples import EventSamples, validated_sample_config
 
 
@@ -62,13 +63,15 @@ def test_rates_give_each_source_its_own_efficiency_stream():
     rows = {r.source: r for r in rate_table(detector, n_mc=3000, seed=1)}
     again = {r.source: r for r in rate_table(detector, n_mc=3000, seed=1)}
     assert {s: r.efficiency for s, r in rows.items()} == {s: r.efficiency for s, r in again.items()}
-    # efficiencies are Monte Carlo fractions of n_mc, each source with its own draws
+    # efficiencies are Monte Carlo fractions of n_mc drawn in the fiducial slab, times its
+    # mass over the fiducial mass; each source with its own draws
+    slab = volume_mass_kg(detector, "fiducial") / detector.fiducial_mass_kg
     physical = [r for r in rows.values() if r.before_selection == r.before_selection]
-    assert all(0.0 <= r.efficiency <= 1.0 for r in physical)
+    assert all(0.0 <= r.efficiency <= slab for r in physical)
     assert rows["wimp"].efficiency > rows["er"].efficiency
     # the WIMP efficiency run draws from child ("rates", "wimp"), not from the ER one's
     wimp = make_source(detector, "wimp", 500.0, 1e-45)
-    assert rows["wimp"].efficiency == window_efficiency(detector, wimp, 3000,
-                                                        seed_sequence(1, "rates", "wimp"))
-    assert rows["wimp"].efficiency != window_efficiency(detector, wimp, 3000,
-                                                        seed_sequence(1, "rates", "er"))
+    assert rows["wimp"].efficiency == pytest.approx(window_efficiency(
+        detector, wimp, 3000, seed_sequence(1, "rates", "wimp")) * slab, rel=1e-12)
+    assert rows["wimp"].efficiency != pytest.approx(window_efficiency(
+        detector, wimp, 3000, seed_sequence(1, "rates", "er")) * slab, rel=1e-12)

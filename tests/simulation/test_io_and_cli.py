@@ -21,6 +21,7 @@ from wimpsift.provenance import DISPATCH_VARIABLES, provenance, source_digest, t
 from wimpsift.response.event_level import simulate_events
 from wimpsift.simulation import validated_config
 from wimpsift.sources import make_source
+from wimpsift.sources.positions import volume_mass_kg
 
 
 def test_event_table_has_the_documented_columns(xenon1t):
@@ -176,7 +177,9 @@ def test_resume_of_other_code_is_refused(tmp_path, xenon1t):
 def test_exposure_mode_draws_poisson_count(tmp_path):
     config = validated_config(source="er", exposure_kg_days=200_000.0, seed=3)
     events, record = read_events(simulate_to_parquet(config, tmp_path / "e.parquet", progress=False))
-    mean = 1.93e-4 * 19.5 * 200_000.0
+    # drawn in the fiducial slab, heavier than the fiducial mass (sources/positions.py)
+    xenon1t = load_detector("xenon1t_sr0")
+    mean = 1.93e-4 * 19.5 * 200_000.0 * volume_mass_kg(xenon1t, "fiducial") / xenon1t.fiducial_mass_kg
     assert abs(len(events) - mean) < 5 * np.sqrt(mean)
     assert record["n_events"] == len(events)
 

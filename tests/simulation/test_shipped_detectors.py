@@ -25,7 +25,7 @@ def line_source() -> ElectronicRecoilLines:
 @pytest.mark.parametrize("name", shipped_detectors())
 def test_line_cs1_and_cs2_agree_between_event_and_waveform_level(name):
     detector = load_detector(name)
-    wave = process_events(simulate_waveform_events(detector, line_source(), 200, seed=3)).table
+    wave = process_events(simulate_waveform_events(detector, line_source(), 280, seed=3)).table
     event = simulate_events(detector, line_source(), 5000, seed=4)
     wave = wave[wave.passes_threshold & wave.in_fiducial]
     event = event[event.passes_threshold & event.in_fiducial]

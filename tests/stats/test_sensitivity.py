@@ -38,14 +38,17 @@ def test_templates_from_event_tables_feed_limits_compute(event_files, tmp_path, 
     assert data["detector"] == "lux_2013" and data["columns"] == ["cs1_pe", "cs2_pe"]
     ts = TemplateSet.from_dict(data)
     assert ts.shape == (16, 16) and ts.mass_gev == 50.0
-    # the ER template holds rate x exposure x window fraction of the simulated file
+    # the ER template holds rate x exposure x window fraction of the simulated file, whose
+    # events were drawn in the fiducial slab (mass ratio: sources/positions.py)
     from wimpsift.detectors import load_detector
     from wimpsift.sources import make_source
+    from wimpsift.sources.positions import volume_mass_kg
 
     detector = load_detector("lux_2013")
     table, record = read_events(event_files["er"])
     expected = (make_source(detector, "er").rate_per_kg_day * detector.exposure_kg_days
-                * table["in_window"].mean())
+                * table["in_window"].mean() * volume_mass_kg(detector, "fiducial")
+                / detector.fiducial_mass_kg)
     assert ts.backgrounds["er"].sum() >= expected * (1 - 1e-9)  # plus the empty-bin floor
     floor = 0.5 * expected / table["in_window"].sum() * ts.n_bins
     assert ts.backgrounds["er"].sum() <= expected + floor

@@ -40,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     count.add_argument(
         "--exposure-kg-days", type=_finite_float, help="exposure; events drawn from the rate"
     )
-    p.add_argument("--volume", default="fiducial", help="fiducial or active")
+    p.add_argument("--volume", default="fiducial",
+                   help="fiducial (the TPC radius between the fiducial depths; in_fiducial selects) "
+                   "or active")
     p.add_argument("--prompt-fraction", action="store_true", help="simulate the S1 prompt fraction (slower)")
     p.add_argument("--chunk-size", type=int, default=100_000)
     p.add_argument("--execution", default=None, metavar="FILE",

@@ -74,7 +74,7 @@ from wimpsift.waveforms.config import WaveformSettings
 from wimpsift.waveforms.event import simulate_waveform_events
 
 CACHE_STAGE = "images.dataset"
-CACHE_STAGE_VERSION = 1  # bump when a dataset's content changes meaning
+CACHE_STAGE_VERSION = 2  # bump when a dataset's content changes meaning; 2: fiducial slab
 Selection = Literal["window", "threshold", "none"]
 _MAX_ATTEMPTS = 200
 

@@ -183,7 +183,7 @@ def resume_hash(record: dict[str, Any]) -> str:
 
 
 CACHE_STAGE = "simulation.events"
-CACHE_STAGE_VERSION = 1  # bump when a simulated table's content changes meaning
+CACHE_STAGE_VERSION = 2  # bump when a simulated table's content changes meaning; 2: fiducial slab
 
 
 def cached_simulation(cache: Cache | str | Path, config: SimulationConfig,

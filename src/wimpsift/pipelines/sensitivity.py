@@ -53,7 +53,7 @@ from wimpsift.stats.templates import TemplateSet
 ANALYSES = ("cs1-cs2", "rz-cs1-cs2", "network")
 AXIS_COLUMNS = {"cs1-cs2": ["cs1_pe", "cs2_pe"], "rz-cs1-cs2": ["r_cm", "z_cm", "cs1_pe", "cs2_pe"],
                 "network": ["score"]}
-STAGE_VERSION = 2  # 2: limit settings of LimitConfig, band status, power constraint
+STAGE_VERSION = 3  # 2: limit settings of LimitConfig, band status, power constraint; 3: fiducial slab
 
 
 class TemplateBinning(StatsConfig):

@@ -1,7 +1,7 @@
 """Signal acceptance versus true recoil energy: the fraction of nuclear recoils of a
 given energy that pass the threshold, the fiducial volume and the analysis window.
 
-Recoils are drawn flat in energy in the fiducial volume and go through the full
+Recoils are drawn flat in energy in the fiducial slab and go through the full
 event-level simulation (NEST quanta, per-PMT S1 detection, S2, corrections and
 selections), so the curve is what the simulated experiment accepts, to compare with
 a published acceptance: :func:`xenon1t_sr1_published_acceptance` reads XENON1T's
@@ -49,8 +49,11 @@ def plateau(energy_kev: np.ndarray, acceptance: np.ndarray) -> float:
 
 def nr_acceptance(detector: Detector, energy_edges_kev: np.ndarray, n_events: int, seed: int
                   ) -> np.ndarray:
-    """Fraction of NR events in the analysis window per true-energy bin."""
+    """NR events in the analysis window per true-energy bin, as a fraction of those that
+    interact in the fiducial mass (the recoils are drawn in the fiducial slab:
+    :mod:`wimpsift.sources.positions`)."""
     from wimpsift.response.event_level import simulate_events
+    from wimpsift.sources.positions import volume_mass_kg
 
     edges = np.asarray(energy_edges_kev, dtype=float)
     if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0) or edges[0] <= 0:
@@ -67,7 +70,8 @@ def nr_acceptance(detector: Detector, energy_edges_kev: np.ndarray, n_events: in
     total = np.bincount(which[inside], minlength=edges.size - 1)
     passed = np.bincount(which[inside], weights=events["in_window"].to_numpy()[inside],
                          minlength=edges.size - 1)
-    return np.divide(passed, total, out=np.zeros(total.size), where=total > 0)
+    sampled = volume_mass_kg(detector, "fiducial") / detector.fiducial_mass_kg
+    return np.divide(passed, total, out=np.zeros(total.size), where=total > 0) * sampled
 
 
 def rising_edge_energies(energy_kev: np.ndarray, acceptance: np.ndarray, plateau: float,

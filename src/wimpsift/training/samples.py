@@ -8,9 +8,11 @@ kept.
 
 Event weights are expected events in the analysis window per kept event:
 
-    weight = rate_per_kg_day × exposure_kg_days × (n_in_window / n_simulated) / n_kept
+    weight = rate_per_kg_day × exposure_kg_days × (M_slab / M_fiducial)
+             × (n_in_window / n_simulated) / n_kept
 
-for physical sources, and the published window count scaled with exposure divided by
+for physical sources (``M_slab``: the mass of the fiducial slab the interactions are drawn
+in, :mod:`wimpsift.sources.positions`), and the published window count scaled with exposure divided by
 ``n_kept`` for data-driven ones (wall). Backgrounds therefore enter training in the
 proportions of their expected rates, however many events of each were simulated; the
 signal weight is that of the reference cross-section ``sigma_cm2`` and only its total
@@ -51,10 +53,11 @@ from wimpsift.provenance import provenance
 from wimpsift.response.event_level import simulate_events
 from wimpsift.seeding import SeedLike, generator, seed_sequence
 from wimpsift.sources import background_names, make_source
+from wimpsift.sources.positions import volume_mass_kg
 from wimpsift.sources.wimp import HaloModel
 
 SAMPLE_STAGE = "training.source_sample"
-SAMPLE_VERSION = 2
+SAMPLE_VERSION = 3  # 3: drawn in the fiducial slab (wimpsift.sources.positions)
 SAMPLE_FILE = "events.parquet"
 KEEP_COLUMNS = (
     "source", "recoil_type", "energy_kev", "drift_time_us", "x_cm", "y_cm", "z_cm", "r_cm",
@@ -185,7 +188,10 @@ class EventSamples:
         if len(table) == 0:
             raise DataError(f"samples: no {label} events in the analysis window after "
                             f"{n_sim} simulated interactions; raise max_simulated")
-        expected = _expected_in_window(source, self.detector, self.exposure, len(table), n_sim)
+        # the interactions were drawn in the fiducial slab, heavier than the fiducial mass
+        sampled = volume_mass_kg(self.detector, "fiducial") / self.detector.fiducial_mass_kg
+        expected = _expected_in_window(source, self.detector, self.exposure * sampled, len(table),
+                                       n_sim)
         table["weight"] = expected / len(table)
         summary = {"n_simulated": float(n_sim), "n_in_window": float(len(table)),
                    "expected_in_window": expected}
