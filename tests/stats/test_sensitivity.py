@@ -82,15 +82,25 @@ def test_events_count_in_the_templates_columns_and_window_only(event_files, tmp_
             "window") in capsys.readouterr().err
     (observation,) = json.loads(workspace.read_text())["observations"]
     np.testing.assert_array_equal(observation["data"], inside.ravel())
+    # columns the templates were not binned in: no event in their bins, refused
+    assert main(["limits", "export-pyhf", str(templates), "--events", str(event_files["er"]),
+                 "--columns", "cs1_pe", "energy_kev", "-o", str(tmp_path / "w2.json")]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and "--events: none of the" in err[0], err
+    assert not (tmp_path / "w2.json").exists()
 
 
-@pytest.mark.parametrize("case", ["other_detector", "bad_analysis", "network_without_models", "no_signal"])
+@pytest.mark.parametrize("case", ["other_detector", "bad_analysis", "network_without_models", "no_signal",
+                                  "one_background_twice"])
 def test_templates_bad_input_exits_2(event_files, tmp_path, capsys, case):
     argv = {
         "other_detector": [str(event_files["wimp"]), str(event_files["er_1t"]), "--analysis", "cs1-cs2"],
         "bad_analysis": [str(event_files["wimp"]), str(event_files["er"]), "--analysis", "s1-only"],
         "network_without_models": [str(event_files["wimp"]), str(event_files["er"]), "--analysis", "network"],
         "no_signal": [str(event_files["er"]), "--analysis", "cs1-cs2"],
+        # each table is weighted to the source's whole expected count: twice would double it
+        "one_background_twice": [str(event_files["wimp"]), str(event_files["er"]), str(event_files["er"]),
+                                 "--analysis", "cs1-cs2"],
     }[case]
     out = tmp_path / "t.json"
     assert main(["templates", *argv, "--detector", "lux_2013", "-o", str(out)]) == 2
@@ -99,6 +109,8 @@ def test_templates_bad_input_exits_2(event_files, tmp_path, capsys, case):
     assert not out.exists()
     if case == "other_detector":
         assert "xenon1t_sr0" in err[0]
+    if case == "one_background_twice":
+        assert "source 'er'" in err[0]
 
 
 def test_limits_compute_refuses_events_of_another_detector_than_the_templates(event_files, tmp_path, capsys):

@@ -247,6 +247,13 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
                 raise DataError(f"--events: column {column!r} has {bad} non-finite value(s) (NaN or inf) "
                                 f"in {args.events!r}; expected finite values in every row")
         counts, _ = np.histogramdd(values, bins=list(edges))
+        outside = len(values) - int(counts.sum())
+        if outside and outside == len(values):
+            raise DataError(f"--events: none of the {len(values)} events lies in the templates' bins "
+                            f"of {', '.join(columns)}; expected the templates' own columns")
+        if outside:
+            print(f"note: --events: {outside} of {len(values)} events lie outside the templates' "
+                  f"bins of {', '.join(columns)} and are not counted", file=sys.stderr)
         return counts.ravel()
     raw = _read_json(args.observed, "--observed") if args.observed else data.get("observed")
     if isinstance(raw, dict):

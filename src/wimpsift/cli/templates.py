@@ -102,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.analysis == "network" and not args.models:
         raise ConfigError("--models: the network analysis needs a 'wimpsift nn train' models folder")
     detector = load_detector_option(args.detector)
-    parts, signal_meta = [], None
+    parts, signal_meta, given = [], None, {}
     for item in args.events:
         path = Path(item)
         table, meta = _from_file(path, detector) if path.suffix == ".parquet" or path.exists() \
@@ -111,6 +111,12 @@ def _run(args: argparse.Namespace) -> int:
             if signal_meta is not None:
                 raise DataError("EVENTS: give one wimp source (the signal), not several")
             signal_meta = meta
+        # each input is weighted to its source's whole expected count: two of one source add up
+        source = str(table["source"].iloc[0])
+        if source in given:
+            raise DataError(f"EVENTS: {item!r} and {given[source]!r} are both source {source!r}; "
+                            "give each source once (simulate one larger table instead)")
+        given[source] = item
         parts.append(table)
     if signal_meta is None:
         raise DataError("EVENTS: no wimp source (the signal) among the inputs")
