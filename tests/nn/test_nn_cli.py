@@ -42,6 +42,16 @@ def test_train_evaluate_study_end_to_end(tmp_path, capsys, toy):
     metrics = json.loads(capsys.readouterr().out)["metrics"]
     assert set(metrics) == {"50", "100"}
     assert scored.is_file()
+    # a scored table scored again: its score columns replaced, the same values
+    rescored = tmp_path / "rescored.parquet"
+    assert main(["nn", "evaluate", "--models", str(out / "models"), str(scored), "-o",
+                 str(rescored)]) == 0
+    assert "note: replacing the table's nn_score_50GeV, nn_score_100GeV" in capsys.readouterr().err
+    import pandas as pd
+
+    first, second = pd.read_parquet(scored), pd.read_parquet(rescored)
+    assert list(second.columns) == list(first.columns)
+    pd.testing.assert_frame_equal(second, first)
     # without --json: what was scored and one line per mass, the same numbers
     assert main(["nn", "evaluate", "--models", str(out / "models"), str(events)]) == 0
     printed = capsys.readouterr()
@@ -103,6 +113,10 @@ def test_train_evaluate_study_end_to_end(tmp_path, capsys, toy):
          "error: --backgrounds: got ['radon']"),
         (["nn", "train", "--backgrounds", ",", "--masses", "50", "-o", "{tmp}/x"],
          "error: --backgrounds: got []"),
+        # given empty: refused, not every background or every default mass
+        (["nn", "train", "--backgrounds", "", "--masses", "50", "-o", "{tmp}/x"],
+         "error: --backgrounds: got []"),
+        (["nn", "train", "--masses", "", "-o", "{tmp}/x"], "--masses: "),
         (["nn", "train", "--mi-epsilon", "2", "-o", "{tmp}/x"], "error: --mi-epsilon: "),
         (["nn", "train", "--hidden", "10,x", "-o", "{tmp}/x"], "error: --hidden: "),
         (["nn", "train", "--detector", "nowhere", "--masses", "50", "-o", "{tmp}/x"],

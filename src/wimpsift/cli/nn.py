@@ -122,7 +122,7 @@ def _configs(args: argparse.Namespace, prompt_fraction: bool = False
         raise ConfigError(f"--hidden: got {args.hidden!r}, expected comma-separated "
                           "integers") from None
     config = DiscriminantConfig.from_options(
-        _TRAINING_OPTIONS, masses_gev=args.masses or list(DEFAULT_MASSES_GEV),
+        _TRAINING_OPTIONS, masses_gev=list(DEFAULT_MASSES_GEV) if args.masses is None else args.masses,
         inputs=args.inputs, hidden=hidden, activation=args.activation, mode="sequential",
         epochs_from_scratch=args.epochs_from_scratch, epochs_transfer=args.epochs_transfer,
         batch_size=args.batch_size, learning_rate=args.learning_rate, mi_k=args.mi_k,
@@ -133,10 +133,11 @@ def _configs(args: argparse.Namespace, prompt_fraction: bool = False
         "n_background_per_source": args.n_background, "max_simulated": args.max_simulated,
         "test_fraction": args.test_fraction, "seed": args.seed, "cache_dir": args.cache_dir,
         "prompt_fraction": prompt_fraction,
+        # given empty, an empty list (refused), not every background
         "backgrounds": ([b.strip() for b in args.backgrounds.split(",") if b.strip()]
-                        if args.backgrounds else None),
+                        if args.backgrounds is not None else None),
     }
-    if prompt_fraction and not args.backgrounds:
+    if prompt_fraction and args.backgrounds is None:
         # photon-timing simulation runs for every simulated interaction; CEvNS needs ~10^3
         # interactions per event in the window for ~0.03 expected events: left out
         from wimpsift.sources import background_names
@@ -295,7 +296,11 @@ def _evaluate(args: argparse.Namespace) -> int:
         record = provenance({"models": args.models, "events": str(path), "in_window": args.in_window,
                              "masses_gev": sorted(models), "events_provenance": events_record},
                             None, "nn.evaluate")
-        out = pa.Table.from_pandas(pd.concat([table, scores], axis=1), preserve_index=False)
+        again = [c for c in scores.columns if c in table.columns]  # a table scored before
+        if again:
+            print(f"note: replacing the table's {', '.join(again)}", file=sys.stderr)
+        out = pa.Table.from_pandas(pd.concat([table.drop(columns=again), scores], axis=1),
+                                   preserve_index=False)
         meta = {**(out.schema.metadata or {}),
                 PROVENANCE_KEY.encode(): json.dumps(record, sort_keys=True).encode()}
         with atomic_path(args.output) as tmp:
