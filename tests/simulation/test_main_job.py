@@ -25,7 +25,7 @@ mc_events = 2000
 """
 
 
-def test_main_job_tiny(tmp_path):
+def test_main_job_tiny(tmp_path, capsys):
     config = tmp_path / "tiny.toml"
     config.write_text(TINY)
     out = tmp_path / "out"
@@ -66,6 +66,26 @@ def test_main_job_tiny(tmp_path):
     for e in entries:
         name = f"events_{e.record['config']['config']['source']}.parquet"
         assert (e.path / "events.parquet").read_bytes() == (out / name).read_bytes()
+    # another configuration into the same folder is refused before anything is written:
+    # the files of stages it skips would stay beside its own
+    other = tmp_path / "other.toml"
+    other.write_text(TINY.replace("seed = 3", "seed = 4") + "enabled = false\n")
+    before = {f: f.read_bytes() for f in out.iterdir() if f.is_file()}
+    capsys.readouterr()  # the first run's progress
+    assert main(["run", "--config", str(other), "-o", str(out)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "output: " in err[0] and "another configuration" in err[0], err
+    assert {f: f.read_bytes() for f in out.iterdir() if f.is_file()} == before
+
+
+def test_rates_sample_too_large_for_memory_is_refused_before_the_folder(tmp_path, capsys):
+    config = tmp_path / "huge.toml"
+    config.write_text(TINY.replace("mc_events = 2000", "mc_events = 100000000000"))
+    out = tmp_path / "out"
+    assert main(["run", "--config", str(config), "-o", str(out)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "rates.mc_events: needs at least" in err[0], err
+    assert not out.exists()
 
 
 def test_shipped_default_config_is_valid():

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from wimpsift.errors import ConfigError
-from wimpsift.provenance import atomic_path, provenance, write_json
+from wimpsift.provenance import atomic_path, check_resources, provenance, write_json
 from wimpsift.run_config import RunConfig
 
 #: nominal seconds of the simulation and rates stages on two cores at the shipped
@@ -62,6 +62,12 @@ def run_main_job(config: RunConfig, output: Path, progress: bool = True) -> Path
 
     if output.exists() and not output.is_dir():
         raise ConfigError(f"output: {str(output)!r} exists and is not a directory")
+    _check_earlier_run(config, output)
+    if config.rates.enabled:
+        from wimpsift.io.event_tables import table_bytes_per_event
+
+        check_resources("rates.mc_events",
+                        memory_bytes=config.rates.mc_events * table_bytes_per_event())
     output.mkdir(parents=True, exist_ok=True)
     sim = config.simulation
     detector = load_detector(sim.detector)
@@ -108,6 +114,21 @@ def run_main_job(config: RunConfig, output: Path, progress: bool = True) -> Path
             index = write_index(output / "index.html", run)
             write_json(output / "provenance.json", run["provenance"])
     return index
+
+
+def _check_earlier_run(config: RunConfig, output: Path) -> None:
+    """Refuse a folder that holds a finished run of another configuration: its files of
+    stages this run skips or names differently would stay beside the new ones."""
+    earlier = output / "provenance.json"
+    if not earlier.is_file():
+        return
+    try:
+        made_by = json.loads(earlier.read_text()).get("config")
+    except (OSError, ValueError, AttributeError):
+        made_by = None
+    if made_by != json.loads(json.dumps(provenance(config, None, "run")["config"])):
+        raise ConfigError(f"output: {str(output)!r} holds a run of another configuration (its "
+                          "provenance.json); choose a new folder or remove that one")
 
 
 def _simulation(config: RunConfig, detector, output: Path) -> dict[str, Any]:
