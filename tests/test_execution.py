@@ -219,6 +219,52 @@ def test_execution_validators():
         ex.scatter(1)
 
 
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:8786", "10.0.0.5:8786", "node-1:8786",
+                                     "tls://scheduler.example.org:8786", "tcp://[::1]:8786"])
+def test_scheduler_addresses_with_a_port_are_accepted(address):
+    assert ExecutionConfig.build(backend="scheduler", scheduler_address=address).scheduler_address == address
+    assert DaskConfig.build(scheduler_address=address).scheduler_address == address
+
+
+@pytest.mark.parametrize("address", ["notanaddress", "tcp://host", "host:port", "host:99999",
+                                     "tcp://:8786", ""])
+def test_a_scheduler_address_without_its_port_is_refused_when_configured(address):
+    with pytest.raises(ConfigError, match="scheduler_address: expected host:port"):
+        ExecutionConfig.build(backend="scheduler", scheduler_address=address)
+    with pytest.raises(ConfigError, match="scheduler_address: expected host:port"):
+        DaskConfig.build(scheduler_address=address)
+
+
+def test_an_address_dask_cannot_parse_is_a_config_error_when_connecting():
+    """The executor's fallback for a configuration built without validation."""
+    cfg = ExecutionConfig.model_construct(backend="scheduler", scheduler_address="notanaddress",
+                                          connect_timeout_s=2.0, progress=False)
+    with pytest.raises(ConfigError, match="scheduler_address: cannot reach 'notanaddress'"), \
+            Executor(cfg) as ex:
+        ex.scatter(1)
+
+
+@pytest.mark.parametrize("argv", [
+    ["simulate", "-s", "er", "--events", "10", "--seed", "1", "--execution", "{ex}",
+     "-o", "{tmp}/x.parquet"],
+    ["reproduce", "cnn", "--scheduler-address", "notanaddress", "-o", "{tmp}/cnn"],
+    ["reproduce", "lux", "--scheduler-address", "notanaddress", "-o", "{tmp}/lux"],
+])
+def test_a_scheduler_address_without_port_is_one_line_before_any_output(argv, tmp_path, capsys):
+    from wimpsift.cli.main import main
+
+    execution = tmp_path / "ex.toml"
+    execution.write_text('backend = "scheduler"\nscheduler_address = "notanaddress"\n')
+    out = tmp_path / "out"
+    out.mkdir()
+    capsys.readouterr()
+    assert main([a.replace("{ex}", str(execution)).replace("{tmp}", str(out)) for a in argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "scheduler-address" in err[0].replace("_", "-"), err
+    assert "expected host:port" in err[0] and "notanaddress" in err[0], err
+    assert list(out.iterdir()) == []
+
+
 def test_execution_file_for_the_command_line(tmp_path, capsys):
     from wimpsift.cli.main import main
     from wimpsift.execution import load_execution_config

@@ -40,13 +40,14 @@ import contextlib
 import json
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from wimpsift.allocator import ALLOCATOR_ENV
 from wimpsift.cache import CacheEntry
@@ -54,6 +55,26 @@ from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, validation_message
 
 Backend = Literal["in_process", "local", "scheduler", "jobqueue"]
+
+#: ``host:port`` or ``scheme://host:port`` (an IPv6 host in brackets)
+_SCHEDULER_ADDRESS = re.compile(
+    r"(?:[A-Za-z][A-Za-z0-9+.-]*://)?(?:\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):(\d+)")
+
+
+def check_scheduler_address(address: str | None) -> str | None:
+    """``address`` if it is a Dask scheduler's address with its port, else ValueError (at
+    configuration time, not as a traceback from Dask once outputs exist)."""
+    if address is None:
+        return None
+    match = _SCHEDULER_ADDRESS.fullmatch(address)
+    if match is None or not 0 < int(match.group(1)) < 65536:
+        raise ValueError("expected host:port or scheme://host:port with an integer port "
+                         "(tcp://10.0.0.5:8786)")
+    return address
+
+
+#: a Dask scheduler's address (:func:`check_scheduler_address`); None: no scheduler
+SchedulerAddress = Annotated[str | None, AfterValidator(check_scheduler_address)]
 
 
 class JobqueueConfig(WimpsiftConfig):
@@ -85,7 +106,7 @@ class ExecutionConfig(WimpsiftConfig):
     n_workers: int = Field(2, ge=1)
     threads_per_worker: int = Field(1, ge=1)
     processes: bool = True
-    scheduler_address: str | None = None
+    scheduler_address: SchedulerAddress = None
     connect_timeout_s: float = Field(30.0, gt=0)
     jobqueue: JobqueueConfig | None = None
     progress: bool = True
@@ -270,7 +291,7 @@ class Executor:
         if cfg.backend == "scheduler":
             try:
                 self.client = Client(cfg.scheduler_address, timeout=f"{cfg.connect_timeout_s}s")
-            except OSError as err:
+            except (OSError, ValueError) as err:  # ValueError: an address Dask cannot parse
                 raise ConfigError(
                     f"scheduler_address: cannot reach {cfg.scheduler_address!r}: {err}") from err
             return self.client

@@ -31,6 +31,47 @@ def test_impossible_requests_are_refused_before_starting(argv, needle, cli, tmp_
     assert snapshot(tmp_path) == {}
 
 
+LIGHT_WIMP = [
+    (["simulate", "-s", "wimp", "--mass-gev", "1", "--events", "100", "--seed", "1",
+      "-o", "{tmp}/x.parquet"], "--mass-gev", "--signal-energy-min-kev"),
+    (["rates", "--mass-gev", "1", "--mc-events", "100"], "--mass-gev", "signal_energy_min_kev"),
+    (["bands", "--mass-gev", "1", "--events", "100", "-o", "{tmp}/b.png"], "--mass-gev",
+     "signal_energy_min_kev"),
+    (["templates", "--detector", "xenon1t_sr0", "--analysis", "cs1-cs2", "--mass-gev", "1",
+      "--events-per-source", "50", "-o", "{tmp}/t.json", "er", "wimp"], "--mass-gev",
+     "signal_energy_min_kev"),
+    (["sensitivity", "--detector", "xenon1t_sr0", "--masses", "50", "1", "--analysis",
+      "cs1-cs2", "--events-per-source", "50", "--no-progress", "-o", "{tmp}/sens"], "--masses",
+     "signal_energy_min_kev"),
+    (["images", "--signal", "wimp:1", "--events-per-class", "2", "--kinds", "hit", "--shape",
+      "hit=8x16", "--seed", "1", "--no-progress", "-o", "{tmp}/img"], "--signal",
+     "signal_energy_min_kev"),
+    (["show", "--source", "wimp:1", "--kind", "hit", "-o", "{tmp}/s.png"], "--source",
+     "signal_energy_min_kev"),
+    (["nn", "train", "--masses", "50,1", "--n-signal", "50", "--n-background", "50",
+      "--backgrounds", "er", "--cache-dir", "{tmp}/cache", "-o", "{tmp}/nn"], "--masses",
+     "signal_energy_min_kev"),
+    (["run", "--config", "{tmp}/../run.toml", "-o", "{tmp}/run"], "simulation.wimp_mass_gev",
+     "signal_energy_min_kev"),
+]
+
+
+@pytest.mark.parametrize(("argv", "option", "hint"), LIGHT_WIMP, ids=[a[0] for a, _, _ in LIGHT_WIMP])
+def test_a_wimp_too_light_for_its_energy_range_is_refused_before_starting(argv, option, hint,
+                                                                         cli, tmp_path):
+    """A 1 GeV/c^2 WIMP gives no recoils above 0.5 keVnr: one line naming the option that
+    set the mass, with the mass, the energy range and the way out, and no output (it
+    failed at the first draw, leaving .partial folders, event tables and caches)."""
+    (tmp_path / "run.toml").write_text("[simulation]\nwimp_mass_gev = 1.0\nevents_per_source = 300\n"
+                                       "[rates]\nenabled = false\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    rc, err = cli([a.replace("{tmp}", str(out)) for a in argv])
+    one_line_error(rc, err, f"{option}: a 1 GeV/c^2 WIMP has zero rate", "(0.5-10 keVnr",
+                   f"a lower {hint}")
+    assert snapshot(out) == {}
+
+
 @pytest.mark.parametrize("backgrounds", ["er", "all"])
 def test_a_device_this_machine_lacks_is_refused_before_starting(backgrounds, cli, tmp_path):
     """One CUDA device more than torch sees here: refused before the images are built

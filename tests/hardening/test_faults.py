@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.hardening.conftest import one_line_error, snapshot
+from wimpsift.errors import DataError
 from wimpsift.images import dataset as dataset_module
 from wimpsift.images import dataset_file
 from wimpsift.images.dataset import load_images
@@ -98,6 +99,34 @@ def test_failure_before_the_first_chunk_leaves_nothing(cli, tmp_path, monkeypatc
     rc, err = cli([*IMAGES, out])
     one_line_error(rc, err, "no space left on device")
     assert not out.exists(), list(tmp_path.rglob("*"))
+
+
+def test_dataset_killed_before_its_first_chunk_is_one_line_and_resumes(cli, tmp_path, monkeypatch,
+                                                                       reference_images):
+    """A build killed before its first chunk (no cleanup ran) leaves a file with
+    chunks_done 0 and no event table: readers say so in one line, and the same command
+    finishes it (it was a KeyError traceback)."""
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset_file, "_remove_if_unfinished", lambda path: None)  # SIGKILL
+    monkeypatch.setattr(dataset_module, "_simulate_chunk", killed)
+    assert cli([*IMAGES, tmp_path])[0] == 130
+    path = tmp_path / "images.h5"
+    with h5py.File(path, "r") as f:
+        assert int(f.attrs["chunks_done"]) == 0 and "events" not in f
+    png = tmp_path / "row.png"
+    rc, err = cli(["show", "--dataset", path, "--event", "0", "--kind", "hit", "-o", png])
+    one_line_error(rc, err, "--dataset", "no finished chunk", "interrupted",
+                   "again with the same settings")
+    assert not png.exists()
+    for read in (lambda: load_images(path, "hit"), lambda: dataset_module.ImageDataset(path, "hit")):
+        with pytest.raises(DataError, match="no finished chunk"):
+            read()
+    monkeypatch.undo()
+    assert cli([*IMAGES, tmp_path])[0] == 0
+    _same(load_images(path, "hit"), reference_images)
 
 
 SIMULATE = ["simulate", "-s", "er", "--events", "30", "--chunk-size", "10", "--seed", "4",

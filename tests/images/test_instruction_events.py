@@ -176,6 +176,22 @@ def test_images_and_show_from_instructions(tmp_path, capsys):
     assert "an instruction number" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option", [["--signal", "wimp:50"], ["--background", "neutrons"],
+                                    ["--signal", "wimp:500", "--background", "er"]])
+def test_images_from_instructions_refuse_signal_and_background(option, tmp_path, capsys):
+    """The events come from the file: --signal and --background are refused like
+    --events-per-class and --selection (they were ignored without a word)."""
+    csv = tmp_path / "in.csv"
+    csv.write_text(HEADER + ",label\n0,NR,5,3,10,400,300,0,1\n4,ER,0,0,50,800,600,0,0\n")
+    out = tmp_path / "run"
+    capsys.readouterr()
+    assert main(["images", "--instructions", str(csv), *option, "--kinds", "hit", "--seed", "1",
+                 "--no-progress", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"error: {option[0]}: not with --instructions" in err[0], err
+    assert not out.exists()
+
+
 def _interrupt_second_chunk(ds, monkeypatch):
     """Make the instruction builder stop with KeyboardInterrupt at its second chunk;
     returns the real ``instruction_chunk`` to put back."""

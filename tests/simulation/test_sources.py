@@ -4,8 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wimpsift.errors import ConfigError
 from wimpsift.sources import HaloModel, make_source, source_names
-from wimpsift.sources.wimp import KG_DAY_PER_TONNE_YEAR, wimp_rate_per_tonne_year_kev
+from wimpsift.sources.wimp import (
+    KG_DAY_PER_TONNE_YEAR,
+    SIGNAL_ENERGY_MIN_KEV,
+    WimpSource,
+    wimp_rate_per_tonne_year_kev,
+)
 
 
 def test_wimp_spectrum_matches_published_reference(reference_dir):
@@ -51,6 +57,34 @@ def test_sampled_energies_follow_the_spectrum(xenon1t):
     rate = source.differential_rate_per_kg_day_kev(grid)
     mean_expected = np.trapezoid(grid * rate, grid) / np.trapezoid(rate, grid)
     assert e.mean() == pytest.approx(mean_expected, rel=0.01)
+
+
+def test_a_wimp_too_light_for_its_energy_range_is_refused_when_made(xenon1t):
+    """A mass whose recoils all stay below signal_energy_min_kev: a ConfigError naming
+    mass_gev when the source is made (it was raised by the first draw, after outputs
+    were started); a lower signal_energy_min_kev makes it a valid source."""
+    with pytest.raises(ConfigError) as err:
+        make_source(xenon1t, "wimp", mass_gev=1.0)
+    message = str(err.value)
+    for needle in ("mass_gev: a 1 GeV/c^2 WIMP", "(0.5-10 keVnr", "lower signal_energy_min_kev"):
+        assert needle in message, message
+    light = make_source(xenon1t, "wimp", mass_gev=1.0, signal_energy_min_kev=0.05)
+    assert light.rate_per_kg_day > 0
+    assert light.sample_energies_kev(100, np.random.default_rng(1)).min() >= 0.05
+
+
+@pytest.mark.parametrize("mass", [2.0, 2.1, 2.2, 2.3, 2.4, 2.5, 3.0, 6.0, 10.0, 50.0])
+def test_a_wimp_is_refused_exactly_when_it_has_no_rate_in_its_range(xenon1t, mass):
+    """Around the lightest mass that gives recoils above 0.5 keVnr, and at masses in use:
+    refused when made if and only if its spectrum over the range is zero."""
+    unchecked = WimpSource(name="wimp", recoil_type="nr", energy_min_kev=SIGNAL_ENERGY_MIN_KEV,
+                           energy_max_kev=10.0 if mass <= 4 else 2.5 * mass, mass_gev=mass)
+    if unchecked.rate_per_kg_day > 0:
+        source = make_source(xenon1t, "wimp", mass_gev=mass)
+        assert source.sample_energies_kev(10, np.random.default_rng(1)).size == 10
+    else:
+        with pytest.raises(ConfigError, match="mass_gev"):
+            make_source(xenon1t, "wimp", mass_gev=mass)
 
 
 def test_flat_er_rate_and_neutron_normalisation(xenon1t):

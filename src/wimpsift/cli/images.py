@@ -38,8 +38,10 @@ def _shape(text: str) -> tuple[str, tuple[int, int]]:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("images", help="simulate events and write hit/peak/hitpeak images")
     p.add_argument("--detector", "-d", default="xenon1t_sr0", help="shipped detector name or TOML path")
-    p.add_argument("--signal", default="wimp:500", help="signal source, e.g. wimp:500 (label 1)")
-    p.add_argument("--background", default="er", help="background source (label 0)")
+    p.add_argument("--signal", help="signal source, e.g. wimp:500 (label 1; default wimp:500); "
+                   "not with --instructions")
+    p.add_argument("--background", help="background source (label 0; default er); not with "
+                   "--instructions")
     p.add_argument("--events-per-class", type=int,
                    help="events per class to simulate (required unless --instructions)")
     p.add_argument("--instructions", metavar="FILE.csv",
@@ -145,17 +147,20 @@ def _build_images(args: argparse.Namespace) -> int:
         raise ConfigError("--events-per-class: required unless --instructions is given")
     selection = args.selection or "window"
     from wimpsift.execution import load_execution_config
-    from wimpsift.images.dataset import make_config
+    from wimpsift.images.dataset import ImageDatasetConfig, make_config
 
+    fields = ImageDatasetConfig.model_fields
+    signal = fields["signal"].default if args.signal is None else args.signal
+    background = fields["background"].default if args.background is None else args.background
     scaling = {"peak_secondary_s2": True} if args.peak_secondary_s2 else None
-    make_config(args.detector, args.signal, args.background, args.events_per_class, kinds,
+    make_config(args.detector, signal, background, args.events_per_class, kinds,
                 args.seed, shapes or None, selection, args.chunk_events,
                 processing=processing, scaling=scaling)  # validate first
     execution = (load_execution_config(args.execution, "--execution") if args.execution
                  else None)
     out.mkdir(parents=True, exist_ok=True)
     path = build_image_dataset(
-        out / DATASET_NAME, args.detector, signal=args.signal, background=args.background,
+        out / DATASET_NAME, args.detector, signal=signal, background=background,
         events_per_class=args.events_per_class, kinds=kinds, seed=args.seed,
         shapes=shapes or None, progress=not args.no_progress, chunk_events=args.chunk_events,
         selection=selection, processing=processing, scaling=scaling, execution=execution,
@@ -173,6 +178,10 @@ def _images_from_instructions(args: argparse.Namespace, out: Path, kinds: list[s
         if value is not None:
             raise ConfigError(f"{option}: not with --instructions (every instruction becomes "
                               "one event)")
+    for option, value in (("--signal", args.signal), ("--background", args.background)):
+        if value is not None:
+            raise ConfigError(f"{option}: not with --instructions (the events come from the "
+                              "file; its label column or --label says which are signal)")
     from wimpsift.images.raster import check_kinds, image_settings
 
     check_kinds(kinds)

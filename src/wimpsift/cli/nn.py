@@ -190,6 +190,7 @@ def _records(table) -> list[dict[str, Any]]:
 def _train(args: argparse.Namespace) -> int:
     from wimpsift.plots.discriminant import plot_auc_vs_epoch, plot_mi_vs_mass
     from wimpsift.provenance import atomic_path, provenance
+    from wimpsift.sources.wimp import check_wimp_masses
     from wimpsift.training.discriminant import (
         metrics_table,
         save_discriminants,
@@ -200,6 +201,7 @@ def _train(args: argparse.Namespace) -> int:
     needs_pf = "s1_prompt_fraction" in ",".join(_resolve(args.inputs))
     config, sample_settings = _configs(args, prompt_fraction=needs_pf)
     provider = _samples(sample_settings)
+    check_wimp_masses(config.masses_gev, "--masses", provider.config.halo)
     out.mkdir(parents=True, exist_ok=True)  # after validation: a refused run leaves nothing
     modes = ["sequential", "independent"] if args.mode == "both" else [args.mode]
     record = provenance({"discriminant": config, "samples": sample_settings, "mode": args.mode},

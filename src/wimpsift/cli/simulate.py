@@ -125,7 +125,9 @@ def _simulate(args: argparse.Namespace) -> int:
         path = simulate_to_parquet(config, args.output, progress=not args.no_progress,
                                    detector=detector, execution=execution)
     except ConfigError as err:  # the source's and the event count's checks name fields
-        raise renamed(err, _OPTIONS) from None
+        err = renamed(err, _OPTIONS)  # and a too light WIMP's hint names the option too
+        raise ConfigError(str(err).replace("lower signal_energy_min_kev",
+                                           "lower --signal-energy-min-kev")) from None
     print(f"wrote {path}", file=sys.stderr)
     return 0
 

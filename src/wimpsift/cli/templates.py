@@ -65,6 +65,7 @@ def _from_file(path: Path, detector):
 
 
 def _simulated(name: str, args: argparse.Namespace, detector):
+    from wimpsift.sources.wimp import check_wimp_masses
     from wimpsift.training.samples import EventSamples, SampleConfig
 
     names = [b.name for b in detector.backgrounds]
@@ -77,6 +78,8 @@ def _simulated(name: str, args: argparse.Namespace, detector):
         _SAMPLE_OPTIONS, detector=args.detector, n_signal=args.events_per_source,
         n_background_per_source=args.events_per_source, sigma_cm2=args.sigma_cm2, seed=args.seed,
         backgrounds=[n for n in names if n == name] or None), detector=detector)
+    if name == "wimp":  # a WIMP too light to give recoils, named as its option
+        check_wimp_masses([args.mass_gev], "--mass-gev")
     table = samples.source_sample(name, args.mass_gev if name == "wimp" else None).copy()
     table["label"] = int(name == "wimp")
     return table, {"mass_gev": args.mass_gev, "sigma_cm2": args.sigma_cm2}

@@ -64,7 +64,7 @@ from pydantic import Field, ValidationError
 from wimpsift.cache import Cache
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
-from wimpsift.errors import ConfigError, bad_value, validation_message
+from wimpsift.errors import ConfigError, bad_value, renamed, validation_message
 from wimpsift.execution import ExecutionConfig, Executor, Task, in_process
 from wimpsift.images import dataset_file
 from wimpsift.images.raster import IMAGE_KINDS, ImageSettings, check_kinds, image_settings, render_images
@@ -113,7 +113,10 @@ def parse_source(detector: Detector, spec: str, parameter: str):
                             ) from None
         if not (mass > 0 and (sigma is None or sigma > 0)) or len(parts) > 2:
             raise bad_value(parameter, spec, "a positive WIMP mass (and cross-section)")
-        return make_source(detector, "wimp", mass_gev=mass, sigma_cm2=sigma)
+        try:
+            return make_source(detector, "wimp", mass_gev=mass, sigma_cm2=sigma)
+        except ConfigError as err:  # a mass too light for the energy range
+            raise renamed(err, {"mass_gev": parameter}) from None
     if rest or name not in source_names(detector):
         raise bad_value(parameter, spec, f"one of {source_names(detector)} ('wimp:<mass>')")
     return make_source(detector, name)

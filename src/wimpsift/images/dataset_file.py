@@ -306,7 +306,8 @@ def _remove_if_unfinished(path: Path) -> None:
 
 def open_checked(path: str | Path, kind: str) -> tuple[Path, dict, int]:
     """(path, provenance record, rows of completed chunks) of a dataset holding ``kind``
-    images; a one-line error naming what is wrong otherwise."""
+    images and at least one finished chunk; a one-line error naming what is wrong
+    otherwise."""
     path = Path(path)
     if kind not in ALL_IMAGE_KINDS:
         raise bad_value("kind", kind, f"one of {', '.join(ALL_IMAGE_KINDS)}")
@@ -316,6 +317,10 @@ def open_checked(path: str | Path, kind: str) -> tuple[Path, dict, int]:
     if kind not in record["_kinds"]:
         raise DataError(f"dataset: {str(path)!r} has no {kind!r} images "
                         f"(it has {', '.join(record['_kinds'])})")
+    if record["_chunks_done"] == 0:  # interrupted before its first chunk: no rows, no table
+        raise DataError(f"dataset: {str(path)!r} holds no finished chunk (its build was "
+                        "interrupted); run `wimpsift images` again with the same settings "
+                        "to finish it")
     stored = record["config"]
     per_chunk = rows_per_chunk(stored)
     n_chunks = math.ceil(n_rows(stored) / per_chunk)

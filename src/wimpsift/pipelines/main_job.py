@@ -68,9 +68,13 @@ def run_main_job(config: RunConfig, output: Path, progress: bool = True) -> Path
 
         check_resources("rates.mc_events",
                         memory_bytes=config.rates.mc_events * table_bytes_per_event())
-    output.mkdir(parents=True, exist_ok=True)
     sim = config.simulation
     detector = load_detector(sim.detector)
+    if sim.enabled or config.rates.enabled:  # a WIMP too light to give recoils: said now
+        from wimpsift.sources.wimp import check_wimp_masses
+
+        check_wimp_masses([sim.wimp_mass_gev], "simulation.wimp_mass_gev")
+    output.mkdir(parents=True, exist_ok=True)
     # both reproductions' settings are checked before anything is computed
     cnn_cfg = lux_cfg = None
     if config.cnn.enabled:

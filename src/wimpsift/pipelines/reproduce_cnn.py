@@ -62,7 +62,13 @@ from wimpsift.cache import Cache, CacheEntry
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import shipped_detectors
 from wimpsift.errors import ConfigError, DataError, validation_message
-from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
+from wimpsift.execution import (
+    ExecutionConfig,
+    Executor,
+    SchedulerAddress,
+    Task,
+    execution_config,
+)
 from wimpsift.images.synthetic import synthetic_image_sets
 from wimpsift.io.cnn_model import load_cnn, save_cnn
 from wimpsift.metrics.classification import (
@@ -134,7 +140,7 @@ class ReproduceCNNConfig(WimpsiftConfig):
         "this machine lacks is refused before the run when the networks train here"))
     threads: int = Field(1, ge=1)
     n_workers: int = Field(2, ge=1)
-    scheduler_address: str | None = None
+    scheduler_address: SchedulerAddress = None
     executor: Literal["dask", "serial"] = "dask"
     halving_factor: int | None = Field(None, ge=2)
     execution: ExecutionConfig | None = None  # any backend; overrides executor & co.

@@ -54,7 +54,7 @@ from pydantic import Field, ValidationError
 
 from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, validation_message
-from wimpsift.execution import ExecutionConfig
+from wimpsift.execution import ExecutionConfig, SchedulerAddress
 from wimpsift.provenance import provenance, write_json
 
 Scale = Literal["quick", "paper"]
@@ -148,7 +148,7 @@ class ReproduceLuxConfig(WimpsiftConfig):
     epochs: Annotated[int, Field(gt=0)] = 20
     studies: bool = True
     workers: Annotated[int, Field(ge=1)] = 1
-    scheduler_address: str | None = None
+    scheduler_address: SchedulerAddress = None
     execution: ExecutionConfig | None = None  # any backend; overrides workers & co.
     seed: Annotated[int, Field(ge=0)] = 0
 

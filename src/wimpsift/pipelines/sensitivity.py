@@ -45,7 +45,7 @@ from pydantic import Field
 
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.papers import published_limit
-from wimpsift.sources.wimp import HaloModel
+from wimpsift.sources.wimp import HaloModel, check_wimp_masses
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.limits import POWER_CONSTRAINT_MINUS_1_SIGMA, LimitConfig
 from wimpsift.stats.templates import TemplateSet
@@ -273,6 +273,7 @@ def run_sensitivity(
     from wimpsift.provenance import atomic_path, provenance, write_json
 
     masses = check_masses(masses)
+    check_wimp_masses(masses, "--masses", config.halo)  # before anything is simulated
     out = Path(output)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--output: {str(out)!r} exists and is not a directory")

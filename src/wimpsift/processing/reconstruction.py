@@ -15,7 +15,10 @@ Position reconstruction, ``xy_method``:
 - ``"cnn"``: the convolutional network of :mod:`wimpsift.models.position_cnn`, trained
   by :mod:`wimpsift.training.position`, loaded from ``xy_model_path`` (a state dict read
   with ``weights_only=True``). torch is imported only when this method is chosen, so
-  processing stays importable without it.
+  processing stays importable without it. The settings hold the file's SHA-256
+  (``xy_model_sha256``, read when they are made), so a network retrained at the same path
+  is another configuration: a dataset or cache entry of the old one is not resumed or
+  reused.
 
 Light-response mismatch (``lrf_mismatch``, on by default): the LRF of the likelihood
 is *not* the one the simulation used, because a real experiment never knows its light
@@ -49,14 +52,16 @@ the peak images.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 from threadpoolctl import threadpool_limits
 
 from wimpsift.config import WimpsiftConfig
@@ -93,7 +98,30 @@ class ProcessingSettings(WimpsiftConfig):
     """time bins of the whole-event profile (``event`` images)"""
     xy_method: Literal["likelihood", "cnn"] = "likelihood"
     xy_model_path: Path | None = None
+    xy_model_sha256: str | None = None
+    """SHA-256 of the ``xy_model_path`` file, read from it when not given"""
     lrf_mismatch: LrfMismatch | None = Field(default_factory=LrfMismatch)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _model_digest(cls, data: Any) -> Any:
+        """The position network's contents enter the settings, not only its path (a file
+        that cannot be read is left to the processing's one-line error)."""
+        if (isinstance(data, Mapping) and data.get("xy_method") == "cnn"
+                and data.get("xy_model_path") is not None and data.get("xy_model_sha256") is None):
+            path = Path(data["xy_model_path"])
+            if path.is_file():
+                data = {**data, "xy_model_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without a network the digest is left out: such settings dump (and key caches)
+        as they did before it existed."""
+        dumped = handler(self)
+        if self.xy_model_sha256 is None:
+            dumped.pop("xy_model_sha256", None)
+        return dumped
 
     @model_validator(mode="after")
     def _model_for_cnn(self) -> ProcessingSettings:

@@ -20,6 +20,7 @@ convention) with that speed, because wimprates offers no argument for it.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -137,7 +138,9 @@ def wimp_source(
     energy_min_kev: float = SIGNAL_ENERGY_MIN_KEV,
     energy_max_kev: float | None = None,
 ) -> WimpSource:
-    """A WIMP source; the energy range ends where the spectrum becomes negligible."""
+    """A WIMP source; the energy range ends where the spectrum becomes negligible. A mass
+    too light to give recoils above ``energy_min_kev`` is a ConfigError naming
+    ``mass_gev``."""
     from wimpsift.errors import bad_value
 
     if not np.isfinite(mass_gev) or mass_gev <= 0:
@@ -148,6 +151,17 @@ def wimp_source(
         raise bad_value("signal_energy_min_kev", energy_min_kev, "a positive recoil energy in keVnr")
     if energy_max_kev is None:
         energy_max_kev = float(min(200.0, max(10.0, 2.5 * mass_gev)))
+    halo = halo or HaloModel()
+    # the spectrum falls with energy: no rate at the lowest energy is no rate at all, which
+    # is said now, not when the first events are drawn (after outputs were started)
+    if wimp_rate_per_tonne_year_kev(np.array([energy_min_kev]), mass_gev, sigma_nucleon_cm2,
+                                    halo)[0] <= 0:
+        from wimpsift.errors import ConfigError
+
+        raise ConfigError(
+            f"mass_gev: a {mass_gev:g} GeV/c^2 WIMP has zero rate over its energy range "
+            f"({energy_min_kev:g}-{energy_max_kev:g} keVnr; its recoils stay below "
+            f"{energy_min_kev:g} keVnr); use a heavier WIMP or a lower signal_energy_min_kev")
     return WimpSource(
         name="wimp",
         recoil_type="nr",
@@ -155,5 +169,19 @@ def wimp_source(
         energy_max_kev=energy_max_kev,
         mass_gev=mass_gev,
         sigma_nucleon_cm2=sigma_nucleon_cm2,
-        halo=halo or HaloModel(),
+        halo=halo,
     )
+
+
+def check_wimp_masses(masses_gev: Iterable[float], parameter: str,
+                      halo: HaloModel | None = None) -> None:
+    """A ConfigError naming ``parameter`` when a mass is too light to give recoils in the
+    simulated energy range (:func:`wimp_source`'s check), for a command to call before it
+    starts any work."""
+    from wimpsift.errors import ConfigError, renamed
+
+    for mass in masses_gev:
+        try:
+            wimp_source(float(mass), 1e-45, halo)
+        except ConfigError as err:
+            raise renamed(err, {"mass_gev": parameter}) from None

@@ -32,7 +32,13 @@ from pydantic import Field
 from scipy import stats
 
 from wimpsift.cache import Cache
-from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
+from wimpsift.execution import (
+    ExecutionConfig,
+    Executor,
+    SchedulerAddress,
+    Task,
+    execution_config,
+)
 from wimpsift.progress import Progress, prefixed
 from wimpsift.seeding import generator
 from wimpsift.stats._config import StatsConfig
@@ -68,7 +74,7 @@ TASK_VERSION = 4  # 3: nuisance values per strength, fit counts; 4: only the fit
 class DaskConfig(StatsConfig):
     """Where the toys run."""
 
-    scheduler_address: str | None = None
+    scheduler_address: SchedulerAddress = None
     n_workers: int = Field(default=1, ge=1)
     threads_per_worker: int = Field(default=1, ge=1)
     processes: bool = True

@@ -69,7 +69,13 @@ from sklearn.model_selection import StratifiedKFold
 from wimpsift.cache import Cache, CacheEntry, array_digest
 from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, DataError, validation_message
-from wimpsift.execution import ExecutionConfig, Executor, Task, execution_config
+from wimpsift.execution import (
+    ExecutionConfig,
+    Executor,
+    SchedulerAddress,
+    Task,
+    execution_config,
+)
 from wimpsift.progress import Progress, ProgressLines
 from wimpsift.provenance import config_hash
 from wimpsift.training.checkpoints import (
@@ -108,7 +114,7 @@ class GridSearchConfig(WimpsiftConfig):
     random_state: int = Field(0, ge=0)
     estimator_params: dict[str, Any] = Field(default_factory=dict)
     executor: Literal["dask", "serial"] = "dask"
-    scheduler_address: str | None = None
+    scheduler_address: SchedulerAddress = None
     n_workers: int = Field(2, ge=1)
     threads_per_trial: int = Field(1, ge=1)
     halving_factor: int | None = Field(None, ge=2)
