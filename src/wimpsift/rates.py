@@ -21,7 +21,7 @@ from wimpsift.response.event_level import simulate_events
 from wimpsift.seeding import SeedLike, generator, seed_sequence
 from wimpsift.simulation import SimulationConfig
 from wimpsift.sources import HaloModel, Source, make_source, source_names
-from wimpsift.sources.positions import Volume, volume_mass_kg
+from wimpsift.sources.positions import Volume, sampled_mass_ratio
 
 MAX_EVENTS = 1e9  # most interactions one simulate run draws from an exposure
 
@@ -63,8 +63,7 @@ def expected_events(
             "expected": count * exposure / reference,
         }
     rate = source.rate_per_kg_day
-    eff = (window_efficiency(detector, source, n_mc, seed)
-           * volume_mass_kg(detector, "fiducial") / detector.fiducial_mass_kg)
+    eff = window_efficiency(detector, source, n_mc, seed) * sampled_mass_ratio(detector)
     return {
         "rate_per_kg_day": rate,
         "efficiency": eff,
@@ -86,8 +85,8 @@ def event_count(config: SimulationConfig, detector: Detector, source: Source) ->
                                     seed_sequence(config.seed, "window_efficiency"), config.volume), 1e-6)
         mean = count * config.exposure_kg_days / reference / eff
     else:
-        mass_ratio = volume_mass_kg(detector, config.volume) / detector.fiducial_mass_kg
-        mean = source.rate_per_kg_day * config.exposure_kg_days * mass_ratio
+        mean = (source.rate_per_kg_day * config.exposure_kg_days
+                * sampled_mass_ratio(detector, config.volume))
     if not np.isfinite(mean) or mean > MAX_EVENTS:
         raise ConfigError(
             f"exposure_kg_days: {config.exposure_kg_days:g} gives {mean:.3g} expected events of "

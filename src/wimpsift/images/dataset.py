@@ -74,7 +74,7 @@ from wimpsift.waveforms.config import WaveformSettings
 from wimpsift.waveforms.event import simulate_waveform_events
 
 CACHE_STAGE = "images.dataset"
-CACHE_STAGE_VERSION = 2  # bump when a dataset's content changes meaning; 2: fiducial slab
+CACHE_STAGE_VERSION = 3  # bump when a dataset's content changes meaning; 2: fiducial slab; 3: slab for tracks
 Selection = Literal["window", "threshold", "none"]
 _MAX_ATTEMPTS = 200
 

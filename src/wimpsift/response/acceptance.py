@@ -53,7 +53,7 @@ def nr_acceptance(detector: Detector, energy_edges_kev: np.ndarray, n_events: in
     interact in the fiducial mass (the recoils are drawn in the fiducial slab:
     :mod:`wimpsift.sources.positions`)."""
     from wimpsift.response.event_level import simulate_events
-    from wimpsift.sources.positions import volume_mass_kg
+    from wimpsift.sources.positions import sampled_mass_ratio
 
     edges = np.asarray(energy_edges_kev, dtype=float)
     if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0) or edges[0] <= 0:
@@ -70,8 +70,8 @@ def nr_acceptance(detector: Detector, energy_edges_kev: np.ndarray, n_events: in
     total = np.bincount(which[inside], minlength=edges.size - 1)
     passed = np.bincount(which[inside], weights=events["in_window"].to_numpy()[inside],
                          minlength=edges.size - 1)
-    sampled = volume_mass_kg(detector, "fiducial") / detector.fiducial_mass_kg
-    return np.divide(passed, total, out=np.zeros(total.size), where=total > 0) * sampled
+    fraction = np.divide(passed, total, out=np.zeros(total.size), where=total > 0)
+    return fraction * sampled_mass_ratio(detector)
 
 
 def rising_edge_energies(energy_kev: np.ndarray, acceptance: np.ndarray, plateau: float,

@@ -28,7 +28,8 @@ neutron transport (:func:`~wimpsift.sources.neutron_scatters.surface_entry`):
    event, so this skips those tracks (about 96 % of them at 1 MeV) without changing the
    distribution of window events — only that distribution is used (rate below).
 4. Kept events: total deposit in [``energy_min_kev``, ``energy_max_kev``] with at least
-   one scatter in the sampled volume; interaction times from the path at the speed of
+   one scatter in the sampled volume (as for neutrons,
+   :func:`wimpsift.sources.positions.in_sampled_volume`); interaction times from the path at the speed of
    light.
 
 Rate: the detector gives the materials' published single-scatter rate in the fiducial
@@ -50,7 +51,7 @@ from wimpsift.seeding import generator
 from wimpsift.sources.electronic import FlatElectronicRecoils
 from wimpsift.sources.interactions import XENON_MOLAR_MASS, InteractionList
 from wimpsift.sources.neutron_scatters import AVOGADRO, surface_entry
-from wimpsift.sources.positions import Volume
+from wimpsift.sources.positions import Volume, in_sampled_volume
 
 ELECTRON_MASS_KEV = 510.99895
 CLASSICAL_ELECTRON_RADIUS_CM = 2.8179403262e-13
@@ -171,12 +172,6 @@ def gamma_tracks(n_tracks: int, detector: Detector, gamma_energy_kev: float,
             np.concatenate(paths)[order], kept)
 
 
-def _in_volume(xyz: np.ndarray, detector: Detector, volume: Volume) -> np.ndarray:
-    if volume == "active":
-        return np.ones(len(xyz), bool)
-    return detector.fiducial.contains(np.hypot(xyz[:, 0], xyz[:, 1]), xyz[:, 2])
-
-
 def sample_gamma_events(n_events: int, detector: Detector, source: ExternalGammas,
                         rng: np.random.Generator, volume: Volume = "active"
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -190,7 +185,7 @@ def sample_gamma_events(n_events: int, detector: Detector, source: ExternalGamma
                                                    hi, rng)
         total = np.bincount(track, weights=dep, minlength=batch)
         hit = np.zeros(batch, bool)
-        hit[track[_in_volume(xyz, detector, volume)]] = True
+        hit[track[in_sampled_volume(xyz, detector, volume)]] = True
         good = np.flatnonzero(kept & hit & (total >= lo) & (total <= hi))[: n_events - found]
         new_index = np.full(batch, -1)
         new_index[good] = np.arange(good.size) + found
@@ -231,6 +226,8 @@ def fiducial_single_fraction(detector: Detector, source: ExternalGammas,
         rng = generator(int(seed), "external_gammas")
         event, xyz, _, _ = sample_gamma_events(int(n_mc), detector, source, rng, volume)
         multiplicity = np.bincount(event, minlength=int(n_mc))
-        single_fv = (multiplicity[event] == 1) & _in_volume(xyz, detector, "fiducial")
+        # the published rate is of single scatters in the fiducial volume
+        in_fv = detector.fiducial.contains(np.hypot(xyz[:, 0], xyz[:, 1]), xyz[:, 2])
+        single_fv = (multiplicity[event] == 1) & in_fv
         _FRACTIONS[key] = float(single_fv.sum() / n_mc)
     return _FRACTIONS[key]

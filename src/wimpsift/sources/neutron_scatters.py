@@ -29,8 +29,10 @@ no offline library in the stack tracks neutrons; Geant4 is out of reach):
 4. Times: the neutron's speed at 1 MeV (1.38 cm/ns) gives the interaction times.
    Tracking stops after ``MAX_SCATTERS`` scatters (for XENON1T 0.004 % of the events
    with a fiducial scatter reach it).
-5. Kept events: those with at least one scatter in the sampled volume (fiducial or
-   active).
+5. Kept events: those with at least one scatter in the sampled volume
+   (:func:`wimpsift.sources.positions.in_sampled_volume`: for the fiducial analysis the
+   fiducial depths at any radius, so that single scatters just outside the fiducial
+   volume can be reconstructed inside it; or the active volume).
 
 Rate: the detector gives the published *single-scatter* rate (``rate_per_tonne_year``
 in a recoil-energy interval in the fiducial volume). Neutron events of any
@@ -50,7 +52,7 @@ from wimpsift.seeding import generator
 from wimpsift.sources.base import Source
 from wimpsift.sources.interactions import XENON_MOLAR_MASS, InteractionList
 from wimpsift.sources.neutron_cross_section import mean_total_cross_section_barn
-from wimpsift.sources.positions import Volume
+from wimpsift.sources.positions import Volume, in_sampled_volume
 
 NEUTRON_ENERGY_RANGE_MEV = (1.0, 2.0)
 """neutron energies over which the total cross-section is averaged (see module docstring)"""
@@ -139,12 +141,6 @@ def scatter_tracks(n_tracks: int, detector: Detector, rng: np.random.Generator
     return track[order], np.concatenate(points)[order], np.concatenate(paths)[order]
 
 
-def _in_volume(xyz: np.ndarray, detector: Detector, volume: Volume) -> np.ndarray:
-    if volume == "active":
-        return np.ones(len(xyz), bool)
-    return detector.fiducial.contains(np.hypot(xyz[:, 0], xyz[:, 1]), xyz[:, 2])
-
-
 def _sample_tracks(n_events: int, detector: Detector, rng: np.random.Generator,
                    volume: Volume) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(event, positions, path) of ``n_events`` tracks with ≥1 scatter in ``volume``."""
@@ -154,7 +150,7 @@ def _sample_tracks(n_events: int, detector: Detector, rng: np.random.Generator,
         batch = max(4 * (n_events - found), 1000)
         track, xyz, path = scatter_tracks(batch, detector, rng)
         hit = np.zeros(batch, bool)
-        hit[track[_in_volume(xyz, detector, volume)]] = True
+        hit[track[in_sampled_volume(xyz, detector, volume)]] = True
         keep_tracks = np.flatnonzero(hit)[: n_events - found]
         new_index = np.full(batch, -1)
         new_index[keep_tracks] = np.arange(keep_tracks.size) + found
@@ -192,7 +188,9 @@ def single_scatter_fraction(detector: Detector, volume: Volume = "fiducial",
         rng = generator(int(seed), "neutron_scatters")
         event, xyz, _ = _sample_tracks(int(n_mc), detector, rng, volume)
         multiplicity = np.bincount(event, minlength=int(n_mc))
-        single_fv = (multiplicity[event] == 1) & _in_volume(xyz, detector, "fiducial")
+        # the published rate is of single scatters in the fiducial volume
+        in_fv = detector.fiducial.contains(np.hypot(xyz[:, 0], xyz[:, 1]), xyz[:, 2])
+        single_fv = (multiplicity[event] == 1) & in_fv
         _SINGLE_FRACTIONS[key] = float(single_fv.sum() / n_mc)
     return _SINGLE_FRACTIONS[key]
 

@@ -11,6 +11,9 @@ normalise to the mass of the sampled slab (:func:`volume_mass_kg`). Depth comes 
 drift time, which is not smeared, so the slab keeps the fiducial depth range.
 
 ``active``: the whole TPC.
+
+Tracks of several scatters (neutrons, external gammas) are kept when one scatter lies in
+the sampled volume (:func:`in_sampled_volume`), for the same reason.
 """
 
 from __future__ import annotations
@@ -62,3 +65,18 @@ def volume_mass_kg(detector: Detector, volume: Volume) -> float:
         slab_cm3 = math.pi * g.tpc_radius_cm**2 * (f.z_max_cm - f.z_min_cm)
         return detector.fiducial_mass_kg * slab_cm3 / f.volume_cm3
     return float(np.pi * g.tpc_radius_cm**2 * g.tpc_length_cm * g.liquid_density_g_cm3 / 1000.0)
+
+
+def sampled_mass_ratio(detector: Detector, volume: Volume = "fiducial") -> float:
+    """The mass :func:`sample_positions` samples for ``volume`` over the published fiducial
+    mass: the factor from a count per fiducial mass to the sampled events' count."""
+    return volume_mass_kg(detector, volume) / detector.fiducial_mass_kg
+
+
+def in_sampled_volume(xyz_cm: np.ndarray, detector: Detector, volume: Volume) -> np.ndarray:
+    """Which points (rows of x, y, z in cm, inside the TPC) lie in the volume sampled for
+    ``volume``: for ``fiducial`` the fiducial depths at any radius, for ``active`` all."""
+    z = np.asarray(xyz_cm, dtype=float)[:, 2]
+    if volume == "active":
+        return np.ones(z.size, bool)
+    return (z >= detector.fiducial.z_min_cm) & (z <= detector.fiducial.z_max_cm)

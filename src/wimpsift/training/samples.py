@@ -53,7 +53,7 @@ from wimpsift.provenance import provenance
 from wimpsift.response.event_level import simulate_events
 from wimpsift.seeding import SeedLike, generator, seed_sequence
 from wimpsift.sources import background_names, make_source
-from wimpsift.sources.positions import volume_mass_kg
+from wimpsift.sources.positions import sampled_mass_ratio
 from wimpsift.sources.wimp import HaloModel
 
 SAMPLE_STAGE = "training.source_sample"
@@ -189,9 +189,9 @@ class EventSamples:
             raise DataError(f"samples: no {label} events in the analysis window after "
                             f"{n_sim} simulated interactions; raise max_simulated")
         # the interactions were drawn in the fiducial slab, heavier than the fiducial mass
-        sampled = volume_mass_kg(self.detector, "fiducial") / self.detector.fiducial_mass_kg
-        expected = _expected_in_window(source, self.detector, self.exposure * sampled, len(table),
-                                       n_sim)
+        expected = _expected_in_window(source, self.detector,
+                                       self.exposure * sampled_mass_ratio(self.detector),
+                                       len(table), n_sim)
         table["weight"] = expected / len(table)
         summary = {"n_simulated": float(n_sim), "n_in_window": float(len(table)),
                    "expected_in_window": expected}
