@@ -60,10 +60,16 @@ E = TypeVar("E", bound=WimpsiftError)
 
 def renamed(err: E, names: Mapping[str, str]) -> E:
     """``err`` (same class) with the field its message starts with (``field: ...``) spelt as
-    the command's option that set it (``names``, as in :func:`validation_message`); else
-    ``err`` itself."""
+    the command's option that set it (``names``, as in :func:`validation_message`), and so
+    every field of ``names`` spelt with an underscore (``signal_energy_min_kev``: a name,
+    never a word of prose) wherever the message names it; else ``err`` itself."""
+    import re
+
     field, sep, rest = str(err).partition(": ")
-    return type(err)(f"{names[field]}: {rest}") if sep and field in names else err
+    text = f"{names[field]}: {rest}" if sep and field in names else str(err)
+    for name in (n for n in names if "_" in n):
+        text = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", names[name], text)
+    return err if text == str(err) else type(err)(text)
 
 
 def os_error_message(err: OSError) -> str:

@@ -242,3 +242,30 @@ def test_malformed_model_index_is_one_line(index, trained, cli, tmp_path):
     shutil.copytree(out / "models", copy / "models")
     (copy / "models" / "index.json").write_text(index)
     one_line_error(*cli(["nn", "evaluate", "--models", copy / "models", events]), "models")
+
+
+@pytest.mark.parametrize("argv", [
+    ["simulate", "-s", "er", "--events", "abc", "--seed", "1", "-o", "{tmp}/e.parquet"],
+    ["simulate", "-s", "er", "--events", "10"],
+    ["limits", "compute", "--cl", "0.9"],
+    ["reproduce", "cnn", "--scale", "huge", "-o", "{tmp}/cnn"],
+    ["no-such-command"],
+])
+def test_usage_errors_are_one_line_without_the_usage_block(argv, cli, tmp_path):
+    """A mistyped or missing option is said in one line that points to --help (argparse
+    printed its whole usage block first)."""
+    rc, err = cli([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    assert rc == 2 and len(err) == 1, err
+    assert err[0].startswith("wimpsift") and ": error: " in err[0] and err[0].endswith("--help)")
+    assert snapshot(tmp_path) == {}
+
+
+def test_an_image_output_that_is_not_a_dataset_is_kept_and_named(cli, tmp_path):
+    """An empty (or foreign) images.h5 in the output folder is not overwritten: one line
+    says what it is and the way out."""
+    (tmp_path / "images.h5").write_bytes(b"")
+    before = snapshot(tmp_path)
+    rc, err = cli(["images", "--events-per-class", "2", "--kinds", "hit", "--shape", "hit=8x16",
+                   "--seed", "1", "--no-progress", "-o", tmp_path])
+    one_line_error(rc, err, "output: ", "is not an HDF5 file; delete it or choose another output")
+    assert snapshot(tmp_path) == before

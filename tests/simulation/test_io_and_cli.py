@@ -107,12 +107,9 @@ def test_interrupted_run_resumes_to_the_same_file(tmp_path, xenon1t):
     first = tmp_path / "first.parquet"
     simulate_to_parquet(config, first, progress=False)
     out.unlink()
-    from wimpsift.io.event_tables import resume_hash
-    from wimpsift.provenance import provenance
+    from wimpsift.io.event_tables import resume_hash, table_record
 
-    record = provenance(config, config.seed, "simulate")
-    record["detector"] = xenon1t.model_dump(mode="json")
-    record["n_events"] = 3000
+    record = table_record(config, xenon1t, 3000)
     (partial / "config.json").write_text(json.dumps({"config_hash": resume_hash(record)}))
     frame = pd.read_parquet(full).iloc[:1000]
     frame.to_parquet(partial / "chunk_000000.parquet", index=False)
@@ -149,13 +146,10 @@ def test_resume_of_other_code_is_refused(tmp_path, xenon1t):
     # partial work stamped with this configuration: this code's stamp resumes, the stamp
     # of code with another source digest is refused and nothing is written; the stamp of
     # a run begun on another kind of CPU resumes (the events do not depend on it)
-    from wimpsift.io.event_tables import resume_hash
-    from wimpsift.provenance import provenance
+    from wimpsift.io.event_tables import resume_hash, table_record
 
     config = validated_config(source="er", n_events=10, seed=1)
-    record = provenance(config, config.seed, "simulate")
-    record["detector"] = xenon1t.model_dump(mode="json")
-    record["n_events"] = 10
+    record = table_record(config, xenon1t, 10)
     out = tmp_path / "x.parquet"
     partial = out.with_name(out.name + ".partial")
     other_cpu = {**record, "cpu": {"microarchitecture": "zen2", "brand": "AMD EPYC 7742",

@@ -91,7 +91,8 @@ def test_events_count_in_the_templates_columns_and_window_only(event_files, tmp_
 
 
 @pytest.mark.parametrize("case", ["other_detector", "bad_analysis", "network_without_models", "no_signal",
-                                  "one_background_twice"])
+                                  "one_background_twice", "mass_of_another_signal",
+                                  "cross_section_of_another_signal"])
 def test_templates_bad_input_exits_2(event_files, tmp_path, capsys, case):
     argv = {
         "other_detector": [str(event_files["wimp"]), str(event_files["er_1t"]), "--analysis", "cs1-cs2"],
@@ -101,6 +102,12 @@ def test_templates_bad_input_exits_2(event_files, tmp_path, capsys, case):
         # each table is weighted to the source's whole expected count: twice would double it
         "one_background_twice": [str(event_files["wimp"]), str(event_files["er"]), str(event_files["er"]),
                                  "--analysis", "cs1-cs2"],
+        # a table's signal keeps its own mass and cross-section: other values are refused
+        # (they were ignored), before the simulated source is simulated
+        "mass_of_another_signal": ["er", str(event_files["wimp"]), "--analysis", "cs1-cs2",
+                                   "--mass-gev", "100"],
+        "cross_section_of_another_signal": [str(event_files["wimp"]), str(event_files["er"]),
+                                            "--analysis", "cs1-cs2", "--sigma-cm2", "1e-46"],
     }[case]
     out = tmp_path / "t.json"
     assert main(["templates", *argv, "--detector", "lux_2013", "-o", str(out)]) == 2
@@ -111,6 +118,33 @@ def test_templates_bad_input_exits_2(event_files, tmp_path, capsys, case):
         assert "xenon1t_sr0" in err[0]
     if case == "one_background_twice":
         assert "source 'er'" in err[0]
+    if case == "mass_of_another_signal":
+        assert "--mass-gev: got 100, but the signal table" in err[0] and "50.0" in err[0]
+    if case == "cross_section_of_another_signal":
+        assert "--sigma-cm2: got 1e-46" in err[0]
+
+
+def test_templates_refuse_a_fiducial_table_of_an_earlier_wimpsift(event_files, tmp_path, capsys):
+    """A table simulated before the fiducial slab (no ``table_version`` in its provenance)
+    drew its events inside the fiducial volume: weighted as the slab, its counts would be
+    low, so it is refused; the same table with the current version is taken."""
+    import pyarrow.parquet as pq
+
+    from wimpsift.provenance import PROVENANCE_KEY
+
+    table = pq.read_table(event_files["wimp"])
+    record = json.loads(table.schema.metadata[PROVENANCE_KEY.encode()])
+    assert record["table_version"] >= 2 and record["config"]["volume"] == "fiducial"
+    del record["table_version"]
+    old = tmp_path / "old_wimp.parquet"
+    pq.write_table(table.replace_schema_metadata({PROVENANCE_KEY: json.dumps(record)}), old)
+    out = tmp_path / "t.json"
+    argv = [str(event_files["er"]), "--analysis", "cs1-cs2", "--detector", "lux_2013", "-o", str(out)]
+    assert main(["templates", str(old), *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "simulated by an earlier wimpsift" in err[0], err
+    assert not out.exists()
+    assert main(["templates", str(event_files["wimp"]), *argv]) == 0
 
 
 def test_limits_compute_refuses_events_of_another_detector_than_the_templates(event_files, tmp_path, capsys):

@@ -6,7 +6,7 @@ sub-commands and sets ``func`` on them, and ``output_spec`` (keyword arguments o
 command runs, its output location is checked and locked, so a bad ``-o`` fails at once
 and two runs cannot write the same output. User errors (:class:`WimpsiftError`) and
 operating-system errors (a full disk, a vanished folder) become a one-line message on
-stderr and exit code 2.
+stderr and exit code 2, as do the parser's usage errors (a missing or mistyped option).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from wimpsift.errors import WimpsiftError, os_error_message
 
@@ -34,10 +35,18 @@ COMMAND_MODULES = [
 ]
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (the usage block is left for
+    ``--help``), exit code 2; its sub-command parsers are of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from wimpsift import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="wimpsift",
         description="Machine-learning dark-matter searches in liquid-xenon TPCs.",
     )

@@ -88,6 +88,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # SimulationConfig's fields as simulate's options spell them, for error messages
 _OPTIONS = options("detector", "source", "mass_gev", "sigma_cm2", "signal_energy_min_kev",
                    "exposure_kg_days", "seed", "volume", "chunk_size", n_events="--events")
+# the fields the rates and bands commands' options set (they have no --signal-energy-min-kev)
+_RATES_OPTIONS = options("mass_gev", "sigma_cm2", "exposure_kg_days")
+_BANDS_OPTIONS = options("mass_gev")
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -125,9 +128,7 @@ def _simulate(args: argparse.Namespace) -> int:
         path = simulate_to_parquet(config, args.output, progress=not args.no_progress,
                                    detector=detector, execution=execution)
     except ConfigError as err:  # the source's and the event count's checks name fields
-        err = renamed(err, _OPTIONS)  # and a too light WIMP's hint names the option too
-        raise ConfigError(str(err).replace("lower signal_energy_min_kev",
-                                           "lower --signal-energy-min-kev")) from None
+        raise renamed(err, _OPTIONS) from None
     print(f"wrote {path}", file=sys.stderr)
     return 0
 
@@ -147,7 +148,7 @@ def _rates(args: argparse.Namespace) -> int:
         rows = rate_table(detector, args.mass_gev, args.sigma_cm2, args.exposure_kg_days,
                           n_mc=args.mc_events, seed=args.seed)
     except ConfigError as err:  # the source's checks name its fields (mass_gev, sigma_cm2)
-        raise renamed(err, _OPTIONS) from None
+        raise renamed(err, _RATES_OPTIONS) from None
     if args.json:
         settings = {"detector": detector.name, "mass_gev": args.mass_gev, "sigma_cm2": args.sigma_cm2,
                     "exposure_kg_days": args.exposure_kg_days or detector.exposure_kg_days,
@@ -176,7 +177,7 @@ def _bands(args: argparse.Namespace) -> int:
     try:
         wimp_source = make_source(detector, "wimp", args.mass_gev)
     except ConfigError as err:
-        raise renamed(err, _OPTIONS) from None
+        raise renamed(err, _BANDS_OPTIONS) from None
     er = simulate_events(detector, make_source(detector, "er"), args.events,
                          seed_sequence(args.seed, "bands", "er"))
     wimp = simulate_events(detector, wimp_source, args.events, seed_sequence(args.seed, "bands", "wimp"))

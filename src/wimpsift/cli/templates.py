@@ -10,6 +10,9 @@ from pathlib import Path
 from wimpsift.cli import load_detector_option, options, seed
 from wimpsift.errors import ConfigError, DataError, bad_value
 
+DEFAULT_SIGMA_CM2 = 1e-45
+"""reference cross-section of a simulated wimp source when ``--sigma-cm2`` is not given"""
+
 # SampleConfig's fields as the options spell them, for error messages
 _SAMPLE_OPTIONS = options("detector", "sigma_cm2", "seed", n_signal="--events-per-source",
                           n_background_per_source="--events-per-source")
@@ -26,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--models", metavar="DIR",
                    help="folder written by 'wimpsift nn train' (DIR or DIR/models; network)")
     p.add_argument("--mass-gev", type=float, help="WIMP mass of a simulated wimp source")
-    p.add_argument("--sigma-cm2", type=float, default=1e-45, help="reference cross-section (simulated wimp)")
+    p.add_argument("--sigma-cm2", type=float,
+                   help="reference cross-section of a simulated wimp source (default 1e-45)")
     p.add_argument("--events-per-source", type=int, default=5000, help="simulated sources: events in window")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("-o", "--output", required=True, help="templates JSON")
@@ -36,9 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _from_file(path: Path, detector):
     import pandas as pd
 
-    from wimpsift.io.event_tables import read_events
+    from wimpsift.io.event_tables import SLAB_TABLE_VERSION, read_events
     from wimpsift.sources import HaloModel, make_source
-    from wimpsift.sources.positions import volume_mass_kg
+    from wimpsift.sources.positions import sampled_mass_ratio
     from wimpsift.training.samples import _expected_in_window
 
     table, record = read_events(path)
@@ -49,13 +53,18 @@ def _from_file(path: Path, detector):
         raise DataError(
             f"events: {str(path)!r} was simulated for detector {made_for!r}, not {detector.name!r}")
     config = record.get("config", {})
+    volume = config.get("volume", "fiducial")
+    if volume == "fiducial" and record.get("table_version", 1) < SLAB_TABLE_VERSION:
+        raise DataError(f"events: {str(path)!r} was simulated by an earlier wimpsift, which drew "
+                        "the fiducial analysis's events inside the fiducial volume (its counts "
+                        "are 2-10 % low); simulate it again")
     name = config.get("source")
     halo = HaloModel(**config["halo"]) if config.get("halo") else None
     source = make_source(detector, name, config.get("mass_gev"), config.get("sigma_cm2"), halo)
     inside = table[table["in_window"].to_numpy(dtype=bool)].copy()
     if len(inside) == 0:
         raise DataError(f"events: no event of {str(path)!r} is in the analysis window")
-    ratio = volume_mass_kg(detector, config.get("volume", "fiducial")) / detector.fiducial.mass_kg
+    ratio = sampled_mass_ratio(detector, volume)
     expected = _expected_in_window(source, detector, detector.exposure_kg_days * ratio, len(inside),
                                    int(record["n_events"]))
     inside["weight"] = expected / len(inside)
@@ -74,15 +83,26 @@ def _simulated(name: str, args: argparse.Namespace, detector):
                         f"wimp, {', '.join(names)}")
     if name == "wimp" and args.mass_gev is None:
         raise ConfigError("--mass-gev: give the WIMP mass to simulate the wimp source")
+    sigma_cm2 = DEFAULT_SIGMA_CM2 if args.sigma_cm2 is None else args.sigma_cm2
     samples = EventSamples(SampleConfig.from_options(
         _SAMPLE_OPTIONS, detector=args.detector, n_signal=args.events_per_source,
-        n_background_per_source=args.events_per_source, sigma_cm2=args.sigma_cm2, seed=args.seed,
+        n_background_per_source=args.events_per_source, sigma_cm2=sigma_cm2, seed=args.seed,
         backgrounds=[n for n in names if n == name] or None), detector=detector)
     if name == "wimp":  # a WIMP too light to give recoils, named as its option
         check_wimp_masses([args.mass_gev], "--mass-gev")
     table = samples.source_sample(name, args.mass_gev if name == "wimp" else None).copy()
     table["label"] = int(name == "wimp")
-    return table, {"mass_gev": args.mass_gev, "sigma_cm2": args.sigma_cm2}
+    return table, {"mass_gev": args.mass_gev, "sigma_cm2": sigma_cm2}
+
+
+def _check_signal_options(args: argparse.Namespace, item: str, meta: dict) -> None:
+    """Refuse --mass-gev or --sigma-cm2 that disagree with a signal table's own values
+    (they would be ignored)."""
+    for option, given, stored in (("--mass-gev", args.mass_gev, meta["mass_gev"]),
+                                  ("--sigma-cm2", args.sigma_cm2, meta["sigma_cm2"])):
+        if given is not None and given != stored:
+            raise ConfigError(f"{option}: got {given:g}, but the signal table {item!r} was "
+                              f"simulated with {stored!r}; leave {option} out or give that value")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -105,11 +125,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.analysis == "network" and not args.models:
         raise ConfigError("--models: the network analysis needs a 'wimpsift nn train' models folder")
     detector = load_detector_option(args.detector)
+    # the tables are read (and checked) before any source is simulated
+    read = {item: _from_file(Path(item), detector) for item in args.events
+            if Path(item).suffix == ".parquet" or Path(item).exists()}
+    for item, (table, meta) in read.items():
+        if int(table["label"].iloc[0]) == 1:  # the table's own mass and cross-section
+            _check_signal_options(args, item, meta)
     parts, signal_meta, given = [], None, {}
     for item in args.events:
-        path = Path(item)
-        table, meta = _from_file(path, detector) if path.suffix == ".parquet" or path.exists() \
-            else _simulated(item, args, detector)
+        table, meta = read[item] if item in read else _simulated(item, args, detector)
         if int(table["label"].iloc[0]) == 1:
             if signal_meta is not None:
                 raise DataError("EVENTS: give one wimp source (the signal), not several")

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from wimpsift.images.instruction_dataset import InstructionDatasetConfig
 
 FORMAT = "wimpsift-images-1"
+REBUILD_HINT = "; delete it to build it again"
 
 
 def read_record(path: Path) -> dict:
@@ -77,8 +78,7 @@ def read_record(path: Path) -> dict:
         raise
     except Exception as err:  # noqa: BLE001 - a damaged file fails in h5py in many ways
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise DataError(f"dataset: cannot read {str(path)!r} ({first}); delete it to build "
-                        "it again") from err
+        raise DataError(f"dataset: cannot read {str(path)!r} ({first}){REBUILD_HINT}") from err
 
 
 def n_rows(config: dict) -> int:
@@ -156,7 +156,11 @@ def resume_point(path: Path, record: dict, kinds: tuple[str, ...]) -> int:
     """Chunks of an existing dataset that can be kept: it must have been made with the
     same configuration by the same code (source digest and library versions), and every
     chunk marked done must read back with its digest."""
-    previous = read_record(path)
+    try:
+        previous = read_record(path)
+    except DataError as err:  # a file of another program (or an empty one) is not replaced
+        what = str(err).removeprefix("dataset: ").removesuffix(REBUILD_HINT)
+        raise DataError(f"output: {what}; delete it or choose another output") from None
     if previous.get("config_hash") != record["config_hash"]:
         raise ConfigError(
             f"output: {str(path)!r} was made with another configuration "

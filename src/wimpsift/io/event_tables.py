@@ -110,9 +110,7 @@ def simulate_to_parquet(
                          config.signal_energy_min_kev)
     check_event_level(source)  # before anything is written
     n_total = event_count(config, detector, source)
-    record = provenance(config, config.seed, "simulate")
-    record["detector"] = detector.model_dump(mode="json")
-    record["n_events"] = n_total
+    record = table_record(config, detector, n_total)
     check_simulation_size(n_total, config.chunk_size, output)
 
     partial = output.with_name(output.name + ".partial")
@@ -174,6 +172,17 @@ def simulate_to_parquet(
     return output
 
 
+def table_record(config: SimulationConfig, detector: Detector, n_events: int) -> dict[str, Any]:
+    """The provenance record of a simulated table (and of its resume stamp): the
+    configuration, the detector definition, the number of events and the table version
+    (read by those that weight a table's events)."""
+    record = provenance(config, config.seed, "simulate")
+    record["detector"] = detector.model_dump(mode="json")
+    record["n_events"] = n_events
+    record["table_version"] = CACHE_STAGE_VERSION
+    return record
+
+
 def resume_hash(record: dict[str, Any]) -> str:
     """The hash of a simulation's provenance ``record`` that its resume stamp holds: all
     of it but the CPU, since the events are the same bits on AVX2 and AVX-512 kernels
@@ -184,6 +193,9 @@ def resume_hash(record: dict[str, Any]) -> str:
 
 CACHE_STAGE = "simulation.events"
 CACHE_STAGE_VERSION = 2  # bump when a simulated table's content changes meaning; 2: fiducial slab
+SLAB_TABLE_VERSION = 2
+"""the first ``table_version`` (written in a table's provenance) whose fiducial events were
+drawn in the fiducial slab (:mod:`wimpsift.sources.positions`)"""
 
 
 def cached_simulation(cache: Cache | str | Path, config: SimulationConfig,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from wimpsift.errors import ConfigError
-from wimpsift.provenance import atomic_path, check_resources, provenance, write_json
+from wimpsift.provenance import atomic_path, check_resources, config_hash, provenance, write_json
 from wimpsift.run_config import RunConfig
 
 #: nominal seconds of the simulation and rates stages on two cores at the shipped
@@ -130,7 +130,7 @@ def _check_earlier_run(config: RunConfig, output: Path) -> None:
         made_by = json.loads(earlier.read_text()).get("config")
     except (OSError, ValueError, AttributeError):
         made_by = None
-    if made_by != json.loads(json.dumps(provenance(config, None, "run")["config"])):
+    if made_by is None or config_hash(made_by) != provenance(config, None, "run")["config_hash"]:
         raise ConfigError(f"output: {str(output)!r} holds a run of another configuration (its "
                           "provenance.json); choose a new folder or remove that one")
 
