@@ -115,3 +115,17 @@ def test_a_check_that_names_its_field_is_not_named_twice():
     with pytest.raises(ConfigError) as err:
         DiscriminantConfig.from_options({"inputs": "--inputs"}, inputs="bogus")
     assert str(err.value).startswith("--inputs: unknown input variable 'bogus'")
+
+
+def test_true_or_false_where_a_number_is_expected_is_an_error():
+    """pydantic's lax mode reads ``events_per_source = true`` as 1 event; a number field
+    refuses a truth value, an optional one too, and a true/false setting still takes it."""
+    from wimpsift.run_config import RunConfig
+
+    for section, key in (("simulation", "events_per_source"), ("simulation", "sigma_cm2")):
+        with pytest.raises(ConfigError, match=rf"{section}\.{key}: expected a number, not true/false"):
+            RunConfig.build(**{section: {key: True}})
+    with pytest.raises(ConfigError, match="n_workers: expected a number"):
+        ExecutionConfig.build(backend="local", n_workers=True)  # an optional number
+    assert RunConfig.build(simulation={"enabled": False}).simulation.enabled is False
+    assert RunConfig.build(simulation={"events_per_source": 300.0}).simulation.events_per_source == 300

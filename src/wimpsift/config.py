@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from wimpsift.errors import UNKNOWN_SETTING, ConfigError, validation_message
+from wimpsift.errors import TRUTH_VALUE, UNKNOWN_SETTING, ConfigError, validation_message
 
 T = TypeVar("T", bound="WimpsiftConfig")
 
@@ -29,11 +29,17 @@ class WimpsiftConfig(BaseModel):
     @classmethod
     def _known_settings(cls, data: Any) -> Any:
         """An unknown key (a typo in a TOML file) is named with what was meant: pydantic's
-        own check (``extra="forbid"``) says only that extra inputs are not permitted."""
+        own check (``extra="forbid"``) says only that extra inputs are not permitted. A
+        truth value where a number is expected is an error (not 1 or 0)."""
         if isinstance(data, Mapping):
-            for key in data:
+            for key, value in data.items():
                 if key not in cls.model_fields:
                     raise PydanticCustomError(UNKNOWN_SETTING, unknown_setting(str(key), cls.model_fields),
+                                              {"setting": str(key)})
+                # pydantic's lax mode reads ``events_per_source = true`` as 1
+                allowed = _base_types(cls.model_fields[key].annotation)
+                if isinstance(value, bool) and bool not in allowed and allowed & {int, float}:
+                    raise PydanticCustomError(TRUTH_VALUE, "expected a number, not true/false",
                                               {"setting": str(key)})
         return data
 
@@ -54,6 +60,14 @@ class WimpsiftConfig(BaseModel):
             return cls.model_validate(values)
         except ValidationError as err:
             raise ConfigError(validation_message(err, options)) from err
+
+
+def _base_types(annotation: Any) -> set[Any]:
+    """The plain types an annotation admits (the members of a union, ``None`` included)."""
+    if get_origin(annotation) is Annotated:
+        return _base_types(get_args(annotation)[0])
+    members = get_args(annotation)
+    return {annotation} if not members else {t for m in members for t in _base_types(m)}
 
 
 def unknown_setting(key: str, known: Iterable[str]) -> str:

@@ -25,8 +25,10 @@ def bad_value(parameter: str, value: object, expected: str) -> ConfigError:
     return ConfigError(f"{parameter}: got {value!r}, expected {expected}")
 
 
-#: the pydantic error type of an unknown key (:class:`wimpsift.config.WimpsiftConfig`'s check)
+#: the pydantic error types of :class:`wimpsift.config.WimpsiftConfig`'s checks of one key:
+#: an unknown key, a truth value where a number is expected
 UNKNOWN_SETTING = "unknown_setting"
+TRUTH_VALUE = "truth_value_for_a_number"
 
 
 def validation_message(err: Exception, names: Mapping[str, str] | None = None) -> str:
@@ -41,7 +43,7 @@ def validation_message(err: Exception, names: Mapping[str, str] | None = None) -
     for e in err.errors():  # type: ignore[attr-defined]
         loc = [str(p) for p in e["loc"]]
         value = e.get("input")
-        if e["type"] == UNKNOWN_SETTING:  # the key is named where it is, with its value
+        if e["type"] in (UNKNOWN_SETTING, TRUTH_VALUE):  # the key is named where it is, with its value
             loc.append(e["ctx"]["setting"])
             value = value[e["ctx"]["setting"]]
         if loc and names and loc[0] in names:
