@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, TypeVar, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
@@ -63,11 +64,14 @@ class WimpsiftConfig(BaseModel):
 
 
 def _base_types(annotation: Any) -> set[Any]:
-    """The plain types an annotation admits (the members of a union, ``None`` included)."""
-    if get_origin(annotation) is Annotated:
+    """The types an annotation admits: the members of a union (``None`` included), each
+    without its ``Annotated`` constraints; a container (``list[int]``) is one type."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
         return _base_types(get_args(annotation)[0])
-    members = get_args(annotation)
-    return {annotation} if not members else {t for m in members for t in _base_types(m)}
+    if origin in (Union, UnionType):
+        return {t for member in get_args(annotation) for t in _base_types(member)}
+    return {annotation}
 
 
 def unknown_setting(key: str, known: Iterable[str]) -> str:

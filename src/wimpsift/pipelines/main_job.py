@@ -130,7 +130,7 @@ def _check_earlier_run(config: RunConfig, output: Path) -> None:
         made_by = json.loads(earlier.read_text()).get("config")
     except (OSError, ValueError, AttributeError):
         made_by = None
-    if made_by is None or config_hash(made_by) != provenance(config, None, "run")["config_hash"]:
+    if made_by is None or config_hash(made_by) != config_hash(config):
         raise ConfigError(f"output: {str(output)!r} holds a run of another configuration (its "
                           "provenance.json); choose a new folder or remove that one")
 
