@@ -54,21 +54,22 @@ if TYPE_CHECKING:
     from wimpsift.images.instruction_dataset import InstructionDatasetConfig
 
 FORMAT = "wimpsift-images-1"
-REBUILD_HINT = "; delete it to build it again"
 
 
-def read_record(path: Path) -> dict:
+def read_record(path: Path, parameter: str = "dataset", way_out: str | None = None) -> dict:
     """Provenance of an existing dataset file, with its ``_chunks_done``, ``_n_rows`` and
-    ``_kinds``; DataError when it is not one."""
+    ``_kinds``; DataError naming ``parameter`` when it is not one, ending in ``way_out``
+    when given (a damaged file's default: build it again)."""
     import h5py
 
+    hint = f"; {way_out}" if way_out else ""
     try:
         if not h5py.is_hdf5(path):
-            raise DataError(f"dataset: {str(path)!r} is not an HDF5 file")
+            raise DataError(f"{parameter}: {str(path)!r} is not an HDF5 file{hint}")
         with h5py.File(path, "r") as f:
             if f.attrs.get("format") != FORMAT or PROVENANCE_KEY not in f.attrs:
-                raise DataError(f"dataset: {str(path)!r} is not a wimpsift image dataset "
-                                f"(format {FORMAT!r})")
+                raise DataError(f"{parameter}: {str(path)!r} is not a wimpsift image dataset "
+                                f"(format {FORMAT!r}){hint}")
             record = json.loads(f.attrs[PROVENANCE_KEY])
             record["_chunks_done"] = int(f.attrs["chunks_done"])
             record["_n_rows"] = int(f.attrs["n_rows"])
@@ -78,7 +79,8 @@ def read_record(path: Path) -> dict:
         raise
     except Exception as err:  # noqa: BLE001 - a damaged file fails in h5py in many ways
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise DataError(f"dataset: cannot read {str(path)!r} ({first}){REBUILD_HINT}") from err
+        raise DataError(f"{parameter}: cannot read {str(path)!r} ({first})"
+                        f"{hint or '; delete it to build it again'}") from err
 
 
 def n_rows(config: dict) -> int:
@@ -156,11 +158,8 @@ def resume_point(path: Path, record: dict, kinds: tuple[str, ...]) -> int:
     """Chunks of an existing dataset that can be kept: it must have been made with the
     same configuration by the same code (source digest and library versions), and every
     chunk marked done must read back with its digest."""
-    try:
-        previous = read_record(path)
-    except DataError as err:  # a file of another program (or an empty one) is not replaced
-        what = str(err).removeprefix("dataset: ").removesuffix(REBUILD_HINT)
-        raise DataError(f"output: {what}; delete it or choose another output") from None
+    # a file of another program (or an empty one) is not replaced
+    previous = read_record(path, "output", "delete it or choose another output")
     if previous.get("config_hash") != record["config_hash"]:
         raise ConfigError(
             f"output: {str(path)!r} was made with another configuration "

@@ -33,16 +33,20 @@ def sample_positions(
     n: int, detector: Detector, rng: np.random.Generator, volume: Volume = "fiducial"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return x, y, z in cm, uniform in the volume sampled for ``volume`` (module docstring)."""
-    if volume == "fiducial":
-        z_lo, z_hi = detector.fiducial.z_min_cm, detector.fiducial.z_max_cm
-    elif volume == "active":
-        z_lo, z_hi = -detector.geometry.tpc_length_cm, 0.0
-    else:
-        raise bad_value("volume", volume, "'fiducial' or 'active'")
+    z_lo, z_hi = _depth_range_cm(detector, volume)
     r = detector.geometry.tpc_radius_cm * np.sqrt(rng.random(n))
     phi = rng.uniform(0, 2 * np.pi, n)
     z = rng.uniform(z_lo, z_hi, n)
     return r * np.cos(phi), r * np.sin(phi), z
+
+
+def _depth_range_cm(detector: Detector, volume: Volume) -> tuple[float, float]:
+    """(lowest, highest) z of the volume sampled for ``volume``, at every radius of the TPC."""
+    if volume == "fiducial":
+        return detector.fiducial.z_min_cm, detector.fiducial.z_max_cm
+    if volume == "active":
+        return -detector.geometry.tpc_length_cm, 0.0
+    raise bad_value("volume", volume, "'fiducial' or 'active'")
 
 
 def sample_wall_positions(
@@ -60,11 +64,11 @@ def volume_mass_kg(detector: Detector, volume: Volume) -> float:
     published fiducial mass: for ``fiducial`` that mass times the slab's volume over the
     fiducial volume's; for ``active`` the TPC cylinder times the liquid density."""
     g = detector.geometry
+    z_lo, z_hi = _depth_range_cm(detector, volume)
     if volume == "fiducial":
-        f = detector.fiducial
-        slab_cm3 = math.pi * g.tpc_radius_cm**2 * (f.z_max_cm - f.z_min_cm)
-        return detector.fiducial_mass_kg * slab_cm3 / f.volume_cm3
-    return float(np.pi * g.tpc_radius_cm**2 * g.tpc_length_cm * g.liquid_density_g_cm3 / 1000.0)
+        slab_cm3 = math.pi * g.tpc_radius_cm**2 * (z_hi - z_lo)
+        return detector.fiducial_mass_kg * slab_cm3 / detector.fiducial.volume_cm3
+    return float(math.pi * g.tpc_radius_cm**2 * (z_hi - z_lo) * g.liquid_density_g_cm3 / 1000.0)
 
 
 def sampled_mass_ratio(detector: Detector, volume: Volume = "fiducial") -> float:
@@ -77,6 +81,5 @@ def in_sampled_volume(xyz_cm: np.ndarray, detector: Detector, volume: Volume) ->
     """Which points (rows of x, y, z in cm, inside the TPC) lie in the volume sampled for
     ``volume``: for ``fiducial`` the fiducial depths at any radius, for ``active`` all."""
     z = np.asarray(xyz_cm, dtype=float)[:, 2]
-    if volume == "active":
-        return np.ones(z.size, bool)
-    return (z >= detector.fiducial.z_min_cm) & (z <= detector.fiducial.z_max_cm)
+    z_lo, z_hi = _depth_range_cm(detector, volume)
+    return (z >= z_lo) & (z <= z_hi)
