@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Wheels for the lent GPU machine (docs/gpu.md): wimpsift's requirements that its image
 # lacks, at the versions installed here, for its Python 3.12 on x86-64, into .whl/ (which
-# git ignores through .git/info/exclude). The image holds torch, numpy, scipy, pandas,
-# pyarrow, scikit-learn, matplotlib, h5py, jinja2, tqdm, psutil, threadpoolctl and the
-# libraries they need; the list below is the rest of wimpsift's requirements and of theirs
-# (the device library's package list, read 2026-11-17), about 45 MB.
+# git ignores through .git/info/exclude). The image holds IMAGE_PACKAGES and the libraries
+# they need (the device library's package list, read 2026-11-17); PACKAGES is the rest of
+# wimpsift's requirements and of theirs, about 45 MB (tests/docs/test_gpu_wheels.py checks
+# that nothing is missing).
 #
 #   bash scripts/gpu_wheels.sh        # from the repository root, wimpsift installed here
 #
@@ -12,7 +12,9 @@
 # Python elsewhere: with 3.11, a check here that the list is complete (docs/gpu.md).
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
-PACKAGES="annotated-types awkward awkward-cpp boltons boost-histogram dask dask-jobqueue
+IMAGE_PACKAGES="torch numpy scipy pandas pyarrow scikit-learn matplotlib h5py jinja2 tqdm
+psutil threadpoolctl click msgpack pyyaml sortedcontainers toolz"
+PACKAGES="annotated-types archspec awkward awkward-cpp boltons boost-histogram dask dask-jobqueue
 distributed hist histoprint iminuit importlib-metadata lazy-importer locket nestpy
 numericalunits partd pydantic pydantic-core tblib tornado typing-extensions
 typing-inspection tzdata uhi wimprates xe-likelihood zict"
