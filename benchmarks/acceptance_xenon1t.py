@@ -87,11 +87,21 @@ def _flat_nr_events(detector, n_events: int, seed: int):
 
 
 def _binned(events, passed: np.ndarray) -> np.ndarray:
+    """Accepted fraction per true-energy bin of the events that interact in the fiducial
+    mass, as :func:`wimpsift.response.acceptance.nr_acceptance` counts it."""
     which = np.digitize(events["energy_kev"].to_numpy(), EDGES_KEV) - 1
     ok = (which >= 0) & (which < CENTRES_KEV.size)
     total = np.bincount(which[ok], minlength=CENTRES_KEV.size)
     kept = np.bincount(which[ok], weights=np.asarray(passed, dtype=float)[ok], minlength=CENTRES_KEV.size)
-    return kept / np.maximum(total, 1)
+    return kept / np.maximum(total, 1) * _slab_per_fiducial_mass()
+
+
+def _slab_per_fiducial_mass() -> float:
+    """The recoils are drawn in the fiducial slab (the whole TPC radius between the
+    fiducial depths), whose mass exceeds the fiducial mass by this factor."""
+    from wimpsift.sources.positions import sampled_mass_ratio
+
+    return sampled_mass_ratio(load_detector("xenon1t_sr1"))
 
 
 CS1_EDGES_PE = np.array([3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 15.0, 20.0, 25.0, 30.0, 40.0,
@@ -118,7 +128,7 @@ def needed_s1_efficiency(events, energy_1t: np.ndarray, acc_1t: np.ndarray) -> d
     keep = passed & (which >= 0) & (which < n_e)
     matrix = np.zeros((n_e, n_s))
     np.add.at(matrix, (which[keep], col[keep]), 1.0)
-    matrix /= np.maximum(total, 1)[:, None]
+    matrix *= _slab_per_fiducial_mass() / np.maximum(total, 1)[:, None]
     ours = matrix.sum(axis=1)
     target = np.interp(CENTRES_KEV, energy_1t, acc_1t)
     median_cs1 = np.array([np.median(cs1[keep & (which == i)]) if np.any(keep & (which == i)) else np.nan
