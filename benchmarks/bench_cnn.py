@@ -19,7 +19,7 @@
 
    The epoch grid is the seed's {20, 30, 40, 50, 60} divided by ``--epoch-scale``.
    Images are a synthetic low-contrast toy unless ``--images`` names a dataset written
-   by ``wimpsift images`` (or ``reproduce cnn``'s ``data/train.h5``).
+   by ``wimpsift images`` (``imgs/images.h5``).
 
 The last line is JSON.  Usage: ``python benchmarks/bench_cnn.py [--events 300]``
 (about 6 minutes on one core at the defaults).
