@@ -149,7 +149,7 @@ def load_execution_config(path: str | Path, parameter: str = "--execution") -> E
     path = Path(path)
     try:
         text = path.read_text()
-    except OSError as err:
+    except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{parameter}: cannot read {str(path)!r}: {err}") from err
     try:
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)

@@ -269,3 +269,58 @@ def test_an_image_output_that_is_not_a_dataset_is_kept_and_named(cli, tmp_path):
                    "--seed", "1", "--no-progress", "-o", tmp_path])
     one_line_error(rc, err, "output: ", "is not an HDF5 file; delete it or choose another output")
     assert snapshot(tmp_path) == before
+
+
+# ------------------------------------------- review of the forty-seventh round (2026-12-07)
+@pytest.mark.parametrize(("argv", "start"), [
+    (["simulate", "-s", "er", "--events", TERA, "--seed", "1", "-o", "{tmp}/e.parquet"],
+     "--events ("),
+    (["images", "--events-per-class", "5", "--kinds", "hit", "--shape", "hit=20000x40000",
+      "--seed", "1", "--no-progress", "-o", "{tmp}/img"], "--shape: needs at least"),
+    (["positions", "evaluate", "--model", "{tmp}/absent.pt", "--events", TERA,
+      "-o", "{tmp}/ev"], "--events: got"),
+])
+def test_a_refused_size_names_the_option_that_set_it(argv, start, cli, tmp_path):
+    rc, err = cli([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    one_line_error(rc, err)
+    assert err[-1].partition(": error: ")[2].startswith(start), err
+    assert snapshot(tmp_path) == {}
+
+
+def test_an_execution_file_that_is_not_text_is_one_line(cli, tmp_path):
+    (tmp_path / "x.toml").write_bytes(b"PAR1\xff\xfe\x00\x80")
+    one_line_error(*cli(["simulate", "-s", "er", "--events", "10", "--seed", "1", "--execution",
+                         tmp_path / "x.toml", "-o", tmp_path / "e.parquet"]),
+                   "--execution: cannot read")
+    assert not (tmp_path / "e.parquet").exists()
+
+
+def test_an_images_folder_given_as_dataset_names_the_file_inside(cli, tmp_path):
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "images.h5").write_bytes(b"")
+    one_line_error(*cli(["show", "--dataset", tmp_path / "imgs", "--kind", "hit", "-o",
+                         tmp_path / "s.png"]), "is a folder", "images.h5")
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_instructions_without_labels_name_the_label_option(cli, tmp_path):
+    (tmp_path / "i.csv").write_text("instruction,recoil_type,x,y,depth,s1_photons,s2_electrons,t\n"
+                                    "0,ER,0,0,10,100,100,0\n")
+    rc, err = cli(["images", "--instructions", tmp_path / "i.csv", "--seed", "1", "-o",
+                   tmp_path / "img"])
+    one_line_error(rc, err, "--label 0 or 1")
+    assert err[-1].partition(": error: ")[2].startswith("--label: "), err
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path):
+    """``wimpsift detectors --json | true``: no error line, the status of a tool stopped
+    by SIGPIPE (128 + 13), as with any command-line tool whose reader goes away."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "wimpsift", "detectors", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    proc.stdout.close()  # before the interpreter has started: every write finds no reader
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == ""

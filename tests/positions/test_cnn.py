@@ -166,3 +166,25 @@ def test_cli_evaluate_writes_the_same_record_into_metrics_and_figure(tiny_model,
     record = metrics["provenance"]
     assert record["seed"] == 4 and record["config"]["model_provenance"]["seed"] == 11
     assert json.loads(Image.open(out / "position_resolution.png").info["wimpsift"]) == record
+
+
+@pytest.mark.parametrize(("damage", "reason"), [
+    (lambda meta: meta.pop("arrays"), "no 'arrays' entry"),
+    (lambda meta: meta.pop("radius_cm"), "no 'radius_cm' entry"),
+    (lambda meta: meta.update(arrays={"bogus": 1}), "bogus"),
+])
+def test_a_file_with_damaged_metadata_is_one_line(tiny_model, tmp_path, damage, reason):
+    """The PMT layout and radius are read inside the file's checks, as the network is."""
+    import json
+
+    from wimpsift.errors import DataError
+    from wimpsift.training.position import load_position_model
+
+    payload = torch.load(tiny_model.save(tmp_path / "good.pt"), weights_only=True)
+    meta = json.loads(payload["meta"])
+    damage(meta)
+    torch.save({**payload, "meta": json.dumps(meta)}, tmp_path / "damaged.pt")
+    with pytest.raises(DataError, match=r"^--model: '.*damaged\.pt' is not a "
+                                        r"wimpsift-position-cnn-1 file \(.*" + reason) as err:
+        load_position_model(tmp_path / "damaged.pt", "--model")
+    assert "\n" not in str(err.value)

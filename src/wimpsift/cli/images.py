@@ -11,7 +11,7 @@ from wimpsift.errors import ConfigError, DataError, bad_value, renamed
 
 # the dataset configuration's fields as the options spell them, for error messages
 _OPTIONS = options("detector", "signal", "background", "events_per_class", "kinds", "selection",
-                   "chunk_events", "seed", "instructions")
+                   "chunk_events", "seed", "instructions", "label", shapes="--shape")
 
 DATASET_NAME = "images.h5"
 

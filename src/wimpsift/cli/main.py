@@ -72,11 +72,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wimpsift {args.command}: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except OSError as err:
+        if isinstance(err, BrokenPipeError) and _stdout_gone():
+            return 141  # as a tool stopped by SIGPIPE: the reader wanted no more
         print(f"wimpsift {args.command}: error: {os_error_message(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("wimpsift: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _stdout_gone() -> bool:
+    """Whether the reader of stdout has gone (``wimpsift detectors --json | true``): a
+    pipe without a reader polls as an error, without writing to it. Then stdout is pointed
+    at /dev/null, so that the interpreter's last flush is silent too."""
+    import os
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+        poll = select.poll()
+        poll.register(fd, select.POLLOUT)
+        gone = any(events & (select.POLLERR | select.POLLHUP) for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no file behind stdout, or no poll
+        return False
+    if gone:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    return gone
 
 
 def _one_line(message: str) -> str:

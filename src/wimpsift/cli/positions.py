@@ -64,13 +64,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     from wimpsift.plots.position import plot_position_resolution
     from wimpsift.provenance import atomic_path, provenance, write_json
     from wimpsift.training.position import (
+        MAX_EVENTS,
         evaluate_positions,
         load_position_model,
         resolution_frame,
     )
 
-    if args.events < 2:
-        raise bad_value("--events", args.events, "at least 2 test events")
+    if not 2 <= args.events <= MAX_EVENTS:
+        raise bad_value("--events", args.events, f"2 to {MAX_EVENTS:,} test events")
     out = Path(args.output)
     model = load_position_model(args.model, "--model")
     out.mkdir(parents=True, exist_ok=True)

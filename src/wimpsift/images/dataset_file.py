@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from wimpsift.errors import ConfigError, DataError, bad_value
-from wimpsift.images.raster import ALL_IMAGE_KINDS
+from wimpsift.images.raster import ALL_IMAGE_KINDS, hit_shape
 from wimpsift.provenance import (
     PROVENANCE_KEY,
     check_resources,
@@ -50,6 +50,7 @@ from wimpsift.provenance import (
 
 if TYPE_CHECKING:
     from wimpsift.detectors import Detector
+    from wimpsift.detectors.pmt_arrays import PmtArrays
     from wimpsift.images.dataset import ImageDatasetConfig
     from wimpsift.images.instruction_dataset import InstructionDatasetConfig
 
@@ -113,6 +114,17 @@ def size_estimate(config: ImageDatasetConfig | InstructionDatasetConfig,
     disk = rows * (1 + table_bytes_per_event())
     memory = min(rows_per_chunk(stored), rows) * 4 * (pixels + 2 * n_pmts)
     return float(disk), float(memory)
+
+
+def render_bytes(config: ImageDatasetConfig | InstructionDatasetConfig,
+                 arrays: PmtArrays) -> float:
+    """A lower bound of the memory that drawing the configuration's images needs
+    whatever the chunk size: the largest ``hit`` coverage matrix being built."""
+    from wimpsift.images.hit import coverage_bytes
+
+    hits = (hit_shape(kind, config.shapes[kind]) for kind in config.kinds)
+    return max((coverage_bytes(arrays, shape) for shape in hits if shape is not None),
+               default=0.0)
 
 
 def chunk_digest(images: dict[str, np.ndarray], labels: np.ndarray, s1: np.ndarray,
@@ -266,8 +278,10 @@ def build(path: str | Path, config: ImageDatasetConfig | InstructionDatasetConfi
           write_chunks: Callable[[Path, int, float], None]) -> Path:
     """Create or resume the dataset file of ``config`` at ``path`` and fill it.
 
-    A new file is refused first when its size cannot fit (:func:`size_estimate`; the
-    one-line error names ``parameter``); an existing one must pass :func:`resume_point`.
+    A new file is refused first when its images cannot be drawn (the ``hit`` images'
+    coverage matrices; the one-line error names ``shapes``) or its size cannot fit
+    (:func:`size_estimate`; the error names ``parameter``); an existing one must pass
+    :func:`resume_point`.
     ``write_chunks(path, done, disk_bytes)`` then writes the chunks from ``done`` on
     (``disk_bytes``: the file estimate, for the first write's free-space check). A file
     this call created is removed when it fails before its first chunk is done.
@@ -282,6 +296,7 @@ def build(path: str | Path, config: ImageDatasetConfig | InstructionDatasetConfi
     disk_bytes, memory_bytes = size_estimate(config, n_pmts)
     created = not path.exists()
     if created:
+        check_resources("shapes", memory_bytes=render_bytes(config, pmt_arrays(detector)))
         check_resources(parameter, disk_bytes=disk_bytes, memory_bytes=memory_bytes,
                         where=path.parent)
         create(path, config, record, n_pmts)
@@ -314,6 +329,10 @@ def open_checked(path: str | Path, kind: str) -> tuple[Path, dict, int]:
     path = Path(path)
     if kind not in ALL_IMAGE_KINDS:
         raise bad_value("kind", kind, f"one of {', '.join(ALL_IMAGE_KINDS)}")
+    if path.is_dir():
+        inside = next(iter(sorted(path.glob("*.h5"))), path / "images.h5")
+        raise DataError(f"dataset: {str(path)!r} is a folder; expected an images file "
+                        f"such as {str(inside)!r}")
     if not path.is_file():
         raise DataError(f"dataset: {str(path)!r} does not exist")
     record = read_record(path)

@@ -46,6 +46,16 @@ def coverage_matrix(arrays: PmtArrays, array: str, height: int, width: int) -> n
     return matrix
 
 
+def coverage_bytes(arrays: PmtArrays, shape: tuple[int, int]) -> float:
+    """A lower bound of the memory :func:`coverage_matrix` takes for a ``hit`` image of
+    ``shape``: the larger panel's float64 squared distances and float32 one-hot cover of
+    every sub-pixel and PMT, alive together."""
+    height, width = shape
+    left = width // 2
+    panels = ((left, arrays.n_bottom), (width - left, arrays.n_top))
+    return float(max(12 * SUBPIXELS**2 * height * w * n for w, n in panels))
+
+
 def log_scale(area_pe: np.ndarray, max_pe: float) -> np.ndarray:
     """log10(1 + area) / log10(1 + max), clipped to [0, 1], float32."""
     value = np.log10(1.0 + np.clip(np.asarray(area_pe, dtype=np.float32), 0, None))

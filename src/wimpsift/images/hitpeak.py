@@ -11,12 +11,13 @@ import numpy as np
 
 from wimpsift.images.hit import render_hit
 from wimpsift.images.peak import render_peak
+from wimpsift.images.raster import hit_shape
 
 
 def render_hitpeak(processed, shape, settings) -> np.ndarray:
     """``hitpeak`` images (N, H, W) of processed events."""
     height, width = shape
-    top = height // 2
+    top = hit_shape("hitpeak", shape)[0]
     out = np.empty((len(processed), height, width), dtype=np.float32)
     out[:, :top] = render_hit(processed.s1_pmt_area_pe, processed.s2_pmt_area_pe,
                               processed.arrays, (top, width), settings)

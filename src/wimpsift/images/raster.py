@@ -106,6 +106,13 @@ def image_settings(shapes: dict | None = None, **scaling) -> ImageSettings:
         raise ConfigError(f"image settings: {validation_message(err)}") from err
 
 
+def hit_shape(kind: str, shape: tuple[int, int]) -> tuple[int, int] | None:
+    """The ``hit`` image inside an image of ``kind`` and ``shape`` (the top half of
+    ``hitpeak``), or None for kinds without one."""
+    height, width = shape
+    return {"hit": (height, width), "hitpeak": (height // 2, width)}.get(kind)
+
+
 def render_images(processed, kinds=IMAGE_KINDS, settings: ImageSettings | None = None
                   ) -> dict[str, np.ndarray]:
     """Render the requested kinds for processed events -> {kind: (N, H, W) float32}."""

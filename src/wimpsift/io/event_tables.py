@@ -111,7 +111,8 @@ def simulate_to_parquet(
     check_event_level(source)  # before anything is written
     n_total = event_count(config, detector, source)
     record = table_record(config, detector, n_total)
-    check_simulation_size(n_total, config.chunk_size, output)
+    check_simulation_size(n_total, config.chunk_size, output,
+                          "n_events" if config.n_events is not None else "exposure_kg_days")
 
     partial = output.with_name(output.name + ".partial")
     stamp = partial / "config.json"

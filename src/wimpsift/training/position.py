@@ -99,11 +99,15 @@ METHODS = ("cnn", "cnn_single", "likelihood", "likelihood_true_lrf", "centre_of_
 FORMAT = "wimpsift-position-cnn-1"
 
 
+#: the most events one training or evaluation simulates
+MAX_EVENTS = 500_000
+
+
 class PositionTrainingConfig(WimpsiftConfig):
     """What the position CNN is trained on and how."""
 
     detector: str = "xenon1t_sr0"
-    n_events: Annotated[int, Field(ge=100, le=500_000)] = 20_000
+    n_events: Annotated[int, Field(ge=100, le=MAX_EVENTS)] = 20_000
     wimp_mass_gev: Annotated[float, Field(gt=0)] = 50.0
     """half the events are WIMP recoils (small S2s), half ER (large S2s)"""
     epochs: Annotated[int, Field(ge=1, le=500)] = 8
@@ -295,16 +299,18 @@ def load_position_model(path: str | Path, parameter: str = "xy_model_path"
         meta = json.loads(payload["meta"])
         model = PositionCNN(PositionCNNArchitecture(**meta.pop("arch")))
         model.load_state_dict(payload["state_dict"])
+        arrays = PmtArrays(**{k: np.asarray(v, dtype=float) if isinstance(v, list) else v
+                              for k, v in meta.pop("arrays").items()})
+        radius_cm = float(meta.pop("radius_cm"))
     except pickle.UnpicklingError as err:  # a pickle that is not plain tensors and dicts
         raise DataError(f"{parameter}: {str(path)!r} is not a {FORMAT} file (not a weights-only "
                         "torch file)") from err
     except Exception as err:  # any unreadable, foreign or inconsistent file
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        reason = (f"no {err.args[0]!r} entry" if isinstance(err, KeyError) and err.args
+                  else (str(err).strip().splitlines() or [type(err).__name__])[0])
         raise DataError(f"{parameter}: {str(path)!r} is not a {FORMAT} file ({reason})") from err
     model.eval()
-    arrays = PmtArrays(**{k: np.asarray(v, dtype=float) if isinstance(v, list) else v
-                          for k, v in meta.pop("arrays").items()})
-    return PositionReconstructor(model, arrays, float(meta.pop("radius_cm")), meta)
+    return PositionReconstructor(model, arrays, radius_cm, meta)
 
 
 def training_patterns(config: PositionTrainingConfig
@@ -436,8 +442,8 @@ def evaluate_positions(
     ``wall_band_cm``) RMS, the wall's radial bias, and tables against S2 top area and
     against true radius.
     """
-    if int(n_events) < 2:
-        raise bad_value("n_events", n_events, "at least 2 test events")
+    if not 2 <= int(n_events) <= MAX_EVENTS:
+        raise bad_value("n_events", n_events, f"2 to {MAX_EVENTS:,} test events")
     mismatch = LrfMismatch() if mismatch is None else mismatch
     detector = load_detector(reconstructor.meta.get("detector", "xenon1t_sr0"))
     arrays = pmt_arrays(detector)
