@@ -388,3 +388,20 @@ def test_cli_rates_json_is_computed_not_copied(capsys):
     # the paper's 35.03 WIMP events do not follow from the standard halo (detectors.md)
     assert 2.0 < counts["wimp"] < 5.0
     assert counts["wall"] == pytest.approx(0.52)
+
+
+def test_instructions_command_writes_its_provenance_beside_the_csv(tmp_path):
+    """The instruction CSV keeps the simulators' columns only; its provenance, with the
+    event table's, goes beside it, and the same input gives the same bytes in both."""
+    config = validated_config(source="er", n_events=50, seed=3)
+    events = simulate_to_parquet(config, tmp_path / "e.parquet", progress=False)
+    _, record = read_events(events)
+    for name in ("a", "b"):
+        assert main(["instructions", str(events), "-o", str(tmp_path / f"{name}.csv")]) == 0
+    sidecar = json.loads((tmp_path / "a.provenance.json").read_text())
+    assert (sidecar["stage"], sidecar["seed"]) == ("instructions", 3)
+    assert sidecar["config"]["events_provenance"]["config_hash"] == record["config_hash"]
+    assert sidecar["source_sha256"] == source_digest()
+    for suffix in (".csv", ".provenance.json"):
+        assert (tmp_path / f"a{suffix}").read_bytes() == (tmp_path / f"b{suffix}").read_bytes()
+    assert list(pd.read_csv(tmp_path / "a.csv").columns)[0] == "instruction"

@@ -196,10 +196,18 @@ def _bands(args: argparse.Namespace) -> int:
 
 def _instructions(args: argparse.Namespace) -> int:
     from wimpsift.io.event_tables import read_events
-    from wimpsift.io.instructions import events_to_instructions, write_instructions
+    from wimpsift.io.instructions import (
+        events_to_instructions,
+        provenance_path,
+        write_instructions,
+    )
+    from wimpsift.provenance import provenance
 
-    events, _ = read_events(Path(args.events))
+    events, record = read_events(Path(args.events))
     instructions = events_to_instructions(events)
-    write_instructions(instructions, args.output)
-    print(f"wrote {args.output}: {instructions['instruction'].nunique()} events", file=sys.stderr)
+    config = {"events": str(args.events), "events_provenance": record}
+    write_instructions(instructions, args.output,
+                       provenance(config, record.get("seed"), "instructions"))
+    print(f"wrote {args.output} ({instructions['instruction'].nunique()} events) and "
+          f"{provenance_path(args.output)}", file=sys.stderr)
     return 0

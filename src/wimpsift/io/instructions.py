@@ -15,7 +15,11 @@ its data row (1 = the first row after the header) and column.
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -90,9 +94,23 @@ def events_to_instructions(events: pd.DataFrame, t_ns: float = 0.0) -> pd.DataFr
     )
 
 
-def write_instructions(instructions: pd.DataFrame, path: str | Path) -> Path:
+def provenance_path(path: str | Path) -> Path:
+    """Where the provenance of the instruction CSV ``path`` is kept: beside it, as
+    ``NAME.provenance.json`` (the format has no place for it inside)."""
     path = Path(path)
-    with atomic_path(path) as tmp:
+    return path.with_name(f"{path.stem}.provenance.json")
+
+
+def write_instructions(instructions: pd.DataFrame, path: str | Path,
+                       record: Mapping[str, Any] | None = None) -> Path:
+    """Write the CSV at ``path``, and the provenance ``record`` beside it
+    (:func:`provenance_path`) when given; both or neither appear."""
+    path = Path(path)
+    with contextlib.ExitStack() as files:
+        if record is not None:
+            sidecar = files.enter_context(atomic_path(provenance_path(path)))
+            sidecar.write_text(json.dumps(record, indent=2) + "\n")
+        tmp = files.enter_context(atomic_path(path))
         instructions[INSTRUCTION_COLUMNS].to_csv(tmp, index=False)  # shortest exact floats
     return path
 
