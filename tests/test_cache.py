@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from wimpsift import cache as cache_module
-from wimpsift.cache import Cache, array_digest, lineage, lineage_key
+from wimpsift.cache import Cache, array_digest, caches_in, lineage, lineage_key
 from wimpsift.cli.main import main
 from wimpsift.errors import ConfigError
 
@@ -157,3 +157,29 @@ def test_simulation_is_cached_with_its_lineage(tmp_path, monkeypatch):
         cached_simulation(tmp_path / "cache", cfg.model_copy(update={"n_events": 301}))
     assert [(s.stage, s.n_entries) for s in Cache(tmp_path / "cache").summary()] == [
         ("simulation.events", 1)]
+
+
+def test_cli_finds_the_caches_of_a_runs_output_folder(tmp_path, capsys):
+    """A run keeps several caches (``cache/``, ``search/``, ``lux/cache/limits/network``):
+    ``cache ls DIR`` and ``cache clear DIR`` take them all, down to four folders below DIR,
+    each stage named by its folder there."""
+    places = {"cache": 2, "search": 1, "lux/cache/limits/network": 3, "a/b/c/d/e": 1}
+    for where, n in places.items():
+        for seed in range(n):
+            Cache(tmp_path / where).entry("stats.toy_chunk", 1, {"seed": seed}).store({"q": np.zeros(2)})
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("keep")
+    assert main(["cache", "ls", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split("\t") == ["stage", "entries", "bytes"]
+    assert [line.split("\t")[:2] for line in out[1:]] == [  # a/b/c/d/e is five folders down
+        ["cache/stats.toy_chunk", "2"], ["lux/cache/limits/network/stats.toy_chunk", "3"],
+        ["search/stats.toy_chunk", "1"]]
+    assert main(["cache", "ls", str(tmp_path), "--stage", "stats.toy_chunk"]) == 0
+    listed = [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed.count("cache/stats.toy_chunk") == 2 and len(listed) == 6
+    assert main(["cache", "clear", str(tmp_path)]) == 0
+    assert "removed 6 entries" in capsys.readouterr().err
+    assert [c.root for c in caches_in(tmp_path)] == [tmp_path]  # only DIR itself is left
+    assert Cache(tmp_path / "a/b/c/d/e").summary()[0].n_entries == 1
+    assert (tmp_path / "notes" / "a.txt").read_text() == "keep"

@@ -235,6 +235,31 @@ class Cache:
         return n
 
 
+#: how many folders below the one given ``wimpsift cache`` looks for caches (a main job's
+#: output keeps its deepest at ``lux/cache/limits_pf_4d/network``)
+SEARCH_DEPTH = 4
+
+
+def caches_in(directory: str | os.PathLike[str]) -> list[Cache]:
+    """The caches in ``directory``: itself, and every folder at most :data:`SEARCH_DEPTH`
+    below it that holds complete entries (a run's output keeps several: ``cache/``,
+    ``search/``, ``data/``, ``lux/cache/limits/network``, ...), in path order."""
+    top = Path(directory)
+    roots = {top}
+    for folder, subfolders, files in os.walk(top):
+        here = Path(folder)
+        depth = len(here.relative_to(top).parts)
+        if LINEAGE_FILE in files and RESULT_FILE in files:  # an entry: <root>/<stage>/<key>
+            if depth >= 2 and not here.name.startswith(".") and not here.parent.name.startswith("."):
+                roots.add(here.parent.parent)
+            subfolders.clear()
+        elif depth >= SEARCH_DEPTH + 2:
+            subfolders.clear()
+        else:
+            subfolders[:] = sorted(s for s in subfolders if not _is_scratch(here / s))
+    return [Cache(root) for root in sorted(roots)]
+
+
 def _looks_like_stage(folder: Path) -> bool:
     """Only folders made by this cache are removed by :meth:`Cache.clear`: no files, at
     least one entry (with its lineage record) or one of the cache's own temporary
