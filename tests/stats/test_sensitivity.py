@@ -308,3 +308,27 @@ def test_published_lux_reanalysis_curve_has_the_abstracts_minimum():
     assert round(curve["sigma_cm2"][i] / 1e-45, 1) == 0.6
     # stronger than the first analysis of the same data (arXiv:1310.8214) at its minimum
     assert curve["sigma_cm2"][i] < min(published_limit("lux_2013")["sigma_cm2"])
+
+
+def test_network_templates_read_the_score_column_that_nn_evaluate_writes(event_files, tmp_path,
+                                                                          capsys):
+    """``nn evaluate`` writes ``nn_score_50GeV``; 50 GeV/c² network templates histogram that
+    column, so ``limits compute --events`` reads the scored table without ``--columns``."""
+    from wimpsift.training.discriminant import score_column
+
+    nn = tmp_path / "nn"
+    assert main(["nn", "train", "-d", "lux_2013", "--masses", "50", "--n-signal", "300",
+                 "--n-background", "300", "--backgrounds", "er", "--epochs-from-scratch", "2",
+                 "--max-retrains", "0", "--cache-dir", str(tmp_path / "cache"),
+                 "-o", str(nn)]) == 0
+    templates = tmp_path / "templates.json"
+    assert main(["templates", str(event_files["wimp"]), str(event_files["er"]), "--detector",
+                 "lux_2013", "--analysis", "network", "--models", str(nn / "models"),
+                 "-o", str(templates)]) == 0
+    assert json.loads(templates.read_text())["columns"] == [score_column(50.0)] == ["nn_score_50GeV"]
+    scored = tmp_path / "scored.parquet"
+    assert main(["nn", "evaluate", "--models", str(nn / "models"), str(event_files["er"]),
+                 "-o", str(scored)]) == 0
+    capsys.readouterr()
+    assert main(["limits", "compute", str(templates), "--events", str(scored), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["observed_mu"] >= 0

@@ -259,7 +259,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from wimpsift.metrics.mutual_information import mutual_information
     from wimpsift.pipelines.sensitivity import check_models
     from wimpsift.provenance import PROVENANCE_KEY, atomic_path, provenance
-    from wimpsift.training.discriminant import balanced_weights
+    from wimpsift.training.discriminant import balanced_weights, score_column
 
     models = load_models(args.models)
     path = Path(args.events)
@@ -279,7 +279,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         int((~table["in_window"].to_numpy(dtype=bool)).sum())
     try:
         for mass, model in models.items():
-            scores[f"nn_score_{mass:g}GeV"] = model.score(table)
+            scores[score_column(mass)] = model.score(table)
             if has_label:
                 y = table["label"].to_numpy().astype(int)
                 w = table["weight"].to_numpy(float) if "weight" in table.columns else np.ones(len(y))

@@ -51,8 +51,8 @@ from wimpsift.stats.limits import POWER_CONSTRAINT_MINUS_1_SIGMA, LimitConfig
 from wimpsift.stats.templates import TemplateSet
 
 ANALYSES = ("cs1-cs2", "rz-cs1-cs2", "network")
-AXIS_COLUMNS = {"cs1-cs2": ["cs1_pe", "cs2_pe"], "rz-cs1-cs2": ["r_cm", "z_cm", "cs1_pe", "cs2_pe"],
-                "network": ["score"]}
+#: the event columns of the cut-based analyses' axes (the network's: ``score_column``)
+AXIS_COLUMNS = {"cs1-cs2": ["cs1_pe", "cs2_pe"], "rz-cs1-cs2": ["r_cm", "z_cm", "cs1_pe", "cs2_pe"]}
 STAGE_VERSION = 3  # 2: limit settings of LimitConfig, band status, power constraint; 3: fiducial slab
 
 
@@ -133,9 +133,14 @@ def build_templates(
 
 
 def templates_payload(templates: TemplateSet, analysis: str, detector: str) -> dict[str, Any]:
-    """The templates file: :meth:`TemplateSet.to_dict` plus detector, analysis and columns."""
+    """The templates file: :meth:`TemplateSet.to_dict` plus detector, analysis and columns
+    (for ``network``, the score column ``nn evaluate`` writes for the templates' mass)."""
+    from wimpsift.training.discriminant import score_column
+
+    columns = ([score_column(templates.mass_gev)] if analysis == "network"
+               else AXIS_COLUMNS[analysis])
     return {**templates.to_dict(), "detector": detector, "analysis": analysis,
-            "columns": AXIS_COLUMNS[analysis]}
+            "columns": columns}
 
 
 def check_models(models: Mapping[float, Any], detector: str, events: pd.DataFrame) -> None:

@@ -274,6 +274,12 @@ class TrainedDiscriminant:
         return cls.from_dict(data)
 
 
+def score_column(mass_gev: float) -> str:
+    """The event-table column of the score of the network for ``mass_gev``
+    (``wimpsift nn evaluate`` writes it; network templates histogram it)."""
+    return f"nn_score_{mass_gev:g}GeV"
+
+
 def model_filename(mass_gev: float) -> str:
     return f"nn_{mass_gev:g}GeV.json"
 
