@@ -63,7 +63,11 @@ _SCHEDULER_ADDRESS = re.compile(
 
 def check_scheduler_address(address: str | None) -> str | None:
     """``address`` if it is a Dask scheduler's address with its port, else ValueError (at
-    configuration time, not as a traceback from Dask once outputs exist)."""
+    configuration time, not as a traceback from Dask once outputs exist).
+
+    A regular expression, not ``distributed.comm.addressing.parse_host_port``: importing
+    distributed to validate a configuration would add about half a second (measured
+    0.59-0.73 s against 0.33 s) to every command that reads one, scheduler or not."""
     if address is None:
         return None
     match = _SCHEDULER_ADDRESS.fullmatch(address)
