@@ -129,3 +129,27 @@ def test_true_or_false_where_a_number_is_expected_is_an_error():
         ExecutionConfig.build(backend="local", n_workers=True)  # an optional number
     assert RunConfig.build(simulation={"enabled": False}).simulation.enabled is False
     assert RunConfig.build(simulation={"events_per_source": 300.0}).simulation.events_per_source == 300
+
+
+@pytest.mark.parametrize(("section", "key", "value", "expected"), [
+    ("simulation", "wimp_mass_gev", "500", "expected a number, not text"),
+    ("simulation", "events_per_source", "50", "expected a number, not text"),
+    ("cnn", "enabled", "no", "expected true or false, not text"),
+    ("lux", "enabled", 0, "expected true or false, not a number"),
+])
+def test_text_or_a_number_of_the_wrong_kind_is_an_error(section, key, value, expected):
+    """pydantic's lax mode would read "500" as 500 and "no" or 0 as false."""
+    from wimpsift.run_config import RunConfig
+
+    with pytest.raises(ConfigError, match=rf"{section}\.{key}: {expected} \(got {value!r}\)"):
+        RunConfig.build(**{section: {key: value}})
+
+
+def test_items_of_a_mapping_or_list_setting_are_checked_too():
+    from wimpsift.stats.likelihood import LikelihoodConfig
+
+    for widths, expected in (({"er": True}, "not true/false"), ({"er": "0.1"}, "not text")):
+        with pytest.raises(ConfigError, match=f"background_rel_uncertainty: expected a number, {expected}"):
+            LikelihoodConfig.build(background_rel_uncertainty=widths)
+    config = LikelihoodConfig.build(background_rel_uncertainty={"er": 1})
+    assert config.background_rel_uncertainty == {"er": 1.0}

@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from wimpsift.errors import TRUTH_VALUE, UNKNOWN_SETTING, ConfigError, validation_message
+from wimpsift.errors import UNKNOWN_SETTING, WRONG_KIND, ConfigError, validation_message
 
 T = TypeVar("T", bound="WimpsiftConfig")
 
@@ -30,18 +30,18 @@ class WimpsiftConfig(BaseModel):
     @classmethod
     def _known_settings(cls, data: Any) -> Any:
         """An unknown key (a typo in a TOML file) is named with what was meant: pydantic's
-        own check (``extra="forbid"``) says only that extra inputs are not permitted. A
-        truth value where a number is expected is an error (not 1 or 0)."""
+        own check (``extra="forbid"``) says only that extra inputs are not permitted.
+        pydantic's lax mode would also convert values of the wrong kind (``events_per_source
+        = true`` to 1, ``"500"`` to 500, ``enabled = "no"`` or ``0`` to false): a number or
+        true/false setting refuses them (:func:`_wrong_kind`)."""
         if isinstance(data, Mapping):
             for key, value in data.items():
                 if key not in cls.model_fields:
                     raise PydanticCustomError(UNKNOWN_SETTING, unknown_setting(str(key), cls.model_fields),
                                               {"setting": str(key)})
-                # pydantic's lax mode reads ``events_per_source = true`` as 1
-                allowed = _base_types(cls.model_fields[key].annotation)
-                if isinstance(value, bool) and bool not in allowed and allowed & {int, float}:
-                    raise PydanticCustomError(TRUTH_VALUE, "expected a number, not true/false",
-                                              {"setting": str(key)})
+                expected = _wrong_kind_within(value, cls.model_fields[key].annotation)
+                if expected:
+                    raise PydanticCustomError(WRONG_KIND, expected, {"setting": str(key)})
         return data
 
     @classmethod
@@ -61,6 +61,36 @@ class WimpsiftConfig(BaseModel):
             return cls.model_validate(values)
         except ValidationError as err:
             raise ConfigError(validation_message(err, options)) from err
+
+
+def _wrong_kind_within(value: Any, annotation: Any) -> str:
+    """:func:`_wrong_kind` for ``value``, or for each item of a list or mapping given where
+    the annotation admits ``list[X]`` or ``dict[K, X]`` (``{"er": true}`` for widths)."""
+    allowed = _base_types(annotation)
+    containers = {get_origin(t): get_args(t) for t in allowed if get_origin(t) in (list, dict)}
+    if isinstance(value, Mapping) and dict in containers:
+        items, inner = list(value.values()), containers[dict][-1]
+    elif isinstance(value, list) and list in containers:
+        items, inner = value, containers[list][0]
+    else:
+        return _wrong_kind(value, allowed)
+    return next((p for p in (_wrong_kind_within(v, inner) for v in items) if p), "")
+
+
+def _wrong_kind(value: Any, allowed: set[Any]) -> str:
+    """What a setting admitting only ``allowed`` (numbers, true/false, None) expects
+    instead of ``value``; "" when ``value`` is of a kind it takes (a whole float for an
+    integer count included) or when the setting admits anything else."""
+    number = bool(allowed & {int, float})
+    if not allowed <= {int, float, bool, type(None)}:
+        return ""
+    if isinstance(value, bool):
+        return "" if bool in allowed or not number else "expected a number, not true/false"
+    if isinstance(value, int | float):
+        return "" if number or bool not in allowed else "expected true or false, not a number"
+    if isinstance(value, str):
+        return f"expected {'a number' if number else 'true or false'}, not text"
+    return ""
 
 
 def _base_types(annotation: Any) -> set[Any]:

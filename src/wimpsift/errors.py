@@ -28,7 +28,7 @@ def bad_value(parameter: str, value: object, expected: str) -> ConfigError:
 #: the pydantic error types of :class:`wimpsift.config.WimpsiftConfig`'s checks of one key:
 #: an unknown key, a truth value where a number is expected
 UNKNOWN_SETTING = "unknown_setting"
-TRUTH_VALUE = "truth_value_for_a_number"
+WRONG_KIND = "wrong_kind_of_value"  # true/false, a number or text where another is expected
 
 
 def validation_message(err: Exception, names: Mapping[str, str] | None = None) -> str:
@@ -43,7 +43,7 @@ def validation_message(err: Exception, names: Mapping[str, str] | None = None) -
     for e in err.errors():  # type: ignore[attr-defined]
         loc = [str(p) for p in e["loc"]]
         value = e.get("input")
-        if e["type"] in (UNKNOWN_SETTING, TRUTH_VALUE):  # the key is named where it is, with its value
+        if e["type"] in (UNKNOWN_SETTING, WRONG_KIND):  # the key is named where it is, with its value
             loc.append(e["ctx"]["setting"])
             value = value[e["ctx"]["setting"]]
         if loc and names and loc[0] in names:
