@@ -324,3 +324,12 @@ def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, err
     assert err == ""
+
+
+def test_a_run_whose_event_tables_cannot_fit_is_refused_before_its_folder_exists(cli, tmp_path):
+    (tmp_path / "run.toml").write_text(f"[simulation]\nevents_per_source = {TERA}000\n"
+                                       "[rates]\nenabled = false\n")
+    rc, err = cli(["run", "--config", tmp_path / "run.toml", "-o", tmp_path / "out"])
+    one_line_error(rc, err, "of disk")
+    assert err[-1].partition(": error: ")[2].startswith("simulation.events_per_source ("), err
+    assert not (tmp_path / "out").exists()

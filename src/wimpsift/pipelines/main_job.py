@@ -69,6 +69,12 @@ def run_main_job(config: RunConfig, output: Path, progress: bool = True) -> Path
         check_resources("rates.mc_events",
                         memory_bytes=config.rates.mc_events * table_bytes_per_event())
     sim = config.simulation
+    if sim.enabled:  # the event tables cannot fit: said before the output folder is made
+        from wimpsift.io.event_tables import check_simulation_size
+        from wimpsift.simulation import SimulationConfig
+
+        check_simulation_size(sim.events_per_source, SimulationConfig.model_fields["chunk_size"].default,
+                              output / "events_er.parquet", "simulation.events_per_source")
     detector = load_detector(sim.detector)
     if sim.enabled or config.rates.enabled:  # a WIMP too light to give recoils: said now
         from wimpsift.sources.wimp import check_wimp_masses
