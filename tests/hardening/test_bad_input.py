@@ -143,7 +143,7 @@ def templates(tmp_path) -> Path:
 
 @pytest.mark.parametrize(("key", "value"), [
     ("bin_edges", "x"), ("backgrounds", {"er": "x"}), ("sigma_ref_cm2", "x"),
-    ("backgrounds", [1]),
+    ("backgrounds", [1]), ("mass_gev", -5), ("mass_gev", "50"), ("mass_gev", True),
 ])
 def test_malformed_templates_are_one_line(key, value, templates, cli, tmp_path):
     data = json.loads(templates.read_text())

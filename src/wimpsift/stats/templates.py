@@ -20,6 +20,7 @@ expected signal but no background model raise :class:`wimpsift.errors.DataError`
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -168,6 +169,11 @@ class TemplateSet:
                 backgrounds[name] = _as_counts(f"backgrounds[{name!r}]", arr)
         if not (np.isfinite(self.sigma_ref_cm2) and self.sigma_ref_cm2 > 0):
             raise DataError(f"sigma_ref_cm2: got {self.sigma_ref_cm2!r}, expected a positive cross-section")
+        mass = self.mass_gev
+        if mass is not None and (isinstance(mass, bool) or not isinstance(mass, numbers.Real)
+                                 or not (np.isfinite(mass) and mass > 0)):
+            raise DataError(f"mass_gev: got {mass!r}, expected a positive WIMP mass in GeV/c^2 "
+                            "or null")
         total_bkg = sum(backgrounds.values())
         orphan = (signal > 0) & (total_bkg <= 0)
         if np.any(orphan) and not self.allow_background_free_bins:
