@@ -116,6 +116,10 @@ def test_fiducial_mass_is_computed_when_absent(tmp_path):
         ("el_plane_z_cm = 0.4", "el_plane_z_cm = 7.0", "el_plane_z_cm must lie below"),
         ("liquid_density_g_cm3 = 2.862", "liquid_density_g_cm3 = 3.0",
          "geometry.liquid_density_g_cm3.*outside NEST's liquid xenon"),
+        ("s1_coincidence_pmts = 3 ", "s1_coincidence_pmts = 500 ",
+         "s1_coincidence_pmts: 500 PMTs, more than the detector's 248"),
+        ("g1_pe_per_photon = 0.144", 'g1_pe_per_photon = "0.144"',
+         "g1_pe_per_photon: expected a number, not text"),
     ],
 )
 def test_malformed_values_are_rejected(tmp_path, old, new, message):

@@ -263,6 +263,9 @@ class Detector(_Section):
         if -self.fiducial.z_min_cm > self.geometry.tpc_length_cm:
             raise ValueError("fiducial.z_min_cm lies below the cathode (geometry.tpc_length_cm)")
         self._check_pmts()
+        if self.light.s1_coincidence_pmts > self.n_pmts:
+            raise ValueError(f"light.s1_coincidence_pmts: {self.light.s1_coincidence_pmts} PMTs, more "
+                             f"than the detector's {self.n_pmts} (pmt_arrays): no S1 could pass")
         f, g = self.fiducial, self.geometry
         volume_kg = self.fiducial_volume_cm3 * g.liquid_density_g_cm3 / 1000.0
         if f.mass_kg is not None and abs(f.mass_kg / volume_kg - 1) > FIDUCIAL_MASS_TOLERANCE:
