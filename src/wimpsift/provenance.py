@@ -324,6 +324,23 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
+def provenance_path(path: str | os.PathLike[str]) -> Path:
+    """Where the provenance of an output whose format has no place for it (an instruction
+    CSV, a pyhf workspace) is kept: beside it, as ``NAME.provenance.json``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.provenance.json")
+
+
+@contextlib.contextmanager
+def atomic_path_with_provenance(path: str | os.PathLike[str],
+                                record: Mapping[str, Any]) -> Iterator[Path]:
+    """:func:`atomic_path` for ``path``, with ``record`` written beside it
+    (:func:`provenance_path`): both files appear, or neither."""
+    with atomic_path(provenance_path(path)) as sidecar, atomic_path(path) as tmp:
+        sidecar.write_text(json.dumps(_jsonable(record), indent=2) + "\n")
+        yield tmp
+
+
 def write_json(path: str | os.PathLike[str], payload: Mapping[str, Any]) -> Path:
     """Write ``payload`` as indented JSON atomically."""
     path = Path(path)

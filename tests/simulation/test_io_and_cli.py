@@ -370,7 +370,8 @@ def test_cli_simulate_and_instructions(tmp_path, capsys):
     capsys.readouterr()
     assert main(["instructions", str(out), "-o", str(tmp_path / "i.csv")]) == 0
     assert len(read_instructions(tmp_path / "i.csv")) == 200
-    assert capsys.readouterr().err == f"wrote {tmp_path / 'i.csv'}: 200 events\n"
+    assert capsys.readouterr().err == (f"wrote {tmp_path / 'i.csv'}: 200 events, and its "
+                                       f"provenance {tmp_path / 'i.provenance.json'}\n")
     shutil.rmtree(tmp_path)
 
 

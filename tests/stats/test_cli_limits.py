@@ -35,12 +35,22 @@ def test_compute_writes_result_with_provenance(templates_file, tmp_path, capsys)
 
 
 def test_discovery_and_export(templates_file, tmp_path, capsys):
-    assert main(["limits", "discovery", str(templates_file), "--asimov-mu", "5", "--json"]) == 0
+    found = tmp_path / "discovery.json"
+    assert main(["limits", "discovery", str(templates_file), "--asimov-mu", "5", "--json",
+                 "-o", str(found)]) == 0
     z = json.loads(capsys.readouterr().out)["significance_sigma"]
     assert z > 5
+    saved = json.loads(found.read_text())  # the result with what it was computed from
+    assert saved["result"]["significance_sigma"] == z
+    assert saved["provenance"]["stage"] == "discovery"
+    assert saved["provenance"]["config"]["observed"]["asimov_mu"] == 5.0
     ws = tmp_path / "ws.json"
     assert main(["limits", "export-pyhf", str(templates_file), "-o", str(ws)]) == 0
     assert json.loads(ws.read_text())["measurements"][0]["config"]["poi"] == "mu"
+    # the HistFactory schema has no place for provenance: it is written beside the workspace
+    record = json.loads((tmp_path / "ws.provenance.json").read_text())
+    assert record["stage"] == "export-pyhf"
+    assert record["config"]["templates"] == str(templates_file)
 
 
 @pytest.mark.parametrize(

@@ -53,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     d = sub.add_parser("discovery", help="discovery significance of the observed data")
     common(d)
-    d.add_argument("--json", action="store_true")
-    d.set_defaults(func=_discovery)
+    d.add_argument("-o", "--output", help="write the result JSON (with provenance) here")
+    d.add_argument("--json", action="store_true", help="print the result as JSON")
+    d.set_defaults(func=_discovery, output_spec={"suffixes": (".json",)})
 
     e = sub.add_parser("export-pyhf", help="write the model as a pyhf JSON workspace")
     common(e)
@@ -276,6 +277,14 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
     return counts
 
 
+def _inputs(args: argparse.Namespace, lik) -> dict[str, Any]:
+    """What a result was computed from, for its provenance: the templates, the likelihood's
+    constraints and where the observed counts came from."""
+    return {"likelihood": lik.config, "templates": str(args.templates),
+            "observed": {"observed": args.observed, "events": args.events, "columns": args.columns,
+                         "asimov_mu": args.asimov_mu}}
+
+
 def _compute(args: argparse.Namespace) -> int:
     from wimpsift.provenance import provenance, write_json
     from wimpsift.stats.limits import upper_limit
@@ -296,9 +305,7 @@ def _compute(args: argparse.Namespace) -> int:
               f"asymptotic formulae do not hold, {action}", file=sys.stderr)
     payload = {
         "result": result.to_dict(),
-        "provenance": provenance(
-            {"limits": config, "likelihood": lik.config, "templates": str(args.templates)},
-            args.seed, "limits"),
+        "provenance": provenance({"limits": config, **_inputs(args, lik)}, args.seed, "limits"),
     }
     if args.output:
         write_json(args.output, payload)
@@ -317,10 +324,15 @@ def _compute(args: argparse.Namespace) -> int:
 
 
 def _discovery(args: argparse.Namespace) -> int:
+    from wimpsift.provenance import provenance, write_json
     from wimpsift.stats.limits import discovery_significance
 
     lik, data = _likelihood(args)
     result = discovery_significance(lik, _observed(args, lik, data))
+    if args.output:
+        write_json(args.output, {"result": result,
+                                 "provenance": provenance(_inputs(args, lik), None, "discovery")})
+        print(f"wrote {args.output}", file=sys.stderr)
     if args.json:
         print(json.dumps(result))
     else:
@@ -330,9 +342,13 @@ def _discovery(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from wimpsift.provenance import atomic_path_with_provenance, provenance, provenance_path
     from wimpsift.stats.pyhf_export import write_workspace
 
     lik, data = _likelihood(args)
-    path = write_workspace(args.output, lik, _observed(args, lik, data))
-    print(f"wrote {path}", file=sys.stderr)
+    observed = _observed(args, lik, data)
+    record = provenance(_inputs(args, lik), None, "export-pyhf")
+    with atomic_path_with_provenance(args.output, record) as tmp:
+        write_workspace(tmp, lik, observed)
+    print(f"wrote {args.output} and {provenance_path(args.output)}", file=sys.stderr)
     return 0

@@ -196,18 +196,14 @@ def _bands(args: argparse.Namespace) -> int:
 
 def _instructions(args: argparse.Namespace) -> int:
     from wimpsift.io.event_tables import read_events
-    from wimpsift.io.instructions import (
-        events_to_instructions,
-        provenance_path,
-        write_instructions,
-    )
-    from wimpsift.provenance import provenance
+    from wimpsift.io.instructions import events_to_instructions, write_instructions
+    from wimpsift.provenance import provenance, provenance_path
 
     events, record = read_events(Path(args.events))
     instructions = events_to_instructions(events)
     config = {"events": str(args.events), "events_provenance": record}
     write_instructions(instructions, args.output,
                        provenance(config, record.get("seed"), "instructions"))
-    print(f"wrote {args.output} ({instructions['instruction'].nunique()} events) and "
-          f"{provenance_path(args.output)}", file=sys.stderr)
+    print(f"wrote {args.output}: {instructions['instruction'].nunique()} events, and its "
+          f"provenance {provenance_path(args.output)}", file=sys.stderr)
     return 0

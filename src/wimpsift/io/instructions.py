@@ -15,8 +15,6 @@ its data row (1 = the first row after the header) and column.
 
 from __future__ import annotations
 
-import contextlib
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ import pandas as pd
 
 from wimpsift.detectors import Detector
 from wimpsift.errors import DataError
-from wimpsift.provenance import atomic_path
+from wimpsift.provenance import atomic_path, atomic_path_with_provenance
 from wimpsift.sources.interactions import InteractionList
 
 INSTRUCTION_COLUMNS = ["instruction", "recoil_type", "x", "y", "depth", "s1_photons", "s2_electrons", "t"]
@@ -94,23 +92,13 @@ def events_to_instructions(events: pd.DataFrame, t_ns: float = 0.0) -> pd.DataFr
     )
 
 
-def provenance_path(path: str | Path) -> Path:
-    """Where the provenance of the instruction CSV ``path`` is kept: beside it, as
-    ``NAME.provenance.json`` (the format has no place for it inside)."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}.provenance.json")
-
-
 def write_instructions(instructions: pd.DataFrame, path: str | Path,
                        record: Mapping[str, Any] | None = None) -> Path:
     """Write the CSV at ``path``, and the provenance ``record`` beside it
-    (:func:`provenance_path`) when given; both or neither appear."""
+    (:func:`wimpsift.provenance.provenance_path`) when given; both or neither appear."""
     path = Path(path)
-    with contextlib.ExitStack() as files:
-        if record is not None:
-            sidecar = files.enter_context(atomic_path(provenance_path(path)))
-            sidecar.write_text(json.dumps(record, indent=2) + "\n")
-        tmp = files.enter_context(atomic_path(path))
+    with (atomic_path(path) if record is None
+          else atomic_path_with_provenance(path, record)) as tmp:
         instructions[INSTRUCTION_COLUMNS].to_csv(tmp, index=False)  # shortest exact floats
     return path
 
