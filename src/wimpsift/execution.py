@@ -77,6 +77,28 @@ def check_scheduler_address(address: str | None) -> str | None:
     return address
 
 
+def connect_scheduler(address: str, timeout_s: float = 30.0) -> Any:
+    """A Dask client of the scheduler at ``address``, or a one-line ConfigError: whatever
+    the connection meets (no answer, an address Dask cannot parse, a server that is not a
+    scheduler, whose reply Dask reads as a frame of exabytes) is said in one line."""
+    from dask.distributed import Client
+
+    try:
+        return Client(address, timeout=f"{timeout_s:g}s")
+    except Exception as err:  # noqa: BLE001 - a foreign server can raise anything
+        reason = ("its reply is not a Dask scheduler's (Dask read it as a message of "
+                  "impossible size)" if isinstance(err, MemoryError)
+                  else (str(err).strip().splitlines() or [type(err).__name__])[0])
+        raise ConfigError(f"scheduler_address: cannot reach {address!r}: {reason}") from err
+
+
+def check_scheduler_reachable(address: str | None, timeout_s: float = 30.0) -> None:
+    """Connect to the scheduler at ``address`` (if any) once and leave, so that a run says
+    an unreachable one before it writes anything."""
+    if address is not None:
+        connect_scheduler(address, timeout_s).close()
+
+
 #: a Dask scheduler's address (:func:`check_scheduler_address`); None: no scheduler
 SchedulerAddress = Annotated[str | None, AfterValidator(check_scheduler_address)]
 
@@ -293,11 +315,8 @@ class Executor:
 
         cfg = self.config
         if cfg.backend == "scheduler":
-            try:
-                self.client = Client(cfg.scheduler_address, timeout=f"{cfg.connect_timeout_s}s")
-            except (OSError, ValueError) as err:  # ValueError: an address Dask cannot parse
-                raise ConfigError(
-                    f"scheduler_address: cannot reach {cfg.scheduler_address!r}: {err}") from err
+            assert cfg.scheduler_address is not None
+            self.client = connect_scheduler(cfg.scheduler_address, cfg.connect_timeout_s)
             return self.client
         if cfg.backend == "local":
             with allocator_environ():

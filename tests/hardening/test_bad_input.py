@@ -333,3 +333,35 @@ def test_a_run_whose_event_tables_cannot_fit_is_refused_before_its_folder_exists
     one_line_error(rc, err, "of disk")
     assert err[-1].partition(": error: ")[2].startswith("simulation.events_per_source ("), err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("analysis", ["cnn", "lux"])
+def test_a_scheduler_address_that_is_no_scheduler_is_one_line_before_any_output(analysis, cli,
+                                                                               tmp_path):
+    """A server that answers with something else (here HTTP): Dask reads its reply as a
+    message of exabytes and raised MemoryError from deep inside; the run had already
+    written its folder."""
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        with server:
+            while True:
+                try:
+                    conn, _ = server.accept()
+                except OSError:
+                    return
+                with conn:
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n" * 4)
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        rc, err = cli(["reproduce", analysis, "--scale", "quick", "--scheduler-address",
+                       f"tcp://127.0.0.1:{port}", "-o", tmp_path / "out"])
+    finally:
+        server.close()
+    one_line_error(rc, err, "--scheduler-address: cannot reach", "not a Dask scheduler's")
+    assert not (tmp_path / "out").exists()

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from wimpsift.cli import options, seed
+from wimpsift.errors import ConfigError, renamed
 
 EXECUTION_HELP = ("TOML or JSON file with where tasks run: backend in_process|local|scheduler|"
                   "jobqueue, and a [jobqueue] section for Slurm/HTCondor/PBS (overrides "
@@ -44,7 +45,10 @@ def _run_cnn(args: argparse.Namespace) -> int:
         progress=not args.no_progress, halving_factor=args.halving_factor,
         execution=_execution(args), backgrounds=args.backgrounds, detector=args.detector,
     )
-    metrics = run_reproduce_cnn(cfg, args.output)
+    try:
+        metrics = run_reproduce_cnn(cfg, args.output)
+    except ConfigError as err:  # a setting found wrong while running: named as typed
+        raise renamed(err, CNN_OPTIONS) from None
     out = Path(args.output)
     if cfg.backgrounds == "all":
         for where, c in (("fiducial", metrics["all_backgrounds"]),
@@ -123,7 +127,10 @@ def _run_lux(args: argparse.Namespace) -> int:
     cfg = make_config(args.scale, LUX_OPTIONS, seed=args.seed, workers=args.workers,
                       scheduler_address=args.scheduler_address, execution=_execution(args),
                       studies=False if args.no_studies else None, five_d=False if args.no_5d else None)
-    metrics = run_reproduce_lux(cfg, args.output)
+    try:
+        metrics = run_reproduce_lux(cfg, args.output)
+    except ConfigError as err:  # a setting found wrong while running: named as typed
+        raise renamed(err, LUX_OPTIONS) from None
     for mass, row in metrics["per_mass"].items():
         network, traditional = row["expected_limit_network_cm2"], row["expected_limit_traditional_cm2"]
         print(f"{float(mass):7g} GeV  expected 90% CL limit: network {network:.3g} cm2, "

@@ -418,8 +418,12 @@ def _plan(cfg: ReproduceCNNConfig) -> list[tuple[str, float]]:
 def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any]:
     """Run every stage (progress on stderr unless ``cfg.progress`` is off); return the
     metrics dictionary also written to ``metrics.json``."""
+    from wimpsift.execution import check_scheduler_reachable
     from wimpsift.pipelines.stages import StagePlan
 
+    execution = cfg.execution
+    check_scheduler_reachable(*((execution.scheduler_address, execution.connect_timeout_s)
+                                if execution is not None else (cfg.scheduler_address,)))
     with StagePlan("cnn", _plan(cfg), enabled=cfg.progress) as plan:
         if cfg.backgrounds == "all":
             return _run_all(cfg, Path(out), plan)

@@ -235,8 +235,12 @@ def _plan(cfg: ReproduceLuxConfig) -> list[tuple[str, float]]:
 
 def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, progress: bool = True) -> dict[str, Any]:
     """Run every stage (progress on stderr); return the metrics written to metrics.json."""
+    from wimpsift.execution import check_scheduler_reachable
     from wimpsift.pipelines.stages import StagePlan
 
+    execution = cfg.execution
+    check_scheduler_reachable(*((execution.scheduler_address, execution.connect_timeout_s)
+                                if execution is not None else (cfg.scheduler_address,)))
     with StagePlan("lux", _plan(cfg), enabled=progress) as plan:
         return _run(cfg, Path(output), plan)
 
