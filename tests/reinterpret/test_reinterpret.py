@@ -173,3 +173,44 @@ def test_xenonnt_projection_bands_are_ordered(capsys):
     assert bands == sorted(bands) and bands[0] < bands[-1]
     # 20 t·yr of XENONnT reaches well below XENON1T's 1 t·yr limit at 50 GeV
     assert row["median_cm2"] < 0.1 * _published(50.0)
+
+
+def test_root_finding_never_returns_zero_for_a_curve_that_jumps_to_infinity():
+    # the package's curve is inf at every mu > 0 when a reconstructed bin has negative
+    # expected signal (v0 = 990 km/s with wimprates' Earth speed); interpolating to inf put
+    # the root on mu = 0, a limit of 0 cm^2 with exit 0
+    mu = np.linspace(0.0, 745.0, 1000)
+    llr = np.r_[0.0, np.full(999, np.inf)]
+    with pytest.raises(DataError, match="jumps from 0 at mu = 0 to inf"):
+        upper_limit_from_llr(mu, llr, lambda m: np.full(np.shape(m), 2.706))
+
+
+def test_root_finding_refuses_a_curve_above_the_threshold_at_its_minimum():
+    mu = np.linspace(0.0, 5.0, 100)
+    with pytest.raises(DataError, match="above the threshold"):
+        upper_limit_from_llr(mu, 3.0 + mu, lambda m: np.full(np.shape(m), 2.706))
+
+
+@pytest.mark.parametrize("v0", ["950", "990", "999"])
+def test_cli_refuses_a_v0_that_puts_the_earth_above_the_escape_speed(v0, capsys, tmp_path):
+    # wimprates' Earth speed is ~v0 + 11 km/s; at or above v_esc (544 km/s) its speed
+    # distribution is negative at low speeds and the 50 GeV limit came out as 0 cm^2
+    out = tmp_path / "out"
+    argv = ["reinterpret", "--experiment", "xenon1t_1ty", "--masses", "50", "--points-per-bin", "1",
+            "--halo-v0-km-s", v0, "--json", "--no-progress", "-o", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--halo-v0-km-s" in err[0] and "v_esc 544" in err[0]
+    assert not out.exists()
+
+
+def test_limits_refuse_a_halo_whose_earth_outruns_the_escape_speed_and_stay_positive_below():
+    fast = ReinterpretConfig(halo=HaloModel(v_0_km_s=990.0), points_per_bin=1)
+    with pytest.raises(ConfigError, match="v_0_km_s"):
+        limits_for_mass(50.0, fast)
+    # just below the bound the curve is finite and the limit sits where it meets chi2(1)
+    ok = ReinterpretConfig(halo=HaloModel(v_0_km_s=520.0), points_per_bin=1)
+    limit = limits_for_mass(50.0, ok)["limit_cm2"]
+    assert 0 < limit < 1e-44
+    f = inference("xenon1t_1ty").compute_likelihood_ratio(run=0)
+    assert float(f(limit / 1e-45)) == pytest.approx(2.7055, abs=1e-3)

@@ -15,6 +15,13 @@ Earth's orbital velocity); older analyses fixed it instead (XENON1T 2018: 232 km
 ``HaloModel.v_earth_km_s`` sets it: :class:`_FixedEarthHalo` then evaluates the same
 truncated, boosted Maxwellian as ``wimprates.observed_speed_dist`` (same normalisation
 convention) with that speed, because wimprates offers no argument for it.
+
+That distribution (wimprates' and ours) is valid only while the Earth's galactic speed
+is below ``v_esc``: above it, no halo WIMP is slower than ``v_earth - v_esc`` in the
+lab, but the formula's maximum cosine is clipped at 1 and not at -1, so the speed
+distribution is negative there (measured: v_0 = 990 km/s, wimprates' Earth at 1001 km/s,
+gives a negative 0.875-1.125 keV bin at 50 GeV/c^2 and a reconstructed bin of the
+XENON1T likelihood with negative signal). :func:`check_halo` refuses such halos.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import numpy as np
 from pydantic import Field
 
 from wimpsift.config import WimpsiftConfig
+from wimpsift.errors import bad_value
 from wimpsift.sources.base import Source
 
 KG_DAY_PER_TONNE_YEAR = 1000.0 * 365.25
@@ -56,7 +64,38 @@ def _wimprates():
     return wimprates
 
 
+def earth_speed_km_s(halo: HaloModel) -> float:
+    """The Earth's speed in the galactic frame that the rates use: the fixed one, or
+    wimprates' from ``v_0`` (annual average)."""
+    if halo.v_earth_km_s is not None:
+        return float(halo.v_earth_km_s)
+    wr = _wimprates()
+    import numericalunits as nu
+
+    return float(wr.v_earth(None, halo.v_0_km_s * nu.km / nu.s) / (nu.km / nu.s))
+
+
+def check_halo(halo: HaloModel, parameter: str = "halo.v_0_km_s") -> HaloModel:
+    """``halo`` if its Earth speed is below ``v_esc`` (see the module docstring), else a
+    ConfigError naming ``parameter``."""
+    v_earth = earth_speed_km_s(halo)
+    if v_earth < halo.v_esc_km_s:
+        return halo
+    if halo.v_earth_km_s is not None:
+        raise bad_value("halo.v_earth_km_s", halo.v_earth_km_s,
+                        f"an Earth speed below v_esc {halo.v_esc_km_s:g} km/s")
+    from scipy.optimize import brentq
+
+    v0_max = brentq(lambda v0: earth_speed_km_s(halo.model_copy(update={"v_0_km_s": v0}))
+                    - halo.v_esc_km_s, 1e-3, halo.v_esc_km_s)
+    raise bad_value(parameter, float(halo.v_0_km_s),
+                    f"a v0 below {v0_max:.1f} km/s: wimprates puts the Earth at {v_earth:.0f} km/s, "
+                    f"not below v_esc {halo.v_esc_km_s:g} km/s, where the halo's speed "
+                    "distribution turns negative")
+
+
 def _halo_model(halo: HaloModel):
+    check_halo(halo)
     wr = _wimprates()
     import numericalunits as nu
 

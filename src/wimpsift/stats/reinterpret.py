@@ -218,8 +218,15 @@ def upper_limit_from_llr(mu: np.ndarray, llr: np.ndarray, threshold) -> float:
 
     ``mu`` ascending, ``llr`` the curve on it (minimum 0), ``threshold`` a vectorised
     callable of mu; linear interpolation between grid points, as the package does.
+    A DataError where no positive limit can be read off the curve: NaN in it, a curve
+    already above the threshold at its minimum, or a crossing into an infinite point
+    (the package's curve is ``inf`` where a bin's signal leaves its tabulation, e.g. a
+    bin with negative expected signal at every ``mu > 0``): interpolating to ``inf``
+    would put the root on the grid point before it (``0`` at the first one).
     """
     mu, llr = np.asarray(mu, dtype=float), np.asarray(llr, dtype=float)
+    if np.isnan(llr).any():
+        raise DataError("likelihood curve: NaN in the -2 ln L ratio, expected a number at every mu")
     i_min = int(np.argmin(llr))
 
     def excess(m: float) -> float:
@@ -231,8 +238,16 @@ def upper_limit_from_llr(mu: np.ndarray, llr: np.ndarray, threshold) -> float:
         raise DataError("likelihood curve never crosses the threshold: limit beyond the likelihood's range")
     j = i_min + int(above[0])
     if j == i_min:
-        return float(mu[i_min])
-    return float(optimize.brentq(excess, mu[j - 1], mu[j], xtol=1e-12 * max(mu[j], 1e-300)))
+        raise DataError(f"likelihood curve: {llr[i_min]:g} at its minimum (mu = {mu[i_min]:g}) is above the "
+                        "threshold, expected a curve that starts below it")
+    if not np.isfinite(llr[j]):
+        raise DataError(f"likelihood curve jumps from {llr[j - 1]:g} at mu = {mu[j - 1]:g} to {llr[j]:g} at "
+                        f"mu = {mu[j]:g}, expected a finite curve where it crosses the threshold (a bin with "
+                        "negative or out-of-range expected signal)")
+    limit = float(optimize.brentq(excess, mu[j - 1], mu[j], xtol=1e-12 * max(mu[j], 1e-300)))
+    if not limit > 0:
+        raise DataError(f"likelihood curve crosses the threshold at mu = {limit:g}, expected mu > 0")
+    return limit
 
 
 def _threshold(config: ReinterpretConfig, inf, total_events: float):
@@ -262,6 +277,9 @@ def limits_for_mass(mass_gev: float, config: ReinterpretConfig) -> dict[str, flo
     inf = inference(config.experiment)
     edges = np.asarray(inf.true_energy_edges, dtype=float)
     counts = true_bin_counts(edges, mass_gev, config)
+    if np.any(counts < 0):
+        raise DataError(f"--masses: {mass_gev:g} GeV/c^2 gives negative expected recoils in "
+                        f"{int(np.sum(counts < 0))} true-energy bins (halo {config.halo}), expected >= 0")
     if not np.any(counts > 0):
         raise DataError(f"--masses: {mass_gev:g} GeV/c^2 gives no recoils in the likelihood's energy bins")
     _set_spectrum(inf, edges, counts)
