@@ -16,6 +16,13 @@ Earth's orbital velocity); older analyses fixed it instead (XENON1T 2018: 232 km
 truncated, boosted Maxwellian as ``wimprates.observed_speed_dist`` (same normalisation
 convention) with that speed, because wimprates offers no argument for it.
 
+Its normalisation is wimprates': the truncated Maxwellian multiplied by Lewin & Smith's
+k = erf(z) - 2z exp(-z^2)/sqrt(pi) (z = v_esc/v_0) where dividing would normalise it, so
+the speed distribution integrates to k^2 (0.970 at v_0 = 238 km/s, 0.987 at 220) and the
+rates are that much below a unit-normalised halo's. XENON1T's reference spectrum
+(xe-likelihood) carries the same factor, so reinterpreted limits are consistent with
+XENON's; tests/simulation/test_sources.py pins it.
+
 That distribution (wimprates' and ours) is valid only while the Earth's galactic speed
 is below ``v_esc``: above it, no halo WIMP is slower than ``v_earth - v_esc`` in the
 lab, but the formula's maximum cosine is clipped at 1 and not at -1, so the speed
