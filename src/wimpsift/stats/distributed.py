@@ -51,6 +51,7 @@ from wimpsift.stats.limits import (
     LimitResult,
     _mu_grid,
     asymptotic_expected,
+    asymptotic_sigma,
     asymptotic_upper_limit,
     band_key,
 )
@@ -238,7 +239,7 @@ def limits_over_masses(
             asimov = asimov_background(lik, counts, aux)
             asym_exp = asymptotic_expected(lik, asimov, cl)
             asym_obs, mu_hat = asymptotic_upper_limit(lik, counts, aux, cl, asimov)
-            grid = _mu_grid(asym_exp, asym_obs, limit_config.mu_grid_points,
+            grid = _mu_grid(asym_exp, asym_obs, asymptotic_sigma(lik, asimov), limit_config.mu_grid_points,
                             wide=pseudo_experiments is not None)
             at = np.concatenate([[0.0], grid])
             nuisances, n_bad = (profiled_nuisances(lik, counts, aux, at)

@@ -4,7 +4,8 @@ Two threshold methods, one statistic (q~_mu, :mod:`wimpsift.stats.teststat`):
 
 * ``asymptotic``: p-values from Cowan et al. (arXiv:1007.1727) with the Asimov data
   set; median expected limit and bands from ``sqrt(q_mu,A) = Phi^-1(CL) + N``
-  (their eq. 89, solved self-consistently because ``sigma`` depends on ``mu``);
+  (their eq. 89, solved self-consistently because ``sigma`` depends on ``mu``;
+  ``Phi^-1(CL)`` taken as 0 at CL <= 0.5, where every limit is ``max(mu_hat, 0)``);
 * ``toys``: a Neyman construction on a grid of strengths (:mod:`wimpsift.stats.toys`);
   median and bands are quantiles of the limits of background-only toys. With
   ``toy_nuisances="profiled"`` (the default) the toys of each strength are drawn at
@@ -39,7 +40,8 @@ Cross-sections are ``mu * sigma_ref_cm2`` of the templates.
 How each band value was obtained is in ``LimitResult.band_status`` (:data:`BAND_STATUS`).
 No band is ever a silent 0: with CLs+b at CL, background-only experiments below the
 quantile ``1 - CL`` exclude every strength (asymptotically ``mu_hat < -Phi^-1(CL) sigma``),
-so the asymptotic band ``Phi^-1(CL) + N <= 0`` (the -2 sigma band at 90 % CL) is empty
+so the asymptotic band ``Phi^-1(CL) + N <= 0`` (the -2 sigma band at 90 % CL, the median
+and below at CL <= 0.5) is empty
 and reported as NaN (``"empty"``); a toy band whose quantile falls on background-only
 toys that exclude even the lowest tested strength is NaN too (``"below_grid"``).
 """
@@ -70,6 +72,7 @@ from wimpsift.stats.toys import (
     StageTimer,
     _no_timer,
     build_distribution,
+    check_mu_grid,
     limits_from_pvalues,
     nominal_nuisances,
     profiled_nuisances,
@@ -211,9 +214,14 @@ def asymptotic_expected(
     lik: BinnedLikelihood, asimov: AsimovBackground, cl: float = 0.9,
     n_sigmas: tuple[float, ...] = BAND_SIGMAS,
 ) -> dict[float, float]:
-    """Expected limits ``mu_N`` with ``sqrt(q_mu,A) = Phi^-1(cl) + N``; NaN where that is
-    <= 0 (an empty band: those background-only experiments exclude every mu > 0)."""
-    z = stats.norm.ppf(check_cl(cl))
+    """Expected limits ``mu_N`` with ``sqrt(q_mu,A) = max(Phi^-1(cl), 0) + N``; NaN where
+    that is <= 0 (an empty band: those background-only experiments exclude every mu > 0).
+
+    ``max(.., 0)``: q~_mu is 0 for every ``mu <= mu_hat``, so p_mu = 1 there (all toys have
+    q~ >= 0) and no limit is below ``mu_hat``; above it ``p_mu <= 1/2``. At CL <= 0.5 the
+    limit is therefore ``max(mu_hat, 0)`` whatever the CL (so is :func:`asymptotic_upper_limit`,
+    which starts above ``mu_hat``), not ``mu_hat + Phi^-1(CL) sigma < mu_hat``."""
+    z = max(float(stats.norm.ppf(check_cl(cl))), 0.0)
     out: dict[float, float] = {}
     for n in n_sigmas:
         target = z + n
@@ -229,18 +237,43 @@ def asymptotic_expected(
     return out
 
 
-def _mu_grid(expected: dict[float, float], observed: float, points: int, wide: bool = False) -> np.ndarray:
-    """Geometric grid from a tenth of the asymptotic median (below the -1 sigma band,
-    0.22 of the median) to twice the +2 sigma band or 1.5 times the observed limit.
+#: the toy grid's scale, in units of sigma, where the median expected limit is smaller
+#: (CL below about 0.58) or an empty band (CL <= 0.5); see :func:`_mu_grid`
+MIN_GRID_MEDIAN_SIGMAS = 0.2
 
-    Toy limits below the first point are reported as the first point (conservative).
+
+def asymptotic_sigma(lik: BinnedLikelihood, asimov: AsimovBackground) -> float:
+    """The strength ``sigma`` with ``q_mu,A = 1``: the asymptotic standard deviation of
+    ``mu_hat`` near ``mu = 0`` (Cowan et al. eq. 31), a scale that does not depend on the CL."""
+    return asymptotic_expected(lik, asimov, 0.5, (1,))[1]
+
+
+def _mu_grid(
+    expected: dict[float, float], observed: float, sigma: float, points: int, wide: bool = False,
+) -> np.ndarray:
+    """Geometric grid from a tenth of the asymptotic median (below the -1 sigma band,
+    0.22 of the median at 90 % CL) to twice the highest band, 1.5 times the observed
+    limit, 3 times the median or 4 ``sigma`` (:func:`asymptotic_sigma`), whichever is
+    highest.
+
+    The median is ``Phi^-1(CL) sigma``: 0 at CL = 0.5 and an empty band (NaN) below, so a
+    grid scaled by it alone collapses (NaN strengths at CL <= 0.5, decades of useless
+    range just above). It is therefore taken as at least :data:`MIN_GRID_MEDIAN_SIGMAS`
+    ``sigma`` (no change where the median is larger, CL >= 0.6 on the usual templates);
+    the 4 ``sigma`` (twice the +2 sigma band at CL = 0.5) are a floor for the top.
+
+    Toy limits below the first point are reported as the first point (conservative):
+    at CL <= 0.5 a data set without excess excludes every ``mu > 0`` (asymptotically
+    ``mu_hat``, see :func:`asymptotic_expected`), and its limit is that point, 0.02 ``sigma``.
     ``wide`` reaches 6 times the median, for data sets not drawn from the templates.
     """
     median = expected[0]
-    lo = 0.1 * median
-    highest = max(v for v in expected.values() if np.isfinite(v))
-    hi = max(2.0 * highest, 1.5 * observed, (6.0 if wide else 3.0) * median)
-    return np.geomspace(lo, hi, points)
+    floor = MIN_GRID_MEDIAN_SIGMAS * sigma
+    centre = median if np.isfinite(median) and median >= floor else floor
+    lo = 0.1 * centre
+    highest = max((v for v in expected.values() if np.isfinite(v)), default=0.0)
+    hi = max(2.0 * highest, 1.5 * observed, (6.0 if wide else 3.0) * centre, 4.0 * sigma)
+    return check_mu_grid(np.geomspace(lo, hi, points))
 
 
 def signal_region_events(lik: BinnedLikelihood, mu: float, fraction: float = 0.9) -> float:
@@ -317,7 +350,11 @@ def upper_limit(
         pcl_floor = asym_expected[sigmas[-1]] if config.power_constraint is not None else None
     else:
         rng = np.random.default_rng(config.seed)
-        grid = _mu_grid(asym_expected, asym_obs, config.mu_grid_points)
+        with timer("hypothesis_testing"), counting_fits() as migrad_grid:
+            sigma = asymptotic_sigma(lik, asimov)
+        extra["n_migrad_fits"] += migrad_grid.n_fits
+        extra["n_migrad_fits_invalid"] += migrad_grid.n_invalid
+        grid = _mu_grid(asym_expected, asym_obs, sigma, config.mu_grid_points)
         with timer("hypothesis_testing"):
             nuisances, n_bad_profile = (
                 profiled_nuisances(lik, counts, aux, np.concatenate([[0.0], grid]))
