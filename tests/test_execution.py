@@ -283,3 +283,21 @@ def test_execution_file_for_the_command_line(tmp_path, capsys):
     assert main(["reproduce", "lux", "--execution", str(tmp_path / "none.toml"), "-o",
                  str(tmp_path / "o")]) == 2
     assert "--execution" in capsys.readouterr().err
+
+
+def test_the_scheduler_checked_before_a_run_is_the_one_it_will_use(monkeypatch):
+    """An execution section on another backend keeps a stale address unused: nothing is
+    reached (it waited and failed); on the scheduler backend its address is, named as
+    the section's."""
+    import wimpsift.execution as execution
+    from wimpsift.errors import ConfigError
+    from wimpsift.execution import ExecutionConfig, check_scheduler_reachable
+
+    stale = ExecutionConfig.build(backend="local", scheduler_address="tcp://127.0.0.1:1")
+    with monkeypatch.context() as m:
+        m.setattr(execution, "connect_scheduler", lambda *a: pytest.fail(f"reached {a}"))
+        check_scheduler_reachable("tcp://127.0.0.1:1", stale)  # the section overrides it
+    used = ExecutionConfig.build(backend="scheduler", scheduler_address="tcp://127.0.0.1:1",
+                                 connect_timeout_s=2.0)
+    with pytest.raises(ConfigError, match=r"^execution: cannot reach 'tcp://127\.0\.0\.1:1'"):
+        check_scheduler_reachable(None, used)

@@ -77,10 +77,11 @@ def check_scheduler_address(address: str | None) -> str | None:
     return address
 
 
-def connect_scheduler(address: str, timeout_s: float = 30.0) -> Any:
-    """A Dask client of the scheduler at ``address``, or a one-line ConfigError: whatever
-    the connection meets (no answer, an address Dask cannot parse, a server that is not a
-    scheduler, whose reply Dask reads as a frame of exabytes) is said in one line."""
+def connect_scheduler(address: str, timeout_s: float = 30.0,
+                      parameter: str = "scheduler_address") -> Any:
+    """A Dask client of the scheduler at ``address``, or a one-line ConfigError naming
+    ``parameter``: whatever the connection meets (no answer, an address Dask cannot parse,
+    a server that is not a scheduler, whose reply Dask reads as a frame of exabytes)."""
     from dask.distributed import Client
 
     try:
@@ -89,14 +90,21 @@ def connect_scheduler(address: str, timeout_s: float = 30.0) -> Any:
         reason = ("its reply is not a Dask scheduler's (Dask read it as a message of "
                   "impossible size)" if isinstance(err, MemoryError)
                   else (str(err).strip().splitlines() or [type(err).__name__])[0])
-        raise ConfigError(f"scheduler_address: cannot reach {address!r}: {reason}") from err
+        raise ConfigError(f"{parameter}: cannot reach {address!r}: {reason}") from err
 
 
-def check_scheduler_reachable(address: str | None, timeout_s: float = 30.0) -> None:
-    """Connect to the scheduler at ``address`` (if any) once and leave, so that a run says
-    an unreachable one before it writes anything."""
-    if address is not None:
-        connect_scheduler(address, timeout_s).close()
+def check_scheduler_reachable(scheduler_address: str | None,
+                              execution: ExecutionConfig | None = None) -> None:
+    """Connect once and leave, so that a run says an unreachable scheduler before it
+    writes anything: the ``execution`` section's when it runs on one (it overrides
+    ``scheduler_address``), else ``scheduler_address`` (if any)."""
+    if execution is not None:
+        if execution.backend == "scheduler":
+            assert execution.scheduler_address is not None
+            connect_scheduler(execution.scheduler_address, execution.connect_timeout_s,
+                              "execution").close()
+    elif scheduler_address is not None:
+        connect_scheduler(scheduler_address).close()
 
 
 #: a Dask scheduler's address (:func:`check_scheduler_address`); None: no scheduler

@@ -306,15 +306,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     On any exception the temporary file is removed, so no partial output is left.
     """
     path = Path(path)
-    # created 0666 minus the process umask, as a plain open() would (mkstemp's 0600 would
-    # need the umask, and reading it means setting it: a process-wide toggle)
-    while True:
-        tmp_path = (path.parent or Path(".")) / f".{path.name}.{secrets.token_hex(6)}.tmp"
-        try:
-            os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-            break
-        except FileExistsError:
-            continue
+    tmp_path = _temporary_path(path)
     try:
         yield tmp_path
         os.replace(tmp_path, path)
@@ -322,6 +314,19 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def _temporary_path(path: Path) -> Path:
+    """A new empty file next to ``path`` with a hidden, unique name."""
+    # created 0666 minus the process umask, as a plain open() would (mkstemp's 0600 would
+    # need the umask, and reading it means setting it: a process-wide toggle)
+    while True:
+        tmp_path = (path.parent or Path(".")) / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp_path
+        except FileExistsError:
+            continue
 
 
 def provenance_path(path: str | os.PathLike[str]) -> Path:
@@ -335,10 +340,25 @@ def provenance_path(path: str | os.PathLike[str]) -> Path:
 def atomic_path_with_provenance(path: str | os.PathLike[str],
                                 record: Mapping[str, Any]) -> Iterator[Path]:
     """:func:`atomic_path` for ``path``, with ``record`` written beside it
-    (:func:`provenance_path`): both files appear, or neither."""
-    with atomic_path(provenance_path(path)) as sidecar, atomic_path(path) as tmp:
-        sidecar.write_text(json.dumps(_jsonable(record), indent=2) + "\n")
+    (:func:`provenance_path`): both new files appear, or neither. The record is put in
+    place first; should the file then fail to replace its old self, the new record is
+    removed again (it would describe a file that is not there)."""
+    path = Path(path)
+    sidecar = provenance_path(path)
+    sidecar_tmp, tmp = _temporary_path(sidecar), _temporary_path(path)
+    try:
+        sidecar_tmp.write_text(json.dumps(_jsonable(record), indent=2) + "\n")
         yield tmp
+        os.replace(sidecar_tmp, sidecar)
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            sidecar.unlink(missing_ok=True)
+            raise
+    except BaseException:
+        for leftover in (sidecar_tmp, tmp):
+            leftover.unlink(missing_ok=True)
+        raise
 
 
 def write_json(path: str | os.PathLike[str], payload: Mapping[str, Any]) -> Path:

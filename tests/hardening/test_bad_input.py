@@ -315,11 +315,14 @@ def test_instructions_without_labels_name_the_label_option(cli, tmp_path):
 def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path):
     """``wimpsift detectors --json | true``: no error line, the status of a tool stopped
     by SIGPIPE (128 + 13), as with any command-line tool whose reader goes away."""
+    import os
     import subprocess
     import sys
 
+    # buffered, as in any shell: the small output's only write comes at the end
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     proc = subprocess.Popen([sys.executable, "-m", "wimpsift", "detectors", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path, env=env)
     proc.stdout.close()  # before the interpreter has started: every write finds no reader
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141, err

@@ -214,3 +214,11 @@ def test_limits_refuse_a_halo_whose_earth_outruns_the_escape_speed_and_stay_posi
     assert 0 < limit < 1e-44
     f = inference("xenon1t_1ty").compute_likelihood_ratio(run=0)
     assert float(f(limit / 1e-45)) == pytest.approx(2.7055, abs=1e-3)
+
+
+def test_an_escape_speed_below_the_earths_own_is_one_line():
+    # no v0 puts wimprates' Earth below 20 km/s (its orbit and the Sun's peculiar motion)
+    from wimpsift.sources.wimp import check_halo
+
+    with pytest.raises(ConfigError, match=r"^halo\.v_esc_km_s: got 20\.0, expected an escape speed"):
+        check_halo(HaloModel(v_esc_km_s=20.0))

@@ -406,3 +406,20 @@ def test_instructions_command_writes_its_provenance_beside_the_csv(tmp_path):
     for suffix in (".csv", ".provenance.json"):
         assert (tmp_path / f"a{suffix}").read_bytes() == (tmp_path / f"b{suffix}").read_bytes()
     assert list(pd.read_csv(tmp_path / "a.csv").columns)[0] == "instruction"
+
+
+def test_an_output_and_its_provenance_appear_together_or_not_at_all(tmp_path):
+    """The record is put in place first; when it cannot be (here a folder holds its name),
+    the file is not replaced either and no temporary file is left."""
+    from wimpsift.provenance import atomic_path_with_provenance
+
+    (tmp_path / "w.json").write_text("old")
+    (tmp_path / "w.provenance.json").mkdir()
+    (tmp_path / "w.provenance.json" / "keep").write_text("")
+    with pytest.raises(OSError), atomic_path_with_provenance(tmp_path / "w.json", {"a": 1}) as tmp:
+        tmp.write_text("new")
+    assert (tmp_path / "w.json").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.json", "w.provenance.json"]
+    with atomic_path_with_provenance(tmp_path / "v.json", {"a": 1}) as tmp:
+        tmp.write_text("new")
+    assert json.loads((tmp_path / "v.provenance.json").read_text()) == {"a": 1}

@@ -67,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     tune_allocator()  # the application's one process-wide setting (wimpsift.allocator)
     try:
-        return _run(args)
+        rc = _run(args)
+        sys.stdout.flush()  # a reader gone before a small output's only write: said here
+        return rc
     except WimpsiftError as err:
         print(f"wimpsift {args.command}: error: {_one_line(str(err))}", file=sys.stderr)
         return 2

@@ -21,8 +21,9 @@ EXECUTION_HELP = ("TOML or JSON file with where tasks run: backend in_process|lo
 # the reproductions' configuration fields as their options spell them, for error messages
 CNN_OPTIONS = options("seed", "device", "scheduler_address", "threads", "train_events_per_class",
                       "test_events_per_class", "pool_stride", "images", "scoring",
-                      "halving_factor", "backgrounds", "detector", n_workers="--workers")
-LUX_OPTIONS = options("seed", "workers", "scheduler_address")
+                      "halving_factor", "backgrounds", "detector", "execution",
+                      n_workers="--workers")
+LUX_OPTIONS = options("seed", "workers", "scheduler_address", "execution")
 
 
 def _execution(args: argparse.Namespace):

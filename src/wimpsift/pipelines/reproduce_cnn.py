@@ -421,9 +421,7 @@ def run_reproduce_cnn(cfg: ReproduceCNNConfig, out: str | Path) -> dict[str, Any
     from wimpsift.execution import check_scheduler_reachable
     from wimpsift.pipelines.stages import StagePlan
 
-    execution = cfg.execution
-    check_scheduler_reachable(*((execution.scheduler_address, execution.connect_timeout_s)
-                                if execution is not None else (cfg.scheduler_address,)))
+    check_scheduler_reachable(cfg.scheduler_address, cfg.execution)
     with StagePlan("cnn", _plan(cfg), enabled=cfg.progress) as plan:
         if cfg.backgrounds == "all":
             return _run_all(cfg, Path(out), plan)

@@ -238,9 +238,7 @@ def run_reproduce_lux(cfg: ReproduceLuxConfig, output: str | Path, progress: boo
     from wimpsift.execution import check_scheduler_reachable
     from wimpsift.pipelines.stages import StagePlan
 
-    execution = cfg.execution
-    check_scheduler_reachable(*((execution.scheduler_address, execution.connect_timeout_s)
-                                if execution is not None else (cfg.scheduler_address,)))
+    check_scheduler_reachable(cfg.scheduler_address, cfg.execution)
     with StagePlan("lux", _plan(cfg), enabled=progress) as plan:
         return _run(cfg, Path(output), plan)
 

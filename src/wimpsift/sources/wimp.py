@@ -91,6 +91,11 @@ def check_halo(halo: HaloModel, parameter: str = "halo.v_0_km_s") -> HaloModel:
     if halo.v_earth_km_s is not None:
         raise bad_value("halo.v_earth_km_s", halo.v_earth_km_s,
                         f"an Earth speed below v_esc {halo.v_esc_km_s:g} km/s")
+    slowest = earth_speed_km_s(halo.model_copy(update={"v_0_km_s": 1e-3}))
+    if slowest >= halo.v_esc_km_s:  # the Earth's own orbit and the Sun's peculiar motion
+        raise bad_value("halo.v_esc_km_s", halo.v_esc_km_s,
+                        f"an escape speed above wimprates' Earth speed at any v0 "
+                        f"({slowest:.0f} km/s)")
     from scipy.optimize import brentq
 
     v0_max = brentq(lambda v0: earth_speed_km_s(halo.model_copy(update={"v_0_km_s": v0}))
