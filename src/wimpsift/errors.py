@@ -74,6 +74,12 @@ def renamed(err: E, names: Mapping[str, str]) -> E:
     return err if text == str(err) else type(err)(text)
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (libraries' details follow it), or its
+    type's name when it has none."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
 def os_error_message(err: OSError) -> str:
     """One line for an operating-system error met while running a command.
 
@@ -82,7 +88,7 @@ def os_error_message(err: OSError) -> str:
     """
     import errno
 
-    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    text = first_line(err)
     if err.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in str(err):
         where = f" while writing {err.filename!r}" if err.filename else ""
         return (f"no space left on device{where}; free some space and run the same "

@@ -52,7 +52,7 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 from wimpsift.allocator import ALLOCATOR_ENV
 from wimpsift.cache import CacheEntry
 from wimpsift.config import WimpsiftConfig
-from wimpsift.errors import ConfigError, validation_message
+from wimpsift.errors import ConfigError, first_line, validation_message
 
 Backend = Literal["in_process", "local", "scheduler", "jobqueue"]
 
@@ -89,7 +89,7 @@ def connect_scheduler(address: str, timeout_s: float = 30.0,
     except Exception as err:  # noqa: BLE001 - a foreign server can raise anything
         reason = ("its reply is not a Dask scheduler's (Dask read it as a message of "
                   "impossible size)" if isinstance(err, MemoryError)
-                  else (str(err).strip().splitlines() or [type(err).__name__])[0])
+                  else first_line(err))
         raise ConfigError(f"{parameter}: cannot reach {address!r}: {reason}") from err
 
 

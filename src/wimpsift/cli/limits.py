@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from wimpsift.cli import options, seed
-from wimpsift.errors import ConfigError, DataError, WimpsiftError, renamed
+from wimpsift.errors import ConfigError, DataError, WimpsiftError, first_line, renamed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -230,10 +230,8 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
         except WimpsiftError:
             raise
         except (OSError, ValueError, KeyError) as err:
-            first = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise DataError(
-                f"--events: cannot read columns {columns} of {args.events!r}: {first}"
-            ) from err
+            raise DataError(f"--events: cannot read columns {columns} of {args.events!r}: "
+                            f"{first_line(err)}") from err
         if window:  # a simulated table holds every event; the templates only those in the window
             inside = table["in_window"].to_numpy(dtype=bool)
             if not inside.all():

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from wimpsift.errors import ConfigError, DataError, bad_value
+from wimpsift.errors import ConfigError, DataError, bad_value, first_line
 from wimpsift.images.raster import ALL_IMAGE_KINDS, hit_shape
 from wimpsift.provenance import (
     PROVENANCE_KEY,
@@ -79,8 +79,7 @@ def read_record(path: Path, parameter: str = "dataset", way_out: str | None = No
     except DataError:
         raise
     except Exception as err:  # noqa: BLE001 - a damaged file fails in h5py in many ways
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise DataError(f"{parameter}: cannot read {str(path)!r} ({first})"
+        raise DataError(f"{parameter}: cannot read {str(path)!r} ({first_line(err)})"
                         f"{hint or '; delete it to build it again'}") from err
 
 
@@ -330,7 +329,7 @@ def open_checked(path: str | Path, kind: str) -> tuple[Path, dict, int]:
     if kind not in ALL_IMAGE_KINDS:
         raise bad_value("kind", kind, f"one of {', '.join(ALL_IMAGE_KINDS)}")
     if path.is_dir():
-        inside = next(iter(sorted(path.glob("*.h5"))), path / "images.h5")
+        inside = min(path.glob("*.h5"), default=path / "images.h5")
         raise DataError(f"dataset: {str(path)!r} is a folder; expected an images file "
                         f"such as {str(inside)!r}")
     if not path.is_file():

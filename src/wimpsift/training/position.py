@@ -66,7 +66,7 @@ from pydantic import Field
 from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.detectors.pmt_arrays import PmtArrays, pmt_arrays
-from wimpsift.errors import DataError, bad_value
+from wimpsift.errors import DataError, bad_value, first_line
 from wimpsift.images.hit import render_pattern
 from wimpsift.models.position_cnn import PositionCNN, PositionCNNArchitecture, coordinate_channels
 from wimpsift.processing.reconstruction import (
@@ -307,7 +307,7 @@ def load_position_model(path: str | Path, parameter: str = "xy_model_path"
                         "torch file)") from err
     except Exception as err:  # any unreadable, foreign or inconsistent file
         reason = (f"no {err.args[0]!r} entry" if isinstance(err, KeyError) and err.args
-                  else (str(err).strip().splitlines() or [type(err).__name__])[0])
+                  else first_line(err))
         raise DataError(f"{parameter}: {str(path)!r} is not a {FORMAT} file ({reason})") from err
     model.eval()
     return PositionReconstructor(model, arrays, radius_cm, meta)
