@@ -173,3 +173,42 @@ def test_wimprates_speed_distribution_integrates_to_the_lewin_smith_constant_squ
     z = v_esc / v0_km_s
     k = erf(z) - 2 * z * np.exp(-z * z) / np.sqrt(np.pi)
     assert total == pytest.approx(k**2, rel=1e-4)
+
+
+def _endpoint_kev(mass_gev: float, v_max_km_s: float) -> float:
+    """Largest xenon recoil energy of a WIMP at speed v_max: 2 mu^2 v^2 / m_N (analytic)."""
+    m_xe_gev = 131.293 * 0.93149410242
+    mu = mass_gev * m_xe_gev / (mass_gev + m_xe_gev)
+    return 2 * mu**2 * (v_max_km_s / 299792.458) ** 2 / m_xe_gev * 1e6
+
+
+@pytest.mark.parametrize("halo", [HaloModel(), HaloModel(v_0_km_s=300.0), HaloModel(v_0_km_s=400.0),
+                                  HaloModel(v_0_km_s=220.0, v_earth_km_s=320.0)],
+                         ids=["default", "v0_300", "v0_400", "fixed_earth_320"])
+def test_the_spectrum_ends_at_the_fastest_wimps_kinematic_endpoint(halo):
+    """The recoil spectrum ends where the fastest WIMP (v_esc + the Earth's speed) can no
+    longer give the recoil. wimprates 0.5.0 bounds its speed integral with its default
+    v0's Earth speed (252 km/s), which cut faster halos' spectra short (10 GeV/c^2 at
+    v0 = 300 km/s: 9.7 keV instead of 11.4 keV)."""
+    from wimpsift.sources.wimp import earth_speed_km_s
+
+    endpoint = _endpoint_kev(10.0, halo.v_esc_km_s + earth_speed_km_s(halo))
+    below, above = wimp_rate_per_tonne_year_kev(np.array([0.99, 1.01]) * endpoint, 10.0, 1e-45, halo)
+    assert below > 0 and above == 0
+
+
+@pytest.mark.parametrize("halo", [HaloModel(), HaloModel(v_0_km_s=220.0)], ids=["default", "v0_220"])
+def test_a_halo_no_faster_than_wimprates_default_gives_wimprates_own_rates(halo):
+    """Where wimprates' integration bound already covers the halo, our rates are its plain
+    StandardHaloModel's, to the 7 digits kept."""
+    import numericalunits as nu
+
+    from wimpsift.sources.wimp import _wimprates
+
+    wr, kms = _wimprates(), nu.km / nu.s
+    energies = np.array([1.0, 5.0, 20.0, 60.0])
+    plain = wr.rate_wimp_std(energies, 30.0, 1e-45, halo_model=wr.StandardHaloModel(
+        v_0=halo.v_0_km_s * kms, v_esc=halo.v_esc_km_s * kms,
+        rho_dm=halo.rho_dm_gev_cm3 * nu.GeV / nu.c0**2 / nu.cm**3))
+    ours = wimp_rate_per_tonne_year_kev(energies, 30.0, 1e-45, halo)
+    np.testing.assert_allclose(ours, plain, rtol=1e-6)
