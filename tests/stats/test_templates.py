@@ -137,3 +137,23 @@ def test_more_histogram_and_dict_validators():
         TemplateSet.from_dict({"signal": ["a"], "backgrounds": {}})
     with pytest.raises(DataError, match="expected a mapping"):
         TemplateSet.from_dict({"signal": [1.0], "backgrounds": [1.0]})
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"sigma_ref": 1e-40}, "unknown key 'sigma_ref'"),
+    ({"sigma_ref_cm2": "1e-40"}, "sigma_ref_cm2: got '1e-40', expected a number"),
+    ({"sigma_ref_cm2": True}, "sigma_ref_cm2: got True"),
+    ({"mass_gev": "50"}, "mass_gev: got '50'"),
+    ({"allow_background_free_bins": "false"}, "allow_background_free_bins: got 'false'"),
+])
+def test_a_templates_file_with_a_misspelt_key_or_a_wrong_kind_is_refused(extra, message):
+    # a misspelt sigma_ref_cm2 left the default 1e-45 cm^2 and scaled every limit by it;
+    # the string "false" read as true
+    base = {"signal": [1.0], "backgrounds": {"er": [2.0]}}
+    with pytest.raises(DataError, match=message):
+        TemplateSet.from_dict({**base, **extra})
+    # what 'wimpsift templates' adds to to_dict() is read
+    written = {**base, "sigma_ref_cm2": 1e-40, "mass_gev": 10, "allow_background_free_bins": False,
+               "detector": "lux_2013", "analysis": "cs1-cs2", "columns": ["cs1_pe", "cs2_pe"],
+               "provenance": {}}
+    assert TemplateSet.from_dict(written).sigma_ref_cm2 == 1e-40

@@ -107,6 +107,14 @@ def _as_variances(
     return out
 
 
+#: The keys a templates file may hold: :meth:`TemplateSet.to_dict`'s, and what
+#: ``wimpsift templates`` adds (detector, analysis, columns, provenance).
+TEMPLATE_FILE_KEYS = frozenset({
+    "mass_gev", "sigma_ref_cm2", "shape", "bin_edges", "signal", "backgrounds",
+    "allow_background_free_bins", "background_variances", "shape_variations",
+    "detector", "analysis", "columns", "provenance"})
+
+
 @dataclass(frozen=True)
 class TemplateSet:
     """Signal and background templates on one binning, validated at construction.
@@ -264,7 +272,20 @@ class TemplateSet:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> TemplateSet:
-        """Inverse of :meth:`to_dict`; missing keys raise :class:`DataError`."""
+        """Inverse of :meth:`to_dict`; missing keys, keys it does not write (a misspelt
+        ``sigma_ref_cm2`` would otherwise leave the default 1e-45 cm^2 scaling every limit)
+        and values of the wrong kind raise :class:`DataError`."""
+        unknown = sorted(set(data) - TEMPLATE_FILE_KEYS)
+        if unknown:
+            raise DataError(f"templates: unknown key {unknown[0]!r}; expected keys among "
+                            f"{', '.join(sorted(TEMPLATE_FILE_KEYS))}")
+        for key, kinds, expected in (("sigma_ref_cm2", (int, float), "a number"),
+                                     ("mass_gev", (int, float, type(None)), "a number or null"),
+                                     ("allow_background_free_bins", (bool,), "true or false")):
+            value = data.get(key)
+            if key in data and (not isinstance(value, kinds)
+                                or (isinstance(value, bool) and bool not in kinds)):
+                raise DataError(f"{key}: got {value!r}, expected {expected}")
         try:
             shape = tuple(int(n) for n in data.get("shape") or [len(data["signal"])])  # type: ignore[arg-type]
             signal = np.asarray(data["signal"], dtype=float)
