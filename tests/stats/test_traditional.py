@@ -184,3 +184,24 @@ def test_five_d_template_marginalises_to_the_four_d_one():
     with pytest.raises(DataError, match="s1_prompt_fraction"):
         traditional_templates(ev.drop(columns="s1_prompt_fraction"), {"er": ev}, {"signal": 1.0, "er": 1.0},
                               five, 1e-45)
+
+
+@pytest.mark.parametrize("variant", ["factorised", "full"])
+def test_empty_bins_get_the_fill_in_weights_of_one_event_inside_the_ranges(variant):
+    # 'expected' counts the events inside the ranges, so one simulated event there weighs
+    # expected / (events inside); events outside the ranges (here as many again, at cS1
+    # above the range) must not dilute the floor
+    rng = np.random.default_rng(3)
+    inside = _events(2000, False, rng)
+    outside = inside.assign(cs1_pe=inside["cs1_pe"] + 100.0)
+    background = pd.concat([inside, outside], ignore_index=True)
+    signal = _events(2000, True, rng)
+    templates = {}
+    for fill in (0.5, 1.0):
+        binning = TraditionalBinning.build(variant=variant, r2_bins=3, z_bins=3, cs1_bins=8,
+                                           log10_cs2_bins=8, empty_bin_fill=fill, **RANGES)
+        templates[fill] = traditional_templates(signal, {"er": background}, {"signal": 1.0, "er": 100.0},
+                                                binning, 1e-45).backgrounds["er"]
+    added = templates[1.0] - templates[0.5]
+    assert np.count_nonzero(added) > 0
+    np.testing.assert_allclose(added[added != 0], 0.5 * 100.0 / 2000, rtol=1e-12)

@@ -110,6 +110,10 @@ def _inside(coords: np.ndarray, edges: list[np.ndarray]) -> np.ndarray:
     return ok
 
 
+def _n_inside(events: pd.DataFrame, binning: TraditionalBinning) -> int:
+    return int(np.count_nonzero(_inside(binning.coordinates(events), binning.edges())))
+
+
 def component_template(
     events: pd.DataFrame, expected_events: float, binning: TraditionalBinning,
     weights: np.ndarray | None = None, name: str = "component",
@@ -176,7 +180,9 @@ def traditional_templates(
         name: component_template(ev, expected[name], binning, name=f"backgrounds[{name!r}]")
         for name, ev in background_events.items()
     }
-    per_event = {name: expected[name] / max(len(ev), 1) for name, ev in background_events.items()}
+    # a simulated event's weight: ``expected`` counts the events inside the ranges only
+    per_event = {name: expected[name] / max(_n_inside(ev, binning), 1)
+                 for name, ev in background_events.items()}
     backgrounds = _fill_empty(backgrounds, per_event, binning.empty_bin_fill)
     return _template_set(signal, backgrounds, binning.edges(), sigma_ref_cm2, mass_gev)
 
