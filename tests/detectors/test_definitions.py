@@ -105,8 +105,8 @@ def test_fiducial_mass_is_computed_when_absent(tmp_path):
         ("g2_bottom_pe_per_electron = 11.5",
          "g2_bottom_pe_per_electron = 11.5\ng2_total_pe_per_electron = 30.0", "exactly one of g2"),
         ("g2_bottom_pe_per_electron = 11.5", "", "exactly one of g2"),
-        ('layout = "explicit"\npositions_csv', 'layout = "hexagonal"\npitch_cm = 8.0\npositions_csv',
-         "count and pitch_cm"),
+        ('layout = "explicit"\npositions_csv = "xenon1t_pmt_positions.csv"',
+         'layout = "hexagonal"\npitch_cm = 8.0', "count and pitch_cm"),
         ('positions_csv = "xenon1t_pmt_positions.csv"', 'positions_csv = "../../etc/passwd"',
          "positions_csv"),
         ('positions_csv = "xenon1t_pmt_positions.csv"', 'positions_csv = "missing.csv"', "positions_csv"),
@@ -126,6 +126,61 @@ def test_malformed_values_are_rejected(tmp_path, old, new, message):
     path = write(tmp_path, shipped_text("xenon1t_sr0"), old, new)
     with pytest.raises(ConfigError, match=message):
         load_detector(path)
+
+
+def copy_with_positions(tmp_path, toml_old: str = "", toml_new: str = "", csv_old: str = "",
+                        csv_new: str = ""):
+    """xenon1t_sr0 and its positions CSV copied side by side, each with one change."""
+    positions = (resources.files("wimpsift.detectors") / "data" / "xenon1t_pmt_positions.csv").read_text()
+    if csv_old:
+        assert csv_old in positions, csv_old
+        positions = positions.replace(csv_old, csv_new, 1)
+    (tmp_path / "xenon1t_pmt_positions.csv").write_text(positions)
+    return write(tmp_path, shipped_text("xenon1t_sr0"), toml_old, toml_new)
+
+
+def test_positions_csv_row_of_neither_array_is_refused(tmp_path, capsys):
+    """A row whose array was "Top" was dropped: the copy loaded with 126 top PMTs."""
+    assert load_detector(copy_with_positions(tmp_path)).n_pmts_top == 127  # the copy as shipped
+    path = copy_with_positions(tmp_path, csv_old="\n5,top,", csv_new="\n5,Top,")
+    with pytest.raises(ConfigError, match=r"^pmt_arrays.top.positions_csv: 'xenon1t_pmt_positions.csv' "
+                                          r"row 6, column 'array': got 'Top', expected 'top' or 'bottom'$"):
+        load_detector(path)
+    assert main(["rates", "--detector", str(path), "--json", "--mc-events", "100"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert "row 6, column 'array'" in captured.err
+
+
+@pytest.mark.parametrize(("new", "other"), [
+    ('layout = "explicit"\nx_cm = [0.0]\ny_cm = [0.0]\npositions_csv', "pmt_arrays.top.x_cm"),
+    ('layout = "hexagonal"\ncount = 127\npitch_cm = 7.6\npositions_csv',
+     "pmt_arrays.top.layout = 'hexagonal'"),
+    ('layout = "rings"\ncount = 127\npitch_cm = 7.95\npositions_csv', "pmt_arrays.top.layout = 'rings'"),
+])
+def test_positions_csv_beside_other_positions_is_refused(tmp_path, new, other):
+    """positions_csv overwrote explicit x_cm/y_cm, and a generator layout ignored it."""
+    path = write(tmp_path, shipped_text("xenon1t_sr0"), 'layout = "explicit"\npositions_csv', new)
+    with pytest.raises(ConfigError, match=rf"^pmt_arrays.top.positions_csv and {other}: both given, "
+                                          "expected one of them"):
+        load_detector(path)
+
+
+@pytest.mark.parametrize("z_cm", ["101.9", "-20.0", "-96.8"])
+def test_bottom_pmts_above_the_cathode_are_refused(tmp_path, capsys, z_cm):
+    """bottom_plane_z_cm = 101.9 put the bottom array above the top one, and rates exited 0
+    with a changed result; the bottom photocathodes lie at or below the cathode (z = -96.9)."""
+    path = write(tmp_path, shipped_text("xenon1t_sr0"), "bottom_plane_z_cm = -101.9",
+                 f"bottom_plane_z_cm = {z_cm}")
+    with pytest.raises(ConfigError, match=rf"pmt_arrays.bottom_plane_z_cm: got {float(z_cm):g}, "
+                                          r"expected at most -96.9 \(at or below the cathode"):
+        load_detector(path)
+    assert main(["rates", "--detector", str(path), "--json", "--mc-events", "100"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    at_cathode = write(tmp_path, shipped_text("xenon1t_sr0"), "bottom_plane_z_cm = -101.9",
+                       "bottom_plane_z_cm = -96.9")
+    assert load_detector(at_cathode).pmt_arrays.bottom_plane_z_cm == -96.9
 
 
 def test_old_charge_loss_keys_are_rejected(tmp_path):

@@ -64,21 +64,32 @@ def load_detector(name_or_path: str | Path) -> Detector:
 def _read_positions(array: dict, name: str, folder: Traversable | Path, origin: str) -> None:
     """Replace ``positions_csv`` (columns channel, array, x_cm, y_cm; next to the TOML
     file, or else one shipped with wimpsift, so a copied shipped file keeps working) by
-    the explicit ``x_cm`` and ``y_cm`` lists of the rows of this array."""
+    the explicit ``x_cm`` and ``y_cm`` lists of the rows of this array. Every row's
+    ``array`` must be ``top`` or ``bottom``; ``x_cm``, ``y_cm`` or a generator layout beside
+    ``positions_csv`` are refused, not overwritten or ignored."""
     key = f"pmt_arrays.{name}.positions_csv"
     relative = array.pop("positions_csv")
     if not isinstance(relative, str) or Path(relative).is_absolute() or ".." in Path(relative).parts:
         raise ConfigError(f"{key}: got {relative!r}, expected a CSV file name next to the detector file")
+    given = [k for k in ("x_cm", "y_cm") if k in array]
+    if given or array.get("layout", "explicit") != "explicit":  # replaced, or itself ignored
+        other = given[0] if given else f"layout = {array['layout']!r}"
+        raise ConfigError(f"{key} and pmt_arrays.{name}.{other}: both given, expected one of them "
+                          "(positions_csv gives explicit positions, without x_cm, y_cm or a generator)")
     if not (folder / relative).is_file():
         folder = resources.files("wimpsift.detectors") / "data"
     try:
-        rows = list(csv.DictReader((folder / relative).read_text().splitlines()))
-        chosen = sorted((int(r["channel"]), float(r["x_cm"]), float(r["y_cm"]))
-                        for r in rows if r["array"] == name)
+        rows = [(r["array"], int(r["channel"]), float(r["x_cm"]), float(r["y_cm"]))
+                for r in csv.DictReader((folder / relative).read_text().splitlines())]
     except (OSError, KeyError, ValueError, TypeError) as err:
         raise ConfigError(
             f"{key}: cannot read {relative!r} for {origin!r} as channel,array,x_cm,y_cm rows: {err}"
         ) from err
+    for row, (which, *_) in enumerate(rows, 1):  # "Top" or " bottom" would drop a PMT unseen
+        if which not in ("top", "bottom"):
+            raise ConfigError(f"{key}: {relative!r} row {row}, column 'array': got {which!r}, "
+                              "expected 'top' or 'bottom'")
+    chosen = sorted((channel, x, y) for which, channel, x, y in rows if which == name)
     if not chosen:
         raise ConfigError(f"{key}: {relative!r} has no rows with array = {name!r}")
     array["layout"] = array.get("layout", "explicit")

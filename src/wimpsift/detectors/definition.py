@@ -83,7 +83,8 @@ class PmtArraysSection(_Section):
     photocathode_radius_cm: Positive
     pmt_radius_cm: Positive = Field(description="outer radius of a PMT window, for drawing")
     top_plane_z_cm: Positive = Field(description="height of the top photocathodes above the gate")
-    bottom_plane_z_cm: float = Field(description="height of the bottom photocathodes (below the cathode)")
+    bottom_plane_z_cm: float = Field(
+        description="height of the bottom photocathodes (at or below the cathode, -geometry.tpc_length_cm)")
     el_plane_z_cm: Positive = Field(description="height of the electroluminescence region")
     top: PmtArraySection
     bottom: PmtArraySection
@@ -262,6 +263,10 @@ class Detector(_Section):
             raise ValueError("fiducial.radius_cm exceeds geometry.tpc_radius_cm")
         if -self.fiducial.z_min_cm > self.geometry.tpc_length_cm:
             raise ValueError("fiducial.z_min_cm lies below the cathode (geometry.tpc_length_cm)")
+        bottom_z, cathode_z = self.pmt_arrays.bottom_plane_z_cm, -self.geometry.tpc_length_cm
+        if bottom_z > cathode_z:  # the bottom array would sit inside the TPC or above the top one
+            raise ValueError(f"pmt_arrays.bottom_plane_z_cm: got {bottom_z:g}, expected at most "
+                             f"{cathode_z:g} (at or below the cathode, -geometry.tpc_length_cm; gate at 0)")
         self._check_pmts()
         if self.light.s1_coincidence_pmts > self.n_pmts:
             raise ValueError(f"light.s1_coincidence_pmts: {self.light.s1_coincidence_pmts} PMTs, more "
