@@ -14,7 +14,8 @@ from wimpsift.errors import ConfigError, validation_message
 
 
 class _Stage(WimpsiftConfig):
-    enabled: bool = Field(True, description="run this stage")
+    enabled: bool = Field(True, description="run this stage: true where the file has its table, "
+                                            "false where it leaves the table out")
 
 
 class SimulationStage(_Stage):
@@ -39,8 +40,12 @@ class ReproduceStage(_Stage):
 
 
 class RunConfig(WimpsiftConfig):
-    simulation: SimulationStage = Field(default_factory=SimulationStage)
-    rates: RatesStage = Field(default_factory=RatesStage)
+    """The stages of the main job: a file runs the stages whose tables it has (unless
+    ``enabled = false``); the rates stage takes the simulation table's detector, WIMP and
+    seed, or their defaults when that table is left out."""
+
+    simulation: SimulationStage = Field(default_factory=lambda: SimulationStage(enabled=False))
+    rates: RatesStage = Field(default_factory=lambda: RatesStage(enabled=False))
     cnn: ReproduceStage = Field(default_factory=lambda: ReproduceStage(enabled=False))
     lux: ReproduceStage = Field(default_factory=lambda: ReproduceStage(enabled=False))
 

@@ -93,6 +93,34 @@ def test_shipped_default_config_is_valid():
     assert config.simulation.detector == "xenon1t_sr0"
 
 
+@pytest.mark.parametrize(("text", "stages"), [
+    ("[rates]\nmc_events = 2000\n", ["rates"]),
+    ("[simulation]\nseed = 2\n", ["simulation"]),
+    ("[simulation]\nenabled = false\n[rates]\n", ["rates"]),
+    ("[cnn]\n", ["cnn"]),
+    ("", []),
+])
+def test_a_config_file_runs_only_the_stages_whose_tables_it_has(tmp_path, text, stages):
+    """As default.toml says: a stage whose table is left out is skipped (a file with only
+    [rates] ran the simulation too); the shipped default runs all four."""
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    config = load_run_config(path)
+    enabled = [s for s in ("simulation", "rates", "cnn", "lux") if getattr(config, s).enabled]
+    assert enabled == stages
+    default = load_run_config()
+    assert all(getattr(default, s).enabled for s in ("simulation", "rates", "cnn", "lux"))
+
+
+def test_a_run_of_rates_alone_simulates_nothing(tmp_path):
+    config = tmp_path / "only_rates.toml"
+    config.write_text("[rates]\nmc_events = 2000\n")
+    out = tmp_path / "out"
+    assert main(["run", "--config", str(config), "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "provenance.json", "rates.json",
+                                                      "rates.txt", "timing.json"]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -11,7 +11,8 @@ from wimpsift.errors import ConfigError, renamed
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("run", help="run the whole chain on a configuration (default: shipped)")
-    p.add_argument("--config", help="TOML configuration (default: the shipped default.toml)")
+    p.add_argument("--config", help="TOML configuration; runs the stages whose tables it has "
+                                    "(default: the shipped default.toml, every stage)")
     p.add_argument("-o", "--output", required=True, help="output directory")
     p.set_defaults(func=_run, output_spec={"folder": True})
 
