@@ -105,6 +105,26 @@ def test_bad_files(tmp_path, xenon1t):
         read_instructions(_csv(tmp_path, "0,ER,0,0,1,1,1,0,2", header=HEADER + ",label"))
 
 
+@pytest.mark.parametrize("header", [HEADER + ",Label", HEADER + ",labels", HEADER + ",e_dep"])
+def test_a_column_the_format_lacks_is_refused(tmp_path, capsys, header):
+    """A misspelt label column was ignored, so --label 0 labelled every event 0; any
+    column but the eight of the format and the optional label is refused in one line."""
+    path = _csv(tmp_path, "0,NR,1,1,5,10,10,0,1", "1,NR,2,2,6,10,10,0,1", header=header)
+    column = header.rsplit(",", 1)[1]
+    with pytest.raises(DataError, match=f"unknown column '{column}', expected only instruction, "
+                                        "recoil_type, .* and optionally label"):
+        read_instructions(path)
+    out = tmp_path / "images"
+    assert main(["images", "--instructions", str(path), "--label", "0", "--kinds", "hit",
+                 "--seed", "1", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"unknown column '{column}'" in err[0]
+    assert not out.exists()
+    # the documented label column (spaces around names allowed) is still read
+    table = read_instructions(_csv(tmp_path, "0,NR,1,1,5,10,10,0,1", header=HEADER + ", label "))
+    np.testing.assert_array_equal(table["label"], [1])
+
+
 # ---- issue 10 item 8: `instructions` never writes NaN as an integer or nulls as blanks ----
 
 @pytest.mark.parametrize(("column", "value", "where"), [

@@ -7,7 +7,7 @@ produced. This is the format of FaX (pax) and of its successors, so interaction 
 can be exchanged with those simulators. Rows with the same ``instruction`` number are
 one event with several interactions (a neutron's multiple scatters, for example). An
 optional ``label`` column (1 signal, 0 background, the same for all rows of an
-instruction) is carried into image datasets.
+instruction) is carried into image datasets; other columns are refused.
 
 Every cell is checked on reading; a bad one is a one-line :class:`DataError` naming
 its data row (1 = the first row after the header) and column.
@@ -28,6 +28,7 @@ from wimpsift.provenance import atomic_path, atomic_path_with_provenance
 from wimpsift.sources.interactions import InteractionList
 
 INSTRUCTION_COLUMNS = ["instruction", "recoil_type", "x", "y", "depth", "s1_photons", "s2_electrons", "t"]
+OPTIONAL_COLUMNS = ["label"]
 EVENT_TABLE_COLUMNS = ["recoil_type", "x_true_cm", "y_true_cm", "z_true_cm", "n_photons",
                        "n_electrons"]
 _INTEGER_COLUMNS = ("instruction", "s1_photons", "s2_electrons")
@@ -107,7 +108,8 @@ def read_instructions(path: str | Path, detector: Detector | None = None) -> pd.
     """Read and validate an instruction CSV (one typed row per interaction).
 
     With ``detector``, positions must lie inside its TPC and times within its maximum
-    drift time. Returns the instruction columns, plus ``label`` when the file has one.
+    drift time. Returns the instruction columns, plus ``label`` when the file has one; any
+    other column is refused.
     """
     where = f"instructions: {str(path)!r}"
     if not Path(path).is_file():
@@ -124,6 +126,10 @@ def read_instructions(path: str | Path, detector: Detector | None = None) -> pd.
     missing = [c for c in INSTRUCTION_COLUMNS if c not in table.columns]
     if missing:
         raise DataError(f"{where} lacks columns {missing}")
+    unknown = [c for c in table.columns if c not in (*INSTRUCTION_COLUMNS, *OPTIONAL_COLUMNS)]
+    if unknown:  # a misspelt "Label" would leave every event labelled by --label
+        raise DataError(f"{where}: unknown column {unknown[0]!r}, expected only "
+                        f"{', '.join(INSTRUCTION_COLUMNS)} and optionally {', '.join(OPTIONAL_COLUMNS)}")
     if len(table) == 0:
         raise DataError(f"{where} has a header but no rows")
     out = {c: _finite_column(table, c, where, integer=c in _INTEGER_COLUMNS)
