@@ -50,6 +50,10 @@ class RunConfig(WimpsiftConfig):
     lux: ReproduceStage = Field(default_factory=lambda: ReproduceStage(enabled=False))
 
 
+#: the main job's stages, in the order they run
+STAGES = ("simulation", "rates", "cnn", "lux")
+
+
 def load_run_config(path: str | Path | None = None) -> RunConfig:
     """Load the shipped default configuration, or a user's TOML file."""
     if path is None:
@@ -64,8 +68,12 @@ def load_run_config(path: str | Path | None = None) -> RunConfig:
         except UnicodeDecodeError:
             raise ConfigError(f"config: {str(path)!r} is not a text (TOML) file") from None
     try:
-        return RunConfig.model_validate(tomllib.loads(text))
+        config = RunConfig.model_validate(tomllib.loads(text))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"config: {origin!r} is not valid TOML: {err}") from err
     except ValidationError as err:
         raise ConfigError(f"config: {origin!r} is invalid: {validation_message(err)}") from err
+    if not any(getattr(config, stage).enabled for stage in STAGES):
+        raise ConfigError(f"config: {origin!r} runs no stage; expected at least one of the tables "
+                          f"{', '.join(f'[{s}]' for s in STAGES)} without enabled = false")
+    return config

@@ -98,7 +98,6 @@ def test_shipped_default_config_is_valid():
     ("[simulation]\nseed = 2\n", ["simulation"]),
     ("[simulation]\nenabled = false\n[rates]\n", ["rates"]),
     ("[cnn]\n", ["cnn"]),
-    ("", []),
 ])
 def test_a_config_file_runs_only_the_stages_whose_tables_it_has(tmp_path, text, stages):
     """As default.toml says: a stage whose table is left out is skipped (a file with only
@@ -110,6 +109,19 @@ def test_a_config_file_runs_only_the_stages_whose_tables_it_has(tmp_path, text, 
     assert enabled == stages
     default = load_run_config()
     assert all(getattr(default, s).enabled for s in ("simulation", "rates", "cnn", "lux"))
+
+
+@pytest.mark.parametrize("text", ["", "[rates]\nenabled = false\n",
+                                  "[cnn]\nenabled = false\n[lux]\nenabled = false\n"])
+def test_a_config_file_that_runs_no_stage_is_refused(tmp_path, capsys, text):
+    # it wrote an empty report and exit 0
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    assert main(["run", "--config", str(path), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "runs no stage" in err[0] and "[simulation], [rates], [cnn], [lux]" in err[0]
+    assert not out.exists()
 
 
 def test_a_run_of_rates_alone_simulates_nothing(tmp_path):
