@@ -200,12 +200,15 @@ def load_execution_config(path: str | Path, parameter: str = "--execution") -> E
 
 @dataclass(frozen=True)
 class Task:
-    """A function and its arguments; ``cache``: where its result is kept (optional)."""
+    """A function and its arguments; ``cache``: where its result is kept (optional);
+    ``result_keys``: the keys its result is read by (a cached result without one of them
+    is damaged, and the task runs again)."""
 
     function: Callable[..., Any]
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     cache: CacheEntry | None = None
+    result_keys: tuple[str, ...] = ()
 
 
 def jobqueue_cluster(cfg: JobqueueConfig) -> Any:
@@ -358,7 +361,7 @@ class Executor:
         try:
             todo: dict[Hashable, Task] = {}
             for key, task in tasks.items():
-                cached = task.cache.load() if task.cache is not None else None
+                cached = task.cache.load(task.result_keys) if task.cache is not None else None
                 if cached is None:
                     todo[key] = task
                     continue
