@@ -66,6 +66,40 @@ def test_damaged_entry_is_reported_missing(tmp_path):
     assert entry.load() is None
 
 
+def test_a_sample_entry_without_its_summary_is_simulated_again(tmp_path):
+    """A damaged entry is recomputed, as documented: a sample whose result.json lost its
+    summary ({"summry": {}}) was a KeyError traceback of every later ``nn train``."""
+    import pandas as pd
+
+    from wimpsift.training.samples import SAMPLE_STAGE, EventSamples, validated_sample_config
+
+    cfg = validated_sample_config(detector="lux_2013", n_signal=40, n_background_per_source=40,
+                                  max_simulated=20_000, chunk_size=10_000, seed=3,
+                                  cache_dir=str(tmp_path))
+    first = EventSamples(cfg)
+    table = first.source_sample("er")
+    (result,) = (tmp_path / SAMPLE_STAGE).glob("*/result.json")
+    result.write_text('{"summry": {}}')
+    again = EventSamples(cfg)
+    pd.testing.assert_frame_equal(again.source_sample("er"), table)
+    assert again.summary == first.summary
+    assert json.loads(result.read_text())["summary"] == first.summary["er"]
+
+
+def test_a_cached_task_result_without_the_keys_it_is_read_by_runs_again(tmp_path):
+    """The executor's cached tasks (toy chunks, masses): a result that lost a key its
+    reader takes is damaged, run again and stored anew, not a KeyError later."""
+    from wimpsift.execution import ExecutionConfig, Executor, Task
+
+    entry = Cache(tmp_path).entry("stats.toy_chunk", 1, {"chunk": 0})
+    entry.store({"q_s": [1.0]})
+    task = Task(dict, kwargs={"q_sb": [2.0]}, cache=entry, result_keys=("q_sb",))
+    with Executor(ExecutionConfig.build(progress=False)) as executor:
+        assert executor.map({0: task}) == {0: {"q_sb": [2.0]}}
+        assert executor.n_run == 1 and not executor.from_cache
+    assert entry.load(("q_sb",)) == {"q_sb": [2.0]}
+
+
 def test_cli_lists_and_clears(tmp_path, capsys):
     cache = Cache(tmp_path)
     for seed in range(3):

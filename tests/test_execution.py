@@ -286,14 +286,14 @@ def test_execution_file_for_the_command_line(tmp_path, capsys):
 
 
 def test_the_scheduler_checked_before_a_run_is_the_one_it_will_use(monkeypatch):
-    """An execution section on another backend keeps a stale address unused: nothing is
-    reached (it waited and failed); on the scheduler backend its address is, named as
-    the section's."""
+    """An execution section on another backend leaves the run's stale address unused:
+    nothing is reached (it waited and failed); on the scheduler backend its address is,
+    named as the section's."""
     import wimpsift.execution as execution
     from wimpsift.errors import ConfigError
     from wimpsift.execution import ExecutionConfig, check_scheduler_reachable
 
-    stale = ExecutionConfig.build(backend="local", scheduler_address="tcp://127.0.0.1:1")
+    stale = ExecutionConfig.build(backend="local")
     with monkeypatch.context() as m:
         m.setattr(execution, "connect_scheduler", lambda *a: pytest.fail(f"reached {a}"))
         check_scheduler_reachable("tcp://127.0.0.1:1", stale)  # the section overrides it
@@ -301,3 +301,42 @@ def test_the_scheduler_checked_before_a_run_is_the_one_it_will_use(monkeypatch):
                                  connect_timeout_s=2.0)
     with pytest.raises(ConfigError, match=r"^execution: cannot reach 'tcp://127\.0\.0\.1:1'"):
         check_scheduler_reachable(None, used)
+
+
+@pytest.mark.parametrize(("text", "key", "backend"), [
+    ("n_workers = 4\n", "n_workers", "local"),
+    ('scheduler_address = "tcp://10.0.0.5:8786"\n', "scheduler_address", "scheduler"),
+    ('[jobqueue]\nsystem = "slurm"\njobs = 2\n', "jobqueue", "jobqueue"),
+    ('backend = "local"\nconnect_timeout_s = 5\n', "connect_timeout_s", "scheduler"),
+    ('backend = "scheduler"\nscheduler_address = "tcp://10.0.0.5:8786"\nprocesses = false\n',
+     "processes", "local"),
+], ids=["n_workers", "scheduler_address", "jobqueue", "timeout_on_local", "processes_on_scheduler"])
+def test_an_execution_setting_its_backend_does_not_use_is_refused(tmp_path, capsys, text, key,
+                                                                  backend):
+    """Not silently run in process (or on the backend given): one line naming the key and
+    the backend that uses it, exit 2, nothing written."""
+    from wimpsift.cli.main import main
+
+    execution = tmp_path / "ex.toml"
+    execution.write_text(text)
+    out = tmp_path / "er.parquet"
+    capsys.readouterr()
+    assert main(["simulate", "-d", "lux_2013", "--source", "er", "--events", "20", "--seed", "2",
+                 "--execution", str(execution), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--execution" in err[0], err
+    assert f"{key}: set, but backend is" in err[0] and f"backend = {backend!r}" in err[0], err
+    assert list(tmp_path.iterdir()) == [execution]
+
+
+def test_the_options_execution_config_reads_build_every_backend():
+    from wimpsift.execution import execution_config
+
+    assert execution_config(parallel=False, n_workers=1).backend == "in_process"
+    assert execution_config(parallel=True, n_workers=3).n_workers == 3
+    remote = execution_config(parallel=True, scheduler_address="tcp://10.0.0.5:8786", n_workers=3)
+    assert remote.backend == "scheduler" and remote.scheduler_address == "tcp://10.0.0.5:8786"
+    assert remote.n_workers == 3  # the slots expected until the scheduler's workers connect
+    batch = execution_config(parallel=True, scheduler_address="tcp://10.0.0.5:8786",
+                             jobqueue={"system": "slurm"})
+    assert batch.backend == "jobqueue" and batch.jobqueue.system == "slurm"

@@ -35,7 +35,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,8 +105,9 @@ class CacheEntry:
     def exists(self) -> bool:
         return (self.path / RESULT_FILE).is_file()
 
-    def load(self) -> dict[str, Any] | None:
-        """The stored result, or None when missing or damaged (then it is recomputed)."""
+    def load(self, keys: Collection[str] = ()) -> dict[str, Any] | None:
+        """The stored result, or None when missing or damaged (then it is recomputed):
+        unreadable, or without one of ``keys`` (those its reader takes from it)."""
         try:
             result = json.loads((self.path / RESULT_FILE).read_text())
             names = result.pop(ARRAYS_KEY, [])
@@ -115,6 +116,8 @@ class CacheEntry:
                     result.update({name: data[name] for name in names})
         except (OSError, ValueError, KeyError, AttributeError, TypeError):
             return None  # missing or damaged: recomputed
+        if not all(key in result for key in keys):
+            return None  # damaged: recomputed
         return result
 
     def store(self, result: Mapping[str, Any],

@@ -20,6 +20,10 @@ Backends (:class:`ExecutionConfig`, ``backend``):
   listens on 127.0.0.1 unless ``interface`` names the network interface the compute
   nodes reach this machine by (``ib0``, ``eth0``).
 
+A setting only other backends use (:data:`SETTING_BACKENDS`: ``n_workers`` in process,
+``scheduler_address`` without ``backend = "scheduler"``, a ``jobqueue`` section without
+``"jobqueue"``) is refused, never silently ignored.
+
 The command line takes the section as a file: ``--execution cluster.toml`` with, e.g.::
 
     backend = "jobqueue"
@@ -55,6 +59,18 @@ from wimpsift.config import WimpsiftConfig
 from wimpsift.errors import ConfigError, first_line, validation_message
 
 Backend = Literal["in_process", "local", "scheduler", "jobqueue"]
+
+#: the backends that use a setting (``backend`` and ``progress`` serve every one); on a
+#: scheduler, workers times threads are the tasks expected to run at once until its
+#: workers connect (:meth:`Executor.n_slots`)
+SETTING_BACKENDS: dict[str, tuple[str, ...]] = {
+    "n_workers": ("local", "scheduler"),
+    "threads_per_worker": ("local", "scheduler"),
+    "processes": ("local",),
+    "scheduler_address": ("scheduler",),
+    "connect_timeout_s": ("scheduler",),
+    "jobqueue": ("jobqueue",),
+}
 
 #: ``host:port`` or ``scheme://host:port`` (an IPv6 host in brackets)
 _SCHEDULER_ADDRESS = re.compile(
@@ -151,6 +167,11 @@ class ExecutionConfig(WimpsiftConfig):
             raise ValueError("backend 'scheduler' needs scheduler_address (tcp://host:port)")
         if self.backend == "jobqueue" and self.jobqueue is None:
             raise ValueError("backend 'jobqueue' needs a jobqueue section (system, jobs, cores, memory)")
+        for key, users in SETTING_BACKENDS.items():  # a setting given is never ignored
+            if (self.backend not in users and key in self.model_fields_set
+                    and getattr(self, key) is not None):
+                raise ValueError(f"{key}: set, but backend is {self.backend!r}; give backend = "
+                                 f"{' or '.join(map(repr, users))} to use it, or remove {key}")
         return self
 
 
@@ -159,17 +180,20 @@ def execution_config(*, parallel: bool, scheduler_address: str | None = None,
                      jobqueue: Mapping[str, Any] | JobqueueConfig | None = None,
                      progress: bool = True) -> ExecutionConfig:
     """The configuration callers' usual options mean: a jobqueue section wins, then a
-    scheduler address, then ``parallel`` (a local cluster) or in process."""
+    scheduler address, then ``parallel`` (a local cluster) or in process; of the other
+    values, those the chosen backend uses."""
     if jobqueue is not None:
         backend: Backend = "jobqueue"
     elif scheduler_address:
         backend = "scheduler"
     else:
         backend = "local" if parallel else "in_process"
-    return ExecutionConfig.build(backend=backend, n_workers=n_workers,
-                                 threads_per_worker=threads_per_worker, processes=processes,
-                                 scheduler_address=scheduler_address, jobqueue=jobqueue,
-                                 progress=progress)
+    values = {"n_workers": n_workers, "threads_per_worker": threads_per_worker,
+              "processes": processes, "scheduler_address": scheduler_address,
+              "jobqueue": jobqueue}
+    return ExecutionConfig.build(backend=backend, progress=progress,
+                                 **{k: v for k, v in values.items()
+                                    if backend in SETTING_BACKENDS[k]})
 
 
 def in_process() -> Executor:
@@ -200,12 +224,15 @@ def load_execution_config(path: str | Path, parameter: str = "--execution") -> E
 
 @dataclass(frozen=True)
 class Task:
-    """A function and its arguments; ``cache``: where its result is kept (optional)."""
+    """A function and its arguments; ``cache``: where its result is kept (optional);
+    ``result_keys``: the keys its result is read by (a cached result without one of them
+    is damaged, and the task runs again)."""
 
     function: Callable[..., Any]
     args: tuple[Any, ...] = ()
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     cache: CacheEntry | None = None
+    result_keys: tuple[str, ...] = ()
 
 
 def jobqueue_cluster(cfg: JobqueueConfig) -> Any:
@@ -358,7 +385,7 @@ class Executor:
         try:
             todo: dict[Hashable, Task] = {}
             for key, task in tasks.items():
-                cached = task.cache.load() if task.cache is not None else None
+                cached = task.cache.load(task.result_keys) if task.cache is not None else None
                 if cached is None:
                     todo[key] = task
                     continue

@@ -26,6 +26,9 @@ import numpy as np
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.metrics.leakage import validate_scores
 
+#: how far above 1 the last knot of g may lie: the rounding of a sum of weights
+G_ROUNDING = 1e-9
+
 
 @dataclass
 class UniformTransform:
@@ -77,6 +80,15 @@ class UniformTransform:
             out.knots_g_ = np.asarray(data["knots_g"], dtype=float)
         except (KeyError, TypeError, ValueError) as err:
             raise DataError(f"uniform transform: malformed saved transform: {err}") from err
-        if out.knots_f_.shape != out.knots_g_.shape or np.any(np.diff(out.knots_f_) <= 0):
-            raise DataError("uniform transform: knots must be increasing and of equal length")
+        f, g = out.knots_f_, out.knots_g_
+        if f.ndim != 1 or f.shape != g.shape:
+            raise DataError("uniform transform: knots_f and knots_g must be lists of equal length")
+        if not (np.all(np.isfinite(f)) and np.all(np.diff(f) > 0)):
+            raise DataError("uniform transform: knots_f must be finite and increasing")
+        # g is a CDF: fit() writes it non-decreasing (equal where weights are zero), in
+        # [0, 1] up to the rounding of its sum of weights
+        if not (np.all(np.isfinite(g)) and np.all(np.diff(g) >= 0)
+                and np.all(g >= 0) and np.all(g <= 1 + G_ROUNDING)):
+            raise DataError("uniform transform: knots_g must be finite, non-decreasing and "
+                            "within [0, 1]")
         return out

@@ -52,7 +52,8 @@ def map_masses(
         float(mass): Task(func, (mass,), kwargs,
                           None if cache is None else
                           cache.entry(stage, stage_version, {"config": config,
-                                                             "mass_gev": float(mass)}))
+                                                             "mass_gev": float(mass)}),
+                          result_keys=("mass_gev",))
         for mass in masses
     }
     execution = execution_config(parallel=workers > 1 and len(masses) > 1,

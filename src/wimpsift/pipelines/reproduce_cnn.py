@@ -308,6 +308,9 @@ CACHE_FOLDER = "cache"
 """the run's lineage cache with ``backgrounds="all"`` (sources' events, CNN ensemble members)"""
 FINAL_STAGE = "cnn.final_model"
 FINAL_VERSION = 1
+#: what fit_final_model tells of a training (the metrics' final_training)
+FINAL_INFO_KEYS = ("n_train", "n_validation", "best_epoch", "fit_time_s", "images_per_s",
+                   "n_parameters")
 FINAL_FOLDER = "model"  # the saved model, in the cache entry
 
 
@@ -334,7 +337,7 @@ def _final_models(cfg: ReproduceCNNConfig, train: ImageSets, params: dict[str, A
         k: _final_entry(cache, cfg, k, train[k][0], train[k][1], params) for k in cfg.kinds}
     finals: dict[str, tuple[CNNClassifier, dict[str, Any]]] = {}
     for k, entry in entries.items():
-        info = entry.load()
+        info = entry.load(FINAL_INFO_KEYS)
         if info is not None and (entry.path / FINAL_FOLDER).is_dir():
             # a damaged entry is trained again, as the cache does with any
             with contextlib.suppress(DataError, KeyError, RuntimeError):

@@ -70,6 +70,7 @@ from wimpsift.stats.toys import (
 
 TASK_STAGE = "stats.toy_chunk"
 TASK_VERSION = 4  # 3: nuisance values per strength, fit counts; 4: only the fits made are counted
+TASK_RESULT_KEYS = ("q_sb", "q_b", "times", "fits")  # what toy_chunk returns
 
 
 class DaskConfig(StatsConfig):
@@ -171,7 +172,8 @@ def run_toy_tasks(
     if progress is not None:
         progress("toy batches", 0, total)
     jobs = {key: Task(toy_chunk, kwargs={**kwargs, "progress": hook},
-                      cache=None if cache is None else cache.entry(TASK_STAGE, TASK_VERSION, kwargs))
+                      cache=None if cache is None else cache.entry(TASK_STAGE, TASK_VERSION, kwargs),
+                      result_keys=TASK_RESULT_KEYS)
             for key, kwargs in tasks.items()}
     with Executor(config) as executor:
         results = {}

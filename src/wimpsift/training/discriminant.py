@@ -250,7 +250,11 @@ class TrainedDiscriminant:
             state = {k: torch.as_tensor(v, dtype=net.state_dict()[k].dtype)
                      for k, v in net_d["state"].items()}
             net.load_state_dict(state)
-            return cls(mass_gev=float(data["mass_gev"]), inputs=tuple(data["inputs"]),
+            inputs = data["inputs"]
+            if not isinstance(inputs, list) or len(inputs) != net.n_inputs:
+                raise DataError(f"model: inputs: got {inputs!r}, expected a list of "
+                                f"network.n_inputs = {net.n_inputs} column names")
+            return cls(mass_gev=float(data["mass_gev"]), inputs=tuple(inputs),
                        network=net, transform=UniformTransform.from_dict(data["uniform_transform"]),
                        metrics=data.get("metrics", {}), history=data.get("history", []),
                        provenance=data.get("provenance", {}))
@@ -271,7 +275,10 @@ class TrainedDiscriminant:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as err:
             raise DataError(f"model: {str(path)!r} is not valid JSON: {err}") from err
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except DataError as err:  # named with its file
+            raise DataError(f"model: {str(path)!r}: {str(err).removeprefix('model: ')}") from None
 
 
 def score_column(mass_gev: float) -> str:
@@ -304,8 +311,15 @@ def load_discriminants(folder: str | Path) -> dict[float, TrainedDiscriminant]:
     if not index_path.is_file():
         raise DataError(f"models: {str(folder)!r} has no index.json (not a trained model set)")
     index = json.loads(index_path.read_text())
-    return {float(m): TrainedDiscriminant.load(folder / name)
-            for m, name in sorted(index["files"].items(), key=lambda kv: float(kv[0]))}
+    models = {}
+    for m, name in sorted(index["files"].items(), key=lambda kv: float(kv[0])):
+        model = TrainedDiscriminant.load(folder / name)
+        if model.mass_gev != float(m):  # its scores are written under the index's mass
+            raise DataError(f"models: {str(index_path)!r}: files: {m!r} names {name!r}, a "
+                            f"network for {model.mass_gev:g} GeV/c^2, expected one for "
+                            f"{float(m):g} GeV/c^2")
+        models[float(m)] = model
+    return models
 
 
 # ---------------------------------------------------------------------------------------

@@ -94,6 +94,7 @@ SCORINGS: tuple[str, ...] = ("recall", "precision", "accuracy", "f1", "roc_auc",
 STAGES = ("layers_batch_epochs", "alpha", "learning_rate")
 TRIAL_STAGE = "cnn.grid_trial"
 TRIAL_VERSION = 2  # 2: dropout masks and initial weights from per-model generators
+TRIAL_RESULT_KEYS = ("scores", "fit_time_s")  # what the search reads of a trial's result
 STATE_FILE = "state.pt"
 
 
@@ -384,7 +385,7 @@ class _Runner:
         if trial.key in self.memory:
             return self.memory[trial.key]
         entry = self.entries.get(trial.key)
-        return None if entry is None else entry.load()
+        return None if entry is None else entry.load(TRIAL_RESULT_KEYS)
 
     def _store(self, trial: Trial, state: dict[str, Any] | None) -> None:
         if state is not None:

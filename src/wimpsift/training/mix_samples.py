@@ -239,9 +239,9 @@ def cached_source(cache_dir: str | None, detector: Detector, name: str, n_window
         "tail_candidates_per_event": None if settings is None
         else settings.tail_candidates_per_event,
         "source_sha256": source_digest()})
-    found = entry.load()
+    found = entry.load(("images", "n_simulated", "weight_per_event", "strata"))
     if found is not None and (entry.path / EVENTS_FILE).is_file():
-        with contextlib.suppress(OSError, ValueError, KeyError):  # damaged: simulated again
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # damaged: simulated again
             return (pd.read_parquet(entry.path / EVENTS_FILE), found["images"],
                     int(found["n_simulated"]), float(found["weight_per_event"]),
                     list(found["strata"]))

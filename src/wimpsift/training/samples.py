@@ -172,7 +172,7 @@ class EventSamples:
         entry = None
         if c.cache_dir is not None:
             entry = Cache(c.cache_dir).entry(SAMPLE_STAGE, SAMPLE_VERSION, settings)
-            cached = entry.load()
+            cached = entry.load(keys=("summary",))
             if cached is not None and (entry.path / SAMPLE_FILE).is_file():
                 try:
                     table = pq.read_table(entry.path / SAMPLE_FILE).to_pandas()
