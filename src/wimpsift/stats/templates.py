@@ -107,12 +107,13 @@ def _as_variances(
     return out
 
 
-#: The keys a templates file may hold: :meth:`TemplateSet.to_dict`'s, and what
-#: ``wimpsift templates`` adds (detector, analysis, columns, provenance).
+#: The keys a templates file may hold: :meth:`TemplateSet.to_dict`'s, what ``wimpsift
+#: templates`` adds (detector, analysis, columns, provenance) and the observed counts that
+#: ``wimpsift limits`` reads from it.
 TEMPLATE_FILE_KEYS = frozenset({
     "mass_gev", "sigma_ref_cm2", "shape", "bin_edges", "signal", "backgrounds",
     "allow_background_free_bins", "background_variances", "shape_variations",
-    "detector", "analysis", "columns", "provenance"})
+    "detector", "analysis", "columns", "provenance", "observed"})
 
 
 @dataclass(frozen=True)
