@@ -55,3 +55,19 @@ def check_event_table(table: pd.DataFrame, required: list[str] | None = None, na
         if kind == "float64" and column != "s1_prompt_fraction":
             if not np.all(np.isfinite(table[column].to_numpy(dtype=float))):
                 raise DataError(f"{name}: column {column!r} has non-finite values")
+
+
+def window_mask(table: pd.DataFrame, name: str = "events") -> np.ndarray:
+    """The ``in_window`` column as booleans; DataError when the table lacks it or it holds
+    nulls or values other than true and false (text "false" would count as true)."""
+    if "in_window" not in table.columns:
+        raise DataError(f"{name}: missing column 'in_window'")
+    column = table["in_window"]
+    nulls = int(column.isna().sum())
+    if nulls:
+        problem = f"has {nulls} null value(s)"
+    elif not pd.api.types.is_bool_dtype(column):
+        problem = f"holds {column.dtype} values"
+    else:
+        return column.to_numpy(dtype=bool)
+    raise DataError(f"{name}: column 'in_window' {problem}, expected true or false in every row")

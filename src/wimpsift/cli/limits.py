@@ -184,19 +184,23 @@ def _likelihood(args: argparse.Namespace):
 
 def _check_same_detector(schema, data: dict[str, Any], path: str) -> None:
     """Events simulated for one detector do not fit templates of another (``templates``
-    records its detector; tables without a provenance, e.g. real data, are not checked)."""
-    from wimpsift.provenance import PROVENANCE_KEY
+    records its detector's name, and its definition in the provenance since the templates
+    of a modified detector of the same name were taken; tables without a provenance, e.g.
+    real data, are not checked)."""
+    from wimpsift.io.event_tables import check_same_definition, provenance_record
 
-    meta = schema.metadata or {}
-    if "detector" not in data or PROVENANCE_KEY.encode() not in meta:
+    if "detector" not in data:
         return
-    try:
-        made_for = json.loads(meta[PROVENANCE_KEY.encode()]).get("detector", {}).get("name")
-    except (ValueError, AttributeError):
-        return
+    record = provenance_record(schema.metadata, f"--events: {path!r}")  # unreadable: refused
+    recorded = record.get("detector")
+    made_for = recorded.get("name") if isinstance(recorded, dict) else None
     if made_for is not None and made_for != data["detector"]:
         raise DataError(f"--events: {path!r} was simulated for detector {made_for!r}; the templates are "
                         f"for {data['detector']!r}")
+    provenance = data.get("provenance")
+    definition = provenance.get("detector") if isinstance(provenance, dict) else None
+    if made_for is not None and isinstance(definition, dict):  # templates written before: name only
+        check_same_definition(recorded, definition, f"--events: {path!r}", "the templates'")
 
 
 def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray:
@@ -206,6 +210,8 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
         return lik.expected(lik.nominal_parameters(args.asimov_mu))
     if args.events:
         import pandas as pd
+
+        from wimpsift.events import window_mask
 
         edges = lik.templates.bin_edges
         if edges is None:
@@ -233,7 +239,7 @@ def _observed(args: argparse.Namespace, lik, data: dict[str, Any]) -> np.ndarray
             raise DataError(f"--events: cannot read columns {columns} of {args.events!r}: "
                             f"{first_line(err)}") from err
         if window:  # a simulated table holds every event; the templates only those in the window
-            inside = table["in_window"].to_numpy(dtype=bool)
+            inside = window_mask(table, f"--events: {args.events!r}")
             if not inside.all():
                 print(f"note: --events: counting the {int(inside.sum())} of {len(table)} events "
                       "in the analysis window (in_window), the selection of the templates",

@@ -254,6 +254,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from wimpsift.events import window_mask
     from wimpsift.io.event_tables import read_events
     from wimpsift.metrics.leakage import discrimination_summary
     from wimpsift.metrics.mutual_information import mutual_information
@@ -270,13 +271,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.in_window:
         if "in_window" not in table.columns:
             raise DataError("events: --in-window given but the table has no 'in_window' column")
-        table = table[table["in_window"].to_numpy(dtype=bool)].reset_index(drop=True)
+        table = table[window_mask(table, f"events: {str(path)!r}")].reset_index(drop=True)
     scores = pd.DataFrame(index=table.index)
     result: dict[str, Any] = {"n_events": len(table), "metrics": {}}
     has_label = "label" in table.columns
     # a simulated table holds events no network was trained on, some without an S2
     outside = 0 if args.in_window or "in_window" not in table.columns else \
-        int((~table["in_window"].to_numpy(dtype=bool)).sum())
+        int((~window_mask(table, f"events: {str(path)!r}")).sum())
     try:
         for mass, model in models.items():
             scores[score_column(mass)] = model.score(table)

@@ -37,21 +37,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run, output_spec={"suffixes": (".json",)})
 
 
-def _from_file(path: Path, detector):
+def _from_file(path: Path, detector, columns: list[str]):
+    """The in-window events of a simulated table, weighted to their source's expected count;
+    ``columns``, the analysis's, must be finite there."""
     import pandas as pd
 
-    from wimpsift.io.event_tables import SLAB_TABLE_VERSION, read_events
+    from wimpsift.events import check_event_table, window_mask
+    from wimpsift.io.event_tables import SLAB_TABLE_VERSION, check_simulated_for, read_events
     from wimpsift.sources import HaloModel, make_source
     from wimpsift.sources.positions import sampled_mass_ratio
     from wimpsift.training.samples import _expected_in_window
 
     table, record = read_events(path)
-    made_for = record.get("detector", {}).get("name")
-    if made_for is None:
-        raise DataError(f"events: {str(path)!r} has no provenance (not written by 'wimpsift simulate')")
-    if made_for != detector.name:
-        raise DataError(
-            f"events: {str(path)!r} was simulated for detector {made_for!r}, not {detector.name!r}")
+    where = f"events: {str(path)!r}"
+    check_simulated_for(record, detector, where)
+    # the weights scale the simulated count: a table cut or joined to another is miscounted
+    if record.get("n_events") != len(table):
+        raise DataError(f"{where} has {len(table)} rows, but its provenance records "
+                        f"{record.get('n_events')!r} simulated events; expected the table "
+                        "'wimpsift simulate' wrote, not cut or joined to another")
     config = record.get("config", {})
     volume = config.get("volume", "fiducial")
     if volume == "fiducial" and record.get("table_version", 1) < SLAB_TABLE_VERSION:
@@ -61,9 +65,11 @@ def _from_file(path: Path, detector):
     name = config.get("source")
     halo = HaloModel(**config["halo"]) if config.get("halo") else None
     source = make_source(detector, name, config.get("mass_gev"), config.get("sigma_cm2"), halo)
-    inside = table[table["in_window"].to_numpy(dtype=bool)].copy()
+    check_event_table(table, ["in_window"], where)
+    inside = table[window_mask(table, where)].copy()
     if len(inside) == 0:
         raise DataError(f"events: no event of {str(path)!r} is in the analysis window")
+    check_event_table(inside, columns, f"{where} (events in the analysis window)")
     ratio = sampled_mass_ratio(detector, volume)
     expected = _expected_in_window(source, detector, detector.exposure_kg_days * ratio, len(inside),
                                    int(record["n_events"]))
@@ -110,6 +116,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from wimpsift.pipelines.sensitivity import (
         ANALYSES,
+        AXIS_COLUMNS,
         TemplateBinning,
         axis_edges,
         build_templates,
@@ -126,7 +133,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--models: the network analysis needs a 'wimpsift nn train' models folder")
     detector = load_detector_option(args.detector)
     # the tables are read (and checked) before any source is simulated
-    read = {item: _from_file(Path(item), detector) for item in args.events
+    columns = AXIS_COLUMNS.get(args.analysis, [])  # the network's inputs: checked by its scorer
+    read = {item: _from_file(Path(item), detector, columns) for item in args.events
             if Path(item).suffix == ".parquet" or Path(item).exists()}
     for item, (table, meta) in read.items():
         if int(table["label"].iloc[0]) == 1:  # the table's own mass and cross-section
@@ -166,6 +174,8 @@ def _run(args: argparse.Namespace) -> int:
     payload["provenance"] = provenance({"events": [str(e) for e in args.events], "detector": detector.name,
                                         "analysis": args.analysis, "models": args.models,
                                         "binning": binning}, args.seed, "templates")
+    # the definition, as a simulated table's provenance holds it: 'limits --events' compares them
+    payload["provenance"]["detector"] = detector.model_dump(mode="json")
     write_json(args.output, payload)
     print(f"wrote {args.output}: {templates.n_bins} bins, signal {templates.signal.sum():.4g} events at "
           f"{templates.sigma_ref_cm2:g} cm^2, backgrounds "

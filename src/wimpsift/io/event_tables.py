@@ -233,6 +233,85 @@ def read_events(path: str | Path) -> tuple[pd.DataFrame, dict]:
         table = pq.read_table(path)
     except (OSError, pa.ArrowInvalid) as err:
         raise DataError(f"events: cannot read {str(path)!r} as Parquet: {err}") from err
-    meta = table.schema.metadata or {}
-    record = json.loads(meta[PROVENANCE_KEY.encode()]) if PROVENANCE_KEY.encode() in meta else {}
-    return table.to_pandas(), record
+    return table.to_pandas(), provenance_record(table.schema.metadata, f"events: {str(path)!r}")
+
+
+def provenance_record(metadata: dict[bytes, bytes] | None, name: str) -> dict[str, Any]:
+    """The provenance record in a Parquet file's ``metadata`` ({} when it has none); one
+    that is not a JSON object is a DataError whose message starts with ``name``."""
+    raw = (metadata or {}).get(PROVENANCE_KEY.encode())
+    if raw is None:
+        return {}
+    try:
+        record = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:  # JSONDecodeError is a ValueError
+        raise DataError(f"{name}: the provenance record in its Parquet metadata is not valid "
+                        f"JSON ({err}); expected the record 'wimpsift simulate' writes") from None
+    if not isinstance(record, dict):
+        raise DataError(f"{name}: the provenance record in its Parquet metadata is a "
+                        f"{type(record).__name__}, expected a JSON object")
+    return record
+
+
+def detector_differences(recorded: Any, given: dict[str, Any]) -> list[str]:
+    """The settings in which a detector definition a provenance record holds (``recorded``,
+    as ``Detector.model_dump(mode="json")`` wrote it) differs from ``given`` (the same
+    form), as ``section.setting: recorded, given`` texts; none when they are the same.
+
+    Both are first put in their canonical form by :class:`Detector` where they validate, so
+    a setting added to the definition since, at its default, is no difference."""
+    flat = [_flat_definition(_canonical_detector(d)) for d in (recorded, given)]
+    keys = dict.fromkeys([*flat[0], *flat[1]])
+    return [f"{key}: {_shown(flat[0], key)} in the table, {_shown(flat[1], key)} given"
+            for key in keys if flat[0].get(key, _ABSENT) != flat[1].get(key, _ABSENT)]
+
+
+_ABSENT = object()
+
+
+def _canonical_detector(definition: Any) -> Any:
+    try:
+        return Detector.model_validate(definition).model_dump(mode="json")
+    except ValueError:  # pydantic's ValidationError, the project's own checks
+        return definition
+
+
+def _flat_definition(value: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {prefix.removesuffix("."): value}
+    flat: dict[str, Any] = {}
+    for key, item in value.items():
+        flat.update(_flat_definition(item, f"{prefix}{key}."))
+    return flat
+
+
+def _shown(flat: dict[str, Any], key: str) -> str:
+    value = flat.get(key, _ABSENT)
+    if value is _ABSENT:
+        return "absent"
+    return f"a list of {len(value)}" if isinstance(value, list) else repr(value)
+
+
+def check_simulated_for(record: dict[str, Any], detector: Detector, name: str) -> None:
+    """Refuse an event table whose provenance ``record`` was not simulated for ``detector``:
+    another detector's name, or the same name with another definition (a modified copy of
+    a shipped TOML). DataError messages start with ``name``."""
+    recorded = record.get("detector")
+    made_for = recorded.get("name") if isinstance(recorded, dict) else None
+    if made_for is None:
+        raise DataError(f"{name} has no provenance (not written by 'wimpsift simulate')")
+    if made_for != detector.name:
+        raise DataError(f"{name} was simulated for detector {made_for!r}, not {detector.name!r}")
+    check_same_definition(recorded, detector.model_dump(mode="json"), name)
+
+
+def check_same_definition(recorded: dict[str, Any], given: dict[str, Any], name: str,
+                          given_as: str = "the one given") -> None:
+    """Refuse an event table simulated for a detector definition (``recorded``, from its
+    provenance) other than ``given`` (:func:`detector_differences`); the DataError's
+    message starts with ``name`` and lists the first three differences."""
+    differences = detector_differences(recorded, given)
+    if differences:
+        more = f"; {len(differences) - 3} more" if len(differences) > 3 else ""
+        raise DataError(f"{name} was simulated for a detector named {recorded.get('name')!r} whose "
+                        f"definition differs from {given_as} ({'; '.join(differences[:3])}{more})")

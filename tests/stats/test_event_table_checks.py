@@ -1,0 +1,221 @@
+"""Event tables given to ``templates``, ``limits --events``, ``nn evaluate`` and
+``instructions`` are checked, not trusted: the simulated count and detector definition
+their provenance records, a boolean ``in_window`` column, finite analysis columns and a
+readable provenance record. Each refusal is one line, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from wimpsift.cli.main import main
+from wimpsift.detectors import load_detector
+from wimpsift.errors import DataError
+from wimpsift.io.event_tables import read_events
+from wimpsift.provenance import PROVENANCE_KEY
+
+SHIPPED_LUX = Path(__file__).resolve().parents[2] / "src/wimpsift/detectors/data/lux_2013.toml"
+
+
+@pytest.fixture(scope="module")
+def tables(tmp_path_factory):
+    """A 50 GeV/c² WIMP and an ER table of LUX 2013, and an ER table of a copy of LUX 2013
+    with another g1 (its name unchanged)."""
+    folder = tmp_path_factory.mktemp("tables")
+    modified = folder / "lux_mod.toml"
+    text = SHIPPED_LUX.read_text()
+    assert "g1_pe_per_photon = 0.1372" in text
+    modified.write_text(text.replace("g1_pe_per_photon = 0.1372", "g1_pe_per_photon = 0.06"))
+    files = {}
+    for name, detector, extra in (("wimp", "lux_2013", ["-s", "wimp", "--mass-gev", "50"]),
+                                  ("er", "lux_2013", ["-s", "er"]),
+                                  ("er_mod", str(modified), ["-s", "er"])):
+        files[name] = folder / f"{name}.parquet"
+        assert main(["simulate", "-d", detector, *extra, "--events", "600", "--seed", "3",
+                     "-o", str(files[name]), "--no-progress"]) == 0
+    return files
+
+
+def _rewrite(source: Path, target: Path, frame: pd.DataFrame | None = None,
+             raw_record: bytes | None = None) -> Path:
+    """``source``'s table with ``frame`` as its rows and/or ``raw_record`` as its provenance."""
+    table = pq.read_table(source)
+    meta = dict(table.schema.metadata)
+    out = table if frame is None else pa.Table.from_pandas(frame, preserve_index=False)
+    if raw_record is not None:
+        meta[PROVENANCE_KEY.encode()] = raw_record
+    pq.write_table(out.replace_schema_metadata(meta), target)
+    return target
+
+
+def _one_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error" in err[0], err
+    return err[0]
+
+
+def _templates(wimp: Path, er: Path, out: Path, detector: str = "lux_2013") -> int:
+    return main(["templates", str(wimp), str(er), "--detector", detector, "--analysis", "cs1-cs2",
+                 "-o", str(out)])
+
+
+@pytest.mark.parametrize("case", ["joined", "cut"])
+def test_templates_refuse_a_table_whose_rows_are_not_its_simulated_count(tables, tmp_path, capsys,
+                                                                        case):
+    """The templates weight a table's in-window events by the count its provenance records:
+    two tables of one source joined (the first's metadata kept) or a part of one were
+    weighted as if it had been simulated whole (er 858.6 and 253.1 instead of 456.8)."""
+    frame, _ = read_events(tables["er"])
+    rows = pd.concat([frame, frame], ignore_index=True) if case == "joined" else frame.iloc[:300]
+    bad = _rewrite(tables["er"], tmp_path / f"er_{case}.parquet", rows)
+    out = tmp_path / "t.json"
+    capsys.readouterr()
+    assert _templates(tables["wimp"], bad, out) == 2
+    err = _one_error(capsys)
+    assert f"events: {str(bad)!r} has {len(rows)} rows, but its provenance records 600" in err, err
+    assert not out.exists()
+    assert _templates(tables["wimp"], tables["er"], out) == 0
+
+
+def test_templates_refuse_a_table_of_a_modified_detector_of_the_same_name(tables, tmp_path, capsys):
+    """A copy of lux_2013.toml with g1 = 0.06, its name unchanged: its table was taken for
+    LUX 2013 (er 871.2 instead of 456.8). The definitions are compared, not the names."""
+    out = tmp_path / "t.json"
+    capsys.readouterr()
+    assert _templates(tables["wimp"], tables["er_mod"], out) == 2
+    err = _one_error(capsys)
+    assert (f"events: {str(tables['er_mod'])!r} was simulated for a detector named 'lux_2013' whose "
+            "definition differs from the one given (light.g1_pe_per_photon: 0.06 in the table, "
+            "0.1372 given)") in err, err
+    assert not out.exists()
+
+
+def test_limits_refuse_events_of_a_modified_detector_of_the_same_name(tables, tmp_path, capsys):
+    """The templates' provenance holds their detector's definition; ``limits --events``
+    compares a table's with it."""
+    out = tmp_path / "t.json"
+    assert _templates(tables["wimp"], tables["er"], out) == 0
+    assert json.loads(out.read_text())["provenance"]["detector"] == \
+        load_detector("lux_2013").model_dump(mode="json")
+    capsys.readouterr()
+    limit = tmp_path / "limit.json"
+    assert main(["limits", "compute", str(out), "--events", str(tables["er_mod"]),
+                 "-o", str(limit)]) == 2
+    err = _one_error(capsys)
+    assert (f"--events: {str(tables['er_mod'])!r} was simulated for a detector named 'lux_2013' "
+            "whose definition differs from the templates' (light.g1_pe_per_photon: 0.06 in the "
+            "table, 0.1372 given)") in err, err
+    assert not limit.exists()
+    assert main(["limits", "compute", str(out), "--events", str(tables["er"]), "-o", str(limit)]) == 0
+
+
+def test_a_recorded_definition_is_compared_in_its_canonical_form(tables):
+    """A setting added to the definition since a table was simulated, at its default, is
+    no difference; a changed value is."""
+    from wimpsift.io.event_tables import check_simulated_for
+
+    lux = load_detector("lux_2013")
+    _, record = read_events(tables["er"])
+    check_simulated_for(record, lux, "events")
+    assert lux.light.singlet_fraction_note == type(lux.light).model_fields["singlet_fraction_note"].default
+    del record["detector"]["light"]["singlet_fraction_note"]  # a setting at its default
+    check_simulated_for(record, lux, "events")
+    record["detector"]["drift"]["electron_lifetime_us"] = 500.0
+    with pytest.raises(DataError, match=r"drift\.electron_lifetime_us: 500\.0 in the table, 800\.0 given"):
+        check_simulated_for(record, lux, "events")
+
+
+def _run(command: str, tables, events: Path, tmp_path: Path, monkeypatch, capsys
+         ) -> tuple[int, Path]:
+    """Run ``command`` (templates, limits, nn, nn --in-window, instructions) on ``events``;
+    the exit code and the output it was asked to write (what was printed before is dropped)."""
+    out = tmp_path / ("i.csv" if command == "instructions" else "out.json")
+    if command == "limits":
+        templates = tmp_path / "templates.json"
+        assert _templates(tables["wimp"], tables["er"], templates) == 0
+    capsys.readouterr()
+    if command == "templates":
+        return _templates(tables["wimp"], events, out), out
+    if command == "limits":
+        return main(["limits", "compute", str(templates), "--events", str(events), "-o", str(out)]), out
+    if command == "instructions":
+        return main(["instructions", str(events), "-o", str(out)]), out
+    # nn evaluate's networks: one of 50 GeV/c², no training; the table is checked first
+    model = SimpleNamespace(inputs=("cs1_pe",), provenance={},
+                            score=lambda t: np.zeros(len(t)), logit=lambda t: np.zeros(len(t)))
+    monkeypatch.setattr("wimpsift.cli.nn.load_models", lambda text: {50.0: model})
+    out = tmp_path / "scored.parquet"
+    window = ["--in-window"] if command.endswith("--in-window") else []
+    return main(["nn", "evaluate", *window, "--models", "m", str(events), "-o", str(out)]), out
+
+
+@pytest.mark.parametrize("command", ["templates", "limits", "nn", "nn --in-window"])
+@pytest.mark.parametrize("case", ["text", "nulls"])
+def test_in_window_must_be_true_or_false(tables, tmp_path, capsys, monkeypatch, case, command):
+    """Cast to bool, the text "false" counted as in the window and a null as outside."""
+    frame, _ = read_events(tables["er"])
+    frame["in_window"] = (frame["in_window"].map({True: "true", False: "false"}) if case == "text"
+                          else frame["in_window"].astype(object).where(frame.index % 7 != 0, None))
+    bad = _rewrite(tables["er"], tmp_path / f"er_{case}.parquet", frame)
+    problem = "holds str values" if case == "text" else f"has {int(frame['in_window'].isna().sum())} null"
+    rc, out = _run(command, tables, bad, tmp_path, monkeypatch, capsys)
+    assert rc == 2
+    err = _one_error(capsys)
+    assert f"events: {str(bad)!r}: column 'in_window' {problem}" in err, err
+    assert err.endswith("expected true or false in every row"), err
+    assert not out.exists()
+    assert _run(command, tables, tables["er"], tmp_path, monkeypatch, capsys)[0] == 0
+
+
+def test_templates_refuse_non_finite_analysis_values_in_the_window(tables, tmp_path, capsys):
+    """In-window events with NaN or inf in the analysis's columns were dropped from the
+    templates (er 412.6 instead of 456.8); outside the window they are not used."""
+    frame, _ = read_events(tables["er"])
+    inside = np.flatnonzero(frame["in_window"].to_numpy())
+    outside = np.flatnonzero(~frame["in_window"].to_numpy())
+    out = tmp_path / "t.json"
+    frame.loc[outside[:5], "cs2_pe"] = np.nan
+    fine = _rewrite(tables["er"], tmp_path / "er_nan_outside.parquet", frame)
+    capsys.readouterr()
+    assert _templates(tables["wimp"], fine, out) == 0
+    frame.loc[inside[:5], "cs1_pe"] = [np.nan, np.inf, -np.inf, np.nan, np.nan]
+    bad = _rewrite(tables["er"], tmp_path / "er_nan.parquet", frame)
+    out.unlink()
+    capsys.readouterr()
+    assert _templates(tables["wimp"], bad, out) == 2
+    err = _one_error(capsys)
+    assert f"events: {str(bad)!r}" in err and "column 'cs1_pe' has non-finite values" in err, err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["templates", "limits", "nn", "instructions"])
+def test_an_unreadable_provenance_record_is_one_line(tables, tmp_path, capsys, monkeypatch, command):
+    """Provenance metadata that is not JSON raised a JSONDecodeError traceback (exit 1);
+    ``limits --events`` compared nothing (it returned silently)."""
+    bad = _rewrite(tables["er"], tmp_path / "er_badmeta.parquet", raw_record=b"{not json")
+    rc, out = _run(command, tables, bad, tmp_path, monkeypatch, capsys)
+    assert rc == 2
+    assert (f"events: {str(bad)!r}: the provenance record in its Parquet metadata is not valid "
+            "JSON") in _one_error(capsys)
+    assert not out.exists()
+    listed = _rewrite(tables["er"], tmp_path / "er_list.parquet", raw_record=b"[1, 2]")
+    assert _run(command, tables, listed, tmp_path, monkeypatch, capsys)[0] == 2
+    assert "is a list, expected a JSON object" in _one_error(capsys)
+
+
+def test_templates_refuse_a_table_without_in_window(tables, tmp_path, capsys):
+    """A KeyError traceback (exit 1) before."""
+    frame, _ = read_events(tables["er"])
+    bad = _rewrite(tables["er"], tmp_path / "er_noiw.parquet", frame.drop(columns=["in_window"]))
+    out = tmp_path / "t.json"
+    capsys.readouterr()
+    assert _templates(tables["wimp"], bad, out) == 2
+    assert f"events: {str(bad)!r}: missing columns ['in_window']" in _one_error(capsys)
+    assert not out.exists()
