@@ -155,5 +155,5 @@ def test_a_templates_file_with_a_misspelt_key_or_a_wrong_kind_is_refused(extra, 
     # what 'wimpsift templates' adds to to_dict() is read
     written = {**base, "sigma_ref_cm2": 1e-40, "mass_gev": 10, "allow_background_free_bins": False,
                "detector": "lux_2013", "analysis": "cs1-cs2", "columns": ["cs1_pe", "cs2_pe"],
-               "provenance": {}}
+               "provenance": {}, "observed": [3]}
     assert TemplateSet.from_dict(written).sigma_ref_cm2 == 1e-40
