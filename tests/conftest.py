@@ -19,6 +19,24 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
+@pytest.fixture
+def model_set(tmp_path) -> Path:
+    """A 50 GeV/c^2 'nn train' models folder without training: a real untrained dense
+    network on (r, z, cS1, cS2) and a fitted uniform transform."""
+    import numpy as np
+
+    from wimpsift.models.dense import DenseDiscriminantNet
+    from wimpsift.models.uniform_transform import UniformTransform
+    from wimpsift.training.discriminant import TrainedDiscriminant, save_discriminants
+
+    inputs = ("r_cm", "z_cm", "cs1_pe", "cs2_pe")
+    rng = np.random.default_rng(3)
+    y = np.r_[np.zeros(300, int), np.ones(300, int)]
+    transform = UniformTransform(max_knots=50).fit(rng.normal(y, 1.0), y)
+    model = TrainedDiscriminant(50.0, inputs, DenseDiscriminantNet(len(inputs), (3,)), transform)
+    return save_discriminants({50.0: model}, tmp_path / "models").parent
+
+
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
     """The shipped validation data (tests/data)."""

@@ -58,16 +58,20 @@ def check_event_table(table: pd.DataFrame, required: list[str] | None = None, na
 
 
 def window_mask(table: pd.DataFrame, name: str = "events") -> np.ndarray:
-    """The ``in_window`` column as booleans; DataError when the table lacks it or it holds
-    nulls or values other than true and false (text "false" would count as true)."""
+    """The ``in_window`` column as booleans (true/false, or integers 0/1); DataError when
+    the table lacks it or it holds nulls or other values (text "false" would count as true)."""
     if "in_window" not in table.columns:
         raise DataError(f"{name}: missing column 'in_window'")
     column = table["in_window"]
     nulls = int(column.isna().sum())
     if nulls:
         problem = f"has {nulls} null value(s)"
-    elif not pd.api.types.is_bool_dtype(column):
-        problem = f"holds {column.dtype} values"
-    else:
+    elif pd.api.types.is_bool_dtype(column):
         return column.to_numpy(dtype=bool)
-    raise DataError(f"{name}: column 'in_window' {problem}, expected true or false in every row")
+    elif pd.api.types.is_integer_dtype(column) and column.isin([0, 1]).all():
+        return column.to_numpy() == 1
+    else:
+        problem = f"holds {column.dtype} values" + (
+            " other than 0 and 1" if pd.api.types.is_integer_dtype(column) else "")
+    raise DataError(f"{name}: column 'in_window' {problem}, expected true or false (or 0 and 1) "
+                    "in every row")

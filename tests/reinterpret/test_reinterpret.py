@@ -222,3 +222,21 @@ def test_an_escape_speed_below_the_earths_own_is_one_line():
 
     with pytest.raises(ConfigError, match=r"^halo\.v_esc_km_s: got 20\.0, expected an escape speed"):
         check_halo(HaloModel(v_esc_km_s=20.0))
+
+
+@pytest.mark.parametrize("experiment", ["xenon1t_1ty", "xenonnt_20ty"])
+def test_a_cached_mass_without_its_limit_is_computed_again(experiment, tmp_path, capsys):
+    # a damaged cache entry holding only the mass gave a KeyError traceback (exit 1) after
+    # writing a limits.csv without limits
+    out = tmp_path / "out"
+    argv = ["reinterpret", "--experiment", experiment, "--masses", "50", "--points-per-bin", "1",
+            "--json", "--no-progress", "-o", str(out)]
+    if experiment == "xenonnt_20ty":  # a projection: bands from its toy-MC sets
+        argv += ["--toys", "5"]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)["limits"]
+    (entry,) = (out / ".cache").rglob("result.json")
+    entry.write_text(json.dumps({"mass_gev": 50.0}))
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["limits"] == first
+    assert "mass_gev" in json.loads(entry.read_text()) and len(json.loads(entry.read_text())) > 1

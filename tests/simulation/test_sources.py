@@ -189,7 +189,7 @@ def test_the_spectrum_ends_at_the_fastest_wimps_kinematic_endpoint(halo):
     """The recoil spectrum ends where the fastest WIMP (v_esc + the Earth's speed) can no
     longer give the recoil. wimprates 0.5.0 bounds its speed integral with its default
     v0's Earth speed (252 km/s), which cut faster halos' spectra short (10 GeV/c^2 at
-    v0 = 300 km/s: 9.7 keV instead of 11.4 keV)."""
+    v0 = 300 km/s: 9.9 keV instead of 11.4 keV)."""
     from wimpsift.sources.wimp import earth_speed_km_s
 
     endpoint = _endpoint_kev(10.0, halo.v_esc_km_s + earth_speed_km_s(halo))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -132,7 +131,7 @@ def test_a_recorded_definition_is_compared_in_its_canonical_form(tables):
         check_simulated_for(record, lux, "events")
 
 
-def _run(command: str, tables, events: Path, tmp_path: Path, monkeypatch, capsys
+def _run(command: str, tables, events: Path, tmp_path: Path, model_set: Path, capsys
          ) -> tuple[int, Path]:
     """Run ``command`` (templates, limits, nn, nn --in-window, instructions) on ``events``;
     the exit code and the output it was asked to write (what was printed before is dropped)."""
@@ -147,31 +146,27 @@ def _run(command: str, tables, events: Path, tmp_path: Path, monkeypatch, capsys
         return main(["limits", "compute", str(templates), "--events", str(events), "-o", str(out)]), out
     if command == "instructions":
         return main(["instructions", str(events), "-o", str(out)]), out
-    # nn evaluate's networks: one of 50 GeV/c², no training; the table is checked first
-    model = SimpleNamespace(inputs=("cs1_pe",), provenance={},
-                            score=lambda t: np.zeros(len(t)), logit=lambda t: np.zeros(len(t)))
-    monkeypatch.setattr("wimpsift.cli.nn.load_models", lambda text: {50.0: model})
     out = tmp_path / "scored.parquet"
     window = ["--in-window"] if command.endswith("--in-window") else []
-    return main(["nn", "evaluate", *window, "--models", "m", str(events), "-o", str(out)]), out
+    return main(["nn", "evaluate", *window, "--models", str(model_set), str(events), "-o", str(out)]), out
 
 
 @pytest.mark.parametrize("command", ["templates", "limits", "nn", "nn --in-window"])
 @pytest.mark.parametrize("case", ["text", "nulls"])
-def test_in_window_must_be_true_or_false(tables, tmp_path, capsys, monkeypatch, case, command):
+def test_in_window_must_be_true_or_false(tables, tmp_path, capsys, model_set, case, command):
     """Cast to bool, the text "false" counted as in the window and a null as outside."""
     frame, _ = read_events(tables["er"])
     frame["in_window"] = (frame["in_window"].map({True: "true", False: "false"}) if case == "text"
                           else frame["in_window"].astype(object).where(frame.index % 7 != 0, None))
     bad = _rewrite(tables["er"], tmp_path / f"er_{case}.parquet", frame)
     problem = "holds str values" if case == "text" else f"has {int(frame['in_window'].isna().sum())} null"
-    rc, out = _run(command, tables, bad, tmp_path, monkeypatch, capsys)
+    rc, out = _run(command, tables, bad, tmp_path, model_set, capsys)
     assert rc == 2
     err = _one_error(capsys)
     assert f"events: {str(bad)!r}: column 'in_window' {problem}" in err, err
-    assert err.endswith("expected true or false in every row"), err
+    assert err.endswith("expected true or false (or 0 and 1) in every row"), err
     assert not out.exists()
-    assert _run(command, tables, tables["er"], tmp_path, monkeypatch, capsys)[0] == 0
+    assert _run(command, tables, tables["er"], tmp_path, model_set, capsys)[0] == 0
 
 
 def test_templates_refuse_non_finite_analysis_values_in_the_window(tables, tmp_path, capsys):
@@ -196,18 +191,48 @@ def test_templates_refuse_non_finite_analysis_values_in_the_window(tables, tmp_p
 
 
 @pytest.mark.parametrize("command", ["templates", "limits", "nn", "instructions"])
-def test_an_unreadable_provenance_record_is_one_line(tables, tmp_path, capsys, monkeypatch, command):
+def test_an_unreadable_provenance_record_is_one_line(tables, tmp_path, capsys, model_set, command):
     """Provenance metadata that is not JSON raised a JSONDecodeError traceback (exit 1);
     ``limits --events`` compared nothing (it returned silently)."""
     bad = _rewrite(tables["er"], tmp_path / "er_badmeta.parquet", raw_record=b"{not json")
-    rc, out = _run(command, tables, bad, tmp_path, monkeypatch, capsys)
+    rc, out = _run(command, tables, bad, tmp_path, model_set, capsys)
     assert rc == 2
     assert (f"events: {str(bad)!r}: the provenance record in its Parquet metadata is not valid "
             "JSON") in _one_error(capsys)
     assert not out.exists()
     listed = _rewrite(tables["er"], tmp_path / "er_list.parquet", raw_record=b"[1, 2]")
-    assert _run(command, tables, listed, tmp_path, monkeypatch, capsys)[0] == 2
+    assert _run(command, tables, listed, tmp_path, model_set, capsys)[0] == 2
     assert "is a list, expected a JSON object" in _one_error(capsys)
+    # a record whose detector is not a definition: nn evaluate raised AttributeError
+    named = _rewrite(tables["er"], tmp_path / "er_named.parquet", raw_record=b'{"detector": "lux_2013"}')
+    if command != "instructions":  # instructions takes the positions from the table alone
+        assert _run(command, tables, named, tmp_path, model_set, capsys)[0] == 2
+        assert "the provenance record's 'detector' is a str" in _one_error(capsys)
+
+
+def test_in_window_may_be_integers_0_and_1_but_no_others(tables, tmp_path, capsys, model_set):
+    """A table written by other tools (real data) may say 0 and 1; 2 is neither."""
+    frame, _ = read_events(tables["er"])
+    frame["in_window"] = frame["in_window"].astype("int64")
+    ints = _rewrite(tables["er"], tmp_path / "er_int.parquet", frame)
+    assert _run("nn --in-window", tables, ints, tmp_path, model_set, capsys)[0] == 0
+    scored = pd.read_parquet(tmp_path / "scored.parquet")
+    assert len(scored) == int(frame["in_window"].sum()) > 0
+    frame.loc[0, "in_window"] = 2
+    two = _rewrite(tables["er"], tmp_path / "er_two.parquet", frame)
+    assert _run("nn --in-window", tables, two, tmp_path, model_set, capsys)[0] == 2
+    assert "column 'in_window' holds int64 values other than 0 and 1" in _one_error(capsys)
+
+
+def test_a_changed_pmt_position_is_named_by_its_index():
+    # lists were shown by their length only ('a list of 127 in the table, a list of 127 given')
+    from wimpsift.io.event_tables import detector_differences
+
+    xenon1t = load_detector("xenon1t_sr0").model_dump(mode="json")
+    moved = json.loads(json.dumps(xenon1t))
+    moved["pmt_arrays"]["top"]["x_cm"][5] += 0.5
+    (difference,) = detector_differences(moved, xenon1t)
+    assert difference.startswith("pmt_arrays.top.x_cm[5]: ") and " in the table, " in difference
 
 
 def test_templates_refuse_a_table_without_in_window(tables, tmp_path, capsys):

@@ -227,6 +227,14 @@ def test_sensitivity_writes_bands_resumes_and_orders_masses(tmp_path, capsys):
     stages = {s.stage: s.n_entries for s in Cache(tmp_path / "s" / "cache").summary()}
     assert stages["sensitivity.mass"] == 2  # one lineage entry per finished mass
     assert np.isfinite(rows[0]["signal_events_at_sigma_ref"])
+    # a cached row is read by these keys; one without them is computed again, not a traceback
+    from wimpsift.pipelines.sensitivity import MASS_RESULT_KEYS
+
+    assert all(set(row) == set(MASS_RESULT_KEYS) for row in rows)
+    entry = next((tmp_path / "s" / "cache").glob("sensitivity.mass/*/result.json"))
+    entry.write_text(json.dumps({"mass_gev": json.loads(entry.read_text())["mass_gev"]}))
+    assert main(argv) == 0
+    assert ((tmp_path / "s" / "limits.json").read_bytes(), figure.read_bytes()) == before
 
 
 def test_sensitivity_halo_options_match_reinterpret_and_a_slower_halo_weakens_low_mass(tmp_path, capsys):

@@ -187,13 +187,13 @@ def _check_same_detector(schema, data: dict[str, Any], path: str) -> None:
     records its detector's name, and its definition in the provenance since the templates
     of a modified detector of the same name were taken; tables without a provenance, e.g.
     real data, are not checked)."""
-    from wimpsift.io.event_tables import check_same_definition, provenance_record
+    from wimpsift.io.event_tables import check_same_definition, provenance_record, recorded_detector
 
     if "detector" not in data:
         return
     record = provenance_record(schema.metadata, f"--events: {path!r}")  # unreadable: refused
-    recorded = record.get("detector")
-    made_for = recorded.get("name") if isinstance(recorded, dict) else None
+    recorded = recorded_detector(record, f"--events: {path!r}")
+    made_for = None if recorded is None else recorded.get("name")
     if made_for is not None and made_for != data["detector"]:
         raise DataError(f"--events: {path!r} was simulated for detector {made_for!r}; the templates are "
                         f"for {data['detector']!r}")

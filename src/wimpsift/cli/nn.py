@@ -255,7 +255,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     import pyarrow.parquet as pq
 
     from wimpsift.events import window_mask
-    from wimpsift.io.event_tables import read_events
+    from wimpsift.io.event_tables import read_events, recorded_detector
     from wimpsift.metrics.leakage import discrimination_summary
     from wimpsift.metrics.mutual_information import mutual_information
     from wimpsift.pipelines.sensitivity import check_models
@@ -265,7 +265,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     models = load_models(args.models)
     path = Path(args.events)
     table, events_record = read_events(path)  # a missing table is said as such there
-    made_for = events_record.get("detector", {}).get("name")
+    recorded = recorded_detector(events_record, f"events: {str(path)!r}")
+    made_for = None if recorded is None else recorded.get("name")
     if made_for is not None:  # simulated here; a table without provenance (real data) is taken as is
         check_models(models, made_for, table)
     if args.in_window:

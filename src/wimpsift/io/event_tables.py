@@ -277,27 +277,40 @@ def _canonical_detector(definition: Any) -> Any:
 
 
 def _flat_definition(value: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(value, dict):
-        return {prefix.removesuffix("."): value}
+    """``{"section.setting": value}``, lists by index (``x_cm[5]``, ``backgrounds[2].note``)."""
+    if isinstance(value, dict):
+        items = [(f"{prefix}.{key}" if prefix else str(key), item) for key, item in value.items()]
+    elif isinstance(value, list):
+        items = [(f"{prefix}[{i}]", item) for i, item in enumerate(value)]
+    else:
+        return {prefix: value}
     flat: dict[str, Any] = {}
-    for key, item in value.items():
-        flat.update(_flat_definition(item, f"{prefix}{key}."))
+    for key, item in items:
+        flat.update(_flat_definition(item, key))
     return flat
 
 
 def _shown(flat: dict[str, Any], key: str) -> str:
     value = flat.get(key, _ABSENT)
-    if value is _ABSENT:
-        return "absent"
-    return f"a list of {len(value)}" if isinstance(value, list) else repr(value)
+    return "absent" if value is _ABSENT else repr(value)
+
+
+def recorded_detector(record: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The detector definition a provenance ``record`` holds (None when it holds none); one
+    that is not an object is a DataError whose message starts with ``name``."""
+    recorded = record.get("detector")
+    if recorded is not None and not isinstance(recorded, dict):
+        raise DataError(f"{name}: the provenance record's 'detector' is a {type(recorded).__name__}, "
+                        "expected the detector definition 'wimpsift simulate' records")
+    return recorded
 
 
 def check_simulated_for(record: dict[str, Any], detector: Detector, name: str) -> None:
     """Refuse an event table whose provenance ``record`` was not simulated for ``detector``:
     another detector's name, or the same name with another definition (a modified copy of
     a shipped TOML). DataError messages start with ``name``."""
-    recorded = record.get("detector")
-    made_for = recorded.get("name") if isinstance(recorded, dict) else None
+    recorded = recorded_detector(record, name)
+    made_for = None if recorded is None else recorded.get("name")
     if made_for is None:
         raise DataError(f"{name} has no provenance (not written by 'wimpsift simulate')")
     if made_for != detector.name:

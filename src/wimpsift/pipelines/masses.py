@@ -44,16 +44,18 @@ def map_masses(
     stage: str = "masses",
     stage_version: int = 1,
     config: Any = None,
+    result_keys: Sequence[str] = ("mass_gev",),
 ) -> list[dict[str, Any]]:
     """``[func(mass, **kwargs) for mass in masses]``; with ``cache_root``, each result is
-    cached under the lineage of (``stage``, ``stage_version``, ``config``, mass)."""
+    cached under the lineage of (``stage``, ``stage_version``, ``config``, mass), and a
+    cached result without one of ``result_keys`` (those its callers read) is computed again."""
     cache = None if cache_root is None else Cache(cache_root)
     tasks = {
         float(mass): Task(func, (mass,), kwargs,
                           None if cache is None else
                           cache.entry(stage, stage_version, {"config": config,
                                                              "mass_gev": float(mass)}),
-                          result_keys=("mass_gev",))
+                          result_keys=tuple(result_keys))
         for mass in masses
     }
     execution = execution_config(parallel=workers > 1 and len(masses) > 1,

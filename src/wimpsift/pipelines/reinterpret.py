@@ -14,7 +14,13 @@ from typing import Any
 
 from wimpsift.errors import ConfigError
 from wimpsift.provenance import atomic_path, provenance, write_json
-from wimpsift.stats.reinterpret import EXPERIMENTS, ReinterpretConfig, check_mass, limits_for_mass
+from wimpsift.stats.reinterpret import (
+    EXPERIMENTS,
+    ReinterpretConfig,
+    check_mass,
+    limits_for_mass,
+    mass_result_keys,
+)
 
 STAGE_VERSION = 1
 
@@ -48,7 +54,8 @@ def run_reinterpret(
         cache = out / ".cache"
     rows = map_masses(limits_for_mass, masses, {"config": config}, cache, workers, progress,
                       desc=f"reinterpret {config.experiment}", stage="reinterpret.mass",
-                      stage_version=STAGE_VERSION, config=config)
+                      stage_version=STAGE_VERSION, config=config,
+                      result_keys=mass_result_keys(config.experiment))
     experiment = EXPERIMENTS[config.experiment]
     payload: dict[str, Any] = {
         "experiment": config.experiment,

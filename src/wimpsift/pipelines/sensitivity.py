@@ -238,6 +238,10 @@ def sensitivity_for_mass(
 #: row names of the bands -> keys of LimitResult.expected_mu
 BAND_KEYS = {"median": "median", "minus2": "-2sigma", "minus1": "-1sigma", "plus1": "+1sigma",
              "plus2": "+2sigma"}
+#: the keys of :func:`sensitivity_for_mass`'s row
+MASS_RESULT_KEYS = ("mass_gev", *(f"{name}_cm2" for name in BAND_KEYS), "method", "power_constraint",
+                    "power_constraint_floor_cm2", "band_status", "signal_region_events",
+                    "signal_events_at_sigma_ref", "background_events")
 #: the columns of limits.csv
 CSV_COLUMNS = ["mass_gev", "median_cm2", "minus2_cm2", "minus1_cm2", "plus1_cm2", "plus2_cm2", "method",
                "power_constraint", "power_constraint_floor_cm2",
@@ -288,7 +292,8 @@ def run_sensitivity(
     samples.background()  # simulate the backgrounds once, before masses fan out
     rows = map_masses(sensitivity_for_mass, masses, {"config": config, "cache": str(cache)},
                       cache, workers, progress, desc=f"sensitivity {config.detector}",
-                      stage="sensitivity.mass", stage_version=STAGE_VERSION, config=config)
+                      stage="sensitivity.mass", stage_version=STAGE_VERSION, config=config,
+                      result_keys=MASS_RESULT_KEYS)
     payload = {"detector": config.detector, "analysis": config.analysis, "limits": rows,
                "provenance": provenance({"sensitivity": config, "masses": masses}, config.seed,
                                         "sensitivity")}

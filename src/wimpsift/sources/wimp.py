@@ -20,10 +20,11 @@ wimprates 0.5.0's ``rate_elastic`` integrates the speed distribution up to
 ``v_max(t, halo_model.v_esc)``, which adds the Earth speed of its *default* v_0 (252 km/s),
 not the halo's: a halo with a faster Earth (v_0 above 238 km/s, or a fixed Earth speed
 above 252 km/s) lost its fastest WIMPs (measured: at v_0 = 300 km/s the 10 GeV/c^2
-spectrum ended at 9.7 keV instead of 11.2 keV and its rate above 4 keV was 5 % low; at
-400 km/s, 27 % low). :func:`_halo_class` raises the ``v_esc`` that bound reads by the
-difference and evaluates the distribution with the true escape speed; for slower halos
-(the default one and XENON1T's 2018 one included) nothing changes.
+spectrum ended at 9.9 keV instead of its kinematic endpoint, 11.4 keV, and its rate above
+4 keV was 5 % low; at 400 km/s, 27 % low). :func:`_halo_class` raises the ``v_esc`` that
+bound reads by the difference and evaluates the distribution with the true escape speed;
+for slower halos (the default one and XENON1T's 2018 one included) nothing changes. The
+raise is the annual average Earth's (``t`` None, as every rate here is computed).
 
 Its normalisation is wimprates': the truncated Maxwellian multiplied by Lewin & Smith's
 k = erf(z) - 2z exp(-z^2)/sqrt(pi) (z = v_esc/v_0) where dividing would normalise it, so

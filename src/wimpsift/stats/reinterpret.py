@@ -270,6 +270,13 @@ def _set_spectrum(inf, edges: np.ndarray, counts: np.ndarray) -> None:
     inf.spectrum = step
 
 
+def mass_result_keys(experiment: str) -> tuple[str, ...]:
+    """The keys of :func:`limits_for_mass`'s result for ``experiment``."""
+    limits = ((*(f"{key}_cm2" for key in BAND_QUANTILES), "n_toys")
+              if EXPERIMENTS[experiment].projection else ("limit_cm2",))
+    return ("mass_gev", "signal_events_at_1e-45_cm2", *limits)
+
+
 def limits_for_mass(mass_gev: float, config: ReinterpretConfig) -> dict[str, float]:
     """90 % CL limit(s) in cm² for one mass: ``limit_cm2`` (observed) or the projection's
     ``median_cm2``, ``minus2_cm2`` … ``plus2_cm2``; with the expected signal."""

@@ -314,7 +314,7 @@ def load_discriminants(folder: str | Path) -> dict[float, TrainedDiscriminant]:
     models = {}
     for m, name in sorted(index["files"].items(), key=lambda kv: float(kv[0])):
         model = TrainedDiscriminant.load(folder / name)
-        if model.mass_gev != float(m):  # its scores are written under the index's mass
+        if f"{model.mass_gev:g}" != m:  # its scores are written under the index's mass (:g)
             raise DataError(f"models: {str(index_path)!r}: files: {m!r} names {name!r}, a "
                             f"network for {model.mass_gev:g} GeV/c^2, expected one for "
                             f"{float(m):g} GeV/c^2")
