@@ -139,6 +139,15 @@ def copy_with_positions(tmp_path, toml_old: str = "", toml_new: str = "", csv_ol
     return write(tmp_path, shipped_text("xenon1t_sr0"), toml_old, toml_new)
 
 
+def _rates_refuses(path, capsys) -> str:
+    """``rates`` on the detector file ``path``: exit 2, nothing on stdout, one error line
+    (returned)."""
+    assert main(["rates", "--detector", str(path), "--json", "--mc-events", "100"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    return captured.err
+
+
 def test_positions_csv_row_of_neither_array_is_refused(tmp_path, capsys):
     """A row whose array was "Top" was dropped: the copy loaded with 126 top PMTs."""
     assert load_detector(copy_with_positions(tmp_path)).n_pmts_top == 127  # the copy as shipped
@@ -146,10 +155,7 @@ def test_positions_csv_row_of_neither_array_is_refused(tmp_path, capsys):
     with pytest.raises(ConfigError, match=r"^pmt_arrays.top.positions_csv: 'xenon1t_pmt_positions.csv' "
                                           r"row 6, column 'array': got 'Top', expected 'top' or 'bottom'$"):
         load_detector(path)
-    assert main(["rates", "--detector", str(path), "--json", "--mc-events", "100"]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
-    assert "row 6, column 'array'" in captured.err
+    assert "row 6, column 'array'" in _rates_refuses(path, capsys)
 
 
 @pytest.mark.parametrize(("new", "other"), [
@@ -175,9 +181,7 @@ def test_bottom_pmts_above_the_cathode_are_refused(tmp_path, capsys, z_cm):
     with pytest.raises(ConfigError, match=rf"pmt_arrays.bottom_plane_z_cm: got {float(z_cm):g}, "
                                           r"expected at most -96.9 \(at or below the cathode"):
         load_detector(path)
-    assert main(["rates", "--detector", str(path), "--json", "--mc-events", "100"]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    _rates_refuses(path, capsys)
     at_cathode = write(tmp_path, shipped_text("xenon1t_sr0"), "bottom_plane_z_cm = -101.9",
                        "bottom_plane_z_cm = -96.9")
     assert load_detector(at_cathode).pmt_arrays.bottom_plane_z_cm == -96.9
