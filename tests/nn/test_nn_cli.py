@@ -132,3 +132,21 @@ def test_bad_input_exits_2(tmp_path, capsys, argv, word):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and word in err[0]
     assert not (tmp_path / "x").exists()
+
+
+def test_study_refuses_networks_trained_on_another_detector(tmp_path, capsys, model_set):
+    """``nn study pca --models`` applied the networks to the samples of ``--detector``
+    without comparing the detector they were trained on (none recorded a definition)."""
+    from wimpsift.detectors import load_detector
+
+    folder = model_set if (model_set / "index.json").is_file() else model_set / "models"
+    path = folder / json.loads((folder / "index.json").read_text())["files"]["50"]
+    data = json.loads(path.read_text())
+    data["provenance"]["detector"] = load_detector("lux_2013").model_dump(mode="json")
+    path.write_text(json.dumps(data))
+    out = tmp_path / "study"
+    assert main(["nn", "study", "pca", "-d", "xenon1t_sr0", "--models", str(model_set),
+                 "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "trained on detector 'lux_2013', not 'xenon1t_sr0'" in err[0], err
+    assert not out.exists()

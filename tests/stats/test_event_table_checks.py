@@ -244,3 +244,63 @@ def test_templates_refuse_a_table_without_in_window(tables, tmp_path, capsys):
     assert _templates(tables["wimp"], bad, out) == 2
     assert f"events: {str(bad)!r}: missing columns ['in_window']" in _one_error(capsys)
     assert not out.exists()
+
+
+def _record_detector(model_set: Path, detector: object) -> None:
+    """Write ``detector`` (a definition, or a name or path as older model sets kept it in
+    their samples' settings) into the provenance of every model of ``model_set``."""
+    folder = model_set if (model_set / "index.json").is_file() else model_set / "models"
+    index = json.loads((folder / "index.json").read_text())
+    for name in index["files"].values():
+        path = folder / name
+        data = json.loads(path.read_text())
+        if isinstance(detector, dict):
+            data["provenance"]["detector"] = detector
+        else:
+            data["provenance"]["config"] = {"samples": {"detector": detector}}
+        path.write_text(json.dumps(data))
+
+
+def test_models_are_applied_only_to_events_of_the_definition_they_were_trained_on(
+        tables, tmp_path, capsys, model_set):
+    """Models were compared with the events by detector name only: a network trained on
+    LUX 2013 scored the events of a copy with another g1 under the same name (exit 0),
+    while one trained with ``--detector PATH.toml`` was refused for the very detector it
+    was trained on ("trained on detector 'lux_copy.toml', not 'lux_2013'")."""
+    _record_detector(model_set, load_detector("lux_2013").model_dump(mode="json"))
+    rc, out = _run("nn", tables, tables["er"], tmp_path, model_set, capsys)
+    assert rc == 0
+    out.unlink()
+    rc, out = _run("nn", tables, tables["er_mod"], tmp_path, model_set, capsys)
+    assert rc == 2 and not out.exists()
+    err = _one_error(capsys)
+    assert "--models: the 50 GeV model was trained on a detector named 'lux_2013' whose definition" \
+        in err and "light.g1_pe_per_photon: 0.1372 in the model, 0.06 in the events" in err, err
+    _record_detector(model_set, load_detector(SHIPPED_LUX).model_dump(mode="json"))
+    assert _run("nn", tables, tables["er"], tmp_path, model_set, capsys)[0] == 0
+
+
+@pytest.mark.parametrize("given", ["lux_2013", "lux_copy.toml", "xenon1t_sr0"])
+def test_a_model_set_that_recorded_no_definition_is_compared_by_the_name_it_was_given(
+        tables, tmp_path, capsys, model_set, given):
+    _record_detector(model_set, given)
+    rc, _ = _run("nn", tables, tables["er"], tmp_path, model_set, capsys)
+    assert rc == (2 if given == "xenon1t_sr0" else 0)
+    if rc:
+        assert "trained on detector 'xenon1t_sr0', not 'lux_2013'" in _one_error(capsys)
+
+
+@pytest.mark.slow
+def test_nn_train_from_a_toml_path_records_the_definition(tables, tmp_path, capsys):
+    # ~10 s: one tiny network trained with --detector PATH (a copy of LUX 2013)
+    copy = tmp_path / "lux_copy.toml"
+    copy.write_text(SHIPPED_LUX.read_text())
+    run = tmp_path / "nn"
+    assert main(["nn", "train", "-d", str(copy), "--masses", "50", "--n-signal", "150",
+                 "--n-background", "150", "--backgrounds", "er", "--epochs-from-scratch", "1",
+                 "--max-retrains", "0", "-o", str(run)]) == 0
+    model = json.loads((run / "models" / "nn_50GeV.json").read_text())
+    assert model["provenance"]["detector"] == load_detector(copy).model_dump(mode="json")
+    assert _run("nn", tables, tables["er"], tmp_path, run, capsys)[0] == 0
+    assert _run("nn", tables, tables["er_mod"], tmp_path, run, capsys)[0] == 2
+    assert "light.g1_pe_per_photon" in _one_error(capsys)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from wimpsift.cli.main import main
+from wimpsift.detectors import load_detector
 from wimpsift.errors import DataError
 from wimpsift.io.event_tables import read_events
 from wimpsift.pipelines.sensitivity import check_models
@@ -178,15 +179,20 @@ def test_templates_refuses_a_models_folder_trained_on_other_inputs(event_files, 
 
 
 def test_models_trained_on_other_inputs_or_detector_are_refused(event_files):
-    events, _ = read_events(event_files["er"])  # no prompt fraction simulated: a NaN column
+    events, record = read_events(event_files["er"])  # no prompt fraction simulated: a NaN column
+    lux = record["detector"]
     corrected = SimpleNamespace(inputs=("r_cm", "z_cm", "cs1_pe", "log10_cs2_pe"), provenance={})
-    check_models({50.0: corrected}, "lux_2013", events)  # log10_ inputs come from their column
+    check_models({50.0: corrected}, lux, events)  # log10_ inputs come from their column
     with_pf = SimpleNamespace(inputs=("cs1_pe", "log10_cs2_pe", "s1_prompt_fraction"), provenance={})
     with pytest.raises(DataError, match="s1_prompt_fraction"):
-        check_models({50.0: with_pf}, "lux_2013", events)
+        check_models({50.0: with_pf}, lux, events)
     other = SimpleNamespace(inputs=("cs1_pe",), provenance={"config": {"detector": "xenon1t_sr0"}})
     with pytest.raises(DataError, match="xenon1t_sr0"):
-        check_models({50.0: other}, "lux_2013", events)
+        check_models({50.0: other}, lux, events)
+    xenon1t = load_detector("xenon1t_sr0").model_dump(mode="json")
+    recorded = SimpleNamespace(inputs=("cs1_pe",), provenance={"detector": xenon1t})
+    with pytest.raises(DataError, match="trained on detector 'xenon1t_sr0', not 'lux_2013'"):
+        check_models({50.0: recorded}, lux, events)
 
 
 def test_sensitivity_writes_bands_resumes_and_orders_masses(tmp_path, capsys):

@@ -213,7 +213,7 @@ def _train(args: argparse.Namespace) -> int:
         cfg = config.model_copy(update={"mode": mode})
         try:
             models = train_masses(cfg, samples=provider.for_mass, log=_log,
-                                  sample_settings=sample_settings)
+                                  sample_settings=sample_settings, detector=provider.detector)
         except DataError as err:  # a mass whose signal is too rare to check
             raise renamed(err, _TRAINING_OPTIONS) from None
         runs[mode] = models
@@ -266,9 +266,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     path = Path(args.events)
     table, events_record = read_events(path)  # a missing table is said as such there
     recorded = recorded_detector(events_record, f"events: {str(path)!r}")
-    made_for = None if recorded is None else recorded.get("name")
-    if made_for is not None:  # simulated here; a table without provenance (real data) is taken as is
-        check_models(models, made_for, table)
+    if recorded is not None:  # simulated here; a table without provenance (real data) is taken as is
+        check_models(models, recorded, table)
     if args.in_window:
         if "in_window" not in table.columns:
             raise DataError("events: --in-window given but the table has no 'in_window' column")
@@ -336,7 +335,7 @@ def _run_study(args: argparse.Namespace, config: Any, provider: Any,
     if models is None:
         cfg = config if masses is None else config.model_copy(update={"masses_gev": masses})
         models = train_masses(cfg, samples=provider.for_mass, log=_log,
-                              sample_settings=sample_settings)
+                              sample_settings=sample_settings, detector=provider.detector)
     if args.study == "pca":
         return studies.study_pca(models, provider.for_mass, out, provenance=record)
     return studies.study_projections(models[args.projection_mass],
@@ -358,6 +357,10 @@ def _study(args: argparse.Namespace) -> int:
     provider = _samples(sample_settings)
     masses = None if args.study == "pca" else [args.projection_mass]
     models = load_models(args.models) if args.models else None
+    if models is not None:  # applied to the samples of --detector
+        from wimpsift.pipelines.sensitivity import check_trained_for
+
+        check_trained_for(models, provider.detector.model_dump(mode="json"))
     if models is not None and masses is not None:
         if args.projection_mass not in models:
             raise ConfigError(f"--projection-mass: {args.projection_mass:g} GeV is not "

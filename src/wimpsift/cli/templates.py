@@ -161,7 +161,7 @@ def _run(args: argparse.Namespace) -> int:
         from wimpsift.cli.nn import load_models  # the one reader of --models (DIR or DIR/models)
 
         models = load_models(args.models)
-        check_models(models, detector.name, table)
+        check_models(models, detector.model_dump(mode="json"), table)
         mass = signal_meta["mass_gev"]
         if mass not in models:
             raise DataError(f"--models: no model for {mass:g} GeV/c^2 (trained: {sorted(models)})")

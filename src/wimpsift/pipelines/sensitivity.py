@@ -143,17 +143,42 @@ def templates_payload(templates: TemplateSet, analysis: str, detector: str) -> d
             "columns": columns}
 
 
-def check_models(models: Mapping[float, Any], detector: str, events: pd.DataFrame) -> None:
-    """Models must have been trained on this detector and on inputs the events carry
+def check_trained_for(models: Mapping[float, Any], detector: Mapping[str, Any]) -> None:
+    """Models must have been trained on the detector ``detector`` defines (a definition as
+    ``Detector.model_dump(mode="json")`` gives and event tables record): its name and every
+    field, so a modified copy of a shipped TOML under the shipped name is refused. A model
+    set that recorded no definition (before it was recorded) is compared by the name its
+    training was given, unless that was a TOML path, which names no detector."""
+    from wimpsift.io.event_tables import check_same_definition
+
+    for mass, model in models.items():
+        what = f"--models: the {mass:g} GeV model"
+        record = model.provenance if isinstance(model.provenance, Mapping) else {}
+        recorded = record.get("detector")
+        if isinstance(recorded, Mapping):
+            if recorded.get("name") != detector.get("name"):
+                raise DataError(f"{what} was trained on detector {recorded.get('name')!r}, "
+                                f"not {detector.get('name')!r}")
+            check_same_definition(dict(recorded), dict(detector), what, "the events'",
+                                  made="trained on", labels=("in the model", "in the events"))
+            continue
+        trained_on = _detector_of(record)
+        if trained_on is not None and not trained_on.endswith(".toml") \
+                and trained_on != detector.get("name"):
+            raise DataError(f"{what} was trained on detector {trained_on!r}, "
+                            f"not {detector.get('name')!r}")
+
+
+def check_models(models: Mapping[float, Any], detector: Mapping[str, Any],
+                 events: pd.DataFrame) -> None:
+    """Models must have been trained on this detector (:func:`check_trained_for`; the
+    definition the events were simulated for) and on inputs the events carry
     (``log10_<column>`` inputs need ``<column>``; a column of NaN only, such as an S1
     prompt fraction that was not simulated, counts as absent)."""
+    check_trained_for(models, detector)
     present = {c for c in events.columns if not pd.api.types.is_numeric_dtype(events[c])
                or np.any(np.isfinite(events[c].to_numpy(dtype=float)))}
     for mass, model in models.items():
-        trained_on = _detector_of(model.provenance)
-        if trained_on is not None and trained_on != detector:
-            raise DataError(f"--models: the {mass:g} GeV model was trained on detector {trained_on!r}, "
-                            f"not {detector!r}")
         missing = [c for c in model.inputs if c.removeprefix("log10_") not in present]
         if missing:
             raise DataError(f"--models: the {mass:g} GeV model was trained on inputs {list(model.inputs)}; "
@@ -161,11 +186,14 @@ def check_models(models: Mapping[float, Any], detector: str, events: pd.DataFram
 
 
 def _detector_of(record: Mapping[str, Any]) -> str | None:
-    config = record.get("config", {}) if isinstance(record, Mapping) else {}
-    for key in ("detector",):
-        for where in (record, config, config.get("samples", {}) if isinstance(config, Mapping) else {}):
-            if isinstance(where, Mapping) and isinstance(where.get(key), str):
-                return where[key]
+    """The detector name or TOML path a model set's training was given (in its record,
+    its configuration or its samples' settings), for model sets that recorded no definition."""
+    config = record.get("config", {})
+    config = config if isinstance(config, Mapping) else {}
+    samples = config.get("samples", {})
+    for where in (record, config, samples if isinstance(samples, Mapping) else {}):
+        if isinstance(where.get("detector"), str):
+            return where["detector"]
     return None
 
 

@@ -526,6 +526,7 @@ def train_masses(
     log: Callable[[str], None] | None = None,
     sample_settings: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    detector: Any = None,
 ) -> dict[float, TrainedDiscriminant]:
     """Train one discriminant per mass (lowest first) and return {mass_gev: model}.
 
@@ -533,6 +534,9 @@ def train_masses(
     ``label``, ``weight``, ``split``); by default LUX-style samples are simulated with
     :class:`wimpsift.training.samples.EventSamples` (``sample_settings`` go to its
     :class:`~wimpsift.training.samples.SampleConfig`). ``progress`` hears of every epoch.
+    ``detector`` (the :class:`~wimpsift.detectors.Detector` the samples were simulated
+    for; by default the simulated samples') is recorded, its whole definition, in every
+    model's provenance, so a model is only applied to events of that definition.
     """
     if config is None:
         config = DiscriminantConfig()
@@ -543,6 +547,7 @@ def train_masses(
 
         provider = EventSamples(validated_sample_config(**(sample_settings or {})))
         samples = provider.for_mass
+        detector = provider.detector if detector is None else detector
     models: dict[float, TrainedDiscriminant] = {}
     previous: DenseDiscriminantNet | None = None
     for mass in config.masses_gev:
@@ -551,6 +556,8 @@ def train_masses(
         model.provenance = provenance(
             {"discriminant": config, "samples": sample_settings or {}, "mass_gev": mass},
             config.seed, "nn_train")
+        if detector is not None:
+            model.provenance["detector"] = detector.model_dump(mode="json")
         models[mass] = model
         previous = model.network
     return models
