@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -168,10 +169,37 @@ def test_cli_evaluate_writes_the_same_record_into_metrics_and_figure(tiny_model,
     assert json.loads(Image.open(out / "position_resolution.png").info["wimpsift"]) == record
 
 
+def test_evaluation_simulates_the_detector_the_network_was_trained_on(tmp_path):
+    """The file named its detector only: trained with ``--detector PATH``, evaluation loaded
+    the TOML at that path again, a changed file (electron lifetime 100 µs) silently and a
+    moved one as an error about ``detector``."""
+    from wimpsift.detectors import load_detector
+    from wimpsift.training.position import (
+        PositionTrainingConfig,
+        load_position_model,
+        train_position_cnn,
+    )
+
+    shipped = load_detector("xenon1t_sr0")
+    toml = Path(__file__).resolve().parents[2] / "src/wimpsift/detectors/data/xenon1t_sr0.toml"
+    copy = tmp_path / "x1t_copy.toml"
+    copy.write_text(toml.read_text())
+    model = train_position_cnn(PositionTrainingConfig(detector=str(copy), n_events=200, epochs=1))
+    path = model.save(tmp_path / "pos.pt")
+    copy.write_text(toml.read_text().replace(
+        f"electron_lifetime_us = {shipped.drift.electron_lifetime_us:g}", "electron_lifetime_us = 100"))
+    assert load_detector(copy).drift.electron_lifetime_us == 100
+    assert load_position_model(path).detector() == shipped
+    copy.unlink()
+    assert load_position_model(path).detector() == shipped
+
+
 @pytest.mark.parametrize(("damage", "reason"), [
     (lambda meta: meta.pop("arrays"), "no 'arrays' entry"),
     (lambda meta: meta.pop("radius_cm"), "no 'radius_cm' entry"),
     (lambda meta: meta.update(arrays={"bogus": 1}), "bogus"),
+    (lambda meta: meta["detector_definition"]["drift"].update(electron_lifetime_us=-1),
+     "electron_lifetime_us"),
 ])
 def test_a_file_with_damaged_metadata_is_one_line(tiny_model, tmp_path, damage, reason):
     """The PMT layout and radius are read inside the file's checks, as the network is."""

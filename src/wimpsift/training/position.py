@@ -61,9 +61,9 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from wimpsift.config import WimpsiftConfig
+from wimpsift.config import WimpsiftConfig, validation_message
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.detectors.pmt_arrays import PmtArrays, pmt_arrays
 from wimpsift.errors import DataError, bad_value, first_line
@@ -221,6 +221,14 @@ class PositionReconstructor:
     radius_cm: float
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def detector(self) -> Detector:
+        """The detector the network was trained on: the whole definition its file records
+        (files written before it was recorded name a detector, loaded by that name)."""
+        definition = self.meta.get("detector_definition")
+        if definition is not None:
+            return Detector.model_validate(definition)
+        return load_detector(self.meta.get("detector", "xenon1t_sr0"))
+
     def predict_xy(self, top_area_pe: np.ndarray, batch_size: int = 4096,
                    symmetrised: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """(x, y) in cm for top hit patterns (N, n_top); events without light give (0, 0).
@@ -302,6 +310,12 @@ def load_position_model(path: str | Path, parameter: str = "xy_model_path"
         arrays = PmtArrays(**{k: np.asarray(v, dtype=float) if isinstance(v, list) else v
                               for k, v in meta.pop("arrays").items()})
         radius_cm = float(meta.pop("radius_cm"))
+        reconstructor = PositionReconstructor(model, arrays, radius_cm, meta)
+        if "detector_definition" in meta:  # a damaged one is refused here, not when evaluated
+            try:
+                reconstructor.detector()
+            except ValidationError as err:
+                raise ValueError(f"its detector definition: {validation_message(err)}") from err
     except pickle.UnpicklingError as err:  # a pickle that is not plain tensors and dicts
         raise DataError(f"{parameter}: {str(path)!r} is not a {FORMAT} file (not a weights-only "
                         "torch file)") from err
@@ -310,7 +324,7 @@ def load_position_model(path: str | Path, parameter: str = "xy_model_path"
                   else first_line(err))
         raise DataError(f"{parameter}: {str(path)!r} is not a {FORMAT} file ({reason})") from err
     model.eval()
-    return PositionReconstructor(model, arrays, radius_cm, meta)
+    return reconstructor
 
 
 def training_patterns(config: PositionTrainingConfig
@@ -351,7 +365,7 @@ def train_position_cnn(config: PositionTrainingConfig, progress: bool = False
         model, history = _fit(area, xy_cm, n_train, arrays, radius, config, progress)
     finally:
         torch.set_num_threads(threads)
-    meta = {"detector": config.detector,
+    meta = {"detector": config.detector, "detector_definition": detector.model_dump(mode="json"),
             "provenance": provenance(config, config.seed, "position_cnn"),
             "history": history, "n_train": n_train, "n_validation": n_val}
     return PositionReconstructor(model, arrays, radius, meta)
@@ -445,7 +459,7 @@ def evaluate_positions(
     if not 2 <= int(n_events) <= MAX_EVENTS:
         raise bad_value("n_events", n_events, f"2 to {MAX_EVENTS:,} test events")
     mismatch = LrfMismatch() if mismatch is None else mismatch
-    detector = load_detector(reconstructor.meta.get("detector", "xenon1t_sr0"))
+    detector = reconstructor.detector()
     arrays = pmt_arrays(detector)
     radius = float(detector.geometry.tpc_radius_cm)
     tables, tops, truths = [], [], []
