@@ -1,0 +1,40 @@
+"""Options that a command took and did nothing with in some combination, the result
+written and exit code 0 as if they had been honoured: refused in one line naming the
+option, exit code 2, nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from tests.hardening.conftest import one_line_error, snapshot
+
+
+def _templates(tmp_path: Path) -> Path:
+    from wimpsift.stats.templates import TemplateSet
+
+    data = TemplateSet(signal=np.array([0.1, 0.2, 0.5, 1.0, 2.0]),
+                       backgrounds={"er": np.array([20.0, 10, 5, 2, 1])},
+                       bin_edges=[np.linspace(0.0, 1.0, 6)], sigma_ref_cm2=1e-46,
+                       mass_gev=50.0).to_dict()
+    data["observed"] = [20, 10, 5, 2, 1]
+    path = tmp_path / "in" / "templates.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_limits_columns_without_events_is_refused(cli, tmp_path: Path) -> None:
+    """--columns names the columns of --events; with the templates' own counts, --observed
+    or --asimov-mu it was ignored (the same limit, exit 0)."""
+    templates = _templates(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    for argv in (["compute", "--method", "asymptotic", "-o", out / "l.json"],
+                 ["discovery", "--asimov-mu", "2", "-o", out / "d.json"],
+                 ["export-pyhf", "-o", out / "w.json"]):
+        rc, err = cli(["limits", argv[0], templates, "--columns", "cs1_pe", *argv[1:]])
+        one_line_error(rc, err, "--columns: only with --events")
+        assert snapshot(out) == {}
