@@ -38,3 +38,14 @@ def test_limits_columns_without_events_is_refused(cli, tmp_path: Path) -> None:
         rc, err = cli(["limits", argv[0], templates, "--columns", "cs1_pe", *argv[1:]])
         one_line_error(rc, err, "--columns: only with --events")
         assert snapshot(out) == {}
+
+
+def test_templates_models_without_the_network_analysis_is_refused(cli, tmp_path: Path) -> None:
+    """--models scores events for --analysis network only; with cs1-cs2 or rz-cs1-cs2 it was
+    not even read (a folder that does not exist gave the same templates, exit 0)."""
+    for analysis in ("cs1-cs2", "rz-cs1-cs2"):
+        rc, err = cli(["templates", "wimp", "er", "--detector", "lux_2013", "--analysis", analysis,
+                       "--mass-gev", "50", "--events-per-source", "50",
+                       "--models", tmp_path / "no-models", "-o", tmp_path / "t.json"])
+        one_line_error(rc, err, "--models: only with --analysis network")
+        assert snapshot(tmp_path) == {}
