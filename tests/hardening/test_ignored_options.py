@@ -49,3 +49,12 @@ def test_templates_models_without_the_network_analysis_is_refused(cli, tmp_path:
                        "--models", tmp_path / "no-models", "-o", tmp_path / "t.json"])
         one_line_error(rc, err, "--models: only with --analysis network")
         assert snapshot(tmp_path) == {}
+
+
+def test_reinterpret_toys_of_an_observed_limit_are_refused(cli, tmp_path: Path) -> None:
+    """--toys picks the XENONnT projection's toy-MC sets; XENON1T's limit is on its observed
+    data, and any --toys gave the same limit, exit 0."""
+    rc, err = cli(["reinterpret", "--experiment", "xenon1t_1ty", "--masses", "50", "--toys", "7",
+                   "--no-progress", "-o", tmp_path / "out"])
+    one_line_error(rc, err, "--toys: only with --experiment xenonnt_20ty")
+    assert snapshot(tmp_path) == {}
