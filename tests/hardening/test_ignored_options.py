@@ -58,3 +58,13 @@ def test_reinterpret_toys_of_an_observed_limit_are_refused(cli, tmp_path: Path) 
                    "--no-progress", "-o", tmp_path / "out"])
     one_line_error(rc, err, "--toys: only with --experiment xenonnt_20ty")
     assert snapshot(tmp_path) == {}
+
+
+def test_images_peak_secondary_s2_without_peak_images_is_refused(cli, tmp_path: Path) -> None:
+    """--peak-secondary-s2 adds a panel to peak and hitpeak images; with --kinds hit the
+    dataset came out the same as without it, exit 0 (as --shape of a kind not made is
+    refused)."""
+    rc, err = cli(["images", "--events-per-class", "2", "--kinds", "hit,event",
+                   "--peak-secondary-s2", "--seed", "1", "--no-progress", "-o", tmp_path / "img"])
+    one_line_error(rc, err, "--peak-secondary-s2: only for peak and hitpeak images (--kinds hit,event)")
+    assert snapshot(tmp_path) == {}
