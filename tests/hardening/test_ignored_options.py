@@ -68,3 +68,28 @@ def test_images_peak_secondary_s2_without_peak_images_is_refused(cli, tmp_path: 
                    "--peak-secondary-s2", "--seed", "1", "--no-progress", "-o", tmp_path / "img"])
     one_line_error(rc, err, "--peak-secondary-s2: only for peak and hitpeak images (--kinds hit,event)")
     assert snapshot(tmp_path) == {}
+
+
+def test_nn_study_masses_are_honoured_or_refused(cli, tmp_path: Path) -> None:
+    """--masses of nn study: the projections study shows one network, at --projection-mass,
+    and took any --masses without a word; pca with --models reported every trained mass
+    whatever --masses asked for. Now projections refuses it, pca keeps the masses asked."""
+    samples = ["--n-signal", "150", "--n-background", "150", "--backgrounds", "er",
+               "--cache-dir", tmp_path / "cache"]
+    rc, err = cli(["nn", "study", "projections", "--masses", "10,50", *samples,
+                   "-o", tmp_path / "projections"])
+    one_line_error(rc, err, "--masses: not for the projections study")
+    assert not (tmp_path / "projections").exists()
+
+    models = tmp_path / "run"
+    assert cli(["nn", "train", "--masses", "10,50", *samples, "--epochs-from-scratch", "1",
+                "--epochs-transfer", "1", "--max-retrains", "0", "-o", models])[0] == 0
+    rc, err = cli(["nn", "study", "pca", "--models", models, "--masses", "50", *samples,
+                   "-o", tmp_path / "pca"])
+    assert rc == 0, err
+    table = (tmp_path / "pca" / "pca.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in table[1:]] == ["50"], table
+    rc, err = cli(["nn", "study", "pca", "--models", models, "--masses", "30", *samples,
+                   "-o", tmp_path / "pca30"])
+    one_line_error(rc, err, "--masses: 30 GeV is not among the trained masses")
+    assert not (tmp_path / "pca30").exists()
