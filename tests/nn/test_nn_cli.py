@@ -93,7 +93,7 @@ def test_train_evaluate_study_end_to_end(tmp_path, capsys, toy):
     assert record["stage"] == "nn.study" and record["config"]["study"] == "pca"
     # a mass the reused networks lack is refused before the output folder is made
     projections = tmp_path / "projections"
-    assert main(["nn", "study", "projections", *common, "--models", str(out),
+    assert main(["nn", "study", "projections", *common[2:], "--models", str(out),
                  "--projection-mass", "33", "-o", str(projections)]) == 2
     assert "--projection-mass: 33 GeV" in capsys.readouterr().err
     assert not projections.exists()

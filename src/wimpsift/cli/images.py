@@ -136,6 +136,9 @@ def _build_images(args: argparse.Namespace) -> int:
     if unused:  # a size for images that are not made would be ignored without a word
         raise ConfigError(f"--shape: {unused[0]!r} images are not made (--kinds "
                           f"{','.join(kinds)}); add the kind to --kinds or drop its --shape")
+    if args.peak_secondary_s2 and not {"peak", "hitpeak"} & set(kinds):  # it would be ignored
+        raise ConfigError(f"--peak-secondary-s2: only for peak and hitpeak images (--kinds "
+                          f"{','.join(kinds)}); add one of them to --kinds or drop the option")
     if args.instructions:
         if args.execution:
             raise ConfigError("--execution: only for simulated sources, not with --instructions")

@@ -151,6 +151,10 @@ def _likelihood(args: argparse.Namespace):
     from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
     from wimpsift.stats.templates import TemplateSet
 
+    if args.columns and not args.events:  # they would be ignored
+        raise ConfigError("--columns: only with --events (the event table's columns to "
+                          "histogram); the counts come from --observed, --asimov-mu or the "
+                          "templates")
     data = _read_json(args.templates, "templates")
     if not isinstance(data, dict):
         raise DataError("templates: expected a JSON object")

@@ -97,7 +97,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_sample_options(s)
     _add_training_options(s)
     s.add_argument("--models", help="for pca and projections: reuse the networks of a "
-                   "'wimpsift nn train' folder (DIR or DIR/models) instead of training")
+                   "'wimpsift nn train' folder (DIR or DIR/models) instead of training (pca: those of "
+                   "--masses, default all)")
     s.add_argument("--projection-mass", type=float, default=50.0,
                    help="mass of the network shown by 'projections' (default 50 GeV)")
     s.add_argument("-o", "--output", required=True, help="output folder")
@@ -353,6 +354,9 @@ def _study(args: argparse.Namespace) -> int:
     if args.models and args.study in studies.INPUT_STUDIES:
         raise ConfigError(f"--models: only for the pca and projections studies; {args.study} "
                           "trains its own networks, one per input set")
+    if args.masses is not None and args.study == "projections":  # it would be ignored
+        raise ConfigError("--masses: not for the projections study; it shows one network, the "
+                          "one at --projection-mass")
     config, sample_settings = _configs(args, prompt_fraction=args.study == "prompt_fraction")
     provider = _samples(sample_settings)
     masses = None if args.study == "pca" else [args.projection_mass]
@@ -366,6 +370,12 @@ def _study(args: argparse.Namespace) -> int:
             raise ConfigError(f"--projection-mass: {args.projection_mass:g} GeV is not "
                               f"among the trained masses {sorted(models)}")
         models = {args.projection_mass: models[args.projection_mass]}
+    elif models is not None and args.masses is not None:  # pca: the trained masses asked for
+        missing = [m for m in args.masses if m not in models]
+        if missing:
+            raise ConfigError(f"--masses: {missing[0]:g} GeV is not among the trained masses "
+                              f"{sorted(models)}")
+        models = {m: model for m, model in models.items() if m in args.masses}
     record = provenance({"study": args.study, "discriminant": config, "samples": sample_settings,
                          "models": args.models, "projection_mass_gev": args.projection_mass},
                         args.seed, "nn.study")

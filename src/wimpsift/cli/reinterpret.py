@@ -9,7 +9,7 @@ import sys
 
 from wimpsift.cli import options
 from wimpsift.cli.halo import add_halo_arguments, halo_from_args
-from wimpsift.errors import bad_value
+from wimpsift.errors import ConfigError, bad_value
 
 # ReinterpretConfig's fields that the command line spells differently
 _OPTIONS = options("points_per_bin", confidence_level="--cl", n_toys="--toys")
@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", default="asymptotic",
                    help="asymptotic (chi2, default) or neyman (XENON1T's conservative Neyman threshold)")
     p.add_argument("--cl", type=float, default=0.9, help="confidence level (default 0.9)")
-    p.add_argument("--toys", type=int, default=None, help="projection toy-MC sets to use (default all)")
+    p.add_argument("--toys", type=int, default=None,
+                   help="projection toy-MC sets to use (xenonnt_20ty; default all)")
     p.add_argument("--points-per-bin", type=int, default=4,
                    help="Gauss-Legendre points per 0.25 keV true-energy bin (default 4)")
     p.add_argument("--workers", type=int, default=1, help="masses in parallel on a local Dask cluster")
@@ -48,6 +49,10 @@ def _config(args: argparse.Namespace):
         raise bad_value("--interaction", args.interaction, f"one of {', '.join(INTERACTIONS)}")
     if args.threshold not in ("asymptotic", "neyman"):
         raise bad_value("--threshold", args.threshold, "asymptotic or neyman")
+    if args.toys is not None and not EXPERIMENTS[args.experiment].projection:  # else ignored
+        projections = ", ".join(k for k, e in EXPERIMENTS.items() if e.projection)
+        raise ConfigError(f"--toys: only with --experiment {projections} (a projection's toy-MC "
+                          f"sets); {args.experiment}'s limit is on its observed data")
     halo = halo_from_args(args)
     if args.workers < 1:
         raise bad_value("--workers", args.workers, "an integer >= 1")

@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--signal-energy-min-kev", type=_finite_float, default=None,
-        help="lowest WIMP recoil energy simulated, keVnr (default 0.5; NEST decides what lower ones give)",
+        help="lowest WIMP recoil energy simulated, keVnr (source wimp; default 0.5; NEST decides what "
+        "lower ones give)",
     )
     count = p.add_mutually_exclusive_group(required=True)
     count.add_argument("--events", type=int, help="number of interactions to simulate")
@@ -104,6 +105,10 @@ def _simulate(args: argparse.Namespace) -> int:
                           f"--source wimp --mass-gev {args.source.partition(':')[2]}")
     if args.source == "wimp" and args.mass_gev is None:
         raise ConfigError("--mass-gev: give the WIMP mass to simulate the wimp source")
+    for option, value in (("--mass-gev", args.mass_gev),
+                          ("--signal-energy-min-kev", args.signal_energy_min_kev)):
+        if args.source != "wimp" and value is not None:  # a background's spectrum is its own
+            raise ConfigError(f"{option}: only with --source wimp, not {args.source!r}")
     config = SimulationConfig.from_options(
         _OPTIONS, detector=args.detector,
         source=args.source,

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--detector", "-d", required=True, help="shipped detector name or TOML path")
     p.add_argument("--analysis", required=True, help="cs1-cs2, rz-cs1-cs2 or network")
     p.add_argument("--models", metavar="DIR",
-                   help="folder written by 'wimpsift nn train' (DIR or DIR/models; network)")
+                   help="folder written by 'wimpsift nn train' (DIR or DIR/models; network only)")
     p.add_argument("--mass-gev", type=float, help="WIMP mass of a simulated wimp source")
     p.add_argument("--sigma-cm2", type=float,
                    help="reference cross-section of a simulated wimp source (default 1e-45)")
@@ -131,6 +131,9 @@ def _run(args: argparse.Namespace) -> int:
         raise bad_value("--mass-gev", args.mass_gev, "a positive WIMP mass in GeV/c^2")
     if args.analysis == "network" and not args.models:
         raise ConfigError("--models: the network analysis needs a 'wimpsift nn train' models folder")
+    if args.models and args.analysis != "network":  # it would be ignored
+        raise ConfigError(f"--models: only with --analysis network; the {args.analysis} "
+                          "analysis bins the events' own columns")
     detector = load_detector_option(args.detector)
     # the tables are read (and checked) before any source is simulated
     columns = AXIS_COLUMNS.get(args.analysis, [])  # the network's inputs: checked by its scorer
