@@ -166,3 +166,19 @@ def test_bad_reproduction_options_name_their_table(tmp_path, capsys, table, text
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and f"[{table}.options] of the run configuration: " in err[0], err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("table", "options", "said"), [
+    ("cnn", "seed = 7", "'seed' is a key of the [cnn] table itself"),  # replaced seed = 3 silently
+    ("lux", "seed = 7", "'seed' is a key of the [lux] table itself"),
+    ("lux", 'scale = "paper"', "'scale' is a key of the [lux] table itself"),  # a TypeError traceback
+    ("cnn", 'backgrounds = "all"', "backgrounds: got 'all', expected 'er'"),  # a KeyError at the end
+])
+def test_options_the_main_job_sets_itself_are_refused(tmp_path, capsys, table, options, said):
+    path = tmp_path / "c.toml"
+    path.write_text(f"[{table}]\nseed = 3\n[{table}.options]\n{options}\n")
+    out = tmp_path / "o"
+    assert main(["run", "--config", str(path), "-o", str(out)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and f"[{table}.options] of the run configuration: {said}" in err[0], err
+    assert not out.exists()

@@ -55,6 +55,21 @@ def _options_table(stage: str) -> Iterator[None]:
         raise ConfigError(f"[{stage}.options] of the run configuration: {err}") from err
 
 
+def _check_options(stage: str, options: dict[str, Any], fixed: dict[str, Any]) -> None:
+    """Refuse a reproduction setting in ``[<stage>.options]`` that the main job sets itself:
+    the table's own ``seed`` and ``scale`` (an options ``seed`` silently replaced the
+    table's, an options ``scale`` was a TypeError traceback) and ``fixed`` ones."""
+    for key in ("seed", "scale"):
+        if key in options:
+            raise ConfigError(f"[{stage}.options] of the run configuration: {key!r} is a key of "
+                              f"the [{stage}] table itself; set {key} = ... there")
+    for key, value in fixed.items():
+        if key in options and options[key] != value:
+            raise ConfigError(f"[{stage}.options] of the run configuration: {key}: got "
+                              f"{options[key]!r}, expected {value!r} (the main job's {stage} "
+                              f"stage; 'wimpsift reproduce {stage}' runs the others)")
+
+
 def run_main_job(config: RunConfig, output: Path, progress: bool = True) -> Path:
     from wimpsift.detectors import load_detector
     from wimpsift.pipelines.stages import StagePlan
@@ -76,6 +91,10 @@ def run_main_job(config: RunConfig, output: Path, progress: bool = True) -> Path
         check_simulation_size(sim.events_per_source, SimulationConfig.model_fields["chunk_size"].default,
                               output / "events_er.parquet", "simulation.events_per_source")
     detector = load_detector(sim.detector)
+    if config.cnn.enabled:  # the index section reads the paper's WIMP-against-ER metrics
+        _check_options("cnn", config.cnn.options, {"backgrounds": "er"})
+    if config.lux.enabled:
+        _check_options("lux", config.lux.options, {})
     if sim.enabled or config.rates.enabled:  # a WIMP too light to give recoils: said now
         from wimpsift.sources.wimp import check_wimp_masses
 
