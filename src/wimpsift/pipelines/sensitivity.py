@@ -46,7 +46,7 @@ from pydantic import Field
 
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.papers import published_limit
-from wimpsift.sources.wimp import HaloModel, check_wimp_masses
+from wimpsift.sources.wimp import HaloModel, check_wimp_masses, halo_lineage
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.limits import POWER_CONSTRAINT_MINUS_1_SIGMA, LimitConfig
 from wimpsift.stats.templates import TemplateSet
@@ -320,8 +320,10 @@ def run_sensitivity(
     samples = _samples(config, cache)
     samples.background()  # simulate the backgrounds once, before masses fan out
     # a mass is keyed by the detector's definition, not only its name or path: a TOML file
-    # edited under the same path is another detector, whose limits are computed again
-    lineage = {"config": config, "detector": samples.detector.model_dump(mode="json")}
+    # edited under the same path is another detector, whose limits are computed again; and
+    # by the revision of a non-default halo's spectrum (wimpsift.sources.wimp.halo_lineage)
+    lineage = {"config": config, "detector": samples.detector.model_dump(mode="json"),
+               **halo_lineage(config.halo)}
     rows = map_masses(sensitivity_for_mass, masses, {"config": config, "cache": str(cache)},
                       cache, workers, progress, desc=f"sensitivity {config.detector}",
                       stage="sensitivity.mass", stage_version=STAGE_VERSION, config=lineage,
