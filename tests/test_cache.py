@@ -217,3 +217,72 @@ def test_cli_finds_the_caches_of_a_runs_output_folder(tmp_path, capsys):
     assert [c.root for c in caches_in(tmp_path)] == [tmp_path]  # only DIR itself is left
     assert Cache(tmp_path / "a/b/c/d/e").summary()[0].n_entries == 1
     assert (tmp_path / "notes" / "a.txt").read_text() == "keep"
+
+
+def test_a_faster_halos_samples_cached_before_its_spectrum_fix_are_not_reused(tmp_path):
+    """The code changed a faster halo's WIMP spectrum (its fastest WIMPs were cut) under
+    the same wimpsift version: a sample cached before came back with exit 0. A sample
+    stored under the key the code gave before (no ``halo_spectrum``) is simulated again;
+    the default halo's key is unchanged, so its caches stay valid."""
+    import pandas as pd
+
+    from wimpsift.sources.wimp import HaloModel
+    from wimpsift.training.samples import (
+        SAMPLE_FILE,
+        SAMPLE_STAGE,
+        SAMPLE_VERSION,
+        EventSamples,
+        validated_sample_config,
+    )
+
+    settings = dict(detector="lux_2013", n_signal=40, n_background_per_source=40,
+                    max_simulated=20_000, chunk_size=10_000, seed=3)
+    faster = HaloModel(v_0_km_s=300.0)
+    default = EventSamples(validated_sample_config(**settings))
+    assert "halo_spectrum" not in default._settings("wimp", 10.0, 40)
+    stale = default.source_sample("wimp", 10.0)  # another spectrum's events, as a stale entry
+    samples = EventSamples(validated_sample_config(**settings, halo=faster, cache_dir=str(tmp_path)))
+    before = {k: v for k, v in samples._settings("wimp", 10.0, 40).items() if k != "halo_spectrum"}
+    Cache(tmp_path).entry(SAMPLE_STAGE, SAMPLE_VERSION, before).store(
+        {"summary": default.summary["wimp_10GeV"]},
+        files={SAMPLE_FILE: lambda path: stale.to_parquet(path, index=False)})
+    table = samples.source_sample("wimp", 10.0)
+    fresh = EventSamples(validated_sample_config(**settings, halo=faster)).source_sample("wimp", 10.0)
+    pd.testing.assert_frame_equal(table, fresh)
+    assert not table["energy_kev"].equals(stale["energy_kev"])
+
+
+def test_a_faster_halos_table_cached_before_its_spectrum_fix_is_not_reused(tmp_path):
+    """As for samples: a table of a faster halo stored under the key the code gave before
+    its spectrum changed is simulated again; the default halo's tables keep their key."""
+    import shutil
+
+    import pandas as pd
+
+    from wimpsift.detectors import load_detector
+    from wimpsift.io.event_tables import (
+        CACHE_STAGE,
+        CACHE_STAGE_VERSION,
+        cached_simulation,
+        simulate_to_parquet,
+    )
+    from wimpsift.simulation import validated_config
+    from wimpsift.sources.wimp import HaloModel
+
+    lux = load_detector("lux_2013").model_dump(mode="json")
+    default = validated_config(detector="lux_2013", source="wimp", mass_gev=10.0, n_events=300,
+                               seed=1)
+    faster = default.model_copy(update={"halo": HaloModel(v_0_km_s=300.0)})
+    stale = simulate_to_parquet(default, tmp_path / "default.parquet", progress=False)
+    Cache(tmp_path / "cache").entry(CACHE_STAGE, CACHE_STAGE_VERSION,
+                                    {"config": faster, "detector": lux}).store(
+        {"file": "events.parquet", "size_bytes": stale.stat().st_size},
+        files={"events.parquet": lambda path: shutil.copyfile(stale, path)})
+    table = pd.read_parquet(cached_simulation(tmp_path / "cache", faster))
+    fresh = pd.read_parquet(simulate_to_parquet(faster, tmp_path / "faster.parquet", progress=False))
+    pd.testing.assert_frame_equal(table, fresh)
+    assert table["energy_kev"].max() > pd.read_parquet(stale)["energy_kev"].max()
+    # the default halo's key is the one it had: its cached tables are still read
+    default_entry = Cache(tmp_path / "cache").entry(CACHE_STAGE, CACHE_STAGE_VERSION,
+                                                    {"config": default, "detector": lux})
+    assert cached_simulation(tmp_path / "cache", default) == default_entry.path / "events.parquet"

@@ -240,3 +240,19 @@ def test_a_cached_mass_without_its_limit_is_computed_again(experiment, tmp_path,
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["limits"] == first
     assert "mass_gev" in json.loads(entry.read_text()) and len(json.loads(entry.read_text())) > 1
+
+
+def test_a_limit_cached_before_the_faster_halo_fix_is_computed_again(tmp_path):
+    # the code before the fix cut a faster halo's fastest WIMPs, under the same wimpsift
+    # version: its cached 6 GeV/c^2 row at v0 = 300 km/s (this row, as it wrote it) came
+    # back with exit 0, a limit 15 % too weak
+    from wimpsift.cache import Cache
+    from wimpsift.pipelines.reinterpret import run_reinterpret
+
+    config = ReinterpretConfig(halo=HaloModel(v_0_km_s=300.0))
+    stale = {"mass_gev": 6.0, "limit_cm2": 7.18416e-45, "signal_events_at_1e-45_cm2": 0.36036}
+    Cache(tmp_path / ".cache").entry("reinterpret.mass", 1, {"config": config, "mass_gev": 6.0}
+                                     ).store(stale)
+    (row,) = run_reinterpret(config, [6.0], tmp_path, progress=False)["limits"]
+    assert row["limit_cm2"] == pytest.approx(limits_for_mass(6.0, config)["limit_cm2"], rel=1e-9)
+    assert row["limit_cm2"] < 0.9 * stale["limit_cm2"]

@@ -346,3 +346,23 @@ def test_network_templates_read_the_score_column_that_nn_evaluate_writes(event_f
     capsys.readouterr()
     assert main(["limits", "compute", str(templates), "--events", str(scored), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["observed_mu"] >= 0
+
+
+def test_sensitivity_recomputes_a_detector_file_edited_under_the_same_path(tmp_path, capsys):
+    # a mass was keyed by --detector as given: a TOML file edited in place (ten times the
+    # live time) gave back the old file's limit with exit 0
+    from importlib import resources
+
+    detector = tmp_path / "lux.toml"
+    shipped = (resources.files("wimpsift.detectors") / "data" / "lux_2013.toml").read_text()
+    detector.write_text(shipped)
+    argv = ["sensitivity", "--detector", str(detector), "--masses", "50", "--analysis", "cs1-cs2",
+            "--events-per-source", "200", "--method", "asymptotic", "--no-progress", "--json",
+            "-o", str(tmp_path / "s")]
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)["limits"][0]["median_cm2"]
+    assert "live_days = 95.0" in shipped
+    detector.write_text(shipped.replace("live_days = 95.0", "live_days = 950.0"))
+    assert main(argv) == 0
+    second = json.loads(capsys.readouterr().out)["limits"][0]["median_cm2"]
+    assert second < first / 3  # ten times the exposure: a much stronger limit

@@ -50,6 +50,7 @@ from wimpsift.response.interaction_level import check_event_level
 from wimpsift.seeding import seed_sequence
 from wimpsift.simulation import SimulationConfig
 from wimpsift.sources import make_source
+from wimpsift.sources.wimp import halo_lineage
 
 
 def table_bytes_per_event() -> int:
@@ -205,7 +206,10 @@ def cached_simulation(cache: Cache | str | Path, config: SimulationConfig,
     simulated there (chunk by chunk, resumable) on the first call."""
     detector = detector or load_detector(config.detector)
     cache = cache if isinstance(cache, Cache) else Cache(cache)
-    lineage = {"config": config, "detector": detector.model_dump(mode="json")}
+    # a halo other than the default adds the revision of its spectrum (tables simulated
+    # with an earlier one are not reused; those of the default halo stay valid)
+    lineage = {"config": config, "detector": detector.model_dump(mode="json"),
+               **halo_lineage(config.halo)}
     return cache.file(CACHE_STAGE, CACHE_STAGE_VERSION, lineage, "events.parquet",
                       lambda path: simulate_to_parquet(config, path, progress, detector))
 

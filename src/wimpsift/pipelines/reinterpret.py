@@ -22,7 +22,7 @@ from wimpsift.stats.reinterpret import (
     mass_result_keys,
 )
 
-STAGE_VERSION = 1
+STAGE_VERSION = 2  # 2: a faster halo's spectrum is no longer cut (sources.wimp.SPECTRUM_REVISION)
 
 
 def check_masses(experiment: str, masses: Sequence[float]) -> list[float]:

@@ -30,7 +30,8 @@ be reported below it), and ``band_status`` says how each band value was obtained
 (:data:`wimpsift.stats.limits.BAND_STATUS`). With CLs+b at 90 % CL the asymptotic -2σ
 band is empty (Φ⁻¹(0.9) − 2 < 0: background-only experiments that far down exclude every
 cross-section): it is null in the JSON, ``nan`` in the CSV, never 0.
-Samples are cached under ``DIR/cache``; finished masses too.
+Samples are cached under ``DIR/cache``; finished masses too, keyed by the settings and
+the detector's definition (a TOML file edited under the same path is computed again).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from pydantic import Field
 
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.papers import published_limit
-from wimpsift.sources.wimp import HaloModel, check_wimp_masses
+from wimpsift.sources.wimp import HaloModel, check_wimp_masses, halo_lineage
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.limits import POWER_CONSTRAINT_MINUS_1_SIGMA, LimitConfig
 from wimpsift.stats.templates import TemplateSet
@@ -318,9 +319,14 @@ def run_sensitivity(
     cache = out / "cache"  # one lineage cache: samples and finished masses
     samples = _samples(config, cache)
     samples.background()  # simulate the backgrounds once, before masses fan out
+    # a mass is keyed by the detector's definition, not only its name or path: a TOML file
+    # edited under the same path is another detector, whose limits are computed again; and
+    # by the revision of a non-default halo's spectrum (wimpsift.sources.wimp.halo_lineage)
+    lineage = {"config": config, "detector": samples.detector.model_dump(mode="json"),
+               **halo_lineage(config.halo)}
     rows = map_masses(sensitivity_for_mass, masses, {"config": config, "cache": str(cache)},
                       cache, workers, progress, desc=f"sensitivity {config.detector}",
-                      stage="sensitivity.mass", stage_version=STAGE_VERSION, config=config,
+                      stage="sensitivity.mass", stage_version=STAGE_VERSION, config=lineage,
                       result_keys=MASS_RESULT_KEYS)
     payload = {"detector": config.detector, "analysis": config.analysis, "limits": rows,
                "provenance": provenance({"sensitivity": config, "masses": masses}, config.seed,

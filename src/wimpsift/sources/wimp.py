@@ -73,6 +73,20 @@ class HaloModel(WimpsiftConfig):
         None, gt=0, description="Earth's speed in the galactic frame; None: wimprates' from v_0")
 
 
+SPECTRUM_REVISION = 2
+"""Revision of the recoil spectrum of a halo other than the default one, bumped when the
+code changes that spectrum (2: wimprates' speed bound follows the halo's own Earth speed;
+before, halos with a faster Earth lost their fastest WIMPs). The wimpsift version did not
+move with it, so cache keys holding such a halo carry it (:func:`halo_lineage`): results
+cached before are computed again, while those of the default halo, unchanged, stay valid."""
+
+
+def halo_lineage(halo: HaloModel | None) -> dict[str, int]:
+    """What a cache key holding ``halo`` adds: :data:`SPECTRUM_REVISION`, unless ``halo`` is
+    None or the default halo (whose keys stay as they were)."""
+    return {} if halo is None or halo == HaloModel() else {"halo_spectrum": SPECTRUM_REVISION}
+
+
 def _wimprates():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

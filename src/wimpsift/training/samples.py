@@ -54,7 +54,7 @@ from wimpsift.response.event_level import simulate_events
 from wimpsift.seeding import SeedLike, generator, seed_sequence
 from wimpsift.sources import background_names, make_source
 from wimpsift.sources.positions import sampled_mass_ratio
-from wimpsift.sources.wimp import HaloModel
+from wimpsift.sources.wimp import HaloModel, halo_lineage
 
 SAMPLE_STAGE = "training.source_sample"
 SAMPLE_VERSION = 3  # 3: drawn in the fiducial slab (wimpsift.sources.positions)
@@ -159,8 +159,10 @@ class EventSamples:
                 "max_simulated": c.max_simulated, "chunk_size": c.chunk_size,
                 "prompt_fraction": c.prompt_fraction, "sigma_cm2": c.sigma_cm2,
                 "exposure_kg_days": self.exposure, "seed": c.seed, "stream": c.stream,
-                # only a non-default halo enters the key, so caches of the default stay valid
-                **({} if c.halo is None or name != "wimp" else {"halo": c.halo.model_dump(mode="json")})}
+                # only a non-default halo enters the key, so caches of the default stay valid;
+                # with the revision of its spectrum (samples of an earlier one are not reused)
+                **({} if c.halo is None or name != "wimp"
+                   else {"halo": c.halo.model_dump(mode="json"), **halo_lineage(c.halo)})}
 
     def source_sample(self, name: str, mass_gev: float | None = None) -> pd.DataFrame:
         """Events of one source in the window with a ``weight`` column (cached)."""
