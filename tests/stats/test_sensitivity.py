@@ -60,6 +60,34 @@ def test_templates_from_event_tables_feed_limits_compute(event_files, tmp_path, 
     assert json.loads(capsys.readouterr().out)["observed_mu"] > 0
 
 
+def test_a_data_driven_background_weighs_its_count_in_the_window(tmp_path):
+    """A data-driven background's count (LUX's wall events: 24 in the analysis window over the
+    detector's exposure, the count 'wimpsift rates' gives) is a count in the window already:
+    the templates' weights of its events, read from a simulated table or simulated by
+    'templates' and 'sensitivity' (EventSamples), add up to it. Before, both multiplied it by
+    the mass ratio of the fiducial slab the interactions are drawn in to the fiducial mass
+    (a factor for physical sources' rates only): 33.6 events for LUX, and 0.30, 0.72 and
+    0.125 for XENON1T SR0's accidental, wall and anomalous backgrounds (0.22, 0.52, 0.09)."""
+    from wimpsift.cli.templates import _from_file
+    from wimpsift.rates import expected_events
+    from wimpsift.sources import make_source
+    from wimpsift.sources.positions import sampled_mass_ratio
+    from wimpsift.training.samples import EventSamples, SampleConfig
+
+    detector = load_detector("lux_2013")
+    assert sampled_mass_ratio(detector) > 1.3  # the factor that was applied
+    expected = expected_events(detector, make_source(detector, "wall"))["expected"]
+    assert expected == pytest.approx(24.0)  # the detector file's count, at its own exposure
+    path = tmp_path / "wall.parquet"
+    assert main(["simulate", "-d", "lux_2013", "-s", "wall", "--events", "400", "--seed", "3",
+                 "-o", str(path), "--no-progress"]) == 0
+    table, _ = _from_file(path, detector, ["cs1_pe", "cs2_pe"])
+    assert table["weight"].sum() == pytest.approx(expected, rel=1e-9)
+    samples = EventSamples(SampleConfig(detector="lux_2013", backgrounds=["wall"],
+                                        n_background_per_source=100, seed=3), detector=detector)
+    assert samples.source_sample("wall")["weight"].sum() == pytest.approx(expected, rel=1e-9)
+
+
 def test_events_count_in_the_templates_columns_and_window_only(event_files, tmp_path, capsys):
     """A simulated table holds every event; the templates only those in the analysis window.
     Counted whole, events outside the fiducial volume but inside the cS1-cS2 range were

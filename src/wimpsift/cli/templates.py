@@ -45,7 +45,6 @@ def _from_file(path: Path, detector, columns: list[str]):
     from wimpsift.events import check_event_table, window_mask
     from wimpsift.io.event_tables import SLAB_TABLE_VERSION, check_simulated_for, read_events
     from wimpsift.sources import HaloModel, make_source
-    from wimpsift.sources.positions import sampled_mass_ratio
     from wimpsift.training.samples import _expected_in_window
 
     table, record = read_events(path)
@@ -70,9 +69,8 @@ def _from_file(path: Path, detector, columns: list[str]):
     if len(inside) == 0:
         raise DataError(f"events: no event of {str(path)!r} is in the analysis window")
     check_event_table(inside, columns, f"{where} (events in the analysis window)")
-    ratio = sampled_mass_ratio(detector, volume)
-    expected = _expected_in_window(source, detector, detector.exposure_kg_days * ratio, len(inside),
-                                   int(record["n_events"]))
+    expected = _expected_in_window(source, detector, detector.exposure_kg_days, len(inside),
+                                   int(record["n_events"]), volume)
     inside["weight"] = expected / len(inside)
     inside["label"] = int(name == "wimp")
     meta = {"mass_gev": config.get("mass_gev"), "sigma_cm2": config.get("sigma_cm2")}

@@ -53,11 +53,12 @@ from wimpsift.provenance import provenance
 from wimpsift.response.event_level import simulate_events
 from wimpsift.seeding import SeedLike, generator, seed_sequence
 from wimpsift.sources import background_names, make_source
-from wimpsift.sources.positions import sampled_mass_ratio
+from wimpsift.sources.positions import Volume, sampled_mass_ratio
 from wimpsift.sources.wimp import HaloModel, halo_lineage
 
 SAMPLE_STAGE = "training.source_sample"
-SAMPLE_VERSION = 3  # 3: drawn in the fiducial slab (wimpsift.sources.positions)
+SAMPLE_VERSION = 4  # 3: drawn in the fiducial slab (wimpsift.sources.positions); 4: data-driven
+# counts not scaled by the slab's mass
 SAMPLE_FILE = "events.parquet"
 KEEP_COLUMNS = (
     "source", "recoil_type", "energy_kev", "drift_time_us", "x_cm", "y_cm", "z_cm", "r_cm",
@@ -125,12 +126,19 @@ def simulate_in_window(
 
 
 def _expected_in_window(source, detector: Detector, exposure: float, n_in: int,
-                        n_sim: int) -> float:
+                        n_sim: int, volume: Volume = "fiducial") -> float:
+    """Expected events of ``source`` in the analysis window over ``exposure`` (kg·days of
+    the published fiducial mass), from ``n_in`` of ``n_sim`` interactions drawn in
+    ``volume``'s sampled volume in the window: a data-driven source's count in the window
+    scaled with exposure (the sampled volume does not enter: it is a count in the window);
+    a physical source's rate times the sampled mass (heavier than the fiducial mass:
+    :func:`~wimpsift.sources.positions.sampled_mass_ratio`) times the window fraction."""
     window = source.expected_in_window
     if window is not None:
         count, reference = window
         return float(count * exposure / reference)
-    return float(source.rate_per_kg_day * exposure * n_in / max(n_sim, 1))
+    return float(source.rate_per_kg_day * exposure * sampled_mass_ratio(detector, volume)
+                 * n_in / max(n_sim, 1))
 
 
 class EventSamples:
@@ -191,9 +199,7 @@ class EventSamples:
             raise DataError(f"samples: no {label} events in the analysis window after "
                             f"{n_sim} simulated interactions; raise max_simulated")
         # the interactions were drawn in the fiducial slab, heavier than the fiducial mass
-        expected = _expected_in_window(source, self.detector,
-                                       self.exposure * sampled_mass_ratio(self.detector),
-                                       len(table), n_sim)
+        expected = _expected_in_window(source, self.detector, self.exposure, len(table), n_sim)
         table["weight"] = expected / len(table)
         summary = {"n_simulated": float(n_sim), "n_in_window": float(len(table)),
                    "expected_in_window": expected}
