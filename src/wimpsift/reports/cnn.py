@@ -120,7 +120,9 @@ def cnn_context(metrics: dict[str, Any], figures: list[dict[str, str]], grid: di
                      for k, v in metrics["timings_s"].items()])
     sections = [
         {"anchor": "table-iv", "title": "Test-set results (paper Table IV)", "tables": [table_iv],
-         "text": ["Errors are binomial. Recall is the WIMP efficiency at a network output of 0.5."]},
+         "text": ["Rejection errors: the ER test events (binomial, at least 1.29 events) and the "
+                  "cut's placement on the WIMP test events. Recall is the WIMP efficiency at a "
+                  "network output of 0.5."]},
         {"anchor": "rejection", "title": "CNN against the standard selection", "tables": [rejection],
          "text": [f"The standard cut itself (NR band median from training NR events) keeps "
                   f"{pct(cut['nr_acceptance'])} of test WIMPs and rejects {pct(cut['er_rejection'], 2)} "

@@ -312,7 +312,8 @@ def index_context(run: dict[str, Any]) -> dict[str, Any]:
         ),
         "headline": table("", ["Part", "Quantity", "Ours", "Paper", "Paper source"], headline),
         "headline_notes": [
-            "Ours: this run (quick scale unless configured otherwise); errors are binomial. "
+            "Ours: this run (quick scale unless configured otherwise); rejection errors count the test "
+            "events (ER binomial, WIMP for the cut). "
             "Each part's report says where and why we differ."
         ]
         if headline
