@@ -39,6 +39,24 @@ def test_standard_selection_keeps_half_of_nr_and_rejects_er():
     assert cut.nr_median(np.array([10.0]))[0] == pytest.approx(1.9 - 0.4, abs=0.03)
 
 
+def test_the_selections_rejection_error_is_binomial_and_never_zero():
+    """A cut that leaked no ER test event reported its rejection as exactly known."""
+    from wimpsift.metrics.remaining import ZERO_COUNT_UPPER_68
+
+    assert ZERO_COUNT_UPPER_68 == pytest.approx(1.29, abs=0.005)  # Feldman-Cousins, n = 0, 68 %
+    train, ytr = toy_events(3000, 0)
+    cut = NRBandMedianSelection().fit(train, ytr)
+    for n, seed in ((3000, 1), (200, 6)):
+        test, yte = toy_events(n, seed)
+        s = cut.selection_summary(test, yte)
+        r, n_er = s["er_rejection"], s["n_er"]
+        assert s["er_leaked"] == round((1 - r) * n_er)
+        binomial = np.sqrt(r * (1 - r) / n_er)
+        assert s["er_rejection_error"] == pytest.approx(max(binomial, ZERO_COUNT_UPPER_68 / n_er), rel=1e-12)
+        assert s["er_rejection_error"] > 0
+    assert s["er_leaked"] == 0  # 200 ER events at ~2e-4 leakage: none leaks
+
+
 def test_dense_network_separates_bands():
     train, ytr = toy_events(1000, 2)
     test, yte = toy_events(1000, 3)

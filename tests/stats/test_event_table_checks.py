@@ -304,3 +304,35 @@ def test_nn_train_from_a_toml_path_records_the_definition(tables, tmp_path, caps
     assert _run("nn", tables, tables["er"], tmp_path, run, capsys)[0] == 0
     assert _run("nn", tables, tables["er_mod"], tmp_path, run, capsys)[0] == 2
     assert "light.g1_pe_per_photon" in _one_error(capsys)
+
+
+def test_nn_evaluate_measures_the_output_mi_with_the_models_k(tables, tmp_path, capsys, model_set):
+    """``nn evaluate`` used k = 5 whatever ``nn train --mi-k`` checked the networks with."""
+    from wimpsift.cli.nn import load_models
+    from wimpsift.metrics.mutual_information import mutual_information
+    from wimpsift.training.discriminant import balanced_weights
+
+    folder = model_set if (model_set / "index.json").is_file() else model_set / "models"
+    path = folder / json.loads((folder / "index.json").read_text())["files"]["50"]
+    data = json.loads(path.read_text())
+    data["provenance"]["config"] = {"discriminant": {"mi_k": 12}}
+    path.write_text(json.dumps(data))
+    frame, _ = read_events(tables["er"])
+    frame = frame[frame["in_window"]].reset_index(drop=True)
+    # inputs of order one, where the untrained network's output varies, and labels it
+    # partly follows (the signal's inputs shifted)
+    frame["label"] = (frame.index % 3 == 0).astype(int)
+    rng = np.random.default_rng(5)
+    for column in ("r_cm", "z_cm", "cs1_pe", "cs2_pe"):
+        frame[column] = rng.normal(size=len(frame)) + frame["label"]
+    labelled = _rewrite(tables["er"], tmp_path / "labelled.parquet", frame)
+    capsys.readouterr()
+    assert main(["nn", "evaluate", "--models", str(model_set), str(labelled), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)["metrics"]["50"]["output_mi_bits"]
+    model = load_models(str(model_set))[50.0]
+    y = frame["label"].to_numpy()
+    wb = balanced_weights(y, np.ones(len(y)))
+    logit = model.logit(frame)
+    mi = {k: mutual_information(logit, y, wb, k=k, n_subsets=1).mi_bits for k in (5, 12)}
+    assert mi[5] != mi[12]
+    assert printed == mi[12]

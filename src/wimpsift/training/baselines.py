@@ -128,15 +128,22 @@ class NRBandMedianSelection(ClassifierMixin, BaseEstimator):
         return np.column_stack([1 - p1, p1])
 
     def selection_summary(self, table: pd.DataFrame, y: Any) -> dict[str, float]:
-        """NR (WIMP) acceptance and ER rejection of the cut itself on labelled events."""
+        """NR (WIMP) acceptance and ER rejection of the cut itself on labelled events; the
+        rejection's error is binomial (the cut is fixed by the training events), at least
+        :data:`~wimpsift.metrics.remaining.ZERO_COUNT_UPPER_68` leaked events, as
+        :func:`~wimpsift.metrics.classification.rejection_error` (a cut that leaked no ER
+        event reported an error of exactly 0)."""
+        from wimpsift.metrics.remaining import ZERO_COUNT_UPPER_68
+
         passed = self.predict(table).astype(bool)
         y = _labels(y, len(passed))
         n_er = int((y == 0).sum())
         rejection = 1.0 - passed[y == 0].mean()
+        leaked_error = max(np.sqrt(n_er * rejection * (1 - rejection)), ZERO_COUNT_UPPER_68)
         return {
             "nr_acceptance": float(passed[y == 1].mean()),
             "er_rejection": float(rejection),
-            "er_rejection_error": float(np.sqrt(rejection * (1 - rejection) / n_er)),
+            "er_rejection_error": float(leaked_error / n_er),
             "er_leaked": int(passed[y == 0].sum()),
             "n_er": n_er,
         }
