@@ -36,7 +36,9 @@ class ReproduceStage(_Stage):
     #: settings of the reproduction that override its scale's (e.g. event counts for a
     #: tiny test run); checked against the reproduction's own configuration before the run
     options: dict[str, Any] = Field(default_factory=dict,
-                                    description="settings overriding the scale's (cnn and lux sections)")
+                                    description="settings overriding the scale's (cnn and lux sections), "
+                                                "but seed and scale (this table's own) and, for cnn, "
+                                                "backgrounds (er) and all_backgrounds")
 
 
 class RunConfig(WimpsiftConfig):

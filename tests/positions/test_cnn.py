@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -169,11 +168,14 @@ def test_cli_evaluate_writes_the_same_record_into_metrics_and_figure(tiny_model,
     assert json.loads(Image.open(out / "position_resolution.png").info["wimpsift"]) == record
 
 
-def test_evaluation_simulates_the_detector_the_network_was_trained_on(tmp_path):
+def test_evaluation_simulates_the_detector_the_network_was_trained_on(tmp_path, monkeypatch):
     """The file named its detector only: trained with ``--detector PATH``, evaluation loaded
     the TOML at that path again, a changed file (electron lifetime 100 µs) silently and a
     moved one as an error about ``detector``."""
+    from importlib import resources
+
     from wimpsift.detectors import load_detector
+    from wimpsift.training import position
     from wimpsift.training.position import (
         PositionTrainingConfig,
         load_position_model,
@@ -181,7 +183,7 @@ def test_evaluation_simulates_the_detector_the_network_was_trained_on(tmp_path):
     )
 
     shipped = load_detector("xenon1t_sr0")
-    toml = Path(__file__).resolve().parents[2] / "src/wimpsift/detectors/data/xenon1t_sr0.toml"
+    toml = resources.files("wimpsift.detectors") / "data" / "xenon1t_sr0.toml"
     copy = tmp_path / "x1t_copy.toml"
     copy.write_text(toml.read_text())
     model = train_position_cnn(PositionTrainingConfig(detector=str(copy), n_events=200, epochs=1))
@@ -189,9 +191,20 @@ def test_evaluation_simulates_the_detector_the_network_was_trained_on(tmp_path):
     copy.write_text(toml.read_text().replace(
         f"electron_lifetime_us = {shipped.drift.electron_lifetime_us:g}", "electron_lifetime_us = 100"))
     assert load_detector(copy).drift.electron_lifetime_us == 100
-    assert load_position_model(path).detector() == shipped
+    assert load_position_model(path).trained_detector() == shipped
+    simulated = []
+
+    def first_detector(detector, *args, **kwargs):  # the detector evaluation simulates, then stop
+        simulated.append(detector)
+        raise StopIteration
+
+    with monkeypatch.context() as patch:
+        patch.setattr(position, "simulate_waveform_events", first_detector)
+        with pytest.raises(StopIteration):
+            position.evaluate_positions(load_position_model(path), 20, seed=1)
+    assert simulated == [shipped]
     copy.unlink()
-    assert load_position_model(path).detector() == shipped
+    assert position.evaluate_positions(load_position_model(path), 20, seed=1)["n_test_events"] > 0
 
 
 @pytest.mark.parametrize(("damage", "reason"), [

@@ -256,3 +256,16 @@ def test_a_limit_cached_before_the_faster_halo_fix_is_computed_again(tmp_path):
     (row,) = run_reinterpret(config, [6.0], tmp_path, progress=False)["limits"]
     assert row["limit_cm2"] == pytest.approx(limits_for_mass(6.0, config)["limit_cm2"], rel=1e-9)
     assert row["limit_cm2"] < 0.9 * stale["limit_cm2"]
+
+
+def test_a_faster_halos_limit_is_keyed_by_its_spectrum_revision(tmp_path):
+    """The stage version alone guarded against the spectrum fix: the next revision of a
+    faster halo's spectrum would have given back this revision's cached limits."""
+    from wimpsift.pipelines.reinterpret import run_reinterpret
+    from wimpsift.sources.wimp import SPECTRUM_REVISION
+
+    for name, halo in (("fast", HaloModel(v_0_km_s=300.0)), ("default", HaloModel())):
+        run_reinterpret(ReinterpretConfig(halo=halo), [50.0], tmp_path / name, progress=False)
+        (lineage,) = (tmp_path / name / ".cache").glob("reinterpret.mass/*/lineage.json")
+        text = lineage.read_text()
+        assert ('"halo_spectrum": ' + str(SPECTRUM_REVISION) in text) == (name == "fast"), text[:300]

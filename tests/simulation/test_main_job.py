@@ -182,3 +182,16 @@ def test_options_the_main_job_sets_itself_are_refused(tmp_path, capsys, table, o
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and f"[{table}.options] of the run configuration: {said}" in err[0], err
     assert not out.exists()
+
+
+def test_the_cnn_stages_all_backgrounds_settings_are_refused(tmp_path, capsys):
+    """The main job's CNN stage is WIMP against ER: settings of the all-backgrounds
+    comparison were accepted and never read."""
+    path = tmp_path / "c.toml"
+    path.write_text("[cnn]\n[cnn.options]\nall_backgrounds = { epochs = 99 }\n")
+    out = tmp_path / "o"
+    assert main(["run", "--config", str(path), "-o", str(out)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and ("[cnn.options] of the run configuration: all_backgrounds: not used by "
+                              "the main job's cnn stage") in err[0], err
+    assert not out.exists()

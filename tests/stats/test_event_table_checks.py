@@ -266,7 +266,8 @@ def test_models_are_applied_only_to_events_of_the_definition_they_were_trained_o
     """Models were compared with the events by detector name only: a network trained on
     LUX 2013 scored the events of a copy with another g1 under the same name (exit 0),
     while one trained with ``--detector PATH.toml`` was refused for the very detector it
-    was trained on ("trained on detector 'lux_copy.toml', not 'lux_2013'")."""
+    was trained on ("trained on detector 'lux_copy.toml', not 'lux_2013'"; the slow test
+    below trains one)."""
     _record_detector(model_set, load_detector("lux_2013").model_dump(mode="json"))
     rc, out = _run("nn", tables, tables["er"], tmp_path, model_set, capsys)
     assert rc == 0
@@ -276,18 +277,51 @@ def test_models_are_applied_only_to_events_of_the_definition_they_were_trained_o
     err = _one_error(capsys)
     assert "--models: the 50 GeV model was trained on a detector named 'lux_2013' whose definition" \
         in err and "light.g1_pe_per_photon: 0.1372 in the model, 0.06 in the events" in err, err
-    _record_detector(model_set, load_detector(SHIPPED_LUX).model_dump(mode="json"))
-    assert _run("nn", tables, tables["er"], tmp_path, model_set, capsys)[0] == 0
 
 
-@pytest.mark.parametrize("given", ["lux_2013", "lux_copy.toml", "xenon1t_sr0"])
+@pytest.mark.parametrize("given", ["lux_2013", "xenon1t_sr0", "copy of lux_2013", "copy of xenon1t_sr0",
+                                   "gone.toml"])
 def test_a_model_set_that_recorded_no_definition_is_compared_by_the_name_it_was_given(
         tables, tmp_path, capsys, model_set, given):
-    _record_detector(model_set, given)
+    """By a shipped name, or by the name in the TOML file it was trained with, read again
+    (a TOML path was not compared at all: a LUX network scored XENON1T events)."""
+    if given.startswith("copy of "):
+        shipped = given.removeprefix("copy of ")
+        copy = tmp_path / "dets" / "custom"  # a file name without the .toml suffix
+        copy.parent.mkdir()
+        copy.write_text((SHIPPED_LUX.parent / f"{shipped}.toml").read_text())
+        _record_detector(model_set, str(copy))
+    else:
+        _record_detector(model_set, str(tmp_path / given) if given.endswith(".toml") else given)
     rc, _ = _run("nn", tables, tables["er"], tmp_path, model_set, capsys)
-    assert rc == (2 if given == "xenon1t_sr0" else 0)
+    assert rc == (2 if given.endswith("xenon1t_sr0") else 0)
+    err = capsys.readouterr().err
     if rc:
-        assert "trained on detector 'xenon1t_sr0', not 'lux_2013'" in _one_error(capsys)
+        assert "trained on detector 'xenon1t_sr0', not 'lux_2013'" in err, err
+    assert ("cannot be read now: its detector is not checked" in err) == (given == "gone.toml"), err
+
+
+def test_settings_a_network_does_not_depend_on_are_not_compared():
+    """The live time scales every source alike (training balances the classes) and free
+    text changes nothing: a model of LUX 2013 applies to a copy with ten times its live
+    days and another description, not to one with another g1."""
+    from types import SimpleNamespace
+
+    from wimpsift.pipelines.sensitivity import check_trained_for
+
+    lux = load_detector("lux_2013").model_dump(mode="json")
+    model = SimpleNamespace(provenance={"detector": lux})
+    longer = json.loads(json.dumps(lux))
+    longer["exposure"]["live_days"] *= 10
+    longer["description"] = "LUX 2013, ten times longer"
+    longer["backgrounds"][0]["note"] = "another note"
+    check_trained_for({50.0: model}, longer)
+    longer["light"]["g1_pe_per_photon"] = 0.06
+    with pytest.raises(DataError, match=r"^--models: the 50 GeV model was trained on a detector named "
+                                        r"'lux_2013' whose definition differs from --detector's "
+                                        r"\(light\.g1_pe_per_photon: 0\.1372 in the model, 0\.06 given "
+                                        r"by --detector\)$"):
+        check_trained_for({50.0: model}, longer, ("--detector's", "given by --detector"))
 
 
 @pytest.mark.slow
@@ -328,11 +362,18 @@ def test_nn_evaluate_measures_the_output_mi_with_the_models_k(tables, tmp_path, 
     labelled = _rewrite(tables["er"], tmp_path / "labelled.parquet", frame)
     capsys.readouterr()
     assert main(["nn", "evaluate", "--models", str(model_set), str(labelled), "--json"]) == 0
-    printed = json.loads(capsys.readouterr().out)["metrics"]["50"]["output_mi_bits"]
+    printed = json.loads(capsys.readouterr().out)["metrics"]["50"]
     model = load_models(str(model_set))[50.0]
     y = frame["label"].to_numpy()
     wb = balanced_weights(y, np.ones(len(y)))
     logit = model.logit(frame)
     mi = {k: mutual_information(logit, y, wb, k=k, n_subsets=1).mi_bits for k in (5, 12)}
     assert mi[5] != mi[12]
-    assert printed == mi[12]
+    assert printed["output_mi_bits"] == mi[12] and printed["output_mi_k"] == 12
+    # ten signal events: fewer neighbours than the models' k, not a refusal
+    few = frame[(frame["label"] == 0) | (frame.index < 30)].reset_index(drop=True)
+    assert int(few["label"].sum()) == 10
+    small = _rewrite(tables["er"], tmp_path / "few.parquet", few)
+    capsys.readouterr()
+    assert main(["nn", "evaluate", "--models", str(model_set), str(small), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["metrics"]["50"]["output_mi_k"] == 9

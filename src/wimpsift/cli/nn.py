@@ -188,12 +188,16 @@ def _mi_k(model: Any) -> int:
     """The neighbours of the MI estimator ``model`` was checked with (``nn train --mi-k``,
     in its provenance; 5, the default, for a model that does not say), so that ``nn
     evaluate`` measures the output MI as training did (with k = 5 instead of 12 it gave
-    0.5906 bits where training reported 0.6093 on the same events)."""
+    0.5906 bits where training reported 0.6093 on the same events); a class with no more
+    events than k gets fewer neighbours (the k used is in the metrics, ``output_mi_k``)."""
+    from wimpsift.training.discriminant import DiscriminantConfig
+
+    default = DiscriminantConfig.model_fields["mi_k"].default
     record = model.provenance if isinstance(model.provenance, dict) else {}
     config = record.get("config", {}) if isinstance(record.get("config"), dict) else {}
     discriminant = config.get("discriminant", {}) if isinstance(config.get("discriminant"), dict) else {}
-    k = discriminant.get("mi_k", 5)
-    return k if isinstance(k, int) and not isinstance(k, bool) and k >= 1 else 5
+    k = discriminant.get("mi_k", default)
+    return k if isinstance(k, int) and not isinstance(k, bool) and k >= 1 else default
 
 
 def _records(table) -> list[dict[str, Any]]:
@@ -301,8 +305,10 @@ def _evaluate(args: argparse.Namespace) -> int:
                 wb = balanced_weights(y, w)
                 m = discrimination_summary(logit, y, wb)
                 # the value only: no subsets for an error (a rare class could not fill them)
-                m["output_mi_bits"] = mutual_information(logit, y, wb, k=_mi_k(model),
-                                                         n_subsets=1).mi_bits
+                # the models' k, fewer where a class has too few events for it
+                k = max(1, min(_mi_k(model), int(np.bincount(y, minlength=2).min()) - 1))
+                m["output_mi_bits"] = mutual_information(logit, y, wb, k=k, n_subsets=1).mi_bits
+                m["output_mi_k"] = k
                 result["metrics"][f"{mass:g}"] = m
     except DataError as err:
         if not outside:
@@ -377,7 +383,8 @@ def _study(args: argparse.Namespace) -> int:
     if models is not None:  # applied to the samples of --detector
         from wimpsift.pipelines.sensitivity import check_trained_for
 
-        check_trained_for(models, provider.detector.model_dump(mode="json"))
+        check_trained_for(models, provider.detector.model_dump(mode="json"),
+                          ("--detector's", "given by --detector"))
     if models is not None and masses is not None:
         if args.projection_mass not in models:
             raise ConfigError(f"--projection-mass: {args.projection_mass:g} GeV is not "

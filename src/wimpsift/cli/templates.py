@@ -45,7 +45,7 @@ def _from_file(path: Path, detector, columns: list[str]):
     from wimpsift.events import check_event_table, window_mask
     from wimpsift.io.event_tables import SLAB_TABLE_VERSION, check_simulated_for, read_events
     from wimpsift.sources import HaloModel, make_source
-    from wimpsift.training.samples import _expected_in_window
+    from wimpsift.training.samples import expected_in_window
 
     table, record = read_events(path)
     where = f"events: {str(path)!r}"
@@ -69,7 +69,7 @@ def _from_file(path: Path, detector, columns: list[str]):
     if len(inside) == 0:
         raise DataError(f"events: no event of {str(path)!r} is in the analysis window")
     check_event_table(inside, columns, f"{where} (events in the analysis window)")
-    expected = _expected_in_window(source, detector, detector.exposure_kg_days, len(inside),
+    expected = expected_in_window(source, detector, detector.exposure_kg_days, len(inside),
                                    int(record["n_events"]), volume)
     inside["weight"] = expected / len(inside)
     inside["label"] = int(name == "wimp")
@@ -162,7 +162,8 @@ def _run(args: argparse.Namespace) -> int:
         from wimpsift.cli.nn import load_models  # the one reader of --models (DIR or DIR/models)
 
         models = load_models(args.models)
-        check_models(models, detector.model_dump(mode="json"), table)
+        check_models(models, detector.model_dump(mode="json"), table,
+                     ("--detector's", "given by --detector"))
         mass = signal_meta["mass_gev"]
         if mass not in models:
             raise DataError(f"--models: no model for {mass:g} GeV/c^2 (trained: {sorted(models)})")

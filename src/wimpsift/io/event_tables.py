@@ -21,6 +21,7 @@ reads a table and its provenance back.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -258,18 +259,21 @@ def provenance_record(metadata: dict[bytes, bytes] | None, name: str) -> dict[st
 
 
 def detector_differences(recorded: Any, given: dict[str, Any],
-                         labels: tuple[str, str] = ("in the table", "given")) -> list[str]:
+                         labels: tuple[str, str] = ("in the table", "given"),
+                         ignore: re.Pattern[str] | None = None) -> list[str]:
     """The settings in which a detector definition a provenance record holds (``recorded``,
     as ``Detector.model_dump(mode="json")`` wrote it) differs from ``given`` (the same
     form), as ``section.setting: recorded <labels[0]>, given <labels[1]>`` texts; none
-    when they are the same.
+    when they are the same. Settings whose name (``backgrounds[2].note``) ``ignore`` matches
+    in full are left out.
 
     Both are first put in their canonical form by :class:`Detector` where they validate, so
     a setting added to the definition since, at its default, is no difference."""
     flat = [_flat_definition(_canonical_detector(d)) for d in (recorded, given)]
     keys = dict.fromkeys([*flat[0], *flat[1]])
     return [f"{key}: {_shown(flat[0], key)} {labels[0]}, {_shown(flat[1], key)} {labels[1]}"
-            for key in keys if flat[0].get(key, _ABSENT) != flat[1].get(key, _ABSENT)]
+            for key in keys if flat[0].get(key, _ABSENT) != flat[1].get(key, _ABSENT)
+            and not (ignore is not None and ignore.fullmatch(key))]
 
 
 _ABSENT = object()
@@ -326,12 +330,14 @@ def check_simulated_for(record: dict[str, Any], detector: Detector, name: str) -
 
 def check_same_definition(recorded: dict[str, Any], given: dict[str, Any], name: str,
                           given_as: str = "the one given", made: str = "simulated for",
-                          labels: tuple[str, str] = ("in the table", "given")) -> None:
+                          labels: tuple[str, str] = ("in the table", "given"),
+                          ignore: re.Pattern[str] | None = None) -> None:
     """Refuse an event table simulated for (or a network trained on: ``made``) a detector
     definition (``recorded``, from its provenance) other than ``given``
     (:func:`detector_differences`, which words the two values with ``labels``); the
-    DataError's message starts with ``name`` and lists the first three differences."""
-    differences = detector_differences(recorded, given, labels)
+    DataError's message starts with ``name`` and lists the first three differences (none
+    that ``ignore`` matches)."""
+    differences = detector_differences(recorded, given, labels, ignore)
     if differences:
         more = f"; {len(differences) - 3} more" if len(differences) > 3 else ""
         raise DataError(f"{name} was {made} a detector named {recorded.get('name')!r} whose "

@@ -52,9 +52,10 @@ def rejection_error(curve: RocCurve, signal_acceptance: float, n_signal: int, n_
     Two independent parts, added in quadrature:
 
     * the background events: binomial, ``sqrt(n L (1 - L))`` leaked events for leakage ``L``,
-      but at least :data:`~wimpsift.metrics.remaining.ZERO_COUNT_UPPER_68` (1.29) events, so
-      that a cut leaking nothing is not reported as exactly known (the convention of
-      :mod:`wimpsift.metrics.remaining`); without the floor a classifier at 99.9 %
+      but at least :data:`~wimpsift.metrics.remaining.ZERO_COUNT_UPPER_68` (1.29) events, the
+      Feldman-Cousins 68 % upper limit for none observed (what :mod:`wimpsift.metrics.remaining`
+      quotes for zero counts, applied here as a floor at any count), so that a cut leaking
+      nothing is not reported as exactly known; without the floor a classifier at 99.9 %
       rejection on 300 ER test events got an error of 0 in 2/3 of the test sets, and
       ``rejection ± error`` held the truth in 27 % of them instead of 68 %;
     * the cut: it is placed on the signal events, so its true acceptance scatters by

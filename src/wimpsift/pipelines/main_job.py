@@ -55,19 +55,24 @@ def _options_table(stage: str) -> Iterator[None]:
         raise ConfigError(f"[{stage}.options] of the run configuration: {err}") from err
 
 
-def _check_options(stage: str, options: dict[str, Any], fixed: dict[str, Any]) -> None:
+def _check_options(stage: str, options: dict[str, Any], fixed: dict[str, Any],
+                   unused: tuple[str, ...] = ()) -> None:
     """Refuse a reproduction setting in ``[<stage>.options]`` that the main job sets itself:
     the table's own ``seed`` and ``scale`` (an options ``seed`` silently replaced the
-    table's, an options ``scale`` was a TypeError traceback) and ``fixed`` ones."""
-    for key in ("seed", "scale"):
-        if key in options:
-            raise ConfigError(f"[{stage}.options] of the run configuration: {key!r} is a key of "
-                              f"the [{stage}] table itself; set {key} = ... there")
-    for key, value in fixed.items():
-        if key in options and options[key] != value:
-            raise ConfigError(f"[{stage}.options] of the run configuration: {key}: got "
-                              f"{options[key]!r}, expected {value!r} (the main job's {stage} "
-                              f"stage; 'wimpsift reproduce {stage}' runs the others)")
+    table's, an options ``scale`` was a TypeError traceback), ``fixed`` ones at another
+    value, and ``unused`` ones (settings of what the main job does not run)."""
+    with _options_table(stage):
+        for key in ("seed", "scale"):
+            if key in options:
+                raise ConfigError(f"{key!r} is a key of the [{stage}] table itself; set {key} = ... there")
+        for key, value in fixed.items():
+            if key in options and options[key] != value:
+                raise ConfigError(f"{key}: got {options[key]!r}, expected {value!r} (the main job's "
+                                  f"{stage} stage; 'wimpsift reproduce {stage}' runs the others)")
+        for key in unused:
+            if key in options:
+                raise ConfigError(f"{key}: not used by the main job's {stage} stage "
+                                  f"('wimpsift reproduce {stage}' runs what it sets)")
 
 
 def run_main_job(config: RunConfig, output: Path, progress: bool = True) -> Path:
@@ -92,7 +97,7 @@ def run_main_job(config: RunConfig, output: Path, progress: bool = True) -> Path
                               output / "events_er.parquet", "simulation.events_per_source")
     detector = load_detector(sim.detector)
     if config.cnn.enabled:  # the index section reads the paper's WIMP-against-ER metrics
-        _check_options("cnn", config.cnn.options, {"backgrounds": "er"})
+        _check_options("cnn", config.cnn.options, {"backgrounds": "er"}, ("all_backgrounds",))
     if config.lux.enabled:
         _check_options("lux", config.lux.options, {})
     if sim.enabled or config.rates.enabled:  # a WIMP too light to give recoils: said now

@@ -14,6 +14,7 @@ from typing import Any
 
 from wimpsift.errors import ConfigError
 from wimpsift.provenance import atomic_path, provenance, write_json
+from wimpsift.sources.wimp import halo_lineage
 from wimpsift.stats.reinterpret import (
     EXPERIMENTS,
     ReinterpretConfig,
@@ -22,7 +23,8 @@ from wimpsift.stats.reinterpret import (
     mass_result_keys,
 )
 
-STAGE_VERSION = 2  # 2: a faster halo's spectrum is no longer cut (sources.wimp.SPECTRUM_REVISION)
+STAGE_VERSION = 2  # 2: a faster halo's spectrum is no longer cut; a non-default halo's key
+# carries its spectrum's revision since (sources.wimp.halo_lineage), so later revisions need no bump
 
 
 def check_masses(experiment: str, masses: Sequence[float]) -> list[float]:
@@ -54,7 +56,7 @@ def run_reinterpret(
         cache = out / ".cache"
     rows = map_masses(limits_for_mass, masses, {"config": config}, cache, workers, progress,
                       desc=f"reinterpret {config.experiment}", stage="reinterpret.mass",
-                      stage_version=STAGE_VERSION, config=config,
+                      stage_version=STAGE_VERSION, config={"config": config, **halo_lineage(config.halo)},
                       result_keys=mass_result_keys(config.experiment))
     experiment = EXPERIMENTS[config.experiment]
     payload: dict[str, Any] = {

@@ -36,6 +36,8 @@ the detector's definition (a TOML file edited under the same path is computed ag
 
 from __future__ import annotations
 
+import re
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -145,39 +147,61 @@ def templates_payload(templates: TemplateSet, analysis: str, detector: str) -> d
             "columns": columns}
 
 
-def check_trained_for(models: Mapping[float, Any], detector: Mapping[str, Any]) -> None:
+#: settings of a detector definition a trained network does not depend on: the live time
+#: (every source's expected count scales with it alike, and training balances the classes)
+#: and free text. A model is applied to a definition that differs from its own only in these.
+MODEL_INDEPENDENT_SETTINGS = re.compile(
+    r"exposure\.live_days|description|sources_note|fiducial\.boundary\.source"
+    r"|.*(note|published_source|published_verified|positions_source)")
+
+
+def check_trained_for(models: Mapping[float, Any], detector: Mapping[str, Any],
+                      given_as: tuple[str, str] = ("the events'", "in the events")) -> None:
     """Models must have been trained on the detector ``detector`` defines (a definition as
     ``Detector.model_dump(mode="json")`` gives and event tables record): its name and every
-    field, so a modified copy of a shipped TOML under the shipped name is refused. A model
-    set that recorded no definition (before it was recorded) is compared by the name its
-    training was given, unless that was a TOML path, which names no detector."""
+    setting the network depends on (not :data:`MODEL_INDEPENDENT_SETTINGS`), so a modified
+    copy of a shipped TOML under the shipped name is refused. ``given_as`` words where
+    ``detector`` comes from in the message (the events', or ``--detector``'s).
+
+    A model set written before models recorded their definition is compared by the name
+    its training was given: a shipped detector's, or the name in the TOML file it gave, read
+    again if it still exists; a file that cannot be read is said on stderr, unchecked."""
+    from wimpsift.detectors import load_detector, shipped_detectors
+    from wimpsift.errors import ConfigError
     from wimpsift.io.event_tables import check_same_definition
 
+    name = detector.get("name")
     for mass, model in models.items():
         what = f"--models: the {mass:g} GeV model"
         record = model.provenance if isinstance(model.provenance, Mapping) else {}
         recorded = record.get("detector")
         if isinstance(recorded, Mapping):
-            if recorded.get("name") != detector.get("name"):
-                raise DataError(f"{what} was trained on detector {recorded.get('name')!r}, "
-                                f"not {detector.get('name')!r}")
-            check_same_definition(dict(recorded), dict(detector), what, "the events'",
-                                  made="trained on", labels=("in the model", "in the events"))
-            continue
-        trained_on = _detector_of(record)
-        if trained_on is not None and not trained_on.endswith(".toml") \
-                and trained_on != detector.get("name"):
-            raise DataError(f"{what} was trained on detector {trained_on!r}, "
-                            f"not {detector.get('name')!r}")
+            trained_on = recorded.get("name")
+        else:
+            trained_on = _detector_of(record)
+            if trained_on is not None and trained_on not in shipped_detectors():
+                try:
+                    trained_on = load_detector(trained_on).name
+                except ConfigError:
+                    print(f"note: {what} was trained on the detector file {trained_on!r}, which "
+                          "cannot be read now: its detector is not checked", file=sys.stderr)
+                    continue
+        if trained_on is not None and trained_on != name:
+            raise DataError(f"{what} was trained on detector {trained_on!r}, not {name!r}")
+        if isinstance(recorded, Mapping):
+            check_same_definition(dict(recorded), dict(detector), what, given_as[0],
+                                  made="trained on", labels=("in the model", given_as[1]),
+                                  ignore=MODEL_INDEPENDENT_SETTINGS)
 
 
 def check_models(models: Mapping[float, Any], detector: Mapping[str, Any],
-                 events: pd.DataFrame) -> None:
+                 events: pd.DataFrame,
+                 given_as: tuple[str, str] = ("the events'", "in the events")) -> None:
     """Models must have been trained on this detector (:func:`check_trained_for`; the
     definition the events were simulated for) and on inputs the events carry
     (``log10_<column>`` inputs need ``<column>``; a column of NaN only, such as an S1
     prompt fraction that was not simulated, counts as absent)."""
-    check_trained_for(models, detector)
+    check_trained_for(models, detector, given_as)
     present = {c for c in events.columns if not pd.api.types.is_numeric_dtype(events[c])
                or np.any(np.isfinite(events[c].to_numpy(dtype=float)))}
     for mass, model in models.items():

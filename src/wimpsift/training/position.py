@@ -221,7 +221,7 @@ class PositionReconstructor:
     radius_cm: float
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def detector(self) -> Detector:
+    def trained_detector(self) -> Detector:
         """The detector the network was trained on: the whole definition its file records
         (files written before it was recorded name a detector, loaded by that name)."""
         definition = self.meta.get("detector_definition")
@@ -313,7 +313,7 @@ def load_position_model(path: str | Path, parameter: str = "xy_model_path"
         reconstructor = PositionReconstructor(model, arrays, radius_cm, meta)
         if "detector_definition" in meta:  # a damaged one is refused here, not when evaluated
             try:
-                reconstructor.detector()
+                reconstructor.trained_detector()
             except ValidationError as err:
                 raise ValueError(f"its detector definition: {validation_message(err)}") from err
     except pickle.UnpicklingError as err:  # a pickle that is not plain tensors and dicts
@@ -459,7 +459,7 @@ def evaluate_positions(
     if not 2 <= int(n_events) <= MAX_EVENTS:
         raise bad_value("n_events", n_events, f"2 to {MAX_EVENTS:,} test events")
     mismatch = LrfMismatch() if mismatch is None else mismatch
-    detector = reconstructor.detector()
+    detector = reconstructor.trained_detector()
     arrays = pmt_arrays(detector)
     radius = float(detector.geometry.tpc_radius_cm)
     tables, tops, truths = [], [], []

@@ -125,8 +125,8 @@ def simulate_in_window(
     return table, n_sim
 
 
-def _expected_in_window(source, detector: Detector, exposure: float, n_in: int,
-                        n_sim: int, volume: Volume = "fiducial") -> float:
+def expected_in_window(source, detector: Detector, exposure: float, n_in: int,
+                       n_sim: int, volume: Volume = "fiducial") -> float:
     """Expected events of ``source`` in the analysis window over ``exposure`` (kg·days of
     the published fiducial mass), from ``n_in`` of ``n_sim`` interactions drawn in
     ``volume``'s sampled volume in the window: a data-driven source's count in the window
@@ -198,8 +198,8 @@ class EventSamples:
         if len(table) == 0:
             raise DataError(f"samples: no {label} events in the analysis window after "
                             f"{n_sim} simulated interactions; raise max_simulated")
-        # the interactions were drawn in the fiducial slab, heavier than the fiducial mass
-        expected = _expected_in_window(source, self.detector, self.exposure, len(table), n_sim)
+        # data-driven: their count in the window; physical: the sampled (slab) mass enters
+        expected = expected_in_window(source, self.detector, self.exposure, len(table), n_sim)
         table["weight"] = expected / len(table)
         summary = {"n_simulated": float(n_sim), "n_in_window": float(len(table)),
                    "expected_in_window": expected}
