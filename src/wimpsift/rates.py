@@ -72,6 +72,22 @@ def expected_events(
     }
 
 
+def expected_in_window(source: Source, detector: Detector, exposure: float, n_in: int,
+                       n_sim: int, volume: Volume = "fiducial") -> float:
+    """Expected events of ``source`` in the analysis window over ``exposure`` (kg·days of
+    the published fiducial mass), from ``n_in`` of ``n_sim`` interactions drawn in
+    ``volume``'s sampled volume in the window: a data-driven source's count in the window
+    scaled with exposure (the sampled volume does not enter: it is a count in the window);
+    a physical source's rate times the sampled mass (heavier than the fiducial mass:
+    :func:`~wimpsift.sources.positions.sampled_mass_ratio`) times the window fraction."""
+    window = source.expected_in_window
+    if window is not None:
+        count, reference = window
+        return float(count * exposure / reference)
+    return float(source.rate_per_kg_day * exposure * sampled_mass_ratio(detector, volume)
+                 * n_in / max(n_sim, 1))
+
+
 def event_count(config: SimulationConfig, detector: Detector, source: Source) -> int:
     """The events one run simulates: ``n_events``, or a Poisson draw of the exposure's
     expected count (its own child stream of the seed)."""

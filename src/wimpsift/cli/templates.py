@@ -44,8 +44,8 @@ def _from_file(path: Path, detector, columns: list[str]):
 
     from wimpsift.events import check_event_table, window_mask
     from wimpsift.io.event_tables import SLAB_TABLE_VERSION, check_simulated_for, read_events
+    from wimpsift.rates import expected_in_window
     from wimpsift.sources import HaloModel, make_source
-    from wimpsift.training.samples import expected_in_window
 
     table, record = read_events(path)
     where = f"events: {str(path)!r}"

@@ -166,8 +166,6 @@ def check_trained_for(models: Mapping[float, Any], detector: Mapping[str, Any],
     A model set written before models recorded their definition is compared by the name
     its training was given: a shipped detector's, or the name in the TOML file it gave, read
     again if it still exists; a file that cannot be read is said on stderr, unchecked."""
-    from wimpsift.detectors import load_detector, shipped_detectors
-    from wimpsift.errors import ConfigError
     from wimpsift.io.event_tables import check_same_definition
 
     name = detector.get("name")
@@ -175,17 +173,8 @@ def check_trained_for(models: Mapping[float, Any], detector: Mapping[str, Any],
         what = f"--models: the {mass:g} GeV model"
         record = model.provenance if isinstance(model.provenance, Mapping) else {}
         recorded = record.get("detector")
-        if isinstance(recorded, Mapping):
-            trained_on = recorded.get("name")
-        else:
-            trained_on = _detector_of(record)
-            if trained_on is not None and trained_on not in shipped_detectors():
-                try:
-                    trained_on = load_detector(trained_on).name
-                except ConfigError:
-                    print(f"note: {what} was trained on the detector file {trained_on!r}, which "
-                          "cannot be read now: its detector is not checked", file=sys.stderr)
-                    continue
+        trained_on = (recorded.get("name") if isinstance(recorded, Mapping)
+                      else _detector_of(record, what))
         if trained_on is not None and trained_on != name:
             raise DataError(f"{what} was trained on detector {trained_on!r}, not {name!r}")
         if isinstance(recorded, Mapping):
@@ -211,16 +200,27 @@ def check_models(models: Mapping[float, Any], detector: Mapping[str, Any],
                             f"the events lack {missing}")
 
 
-def _detector_of(record: Mapping[str, Any]) -> str | None:
-    """The detector name or TOML path a model set's training was given (in its record,
-    its configuration or its samples' settings), for model sets that recorded no definition."""
+def _detector_of(record: Mapping[str, Any], what: str) -> str | None:
+    """The name of the detector a model set that recorded no definition was trained on:
+    the name or TOML path its training was given (in its record, its configuration or its
+    samples' settings), a path read again for the name in it. None when it gives none, or
+    names a file that cannot be read now (said on stderr: ``what`` is then unchecked)."""
+    from wimpsift.detectors import load_detector, shipped_detectors
+
     config = record.get("config", {})
     config = config if isinstance(config, Mapping) else {}
     samples = config.get("samples", {})
-    for where in (record, config, samples if isinstance(samples, Mapping) else {}):
-        if isinstance(where.get("detector"), str):
-            return where["detector"]
-    return None
+    samples = samples if isinstance(samples, Mapping) else {}
+    given = next((w["detector"] for w in (record, config, samples) if isinstance(w.get("detector"), str)),
+                 None)
+    if given is None or given in shipped_detectors():
+        return given
+    try:
+        return load_detector(given).name
+    except ConfigError:
+        print(f"note: {what} was trained on the detector file {given!r}, which cannot be read "
+              "now: its detector is not checked", file=sys.stderr)
+        return None
 
 
 # ----------------------------------------------------------------------------------------

@@ -50,10 +50,10 @@ from wimpsift.config import WimpsiftConfig
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.errors import ConfigError, DataError, validation_message
 from wimpsift.provenance import provenance
+from wimpsift.rates import expected_in_window
 from wimpsift.response.event_level import simulate_events
 from wimpsift.seeding import SeedLike, generator, seed_sequence
 from wimpsift.sources import background_names, make_source
-from wimpsift.sources.positions import Volume, sampled_mass_ratio
 from wimpsift.sources.wimp import HaloModel, halo_lineage
 
 SAMPLE_STAGE = "training.source_sample"
@@ -123,22 +123,6 @@ def simulate_in_window(
         n_sim = int(round(n_sim * n_target / n_kept))
         table = table.iloc[:n_target].reset_index(drop=True)
     return table, n_sim
-
-
-def expected_in_window(source, detector: Detector, exposure: float, n_in: int,
-                       n_sim: int, volume: Volume = "fiducial") -> float:
-    """Expected events of ``source`` in the analysis window over ``exposure`` (kg·days of
-    the published fiducial mass), from ``n_in`` of ``n_sim`` interactions drawn in
-    ``volume``'s sampled volume in the window: a data-driven source's count in the window
-    scaled with exposure (the sampled volume does not enter: it is a count in the window);
-    a physical source's rate times the sampled mass (heavier than the fiducial mass:
-    :func:`~wimpsift.sources.positions.sampled_mass_ratio`) times the window fraction."""
-    window = source.expected_in_window
-    if window is not None:
-        count, reference = window
-        return float(count * exposure / reference)
-    return float(source.rate_per_kg_day * exposure * sampled_mass_ratio(detector, volume)
-                 * n_in / max(n_sim, 1))
 
 
 class EventSamples:
