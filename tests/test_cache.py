@@ -15,16 +15,20 @@ from wimpsift.errors import ConfigError
 
 def test_key_hashes_stage_version_config_and_package_versions(monkeypatch):
     base = lineage("stats.toy_chunk", 1, {"seed": 3, "n_toys": 10})
-    assert set(base["versions"]) == {"wimpsift", "nestpy", "wimprates", "torch"}
+    # every package whose version a provenance record lists: a result cached with another
+    # iminuit or SciPy would otherwise come back under today's versions
+    assert set(base["versions"]) == {"wimpsift", "nestpy", "wimprates", "torch", "numpy", "scipy",
+                                     "scikit-learn", "iminuit", "xe-likelihood"}
     key = lineage_key(base)
     assert key == lineage_key(lineage("stats.toy_chunk", 1, {"n_toys": 10, "seed": 3}))  # key order
     assert key != lineage_key(lineage("stats.toy_chunk", 2, {"seed": 3, "n_toys": 10}))
     assert key != lineage_key(lineage("cnn.grid_trial", 1, {"seed": 3, "n_toys": 10}))
     assert key != lineage_key(lineage("stats.toy_chunk", 1, {"seed": 4, "n_toys": 10}))
     real = cache_module.package_versions(cache_module.LINEAGE_PACKAGES)
-    monkeypatch.setattr(cache_module, "package_versions",
-                        lambda names: {**real, "nestpy": "0.0.1"})
-    assert key != lineage_key(lineage("stats.toy_chunk", 1, {"seed": 3, "n_toys": 10}))
+    for package in ("nestpy", "iminuit", "scipy", "xe-likelihood"):
+        monkeypatch.setattr(cache_module, "package_versions",
+                            lambda names, package=package: {**real, package: "0.0.1"})
+        assert key != lineage_key(lineage("stats.toy_chunk", 1, {"seed": 3, "n_toys": 10}))
 
 
 def test_array_digest_follows_values_dtype_and_shape():

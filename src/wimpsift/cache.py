@@ -6,8 +6,12 @@ The key of an entry hashes (SHA-256, 20 hex digits) its *lineage*, as strax does
 - the stage version (an integer the stage bumps when its output changes meaning),
 - the validated configuration of that piece of work (JSON-able: a pydantic model,
   dicts, lists, numbers; see :func:`wimpsift.provenance.config_hash`),
-- the versions of wimpsift, nestpy, wimprates and torch (read from the installed
-  distributions' metadata, so computing a key imports none of them).
+- the versions of every distribution a provenance record lists
+  (:data:`wimpsift.provenance.PROVENANCE_PACKAGES`: wimpsift, nestpy, wimprates, torch,
+  numpy, SciPy, scikit-learn, iminuit, xe-likelihood), read from the installed
+  distributions' metadata, so computing a key imports none of them. A cached limit or
+  fit made with another iminuit or SciPy is made again, rather than handed back under a
+  provenance record that lists the versions installed now.
 
 An entry is a folder ``<root>/<stage>/<key>/`` holding ``lineage.json`` (the hashed
 record, readable by ``wimpsift cache ls``), ``result.json`` (the JSON part of the
@@ -43,9 +47,9 @@ from typing import Any
 import numpy as np
 
 from wimpsift.errors import ConfigError
-from wimpsift.provenance import _jsonable, package_versions
+from wimpsift.provenance import PROVENANCE_PACKAGES, _jsonable, package_versions
 
-LINEAGE_PACKAGES = ("wimpsift", "nestpy", "wimprates", "torch")
+LINEAGE_PACKAGES = PROVENANCE_PACKAGES
 LINEAGE_FILE = "lineage.json"
 RESULT_FILE = "result.json"
 ARRAYS_FILE = "arrays.npz"
