@@ -288,3 +288,20 @@ def test_every_background_of_every_shipped_detector_has_a_topology(detector_name
             assert (per_event >= 1).all()  # one interaction per Compton scatter
         else:
             assert (per_event == 1).all()
+
+
+def test_single_scatter_rates_use_the_volume_mass_when_the_file_gives_no_fiducial_mass(xenon1t):
+    """``fiducial.mass_kg`` is optional (default: volume x density); the neutron and
+    external-gamma counts of the waveform route read the detector's fiducial mass, which
+    is that default then (before, ``None`` multiplied a rate: a TypeError)."""
+    from wimpsift.detectors import Detector
+
+    data = xenon1t.model_dump(mode="json")
+    data["fiducial"]["mass_kg"] = None
+    derived = Detector.model_validate(data)
+    assert derived.fiducial.mass_kg is None
+    ratio = derived.fiducial_mass_kg / xenon1t.fiducial_mass_kg  # 1042.57 / 1042 kg
+    for name in ("neutrons", "external_gamma"):
+        total = expected_topology_events(derived, make_source(derived, name), "active")
+        published = expected_topology_events(xenon1t, make_source(xenon1t, name), "active")
+        assert total == pytest.approx(published * ratio, rel=1e-12)

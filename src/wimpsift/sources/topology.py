@@ -151,9 +151,9 @@ def expected_topology_events(detector: Detector, source: Source, volume: Volume 
         return None
     live_days = detector.exposure.live_days
     if isinstance(source, RadiogenicNeutrons):
-        return (source.rate_per_kg_day * detector.fiducial.mass_kg * live_days
+        return (source.rate_per_kg_day * detector.fiducial_mass_kg * live_days
                 / single_scatter_fraction(detector, volume))
     if isinstance(source, ExternalGammas):
-        return (source.rate_per_kg_day * detector.fiducial.mass_kg * live_days
+        return (source.rate_per_kg_day * detector.fiducial_mass_kg * live_days
                 / fiducial_single_fraction(detector, source, volume))
     return source.rate_per_kg_day * volume_mass_kg(detector, volume) * live_days
