@@ -271,6 +271,28 @@ def test_physical_properties(all_backgrounds_run):
 
 
 @pytest.mark.slow
+def test_report_counts_every_sources_test_events_in_the_window(all_backgrounds_run):
+    # the wall source is in the fiducial list only; the report's counts table read the
+    # active volume's test counts and showed 0 wall test events in the window, beside a
+    # fiducial table drawn from them
+    import html
+    import re
+
+    import pyarrow.parquet as pq
+
+    out, metrics = all_backgrounds_run
+    scores = pq.read_table(out / "data" / "test_scores.parquet").to_pandas()
+    in_window = scores["source"].value_counts()
+    assert in_window["wall"] > 0 and metrics["all_backgrounds"]["n_test_events"]["wall"] > 0
+    page = html.unescape((out / "report.html").read_text(encoding="utf-8"))
+    counts = page[page.index("Simulated events (training / test)"):]
+    counts = counts[:counts.index("</table>")]
+    for source, n in in_window.items():
+        (row,) = re.findall(rf"<tr><td>{source}</td><td>[^<]*</td><td>([^<]*)</td>", counts)
+        assert row.replace("\u202f", "") == str(n), source
+
+
+@pytest.mark.slow
 def test_runs_combine_over_seeds(all_backgrounds_run, tmp_path, capsys):
     # scripts/cnn_backgrounds_seeds.py on real metrics: a second "seed" whose binary CNN
     # ratio is 0.2 higher; two values d apart have mean +d/2, standard error d/2, and the

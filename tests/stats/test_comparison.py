@@ -227,3 +227,32 @@ def test_five_d_comparison_on_the_same_events():
                                      1e-4, 6000.0)["five_d_fits"]["5d"]
     assert failed["migrad_fits_invalid"]["network"] == 1.0 and failed["fits_not_converged"]["network"] == 4.0
     json.dumps(summary)
+
+
+def test_the_figure_calls_the_pseudo_data_limits_pseudo_data(tmp_path, monkeypatch):
+    # the comparison's data set is background-only pseudo-data drawn from the test events
+    # (the report's 'Pseudo-data' columns); limits_vs_mass.png called it 'observed'
+    import wimpsift.stats.figures
+
+    rng = np.random.default_rng(5)
+    table = pd.concat([_source("er", 1500, False, 0, 100.0, rng), _source("wall", 500, False, 0, 5.0, rng),
+                       _source("wimp", 1000, True, 1, 5.0, rng)], ignore_index=True)
+    config = ComparisonConfig.build(
+        n_bins=8, traditional_bins=(2, 2, 5, 5),
+        limits=LimitConfig.build(method="toys", n_toys=100, n_background_toys=100, mu_grid_points=8),
+        dask=DaskConfig.build(synchronous=True, progress=False))
+    result = compare_analyses([30.0], lambda m: table, lambda *a: (BandScorer(), None),
+                              load_detector("lux_2013"), 1e-45, config)
+    labels = []
+    save = wimpsift.stats.figures.save_figure
+
+    def record(fig, path, **kwargs):
+        labels.extend(t.get_text() for ax in fig.axes if ax.get_legend()
+                      for t in ax.get_legend().get_texts())
+        return save(fig, path, **kwargs)
+
+    monkeypatch.setattr(wimpsift.stats.figures, "save_figure", record)
+    write_comparison(result, tmp_path, config)
+    assert "network (1-D) pseudo-data" in labels and "traditional (4-D) pseudo-data" in labels
+    assert "traditional (4-D)/network (1-D) pseudo-data" in labels
+    assert not any("observed" in label for label in labels)

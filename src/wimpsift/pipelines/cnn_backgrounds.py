@@ -260,6 +260,9 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
         "standard_selection_cuts": cuts,
         "training": fit_info,
         "n_train_events": {s: int(n) for s, n in train.table["source"].value_counts().items()},
+        # every source's test events in the window of either volume (``n_test_events``:
+        # the fiducial comparison's; the active one's lacks the fiducial-only sources)
+        "n_test_events_window": {s: int(n) for s, n in test.table["source"].value_counts().items()},
         "n_simulated": {"train": train.n_simulated, "test": test.n_simulated},
         "tail_sampling": {"train": train.strata, "test": test.strata},
         "exposure_kg_days": float(detector.exposure_kg_days),

@@ -85,7 +85,7 @@ def _write(out: Path, payload: dict[str, Any], config: ReinterpretConfig) -> Non
     published = published_curves(config.experiment) if config.interaction == "si" else []
     title = f"{config.experiment} {config.interaction.upper()}, halo v0 = {config.halo.v_0_km_s:g} km/s"
     plot_limit_curve(rows, out / "limits.png", title, central, published,
-                     provenance=payload["provenance"])
+                     provenance=payload["provenance"], confidence_level=config.confidence_level)
 
 
 def published_curves(experiment: str) -> list[dict[str, Any]]:

@@ -376,5 +376,6 @@ def run_sensitivity(
              f"halo v0 = {config.halo.v_0_km_s:g} km/s")
     plot_limit_curve(rows, out / "limits.png", title,
                      "median_cm2", [published] if published is not None else [],
-                     provenance=payload["provenance"])
+                     provenance=payload["provenance"],
+                     confidence_level=config.limits.confidence_level)
     return payload

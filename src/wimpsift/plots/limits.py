@@ -17,6 +17,12 @@ import numpy as np
 from wimpsift.plots import pyplot, save_figure
 
 _GREYS = ["black", "dimgray", "tab:green"]
+#: the confidence level of every shipped published curve (LUX, XENON1T, xe-likelihood's)
+PUBLISHED_CONFIDENCE_LEVEL = 0.9
+
+
+def _cl_text(confidence_level: float) -> str:
+    return f"{100 * confidence_level:g} % CL"
 
 
 def _positive(values: Sequence[float]) -> np.ndarray:
@@ -25,29 +31,32 @@ def _positive(values: Sequence[float]) -> np.ndarray:
     return np.where(values > 0, values, np.nan)
 
 
-def _draw_published(ax, published: Sequence[Mapping[str, Any]]) -> None:
+def _draw_published(ax, published: Sequence[Mapping[str, Any]], confidence_level: float = 0.9) -> None:
+    """The published curves; labelled with their CL where ours is at another one."""
+    suffix = ("" if abs(confidence_level - PUBLISHED_CONFIDENCE_LEVEL) < 1e-12
+              else f" ({_cl_text(PUBLISHED_CONFIDENCE_LEVEL)})")
     for i, curve in enumerate(published):
         masses = np.asarray(curve["masses_gev"], dtype=float)
         colour = _GREYS[i % len(_GREYS)]
         if "minus2_cm2" in curve:
             ax.fill_between(masses, _positive(curve["minus2_cm2"]), _positive(curve["plus2_cm2"]),
-                            color="#ffdd55", alpha=0.5, label=f"published: {curve['label']} ±2σ")
+                            color="#ffdd55", alpha=0.5, label=f"published: {curve['label']} ±2σ{suffix}")
             ax.fill_between(masses, _positive(curve["minus1_cm2"]), _positive(curve["plus1_cm2"]),
-                            color="#55bb55", alpha=0.5, label=f"published: {curve['label']} ±1σ")
+                            color="#55bb55", alpha=0.5, label=f"published: {curve['label']} ±1σ{suffix}")
         if len(masses) == 1:
             ax.plot(masses, curve["sigma_cm2"], "*", color=colour, ms=10,
-                    label=f"published: {curve['label']}")
+                    label=f"published: {curve['label']}{suffix}")
         else:
             ax.plot(masses, curve["sigma_cm2"], color=colour, lw=2, ls="-" if i == 0 else "-.",
-                    label=f"published: {curve['label']}")
+                    label=f"published: {curve['label']}{suffix}")
 
 
 def _finish(fig, ax, title: str, path: str | Path, legend_loc: str = "best",
-            provenance: Mapping[str, Any] | None = None) -> Path:
+            provenance: Mapping[str, Any] | None = None, confidence_level: float = 0.9) -> Path:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("WIMP mass [GeV/c²]")
-    ax.set_ylabel("WIMP-nucleon cross-section [cm²], 90 % CL")
+    ax.set_ylabel(f"WIMP-nucleon cross-section [cm²], {_cl_text(confidence_level)}")
     ax.set_title(title, fontsize=9)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7, loc=legend_loc)
@@ -62,13 +71,16 @@ def plot_limit_curve(
     central_key: str,
     published: Sequence[Mapping[str, Any]] = (),
     provenance: Mapping[str, Any] | None = None,
+    confidence_level: float = 0.9,
 ) -> Path:
     """``rows``: one dict per mass with ``mass_gev`` and ``<central_key>`` (and, when
-    present, ``minus2_cm2`` … ``plus2_cm2``) in cm²; ``published``: curves as above;
-    ``provenance`` goes into the file (:func:`wimpsift.plots.save_figure`)."""
+    present, ``minus2_cm2`` … ``plus2_cm2``) in cm², limits at ``confidence_level`` (the
+    y-axis says which; published curves, at 90 % CL, say so where it differs);
+    ``published``: curves as above; ``provenance`` goes into the file
+    (:func:`wimpsift.plots.save_figure`)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
-    _draw_published(ax, published)
+    _draw_published(ax, published, confidence_level)
     masses = np.array([r["mass_gev"] for r in rows])
     if rows and "minus2_cm2" in rows[0]:
         def band(key: str) -> np.ndarray:
@@ -86,7 +98,7 @@ def plot_limit_curve(
     if rows and rows[0].get("power_constraint_floor_cm2") is not None:
         ax.plot(masses, _positive([r["power_constraint_floor_cm2"] for r in rows]), ":", color="tab:red",
                 label=f"power-constraint floor (critical power {rows[0]['power_constraint']:.3g})")
-    return _finish(fig, ax, title, path, provenance=provenance)
+    return _finish(fig, ax, title, path, provenance=provenance, confidence_level=confidence_level)
 
 
 def plot_limits_beside_published(

@@ -23,7 +23,8 @@ def plot_remaining_curves(table: pd.DataFrame, rows: np.ndarray,
                           scores: dict[str, np.ndarray], path: Path, title: str,
                           acceptance: float = 0.5, provenance: Mapping[str, Any] | None = None) -> Path:
     """Total remaining background against WIMP acceptance (of the WIMPs in ``rows``), per
-    classifier; a dotted line at the compared ``acceptance``."""
+    classifier; a dotted line at the compared ``acceptance``. Where no background event
+    passes, the total is 0 and the curve is not drawn (log axis)."""
     plt = pyplot()
     sub = table[rows]
     source = sub["source"].to_numpy(object)
@@ -36,11 +37,14 @@ def plot_remaining_curves(table: pd.DataFrame, rows: np.ndarray,
         finite = np.isfinite(score[order])
         acc = np.cumsum(np.where(is_signal[order], weight[order], 0.0)) / weight[is_signal].sum()
         bkg = np.cumsum(np.where(~is_signal[order], weight[order], 0.0))
-        ax.plot(acc[finite], np.maximum(bkg[finite], 1e-4), label=name.replace("_", " "))
+        # no background event passes yet: 0, which a log axis cannot show (not a floor
+        # value that reads as a real count; the weights go down to ~1e-4 events)
+        ax.plot(acc[finite], np.where(bkg[finite] > 0, bkg[finite], np.nan),
+                label=name.replace("_", " "))
     ax.axvline(acceptance, color="grey", lw=0.8, ls=":")
     ax.set_yscale("log")
     ax.set_xlabel("WIMP acceptance")
-    ax.set_ylabel("Expected background events remaining (exposure)")
+    ax.set_ylabel("Expected background events remaining (exposure; 0: not drawn)")
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()

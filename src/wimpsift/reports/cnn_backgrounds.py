@@ -171,10 +171,13 @@ def backgrounds_context(metrics: dict[str, Any], figures: list[dict[str, str]]
     position_text = (f"Not measured: {pos['not_measured']}" if "not_measured" in pos else
                      f"Small scale: {num(pos['n_train_events'])} training patterns, "
                      f"{num(pos['n_test_events'])} test events.")
+    # test events in the window per source; metrics of before ``n_test_events_window``
+    # have the active volume's only, which lacks the fiducial-only sources (wall): '–'
+    n_test = a.get("n_test_events_window", active["n_test_events"])
     counts = table("Simulated events (training / test), per source",
                    ["Source", "Training events in the window", "Test events in the window",
                     "Simulated (training)", "Simulated (test)"],
-                   [[s, num(a["n_train_events"].get(s, 0)), num(active["n_test_events"].get(s, 0)),
+                   [[s, num(a["n_train_events"].get(s, 0)), num(n_test.get(s)),
                      num(a["n_simulated"]["train"][s]), num(a["n_simulated"]["test"][s])]
                     for s in a["n_simulated"]["train"]])
     cuts = table("Share of each source's test events (active volume, in the window) that "

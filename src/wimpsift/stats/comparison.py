@@ -576,5 +576,6 @@ def write_comparison(result: ComparisonResult, folder: str | Path, config: Compa
     paths["timing"] = table
     paths["figure"] = plot_limits_vs_mass(
         {"network (1-D)": result.network, "traditional (4-D)": result.traditional},
-        folder / "limits_vs_mass.png", provenance=metrics["provenance"])
+        folder / "limits_vs_mass.png", provenance=metrics["provenance"],
+        data_label="pseudo-data")  # one background-only set drawn from the test events
     return paths

@@ -19,9 +19,11 @@ def plot_limits_vs_mass(
     path: str | Path,
     title: str = "90% CL upper limits",
     provenance: Mapping[str, Any] | None = None,
+    data_label: str = "observed",
 ) -> Path:
     """Top: limits of each analysis (bands of the first); bottom: ratio to the first
-    (``provenance`` goes into the file, :func:`wimpsift.plots.save_figure`).
+    (``provenance`` goes into the file, :func:`wimpsift.plots.save_figure`). The limits
+    on the data set are labelled ``data_label`` (``"pseudo-data"`` where it is one).
 
     Values below 1 in the ratio panel mean the analysis beats the first one.
     """
@@ -53,12 +55,12 @@ def plot_limits_vs_mass(
         top.plot(ms, [cm2(res[m], "median") for m in ms], "--o", color=color, ms=3,
                  label=f"{name} median")
         top.plot(ms, [res[m].reported_mu * res[m].sigma_ref_cm2 for m in ms], "-s", color=color, ms=3,
-                 label=f"{name} observed")
+                 label=f"{name} {data_label}")
         if i:
             bottom.plot(ms, [res[m].expected_mu["median"] / reference[m].expected_mu["median"] for m in ms],
                         "--o", color=color, ms=3, label=f"{name}/{names[0]} median")
             bottom.plot(ms, [res[m].reported_mu / reference[m].reported_mu for m in ms], "-s", color=color,
-                        ms=3, label=f"{name}/{names[0]} observed")
+                        ms=3, label=f"{name}/{names[0]} {data_label}")
     bottom.axhline(1.0, color="grey", lw=0.8)
     top.set_xscale("log")
     top.set_yscale("log")
