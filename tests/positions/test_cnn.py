@@ -229,3 +229,30 @@ def test_a_file_with_damaged_metadata_is_one_line(tiny_model, tmp_path, damage, 
                                         r"wimpsift-position-cnn-1 file \(.*" + reason) as err:
         load_position_model(tmp_path / "damaged.pt", "--model")
     assert "\n" not in str(err.value)
+
+
+
+def test_the_figure_says_which_light_response_the_network_was_trained_on(tiny_model, tmp_path,
+                                                                          monkeypatch):
+    """A network trained with ``positions train --no-mismatch`` learnt the simulation's
+    true LRF: the resolution figure's legend said 'trained on the assumed LRF' for it too."""
+    import wimpsift.plots.position as position_plot
+    from wimpsift.training.position import PositionReconstructor, evaluate_positions, training_lrf
+
+    legends: list[list[str]] = []
+    save = position_plot.save_figure
+
+    def record(fig, path, **kwargs):
+        legends.append([t.get_text() for t in fig.axes[0].get_legend().get_texts()])
+        return save(fig, path, **kwargs)
+
+    monkeypatch.setattr(position_plot, "save_figure", record)
+    meta = json.loads(json.dumps(tiny_model.meta))
+    meta["provenance"]["config"]["lrf_mismatch"] = None  # as `positions train --no-mismatch`
+    true_lrf = PositionReconstructor(tiny_model.model, tiny_model.arrays, tiny_model.radius_cm, meta)
+    assert (training_lrf(tiny_model.meta), training_lrf(meta), training_lrf({})) == (
+        "assumed", "true", "unknown")
+    for model, said in ((tiny_model, "assumed LRF"), (true_lrf, "simulation's true LRF")):
+        result = evaluate_positions(model, 40, seed=9)
+        position_plot.plot_position_resolution(result, tmp_path / "res.png")
+        assert f"CNN (trained on the {said}), averaged over the array's symmetries" in legends[-1]

@@ -14,8 +14,10 @@ import numpy as np
 
 from wimpsift.plots import pyplot, save_figure
 
+CNN_TRAINING = {"assumed": "trained on the assumed LRF",
+                "true": "trained on the simulation's true LRF", "unknown": "training LRF not recorded"}
 LABELS = {
-    "cnn": "CNN (trained on the assumed LRF), averaged over the array's symmetries",
+    "cnn": "CNN ({training}), averaged over the array's symmetries",
     "cnn_single": "CNN, one evaluation",
     "likelihood": "likelihood, mismatched LRF",
     "likelihood_true_lrf": "likelihood, true LRF (optimistic)",
@@ -52,7 +54,8 @@ def plot_position_resolution(result: dict[str, Any], path: str | Path,
             rows = method[key]
             ax.errorbar(_centres(rows, log), _values(rows, "rms_cm"),
                         yerr=_values(rows, "rms_error_cm"), marker="o", ms=4, capsize=2,
-                        label=LABELS.get(name, name))
+                        label=LABELS.get(name, name).format(
+                            training=CNN_TRAINING[result.get("cnn_training_lrf", "unknown")]))
         anchors = result["published_anchors"]
         ax.axhline(anchors["bulk_rms_cm"], color="grey", ls="--", lw=1,
                    label=f"anchor, bulk ({anchors['source'].split(' ')[0]})")

@@ -442,6 +442,17 @@ def resolution_table(dx_cm: np.ndarray, dy_cm: np.ndarray, by: np.ndarray, edges
     return rows
 
 
+def training_lrf(meta: dict[str, Any]) -> str:
+    """Which light response the network's training patterns were drawn with: "assumed"
+    (the reconstruction's mismatched LRF, the default) or "true" (the simulation's own,
+    ``positions train --no-mismatch``), read from the model's provenance; "unknown" for
+    a file that does not say."""
+    config = (meta.get("provenance") or {}).get("config") or {}
+    if "lrf_mismatch" not in config:
+        return "unknown"
+    return "true" if config["lrf_mismatch"] is None else "assumed"
+
+
 def evaluate_positions(
     reconstructor: PositionReconstructor, n_events: int, seed: int,
     mismatch: LrfMismatch | None = None, wimp_mass_gev: float = 50.0,
@@ -516,6 +527,7 @@ def evaluate_positions(
         "wall_band_cm": float(wall_band_cm),
         "bulk_margin_cm": float(bulk_margin_cm),
         "lrf_mismatch": mismatch.model_dump(),
+        "cnn_training_lrf": training_lrf(reconstructor.meta),
         "test_seed": int(seed),
         "methods": methods,
         "published_anchors": PUBLISHED_ANCHORS,
