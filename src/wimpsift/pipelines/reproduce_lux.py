@@ -507,7 +507,8 @@ def _figures(out: Path) -> list[dict[str, str]]:
                     "pre-2021 halo (v0 = 220 km/s), ours v0 = 238 km/s."},
         {"src": "auc_vs_epoch.png",
          "caption": "Test AUC against cumulative training epoch, sequential transfer learning across masses "
-                    "and independent training per mass (paper Fig. 1)."},
+                    "and independent training per mass (paper Fig. 1). Each mass's first training is "
+                    "drawn: a mass retrained automatically has its final AUC in the tables, not here."},
         {"src": "mi_vs_mass.png",
          "caption": "Mutual information of the input variables and of the network output against WIMP mass "
                     "(paper Fig. 2)."},
