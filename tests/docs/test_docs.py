@@ -47,6 +47,17 @@ def test_column_reference_names_every_column_with_energy_scale():
     assert "keVnr (NR) / keVee (ER)" in text and "| `drift_time_us` | float64 | µs |" in text
 
 
+def test_configuration_reference_units_of_compound_suffixes():
+    """A rate per area and time, or a diffusion constant, is not stated in seconds: the unit
+    is that of the whole suffix (``_cm2_s`` is cm² / s), not of its last part."""
+    generate = _generator()
+    assert generate.unit_of("diffusion_longitudinal_cm2_s") == "cm² / s"
+    assert generate.unit_of("flux_per_cm2_s") == "1 / (cm² · s)"
+    text = (DOCS / "reference" / "configuration.md").read_text(encoding="utf-8")
+    assert "| `diffusion_longitudinal_cm2_s` | float | cm² / s |" in text
+    assert "| `flux_per_cm2_s` | float | 1 / (cm² · s) |" in text
+
+
 def test_configuration_reference_has_every_run_key():
     from wimpsift.run_config import RunConfig
 
