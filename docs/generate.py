@@ -197,6 +197,14 @@ def configuration_markdown() -> str:
     from wimpsift.pipelines.reproduce_lux import ReproduceLuxConfig
     from wimpsift.run_config import RunConfig
 
+    # the quick scale's sizes depend on backgrounds (make_config): its default, 'all',
+    # takes ALL_BACKGROUNDS_QUICK's instead of the scale's own, which serve 'er'
+    quick = reproduce_cnn.SCALES["quick"]
+    cnn_scales = {
+        "quick (backgrounds er)": quick,
+        "quick (backgrounds all)": dict(reproduce_cnn.ALL_BACKGROUNDS_QUICK),
+        **{k: v for k, v in reproduce_cnn.SCALES.items() if k != "quick"},
+    }
     lines = [
         "# Configuration reference",
         "",
@@ -217,7 +225,7 @@ def configuration_markdown() -> str:
         (
             ReproduceCNNConfig,
             "cnn",
-            reproduce_cnn.SCALES,
+            cnn_scales,
             "`wimpsift reproduce cnn` options, and the `options` table of `[cnn]` "
             "in a run configuration; `scale` fills what is not given.",
         ),
