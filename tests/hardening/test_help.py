@@ -46,3 +46,16 @@ def test_reproduce_cnn_scale_help_states_the_default_runs_length():
         assert nominal_min < minutes, (scale.help, nominal_min)
     else:  # "about N min"
         assert 0.8 * nominal_min <= minutes <= 1.25 * nominal_min, (scale.help, nominal_min)
+
+
+def test_output_help_names_every_format_the_output_accepts():
+    """An ``-o`` whose help names the formats names all that the command writes: ``bands``
+    said ".png or .pdf" and writes .svg too (its description carries the provenance)."""
+    for path, parser in _parsers(build_parser()):
+        spec = parser.get_default("output_spec")
+        suffixes = (spec or {}).get("suffixes", ())
+        output = next((a for a in parser._actions if "--output" in a.option_strings), None)
+        if not suffixes or output is None:
+            continue
+        text = (output.help or "").lower()
+        assert all(s.lstrip(".") in text for s in suffixes), (path, output.help, suffixes)
