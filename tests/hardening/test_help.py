@@ -59,3 +59,15 @@ def test_output_help_names_every_format_the_output_accepts():
             continue
         text = (output.help or "").lower()
         assert all(s.lstrip(".") in text for s in suffixes), (path, output.help, suffixes)
+
+
+def test_show_kind_help_names_every_kind_show_draws():
+    """``show --kind`` draws every image kind (``event`` too) and its help names them."""
+    import re
+
+    from wimpsift.images.raster import ALL_IMAGE_KINDS
+
+    show = dict(_parsers(build_parser()))[("show",)]
+    kind = next(a for a in show._actions if "--kind" in a.option_strings)
+    named = set(re.findall(r"[a-z]+", kind.help))
+    assert {"figure", *ALL_IMAGE_KINDS} <= named, kind.help
