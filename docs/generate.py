@@ -25,7 +25,9 @@ SUFFIX_UNITS = [
     ("_per_kg_day_kev", "events / (kg · day · keV)"),
     ("_per_tonne_year", "events / (tonne · year)"),
     ("_per_kg_day", "events / (kg · day)"),
+    ("_per_cm2_s", "1 / (cm² · s)"),
     ("_kg_days", "kg · day"),
+    ("_cm2_s", "cm² / s"),
     ("_mm_us", "mm / µs"),
     ("_v_cm", "V / cm"),
     ("_g_cm3", "g / cm³"),
@@ -195,6 +197,14 @@ def configuration_markdown() -> str:
     from wimpsift.pipelines.reproduce_lux import ReproduceLuxConfig
     from wimpsift.run_config import RunConfig
 
+    # the quick scale's sizes depend on backgrounds (make_config): its default, 'all',
+    # takes ALL_BACKGROUNDS_QUICK's instead of the scale's own, which serve 'er'
+    quick = reproduce_cnn.SCALES["quick"]
+    cnn_scales = {
+        "quick (backgrounds er)": quick,
+        "quick (backgrounds all)": dict(reproduce_cnn.ALL_BACKGROUNDS_QUICK),
+        **{k: v for k, v in reproduce_cnn.SCALES.items() if k != "quick"},
+    }
     lines = [
         "# Configuration reference",
         "",
@@ -215,7 +225,7 @@ def configuration_markdown() -> str:
         (
             ReproduceCNNConfig,
             "cnn",
-            reproduce_cnn.SCALES,
+            cnn_scales,
             "`wimpsift reproduce cnn` options, and the `options` table of `[cnn]` "
             "in a run configuration; `scale` fills what is not given.",
         ),

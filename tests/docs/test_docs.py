@@ -47,6 +47,32 @@ def test_column_reference_names_every_column_with_energy_scale():
     assert "keVnr (NR) / keVee (ER)" in text and "| `drift_time_us` | float64 | µs |" in text
 
 
+def test_configuration_reference_units_of_compound_suffixes():
+    """A rate per area and time, or a diffusion constant, is not stated in seconds: the unit
+    is that of the whole suffix (``_cm2_s`` is cm² / s), not of its last part."""
+    generate = _generator()
+    assert generate.unit_of("diffusion_longitudinal_cm2_s") == "cm² / s"
+    assert generate.unit_of("flux_per_cm2_s") == "1 / (cm² · s)"
+    text = (DOCS / "reference" / "configuration.md").read_text(encoding="utf-8")
+    assert "| `diffusion_longitudinal_cm2_s` | float | cm² / s |" in text
+    assert "| `flux_per_cm2_s` | float | 1 / (cm² · s) |" in text
+
+
+def test_configuration_reference_states_reproduce_cnn_quick_sizes_of_each_backgrounds():
+    """``reproduce cnn``'s quick scale takes other event counts with its default
+    ``backgrounds="all"`` (500 + 600) than with "er" (1000 + 1000); the reference gave
+    only the latter as the quick default."""
+    from wimpsift.pipelines.reproduce_cnn import make_config
+
+    text = (DOCS / "reference" / "configuration.md").read_text(encoding="utf-8")
+    cnn = text.split("\n## cnn\n", 1)[1].split("\n## lux\n", 1)[0]
+    for key in ("train_events_per_class", "test_events_per_class"):
+        row = next(line for line in cnn.splitlines() if line.startswith(f"| `{key}` |"))
+        for backgrounds in ("er", "all"):
+            value = getattr(make_config("quick", backgrounds=backgrounds), key)
+            assert f"quick (backgrounds {backgrounds}) `{value}`" in row, (row, backgrounds)
+
+
 def test_configuration_reference_has_every_run_key():
     from wimpsift.run_config import RunConfig
 

@@ -80,7 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--source", default="wimp:500", help="source to simulate, e.g. wimp:500 or er")
     s.add_argument("--seed", type=seed, default=0)
     s.add_argument("--event", type=int, default=0, help="event number (simulated or dataset row)")
-    s.add_argument("--kind", default="figure", help="figure (PaX-like display), hit, peak or hitpeak")
+    s.add_argument("--kind", default="figure",
+                   help="figure (PaX-like display), hit, peak, hitpeak or event (the whole waveform)")
     s.add_argument("--dataset", help="take the image from this dataset file instead of simulating")
     s.add_argument("--instructions", metavar="FILE.csv",
                    help="draw instruction number --event of this instruction CSV instead of "

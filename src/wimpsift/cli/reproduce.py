@@ -87,8 +87,9 @@ def _add_cnn(sub: argparse._SubParsersAction) -> None:
         "DIR/report.html and DIR/metrics.json. Rerunning resumes a stopped run.",
     )
     p.add_argument("--scale", choices=["quick", "paper"], default="quick",
-                   help="quick: a few thousand events and a reduced grid (< 20 min on 2 "
-                   "cores); paper: the paper's 20,000 + 10,000 events and full grid")
+                   help="quick: a few thousand events (with --backgrounds all, the default, "
+                   "about 21 min on 2 cores; with er a reduced grid, a few minutes); paper: "
+                   "the paper's 20,000 + 10,000 events (with er its full grid, hours)")
     p.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
     p.add_argument("--seed", type=seed, default=None, help="random seed (default 0)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if present)")

@@ -75,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("--mass-gev", type=_finite_float, default=500.0)
     b.add_argument("--events", type=int, default=5000)
     b.add_argument("--seed", type=seed, default=0)
-    b.add_argument("-o", "--output", required=True, help="output image (.png or .pdf)")
+    b.add_argument("-o", "--output", required=True, help="output image (.png, .pdf or .svg)")
     b.set_defaults(func=_bands, output_spec={"suffixes": (".png", ".pdf", ".svg")})
 
     i = subparsers.add_parser(
