@@ -31,8 +31,9 @@ for their quanta, external gammas scattering once deep inside. Simulated in prop
 to their rate, a few thousand ER events hold a handful of such events, so the networks
 never learned the band edge (they leaked about 3× more ER than the standard selection,
 measured 2026-12-02) and the leakage was measured on a few events. CEvNS from ⁸B, all
-NR-like, has the window itself as its tail: about 0.15 % of its events reach it (a dozen
-at the quick scale's render cap, too few for a multi-class CNN class), so its
+NR-like, has the window itself as its tail: a few per mille of its events reach it
+(``wimpsift rates``, ``efficiency``; a dozen or so at the quick scale's render cap, too
+few for a multi-class CNN class), so its
 candidates are ranked by expected cS1 (photons × g1), brightest first (about 15× more
 window events per rendered event, measured 2026-12-02). Each chunk of these
 sources therefore draws ``tail_candidates_per_event`` × its size candidates at truth

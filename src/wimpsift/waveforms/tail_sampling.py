@@ -6,8 +6,9 @@ events with a large recombination fluctuation (few electrons for their quanta), 
 external gammas that scatter once deep inside the detector. Simulated in proportion to
 their rate, such events number a handful among thousands, so a classifier never learns
 the band edge and the leakage measured on them has large errors. A source with a soft
-spectrum fares alike: about 0.15 % of ⁸B CEvNS events reach the analysis window, so
-plain simulation renders about 700 events per window event. The standard way to
+spectrum fares alike: a few per mille of ⁸B CEvNS events reach the analysis window
+(``wimpsift rates`` gives the share, ``efficiency``), so plain simulation renders
+hundreds of events per window event. The standard way to
 measure leakage with limited simulation is to simulate the tail preferentially and
 weight every event so that every expected count stays unbiased (stratified sampling
 with Horvitz–Thompson weights). It is hand-written here because it is a few lines on
