@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="positions_command", metavar="ACTION", required=True)
 
     t = sub.add_parser("train", help="simulate S2 hit patterns and train the position CNN")
-    t.add_argument("--detector", "-d", default="xenon1t_sr0", help="shipped detector name")
+    t.add_argument("--detector", "-d", default="xenon1t_sr0", help="shipped detector name or TOML path")
     t.add_argument("--events", type=int, default=20_000, help="training events (ER + WIMP)")
     t.add_argument("--epochs", type=int, default=8)
     t.add_argument("--batch-size", type=int, default=32)
