@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from wimpsift.errors import UNKNOWN_SETTING, WRONG_KIND, ConfigError, validation_message
+from wimpsift.errors import ONLY_WITH, UNKNOWN_SETTING, WRONG_KIND, ConfigError, validation_message
 
 T = TypeVar("T", bound="WimpsiftConfig")
 
@@ -102,6 +102,15 @@ def _base_types(annotation: Any) -> set[Any]:
     if origin in (Union, UnionType):
         return {t for member in get_args(annotation) for t in _base_types(member)}
     return {annotation}
+
+
+def only_with(other: str, value: str, detail: str = "") -> PydanticCustomError:
+    """The error of a field validator whose setting has no effect unless setting ``other``
+    is ``value``: ``only with other value<detail>``, ``other`` spelt as a command's option
+    where :meth:`WimpsiftConfig.from_options` names it (``--toys: only with --experiment
+    xenonnt_20ty``). A setting taken and ignored would give the same results as without it."""
+    return PydanticCustomError(ONLY_WITH, "only with {other} {value}{detail}",
+                               {"other": other, "value": value, "detail": detail})
 
 
 def unknown_setting(key: str, known: Iterable[str]) -> str:

@@ -29,6 +29,9 @@ def bad_value(parameter: str, value: object, expected: str) -> ConfigError:
 #: an unknown key, a truth value where a number is expected
 UNKNOWN_SETTING = "unknown_setting"
 WRONG_KIND = "wrong_kind_of_value"  # true/false, a number or text where another is expected
+#: the pydantic error type of a setting that has no effect unless another setting has a
+#: certain value (:func:`wimpsift.config.only_with`); its context names that other setting
+ONLY_WITH = "only_with"
 
 
 def validation_message(err: Exception, names: Mapping[str, str] | None = None) -> str:
@@ -51,6 +54,10 @@ def validation_message(err: Exception, names: Mapping[str, str] | None = None) -
         where = ".".join(loc) or "(top level)"
         got = "" if isinstance(value, dict | list) else f" (got {value!r})"
         message = e["msg"].removeprefix("Value error, ")  # pydantic's prefix of our own checks
+        if e["type"] == ONLY_WITH:  # the setting it needs, spelt as the command spells it
+            ctx = e["ctx"]
+            other = (names or {}).get(ctx["other"], ctx["other"])
+            message = f"only with {other} {ctx['value']}{ctx['detail']}"
         if e["loc"]:  # a check that names its field itself ("inputs: unknown ...")
             message = message.removeprefix(f"{e['loc'][-1]}: ")
         problems.append(f"{where}: {message}{got}")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from wimpsift.config import WimpsiftConfig
+from wimpsift.config import WimpsiftConfig, only_with
 from wimpsift.errors import ConfigError, validation_message
 from wimpsift.sources import HaloModel
 from wimpsift.sources.positions import Volume
@@ -34,6 +34,16 @@ class SimulationConfig(WimpsiftConfig):
     volume: Volume = "fiducial"
     prompt_fraction: bool = False
     chunk_size: Annotated[int, Field(gt=0, le=2_000_000)] = 100_000
+
+    @field_validator("mass_gev", "signal_energy_min_kev")
+    @classmethod
+    def _wimp_only(cls, value: float | None, info: ValidationInfo) -> float | None:
+        """A background's spectrum is its own: a WIMP mass or recoil threshold given with
+        it would be ignored (the same table, its provenance recording the value)."""
+        source = info.data.get("source")
+        if value is not None and source is not None and source != "wimp":
+            raise only_with("source", "wimp", f", not {source!r}")
+        return value
 
     @model_validator(mode="after")
     def _one_count(self) -> SimulationConfig:

@@ -59,6 +59,19 @@ def test_resumed_training_equals_uninterrupted_training(toy):
         assert torch.equal(tensor, ref[name]), name
 
 
+def test_restore_best_weights_without_validation_data_is_refused(toy):
+    """restore_best_weights picks the best validation epoch: fitted without
+    validation_data it was ignored (the last epoch's weights, predictions equal to those of
+    restore_best_weights=False, best_epoch_ None) without a word."""
+    X, y = toy
+    clf = CNNClassifier(**{**FAST, "epochs": 2}, restore_best_weights=True, random_state=3)
+    with pytest.raises(ConfigError, match="^restore_best_weights: only with validation_data"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "model_")
+    clf.fit(X, y, validation_data=(X[:50], y[:50]))
+    assert clf.best_epoch_ in (1, 2)
+
+
 def test_a_state_taken_during_fit_continues_to_the_same_best_weights(toy):
     """``current_state()`` from the epoch callback (a checkpoint of a killed training)
     carries the best validation epoch's weights: the continued training restores the

@@ -304,6 +304,8 @@ def test_empty_grid_is_a_config_error(field):
     ({"n_conv_layers": [4]}, "n_conv_layers"), ({"epochs": [0]}, "epochs"),
     ({"estimator_params": {"epochs": 3}}, "estimator_params"),
     ({"estimator_params": {"colour": 3}}, "estimator_params"),
+    # trials fit without validation data: it would have no effect (now refused by fit)
+    ({"estimator_params": {"restore_best_weights": True}}, "estimator_params: restore_best_weights"),
     ({"grid_size": 3}, "grid_size"), ({"halving_factor": 1}, "halving_factor"),
 ])
 def test_bad_grid_settings(settings, match):

@@ -53,6 +53,19 @@ def test_mismatch_makes_the_likelihood_resolution_worse(xenon1t, true_response_p
     assert worse > real
 
 
+def test_a_model_path_without_the_cnn_method_is_refused(tmp_path):
+    """xy_model_path with the default likelihood fit was ignored: the same positions
+    (even for a file that does not exist) and a dataset cache of its own."""
+    from wimpsift.errors import ConfigError
+    from wimpsift.processing.reconstruction import ProcessingSettings
+
+    for field in ("xy_model_path", "xy_model_sha256"):
+        with pytest.raises(ConfigError, match=rf"^ProcessingSettings: {field}: only with xy_method cnn"):
+            ProcessingSettings.build(**{field: str(tmp_path / "net.pt")})
+    with pytest.raises(ValidationError, match="xy_model_path"):  # as constructed in a notebook
+        ProcessingSettings(xy_method="likelihood", xy_model_path=tmp_path / "net.pt")
+
+
 def test_cnn_method_needs_a_model_path():
     from wimpsift.processing.reconstruction import LrfMismatch, ProcessingSettings
 

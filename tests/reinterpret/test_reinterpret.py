@@ -116,6 +116,17 @@ def test_config_refuses_unknown_values():
         ReinterpretConfig.build(experiment="lux")
 
 
+def test_config_refuses_toys_of_an_observed_limit():
+    """n_toys picks the projection's toy-MC sets: with xenon1t_1ty any n_toys gave the
+    same limit (5.72e-47 cm² at 50 GeV/c², n_toys 5 or None), only the command line
+    refused it; a notebook's configuration now says so too, naming the field."""
+    with pytest.raises(ConfigError, match=r"^ReinterpretConfig: n_toys: only with experiment xenonnt_20ty"):
+        ReinterpretConfig.build(experiment="xenon1t_1ty", n_toys=5)
+    with pytest.raises(ValueError, match="n_toys"):  # as constructed in a notebook
+        ReinterpretConfig(experiment="xenon1t_1ty", n_toys=5)
+    assert ReinterpretConfig(experiment="xenonnt_20ty", n_toys=5).n_toys == 5
+
+
 @pytest.mark.parametrize("argv, parameter", [
     (["--experiment", "lux_2013", "--masses", "50"], "--experiment"),
     (["--experiment", "xenon1t_1ty", "--masses", "50", "--interaction", "sd"], "--interaction"),
@@ -123,6 +134,10 @@ def test_config_refuses_unknown_values():
     (["--experiment", "xenon1t_1ty", "--masses", "2e4"], "--masses"),
     (["--experiment", "xenonnt_20ty", "--masses", "nan"], "--masses"),
     (["--experiment", "xenonnt_20ty", "--masses", "50", "--threshold", "neyman"], "threshold"),
+    (["--experiment", "xenonnt_20ty", "--masses", "50", "--threshold", "neyman"],
+     "--threshold: only with --experiment xenon1t_1ty"),
+    (["--experiment", "xenon1t_1ty", "--masses", "50", "--threshold", "neyman", "--cl", "0.95"],
+     "--threshold: only with --cl 0.9"),
     (["--experiment", "xenon1t_1ty", "--masses", "50", "--cl", "1.5"], "--cl:"),
     (["--experiment", "xenonnt_20ty", "--masses", "50", "--toys", "0"], "--toys:"),
     (["--experiment", "xenon1t_1ty", "--masses", "50", "--points-per-bin", "0"], "--points-per-bin:"),

@@ -234,6 +234,18 @@ def test_simulation_config_validation(settings, message):
         validated_config(**settings)
 
 
+@pytest.mark.parametrize("setting", [{"mass_gev": 50.0}, {"signal_energy_min_kev": 3.0}])
+def test_simulation_config_refuses_wimp_settings_of_a_background(setting):
+    """A background's spectrum is its own: an ER table with mass_gev 50 or
+    signal_energy_min_kev 3 was the same table as without (its provenance recording the
+    value); only the command line refused them, a notebook's configuration now does too."""
+    (field,) = setting
+    with pytest.raises(ConfigError, match=rf"^{field}: only with source wimp, not 'er'"):
+        validated_config(source="er", n_events=10, **setting)
+    wimp = {"source": "wimp", "mass_gev": 50.0, "n_events": 10}
+    assert validated_config(**{**wimp, **setting}).source == "wimp"
+
+
 def _detector_text(xenon1t_path_text: str, old: str, new: str) -> str:
     assert old in xenon1t_path_text
     return xenon1t_path_text.replace(old, new)

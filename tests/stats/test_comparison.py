@@ -113,6 +113,19 @@ def test_combined_background_option():
         ComparisonConfig.build(combined_background_width=0.0)
 
 
+def test_pseudo_experiments_without_their_pool_are_refused():
+    """n_pseudo_experiments without pool_for_mass ran none: the same limits, no
+    pseudo-experiment quantiles, the configuration recording 50 (and a pool without
+    experiments was never read)."""
+    table = _source("er", 50, False, 0, 1.0, np.random.default_rng(1))
+    args = ([10.0], lambda m: table, lambda *a: (BandScorer(), None), load_detector("lux_2013"), 1e-45)
+    with pytest.raises(ConfigError, match="^n_pseudo_experiments: 50 event-level pseudo-experiments "
+                                          "need pool_for_mass"):
+        compare_analyses(*args, ComparisonConfig.build(n_pseudo_experiments=50))
+    with pytest.raises(ConfigError, match="^pool_for_mass: only with n_pseudo_experiments > 0"):
+        compare_analyses(*args, ComparisonConfig(), pool_for_mass=lambda m: table)
+
+
 def test_write_comparison_needs_existing_folder(tmp_path):
     from wimpsift.stats.comparison import ComparisonResult
     from wimpsift.stats.timing import StageTimes

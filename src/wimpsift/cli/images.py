@@ -12,6 +12,8 @@ from wimpsift.errors import ConfigError, DataError, bad_value, renamed
 # the dataset configuration's fields as the options spell them, for error messages
 _OPTIONS = options("detector", "signal", "background", "events_per_class", "kinds", "selection",
                    "chunk_events", "seed", "instructions", "label", shapes="--shape")
+# the processing settings' fields that --positions and --position-model set
+_POSITION_OPTIONS = options(xy_method="--positions", xy_model_path="--position-model")
 
 DATASET_NAME = "images.h5"
 
@@ -98,10 +100,9 @@ def _processing(args: argparse.Namespace):
     """Processing settings of ``--positions``; a CNN file is read and checked first."""
     from wimpsift.processing.reconstruction import ProcessingSettings
 
-    if args.positions == "likelihood":
-        if args.position_model:
-            raise ConfigError("--position-model: only with --positions cnn")
-        return ProcessingSettings()
+    if args.positions == "likelihood":  # a --position-model is refused, naming it
+        return ProcessingSettings.from_options(_POSITION_OPTIONS, xy_method=args.positions,
+                                               xy_model_path=args.position_model)
     if not args.position_model:
         raise ConfigError("--position-model: required with --positions cnn")
     from wimpsift.detectors.pmt_arrays import pmt_arrays

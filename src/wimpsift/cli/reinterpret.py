@@ -9,10 +9,10 @@ import sys
 
 from wimpsift.cli import options
 from wimpsift.cli.halo import add_halo_arguments, halo_from_args
-from wimpsift.errors import ConfigError, bad_value
+from wimpsift.errors import bad_value
 
 # ReinterpretConfig's fields that the command line spells differently
-_OPTIONS = options("points_per_bin", confidence_level="--cl", n_toys="--toys")
+_OPTIONS = options("points_per_bin", "experiment", "threshold", confidence_level="--cl", n_toys="--toys")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,10 +49,6 @@ def _config(args: argparse.Namespace):
         raise bad_value("--interaction", args.interaction, f"one of {', '.join(INTERACTIONS)}")
     if args.threshold not in ("asymptotic", "neyman"):
         raise bad_value("--threshold", args.threshold, "asymptotic or neyman")
-    if args.toys is not None and not EXPERIMENTS[args.experiment].projection:  # else ignored
-        projections = ", ".join(k for k, e in EXPERIMENTS.items() if e.projection)
-        raise ConfigError(f"--toys: only with --experiment {projections} (a projection's toy-MC "
-                          f"sets); {args.experiment}'s limit is on its observed data")
     halo = halo_from_args(args)
     if args.workers < 1:
         raise bad_value("--workers", args.workers, "an integer >= 1")

@@ -105,10 +105,6 @@ def _simulate(args: argparse.Namespace) -> int:
                           f"--source wimp --mass-gev {args.source.partition(':')[2]}")
     if args.source == "wimp" and args.mass_gev is None:
         raise ConfigError("--mass-gev: give the WIMP mass to simulate the wimp source")
-    for option, value in (("--mass-gev", args.mass_gev),
-                          ("--signal-energy-min-kev", args.signal_energy_min_kev)):
-        if args.source != "wimp" and value is not None:  # a background's spectrum is its own
-            raise ConfigError(f"{option}: only with --source wimp, not {args.source!r}")
     config = SimulationConfig.from_options(
         _OPTIONS, detector=args.detector,
         source=args.source,

@@ -61,10 +61,17 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from threadpoolctl import threadpool_limits
 
-from wimpsift.config import WimpsiftConfig
+from wimpsift.config import WimpsiftConfig, only_with
 from wimpsift.detectors.pmt_arrays import PmtArrays
 from wimpsift.errors import ConfigError
 from wimpsift.events import EVENT_COLUMNS
@@ -122,6 +129,16 @@ class ProcessingSettings(WimpsiftConfig):
         if self.xy_model_sha256 is None:
             dumped.pop("xy_model_sha256", None)
         return dumped
+
+    @field_validator("xy_model_path", "xy_model_sha256")
+    @classmethod
+    def _model_only_for_cnn(cls, value: Any, info: ValidationInfo) -> Any:
+        """The likelihood fit reads no network: a model given with it would be ignored
+        (the same positions, even from a file that does not exist)."""
+        method = info.data.get("xy_method")
+        if value is not None and method is not None and method != "cnn":
+            raise only_with("xy_method", "cnn", f", not {method!r}")
+        return value
 
     @model_validator(mode="after")
     def _model_for_cnn(self) -> ProcessingSettings:

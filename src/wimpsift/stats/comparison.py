@@ -64,7 +64,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from wimpsift.errors import DataError
+from wimpsift.errors import ConfigError, DataError
 from wimpsift.progress import Progress, prefixed
 from wimpsift.provenance import atomic_path
 from wimpsift.seeding import generator
@@ -438,6 +438,13 @@ def compare_analyses(
     """Both analyses for every mass on the same events and toys (see module docstring);
     ``progress`` hears of masses prepared and toy batches done (:mod:`wimpsift.progress`)."""
     config = config or ComparisonConfig()
+    if config.n_pseudo_experiments and pool_for_mass is None:  # they would not be run
+        raise ConfigError(f"n_pseudo_experiments: {config.n_pseudo_experiments} event-level "
+                          "pseudo-experiments need pool_for_mass (the independent events they are "
+                          "drawn from); give it, or n_pseudo_experiments 0")
+    if pool_for_mass is not None and not config.n_pseudo_experiments:
+        raise ConfigError("pool_for_mass: only with n_pseudo_experiments > 0 (the events of the "
+                          "event-level pseudo-experiments); with 0 none are run")
     t_net, t_trad = StageTimes(), StageTimes()
     net_models: dict[float, BinnedLikelihood] = {}
     trad_models: dict[float, BinnedLikelihood] = {}
@@ -448,7 +455,7 @@ def compare_analyses(
     trad_pe: dict[float, tuple[np.ndarray, np.ndarray]] = {}
     net_sig: dict[float, tuple[np.ndarray, np.ndarray, float]] = {}
     trad_sig: dict[float, tuple[np.ndarray, np.ndarray, float]] = {}
-    n_pe = config.n_pseudo_experiments if pool_for_mass is not None else 0
+    n_pe = config.n_pseudo_experiments
     state = None
     if progress is not None:
         progress("masses trained and binned", 0, len(masses_gev))

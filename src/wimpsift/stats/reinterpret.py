@@ -94,9 +94,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 from scipy import optimize, stats
 
+from wimpsift.config import only_with
 from wimpsift.errors import ConfigError, DataError, bad_value
 from wimpsift.sources.wimp import HaloModel, wimp_rate_per_tonne_year_kev
 from wimpsift.stats._config import StatsConfig
@@ -148,13 +149,28 @@ class ReinterpretConfig(StatsConfig):
     points_per_bin: int = Field(default=4, ge=1, le=32, description="Gauss-Legendre points per true bin")
     n_toys: int | None = Field(default=None, ge=5, description="projection toy sets (None: all)")
 
-    @model_validator(mode="after")
-    def _neyman_needs_xenon1t(self) -> ReinterpretConfig:
-        if self.threshold == "neyman" and self.experiment != "xenon1t_1ty":
-            raise ValueError(f"threshold 'neyman' exists for xenon1t_1ty only, not {self.experiment}")
-        if self.threshold == "neyman" and abs(self.confidence_level - 0.9) > 1e-12:
-            raise ValueError("threshold 'neyman' is the package's 90% CL threshold; use confidence_level 0.9")
-        return self
+    @field_validator("threshold")
+    @classmethod
+    def _neyman_needs_xenon1t(cls, value: str, info: ValidationInfo) -> str:
+        experiment, cl = info.data.get("experiment"), info.data.get("confidence_level")
+        if value == "neyman" and experiment is not None and experiment != "xenon1t_1ty":
+            raise only_with("experiment", "xenon1t_1ty",
+                            f" (the package's Neyman threshold), not {experiment}")
+        if value == "neyman" and cl is not None and abs(cl - 0.9) > 1e-12:
+            raise only_with("confidence_level", "0.9",
+                            f" (the package's Neyman threshold is at 90% CL), not {cl:g}")
+        return value
+
+    @field_validator("n_toys")
+    @classmethod
+    def _toys_of_a_projection(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """XENON1T's limit is on its observed data: a toy count would be ignored."""
+        experiment = info.data.get("experiment")
+        if value is not None and experiment is not None and not EXPERIMENTS[experiment].projection:
+            projections = ", ".join(k for k, e in EXPERIMENTS.items() if e.projection)
+            raise only_with("experiment", projections, f" (a projection's toy-MC sets); {experiment}'s "
+                            "limit is on its observed data")
+        return value
 
 
 def _quiet_import():

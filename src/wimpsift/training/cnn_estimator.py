@@ -276,6 +276,10 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         and data; training continues from its epoch up to ``epochs``.
         """
         cfg = self.config()
+        if cfg.restore_best_weights and validation_data is None:  # it would be ignored
+            raise ConfigError("restore_best_weights: only with validation_data (the best epoch is "
+                              f"the best {cfg.monitor} on it); give validation_data to fit, or "
+                              "restore_best_weights=False for the last epoch's weights")
         if resume_from is not None:
             _check_resume(resume_from, cfg)
         device = resolve_device(cfg.device)

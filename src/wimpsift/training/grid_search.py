@@ -148,6 +148,9 @@ class GridSearchConfig(WimpsiftConfig):
                                      "learning_rate", "checkpoint_epochs"})
         if clash:
             raise ValueError(f"{clash} are set by the grid, not by estimator_params")
+        if value.get("restore_best_weights"):  # CNNClassifier.fit would refuse it in a trial
+            raise ValueError("restore_best_weights: the trials fit without validation_data (each "
+                             "eval epoch is scored on its fold), so it would have no effect")
         return value
 
 
