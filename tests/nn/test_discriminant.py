@@ -197,3 +197,17 @@ def test_mi_table_sizes_the_completion_test(toy):
     assert sized.metrics["mi_relative_error"] < plain.metrics["mi_relative_error"]
     with pytest.raises(DataError, match="mi_table"):
         train_one_mass(10.0, table, cfg, mi_table=big.drop(columns="weight"))
+
+
+def test_a_focus_background_not_among_the_training_backgrounds_is_refused(toy):
+    """``focus_backgrounds=["walls"]`` (misspelt) trained with no focus phase and said
+    nothing; the default (``["wall"]``) still skips quietly where the samples hold none."""
+    table = toy(10.0)
+    with pytest.raises(DataError, match=r"focus_backgrounds: 'walls' not among the training "
+                                        r"backgrounds \(er, wall\)"):
+        train_one_mass(10.0, table, _config(masses_gev=[10], focus_backgrounds=["walls"]))
+    named = train_one_mass(10.0, table, _config(masses_gev=[10], focus_backgrounds=["wall"]))
+    assert named.history[0]["focus_epochs"]
+    no_walls = table[table.source != "wall"]
+    default = train_one_mass(10.0, no_walls, _config(masses_gev=[10]))
+    assert not default.history[0]["focus_epochs"]

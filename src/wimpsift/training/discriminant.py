@@ -408,6 +408,20 @@ def _phases(epochs: int, focus: np.ndarray | None, fraction: float
     return [(first, None), (middle, focus), (epochs - middle - first, None)]
 
 
+def _check_focus_backgrounds(config: DiscriminantConfig, train: pd.DataFrame, y: np.ndarray) -> None:
+    """A focus background named by the user (not the default ``["wall"]``, which samples
+    without walls simply skip) must be among the training backgrounds: a misspelt name
+    dropped the focus phase without a word."""
+    if ("focus_backgrounds" not in config.model_fields_set or config.focus_fraction <= 0
+            or not config.focus_backgrounds):
+        return
+    present = sorted(set(train["source"].to_numpy()[y == 0].tolist())) if "source" in train else []
+    missing = [name for name in config.focus_backgrounds if name not in present]
+    if missing:
+        raise DataError(f"focus_backgrounds: {', '.join(map(repr, missing))} not among the "
+                        f"training backgrounds ({', '.join(present) or 'none named'})")
+
+
 def train_one_mass(
     mass_gev: float, table: pd.DataFrame, config: DiscriminantConfig,
     initial: DenseDiscriminantNet | None = None, log: Callable[[str], None] | None = None,
@@ -424,6 +438,7 @@ def train_one_mass(
     inputs = resolve_inputs(config.inputs)
     train, test = split_table(table)
     x, y, w = check_training_table(train, inputs, "train")
+    _check_focus_backgrounds(config, train, y)
     xt, yt, wt = check_training_table(test, inputs, "test")
     wb = balanced_weights(y, w)
     wtb = balanced_weights(yt, wt)
