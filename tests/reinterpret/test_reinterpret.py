@@ -219,6 +219,19 @@ def test_cli_refuses_a_v0_that_puts_the_earth_above_the_escape_speed(v0, capsys,
     assert not out.exists()
 
 
+@pytest.mark.parametrize("v0", ["3", "29"])
+def test_cli_refuses_a_v0_too_narrow_for_wimprates_speed_integral(v0, capsys, tmp_path):
+    # with XENON1T's fixed Earth speed, v0 = 3 km/s gave a limit with exit 0 from rates
+    # 26 % off (wimprates' quad steps over the narrow peak; tests/simulation/test_sources.py)
+    out = tmp_path / "out"
+    argv = ["reinterpret", "--experiment", "xenon1t_1ty", "--masses", "50", "--points-per-bin", "1",
+            "--halo", "xenon1t_2018", "--halo-v0-km-s", v0, "--json", "--no-progress", "-o", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--halo-v0-km-s" in err[0] and "[30, 1000) km/s" in err[0]
+    assert not out.exists()
+
+
 def test_limits_refuse_a_halo_whose_earth_outruns_the_escape_speed_and_stay_positive_below():
     fast = ReinterpretConfig(halo=HaloModel(v_0_km_s=990.0), points_per_bin=1)
     with pytest.raises(ConfigError, match="v_0_km_s"):

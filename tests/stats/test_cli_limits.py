@@ -61,6 +61,7 @@ def test_discovery_and_export(templates_file, tmp_path, capsys):
         (["--width", "-0.2"], "error: --width: "),  # options named, not the fields behind them
         (["--widths", '{"er": 0.1}'], "error: --widths: "),
         (["--method", "toys", "--n-toys", "3"], "error: --n-toys: "),
+        (["--cl", "0.999", "--n-toys", "50"], "error: --n-toys: expected at least 1000 toys"),
         (["--observed", "MISSING"], "--observed"),
         (["--asimov-mu", "-1"], "--asimov-mu"),
     ],

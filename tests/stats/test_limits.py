@@ -54,6 +54,22 @@ def test_zero_background_zero_events_gives_textbook_poisson_limit():
     assert asym == pytest.approx(stats.norm.ppf(0.9) ** 2 / 2.0, rel=1e-3)
 
 
+def test_toys_too_few_for_the_confidence_level_are_refused():
+    """n = 0, b = 0 at 99.9 % CL: the limit is -ln(0.001) = 6.91 events. 50 toys per
+    strength cannot give a p-value below 0.001 (p < alpha only where no toy reaches the
+    observed q~, which at mu = 4.57 happens in 59 % of 50-toy sets): the limit came out at
+    4.57 with exit 0. Fewer than 1 / (1 - CL) toys are refused; 1000 reach the Poisson value
+    (a few per cent above it: the fit of log p keeps the strengths with a toy beyond)."""
+    lik = _zero_background_counting()
+    with pytest.raises(ConfigError, match=r"n_toys: expected at least 1000 toys per strength"):
+        LimitConfig.build(method="toys", confidence_level=0.999, n_toys=50)
+    assert LimitConfig.build(method="asymptotic", confidence_level=0.999, n_toys=50).n_toys == 50
+    config = LimitConfig.build(method="toys", confidence_level=0.999, n_toys=1000,
+                               n_background_toys=20, seed=1)
+    limit = upper_limit(lik, np.array([0.0]), config=config).observed_mu
+    assert np.log(1000.0) <= limit <= 1.15 * np.log(1000.0)
+
+
 @pytest.mark.parametrize("mu_true", [0.5, 1.5, 3.0])
 def test_toy_upper_limit_covers_at_90_percent(make_model, mu_true):
     """Independent toys at mu_true: the limit is >= mu_true in 90 +- 2 % of them.

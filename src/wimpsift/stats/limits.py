@@ -52,7 +52,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from scipy import optimize, stats
 
 from wimpsift.errors import DataError
@@ -116,6 +116,23 @@ class LimitConfig(StatsConfig):
     power_constraint: float | None = Field(default=None, gt=0.0, lt=1.0)
     toy_nuisances: Literal["profiled", "nominal"] = "profiled"
     seed: int = Field(default=0, ge=0)
+
+    @field_validator("n_toys")
+    @classmethod
+    def _toys_reach_the_cl(cls, n_toys: int, info: ValidationInfo) -> int:
+        """Toys must be able to give a p-value below ``1 - CL``: with fewer than
+        ``1 / (1 - CL)`` per strength no toy lies beyond the critical value, every strength
+        whose toys happen to miss the observed statistic counts as excluded, and the limit
+        comes out at a lower CL than it says (99.9 % CL, no background, none observed: 4.6
+        events from 50 toys instead of 6.9)."""
+        cl, method = info.data.get("confidence_level"), info.data.get("method")
+        if cl is None or method == "asymptotic":
+            return n_toys
+        needed = int(np.ceil(1.0 / (1.0 - cl) - 1e-6))
+        if n_toys < needed:
+            raise ValueError(f"expected at least {needed} toys per strength at a confidence level "
+                             f"of {cl:g}: fewer cannot give a p-value below {1.0 - cl:.3g}")
+        return n_toys
 
 
 @dataclass
