@@ -226,11 +226,12 @@ def test_cli_finds_the_caches_of_a_runs_output_folder(tmp_path, capsys):
 def test_a_faster_halos_samples_cached_before_its_spectrum_fix_are_not_reused(tmp_path):
     """The code changed a faster halo's WIMP spectrum (its fastest WIMPs were cut) under
     the same wimpsift version: a sample cached before came back with exit 0. A sample
-    stored under the key the code gave before (no ``halo_spectrum``) is simulated again;
-    the default halo's key is unchanged, so its caches stay valid."""
+    stored under the key the code gave before (no ``halo_spectrum``) is simulated again.
+    Since revision 3 (speed distribution normalised to 1) the default halo's spectrum
+    moved too, so its key carries the revision as well."""
     import pandas as pd
 
-    from wimpsift.sources.wimp import HaloModel
+    from wimpsift.sources.wimp import SPECTRUM_REVISION, HaloModel
     from wimpsift.training.samples import (
         SAMPLE_FILE,
         SAMPLE_STAGE,
@@ -243,7 +244,8 @@ def test_a_faster_halos_samples_cached_before_its_spectrum_fix_are_not_reused(tm
                     max_simulated=20_000, chunk_size=10_000, seed=3)
     faster = HaloModel(v_0_km_s=300.0)
     default = EventSamples(validated_sample_config(**settings))
-    assert "halo_spectrum" not in default._settings("wimp", 10.0, 40)
+    assert default._settings("wimp", 10.0, 40)["halo_spectrum"] == SPECTRUM_REVISION
+    assert "halo_spectrum" not in default._settings("er", None, 40)  # backgrounds: no halo
     stale = default.source_sample("wimp", 10.0)  # another spectrum's events, as a stale entry
     samples = EventSamples(validated_sample_config(**settings, halo=faster, cache_dir=str(tmp_path)))
     before = {k: v for k, v in samples._settings("wimp", 10.0, 40).items() if k != "halo_spectrum"}
@@ -258,7 +260,8 @@ def test_a_faster_halos_samples_cached_before_its_spectrum_fix_are_not_reused(tm
 
 def test_a_faster_halos_table_cached_before_its_spectrum_fix_is_not_reused(tmp_path):
     """As for samples: a table of a faster halo stored under the key the code gave before
-    its spectrum changed is simulated again; the default halo's tables keep their key."""
+    its spectrum changed is simulated again; the default halo's key carries the revision
+    too (revision 3 moved every halo's spectrum)."""
     import shutil
 
     import pandas as pd
@@ -271,7 +274,7 @@ def test_a_faster_halos_table_cached_before_its_spectrum_fix_is_not_reused(tmp_p
         simulate_to_parquet,
     )
     from wimpsift.simulation import validated_config
-    from wimpsift.sources.wimp import HaloModel
+    from wimpsift.sources.wimp import HaloModel, halo_lineage
 
     lux = load_detector("lux_2013").model_dump(mode="json")
     default = validated_config(detector="lux_2013", source="wimp", mass_gev=10.0, n_events=300,
@@ -286,7 +289,9 @@ def test_a_faster_halos_table_cached_before_its_spectrum_fix_is_not_reused(tmp_p
     fresh = pd.read_parquet(simulate_to_parquet(faster, tmp_path / "faster.parquet", progress=False))
     pd.testing.assert_frame_equal(table, fresh)
     assert table["energy_kev"].max() > pd.read_parquet(stale)["energy_kev"].max()
-    # the default halo's key is the one it had: its cached tables are still read
-    default_entry = Cache(tmp_path / "cache").entry(CACHE_STAGE, CACHE_STAGE_VERSION,
-                                                    {"config": default, "detector": lux})
+    # the default halo's key holds the revision of its spectrum too
+    default_entry = Cache(tmp_path / "cache").entry(
+        CACHE_STAGE, CACHE_STAGE_VERSION,
+        {"config": default, "detector": lux, **halo_lineage(default.halo)})
+    assert halo_lineage(default.halo)
     assert cached_simulation(tmp_path / "cache", default) == default_entry.path / "events.parquet"

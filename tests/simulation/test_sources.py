@@ -11,15 +11,18 @@ from wimpsift.sources.wimp import (
     SIGNAL_ENERGY_MIN_KEV,
     WimpSource,
     wimp_rate_per_tonne_year_kev,
+    wimprates_normalisation,
 )
 
 
 def test_wimp_spectrum_matches_published_reference(reference_dir):
-    # The reference was made with the pre-2021 halo (v0 = 220 km/s); it must agree to 3 %.
+    # The reference was made with wimprates and the pre-2021 halo (v0 = 220 km/s); it must
+    # agree to 3 % once ours carries wimprates' normalisation k^2 (0.987; ours is 1)
     ref = pd.read_csv(reference_dir / "wimp_si_50GeV_1e-45cm2_dRdE.csv")
     e = ref["recoil_energy_keV"].to_numpy()
     sel = (e >= 1) & (e <= 50)
-    ours = wimp_rate_per_tonne_year_kev(e[sel], 50.0, 1e-45, HaloModel(v_0_km_s=220.0))
+    halo = HaloModel(v_0_km_s=220.0)
+    ours = wimp_rate_per_tonne_year_kev(e[sel], 50.0, 1e-45, halo) * wimprates_normalisation(halo)
     ratio = ours / ref["rate_per_tonne_year_keV"].to_numpy()[sel]
     assert np.max(np.abs(ratio - 1)) < 0.03
 
@@ -28,9 +31,10 @@ def test_recommended_halo_differs_from_old_halo_as_documented(reference_dir):
     ref = pd.read_csv(reference_dir / "wimp_si_50GeV_1e-45cm2_dRdE.csv")
     e = ref["recoil_energy_keV"].to_numpy()
     sel = (e >= 1) & (e <= 50)
-    ours = wimp_rate_per_tonne_year_kev(e[sel], 50.0, 1e-45, HaloModel())
+    ours = (wimp_rate_per_tonne_year_kev(e[sel], 50.0, 1e-45, HaloModel())
+            * wimprates_normalisation(HaloModel()))
     ratio = ours / ref["rate_per_tonne_year_keV"].to_numpy()[sel]
-    # reference README: -8 % to +38 % across 1-50 keV with v0 = 238 km/s
+    # reference README: -8 % to +38 % across 1-50 keV with v0 = 238 km/s (wimprates' numbers)
     assert -0.12 < ratio.min() - 1 < -0.04
     assert 0.30 < ratio.max() - 1 < 0.45
 
@@ -152,27 +156,37 @@ def test_wimp_energies_are_bit_identical_across_processes():
     assert runs[0] and runs[0] == runs[1]
 
 
-@pytest.mark.parametrize("v0_km_s", [220.0, 238.0])
-def test_wimprates_speed_distribution_integrates_to_the_lewin_smith_constant_squared(v0_km_s):
+@pytest.mark.parametrize("v0_km_s", [220.0, 238.0, 300.0, 400.0, 520.0])
+def test_speed_distribution_integrates_to_one_where_wimprates_gives_k_squared(v0_km_s):
     """wimprates multiplies its truncated Maxwellian by Lewin & Smith's
-    k = erf(z) - 2 z exp(-z^2) / sqrt(pi), z = v_esc / v0, where dividing by it would
-    normalise it: the observed speed distribution integrates to k^2 (0.987 at v0 = 220,
-    0.970 at 238 km/s), so its rates, and ours, are that much below a unit-normalised
-    halo's. XENON1T's reference spectrum in xe-likelihood carries the same factor (ours
-    matches it within 1e-4, measured; tests/reinterpret allows 1 %), so limits from XENON's
-    likelihood stay consistent with XENON's own. This says when wimprates changes it."""
+    k = erf(z) - 2 z exp(-z^2) / sqrt(pi), z = v_esc / v0, where dividing by it
+    normalises it: its speed distribution integrates to k^2 (0.987 at v0 = 220, 0.970 at
+    238, 0.50 at 400 km/s), and rates with it were that factor low. Ours integrates to 1
+    (the fixed-Earth-speed form too); wimprates' k^2 is checked so that a wimprates that
+    changes its convention is noticed."""
     import numericalunits as nu
     from scipy.integrate import quad
     from scipy.special import erf
 
-    from wimpsift.sources.wimp import _wimprates
+    from wimpsift.sources.wimp import _halo_class, _wimprates
 
     wr, kms, v_esc = _wimprates(), nu.km / nu.s, 544.0
-    total = quad(lambda v: wr.observed_speed_dist(v * kms, None, v0_km_s * kms, v_esc * kms) * kms,
-                 0.0, 1000.0, limit=200, points=[v_esc])[0]
     z = v_esc / v0_km_s
     k = erf(z) - 2 * z * np.exp(-z * z) / np.sqrt(np.pi)
-    assert total == pytest.approx(k**2, rel=1e-4)
+
+    def integral(dist, v_earth_km_s):
+        return quad(lambda v: dist(v * kms) * kms, 0.0, v_esc + v_earth_km_s, limit=400,
+                    points=[v_esc - v_earth_km_s, v_esc])[0]
+
+    v_earth = wr.v_earth(None, v0_km_s * kms) / kms
+    theirs = integral(lambda v: wr.observed_speed_dist(v, None, v0_km_s * kms, v_esc * kms), v_earth)
+    assert theirs == pytest.approx(k**2, rel=1e-4)
+    halo_class = _halo_class()
+    for earth in (None, 300.0):  # wimprates' Earth speed, and a fixed one
+        halo = halo_class(v0_km_s * kms, v_esc * kms, 0.3 * nu.GeV / nu.c0**2 / nu.cm**3,
+                          None if earth is None else earth * kms)
+        speed = v_earth if earth is None else earth
+        assert integral(lambda v, h=halo: h.velocity_dist(v, None), speed) == pytest.approx(1.0, rel=1e-4)
 
 
 def _endpoint_kev(mass_gev: float, v_max_km_s: float) -> float:
@@ -200,7 +214,7 @@ def test_the_spectrum_ends_at_the_fastest_wimps_kinematic_endpoint(halo):
 @pytest.mark.parametrize("halo", [HaloModel(), HaloModel(v_0_km_s=220.0)], ids=["default", "v0_220"])
 def test_a_halo_no_faster_than_wimprates_default_gives_wimprates_own_rates(halo):
     """Where wimprates' integration bound already covers the halo, our rates are its plain
-    StandardHaloModel's, to the 7 digits kept."""
+    StandardHaloModel's divided by its normalisation k^2, to the 7 digits kept."""
     import numericalunits as nu
 
     from wimpsift.sources.wimp import _wimprates
@@ -211,7 +225,7 @@ def test_a_halo_no_faster_than_wimprates_default_gives_wimprates_own_rates(halo)
         v_0=halo.v_0_km_s * kms, v_esc=halo.v_esc_km_s * kms,
         rho_dm=halo.rho_dm_gev_cm3 * nu.GeV / nu.c0**2 / nu.cm**3))
     ours = wimp_rate_per_tonne_year_kev(energies, 30.0, 1e-45, halo)
-    np.testing.assert_allclose(ours, plain, rtol=1e-6)
+    np.testing.assert_allclose(ours * wimprates_normalisation(halo), plain, rtol=1e-6)
 
 
 def _speed_integral_split_at_the_earth(energies_kev: np.ndarray, mass_gev: float,

@@ -207,8 +207,8 @@ def cached_simulation(cache: Cache | str | Path, config: SimulationConfig,
     simulated there (chunk by chunk, resumable) on the first call."""
     detector = detector or load_detector(config.detector)
     cache = cache if isinstance(cache, Cache) else Cache(cache)
-    # a halo other than the default adds the revision of its spectrum (tables simulated
-    # with an earlier one are not reused; those of the default halo stay valid)
+    # the halo adds the revision of its spectrum (tables simulated with an earlier one are
+    # not reused)
     lineage = {"config": config, "detector": detector.model_dump(mode="json"),
                **halo_lineage(config.halo)}
     return cache.file(CACHE_STAGE, CACHE_STAGE_VERSION, lineage, "events.parquet",

@@ -26,12 +26,16 @@ bound reads by the difference and evaluates the distribution with the true escap
 for slower halos (the default one and XENON1T's 2018 one included) nothing changes. The
 raise is the annual average Earth's (``t`` None, as every rate here is computed).
 
-Its normalisation is wimprates': the truncated Maxwellian multiplied by Lewin & Smith's
-k = erf(z) - 2z exp(-z^2)/sqrt(pi) (z = v_esc/v_0) where dividing would normalise it, so
-the speed distribution integrates to k^2 (0.970 at v_0 = 238 km/s, 0.987 at 220) and the
-rates are that much below a unit-normalised halo's. XENON1T's reference spectrum
-(xe-likelihood) carries the same factor, so reinterpreted limits are consistent with
-XENON's; tests/simulation/test_sources.py pins it.
+Its normalisation is not wimprates'. wimprates multiplies its truncated Maxwellian by
+Lewin & Smith's k = erf(z) - 2z exp(-z^2)/sqrt(pi) (z = v_esc/v_0) where dividing by it
+normalises it, so wimprates' speed distribution integrates to k^2: 0.987 at v_0 =
+220 km/s, 0.970 at 238, but 0.83 at 300, 0.50 at 400 and 0.22 at 520 km/s, so its rates
+for a faster halo were too low by that factor (found 2026-12-07). :func:`_halo_class`
+divides by k^2: the speed distribution integrates to 1 for every halo (tested), and every
+rate is 1/k^2 above wimprates' (1.3 % at XENON1T's 2018 halo, 3.1 % at the default one).
+XENON1T's reference spectrum in xe-likelihood and ``../shared/reference``'s spectrum,
+both made with wimprates, carry wimprates' factor: tests compare ours times k^2 with them,
+and reinterpreted limits are 1.3 % below what wimprates' normalisation gives.
 
 That distribution (wimprates' and ours) is valid only while the Earth's galactic speed
 is below ``v_esc``: above it, no halo WIMP is slower than ``v_earth - v_esc`` in the
@@ -86,18 +90,29 @@ class HaloModel(WimpsiftConfig):
 MIN_V0_KM_S = 30.0
 
 
-SPECTRUM_REVISION = 2
-"""Revision of the recoil spectrum of a halo other than the default one, bumped when the
-code changes that spectrum (2: wimprates' speed bound follows the halo's own Earth speed;
-before, halos with a faster Earth lost their fastest WIMPs). The wimpsift version did not
-move with it, so cache keys holding such a halo carry it (:func:`halo_lineage`): results
-cached before are computed again, while those of the default halo, unchanged, stay valid."""
+SPECTRUM_REVISION = 3
+"""Revision of the recoil spectrum of a halo, bumped when the code changes that spectrum
+(2: wimprates' speed bound follows the halo's own Earth speed; before, halos with a
+faster Earth lost their fastest WIMPs; 3: the speed distribution is normalised to 1, not
+wimprates' k^2, which moves every halo's rates, the default one's too). The wimpsift
+version did not move with it, so every cache key holding a halo carries it
+(:func:`halo_lineage`) and results cached before are computed again."""
+
+
+def wimprates_normalisation(halo: HaloModel) -> float:
+    """k^2, the factor wimprates' rates (and spectra made with it, such as XENON1T's
+    reference spectrum) carry against ours for ``halo`` (module docstring): multiply a
+    rate of ours by it to compare with them."""
+    from scipy.special import erf
+
+    z = halo.v_esc_km_s / halo.v_0_km_s
+    return float((erf(z) - 2 / np.pi**0.5 * z * np.exp(-z * z)) ** 2)
 
 
 def halo_lineage(halo: HaloModel | None) -> dict[str, int]:
-    """What a cache key holding ``halo`` adds: :data:`SPECTRUM_REVISION`, unless ``halo`` is
-    None or the default halo (whose keys stay as they were)."""
-    return {} if halo is None or halo == HaloModel() else {"halo_spectrum": SPECTRUM_REVISION}
+    """What a cache key holding ``halo`` adds: :data:`SPECTRUM_REVISION` (nothing where
+    ``halo`` is None: a key of backgrounds alone)."""
+    return {} if halo is None else {"halo_spectrum": SPECTRUM_REVISION}
 
 
 def _wimprates():
@@ -171,6 +186,10 @@ def _halo_class():
         def __init__(self, v_0, v_esc, rho_dm, v_earth=None):
             super().__init__(v_0=v_0, v_esc=v_esc, rho_dm=rho_dm)
             self.escape_speed = v_esc
+            w = v_esc / v_0
+            # Lewin & Smith's truncation constant: wimprates multiplies by it, which divided
+            # by k^2 gives a distribution normalised to 1 (module docstring)
+            self.k = float(erf(w) - 2 / np.pi**0.5 * w * np.exp(-(w**2)))
             self.fixed_earth = v_earth is not None
             self.v_earth = wr.v_earth(None, v_0=v_0) if v_earth is None else v_earth
             # wimprates integrates up to v_max(t, v_esc), its default v0's Earth speed + v_esc:
@@ -181,13 +200,12 @@ def _halo_class():
 
         def velocity_dist(self, v, t):
             if not self.fixed_earth:
-                return wr.observed_speed_dist(v, t, v_0=self.v_0, v_esc=self.escape_speed)
+                return (wr.observed_speed_dist(v, t, v_0=self.v_0, v_esc=self.escape_speed)
+                        / self.k**2)
             v = np.asarray(v, dtype=float)
             v_0, v_esc, v_e = self.v_0, self.escape_speed, self.v_earth
-            w = v_esc / v_0
-            k = erf(w) - 2 / np.pi**0.5 * w * np.exp(-(w**2))
             cos_max = np.minimum(1, (v_esc**2 - v_e**2 - v**2) / (2 * v_e * v))
-            y = (k * v / (np.pi**0.5 * v_0 * v_e)
+            y = (v / (np.pi**0.5 * v_0 * v_e * self.k)
                  * (np.exp(-(((v - v_e) / v_0) ** 2))
                     - np.exp(-(v**2 + v_e**2 + 2 * v * v_e * cos_max) / v_0**2)))
             return np.where(v > v_esc + v_e, 0.0, y)

@@ -151,10 +151,11 @@ class EventSamples:
                 "max_simulated": c.max_simulated, "chunk_size": c.chunk_size,
                 "prompt_fraction": c.prompt_fraction, "sigma_cm2": c.sigma_cm2,
                 "exposure_kg_days": self.exposure, "seed": c.seed, "stream": c.stream,
-                # only a non-default halo enters the key, so caches of the default stay valid;
-                # with the revision of its spectrum (samples of an earlier one are not reused)
-                **({} if c.halo is None or name != "wimp"
-                   else {"halo": c.halo.model_dump(mode="json"), **halo_lineage(c.halo)})}
+                # a WIMP sample's key holds the revision of its spectrum (samples of an earlier
+                # one are not reused) and a halo other than the default (None) one
+                **({} if name != "wimp" else {
+                    **({} if c.halo is None else {"halo": c.halo.model_dump(mode="json")}),
+                    **halo_lineage(c.halo or HaloModel())})}
 
     def source_sample(self, name: str, mass_gev: float | None = None) -> pd.DataFrame:
         """Events of one source in the window with a ``weight`` column (cached)."""
