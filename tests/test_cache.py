@@ -274,7 +274,7 @@ def test_a_faster_halos_table_cached_before_its_spectrum_fix_is_not_reused(tmp_p
         simulate_to_parquet,
     )
     from wimpsift.simulation import validated_config
-    from wimpsift.sources.wimp import HaloModel, halo_lineage
+    from wimpsift.sources.wimp import HaloModel
 
     lux = load_detector("lux_2013").model_dump(mode="json")
     default = validated_config(detector="lux_2013", source="wimp", mass_gev=10.0, n_events=300,
@@ -289,9 +289,12 @@ def test_a_faster_halos_table_cached_before_its_spectrum_fix_is_not_reused(tmp_p
     fresh = pd.read_parquet(simulate_to_parquet(faster, tmp_path / "faster.parquet", progress=False))
     pd.testing.assert_frame_equal(table, fresh)
     assert table["energy_kev"].max() > pd.read_parquet(stale)["energy_kev"].max()
-    # the default halo's key holds the revision of its spectrum too
-    default_entry = Cache(tmp_path / "cache").entry(
-        CACHE_STAGE, CACHE_STAGE_VERSION,
-        {"config": default, "detector": lux, **halo_lineage(default.halo)})
-    assert halo_lineage(default.halo)
-    assert cached_simulation(tmp_path / "cache", default) == default_entry.path / "events.parquet"
+    # the default halo's spectrum moved too (revision 3): a default-halo table stored under
+    # the key the code gave before (no revision) is not read back either
+    other = tmp_path / "faster.parquet"
+    Cache(tmp_path / "cache").entry(CACHE_STAGE, CACHE_STAGE_VERSION,
+                                    {"config": default, "detector": lux}).store(
+        {"file": "events.parquet", "size_bytes": other.stat().st_size},
+        files={"events.parquet": lambda path: shutil.copyfile(other, path)})
+    pd.testing.assert_frame_equal(pd.read_parquet(cached_simulation(tmp_path / "cache", default)),
+                                  pd.read_parquet(stale))

@@ -41,7 +41,8 @@ class SimulationConfig(WimpsiftConfig):
         """A background's spectrum is its own: a WIMP mass or recoil threshold given with
         it would be ignored (the same table, its provenance recording the value)."""
         source = info.data.get("source")
-        if value is not None and source is not None and source != "wimp":
+        default = cls.model_fields[info.field_name].default  # a dump of a background's config
+        if value is not None and value != default and source is not None and source != "wimp":
             raise only_with("source", "wimp", f", not {source!r}")
         return value
 

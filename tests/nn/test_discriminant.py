@@ -201,7 +201,8 @@ def test_mi_table_sizes_the_completion_test(toy):
 
 def test_a_focus_background_not_among_the_training_backgrounds_is_refused(toy):
     """``focus_backgrounds=["walls"]`` (misspelt) trained with no focus phase and said
-    nothing; the default (``["wall"]``) still skips quietly where the samples hold none."""
+    nothing; the default (None: walls where the samples hold them) still skips quietly
+    where they hold none, and a named list round-trips through a dump."""
     table = toy(10.0)
     with pytest.raises(DataError, match=r"focus_backgrounds: 'walls' not among the training "
                                         r"backgrounds \(er, wall\)"):
@@ -211,3 +212,6 @@ def test_a_focus_background_not_among_the_training_backgrounds_is_refused(toy):
     no_walls = table[table.source != "wall"]
     default = train_one_mass(10.0, no_walls, _config(masses_gev=[10]))
     assert not default.history[0]["focus_epochs"]
+    dumped = _config(masses_gev=[10]).model_dump()  # a configuration validated again
+    assert not train_one_mass(10.0, no_walls, validated_config(**dumped)).history[0]["focus_epochs"]
+    assert train_one_mass(10.0, table, validated_config(**dumped)).history[0]["focus_epochs"]

@@ -244,6 +244,8 @@ def test_simulation_config_refuses_wimp_settings_of_a_background(setting):
         validated_config(source="er", n_events=10, **setting)
     wimp = {"source": "wimp", "mass_gev": 50.0, "n_events": 10}
     assert validated_config(**{**wimp, **setting}).source == "wimp"
+    er = validated_config(source="er", n_events=10)  # its dump holds the default threshold
+    assert validated_config(**er.model_dump()) == er
 
 
 def _detector_text(xenon1t_path_text: str, old: str, new: str) -> str:

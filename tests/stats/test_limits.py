@@ -64,6 +64,8 @@ def test_toys_too_few_for_the_confidence_level_are_refused():
     with pytest.raises(ConfigError, match=r"n_toys: expected at least 1000 toys per strength"):
         LimitConfig.build(method="toys", confidence_level=0.999, n_toys=50)
     assert LimitConfig.build(method="asymptotic", confidence_level=0.999, n_toys=50).n_toys == 50
+    with pytest.raises(ConfigError, match=r"n_toys: expected at least 10000 toys"):  # the default too
+        LimitConfig.build(method="toys", confidence_level=0.9999)
     config = LimitConfig.build(method="toys", confidence_level=0.999, n_toys=1000,
                                n_background_toys=20, seed=1)
     limit = upper_limit(lik, np.array([0.0]), config=config).observed_mu

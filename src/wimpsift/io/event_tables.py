@@ -207,10 +207,10 @@ def cached_simulation(cache: Cache | str | Path, config: SimulationConfig,
     simulated there (chunk by chunk, resumable) on the first call."""
     detector = detector or load_detector(config.detector)
     cache = cache if isinstance(cache, Cache) else Cache(cache)
-    # the halo adds the revision of its spectrum (tables simulated with an earlier one are
-    # not reused)
+    # a WIMP table's key holds the revision of its spectrum (tables simulated with an
+    # earlier one are not reused); a background's spectrum has no halo
     lineage = {"config": config, "detector": detector.model_dump(mode="json"),
-               **halo_lineage(config.halo)}
+               **halo_lineage(config.halo if config.source == "wimp" else None)}
     return cache.file(CACHE_STAGE, CACHE_STAGE_VERSION, lineage, "events.parquet",
                       lambda path: simulate_to_parquet(config, path, progress, detector))
 

@@ -362,7 +362,7 @@ def run_sensitivity(
     samples.background()  # simulate the backgrounds once, before masses fan out
     # a mass is keyed by the detector's definition, not only its name or path: a TOML file
     # edited under the same path is another detector, whose limits are computed again; and
-    # by the revision of a non-default halo's spectrum (wimpsift.sources.wimp.halo_lineage)
+    # by the revision of the halo's spectrum (wimpsift.sources.wimp.halo_lineage)
     lineage = {"config": config, "detector": samples.detector.model_dump(mode="json"),
                **halo_lineage(config.halo)}
     rows = map_masses(sensitivity_for_mass, masses, {"config": config, "cache": str(cache)},

@@ -13,8 +13,9 @@ tabulated value).
 wimprates derives the Earth's speed from ``v_0`` (plus the Sun's peculiar and the
 Earth's orbital velocity); older analyses fixed it instead (XENON1T 2018: 232 km/s).
 ``HaloModel.v_earth_km_s`` sets it: :func:`_halo_class` then evaluates the same
-truncated, boosted Maxwellian as ``wimprates.observed_speed_dist`` (same normalisation
-convention) with that speed, because wimprates offers no argument for it.
+truncated, boosted Maxwellian as ``wimprates.observed_speed_dist`` with that speed
+(normalised to 1, as the wimprates path is; see below), because wimprates offers no
+argument for it.
 
 wimprates 0.5.0's ``rate_elastic`` integrates the speed distribution up to
 ``v_max(t, halo_model.v_esc)``, which adds the Earth speed of its *default* v_0 (252 km/s),
@@ -99,14 +100,18 @@ version did not move with it, so every cache key holding a halo carries it
 (:func:`halo_lineage`) and results cached before are computed again."""
 
 
+def _lewin_smith_k(z: float) -> float:
+    """Lewin & Smith's truncation constant erf(z) - 2 z exp(-z^2) / sqrt(pi), z = v_esc / v_0."""
+    from scipy.special import erf
+
+    return float(erf(z) - 2 / np.pi**0.5 * z * np.exp(-z * z))
+
+
 def wimprates_normalisation(halo: HaloModel) -> float:
     """k^2, the factor wimprates' rates (and spectra made with it, such as XENON1T's
     reference spectrum) carry against ours for ``halo`` (module docstring): multiply a
     rate of ours by it to compare with them."""
-    from scipy.special import erf
-
-    z = halo.v_esc_km_s / halo.v_0_km_s
-    return float((erf(z) - 2 / np.pi**0.5 * z * np.exp(-z * z)) ** 2)
+    return _lewin_smith_k(halo.v_esc_km_s / halo.v_0_km_s) ** 2
 
 
 def halo_lineage(halo: HaloModel | None) -> dict[str, int]:
@@ -178,18 +183,15 @@ def _halo_model(halo: HaloModel):
 def _halo_class():
     """wimprates' standard halo with this halo's Earth speed in the rate integral's bound,
     and optionally a fixed Earth speed (see the module docstring)."""
-    from scipy.special import erf
-
     wr = _wimprates()
 
     class _Halo(wr.StandardHaloModel):
         def __init__(self, v_0, v_esc, rho_dm, v_earth=None):
             super().__init__(v_0=v_0, v_esc=v_esc, rho_dm=rho_dm)
             self.escape_speed = v_esc
-            w = v_esc / v_0
             # Lewin & Smith's truncation constant: wimprates multiplies by it, which divided
             # by k^2 gives a distribution normalised to 1 (module docstring)
-            self.k = float(erf(w) - 2 / np.pi**0.5 * w * np.exp(-(w**2)))
+            self.k = _lewin_smith_k(v_esc / v_0)
             self.fixed_earth = v_earth is not None
             self.v_earth = wr.v_earth(None, v_0=v_0) if v_earth is None else v_earth
             # wimprates integrates up to v_max(t, v_esc), its default v0's Earth speed + v_esc:

@@ -106,7 +106,8 @@ class LimitConfig(StatsConfig):
 
     confidence_level: float = Field(default=0.9, gt=0.0, lt=1.0)
     method: Literal["auto", "asymptotic", "toys"] = "auto"
-    n_toys: int = Field(default=2000, ge=10, description="toys per grid strength")
+    n_toys: int = Field(default=2000, ge=10, validate_default=True,  # the CL rule below
+                        description="toys per grid strength")
     n_background_toys: int = Field(default=1000, ge=10, description="background-only toys for bands")
     mu_grid_points: int = Field(default=24, ge=3)
     refine_points: int = Field(default=16, ge=0, description="toys: strengths added around the limit")

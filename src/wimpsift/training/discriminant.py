@@ -77,10 +77,11 @@ class DiscriminantConfig(WimpsiftConfig):
     learning_rate: Annotated[float, Field(gt=0)] = 1e-2
     final_lr_fraction: Annotated[float, Field(gt=0, le=1)] = Field(
         0.3, description="learning rate decays exponentially to this fraction of its start")
-    focus_backgrounds: list[str] = Field(
-        default_factory=lambda: ["wall"],
+    focus_backgrounds: list[str] | None = Field(
+        None,
         description="background sources trained alone (against signal) in the middle "
-        "phase of each training; the LUX paper's fix for networks that miss wall events")
+        "phase of each training; None: wall events where the samples hold them, the LUX "
+        "paper's fix for networks that miss them")
     focus_fraction: Annotated[float, Field(ge=0, lt=1)] = Field(
         1 / 3, description="fraction of the epochs in the focus phase (0: no focus phase)")
     mi_k: Annotated[int, Field(ge=1)] = 5
@@ -408,18 +409,18 @@ def _phases(epochs: int, focus: np.ndarray | None, fraction: float
     return [(first, None), (middle, focus), (epochs - middle - first, None)]
 
 
-def _check_focus_backgrounds(config: DiscriminantConfig, train: pd.DataFrame, y: np.ndarray) -> None:
-    """A focus background named by the user (not the default ``["wall"]``, which samples
-    without walls simply skip) must be among the training backgrounds: a misspelt name
-    dropped the focus phase without a word."""
-    if ("focus_backgrounds" not in config.model_fields_set or config.focus_fraction <= 0
-            or not config.focus_backgrounds):
-        return
-    present = sorted(set(train["source"].to_numpy()[y == 0].tolist())) if "source" in train else []
+def _focus_backgrounds(config: DiscriminantConfig, train: pd.DataFrame, y: np.ndarray) -> list[str]:
+    """The backgrounds of the focus phase: those named, each of which must be among the
+    training backgrounds (a misspelt name dropped the phase without a word), or, by
+    default (None), ``wall`` where the samples hold wall events."""
+    present = set(train["source"].to_numpy()[y == 0].tolist()) if "source" in train else set()
+    if config.focus_backgrounds is None:
+        return ["wall"] if "wall" in present else []
     missing = [name for name in config.focus_backgrounds if name not in present]
-    if missing:
+    if missing and config.focus_fraction > 0:
         raise DataError(f"focus_backgrounds: {', '.join(map(repr, missing))} not among the "
-                        f"training backgrounds ({', '.join(present) or 'none named'})")
+                        f"training backgrounds ({', '.join(sorted(present)) or 'none named'})")
+    return list(config.focus_backgrounds)
 
 
 def train_one_mass(
@@ -438,7 +439,7 @@ def train_one_mass(
     inputs = resolve_inputs(config.inputs)
     train, test = split_table(table)
     x, y, w = check_training_table(train, inputs, "train")
-    _check_focus_backgrounds(config, train, y)
+    focus_names = _focus_backgrounds(config, train, y)
     xt, yt, wt = check_training_table(test, inputs, "test")
     wb = balanced_weights(y, w)
     wtb = balanced_weights(yt, wt)
@@ -458,11 +459,9 @@ def train_one_mass(
             f"{config.mi_subsets}")
 
     focus, focus_w = None, None
-    if config.focus_backgrounds and config.focus_fraction > 0 and "source" in train.columns:
-        in_focus = train["source"].isin(config.focus_backgrounds).to_numpy() & (y == 0)
-        if in_focus.any():
-            focus = in_focus | (y == 1)
-            focus_w = balanced_weights(y[focus], w[focus])
+    if focus_names and config.focus_fraction > 0:
+        focus = train["source"].isin(focus_names).to_numpy() | (y == 1)
+        focus_w = balanced_weights(y[focus], w[focus])
 
     def test_auc(net: DenseDiscriminantNet) -> float:
         return discrimination_summary(net.logit(xt), yt, wtb)["auc"]
