@@ -26,30 +26,32 @@ The mass range of each experiment is that of the published curve shipped with th
 package (XENON1T: arXiv 1805.12562; XENONnT: its 20 t·yr projection).
 
 Why XENON1T's low-mass limits are weaker here than published (measured with
-``benchmarks/bench_reinterpret_low_mass.py``; paper's halo, χ² threshold): 1.98× at
-6 GeV/c², 1.44× at 10 GeV/c², 1.02× at 30 GeV/c². It is not the spectrum: the package's
-own 50 GeV/c² reference spectrum (same release) equals ours to 1e-4 over 50-100 keV,
+``benchmarks/bench_reinterpret_low_mass.py``, 2026-12-07; paper's halo, χ² threshold):
+1.95× at 6 GeV/c², 1.42× at 10 GeV/c², 1.01× at 30 GeV/c². It is not the spectrum: the
+package's own 50 GeV/c² reference spectrum (same release, made with wimprates) equals
+ours times wimprates' normalisation k² (0.987 here; ours is normalised to 1, see
+:mod:`wimpsift.sources.wimp`) to 1e-4 over 50-100 keV,
 recoils that need the same fraction of the maximum WIMP speed as the 4-8 keV recoils of
 a 10 GeV/c² WIMP, so v0, v_esc, the Earth speed (232 km/s, no annual modulation) and the
 Helm form factor are the ones the package's authors used; Gauss-Legendre with 1, 4 or
 16 points per 0.25 keV bin changes the 10 GeV/c² limit by 0.24 %, and the package's own
 ``Spectrum.from_sample`` + ``quad`` folding gives the same reconstructed counts to 1e-5.
 It is not the threshold: where our limits sit (2.8-3.5 signal events) the package's
-Neyman threshold is above χ² (3.35 and 3.04) and makes the limits weaker (2.41× at
-6 GeV/c², 1.58× at 10 GeV/c²). It is the binwise likelihood itself:
-at the published cross-section its ``-2 ln`` ratio is 1.72 at 10 GeV/c² (2.21 signal
-events) and 1.31 at 6 GeV/c² (1.17 events), below both thresholds. At 10 GeV/c² the
+Neyman threshold is above χ² and makes the limits weaker (2.37× at 6 GeV/c², 1.56× at
+10 GeV/c²). It is the binwise likelihood itself: at the published cross-section its
+``-2 ln`` ratio is 1.75 at 10 GeV/c² (2.24 signal events) and 1.33 at 6 GeV/c² (1.19
+events), below both thresholds. At 10 GeV/c² the
 gap is the observed data in the reconstructed bins whose curve has its minimum at a
 positive signal (5.25-6.0 keV: best fit 1.26 signal events): summing the other bins'
 curves alone gives 1.00× the published limit. The binwise curves are profiled per
 reconstructed-energy bin, so they cannot weigh where those events sit in cS1/cS2/radius
 against a 10 GeV/c² signal's shape inside the bin, as the full likelihood behind the
 published limit does; at 6 GeV/c² (92 % of the detected signal from true energies
-below 3 keV, efficiency 0.15 % there) the published limit needs fewer events (1.17)
+below 3 keV, efficiency 0.15 % there) the published limit needs fewer events (1.19)
 than any threshold of this likelihood allows. The package's own table says the same
 from the other side: at 6 and 10 GeV/c² the published observed limit is 0.54× and
 0.61× the published median expected limit (a downward fluctuation of the full
-likelihood; at 6 GeV/c² it sits on the -1σ edge), while ours is 1.06× and 0.88× that
+likelihood; at 6 GeV/c² it sits on the -1σ edge), while ours is 1.05× and 0.87× that
 median: the binwise likelihood returns a median-like result where the full one saw a
 deficit (at 30 GeV/c², where the published limit is 1.05× its median, we agree).
 The package's authors do not state the approximation's accuracy at low mass in the
@@ -61,25 +63,26 @@ xenon1t_approximate_nuclear_recoil_likelihood, commit e4d4fe4) plots their binwi
 limits from 6 GeV/c² up against the published curve; its numbers are only in an
 embedded figure. Run step by step on the released data (spectrum at
 ``logspace(-1, 2, 301)`` keV, ``Spectrum.from_sample``, the package's ``quad``,
-curves, Powell minimum and ``brentq``), that procedure gives what we give: 1.437× at
-10 GeV/c² and 1.972× at 6 GeV/c² with chi2, 1.578× and 2.401× with its Neyman
-threshold (the benchmark's ``authors_*`` rows). So nothing in our folding differs from
-the authors' route; the gap is the approximation's, not something to correct here.
-The 2021 halo gives 1.01× and 0.92×.
+curves, Powell minimum and ``brentq``) with wimprates' normalisation, that procedure
+gives what we give with it: 1.437× at 10 GeV/c² and 1.972× at 6 GeV/c² with chi2, 1.578×
+and 2.401× with its Neyman threshold (the benchmark's ``authors_*`` rows; ours, normalised
+to 1, are k² = 0.987 of those). So nothing in our folding differs from the authors' route;
+the gap is the approximation's, not something to correct here. The 2021 halo gives 0.98×
+and 0.89×.
 
-Why our XENONnT lower bands sit 20-44 % above the published ones
-(``benchmarks/bench_reinterpret_projection_bands.py``, 300 toys, paper's halo): the
+Why our XENONnT lower bands sit 20-43 % above the published ones
+(``benchmarks/bench_reinterpret_projection_bands.py``, 300 toys, paper's halo, 2026-12-07): the
 recipe is the package's own (per toy the χ²(1) limit of the summed per-bin curves,
 then ``np.percentile`` at Φ(-2..2), as ``compute_uls``/``compute_ul_percentiles``;
 no Asimov set, no power constraint, no Neyman threshold for XENONnT). Median and upper
-bands agree (median 1.06× at 10 GeV/c², 1.09× at 50; +1σ 1.02×, 1.05×); the lower
+bands agree (median 1.05× at 10 GeV/c², 1.07× at 50; +1σ 1.00×, 1.04×); the lower
 bands are narrower: −1σ/median is 0.52 and 0.60 against the published 0.44-0.48 over
 all its masses, −2σ/median 0.39 and 0.42 against 0.28-0.33. The lower quantiles come from
 toys whose best fit is at zero signal (61 % and 73 % of toys); the per-bin curves are
 tabulated for signal ≥ 0 only (81 % of the toy × bin curves have their minimum at the
 first point), so a downward fluctuation can only steepen the curve at zero, which
 bounds how low a toy's limit goes. The one-sided threshold (χ² = 1.64) does not
-reproduce the published bands either (it lowers every quantile, median 0.75×, and
+reproduce the published bands either (it lowers every quantile, median 0.74×, and
 leaves −1σ/median at 0.47-0.54). The published bands come from toys of the full
 likelihood (arXiv 2007.08796), which this approximation does not carry; we report ours
 beside them rather than rescale.
