@@ -415,3 +415,24 @@ def test_sensitivity_recomputes_a_detector_file_edited_under_the_same_path(tmp_p
     assert main(argv) == 0
     second = json.loads(capsys.readouterr().out)["limits"][0]["median_cm2"]
     assert second < first / 3  # ten times the exposure: a much stronger limit
+
+
+def test_a_window_the_thresholds_exclude_is_said_after_one_chunk(tmp_path):
+    """An S2 threshold above every signal left no event in the window: sampling went on to
+    max_simulated interactions (20 million by default, minutes) and then advised raising
+    it, which cannot help. It now stops once even the efficiency's 95 % upper limit for
+    none seen would need more than max_simulated, and says what to check."""
+    from importlib import resources
+
+    from wimpsift.training.samples import EventSamples, validated_sample_config
+
+    shipped = (resources.files("wimpsift.detectors") / "data" / "lux_2013.toml").read_text()
+    assert "s2_threshold_pe = 235.0" in shipped
+    detector = tmp_path / "blind.toml"
+    detector.write_text(shipped.replace("s2_threshold_pe = 235.0", "s2_threshold_pe = 1e9"))
+    samples = EventSamples(validated_sample_config(detector=str(detector), n_signal=40,
+                                                   n_background_per_source=40,
+                                                   max_simulated=100_000, seed=1))
+    with pytest.raises(DataError, match=r"no er events in the analysis window among 10,000 "
+                                        r"simulated interactions .*check the detector's thresholds"):
+        samples.source_sample("er")

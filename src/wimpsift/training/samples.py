@@ -96,11 +96,21 @@ def validated_sample_config(**settings: Any) -> SampleConfig:
         raise ConfigError(f"samples: {validation_message(err)}") from err
 
 
+ZERO_SEEN_UPPER_95 = 3.0
+"""95 % CL upper limit on a Poisson mean when none is seen (-ln 0.05 = 2.996, rounded up)"""
+
+
 def simulate_in_window(
     detector: Detector, source, n_target: int, seed: SeedLike, max_simulated: int,
     chunk_size: int = 200_000, prompt_fraction: bool = False,
 ) -> tuple[pd.DataFrame, int]:
-    """Events of ``source`` in the analysis window: (table, interactions simulated)."""
+    """Events of ``source`` in the analysis window: (table, interactions simulated).
+
+    Stops early when none of the interactions so far reached the window and even the
+    efficiency's 95 % CL upper limit for none seen (3 / simulated) would need more than
+    ``max_simulated`` interactions for ``n_target`` events: a window the detector's
+    thresholds exclude (an S2 threshold above every signal) is said after one chunk,
+    not after ``max_simulated`` interactions."""
     kept: list[pd.DataFrame] = []
     n_kept = n_sim = chunk = 0
     # a first chunk sized to the target, so efficient sources (and the slow photon-time
@@ -114,6 +124,8 @@ def simulate_in_window(
         n_kept += len(sel)
         n_sim += size
         chunk += 1
+        if n_kept == 0 and n_target * n_sim / ZERO_SEEN_UPPER_95 > max_simulated:
+            break
         eff = max(n_kept / n_sim, 1.0 / n_sim)
         need = int(1.2 * (n_target - n_kept) / eff) + 1000
         size = int(min(chunk_size, max_simulated - n_sim, max(need, 1000)))
@@ -181,8 +193,11 @@ class EventSamples:
         table, n_sim = simulate_in_window(self.detector, source, n_target, seed, c.max_simulated,
                                           c.chunk_size, c.prompt_fraction)
         if len(table) == 0:
-            raise DataError(f"samples: no {label} events in the analysis window after "
-                            f"{n_sim} simulated interactions; raise max_simulated")
+            raise DataError(
+                f"samples: no {label} events in the analysis window among {n_sim:,} simulated "
+                f"interactions (window efficiency below {ZERO_SEEN_UPPER_95 / n_sim:.2g} at 95 % "
+                f"CL, so {n_target:,} events would need more than max_simulated = "
+                f"{c.max_simulated:,}); check the detector's thresholds and analysis window")
         # data-driven: their count in the window; physical: the sampled (slab) mass enters
         expected = expected_in_window(source, self.detector, self.exposure, len(table), n_sim)
         table["weight"] = expected / len(table)
