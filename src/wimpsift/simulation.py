@@ -7,7 +7,7 @@ event-level response in :mod:`wimpsift.response.event_level`, exposure → count
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -35,13 +35,15 @@ class SimulationConfig(WimpsiftConfig):
     prompt_fraction: bool = False
     chunk_size: Annotated[int, Field(gt=0, le=2_000_000)] = 100_000
 
-    @field_validator("mass_gev", "signal_energy_min_kev")
+    @field_validator("mass_gev", "sigma_cm2", "halo", "signal_energy_min_kev")
     @classmethod
-    def _wimp_only(cls, value: float | None, info: ValidationInfo) -> float | None:
-        """A background's spectrum is its own: a WIMP mass or recoil threshold given with
-        it would be ignored (the same table, its provenance recording the value)."""
+    def _wimp_only(cls, value: Any, info: ValidationInfo) -> Any:
+        """A background's spectrum is its own: a WIMP mass, cross-section, halo or recoil
+        threshold other than the default given with it would be ignored (the same table,
+        its provenance recording the value). The default is accepted, so a background's
+        configuration dumped and read again stays valid."""
         source = info.data.get("source")
-        default = cls.model_fields[info.field_name].default  # a dump of a background's config
+        default = cls.model_fields[info.field_name].get_default(call_default_factory=True)
         if value is not None and value != default and source is not None and source != "wimp":
             raise only_with("source", "wimp", f", not {source!r}")
         return value

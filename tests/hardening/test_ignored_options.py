@@ -96,9 +96,11 @@ def test_nn_study_masses_are_honoured_or_refused(cli, tmp_path: Path) -> None:
 
 
 def test_simulate_wimp_options_of_a_background_are_refused(cli, tmp_path: Path) -> None:
-    """--mass-gev and --signal-energy-min-kev set the wimp source; for a background the
-    table came out the same, exit 0, its provenance recording a mass it was not drawn with."""
-    for option, value in (("--mass-gev", "50"), ("--signal-energy-min-kev", "3")):
+    """--mass-gev, --signal-energy-min-kev and --sigma-cm2 set the wimp source; for a
+    background the table came out the same, exit 0, its provenance recording a mass or
+    cross-section it was not drawn with."""
+    for option, value in (("--mass-gev", "50"), ("--signal-energy-min-kev", "3"),
+                          ("--sigma-cm2", "1e-46")):
         rc, err = cli(["simulate", "-d", "lux_2013", "-s", "er", option, value, "--events", "50",
                        "--seed", "3", "--no-progress", "-o", tmp_path / "er.parquet"])
         one_line_error(rc, err, f"{option}: only with --source wimp")

@@ -234,11 +234,14 @@ def test_simulation_config_validation(settings, message):
         validated_config(**settings)
 
 
-@pytest.mark.parametrize("setting", [{"mass_gev": 50.0}, {"signal_energy_min_kev": 3.0}])
+@pytest.mark.parametrize("setting", [{"mass_gev": 50.0}, {"signal_energy_min_kev": 3.0},
+                                     {"sigma_cm2": 1e-46},
+                                     {"halo": {"v_0_km_s": 220.0}}])
 def test_simulation_config_refuses_wimp_settings_of_a_background(setting):
-    """A background's spectrum is its own: an ER table with mass_gev 50 or
-    signal_energy_min_kev 3 was the same table as without (its provenance recording the
-    value); only the command line refused them, a notebook's configuration now does too."""
+    """A background's spectrum is its own: an ER table with mass_gev 50,
+    signal_energy_min_kev 3, sigma_cm2 1e-46 or another halo was the same table as without
+    (its provenance recording the value); only the command line refused the first two, the
+    configuration now refuses all four (`simulate --sigma-cm2` with a background too)."""
     (field,) = setting
     with pytest.raises(ConfigError, match=rf"^{field}: only with source wimp, not 'er'"):
         validated_config(source="er", n_events=10, **setting)

@@ -176,11 +176,9 @@ def _simulation(config: RunConfig, detector, output: Path) -> dict[str, Any]:
     sim = config.simulation
     files = []
     for source in ("er", "wimp"):  # each source draws from its own child of the seed
-        cfg = validated_config(
-            detector=sim.detector, source=source,
-            mass_gev=sim.wimp_mass_gev if source == "wimp" else None,
-            sigma_cm2=sim.sigma_cm2, n_events=sim.events_per_source, seed=sim.seed,
-        )
+        wimp = {"mass_gev": sim.wimp_mass_gev, "sigma_cm2": sim.sigma_cm2} if source == "wimp" else {}
+        cfg = validated_config(detector=sim.detector, source=source, n_events=sim.events_per_source,
+                               seed=sim.seed, **wimp)
         path = output / f"events_{source}.parquet"
         # simulated once into the lineage cache (a rerun reuses it), then published
         cached = cached_simulation(Cache(output / "cache"), cfg, detector=detector)
