@@ -70,7 +70,7 @@ from wimpsift.images import dataset_file
 from wimpsift.images.raster import IMAGE_KINDS, ImageSettings, check_kinds, image_settings, render_images
 from wimpsift.processing.reconstruction import ProcessedEvents, ProcessingSettings, process_events
 from wimpsift.seeding import SeedLike, generator, seed_sequence
-from wimpsift.sources.wimp import HaloModel, halo_lineage
+from wimpsift.sources.wimp import WimpSource, halo_lineage
 from wimpsift.waveforms.config import WaveformSettings
 from wimpsift.waveforms.event import simulate_waveform_events
 
@@ -255,10 +255,12 @@ def cached_image_dataset(cache: Cache | str | Path, detector: Detector | str,
     det = as_detector(detector)
     config = make_config(det, **settings)
     cache = cache if isinstance(cache, Cache) else Cache(cache)
-    # a WIMP source's rates come from the default halo: the revision of its spectrum
-    wimp = any(name.split(":")[0] == "wimp" for name in (config.signal, config.background))
+    # a WIMP source's key holds the revision of its halo's spectrum
+    halos = [src.halo for src in (parse_source(det, config.signal, "signal"),
+                                  parse_source(det, config.background, "background"))
+             if isinstance(src, WimpSource)]
     lineage = {"config": config, "detector": det.model_dump(mode="json"),
-               **halo_lineage(HaloModel() if wimp else None)}
+               **halo_lineage(halos[0] if halos else None)}
     return cache.file(CACHE_STAGE, CACHE_STAGE_VERSION, lineage, "images.h5",
                       lambda path: build_image_dataset(path, det, progress=progress,
                                                        execution=execution, **settings))

@@ -104,8 +104,10 @@ def _histogram(values: np.ndarray, weights: np.ndarray, edges: Sequence[np.ndarr
 
 def _weighted(values: np.ndarray, weights: np.ndarray, edges: Sequence[np.ndarray]
               ) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of weights and of squared weights per bin."""
-    return _histogram(values, weights, edges), _histogram(values, weights**2, edges)
+    """Sum of weights and of squared weights per bin (events with finite values, selected once)."""
+    ok = np.all(np.isfinite(values), axis=1)
+    kept, w, bins = values[ok], weights[ok], list(edges)
+    return np.histogramdd(kept, bins=bins, weights=w)[0], np.histogramdd(kept, bins=bins, weights=w**2)[0]
 
 
 def build_templates(

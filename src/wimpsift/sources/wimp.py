@@ -34,9 +34,10 @@ normalises it, so wimprates' speed distribution integrates to k^2: 0.987 at v_0 
 for a faster halo were too low by that factor (found 2026-12-07). :func:`_halo_class`
 divides by k^2: the speed distribution integrates to 1 for every halo (tested), and every
 rate is 1/k^2 above wimprates' (1.3 % at XENON1T's 2018 halo, 3.1 % at the default one).
-XENON1T's reference spectrum in xe-likelihood and ``../shared/reference``'s spectrum,
-both made with wimprates, carry wimprates' factor: tests compare ours times k^2 with them,
-and reinterpreted limits are 1.3 % below what wimprates' normalisation gives.
+XENON1T's reference spectrum in xe-likelihood and the 50 GeV/c^2 spectrum the tests ship
+(``tests/data/wimp_si_50GeV_1e-45cm2_dRdE.csv``), both made with wimprates, carry
+wimprates' factor: tests compare ours times k^2 with them, and reinterpreted limits are
+1.3 % below what wimprates' normalisation gives.
 
 That distribution (wimprates' and ours) is valid only while the Earth's galactic speed
 is below ``v_esc``: above it, no halo WIMP is slower than ``v_earth - v_esc`` in the
