@@ -97,9 +97,14 @@ def _fit_chunk(
         g_red = np.where(frozen, 0.0, ga)
         keep = (~frozen)[:, :, None] & (~frozen)[:, None, :]
         h_red = np.where(keep, ha, eye)
-        # Levenberg damping keeps singular directions (e.g. no counts at all) solvable
-        scale = np.maximum(np.abs(np.diagonal(h_red, axis1=1, axis2=2)).max(axis=1), 1e-12)
-        h_red = h_red + (1e-10 * scale)[:, None, None] * eye
+        # Marquardt damping (each diagonal element raised by 1e-10 of itself) keeps
+        # singular directions (e.g. no counts at all: a zero diagonal, floored at 1e-20 of
+        # the largest) solvable without shortening the steps of a parameter whose
+        # curvature is many decades below another's (a signal template of 1e-5 events
+        # beside a background constraint of width 0.25)
+        diag = np.abs(np.diagonal(h_red, axis1=1, axis2=2))
+        scale = np.maximum(diag.max(axis=1), 1e-12)
+        h_red = h_red + (1e-10 * np.maximum(diag, 1e-20 * scale[:, None]))[:, :, None] * eye
         step = -np.linalg.solve(h_red, g_red[..., None])[..., 0]
         # back-tracking line search on the projected step; the full step (mostly taken)
         # is evaluated with its derivatives, shortened ones without
