@@ -308,30 +308,33 @@ def signal_region_events(lik: BinnedLikelihood, mu: float, fraction: float = 0.9
 def _refined_limit(
     lik: BinnedLikelihood, grid: np.ndarray, coarse: float, counts: np.ndarray, aux: np.ndarray,
     config: LimitConfig, rng: np.random.Generator, timer: StageTimer,
-) -> float:
-    """Observed toy limit refined between the grid strengths bracketing ``coarse``."""
+) -> tuple[float, int, int]:
+    """Observed toy limit refined between the grid strengths bracketing ``coarse``, with
+    the fits this made and how many of them did not converge."""
     if config.refine_points == 0 or not np.isfinite(coarse) or coarse <= grid[0]:
-        return coarse
+        return coarse, 0, 0
     j = int(np.clip(np.searchsorted(grid, coarse), 1, grid.size - 1))
     lo, hi = grid[max(j - 2, 0)], grid[min(j + 1, grid.size - 1)]
     fine = np.linspace(lo, hi, config.refine_points + 2)
     with timer("hypothesis_testing"):  # toys at the same nuisance values as the coarse grid's
         at = np.concatenate([[0.0], fine])
-        nuisances = (profiled_nuisances(lik, counts, aux, at)[0] if config.toy_nuisances == "profiled"
-                     else nominal_nuisances(lik, at))
+        nuisances, n_bad = (profiled_nuisances(lik, counts, aux, at)
+                            if config.toy_nuisances == "profiled" else (nominal_nuisances(lik, at), 0))
     _, per_mu = nuisances.split_first()
     dist = build_distribution(lik, fine, config.n_toys, rng, nuisances=per_mu, timer=timer)
     with timer("hypothesis_testing"):
         q_obs = qtilde_on_grid(lik, counts[None, :], aux[None, :], fine)
         p = dist.pvalues(q_obs.q)[0]
+    n_fits = dist.n_fits + q_obs.n_fits + (at.size if config.toy_nuisances == "profiled" else 0)
+    n_bad += dist.n_not_converged + q_obs.n_not_converged
     alpha = 1.0 - config.confidence_level
     usable = p > 0
     if usable.sum() < 3:
-        return float(limits_from_pvalues(fine, p, config.confidence_level)[0])
+        return float(limits_from_pvalues(fine, p, config.confidence_level)[0]), n_fits, n_bad
     slope, intercept = np.polyfit(fine[usable], np.log(p[usable]), 1)
     if slope >= 0:
-        return coarse
-    return float(np.clip((np.log(alpha) - intercept) / slope, lo, hi))
+        return coarse, n_fits, n_bad
+    return float(np.clip((np.log(alpha) - intercept) / slope, lo, hi)), n_fits, n_bad
 
 
 def upper_limit(
@@ -384,7 +387,7 @@ def upper_limit(
         with timer("hypothesis_testing"):
             q_obs = qtilde_on_grid(lik, counts, aux, grid)
             coarse = float(limits_from_pvalues(grid, dist.pvalues(q_obs.q), cl)[0])
-        observed = _refined_limit(lik, grid, coarse, counts, aux, config, rng, timer)
+        observed, n_refine, n_bad_refine = _refined_limit(lik, grid, coarse, counts, aux, config, rng, timer)
         with timer("toy_generation"):
             b_theta, b_gamma = background
             b_truth = np.concatenate([[0.0], b_theta])
@@ -393,8 +396,9 @@ def upper_limit(
             q_b = qtilde_on_grid(lik, b_counts, b_aux, grid, free_start=b_truth)
             b_limits = limits_from_pvalues(grid, dist.pvalues(q_b.q), cl)
         n_profile = grid.size + 1 if config.toy_nuisances == "profiled" else 0
-        n_fits = dist.n_fits + q_obs.n_fits + q_b.n_fits + n_profile
-        n_bad = dist.n_not_converged + q_obs.n_not_converged + q_b.n_not_converged + n_bad_profile
+        n_fits = dist.n_fits + q_obs.n_fits + q_b.n_fits + n_profile + n_refine
+        n_bad = (dist.n_not_converged + q_obs.n_not_converged + q_b.n_not_converged + n_bad_profile
+                 + n_bad_refine)
         warn_not_converged(n_bad, n_fits, f"limit at {lik.templates.mass_gev} GeV")
         quantiles = {n: float(stats.norm.cdf(n)) for n in BAND_SIGMAS}
         expected, status = {}, {}
