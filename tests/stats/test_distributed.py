@@ -97,3 +97,21 @@ def test_no_band_is_reported_at_the_lowest_tested_strength(make_model):
     out = r.to_dict()
     assert out["pseudo_experiment_mu"]["-2sigma"] is None
     assert out["expected_sigma_nucleon_cm2"]["-2sigma"] is None
+
+
+def test_power_constraint_is_reported_with_its_floor(make_model):
+    """A power-constrained toy limit says which constraint and floor made it, as
+    ``upper_limit`` does: the JSON said ``power_constraint: null`` and no floor while the
+    reported limit was raised to it (0.31 observed, 0.51 reported at pi = 0.5)."""
+    lik = make_model()
+    deficit = 0.7 * lik.expected(lik.nominal_parameters(0.0))
+    cfg = LimitConfig.build(method="toys", n_toys=200, n_background_toys=200, mu_grid_points=8,
+                            power_constraint=0.5)
+    r = limits_over_masses({50.0: lik}, {50.0: deficit}, cfg,
+                           DaskConfig.build(synchronous=True, progress=False))[50.0]
+    assert r.power_constraint == 0.5
+    assert r.power_constraint_floor_mu is not None and r.power_constraint_floor_mu > r.observed_mu
+    assert r.reported_mu == r.power_constraint_floor_mu
+    out = r.to_dict()
+    assert out["power_constraint_floor_sigma_nucleon_cm2"] == pytest.approx(
+        r.power_constraint_floor_mu * lik.sigma_ref_cm2)

@@ -326,13 +326,15 @@ def limits_over_masses(
                         # limits beyond the tested strengths count as covering: say how many
                         "coverage_fraction_beyond_grid": float(np.mean(~np.isfinite(sig_limits)))}
         warn_not_converged(int(fits[1]), int(fits[0]), f"limits at {mass:g} GeV")
-        pcl = None
-        if limit_config.power_constraint is not None:
-            pcl = max(observed_mu, float(np.quantile(b_limits, limit_config.power_constraint)))
+        pcl = floor = None
+        if limit_config.power_constraint is not None:  # as upper_limit: the floor reported beside
+            floor = float(np.quantile(b_limits, limit_config.power_constraint))
+            pcl = max(observed_mu, floor)
         out[mass] = LimitResult(
             method="toys", confidence_level=cl, sigma_ref_cm2=lik.sigma_ref_cm2, mass_gev=mass,
             observed_mu=observed_mu, expected_mu=expected, mu_hat=p["mu_hat"], power_constrained_mu=pcl,
-            band_status=status,
+            band_status=status, power_constraint=limit_config.power_constraint,
+            power_constraint_floor_mu=floor,
             extra={"asymptotic_observed_mu": p["asym_obs"], "asymptotic_median_mu": p["asym_exp"][0],
                    "mu_grid_min": float(p["grid"][0]), "mu_grid_max": float(p["grid"][-1]),
                    # 1: the data exclude even the lowest tested strength (reported there)
