@@ -178,6 +178,12 @@ def test_pca_is_worse_than_the_network_and_projections(toy, tmp_path):
     assert (table.leakage_ratio_pca_over_nn > 1).all()
     proj = study_projections(models[50.0], toy(50.0), tmp_path, n_events=100)
     assert set(proj["class"]) == {"signal", "background"}
+    # the bins of a class hold its expected events, not the test split's share of them
+    # (before: the test weights alone, about half: 806.4 of 1600 background events)
+    expected = toy(50.0).groupby("label")["weight"].sum()
+    per_class = proj.groupby(["projection", "class"])["expected_events"].sum()
+    for (_, cls), total in per_class.items():
+        assert total == pytest.approx(expected[int(cls == "signal")], rel=1e-9)
     assert (tmp_path / "pca.png").is_file() and (tmp_path / "projections_50GeV.csv").is_file()
 
 

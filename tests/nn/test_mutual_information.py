@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.feature_selection import mutual_info_classif
 
 from wimpsift.errors import ConfigError, DataError
 from wimpsift.metrics.mutual_information import gaussian_mixture_mi_bits, mutual_information
@@ -61,6 +62,26 @@ def test_weights_varying_within_a_class():
     est = mutual_information(x, y, w, n_subsets=8, seed=3)
     exact = gaussian_mixture_mi_bits(means, covs, (0.5, 0.5))
     assert abs(est.mi_bits - exact) < 4 * est.error_bits + 0.08 * exact
+
+
+def test_rank_transform_matches_scikit_learn_in_one_dimension():
+    """The default rank transform must not bias a one-dimensional MI (a network output).
+
+    Bare ranks form a regular lattice: the event mirroring the k-th neighbour sat exactly
+    on the ball's edge and was counted, which continuous data never does. Over 16
+    samples (two unit Gaussians one sigma apart, 5000 events each) the estimate was
+    0.0057 bits (3.5 %) below scikit-learn's Ross estimator on the raw variable and
+    below the integral; the paired spread of the difference is 0.0007.
+    """
+    exact = gaussian_mixture_mi_bits([[0.0], [1.0]], [[[1.0]], [[1.0]]])
+    ours, theirs = [], []
+    for seed in range(16):
+        x, y = _mixture(np.random.default_rng(seed), [[0.0], [1.0]],
+                        [[[1.0]], [[1.0]]], (5000, 5000))
+        ours.append(mutual_information(x, y, n_subsets=1).mi_bits)
+        theirs.append(mutual_info_classif(x, y, n_neighbors=5, random_state=0)[0] / np.log(2))
+    assert np.mean(ours) - np.mean(theirs) == pytest.approx(0, abs=0.002)
+    assert np.mean(ours) == pytest.approx(exact, abs=0.003)
 
 
 def test_integral_limits():

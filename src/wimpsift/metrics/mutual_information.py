@@ -52,6 +52,17 @@ CDF, the default; ``"standardise"``: weighted z-score; ``"none"``). A monotone m
 of each coordinate leaves the MI unchanged but evens out the neighbour search, which
 matters for a network output piled up at 0 and 1 or a heavy-tailed S2 area.
 
+Rank lattice: bare ranks sit on a regular lattice, so the event at the mirror position of
+the k-th neighbour (same rank distance, other side) lies exactly on the ball's edge and
+was counted in ``m_i``, which the estimator, derived for continuous variables, never
+sees. That biased a one-dimensional MI low (two unit Gaussians one sigma apart, 5000
+events each, 20 samples: 0.1532 bits against 0.1587 with the ties broken and 0.1607
+integrated, -3.5 %; a network output, the completion test's ``I[θ; f(x)]``, is one
+dimension), while a multi-dimensional input MI hardly moved. Each distinct value's rank
+is therefore moved by a fixed pseudo-random amount within half a rank (seed
+:data:`RANK_DITHER_SEED`, drawn per rank position, so the transform still depends on
+the order of the values only and stays monotone; tied values keep their common rank).
+
 Statistical error
 -----------------
 The events are split at random into ``n_subsets`` disjoint subsets; the MI is
@@ -92,6 +103,8 @@ from wimpsift.errors import ConfigError, DataError
 
 Transform = Literal["rank", "standardise", "none"]
 LN2 = float(np.log(2.0))
+RANK_DITHER_SEED = 20261207
+"""seed of the fixed dither of the ranks (``transform="rank"``), the same for every call"""
 
 
 @dataclass(frozen=True)
@@ -188,6 +201,8 @@ def _transform(x: np.ndarray, weights: np.ndarray, how: Transform) -> np.ndarray
         return (x - mean) / np.where(std > 0, std, 1.0)
     if how == "rank":
         out = np.empty_like(x)
+        # a fixed dither of each rank within half a rank (see module: rank lattice)
+        dither = np.random.default_rng(RANK_DITHER_SEED).uniform(-0.5, 0.5, x.shape)
         for j in range(x.shape[1]):
             order = np.argsort(x[:, j], kind="stable")
             ranks = np.empty(x.shape[0])
@@ -196,7 +211,9 @@ def _transform(x: np.ndarray, weights: np.ndarray, how: Transform) -> np.ndarray
             _, inverse = np.unique(x[:, j], return_inverse=True)
             sums = np.bincount(inverse, weights=ranks)
             counts = np.bincount(inverse)
-            out[:, j] = (sums / counts)[inverse] / max(x.shape[0] - 1, 1)
+            single = counts[inverse] == 1
+            offset = np.where(single, dither[ranks.astype(np.int64), j], 0.0)
+            out[:, j] = ((sums / counts)[inverse] + offset) / max(x.shape[0] - 1, 1)
         return out
     raise ConfigError(f"transform: got {how!r}, expected 'rank', 'standardise' or 'none'")
 

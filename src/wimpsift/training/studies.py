@@ -201,7 +201,10 @@ def study_projections(
     The figure shows ``n_events`` test events of each class, drawn in proportion to
     their weights (so the background panel shows the background model's mixture),
     coloured by the network output f; the table holds the weighted mean output and the
-    expected events in ``n_bins``² bins of each projection and class (all test events).
+    expected events in ``n_bins``² bins of each projection and class, from all test
+    events: an event's ``weight`` is its share of the expected events of the whole
+    sample (both splits), so each class's test weights are scaled by the class's total
+    weight over its test weight (the bins of a class add up to its expected events).
     """
     folder = _output_folder(output)
     _, test = split_table(table)
@@ -217,6 +220,9 @@ def study_projections(
     for i, (cls, name) in enumerate(((0, "background"), (1, f"{model.mass_gev:g} GeV WIMP"))):
         sel = np.flatnonzero(test["label"].to_numpy() == cls)
         w_sel = test["weight"].to_numpy(dtype=float)[sel]
+        # the test split holds about test_fraction of each class's expected events
+        to_expected = (table["weight"].to_numpy(dtype=float)[table["label"].to_numpy() == cls].sum()
+                       / w_sel.sum())
         # events drawn in proportion to their weights: the plot shows the model mixture
         enough = np.count_nonzero(w_sel) >= min(n_events, sel.size)
         shown = rng.choice(sel, size=min(n_events, sel.size), replace=not enough,
@@ -242,7 +248,7 @@ def study_projections(
                                      "projection": f"{ya}_vs_{xa}",
                                      "x_low": xe[a], "x_high": xe[a + 1], "y_low": ye[b],
                                      "y_high": ye[b + 1], "n_events": int(count[a, b]),
-                                     "expected_events": wsum[a, b],
+                                     "expected_events": wsum[a, b] * to_expected,
                                      "mean_output": total[a, b] / wsum[a, b]})
     fig.tight_layout()
     save_figure(fig, folder / f"projections_{model.mass_gev:g}GeV.png", provenance=provenance)
