@@ -90,6 +90,15 @@ class NeutronBackground(_Background):
     energy_min_kev: Positive
     energy_max_kev: Positive
 
+    @model_validator(mode="after")
+    def _rate_interval_order(self) -> NeutronBackground:
+        # the rate normalises the spectrum over this interval: reversed, the spectrum is
+        # negative; equal, infinite
+        if self.rate_energy_min_kev >= self.rate_energy_max_kev:
+            raise ValueError(f"background {self.name!r}: rate_energy_min_kev must be below "
+                             "rate_energy_max_kev")
+        return self
+
 
 class CevnsBackground(_Background):
     kind: Literal["cevns_b8"]
