@@ -46,6 +46,7 @@ from typing import ClassVar
 import numpy as np
 
 from wimpsift.detectors import Detector
+from wimpsift.detectors.backgrounds import ELECTRON_MASS_KEV
 from wimpsift.microphysics import nest_quanta
 from wimpsift.seeding import generator
 from wimpsift.sources.electronic import FlatElectronicRecoils
@@ -53,7 +54,6 @@ from wimpsift.sources.interactions import XENON_MOLAR_MASS, InteractionList
 from wimpsift.sources.neutron_scatters import AVOGADRO, surface_entry
 from wimpsift.sources.positions import Volume, in_sampled_volume
 
-ELECTRON_MASS_KEV = 510.99895
 CLASSICAL_ELECTRON_RADIUS_CM = 2.8179403262e-13
 XENON_Z = 54
 SPEED_OF_LIGHT_CM_NS = 29.9792458
