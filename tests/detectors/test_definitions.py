@@ -111,6 +111,14 @@ def test_fiducial_mass_is_computed_when_absent(tmp_path):
          "positions_csv"),
         ('positions_csv = "xenon1t_pmt_positions.csv"', 'positions_csv = "missing.csv"', "positions_csv"),
         ("charge_kept_min = 0.3", "charge_kept_min = 0.9", "charge_kept_min must not exceed"),
+        # reversed, the neutron spectrum was negative (a traceback in simulate); equal, infinite
+        ("rate_energy_min_kev = 4.0", "rate_energy_min_kev = 60.0",
+         "'neutrons': rate_energy_min_kev must be below rate_energy_max_kev"),
+        ("rate_energy_min_kev = 4.0", "rate_energy_min_kev = 50.0",
+         "'neutrons': rate_energy_min_kev must be below rate_energy_max_kev"),
+        # a gamma that cannot deposit energy_min_kev: the transport drew tracks for ever
+        ("gamma_energy_kev = 1000.0", "gamma_energy_kev = 0.4",
+         "'external_gamma': gamma_energy_kev 0.4 deposits at most 0.000625 keV"),
         ("s2_min_pe = 150.0", "s2_min_pe = 150.0\ncs2_bottom_min_pe = 100.0\ncs2_bottom_max_pe = 50.0",
          "cs2_bottom_min_pe must be below"),
         ("el_plane_z_cm = 0.4", "el_plane_z_cm = 7.0", "el_plane_z_cm must lie below"),

@@ -14,6 +14,16 @@ from pydantic import Field, model_validator
 
 from wimpsift.config import WimpsiftConfig
 
+ELECTRON_MASS_KEV = 510.99895
+
+
+def compton_edge_kev(gamma_energy_kev: float) -> float:
+    """Largest energy a gamma ray of ``gamma_energy_kev`` deposits in one Compton scatter
+    (backscatter): E 2k / (1 + 2k), k = E / m_e c²."""
+    k = gamma_energy_kev / ELECTRON_MASS_KEV
+    return gamma_energy_kev * 2 * k / (1 + 2 * k)
+
+
 Positive = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 SourceKind = Literal["er_flat", "er_lines", "nr_exponential", "cevns_b8", "accidental", "wall",
@@ -90,6 +100,15 @@ class NeutronBackground(_Background):
     energy_min_kev: Positive
     energy_max_kev: Positive
 
+    @model_validator(mode="after")
+    def _rate_interval_order(self) -> NeutronBackground:
+        # the rate normalises the spectrum over this interval: reversed, the spectrum is
+        # negative; equal, infinite
+        if self.rate_energy_min_kev >= self.rate_energy_max_kev:
+            raise ValueError(f"background {self.name!r}: rate_energy_min_kev must be below "
+                             "rate_energy_max_kev")
+        return self
+
 
 class CevnsBackground(_Background):
     kind: Literal["cevns_b8"]
@@ -160,6 +179,18 @@ class ExternalGammaBackground(_Background):
     energy_min_kev: Positive
     energy_max_kev: Positive
     """range of the total energy an event deposits in the active volume"""
+
+    @model_validator(mode="after")
+    def _window_reachable(self) -> ExternalGammaBackground:
+        # the transport draws tracks until enough deposit energy_min_kev or more: a gamma
+        # whose single scatters stay below it (no photoabsorption is modelled) never would
+        edge = compton_edge_kev(self.gamma_energy_kev)
+        if edge < self.energy_min_kev:
+            raise ValueError(
+                f"background {self.name!r}: gamma_energy_kev {self.gamma_energy_kev:g} deposits at "
+                f"most {edge:.3g} keV in one Compton scatter, below energy_min_kev "
+                f"{self.energy_min_kev:g}; expected the MeV gamma rays of the materials")
+        return self
 
 
 class SurfaceBackground(_ChargeKept):
