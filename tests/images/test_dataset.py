@@ -218,3 +218,15 @@ def test_cached_dataset_is_built_once_and_keyed_by_its_config(built, tmp_path, x
     assert main(["cache", "ls", str(tmp_path)]) == 0
     rows = [line.split("\t")[:2] for line in capsys.readouterr().out.splitlines()[1:]]
     assert rows == [["images.dataset", "1"]]
+
+
+def test_cache_key_holds_the_s2_merge_gap_only_where_fragments_merge(xenon1t):
+    """XENONnT's S2 fragments merge now (processing.peaks), so its cached images of before
+    are not reused; XENON1T SR0's images are unchanged and keep their key."""
+    from wimpsift.detectors import load_detector
+
+    nt = load_detector("xenonnt_sr0")
+    small = {k: v for k, v in SMALL.items() if k != "progress"}
+    assert "s2_merge_gap_ns" not in ds.image_lineage(xenon1t, ds.make_config(xenon1t, **small))
+    lineage = ds.image_lineage(nt, ds.make_config(nt, **small))
+    assert 5000.0 < lineage["s2_merge_gap_ns"] < 6000.0

@@ -68,6 +68,7 @@ from wimpsift.errors import ConfigError, bad_value, renamed, validation_message
 from wimpsift.execution import ExecutionConfig, Executor, Task, in_process
 from wimpsift.images import dataset_file
 from wimpsift.images.raster import IMAGE_KINDS, ImageSettings, check_kinds, image_settings, render_images
+from wimpsift.processing.peaks import s2_merge_gap_ns
 from wimpsift.processing.reconstruction import ProcessedEvents, ProcessingSettings, process_events
 from wimpsift.seeding import SeedLike, generator, seed_sequence
 from wimpsift.sources.wimp import WimpSource, halo_lineage
@@ -246,6 +247,24 @@ def build_image_dataset(
                                                     disk_bytes, progress, execution))
 
 
+def image_lineage(det: Detector, config: ImageDatasetConfig) -> dict:
+    """What an image dataset's cache key holds besides its stage: the configuration, the
+    detector definition, a WIMP halo's spectrum revision and, where S2 fragments merge
+    (:func:`wimpsift.processing.peaks.s2_merge_gap_ns` above the peak gap), the merge gap:
+    those images differ from the ones cached before the merging existed; elsewhere
+    (XENON1T SR0, LUX) they are the same, and so is the key."""
+    # a WIMP source's key holds the revision of its halo's spectrum
+    halos = [src.halo for src in (parse_source(det, config.signal, "signal"),
+                                  parse_source(det, config.background, "background"))
+             if isinstance(src, WimpSource)]
+    lineage = {"config": config, "detector": det.model_dump(mode="json"),
+               **halo_lineage(halos[0] if halos else None)}
+    merge_ns = s2_merge_gap_ns(det, config.waveform.el_duration_ns)
+    if merge_ns > config.processing.peaks.gap_ns:
+        lineage["s2_merge_gap_ns"] = merge_ns
+    return lineage
+
+
 def cached_image_dataset(cache: Cache | str | Path, detector: Detector | str,
                          progress: bool = True, execution: ExecutionConfig | None = None,
                          **settings) -> Path:
@@ -255,12 +274,7 @@ def cached_image_dataset(cache: Cache | str | Path, detector: Detector | str,
     det = as_detector(detector)
     config = make_config(det, **settings)
     cache = cache if isinstance(cache, Cache) else Cache(cache)
-    # a WIMP source's key holds the revision of its halo's spectrum
-    halos = [src.halo for src in (parse_source(det, config.signal, "signal"),
-                                  parse_source(det, config.background, "background"))
-             if isinstance(src, WimpSource)]
-    lineage = {"config": config, "detector": det.model_dump(mode="json"),
-               **halo_lineage(halos[0] if halos else None)}
+    lineage = image_lineage(det, config)
     return cache.file(CACHE_STAGE, CACHE_STAGE_VERSION, lineage, "images.h5",
                       lambda path: build_image_dataset(path, det, progress=progress,
                                                        execution=execution, **settings))

@@ -48,7 +48,14 @@ def event_figure(raw, index: int, path: str | Path, processing=None, title: str 
     from matplotlib.colors import LogNorm
 
     from wimpsift.plots import pyplot, save_figure
-    from wimpsift.processing.peaks import PEAK_TYPES, S1, S2, find_peaks, main_peaks
+    from wimpsift.processing.peaks import (
+        PEAK_TYPES,
+        S1,
+        S2,
+        find_peaks,
+        main_peaks,
+        s2_merge_gap_ns,
+    )
     from wimpsift.processing.reconstruction import ProcessingSettings
 
     plt = pyplot()
@@ -58,7 +65,8 @@ def event_figure(raw, index: int, path: str | Path, processing=None, title: str 
     path = check_writable(path, "output")
     settings = processing or ProcessingSettings()
     event, arrays, detector = raw.events[index], raw.arrays, raw.detector
-    peaks = find_peaks(event, arrays.n_pmts, detector.light.s1_coincidence_pmts, settings.peaks)
+    peaks = find_peaks(event, arrays.n_pmts, detector.light.s1_coincidence_pmts, settings.peaks,
+                       s2_merge_gap_ns(detector, raw.settings.el_duration_ns))
     i1, i2 = main_peaks(peaks)
     dt = event.sample_ns
     truth = raw.truth.iloc[index]

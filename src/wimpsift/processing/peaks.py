@@ -13,7 +13,16 @@
    (area above ``pmt_hit_threshold_pe``) is an S1; a wide peak with at least
    ``s2_min_area_pe`` is an S2; anything else (lone PMT hits, afterpulse clusters) is
    ``unknown``.
-4. **Main peaks**: the main S2 is the largest S2; the main S1 is the largest S1 before
+4. **S2 fragments**: an S2 of few electrons after a long drift is a train of single-
+   electron pulses that can lie more than ``gap_ns`` apart, so consecutive peaks that are
+   not S1s merge into one when the gap between them is below
+   :func:`s2_merge_gap_ns`: the detector's longitudinal diffusion spread at its
+   maximum drift time, σ_t = √(2 D t_max)/v, less the electroluminescence duration
+   (electrons arriving up to σ_t apart give EL pulses that far apart less one pulse
+   length); the merged peaks are measured and classified again. XENONnT SR0
+   (σ_t = 6.6 µs): 5.6 µs; where this is below ``gap_ns`` (XENON1T SR0, LUX) nothing
+   more merges.
+5. **Main peaks**: the main S2 is the largest S2; the main S1 is the largest S1 before
    the main S2 (the largest S1 overall when there is no S2).
 """
 
@@ -26,6 +35,8 @@ import numpy as np
 from pydantic import Field
 
 from wimpsift.config import WimpsiftConfig
+from wimpsift.detectors import Detector
+from wimpsift.response.charge import longitudinal_spread_us
 from wimpsift.waveforms.event import RawEvent
 
 UNKNOWN, S1, S2 = 0, 1, 2
@@ -98,19 +109,55 @@ def pulse_fractions(event: RawEvent, starts: np.ndarray, ends: np.ndarray) -> np
     return out
 
 
+def s2_merge_gap_ns(detector: Detector, el_duration_ns: float) -> float:
+    """Largest gap (ns) between two non-S1 peaks that are fragments of one S2 (module doc)."""
+    spread_ns = float(longitudinal_spread_us(detector.max_drift_time_us, detector)) * 1000.0
+    return max(spread_ns - float(el_duration_ns), 0.0)
+
+
+def _merge_fragments(starts, ends, peak_type, real_index, merge_samples: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Windows (compressed indices) with consecutive non-S1 peaks at most ``merge_samples``
+    apart in the event window joined."""
+    real_end = real_index[ends - 1] + 1
+    gap = real_index[starts[1:]] - real_end[:-1]
+    contiguous = gap == starts[1:] - ends[:-1]  # in one padded region of the waveform
+    join = ((gap < merge_samples) & contiguous
+            & (peak_type[:-1] != S1) & (peak_type[1:] != S1))
+    first = np.concatenate([[True], ~join])
+    last = np.concatenate([~join, [True]])
+    return starts[first], ends[last]
+
+
 def find_peaks(event: RawEvent, n_pmts: int, coincidence: int,
-               settings: PeakSettings | None = None) -> Peaks:
+               settings: PeakSettings | None = None, s2_merge_gap_ns: float = 0.0) -> Peaks:
     """Find, measure and classify the peaks of one event.
 
-    Only the regions around light pulses are scanned (padded by ``gap_ns``); the rest
-    of the window is baseline. Sample indices and times refer to the event window.
+    Only the regions around light pulses are scanned (padded by ``gap_ns``, or by
+    ``s2_merge_gap_ns`` when longer); the rest of the window is baseline. Sample
+    indices and times refer to the event window. Non-S1 peaks closer than
+    ``s2_merge_gap_ns`` are one S2 (:func:`s2_merge_gap_ns`; 0: no merging).
     """
     settings = settings or PeakSettings()
     dt = event.sample_ns
     gap = max(1, int(round(settings.gap_ns / dt)))
-    waveform, real_index = event.compressed_waveform(gap + 1)
+    merge = int(round(s2_merge_gap_ns / dt))
+    waveform, real_index = event.compressed_waveform(max(gap, merge) + 1)
     threshold = max(settings.threshold_pe_per_sample, 5.0 * event.noise_pe_per_sample)
     starts, ends = find_peak_windows(waveform, threshold, gap)
+    peaks = _measure(event, waveform, real_index, starts, ends, n_pmts, coincidence, settings)
+    if merge > gap and starts.size > 1:
+        merged = _merge_fragments(starts, ends, peaks.peak_type, real_index, merge)
+        if merged[0].size < starts.size:
+            peaks = _measure(event, waveform, real_index, *merged, n_pmts, coincidence,
+                             settings)
+    return peaks
+
+
+def _measure(event: RawEvent, waveform: np.ndarray, real_index: np.ndarray, starts: np.ndarray,
+             ends: np.ndarray, n_pmts: int, coincidence: int, settings: PeakSettings) -> Peaks:
+    """Properties and types of the peaks in windows [starts, ends) of the compressed waveform."""
+    dt = event.sample_ns
     clipped = np.maximum(waveform, 0.0).astype(float)
     cum = np.concatenate([[0.0], np.cumsum(clipped)])
     areas = cum[ends] - cum[starts]

@@ -76,7 +76,7 @@ from wimpsift.detectors.pmt_arrays import PmtArrays
 from wimpsift.errors import ConfigError
 from wimpsift.events import EVENT_COLUMNS
 from wimpsift.processing.corrections import corrected_s1_pe, corrected_s2_pe
-from wimpsift.processing.peaks import PeakSettings, find_peaks, main_peaks
+from wimpsift.processing.peaks import PeakSettings, find_peaks, main_peaks, s2_merge_gap_ns
 from wimpsift.processing.selection import in_fiducial, in_window, passes_threshold
 from wimpsift.processing.topology import event_profile, s2_multiplicity, topology_columns
 from wimpsift.response.charge import depth_cm
@@ -306,8 +306,9 @@ def process_events(raw: WaveformEvents, settings: ProcessingSettings | None = No
                        + raw.settings.post_s2_us) * 1000.0
     bin_samples = max(1, int(np.ceil(event_window_ns / dt / settings.event_bins)))
     event_trace = np.zeros((n, settings.event_bins), dtype=np.float32)
+    merge_ns = s2_merge_gap_ns(detector, raw.settings.el_duration_ns)
     for i, event in enumerate(raw.events):
-        peaks = find_peaks(event, n_pmts, coincidence, settings.peaks)
+        peaks = find_peaks(event, n_pmts, coincidence, settings.peaks, merge_ns)
         s2_counts.append(s2_multiplicity(peaks, detector.charge.s2_threshold_pe))
         event_trace[i] = event_profile(event, settings.event_bins, bin_samples)
         n_peaks[i] = len(peaks)

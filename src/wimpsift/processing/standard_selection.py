@@ -4,7 +4,8 @@ The cuts, in the order XENON1T applied them (arXiv 1705.06655, 1906.04717), each
 per-event pass flag:
 
 1. ``window``: the S1 coincidence and raw S2 threshold (``passes_threshold``) and the
-   analysis window in cS1 and raw S2 (the detector's ``window``);
+   analysis window in cS1, raw S2 and, where the detector sets one, cS2_b (the
+   detector's ``window``);
 2. ``fiducial``: reconstructed position in the detector's fiducial cylinder;
 3. ``single_scatter``: no second S2 at or above ``second_s2_max_pe`` (default the
    detector's S2 threshold) — removes neutron multiple scatters;
@@ -43,7 +44,7 @@ IQR_SAMPLING_ERROR = 1.166
 """√N × relative standard error of a Gaussian sample's inter-quartile range"""
 FLAG_COLUMNS = ("window", "fiducial", "single_scatter", "s2_width", "cs1_cs2", "passes")
 _NEEDED = ("passes_threshold", "s1_area_pe", "r_cm", "z_cm", "s2_area_pe", "s2_width_ns",
-           "s2_width_expected_ns", "s2_second_area_pe", "cs1_pe", "cs2_pe")
+           "s2_width_expected_ns", "s2_second_area_pe", "cs1_pe", "cs2_pe", "cs2_bottom_pe")
 
 
 class StandardSelectionSettings(WimpsiftConfig):
@@ -80,7 +81,8 @@ class StandardSelection:
         second_max = self.settings.second_s2_max_pe or d.charge.s2_threshold_pe
         return {
             "window": table["passes_threshold"].to_numpy(dtype=bool) & in_window(
-                table["cs1_pe"].to_numpy(float), table["s2_area_pe"].to_numpy(float), d),
+                table["cs1_pe"].to_numpy(float), table["s2_area_pe"].to_numpy(float), d,
+                table["cs2_bottom_pe"].to_numpy(float)),
             "fiducial": in_fiducial(table["r_cm"].to_numpy(float), table["z_cm"].to_numpy(float),
                                     d),
             "single_scatter": table["s2_second_area_pe"].to_numpy(dtype=float) < second_max,
