@@ -19,6 +19,11 @@ template carries its Σw² (the fill with a variance of its own weight squared),
 likelihood has one MC-statistics parameter per bin: a simulation small against the
 exposure widens the limits instead of being taken as exact (50 simulated events per
 source at 10⁴ times XENON1T SR0's exposure: median limit 2.2 times too strong without).
+The widened limits approach the converged one from above, not always monotonically: a
+sample too small for any ER event to reach the signal region is less conservative than a
+somewhat larger one (``benchmarks/bench_template_mc_statistics.py`` prints the series).
+Σw² cannot restore background the simulation never produced: it widens limits, it does
+not move the templates' central values.
 
 ``sensitivity`` runs one mass per task (:func:`wimpsift.pipelines.masses.map_masses`):
 the median expected 90 % CL limit and ±1σ/±2σ bands of background-only experiments,

@@ -75,7 +75,7 @@ def cnn_context(metrics: dict[str, Any], figures: list[dict[str, str]], grid: di
                      pct_pm(d["er_rejection_at_50pct"], d["er_rejection_at_50pct_error"]), _leaked(d),
                      None])
     rejection = table("ER rejection at 50 % WIMP acceptance, same test events",
-                      ["Classifier", "ER rejection (ours)", "ER events leaked", "Seed"], rej_rows)
+                      ["Classifier", "ER rejection (ours)", "ER events leaked", "Paper"], rej_rows)
     cut = s["cut_below_training_nr_median"]
 
     g = metrics["grid_search"]
