@@ -36,14 +36,14 @@ a 10 GeV/c² WIMP, so v0, v_esc, the Earth speed (232 km/s, no annual modulation
 Helm form factor are the ones the package's authors used; Gauss-Legendre with 1, 4 or
 16 points per 0.25 keV bin changes the 10 GeV/c² limit by 0.24 %, and the package's own
 ``Spectrum.from_sample`` + ``quad`` folding gives the same reconstructed counts to 1e-5.
-It is not the threshold: where our limits sit (2.8-3.5 signal events) the package's
+It is not the threshold: where our limits sit (2.3-3.5 signal events) the package's
 Neyman threshold is above χ² and makes the limits weaker (2.37× at 6 GeV/c², 1.56× at
 10 GeV/c²). It is the binwise likelihood itself: at the published cross-section its
 ``-2 ln`` ratio is 1.75 at 10 GeV/c² (2.24 signal events) and 1.33 at 6 GeV/c² (1.19
 events), below both thresholds. At 10 GeV/c² the
 gap is the observed data in the reconstructed bins whose curve has its minimum at a
 positive signal (5.25-6.0 keV: best fit 1.26 signal events): summing the other bins'
-curves alone gives 1.00× the published limit. The binwise curves are profiled per
+curves alone gives 0.99× the published limit. The binwise curves are profiled per
 reconstructed-energy bin, so they cannot weigh where those events sit in cS1/cS2/radius
 against a 10 GeV/c² signal's shape inside the bin, as the full likelihood behind the
 published limit does; at 6 GeV/c² (92 % of the detected signal from true energies
