@@ -167,7 +167,7 @@ def five_d(args: argparse.Namespace, config, use_network: bool) -> dict | None:
     """The 4-D and 5-D passes on the prompt-fraction samples (None without --pf-bins)."""
     if args.pf_bins is None:
         return None
-    from wimpsift.pipelines.reproduce_lux import simulation_cpu_s_per_event
+    from wimpsift.pipelines.reproduce_lux import simulation_cpu_s_per_event, simulation_events_used
     from wimpsift.stats.comparison import extra_dimension_summary
 
     n = args.pf_events or args.n_background
@@ -185,7 +185,7 @@ def five_d(args: argparse.Namespace, config, use_network: bool) -> dict | None:
         print(f"\n{dims[0]}-D on the prompt-fraction samples ({time.perf_counter() - t0:.0f} s):",
               file=sys.stderr)
         print(format_table(results[dims].times_traditional, results[dims].times_network))
-    mc_used = float(n * (len(masses) + len(samples.background_names)))
+    mc_used = simulation_events_used(samples, masses)
     return extra_dimension_summary(results["4d"], results["5d"], simulation_cpu_s_per_event(samples),
                                    mc_used)
 
@@ -398,10 +398,10 @@ def main(argv: list[str] | None = None) -> int:
         os.makedirs(args.output_dir, exist_ok=True)
         for path in write_comparison(result, args.output_dir, config, args.seed).values():
             print(f"wrote {path}", file=sys.stderr)
-    from wimpsift.pipelines.reproduce_lux import simulation_cpu_s_per_event
+    from wimpsift.pipelines.reproduce_lux import simulation_cpu_s_per_event, simulation_events_used
 
     metrics = result.metrics()
-    mc_used = float(args.n_signal + args.n_background * len(samples.background_names))
+    mc_used = simulation_events_used(samples, args.masses)
     summary = {
         **result.comparison(simulation_cpu_s_per_event=simulation_cpu_s_per_event(samples),
                             mc_events_used=mc_used,

@@ -83,6 +83,22 @@ def test_decision_is_null_when_errors_do_not_decide():
     assert d["rows"][-1]["status"] == "undecided"
 
 
+def test_events_needed_above_is_the_largest_size_decided_outside_past_an_undecided_one():
+    """The usual shape of a converging analysis: far off at the smallest size, undecided
+    in between, within near the reference. The smallest size is decided outside, so the
+    analysis needs more than it; that bound was dropped (None) whenever an undecided
+    size lay above it, and with it the speed-up's lower bound."""
+    sizes = [1000, 3000, 10000, 30000]
+    reps = [[1.30, 1.32, 1.28], [1.05, 1.10, 1.00], [1.01, 1.02, 1.00], [1.0, 1.01, 0.99]]
+    d = convergence_decision(sizes, reps)
+    assert [r["status"] for r in d["rows"]] == ["outside", "undecided", "within"]
+    assert d["events_needed"] == 10000 and d["events_needed_above"] == 1000
+    # not converged below the reference: the outside size still bounds it from below
+    d = convergence_decision(sizes[:3], reps[:3])
+    assert [r["status"] for r in d["rows"]] == ["outside", "undecided"]
+    assert d["events_needed"] is None and d["events_needed_above"] == 1000
+
+
 def test_decision_is_null_when_the_curve_is_still_falling_at_the_largest_size():
     sizes = [1000, 3000, 10000, 30000, 100000]
     reps = _synthetic(sizes, 1.0, 3.0, 0.25, 0.01, 3, np.random.default_rng(2))  # 17 % at 10^5

@@ -179,6 +179,15 @@ def _samples(cfg: ReproduceLuxConfig, cache: Path, prompt_fraction: bool = False
     ))
 
 
+def simulation_events_used(samples: Any, masses_gev: Any) -> float:
+    """Events a comparison over ``masses_gev`` made its networks and templates from, the
+    simulation charged to both analyses' end-to-end CPU: ``n_signal`` of each mass (every
+    mass's signal is a simulation of its own) and ``n_background_per_source`` of each
+    background (shared by the masses)."""
+    c = samples.config
+    return float(c.n_signal * len(masses_gev) + c.n_background_per_source * len(samples.background_names))
+
+
 def simulation_cpu_s_per_event(samples: Any, n_events: int | None = None, seed: int = 12345) -> float:
     """CPU seconds per in-window event of a fresh (uncached) simulation, the mean over
     the background sources (the samples hold as many events of each): the price of the
@@ -309,7 +318,7 @@ def _run(cfg: ReproduceLuxConfig, out: Path, plan) -> dict[str, Any]:
                                   cache_dir=str(cache / "limits"), progress=plan.progress)
         write_comparison(result, out, comparison, cfg.seed)
         plan.say("  simulation cost per event (a small fresh simulation of every background)")
-        mc_used = float(cfg.n_signal + cfg.n_background * len(samples.background_names))
+        mc_used = simulation_events_used(samples, cfg.masses_gev)
         summary = result.comparison(simulation_cpu_s_per_event=simulation_cpu_s_per_event(samples),
                                     mc_events_used=mc_used)
         # mc_events_* need the convergence study (too long for a reproduction run): both
@@ -455,7 +464,7 @@ def _five_d(cfg: ReproduceLuxConfig, cache: Path, nn_config: Any, summary: dict[
             config.model_copy(update={"traditional_pf_bins": pf_bins, "er_band_shift_log10_cs2": shift}),
             pool_for_mass=pool, cache_dir=str(cache / f"limits_pf_{dims}"), progress=plan.progress)
     plan.say("  simulation cost per event with photon times (a small fresh simulation)")
-    mc_used = float(cfg.pf_events * (len(cfg.pf_masses_gev) + len(samples.background_names)))
+    mc_used = simulation_events_used(samples, cfg.pf_masses_gev)
     five = extra_dimension_summary(results["4d"], results["5d"], simulation_cpu_s_per_event(samples),
                                    mc_used)
     if "4d_nuisance" in results:

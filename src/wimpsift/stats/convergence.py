@@ -201,10 +201,11 @@ def convergence_decision(sizes: Sequence[int], replica_limits: Sequence[Sequence
     needed = None
     for row in reversed(out["rows"]):
         if row["status"] != "within":
-            if row["status"] == "outside":
-                out["events_needed_above"] = row["events_per_source"]
             break
         needed = row["events_per_source"]
+    # an undecided size above it does not make an outside one less outside
+    outside = [row["events_per_source"] for row in out["rows"] if row["status"] == "outside"]
+    out["events_needed_above"] = max(outside, default=None)
     if needed is None:
         last = out["rows"][-1]
         out["reason"] = (f"not converged: {last['events_per_source']} events per source are "

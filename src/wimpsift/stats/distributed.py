@@ -221,7 +221,9 @@ def limits_over_masses(
     from the same construction; their quantiles are ``LimitResult.pseudo_experiment_mu``.
     Optional ``signal_experiments[mass]`` (counts, global observables and the injected
     ``mu``) measure coverage: ``extra["coverage"]`` is the fraction of their limits at
-    or above the injected ``mu`` (``extra["coverage_error"]`` its binomial error).
+    or above the injected ``mu`` (``extra["coverage_error"]`` its binomial error); their
+    fits are not timed (a check of the analysis, not its work; the event-level
+    experiments' fits are, as ``hypothesis_testing``).
     ``progress`` hears of the toy batches done (:mod:`wimpsift.progress`).
     The asymptotic part's MIGRAD fits are counted in ``extra["n_migrad_fits"]`` and
     ``extra["n_migrad_fits_invalid"]``.
@@ -312,12 +314,13 @@ def limits_over_masses(
             pseudo["fraction_beyond_grid"] = float(np.mean(~np.isfinite(pe_limits)))
         coverage: dict[str, float] = {}
         if signal_experiments is not None and mass in signal_experiments:
-            with timer.stage("hypothesis_testing"):
-                sig_counts, sig_aux, mu_injected = signal_experiments[mass]
-                sig_counts, sig_aux = lik.check_data(np.atleast_2d(sig_counts), np.atleast_2d(sig_aux))
-                q_sig = qtilde_on_grid(lik, sig_counts, sig_aux, p["grid"], prefixed(
-                    progress, f"{mass:g} GeV/c², {sig_counts.shape[0]} coverage experiments: "))
-                sig_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_sig.q), cl)
+            # not timed: coverage is a check of the analysis, not its work (its
+            # experiments are drawn untimed too, stats/comparison.py)
+            sig_counts, sig_aux, mu_injected = signal_experiments[mass]
+            sig_counts, sig_aux = lik.check_data(np.atleast_2d(sig_counts), np.atleast_2d(sig_aux))
+            q_sig = qtilde_on_grid(lik, sig_counts, sig_aux, p["grid"], prefixed(
+                progress, f"{mass:g} GeV/c², {sig_counts.shape[0]} coverage experiments: "))
+            sig_limits = limits_from_pvalues(p["grid"], dist.pvalues(q_sig.q), cl)
             fits = fits + [q_sig.n_fits, q_sig.n_not_converged]
             covered = float(np.mean(sig_limits >= mu_injected))
             coverage = {"coverage": covered, "coverage_mu_injected": float(mu_injected),
