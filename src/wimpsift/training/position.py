@@ -350,11 +350,16 @@ def train_position_cnn(config: PositionTrainingConfig, progress: bool = False
     moved by a random symmetry of the array).
 
     Deterministic: the weights depend only on the configuration (seeded initialisation,
-    shuffling and symmetry draws; CPU). The last epoch's weights are kept; the
-    validation RMS of each epoch (on the patterns as simulated) is recorded in
-    ``meta["history"]``.
+    shuffling and symmetry draws; CPU). The validation patterns are a random
+    ``validation_fraction`` of the simulated ones (both sources). The last epoch's weights
+    are kept; the validation RMS of each epoch (on the patterns as simulated) is recorded
+    in ``meta["history"]``.
     """
     area, xy_cm, detector = training_patterns(config)
+    # the sources come one after the other: shuffled, so the validation patterns are a
+    # random share of both (not the last source's alone)
+    order = generator(config.seed, "position_cnn", "split").permutation(len(xy_cm))
+    area, xy_cm = area[order], xy_cm[order]
     arrays = pmt_arrays(detector)
     radius = float(detector.geometry.tpc_radius_cm)
     n_val = int(round(config.validation_fraction * len(xy_cm)))
