@@ -273,3 +273,29 @@ def test_the_figure_says_which_light_response_the_network_was_trained_on(tiny_mo
         result = evaluate_positions(model, 40, seed=9)
         position_plot.plot_position_resolution(result, tmp_path / "res.png")
         assert f"CNN (trained on the {said}), averaged over the array's symmetries" in legends[-1]
+
+
+def test_a_tpc_narrower_than_the_bulk_margin_is_evaluated(tmp_path):
+    """A 9 cm TPC (19 two-inch PMTs per array) has no bulk (r < R − 10 cm): its radius
+    table has the wall band and the rest, not a traceback about non-monotonic bins."""
+    from wimpsift.detectors import Detector, load_detector
+    from wimpsift.detectors.pmt_arrays import pmt_arrays
+    from wimpsift.models.position_cnn import PositionCNN
+    from wimpsift.plots.position import plot_position_resolution
+    from wimpsift.training.position import PositionReconstructor, evaluate_positions
+
+    definition = load_detector("lux_2013").model_dump(mode="json")
+    definition["geometry"]["tpc_radius_cm"] = 9.0
+    definition["fiducial"].update(radius_cm=6.0, mass_kg=13.0)
+    for array in ("top", "bottom"):
+        definition["pmt_arrays"][array].update(count=19, pitch_cm=4.2)
+    detector = Detector.model_validate(definition)
+    network = PositionReconstructor(PositionCNN(), pmt_arrays(detector), 9.0,
+                                    {"detector_definition": definition})
+    result = evaluate_positions(network, 40, seed=1)
+    rows = result["methods"]["likelihood"]["vs_radius_cm"]
+    assert [(row["lo"], round(row["hi"], 6)) for row in rows] == [(0.0, 4.0), (4.0, 9.0)]
+    assert sum(row["n"] for row in rows) == result["n_test_events"] > 0
+    assert result["methods"]["likelihood"]["bulk_rms_cm"] is None
+    json.dumps(result, allow_nan=False)
+    assert plot_position_resolution(result, tmp_path / "res.png").stat().st_size > 10_000
