@@ -350,11 +350,16 @@ def train_position_cnn(config: PositionTrainingConfig, progress: bool = False
     moved by a random symmetry of the array).
 
     Deterministic: the weights depend only on the configuration (seeded initialisation,
-    shuffling and symmetry draws; CPU). The last epoch's weights are kept; the
-    validation RMS of each epoch (on the patterns as simulated) is recorded in
-    ``meta["history"]``.
+    shuffling and symmetry draws; CPU). The validation patterns are a random
+    ``validation_fraction`` of the simulated ones (both sources). The last epoch's weights
+    are kept; the validation RMS of each epoch (on the patterns as simulated) is recorded
+    in ``meta["history"]``.
     """
     area, xy_cm, detector = training_patterns(config)
+    # the sources come one after the other: shuffled, so the validation patterns are a
+    # random share of both (not the last source's alone)
+    order = generator(config.seed, "position_cnn", "split").permutation(len(xy_cm))
+    area, xy_cm = area[order], xy_cm[order]
     arrays = pmt_arrays(detector)
     radius = float(detector.geometry.tpc_radius_cm)
     n_val = int(round(config.validation_fraction * len(xy_cm)))
@@ -498,10 +503,12 @@ def evaluate_positions(
     r_true = np.hypot(truths[:, 0], truths[:, 1])
     s2_top = table["s2_top_area_pe"].to_numpy()
     size_edges = np.array([0, 200, 500, 1000, 2000, 5000, 1e6])
-    # fixed inner edges where the TPC is wide enough for them (a LUX-sized one is not)
+    # fixed inner edges where the TPC is wide enough for them (a LUX-sized one is not);
+    # the bulk and wall edges only where they lie inside (a TPC narrower than
+    # ``bulk_margin_cm`` has no bulk)
     inner = [edge for edge in (15.0, 25.0) if edge < radius - bulk_margin_cm]
-    radius_edges = np.array([0, *inner, radius - bulk_margin_cm, radius - wall_band_cm,
-                             radius + 1e-9])
+    radius_edges = np.unique(np.clip([0, *inner, radius - bulk_margin_cm,
+                                      radius - wall_band_cm, radius + 1e-9], 0, None))
     bulk, wall = r_true < radius - bulk_margin_cm, r_true > radius - wall_band_cm
     methods = {}
     for name, (x, y) in rec.items():
