@@ -22,9 +22,9 @@ about 1 s per 5000):
   so does the light response except for the assumed per-PMT efficiencies of the
   mismatch; each epoch every pattern is moved by a random element. This is exact for
   the geometry and scrambles the assumed efficiency errors, which the true response
-  does not have (measured: 0.74 → 0.70 cm RMS at 12,000 patterns and 10 epochs);
+  does not have (measured when chosen: 0.74 → 0.70 cm RMS at 12,000 patterns and 10 epochs);
 - one-cycle learning rate (peak ``learning_rate``), not cosine annealing: faster at
-  the same number of steps (0.90 → 0.84 cm at 6000 patterns, 8 epochs).
+  the same number of steps (when chosen: 0.90 → 0.84 cm at 6000 patterns, 8 epochs).
 
 Test set: the full waveform simulation (:func:`wimpsift.waveforms.simulate_waveform_events`,
 true light response) and processing (peak finding; the main S2's per-PMT areas). Every
@@ -236,7 +236,7 @@ class PositionReconstructor:
         ``symmetrised``: the network is applied to the pattern moved by every symmetry
         of the array (:func:`array_symmetries`), each answer is moved back, and the
         answers are averaged. The network is only approximately equivariant, so its
-        errors partly average out (measured 0.72 → 0.66 cm RMS on waveform-level test
+        errors partly average out (measured when chosen: 0.72 → 0.66 cm RMS on waveform-level test
         events, for as many network evaluations as symmetries: 12 for the shipped
         layouts)."""
         area = np.asarray(top_area_pe, dtype=np.float32)
