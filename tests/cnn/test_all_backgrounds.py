@@ -538,6 +538,21 @@ def test_cli_bad_backgrounds_and_detector(tmp_path, capsys):
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.parametrize("option, value", [("--pool-stride", "1"), ("--scoring", "f1"),
+                                           ("--halving-factor", "3")])
+def test_cli_refuses_er_only_options_with_all_backgrounds(tmp_path, capsys, option, value):
+    # the all-backgrounds CNNs have no grid search and pool with stride 2: an option of
+    # the WIMP-against-ER analysis would be recorded in config.json and not used
+    with pytest.raises(ConfigError, match="pool_stride"):
+        make_config("quick", backgrounds="all", pool_stride=1)
+    assert make_config("quick", backgrounds="er", pool_stride=1).pool_stride == 1
+    out = tmp_path / "run"
+    assert main(["reproduce", "cnn", option, value, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert option in err and "backgrounds 'er'" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
 @pytest.mark.slow
 def test_another_detector_brings_its_own_backgrounds(tmp_path):
     # LZ's definition has no wall or anomalous events: the tables follow the detector.

@@ -211,3 +211,22 @@ def test_hybrid_cnn_reads_the_event_scalars():
                                                   again.state_dict().values(), strict=True))
     with pytest.raises(ValueError, match="scalars"):
         hybrid(torch.rand(3, 1, 16, 16))
+
+
+
+def test_ideal_floor_interval_counts_only_the_sources_it_keeps():
+    # the removed sources (here ER, weight 1 per event) are gone by construction: the
+    # floor's interval is that of the NR-like events alone, not widened by the
+    # Feldman-Cousins upper limit of ER's empty cell (1.29 x 1.0 events)
+    rng = np.random.default_rng(1)
+    reference, test = _events(rng, 2000), _events(rng, 2000)
+    floor = ideal_nr_floor(reference, test, ["er", "cevns", "neutrons"], 0.5)
+    per_source = floor["with_cs1_spectrum_per_source"]
+    assert per_source["cevns"] == 0.0
+    n = round(per_source["neutrons"] / 0.002)  # passing neutrons, weight 0.002 each
+    lo_n, hi_n = feldman_cousins_68(n)
+    above = np.hypot((hi_n - n) * 0.002, feldman_cousins_68(0)[1] * 0.01)  # + CEvNS' empty cell
+    below = (n - lo_n) * 0.002
+    value = floor["with_cs1_spectrum"]
+    assert floor["with_cs1_spectrum_interval"] == pytest.approx([value - below, value + above],
+                                                                rel=1e-6)

@@ -338,3 +338,26 @@ def test_default_binary_weights_keep_the_er_share_when_gammas_crowd_it_out():
     bare = default.model_copy(update={"binary_source_share_floors": {}})
     active = binary_training_weights(table, bare, None)["active"]
     assert background_shares(table, active)["er"] == pytest.approx(0.05)
+
+
+def test_multiclass_mix_of_the_active_volume_lists_only_its_sources():
+    # ``wall`` is listed for the fiducial volume only (its near-wall events are
+    # ``surface`` in the active one): the active comparison's likelihood ratio must not
+    # count it in the mix, or near-wall events would be counted twice there
+    import pandas as pd
+
+    from wimpsift.sources import source_names
+    from wimpsift.training.background_classifiers import mix_log_shares
+
+    detector = load_detector("xenon1t_sr0")
+    active = source_names(detector, "active")
+    assert "wall" not in active and "surface" in active
+    table = pd.DataFrame({"source": ["wimp", "er", "er", "wall", "surface", "external_gamma"],
+                          "weight": [1.0, 30.0, 30.0, 2.0, 4.0, 36.0]})
+    classes = ["wimp", "wall", "surface", "er", "external_gamma"]
+    shares = dict(zip(classes[1:], np.exp(mix_log_shares(table, classes, active)), strict=True))
+    assert shares == pytest.approx({"wall": 0.0, "surface": 0.04, "er": 0.6,
+                                    "external_gamma": 0.36})
+    # without a list, every source of the table
+    every = dict(zip(classes[1:], np.exp(mix_log_shares(table, classes, None)), strict=True))
+    assert every["wall"] == pytest.approx(2.0 / 102.0)

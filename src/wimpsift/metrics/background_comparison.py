@@ -129,7 +129,8 @@ def ideal_nr_floor(reference: pd.DataFrame, sub: pd.DataFrame, backgrounds: list
     events ranked (``energy_blind``) not at all, or (``with_cs1_spectrum``) by the
     ratio of the WIMP to the NR-like cS1 spectrum, estimated from the histograms of the
     ``reference`` (training) events in 20 WIMP-quantile bins and interpolated between
-    bin centres."""
+    bin centres. Its interval (``with_cs1_spectrum_interval``) counts the NR-like test
+    events only: the removed sources contribute exactly nothing."""
     nr = [b for b in NR_LIKE if b in backgrounds]
     source = sub["source"].to_numpy(object)
     weight = sub["weight"].to_numpy(float)
@@ -148,10 +149,12 @@ def ideal_nr_floor(reference: pd.DataFrame, sub: pd.DataFrame, backgrounds: list
     h_background = h_background / h_background.sum()
     log_ratio = np.log((h_signal + 1e-3) / (h_background + 1e-3))
     centres = 0.5 * (edges[1:] + edges[:-1])
-    cs1 = np.log10(np.clip(sub["cs1_pe"].to_numpy(float), 1e-3, None))
-    score = np.where(np.isin(source, [SIGNAL, *nr]), np.interp(cs1, centres, log_ratio),
-                     -np.inf)
-    r = remaining_at_acceptance(score, source, weight, SIGNAL, acceptance)
+    # the other sources are removed by construction, not by a count of their test events:
+    # they take no part (an empty cell's Feldman–Cousins upper limit would widen the interval)
+    kept = np.isin(source, [SIGNAL, *nr])
+    cs1 = np.log10(np.clip(sub["cs1_pe"].to_numpy(float)[kept], 1e-3, None))
+    score = np.interp(cs1, centres, log_ratio)
+    r = remaining_at_acceptance(score, source[kept], weight[kept], SIGNAL, acceptance)
     return {**out, "with_cs1_spectrum": r["total"],
             "with_cs1_spectrum_interval": list(r["total_interval_68"]),
             "with_cs1_spectrum_per_source": {b: r[b]["events"] for b in nr if b in r},

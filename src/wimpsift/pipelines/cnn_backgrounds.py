@@ -202,7 +202,7 @@ def run_all_backgrounds(detector_name: str, n_train: int, n_test: int, seed: int
         t0 = time.perf_counter()
         classifiers, fit_info = fit_classifiers(detector, train, settings, seed, threads,
                                                 device, in_volume["fiducial"], executor,
-                                                cache_dir)
+                                                cache_dir, in_volume["active"])
         scores = classifiers.scores(test, executor)
     # each CNN in the version for the volume compared: the multi-class likelihood ratio
     # with that volume's mix, the binary CNN trained on it

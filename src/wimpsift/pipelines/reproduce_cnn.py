@@ -148,6 +148,13 @@ class ReproduceCNNConfig(WimpsiftConfig):
     progress: bool = True
 
 
+ER_ONLY = ("background", "kinds", "search_kind", "scoring", "grid", "validation_fraction",
+           "monitor", "pool_stride", "halving_factor")
+"""settings of the ``backgrounds="er"`` analysis (grid search, final models) that the
+``backgrounds="all"`` comparison does not read: refused there rather than recorded in
+its provenance as if they had been used"""
+
+
 def make_config(scale: str = "quick", option_names: Mapping[str, str] | None = None,
                 **overrides: Any) -> ReproduceCNNConfig:
     """The configuration of a scale with ``overrides`` (None values ignored) applied.
@@ -182,6 +189,12 @@ def make_config(scale: str = "quick", option_names: Mapping[str, str] | None = N
             f"search_kind: got {cfg.search_kind!r}, expected one of kinds {cfg.kinds}"
         )
     _grid(cfg)  # validate the grid now, not after the images are built
+    ignored = [k for k in ER_ONLY if k in given] if cfg.backgrounds == "all" else []
+    if ignored:
+        raise ConfigError(
+            f"{names.get(ignored[0], ignored[0])}: got {given[ignored[0]]!r}, but it sets the "
+            "paper's WIMP-against-ER analysis only (backgrounds 'er'); with backgrounds 'all' "
+            "the CNNs are set by all_backgrounds")
     # a device named and not here: now, not after the images; only where the networks
     # train on this machine, since a scheduler's or a batch system's workers may have
     # devices it lacks

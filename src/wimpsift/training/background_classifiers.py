@@ -303,7 +303,8 @@ class Classifiers:
     cnn_multiclass: WeightedCNNEnsemble
     classes: list[str]
     log_mix_share: np.ndarray
-    """log f_b of each multi-class background class (expected share in the window)"""
+    """log f_b of each multi-class background class (expected share in the active
+    volume's window, its list of sources; −inf for the rest: :func:`mix_log_shares`)"""
     event_scalars: tuple[str, ...] = ()
     """event variables the CNNs read beside the images (the hybrid)"""
     log_mix_share_fiducial: np.ndarray | None = None
@@ -394,15 +395,35 @@ def cnn_scalars(table: pd.DataFrame, names: tuple[str, ...], standard: StandardS
     return np.column_stack(columns)
 
 
+def mix_log_shares(table: pd.DataFrame, classes: list[str], sources: list[str] | None
+                   ) -> np.ndarray:
+    """log f_b of each background class (``classes[1:]``): its expected share of the
+    events of ``table`` from ``sources`` (default every source), −inf for a class that is
+    not one of them (a fiducial-only source such as ``wall`` in the active volume's mix,
+    whose near-wall events ``surface`` counts there)."""
+    background = table[table["source"] != SIGNAL]
+    if sources is not None:
+        background = background[background["source"].isin(sources)]
+    expected = background.groupby("source")["weight"].sum()
+    share = np.array([expected.get(c, 0.0) for c in classes[1:]])
+    if share.sum() <= 0:
+        raise DataError(f"sources: none of {sources} has training events among the "
+                        f"multi-class CNN's classes {classes[1:]}")
+    with np.errstate(divide="ignore"):
+        return np.log(share / share.sum())
+
+
 def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSettings,
                     seed: int, threads: int, device: str | None,
                     fiducial_sources: list[str] | None = None,
-                    executor: Executor | None = None, cache_dir: Path | None = None
+                    executor: Executor | None = None, cache_dir: Path | None = None,
+                    active_sources: list[str] | None = None
                     ) -> tuple[Classifiers, dict]:
     """Fit the standard selection, the dense network and both CNNs on ``train`` (the
     CNNs' ensemble members as parallel tasks on ``executor`` if given, each kept in the
     cache in ``cache_dir`` if given); with ``fiducial_sources``, the multi-class CNN
-    also gets the fiducial window's mix."""
+    also gets the fiducial window's mix; its default mix is that of ``active_sources``
+    (default every source of ``train``; :func:`mix_log_shares`)."""
     table = train.table
     y = (table["source"] == SIGNAL).to_numpy().astype(int)
     if y.sum() < 20 or (1 - y).sum() < 20:
@@ -475,16 +496,10 @@ def fit_classifiers(detector: Detector, train: Mix, settings: AllBackgroundsSett
                                              table, binary_weights["active"])}
     info["cnn_multiclass"] = {**multi.fit_info(), "classes": classes,
                               "event_scalars": list(names)}
-    expected = table[rows].groupby("source")["weight"].sum()
-    share = np.array([expected[c] for c in classes[1:]])
-    log_share = np.log(share / share.sum())
+    log_share = mix_log_shares(table, classes, active_sources)
     log_share_fiducial = None
     if fiducial_sources is not None:
-        inside = (table["in_window"].to_numpy(bool) & table["source"].isin(
-            fiducial_sources).to_numpy())
-        expected = table[inside].groupby("source")["weight"].sum()
-        share = np.array([expected.get(c, 0.0) for c in classes[1:]])
-        with np.errstate(divide="ignore"):
-            log_share_fiducial = np.log(share / share.sum())
+        log_share_fiducial = mix_log_shares(table[table["in_window"].to_numpy(bool)], classes,
+                                            fiducial_sources)
     return Classifiers(standard, dense, binary, multi, classes, log_share, names,
                        log_share_fiducial, binary_active, dense_active), info
