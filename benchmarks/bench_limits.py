@@ -40,7 +40,8 @@ simulation (``--convergence-truth-events`` per background, default the largest s
 the events each needs to come within 5 % of its converged limit, decided with the
 limits' statistical errors (:func:`wimpsift.stats.convergence.convergence_decision`; null
 with the reason in ``decision_*`` when the errors do not decide), set ``mc_events_*``
-(events per source times the number of sources) and the simulation charged in
+(events per source times the simulations a comparison over ``--masses`` needs: every
+mass's signal and each background, :func:`sources_charged`) and the simulation charged in
 ``speedup_cpu_4d``. ``--convergence-from STUDY_JSON`` applies the rule to a saved study.
 
 Measured (issue 12 notes, 2026-12-02): ``--convergence-sizes 3000 10000 30000 100000
@@ -211,7 +212,7 @@ def convergence(args: argparse.Namespace, config, train) -> dict | None:
     for row in study["rows"]:
         print(f"{row['events_per_source']:>14d} {row['median_limit_network_cm2']:>15.4g} "
               f"{row['median_limit_traditional_cm2']:>16.4g} {row['n_bins_traditional']:>10d}")
-    mc_events(study)
+    mc_events(study, len(args.masses))
     for k in ("network", "traditional"):
         needed = study[f"events_needed_{k}"]
         d = study[f"decision_{k}"]
@@ -221,13 +222,21 @@ def convergence(args: argparse.Namespace, config, train) -> dict | None:
     return study
 
 
+def sources_charged(study: dict, n_masses: int) -> int:
+    """Simulations of the study's events per source that a comparison over ``n_masses``
+    masses needs: each mass's own signal and every background (``n_sources`` is one
+    mass's: its signal and the backgrounds), as ``simulation_events_used`` counts them."""
+    return int(n_masses) + int(study["n_sources"]) - 1
+
+
 def simulation_needed(study: dict, cpu_network_s: float, cpu_traditional_s: float,
-                      simulation_cpu_s_per_event: float, cpu_from: str) -> dict:
-    """speedup_cpu_4d_simulation_needed: each analysis charged the simulation it needs."""
+                      simulation_cpu_s_per_event: float, cpu_from: str, n_masses: int) -> dict:
+    """speedup_cpu_4d_simulation_needed: each analysis charged the simulation it needs for
+    the ``n_masses`` masses whose CPU it is charged."""
     from wimpsift.stats.convergence import speedup_with_simulation_needed
 
     out = speedup_with_simulation_needed(cpu_network_s, cpu_traditional_s, simulation_cpu_s_per_event,
-                                         study, study["n_sources"])
+                                         study, sources_charged(study, n_masses))
     out["analysis_cpu_from"] = cpu_from
     return out
 
@@ -302,15 +311,19 @@ def with_analysis_cpu(study: dict, path: str) -> dict:
     study["speedup_cpu_4d_simulation_needed"] = simulation_needed(
         study, reference["timing"]["network"]["cpu_s"]["total"],
         reference["timing"]["traditional"]["cpu_s"]["total"],
-        reference["comparison"]["simulation_cpu_s_per_event"], path)
+        reference["comparison"]["simulation_cpu_s_per_event"], path,
+        len(reference["provenance"]["config"]["masses_gev"]))
     return study
 
 
-def mc_events(study: dict) -> dict:
-    """``mc_events_*``: events needed per source times the number of sources."""
+def mc_events(study: dict, n_masses: int) -> dict:
+    """``mc_events_*``: events needed per source times the simulations a comparison over
+    ``n_masses`` masses needs (:func:`sources_charged`)."""
+    study["n_masses_charged"] = int(n_masses)
     for k in ("network", "traditional"):
         needed = study[f"events_needed_{k}"]
-        study[f"mc_events_{k}"] = None if needed is None else float(needed * study["n_sources"])
+        study[f"mc_events_{k}"] = (None if needed is None
+                                   else float(needed * sources_charged(study, n_masses)))
     return study
 
 
@@ -320,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.convergence_from, encoding="utf-8") as f:
             study = json.loads(f.read().strip().splitlines()[-1])
         study.setdefault("n_sources", 7)  # studies saved before n_sources: signal + 6 LUX backgrounds
-        study = mc_events(decide_study(study))
+        study = mc_events(decide_study(study), len(args.masses))
         if args.analysis_cpu_from:
             study = with_analysis_cpu(study, args.analysis_cpu_from)
         print(json.dumps(study))
@@ -412,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         "convergence": study,
         "speedup_cpu_4d_simulation_needed": None if study is None else simulation_needed(
             study, result.times_network.total_cpu_s, result.times_traditional.total_cpu_s,
-            simulation_cpu_s_per_event(samples), "this run"),
+            simulation_cpu_s_per_event(samples), "this run", len(args.masses)),
         "speedup_cpu": metrics["speedup_cpu"],
         "speedup_wall": metrics["speedup_wall"],
         "limit_ratio": {f"{m:g}": r

@@ -213,7 +213,6 @@ def test_hybrid_cnn_reads_the_event_scalars():
         hybrid(torch.rand(3, 1, 16, 16))
 
 
-
 def test_ideal_floor_interval_counts_only_the_sources_it_keeps():
     # the removed sources (here ER, weight 1 per event) are gone by construction: the
     # floor's interval is that of the NR-like events alone, not widened by the

@@ -361,3 +361,16 @@ def test_multiclass_mix_of_the_active_volume_lists_only_its_sources():
     # without a list, every source of the table
     every = dict(zip(classes[1:], np.exp(mix_log_shares(table, classes, None)), strict=True))
     assert every["wall"] == pytest.approx(2.0 / 102.0)
+
+
+def test_multiclass_mix_without_any_listed_class_is_refused():
+    # no class among the listed sources: a share of 0/0 for every class (NaN log-shares
+    # in the likelihood ratio) is refused with the sources and classes named
+    import pandas as pd
+
+    from wimpsift.errors import DataError
+    from wimpsift.training.background_classifiers import mix_log_shares
+
+    table = pd.DataFrame({"source": ["wimp", "er", "wall"], "weight": [1.0, 30.0, 2.0]})
+    with pytest.raises(DataError, match=r"sources: none of \['surface'\] .*\['er', 'wall'\]"):
+        mix_log_shares(table, ["wimp", "er", "wall"], ["surface"])

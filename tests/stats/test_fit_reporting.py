@@ -64,9 +64,10 @@ def test_limit_reports_its_fits(make_model):
     # free fits: one per toy and strength, one for the data set and each background toy;
     # the profiled nuisances: one per strength and mu = 0; conditional fits at most one
     # per toy and strength, data set and strength, background toy and strength; the same
-    # again for the refined limit's strengths (no background toys there)
-    free = 5 * 50 + 1 + 40 + 6 + 4 * 50 + 1 + 5
-    assert free < result.extra["n_fits"] <= free + 5 * 50 + 5 + 40 * 5 + 4 * 50 + 4
+    # again for the refined limit's strengths (refine_points + 2 of them: the points
+    # between and the two grid strengths around; no background toys there)
+    free = 5 * 50 + 1 + 40 + 6 + 6 * 50 + 1 + 7
+    assert free < result.extra["n_fits"] <= free + 5 * 50 + 5 + 40 * 5 + 6 * 50 + 6
     assert result.extra["n_fits_not_converged"] == 0
 
 
@@ -81,7 +82,8 @@ def test_refined_limit_fits_are_counted(make_model):
         cfg = LimitConfig.build(method="toys", n_toys=50, n_background_toys=40, mu_grid_points=5,
                                 refine_points=points)
         fits[points] = upper_limit(lik, counts, aux, cfg).extra["n_fits"]
-    assert fits[4] - fits[0] >= 4 * 50 + 1
+    # six strengths (refine_points + 2), each with its toys and profiled nuisances, and mu = 0
+    assert fits[4] - fits[0] >= 6 * 50 + 1 + 7
 
 
 def test_invalid_migrad_fits_are_counted(make_model):

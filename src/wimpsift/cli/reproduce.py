@@ -100,18 +100,19 @@ def _add_cnn(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--execution", default=None, metavar="FILE", help=EXECUTION_HELP)
     p.add_argument("--halving-factor", type=int, default=None, metavar="ETA",
                    help="successive halving over the epoch grid: continue only the best "
-                   "1/ETA of the configurations at each grid epoch (default: exhaustive)")
+                   "1/ETA of the configurations at each grid epoch (default: exhaustive; "
+                   "--backgrounds er only)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads for the final trainings (default 1)")
     p.add_argument("--train-events-per-class", type=int, default=None)
     p.add_argument("--test-events-per-class", type=int, default=None)
     p.add_argument("--pool-stride", type=int, default=None,
                    help="max-pooling stride: 2 halves the volume (seed text, default), "
-                   "1 as in the paper's notebook")
+                   "1 as in the paper's notebook; --backgrounds er only")
     p.add_argument("--scoring", default=None,
                    choices=["recall", "precision", "accuracy", "f1", "roc_auc",
                             "average_precision"],
-                   help="grid-search score (default recall, as the paper)")
+                   help="grid-search score (default recall, as the paper; --backgrounds er only)")
     p.add_argument("--backgrounds", choices=["er", "all"], default=None,
                    help="all (default): WIMP against every background of the detector, four "
                    "classifiers side by side; er: the paper's WIMP against ER analysis")

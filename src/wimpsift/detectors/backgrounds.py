@@ -183,7 +183,10 @@ class ExternalGammaBackground(_Background):
     @model_validator(mode="after")
     def _window_reachable(self) -> ExternalGammaBackground:
         # the transport draws tracks until enough deposit energy_min_kev or more: a gamma
-        # whose single scatters stay below it (no photoabsorption is modelled) never would
+        # whose single scatters stay below it gets there only by several near-backscatters
+        # in a row (each below the last one's edge), so rarely that the drawing runs on
+        # for hours; at such energies photoabsorption, which the transport leaves out,
+        # dominates anyway
         edge = compton_edge_kev(self.gamma_energy_kev)
         if edge < self.energy_min_kev:
             raise ValueError(

@@ -65,9 +65,10 @@ from wimpsift.stats.templates import TemplateSet
 ANALYSES = ("cs1-cs2", "rz-cs1-cs2", "network")
 #: the event columns of the cut-based analyses' axes (the network's: ``score_column``)
 AXIS_COLUMNS = {"cs1-cs2": ["cs1_pe", "cs2_pe"], "rz-cs1-cs2": ["r_cm", "z_cm", "cs1_pe", "cs2_pe"]}
-STAGE_VERSION = 5  # 2: limit settings of LimitConfig, band status, power constraint; 3: fiducial slab;
+STAGE_VERSION = 6  # 2: limit settings of LimitConfig, band status, power constraint; 3: fiducial slab;
 # 4: data-driven backgrounds at their count in the window (were x the slab's mass ratio);
-# 5: templates carry their Σw² (MC-statistics parameters)
+# 5: templates carry their Σw² (MC-statistics parameters); 6: toy fits with per-element
+# damping (stats/batchfit.py: limits of a signal of few events per unit mu were low)
 
 
 class TemplateBinning(StatsConfig):

@@ -115,7 +115,8 @@ def s2_merge_gap_ns(detector: Detector, el_duration_ns: float) -> float:
     return max(spread_ns - float(el_duration_ns), 0.0)
 
 
-def _merge_fragments(starts, ends, peak_type, real_index, merge_samples: int
+def _merge_fragments(starts: np.ndarray, ends: np.ndarray, peak_type: np.ndarray,
+                     real_index: np.ndarray, merge_samples: int
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Windows (compressed indices) with consecutive non-S1 peaks at most ``merge_samples``
     apart in the event window joined."""

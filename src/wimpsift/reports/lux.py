@@ -74,7 +74,6 @@ def records_table(caption: str, records: list[dict[str, Any]],
     return table(caption, columns, rows)
 
 
-
 #: the comparison summary's keys (``metrics.json`` "comparison", bench_limits.py's last line)
 COMPARISON_LABELS = {
     "speedup_cpu_4d": "CPU speed-up, 4-D, end to end (simulation included)",

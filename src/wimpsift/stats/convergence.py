@@ -315,11 +315,12 @@ def speedup_with_simulation_needed(
 ) -> dict[str, Any]:
     """The seed's argument, measured: the end-to-end CPU speed-up when each analysis is
     charged the simulation it needs to come within the study's tolerance of its converged
-    limit (``events_needed_*`` of :func:`convergence_study` times ``n_sources``) instead of
-    the events a run happened to use. ``cpu_*_s`` are the analyses' own CPU (templates,
-    toys, fits, training) from a comparison run; they are not rescaled to the needed
-    sizes (the network's training grows with its events: the study's ``training_cpu_s``
-    per size says by how much).
+    limit (``events_needed_*`` of :func:`convergence_study` times ``n_sources``, the
+    simulations of that size the charged CPU's comparison needs: each mass's signal and
+    every background) instead of the events a run happened to use. ``cpu_*_s`` are the
+    analyses' own CPU (templates, toys, fits, training) from a comparison run; they are not
+    rescaled to the needed sizes (the network's training grows with its events: the
+    study's ``training_cpu_s`` per size says by how much).
 
     ``value`` uses both analyses' ``events_needed`` (each an upper bound: within the
     tolerance from there on); ``range`` brackets it with each analysis' decided

@@ -69,7 +69,8 @@ from wimpsift.stats.toys import (
 )
 
 TASK_STAGE = "stats.toy_chunk"
-TASK_VERSION = 4  # 3: nuisance values per strength, fit counts; 4: only the fits made are counted
+TASK_VERSION = 5  # 3: nuisance values per strength, fit counts; 4: only the fits made are counted;
+# 5: per-element Marquardt damping (a signal of few events per unit mu no longer stalls the fits)
 TASK_RESULT_KEYS = ("q_sb", "q_b", "times", "fits")  # what toy_chunk returns
 
 
