@@ -60,7 +60,7 @@ from wimpsift.papers import published_limit
 from wimpsift.sources.wimp import HaloModel, check_wimp_masses, halo_lineage
 from wimpsift.stats._config import StatsConfig
 from wimpsift.stats.limits import POWER_CONSTRAINT_MINUS_1_SIGMA, LimitConfig
-from wimpsift.stats.templates import TemplateSet
+from wimpsift.stats.templates import TemplateSet, weighted_histogram
 
 ANALYSES = ("cs1-cs2", "rz-cs1-cs2", "network")
 #: the event columns of the cut-based analyses' axes (the network's: ``score_column``)
@@ -103,17 +103,11 @@ def axis_edges(
     return edges
 
 
-def _histogram(values: np.ndarray, weights: np.ndarray, edges: Sequence[np.ndarray]) -> np.ndarray:
-    ok = np.all(np.isfinite(values), axis=1)
-    return np.histogramdd(values[ok], bins=list(edges), weights=weights[ok])[0]
-
-
 def _weighted(values: np.ndarray, weights: np.ndarray, edges: Sequence[np.ndarray]
               ) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of weights and of squared weights per bin (events with finite values, selected once)."""
+    """Sum of weights and of squared weights per bin of the events with finite values."""
     ok = np.all(np.isfinite(values), axis=1)
-    kept, w, bins = values[ok], weights[ok], list(edges)
-    return np.histogramdd(kept, bins=bins, weights=w)[0], np.histogramdd(kept, bins=bins, weights=w**2)[0]
+    return weighted_histogram(list(values[ok].T), edges, weights[ok])
 
 
 def build_templates(
@@ -138,7 +132,7 @@ def build_templates(
     label = table["label"].to_numpy()
     if not np.any(label == 1):
         raise DataError("events: no signal (wimp) events")
-    signal = _histogram(values[label == 1], weights[label == 1], edges)
+    signal = _weighted(values[label == 1], weights[label == 1], edges)[0]
     backgrounds: dict[str, np.ndarray] = {}
     variances: dict[str, np.ndarray] = {}
     per_event: dict[str, float] = {}

@@ -327,6 +327,20 @@ class HistogramTemplate(NamedTuple):
     variances: np.ndarray
 
 
+def weighted_histogram(columns: Sequence[np.ndarray], bin_edges: Sequence[np.ndarray],
+                       weights: np.ndarray) -> HistogramTemplate:
+    """Σw and Σw² per bin of events with finite ``columns`` (one array per axis), unscaled:
+    a ``hist`` histogram with ``Weight`` storage; events outside the edges are dropped and
+    a value on the last edge counts in the last bin, as in ``np.histogramdd``."""
+    edges = [np.asarray(e, dtype=float) for e in bin_edges]
+    h = hist.Hist(*(hist.axis.Variable(e, underflow=False, overflow=False) for e in edges),
+                  storage=hist.storage.Weight())
+    cols = [np.where(c == e[-1], np.nextafter(e[-1], e[0]), c)
+            for c, e in zip(columns, edges, strict=True)]
+    h.fill(*cols, weight=weights)
+    return HistogramTemplate(h.values(), h.variances())
+
+
 def histogram_template(
     values: np.ndarray | Sequence[np.ndarray],
     bin_edges: Sequence[np.ndarray],
@@ -359,14 +373,7 @@ def histogram_template(
     if not np.any(finite):
         raise DataError(f"{name}: all simulated values are non-finite")
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    edges = [np.asarray(e, dtype=float) for e in bin_edges]
-    h = hist.Hist(*(hist.axis.Variable(e, underflow=False, overflow=False) for e in edges),
-                  storage=hist.storage.Weight())
-    # the closed last bin of np.histogramdd: a value on the last edge is inside
-    cols = [np.where(c[finite] == e[-1], np.nextafter(e[-1], e[0]), c[finite])
-            for c, e in zip(columns, edges, strict=True)]
-    h.fill(*cols, weight=w[finite])
-    counts, variances = h.values(), h.variances()
+    counts, variances = weighted_histogram([c[finite] for c in columns], bin_edges, w[finite])
     total = counts.sum()
     if total <= 0:
         raise DataError(f"{name}: no simulated event falls inside the bins")
