@@ -46,13 +46,13 @@ Usage: python benchmarks/acceptance_xenon1t.py [--events 200000] [-o acceptance_
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from _bench_cli import Parser, at_least, run  # noqa: E402
 
 from wimpsift.detectors import load_detector  # noqa: E402
 from wimpsift.plots import pyplot, save_figure  # noqa: E402
@@ -265,9 +265,9 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--seed", type=int, default=11)
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=at_least(1), default=200_000)
+    parser.add_argument("--seed", type=at_least(0), default=11)
     parser.add_argument("-o", "--output", default="acceptance_xenon1t.png")
     parser.add_argument("--decompose", action="store_true",
                         help="also measure what moves our rising edge, one factor at a time")
@@ -339,4 +339,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

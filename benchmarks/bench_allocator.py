@@ -19,11 +19,12 @@ The last line is JSON. Usage: ``python benchmarks/bench_allocator.py [--images 3
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
+
+from _bench_cli import Parser, at_least, run
 
 from wimpsift.allocator import ALLOCATOR_ENV
 
@@ -61,9 +62,9 @@ def measure(env: dict[str, str], images: int, batch: int) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=3000, help="toy images per epoch")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 200, 300])
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=at_least(1), default=3000, help="toy images per epoch")
+    parser.add_argument("--batch-sizes", type=at_least(1), nargs="+", default=[100, 200, 300])
     args = parser.parse_args()
     baseline_env = {k: v for k, v in ALLOCATOR_ENV.items() if k != "MALLOC_ARENA_MAX"}
     rows = []
@@ -82,4 +83,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -27,13 +27,13 @@ The last line is JSON.  Usage: ``python benchmarks/bench_cnn.py [--events 300]``
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from typing import Any
 
 import numpy as np
 import torch
+from _bench_cli import Parser, at_least, run
 
 from wimpsift.allocator import tune_allocator
 from wimpsift.training.cnn_estimator import CNNClassifier
@@ -122,17 +122,17 @@ def stage1_choices(exhaustive: GridSearchResult, halving: GridSearchResult
 
 def main() -> None:
     tune_allocator()  # as the command line does
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=300, help="images in the search")
-    parser.add_argument("--epoch-scale", type=int, default=10,
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=at_least(1), default=300, help="images in the search")
+    parser.add_argument("--epoch-scale", type=at_least(1), default=10,
                         help="divide the seed's epoch grid by this (default 10: 2..6)")
-    parser.add_argument("--halving-factor", type=int, default=3)
+    parser.add_argument("--halving-factor", type=at_least(2), default=3)
     parser.add_argument("--images", help="an image dataset (HDF5) instead of the toy")
     parser.add_argument("--kind", default="hitpeak", help="image kind of --images")
     parser.add_argument("--no-naive", action="store_true",
                         help="skip naive retraining (compare checkpoint and halving only)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=at_least(1), default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -191,4 +191,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -16,7 +16,6 @@ an analysis under-covers at this MC size. The last line is JSON.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -30,15 +29,16 @@ import pandas as pd  # noqa: E402
 
 # the test's model itself (tests/stats/band_model.py), so the benchmark measures what the test runs
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "tests", "stats"))
+from _bench_cli import Parser, at_least, run  # noqa: E402
 from band_model import BandScorer  # noqa: E402
 from band_model import band_source as source  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n-pseudo-experiments", type=int, default=1000)
-    p.add_argument("--n-toys", type=int, default=200)
-    p.add_argument("--seed", type=int, default=0)
+    p = Parser(description=__doc__.splitlines()[0])
+    p.add_argument("--n-pseudo-experiments", type=at_least(1), default=1000)
+    p.add_argument("--n-toys", type=at_least(1), default=200)
+    p.add_argument("--seed", type=at_least(0), default=0)
     args = p.parse_args(argv)
 
     from wimpsift.detectors import load_detector
@@ -80,4 +80,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

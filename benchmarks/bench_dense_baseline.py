@@ -23,13 +23,13 @@ and its wall or surface events. Only event simulation (minutes per seed) and the
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _bench_cli import Parser, at_least, positive, run
 
 from wimpsift.detectors import Detector, load_detector
 from wimpsift.metrics.background_comparison import EVENT_VARIABLES, _remaining_total
@@ -115,12 +115,12 @@ def one_seed(seed: int, n_train: int, n_test: int, mass_gev: float,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--train-events", type=int, default=500,
+    parser = Parser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=at_least(0), nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--train-events", type=at_least(10), default=500,
                         help="events per source in the window (the quick scale's 500)")
-    parser.add_argument("--test-events", type=int, default=600)
-    parser.add_argument("--mass-gev", type=float, default=500.0)
+    parser.add_argument("--test-events", type=at_least(10), default=600)
+    parser.add_argument("--mass-gev", type=positive, default=500.0)
     parser.add_argument("--settings", type=json.loads, default={},
                         help="all_backgrounds settings other than the defaults, as JSON")
     parser.add_argument("--events", type=Path,
@@ -153,4 +153,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -26,13 +26,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _bench_cli import Parser, at_least, run  # noqa: E402
 
 
 def matplotlib_hitpeak(processed, index: int, settings, size: int = 75) -> np.ndarray:
@@ -74,11 +74,11 @@ def matplotlib_hitpeak(processed, index: int, settings, size: int = 75) -> np.nd
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1000, help="simulated events (inputs)")
-    parser.add_argument("--mpl-events", type=int, default=40, help="events drawn by matplotlib")
-    parser.add_argument("--n-images", type=int, default=20_000, help="hitpeak images to render")
-    parser.add_argument("--seed", type=int, default=1)
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=at_least(2), default=1000, help="simulated events (inputs)")
+    parser.add_argument("--mpl-events", type=at_least(1), default=40, help="events drawn by matplotlib")
+    parser.add_argument("--n-images", type=at_least(1), default=20_000, help="hitpeak images to render")
+    parser.add_argument("--seed", type=at_least(0), default=1)
     args = parser.parse_args()
 
     from wimpsift.detectors import load_detector
@@ -159,4 +159,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

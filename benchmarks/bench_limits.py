@@ -85,6 +85,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from _bench_cli import Parser, at_least, positive, run  # noqa: E402
 
 from wimpsift.stats.comparison import ComparisonConfig, compare_analyses  # noqa: E402
 from wimpsift.stats.convergence import decide_study  # noqa: E402
@@ -94,37 +95,38 @@ from wimpsift.stats.timing import format_table  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--masses", type=float, nargs="+", default=[10.0, 50.0, 200.0])
-    p.add_argument("--n-signal", type=int, default=3000, help="simulated signal events in the window")
-    p.add_argument("--n-background", type=int, default=3000, help="simulated events per background")
-    p.add_argument("--n-toys", type=int, default=1000, help="toys per tested strength")
-    p.add_argument("--n-background-toys", type=int, default=1000, help="background-only toys")
-    p.add_argument("--grid-points", type=int, default=16, help="tested strengths per mass")
-    p.add_argument("--bins", type=int, default=20, help="bins of the 1-D discriminant")
-    p.add_argument("--trad-bins", type=int, nargs=4, default=[6, 6, 16, 16],
+    p = Parser(description=__doc__.splitlines()[0])
+    p.add_argument("--masses", type=positive, nargs="+", default=[10.0, 50.0, 200.0])
+    p.add_argument("--n-signal", type=at_least(11), default=3000,
+                   help="simulated signal events in the window")
+    p.add_argument("--n-background", type=at_least(11), default=3000, help="simulated events per background")
+    p.add_argument("--n-toys", type=at_least(1), default=1000, help="toys per tested strength")
+    p.add_argument("--n-background-toys", type=at_least(1), default=1000, help="background-only toys")
+    p.add_argument("--grid-points", type=at_least(1), default=16, help="tested strengths per mass")
+    p.add_argument("--bins", type=at_least(2), default=20, help="bins of the 1-D discriminant")
+    p.add_argument("--trad-bins", type=at_least(1), nargs=4, default=[6, 6, 16, 16],
                    metavar=("R2", "Z", "CS1", "LOG10CS2"))
     p.add_argument("--variant", choices=["factorised", "full"], default="factorised")
     p.add_argument("--discriminant", choices=["auto", "network", "standin"], default="auto")
-    p.add_argument("--epochs", type=int, default=20, help="epochs from scratch (transfer: half)")
+    p.add_argument("--epochs", type=at_least(1), default=20, help="epochs from scratch (transfer: half)")
     p.add_argument("--cache-dir",
                    default=os.path.join(os.path.expanduser("~"), ".cache", "wimpsift", "bench"))
     p.add_argument("--dask", action="store_true", help="run the toys on a Dask LocalCluster")
     p.add_argument("--scheduler-address", default=None)
-    p.add_argument("--workers", type=int, default=1)
-    p.add_argument("--n-pseudo-experiments", type=int, default=1000,
+    p.add_argument("--workers", type=at_least(1), default=1)
+    p.add_argument("--n-pseudo-experiments", type=at_least(0), default=1000,
                    help="event-level background-only experiments from an independent sample")
-    p.add_argument("--combined-background-width", type=float, default=None,
+    p.add_argument("--combined-background-width", type=positive, default=None,
                    help="one combined background of this relative width (the paper's 2013 option: 1.0)")
-    p.add_argument("--er-band-shift", type=float, default=None, metavar="DEX",
+    p.add_argument("--er-band-shift", type=positive, default=None, metavar="DEX",
                    help="also run both analyses with the ER band mean as a shape nuisance "
                         "(log10 cS2 shift per 1 sigma) and report its cost")
-    p.add_argument("--convergence-sizes", type=int, nargs="*", default=[],
+    p.add_argument("--convergence-sizes", type=at_least(11), nargs="*", default=[],
                    help="events per source of the convergence study (e.g. 3000 10000 30000)")
-    p.add_argument("--convergence-mass", type=float, default=50.0)
-    p.add_argument("--convergence-truth-events", type=int, default=None,
+    p.add_argument("--convergence-mass", type=positive, default=50.0)
+    p.add_argument("--convergence-truth-events", type=at_least(11), default=None,
                    help="events per background of the independent truth (default: the largest size)")
-    p.add_argument("--convergence-replicas", type=int, default=1,
+    p.add_argument("--convergence-replicas", type=at_least(1), default=1,
                    help="disjoint subsets per size (as many as the largest sample holds, at most "
                         "this): their scatter is each limit's statistical error")
     p.add_argument("--convergence-only", action="store_true",
@@ -135,13 +137,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--analysis-cpu-from", default=None, metavar="METRICS_JSON",
                    help="with --convergence-only: a reproduce lux metrics.json whose analysis CPU "
                         "and simulation price give speedup_cpu_4d_simulation_needed")
-    p.add_argument("--pf-bins", type=int, default=None,
+    p.add_argument("--pf-bins", type=at_least(1), default=None,
                    help="also run the 5-D case with this many prompt-fraction bins")
-    p.add_argument("--pf-events", type=int, default=None,
+    p.add_argument("--pf-events", type=at_least(11), default=None,
                    help="events per source of the 5-D samples (default: --n-background)")
-    p.add_argument("--pf-masses", type=float, nargs="+", default=None,
+    p.add_argument("--pf-masses", type=positive, nargs="+", default=None,
                    help="masses of the 5-D case (default: --masses)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=at_least(0), default=0)
     p.add_argument("--output-dir", default=None,
                    help="also write limits_metrics.json, limits_timing.txt, limits_vs_mass.png here")
     return p.parse_args(argv)
@@ -472,4 +474,4 @@ def write_summary(args: argparse.Namespace, argv: list[str] | None, summary: dic
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

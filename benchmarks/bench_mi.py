@@ -14,12 +14,12 @@ The last line printed is one JSON object with every number.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
 import numpy as np
 import torch
+from _bench_cli import Parser, at_least, run
 
 from wimpsift.metrics.mutual_information import mutual_information
 from wimpsift.training.discriminant import DEFAULT_MASSES_GEV, train_masses, validated_config
@@ -65,10 +65,10 @@ def bench_training(masses: list[float], n_per_source: int, cache_dir: str | None
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 masses, 1500 events per source")
-    parser.add_argument("--mi-events", type=int, default=100_000)
-    parser.add_argument("--events-per-source", type=int, default=3000)
+    parser.add_argument("--mi-events", type=at_least(100), default=100_000)
+    parser.add_argument("--events-per-source", type=at_least(11), default=3000)
     parser.add_argument("--cache-dir", default=None, help="Parquet cache of the samples")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -86,4 +86,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -33,20 +33,26 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from _bench_cli import Parser, at_least, positive, run  # noqa: E402
+from _bench_cli import fraction as share  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--masses", type=float, nargs="+", default=[10.0, 1000.0])
-    p.add_argument("--n-per-source", type=int, default=3000, help="events per source (signal too)")
-    p.add_argument("--fractions", type=float, nargs="+", default=[0.25, 0.5, 1.0],
+    p = Parser(description=__doc__.splitlines()[0])
+    p.add_argument("--masses", type=positive, nargs="+", default=[10.0, 1000.0])
+    p.add_argument("--n-per-source", type=at_least(11), default=3000, help="events per source (signal too)")
+    p.add_argument("--fractions", type=share, nargs="+", default=[0.25, 0.5, 1.0],
                    help="fractions of each source's test split")
-    p.add_argument("--target", type=float, default=0.007, help="relative combined error to reach")
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--target", type=share, default=0.007, help="relative combined error to reach")
+    p.add_argument("--epochs", type=at_least(1), default=20)
     p.add_argument("--cache-dir", default=os.path.join(os.path.expanduser("~"), ".cache", "wimpsift",
                                                        "bench", "samples"))
-    p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    p.add_argument("--seed", type=at_least(0), default=0)
+    args = p.parse_args(argv)
+    if len(set(args.fractions)) < 2:
+        p.error(f"argument --fractions: expected two or more different fractions (the error is "
+                f"fitted against the test set's size), got {args.fractions}")
+    return args
 
 
 def first_fraction(test: pd.DataFrame, fraction: float) -> pd.DataFrame:
@@ -114,4 +120,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

@@ -25,19 +25,20 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from _bench_cli import Parser, at_least, run  # noqa: E402
+
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-events", type=int, default=20_000)
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--test-events", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-events", type=at_least(1), default=20_000)
+    parser.add_argument("--epochs", type=at_least(1), default=15)
+    parser.add_argument("--batch-size", type=at_least(1), default=32)
+    parser.add_argument("--test-events", type=at_least(1), default=2000)
+    parser.add_argument("--seed", type=at_least(0), default=0)
     parser.add_argument("--output", help="directory for the network, metrics and figure")
     args = parser.parse_args()
 
@@ -115,4 +116,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -11,7 +11,6 @@ Usage: python benchmarks/bench_simulate.py [--events 200000] [--repeats 3]
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -20,6 +19,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import nestpy  # noqa: E402
 import numpy as np  # noqa: E402
+from _bench_cli import Parser, at_least, run  # noqa: E402
 
 from wimpsift.detectors import load_detector  # noqa: E402
 from wimpsift.microphysics.quanta import _stdout_to_stderr, nest_detector  # noqa: E402
@@ -28,9 +28,9 @@ from wimpsift.sources import make_source  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=at_least(1), default=200_000)
+    parser.add_argument("--repeats", type=at_least(1), default=3)
     parser.add_argument("--detector", default="xenon1t_sr0")
     args = parser.parse_args()
 
@@ -76,4 +76,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -13,11 +13,11 @@ The last line printed is one JSON object with every number.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
 import numpy as np
+from _bench_cli import Parser, at_least, run
 
 from wimpsift.detectors import load_detector
 from wimpsift.metrics.remaining import remaining_at_acceptance
@@ -27,18 +27,18 @@ from wimpsift.provenance import provenance
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("--detector", default="xenon1t_sr0")
-    parser.add_argument("--n", type=int, default=400, help="events per source and split")
-    parser.add_argument("--n-er", type=int, default=None,
+    parser.add_argument("--n", type=at_least(1), default=400, help="events per source and split")
+    parser.add_argument("--n-er", type=at_least(1), default=None,
                         help="ER test events (default --n): 99.8 %% rejection needs thousands")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=at_least(0), default=0)
     args = parser.parse_args()
     detector = load_detector(args.detector)
     t0 = time.perf_counter()
     train = processed_mix(detector, args.n, args.seed)
     test = processed_mix(detector, args.n, args.seed + 1,
-                         n_events={"er": args.n_er} if args.n_er else None)
+                         n_events=None if args.n_er is None else {"er": args.n_er})
     t_sim = time.perf_counter() - t0
     selection = StandardSelection(detector).fit(train, (train["source"] == "wimp").to_numpy())
     flags = selection.flags(test)
@@ -80,4 +80,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

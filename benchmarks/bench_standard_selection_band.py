@@ -24,12 +24,12 @@ and each classifier's ratio to both selections. The last line is one JSON object
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _bench_cli import Parser, at_least, run
 
 from wimpsift.metrics.background_comparison import CLASSIFIERS, SIGNAL, _remaining_total
 from wimpsift.training.background_classifiers import ACTIVE_MIX, FIDUCIAL_MIX
@@ -48,11 +48,19 @@ def lower_edge(cs1: np.ndarray, distance: np.ndarray, n_bins: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = Parser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--bins", type=int, default=8)
+    parser.add_argument("--bins", type=at_least(1), default=8)
     args = parser.parse_args()
-    metrics = json.loads((args.run_dir / "metrics.json").read_text())["all_backgrounds"]
+    needed = [args.run_dir / "metrics.json", args.run_dir / "data" / "test_scores.parquet"]
+    if not all(path.is_file() for path in needed):
+        parser.error(f"argument run_dir: expected the output folder of `wimpsift reproduce cnn "
+                     f"--backgrounds all` (metrics.json, data/test_scores.parquet), got {args.run_dir}")
+    metrics = json.loads(needed[0].read_text())
+    if "all_backgrounds" not in metrics:
+        parser.error(f"argument run_dir: {needed[0]} has no all_backgrounds section; expected a run "
+                     "with --backgrounds all")
+    metrics = metrics["all_backgrounds"]
     table = pd.read_parquet(args.run_dir / "data" / "test_scores.parquet")
     source = table["source"].to_numpy(object)
     weight = table["weight"].to_numpy(float)
@@ -99,4 +107,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -28,7 +28,6 @@ add 100000 for about 4 more).
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
@@ -36,6 +35,8 @@ import tempfile
 import time
 from importlib import resources
 from pathlib import Path
+
+from _bench_cli import Parser, at_least, positive, run
 
 from wimpsift.pipelines.sensitivity import SensitivityConfig, _samples, axis_edges, build_templates
 from wimpsift.stats.likelihood import BinnedLikelihood, LikelihoodConfig
@@ -76,10 +77,10 @@ def median_limits_cm2(detector: Path, n: int, mass_gev: float, cache: Path) -> d
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 1000, 5000, 20000])
-    parser.add_argument("--live-days", type=float, default=1e6)
-    parser.add_argument("--mass-gev", type=float, default=50.0)
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=at_least(11), nargs="+", default=[50, 200, 1000, 5000, 20000])
+    parser.add_argument("--live-days", type=positive, default=1e6)
+    parser.add_argument("--mass-gev", type=positive, default=50.0)
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,4 +101,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

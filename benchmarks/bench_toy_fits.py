@@ -18,7 +18,6 @@ speed-up is ``python benchmarks/bench_toy_fits.py`` (defaults).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -28,15 +27,16 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from _bench_cli import Parser, at_least, positive, run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--mass", type=float, default=30.0)
-    p.add_argument("--n-events", type=int, default=3000, help="simulated events per source")
-    p.add_argument("--n-toys", type=int, default=100)
-    p.add_argument("--grid-points", type=int, default=12)
-    p.add_argument("--trad-bins", type=int, nargs=4, default=[6, 6, 16, 16])
+    p = Parser(description=__doc__.splitlines()[0])
+    p.add_argument("--mass", type=positive, default=30.0)
+    p.add_argument("--n-events", type=at_least(11), default=3000, help="simulated events per source")
+    p.add_argument("--n-toys", type=at_least(1), default=100)
+    p.add_argument("--grid-points", type=at_least(1), default=12)
+    p.add_argument("--trad-bins", type=at_least(1), nargs=4, default=[6, 6, 16, 16])
     p.add_argument("--cache-dir",
                    default=os.path.join(os.path.expanduser("~"), ".cache", "wimpsift", "bench"))
     args = p.parse_args(argv)
@@ -91,4 +91,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

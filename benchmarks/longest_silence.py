@@ -1,7 +1,7 @@
 """Longest silent stretch of a command: the largest gap between two writes to its stdout
-or stderr (progress-bar redraws count as output), overall and per stage of the
-outermost stage plan, and the same not counting heartbeat lines ("still in …": they
-only say that nothing else was said).
+or stderr (progress-bar redraws count as output), its start and its exit counting as
+writes, overall and per stage of the outermost stage plan, and the same not counting
+heartbeat lines ("still in …": they only say that nothing else was said).
 
     python benchmarks/longest_silence.py [--log FILE] [--json FILE [--label TEXT]] -- wimpsift run -o out
 
@@ -90,6 +90,10 @@ def main(argv: list[str]) -> int:
                     log.write(f"{now - started:9.2f} {line}\n")
     rc = proc.wait()
     end = time.monotonic()
+    # the silence before the command's exit is a silence too (a job that says nothing
+    # through its last minutes): it ends with the exit
+    for gaps in (every, real, *per_stage[stage][:2]):
+        gaps.see(end, f"(exit code {rc})")
     if log:
         log.close()
     print(f"exit code {rc}, wall time {end - started:.0f} s, longest silent stretch {every.longest:.1f} s, "

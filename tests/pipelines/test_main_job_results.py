@@ -57,6 +57,23 @@ def test_tables_carry_the_run_and_the_published_values(tmp_path):
     assert script.main([str(RATES), str(tmp_path / "missing.json")]) == 2
 
 
+def test_a_silence_that_ends_with_the_exit_counts(tmp_path):
+    """A command that says nothing between its last line and its exit was silent that long:
+    benchmarks/longest_silence.py counts the stretch, overall and in the stage it falls in."""
+    program = ("import time\n"
+               "print('[run 0 s] stage 1/1 lux: started', flush=True)\n"
+               "time.sleep(1.0)\n")
+    record = tmp_path / "silence.json"
+    command = [sys.executable, str(ROOT / "benchmarks" / "longest_silence.py"), "--json", str(record),
+               "--", sys.executable, "-c", program]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    silence = json.loads(record.read_text())
+    assert silence["longest_silence_s"] >= 0.8
+    assert silence["stages"]["lux"]["longest_silence_s"] >= 0.8
+    assert silence["stages"]["lux"]["longest_silence_without_heartbeats_s"] >= 0.8
+
+
 def test_timing_sentence_from_a_recorded_command(tmp_path):
     """benchmarks/longest_silence.py --json records a command's gaps per stage; the README
     sentence reports the longest within the job and the one before its first stage."""
