@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tests._scripts import load_script
+from tests._scripts import ROOT, load_script
 from tests.cnn.conftest import separable_images
 from wimpsift.cache import Cache
 from wimpsift.cli.main import main
@@ -404,6 +404,50 @@ def test_truth_recoil_type_and_the_estimates_reweighting(all_backgrounds_run, tm
     assert bench.main([str(out), str(tmp_path / "missing"), "--output",
                        str(tmp_path / "s.json")]) == 2
     assert "missing" in capsys.readouterr().err and not (tmp_path / "s.json").exists()
+
+
+@pytest.mark.slow
+def test_the_band_benchmark_recomputes_a_run_and_summarises_over_seeds(all_backgrounds_run,
+                                                                       tmp_path):
+    """benchmarks/bench_standard_selection_band.py: each run's stored totals recomputed
+    exactly; over two runs with equal scores, each ratio's mean is the runs' ratio and its
+    standard error 0; a seed given twice is refused (one line, exit code 2)."""
+    import os
+    import subprocess
+    import sys
+
+    out, metrics = all_backgrounds_run
+    twin = tmp_path / "twin"
+    (twin / "data").mkdir(parents=True)
+    shutil.copy(out / "data" / "test_scores.parquet", twin / "data")
+    other = copy.deepcopy(metrics)
+    other["provenance"]["seed"] += 1
+    (twin / "metrics.json").write_text(json.dumps(other))
+    script = ROOT / "benchmarks" / "bench_standard_selection_band.py"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+    def bench(*dirs):
+        return subprocess.run([sys.executable, str(script), *map(str, dirs), "--bins", "2"],
+                              capture_output=True, text=True, env=env, timeout=300)
+
+    done = bench(out, twin)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert [run["seed"] for run in result["runs"]] == [metrics["provenance"]["seed"],
+                                                      other["provenance"]["seed"]]
+    for volume in ("fiducial", "active"):
+        first = result["runs"][0][volume]
+        assert first["stored_minus_recomputed_max"] < 1e-12
+        summary = result["over_runs"][volume]
+        for selection in ("ratio_to_standard", "ratio_to_standard_with_lower_edge"):
+            for name, ratio in first[selection].items():
+                assert summary[selection][name]["mean"] == pytest.approx(ratio)
+                assert summary[selection][name]["standard_error"] == pytest.approx(0, abs=1e-12)
+    refused = bench(out, out)
+    err = [line for line in refused.stderr.splitlines() if line.strip()]
+    assert refused.returncode == 2 and len(err) == 1 and "run_dir" in err[0], refused.stderr
+    assert refused.stdout == ""
 
 
 @pytest.mark.slow
