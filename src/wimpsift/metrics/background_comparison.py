@@ -39,9 +39,15 @@ from wimpsift.seeding import int_seed
 
 EventVariable = Literal["cs1_pe", "log10_cs2", "r_cm", "z_cm", "s2_width_ratio",
                         "n_s2_above_threshold", "log10_s2_second_pe", "s1_top_fraction",
-                        "s1_pattern_gof", "s2_pattern_gof"]
+                        "s1_pattern_gof", "s2_pattern_gof", "s1_prompt_fraction",
+                        "s1_width_ns"]
 EVENT_VARIABLES: tuple[str, ...] = get_args(EventVariable)
-"""inputs of the dense network and of the event variables' MI"""
+"""inputs of the dense network and of the event variables' MI. The S1 pulse shape (prompt
+fraction, width) is among them: nuclear recoils' S1s are faster (more singlet light, faster
+recombination; :mod:`wimpsift.response.pulse_shape`), and the CNNs see it in their images'
+S1 panel, so without it the dense network and the MI left out information the CNNs use
+(before 2026-12-07: on the runs of seeds 0 and 4, the CNNs' output MI exceeded the
+variables' and the dense network did no better than a two-sided band cut)."""
 DISCRETE_VARIABLES = ("n_s2_above_threshold",)
 CLASSIFIERS = ("standard_selection", "dense", "cnn_binary", "cnn_multiclass")
 NR_LIKE = ("cevns", "neutrons")

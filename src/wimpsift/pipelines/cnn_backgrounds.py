@@ -53,9 +53,9 @@ classifier of those variables can use — beside the MI between the class and ea
 classifier's output, on the same test events. The data-processing inequality makes the
 event variables' MI an upper bound for the dense network; the CNNs see images, not the
 variables, so for them it is the bound of the variables only. The k-nearest-neighbour
-estimate in ten dimensions is biased low: at the quick scale it falls below the MI of
+estimate in twelve dimensions is biased low: at the quick scale it falls below the MI of
 (cS1, log10 cS2) alone (``cs1_cs2``) and of the dense network's output, both of which
-data processing puts below the true value of all ten. ``event_variables_lower_bound``,
+data processing puts below the true value of all twelve. ``event_variables_lower_bound``,
 the largest of the three, is the bound that holds. Discrete variables (the
 number of S2s) are dithered by uniform noise within their unit step (invertible, so the
 MI is unchanged) because the k-nearest-neighbour estimator needs distinct values.

@@ -24,8 +24,14 @@ Classifiers, trained on the training set, scored on the same test events:
   steadier, without the failures of before, still far from the CNNs. What it lets through
   is ER, 2–6 × the standard selection's: neither more patience, a wider network, no early
   stopping, boosted trees nor the standard selection's NR-band distance as an input
-  brought it to 0.5 (seeds 0 and 4: 0.59–1.07), so it does not learn the band's edge from
-  the weighted mix as the hybrid CNNs do;
+  brought it to 0.5 (seeds 0 and 4: 0.59–1.07). What it lacked was information, not
+  training: the S1 pulse shape, which the CNNs see in their images' S1 panel. With the
+  S1 prompt fraction and width among its inputs (2026-12-07; refitted with these
+  settings on the training events of the fifty-first round's runs of seeds 0 and 4) its
+  fiducial ratio fell from 0.53 / 0.72 to 0.35 / 0.43, its ER from 0.38 / 0.51 to
+  0.25 / 0.29 expected events, while gradient-boosted trees cross-validated on the test
+  events without them stayed at 0.51 / 0.63 (the measurements in the sentences above
+  predate the pulse-shape inputs);
 - ``cnn_binary``: the paper's CNN with two softmax outputs, WIMP against a mix whose
   background weights are half the fiducial window's expected mix and half the active
   volume's (:func:`~wimpsift.training.mix_weights.blended_mix_weights`), every background
