@@ -327,7 +327,7 @@ def comparison(table: pd.DataFrame, weight_per_event: dict[str, float], rows: np
             mi[name], mi_err[name] = m.mi_bits, m.error_bits
     if "event_variables" in mi:
         # the MI of a subset or of a function of the event variables is at most theirs
-        # (data processing); the kNN estimate in 10 dimensions is biased low
+        # (data processing); the kNN estimate in len(EVENT_VARIABLES) dimensions is biased low
         m = mutual_information(inputs["event_variables"][:, :2], labels, mi_weights,
                                k=mi_neighbours, n_subsets=mi_subsets,
                                seed=seed, stratify=True)

@@ -222,10 +222,10 @@ def backgrounds_context(metrics: dict[str, Any], figures: list[dict[str, str]]
                   _floor_text(a),
                   "The mutual information of the event variables bounds what the dense "
                   "network can keep; the CNNs read images, so for them it is the variables' "
-                  "share of the information only. The k-nearest-neighbour estimate in ten "
-                  "dimensions is biased low; (cS1, log10 cS2) alone and the dense network's "
-                  "output, a subset and a function of the same variables, give lower bounds "
-                  "of their information.",
+                  "share of the information only. The k-nearest-neighbour estimate in "
+                  f"{len(a['event_variables'])} dimensions is biased low; (cS1, log10 cS2) "
+                  "alone and the dense network's output, a subset and a function of the same "
+                  "variables, give lower bounds of their information.",
                   f"Best classifier: {CLASSIFIER_LABELS[a['best_classifier']]}."]},
         {"anchor": "active", "title": "Remaining background, whole active volume",
          "tables": [_remaining_table(
