@@ -69,9 +69,10 @@ Classifiers, trained on the training set, scored on the same test events:
   and its total from 0.95 to 0.63. Set ``cnn_event_scalars=()`` for the paper's
   images-only network. Adding the other
   :data:`~wimpsift.metrics.background_comparison.EVENT_VARIABLES` (S2 width ratio, S1 top
-  fraction, hit-pattern goodness of fit, …) did not lower either CNN's remaining wall
-  events (measured 2026-12-02, same events, three training seeds): the binary CNN's loss
-  gives wall events about 0.5 % of the background weight. Two further changes were
+  fraction, hit-pattern goodness of fit, …; then without the S1 pulse shape) did not
+  lower either CNN's remaining wall events (measured 2026-12-02, same events, three
+  training seeds): the binary CNN's loss gives wall events about 0.5 % of the background
+  weight. Two further changes were
   measured on one cached pair of training and test sets (2026-12-02, fiducial ratio to the
   standard selection, three training seeds each), both with the scalars concatenated raw
   into the dense layer (before their own block, below):
