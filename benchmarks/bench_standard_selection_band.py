@@ -20,12 +20,14 @@ they must equal ``metrics.json``), the banded selection's total and per-source c
 and each classifier's ratio to both selections. Given several runs that differ only in the
 seed, it adds over them each ratio's mean, standard error, the mean's 68 % interval
 (Student's t) and the verdict on the ≤ 0.5 target, as ``scripts/cnn_backgrounds_seeds.py``
-does for the selection without the edge. The last line is one JSON object. With
-``--summary FILE`` that summary is also written (without the run folders' paths, so the
+does for the selection without the edge. The last line is one JSON object (with
+``--write``, the block written follows it). With ``--summary FILE`` that summary is also
+written (without the run folders' paths, so the
 same runs give the same bytes), and ``--write README.md`` replaces the README's block
 between the ``cnn-backgrounds-band`` markers with its table (:func:`render`; a test checks
 that the README's block is the shipped summary's and that its runs are those of
-``tests/data/cnn_backgrounds_seeds.json``).
+``tests/data/cnn_backgrounds_seeds.json``). ``--from-summary FILE`` prints that block for a
+written summary (and with ``--write``, puts it in the README).
 
     python benchmarks/bench_standard_selection_band.py RUN_DIR [RUN_DIR ...] [--bins 8] \\
         [--summary tests/data/cnn_backgrounds_band.json] [--write README.md]
@@ -197,13 +199,18 @@ def main() -> None:
     parser.add_argument("run_dirs", type=Path, nargs="*", metavar="run_dir")
     parser.add_argument("--bins", type=at_least(1), default=8)
     parser.add_argument("--summary", type=Path, help="write the summary over the runs (JSON) here")
-    parser.add_argument("--from-summary", type=Path, help="render a written summary")
+    parser.add_argument("--from-summary", type=Path,
+                        help="print the block of a written summary (no runs read)")
     parser.add_argument("--write", type=Path, metavar="README",
                         help="replace the cnn-backgrounds-band block in this file")
     args = parser.parse_args()
     # outputs and inputs checked before any work
-    if bool(args.run_dirs) == (args.from_summary is not None):
+    if not args.run_dirs and args.from_summary is None:
+        parser.error("argument run_dir: expected run folders or --from-summary")
+    if args.run_dirs and args.from_summary is not None:
         parser.error("argument run_dir: expected run folders or --from-summary, not both")
+    if args.summary is not None and args.from_summary is not None:
+        parser.error("argument --summary: expected run folders to summarise, not --from-summary")
     if args.write is not None:
         try:
             _with_block(args.write.read_text(), "")
@@ -216,7 +223,12 @@ def main() -> None:
     if args.from_summary is not None:
         if not args.from_summary.is_file():
             parser.error(f"argument --from-summary: no file {args.from_summary}")
-        summary = json.loads(args.from_summary.read_text())
+        try:
+            summary = json.loads(args.from_summary.read_text())
+            block = render(summary)
+        except (ValueError, KeyError, IndexError, TypeError) as err:
+            parser.error(f"argument --from-summary: expected a summary written by --summary, "
+                         f"got {args.from_summary} ({type(err).__name__}: {err})")
     else:
         runs = []
         for run_dir in args.run_dirs:
@@ -225,8 +237,11 @@ def main() -> None:
                 parser.error(f"argument run_dir: expected the output folder of `wimpsift "
                              f"reproduce cnn --backgrounds all` (metrics.json, "
                              f"data/test_scores.parquet), got {run_dir}")
-            metrics = json.loads(needed[0].read_text())
-            if "all_backgrounds" not in metrics:
+            try:
+                metrics = json.loads(needed[0].read_text())
+            except ValueError as err:
+                parser.error(f"argument run_dir: {needed[0]} is not JSON ({err})")
+            if not isinstance(metrics, dict) or "all_backgrounds" not in metrics:
                 parser.error(f"argument run_dir: {needed[0]} has no all_backgrounds section; "
                              "expected a run with --backgrounds all")
             runs.append((run_dir, metrics["all_backgrounds"], metrics["provenance"]))
@@ -242,9 +257,11 @@ def main() -> None:
         print(json.dumps({"runs": results, "over_runs": summary["over_runs"]}))
         if args.summary is not None:
             _write_atomic(args.summary, json.dumps(summary, indent=1, sort_keys=True) + "\n")
+        block = render(summary)
     if args.write is not None:
-        _write_atomic(args.write, _with_block(args.write.read_text(), render(summary)))
-        print(render(summary))
+        _write_atomic(args.write, _with_block(args.write.read_text(), block))
+    if args.write is not None or args.from_summary is not None:
+        print(block)
 
 
 if __name__ == "__main__":
