@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -36,7 +38,7 @@ CASES = [
 ]
 
 
-def _bench(script: str, args: list[str], cwd) -> subprocess.CompletedProcess:
+def _bench(script: str, args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])}
     return subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args],
@@ -57,7 +59,7 @@ def test_bad_arguments_are_one_line_and_exit_code_2(argv, option, tmp_path):
 BAND = "bench_standard_selection_band.py"
 
 
-def _band_summary(tmp_path):
+def _band_summary(tmp_path: Path) -> tuple[ModuleType, dict]:
     """A summary of two made-up runs as the band benchmark writes it, and the module."""
     bench = load_script("bench_standard_selection_band", "benchmarks")
 
