@@ -451,6 +451,36 @@ def test_the_band_benchmark_recomputes_a_run_and_summarises_over_seeds(all_backg
 
 
 @pytest.mark.slow
+def test_the_pulse_shape_benchmark_reads_a_run(all_backgrounds_run):
+    """benchmarks/bench_s1_pulse_shape.py on a finished run: the test scores carry the S1
+    pulse shape; each leakage is a share, and a cut at the WIMPs' own median keeps half of
+    them (the leakage of WIMPs against themselves is 0.5 up to ties)."""
+    import os
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    out, _ = all_backgrounds_run
+    bench = load_script("bench_s1_pulse_shape", "benchmarks")
+    scores = pd.read_parquet(out / "data" / "test_scores.parquet")
+    wimp = scores[(scores["source"] == "wimp") & scores["in_window"]]
+    for name, side in bench.VARIABLES.items():
+        values, weight = wimp[name].to_numpy(float), wimp["weight"].to_numpy(float)
+        share, error = bench.leakage(values, weight, values, weight, side)
+        assert share == pytest.approx(0.5, abs=2 / len(values) + 1e-9) and error > 0
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_s1_pulse_shape.py"),
+                           str(out), "--cs1-edges", "1", "1000"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (row,) = json.loads(done.stdout.splitlines()[-1])["bins"]
+    for name in bench.VARIABLES:
+        assert 0 <= row[name]["er_leakage_at_half_wimp"] <= 1
+
+
+@pytest.mark.slow
 def test_neutron_multiple_scatters_fail_the_single_scatter_cut():
     detector = load_detector("xenon1t_sr0")
     table, images, n_simulated, weight, _ = simulate_source(

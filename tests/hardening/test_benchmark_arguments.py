@@ -27,6 +27,8 @@ CASES = [
     (["bench_mi_sizing.py", "--fractions", "0.5", "0.5"], "--fractions"),
     (["bench_standard_selection.py", "--n-er", "0"], "--n-er"),
     (["bench_standard_selection_band.py", "{tmp}/no_run"], "run_dir"),
+    (["bench_s1_pulse_shape.py", "{tmp}/no_run"], "run_dir"),
+    (["bench_s1_pulse_shape.py", "{tmp}/no_run", "--cs1-edges", "5"], "--cs1-edges"),
     (["bench_standard_selection_band.py", "--from-summary", "{tmp}/none.json"], "--from-summary"),
     (["bench_cnn.py", "--epoch-scale", "0"], "--epoch-scale"),
     (["bench_images.py", "--mpl-events", "0"], "--mpl-events"),
